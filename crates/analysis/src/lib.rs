@@ -1,0 +1,1 @@
+//! Pure analysis engine of OpenScouter (spec `analysis.md`): no I/O, no async, no clock.
