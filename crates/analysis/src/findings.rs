@@ -1,0 +1,450 @@
+//! Session findings of analysis.md §3 (Agent 2): grouping, titles, WCAG, evidence, severity.
+
+use crate::input::Outcome;
+use crate::signals::{Family, Prepared, Signal, SignalKind};
+use crate::time::Timestamp;
+use crate::util::{excerpt, round_to, stable_id};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Finding severity, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Blocks many, or causes abandonment.
+    Critical,
+    /// Blocks or seriously slows.
+    Major,
+    /// Noticeable difficulty.
+    Moderate,
+    /// Small irritation.
+    Minor,
+}
+
+/// A WCAG 2.1 success criterion suggestion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Wcag {
+    /// e.g. `4.1.2`.
+    pub criterion: String,
+    /// e.g. `Name, Role, Value`.
+    pub name: String,
+}
+
+/// One piece of evidence: a signal or a transcript excerpt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    /// Signal type, `transcript` or `note`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When.
+    pub timestamp: Timestamp,
+    /// Short detail or verbatim excerpt.
+    pub detail: String,
+}
+
+/// A candidate barrier (api.md §6 finding), per session or merged across a study.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// `fnd_` + a stable hash of the group key: identical across re-runs.
+    pub finding_id: String,
+    /// Title from the dominant signal.
+    pub title: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Suggested WCAG 2.1 criterion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wcag: Option<Wcag>,
+    /// Contributing signals and transcript excerpts.
+    pub evidence: Vec<Evidence>,
+    /// What to change.
+    pub recommendation: String,
+    /// For the product team.
+    pub technical_description: String,
+    /// For everyone.
+    pub plain_description: String,
+    /// Testers who met it.
+    pub testers_affected: u32,
+    /// ND categories of those testers.
+    pub nd_categories: Vec<String>,
+    /// Task, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// Dominant signal type.
+    pub dominant_signal: SignalKind,
+    /// Family of the dominant signal (merging key across sessions).
+    pub family: Family,
+    /// URL path of the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_path: Option<String>,
+    /// Selector or field of the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    /// Largest signal intensity in the group.
+    pub peak_intensity: f64,
+    /// Whether the group holds a signal of weight ≥ 0.5 (otherwise only weak signals).
+    pub strong_signal: bool,
+    /// Sessions the finding comes from.
+    pub session_ids: Vec<String>,
+    /// Study only: testers affected / testers with a confirmed session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prevalence: Option<f64>,
+}
+
+type Key = (Option<String>, Option<String>, Option<String>);
+
+fn key_of(s: &Signal) -> Key {
+    (s.task_id.clone(), s.url_path.clone(), s.selector.clone())
+}
+
+/// Title pattern and WCAG 2.1 suggestion by dominant signal (table of analysis.md §3;
+/// criteria names from W3C, *Web Content Accessibility Guidelines (WCAG) 2.1*, 2018).
+pub(crate) fn title_and_wcag(
+    kind: SignalKind,
+    reading: bool,
+    sel: &str,
+    path: &str,
+) -> (String, Option<Wcag>) {
+    let w = |c: &str, n: &str| {
+        Some(Wcag {
+            criterion: c.to_string(),
+            name: n.to_string(),
+        })
+    };
+    match kind {
+        SignalKind::RageClick | SignalKind::UnresponsiveClick => (
+            format!("Control does not respond as expected: {sel}"),
+            w("4.1.2", "Name, Role, Value"),
+        ),
+        SignalKind::ErrorClick | SignalKind::Error => (
+            format!("Action leads to an error: {sel}"),
+            w("3.3.1", "Error Identification"),
+        ),
+        SignalKind::InputStruggle => (
+            format!("Form field is hard to complete: {sel}"),
+            w("3.3.2", "Labels or Instructions"),
+        ),
+        SignalKind::HesitationCluster | SignalKind::Hesitation => (
+            format!("Next step is unclear on {path}"),
+            w("2.4.6", "Headings and Labels"),
+        ),
+        SignalKind::QuickBack | SignalKind::RevisitLoop => (
+            format!("Navigation leads testers astray on {path}"),
+            w("2.4.4", "Link Purpose (In Context)"),
+        ),
+        SignalKind::ScrollThrash => (
+            format!("Content is hard to locate on {path}"),
+            w("2.4.6", "Headings and Labels"),
+        ),
+        SignalKind::NegativeSpeech if reading => (
+            format!("Text is hard to read on {path}"),
+            w("3.1.5", "Reading Level"),
+        ),
+        // Not in the table: no WCAG suggestion is made.
+        SignalKind::NegativeSpeech | SignalKind::NegativeEmotion => {
+            (format!("Testers showed frustration on {path}"), None)
+        }
+        SignalKind::AttentionDrop => (format!("Page does not hold attention: {path}"), None),
+    }
+}
+
+fn recommendation(kind: SignalKind, reading: bool) -> &'static str {
+    match kind {
+        SignalKind::RageClick | SignalKind::UnresponsiveClick => {
+            "Make the control respond visibly to every activation (state change, progress indicator or message) and expose its name, role and state to assistive technology."
+        }
+        SignalKind::ErrorClick | SignalKind::Error => {
+            "Prevent the error where possible; otherwise show it in text next to its cause, say how to fix it, and move focus or announce it."
+        }
+        SignalKind::InputStruggle => {
+            "Give the field a visible label and instructions with the expected format before input, and accept common variations."
+        }
+        SignalKind::Hesitation | SignalKind::HesitationCluster => {
+            "Make the next step obvious: a clear heading, one primary action with a descriptive label, and less competing content."
+        }
+        SignalKind::QuickBack | SignalKind::RevisitLoop => {
+            "Name links and menu items by where they lead, and make the target page reachable from where testers look for it."
+        }
+        SignalKind::ScrollThrash => {
+            "Structure the page with descriptive headings and put key content where testers expect it; consider a table of contents."
+        }
+        SignalKind::NegativeSpeech if reading => {
+            "Shorten and simplify the text: plain words, short sentences, headings and lists; offer a summary."
+        }
+        SignalKind::NegativeSpeech | SignalKind::NegativeEmotion | SignalKind::AttentionDrop => {
+            "Review this step with testers: reduce distractions and cognitive load and make progress visible."
+        }
+    }
+}
+
+fn plain(kind: SignalKind, reading: bool, sel: &str, path: &str) -> String {
+    match kind {
+        SignalKind::RageClick | SignalKind::UnresponsiveClick => {
+            format!(
+                "The control {sel} did not respond to repeated clicks, so it was not clear whether anything happened."
+            )
+        }
+        SignalKind::ErrorClick | SignalKind::Error => {
+            format!(
+                "Using {sel} led to an error that the design did not explain or help recover from."
+            )
+        }
+        SignalKind::InputStruggle => {
+            format!("The field {sel} did not make clear what it expected.")
+        }
+        SignalKind::Hesitation | SignalKind::HesitationCluster => {
+            format!("The page {path} did not make the next step clear.")
+        }
+        SignalKind::QuickBack | SignalKind::RevisitLoop => {
+            format!("Links on {path} led somewhere other than expected.")
+        }
+        SignalKind::ScrollThrash => format!("Content on {path} was hard to find."),
+        SignalKind::NegativeSpeech if reading => format!("The text on {path} was hard to read."),
+        SignalKind::NegativeSpeech | SignalKind::NegativeEmotion => {
+            format!("This step on {path} caused visible strain.")
+        }
+        SignalKind::AttentionDrop => format!("The page {path} did not hold attention."),
+    }
+}
+
+/// Index of the behavioural signal nearest in time to `t` within `window`, if any.
+fn nearest(behav: &[&Signal], t: i64, window: i64) -> Option<usize> {
+    let i = behav.partition_point(|s| s.timestamp.0 < t);
+    let mut best: Option<(i64, usize)> = None;
+    // Equal-time signals sit at `i..`; the one just before may be closer.
+    for j in [i.checked_sub(1), Some(i)].into_iter().flatten() {
+        if let Some(s) = behav.get(j) {
+            let d = (s.timestamp.0 - t).abs();
+            if d <= window && best.is_none_or(|b| d < b.0) {
+                best = Some((d, j));
+            }
+        }
+    }
+    best.map(|b| b.1)
+}
+
+/// Groups the session's signals and turns candidate groups into findings.
+pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Finding> {
+    let behav: Vec<&Signal> = signals.iter().filter(|s| !s.kind.is_affective()).collect();
+    let window = p.th.join_window_ms as i64;
+    let mut groups: BTreeMap<Key, Vec<&Signal>> = BTreeMap::new();
+    for s in signals {
+        let key = if s.kind.is_affective() {
+            match nearest(&behav, s.timestamp.0, window) {
+                Some(j) => key_of(behav[j]),
+                None => (s.task_id.clone(), s.url_path.clone(), None),
+            }
+        } else {
+            key_of(s)
+        };
+        groups.entry(key).or_default().push(s);
+    }
+    let failed_tasks: BTreeSet<&str> = p
+        .attempts
+        .iter()
+        .filter(|a| matches!(a.outcome, Outcome::Fail | Outcome::Abandon))
+        .map(|a| a.task_id.as_str())
+        .collect();
+    let meta = &p.input.session;
+    let mut nd: Vec<String> = meta.nd_categories.clone();
+    nd.sort();
+    nd.dedup();
+    let mut out: Vec<(f64, Finding)> = Vec::new();
+    for ((task, path, selector), members) in groups {
+        let families: BTreeSet<Family> = members.iter().map(|s| s.family).collect();
+        let strong = members.iter().any(|s| s.weight >= 0.5);
+        if !strong && families.len() < 2 {
+            continue;
+        }
+        let mut sums: BTreeMap<SignalKind, f64> = BTreeMap::new();
+        for s in &members {
+            *sums.entry(s.kind).or_default() += s.weighted();
+        }
+        let rank = |(k, v): (&SignalKind, &f64)| (*v, k.default_weight(), std::cmp::Reverse(*k));
+        let by_rank = |a: &(&SignalKind, &f64), b: &(&SignalKind, &f64)| {
+            let (x, y) = (rank(*a), rank(*b));
+            x.0.total_cmp(&y.0)
+                .then(x.1.total_cmp(&y.1))
+                .then(x.2.cmp(&y.2))
+        };
+        let Some((&dominant, _)) = sums.iter().max_by(by_rank) else {
+            continue;
+        };
+        let reading = members
+            .iter()
+            .any(|s| s.kind == SignalKind::NegativeSpeech && s.mentions_reading);
+        // Titles come from the table; emotion, general speech and attention are not in it,
+        // so the strongest table signal of the group names the finding when there is one.
+        let title_kind = match dominant {
+            SignalKind::NegativeEmotion
+            | SignalKind::AttentionDrop
+            | SignalKind::NegativeSpeech
+                if !(dominant == SignalKind::NegativeSpeech && reading) =>
+            {
+                sums.iter()
+                    .filter(|(k, _)| {
+                        !matches!(
+                            k,
+                            SignalKind::NegativeEmotion
+                                | SignalKind::NegativeSpeech
+                                | SignalKind::AttentionDrop
+                        )
+                    })
+                    .max_by(by_rank)
+                    .map(|(k, _)| *k)
+                    .unwrap_or(if reading {
+                        SignalKind::NegativeSpeech
+                    } else {
+                        dominant
+                    })
+            }
+            k => k,
+        };
+        let sel = selector.as_deref().unwrap_or("(unknown control)");
+        let path_s = path.as_deref().unwrap_or("(unknown page)");
+        let (title, wcag) = title_and_wcag(title_kind, reading, sel, path_s);
+        let peak = members.iter().map(|s| s.intensity).fold(0.0, f64::max);
+        let has_rage = members.iter().any(|s| s.kind == SignalKind::RageClick);
+        let has_error = members.iter().any(|s| s.family == Family::Errors);
+        let task_failed = task.as_deref().is_some_and(|t| failed_tasks.contains(t));
+        // Session severity (analysis.md §3).
+        let severity = if task_failed || (has_rage && has_error) {
+            Severity::Major
+        } else if peak >= 0.5 {
+            Severity::Moderate
+        } else {
+            Severity::Minor
+        };
+        let mut evidence: Vec<Evidence> = members
+            .iter()
+            .map(|s| Evidence {
+                kind: s.kind.as_str().to_string(),
+                timestamp: s.timestamp,
+                detail: s.detail.clone(),
+            })
+            .collect();
+        let from = members
+            .iter()
+            .map(|s| s.timestamp.0)
+            .min()
+            .unwrap_or(0)
+            .saturating_sub(window);
+        let to = members
+            .iter()
+            .map(|s| s.end_timestamp.0)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(window);
+        evidence.extend(transcripts(p, from, to));
+        evidence.sort_by(|a, b| {
+            a.timestamp
+                .cmp(&b.timestamp)
+                .then_with(|| a.kind.cmp(&b.kind))
+                .then_with(|| a.detail.cmp(&b.detail))
+        });
+        let counts: Vec<String> = sums
+            .keys()
+            .map(|k| {
+                format!(
+                    "{} × {}",
+                    members.iter().filter(|s| s.kind == *k).count(),
+                    k.as_str()
+                )
+            })
+            .collect();
+        let technical = format!(
+            "{} on task {}, page {}, target {}: {}; peak intensity {:.2}.{}",
+            dominant.as_str(),
+            task.as_deref().unwrap_or("(none)"),
+            path_s,
+            selector.as_deref().unwrap_or("(none)"),
+            counts.join(", "),
+            peak,
+            wcag.as_ref()
+                .map(|w| format!(" Suggested WCAG 2.1 {} {}.", w.criterion, w.name))
+                .unwrap_or_default()
+        );
+        let finding = Finding {
+            finding_id: stable_id(
+                "fnd_",
+                &[
+                    &meta.session_id,
+                    task.as_deref().unwrap_or(""),
+                    path.as_deref().unwrap_or(""),
+                    selector.as_deref().unwrap_or(""),
+                ],
+            ),
+            title,
+            severity,
+            wcag,
+            evidence,
+            recommendation: recommendation(title_kind, reading).to_string(),
+            technical_description: technical,
+            plain_description: plain(title_kind, reading, sel, path_s),
+            testers_affected: 1,
+            nd_categories: nd.clone(),
+            task_id: task.clone(),
+            dominant_signal: dominant,
+            family: dominant.family(),
+            url_path: path.clone(),
+            selector: selector.clone(),
+            peak_intensity: round_to(peak, 4),
+            strong_signal: strong,
+            session_ids: vec![meta.session_id.clone()],
+            prevalence: None,
+        };
+        out.push((sums.values().sum(), finding));
+    }
+    out.sort_by(|a, b| {
+        a.1.severity
+            .cmp(&b.1.severity)
+            .then_with(|| b.0.total_cmp(&a.0))
+            .then_with(|| a.1.finding_id.cmp(&b.1.finding_id))
+    });
+    out.into_iter().map(|(_, f)| f).collect()
+}
+
+/// At most this many transcript excerpts per finding.
+const MAX_EXCERPTS: usize = 20;
+
+/// Voice and note excerpts overlapping `[from, to]`, verbatim (cut at 500 characters).
+fn transcripts(p: &Prepared<'_>, from: i64, to: i64) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    // Segments start at most a day before their end (durations are clamped to a day).
+    let lo = p
+        .voice
+        .partition_point(|v| v.timestamp.0 < from.saturating_sub(86_400_000));
+    for v in p.voice[lo..].iter().take_while(|v| v.timestamp.0 <= to) {
+        let dur = if v.duration_ms.is_finite() {
+            v.duration_ms.clamp(0.0, 86_400_000.0) as i64
+        } else {
+            0
+        };
+        if v.timestamp.0.saturating_add(dur) >= from && !v.transcript.trim().is_empty() {
+            out.push(Evidence {
+                kind: "transcript".into(),
+                timestamp: v.timestamp,
+                detail: excerpt(&v.transcript, 500),
+            });
+            if out.len() >= MAX_EXCERPTS {
+                return out;
+            }
+        }
+    }
+    let lo = p.notes.partition_point(|n| n.timestamp.0 < from);
+    for n in p.notes[lo..].iter().take_while(|n| n.timestamp.0 <= to) {
+        if out.len() >= MAX_EXCERPTS {
+            break;
+        }
+        if !n.text.trim().is_empty() {
+            out.push(Evidence {
+                kind: "note".into(),
+                timestamp: n.timestamp,
+                detail: excerpt(&n.text, 500),
+            });
+        }
+    }
+    out
+}

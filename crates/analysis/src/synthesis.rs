@@ -1,0 +1,847 @@
+//! Study synthesis of analysis.md §4 (Agent 4): merged findings, severity matrix, score,
+//! task metrics, SUS, NPS, ND stratification and A/B comparison.
+
+use crate::SessionAnalysis;
+use crate::findings::{Evidence, Finding, Severity};
+use crate::input::{EventType, Outcome, SessionInput, TaskMeta};
+use crate::signals::Family;
+use crate::stats;
+use crate::util::{round_to, stable_id, url_path};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A session the tester has confirmed, with its analysis and the findings kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmedSession {
+    /// The session's streams (tasks, attempts, survey, navigation for lostness).
+    pub input: SessionInput,
+    /// Its Agent 2 analysis.
+    pub analysis: SessionAnalysis,
+    /// Ids of the findings the tester confirmed; rejected ones are absent.
+    pub confirmed_finding_ids: BTreeSet<String>,
+}
+
+impl ConfirmedSession {
+    /// A session whose findings are all taken as confirmed (offline analysis).
+    pub fn all_confirmed(input: SessionInput, analysis: SessionAnalysis) -> Self {
+        let confirmed_finding_ids = analysis
+            .findings
+            .iter()
+            .map(|f| f.finding_id.clone())
+            .collect();
+        Self {
+            input,
+            analysis,
+            confirmed_finding_ids,
+        }
+    }
+}
+
+/// What synthesis needs to know about the study.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StudyMeta {
+    /// `job_…` id.
+    pub job_id: String,
+    /// Study title.
+    pub title: String,
+    /// Its tasks.
+    pub tasks: Vec<TaskMeta>,
+    /// Targeted ND categories (reported even when nobody of a category took part).
+    pub nd_categories: Vec<String>,
+    /// A/B variant labels; empty when there is no A/B test (then the sessions' own
+    /// variants are used if at least two are present).
+    pub variants: Vec<String>,
+}
+
+/// Colour band of the score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Band {
+    /// 0–49
+    Red,
+    /// 50–75
+    Amber,
+    /// 76–100
+    Green,
+}
+
+/// Metrics of one task across the study.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskReport {
+    /// The task.
+    pub task_id: String,
+    /// Its title.
+    pub title: String,
+    /// Attempts counted.
+    pub attempts: u32,
+    /// `success` or `indirect` attempts.
+    pub successes: u32,
+    /// Beta(1 + s, 1 + f) posterior mean.
+    pub success_rate: f64,
+    /// 95 % equal-tailed credible interval.
+    pub ci95: [f64; 2],
+    /// Geometric mean of successful attempts' durations.
+    pub time_on_task_geo_mean_seconds: Option<f64>,
+    /// Mean Single Ease Question answer.
+    pub seq_mean: Option<f64>,
+    /// Mean lostness of the attempts with page visits.
+    pub lostness: Option<f64>,
+}
+
+/// SUS over the study.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SusSummary {
+    /// Mean SUS score 0–100.
+    pub score: Option<f64>,
+    /// Valid questionnaires.
+    pub responses: usize,
+}
+
+/// NPS over the study.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NpsSummary {
+    /// −100..100.
+    pub score: Option<f64>,
+    /// Valid answers.
+    pub responses: usize,
+    /// 9–10.
+    pub promoters: usize,
+    /// 7–8.
+    pub passives: usize,
+    /// 0–6.
+    pub detractors: usize,
+}
+
+/// Results of one ND category; numbers are withheld for groups under 2 testers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NdStratum {
+    /// The category.
+    pub nd_category: String,
+    /// Testers of that category with a confirmed session.
+    pub testers: usize,
+    /// True when fewer than 2 testers: nothing else is reported.
+    pub suppressed: bool,
+    /// Observed task success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_success: Option<f64>,
+    /// Mean overall frustration score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_frustration: Option<f64>,
+    /// Study findings affecting testers of the category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<usize>,
+}
+
+/// One A/B arm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AbVariant {
+    /// `A`..`D`.
+    pub label: String,
+    /// Testers in the arm.
+    pub testers: usize,
+    /// Pooled task attempts.
+    pub attempts: u32,
+    /// Pooled successes.
+    pub successes: u32,
+    /// Beta posterior mean of pooled success.
+    pub success_rate: f64,
+    /// 95 % credible interval.
+    pub ci95: [f64; 2],
+}
+
+/// The overall leader trails within an ND category.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimpsonWarning {
+    /// The category.
+    pub nd_category: String,
+    /// Leader over all testers.
+    pub overall_leader: String,
+    /// Leader within the category.
+    pub category_leader: String,
+    /// Plain explanation.
+    pub message: String,
+}
+
+/// A/B comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AbTest {
+    /// Arms.
+    pub variants: Vec<AbVariant>,
+    /// P(arm is best) by label.
+    pub probability_best: BTreeMap<String, f64>,
+    /// Simpson's-paradox warnings.
+    pub simpson_warnings: Vec<SimpsonWarning>,
+}
+
+/// Study report (api.md §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StudyReport {
+    /// The study.
+    pub job_id: String,
+    /// 0–100.
+    pub score: u32,
+    /// Colour band.
+    pub band: Band,
+    /// Confirmed findings merged across sessions, most severe first.
+    pub findings: Vec<Finding>,
+    /// Per-task metrics.
+    pub tasks: Vec<TaskReport>,
+    /// SUS.
+    pub sus: SusSummary,
+    /// NPS.
+    pub nps: NpsSummary,
+    /// Per ND category.
+    pub nd_stratification: Vec<NdStratum>,
+    /// A/B comparison when the study has variants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ab_test: Option<AbTest>,
+    /// Plain summary.
+    pub summary: String,
+    /// Confirmed sessions used.
+    pub sessions: usize,
+    /// Distinct testers.
+    pub testers: usize,
+}
+
+fn tester_key(s: &ConfirmedSession) -> String {
+    if s.input.session.tester_label.is_empty() {
+        s.input.session.session_id.clone()
+    } else {
+        s.input.session.tester_label.clone()
+    }
+}
+
+fn duration_s(a: &crate::input::TaskAttempt) -> f64 {
+    (a.ended_at.0.saturating_sub(a.started_at.0)) as f64 / 1000.0
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    })
+}
+
+/// Penalty per severity in the score formula (analysis.md §4).
+fn penalty(s: Severity) -> f64 {
+    match s {
+        Severity::Critical => 25.0,
+        Severity::Major => 12.0,
+        Severity::Moderate => 5.0,
+        Severity::Minor => 2.0,
+    }
+}
+
+type MergeKey = (Option<String>, Option<String>, Option<String>, Family);
+
+/// Page visits per task attempt: the page at the start plus each navigation within it.
+fn visits(from: i64, to: i64, sorted: &[(i64, bool, &str)]) -> Vec<String> {
+    let i = sorted.partition_point(|e| e.0 < from);
+    let mut out = Vec::new();
+    if let Some(start) = i.checked_sub(1).map(|k| sorted[k].2) {
+        out.push(start.to_string());
+    }
+    for e in sorted[i..].iter().take_while(|e| e.0 <= to) {
+        if e.1 {
+            out.push(e.2.to_string());
+        } else if out.is_empty() {
+            out.push(e.2.to_string());
+        }
+    }
+    out
+}
+
+/// Synthesises confirmed sessions into a study report (Agent 4, analysis.md §4).
+pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> StudyReport {
+    let mut sessions: Vec<&ConfirmedSession> = sessions.iter().collect();
+    sessions.sort_by(|a, b| {
+        a.input
+            .session
+            .session_id
+            .cmp(&b.input.session.session_id)
+            .then_with(|| tester_key(a).cmp(&tester_key(b)))
+    });
+    let testers: BTreeSet<String> = sessions.iter().map(|s| tester_key(s)).collect();
+    let n_testers = testers.len();
+    let labels_by_key: BTreeMap<&String, String> = testers
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k, format!("Tester {}", i + 1)))
+        .collect();
+    let label_of = |s: &ConfirmedSession| {
+        let own = crate::tester_label(&s.input.session);
+        if own == s.input.session.tester_label {
+            own
+        } else {
+            labels_by_key.get(&tester_key(s)).cloned().unwrap_or(own)
+        }
+    };
+
+    // Attempts per task, with the session index; sorted canonically.
+    let mut attempts: BTreeMap<&str, Vec<(usize, &crate::input::TaskAttempt)>> = BTreeMap::new();
+    for (si, s) in sessions.iter().enumerate() {
+        let mut list: Vec<&crate::input::TaskAttempt> = s.input.task_attempts.iter().collect();
+        list.sort_by(|a, b| {
+            a.started_at
+                .cmp(&b.started_at)
+                .then_with(|| a.task_id.cmp(&b.task_id))
+                .then_with(|| a.ended_at.cmp(&b.ended_at))
+                .then_with(|| a.outcome.cmp(&b.outcome))
+        });
+        for a in list {
+            attempts
+                .entry(a.task_id.as_str())
+                .or_default()
+                .push((si, a));
+        }
+    }
+    let task_median: BTreeMap<&str, f64> = attempts
+        .iter()
+        .filter_map(|(t, v)| {
+            median(v.iter().map(|(_, a)| duration_s(a)).collect()).map(|m| (*t, m))
+        })
+        .collect();
+
+    // ---- merge confirmed findings ----
+    let mut merged: BTreeMap<MergeKey, Vec<(usize, &Finding)>> = BTreeMap::new();
+    for (si, s) in sessions.iter().enumerate() {
+        for f in s
+            .analysis
+            .findings
+            .iter()
+            .filter(|f| s.confirmed_finding_ids.contains(&f.finding_id))
+        {
+            merged
+                .entry((
+                    f.task_id.clone(),
+                    f.url_path.clone(),
+                    f.selector.clone(),
+                    f.family,
+                ))
+                .or_default()
+                .push((si, f));
+        }
+    }
+    let mut findings: Vec<Finding> = Vec::new();
+    for ((task, path, selector, family), members) in merged {
+        let affected: BTreeSet<String> = members
+            .iter()
+            .map(|(si, _)| tester_key(sessions[*si]))
+            .collect();
+        // Prevalence = testers affected / testers with a confirmed session (analysis.md §4).
+        let prevalence = affected.len() as f64 / n_testers.max(1) as f64;
+        let member_sessions: BTreeSet<usize> = members.iter().map(|(si, _)| *si).collect();
+        let task_attempts_of = |si: usize| {
+            sessions[si]
+                .input
+                .task_attempts
+                .iter()
+                .filter(|a| task.as_deref().is_none_or(|t| a.task_id == t))
+        };
+        let failed = member_sessions.iter().any(|&si| {
+            task_attempts_of(si).any(|a| matches!(a.outcome, Outcome::Fail | Outcome::Abandon))
+        });
+        let abandon_categories: BTreeSet<&str> = member_sessions
+            .iter()
+            .filter(|&&si| task_attempts_of(si).any(|a| a.outcome == Outcome::Abandon))
+            .flat_map(|&si| {
+                sessions[si]
+                    .input
+                    .session
+                    .nd_categories
+                    .iter()
+                    .map(String::as_str)
+            })
+            .collect();
+        let slow = task
+            .as_deref()
+            .and_then(|t| task_median.get(t))
+            .is_some_and(|&m| {
+                member_sessions.iter().any(|&si| {
+                    let total: f64 = task_attempts_of(si).map(duration_s).sum();
+                    m > 0.0 && total >= 2.0 * m
+                })
+            });
+        let strong = members.iter().any(|(_, f)| f.strong_signal);
+        // Priority matrix (analysis.md §4). "Higher prevalence with only weak signals"
+        // is read as: at least 15 % but neither failure nor slowness (15–29 %), or no
+        // signal of weight ≥ 0.5 at all (≥ 30 % without failure).
+        let severity = if (prevalence >= 0.30 && failed) || abandon_categories.len() >= 2 {
+            Severity::Critical
+        } else if (prevalence >= 0.30 && strong) || (prevalence >= 0.15 && (failed || slow)) {
+            Severity::Major
+        } else if prevalence >= 0.05 {
+            Severity::Moderate
+        } else {
+            Severity::Minor
+        };
+        let Some(&(_, rep)) = members.iter().min_by(|a, b| {
+            a.1.severity
+                .cmp(&b.1.severity)
+                .then_with(|| b.1.peak_intensity.total_cmp(&a.1.peak_intensity))
+                .then_with(|| a.1.finding_id.cmp(&b.1.finding_id))
+        }) else {
+            continue;
+        };
+        let mut evidence: Vec<Evidence> = members
+            .iter()
+            .flat_map(|(si, f)| {
+                let label = label_of(sessions[*si]);
+                f.evidence.iter().map(move |e| Evidence {
+                    kind: e.kind.clone(),
+                    timestamp: e.timestamp,
+                    detail: format!("{label}: {}", e.detail),
+                })
+            })
+            .collect();
+        evidence.sort_by(|a, b| {
+            a.timestamp
+                .cmp(&b.timestamp)
+                .then_with(|| a.kind.cmp(&b.kind))
+                .then_with(|| a.detail.cmp(&b.detail))
+        });
+        let mut nd: Vec<String> = members
+            .iter()
+            .flat_map(|(_, f)| f.nd_categories.iter().cloned())
+            .collect();
+        nd.sort();
+        nd.dedup();
+        let mut session_ids: Vec<String> = members
+            .iter()
+            .flat_map(|(_, f)| f.session_ids.iter().cloned())
+            .collect();
+        session_ids.sort();
+        session_ids.dedup();
+        let family_name = serde_json::to_value(family)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        findings.push(Finding {
+            finding_id: stable_id(
+                "fnd_",
+                &[
+                    "study",
+                    &study.job_id,
+                    task.as_deref().unwrap_or(""),
+                    path.as_deref().unwrap_or(""),
+                    selector.as_deref().unwrap_or(""),
+                    &family_name,
+                ],
+            ),
+            title: rep.title.clone(),
+            severity,
+            wcag: rep.wcag.clone(),
+            evidence,
+            recommendation: rep.recommendation.clone(),
+            technical_description: format!(
+                "{} Seen in {} of {} testers ({:.0} %).",
+                rep.technical_description,
+                affected.len(),
+                n_testers,
+                prevalence * 100.0
+            ),
+            plain_description: rep.plain_description.clone(),
+            testers_affected: u32::try_from(affected.len()).unwrap_or(u32::MAX),
+            nd_categories: nd,
+            task_id: task.clone(),
+            dominant_signal: rep.dominant_signal,
+            family,
+            url_path: path.clone(),
+            selector: selector.clone(),
+            peak_intensity: members
+                .iter()
+                .map(|(_, f)| f.peak_intensity)
+                .fold(0.0, f64::max),
+            strong_signal: strong,
+            session_ids,
+            prevalence: Some(round_to(prevalence, 4)),
+        });
+    }
+    findings.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then_with(|| {
+                b.prevalence
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.prevalence.unwrap_or(0.0))
+            })
+            .then_with(|| a.finding_id.cmp(&b.finding_id))
+    });
+
+    // ---- tasks ----
+    let mut task_meta: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for t in study
+        .tasks
+        .iter()
+        .chain(sessions.iter().flat_map(|s| s.input.session.tasks.iter()))
+    {
+        task_meta
+            .entry(t.task_id.clone())
+            .and_modify(|m| {
+                if (t.order, &t.title) < (m.0, &m.1) && m.1.is_empty() {
+                    *m = (t.order, t.title.clone());
+                }
+            })
+            .or_insert((t.order, t.title.clone()));
+    }
+    for t in attempts.keys() {
+        task_meta
+            .entry((*t).to_string())
+            .or_insert((i64::MAX, String::new()));
+    }
+    // Navigation per session for lostness: (time, is navigation, path), sorted.
+    let navs: Vec<Vec<(i64, bool, &str)>> = sessions
+        .iter()
+        .map(|s| {
+            let mut v: Vec<(i64, bool, &str)> = s
+                .input
+                .events
+                .iter()
+                .filter_map(|e| {
+                    e.url.as_deref().filter(|u| !u.is_empty()).map(|u| {
+                        (
+                            e.timestamp.0,
+                            e.event_type == EventType::Navigation,
+                            url_path(u),
+                        )
+                    })
+                })
+                .collect();
+            v.sort_unstable();
+            v
+        })
+        .collect();
+    let mut order: Vec<(&String, &(i64, String))> = task_meta.iter().collect();
+    order.sort_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| a.0.cmp(b.0)));
+    let mut tasks = Vec::new();
+    let mut observed_rates = Vec::new();
+    for (task_id, (_, title)) in order {
+        let list = attempts
+            .get(task_id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let s = list.iter().filter(|(_, a)| a.outcome.is_success()).count() as u32;
+        let n = list.len() as u32;
+        if n > 0 {
+            observed_rates.push(f64::from(s) / f64::from(n));
+        }
+        let times: Vec<f64> = list
+            .iter()
+            .filter(|(_, a)| a.outcome.is_success())
+            .map(|(_, a)| duration_s(a))
+            .collect();
+        let seqs: Vec<f64> = list
+            .iter()
+            .filter_map(|(_, a)| a.seq)
+            .filter(|x| x.is_finite() && (1.0..=7.0).contains(x))
+            .collect();
+        let paths: Vec<(bool, Vec<String>)> = list
+            .iter()
+            .map(|(si, a)| {
+                (
+                    a.outcome.is_success(),
+                    visits(a.started_at.0, a.ended_at.0, &navs[*si]),
+                )
+            })
+            .collect();
+        let shortest = paths
+            .iter()
+            .filter(|(ok, p)| *ok && !p.is_empty())
+            .map(|(_, p)| p.len())
+            .min();
+        let lost: Vec<f64> = match shortest {
+            Some(r) => paths
+                .iter()
+                .filter_map(|(_, p)| {
+                    let unique: BTreeSet<&String> = p.iter().collect();
+                    stats::lostness(unique.len(), p.len(), r)
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let ci = stats::beta_credible_interval(s, n - s);
+        tasks.push(TaskReport {
+            task_id: task_id.clone(),
+            title: title.clone(),
+            attempts: n,
+            successes: s,
+            success_rate: round_to(stats::beta_posterior_mean(s, n - s), 4),
+            ci95: [round_to(ci[0], 4), round_to(ci[1], 4)],
+            time_on_task_geo_mean_seconds: stats::geometric_mean(&times).map(|x| round_to(x, 2)),
+            seq_mean: (!seqs.is_empty())
+                .then(|| round_to(seqs.iter().sum::<f64>() / seqs.len() as f64, 2)),
+            lostness: (!lost.is_empty())
+                .then(|| round_to(lost.iter().sum::<f64>() / lost.len() as f64, 4)),
+        });
+    }
+
+    // ---- score ----
+    // score = 100 − Σ penalty(severity) × (0.5 + 0.5 × prevalence) − 20 × (1 − mean task
+    // success), clamped to 0..100 and rounded (analysis.md §4). Mean task success is the
+    // mean observed success of the tasks with attempts; without attempts the term is 0.
+    let penalty_sum: f64 = findings
+        .iter()
+        .map(|f| penalty(f.severity) * (0.5 + 0.5 * f.prevalence.unwrap_or(0.0)))
+        .sum();
+    let mean_success = if observed_rates.is_empty() {
+        1.0
+    } else {
+        observed_rates.iter().sum::<f64>() / observed_rates.len() as f64
+    };
+    let raw = 100.0 - penalty_sum - 20.0 * (1.0 - mean_success);
+    let score = if raw.is_finite() {
+        raw.clamp(0.0, 100.0).round() as u32
+    } else {
+        0
+    };
+    let band = match score {
+        0..=49 => Band::Red,
+        50..=75 => Band::Amber,
+        _ => Band::Green,
+    };
+
+    // ---- SUS / NPS ----
+    let sus_scores: Vec<f64> = sessions
+        .iter()
+        .filter_map(|s| {
+            s.input
+                .survey
+                .as_ref()?
+                .sus
+                .as_deref()
+                .and_then(stats::sus_score)
+        })
+        .collect();
+    let sus = SusSummary {
+        score: (!sus_scores.is_empty())
+            .then(|| round_to(sus_scores.iter().sum::<f64>() / sus_scores.len() as f64, 2)),
+        responses: sus_scores.len(),
+    };
+    let nps_answers: Vec<f64> = sessions
+        .iter()
+        .filter_map(|s| s.input.survey.as_ref()?.nps)
+        .collect();
+    let (nps_score, promoters, passives, detractors) = stats::nps(&nps_answers);
+    let nps = NpsSummary {
+        score: nps_score.map(|x| round_to(x, 2)),
+        responses: promoters + passives + detractors,
+        promoters,
+        passives,
+        detractors,
+    };
+
+    // ---- ND stratification ----
+    let mut categories: BTreeSet<String> = study.nd_categories.iter().cloned().collect();
+    for s in &sessions {
+        categories.extend(s.input.session.nd_categories.iter().cloned());
+    }
+    let success_of = |idx: &[usize]| {
+        let (mut ok, mut n) = (0u32, 0u32);
+        for &si in idx {
+            for a in &sessions[si].input.task_attempts {
+                n += 1;
+                ok += u32::from(a.outcome.is_success());
+            }
+        }
+        (ok, n)
+    };
+    let mut nd_stratification = Vec::new();
+    for cat in &categories {
+        let idx: Vec<usize> = (0..sessions.len())
+            .filter(|&si| sessions[si].input.session.nd_categories.contains(cat))
+            .collect();
+        let group_testers: BTreeSet<String> =
+            idx.iter().map(|&si| tester_key(sessions[si])).collect();
+        let suppressed = group_testers.len() < 2;
+        let (ok, n) = success_of(&idx);
+        nd_stratification.push(NdStratum {
+            nd_category: cat.clone(),
+            testers: group_testers.len(),
+            suppressed,
+            task_success: (!suppressed && n > 0).then(|| round_to(f64::from(ok) / f64::from(n), 4)),
+            mean_frustration: (!suppressed).then(|| {
+                round_to(
+                    idx.iter()
+                        .map(|&si| sessions[si].analysis.insights.overall_frustration_score)
+                        .sum::<f64>()
+                        / idx.len().max(1) as f64,
+                    2,
+                )
+            }),
+            findings: (!suppressed).then(|| {
+                findings
+                    .iter()
+                    .filter(|f| f.nd_categories.contains(cat))
+                    .count()
+            }),
+        });
+    }
+
+    // ---- A/B ----
+    let mut labels: Vec<String> = study.variants.clone();
+    if labels.is_empty() {
+        labels = sessions
+            .iter()
+            .filter_map(|s| s.input.session.variant.clone())
+            .filter(|v| !v.is_empty())
+            .collect();
+    }
+    labels.sort();
+    labels.dedup();
+    let ab_test = (labels.len() >= 2).then(|| {
+        let arm = |label: &str, cat: Option<&str>| -> (Vec<usize>, usize) {
+            let idx: Vec<usize> = (0..sessions.len())
+                .filter(|&si| {
+                    let m = &sessions[si].input.session;
+                    m.variant.as_deref() == Some(label) && cat.is_none_or(|c| m.nd_categories.iter().any(|x| x == c))
+                })
+                .collect();
+            let t: BTreeSet<String> = idx.iter().map(|&si| tester_key(sessions[si])).collect();
+            (idx, t.len())
+        };
+        let mut variants = Vec::new();
+        let mut counts = Vec::new();
+        for l in &labels {
+            let (idx, t) = arm(l, None);
+            let (ok, n) = success_of(&idx);
+            let ci = stats::beta_credible_interval(ok, n - ok);
+            counts.push((ok, n - ok));
+            variants.push(AbVariant {
+                label: l.clone(),
+                testers: t,
+                attempts: n,
+                successes: ok,
+                success_rate: round_to(stats::beta_posterior_mean(ok, n - ok), 4),
+                ci95: [round_to(ci[0], 4), round_to(ci[1], 4)],
+            });
+        }
+        let pb = stats::probability_best(&counts);
+        let probability_best: BTreeMap<String, f64> =
+            labels.iter().cloned().zip(pb.iter().map(|p| round_to(*p, 4))).collect();
+        let leader = labels
+            .iter()
+            .zip(pb.iter())
+            .max_by(|a, b| a.1.total_cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .map(|(l, _)| l.clone())
+            .unwrap_or_default();
+        let mut simpson_warnings = Vec::new();
+        for cat in &categories {
+            let arms: Vec<(String, usize, f64)> = labels
+                .iter()
+                .map(|l| {
+                    let (idx, t) = arm(l, Some(cat));
+                    let (ok, n) = success_of(&idx);
+                    (l.clone(), t, stats::beta_posterior_mean(ok, n - ok))
+                })
+                .collect();
+            if arms.iter().any(|a| a.1 < 2) {
+                continue;
+            }
+            let Some(lead_rate) = arms.iter().find(|a| a.0 == leader).map(|a| a.2) else { continue };
+            if let Some(best) = arms
+                .iter()
+                .filter(|a| a.2 > lead_rate)
+                .max_by(|a, b| a.2.total_cmp(&b.2).then_with(|| b.0.cmp(&a.0)))
+            {
+                simpson_warnings.push(SimpsonWarning {
+                    nd_category: cat.clone(),
+                    overall_leader: leader.clone(),
+                    category_leader: best.0.clone(),
+                    message: format!(
+                        "Variant {leader} leads overall, but variant {} does better for testers with {cat}; check the mix of testers before choosing.",
+                        best.0
+                    ),
+                });
+            }
+        }
+        AbTest { variants, probability_best, simpson_warnings }
+    });
+
+    let summary = study_summary(score, band, &findings, &tasks, sessions.len(), n_testers);
+    StudyReport {
+        job_id: study.job_id.clone(),
+        score,
+        band,
+        findings,
+        tasks,
+        sus,
+        nps,
+        nd_stratification,
+        ab_test,
+        summary,
+        sessions: sessions.len(),
+        testers: n_testers,
+    }
+}
+
+fn study_summary(
+    score: u32,
+    band: Band,
+    findings: &[Finding],
+    tasks: &[TaskReport],
+    sessions: usize,
+    testers: usize,
+) -> String {
+    let band_s = match band {
+        Band::Red => "red",
+        Band::Amber => "amber",
+        Band::Green => "green",
+    };
+    let mut parts = vec![format!(
+        "Score {score} of 100 ({band_s}) from {sessions} confirmed session{} with {testers} tester{}.",
+        if sessions == 1 { "" } else { "s" },
+        if testers == 1 { "" } else { "s" }
+    )];
+    if findings.is_empty() {
+        parts.push("No confirmed barriers.".to_string());
+    } else {
+        let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+        parts.push(format!(
+            "{} confirmed barrier{}: {} critical, {} major, {} moderate, {} minor.",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" },
+            count(Severity::Critical),
+            count(Severity::Major),
+            count(Severity::Moderate),
+            count(Severity::Minor)
+        ));
+        if let Some(f) = findings.first() {
+            parts.push(format!(
+                "Most severe: {} ({} of {testers} testers).",
+                f.title, f.testers_affected
+            ));
+        }
+    }
+    if let Some(t) = tasks.iter().filter(|t| t.attempts > 0).min_by(|a, b| {
+        a.success_rate
+            .total_cmp(&b.success_rate)
+            .then_with(|| a.task_id.cmp(&b.task_id))
+    }) {
+        let name = if t.title.is_empty() {
+            t.task_id.as_str()
+        } else {
+            t.title.as_str()
+        };
+        parts.push(format!(
+            "Hardest task: {name}, {} of {} attempts succeeded.",
+            t.successes, t.attempts
+        ));
+    }
+    parts.join(" ")
+}

@@ -1,0 +1,122 @@
+//! Small helpers shared by the modules: rounding, clamping, hashing, URL paths, text excerpts.
+
+use std::cmp::Ordering;
+
+/// `x` clamped to 0..1; non-finite values count as 0.
+pub(crate) fn unit(x: f64) -> f64 {
+    if x.is_finite() {
+        x.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+/// Rounds to `digits` decimals (half away from zero); non-finite values become 0.
+pub(crate) fn round_to(x: f64, digits: i32) -> f64 {
+    if !x.is_finite() {
+        return 0.0;
+    }
+    let p = 10f64.powi(digits);
+    let r = (x * p).round() / p;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+/// Total order on optional floats: `None` first, then IEEE total order.
+pub(crate) fn cmp_opt_f64(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => x.total_cmp(&y),
+    }
+}
+
+/// FNV-1a, 64 bit (Fowler, Noll, Vo; <http://www.isthe.com/chongo/tech/comp/fnv/>),
+/// with a caller-chosen offset basis so that two runs give a 128-bit id.
+fn fnv1a(parts: &[&str], basis: u64) -> u64 {
+    let mut h = basis;
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h ^= 0x1f;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        for b in p.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// A stable id `prefix` + 32 hex digits derived from `parts` (never random, never a clock).
+pub(crate) fn stable_id(prefix: &str, parts: &[&str]) -> String {
+    let a = fnv1a(parts, 0xcbf2_9ce4_8422_2325);
+    let b = fnv1a(parts, 0x6c62_272e_07bb_0142);
+    format!("{prefix}{a:016x}{b:016x}")
+}
+
+/// The path of a URL: scheme, host, query and fragment removed (`https://x/a?b` → `/a`).
+pub(crate) fn url_path(url: &str) -> &str {
+    let rest = match url.find("://") {
+        Some(i) => {
+            let after = &url[i + 3..];
+            match after.find('/') {
+                Some(j) => &after[j..],
+                None => "/",
+            }
+        }
+        None => url,
+    };
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let p = &rest[..end];
+    if p.is_empty() { "/" } else { p }
+}
+
+/// At most `max` characters of `text`, with an ellipsis when cut.
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    let t = text.trim();
+    match t.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &t[..i]),
+        None => t.to_string(),
+    }
+}
+
+/// `m:ss` of a duration in milliseconds from the session start.
+pub(crate) fn clock(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(url_path("https://shop.test/checkout?step=2#x"), "/checkout");
+        assert_eq!(url_path("https://shop.test"), "/");
+        assert_eq!(url_path("/pricing?a"), "/pricing");
+        assert_eq!(url_path(""), "/");
+    }
+
+    #[test]
+    fn ids_are_stable() {
+        assert_eq!(
+            stable_id("fnd_", &["a", "b"]),
+            stable_id("fnd_", &["a", "b"])
+        );
+        assert_ne!(
+            stable_id("fnd_", &["a", "b"]),
+            stable_id("fnd_", &["ab", ""])
+        );
+        assert_eq!(stable_id("fnd_", &["x"]).len(), 36);
+    }
+
+    #[test]
+    fn rounding_and_excerpts() {
+        assert_eq!(round_to(0.125, 2), 0.13);
+        assert_eq!(round_to(f64::NAN, 2), 0.0);
+        assert_eq!(excerpt("abcdef", 3), "abc…");
+        assert_eq!(clock(75_000), "1:15");
+    }
+}
