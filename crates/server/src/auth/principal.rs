@@ -1,0 +1,52 @@
+//! Who is calling: the principal resolved once per request by the auth middleware.
+
+use crate::domain::{Plan, Role, Scope};
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A user's access token (JWT); `session_id` is its sign-in session.
+    Jwt { session_id: String },
+    /// A server-to-server API token with scopes.
+    ApiToken { token_id: String, scopes: Vec<Scope> },
+}
+
+/// An authenticated caller, with role, organization and plan read fresh from the store.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: String,
+    pub role: Role,
+    pub organization_id: Option<String>,
+    pub plan: Plan,
+    pub method: AuthMethod,
+}
+
+impl Principal {
+    /// Rate-limit identity: the token for API tokens, else the user (spec §1.6 "user or token").
+    pub fn rate_limit_key(&self) -> String {
+        match &self.method {
+            AuthMethod::ApiToken { token_id, .. } => format!("tok:{token_id}"),
+            AuthMethod::Jwt { .. } => format!("user:{}", self.user_id),
+        }
+    }
+
+    /// True when the principal may use `scope`: always for JWTs (their limits are the role's),
+    /// for API tokens only when the token carries it.
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        match &self.method {
+            AuthMethod::Jwt { .. } => true,
+            AuthMethod::ApiToken { scopes, .. } => scopes.contains(&scope),
+        }
+    }
+}
+
+/// What the auth middleware found for a request; stored in request extensions for extractors.
+#[derive(Debug, Clone)]
+pub enum AuthOutcome {
+    /// No `Authorization` header.
+    Anonymous,
+    /// Credentials that verified.
+    Authenticated(Principal),
+    /// Credentials present but invalid; the message is safe to send.
+    Rejected(String),
+}

@@ -1,0 +1,302 @@
+//! Configuration: defaults < optional TOML file < environment, parsed once into typed values.
+//!
+//! The file uses the same names as the environment (`DATABASE_URL = "…"`,
+//! `OPENSCOUTER_LISTEN = "…"`), so an operator learns one vocabulary. Any invalid value stops
+//! start-up with one line naming the setting.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use secrecy::SecretString;
+
+use crate::auth::password::PasswordCost;
+
+/// Deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Requests per minute for each tier (spec §1.6); ingestion counts items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub unauthenticated: u32,
+    pub free: u32,
+    pub pro: u32,
+    pub ingest: u32,
+}
+
+/// The typed configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub env: Environment,
+    pub data_dir: PathBuf,
+    pub jwt_secret: SecretString,
+    pub cron_secret: Option<SecretString>,
+    pub webhook_secret: Option<SecretString>,
+    pub cors_origins: Vec<String>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub rate_limits: RateLimits,
+    pub max_body_bytes: usize,
+    pub ingest_max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub hsts: bool,
+    pub log_format: LogFormat,
+    pub db_max_connections: u32,
+    /// Not settable from outside: tests lower it to keep the suite fast.
+    pub password_cost: PasswordCost,
+}
+
+/// Every setting the server reads, with its default (`None`: no default).
+pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
+    ("DATABASE_URL", Some("sqlite://./data/openscouter.db"), "sqlite://PATH or postgres://…"),
+    ("OPENSCOUTER_LISTEN", Some("127.0.0.1:8080"), "address to listen on"),
+    ("OPENSCOUTER_ENV", Some("development"), "development or production"),
+    ("OPENSCOUTER_DATA_DIR", Some("./data"), "where the development JWT secret is kept"),
+    ("OPENSCOUTER_JWT_SECRET", None, "HS256 key, ≥ 32 bytes; required in production"),
+    ("OPENSCOUTER_CRON_SECRET", None, "bearer secret of /api/cron/*"),
+    ("OPENSCOUTER_WEBHOOK_SECRET", None, "x-webhook-secret of inbound webhooks"),
+    ("OPENSCOUTER_CORS_ORIGINS", None, "comma list; https://*.example.com allowed"),
+    ("OPENSCOUTER_TRUSTED_PROXIES", Some(""), "comma list of IPs/CIDRs whose X-Forwarded-For is believed"),
+    ("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", Some("30"), "requests/min per IP"),
+    ("OPENSCOUTER_RATE_LIMIT_FREE", Some("120"), "requests/min per user or token, free plan"),
+    ("OPENSCOUTER_RATE_LIMIT_PRO", Some("600"), "requests/min per user or token, pro plan"),
+    ("OPENSCOUTER_RATE_LIMIT_INGEST", Some("1000"), "ingested items/min per session"),
+    ("OPENSCOUTER_MAX_BODY_BYTES", Some("1048576"), "request body limit"),
+    ("OPENSCOUTER_INGEST_MAX_BODY_BYTES", Some("2097152"), "body limit of /api/data/*"),
+    ("OPENSCOUTER_REQUEST_TIMEOUT_SECS", Some("30"), "per-request timeout"),
+    ("OPENSCOUTER_HSTS", Some("false"), "send Strict-Transport-Security (behind a TLS proxy)"),
+    ("OPENSCOUTER_LOG_FORMAT", None, "json or pretty (json in production)"),
+    ("OPENSCOUTER_DB_MAX_CONNECTIONS", Some("16"), "PostgreSQL pool size / SQLite readers"),
+];
+
+/// A configuration error: one line for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+fn bad(name: &str, why: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("{name}: {why}"))
+}
+
+impl Config {
+    /// Loads from the process environment and an optional file (`--config` or `OPENSCOUTER_CONFIG`).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let file = file.map(Path::to_path_buf).or_else(|| env.get("OPENSCOUTER_CONFIG").map(PathBuf::from));
+        let file_values = match file {
+            Some(path) => read_file(&path)?,
+            None => BTreeMap::new(),
+        };
+        Self::from_sources(&file_values, &env)
+    }
+
+    /// Merges file values and environment (environment wins) over the defaults and parses.
+    pub fn from_sources(
+        file: &BTreeMap<String, String>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut raw: BTreeMap<&str, String> = BTreeMap::new();
+        for (name, default, _) in SETTINGS {
+            let value = env
+                .get(*name)
+                .or_else(|| file.get(*name))
+                .cloned()
+                .or_else(|| default.map(str::to_owned));
+            if let Some(v) = value {
+                raw.insert(name, v);
+            }
+        }
+        if let Some(unknown) = file.keys().find(|k| !SETTINGS.iter().any(|(n, _, _)| n == k)) {
+            return Err(ConfigError(format!("unknown setting {unknown} in the configuration file")));
+        }
+        let get = |name: &str| raw.get(name).map(String::as_str).unwrap_or("");
+
+        let env_kind = match get("OPENSCOUTER_ENV") {
+            "development" => Environment::Development,
+            "production" => Environment::Production,
+            other => return Err(bad("OPENSCOUTER_ENV", format!("expected development or production, got {other:?}"))),
+        };
+        let database_url = get("DATABASE_URL").to_owned();
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(bad("DATABASE_URL", "expected sqlite://PATH or postgres://…"));
+        }
+        let listen = get("OPENSCOUTER_LISTEN").parse().map_err(|e| bad("OPENSCOUTER_LISTEN", e))?;
+        let data_dir = PathBuf::from(get("OPENSCOUTER_DATA_DIR"));
+
+        let jwt_secret = match raw.get("OPENSCOUTER_JWT_SECRET").filter(|s| !s.is_empty()) {
+            Some(s) if s.len() < 32 => return Err(bad("OPENSCOUTER_JWT_SECRET", "must be at least 32 bytes")),
+            Some(s) => SecretString::from(s.clone()),
+            None if env_kind == Environment::Production => {
+                return Err(bad("OPENSCOUTER_JWT_SECRET", "is required in production"));
+            }
+            // Development: generated once, then kept, so restarts don't sign everyone out.
+            None => SecretString::from(dev_jwt_secret(&data_dir)?),
+        };
+        let secret = |name: &str| raw.get(name).filter(|s| !s.is_empty()).map(|s| SecretString::from(s.clone()));
+
+        let cors_origins = match raw.get("OPENSCOUTER_CORS_ORIGINS").filter(|s| !s.trim().is_empty()) {
+            Some(list) => {
+                let origins: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+                for o in &origins {
+                    crate::http::middleware::cors::OriginPattern::parse(o).map_err(|e| bad("OPENSCOUTER_CORS_ORIGINS", e))?;
+                }
+                origins
+            }
+            None => vec!["https://openscouter.com".into(), "https://*.openscouter.com".into()],
+        };
+        let trusted_proxies = get("OPENSCOUTER_TRUSTED_PROXIES")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| bad("OPENSCOUTER_TRUSTED_PROXIES", format!("{s:?} is not an IP address or CIDR")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let positive = |name: &str| -> Result<u64, ConfigError> {
+            let v: u64 = get(name).parse().map_err(|_| bad(name, format!("expected a positive integer, got {:?}", get(name))))?;
+            if v == 0 {
+                return Err(bad(name, "must be greater than 0"));
+            }
+            Ok(v)
+        };
+        let per_minute = |name: &str| -> Result<u32, ConfigError> {
+            u32::try_from(positive(name)?).map_err(|_| bad(name, "too large"))
+        };
+        let rate_limits = RateLimits {
+            unauthenticated: per_minute("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED")?,
+            free: per_minute("OPENSCOUTER_RATE_LIMIT_FREE")?,
+            pro: per_minute("OPENSCOUTER_RATE_LIMIT_PRO")?,
+            ingest: per_minute("OPENSCOUTER_RATE_LIMIT_INGEST")?,
+        };
+        let as_usize = |name: &str| -> Result<usize, ConfigError> {
+            usize::try_from(positive(name)?).map_err(|_| bad(name, "too large"))
+        };
+        let hsts = match get("OPENSCOUTER_HSTS") {
+            "true" | "1" => true,
+            "false" | "0" | "" => false,
+            other => return Err(bad("OPENSCOUTER_HSTS", format!("expected true or false, got {other:?}"))),
+        };
+        let log_format = match raw.get("OPENSCOUTER_LOG_FORMAT").map(String::as_str) {
+            Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            None | Some("") => {
+                if env_kind == Environment::Production { LogFormat::Json } else { LogFormat::Pretty }
+            }
+            Some(other) => return Err(bad("OPENSCOUTER_LOG_FORMAT", format!("expected json or pretty, got {other:?}"))),
+        };
+
+        Ok(Self {
+            database_url,
+            listen,
+            env: env_kind,
+            data_dir,
+            jwt_secret,
+            cron_secret: secret("OPENSCOUTER_CRON_SECRET"),
+            webhook_secret: secret("OPENSCOUTER_WEBHOOK_SECRET"),
+            cors_origins,
+            trusted_proxies,
+            rate_limits,
+            max_body_bytes: as_usize("OPENSCOUTER_MAX_BODY_BYTES")?,
+            ingest_max_body_bytes: as_usize("OPENSCOUTER_INGEST_MAX_BODY_BYTES")?,
+            request_timeout_secs: positive("OPENSCOUTER_REQUEST_TIMEOUT_SECS")?,
+            hsts,
+            log_format,
+            db_max_connections: per_minute("OPENSCOUTER_DB_MAX_CONNECTIONS")?,
+            password_cost: PasswordCost::default(),
+        })
+    }
+}
+
+/// Reads a TOML file of `NAME = value` pairs (strings, integers or booleans).
+fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError(format!("{}: {}", path.display(), e.message())))?;
+    table
+        .into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => return Err(ConfigError(format!("{}: {k} must be a string, integer or boolean, got {}", path.display(), other.type_str()))),
+            };
+            Ok((k, s))
+        })
+        .collect()
+}
+
+/// The development JWT secret: read from `DATA_DIR/jwt-secret`, created on first start.
+fn dev_jwt_secret(data_dir: &Path) -> Result<String, ConfigError> {
+    let path = data_dir.join("jwt-secret");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim().to_owned();
+        if s.len() >= 32 {
+            return Ok(s);
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| ConfigError(format!("cannot create {}: {e}", data_dir.display())))?;
+    let secret = crate::auth::secrets::new_hex_token(32);
+    std::fs::write(&path, &secret).map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
+    Ok(secret)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn environment_overrides_file_overrides_defaults() {
+        let file = env(&[("OPENSCOUTER_LISTEN", "127.0.0.1:9000"), ("OPENSCOUTER_RATE_LIMIT_FREE", "5"), ("OPENSCOUTER_JWT_SECRET", &"x".repeat(32))]);
+        let c = Config::from_sources(&file, &env(&[("OPENSCOUTER_RATE_LIMIT_FREE", "7")])).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.rate_limits.free, 7);
+        assert_eq!(c.rate_limits.pro, 600);
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let secret = "x".repeat(32);
+        for (k, v, needle) in [
+            ("OPENSCOUTER_LISTEN", "nope", "OPENSCOUTER_LISTEN"),
+            ("OPENSCOUTER_RATE_LIMIT_FREE", "0", "OPENSCOUTER_RATE_LIMIT_FREE"),
+            ("OPENSCOUTER_ENV", "staging", "OPENSCOUTER_ENV"),
+            ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+            ("OPENSCOUTER_TRUSTED_PROXIES", "10.0.0.0/99", "OPENSCOUTER_TRUSTED_PROXIES"),
+            ("OPENSCOUTER_CORS_ORIGINS", "ftp://x", "OPENSCOUTER_CORS_ORIGINS"),
+        ] {
+            let e = Config::from_sources(&BTreeMap::new(), &env(&[(k, v), ("OPENSCOUTER_JWT_SECRET", &secret)])).unwrap_err();
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn production_requires_a_jwt_secret() {
+        let e = Config::from_sources(&BTreeMap::new(), &env(&[("OPENSCOUTER_ENV", "production")])).unwrap_err();
+        assert!(e.to_string().contains("OPENSCOUTER_JWT_SECRET"));
+    }
+}

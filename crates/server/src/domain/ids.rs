@@ -1,0 +1,46 @@
+//! Prefixed, time-ordered, opaque identifiers (`user_01H…`, spec §1.8).
+
+/// Identifier prefixes used across the API.
+pub mod prefix {
+    pub const USER: &str = "user";
+    pub const ORG: &str = "org";
+    pub const TOKEN: &str = "tok";
+    pub const AUTH_SESSION: &str = "asn";
+    pub const REFRESH: &str = "rft";
+    pub const AUDIT: &str = "aud";
+}
+
+/// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.
+pub fn new_id(prefix: &str, now_ms: i64) -> String {
+    let ms = u64::try_from(now_ms).unwrap_or(0);
+    let ulid = ulid::Ulid::from_parts(ms, random_u128());
+    format!("{prefix}_{}", ulid.to_string().to_lowercase())
+}
+
+/// True when `id` has the given prefix and a well-formed ULID after it.
+pub fn is_valid(prefix: &str, id: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|u| u.len() == 26 && ulid::Ulid::from_string(&u.to_uppercase()).is_ok())
+}
+
+fn random_u128() -> u128 {
+    let mut b = [0u8; 16];
+    crate::auth::secrets::fill_random(&mut b);
+    u128::from_le_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_prefixed_ordered_and_valid() {
+        let a = new_id(prefix::USER, 1_000);
+        let b = new_id(prefix::USER, 2_000);
+        assert!(a < b);
+        assert!(is_valid(prefix::USER, &a));
+        assert!(!is_valid(prefix::ORG, &a));
+        assert!(!is_valid(prefix::USER, "user_nope"));
+    }
+}

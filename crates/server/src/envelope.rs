@@ -1,0 +1,53 @@
+//! The response envelope every JSON answer uses (`{success, data, error, metadata}`, spec §1.1).
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `metadata` of list responses.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema, PartialEq, Eq)]
+pub struct PageMeta {
+    pub page: u32,
+    pub limit: u32,
+    pub total: u64,
+}
+
+/// The envelope. `data` is present on success, `error` on failure.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope<T> {
+    pub success: bool,
+    pub data: Option<T>,
+    pub error: Option<String>,
+    pub metadata: Option<PageMeta>,
+}
+
+impl<T: Serialize> Envelope<T> {
+    /// A success envelope around `data`.
+    pub fn ok(data: T) -> Self {
+        Self { success: true, data: Some(data), error: None, metadata: None }
+    }
+
+    /// A success envelope around one page of a list.
+    pub fn page(data: T, metadata: PageMeta) -> Self {
+        Self { success: true, data: Some(data), error: None, metadata: Some(metadata) }
+    }
+}
+
+impl Envelope<()> {
+    /// A failure envelope with a message meant for the client.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self { success: false, data: None, error: Some(message.into()), metadata: None }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Envelope<T> {
+    fn into_response(self) -> Response {
+        Json(self).into_response()
+    }
+}
+
+/// Shorthand for handlers: `Ok(ok(value))`.
+pub fn ok<T: Serialize>(data: T) -> Envelope<T> {
+    Envelope::ok(data)
+}

@@ -1,0 +1,116 @@
+//! Authorisation as extractors: if a handler compiles with `Authed<P>`, policy `P` was checked.
+//!
+//! The auth middleware resolves credentials once per request and leaves an `AuthOutcome` in
+//! the request extensions; these extractors only read it and apply the policy.
+
+use std::marker::PhantomData;
+
+use axum::extract::FromRequestParts;
+use axum::http::Method;
+use axum::http::request::Parts;
+
+use crate::auth::principal::{AuthMethod, AuthOutcome, Principal};
+use crate::domain::{Role, Scope};
+use crate::error::ApiError;
+
+/// A rule about who may call a route.
+pub trait Policy: Send + Sync + 'static {
+    /// Checks the principal; `parts` gives the method for scope checks.
+    fn check(principal: &Principal, parts: &Parts) -> Result<(), ApiError>;
+}
+
+/// An authenticated caller who satisfies policy `P`.
+#[derive(Debug, Clone)]
+pub struct Authed<P: Policy = AnyRole> {
+    pub principal: Principal,
+    _policy: PhantomData<P>,
+}
+
+impl<P: Policy> std::ops::Deref for Authed<P> {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+/// The scope an API token needs for this request: reads need `read`, everything else `write`.
+fn required_scope(method: &Method) -> Scope {
+    if method == Method::GET || method == Method::HEAD { Scope::Read } else { Scope::Write }
+}
+
+fn insufficient_scope(scope: Scope) -> ApiError {
+    ApiError::Forbidden(format!("This token lacks the {} scope", scope.as_str()))
+}
+
+/// The resolved principal, or 401.
+pub fn principal_of(parts: &Parts) -> Result<Principal, ApiError> {
+    match parts.extensions.get::<AuthOutcome>() {
+        Some(AuthOutcome::Authenticated(p)) => Ok(p.clone()),
+        Some(AuthOutcome::Rejected(msg)) => Err(ApiError::Unauthorized(msg.clone())),
+        Some(AuthOutcome::Anonymous) | None => Err(ApiError::Unauthorized("Authentication required".into())),
+    }
+}
+
+impl<S: Send + Sync, P: Policy> FromRequestParts<S> for Authed<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let principal = principal_of(parts)?;
+        P::check(&principal, parts)?;
+        Ok(Self { principal, _policy: PhantomData })
+    }
+}
+
+/// Any authenticated caller (API tokens need `read` for GET, `write` otherwise).
+#[derive(Debug, Clone, Copy)]
+pub struct AnyRole;
+impl Policy for AnyRole {
+    fn check(p: &Principal, parts: &Parts) -> Result<(), ApiError> {
+        let scope = required_scope(&parts.method);
+        if p.has_scope(scope) { Ok(()) } else { Err(insufficient_scope(scope)) }
+    }
+}
+
+/// A signed-in user (JWT), any role. API tokens cannot manage accounts or mint tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct JwtOnly;
+impl Policy for JwtOnly {
+    fn check(p: &Principal, _: &Parts) -> Result<(), ApiError> {
+        match p.method {
+            AuthMethod::Jwt { .. } => Ok(()),
+            AuthMethod::ApiToken { .. } => Err(ApiError::Forbidden("This endpoint needs a signed-in user (JWT)".into())),
+        }
+    }
+}
+
+/// A signed-in business member or admin (JWT).
+#[derive(Debug, Clone, Copy)]
+pub struct BusinessOrAdminJwt;
+impl Policy for BusinessOrAdminJwt {
+    fn check(p: &Principal, parts: &Parts) -> Result<(), ApiError> {
+        JwtOnly::check(p, parts)?;
+        match p.role {
+            Role::Business | Role::Admin => Ok(()),
+            Role::Tester => Err(ApiError::Forbidden("Only business accounts and admins may do this".into())),
+        }
+    }
+}
+
+/// An admin: a JWT with role admin, or an admin's token with the `admin` scope.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminRole;
+impl Policy for AdminRole {
+    fn check(p: &Principal, _: &Parts) -> Result<(), ApiError> {
+        if p.role != Role::Admin {
+            return Err(ApiError::Forbidden("Admin role required".into()));
+        }
+        if p.has_scope(Scope::Admin) { Ok(()) } else { Err(insufficient_scope(Scope::Admin)) }
+    }
+}
+
+/// Any signed-in user (JWT).
+pub type UserJwt = Authed<JwtOnly>;
+/// Business member or admin, signed in.
+pub type BusinessOrAdmin = Authed<BusinessOrAdminJwt>;
+/// Admin.
+pub type Admin = Authed<AdminRole>;

@@ -1,0 +1,79 @@
+//! JSON body extractors whose rejections use the envelope: 400 syntax/type, 413 size,
+//! 422 missing fields and validation (`field: message`).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// `axum::Json` with envelope rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(map_rejection(rejection)),
+        }
+    }
+}
+
+fn map_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(format!("Malformed JSON: {}", inner_message(&e.body_text()))),
+        JsonRejection::JsonDataError(e) => {
+            let msg = inner_message(&e.body_text());
+            // `missing field `x`` is a validation failure of an otherwise well-formed body.
+            match msg.strip_prefix("missing field `").and_then(|r| r.split_once('`')) {
+                Some((field, _)) => ApiError::Unprocessable(format!("{field}: is required")),
+                None => ApiError::BadRequest(format!("Invalid JSON body: {msg}")),
+            }
+        }
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::BadRequest("Expected a JSON body with Content-Type: application/json".into())
+        }
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(0)
+        }
+        other => ApiError::BadRequest(format!("Could not read the request body: {}", other.body_text())),
+    }
+}
+
+/// axum prefixes serde's message with its own words; keep serde's part, which names the field.
+fn inner_message(text: &str) -> String {
+    text.rsplit_once(": ").map_or(text, |(_, m)| m).to_owned()
+}
+
+/// A JSON body that must also pass `garde` validation; the first violation becomes a 422.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValidatedJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ValidatedJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + garde::Validate,
+    T::Context: Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiJson(value) = ApiJson::<T>::from_request(req, state).await?;
+        value.validate().map_err(|report| {
+            let first = report
+                .iter()
+                .next()
+                .map(|(path, error)| {
+                    let path = path.to_string();
+                    if path.is_empty() { error.message().to_owned() } else { format!("{path}: {}", error.message()) }
+                })
+                .unwrap_or_else(|| "Invalid request".into());
+            ApiError::Unprocessable(first)
+        })?;
+        Ok(Self(value))
+    }
+}

@@ -1,0 +1,10 @@
+//! Extractors: JSON bodies with validation, pagination, and authentication/authorisation.
+
+pub mod auth;
+pub mod json;
+pub mod pagination;
+pub mod secrets;
+
+pub use auth::{Admin, Authed, BusinessOrAdmin, UserJwt};
+pub use json::{ApiJson, ValidatedJson};
+pub use pagination::Pagination;

@@ -1,0 +1,87 @@
+//! `?page=&limit=` (spec §1.3): page ≥ 1, limit 1..=100; out of range is a 400, never clamped.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::envelope::PageMeta;
+use crate::error::ApiError;
+use crate::store::Page;
+
+/// Validated pagination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pagination(pub Page);
+
+/// The query parameters as documented.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page number, from 1 (default 1).
+    pub page: Option<String>,
+    /// Items per page, 1..100 (default 20).
+    pub limit: Option<String>,
+}
+
+impl Pagination {
+    /// The list `metadata` for this page.
+    pub fn meta(&self, total: u64) -> PageMeta {
+        PageMeta { page: self.0.page, limit: self.0.limit, total }
+    }
+
+    /// Parses the raw query string's `page` and `limit`.
+    pub fn from_query(query: Option<&str>) -> Result<Self, ApiError> {
+        let mut page = 1u32;
+        let mut limit = 20u32;
+        for (k, v) in form_pairs(query.unwrap_or("")) {
+            match k.as_str() {
+                "page" => {
+                    page = v.parse().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                        ApiError::BadRequest(format!("page: must be an integer ≥ 1, got {v:?}"))
+                    })?;
+                }
+                "limit" => {
+                    limit = v.parse().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| {
+                        ApiError::BadRequest(format!("limit: must be an integer from 1 to 100, got {v:?}"))
+                    })?;
+                }
+                _ => {}
+            }
+        }
+        Ok(Self(Page { page, limit }))
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` pairs (the query string); undecodable input
+/// yields no pairs, so the defaults apply.
+pub fn form_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(query).unwrap_or_default()
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Pagination {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Self::from_query(parts.uri.query())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_bounds() {
+        assert_eq!(Pagination::from_query(None).unwrap().0, Page { page: 1, limit: 20 });
+        assert_eq!(Pagination::from_query(Some("page=3&limit=100")).unwrap().0, Page { page: 3, limit: 100 });
+        for bad in ["page=0", "limit=0", "limit=101", "page=x", "limit=-1", "page=1.5"] {
+            assert!(Pagination::from_query(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(form_pairs("a=b%20c&d=e+f"), vec![("a".into(), "b c".into()), ("d".into(), "e f".into())]);
+    }
+}

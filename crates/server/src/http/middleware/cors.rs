@@ -1,0 +1,157 @@
+//! CORS: allowed origins from configuration (exact or `https://*.domain`), `http://localhost:*`
+//! in development; a preflight from any other origin gets 403 and no allow-origin header.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::config::Environment;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// One configured origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginPattern {
+    /// `scheme://host[:port]`, compared exactly.
+    Exact(String),
+    /// `scheme://*.domain[:port]`: any subdomain (one or more labels) of `domain`, not the apex.
+    Wildcard { scheme: String, suffix: String, port: Option<u16> },
+}
+
+/// `(scheme, host, port)` of an origin, or `None` if it is not `http(s)://host[:port]`.
+fn split_origin(origin: &str) -> Option<(&str, &str, Option<u16>)> {
+    let (scheme, rest) = origin.split_once("://")?;
+    if !(scheme == "http" || scheme == "https") || rest.is_empty() || rest.contains('/') {
+        return None;
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p.parse().ok()?)),
+        None => (rest, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '*');
+    host_ok.then_some((scheme, host, port))
+}
+
+impl OriginPattern {
+    /// Parses a configured origin.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (scheme, host, port) =
+            split_origin(s).ok_or_else(|| format!("{s:?} is not an origin like https://example.com"))?;
+        match host.strip_prefix("*.") {
+            Some(domain) if !domain.is_empty() && !domain.contains('*') => Ok(Self::Wildcard {
+                scheme: scheme.to_owned(),
+                suffix: format!(".{}", domain.to_ascii_lowercase()),
+                port,
+            }),
+            _ if host.contains('*') => Err(format!("{s:?}: a wildcard must be the first label (https://*.example.com)")),
+            _ => Ok(Self::Exact(s.to_ascii_lowercase())),
+        }
+    }
+
+    fn matches(&self, origin: &str) -> bool {
+        match self {
+            Self::Exact(o) => o.eq_ignore_ascii_case(origin),
+            Self::Wildcard { scheme, suffix, port } => split_origin(origin).is_some_and(|(s, host, p)| {
+                let host = host.to_ascii_lowercase();
+                s == scheme && p == *port && host.ends_with(suffix.as_str()) && host.len() > suffix.len()
+                    && !host.contains('*')
+            }),
+        }
+    }
+}
+
+/// The set of allowed origins; the one rule used by both the preflight guard and the CORS layer.
+#[derive(Debug, Clone)]
+pub struct OriginPolicy {
+    patterns: Vec<OriginPattern>,
+    allow_localhost: bool,
+}
+
+impl OriginPolicy {
+    pub fn new(configured: &[String], env: Environment) -> Self {
+        Self {
+            patterns: configured.iter().filter_map(|s| OriginPattern::parse(s).ok()).collect(),
+            allow_localhost: env == Environment::Development,
+        }
+    }
+
+    /// True when `origin` may call the API from a browser.
+    pub fn allows(&self, origin: &str) -> bool {
+        if self.allow_localhost
+            && split_origin(origin).is_some_and(|(s, h, _)| s == "http" && h.eq_ignore_ascii_case("localhost"))
+        {
+            return true;
+        }
+        self.patterns.iter().any(|p| p.matches(origin))
+    }
+}
+
+/// The CORS layer; credentials are not used (bearer tokens), so no cookie mode.
+pub fn layer(policy: std::sync::Arc<OriginPolicy>) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|o| policy.allows(o))
+        }))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::HeaderName::from_static("x-request-id")])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("x-ratelimit-limit"),
+            header::HeaderName::from_static("x-ratelimit-remaining"),
+            header::HeaderName::from_static("x-ratelimit-reset"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Answers a preflight from a disallowed origin with 403 before the CORS layer sees it.
+pub async fn reject_foreign_preflight(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+        let allowed = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .is_some_and(|o| state.origins.allows(o));
+        if !allowed {
+            return ApiError::Forbidden("Origin not allowed".into()).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(env: Environment) -> OriginPolicy {
+        OriginPolicy::new(&["https://openscouter.com".into(), "https://*.openscouter.com".into()], env)
+    }
+
+    #[test]
+    fn exact_wildcard_and_localhost() {
+        let p = policy(Environment::Production);
+        assert!(p.allows("https://openscouter.com"));
+        assert!(p.allows("https://app.openscouter.com"));
+        assert!(p.allows("https://a.b.openscouter.com"));
+        assert!(!p.allows("http://app.openscouter.com"));
+        assert!(!p.allows("https://evilopenscouter.com"));
+        assert!(!p.allows("https://openscouter.com.evil.io"));
+        assert!(!p.allows("https://app.openscouter.com:8443"));
+        assert!(!p.allows("http://localhost:3000"));
+        assert!(policy(Environment::Development).allows("http://localhost:3000"));
+        assert!(policy(Environment::Development).allows("http://localhost"));
+        assert!(!policy(Environment::Development).allows("http://localhost.evil.io:3000"));
+    }
+
+    #[test]
+    fn parse_rejects_nonsense() {
+        for bad in ["ftp://x.io", "https://", "https://a.*.io", "openscouter.com", "https://x.io/path"] {
+            assert!(OriginPattern::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

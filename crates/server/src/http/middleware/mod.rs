@@ -1,0 +1,9 @@
+//! Request middleware: auth + rate limits, CORS, security headers, envelope for framework
+//! errors, panics, request ids and metrics.
+
+pub mod client_ip;
+pub mod cors;
+pub mod envelope;
+pub mod headers;
+pub mod metrics;
+pub mod rate_limit;

@@ -1,0 +1,158 @@
+//! The HTTP edge: router assembly, middleware order and the OpenAPI document.
+
+pub mod extract;
+pub mod middleware;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::{Extension, Router, middleware::from_fn, middleware::from_fn_with_state};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use routes::docs::DocsHtml;
+use routes::ops::OpenApiJson;
+
+const DESCRIPTION: &str = "OpenScouter: usability testing with neurodivergent testers.
+
+Every JSON response uses the envelope {success, data, error, metadata}; errors carry a message in `error` and the HTTP status says what kind: 400 malformed input, 401 credentials, 403 permission, 404 absent or another tenant's, 413 body too large, 422 validation or wrong state, 429 rate limited (see Retry-After), 503 store or integration unavailable. Creates answer 200 (one style for every endpoint). Lists take ?page (≥ 1) and ?limit (1..100); out-of-range values are a 400, never clamped.
+
+Rate limits: every /api response carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (seconds until the bucket is full). Admins are exempt and get no such headers. /healthz, /readyz and /metrics are never limited.
+
+Times are RFC 3339 UTC with milliseconds. Ids are prefixed ULIDs (user_…, org_…, tok_…).";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "OpenScouter API", description = DESCRIPTION),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in, refresh-token rotation, sign-out"),
+        (name = "me", description = "The caller's account"),
+        (name = "tokens", description = "Server-to-server API tokens"),
+        (name = "admin", description = "Operator actions, audited"),
+        (name = "ops", description = "Health, readiness, metrics, this document"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "jwt",
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Token ost_…`: an API token from POST /api/tokens",
+            ))),
+        );
+    }
+}
+
+/// The routers (API under auth + rate limits, ops outside) and the OpenAPI document.
+fn parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::auth::router())
+        .merge(routes::me::router())
+        .merge(routes::tokens::router())
+        .merge(routes::admin::router())
+        .routes(routes!(routes::ops::openapi_json))
+        .routes(routes!(routes::docs::docs))
+        .split_for_parts();
+    let (ops, ops_doc) = OpenApiRouter::new()
+        .routes(routes!(routes::ops::healthz))
+        .routes(routes!(routes::ops::readyz))
+        .routes(routes!(routes::ops::metrics))
+        .split_for_parts();
+    doc.merge(ops_doc);
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    (api, ops, doc)
+}
+
+/// The OpenAPI document (what `openscouter openapi` prints and CI diffs).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    parts().2
+}
+
+/// Pretty JSON of the document, as committed in `openapi.json`.
+pub fn openapi_json() -> String {
+    openapi().to_pretty_json().unwrap_or_else(|_| "{}".into())
+}
+
+/// Request ids: ULIDs, unless the client sent a sane `x-request-id` (kept for correlation).
+#[derive(Clone, Copy, Default)]
+struct MakeUlid;
+
+impl MakeRequestId for MakeUlid {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = crate::domain::ids::new_id("req", chrono::Utc::now().timestamp_millis());
+        axum::http::HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("Not found".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// The whole application with its middleware, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let (api, ops, doc) = parts();
+    let doc_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".into());
+    let doc_value: serde_json::Value = serde_json::from_str(&doc_json).unwrap_or_default();
+    let docs_html = DocsHtml(Arc::new(routes::docs::render(&doc_value)));
+    let config = state.config.clone();
+
+    let api = api
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(from_fn_with_state(state.clone(), middleware::rate_limit::auth_and_rate_limit));
+
+    Router::new()
+        .merge(api)
+        .merge(ops)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(OpenApiJson(Arc::new(doc_json))))
+        .layer(Extension(docs_html))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeUlid))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    // Path only: query strings and headers may carry secrets.
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
+                .layer(from_fn_with_state(state.clone(), middleware::headers::security_headers))
+                .layer(from_fn(middleware::metrics::track))
+                .layer(from_fn(middleware::envelope::envelope_errors))
+                .layer(CatchPanicLayer::custom(middleware::envelope::panic_response))
+                .layer(from_fn_with_state(state.clone(), middleware::cors::reject_foreign_preflight))
+                .layer(middleware::cors::layer(state.origins.clone()))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(config.request_timeout_secs),
+                )),
+        )
+        .with_state(state)
+}

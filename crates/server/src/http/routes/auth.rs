@@ -1,0 +1,131 @@
+//! `/api/auth/*`: sign-up, sign-in, refresh (rotating), sign-out.
+
+use axum::extract::State;
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::UserOut;
+use crate::auth::principal::AuthMethod;
+use crate::domain::{Role, format_ms};
+use crate::envelope::{Envelope, ok};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{UserJwt, ValidatedJson};
+use crate::services::accounts::{self, IssuedTokens, Signup};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(signin))
+        .routes(routes!(refresh))
+        .routes(routes!(signout))
+}
+
+/// Sign-up body.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignupIn {
+    #[garde(length(min = 3, max = 254))]
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// At least 10 characters.
+    #[garde(length(chars, min = 10, max = 256))]
+    pub password: String,
+    #[garde(length(chars, min = 1, max = 100))]
+    pub full_name: String,
+    /// `business` or `tester` (admins are created with `openscouter admin create-user`).
+    #[garde(skip)]
+    pub role: Role,
+    /// Business accounts: the organization to create (default: "<fullName>'s organization").
+    #[garde(inner(length(chars, min = 1, max = 100)))]
+    pub organization_name: Option<String>,
+}
+
+/// Sign-in body.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SigninIn {
+    #[garde(length(min = 1, max = 254))]
+    pub email: String,
+    #[garde(length(min = 1, max = 1024))]
+    pub password: String,
+}
+
+/// Refresh body.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshIn {
+    #[garde(length(min = 1, max = 256))]
+    pub refresh_token: String,
+}
+
+/// A token pair.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokensOut {
+    /// JWT for `Authorization: Bearer …`, valid 24 h.
+    pub access_token: String,
+    /// Opaque, 30 days, single use: every refresh returns a new one.
+    pub refresh_token: String,
+    pub expires_at: String,
+}
+
+/// Sign-up and sign-in answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthOut {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_at: String,
+    pub user: UserOut,
+}
+
+fn tokens_out(t: IssuedTokens) -> TokensOut {
+    TokensOut { access_token: t.access_token, refresh_token: t.refresh_token, expires_at: format_ms(t.expires_at) }
+}
+
+fn auth_out(user: crate::store::User, t: IssuedTokens) -> AuthOut {
+    let t = tokens_out(t);
+    AuthOut { access_token: t.access_token, refresh_token: t.refresh_token, expires_at: t.expires_at, user: user.into() }
+}
+
+/// Create an account. A business account also creates its organization (plan `free`).
+#[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = SignupIn,
+    responses((status = 200, body = Envelope<AuthOut>), (status = 422, description = "Validation failed or email already registered")))]
+async fn signup(State(state): State<AppState>, ValidatedJson(b): ValidatedJson<SignupIn>) -> ApiResult<Envelope<AuthOut>> {
+    let (user, tokens) = accounts::signup(
+        &state,
+        Signup { email: b.email, password: b.password, full_name: b.full_name, role: b.role, organization_name: b.organization_name },
+    )
+    .await?;
+    Ok(ok(auth_out(user, tokens)))
+}
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/api/auth/signin", tag = "auth", request_body = SigninIn,
+    responses((status = 200, body = Envelope<AuthOut>), (status = 401, description = "Invalid email or password")))]
+async fn signin(State(state): State<AppState>, ValidatedJson(b): ValidatedJson<SigninIn>) -> ApiResult<Envelope<AuthOut>> {
+    let (user, tokens) = accounts::signin(&state, &b.email, b.password).await?;
+    Ok(ok(auth_out(user, tokens)))
+}
+
+/// Exchange a refresh token for a new pair. Presenting a spent token revokes the whole sign-in.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshIn,
+    responses((status = 200, body = Envelope<TokensOut>), (status = 401, description = "Invalid, expired or reused refresh token")))]
+async fn refresh(State(state): State<AppState>, ValidatedJson(b): ValidatedJson<RefreshIn>) -> ApiResult<Envelope<TokensOut>> {
+    Ok(ok(tokens_out(accounts::refresh(&state, &b.refresh_token).await?)))
+}
+
+/// Sign out: revokes this sign-in's refresh tokens and access tokens.
+#[utoipa::path(post, path = "/api/auth/signout", tag = "auth", security(("jwt" = [])),
+    responses((status = 200, body = Envelope<serde_json::Value>, description = "`data` is null")))]
+async fn signout(State(state): State<AppState>, user: UserJwt) -> ApiResult<Envelope<()>> {
+    let AuthMethod::Jwt { session_id } = &user.method else {
+        return Err(ApiError::Forbidden("This endpoint needs a signed-in user (JWT)".into()));
+    };
+    accounts::signout(&state, &user.user_id, session_id).await?;
+    Ok(Envelope { success: true, data: None, error: None, metadata: None })
+}

@@ -1,0 +1,64 @@
+//! `/api/me`: who the caller is (any credential) and profile changes (signed-in users).
+
+use axum::extract::State;
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{OrganizationOut, UserOut};
+use crate::auth::principal::AuthMethod;
+use crate::domain::Scope;
+use crate::envelope::{Envelope, ok};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{Authed, UserJwt, ValidatedJson};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_me, patch_me))
+}
+
+/// The caller: the user, their organization, and how they authenticated.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeOut {
+    pub user: UserOut,
+    pub organization: Option<OrganizationOut>,
+    /// `jwt` or `token`.
+    pub auth_method: String,
+    /// Scopes of the API token (absent for JWTs, which carry the role's full rights).
+    pub scopes: Option<Vec<Scope>>,
+}
+
+/// Profile changes.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MePatch {
+    #[garde(length(chars, min = 1, max = 100))]
+    pub full_name: String,
+}
+
+/// Who am I? Also answers for API tokens, telling an integration whom it acts for.
+#[utoipa::path(get, path = "/api/me", tag = "me", security(("jwt" = []), ("token" = [])),
+    responses((status = 200, body = Envelope<MeOut>), (status = 401, description = "No valid credentials")))]
+async fn get_me(State(state): State<AppState>, caller: Authed) -> ApiResult<Envelope<MeOut>> {
+    let user = state.store.get_user(&caller.user_id).await?.ok_or_else(|| ApiError::Unauthorized("Account no longer exists".into()))?;
+    let organization = match &user.organization_id {
+        Some(id) => state.store.get_organization(id).await?.map(Into::into),
+        None => None,
+    };
+    let (auth_method, scopes) = match &caller.method {
+        AuthMethod::Jwt { .. } => ("jwt", None),
+        AuthMethod::ApiToken { scopes, .. } => ("token", Some(scopes.clone())),
+    };
+    Ok(ok(MeOut { user: user.into(), organization, auth_method: auth_method.into(), scopes }))
+}
+
+/// Update the profile (`fullName`).
+#[utoipa::path(patch, path = "/api/me", tag = "me", security(("jwt" = [])), request_body = MePatch,
+    responses((status = 200, body = Envelope<UserOut>), (status = 422, description = "Validation failed")))]
+async fn patch_me(State(state): State<AppState>, caller: UserJwt, ValidatedJson(b): ValidatedJson<MePatch>) -> ApiResult<Envelope<UserOut>> {
+    let user = state.store.update_user_name(&caller.user_id, b.full_name.trim(), state.now()).await?;
+    Ok(ok(user.into()))
+}

@@ -1,0 +1,68 @@
+//! Route handlers, one module per resource; each exposes `router()` for `http::router`.
+
+pub mod admin;
+pub mod auth;
+pub mod docs;
+pub mod me;
+pub mod ops;
+pub mod tokens;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{Plan, Role, format_ms};
+use crate::store::{Organization, User};
+
+/// A user as its owner and admins see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserOut {
+    #[schema(example = "user_01jf3k9x6q7t1v2w3y4z5a6b7c")]
+    pub id: String,
+    pub email: String,
+    pub full_name: String,
+    pub role: Role,
+    pub organization_id: Option<String>,
+    pub status: String,
+    #[schema(example = "2026-03-16T10:14:32.120Z")]
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            full_name: u.full_name,
+            role: u.role,
+            organization_id: u.organization_id,
+            status: u.status,
+            created_at: format_ms(u.created_at),
+            updated_at: format_ms(u.updated_at),
+        }
+    }
+}
+
+/// An organization.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationOut {
+    pub id: String,
+    pub name: String,
+    pub plan: Plan,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Organization> for OrganizationOut {
+    fn from(o: Organization) -> Self {
+        Self {
+            id: o.id,
+            name: o.name,
+            plan: o.plan,
+            created_at: format_ms(o.created_at),
+            updated_at: format_ms(o.updated_at),
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! OpenScouter server library: configuration, store, HTTP API and the `run` entry point.
+
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod envelope;
+pub mod error;
+pub mod http;
+pub mod ratelimit;
+pub mod services;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::jwt::JwtKeys;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::http::middleware::cors::OriginPolicy;
+use crate::ratelimit::InProcessLimiter;
+use crate::state::AppState;
+use crate::store::{Store, StoreError};
+
+/// Which parts of the server run in this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// HTTP only.
+    Api,
+    /// Background jobs only.
+    Worker,
+    /// Both (the default).
+    All,
+}
+
+/// Opens the configured store (SQLite or PostgreSQL).
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    let store = if config.database_url.starts_with("sqlite:") {
+        store::sqlite::connect(&config.database_url, config.db_max_connections).await?
+    } else {
+        store::postgres::connect(&config.database_url, config.db_max_connections).await?
+    };
+    Ok(Arc::new(store))
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("invalid JWT secret: {0}")]
+    Jwt(String),
+}
+
+/// Builds the state from configuration: opens and migrates the store.
+pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
+    let store = open_store(&config).await?;
+    store.migrate().await?;
+    state_with_store(config, clock, store)
+}
+
+/// Builds the state around an already-open store.
+pub fn state_with_store(config: Config, clock: SharedClock, store: Arc<dyn Store>) -> Result<AppState, StartError> {
+    let jwt = JwtKeys::new(config.jwt_secret.expose_secret().as_bytes()).map_err(StartError::Jwt)?;
+    Ok(AppState {
+        jwt: Arc::new(jwt),
+        limiter: Arc::new(InProcessLimiter::new(clock.clone())),
+        origins: Arc::new(OriginPolicy::new(&config.cors_origins, config.env)),
+        metrics: telemetry::metrics_handle(),
+        config: Arc::new(config),
+        store,
+        clock,
+    })
+}
+
+/// Serves `state` on `listener` until `shutdown` is cancelled; in-flight requests finish.
+pub async fn serve(state: AppState, listener: TcpListener, role: Role, shutdown: CancellationToken) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    if role == Role::Worker {
+        // Background jobs arrive with the agent pipeline; a worker node idles until then.
+        println!("worker running (no HTTP listener); pid {}", std::process::id());
+        shutdown.cancelled().await;
+        return Ok(());
+    }
+    let app = http::router(state);
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub fn cancel_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term => {},
+        }
+        tracing::info!("shutdown requested; finishing in-flight requests");
+        token.cancel();
+    });
+}

@@ -1,0 +1,35 @@
+//! Rate limiting: the `RateLimiter` trait (so a shared Redis/database limiter can replace the
+//! in-process one) and a GCRA implementation with an injected clock.
+
+mod gcra;
+
+use async_trait::async_trait;
+
+pub use gcra::InProcessLimiter;
+
+/// A limit: `per_minute` units, with the same number as burst (spec §1.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub per_minute: u32,
+}
+
+/// The answer for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// The quota's limit (`X-RateLimit-Limit`).
+    pub limit: u32,
+    /// Units left right now (`X-RateLimit-Remaining`).
+    pub remaining: u32,
+    /// Seconds until the bucket is full again (`X-RateLimit-Reset`).
+    pub reset_secs: u64,
+    /// When denied, whole seconds until `cost` units fit (`Retry-After`, at least 1).
+    pub retry_after_secs: u64,
+}
+
+/// Counts requests (or items) per key.
+#[async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Takes `cost` units from `key`'s bucket if they fit; never takes part of them.
+    async fn check(&self, key: &str, quota: Quota, cost: u32) -> Decision;
+}

@@ -1,0 +1,167 @@
+//! Accounts: sign-up, sign-in, refresh-token rotation with reuse detection, sign-out, profile.
+
+use crate::auth::jwt::{ACCESS_TTL_MS, Claims};
+use crate::auth::password;
+use crate::auth::secrets::{new_opaque_token, sha256_hex};
+use crate::domain::ids::{new_id, prefix};
+use crate::domain::{Email, Plan, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{NewOrganization, NewRefreshToken, NewUser, PrincipalRecord, RefreshOutcome, User};
+
+/// Refresh-token lifetime (spec §1.4: 30 days).
+pub const REFRESH_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+/// Minimum password length (spec §2).
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// A freshly issued pair.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_at: i64,
+}
+
+/// What sign-up asks for, already shape-checked at the edge.
+#[derive(Debug, Clone)]
+pub struct Signup {
+    pub email: String,
+    pub password: String,
+    pub full_name: String,
+    pub role: Role,
+    pub organization_name: Option<String>,
+}
+
+fn new_refresh(now: i64) -> (String, NewRefreshToken) {
+    let token = new_opaque_token("osr_");
+    let row = NewRefreshToken {
+        id: new_id(prefix::REFRESH, now),
+        token_hash: sha256_hex(&token),
+        created_at: now,
+        expires_at: now + REFRESH_TTL_MS,
+    };
+    (token, row)
+}
+
+fn access_token(state: &AppState, p: &PrincipalRecord, session_id: &str, now: i64) -> ApiResult<(String, i64)> {
+    let exp = now + ACCESS_TTL_MS;
+    let claims = Claims {
+        sub: p.user_id.clone(),
+        role: p.role,
+        org: p.organization_id.clone(),
+        tier: p.plan,
+        exp: exp / 1000,
+        iat: now / 1000,
+        jti: crate::auth::secrets::new_hex_token(16),
+        sid: session_id.to_owned(),
+    };
+    Ok((state.jwt.sign(&claims)?, exp))
+}
+
+/// Starts a sign-in session for `user` and issues its first token pair.
+async fn start_session(state: &AppState, user: &User) -> ApiResult<IssuedTokens> {
+    let now = state.now();
+    let session_id = new_id(prefix::AUTH_SESSION, now);
+    let (refresh_token, row) = new_refresh(now);
+    state.store.create_auth_session(&session_id, &user.id, row).await?;
+    let plan = match &user.organization_id {
+        Some(org) => state.store.get_organization(org).await?.map_or(Plan::Free, |o| o.plan),
+        None => Plan::Free,
+    };
+    let p = PrincipalRecord { user_id: user.id.clone(), role: user.role, organization_id: user.organization_id.clone(), plan };
+    let (access_token, expires_at) = access_token(state, &p, &session_id, now)?;
+    Ok(IssuedTokens { access_token, refresh_token, expires_at })
+}
+
+fn check_password_rules(password: &str) -> ApiResult<()> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        return Err(ApiError::Unprocessable(format!("password: must be at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    if n > 256 {
+        return Err(ApiError::Unprocessable("password: must be at most 256 characters".into()));
+    }
+    Ok(())
+}
+
+/// Creates any account (API sign-up and the `admin create-user` command).
+pub async fn create_user(state: &AppState, s: Signup) -> ApiResult<User> {
+    let email = Email::parse(&s.email).map_err(|m| ApiError::Unprocessable(format!("email: {m}")))?;
+    check_password_rules(&s.password)?;
+    let now = state.now();
+    let org = match (s.role, s.organization_name) {
+        (Role::Business, name) => Some(NewOrganization {
+            id: new_id(prefix::ORG, now),
+            name: name.unwrap_or_else(|| format!("{}'s organization", s.full_name)),
+            created_at: now,
+        }),
+        (_, Some(_)) => {
+            return Err(ApiError::Unprocessable("organizationName: only business accounts have an organization".into()));
+        }
+        (_, None) => None,
+    };
+    let password_hash = password::hash(state.config.password_cost, s.password).await?;
+    let user = NewUser {
+        id: new_id(prefix::USER, now),
+        email: email.as_str().to_owned(),
+        full_name: s.full_name,
+        role: s.role,
+        password_hash,
+        created_at: now,
+    };
+    Ok(state.store.create_user(user, org).await?)
+}
+
+/// Sign-up through the API: business or tester only, then signed in.
+pub async fn signup(state: &AppState, s: Signup) -> ApiResult<(User, IssuedTokens)> {
+    if s.role == Role::Admin {
+        return Err(ApiError::Unprocessable("role: must be business or tester".into()));
+    }
+    let user = create_user(state, s).await?;
+    let tokens = start_session(state, &user).await?;
+    Ok((user, tokens))
+}
+
+/// Sign-in. One message for unknown email and wrong password, and the same work for both.
+pub async fn signin(state: &AppState, email: &str, password: String) -> ApiResult<(User, IssuedTokens)> {
+    let invalid = || ApiError::Unauthorized("Invalid email or password".into());
+    let found = match Email::parse(email) {
+        Ok(e) => state.store.find_credentials(e.as_str()).await?,
+        Err(_) => None,
+    };
+    let Some(creds) = found else {
+        let dummy = password::dummy_hash(state.config.password_cost).await?;
+        let _ = password::verify(password, dummy).await?;
+        return Err(invalid());
+    };
+    if !password::verify(password, creds.password_hash).await? {
+        return Err(invalid());
+    }
+    if creds.user.status != "active" {
+        return Err(ApiError::Forbidden("This account is not active".into()));
+    }
+    let tokens = start_session(state, &creds.user).await?;
+    Ok((creds.user, tokens))
+}
+
+/// Exchanges a refresh token for a new pair. A token used twice revokes its whole family.
+pub async fn refresh(state: &AppState, presented: &str) -> ApiResult<IssuedTokens> {
+    let now = state.now();
+    let (refresh_token, next) = new_refresh(now);
+    match state.store.rotate_refresh_token(&sha256_hex(presented), next, now).await? {
+        RefreshOutcome::Rotated { session_id, principal } => {
+            let (access_token, expires_at) = access_token(state, &principal, &session_id, now)?;
+            Ok(IssuedTokens { access_token, refresh_token, expires_at })
+        }
+        RefreshOutcome::ReuseDetected => {
+            tracing::warn!("refresh token reuse detected; sign-in session revoked");
+            Err(ApiError::Unauthorized("Refresh token reuse detected; please sign in again".into()))
+        }
+        RefreshOutcome::Invalid => Err(ApiError::Unauthorized("Invalid or expired refresh token".into())),
+    }
+}
+
+/// Ends a sign-in session: its refresh tokens and access tokens stop working.
+pub async fn signout(state: &AppState, user_id: &str, session_id: &str) -> ApiResult<()> {
+    Ok(state.store.revoke_auth_session(session_id, user_id, "signout", state.now()).await?)
+}

@@ -1,0 +1,58 @@
+//! Turns an `Authorization` header into a principal: JWT (`Bearer`) or API token (`Token ost_…`).
+
+use axum::http::{HeaderMap, header};
+
+use crate::auth::principal::{AuthMethod, AuthOutcome, Principal};
+use crate::auth::secrets::sha256_hex;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::PrincipalRecord;
+
+/// `last_used_at` is refreshed at most this often, keeping writes off the hot path.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+fn principal(r: PrincipalRecord, method: AuthMethod) -> Principal {
+    Principal { user_id: r.user_id, role: r.role, organization_id: r.organization_id, plan: r.plan, method }
+}
+
+/// Resolves the request's credentials. Store failures are errors (503/500), not 401s.
+pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<AuthOutcome, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(AuthOutcome::Anonymous);
+    };
+    let Ok(value) = value.to_str() else {
+        return Ok(AuthOutcome::Rejected("Malformed Authorization header".into()));
+    };
+    if let Some(jwt) = value.strip_prefix("Bearer ") {
+        let Ok(claims) = state.jwt.verify(jwt.trim(), state.now()) else {
+            return Ok(AuthOutcome::Rejected("Invalid or expired access token".into()));
+        };
+        // Fresh role, organization and plan; a revoked sign-in or suspended user ends here.
+        return Ok(match state.store.principal_for_session(&claims.sid, &claims.sub).await? {
+            Some(r) => AuthOutcome::Authenticated(principal(r, AuthMethod::Jwt { session_id: claims.sid })),
+            None => AuthOutcome::Rejected("Session has been revoked".into()),
+        });
+    }
+    if let Some(token) = value.strip_prefix("Token ") {
+        let token = token.trim();
+        if token.starts_with("ost_") {
+            let now = state.now();
+            let Some(t) = state.store.api_token_for_auth(&sha256_hex(token), now).await? else {
+                return Ok(AuthOutcome::Rejected("Invalid or revoked API token".into()));
+            };
+            if t.last_used_at.is_none_or(|at| now - at > TOUCH_EVERY_MS) {
+                let store = state.store.clone();
+                let id = t.token_id.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = store.touch_api_token(&id, now).await {
+                        tracing::warn!(error = %e, "could not record API token use");
+                    }
+                });
+            }
+            let method = AuthMethod::ApiToken { token_id: t.token_id, scopes: t.scopes };
+            return Ok(AuthOutcome::Authenticated(principal(t.principal, method)));
+        }
+        return Ok(AuthOutcome::Rejected("Invalid or revoked API token".into()));
+    }
+    Ok(AuthOutcome::Rejected("Unsupported Authorization scheme (use Bearer or Token)".into()))
+}

@@ -1,0 +1,5 @@
+//! Services: the rules of the product, between the HTTP edge and the store.
+
+pub mod accounts;
+pub mod credentials;
+pub mod tokens;

@@ -1,0 +1,37 @@
+//! API tokens: created with scopes, shown once, stored as SHA-256, revocable.
+
+use crate::auth::principal::Principal;
+use crate::auth::secrets::{new_opaque_token, sha256_hex};
+use crate::domain::ids::{new_id, prefix};
+use crate::domain::{Role, Scope};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{ApiToken, NewApiToken};
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Creates a token for `owner`; returns the stored record and the plaintext (shown once).
+pub async fn create(
+    state: &AppState,
+    owner: &Principal,
+    name: String,
+    scopes: Vec<Scope>,
+    expires_in_days: Option<u32>,
+) -> ApiResult<(ApiToken, String)> {
+    if scopes.contains(&Scope::Admin) && owner.role != Role::Admin {
+        return Err(ApiError::Forbidden("Only admins may create tokens with the admin scope".into()));
+    }
+    let now = state.now();
+    let plaintext = new_opaque_token("ost_");
+    let token = NewApiToken {
+        id: new_id(prefix::TOKEN, now),
+        user_id: owner.user_id.clone(),
+        name,
+        token_hash: sha256_hex(&plaintext),
+        token_prefix: plaintext.chars().take(10).collect(),
+        scopes,
+        created_at: now,
+        expires_at: expires_in_days.map(|d| now + i64::from(d) * DAY_MS),
+    };
+    Ok((state.store.create_api_token(token).await?, plaintext))
+}

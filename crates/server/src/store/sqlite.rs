@@ -1,0 +1,44 @@
+//! SQLite backend: WAL, busy timeout, foreign keys, one writer connection and a reader pool.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use super::sql::{Db, SqlStore};
+use super::StoreError;
+
+/// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`).
+///
+/// `synchronous = FULL`: a 200 promises the rows survive power loss, not only a crash.
+pub async fn connect(url: &str, readers: u32) -> Result<SqlStore, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p)) {
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+    }
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.clone())
+        .await?;
+    // An in-memory database exists once per connection, so it cannot have separate readers.
+    let reader = if url.contains(":memory:") || url.contains("mode=memory") {
+        writer.clone()
+    } else {
+        SqlitePoolOptions::new()
+            .max_connections(readers.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.create_if_missing(false).read_only(true))
+            .await?
+    };
+    Ok(SqlStore { db: Db::Sqlite { reader, writer } })
+}
