@@ -670,16 +670,31 @@ fn errors(b: &mut Builder<'_, '_>) {
 /// hesitation (hover and pause), hesitation_cluster and the blur half of attention_drop.
 ///
 /// Pauses are measured between steady actions: errors (emitted by the page) and clicks
-/// of a rage chain (the symptom itself, not progress) neither end a pause nor a blur.
-/// A blur ends at the next focus or the next steady action, whichever comes first:
-/// acting on the page proves attention even when no focus event was recorded.
+/// of a rage chain (the symptom itself, not progress) neither end a pause nor a blur, so
+/// adding either never removes a hesitation (analysis.md §6, monotonicity). A pause
+/// that spans a rage chain is attributed to the chain's selector: it belongs to that
+/// control's finding, not to a separate "next step is unclear" one.
+///
+/// Only a page-level blur (selector empty, `window`, `document`, `html`, `body` or
+/// `:root`) takes the page's focus away; leaving a form field does not. A page blur ends
+/// at the next focus or the next steady action, whichever comes first: acting on the
+/// page proves attention even when no focus event was recorded.
 fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
     let p = b.p;
     let th = &p.th;
     let mut hes: Vec<Signal> = Vec::new();
     let full = th.hesitation_full_ms;
     let mut prev: Option<usize> = None;
+    // Last rage-chain click since `prev`.
+    let mut rage_between: Option<usize> = None;
     let before = b.out.len();
+    let page_blur = |e: &EventItem| {
+        e.event_type == EventType::Blur
+            && matches!(
+                e.target_selector.trim(),
+                "" | "window" | "document" | "html" | "body" | ":root"
+            )
+    };
     for (i, e) in p.events.iter().enumerate() {
         if e.event_type == EventType::Click
             && let Some(h) = e
@@ -695,13 +710,16 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
                 format!("Hovered {} before clicking {}", secs(h), e.target_selector),
             );
         }
+        if in_rage[i] {
+            rage_between = Some(i);
+        }
         let steady = !matches!(e.event_type, EventType::Error | EventType::Other) && !in_rage[i];
         if !steady {
             continue;
         }
         if let Some(a) = prev {
             let gap = (p.ev_times[i] - p.ev_times[a]) as f64;
-            if p.events[a].event_type == EventType::Blur {
+            if page_blur(p.events[a]) {
                 if gap >= th.attention_blur_ms {
                     b.at_event(
                         SignalKind::AttentionDrop,
@@ -713,19 +731,25 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
                     );
                 }
             } else if gap >= th.hesitation_gap_ms {
+                let around = rage_between.map(|r| p.events[r].target_selector.as_str());
+                let detail = match around {
+                    Some(sel) => format!("Paused {} around repeated clicks on {sel}", secs(gap)),
+                    None => format!("Paused {} before the next action", secs(gap)),
+                };
                 b.at_event(
                     SignalKind::Hesitation,
                     a,
                     p.ev_times[i],
                     gap / full,
-                    None,
-                    format!("Paused {} before the next action", secs(gap)),
+                    around,
+                    detail,
                 );
             }
         }
         prev = Some(i);
+        rage_between = None;
     }
-    if let Some(a) = prev.filter(|&a| p.events[a].event_type == EventType::Blur) {
+    if let Some(a) = prev.filter(|&a| page_blur(p.events[a])) {
         let gap = (p.end - p.ev_times[a]) as f64;
         if gap >= th.attention_blur_ms {
             b.at_event(
@@ -755,6 +779,19 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
     for (s, e) in episodes(&times, count, th.hesitation_cluster_window_ms) {
         let n = e - s + 1;
         let first = &hes[s];
+        // A cluster mostly on one control (more than half of its hesitations) keeps that
+        // control's selector, so it joins the control's finding.
+        let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+        for h in &hes[s..=e] {
+            if let Some(sel) = h.selector.as_deref() {
+                *votes.entry(sel).or_default() += 1;
+            }
+        }
+        let selector = votes
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
+            .filter(|(_, v)| 2 * v > n)
+            .map(|(sel, _)| sel);
         // Engine choice: intensity n / (2 × minimum count), capped at 1.
         b.push(
             SignalKind::HesitationCluster,
@@ -763,7 +800,7 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
             n as f64 / (2.0 * count as f64),
             first.url_path.as_deref(),
             first.task_id.as_deref(),
-            None,
+            selector,
             format!(
                 "{n} hesitations within {}",
                 secs((times[e] - times[s]) as f64)

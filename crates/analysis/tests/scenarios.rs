@@ -1,0 +1,205 @@
+//! Scenario tests: realistic hand-written sessions and the findings they must produce.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::fixture;
+use openscouter_analysis::*;
+
+fn analyse(name: &str) -> (SessionInput, SessionAnalysis) {
+    let input = parse_session_ndjson(&fixture(name)).unwrap();
+    let a = analyze_session(&input);
+    (input, a)
+}
+
+#[test]
+#[ignore = "prints the analyses for inspection"]
+fn dump() {
+    for f in [
+        "checkout_pay_button.ndjson",
+        "invisible_form_error.ndjson",
+        "pricing_not_found.ndjson",
+        "clean_session.ndjson",
+    ] {
+        let v = analyze_ndjson_report(&fixture(f), true).unwrap();
+        println!("=== {f}\n{}", serde_json::to_string_pretty(&v).unwrap());
+    }
+}
+
+fn wcag(f: &Finding) -> &str {
+    f.wcag.as_ref().map(|w| w.criterion.as_str()).unwrap_or("")
+}
+
+#[test]
+fn checkout_pay_button_does_nothing() {
+    let (_, a) = analyse("checkout_pay_button.ndjson");
+    assert_eq!(
+        a.findings.len(),
+        1,
+        "{:#?}",
+        a.findings.iter().map(|f| &f.title).collect::<Vec<_>>()
+    );
+    let f = &a.findings[0];
+    assert_eq!(f.title, "Control does not respond as expected: #pay-button");
+    assert_eq!(f.severity, Severity::Major, "the task failed");
+    assert_eq!(wcag(f), "4.1.2");
+    assert_eq!(f.wcag.as_ref().unwrap().name, "Name, Role, Value");
+    assert_eq!(f.task_id.as_deref(), Some("task_checkout"));
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.kind == "transcript" && e.detail.contains("doesn't work"))
+    );
+    assert!(f.evidence.iter().any(|e| e.kind == "rage_click"));
+    assert!(f.finding_id.starts_with("fnd_"));
+    assert!(a.insights.overall_frustration_score > 0.3);
+    assert!(
+        a.insights
+            .critical_moments
+            .iter()
+            .any(|m| m.kind == SignalKind::RageClick)
+    );
+    assert!(a.insights.summary.contains("#pay-button did not respond"));
+    assert_eq!(a.tone_profile.tone, Tone::Restorative);
+}
+
+#[test]
+fn form_error_message_is_invisible() {
+    let (_, a) = analyse("invisible_form_error.ndjson");
+    let titles: Vec<(&str, Severity, &str)> = a
+        .findings
+        .iter()
+        .map(|f| (f.title.as_str(), f.severity, wcag(f)))
+        .collect();
+    assert_eq!(
+        titles,
+        vec![
+            (
+                "Action leads to an error: #submit",
+                Severity::Major,
+                "3.3.1"
+            ),
+            (
+                "Form field is hard to complete: #password",
+                Severity::Major,
+                "3.3.2"
+            ),
+        ]
+    );
+    let err = &a.findings[0];
+    assert!(
+        err.evidence
+            .iter()
+            .any(|e| e.detail.contains("Password must contain a number"))
+    );
+    assert!(
+        err.evidence
+            .iter()
+            .any(|e| e.kind == "transcript" && e.detail.contains("don't understand"))
+    );
+}
+
+#[test]
+fn tester_cannot_find_the_pricing_page() {
+    let (_, a) = analyse("pricing_not_found.ndjson");
+    assert_eq!(a.findings.len(), 1);
+    let f = &a.findings[0];
+    assert_eq!(f.title, "Navigation leads testers astray on /");
+    assert_eq!(f.severity, Severity::Major, "the task was abandoned");
+    assert_eq!(wcag(f), "2.4.4");
+    assert_eq!(f.wcag.as_ref().unwrap().name, "Link Purpose (In Context)");
+    assert!(f.evidence.iter().filter(|e| e.kind == "quick_back").count() >= 3);
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.kind == "transcript" && e.detail.contains("Where is the pricing"))
+    );
+}
+
+#[test]
+fn clean_session_has_no_finding_and_no_frustration() {
+    let (_, a) = analyse("clean_session.ndjson");
+    assert!(a.signals.is_empty());
+    assert!(a.findings.is_empty());
+    assert_eq!(a.insights.overall_frustration_score, 0.0);
+    assert!(a.insights.critical_moments.is_empty());
+    assert!(a.insights.attention_drop_timestamps.is_empty());
+    assert_eq!(a.analytics.interaction, 100.0);
+    assert_eq!(a.tone_profile.tone, Tone::Standard);
+    let v = analyze_ndjson_report(&fixture("clean_session.ndjson"), true).unwrap();
+    assert_eq!(v["studyReport"]["score"], 100);
+    assert_eq!(v["studyReport"]["band"], "green");
+    assert_eq!(v["studyReport"]["sus"]["score"], 95.0);
+    assert_eq!(v["studyReport"]["nps"]["score"], 100.0);
+}
+
+#[test]
+fn reports_are_identical_across_runs_and_line_orders() {
+    for name in [
+        "checkout_pay_button.ndjson",
+        "invisible_form_error.ndjson",
+        "pricing_not_found.ndjson",
+    ] {
+        let text = fixture(name);
+        let a = serde_json::to_string(&analyze_ndjson_report(&text, true).unwrap()).unwrap();
+        let b = serde_json::to_string(&analyze_ndjson_report(&text, true).unwrap()).unwrap();
+        assert_eq!(a, b);
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines[1..].reverse();
+        let c = serde_json::to_string(&analyze_ndjson_report(&lines.join("\n"), true).unwrap())
+            .unwrap();
+        assert_eq!(a, c, "{name}: line order must not matter");
+    }
+}
+
+#[test]
+fn study_of_all_fixtures() {
+    let files: Vec<(String, String)> = [
+        "checkout_pay_button.ndjson",
+        "invisible_form_error.ndjson",
+        "pricing_not_found.ndjson",
+        "clean_session.ndjson",
+    ]
+    .iter()
+    .map(|n| ((*n).to_string(), fixture(n)))
+    .collect();
+    let v = analyze_study_ndjson(&files).unwrap();
+    let r = &v["studyReport"];
+    assert_eq!(r["testers"], 4);
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 4);
+    let findings = r["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 4);
+    // One tester of four (25 %) who failed the task: major by the priority matrix.
+    for f in findings {
+        assert_eq!(f["prevalence"], 0.25);
+        assert_eq!(f["severity"], "major", "{}", f["title"]);
+    }
+    // 100 − 4 × 12 × (0.5 + 0.5 × 0.25) − 20 × (1 − mean(1/2, 0, 0)) = 53.3 → 53.
+    assert_eq!(r["score"], 53);
+    assert_eq!(r["band"], "amber");
+    // Suppressed strata for single-tester categories.
+    let strata = r["ndStratification"].as_array().unwrap();
+    let autism = strata.iter().find(|s| s["ndCategory"] == "autism").unwrap();
+    assert_eq!(autism["suppressed"], true);
+    assert!(autism.get("meanFrustration").is_none());
+    let adhd = strata.iter().find(|s| s["ndCategory"] == "adhd").unwrap();
+    assert_eq!(adhd["suppressed"], false);
+    assert_eq!(adhd["testers"], 2);
+    // Shuffled file order gives the same bytes.
+    let mut rev = files.clone();
+    rev.reverse();
+    assert_eq!(
+        serde_json::to_string(&v).unwrap(),
+        serde_json::to_string(&analyze_study_ndjson(&rev).unwrap()).unwrap()
+    );
+}
+
+#[test]
+fn parse_errors_name_the_file_and_line() {
+    let files = vec![(
+        "bad.ndjson".to_string(),
+        "{\"kind\":\"session\"}".to_string(),
+    )];
+    let e = analyze_study_ndjson(&files).unwrap_err();
+    assert_eq!(e.line, 1);
+    assert!(e.to_string().contains("bad.ndjson"));
+}
