@@ -88,12 +88,12 @@ impl Scope {
         }
     }
 
-    /// Stored form: a space-separated, sorted list (as in OAuth's `scope`).
+    /// Stored form: a space-separated list (as in OAuth's `scope`), in declaration order.
     pub fn join(scopes: &[Scope]) -> String {
-        let mut v: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        let mut v = scopes.to_vec();
         v.sort_unstable();
         v.dedup();
-        v.join(" ")
+        v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
     }
 
     /// Parses the stored form; unknown words are ignored (forward compatible).
@@ -158,8 +158,8 @@ mod tests {
 
     #[test]
     fn scopes_round_trip() {
-        let s = Scope::join(&[Scope::Write, Scope::Read, Scope::Read]);
-        assert_eq!(s, "read write");
-        assert_eq!(Scope::split(&s), vec![Scope::Read, Scope::Write]);
+        let s = Scope::join(&[Scope::Ingest, Scope::Read, Scope::Read]);
+        assert_eq!(s, "read ingest");
+        assert_eq!(Scope::split(&s), vec![Scope::Read, Scope::Ingest]);
     }
 }

@@ -121,8 +121,18 @@ pub fn router(state: AppState) -> Router {
     let doc_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".into());
     let doc_value: serde_json::Value = serde_json::from_str(&doc_json).unwrap_or_default();
     let docs_html = DocsHtml(Arc::new(routes::docs::render(&doc_value)));
-    let config = state.config.clone();
 
+    let api = Router::new()
+        .merge(api)
+        .layer(Extension(OpenApiJson(Arc::new(doc_json))))
+        .layer(Extension(docs_html));
+    with_middleware(api, ops, state)
+}
+
+/// Wraps `api` (auth, rate limits, body limit) and `ops` routes in the shared middleware
+/// stack. Public so tests can mount extra routes (e.g. one that panics) under the real stack.
+pub fn with_middleware(api: Router<AppState>, ops: Router<AppState>, state: AppState) -> Router {
+    let config = state.config.clone();
     let api = api
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(from_fn_with_state(state.clone(), middleware::rate_limit::auth_and_rate_limit));
@@ -132,8 +142,6 @@ pub fn router(state: AppState) -> Router {
         .merge(ops)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(Extension(OpenApiJson(Arc::new(doc_json))))
-        .layer(Extension(docs_html))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeUlid))

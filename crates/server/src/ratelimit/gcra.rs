@@ -46,15 +46,18 @@ impl InProcessLimiter {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let tat = map.get(key).copied().unwrap_or(now).max(now);
+        // A bucket is per key *and* quota: after a plan change the caller starts on the new
+        // tier's full bucket instead of inheriting a debt computed at the old rate.
+        let key = format!("{key}|{limit}");
+        let tat = map.get(&key).copied().unwrap_or(now).max(now);
         let new_tat = tat + t * i128::from(cost);
         let allowed = new_tat - now <= burst;
         let used_until = if allowed { new_tat } else { tat };
         if allowed {
-            if map.len() >= PRUNE_AT && !map.contains_key(key) {
+            if map.len() >= PRUNE_AT && !map.contains_key(&key) {
                 map.retain(|_, v| *v > now);
             }
-            map.insert(key.to_owned(), new_tat);
+            map.insert(key, new_tat);
         }
         drop(map);
         let remaining = ((burst - (used_until - now)) / t).clamp(0, i128::from(limit));

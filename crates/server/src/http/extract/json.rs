@@ -29,8 +29,13 @@ fn map_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(e) => {
             let msg = inner_message(&e.body_text());
             // `missing field `x`` is a validation failure of an otherwise well-formed body.
-            match msg.strip_prefix("missing field `").and_then(|r| r.split_once('`')) {
-                Some((field, _)) => ApiError::Unprocessable(format!("{field}: is required")),
+            // serde_path_to_error puts the path first: "tasks[0]: missing field `title`".
+            let (path, detail) = match msg.split_once(": ") {
+                Some((p, d)) if !p.contains(' ') => (format!("{p}."), d),
+                _ => (String::new(), msg.as_str()),
+            };
+            match detail.strip_prefix("missing field `").and_then(|r| r.split_once('`')) {
+                Some((field, _)) => ApiError::Unprocessable(format!("{path}{field}: is required")),
                 None => ApiError::BadRequest(format!("Invalid JSON body: {msg}")),
             }
         }
@@ -44,9 +49,28 @@ fn map_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// axum prefixes serde's message with its own words; keep serde's part, which names the field.
+/// axum prefixes serde's message with its own sentence; keep serde's part, which names the field.
 fn inner_message(text: &str) -> String {
-    text.rsplit_once(": ").map_or(text, |(_, m)| m).to_owned()
+    const PREFIXES: [&str; 2] =
+        ["Failed to deserialize the JSON body into the target type: ", "Failed to parse the request body as JSON: "];
+    PREFIXES.iter().find_map(|p| text.strip_prefix(p)).unwrap_or(text).to_owned()
+}
+
+/// garde reports Rust field names; the API speaks camelCase (`full_name` → `fullName`).
+fn camel_case_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut upper = false;
+    for c in path.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A JSON body that must also pass `garde` validation; the first violation becomes a 422.
@@ -68,12 +92,21 @@ where
                 .iter()
                 .next()
                 .map(|(path, error)| {
-                    let path = path.to_string();
+                    let path = camel_case_path(&path.to_string());
                     if path.is_empty() { error.message().to_owned() } else { format!("{path}: {}", error.message()) }
                 })
                 .unwrap_or_else(|| "Invalid request".into());
             ApiError::Unprocessable(first)
         })?;
         Ok(Self(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_are_camel_cased() {
+        assert_eq!(super::camel_case_path("full_name"), "fullName");
+        assert_eq!(super::camel_case_path("tasks[0].success_criteria"), "tasks[0].successCriteria");
     }
 }

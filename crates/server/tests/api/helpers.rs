@@ -1,0 +1,286 @@
+//! Test harness: the real router over a fresh database per test (SQLite file or a new
+//! PostgreSQL database), a manual clock, and small request helpers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use openscouter_server::auth::password::PasswordCost;
+use openscouter_server::clock::ManualClock;
+use openscouter_server::config::Config;
+use openscouter_server::state::AppState;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// Which store a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one async test body against SQLite and PostgreSQL (`<name>::sqlite`, `<name>::postgres`).
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// `OPENSCOUTER_TEST_POSTGRES_URL`, e.g. `postgres://postgres@127.0.0.1:5432/test`. Without it
+/// PostgreSQL tests return early, unless `OPENSCOUTER_REQUIRE_POSTGRES=1` (CI), which fails them.
+pub fn postgres_admin_url() -> Option<String> {
+    let url = std::env::var("OPENSCOUTER_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty());
+    if url.is_none() && std::env::var("OPENSCOUTER_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+        panic!("OPENSCOUTER_REQUIRE_POSTGRES=1 but OPENSCOUTER_TEST_POSTGRES_URL is not set");
+    }
+    url
+}
+
+/// Records that a PostgreSQL test ran (CI counts these lines).
+fn mark_postgres_ran() {
+    if let Ok(path) = std::env::var("OPENSCOUTER_PG_MARKER") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{}", std::thread::current().name().unwrap_or("postgres-test"));
+        }
+    }
+}
+
+/// A per-test database, removed on drop.
+pub struct TestDb {
+    pub url: String,
+    cleanup: Option<(String, String)>,
+    sqlite_path: Option<std::path::PathBuf>,
+    pub data_dir: std::path::PathBuf,
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let data_dir = std::env::temp_dir().join(format!("openscouter-test-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        match backend {
+            Backend::Sqlite => {
+                let path = data_dir.join("test.db");
+                Some(Self { url: format!("sqlite://{}", path.display()), cleanup: None, sqlite_path: Some(path), data_dir })
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url()?;
+                let name = format!("os_test_{}", ulid::Ulid::generate().to_string().to_lowercase());
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("connect to PostgreSQL");
+                sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap().to_owned();
+                mark_postgres_ran();
+                Some(Self { url: format!("{base}/{name}"), cleanup: Some((admin, name)), sqlite_path: None, data_dir })
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some((admin, name)) = self.cleanup.take() {
+            // Drop runs outside async; a short-lived runtime on its own thread does the work.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    if let Ok(mut c) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await {
+                        let _ = sqlx::Executor::execute(&mut c, sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Test configuration: fixed secrets, fast password hashing, development CORS.
+pub fn test_config(db: &TestDb, overrides: &[(&str, &str)]) -> Config {
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    env.insert("DATABASE_URL".into(), db.url.clone());
+    env.insert("OPENSCOUTER_JWT_SECRET".into(), "test-secret-test-secret-test-secret!".into());
+    env.insert("OPENSCOUTER_DATA_DIR".into(), db.data_dir.display().to_string());
+    env.insert("OPENSCOUTER_DB_MAX_CONNECTIONS".into(), "4".into());
+    for (k, v) in overrides {
+        env.insert((*k).into(), (*v).into());
+    }
+    let mut config = Config::from_sources(&BTreeMap::new(), &env).unwrap();
+    config.password_cost = PasswordCost::insecure_fast();
+    config
+}
+
+/// The app under test.
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub backend: Backend,
+    pub db: TestDb,
+}
+
+/// A response, body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Res {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an error envelope with this status, returns the message.
+    pub fn assert_error(&self, status: u16) -> String {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.body["success"], json!(false), "{}", self.text);
+        assert_eq!(self.body["data"], Value::Null);
+        assert_eq!(self.body["metadata"], Value::Null);
+        self.body["error"].as_str().expect("error message").to_owned()
+    }
+
+    /// Asserts a success envelope; returns `data`.
+    pub fn ok(&self) -> &Value {
+        assert_eq!(self.status, StatusCode::OK, "body: {}", self.text);
+        assert_eq!(self.body["success"], json!(true));
+        assert_eq!(self.body["error"], Value::Null);
+        &self.body["data"]
+    }
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user_id: String,
+    pub organization_id: Option<String>,
+    pub access: String,
+    pub refresh: String,
+    pub email: String,
+}
+
+impl Account {
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.access)
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Option<Self> {
+        Self::with(backend, &[]).await
+    }
+
+    /// An app with configuration overrides (environment names).
+    pub async fn with(backend: Backend, overrides: &[(&str, &str)]) -> Option<Self> {
+        let db = TestDb::create(backend).await?;
+        let config = test_config(&db, overrides);
+        let clock = ManualClock::new(1_795_000_000_000);
+        let state = openscouter_server::build_state(config, Arc::new(clock.clone())).await.expect("state");
+        let router = openscouter_server::http::router(state.clone());
+        Some(Self { router, state, clock, backend, db })
+    }
+
+    /// Sends a request from `127.0.0.1`.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Res {
+        self.call_from("127.0.0.1", method, path, body.map(|b| b.to_string()), headers).await
+    }
+
+    /// Sends a request from a given peer IP with a raw body.
+    pub async fn call_from(&self, ip: &str, method: Method, path: &str, body: Option<String>, headers: &[(&str, &str)]) -> Res {
+        let mut req = Request::builder().method(method).uri(path);
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut req = req.body(body.map_or_else(Body::empty, Body::from)).unwrap();
+        let addr: SocketAddr = format!("{ip}:40000").parse().unwrap();
+        req.extensions_mut().insert(ConnectInfo(addr));
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res { status, headers, body, text }
+    }
+
+    pub async fn get(&self, path: &str, auth: Option<&str>) -> Res {
+        let h: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        self.call(Method::GET, path, None, &h).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value, auth: Option<&str>) -> Res {
+        let h: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        self.call(Method::POST, path, Some(body), &h).await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>, auth: &str) -> Res {
+        self.call(method, path, body, &[("authorization", auth)]).await
+    }
+
+    /// Signs up a new account with a unique email.
+    pub async fn signup(&self, role: &str) -> Account {
+        let email = format!("{}-{}@example.com", role, ulid::Ulid::generate().to_string().to_lowercase());
+        let mut body = json!({"email": email, "password": PASSWORD, "fullName": "Test User", "role": role});
+        if role == "business" {
+            body["organizationName"] = json!("Acme Research");
+        }
+        let res = self.post("/api/auth/signup", body, None).await;
+        let data = res.ok().clone();
+        Account {
+            user_id: data["user"]["id"].as_str().unwrap().to_owned(),
+            organization_id: data["user"]["organizationId"].as_str().map(str::to_owned),
+            access: data["accessToken"].as_str().unwrap().to_owned(),
+            refresh: data["refreshToken"].as_str().unwrap().to_owned(),
+            email,
+        }
+    }
+
+    /// Creates an admin through the same service as `openscouter admin create-user`, signed in.
+    pub async fn admin(&self) -> Account {
+        let email = format!("admin-{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
+        openscouter_server::services::accounts::create_user(
+            &self.state,
+            openscouter_server::services::accounts::Signup {
+                email: email.clone(),
+                password: PASSWORD.into(),
+                full_name: "Admin".into(),
+                role: openscouter_server::domain::Role::Admin,
+                organization_name: None,
+            },
+        )
+        .await
+        .unwrap();
+        let res = self.post("/api/auth/signin", json!({"email": email, "password": PASSWORD}), None).await;
+        let data = res.ok().clone();
+        Account {
+            user_id: data["user"]["id"].as_str().unwrap().to_owned(),
+            organization_id: None,
+            access: data["accessToken"].as_str().unwrap().to_owned(),
+            refresh: data["refreshToken"].as_str().unwrap().to_owned(),
+            email,
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Store conformance: the same cases against SQLite and PostgreSQL, through the `Store` trait.
+
+#![allow(clippy::unwrap_used)]
+
+use openscouter_server::domain::{Plan, Role, Scope};
+use openscouter_server::store::{
+    AuditEntry, NewApiToken, NewOrganization, NewRefreshToken, NewUser, Page, RefreshOutcome, StoreError,
+};
+
+use crate::both;
+use crate::helpers::{Backend, TestApp};
+
+both!(users_and_organizations, refresh_rotation_is_atomic, api_tokens_are_tenant_scoped, migrations_are_idempotent);
+
+fn user(id: &str, email: &str, role: Role) -> NewUser {
+    NewUser { id: id.into(), email: email.into(), full_name: "N".into(), role, password_hash: "h".into(), created_at: 10 }
+}
+
+fn refresh(id: &str, hash: &str, now: i64) -> NewRefreshToken {
+    NewRefreshToken { id: id.into(), token_hash: hash.into(), created_at: now, expires_at: now + 1000 }
+}
+
+async fn users_and_organizations(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let s = app.state.store.clone();
+    let org = NewOrganization { id: "org_1".into(), name: "Acme".into(), created_at: 10 };
+    let u = s.create_user(user("user_1", "a@x.io", Role::Business), Some(org)).await.unwrap();
+    assert_eq!(u.organization_id.as_deref(), Some("org_1"));
+    assert_eq!(u.status, "active");
+    // duplicate email: conflict, and the second organization is rolled back
+    let org2 = NewOrganization { id: "org_2".into(), name: "Dup".into(), created_at: 11 };
+    let e = s.create_user(user("user_2", "a@x.io", Role::Business), Some(org2)).await.unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)));
+    assert!(s.get_organization("org_2").await.unwrap().is_none());
+    assert!(s.get_user("user_2").await.unwrap().is_none());
+
+    assert_eq!(s.find_credentials("a@x.io").await.unwrap().unwrap().password_hash, "h");
+    assert!(s.find_credentials("b@x.io").await.unwrap().is_none());
+    assert_eq!(s.update_user_name("user_1", "Renamed", 20).await.unwrap().full_name, "Renamed");
+    assert!(matches!(s.update_user_name("user_nope", "x", 20).await, Err(StoreError::NotFound)));
+
+    let audit = |id: &str| AuditEntry {
+        id: id.into(),
+        actor_id: Some("user_admin".into()),
+        action: "organization.plan_changed".into(),
+        target_type: "organization".into(),
+        target_id: "org_1".into(),
+        details: "{}".into(),
+        created_at: 30,
+    };
+    assert_eq!(s.set_organization_plan("org_1", Plan::Pro, audit("aud_1")).await.unwrap().plan, Plan::Pro);
+    // unknown organization: nothing changes, no audit entry
+    assert!(matches!(s.set_organization_plan("org_x", Plan::Pro, audit("aud_2")).await, Err(StoreError::NotFound)));
+    let (entries, total) = s.list_audit(Page { page: 1, limit: 10 }).await.unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(entries[0].id, "aud_1");
+}
+
+async fn refresh_rotation_is_atomic(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let s = app.state.store.clone();
+    s.create_user(user("user_1", "a@x.io", Role::Tester), None).await.unwrap();
+    s.create_auth_session("asn_1", "user_1", refresh("rft_1", "h1", 100)).await.unwrap();
+    assert!(s.principal_for_session("asn_1", "user_1").await.unwrap().is_some());
+    assert!(s.principal_for_session("asn_1", "user_other").await.unwrap().is_none());
+
+    // concurrent exchanges of one token: exactly one rotates, the other is reuse
+    let (a, b2) = tokio::join!(
+        s.rotate_refresh_token("h1", refresh("rft_2", "h2", 110), 110),
+        s.rotate_refresh_token("h1", refresh("rft_3", "h3", 110), 110),
+    );
+    let outcomes = [a.unwrap(), b2.unwrap()];
+    let rotated = outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Rotated { .. })).count();
+    let reused = outcomes.iter().filter(|o| matches!(o, RefreshOutcome::ReuseDetected)).count();
+    assert_eq!((rotated, reused), (1, 1), "{outcomes:?}");
+    // reuse revoked the family, including the token the winner received
+    assert!(s.principal_for_session("asn_1", "user_1").await.unwrap().is_none());
+    assert_eq!(s.rotate_refresh_token("h2", refresh("rft_4", "h4", 120), 120).await.unwrap(), RefreshOutcome::Invalid);
+    assert_eq!(s.rotate_refresh_token("h3", refresh("rft_5", "h5", 120), 120).await.unwrap(), RefreshOutcome::Invalid);
+    // expiry
+    s.create_auth_session("asn_2", "user_1", refresh("rft_6", "h6", 200)).await.unwrap();
+    assert_eq!(s.rotate_refresh_token("h6", refresh("rft_7", "h7", 1200), 1200).await.unwrap(), RefreshOutcome::Invalid);
+}
+
+async fn api_tokens_are_tenant_scoped(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let s = app.state.store.clone();
+    s.create_user(user("user_1", "a@x.io", Role::Business), Some(NewOrganization { id: "org_1".into(), name: "A".into(), created_at: 1 }))
+        .await
+        .unwrap();
+    s.create_user(user("user_2", "b@x.io", Role::Business), Some(NewOrganization { id: "org_2".into(), name: "B".into(), created_at: 1 }))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        s.create_api_token(NewApiToken {
+            id: format!("tok_{i}"),
+            user_id: "user_1".into(),
+            name: format!("t{i}"),
+            token_hash: format!("hash{i}"),
+            token_prefix: "ost_x".into(),
+            scopes: vec![Scope::Read, Scope::Ingest],
+            created_at: 100 + i,
+            expires_at: if i == 2 { Some(500) } else { None },
+        })
+        .await
+        .unwrap();
+    }
+    let (page, total) = s.list_api_tokens("user_1", Page { page: 1, limit: 2 }).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(page.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["tok_2", "tok_1"]);
+    let (page2, _) = s.list_api_tokens("user_1", Page { page: 2, limit: 2 }).await.unwrap();
+    assert_eq!(page2[0].id, "tok_0");
+    assert_eq!(s.list_api_tokens("user_2", Page { page: 1, limit: 20 }).await.unwrap().1, 0);
+
+    let auth = s.api_token_for_auth("hash0", 200).await.unwrap().unwrap();
+    assert_eq!(auth.principal.user_id, "user_1");
+    assert_eq!(auth.scopes, vec![Scope::Read, Scope::Ingest]);
+    assert!(s.api_token_for_auth("hash2", 600).await.unwrap().is_none(), "expired");
+    // another tenant cannot revoke
+    assert!(s.revoke_api_token("user_2", "tok_0", 300).await.unwrap().is_none());
+    assert!(s.api_token_for_auth("hash0", 300).await.unwrap().is_some());
+    let revoked = s.revoke_api_token("user_1", "tok_0", 300).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(300));
+    // revoking again keeps the first time
+    assert_eq!(s.revoke_api_token("user_1", "tok_0", 400).await.unwrap().unwrap().revoked_at, Some(300));
+    assert!(s.api_token_for_auth("hash0", 301).await.unwrap().is_none());
+    s.touch_api_token("tok_1", 777).await.unwrap();
+    assert_eq!(s.api_token_for_auth("hash1", 800).await.unwrap().unwrap().last_used_at, Some(777));
+}
+
+async fn migrations_are_idempotent(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    assert_eq!(app.state.store.migrate().await.unwrap(), 0);
+    assert!(app.state.store.ready().await.unwrap());
+}
