@@ -50,12 +50,8 @@ pub struct ToneProfile {
 /// `voice = 50 × (1 + mean sentiment)`, `overall` = mean weighted 0.5 / 0.25 / 0.25 over
 /// the streams present, re-normalised.
 pub(crate) fn analytics(p: &Prepared<'_>, signals: &[Signal]) -> Analytics {
-    let behavioural = timeline::compute(
-        signals.iter().filter(|s| !s.kind.is_affective()),
-        p.origin,
-        p.end,
-        &p.th,
-    );
+    let behavioural =
+        timeline::compute(signals.iter().filter(|s| !s.kind.is_affective()), p.origin, p.end, &p.th);
     let interaction = 100.0 * (1.0 - behavioural.mean());
     let (mut neg, mut all) = (0.0, 0.0);
     let mut detected = 0usize;
@@ -67,8 +63,7 @@ pub(crate) fn analytics(p: &Prepared<'_>, signals: &[Signal]) -> Analytics {
             neg += c;
         }
     }
-    let emotion =
-        (detected > 0).then(|| 100.0 * (1.0 - if all > 0.0 { unit(neg / all) } else { 0.0 }));
+    let emotion = (detected > 0).then(|| 100.0 * (1.0 - if all > 0.0 { unit(neg / all) } else { 0.0 }));
     let sentiments = voice_sentiments(p);
     let voice = (!sentiments.is_empty()).then(|| {
         let mean = sentiments.iter().sum::<f64>() / sentiments.len() as f64;
@@ -115,9 +110,5 @@ pub(crate) fn tone_profile(p: &Prepared<'_>, tester_label: String) -> ToneProfil
     } else {
         Tone::Restorative
     };
-    ToneProfile {
-        tone,
-        mean_negative_intensity: round_to(mean, 4),
-        tester_label,
-    }
+    ToneProfile { tone, mean_negative_intensity: round_to(mean, 4), tester_label }
 }

@@ -107,41 +107,29 @@ pub(crate) fn title_and_wcag(
     sel: &str,
     path: &str,
 ) -> (String, Option<Wcag>) {
-    let w = |c: &str, n: &str| {
-        Some(Wcag {
-            criterion: c.to_string(),
-            name: n.to_string(),
-        })
-    };
+    let w = |c: &str, n: &str| Some(Wcag { criterion: c.to_string(), name: n.to_string() });
     match kind {
-        SignalKind::RageClick | SignalKind::UnresponsiveClick => (
-            format!("Control does not respond as expected: {sel}"),
-            w("4.1.2", "Name, Role, Value"),
-        ),
-        SignalKind::ErrorClick | SignalKind::Error => (
-            format!("Action leads to an error: {sel}"),
-            w("3.3.1", "Error Identification"),
-        ),
-        SignalKind::InputStruggle => (
-            format!("Form field is hard to complete: {sel}"),
-            w("3.3.2", "Labels or Instructions"),
-        ),
-        SignalKind::HesitationCluster | SignalKind::Hesitation => (
-            format!("Next step is unclear on {path}"),
-            w("2.4.6", "Headings and Labels"),
-        ),
-        SignalKind::QuickBack | SignalKind::RevisitLoop => (
-            format!("Navigation leads testers astray on {path}"),
-            w("2.4.4", "Link Purpose (In Context)"),
-        ),
-        SignalKind::ScrollThrash => (
-            format!("Content is hard to locate on {path}"),
-            w("2.4.6", "Headings and Labels"),
-        ),
-        SignalKind::NegativeSpeech if reading => (
-            format!("Text is hard to read on {path}"),
-            w("3.1.5", "Reading Level"),
-        ),
+        SignalKind::RageClick | SignalKind::UnresponsiveClick => {
+            (format!("Control does not respond as expected: {sel}"), w("4.1.2", "Name, Role, Value"))
+        }
+        SignalKind::ErrorClick | SignalKind::Error => {
+            (format!("Action leads to an error: {sel}"), w("3.3.1", "Error Identification"))
+        }
+        SignalKind::InputStruggle => {
+            (format!("Form field is hard to complete: {sel}"), w("3.3.2", "Labels or Instructions"))
+        }
+        SignalKind::HesitationCluster | SignalKind::Hesitation => {
+            (format!("Next step is unclear on {path}"), w("2.4.6", "Headings and Labels"))
+        }
+        SignalKind::QuickBack | SignalKind::RevisitLoop => {
+            (format!("Navigation leads testers astray on {path}"), w("2.4.4", "Link Purpose (In Context)"))
+        }
+        SignalKind::ScrollThrash => {
+            (format!("Content is hard to locate on {path}"), w("2.4.6", "Headings and Labels"))
+        }
+        SignalKind::NegativeSpeech if reading => {
+            (format!("Text is hard to read on {path}"), w("3.1.5", "Reading Level"))
+        }
         // Not in the table: no WCAG suggestion is made.
         SignalKind::NegativeSpeech | SignalKind::NegativeEmotion => {
             (format!("Testers showed frustration on {path}"), None)
@@ -187,9 +175,7 @@ fn plain(kind: SignalKind, reading: bool, sel: &str, path: &str) -> String {
             )
         }
         SignalKind::ErrorClick | SignalKind::Error => {
-            format!(
-                "Using {sel} led to an error that the design did not explain or help recover from."
-            )
+            format!("Using {sel} led to an error that the design did not explain or help recover from.")
         }
         SignalKind::InputStruggle => {
             format!("The field {sel} did not make clear what it expected.")
@@ -265,22 +251,16 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
         let rank = |(k, v): (&SignalKind, &f64)| (*v, k.default_weight(), std::cmp::Reverse(*k));
         let by_rank = |a: &(&SignalKind, &f64), b: &(&SignalKind, &f64)| {
             let (x, y) = (rank(*a), rank(*b));
-            x.0.total_cmp(&y.0)
-                .then(x.1.total_cmp(&y.1))
-                .then(x.2.cmp(&y.2))
+            x.0.total_cmp(&y.0).then(x.1.total_cmp(&y.1)).then(x.2.cmp(&y.2))
         };
         let Some((&dominant, _)) = sums.iter().max_by(by_rank) else {
             continue;
         };
-        let reading = members
-            .iter()
-            .any(|s| s.kind == SignalKind::NegativeSpeech && s.mentions_reading);
+        let reading = members.iter().any(|s| s.kind == SignalKind::NegativeSpeech && s.mentions_reading);
         // Titles come from the table; emotion, general speech and attention are not in it,
         // so the strongest table signal of the group names the finding when there is one.
         let title_kind = match dominant {
-            SignalKind::NegativeEmotion
-            | SignalKind::AttentionDrop
-            | SignalKind::NegativeSpeech
+            SignalKind::NegativeEmotion | SignalKind::AttentionDrop | SignalKind::NegativeSpeech
                 if !(dominant == SignalKind::NegativeSpeech && reading) =>
             {
                 sums.iter()
@@ -294,11 +274,7 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
                     })
                     .max_by(by_rank)
                     .map(|(k, _)| *k)
-                    .unwrap_or(if reading {
-                        SignalKind::NegativeSpeech
-                    } else {
-                        dominant
-                    })
+                    .unwrap_or(if reading { SignalKind::NegativeSpeech } else { dominant })
             }
             k => k,
         };
@@ -325,18 +301,8 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
                 detail: s.detail.clone(),
             })
             .collect();
-        let from = members
-            .iter()
-            .map(|s| s.timestamp.0)
-            .min()
-            .unwrap_or(0)
-            .saturating_sub(window);
-        let to = members
-            .iter()
-            .map(|s| s.end_timestamp.0)
-            .max()
-            .unwrap_or(0)
-            .saturating_add(window);
+        let from = members.iter().map(|s| s.timestamp.0).min().unwrap_or(0).saturating_sub(window);
+        let to = members.iter().map(|s| s.end_timestamp.0).max().unwrap_or(0).saturating_add(window);
         evidence.extend(transcripts(p, from, to));
         evidence.sort_by(|a, b| {
             a.timestamp
@@ -346,13 +312,7 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
         });
         let counts: Vec<String> = sums
             .keys()
-            .map(|k| {
-                format!(
-                    "{} × {}",
-                    members.iter().filter(|s| s.kind == *k).count(),
-                    k.as_str()
-                )
-            })
+            .map(|k| format!("{} × {}", members.iter().filter(|s| s.kind == *k).count(), k.as_str()))
             .collect();
         let technical = format!(
             "{} on task {}, page {}, target {}: {}; peak intensity {:.2}.{}",
@@ -413,15 +373,9 @@ const MAX_EXCERPTS: usize = 20;
 fn transcripts(p: &Prepared<'_>, from: i64, to: i64) -> Vec<Evidence> {
     let mut out = Vec::new();
     // Segments start at most a day before their end (durations are clamped to a day).
-    let lo = p
-        .voice
-        .partition_point(|v| v.timestamp.0 < from.saturating_sub(86_400_000));
+    let lo = p.voice.partition_point(|v| v.timestamp.0 < from.saturating_sub(86_400_000));
     for v in p.voice[lo..].iter().take_while(|v| v.timestamp.0 <= to) {
-        let dur = if v.duration_ms.is_finite() {
-            v.duration_ms.clamp(0.0, 86_400_000.0) as i64
-        } else {
-            0
-        };
+        let dur = if v.duration_ms.is_finite() { v.duration_ms.clamp(0.0, 86_400_000.0) as i64 } else { 0 };
         if v.timestamp.0.saturating_add(dur) >= from && !v.transcript.trim().is_empty() {
             out.push(Evidence {
                 kind: "transcript".into(),
@@ -439,11 +393,7 @@ fn transcripts(p: &Prepared<'_>, from: i64, to: i64) -> Vec<Evidence> {
             break;
         }
         if !n.text.trim().is_empty() {
-            out.push(Evidence {
-                kind: "note".into(),
-                timestamp: n.timestamp,
-                detail: excerpt(&n.text, 500),
-            });
+            out.push(Evidence { kind: "note".into(), timestamp: n.timestamp, detail: excerpt(&n.text, 500) });
         }
     }
     out

@@ -353,17 +353,12 @@ pub fn parse_session_ndjson(text: &str) -> Result<SessionInput, ParseError> {
         if raw.is_empty() {
             continue;
         }
-        let line: Line = serde_json::from_str(raw).map_err(|e| ParseError {
-            line: line_no,
-            reason: e.to_string(),
-        })?;
+        let line: Line =
+            serde_json::from_str(raw).map_err(|e| ParseError { line: line_no, reason: e.to_string() })?;
         match line {
             Line::Session(meta) => {
                 if session.is_some() {
-                    return Err(ParseError {
-                        line: line_no,
-                        reason: "a second \"session\" line".into(),
-                    });
+                    return Err(ParseError { line: line_no, reason: "a second \"session\" line".into() });
                 }
                 session = Some(meta);
             }
@@ -376,10 +371,8 @@ pub fn parse_session_ndjson(text: &str) -> Result<SessionInput, ParseError> {
             Line::Unknown => {}
         }
     }
-    input.session = session.ok_or_else(|| ParseError {
-        line: 1,
-        reason: "missing the \"session\" line".into(),
-    })?;
+    input.session =
+        session.ok_or_else(|| ParseError { line: 1, reason: "missing the \"session\" line".into() })?;
     Ok(input)
 }
 
@@ -417,10 +410,8 @@ mod tests {
         assert!(err.to_string().starts_with("line 2: "));
         let err = parse_session_ndjson("").unwrap_err();
         assert!(err.reason.contains("session"));
-        let err = parse_session_ndjson(
-            "{\"kind\":\"event\",\"eventType\":\"click\",\"timestamp\":\"bad\"}",
-        )
-        .unwrap_err();
+        let err = parse_session_ndjson("{\"kind\":\"event\",\"eventType\":\"click\",\"timestamp\":\"bad\"}")
+            .unwrap_err();
         assert_eq!(err.line, 1);
     }
 }

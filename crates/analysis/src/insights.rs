@@ -49,11 +49,7 @@ pub struct Insights {
 }
 
 /// Weighted contribution per kind of the signals starting in `[from, to]` (sorted input).
-fn contributions<'s>(
-    signals: &'s [Signal],
-    from: i64,
-    to: i64,
-) -> Option<(SignalKind, &'s Signal)> {
+fn contributions<'s>(signals: &'s [Signal], from: i64, to: i64) -> Option<(SignalKind, &'s Signal)> {
     let lo = signals.partition_point(|s| s.timestamp.0 < from);
     let hi = signals.partition_point(|s| s.timestamp.0 <= to);
     let mut sums: BTreeMap<SignalKind, (f64, &Signal)> = BTreeMap::new();
@@ -91,21 +87,13 @@ fn task_title(p: &Prepared<'_>, task: Option<&str>) -> String {
 
 /// `<task title> - <url path or selector>` of a signal.
 pub(crate) fn context_of(p: &Prepared<'_>, s: &Signal) -> String {
-    let place = s
-        .url_path
-        .as_deref()
-        .or(s.selector.as_deref())
-        .unwrap_or("page");
+    let place = s.url_path.as_deref().or(s.selector.as_deref()).unwrap_or("page");
     format!("{} - {}", task_title(p, s.task_id.as_deref()), place)
 }
 
 /// Local maxima ≥ the threshold, greedily kept from the highest down when at least the
 /// spacing apart, reported in time order (analysis.md §2).
-pub(crate) fn critical_moments(
-    p: &Prepared<'_>,
-    c: &Computed,
-    signals: &[Signal],
-) -> Vec<CriticalMoment> {
+pub(crate) fn critical_moments(p: &Prepared<'_>, c: &Computed, signals: &[Signal]) -> Vec<CriticalMoment> {
     let th = &p.th;
     let pts = &c.points;
     let mut peaks: Vec<(f64, u64)> = Vec::new();
@@ -113,15 +101,8 @@ pub(crate) fn critical_moments(
         if s < th.critical_moment_min {
             continue;
         }
-        let prev = j
-            .checked_sub(1)
-            .map(|k| pts[k])
-            .filter(|q| q.0 + 1 == idx)
-            .map_or(0.0, |q| q.2);
-        let next = pts
-            .get(j + 1)
-            .filter(|q| q.0 == idx + 1)
-            .map_or(0.0, |q| q.2);
+        let prev = j.checked_sub(1).map(|k| pts[k]).filter(|q| q.0 + 1 == idx).map_or(0.0, |q| q.2);
+        let next = pts.get(j + 1).filter(|q| q.0 == idx + 1).map_or(0.0, |q| q.2);
         if s > prev && s >= next {
             peaks.push((s, idx));
         }
@@ -139,8 +120,7 @@ pub(crate) fn critical_moments(
         kept.insert(idx);
         let t = c.start_of(idx);
         let w = th.join_window_ms as i64;
-        let Some((kind, top)) =
-            contributions(signals, t.saturating_sub(w), t.saturating_add(c.bucket + w))
+        let Some((kind, top)) = contributions(signals, t.saturating_sub(w), t.saturating_add(c.bucket + w))
         else {
             continue;
         };
@@ -151,18 +131,9 @@ pub(crate) fn critical_moments(
         } else {
             MomentSeverity::Medium
         };
-        out.push(CriticalMoment {
-            timestamp: Timestamp(t),
-            kind,
-            severity,
-            context: context_of(p, top),
-        });
+        out.push(CriticalMoment { timestamp: Timestamp(t), kind, severity, context: context_of(p, top) });
     }
-    out.sort_by(|a, b| {
-        a.timestamp
-            .cmp(&b.timestamp)
-            .then_with(|| a.kind.cmp(&b.kind))
-    });
+    out.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then_with(|| a.kind.cmp(&b.kind)));
     out
 }
 
@@ -210,9 +181,7 @@ pub(crate) fn summary(
     } else {
         "high"
     };
-    let mut parts = vec![format!(
-        "Overall frustration was {level} ({score:.2} on a 0 to 1 scale)."
-    )];
+    let mut parts = vec![format!("Overall frustration was {level} ({score:.2} on a 0 to 1 scale).")];
     // The strongest signal of each of the three heaviest kinds, as design sentences.
     let mut by_kind: BTreeMap<SignalKind, (f64, &Signal)> = BTreeMap::new();
     for s in signals {
@@ -232,21 +201,16 @@ pub(crate) fn summary(
             parts.push(format!("{sentence}."));
         }
     }
-    if let Some(m) = moments.iter().max_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| b.timestamp.cmp(&a.timestamp))
-    }) {
+    if let Some(m) =
+        moments.iter().max_by(|a, b| b.severity.cmp(&a.severity).then_with(|| b.timestamp.cmp(&a.timestamp)))
+    {
         parts.push(format!(
             "The hardest moment came at {} ({}).",
             clock(m.timestamp.0.saturating_sub(p.input.session.started_at.0)),
             m.context
         ));
     }
-    let drops = signals
-        .iter()
-        .filter(|s| s.kind == SignalKind::AttentionDrop)
-        .count();
+    let drops = signals.iter().filter(|s| s.kind == SignalKind::AttentionDrop).count();
     if drops > 0 {
         parts.push(format!(
             "Attention moved away from the page {drops} time{}.",

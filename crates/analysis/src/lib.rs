@@ -23,8 +23,8 @@ mod util;
 pub use analytics::{Analytics, Tone, ToneProfile};
 pub use findings::{Evidence, Finding, Severity, Wcag};
 pub use input::{
-    EventItem, EventType, FacialItem, NoteItem, Outcome, ParseError, SessionInput, SessionMeta,
-    Survey, TaskAttempt, TaskMeta, Viewport, VoiceItem, parse_session_ndjson,
+    EventItem, EventType, FacialItem, NoteItem, Outcome, ParseError, SessionInput, SessionMeta, Survey,
+    TaskAttempt, TaskMeta, Viewport, VoiceItem, parse_session_ndjson,
 };
 pub use insights::{CriticalMoment, Insights, MomentSeverity};
 pub use report::{analyze_ndjson_report, analyze_study_ndjson};
@@ -32,8 +32,8 @@ pub use sentiment::sentiment;
 pub use signals::{Family, Signal, SignalKind};
 pub use stats::{beta_credible_interval, beta_posterior_mean, probability_best};
 pub use synthesis::{
-    AbTest, AbVariant, ConfirmedSession, NdStratum, NpsSummary, SimpsonWarning, StudyMeta,
-    StudyReport, SusSummary, TaskReport, synthesize_study,
+    AbTest, AbVariant, ConfirmedSession, NdStratum, NpsSummary, SimpsonWarning, StudyMeta, StudyReport,
+    SusSummary, TaskReport, synthesize_study,
 };
 pub use thresholds::Thresholds;
 pub use time::Timestamp;
@@ -65,9 +65,7 @@ pub struct SessionAnalysis {
 /// `Tester N` from the session's label, `Tester 1` when the label has another form.
 fn tester_label(meta: &SessionMeta) -> String {
     match meta.tester_label.strip_prefix("Tester ") {
-        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
-            meta.tester_label.clone()
-        }
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => meta.tester_label.clone(),
         _ => "Tester 1".to_string(),
     }
 }

@@ -72,10 +72,8 @@ pub fn analyze_study_ndjson(files: &[(String, String)]) -> Result<Value, ParseEr
     let mut confirmed = Vec::new();
     let mut per_session = Vec::new();
     for (name, text) in files {
-        let input = parse_session_ndjson(text).map_err(|e| ParseError {
-            line: e.line,
-            reason: format!("{name}: {}", e.reason),
-        })?;
+        let input = parse_session_ndjson(text)
+            .map_err(|e| ParseError { line: e.line, reason: format!("{name}: {}", e.reason) })?;
         let analysis = analyze_session(&input);
         let mut v = session_json(&analysis);
         if let Value::Object(map) = &mut v {

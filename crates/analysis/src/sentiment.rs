@@ -38,8 +38,8 @@ fn lexicon() -> &'static Lexicon {
 }
 
 const NEGATORS: [&str; 12] = [
-    "not", "no", "never", "don't", "doesn't", "isn't", "wasn't", "can't", "cannot", "won't",
-    "didn't", "aren't",
+    "not", "no", "never", "don't", "doesn't", "isn't", "wasn't", "can't", "cannot", "won't", "didn't",
+    "aren't",
 ];
 
 /// Frustration phrases of analysis.md §1 (and their spelled-out forms); a leading space
@@ -117,23 +117,18 @@ pub(crate) fn sentiment_of_normalized(norm: &str) -> f64 {
     let mut sum = 0.0;
     let mut prev: [&str; 2] = ["", ""];
     for word in norm.split_whitespace() {
-        let score = lex.exact.get(word).copied().or_else(|| {
-            lex.prefixes
-                .iter()
-                .find(|(p, _)| word.starts_with(p))
-                .map(|&(_, s)| s)
-        });
+        let score = lex
+            .exact
+            .get(word)
+            .copied()
+            .or_else(|| lex.prefixes.iter().find(|(p, _)| word.starts_with(p)).map(|&(_, s)| s));
         if let Some(s) = score {
             let negated = prev.iter().any(|p| NEGATORS.contains(p));
             sum += if negated { -s } else { s };
         }
         prev = [prev[1], word];
     }
-    if sum == 0.0 {
-        0.0
-    } else {
-        (sum / (sum * sum + 15.0).sqrt()).clamp(-1.0, 1.0)
-    }
+    if sum == 0.0 { 0.0 } else { (sum / (sum * sum + 15.0).sqrt()).clamp(-1.0, 1.0) }
 }
 
 /// The first frustration phrase found, without its padding.
@@ -163,10 +158,7 @@ mod tests {
     fn phrases_and_reading() {
         let n = normalize("I can\u{2019}t find the PRICING page");
         assert_eq!(frustration_phrase(&n), Some("can't find"));
-        assert_eq!(
-            frustration_phrase(&normalize("I'm so confused")),
-            Some("confus")
-        );
+        assert_eq!(frustration_phrase(&normalize("I'm so confused")), Some("confus"));
         assert_eq!(frustration_phrase(&normalize("unstuck now, surely")), None);
         assert!(mentions_reading(&normalize("there is too much text here")));
         assert!(!mentions_reading(&normalize("the button is grey")));

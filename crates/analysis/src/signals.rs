@@ -3,9 +3,7 @@
 //! Items are sorted once into a canonical order (so input order never matters) and every
 //! detector is a single pass over them, or over per-selector lists built in one pass.
 
-use crate::input::{
-    EventItem, EventType, FacialItem, NoteItem, SessionInput, TaskAttempt, VoiceItem,
-};
+use crate::input::{EventItem, EventType, FacialItem, NoteItem, SessionInput, TaskAttempt, VoiceItem};
 use crate::sentiment;
 use crate::thresholds::Thresholds;
 use crate::time::Timestamp;
@@ -195,9 +193,7 @@ impl Signal {
 const NEGATIVE_EMOTIONS: [&str; 5] = ["angry", "disgust", "fear", "sad", "confused"];
 
 pub(crate) fn is_negative_emotion(emotion: &str) -> bool {
-    NEGATIVE_EMOTIONS
-        .iter()
-        .any(|e| e.eq_ignore_ascii_case(emotion.trim()))
+    NEGATIVE_EMOTIONS.iter().any(|e| e.eq_ignore_ascii_case(emotion.trim()))
 }
 
 fn cmp_event(a: &EventItem, b: &EventItem) -> Ordering {
@@ -216,9 +212,8 @@ fn cmp_event(a: &EventItem, b: &EventItem) -> Ordering {
         .then_with(|| a.target_text.cmp(&b.target_text))
         .then_with(|| a.client_id.cmp(&b.client_id))
         .then_with(|| {
-            cmp_opt_f64(a.viewport.map(|v| v.width), b.viewport.map(|v| v.width)).then_with(|| {
-                cmp_opt_f64(a.viewport.map(|v| v.height), b.viewport.map(|v| v.height))
-            })
+            cmp_opt_f64(a.viewport.map(|v| v.width), b.viewport.map(|v| v.width))
+                .then_with(|| cmp_opt_f64(a.viewport.map(|v| v.height), b.viewport.map(|v| v.height)))
         })
 }
 
@@ -232,8 +227,7 @@ fn cmp_facial(a: &FacialItem, b: &FacialItem) -> Ordering {
         .then_with(|| {
             let ka = a.action_units.iter().flatten();
             let kb = b.action_units.iter().flatten();
-            ka.map(|(k, v)| (k, v.to_bits()))
-                .cmp(kb.map(|(k, v)| (k, v.to_bits())))
+            ka.map(|(k, v)| (k, v.to_bits())).cmp(kb.map(|(k, v)| (k, v.to_bits())))
         })
 }
 
@@ -276,31 +270,17 @@ impl<'a> Prepared<'a> {
     /// Sorts and indexes the session; with `until`, keeps only items up to that time.
     pub fn new(input: &'a SessionInput, until: Option<i64>) -> Self {
         let keep = |t: Timestamp| until.is_none_or(|u| t.0 <= u);
-        let th = input
-            .session
-            .analysis
-            .as_ref()
-            .map(Thresholds::sanitized)
-            .unwrap_or_default();
-        let mut events: Vec<&EventItem> =
-            input.events.iter().filter(|e| keep(e.timestamp)).collect();
+        let th = input.session.analysis.as_ref().map(Thresholds::sanitized).unwrap_or_default();
+        let mut events: Vec<&EventItem> = input.events.iter().filter(|e| keep(e.timestamp)).collect();
         events.sort_by(|a, b| cmp_event(a, b));
-        let mut facial: Vec<&FacialItem> =
-            input.facial.iter().filter(|f| keep(f.timestamp)).collect();
+        let mut facial: Vec<&FacialItem> = input.facial.iter().filter(|f| keep(f.timestamp)).collect();
         facial.sort_by(|a, b| cmp_facial(a, b));
         let mut voice: Vec<&VoiceItem> = input.voice.iter().filter(|v| keep(v.timestamp)).collect();
         voice.sort_by(|a, b| cmp_voice(a, b));
         let mut notes: Vec<&NoteItem> = input.notes.iter().filter(|n| keep(n.timestamp)).collect();
-        notes.sort_by(|a, b| {
-            a.timestamp
-                .cmp(&b.timestamp)
-                .then_with(|| a.text.cmp(&b.text))
-        });
-        let mut attempts: Vec<&TaskAttempt> = input
-            .task_attempts
-            .iter()
-            .filter(|a| keep(a.started_at))
-            .collect();
+        notes.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then_with(|| a.text.cmp(&b.text)));
+        let mut attempts: Vec<&TaskAttempt> =
+            input.task_attempts.iter().filter(|a| keep(a.started_at)).collect();
         attempts.sort_by(|a, b| cmp_attempt(a, b));
 
         let start = input.session.started_at.0;
@@ -385,11 +365,7 @@ impl<'a> Prepared<'a> {
     }
 
     pub fn weight(&self, kind: SignalKind) -> f64 {
-        self.th
-            .weights
-            .get(kind.as_str())
-            .copied()
-            .unwrap_or_else(|| kind.default_weight())
+        self.th.weights.get(kind.as_str()).copied().unwrap_or_else(|| kind.default_weight())
     }
 }
 
@@ -444,16 +420,7 @@ impl Builder<'_, '_> {
         detail: String,
     ) {
         let p = self.p;
-        self.push(
-            kind,
-            p.ev_times[i],
-            end,
-            intensity,
-            p.ev_path[i],
-            p.ev_task[i],
-            selector,
-            detail,
-        );
+        self.push(kind, p.ev_times[i], end, intensity, p.ev_path[i], p.ev_task[i], selector, detail);
     }
 }
 
@@ -467,11 +434,7 @@ fn episodes(times: &[i64], count: usize, window: f64) -> Vec<(usize, usize)> {
     let mut marked_to = 0;
     for i in (count - 1)..n {
         if ((times[i] - times[i + 1 - count]) as f64) <= window {
-            for m in marked
-                .iter_mut()
-                .take(i + 1)
-                .skip(marked_to.max(i + 1 - count))
-            {
+            for m in marked.iter_mut().take(i + 1).skip(marked_to.max(i + 1 - count)) {
                 *m = true;
             }
             marked_to = i + 1;
@@ -538,18 +501,11 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
     for (i, e) in p.events.iter().enumerate() {
         let is_progress = matches!(
             e.event_type,
-            EventType::Navigation
-                | EventType::Input
-                | EventType::Focus
-                | EventType::Blur
-                | EventType::Scroll
+            EventType::Navigation | EventType::Input | EventType::Focus | EventType::Blur | EventType::Scroll
         );
         progress.push(progress[i] + u32::from(is_progress));
         if e.event_type == EventType::Click && !e.target_selector.is_empty() {
-            by_selector
-                .entry(e.target_selector.as_str())
-                .or_default()
-                .push(i);
+            by_selector.entry(e.target_selector.as_str()).or_default().push(i);
         }
     }
     let mut in_rage = vec![false; n];
@@ -560,8 +516,7 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
         while s < idx.len() {
             let mut e = s;
             while e + 1 < idx.len()
-                && ((p.ev_times[idx[e + 1]] - p.ev_times[idx[e]]) as f64)
-                    <= th.rage_click_max_gap_ms
+                && ((p.ev_times[idx[e + 1]] - p.ev_times[idx[e]]) as f64) <= th.rage_click_max_gap_ms
             {
                 e += 1;
             }
@@ -609,10 +564,7 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
                     p.ev_times[idx[k]],
                     intensity,
                     Some(sel),
-                    format!(
-                        "{sel} clicked {} times with no visible response",
-                        reclicks + 1
-                    ),
+                    format!("{sel} clicked {} times with no visible response", reclicks + 1),
                 );
             } else {
                 k += 1;
@@ -635,9 +587,8 @@ fn errors(b: &mut Builder<'_, '_>) {
                     .as_deref()
                     .map(|m| excerpt(m, 200))
                     .unwrap_or_else(|| "error".to_string());
-                let click = last_click.filter(|&c| {
-                    ((p.ev_times[i] - p.ev_times[c]) as f64) <= p.th.error_click_window_ms
-                });
+                let click = last_click
+                    .filter(|&c| ((p.ev_times[i] - p.ev_times[c]) as f64) <= p.th.error_click_window_ms);
                 match click {
                     Some(c) => {
                         let sel = p.events[c].target_selector.as_str();
@@ -690,16 +641,11 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
     let before = b.out.len();
     let page_blur = |e: &EventItem| {
         e.event_type == EventType::Blur
-            && matches!(
-                e.target_selector.trim(),
-                "" | "window" | "document" | "html" | "body" | ":root"
-            )
+            && matches!(e.target_selector.trim(), "" | "window" | "document" | "html" | "body" | ":root")
     };
     for (i, e) in p.events.iter().enumerate() {
         if e.event_type == EventType::Click
-            && let Some(h) = e
-                .hover_ms
-                .filter(|h| h.is_finite() && *h >= th.hesitation_hover_ms)
+            && let Some(h) = e.hover_ms.filter(|h| h.is_finite() && *h >= th.hesitation_hover_ms)
         {
             b.at_event(
                 SignalKind::Hesitation,
@@ -736,14 +682,7 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
                     Some(sel) => format!("Paused {} around repeated clicks on {sel}", secs(gap)),
                     None => format!("Paused {} before the next action", secs(gap)),
                 };
-                b.at_event(
-                    SignalKind::Hesitation,
-                    a,
-                    p.ev_times[i],
-                    gap / full,
-                    around,
-                    detail,
-                );
+                b.at_event(SignalKind::Hesitation, a, p.ev_times[i], gap / full, around, detail);
             }
         }
         prev = Some(i);
@@ -763,17 +702,8 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
         }
     }
     // Clusters over all hesitations of this pass.
-    hes.extend(
-        b.out[before..]
-            .iter()
-            .filter(|s| s.kind == SignalKind::Hesitation)
-            .cloned(),
-    );
-    hes.sort_by(|x, y| {
-        x.timestamp
-            .cmp(&y.timestamp)
-            .then_with(|| x.selector.cmp(&y.selector))
-    });
+    hes.extend(b.out[before..].iter().filter(|s| s.kind == SignalKind::Hesitation).cloned());
+    hes.sort_by(|x, y| x.timestamp.cmp(&y.timestamp).then_with(|| x.selector.cmp(&y.selector)));
     let times: Vec<i64> = hes.iter().map(|s| s.timestamp.0).collect();
     let count = th.hesitation_cluster_count as usize;
     for (s, e) in episodes(&times, count, th.hesitation_cluster_window_ms) {
@@ -801,10 +731,7 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
             first.url_path.as_deref(),
             first.task_id.as_deref(),
             selector,
-            format!(
-                "{n} hesitations within {}",
-                secs((times[e] - times[s]) as f64)
-            ),
+            format!("{n} hesitations within {}", secs((times[e] - times[s]) as f64)),
         );
     }
 }
@@ -818,8 +745,7 @@ fn navigation(b: &mut Builder<'_, '_>) {
     let mut navs: Vec<(usize, Option<&str>, &str)> = Vec::new();
     for (i, e) in p.events.iter().enumerate() {
         if e.event_type == EventType::Navigation
-            && let Some(to) =
-                p.ev_path[i].filter(|_| e.url.as_deref().is_some_and(|u| !u.is_empty()))
+            && let Some(to) = p.ev_path[i].filter(|_| e.url.as_deref().is_some_and(|u| !u.is_empty()))
         {
             navs.push((i, current, to));
         }
@@ -937,10 +863,7 @@ fn scrolling(b: &mut Builder<'_, '_>) {
             times[e],
             n as f64 / (2.0 * count as f64),
             None,
-            format!(
-                "Scrolled back and forth {n} times within {}",
-                secs((times[e] - times[s]) as f64)
-            ),
+            format!("Scrolled back and forth {n} times within {}", secs((times[e] - times[s]) as f64)),
         );
     }
 }
@@ -961,10 +884,7 @@ fn inputs(b: &mut Builder<'_, '_>) {
     let mut fields: BTreeMap<&str, FieldState> = BTreeMap::new();
     for (i, e) in p.events.iter().enumerate() {
         if e.target_selector.is_empty()
-            || !matches!(
-                e.event_type,
-                EventType::Input | EventType::Focus | EventType::Blur
-            )
+            || !matches!(e.event_type, EventType::Input | EventType::Focus | EventType::Blur)
         {
             continue;
         }
@@ -1021,10 +941,7 @@ fn inputs(b: &mut Builder<'_, '_>) {
                 last.0,
                 run.len() as f64 / (2.0 * cycles_needed as f64),
                 Some(field),
-                format!(
-                    "{field} was entered and left {} times without a change",
-                    run.len()
-                ),
+                format!("{field} was entered and left {} times without a change", run.len()),
             );
         }
     }
@@ -1102,11 +1019,8 @@ fn speech(b: &mut Builder<'_, '_>) {
             // Intensity max(|sentiment|, 0.6 if a phrase matched): analysis.md §1.
             let intensity = s.abs().max(if phrase.is_some() { 0.6 } else { 0.0 });
             let (path, task) = p.context_at(v.timestamp.0);
-            let dur = if v.duration_ms.is_finite() {
-                v.duration_ms.clamp(0.0, 86_400_000.0) as i64
-            } else {
-                0
-            };
+            let dur =
+                if v.duration_ms.is_finite() { v.duration_ms.clamp(0.0, 86_400_000.0) as i64 } else { 0 };
             b.push(
                 SignalKind::NegativeSpeech,
                 v.timestamp.0,
@@ -1126,8 +1040,5 @@ fn speech(b: &mut Builder<'_, '_>) {
 
 /// Sentiment of every voice segment (for analytics), in canonical order.
 pub(crate) fn voice_sentiments(p: &Prepared<'_>) -> Vec<f64> {
-    p.voice
-        .iter()
-        .map(|v| sentiment::sentiment(&v.transcript))
-        .collect()
+    p.voice.iter().map(|v| sentiment::sentiment(&v.transcript)).collect()
 }

@@ -154,18 +154,10 @@ pub fn probability_best(counts: &[(u32, u32)]) -> Vec<f64> {
     if n == 1 {
         return vec![1.0];
     }
-    let params: Vec<(f64, f64)> = counts
-        .iter()
-        .map(|&(s, f)| (1.0 + f64::from(s), 1.0 + f64::from(f)))
-        .collect();
-    let lo = params
-        .iter()
-        .map(|&(a, b)| beta_quantile(a, b, 1e-12))
-        .fold(1.0, f64::min);
-    let hi = params
-        .iter()
-        .map(|&(a, b)| beta_quantile(a, b, 1.0 - 1e-12))
-        .fold(0.0, f64::max);
+    let params: Vec<(f64, f64)> =
+        counts.iter().map(|&(s, f)| (1.0 + f64::from(s), 1.0 + f64::from(f))).collect();
+    let lo = params.iter().map(|&(a, b)| beta_quantile(a, b, 1e-12)).fold(1.0, f64::min);
+    let hi = params.iter().map(|&(a, b)| beta_quantile(a, b, 1.0 - 1e-12)).fold(0.0, f64::max);
     let m = SIMPSON_INTERVALS;
     let h = (hi - lo).max(0.0) / m as f64;
     let mut sums = vec![0.0; n];
@@ -208,18 +200,10 @@ pub fn probability_best(counts: &[(u32, u32)]) -> Vec<f64> {
 /// multiplied by 2.5 (Brooke 1996, "SUS: a 'quick and dirty' usability scale", in
 /// *Usability Evaluation in Industry*). `None` unless there are ten answers in 1..5.
 pub(crate) fn sus_score(answers: &[f64]) -> Option<f64> {
-    if answers.len() != 10
-        || answers
-            .iter()
-            .any(|x| !x.is_finite() || !(1.0..=5.0).contains(x))
-    {
+    if answers.len() != 10 || answers.iter().any(|x| !x.is_finite() || !(1.0..=5.0).contains(x)) {
         return None;
     }
-    let sum: f64 = answers
-        .iter()
-        .enumerate()
-        .map(|(i, &x)| if i % 2 == 0 { x - 1.0 } else { 5.0 - x })
-        .sum();
+    let sum: f64 = answers.iter().enumerate().map(|(i, &x)| if i % 2 == 0 { x - 1.0 } else { 5.0 - x }).sum();
     Some(sum * 2.5)
 }
 
@@ -227,16 +211,13 @@ pub(crate) fn sus_score(answers: &[f64]) -> Option<f64> {
 /// Number You Need to Grow", Harvard Business Review 81(12)). Returns
 /// (score, promoters, passives, detractors) over answers in 0..10.
 pub(crate) fn nps(answers: &[f64]) -> (Option<f64>, usize, usize, usize) {
-    let valid: Vec<f64> = answers
-        .iter()
-        .copied()
-        .filter(|x| x.is_finite() && (0.0..=10.0).contains(x))
-        .collect();
+    let valid: Vec<f64> =
+        answers.iter().copied().filter(|x| x.is_finite() && (0.0..=10.0).contains(x)).collect();
     let promoters = valid.iter().filter(|&&x| x >= 9.0).count();
     let detractors = valid.iter().filter(|&&x| x <= 6.0).count();
     let passives = valid.len() - promoters - detractors;
-    let score = (!valid.is_empty())
-        .then(|| 100.0 * (promoters as f64 - detractors as f64) / valid.len() as f64);
+    let score =
+        (!valid.is_empty()).then(|| 100.0 * (promoters as f64 - detractors as f64) / valid.len() as f64);
     (score, promoters, passives, detractors)
 }
 
@@ -244,11 +225,7 @@ pub(crate) fn nps(answers: &[f64]) -> (Option<f64>, usize, usize, usize) {
 /// task times, whose distribution is skewed (Sauro & Lewis 2010, "Average Task Times in
 /// Usability Tests: What to Report?", CHI 2010).
 pub(crate) fn geometric_mean(values: &[f64]) -> Option<f64> {
-    let logs: Vec<f64> = values
-        .iter()
-        .filter(|v| v.is_finite() && **v > 0.0)
-        .map(|v| v.ln())
-        .collect();
+    let logs: Vec<f64> = values.iter().filter(|v| v.is_finite() && **v > 0.0).map(|v| v.ln()).collect();
     (!logs.is_empty()).then(|| (logs.iter().sum::<f64>() / logs.len() as f64).exp())
 }
 
@@ -274,21 +251,14 @@ mod tests {
     #[test]
     fn gamma_and_beta() {
         assert!(close(ln_gamma(5.0), 24f64.ln(), 1e-12));
-        assert!(close(
-            ln_gamma(0.5),
-            std::f64::consts::PI.sqrt().ln(),
-            1e-12
-        ));
+        assert!(close(ln_gamma(0.5), std::f64::consts::PI.sqrt().ln(), 1e-12));
         // Beta(1,1) is uniform; Beta(2,1) has CDF x².
         assert!(close(beta_cdf(1.0, 1.0, 0.3), 0.3, 1e-12));
         assert!(close(beta_cdf(2.0, 1.0, 0.5), 0.25, 1e-12));
         assert!(close(beta_quantile(2.0, 1.0, 0.25), 0.5, 1e-9));
         // Beta(9, 3) (8 of 10 successes): 95 % interval ≈ [0.4822, 0.9398] (R qbeta).
         let ci = beta_credible_interval(8, 2);
-        assert!(
-            close(ci[0], 0.4822, 1e-3) && close(ci[1], 0.9398, 1e-3),
-            "{ci:?}"
-        );
+        assert!(close(ci[0], 0.4822, 1e-3) && close(ci[1], 0.9398, 1e-3), "{ci:?}");
         assert!(close(beta_posterior_mean(8, 2), 0.75, 1e-12));
     }
 
@@ -305,19 +275,12 @@ mod tests {
 
     #[test]
     fn sus_nps_lostness() {
-        assert_eq!(
-            sus_score(&[5.0, 1.0, 5.0, 1.0, 5.0, 1.0, 5.0, 1.0, 5.0, 1.0]),
-            Some(100.0)
-        );
+        assert_eq!(sus_score(&[5.0, 1.0, 5.0, 1.0, 5.0, 1.0, 5.0, 1.0, 5.0, 1.0]), Some(100.0));
         assert_eq!(sus_score(&[3.0; 10]), Some(50.0));
         assert_eq!(sus_score(&[3.0; 9]), None);
         assert_eq!(nps(&[10.0, 9.0, 7.0, 3.0]).0, Some(25.0));
         assert_eq!(lostness(3, 3, 3), Some(0.0));
         assert!(lostness(4, 8, 2).is_some_and(|l| close(l, (0.25f64 + 0.25).sqrt(), 1e-12)));
-        assert!(close(
-            geometric_mean(&[1.0, 100.0]).unwrap_or(0.0),
-            10.0,
-            1e-9
-        ));
+        assert!(close(geometric_mean(&[1.0, 100.0]).unwrap_or(0.0), 10.0, 1e-9));
     }
 }

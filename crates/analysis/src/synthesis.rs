@@ -25,16 +25,8 @@ pub struct ConfirmedSession {
 impl ConfirmedSession {
     /// A session whose findings are all taken as confirmed (offline analysis).
     pub fn all_confirmed(input: SessionInput, analysis: SessionAnalysis) -> Self {
-        let confirmed_finding_ids = analysis
-            .findings
-            .iter()
-            .map(|f| f.finding_id.clone())
-            .collect();
-        Self {
-            input,
-            analysis,
-            confirmed_finding_ids,
-        }
+        let confirmed_finding_ids = analysis.findings.iter().map(|f| f.finding_id.clone()).collect();
+        Self { input, analysis, confirmed_finding_ids }
     }
 }
 
@@ -231,11 +223,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    })
+    Some(if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) })
 }
 
 /// Penalty per severity in the score formula (analysis.md §4).
@@ -279,11 +267,8 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
     });
     let testers: BTreeSet<String> = sessions.iter().map(|s| tester_key(s)).collect();
     let n_testers = testers.len();
-    let labels_by_key: BTreeMap<&String, String> = testers
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k, format!("Tester {}", i + 1)))
-        .collect();
+    let labels_by_key: BTreeMap<&String, String> =
+        testers.iter().enumerate().map(|(i, k)| (k, format!("Tester {}", i + 1))).collect();
     let label_of = |s: &ConfirmedSession| {
         let own = crate::tester_label(&s.input.session);
         if own == s.input.session.tester_label {
@@ -305,79 +290,47 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
                 .then_with(|| a.outcome.cmp(&b.outcome))
         });
         for a in list {
-            attempts
-                .entry(a.task_id.as_str())
-                .or_default()
-                .push((si, a));
+            attempts.entry(a.task_id.as_str()).or_default().push((si, a));
         }
     }
     let task_median: BTreeMap<&str, f64> = attempts
         .iter()
-        .filter_map(|(t, v)| {
-            median(v.iter().map(|(_, a)| duration_s(a)).collect()).map(|m| (*t, m))
-        })
+        .filter_map(|(t, v)| median(v.iter().map(|(_, a)| duration_s(a)).collect()).map(|m| (*t, m)))
         .collect();
 
     // ---- merge confirmed findings ----
     let mut merged: BTreeMap<MergeKey, Vec<(usize, &Finding)>> = BTreeMap::new();
     for (si, s) in sessions.iter().enumerate() {
-        for f in s
-            .analysis
-            .findings
-            .iter()
-            .filter(|f| s.confirmed_finding_ids.contains(&f.finding_id))
-        {
+        for f in s.analysis.findings.iter().filter(|f| s.confirmed_finding_ids.contains(&f.finding_id)) {
             merged
-                .entry((
-                    f.task_id.clone(),
-                    f.url_path.clone(),
-                    f.selector.clone(),
-                    f.family,
-                ))
+                .entry((f.task_id.clone(), f.url_path.clone(), f.selector.clone(), f.family))
                 .or_default()
                 .push((si, f));
         }
     }
     let mut findings: Vec<Finding> = Vec::new();
     for ((task, path, selector, family), members) in merged {
-        let affected: BTreeSet<String> = members
-            .iter()
-            .map(|(si, _)| tester_key(sessions[*si]))
-            .collect();
+        let affected: BTreeSet<String> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
         // Prevalence = testers affected / testers with a confirmed session (analysis.md §4).
         let prevalence = affected.len() as f64 / n_testers.max(1) as f64;
         let member_sessions: BTreeSet<usize> = members.iter().map(|(si, _)| *si).collect();
         let task_attempts_of = |si: usize| {
-            sessions[si]
-                .input
-                .task_attempts
-                .iter()
-                .filter(|a| task.as_deref().is_none_or(|t| a.task_id == t))
+            sessions[si].input.task_attempts.iter().filter(|a| task.as_deref().is_none_or(|t| a.task_id == t))
         };
-        let failed = member_sessions.iter().any(|&si| {
-            task_attempts_of(si).any(|a| matches!(a.outcome, Outcome::Fail | Outcome::Abandon))
-        });
+        let failed = member_sessions
+            .iter()
+            .any(|&si| task_attempts_of(si).any(|a| matches!(a.outcome, Outcome::Fail | Outcome::Abandon)));
         let abandon_categories: BTreeSet<&str> = member_sessions
             .iter()
             .filter(|&&si| task_attempts_of(si).any(|a| a.outcome == Outcome::Abandon))
-            .flat_map(|&si| {
-                sessions[si]
-                    .input
-                    .session
-                    .nd_categories
-                    .iter()
-                    .map(String::as_str)
-            })
+            .flat_map(|&si| sessions[si].input.session.nd_categories.iter().map(String::as_str))
             .collect();
-        let slow = task
-            .as_deref()
-            .and_then(|t| task_median.get(t))
-            .is_some_and(|&m| {
-                member_sessions.iter().any(|&si| {
-                    let total: f64 = task_attempts_of(si).map(duration_s).sum();
-                    m > 0.0 && total >= 2.0 * m
-                })
-            });
+        let slow = task.as_deref().and_then(|t| task_median.get(t)).is_some_and(|&m| {
+            member_sessions.iter().any(|&si| {
+                let total: f64 = task_attempts_of(si).map(duration_s).sum();
+                m > 0.0 && total >= 2.0 * m
+            })
+        });
         let strong = members.iter().any(|(_, f)| f.strong_signal);
         // Priority matrix (analysis.md §4). "Higher prevalence with only weak signals"
         // is read as: at least 15 % but neither failure nor slowness (15–29 %), or no
@@ -416,16 +369,11 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
                 .then_with(|| a.kind.cmp(&b.kind))
                 .then_with(|| a.detail.cmp(&b.detail))
         });
-        let mut nd: Vec<String> = members
-            .iter()
-            .flat_map(|(_, f)| f.nd_categories.iter().cloned())
-            .collect();
+        let mut nd: Vec<String> = members.iter().flat_map(|(_, f)| f.nd_categories.iter().cloned()).collect();
         nd.sort();
         nd.dedup();
-        let mut session_ids: Vec<String> = members
-            .iter()
-            .flat_map(|(_, f)| f.session_ids.iter().cloned())
-            .collect();
+        let mut session_ids: Vec<String> =
+            members.iter().flat_map(|(_, f)| f.session_ids.iter().cloned()).collect();
         session_ids.sort();
         session_ids.dedup();
         let family_name = serde_json::to_value(family)
@@ -464,10 +412,7 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
             family,
             url_path: path.clone(),
             selector: selector.clone(),
-            peak_intensity: members
-                .iter()
-                .map(|(_, f)| f.peak_intensity)
-                .fold(0.0, f64::max),
+            peak_intensity: members.iter().map(|(_, f)| f.peak_intensity).fold(0.0, f64::max),
             strong_signal: strong,
             session_ids,
             prevalence: Some(round_to(prevalence, 4)),
@@ -476,21 +421,13 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
     findings.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)
-            .then_with(|| {
-                b.prevalence
-                    .unwrap_or(0.0)
-                    .total_cmp(&a.prevalence.unwrap_or(0.0))
-            })
+            .then_with(|| b.prevalence.unwrap_or(0.0).total_cmp(&a.prevalence.unwrap_or(0.0)))
             .then_with(|| a.finding_id.cmp(&b.finding_id))
     });
 
     // ---- tasks ----
     let mut task_meta: BTreeMap<String, (i64, String)> = BTreeMap::new();
-    for t in study
-        .tasks
-        .iter()
-        .chain(sessions.iter().flat_map(|s| s.input.session.tasks.iter()))
-    {
+    for t in study.tasks.iter().chain(sessions.iter().flat_map(|s| s.input.session.tasks.iter())) {
         task_meta
             .entry(t.task_id.clone())
             .and_modify(|m| {
@@ -501,9 +438,7 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
             .or_insert((t.order, t.title.clone()));
     }
     for t in attempts.keys() {
-        task_meta
-            .entry((*t).to_string())
-            .or_insert((i64::MAX, String::new()));
+        task_meta.entry((*t).to_string()).or_insert((i64::MAX, String::new()));
     }
     // Navigation per session for lostness: (time, is navigation, path), sorted.
     let navs: Vec<Vec<(i64, bool, &str)>> = sessions
@@ -514,13 +449,10 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
                 .events
                 .iter()
                 .filter_map(|e| {
-                    e.url.as_deref().filter(|u| !u.is_empty()).map(|u| {
-                        (
-                            e.timestamp.0,
-                            e.event_type == EventType::Navigation,
-                            url_path(u),
-                        )
-                    })
+                    e.url
+                        .as_deref()
+                        .filter(|u| !u.is_empty())
+                        .map(|u| (e.timestamp.0, e.event_type == EventType::Navigation, url_path(u)))
                 })
                 .collect();
             v.sort_unstable();
@@ -532,20 +464,14 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
     let mut tasks = Vec::new();
     let mut observed_rates = Vec::new();
     for (task_id, (_, title)) in order {
-        let list = attempts
-            .get(task_id.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let list = attempts.get(task_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
         let s = list.iter().filter(|(_, a)| a.outcome.is_success()).count() as u32;
         let n = list.len() as u32;
         if n > 0 {
             observed_rates.push(f64::from(s) / f64::from(n));
         }
-        let times: Vec<f64> = list
-            .iter()
-            .filter(|(_, a)| a.outcome.is_success())
-            .map(|(_, a)| duration_s(a))
-            .collect();
+        let times: Vec<f64> =
+            list.iter().filter(|(_, a)| a.outcome.is_success()).map(|(_, a)| duration_s(a)).collect();
         let seqs: Vec<f64> = list
             .iter()
             .filter_map(|(_, a)| a.seq)
@@ -553,18 +479,9 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
             .collect();
         let paths: Vec<(bool, Vec<String>)> = list
             .iter()
-            .map(|(si, a)| {
-                (
-                    a.outcome.is_success(),
-                    visits(a.started_at.0, a.ended_at.0, &navs[*si]),
-                )
-            })
+            .map(|(si, a)| (a.outcome.is_success(), visits(a.started_at.0, a.ended_at.0, &navs[*si])))
             .collect();
-        let shortest = paths
-            .iter()
-            .filter(|(ok, p)| *ok && !p.is_empty())
-            .map(|(_, p)| p.len())
-            .min();
+        let shortest = paths.iter().filter(|(ok, p)| *ok && !p.is_empty()).map(|(_, p)| p.len()).min();
         let lost: Vec<f64> = match shortest {
             Some(r) => paths
                 .iter()
@@ -584,10 +501,8 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
             success_rate: round_to(stats::beta_posterior_mean(s, n - s), 4),
             ci95: [round_to(ci[0], 4), round_to(ci[1], 4)],
             time_on_task_geo_mean_seconds: stats::geometric_mean(&times).map(|x| round_to(x, 2)),
-            seq_mean: (!seqs.is_empty())
-                .then(|| round_to(seqs.iter().sum::<f64>() / seqs.len() as f64, 2)),
-            lostness: (!lost.is_empty())
-                .then(|| round_to(lost.iter().sum::<f64>() / lost.len() as f64, 4)),
+            seq_mean: (!seqs.is_empty()).then(|| round_to(seqs.iter().sum::<f64>() / seqs.len() as f64, 2)),
+            lostness: (!lost.is_empty()).then(|| round_to(lost.iter().sum::<f64>() / lost.len() as f64, 4)),
         });
     }
 
@@ -595,21 +510,15 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
     // score = 100 − Σ penalty(severity) × (0.5 + 0.5 × prevalence) − 20 × (1 − mean task
     // success), clamped to 0..100 and rounded (analysis.md §4). Mean task success is the
     // mean observed success of the tasks with attempts; without attempts the term is 0.
-    let penalty_sum: f64 = findings
-        .iter()
-        .map(|f| penalty(f.severity) * (0.5 + 0.5 * f.prevalence.unwrap_or(0.0)))
-        .sum();
+    let penalty_sum: f64 =
+        findings.iter().map(|f| penalty(f.severity) * (0.5 + 0.5 * f.prevalence.unwrap_or(0.0))).sum();
     let mean_success = if observed_rates.is_empty() {
         1.0
     } else {
         observed_rates.iter().sum::<f64>() / observed_rates.len() as f64
     };
     let raw = 100.0 - penalty_sum - 20.0 * (1.0 - mean_success);
-    let score = if raw.is_finite() {
-        raw.clamp(0.0, 100.0).round() as u32
-    } else {
-        0
-    };
+    let score = if raw.is_finite() { raw.clamp(0.0, 100.0).round() as u32 } else { 0 };
     let band = match score {
         0..=49 => Band::Red,
         50..=75 => Band::Amber,
@@ -619,24 +528,14 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
     // ---- SUS / NPS ----
     let sus_scores: Vec<f64> = sessions
         .iter()
-        .filter_map(|s| {
-            s.input
-                .survey
-                .as_ref()?
-                .sus
-                .as_deref()
-                .and_then(stats::sus_score)
-        })
+        .filter_map(|s| s.input.survey.as_ref()?.sus.as_deref().and_then(stats::sus_score))
         .collect();
     let sus = SusSummary {
         score: (!sus_scores.is_empty())
             .then(|| round_to(sus_scores.iter().sum::<f64>() / sus_scores.len() as f64, 2)),
         responses: sus_scores.len(),
     };
-    let nps_answers: Vec<f64> = sessions
-        .iter()
-        .filter_map(|s| s.input.survey.as_ref()?.nps)
-        .collect();
+    let nps_answers: Vec<f64> = sessions.iter().filter_map(|s| s.input.survey.as_ref()?.nps).collect();
     let (nps_score, promoters, passives, detractors) = stats::nps(&nps_answers);
     let nps = NpsSummary {
         score: nps_score.map(|x| round_to(x, 2)),
@@ -666,8 +565,7 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
         let idx: Vec<usize> = (0..sessions.len())
             .filter(|&si| sessions[si].input.session.nd_categories.contains(cat))
             .collect();
-        let group_testers: BTreeSet<String> =
-            idx.iter().map(|&si| tester_key(sessions[si])).collect();
+        let group_testers: BTreeSet<String> = idx.iter().map(|&si| tester_key(sessions[si])).collect();
         let suppressed = group_testers.len() < 2;
         let (ok, n) = success_of(&idx);
         nd_stratification.push(NdStratum {
@@ -684,12 +582,8 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
                     2,
                 )
             }),
-            findings: (!suppressed).then(|| {
-                findings
-                    .iter()
-                    .filter(|f| f.nd_categories.contains(cat))
-                    .count()
-            }),
+            findings: (!suppressed)
+                .then(|| findings.iter().filter(|f| f.nd_categories.contains(cat)).count()),
         });
     }
 
@@ -822,26 +716,16 @@ fn study_summary(
             count(Severity::Minor)
         ));
         if let Some(f) = findings.first() {
-            parts.push(format!(
-                "Most severe: {} ({} of {testers} testers).",
-                f.title, f.testers_affected
-            ));
+            parts.push(format!("Most severe: {} ({} of {testers} testers).", f.title, f.testers_affected));
         }
     }
-    if let Some(t) = tasks.iter().filter(|t| t.attempts > 0).min_by(|a, b| {
-        a.success_rate
-            .total_cmp(&b.success_rate)
-            .then_with(|| a.task_id.cmp(&b.task_id))
-    }) {
-        let name = if t.title.is_empty() {
-            t.task_id.as_str()
-        } else {
-            t.title.as_str()
-        };
-        parts.push(format!(
-            "Hardest task: {name}, {} of {} attempts succeeded.",
-            t.successes, t.attempts
-        ));
+    if let Some(t) = tasks
+        .iter()
+        .filter(|t| t.attempts > 0)
+        .min_by(|a, b| a.success_rate.total_cmp(&b.success_rate).then_with(|| a.task_id.cmp(&b.task_id)))
+    {
+        let name = if t.title.is_empty() { t.task_id.as_str() } else { t.title.as_str() };
+        parts.push(format!("Hardest task: {name}, {} of {} attempts succeeded.", t.successes, t.attempts));
     }
     parts.join(" ")
 }

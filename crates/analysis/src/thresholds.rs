@@ -102,11 +102,7 @@ impl Default for Thresholds {
 }
 
 fn clamp(v: f64, lo: f64, hi: f64, default: f64) -> f64 {
-    if v.is_finite() {
-        v.clamp(lo, hi)
-    } else {
-        default
-    }
+    if v.is_finite() { v.clamp(lo, hi) } else { default }
 }
 
 impl Thresholds {
@@ -116,37 +112,12 @@ impl Thresholds {
         let d = Self::default();
         let day = 86_400_000.0;
         Self {
-            rage_click_min_clicks: clamp(
-                self.rage_click_min_clicks,
-                2.0,
-                1e6,
-                d.rage_click_min_clicks,
-            )
-            .round(),
-            rage_click_max_gap_ms: clamp(
-                self.rage_click_max_gap_ms,
-                0.0,
-                day,
-                d.rage_click_max_gap_ms,
-            ),
-            unresponsive_min_gap_ms: clamp(
-                self.unresponsive_min_gap_ms,
-                0.0,
-                day,
-                d.unresponsive_min_gap_ms,
-            ),
-            unresponsive_max_gap_ms: clamp(
-                self.unresponsive_max_gap_ms,
-                0.0,
-                day,
-                d.unresponsive_max_gap_ms,
-            ),
-            error_click_window_ms: clamp(
-                self.error_click_window_ms,
-                0.0,
-                day,
-                d.error_click_window_ms,
-            ),
+            rage_click_min_clicks: clamp(self.rage_click_min_clicks, 2.0, 1e6, d.rage_click_min_clicks)
+                .round(),
+            rage_click_max_gap_ms: clamp(self.rage_click_max_gap_ms, 0.0, day, d.rage_click_max_gap_ms),
+            unresponsive_min_gap_ms: clamp(self.unresponsive_min_gap_ms, 0.0, day, d.unresponsive_min_gap_ms),
+            unresponsive_max_gap_ms: clamp(self.unresponsive_max_gap_ms, 0.0, day, d.unresponsive_max_gap_ms),
+            error_click_window_ms: clamp(self.error_click_window_ms, 0.0, day, d.error_click_window_ms),
             hesitation_hover_ms: clamp(self.hesitation_hover_ms, 1.0, day, d.hesitation_hover_ms),
             hesitation_gap_ms: clamp(self.hesitation_gap_ms, 1.0, day, d.hesitation_gap_ms),
             hesitation_full_ms: clamp(self.hesitation_full_ms, 1.0, day, d.hesitation_full_ms),
@@ -163,39 +134,13 @@ impl Thresholds {
                 day,
                 d.hesitation_cluster_window_ms,
             ),
-            quick_back_window_ms: clamp(
-                self.quick_back_window_ms,
-                0.0,
-                day,
-                d.quick_back_window_ms,
-            ),
+            quick_back_window_ms: clamp(self.quick_back_window_ms, 0.0, day, d.quick_back_window_ms),
             revisit_min_count: clamp(self.revisit_min_count, 2.0, 1e6, d.revisit_min_count).round(),
-            scroll_thrash_reversals: clamp(
-                self.scroll_thrash_reversals,
-                1.0,
-                1e6,
-                d.scroll_thrash_reversals,
-            )
-            .round(),
-            scroll_thrash_min_px: clamp(
-                self.scroll_thrash_min_px,
-                0.0,
-                1e9,
-                d.scroll_thrash_min_px,
-            ),
-            scroll_thrash_window_ms: clamp(
-                self.scroll_thrash_window_ms,
-                0.0,
-                day,
-                d.scroll_thrash_window_ms,
-            ),
-            input_struggle_drops: clamp(
-                self.input_struggle_drops,
-                1.0,
-                1e6,
-                d.input_struggle_drops,
-            )
-            .round(),
+            scroll_thrash_reversals: clamp(self.scroll_thrash_reversals, 1.0, 1e6, d.scroll_thrash_reversals)
+                .round(),
+            scroll_thrash_min_px: clamp(self.scroll_thrash_min_px, 0.0, 1e9, d.scroll_thrash_min_px),
+            scroll_thrash_window_ms: clamp(self.scroll_thrash_window_ms, 0.0, day, d.scroll_thrash_window_ms),
+            input_struggle_drops: clamp(self.input_struggle_drops, 1.0, 1e6, d.input_struggle_drops).round(),
             input_struggle_window_ms: clamp(
                 self.input_struggle_window_ms,
                 0.0,

@@ -59,9 +59,7 @@ impl<'de> Deserialize<'de> for Timestamp {
                 Ok(Timestamp(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timestamp, E> {
-                i64::try_from(v)
-                    .map(Timestamp)
-                    .map_err(|_| E::custom("timestamp out of range"))
+                i64::try_from(v).map(Timestamp).map_err(|_| E::custom("timestamp out of range"))
             }
         }
         deserializer.deserialize_any(V)
@@ -101,9 +99,7 @@ fn is_leap(y: i64) -> bool {
 }
 
 fn digits(b: &[u8], from: usize, n: usize) -> Result<i64, String> {
-    let part = b
-        .get(from..from + n)
-        .ok_or_else(|| "timestamp is too short".to_string())?;
+    let part = b.get(from..from + n).ok_or_else(|| "timestamp is too short".to_string())?;
     let mut v = 0i64;
     for &c in part {
         if !c.is_ascii_digit() {
@@ -143,20 +139,7 @@ fn parse_rfc3339(s: &str) -> Result<i64, String> {
     if !(1..=12).contains(&month) {
         return Err("month out of range".into());
     }
-    let mdays = [
-        31,
-        if is_leap(year) { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
+    let mdays = [31, if is_leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     let max_day = mdays.get((month - 1) as usize).copied().unwrap_or(31);
     if day < 1 || day > max_day {
         return Err("day out of range".into());
@@ -234,15 +217,9 @@ mod tests {
         let t = Timestamp::parse("2026-03-16T10:14:32.120Z").unwrap();
         assert_eq!(t.to_string(), "2026-03-16T10:14:32.120Z");
         assert_eq!(Timestamp::parse("1970-01-01T00:00:00Z").unwrap().0, 0);
-        assert_eq!(
-            Timestamp::parse("1970-01-01T01:00:00.5+01:00").unwrap().0,
-            500
-        );
+        assert_eq!(Timestamp::parse("1970-01-01T01:00:00.5+01:00").unwrap().0, 500);
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999Z");
-        assert_eq!(
-            Timestamp::parse("2024-02-29T12:00:00.123456Z").unwrap().0 % 1000,
-            123
-        );
+        assert_eq!(Timestamp::parse("2024-02-29T12:00:00.123456Z").unwrap().0 % 1000, 123);
     }
 
     #[test]

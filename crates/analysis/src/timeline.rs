@@ -51,9 +51,7 @@ pub(crate) struct Computed {
 impl Computed {
     pub fn bucket_of(&self, t: i64) -> u64 {
         let d = (i128::from(t) - i128::from(self.origin)).max(0) / i128::from(self.bucket);
-        u64::try_from(d)
-            .unwrap_or(u64::MAX)
-            .min(self.total.saturating_sub(1))
+        u64::try_from(d).unwrap_or(u64::MAX).min(self.total.saturating_sub(1))
     }
 
     pub fn start_of(&self, idx: u64) -> i64 {
@@ -116,12 +114,7 @@ pub(crate) fn compute<'s>(
     let bucket = (th.bucket_ms as i64).max(1);
     let span = (i128::from(end) - i128::from(origin)).max(0) / i128::from(bucket);
     let total = u64::try_from(span).unwrap_or(u64::MAX - 1) + 1;
-    let mut c = Computed {
-        origin,
-        bucket,
-        total,
-        points: Vec::new(),
-    };
+    let mut c = Computed { origin, bucket, total, points: Vec::new() };
     // (bucket index, Π(1 − w·i))
     let mut buckets: Vec<(u64, f64)> = Vec::new();
     for s in signals {

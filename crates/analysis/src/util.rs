@@ -4,11 +4,7 @@ use std::cmp::Ordering;
 
 /// `x` clamped to 0..1; non-finite values count as 0.
 pub(crate) fn unit(x: f64) -> f64 {
-    if x.is_finite() {
-        x.clamp(0.0, 1.0)
-    } else {
-        0.0
-    }
+    if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 }
 }
 
 /// Rounds to `digits` decimals (half away from zero); non-finite values become 0.
@@ -101,14 +97,8 @@ mod tests {
 
     #[test]
     fn ids_are_stable() {
-        assert_eq!(
-            stable_id("fnd_", &["a", "b"]),
-            stable_id("fnd_", &["a", "b"])
-        );
-        assert_ne!(
-            stable_id("fnd_", &["a", "b"]),
-            stable_id("fnd_", &["ab", ""])
-        );
+        assert_eq!(stable_id("fnd_", &["a", "b"]), stable_id("fnd_", &["a", "b"]));
+        assert_ne!(stable_id("fnd_", &["a", "b"]), stable_id("fnd_", &["ab", ""]));
         assert_eq!(stable_id("fnd_", &["x"]).len(), 36);
     }
 

@@ -32,32 +32,18 @@ fn wcag(f: &Finding) -> &str {
 #[test]
 fn checkout_pay_button_does_nothing() {
     let (_, a) = analyse("checkout_pay_button.ndjson");
-    assert_eq!(
-        a.findings.len(),
-        1,
-        "{:#?}",
-        a.findings.iter().map(|f| &f.title).collect::<Vec<_>>()
-    );
+    assert_eq!(a.findings.len(), 1, "{:#?}", a.findings.iter().map(|f| &f.title).collect::<Vec<_>>());
     let f = &a.findings[0];
     assert_eq!(f.title, "Control does not respond as expected: #pay-button");
     assert_eq!(f.severity, Severity::Major, "the task failed");
     assert_eq!(wcag(f), "4.1.2");
     assert_eq!(f.wcag.as_ref().unwrap().name, "Name, Role, Value");
     assert_eq!(f.task_id.as_deref(), Some("task_checkout"));
-    assert!(
-        f.evidence
-            .iter()
-            .any(|e| e.kind == "transcript" && e.detail.contains("doesn't work"))
-    );
+    assert!(f.evidence.iter().any(|e| e.kind == "transcript" && e.detail.contains("doesn't work")));
     assert!(f.evidence.iter().any(|e| e.kind == "rage_click"));
     assert!(f.finding_id.starts_with("fnd_"));
     assert!(a.insights.overall_frustration_score > 0.3);
-    assert!(
-        a.insights
-            .critical_moments
-            .iter()
-            .any(|m| m.kind == SignalKind::RageClick)
-    );
+    assert!(a.insights.critical_moments.iter().any(|m| m.kind == SignalKind::RageClick));
     assert!(a.insights.summary.contains("#pay-button did not respond"));
     assert_eq!(a.tone_profile.tone, Tone::Restorative);
 }
@@ -65,37 +51,18 @@ fn checkout_pay_button_does_nothing() {
 #[test]
 fn form_error_message_is_invisible() {
     let (_, a) = analyse("invisible_form_error.ndjson");
-    let titles: Vec<(&str, Severity, &str)> = a
-        .findings
-        .iter()
-        .map(|f| (f.title.as_str(), f.severity, wcag(f)))
-        .collect();
+    let titles: Vec<(&str, Severity, &str)> =
+        a.findings.iter().map(|f| (f.title.as_str(), f.severity, wcag(f))).collect();
     assert_eq!(
         titles,
         vec![
-            (
-                "Action leads to an error: #submit",
-                Severity::Major,
-                "3.3.1"
-            ),
-            (
-                "Form field is hard to complete: #password",
-                Severity::Major,
-                "3.3.2"
-            ),
+            ("Action leads to an error: #submit", Severity::Major, "3.3.1"),
+            ("Form field is hard to complete: #password", Severity::Major, "3.3.2"),
         ]
     );
     let err = &a.findings[0];
-    assert!(
-        err.evidence
-            .iter()
-            .any(|e| e.detail.contains("Password must contain a number"))
-    );
-    assert!(
-        err.evidence
-            .iter()
-            .any(|e| e.kind == "transcript" && e.detail.contains("don't understand"))
-    );
+    assert!(err.evidence.iter().any(|e| e.detail.contains("Password must contain a number")));
+    assert!(err.evidence.iter().any(|e| e.kind == "transcript" && e.detail.contains("don't understand")));
 }
 
 #[test]
@@ -108,11 +75,7 @@ fn tester_cannot_find_the_pricing_page() {
     assert_eq!(wcag(f), "2.4.4");
     assert_eq!(f.wcag.as_ref().unwrap().name, "Link Purpose (In Context)");
     assert!(f.evidence.iter().filter(|e| e.kind == "quick_back").count() >= 3);
-    assert!(
-        f.evidence
-            .iter()
-            .any(|e| e.kind == "transcript" && e.detail.contains("Where is the pricing"))
-    );
+    assert!(f.evidence.iter().any(|e| e.kind == "transcript" && e.detail.contains("Where is the pricing")));
 }
 
 #[test]
@@ -134,19 +97,14 @@ fn clean_session_has_no_finding_and_no_frustration() {
 
 #[test]
 fn reports_are_identical_across_runs_and_line_orders() {
-    for name in [
-        "checkout_pay_button.ndjson",
-        "invisible_form_error.ndjson",
-        "pricing_not_found.ndjson",
-    ] {
+    for name in ["checkout_pay_button.ndjson", "invisible_form_error.ndjson", "pricing_not_found.ndjson"] {
         let text = fixture(name);
         let a = serde_json::to_string(&analyze_ndjson_report(&text, true).unwrap()).unwrap();
         let b = serde_json::to_string(&analyze_ndjson_report(&text, true).unwrap()).unwrap();
         assert_eq!(a, b);
         let mut lines: Vec<&str> = text.lines().collect();
         lines[1..].reverse();
-        let c = serde_json::to_string(&analyze_ndjson_report(&lines.join("\n"), true).unwrap())
-            .unwrap();
+        let c = serde_json::to_string(&analyze_ndjson_report(&lines.join("\n"), true).unwrap()).unwrap();
         assert_eq!(a, c, "{name}: line order must not matter");
     }
 }
@@ -195,10 +153,7 @@ fn study_of_all_fixtures() {
 
 #[test]
 fn parse_errors_name_the_file_and_line() {
-    let files = vec![(
-        "bad.ndjson".to_string(),
-        "{\"kind\":\"session\"}".to_string(),
-    )];
+    let files = vec![("bad.ndjson".to_string(), "{\"kind\":\"session\"}".to_string())];
     let e = analyze_study_ndjson(&files).unwrap_err();
     assert_eq!(e.line, 1);
     assert!(e.to_string().contains("bad.ndjson"));

@@ -11,46 +11,23 @@ fn run(events: Vec<EventItem>) -> SessionAnalysis {
 
 #[test]
 fn rage_click_fires_on_three_fast_clicks() {
-    let a = run(vec![
-        click("#pay", 1_000),
-        click("#pay", 1_400),
-        click("#pay", 1_800),
-    ]);
-    let rage: Vec<&Signal> = a
-        .signals
-        .iter()
-        .filter(|s| s.kind == SignalKind::RageClick)
-        .collect();
+    let a = run(vec![click("#pay", 1_000), click("#pay", 1_400), click("#pay", 1_800)]);
+    let rage: Vec<&Signal> = a.signals.iter().filter(|s| s.kind == SignalKind::RageClick).collect();
     assert_eq!(rage.len(), 1);
     assert_eq!(rage[0].intensity, 0.25);
     assert_eq!(rage[0].selector.as_deref(), Some("#pay"));
     // Six clicks: intensity min(1, 4/4) = 1; still one signal per chain.
     let a = run((0..6).map(|i| click("#pay", 1_000 + i * 300)).collect());
     assert_eq!(count(&a, SignalKind::RageClick), 1);
-    assert_eq!(
-        a.signals
-            .iter()
-            .find(|s| s.kind == SignalKind::RageClick)
-            .unwrap()
-            .intensity,
-        1.0
-    );
+    assert_eq!(a.signals.iter().find(|s| s.kind == SignalKind::RageClick).unwrap().intensity, 1.0);
 }
 
 #[test]
 fn rage_click_near_miss_600ms_apart() {
-    let a = run(vec![
-        click("#pay", 1_000),
-        click("#pay", 1_600),
-        click("#pay", 2_200),
-    ]);
+    let a = run(vec![click("#pay", 1_000), click("#pay", 1_600), click("#pay", 2_200)]);
     assert_eq!(count(&a, SignalKind::RageClick), 0);
     // Different selectors are no chain either.
-    let a = run(vec![
-        click("#a", 1_000),
-        click("#b", 1_200),
-        click("#c", 1_400),
-    ]);
+    let a = run(vec![click("#a", 1_000), click("#b", 1_200), click("#c", 1_400)]);
     assert_eq!(count(&a, SignalKind::RageClick), 0);
 }
 
@@ -63,11 +40,7 @@ fn unresponsive_click_fires_on_repeat_without_response() {
 #[test]
 fn unresponsive_click_near_miss() {
     // Something happened in between (navigation), or the repeat came too late.
-    let a = run(vec![
-        click("#next", 1_000),
-        nav("https://shop.test/step2", 1_500),
-        click("#next", 3_000),
-    ]);
+    let a = run(vec![click("#next", 1_000), nav("https://shop.test/step2", 1_500), click("#next", 3_000)]);
     assert_eq!(count(&a, SignalKind::UnresponsiveClick), 0);
     let a = run(vec![click("#next", 1_000), click("#next", 6_100)]);
     assert_eq!(count(&a, SignalKind::UnresponsiveClick), 0);
@@ -76,11 +49,7 @@ fn unresponsive_click_near_miss() {
 #[test]
 fn error_click_fires_within_a_second() {
     let a = run(vec![click("#pay", 1_000), error("", 1_800)]);
-    let s = a
-        .signals
-        .iter()
-        .find(|s| s.kind == SignalKind::ErrorClick)
-        .unwrap();
+    let s = a.signals.iter().find(|s| s.kind == SignalKind::ErrorClick).unwrap();
     assert_eq!(s.selector.as_deref(), Some("#pay"));
     assert_eq!(count(&a, SignalKind::Error), 0);
 }
@@ -107,11 +76,7 @@ fn hesitation_on_long_hover_and_long_pause() {
     let a = run(vec![c]);
     assert_eq!(count(&a, SignalKind::Hesitation), 1);
     let a = run(vec![click("#a", 1_000), click("#b", 10_000)]);
-    let h = a
-        .signals
-        .iter()
-        .find(|s| s.kind == SignalKind::Hesitation)
-        .unwrap();
+    let h = a.signals.iter().find(|s| s.kind == SignalKind::Hesitation).unwrap();
     assert!((h.intensity - 0.45).abs() < 1e-9, "9 s / 20 s");
 }
 
@@ -120,27 +85,15 @@ fn hesitation_near_miss() {
     let mut c = click("#buy", 1_000);
     c.hover_ms = Some(2_900.0);
     let a = run(vec![c, click("#b", 8_000)]);
-    assert_eq!(
-        count(&a, SignalKind::Hesitation),
-        0,
-        "hover 2.9 s and a 7 s gap"
-    );
+    assert_eq!(count(&a, SignalKind::Hesitation), 0, "hover 2.9 s and a 7 s gap");
     // A long gap while the page is blurred is not hesitation.
-    let a = run(vec![
-        ev(EventType::Blur, "window", 1_000),
-        ev(EventType::Focus, "window", 12_000),
-    ]);
+    let a = run(vec![ev(EventType::Blur, "window", 1_000), ev(EventType::Focus, "window", 12_000)]);
     assert_eq!(count(&a, SignalKind::Hesitation), 0);
 }
 
 #[test]
 fn hesitation_cluster_on_three_within_a_minute() {
-    let a = run(vec![
-        click("#a", 0),
-        click("#b", 10_000),
-        click("#c", 20_000),
-        click("#d", 30_000),
-    ]);
+    let a = run(vec![click("#a", 0), click("#b", 10_000), click("#c", 20_000), click("#d", 30_000)]);
     assert_eq!(count(&a, SignalKind::Hesitation), 3);
     assert_eq!(count(&a, SignalKind::HesitationCluster), 1);
 }
@@ -149,9 +102,7 @@ fn hesitation_cluster_on_three_within_a_minute() {
 fn hesitation_cluster_near_miss() {
     // Three long hovers 35 s apart (70 s from first to last), with steady clicks between
     // them so that no pause counts.
-    let mut evs: Vec<EventItem> = (0..=14)
-        .map(|i| click(&format!("#f{i}"), i * 5_000 + 2_500))
-        .collect();
+    let mut evs: Vec<EventItem> = (0..=14).map(|i| click(&format!("#f{i}"), i * 5_000 + 2_500)).collect();
     for t in [0, 35_000, 70_000] {
         let mut c = click("#maybe", t);
         c.hover_ms = Some(4_000.0);
@@ -169,11 +120,7 @@ fn quick_back_within_five_seconds() {
         nav("https://shop.test/about", 1_000),
         nav("https://shop.test/", 4_000),
     ]);
-    let q = a
-        .signals
-        .iter()
-        .find(|s| s.kind == SignalKind::QuickBack)
-        .unwrap();
+    let q = a.signals.iter().find(|s| s.kind == SignalKind::QuickBack).unwrap();
     assert_eq!(q.url_path.as_deref(), Some("/"));
 }
 
@@ -201,11 +148,7 @@ fn revisit_loop_on_third_arrival() {
         evs.push(nav("https://shop.test/x", i * 20_000 + 10_000));
     }
     let a = run(evs);
-    assert_eq!(
-        count(&a, SignalKind::RevisitLoop),
-        2,
-        "/ and /x each reached 3 times"
-    );
+    assert_eq!(count(&a, SignalKind::RevisitLoop), 2, "/ and /x each reached 3 times");
 }
 
 #[test]
@@ -228,45 +171,25 @@ fn revisit_loop_near_miss_twice_or_other_task() {
 #[test]
 fn scroll_thrash_on_four_reversals() {
     let ys = [0.0, 200.0, 0.0, 200.0, 0.0, 200.0];
-    let a = run(ys
-        .iter()
-        .enumerate()
-        .map(|(i, y)| scroll(*y, 1_000 + i as i64 * 800))
-        .collect());
+    let a = run(ys.iter().enumerate().map(|(i, y)| scroll(*y, 1_000 + i as i64 * 800)).collect());
     assert_eq!(count(&a, SignalKind::ScrollThrash), 1);
 }
 
 #[test]
 fn scroll_thrash_near_miss_small_moves_or_slow() {
     let ys = [0.0, 50.0, 0.0, 50.0, 0.0, 50.0];
-    let a = run(ys
-        .iter()
-        .enumerate()
-        .map(|(i, y)| scroll(*y, 1_000 + i as i64 * 800))
-        .collect());
+    let a = run(ys.iter().enumerate().map(|(i, y)| scroll(*y, 1_000 + i as i64 * 800)).collect());
     assert_eq!(count(&a, SignalKind::ScrollThrash), 0);
     let ys = [0.0, 200.0, 0.0, 200.0, 0.0, 200.0];
-    let a = run(ys
-        .iter()
-        .enumerate()
-        .map(|(i, y)| scroll(*y, 1_000 + i as i64 * 4_000))
-        .collect());
+    let a = run(ys.iter().enumerate().map(|(i, y)| scroll(*y, 1_000 + i as i64 * 4_000)).collect());
     assert_eq!(count(&a, SignalKind::ScrollThrash), 0);
 }
 
 #[test]
 fn input_struggle_on_repeated_deletions() {
     let lens = [5.0, 3.0, 6.0, 2.0, 7.0, 1.0];
-    let a = run(lens
-        .iter()
-        .enumerate()
-        .map(|(i, l)| input("#zip", *l, 1_000 + i as i64 * 2_000))
-        .collect());
-    let s = a
-        .signals
-        .iter()
-        .find(|s| s.kind == SignalKind::InputStruggle)
-        .unwrap();
+    let a = run(lens.iter().enumerate().map(|(i, l)| input("#zip", *l, 1_000 + i as i64 * 2_000)).collect());
+    let s = a.signals.iter().find(|s| s.kind == SignalKind::InputStruggle).unwrap();
     assert_eq!(s.selector.as_deref(), Some("#zip"));
 }
 
@@ -283,11 +206,7 @@ fn input_struggle_on_empty_focus_cycles() {
 #[test]
 fn input_struggle_near_miss() {
     let lens = [5.0, 3.0, 6.0, 2.0, 7.0, 8.0];
-    let a = run(lens
-        .iter()
-        .enumerate()
-        .map(|(i, l)| input("#zip", *l, 1_000 + i as i64 * 2_000))
-        .collect());
+    let a = run(lens.iter().enumerate().map(|(i, l)| input("#zip", *l, 1_000 + i as i64 * 2_000)).collect());
     assert_eq!(count(&a, SignalKind::InputStruggle), 0, "only two drops");
     let mut evs = Vec::new();
     for i in 0..3 {
@@ -295,37 +214,22 @@ fn input_struggle_near_miss() {
         evs.push(input("#dob", (i + 1) as f64, i * 3_000 + 500));
         evs.push(ev(EventType::Blur, "#dob", i * 3_000 + 1_000));
     }
-    assert_eq!(
-        count(&run(evs), SignalKind::InputStruggle),
-        0,
-        "typing in every visit"
-    );
+    assert_eq!(count(&run(evs), SignalKind::InputStruggle), 0, "typing in every visit");
 }
 
 #[test]
 fn attention_drop_on_long_blur_and_missing_face() {
-    let a = run(vec![
-        ev(EventType::Blur, "window", 1_000),
-        ev(EventType::Focus, "window", 7_000),
-    ]);
+    let a = run(vec![ev(EventType::Blur, "window", 1_000), ev(EventType::Focus, "window", 7_000)]);
     assert_eq!(count(&a, SignalKind::AttentionDrop), 1);
-    assert_eq!(
-        a.insights.attention_drop_timestamps,
-        vec![Timestamp(T0 + 1_000)]
-    );
+    assert_eq!(a.insights.attention_drop_timestamps, vec![Timestamp(T0 + 1_000)]);
     let mut s = session(vec![]);
-    s.facial = (0..3)
-        .map(|i| face(i * 1_000, "neutral", 0.0, false))
-        .collect();
+    s.facial = (0..3).map(|i| face(i * 1_000, "neutral", 0.0, false)).collect();
     assert_eq!(count(&analyze_session(&s), SignalKind::AttentionDrop), 1);
 }
 
 #[test]
 fn attention_drop_near_miss() {
-    let a = run(vec![
-        ev(EventType::Blur, "window", 1_000),
-        ev(EventType::Focus, "window", 5_000),
-    ]);
+    let a = run(vec![ev(EventType::Blur, "window", 1_000), ev(EventType::Focus, "window", 5_000)]);
     assert_eq!(count(&a, SignalKind::AttentionDrop), 0, "a 4 s blur");
     let mut s = session(vec![]);
     s.facial = vec![
@@ -346,11 +250,7 @@ fn negative_emotion_merges_consecutive_snapshots() {
         face(2_000, "happy", 0.9, true),
     ];
     let a = analyze_session(&s);
-    let e: Vec<&Signal> = a
-        .signals
-        .iter()
-        .filter(|s| s.kind == SignalKind::NegativeEmotion)
-        .collect();
+    let e: Vec<&Signal> = a.signals.iter().filter(|s| s.kind == SignalKind::NegativeEmotion).collect();
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].intensity, 0.9);
 }
@@ -359,27 +259,17 @@ fn negative_emotion_merges_consecutive_snapshots() {
 fn negative_emotion_near_miss() {
     let mut s = session(vec![]);
     // No face: never an emotion, whatever the label. Low confidence: not counted.
-    s.facial = vec![
-        face(0, "angry", 0.95, false),
-        face(5_000, "sad", 0.4, true),
-        face(9_000, "happy", 0.9, true),
-    ];
+    s.facial =
+        vec![face(0, "angry", 0.95, false), face(5_000, "sad", 0.4, true), face(9_000, "happy", 0.9, true)];
     assert_eq!(count(&analyze_session(&s), SignalKind::NegativeEmotion), 0);
 }
 
 #[test]
 fn negative_speech_on_phrase_or_sentiment() {
     let mut s = session(vec![]);
-    s.voice = vec![
-        voice(0, "I can't find the pricing page"),
-        voice(10_000, "this is terrible and broken"),
-    ];
+    s.voice = vec![voice(0, "I can't find the pricing page"), voice(10_000, "this is terrible and broken")];
     let a = analyze_session(&s);
-    let sp: Vec<&Signal> = a
-        .signals
-        .iter()
-        .filter(|s| s.kind == SignalKind::NegativeSpeech)
-        .collect();
+    let sp: Vec<&Signal> = a.signals.iter().filter(|s| s.kind == SignalKind::NegativeSpeech).collect();
     assert_eq!(sp.len(), 2);
     assert_eq!(sp[0].intensity, 0.6);
     assert!(sp[1].intensity > 0.6);
@@ -388,41 +278,26 @@ fn negative_speech_on_phrase_or_sentiment() {
 #[test]
 fn negative_speech_near_miss() {
     let mut s = session(vec![]);
-    s.voice = vec![
-        voice(0, "this looks nice, I found it"),
-        voice(5_000, "okay, now the blue button"),
-    ];
+    s.voice = vec![voice(0, "this looks nice, I found it"), voice(5_000, "okay, now the blue button")];
     assert_eq!(count(&analyze_session(&s), SignalKind::NegativeSpeech), 0);
 }
 
 #[test]
 fn thresholds_can_be_overridden() {
-    let mut s = session(vec![
-        click("#pay", 1_000),
-        click("#pay", 1_600),
-        click("#pay", 2_200),
-    ]);
+    let mut s = session(vec![click("#pay", 1_000), click("#pay", 1_600), click("#pay", 2_200)]);
     let mut th = Thresholds::default();
     th.rage_click_max_gap_ms = 700.0;
     th.weights.insert("rage_click".into(), 0.9);
     s.session.analysis = Some(th);
     let a = analyze_session(&s);
-    let r = a
-        .signals
-        .iter()
-        .find(|s| s.kind == SignalKind::RageClick)
-        .unwrap();
+    let r = a.signals.iter().find(|s| s.kind == SignalKind::RageClick).unwrap();
     assert_eq!(r.weight, 0.9);
 }
 
 #[test]
 fn snapshot_uses_only_past_data() {
-    let s = session(vec![
-        click("#pay", 1_000),
-        click("#pay", 1_300),
-        click("#pay", 1_600),
-        error("", 100_000),
-    ]);
+    let s =
+        session(vec![click("#pay", 1_000), click("#pay", 1_300), click("#pay", 1_600), error("", 100_000)]);
     let early = insights_snapshot(&s, Some(T0 + 2_000));
     let full = insights_snapshot(&s, None);
     assert!(early.overall_frustration_score > 0.0);

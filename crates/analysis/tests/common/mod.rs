@@ -15,11 +15,7 @@ pub fn meta(id: &str) -> SessionMeta {
         completed_at: Some(Timestamp(T0 + 600_000)),
         tester_label: "Tester 1".into(),
         nd_categories: vec!["adhd".into()],
-        tasks: vec![TaskMeta {
-            task_id: "task_1".into(),
-            title: "Buy".into(),
-            order: 1,
-        }],
+        tasks: vec![TaskMeta { task_id: "task_1".into(), title: "Buy".into(), order: 1 }],
         analysis: None,
     }
 }

@@ -1,0 +1,271 @@
+//! Property tests of analysis.md §6: determinism and order independence, bounds,
+//! monotonicity.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+use openscouter_analysis::*;
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+
+const SELECTORS: [&str; 5] = ["#a", "#b", "#pay", "", "window"];
+const URLS: [&str; 4] = ["https://x.test/", "https://x.test/a", "https://x.test/b?q=1", ""];
+const EMOTIONS: [&str; 6] = ["angry", "happy", "confused", "neutral", "sad", "bogus"];
+const SPEECH: [&str; 5] =
+    ["I can't find it", "great, easy", "this is terrible", "too much text to read here", ""];
+const TYPES: [EventType; 8] = [
+    EventType::Click,
+    EventType::Click,
+    EventType::Scroll,
+    EventType::Input,
+    EventType::Focus,
+    EventType::Blur,
+    EventType::Navigation,
+    EventType::Error,
+];
+
+fn event(span: i64) -> impl Strategy<Value = EventItem> {
+    (
+        0usize..TYPES.len(),
+        0usize..SELECTORS.len(),
+        0..=span,
+        proptest::option::of(0usize..URLS.len()),
+        proptest::option::of(0.0f64..6_000.0),
+        proptest::option::of(-100.0f64..2_000.0),
+        proptest::option::of(0.0f64..30.0),
+        proptest::option::of(prop_oneof![Just("task_1"), Just("task_2")]),
+    )
+        .prop_map(|(t, s, ms, url, hover, y, len, task)| {
+            let mut e = EventItem::new(TYPES[t], SELECTORS[s], T0 + ms);
+            e.url = url.map(|u| URLS[u].to_string());
+            e.hover_ms = hover;
+            e.scroll_y = y;
+            e.input_length = len;
+            e.task_id = task.map(str::to_string);
+            if TYPES[t] == EventType::Error {
+                e.error_message = Some("boom".into());
+            }
+            e
+        })
+}
+
+fn face_item(span: i64) -> impl Strategy<Value = FacialItem> {
+    (0..=span, 0usize..EMOTIONS.len(), 0.0f64..=1.0, any::<bool>())
+        .prop_map(|(ms, e, c, d)| face(ms, EMOTIONS[e], c, d))
+}
+
+fn voice_item(span: i64) -> impl Strategy<Value = VoiceItem> {
+    (0..=span, 0usize..SPEECH.len()).prop_map(|(ms, s)| voice(ms, SPEECH[s]))
+}
+
+fn attempt(span: i64) -> impl Strategy<Value = TaskAttempt> {
+    (0..=span, 0..=span, 0usize..4, proptest::option::of(1.0f64..=7.0), any::<bool>()).prop_map(
+        |(a, b, o, seq, t2)| TaskAttempt {
+            task_id: if t2 { "task_2" } else { "task_1" }.into(),
+            outcome: [Outcome::Success, Outcome::Indirect, Outcome::Fail, Outcome::Abandon][o],
+            seq,
+            started_at: Timestamp(T0 + a.min(b)),
+            ended_at: Timestamp(T0 + a.max(b)),
+        },
+    )
+}
+
+/// A session whose items lie within `span` ms of the start; completed at `span`.
+fn session_in(span: i64, max_events: usize) -> impl Strategy<Value = SessionInput> {
+    (
+        proptest::collection::vec(event(span), 0..max_events),
+        proptest::collection::vec(face_item(span), 0..30),
+        proptest::collection::vec(voice_item(span), 0..6),
+        proptest::collection::vec(attempt(span), 0..3),
+    )
+        .prop_map(move |(events, facial, voice, attempts)| {
+            let mut s = SessionInput::empty(meta("sess_p"));
+            s.session.completed_at = Some(Timestamp(T0 + span));
+            s.events = events;
+            s.facial = facial;
+            s.voice = voice;
+            s.task_attempts = attempts;
+            s
+        })
+}
+
+/// Sessions with timestamps spread over millennia, and sometimes no items at all.
+fn far_session() -> impl Strategy<Value = SessionInput> {
+    let far = prop_oneof![0i64..=120_000, -86_400_000i64..=0, 0i64..=250_000_000_000_000];
+    (
+        proptest::collection::vec((event(0), far.clone()), 0..25),
+        proptest::collection::vec((face_item(0), far.clone()), 0..10),
+        proptest::option::of(far),
+    )
+        .prop_map(|(events, facial, done)| {
+            let mut s = SessionInput::empty(meta("sess_far"));
+            s.session.completed_at = done.map(|d| Timestamp(T0 + d));
+            s.events = events
+                .into_iter()
+                .map(|(mut e, off)| {
+                    e.timestamp = Timestamp(T0 + off);
+                    e
+                })
+                .collect();
+            s.facial = facial
+                .into_iter()
+                .map(|(mut f, off)| {
+                    f.timestamp = Timestamp(T0 + off);
+                    f
+                })
+                .collect();
+            s
+        })
+}
+
+fn json(a: &SessionAnalysis) -> String {
+    serde_json::to_string(a).unwrap()
+}
+
+fn check_bounds(a: &SessionAnalysis) -> Result<(), TestCaseError> {
+    let unit = |x: f64| x.is_finite() && (0.0..=1.0).contains(&x);
+    let pct = |x: f64| x.is_finite() && (0.0..=100.0).contains(&x);
+    prop_assert!(unit(a.insights.overall_frustration_score));
+    for s in &a.signals {
+        prop_assert!(unit(s.intensity) && unit(s.weight));
+        prop_assert!(s.end_timestamp >= s.timestamp);
+    }
+    for p in &a.timeline.points {
+        prop_assert!(unit(p.raw) && unit(p.smoothed));
+    }
+    prop_assert!(pct(a.analytics.overall) && pct(a.analytics.interaction));
+    prop_assert!(a.analytics.emotion.is_none_or(pct));
+    prop_assert!(a.analytics.voice.is_none_or(pct));
+    prop_assert!(unit(a.tone_profile.mean_negative_intensity));
+    for f in &a.findings {
+        prop_assert!(unit(f.peak_intensity));
+        prop_assert!(f.finding_id.starts_with("fnd_"));
+    }
+    let ids: BTreeSet<&String> = a.findings.iter().map(|f| &f.finding_id).collect();
+    prop_assert_eq!(ids.len(), a.findings.len());
+    if a.signals.is_empty() {
+        prop_assert_eq!(a.insights.overall_frustration_score, 0.0);
+        prop_assert!(a.findings.is_empty());
+    }
+    Ok(())
+}
+
+fn shuffled(s: &SessionInput, seed: u64) -> SessionInput {
+    // Deterministic permutation: sort by a hash of (seed, index).
+    fn perm<T: Clone>(v: &[T], seed: u64) -> Vec<T> {
+        let mut idx: Vec<(u64, usize)> = (0..v.len())
+            .map(|i| {
+                let mut z = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                (z ^ (z >> 31), i)
+            })
+            .collect();
+        idx.sort();
+        idx.into_iter().map(|(_, i)| v[i].clone()).collect()
+    }
+    let mut out = s.clone();
+    out.events = perm(&s.events, seed);
+    out.facial = perm(&s.facial, seed + 1);
+    out.voice = perm(&s.voice, seed + 2);
+    out.task_attempts = perm(&s.task_attempts, seed + 3);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn deterministic_and_order_independent(s in session_in(180_000, 80), seed in any::<u64>()) {
+        let a = json(&analyze_session(&s));
+        prop_assert_eq!(&a, &json(&analyze_session(&s)));
+        prop_assert_eq!(&a, &json(&analyze_session(&shuffled(&s, seed))));
+        let snap = insights_snapshot(&s, Some(T0 + 60_000));
+        prop_assert_eq!(snap, insights_snapshot(&shuffled(&s, seed), Some(T0 + 60_000)));
+    }
+
+    #[test]
+    fn bounded_for_any_session(s in session_in(600_000, 80)) {
+        check_bounds(&analyze_session(&s))?;
+    }
+
+    #[test]
+    fn bounded_with_far_apart_timestamps(s in far_session()) {
+        let a = analyze_session(&s);
+        check_bounds(&a)?;
+        prop_assert!(a.timeline.points.len() <= 100 * (s.events.len() + s.facial.len() + 1));
+    }
+
+    #[test]
+    fn adding_a_rage_click_chain_never_lowers_frustration(
+        s in session_in(300_000, 60),
+        start in 0i64..=290_000,
+        gaps in proptest::collection::vec(0i64..=500, 2..8),
+    ) {
+        let before = analyze_session(&s).insights.overall_frustration_score;
+        let mut more = s.clone();
+        let mut t = start;
+        more.events.push(EventItem::new(EventType::Click, "#added-chain", T0 + t));
+        for g in gaps {
+            t += g;
+            more.events.push(EventItem::new(EventType::Click, "#added-chain", T0 + t));
+        }
+        let after = analyze_session(&more);
+        prop_assert!(after.signals.iter().any(|x| x.kind == SignalKind::RageClick));
+        prop_assert!(after.insights.overall_frustration_score >= before,
+            "{} < {}", after.insights.overall_frustration_score, before);
+    }
+
+    #[test]
+    fn adding_an_error_never_lowers_frustration(
+        s in session_in(300_000, 60),
+        at in 0i64..=300_000,
+        sel in 0usize..SELECTORS.len(),
+    ) {
+        let before = analyze_session(&s).insights.overall_frustration_score;
+        let mut more = s.clone();
+        let mut e = EventItem::new(EventType::Error, SELECTORS[sel], T0 + at);
+        e.error_message = Some("added".into());
+        more.events.push(e);
+        let after = analyze_session(&more).insights.overall_frustration_score;
+        prop_assert!(after >= before, "{} < {}", after, before);
+    }
+
+    #[test]
+    fn study_synthesis_is_bounded_and_order_independent(
+        sessions in proptest::collection::vec((session_in(120_000, 30), 0usize..3, 0usize..3), 0..6),
+        seed in any::<u64>(),
+    ) {
+        let confirmed: Vec<ConfirmedSession> = sessions
+            .into_iter()
+            .enumerate()
+            .map(|(i, (mut s, v, nd))| {
+                s.session.session_id = format!("sess_{i}");
+                s.session.tester_label = format!("Tester {}", i + 1);
+                s.session.variant = Some(["A", "B", "C"][v].to_string());
+                s.session.nd_categories = vec![["adhd", "autism", "dyslexia"][nd].to_string()];
+                s.survey = Some(Survey { sus: Some(vec![3.0; 10]), nps: Some((i % 11) as f64) });
+                let a = analyze_session(&s);
+                ConfirmedSession::all_confirmed(s, a)
+            })
+            .collect();
+        let meta = StudyMeta { job_id: "job_1".into(), ..StudyMeta::default() };
+        let r = synthesize_study(&confirmed, &meta);
+        prop_assert!(r.score <= 100);
+        for t in &r.tasks {
+            prop_assert!((0.0..=1.0).contains(&t.success_rate));
+            prop_assert!(t.ci95[0] <= t.success_rate && t.success_rate <= t.ci95[1]);
+        }
+        for f in &r.findings {
+            prop_assert!(f.prevalence.is_some_and(|p| (0.0..=1.0).contains(&p)));
+        }
+        if let Some(ab) = &r.ab_test {
+            let sum: f64 = ab.probability_best.values().sum();
+            prop_assert!((sum - 1.0).abs() < 1e-3, "{}", sum);
+        }
+        let mut rev = confirmed.clone();
+        rev.reverse();
+        let _ = seed;
+        prop_assert_eq!(serde_json::to_string(&r).unwrap(), serde_json::to_string(&synthesize_study(&rev, &meta)).unwrap());
+    }
+}
