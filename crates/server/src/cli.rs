@@ -107,7 +107,9 @@ pub async fn main() -> std::process::ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Admin { command: AdminCommand::CreateUser { email, password, role, full_name, organization } } => {
+        Command::Admin {
+            command: AdminCommand::CreateUser { email, password, role, full_name, organization },
+        } => {
             let state = match crate::build_state(config, Arc::new(SystemClock)).await {
                 Ok(s) => s,
                 Err(e) => return fail(e),

@@ -110,11 +110,8 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let mut raw: BTreeMap<&str, String> = BTreeMap::new();
         for (name, default, _) in SETTINGS {
-            let value = env
-                .get(*name)
-                .or_else(|| file.get(*name))
-                .cloned()
-                .or_else(|| default.map(str::to_owned));
+            let value =
+                env.get(*name).or_else(|| file.get(*name)).cloned().or_else(|| default.map(str::to_owned));
             if let Some(v) = value {
                 raw.insert(name, v);
             }
@@ -127,17 +124,27 @@ impl Config {
         let env_kind = match get("OPENSCOUTER_ENV") {
             "development" => Environment::Development,
             "production" => Environment::Production,
-            other => return Err(bad("OPENSCOUTER_ENV", format!("expected development or production, got {other:?}"))),
+            other => {
+                return Err(bad(
+                    "OPENSCOUTER_ENV",
+                    format!("expected development or production, got {other:?}"),
+                ));
+            }
         };
         let database_url = get("DATABASE_URL").to_owned();
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
             return Err(bad("DATABASE_URL", "expected sqlite://PATH or postgres://…"));
         }
         let listen = get("OPENSCOUTER_LISTEN").parse().map_err(|e| bad("OPENSCOUTER_LISTEN", e))?;
         let data_dir = PathBuf::from(get("OPENSCOUTER_DATA_DIR"));
 
         let jwt_secret = match raw.get("OPENSCOUTER_JWT_SECRET").filter(|s| !s.is_empty()) {
-            Some(s) if s.len() < 32 => return Err(bad("OPENSCOUTER_JWT_SECRET", "must be at least 32 bytes")),
+            Some(s) if s.len() < 32 => {
+                return Err(bad("OPENSCOUTER_JWT_SECRET", "must be at least 32 bytes"));
+            }
             Some(s) => SecretString::from(s.clone()),
             None if env_kind == Environment::Production => {
                 return Err(bad("OPENSCOUTER_JWT_SECRET", "is required in production"));
@@ -145,13 +152,16 @@ impl Config {
             // Development: generated once, then kept, so restarts don't sign everyone out.
             None => SecretString::from(dev_jwt_secret(&data_dir)?),
         };
-        let secret = |name: &str| raw.get(name).filter(|s| !s.is_empty()).map(|s| SecretString::from(s.clone()));
+        let secret =
+            |name: &str| raw.get(name).filter(|s| !s.is_empty()).map(|s| SecretString::from(s.clone()));
 
         let cors_origins = match raw.get("OPENSCOUTER_CORS_ORIGINS").filter(|s| !s.trim().is_empty()) {
             Some(list) => {
-                let origins: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+                let origins: Vec<String> =
+                    list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
                 for o in &origins {
-                    crate::http::middleware::cors::OriginPattern::parse(o).map_err(|e| bad("OPENSCOUTER_CORS_ORIGINS", e))?;
+                    crate::http::middleware::cors::OriginPattern::parse(o)
+                        .map_err(|e| bad("OPENSCOUTER_CORS_ORIGINS", e))?;
                 }
                 origins
             }
@@ -162,14 +172,16 @@ impl Config {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|s| {
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .map_err(|_| bad("OPENSCOUTER_TRUSTED_PROXIES", format!("{s:?} is not an IP address or CIDR")))
+                s.parse::<IpNet>().or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(|_| {
+                    bad("OPENSCOUTER_TRUSTED_PROXIES", format!("{s:?} is not an IP address or CIDR"))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
 
         let positive = |name: &str| -> Result<u64, ConfigError> {
-            let v: u64 = get(name).parse().map_err(|_| bad(name, format!("expected a positive integer, got {:?}", get(name))))?;
+            let v: u64 = get(name)
+                .parse()
+                .map_err(|_| bad(name, format!("expected a positive integer, got {:?}", get(name))))?;
             if v == 0 {
                 return Err(bad(name, "must be greater than 0"));
             }
@@ -196,9 +208,15 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some("pretty") => LogFormat::Pretty,
             None | Some("") => {
-                if env_kind == Environment::Production { LogFormat::Json } else { LogFormat::Pretty }
+                if env_kind == Environment::Production {
+                    LogFormat::Json
+                } else {
+                    LogFormat::Pretty
+                }
             }
-            Some(other) => return Err(bad("OPENSCOUTER_LOG_FORMAT", format!("expected json or pretty, got {other:?}"))),
+            Some(other) => {
+                return Err(bad("OPENSCOUTER_LOG_FORMAT", format!("expected json or pretty, got {other:?}")));
+            }
         };
 
         Ok(Self {
@@ -237,7 +255,13 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
-                other => return Err(ConfigError(format!("{}: {k} must be a string, integer or boolean, got {}", path.display(), other.type_str()))),
+                other => {
+                    return Err(ConfigError(format!(
+                        "{}: {k} must be a string, integer or boolean, got {}",
+                        path.display(),
+                        other.type_str()
+                    )));
+                }
             };
             Ok((k, s))
         })
@@ -256,7 +280,8 @@ fn dev_jwt_secret(data_dir: &Path) -> Result<String, ConfigError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| ConfigError(format!("cannot create {}: {e}", data_dir.display())))?;
     let secret = crate::auth::secrets::new_hex_token(32);
-    std::fs::write(&path, &secret).map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
+    std::fs::write(&path, &secret)
+        .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
     Ok(secret)
 }
 
@@ -271,7 +296,11 @@ mod tests {
 
     #[test]
     fn environment_overrides_file_overrides_defaults() {
-        let file = env(&[("OPENSCOUTER_LISTEN", "127.0.0.1:9000"), ("OPENSCOUTER_RATE_LIMIT_FREE", "5"), ("OPENSCOUTER_JWT_SECRET", &"x".repeat(32))]);
+        let file = env(&[
+            ("OPENSCOUTER_LISTEN", "127.0.0.1:9000"),
+            ("OPENSCOUTER_RATE_LIMIT_FREE", "5"),
+            ("OPENSCOUTER_JWT_SECRET", &"x".repeat(32)),
+        ]);
         let c = Config::from_sources(&file, &env(&[("OPENSCOUTER_RATE_LIMIT_FREE", "7")])).unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.rate_limits.free, 7);
@@ -289,14 +318,17 @@ mod tests {
             ("OPENSCOUTER_TRUSTED_PROXIES", "10.0.0.0/99", "OPENSCOUTER_TRUSTED_PROXIES"),
             ("OPENSCOUTER_CORS_ORIGINS", "ftp://x", "OPENSCOUTER_CORS_ORIGINS"),
         ] {
-            let e = Config::from_sources(&BTreeMap::new(), &env(&[(k, v), ("OPENSCOUTER_JWT_SECRET", &secret)])).unwrap_err();
+            let e =
+                Config::from_sources(&BTreeMap::new(), &env(&[(k, v), ("OPENSCOUTER_JWT_SECRET", &secret)]))
+                    .unwrap_err();
             assert!(e.to_string().contains(needle), "{e}");
         }
     }
 
     #[test]
     fn production_requires_a_jwt_secret() {
-        let e = Config::from_sources(&BTreeMap::new(), &env(&[("OPENSCOUTER_ENV", "production")])).unwrap_err();
+        let e =
+            Config::from_sources(&BTreeMap::new(), &env(&[("OPENSCOUTER_ENV", "production")])).unwrap_err();
         assert!(e.to_string().contains("OPENSCOUTER_JWT_SECRET"));
     }
 }

@@ -67,7 +67,11 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
 }
 
 /// Builds the state around an already-open store.
-pub fn state_with_store(config: Config, clock: SharedClock, store: Arc<dyn Store>) -> Result<AppState, StartError> {
+pub fn state_with_store(
+    config: Config,
+    clock: SharedClock,
+    store: Arc<dyn Store>,
+) -> Result<AppState, StartError> {
     let jwt = JwtKeys::new(config.jwt_secret.expose_secret().as_bytes()).map_err(StartError::Jwt)?;
     Ok(AppState {
         jwt: Arc::new(jwt),
@@ -81,7 +85,12 @@ pub fn state_with_store(config: Config, clock: SharedClock, store: Arc<dyn Store
 }
 
 /// Serves `state` on `listener` until `shutdown` is cancelled; in-flight requests finish.
-pub async fn serve(state: AppState, listener: TcpListener, role: Role, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    role: Role,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     if role == Role::Worker {
         // Background jobs arrive with the agent pipeline; a worker node idles until then.

@@ -1,7 +1,7 @@
 //! Argon2id password hashing, always run off the async runtime.
 
-use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
 
 use crate::error::ApiError;
 
@@ -27,8 +27,8 @@ impl PasswordCost {
     }
 
     fn hasher(self) -> Result<Argon2<'static>, ApiError> {
-        let params = Params::new(self.memory_kib, self.iterations, self.lanes, None)
-            .map_err(ApiError::internal)?;
+        let params =
+            Params::new(self.memory_kib, self.iterations, self.lanes, None).map_err(ApiError::internal)?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 }

@@ -61,7 +61,8 @@ impl InProcessLimiter {
         }
         drop(map);
         let remaining = ((burst - (used_until - now)) / t).clamp(0, i128::from(limit));
-        let ceil_secs = |ns: i128| u64::try_from((ns.max(0) + 999_999_999) / 1_000_000_000).unwrap_or(u64::MAX);
+        let ceil_secs =
+            |ns: i128| u64::try_from((ns.max(0) + 999_999_999) / 1_000_000_000).unwrap_or(u64::MAX);
         Decision {
             allowed,
             limit,

@@ -43,7 +43,12 @@ fn new_refresh(now: i64) -> (String, NewRefreshToken) {
     (token, row)
 }
 
-fn access_token(state: &AppState, p: &PrincipalRecord, session_id: &str, now: i64) -> ApiResult<(String, i64)> {
+fn access_token(
+    state: &AppState,
+    p: &PrincipalRecord,
+    session_id: &str,
+    now: i64,
+) -> ApiResult<(String, i64)> {
     let exp = now + ACCESS_TTL_MS;
     let claims = Claims {
         sub: p.user_id.clone(),
@@ -68,7 +73,12 @@ async fn start_session(state: &AppState, user: &User) -> ApiResult<IssuedTokens>
         Some(org) => state.store.get_organization(org).await?.map_or(Plan::Free, |o| o.plan),
         None => Plan::Free,
     };
-    let p = PrincipalRecord { user_id: user.id.clone(), role: user.role, organization_id: user.organization_id.clone(), plan };
+    let p = PrincipalRecord {
+        user_id: user.id.clone(),
+        role: user.role,
+        organization_id: user.organization_id.clone(),
+        plan,
+    };
     let (access_token, expires_at) = access_token(state, &p, &session_id, now)?;
     Ok(IssuedTokens { access_token, refresh_token, expires_at })
 }
@@ -76,7 +86,9 @@ async fn start_session(state: &AppState, user: &User) -> ApiResult<IssuedTokens>
 fn check_password_rules(password: &str) -> ApiResult<()> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        return Err(ApiError::Unprocessable(format!("password: must be at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(ApiError::Unprocessable(format!(
+            "password: must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
     }
     if n > 256 {
         return Err(ApiError::Unprocessable("password: must be at most 256 characters".into()));
@@ -96,7 +108,9 @@ pub async fn create_user(state: &AppState, s: Signup) -> ApiResult<User> {
             created_at: now,
         }),
         (_, Some(_)) => {
-            return Err(ApiError::Unprocessable("organizationName: only business accounts have an organization".into()));
+            return Err(ApiError::Unprocessable(
+                "organizationName: only business accounts have an organization".into(),
+            ));
         }
         (_, None) => None,
     };

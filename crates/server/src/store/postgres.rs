@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use super::sql::{Db, SqlStore};
 use super::StoreError;
+use super::sql::{Db, SqlStore};
 
 /// Connects to `url` (`postgres://…`).
 pub async fn connect(url: &str, max_connections: u32) -> Result<SqlStore, StoreError> {

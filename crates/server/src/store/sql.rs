@@ -44,7 +44,8 @@ macro_rules! write {
 }
 
 type UserRow = (String, String, String, String, Option<String>, String, i64, i64);
-const USER_COLS: &str = "u.id, u.email, u.full_name, u.role, u.organization_id, u.status, u.created_at, u.updated_at";
+const USER_COLS: &str =
+    "u.id, u.email, u.full_name, u.role, u.organization_id, u.status, u.created_at, u.updated_at";
 
 type OrgRow = (String, String, String, i64, i64);
 
@@ -264,7 +265,12 @@ impl Store for SqlStore {
         })
     }
 
-    async fn set_organization_plan(&self, org_id: &str, plan: Plan, audit: AuditEntry) -> StoreResult<Organization> {
+    async fn set_organization_plan(
+        &self,
+        org_id: &str,
+        plan: Plan,
+        audit: AuditEntry,
+    ) -> StoreResult<Organization> {
         write!(self, p => {
             let mut tx = p.begin().await?;
             let row: Option<OrgRow> = sqlx::query_as(
@@ -295,7 +301,12 @@ impl Store for SqlStore {
         })
     }
 
-    async fn create_auth_session(&self, session_id: &str, user_id: &str, refresh: NewRefreshToken) -> StoreResult<()> {
+    async fn create_auth_session(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        refresh: NewRefreshToken,
+    ) -> StoreResult<()> {
         write!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query("INSERT INTO auth_sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
@@ -319,7 +330,12 @@ impl Store for SqlStore {
         })
     }
 
-    async fn rotate_refresh_token(&self, presented_hash: &str, next: NewRefreshToken, now: i64) -> StoreResult<RefreshOutcome> {
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        next: NewRefreshToken,
+        now: i64,
+    ) -> StoreResult<RefreshOutcome> {
         write!(self, p => {
             let mut tx = p.begin().await?;
             // The row lock (PostgreSQL) or the single writer (SQLite) makes two concurrent
@@ -374,7 +390,13 @@ impl Store for SqlStore {
         })
     }
 
-    async fn revoke_auth_session(&self, session_id: &str, user_id: &str, reason: &str, now: i64) -> StoreResult<()> {
+    async fn revoke_auth_session(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<()> {
         write!(self, p => {
             sqlx::query(
                 "UPDATE auth_sessions SET revoked_at = $1, revoked_reason = $2 \
@@ -390,7 +412,11 @@ impl Store for SqlStore {
         })
     }
 
-    async fn principal_for_session(&self, session_id: &str, user_id: &str) -> StoreResult<Option<PrincipalRecord>> {
+    async fn principal_for_session(
+        &self,
+        session_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<PrincipalRecord>> {
         let sql = format!(
             "{PRINCIPAL_SELECT} JOIN auth_sessions s ON s.user_id = u.id \
              WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND u.status = 'active'"
@@ -451,7 +477,12 @@ impl Store for SqlStore {
         })
     }
 
-    async fn revoke_api_token(&self, user_id: &str, token_id: &str, now: i64) -> StoreResult<Option<ApiToken>> {
+    async fn revoke_api_token(
+        &self,
+        user_id: &str,
+        token_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<ApiToken>> {
         write!(self, p => {
             let row: Option<TokenRow> = sqlx::query_as(
                 "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3 \
@@ -467,16 +498,16 @@ impl Store for SqlStore {
     }
 
     async fn api_token_for_auth(&self, token_hash: &str, now: i64) -> StoreResult<Option<ApiTokenAuth>> {
-        let sql = format!(
-            "SELECT u.id, u.role, u.organization_id, o.plan, t.id, t.scopes, t.last_used_at \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             LEFT JOIN organizations o ON o.id = u.organization_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
-               AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.status = 'active'"
+        let sql = concat!(
+            "SELECT u.id, u.role, u.organization_id, o.plan, t.id, t.scopes, t.last_used_at ",
+            "FROM api_tokens t JOIN users u ON u.id = t.user_id ",
+            "LEFT JOIN organizations o ON o.id = u.organization_id ",
+            "WHERE t.token_hash = $1 AND t.revoked_at IS NULL ",
+            "AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.status = 'active'"
         );
         read!(self, p => {
             let row: Option<(String, String, Option<String>, Option<String>, String, String, Option<i64>)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token_hash).bind(now).fetch_optional(p).await?;
+                sqlx::query_as(sql).bind(token_hash).bind(now).fetch_optional(p).await?;
             row.map(|r| {
                 Ok(ApiTokenAuth {
                     token_id: r.4,

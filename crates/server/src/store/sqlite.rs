@@ -5,18 +5,18 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::sql::{Db, SqlStore};
 use super::StoreError;
+use super::sql::{Db, SqlStore};
 
 /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`).
 ///
 /// `synchronous = FULL`: a 200 promises the rows survive power loss, not only a crash.
 pub async fn connect(url: &str, readers: u32) -> Result<SqlStore, StoreError> {
-    if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p)) {
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
-        }
+    if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p))
+        && let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
     }
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Unavailable(e.to_string()))?

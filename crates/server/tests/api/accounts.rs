@@ -46,7 +46,11 @@ async fn signup_creates_user_and_organization(b: Backend) {
     let t = app.signup("tester").await;
     assert!(t.organization_id.is_none());
     let res = app
-        .post("/api/auth/signup", json!({"email": "x@y.io", "password": PASSWORD, "fullName": "X", "role": "admin"}), None)
+        .post(
+            "/api/auth/signup",
+            json!({"email": "x@y.io", "password": PASSWORD, "fullName": "X", "role": "admin"}),
+            None,
+        )
         .await;
     assert_eq!(res.assert_error(422), "role: must be business or tester");
     let res = app
@@ -68,10 +72,14 @@ async fn signup_rejects_duplicates_case_insensitively(b: Backend) {
 async fn signin_has_one_error_for_both_failures(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
     let a = app.signup("tester").await;
-    let wrong_pw = app.post("/api/auth/signin", json!({"email": a.email, "password": "wrong password!"}), None).await;
-    let unknown = app.post("/api/auth/signin", json!({"email": "ghost@example.com", "password": PASSWORD}), None).await;
+    let wrong_pw =
+        app.post("/api/auth/signin", json!({"email": a.email, "password": "wrong password!"}), None).await;
+    let unknown =
+        app.post("/api/auth/signin", json!({"email": "ghost@example.com", "password": PASSWORD}), None).await;
     assert_eq!(wrong_pw.assert_error(401), unknown.assert_error(401));
-    let ok = app.post("/api/auth/signin", json!({"email": a.email.to_uppercase(), "password": PASSWORD}), None).await;
+    let ok = app
+        .post("/api/auth/signin", json!({"email": a.email.to_uppercase(), "password": PASSWORD}), None)
+        .await;
     assert_eq!(ok.ok()["user"]["id"], json!(a.user_id));
 }
 
@@ -128,7 +136,8 @@ async fn bad_jwts_are_401(b: Backend) {
     let a = app.signup("business").await;
     let parts: Vec<&str> = a.access.split('.').collect();
     let claims: Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap())
+            .unwrap();
 
     // tampered payload (role escalation), original signature
     let mut evil = claims.clone();
@@ -146,7 +155,13 @@ async fn bad_jwts_are_401(b: Backend) {
         &jsonwebtoken::EncodingKey::from_secret(b"test-secret-test-secret-test-secret!").unwrap(),
     )
     .unwrap();
-    for (what, token) in [("tampered", tampered), ("none", none), ("wrong key", wrong_key), ("hs384", hs384), ("garbage", "abc".into())] {
+    for (what, token) in [
+        ("tampered", tampered),
+        ("none", none),
+        ("wrong key", wrong_key),
+        ("hs384", hs384),
+        ("garbage", "abc".into()),
+    ] {
         let res = app.get("/api/me", Some(&format!("Bearer {token}"))).await;
         assert_eq!(res.status.as_u16(), 401, "{what}");
         res.assert_error(401);
@@ -163,7 +178,8 @@ async fn bad_jwts_are_401(b: Backend) {
 async fn me_reads_and_patches_profile(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
     let a = app.signup("tester").await;
-    let res = app.send(Method::PATCH, "/api/me", Some(json!({"fullName": "  Ada Lovelace "})), &a.bearer()).await;
+    let res =
+        app.send(Method::PATCH, "/api/me", Some(json!({"fullName": "  Ada Lovelace "})), &a.bearer()).await;
     assert_eq!(res.ok()["fullName"], "Ada Lovelace");
     assert_eq!(app.get("/api/me", Some(&a.bearer())).await.ok()["user"]["fullName"], "Ada Lovelace");
     let res = app.send(Method::PATCH, "/api/me", Some(json!({"fullName": ""})), &a.bearer()).await;

@@ -10,7 +10,12 @@ use serde_json::json;
 use crate::both;
 use crate::helpers::{Backend, TestApp};
 
-both!(framework_errors_use_the_envelope, body_errors_are_400_422_413, pagination_bounds_are_400, panics_are_opaque_500s);
+both!(
+    framework_errors_use_the_envelope,
+    body_errors_are_400_422_413,
+    pagination_bounds_are_400,
+    panics_are_opaque_500s
+);
 
 async fn framework_errors_use_the_envelope(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
@@ -18,7 +23,10 @@ async fn framework_errors_use_the_envelope(b: Backend) {
     assert_eq!(app.get("/api/nope", None).await.assert_error(404), "Not found");
     app.get("/nope", None).await.assert_error(404);
     // wrong method
-    assert_eq!(app.call(Method::DELETE, "/api/auth/signin", None, &[]).await.assert_error(405), "Method not allowed");
+    assert_eq!(
+        app.call(Method::DELETE, "/api/auth/signin", None, &[]).await.assert_error(405),
+        "Method not allowed"
+    );
     app.call(Method::POST, "/healthz", None, &[]).await.assert_error(405);
     // every response carries the security headers and a request id
     let res = app.get("/api/nope", None).await;
@@ -32,20 +40,33 @@ async fn framework_errors_use_the_envelope(b: Backend) {
 
 async fn body_errors_are_400_422_413(b: Backend) {
     let Some(app) = TestApp::with(b, &[("OPENSCOUTER_MAX_BODY_BYTES", "2048")]).await else { return };
-    let raw = |body: &str| app.call_from("127.0.0.1", Method::POST, "/api/auth/signup", Some(body.to_owned()), &[]);
+    let raw =
+        |body: &str| app.call_from("127.0.0.1", Method::POST, "/api/auth/signup", Some(body.to_owned()), &[]);
     // malformed JSON
     assert!(raw("{\"email\": ").await.assert_error(400).starts_with("Malformed JSON"));
     // wrong types
-    let msg = raw(r#"{"email": 5, "password": "0123456789", "fullName": "A", "role": "tester"}"#).await.assert_error(400);
+    let msg = raw(r#"{"email": 5, "password": "0123456789", "fullName": "A", "role": "tester"}"#)
+        .await
+        .assert_error(400);
     assert!(msg.contains("invalid type"), "{msg}");
     // unknown enum value
-    raw(r#"{"email": "a@b.io", "password": "0123456789", "fullName": "A", "role": "king"}"#).await.assert_error(400);
+    raw(r#"{"email": "a@b.io", "password": "0123456789", "fullName": "A", "role": "king"}"#)
+        .await
+        .assert_error(400);
     // missing field → 422 naming it
-    assert_eq!(raw(r#"{"email": "a@b.io", "fullName": "A", "role": "tester"}"#).await.assert_error(422), "password: is required");
+    assert_eq!(
+        raw(r#"{"email": "a@b.io", "fullName": "A", "role": "tester"}"#).await.assert_error(422),
+        "password: is required"
+    );
     // validation → 422 naming the field
-    let msg = raw(r#"{"email": "a@b.io", "password": "short", "fullName": "A", "role": "tester"}"#).await.assert_error(422);
+    let msg = raw(r#"{"email": "a@b.io", "password": "short", "fullName": "A", "role": "tester"}"#)
+        .await
+        .assert_error(422);
     assert!(msg.starts_with("password:"), "{msg}");
-    let msg = raw(r#"{"email": "not-an-email", "password": "0123456789", "fullName": "A", "role": "tester"}"#).await.assert_error(422);
+    let msg =
+        raw(r#"{"email": "not-an-email", "password": "0123456789", "fullName": "A", "role": "tester"}"#)
+            .await
+            .assert_error(422);
     assert!(msg.starts_with("email:"), "{msg}");
     // wrong content type
     let res = app
@@ -53,7 +74,8 @@ async fn body_errors_are_400_422_413(b: Backend) {
         .await;
     res.assert_error(400);
     // over the body limit
-    let big = json!({"email": "a@b.io", "password": "x".repeat(4096), "fullName": "A", "role": "tester"}).to_string();
+    let big = json!({"email": "a@b.io", "password": "x".repeat(4096), "fullName": "A", "role": "tester"})
+        .to_string();
     raw(&big).await.assert_error(413);
     // nothing was written by any of the above
     let res = app.post("/api/auth/signin", json!({"email": "a@b.io", "password": "0123456789"}), None).await;

@@ -78,16 +78,30 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let path = data_dir.join("test.db");
-                Some(Self { url: format!("sqlite://{}", path.display()), cleanup: None, sqlite_path: Some(path), data_dir })
+                Some(Self {
+                    url: format!("sqlite://{}", path.display()),
+                    cleanup: None,
+                    sqlite_path: Some(path),
+                    data_dir,
+                })
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url()?;
                 let name = format!("os_test_{}", ulid::Ulid::generate().to_string().to_lowercase());
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("connect to PostgreSQL");
-                sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .expect("connect to PostgreSQL");
+                sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await
+                    .unwrap();
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap().to_owned();
                 mark_postgres_ran();
-                Some(Self { url: format!("{base}/{name}"), cleanup: Some((admin, name)), sqlite_path: None, data_dir })
+                Some(Self {
+                    url: format!("{base}/{name}"),
+                    cleanup: Some((admin, name)),
+                    sqlite_path: None,
+                    data_dir,
+                })
             }
         }
     }
@@ -102,7 +116,11 @@ impl Drop for TestDb {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
                     if let Ok(mut c) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await {
-                        let _ = sqlx::Executor::execute(&mut c, sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                        let _ = sqlx::Executor::execute(
+                            &mut c,
+                            sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+                        )
+                        .await;
                     }
                 });
             })
@@ -201,12 +219,25 @@ impl TestApp {
     }
 
     /// Sends a request from `127.0.0.1`.
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Res {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Res {
         self.call_from("127.0.0.1", method, path, body.map(|b| b.to_string()), headers).await
     }
 
     /// Sends a request from a given peer IP with a raw body.
-    pub async fn call_from(&self, ip: &str, method: Method, path: &str, body: Option<String>, headers: &[(&str, &str)]) -> Res {
+    pub async fn call_from(
+        &self,
+        ip: &str,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Res {
         let mut req = Request::builder().method(method).uri(path);
         if body.is_some() {
             req = req.header("content-type", "application/json");

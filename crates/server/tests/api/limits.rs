@@ -8,7 +8,11 @@ use serde_json::json;
 use crate::both;
 use crate::helpers::{Backend, TestApp};
 
-both!(unauthenticated_limit_is_per_ip, authenticated_tiers_follow_the_plan, forwarded_for_only_from_trusted_proxies);
+both!(
+    unauthenticated_limit_is_per_ip,
+    authenticated_tiers_follow_the_plan,
+    forwarded_for_only_from_trusted_proxies
+);
 
 async fn unauthenticated_limit_is_per_ip(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
@@ -23,7 +27,9 @@ async fn unauthenticated_limit_is_per_ip(b: Backend) {
     assert_eq!(res.header("retry-after"), Some("2"));
     assert_eq!(res.header("x-ratelimit-remaining"), Some("0"));
     // bad credentials count against the IP too
-    app.call_from("198.51.100.1", Method::GET, "/api/me", None, &[("authorization", "Bearer junk")]).await.assert_error(429);
+    app.call_from("198.51.100.1", Method::GET, "/api/me", None, &[("authorization", "Bearer junk")])
+        .await
+        .assert_error(429);
     // another IP is unaffected; ops endpoints are never limited
     app.call_from("198.51.100.2", Method::GET, "/api/me", None, &[]).await.assert_error(401);
     let res = app.call_from("198.51.100.1", Method::GET, "/healthz", None, &[]).await;
@@ -35,7 +41,9 @@ async fn unauthenticated_limit_is_per_ip(b: Backend) {
 }
 
 async fn authenticated_tiers_follow_the_plan(b: Backend) {
-    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_RATE_LIMIT_FREE", "5"), ("OPENSCOUTER_RATE_LIMIT_PRO", "8")]).await else {
+    let Some(app) =
+        TestApp::with(b, &[("OPENSCOUTER_RATE_LIMIT_FREE", "5"), ("OPENSCOUTER_RATE_LIMIT_PRO", "8")]).await
+    else {
         return;
     };
     let biz = app.signup("business").await;
@@ -51,9 +59,14 @@ async fn authenticated_tiers_follow_the_plan(b: Backend) {
     // pro plan: a larger bucket, at once (plan is read per request)
     let admin = app.admin().await;
     let org = biz.organization_id.clone().unwrap();
-    app.send(Method::PATCH, &format!("/api/admin/organizations/{org}"), Some(json!({"plan": "pro"})), &admin.bearer())
-        .await
-        .ok();
+    app.send(
+        Method::PATCH,
+        &format!("/api/admin/organizations/{org}"),
+        Some(json!({"plan": "pro"})),
+        &admin.bearer(),
+    )
+    .await
+    .ok();
     let res = app.get("/api/me", Some(&biz.bearer())).await;
     assert_eq!(res.header("x-ratelimit-limit"), Some("8"));
     res.ok();
@@ -66,7 +79,11 @@ async fn authenticated_tiers_follow_the_plan(b: Backend) {
 }
 
 async fn forwarded_for_only_from_trusted_proxies(b: Backend) {
-    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "2"), ("OPENSCOUTER_TRUSTED_PROXIES", "10.0.0.0/8")]).await
+    let Some(app) = TestApp::with(
+        b,
+        &[("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "2"), ("OPENSCOUTER_TRUSTED_PROXIES", "10.0.0.0/8")],
+    )
+    .await
     else {
         return;
     };

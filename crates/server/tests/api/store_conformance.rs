@@ -10,10 +10,22 @@ use openscouter_server::store::{
 use crate::both;
 use crate::helpers::{Backend, TestApp};
 
-both!(users_and_organizations, refresh_rotation_is_atomic, api_tokens_are_tenant_scoped, migrations_are_idempotent);
+both!(
+    users_and_organizations,
+    refresh_rotation_is_atomic,
+    api_tokens_are_tenant_scoped,
+    migrations_are_idempotent
+);
 
 fn user(id: &str, email: &str, role: Role) -> NewUser {
-    NewUser { id: id.into(), email: email.into(), full_name: "N".into(), role, password_hash: "h".into(), created_at: 10 }
+    NewUser {
+        id: id.into(),
+        email: email.into(),
+        full_name: "N".into(),
+        role,
+        password_hash: "h".into(),
+        created_at: 10,
+    }
 }
 
 fn refresh(id: &str, hash: &str, now: i64) -> NewRefreshToken {
@@ -50,7 +62,10 @@ async fn users_and_organizations(b: Backend) {
     };
     assert_eq!(s.set_organization_plan("org_1", Plan::Pro, audit("aud_1")).await.unwrap().plan, Plan::Pro);
     // unknown organization: nothing changes, no audit entry
-    assert!(matches!(s.set_organization_plan("org_x", Plan::Pro, audit("aud_2")).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.set_organization_plan("org_x", Plan::Pro, audit("aud_2")).await,
+        Err(StoreError::NotFound)
+    ));
     let (entries, total) = s.list_audit(Page { page: 1, limit: 10 }).await.unwrap();
     assert_eq!(total, 1);
     assert_eq!(entries[0].id, "aud_1");
@@ -75,22 +90,37 @@ async fn refresh_rotation_is_atomic(b: Backend) {
     assert_eq!((rotated, reused), (1, 1), "{outcomes:?}");
     // reuse revoked the family, including the token the winner received
     assert!(s.principal_for_session("asn_1", "user_1").await.unwrap().is_none());
-    assert_eq!(s.rotate_refresh_token("h2", refresh("rft_4", "h4", 120), 120).await.unwrap(), RefreshOutcome::Invalid);
-    assert_eq!(s.rotate_refresh_token("h3", refresh("rft_5", "h5", 120), 120).await.unwrap(), RefreshOutcome::Invalid);
+    assert_eq!(
+        s.rotate_refresh_token("h2", refresh("rft_4", "h4", 120), 120).await.unwrap(),
+        RefreshOutcome::Invalid
+    );
+    assert_eq!(
+        s.rotate_refresh_token("h3", refresh("rft_5", "h5", 120), 120).await.unwrap(),
+        RefreshOutcome::Invalid
+    );
     // expiry
     s.create_auth_session("asn_2", "user_1", refresh("rft_6", "h6", 200)).await.unwrap();
-    assert_eq!(s.rotate_refresh_token("h6", refresh("rft_7", "h7", 1200), 1200).await.unwrap(), RefreshOutcome::Invalid);
+    assert_eq!(
+        s.rotate_refresh_token("h6", refresh("rft_7", "h7", 1200), 1200).await.unwrap(),
+        RefreshOutcome::Invalid
+    );
 }
 
 async fn api_tokens_are_tenant_scoped(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
     let s = app.state.store.clone();
-    s.create_user(user("user_1", "a@x.io", Role::Business), Some(NewOrganization { id: "org_1".into(), name: "A".into(), created_at: 1 }))
-        .await
-        .unwrap();
-    s.create_user(user("user_2", "b@x.io", Role::Business), Some(NewOrganization { id: "org_2".into(), name: "B".into(), created_at: 1 }))
-        .await
-        .unwrap();
+    s.create_user(
+        user("user_1", "a@x.io", Role::Business),
+        Some(NewOrganization { id: "org_1".into(), name: "A".into(), created_at: 1 }),
+    )
+    .await
+    .unwrap();
+    s.create_user(
+        user("user_2", "b@x.io", Role::Business),
+        Some(NewOrganization { id: "org_2".into(), name: "B".into(), created_at: 1 }),
+    )
+    .await
+    .unwrap();
     for i in 0..3 {
         s.create_api_token(NewApiToken {
             id: format!("tok_{i}"),

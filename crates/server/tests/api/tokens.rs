@@ -13,7 +13,8 @@ both!(tokens_are_shown_once_scoped_and_revocable, roles_and_tenancy);
 async fn tokens_are_shown_once_scoped_and_revocable(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
     let biz = app.signup("business").await;
-    let res = app.post("/api/tokens", json!({"name": "CI", "scopes": ["read", "read"]}), Some(&biz.bearer())).await;
+    let res =
+        app.post("/api/tokens", json!({"name": "CI", "scopes": ["read", "read"]}), Some(&biz.bearer())).await;
     let created = res.ok().clone();
     let plaintext = created["token"].as_str().unwrap().to_owned();
     let id = created["id"].as_str().unwrap().to_owned();
@@ -50,14 +51,30 @@ async fn tokens_are_shown_once_scoped_and_revocable(b: Backend) {
     // validation
     let res = app.post("/api/tokens", json!({"name": "x", "scopes": []}), Some(&biz.bearer())).await;
     assert!(res.assert_error(422).starts_with("scopes:"));
-    app.post("/api/tokens", json!({"name": "x", "scopes": ["sudo"]}), Some(&biz.bearer())).await.assert_error(400);
-    let res = app.post("/api/tokens", json!({"name": "x", "scopes": ["read"], "expiresInDays": 0}), Some(&biz.bearer())).await;
+    app.post("/api/tokens", json!({"name": "x", "scopes": ["sudo"]}), Some(&biz.bearer()))
+        .await
+        .assert_error(400);
+    let res = app
+        .post(
+            "/api/tokens",
+            json!({"name": "x", "scopes": ["read"], "expiresInDays": 0}),
+            Some(&biz.bearer()),
+        )
+        .await;
     assert!(res.assert_error(422).starts_with("expiresInDays"));
     // admin scope only for admins
-    app.post("/api/tokens", json!({"name": "x", "scopes": ["admin"]}), Some(&biz.bearer())).await.assert_error(403);
+    app.post("/api/tokens", json!({"name": "x", "scopes": ["admin"]}), Some(&biz.bearer()))
+        .await
+        .assert_error(403);
 
     // expiry
-    let res = app.post("/api/tokens", json!({"name": "short", "scopes": ["read"], "expiresInDays": 1}), Some(&biz.bearer())).await;
+    let res = app
+        .post(
+            "/api/tokens",
+            json!({"name": "short", "scopes": ["read"], "expiresInDays": 1}),
+            Some(&biz.bearer()),
+        )
+        .await;
     let short = format!("Token {}", res.ok()["token"].as_str().unwrap());
     app.get("/api/me", Some(&short)).await.ok();
     app.clock.advance_ms(24 * 3600 * 1000 + 1);
@@ -71,16 +88,24 @@ async fn roles_and_tenancy(b: Backend) {
     let globex = app.signup("business").await;
 
     // wrong role → 403
-    app.post("/api/tokens", json!({"name": "x", "scopes": ["read"]}), Some(&tester.bearer())).await.assert_error(403);
-    app.get("/api/tokens", Some(&tester.bearer())).await.assert_error(403);
-    let org = acme.organization_id.clone().unwrap();
-    app.send(Method::PATCH, &format!("/api/admin/organizations/{org}"), Some(json!({"plan": "pro"})), &acme.bearer())
+    app.post("/api/tokens", json!({"name": "x", "scopes": ["read"]}), Some(&tester.bearer()))
         .await
         .assert_error(403);
+    app.get("/api/tokens", Some(&tester.bearer())).await.assert_error(403);
+    let org = acme.organization_id.clone().unwrap();
+    app.send(
+        Method::PATCH,
+        &format!("/api/admin/organizations/{org}"),
+        Some(json!({"plan": "pro"})),
+        &acme.bearer(),
+    )
+    .await
+    .assert_error(403);
     app.get("/api/admin/audit-log", Some(&acme.bearer())).await.assert_error(403);
 
     // another organization's token → 404, and it stays valid
-    let res = app.post("/api/tokens", json!({"name": "acme", "scopes": ["read"]}), Some(&acme.bearer())).await;
+    let res =
+        app.post("/api/tokens", json!({"name": "acme", "scopes": ["read"]}), Some(&acme.bearer())).await;
     let id = res.ok()["id"].as_str().unwrap().to_owned();
     let plaintext = res.ok()["token"].as_str().unwrap().to_owned();
     let res = app.send(Method::DELETE, &format!("/api/tokens/{id}"), None, &globex.bearer()).await;
@@ -91,15 +116,30 @@ async fn roles_and_tenancy(b: Backend) {
     // admin changes a plan: audited, 404 for unknown organizations
     let admin = app.admin().await;
     let res = app
-        .send(Method::PATCH, &format!("/api/admin/organizations/{org}"), Some(json!({"plan": "pro"})), &admin.bearer())
+        .send(
+            Method::PATCH,
+            &format!("/api/admin/organizations/{org}"),
+            Some(json!({"plan": "pro"})),
+            &admin.bearer(),
+        )
         .await;
     assert_eq!(res.ok()["plan"], "pro");
-    app.send(Method::PATCH, "/api/admin/organizations/org_nope", Some(json!({"plan": "pro"})), &admin.bearer())
-        .await
-        .assert_error(404);
-    app.send(Method::PATCH, &format!("/api/admin/organizations/{org}"), Some(json!({"plan": "gold"})), &admin.bearer())
-        .await
-        .assert_error(400);
+    app.send(
+        Method::PATCH,
+        "/api/admin/organizations/org_nope",
+        Some(json!({"plan": "pro"})),
+        &admin.bearer(),
+    )
+    .await
+    .assert_error(404);
+    app.send(
+        Method::PATCH,
+        &format!("/api/admin/organizations/{org}"),
+        Some(json!({"plan": "gold"})),
+        &admin.bearer(),
+    )
+    .await
+    .assert_error(400);
     let log = app.get("/api/admin/audit-log", Some(&admin.bearer())).await;
     assert_eq!(log.body["metadata"]["total"], 1);
     let entry = &log.ok()[0];

@@ -14,7 +14,11 @@ fn preflight(origin: &str) -> [(&str, &str); 2] {
 }
 
 async fn cors_in_production(b: Backend) {
-    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_ENV", "production"), ("OPENSCOUTER_HSTS", "true")]).await else { return };
+    let Some(app) =
+        TestApp::with(b, &[("OPENSCOUTER_ENV", "production"), ("OPENSCOUTER_HSTS", "true")]).await
+    else {
+        return;
+    };
     for origin in ["https://openscouter.com", "https://app.openscouter.com"] {
         let res = app.call(Method::OPTIONS, "/api/auth/signin", None, &preflight(origin)).await;
         assert_eq!(res.status.as_u16(), 200, "{origin}");
@@ -23,7 +27,12 @@ async fn cors_in_production(b: Backend) {
         let res = app.call(Method::GET, "/healthz", None, &[("origin", origin)]).await;
         assert_eq!(res.header("access-control-allow-origin"), Some(origin));
     }
-    for origin in ["https://evil.com", "https://openscouter.com.evil.com", "http://app.openscouter.com", "http://localhost:3000"] {
+    for origin in [
+        "https://evil.com",
+        "https://openscouter.com.evil.com",
+        "http://app.openscouter.com",
+        "http://localhost:3000",
+    ] {
         let res = app.call(Method::OPTIONS, "/api/auth/signin", None, &preflight(origin)).await;
         assert_eq!(res.assert_error(403), "Origin not allowed");
         assert!(res.header("access-control-allow-origin").is_none(), "{origin}");
@@ -35,7 +44,9 @@ async fn cors_in_production(b: Backend) {
 }
 
 async fn cors_localhost_only_in_development(b: Backend) {
-    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_CORS_ORIGINS", "https://*.example.org")]).await else { return };
+    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_CORS_ORIGINS", "https://*.example.org")]).await else {
+        return;
+    };
     let res = app.call(Method::OPTIONS, "/api/me", None, &preflight("http://localhost:5173")).await;
     assert_eq!(res.header("access-control-allow-origin"), Some("http://localhost:5173"));
     let res = app.call(Method::OPTIONS, "/api/me", None, &preflight("https://labs.example.org")).await;
@@ -61,12 +72,24 @@ async fn ops_endpoints(b: Backend) {
     let doc = app.get("/api/openapi.json", None).await;
     assert_eq!(doc.status.as_u16(), 200);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
-    for path in ["/api/auth/signup", "/api/me", "/api/tokens", "/api/tokens/{id}", "/api/admin/organizations/{id}", "/healthz"] {
+    for path in [
+        "/api/auth/signup",
+        "/api/me",
+        "/api/tokens",
+        "/api/tokens/{id}",
+        "/api/admin/organizations/{id}",
+        "/healthz",
+    ] {
         assert!(doc.body["paths"].get(path).is_some(), "{path} missing from OpenAPI");
     }
     // the committed document is the generated one
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json")).unwrap();
-    assert_eq!(committed.trim(), openscouter_server::http::openapi_json().trim(), "openapi.json is stale: run `cargo run -- openapi > openapi.json`");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json")).unwrap();
+    assert_eq!(
+        committed.trim(),
+        openscouter_server::http::openapi_json().trim(),
+        "openapi.json is stale: run `cargo run -- openapi > openapi.json`"
+    );
 
     let docs = app.get("/api/docs", None).await;
     assert_eq!(docs.status.as_u16(), 200);

@@ -78,7 +78,9 @@ impl Policy for JwtOnly {
     fn check(p: &Principal, _: &Parts) -> Result<(), ApiError> {
         match p.method {
             AuthMethod::Jwt { .. } => Ok(()),
-            AuthMethod::ApiToken { .. } => Err(ApiError::Forbidden("This endpoint needs a signed-in user (JWT)".into())),
+            AuthMethod::ApiToken { .. } => {
+                Err(ApiError::Forbidden("This endpoint needs a signed-in user (JWT)".into()))
+            }
         }
     }
 }

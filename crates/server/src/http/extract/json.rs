@@ -25,7 +25,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 fn map_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(format!("Malformed JSON: {}", inner_message(&e.body_text()))),
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::BadRequest(format!("Malformed JSON: {}", inner_message(&e.body_text())))
+        }
         JsonRejection::JsonDataError(e) => {
             let msg = inner_message(&e.body_text());
             // `missing field `x`` is a validation failure of an otherwise well-formed body.
@@ -51,8 +53,10 @@ fn map_rejection(rejection: JsonRejection) -> ApiError {
 
 /// axum prefixes serde's message with its own sentence; keep serde's part, which names the field.
 fn inner_message(text: &str) -> String {
-    const PREFIXES: [&str; 2] =
-        ["Failed to deserialize the JSON body into the target type: ", "Failed to parse the request body as JSON: "];
+    const PREFIXES: [&str; 2] = [
+        "Failed to deserialize the JSON body into the target type: ",
+        "Failed to parse the request body as JSON: ",
+    ];
     PREFIXES.iter().find_map(|p| text.strip_prefix(p)).unwrap_or(text).to_owned()
 }
 
@@ -93,7 +97,11 @@ where
                 .next()
                 .map(|(path, error)| {
                     let path = camel_case_path(&path.to_string());
-                    if path.is_empty() { error.message().to_owned() } else { format!("{path}: {}", error.message()) }
+                    if path.is_empty() {
+                        error.message().to_owned()
+                    } else {
+                        format!("{path}: {}", error.message())
+                    }
                 })
                 .unwrap_or_else(|| "Invalid request".into());
             ApiError::Unprocessable(first)

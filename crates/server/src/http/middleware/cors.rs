@@ -48,7 +48,9 @@ impl OriginPattern {
                 suffix: format!(".{}", domain.to_ascii_lowercase()),
                 port,
             }),
-            _ if host.contains('*') => Err(format!("{s:?}: a wildcard must be the first label (https://*.example.com)")),
+            _ if host.contains('*') => {
+                Err(format!("{s:?}: a wildcard must be the first label (https://*.example.com)"))
+            }
             _ => Ok(Self::Exact(s.to_ascii_lowercase())),
         }
     }
@@ -58,7 +60,10 @@ impl OriginPattern {
             Self::Exact(o) => o.eq_ignore_ascii_case(origin),
             Self::Wildcard { scheme, suffix, port } => split_origin(origin).is_some_and(|(s, host, p)| {
                 let host = host.to_ascii_lowercase();
-                s == scheme && p == *port && host.ends_with(suffix.as_str()) && host.len() > suffix.len()
+                s == scheme
+                    && p == *port
+                    && host.ends_with(suffix.as_str())
+                    && host.len() > suffix.len()
                     && !host.contains('*')
             }),
         }
@@ -83,7 +88,8 @@ impl OriginPolicy {
     /// True when `origin` may call the API from a browser.
     pub fn allows(&self, origin: &str) -> bool {
         if self.allow_localhost
-            && split_origin(origin).is_some_and(|(s, h, _)| s == "http" && h.eq_ignore_ascii_case("localhost"))
+            && split_origin(origin)
+                .is_some_and(|(s, h, _)| s == "http" && h.eq_ignore_ascii_case("localhost"))
         {
             return true;
         }
@@ -97,8 +103,19 @@ pub fn layer(policy: std::sync::Arc<OriginPolicy>) -> CorsLayer {
         .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
             origin.to_str().is_ok_and(|o| policy.allows(o))
         }))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::HeaderName::from_static("x-request-id")])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("x-request-id"),
+        ])
         .expose_headers([
             header::RETRY_AFTER,
             header::HeaderName::from_static("x-request-id"),

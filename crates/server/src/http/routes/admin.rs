@@ -72,7 +72,11 @@ async fn patch_organization(
 /// The audit log, newest first.
 #[utoipa::path(get, path = "/api/admin/audit-log", tag = "admin", security(("jwt" = []), ("token" = ["admin"])), params(PageQuery),
     responses((status = 200, body = Envelope<Vec<AuditOut>>)))]
-async fn audit_log(State(state): State<AppState>, _admin: Admin, page: Pagination) -> ApiResult<Envelope<Vec<AuditOut>>> {
+async fn audit_log(
+    State(state): State<AppState>,
+    _admin: Admin,
+    page: Pagination,
+) -> ApiResult<Envelope<Vec<AuditOut>>> {
     let (rows, total) = state.store.list_audit(page.0).await?;
     let out = rows
         .into_iter()

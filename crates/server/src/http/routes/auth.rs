@@ -84,21 +84,39 @@ pub struct AuthOut {
 }
 
 fn tokens_out(t: IssuedTokens) -> TokensOut {
-    TokensOut { access_token: t.access_token, refresh_token: t.refresh_token, expires_at: format_ms(t.expires_at) }
+    TokensOut {
+        access_token: t.access_token,
+        refresh_token: t.refresh_token,
+        expires_at: format_ms(t.expires_at),
+    }
 }
 
 fn auth_out(user: crate::store::User, t: IssuedTokens) -> AuthOut {
     let t = tokens_out(t);
-    AuthOut { access_token: t.access_token, refresh_token: t.refresh_token, expires_at: t.expires_at, user: user.into() }
+    AuthOut {
+        access_token: t.access_token,
+        refresh_token: t.refresh_token,
+        expires_at: t.expires_at,
+        user: user.into(),
+    }
 }
 
 /// Create an account. A business account also creates its organization (plan `free`).
 #[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = SignupIn,
     responses((status = 200, body = Envelope<AuthOut>), (status = 422, description = "Validation failed or email already registered")))]
-async fn signup(State(state): State<AppState>, ValidatedJson(b): ValidatedJson<SignupIn>) -> ApiResult<Envelope<AuthOut>> {
+async fn signup(
+    State(state): State<AppState>,
+    ValidatedJson(b): ValidatedJson<SignupIn>,
+) -> ApiResult<Envelope<AuthOut>> {
     let (user, tokens) = accounts::signup(
         &state,
-        Signup { email: b.email, password: b.password, full_name: b.full_name, role: b.role, organization_name: b.organization_name },
+        Signup {
+            email: b.email,
+            password: b.password,
+            full_name: b.full_name,
+            role: b.role,
+            organization_name: b.organization_name,
+        },
     )
     .await?;
     Ok(ok(auth_out(user, tokens)))
@@ -107,7 +125,10 @@ async fn signup(State(state): State<AppState>, ValidatedJson(b): ValidatedJson<S
 /// Sign in with email and password.
 #[utoipa::path(post, path = "/api/auth/signin", tag = "auth", request_body = SigninIn,
     responses((status = 200, body = Envelope<AuthOut>), (status = 401, description = "Invalid email or password")))]
-async fn signin(State(state): State<AppState>, ValidatedJson(b): ValidatedJson<SigninIn>) -> ApiResult<Envelope<AuthOut>> {
+async fn signin(
+    State(state): State<AppState>,
+    ValidatedJson(b): ValidatedJson<SigninIn>,
+) -> ApiResult<Envelope<AuthOut>> {
     let (user, tokens) = accounts::signin(&state, &b.email, b.password).await?;
     Ok(ok(auth_out(user, tokens)))
 }
@@ -115,7 +136,10 @@ async fn signin(State(state): State<AppState>, ValidatedJson(b): ValidatedJson<S
 /// Exchange a refresh token for a new pair. Presenting a spent token revokes the whole sign-in.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshIn,
     responses((status = 200, body = Envelope<TokensOut>), (status = 401, description = "Invalid, expired or reused refresh token")))]
-async fn refresh(State(state): State<AppState>, ValidatedJson(b): ValidatedJson<RefreshIn>) -> ApiResult<Envelope<TokensOut>> {
+async fn refresh(
+    State(state): State<AppState>,
+    ValidatedJson(b): ValidatedJson<RefreshIn>,
+) -> ApiResult<Envelope<TokensOut>> {
     Ok(ok(tokens_out(accounts::refresh(&state, &b.refresh_token).await?)))
 }
 

@@ -19,7 +19,10 @@ pub async fn docs(Extension(html): Extension<DocsHtml>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            ),
         ],
         html.0.as_str().to_owned(),
     )
@@ -74,7 +77,12 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:.2rem .5re
     for (tag, ops) in &by_tag {
         let _ = write!(out, "<h2 id=\"{0}\">{0}</h2>", esc(tag));
         for (path, method, op) in ops {
-            let _ = write!(out, "<div class=\"op\"><p><span class=\"m\">{}</span> <code>{}</code></p>", esc(method), esc(path));
+            let _ = write!(
+                out,
+                "<div class=\"op\"><p><span class=\"m\">{}</span> <code>{}</code></p>",
+                esc(method),
+                esc(path)
+            );
             if let Some(s) = op.get("summary").and_then(Value::as_str) {
                 let _ = write!(out, "<p><strong>{}</strong></p>", esc(s));
             }

@@ -43,7 +43,11 @@ pub struct MePatch {
 #[utoipa::path(get, path = "/api/me", tag = "me", security(("jwt" = []), ("token" = [])),
     responses((status = 200, body = Envelope<MeOut>), (status = 401, description = "No valid credentials")))]
 async fn get_me(State(state): State<AppState>, caller: Authed) -> ApiResult<Envelope<MeOut>> {
-    let user = state.store.get_user(&caller.user_id).await?.ok_or_else(|| ApiError::Unauthorized("Account no longer exists".into()))?;
+    let user = state
+        .store
+        .get_user(&caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("Account no longer exists".into()))?;
     let organization = match &user.organization_id {
         Some(id) => state.store.get_organization(id).await?.map(Into::into),
         None => None,
@@ -58,7 +62,11 @@ async fn get_me(State(state): State<AppState>, caller: Authed) -> ApiResult<Enve
 /// Update the profile (`fullName`).
 #[utoipa::path(patch, path = "/api/me", tag = "me", security(("jwt" = [])), request_body = MePatch,
     responses((status = 200, body = Envelope<UserOut>), (status = 422, description = "Validation failed")))]
-async fn patch_me(State(state): State<AppState>, caller: UserJwt, ValidatedJson(b): ValidatedJson<MePatch>) -> ApiResult<Envelope<UserOut>> {
+async fn patch_me(
+    State(state): State<AppState>,
+    caller: UserJwt,
+    ValidatedJson(b): ValidatedJson<MePatch>,
+) -> ApiResult<Envelope<UserOut>> {
     let user = state.store.update_user_name(&caller.user_id, b.full_name.trim(), state.now()).await?;
     Ok(ok(user.into()))
 }

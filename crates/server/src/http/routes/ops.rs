@@ -20,7 +20,10 @@ pub struct OpenApiJson(pub Arc<String>);
 
 /// Routes outside `/api` (not rate limited: probes and scrapers must not be throttled).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
 
 /// `/api/openapi.json`.

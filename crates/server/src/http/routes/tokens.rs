@@ -77,18 +77,27 @@ impl From<ApiToken> for TokenOut {
 /// Create an API token. The plaintext is in this response only.
 #[utoipa::path(post, path = "/api/tokens", tag = "tokens", security(("jwt" = [])), request_body = TokenIn,
     responses((status = 200, body = Envelope<TokenCreatedOut>), (status = 403, description = "Testers cannot create tokens")))]
-async fn create_token(State(state): State<AppState>, caller: BusinessOrAdmin, ValidatedJson(b): ValidatedJson<TokenIn>) -> ApiResult<Envelope<TokenCreatedOut>> {
+async fn create_token(
+    State(state): State<AppState>,
+    caller: BusinessOrAdmin,
+    ValidatedJson(b): ValidatedJson<TokenIn>,
+) -> ApiResult<Envelope<TokenCreatedOut>> {
     let mut scopes = b.scopes;
     scopes.sort_unstable();
     scopes.dedup();
-    let (token, plaintext) = services::tokens::create(&state, &caller, b.name, scopes, b.expires_in_days).await?;
+    let (token, plaintext) =
+        services::tokens::create(&state, &caller, b.name, scopes, b.expires_in_days).await?;
     Ok(ok(TokenCreatedOut { meta: token.into(), token: plaintext }))
 }
 
 /// The caller's tokens, newest first (revoked ones included, marked `revokedAt`).
 #[utoipa::path(get, path = "/api/tokens", tag = "tokens", security(("jwt" = [])), params(PageQuery),
     responses((status = 200, body = Envelope<Vec<TokenOut>>)))]
-async fn list_tokens(State(state): State<AppState>, caller: BusinessOrAdmin, page: Pagination) -> ApiResult<Envelope<Vec<TokenOut>>> {
+async fn list_tokens(
+    State(state): State<AppState>,
+    caller: BusinessOrAdmin,
+    page: Pagination,
+) -> ApiResult<Envelope<Vec<TokenOut>>> {
     let (rows, total) = state.store.list_api_tokens(&caller.user_id, page.0).await?;
     Ok(Envelope::page(rows.into_iter().map(Into::into).collect(), page.meta(total)))
 }
@@ -97,7 +106,11 @@ async fn list_tokens(State(state): State<AppState>, caller: BusinessOrAdmin, pag
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", security(("jwt" = [])),
     params(("id" = String, Path, description = "Token id (`tok_…`)")),
     responses((status = 200, body = Envelope<TokenOut>), (status = 404, description = "No such token of yours")))]
-async fn revoke_token(State(state): State<AppState>, caller: BusinessOrAdmin, Path(id): Path<String>) -> ApiResult<Envelope<TokenOut>> {
+async fn revoke_token(
+    State(state): State<AppState>,
+    caller: BusinessOrAdmin,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<TokenOut>> {
     let token = state
         .store
         .revoke_api_token(&caller.user_id, &id, state.now())
