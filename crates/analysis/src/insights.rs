@@ -49,7 +49,7 @@ pub struct Insights {
 }
 
 /// Weighted contribution per kind of the signals starting in `[from, to]` (sorted input).
-fn contributions<'s>(signals: &'s [Signal], from: i64, to: i64) -> Option<(SignalKind, &'s Signal)> {
+fn contributions(signals: &[Signal], from: i64, to: i64) -> Option<(SignalKind, &Signal)> {
     let lo = signals.partition_point(|s| s.timestamp.0 < from);
     let hi = signals.partition_point(|s| s.timestamp.0 <= to);
     let mut sums: BTreeMap<SignalKind, (f64, &Signal)> = BTreeMap::new();

@@ -246,9 +246,8 @@ fn visits(from: i64, to: i64, sorted: &[(i64, bool, &str)]) -> Vec<String> {
         out.push(start.to_string());
     }
     for e in sorted[i..].iter().take_while(|e| e.0 <= to) {
-        if e.1 {
-            out.push(e.2.to_string());
-        } else if out.is_empty() {
+        // A navigation is a visit; without a known start page the first page seen is one.
+        if e.1 || out.is_empty() {
             out.push(e.2.to_string());
         }
     }

@@ -285,8 +285,7 @@ fn negative_speech_near_miss() {
 #[test]
 fn thresholds_can_be_overridden() {
     let mut s = session(vec![click("#pay", 1_000), click("#pay", 1_600), click("#pay", 2_200)]);
-    let mut th = Thresholds::default();
-    th.rage_click_max_gap_ms = 700.0;
+    let mut th = Thresholds { rage_click_max_gap_ms: 700.0, ..Thresholds::default() };
     th.weights.insert("rage_click".into(), 0.9);
     s.session.analysis = Some(th);
     let a = analyze_session(&s);
