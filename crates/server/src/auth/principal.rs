@@ -9,6 +9,8 @@ pub enum AuthMethod {
     Jwt { session_id: String },
     /// A server-to-server API token with scopes.
     ApiToken { token_id: String, scopes: Vec<Scope> },
+    /// A session test token: one session's ingestion and controls only.
+    TestToken { session_id: String },
 }
 
 /// An authenticated caller, with role, organization and plan read fresh from the store.
@@ -26,6 +28,7 @@ impl Principal {
     pub fn rate_limit_key(&self) -> String {
         match &self.method {
             AuthMethod::ApiToken { token_id, .. } => format!("tok:{token_id}"),
+            AuthMethod::TestToken { session_id } => format!("sess:{session_id}"),
             AuthMethod::Jwt { .. } => format!("user:{}", self.user_id),
         }
     }
@@ -36,6 +39,7 @@ impl Principal {
         match &self.method {
             AuthMethod::Jwt { .. } => true,
             AuthMethod::ApiToken { scopes, .. } => scopes.contains(&scope),
+            AuthMethod::TestToken { .. } => false,
         }
     }
 }

@@ -8,6 +8,13 @@ pub mod prefix {
     pub const AUTH_SESSION: &str = "asn";
     pub const REFRESH: &str = "rft";
     pub const AUDIT: &str = "aud";
+    pub const JOB: &str = "job";
+    pub const TASK: &str = "task";
+    pub const SESSION: &str = "sess";
+    pub const EVENT: &str = "evt";
+    pub const FACIAL: &str = "fac";
+    pub const VOICE: &str = "voc";
+    pub const NOTE: &str = "note";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.
@@ -15,6 +22,19 @@ pub fn new_id(prefix: &str, now_ms: i64) -> String {
     let ms = u64::try_from(now_ms).unwrap_or(0);
     let ulid = ulid::Ulid::from_parts(ms, random_u128());
     format!("{prefix}_{}", ulid.to_string().to_lowercase())
+}
+
+/// `n` new ids sharing one random draw (consecutive, so still unique and ordered); cheap for
+/// ingestion batches.
+pub fn new_ids(prefix: &str, now_ms: i64, n: usize) -> Vec<String> {
+    let ms = u64::try_from(now_ms).unwrap_or(0);
+    let base = random_u128() & ((1u128 << 80) - 1) & !((1u128 << 20) - 1);
+    (0..n)
+        .map(|i| {
+            let ulid = ulid::Ulid::from_parts(ms, base + i as u128);
+            format!("{prefix}_{}", ulid.to_string().to_lowercase())
+        })
+        .collect()
 }
 
 /// True when `id` has the given prefix and a well-formed ULID after it.

@@ -1,5 +1,6 @@
 //! Domain vocabulary shared by services, HTTP and store: roles, plans, scopes, validated newtypes.
 
+pub mod codes;
 pub mod ids;
 
 use serde::{Deserialize, Serialize};

@@ -42,6 +42,10 @@ Times are RFC 3339 UTC with milliseconds. Ids are prefixed ULIDs (user_…, org_
         (name = "me", description = "The caller's account"),
         (name = "tokens", description = "Server-to-server API tokens"),
         (name = "admin", description = "Operator actions, audited"),
+        (name = "studies", description = "Studies (jobs): drafts, launch, offers"),
+        (name = "sessions", description = "Sessions (tests): lifecycle, consent, notes, feedback, export"),
+        (name = "ingestion", description = "The browser extension's streams"),
+        (name = "testers", description = "Tester profiles"),
         (name = "ops", description = "Health, readiness, metrics, this document"),
     )
 )]
@@ -63,19 +67,31 @@ impl Modify for Security {
                 "`Token ost_…`: an API token from POST /api/tokens",
             ))),
         );
+        components.add_security_scheme(
+            "testToken",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Token <48 hex>`: the session's test token from POST /api/sessions (that session only, 24 h)",
+            ))),
+        );
     }
 }
 
 /// The routers (API under auth + rate limits, ops outside) and the OpenAPI document.
-fn parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::me::router())
         .merge(routes::tokens::router())
         .merge(routes::admin::router())
+        .merge(routes::jobs::router())
+        .merge(routes::sessions::router())
+        .merge(routes::testers::router())
         .routes(routes!(routes::ops::openapi_json))
         .routes(routes!(routes::docs::docs))
         .split_for_parts();
+    let (ingest, ingest_doc) = routes::ingest::router().split_for_parts();
+    doc.merge(ingest_doc);
     let (ops, ops_doc) = OpenApiRouter::new()
         .routes(routes!(routes::ops::healthz))
         .routes(routes!(routes::ops::readyz))
@@ -83,12 +99,12 @@ fn parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts();
     doc.merge(ops_doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    (api, ops, doc)
+    (api, ingest, ops, doc)
 }
 
 /// The OpenAPI document (what `openscouter openapi` prints and CI diffs).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    parts().2
+    parts().3
 }
 
 /// Pretty JSON of the document, as committed in `openapi.json`.
@@ -117,7 +133,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// The whole application with its middleware, ready to serve.
 pub fn router(state: AppState) -> Router {
-    let (api, ops, doc) = parts();
+    let (api, ingest, ops, doc) = parts();
     let doc_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".into());
     let doc_value: serde_json::Value = serde_json::from_str(&doc_json).unwrap_or_default();
     let docs_html = DocsHtml(Arc::new(routes::docs::render(&doc_value)));
@@ -126,7 +142,9 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .layer(Extension(OpenApiJson(Arc::new(doc_json))))
         .layer(Extension(docs_html));
-    with_middleware(api, ops, state)
+    // Ingestion has its own, larger body limit (the innermost limit wins).
+    let ingest = ingest.layer(DefaultBodyLimit::max(state.config.ingest_max_body_bytes));
+    with_middleware(api.merge(ingest), ops, state)
 }
 
 /// Wraps `api` (auth, rate limits, body limit) and `ops` routes in the shared middleware

@@ -52,6 +52,19 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<AuthOutcom
             let method = AuthMethod::ApiToken { token_id: t.token_id, scopes: t.scopes };
             return Ok(AuthOutcome::Authenticated(principal(t.principal, method)));
         }
+        // A session test token: 48 lowercase hex characters.
+        if token.len() == 48 && token.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Ok(match state.store.session_for_test_token(&sha256_hex(token), state.now()).await? {
+                Some((session_id, tester_id)) => AuthOutcome::Authenticated(Principal {
+                    user_id: tester_id,
+                    role: crate::domain::Role::Tester,
+                    organization_id: None,
+                    plan: crate::domain::Plan::Free,
+                    method: AuthMethod::TestToken { session_id },
+                }),
+                None => AuthOutcome::Rejected("Invalid or expired test token".into()),
+            });
+        }
         return Ok(AuthOutcome::Rejected("Invalid or revoked API token".into()));
     }
     Ok(AuthOutcome::Rejected("Unsupported Authorization scheme (use Bearer or Token)".into()))

@@ -2,4 +2,8 @@
 
 pub mod accounts;
 pub mod credentials;
+pub mod export;
+pub mod ingest;
+pub mod sessions;
+pub mod studies;
 pub mod tokens;

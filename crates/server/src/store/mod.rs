@@ -3,16 +3,20 @@
 //! Every method that reads tenant data takes the tenant (organization or owning user) and
 //! filters on it in SQL, so a handler bug cannot leak another tenant's rows.
 
+pub mod accounts;
 mod migrate;
 pub mod postgres;
+pub mod sessions;
 pub(crate) mod sql;
 pub mod sqlite;
+pub mod studies;
 
 use async_trait::async_trait;
 
-use crate::domain::{Plan, Role, Scope};
-
+pub use accounts::*;
+pub use sessions::*;
 pub use sql::SqlStore;
+pub use studies::*;
 
 /// Store failures, mapped to HTTP in `error.rs`.
 #[derive(Debug, thiserror::Error)]
@@ -56,194 +60,14 @@ impl Page {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Organization {
-    pub id: String,
-    pub name: String,
-    pub plan: Plan,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: String,
-    pub email: String,
-    pub full_name: String,
-    pub role: Role,
-    pub organization_id: Option<String>,
-    pub status: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-/// A user together with the stored password hash (sign-in only).
-#[derive(Debug, Clone)]
-pub struct UserCredentials {
-    pub user: User,
-    pub password_hash: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewUser {
-    pub id: String,
-    pub email: String,
-    pub full_name: String,
-    pub role: Role,
-    pub password_hash: String,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewOrganization {
-    pub id: String,
-    pub name: String,
-    pub created_at: i64,
-}
-
-/// A refresh token to insert (its hash only).
-#[derive(Debug, Clone)]
-pub struct NewRefreshToken {
-    pub id: String,
-    pub token_hash: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
-
-/// The identity facts the auth middleware needs, read fresh per request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrincipalRecord {
-    pub user_id: String,
-    pub role: Role,
-    pub organization_id: Option<String>,
-    pub plan: Plan,
-}
-
-/// Result of presenting a refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefreshOutcome {
-    /// Exchanged: the old token is spent, the new one stored in the same family.
-    Rotated { session_id: String, principal: PrincipalRecord },
-    /// A spent token came back: the whole family has now been revoked.
-    ReuseDetected,
-    /// Unknown, expired or revoked.
-    Invalid,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiToken {
-    pub id: String,
-    pub user_id: String,
-    pub name: String,
-    pub token_prefix: String,
-    pub scopes: Vec<Scope>,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-    pub last_used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewApiToken {
-    pub id: String,
-    pub user_id: String,
-    pub name: String,
-    pub token_hash: String,
-    pub token_prefix: String,
-    pub scopes: Vec<Scope>,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-}
-
-/// An API token resolved for authentication.
-#[derive(Debug, Clone)]
-pub struct ApiTokenAuth {
-    pub token_id: String,
-    pub scopes: Vec<Scope>,
-    pub last_used_at: Option<i64>,
-    pub principal: PrincipalRecord,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEntry {
-    pub id: String,
-    pub actor_id: Option<String>,
-    pub action: String,
-    pub target_type: String,
-    pub target_id: String,
-    /// JSON text.
-    pub details: String,
-    pub created_at: i64,
-}
-
-/// The store. Object-safe so the backend is chosen at start-up (`Arc<dyn Store>`).
+/// The store: one trait per domain, all implemented by `SqlStore`. Object-safe so the
+/// backend is chosen at start-up (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore + StudyStore + SessionStore {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations; returns how many were applied.
     async fn migrate(&self) -> StoreResult<usize>;
     /// Ready: reachable, and every known migration applied.
     async fn ready(&self) -> StoreResult<bool>;
-
-    // --- users and organizations
-    /// Creates a user, and its organization when given, in one transaction.
-    async fn create_user(&self, user: NewUser, org: Option<NewOrganization>) -> StoreResult<User>;
-    async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>>;
-    async fn find_credentials(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
-    async fn update_user_name(&self, user_id: &str, full_name: &str, now: i64) -> StoreResult<User>;
-    async fn get_organization(&self, org_id: &str) -> StoreResult<Option<Organization>>;
-    /// Admin action: changes the plan and writes the audit entry in the same transaction.
-    async fn set_organization_plan(
-        &self,
-        org_id: &str,
-        plan: Plan,
-        audit: AuditEntry,
-    ) -> StoreResult<Organization>;
-
-    // --- sign-in sessions and refresh tokens
-    async fn create_auth_session(
-        &self,
-        session_id: &str,
-        user_id: &str,
-        refresh: NewRefreshToken,
-    ) -> StoreResult<()>;
-    /// Rotation with reuse detection, atomically.
-    async fn rotate_refresh_token(
-        &self,
-        presented_hash: &str,
-        next: NewRefreshToken,
-        now: i64,
-    ) -> StoreResult<RefreshOutcome>;
-    /// Revokes a sign-in session of `user_id` (no-op if already revoked or not theirs).
-    async fn revoke_auth_session(
-        &self,
-        session_id: &str,
-        user_id: &str,
-        reason: &str,
-        now: i64,
-    ) -> StoreResult<()>;
-    /// The principal behind a live sign-in session of an active user.
-    async fn principal_for_session(
-        &self,
-        session_id: &str,
-        user_id: &str,
-    ) -> StoreResult<Option<PrincipalRecord>>;
-
-    // --- API tokens (tenant: the owning user)
-    async fn create_api_token(&self, token: NewApiToken) -> StoreResult<ApiToken>;
-    async fn list_api_tokens(&self, user_id: &str, page: Page) -> StoreResult<(Vec<ApiToken>, u64)>;
-    /// Revokes the token if it belongs to `user_id`; `None` when absent or another user's.
-    async fn revoke_api_token(
-        &self,
-        user_id: &str,
-        token_id: &str,
-        now: i64,
-    ) -> StoreResult<Option<ApiToken>>;
-    /// A live (unrevoked, unexpired) token of an active user, by hash.
-    async fn api_token_for_auth(&self, token_hash: &str, now: i64) -> StoreResult<Option<ApiTokenAuth>>;
-    async fn touch_api_token(&self, token_id: &str, now: i64) -> StoreResult<()>;
-
-    // --- audit
-    async fn list_audit(&self, page: Page) -> StoreResult<(Vec<AuditEntry>, u64)>;
 }

@@ -61,14 +61,22 @@ impl<S: Send + Sync, P: Policy> FromRequestParts<S> for Authed<P> {
     }
 }
 
-/// Any authenticated caller (API tokens need `read` for GET, `write` otherwise).
+/// Any authenticated caller (API tokens need `read` for GET, `write` otherwise). Test tokens
+/// are refused: they only work where a route opts in with `SessionActor`.
 #[derive(Debug, Clone, Copy)]
 pub struct AnyRole;
 impl Policy for AnyRole {
     fn check(p: &Principal, parts: &Parts) -> Result<(), ApiError> {
+        if matches!(p.method, AuthMethod::TestToken { .. }) {
+            return Err(test_token_refused());
+        }
         let scope = required_scope(&parts.method);
         if p.has_scope(scope) { Ok(()) } else { Err(insufficient_scope(scope)) }
     }
+}
+
+fn test_token_refused() -> ApiError {
+    ApiError::Forbidden("A test token only works for its session's ingestion and controls".into())
 }
 
 /// A signed-in user (JWT), any role. API tokens cannot manage accounts or mint tokens.
@@ -81,6 +89,20 @@ impl Policy for JwtOnly {
             AuthMethod::ApiToken { .. } => {
                 Err(ApiError::Forbidden("This endpoint needs a signed-in user (JWT)".into()))
             }
+            AuthMethod::TestToken { .. } => Err(test_token_refused()),
+        }
+    }
+}
+
+/// A session actor: a signed-in user (JWT) or a session test token. The service then checks
+/// that the session is theirs (`services::sessions::authorize`).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionActorPolicy;
+impl Policy for SessionActorPolicy {
+    fn check(p: &Principal, parts: &Parts) -> Result<(), ApiError> {
+        match p.method {
+            AuthMethod::TestToken { .. } => Ok(()),
+            _ => JwtOnly::check(p, parts),
         }
     }
 }
@@ -103,7 +125,7 @@ impl Policy for BusinessOrAdminJwt {
 pub struct AdminRole;
 impl Policy for AdminRole {
     fn check(p: &Principal, _: &Parts) -> Result<(), ApiError> {
-        if p.role != Role::Admin {
+        if p.role != Role::Admin || matches!(p.method, AuthMethod::TestToken { .. }) {
             return Err(ApiError::Forbidden("Admin role required".into()));
         }
         if p.has_scope(Scope::Admin) { Ok(()) } else { Err(insufficient_scope(Scope::Admin)) }
@@ -116,3 +138,5 @@ pub type UserJwt = Authed<JwtOnly>;
 pub type BusinessOrAdmin = Authed<BusinessOrAdminJwt>;
 /// Admin.
 pub type Admin = Authed<AdminRole>;
+/// A signed-in user or a session test token.
+pub type SessionActor = Authed<SessionActorPolicy>;

@@ -5,6 +5,6 @@ pub mod json;
 pub mod pagination;
 pub mod secrets;
 
-pub use auth::{Admin, Authed, BusinessOrAdmin, UserJwt};
+pub use auth::{Admin, Authed, BusinessOrAdmin, SessionActor, UserJwt};
 pub use json::{ApiJson, ValidatedJson};
 pub use pagination::Pagination;

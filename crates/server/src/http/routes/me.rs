@@ -55,6 +55,7 @@ async fn get_me(State(state): State<AppState>, caller: Authed) -> ApiResult<Enve
     let (auth_method, scopes) = match &caller.method {
         AuthMethod::Jwt { .. } => ("jwt", None),
         AuthMethod::ApiToken { scopes, .. } => ("token", Some(scopes.clone())),
+        AuthMethod::TestToken { .. } => ("test_token", None),
     };
     Ok(ok(MeOut { user: user.into(), organization, auth_method: auth_method.into(), scopes }))
 }

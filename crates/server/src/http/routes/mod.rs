@@ -3,8 +3,12 @@
 pub mod admin;
 pub mod auth;
 pub mod docs;
+pub mod ingest;
+pub mod jobs;
 pub mod me;
 pub mod ops;
+pub mod sessions;
+pub mod testers;
 pub mod tokens;
 
 use serde::Serialize;

@@ -1,0 +1,242 @@
+//! Sessions in the store: tests, test tokens, consent, streams, notes, feedback.
+
+use async_trait::async_trait;
+
+use super::{Guarded, Page, StoreResult};
+
+/// Who is asking, for tenant filtering in SQL.
+#[derive(Debug, Clone)]
+pub enum SessionScope {
+    /// A business member: sessions of the organization's studies.
+    Organization(String),
+    /// A tester: their own sessions.
+    Tester(String),
+    All,
+}
+
+/// A session row with the tester's anonymous label number.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub study_id: String,
+    pub organization_id: String,
+    pub tester_id: String,
+    pub label_no: Option<i64>,
+    pub variant: Option<String>,
+    pub status: String,
+    pub pipeline_status: String,
+    pub started_at: i64,
+    pub paused_at: Option<i64>,
+    pub paused_ms: i64,
+    pub completed_at: Option<i64>,
+    pub consent: Option<String>,
+    pub consent_events: bool,
+    pub consent_facial: bool,
+    pub consent_voice: bool,
+    pub sus: Option<String>,
+    pub nps: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The tester's profile JSON (for their ND categories), if any.
+    pub tester_profile: Option<String>,
+}
+
+/// A session to create.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: String,
+    pub study_id: String,
+    pub tester_id: String,
+    pub token_hash: String,
+    pub token_expires_at: i64,
+    pub now: i64,
+}
+
+/// Why a session could not be created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateSessionOutcome {
+    Created(String),
+    StudyNotFound,
+    StudyNotOpen(String),
+    NotAccepted,
+    AlreadyExists,
+}
+
+/// Picks the variant from the per-variant session counts (`None`: no A/B test).
+pub type VariantChooser = dyn Fn(&[(String, i64)]) -> Option<String> + Send + Sync;
+
+/// State changes of a session.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionChange {
+    Pause,
+    Resume,
+    Complete { completed_at: i64 },
+}
+
+/// An event item as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub id: String,
+    pub client_id: Option<String>,
+    pub ts: i64,
+    pub event_type: String,
+    pub target_selector: String,
+    pub x: Option<f64>,
+    pub y: Option<f64>,
+    pub scroll_y: Option<f64>,
+    pub input_length: Option<i64>,
+    pub viewport_width: Option<i64>,
+    pub viewport_height: Option<i64>,
+    pub url: Option<String>,
+    pub target_text: Option<String>,
+    pub task_id: Option<String>,
+    pub hover_ms: Option<i64>,
+    pub error_message: Option<String>,
+}
+
+/// A facial-emotion snapshot as stored (labels only, never images).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FacialRow {
+    pub id: String,
+    pub client_id: Option<String>,
+    pub ts: i64,
+    pub emotion: String,
+    pub confidence: f64,
+    pub face_detected: bool,
+    /// JSON object text.
+    pub action_units: Option<String>,
+    pub capture_interval_ms: Option<i64>,
+}
+
+/// A think-aloud transcript segment as stored (text only, never audio).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceRow {
+    pub id: String,
+    pub client_id: Option<String>,
+    pub ts: i64,
+    pub duration_ms: i64,
+    pub transcript: String,
+    pub confidence: f64,
+}
+
+/// A batch of one stream.
+#[derive(Debug, Clone)]
+pub enum StreamBatch {
+    Events(Vec<EventRow>),
+    Facial(Vec<FacialRow>),
+    Voice(Vec<VoiceRow>),
+}
+
+/// What an ingestion stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IngestCounts {
+    pub stored: u64,
+    pub duplicates: u64,
+}
+
+/// A text note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteRow {
+    pub id: String,
+    pub ts: i64,
+    pub text: String,
+    pub created_at: i64,
+}
+
+/// A task attempt (feedback).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskAttemptRow {
+    pub task_id: String,
+    pub outcome: String,
+    pub seq_score: Option<i64>,
+    pub started_at: i64,
+    pub ended_at: i64,
+}
+
+/// Filters of the events read-back.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub event_type: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Sessions, their streams and feedback.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Creates the session if the tester accepted the study and it is open or in progress;
+    /// moves the study to `in_progress`. Atomic.
+    async fn create_session(
+        &self,
+        s: NewSession,
+        choose_variant: &VariantChooser,
+    ) -> StoreResult<CreateSessionOutcome>;
+    async fn get_session(&self, scope: &SessionScope, id: &str) -> StoreResult<Option<Session>>;
+    async fn list_sessions(
+        &self,
+        scope: &SessionScope,
+        study_id: Option<&str>,
+        status: Option<&str>,
+        page: Page,
+    ) -> StoreResult<(Vec<Session>, u64)>;
+    /// The live session a test token belongs to: `(session_id, tester_id)`.
+    async fn session_for_test_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<(String, String)>>;
+    /// Applies a state change if the session is in one of `from`.
+    async fn change_session(
+        &self,
+        id: &str,
+        from: &[&str],
+        change: SessionChange,
+        now: i64,
+    ) -> StoreResult<Guarded<Session>>;
+    async fn set_consent(
+        &self,
+        id: &str,
+        consent_json: &str,
+        streams: [bool; 3],
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Stores a batch in one transaction if the session is still active.
+    async fn ingest(&self, session_id: &str, batch: StreamBatch) -> StoreResult<Guarded<IngestCounts>>;
+    async fn list_events(
+        &self,
+        session_id: &str,
+        filter: &EventFilter,
+        page: Page,
+    ) -> StoreResult<(Vec<EventRow>, u64)>;
+    /// Export cursors: rows after `(ts, seq)` in timestamp order, with their seq.
+    async fn events_after(
+        &self,
+        session_id: &str,
+        after: (i64, i64),
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, EventRow)>>;
+    async fn facial_after(
+        &self,
+        session_id: &str,
+        after: (i64, i64),
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, FacialRow)>>;
+    async fn voice_after(
+        &self,
+        session_id: &str,
+        after: (i64, i64),
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, VoiceRow)>>;
+    async fn add_note(&self, session_id: &str, note: NoteRow) -> StoreResult<()>;
+    async fn list_notes(&self, session_id: &str, page: Page) -> StoreResult<(Vec<NoteRow>, u64)>;
+    /// Upserts task attempts (by task) and the survey, in one transaction.
+    async fn put_feedback(
+        &self,
+        session_id: &str,
+        attempts: &[TaskAttemptRow],
+        sus: Option<&str>,
+        nps: Option<i64>,
+        now: i64,
+    ) -> StoreResult<()>;
+    async fn list_attempts(&self, session_id: &str) -> StoreResult<Vec<TaskAttemptRow>>;
+}

@@ -1,0 +1,456 @@
+//! `StudyStore` over SQLite and PostgreSQL.
+
+use async_trait::async_trait;
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use super::*;
+
+const STUDY_COLS: &str = "SELECT s.id, s.organization_id, s.created_by, s.status, s.definition, s.tester_count, \
+     s.created_at, s.updated_at, s.launched_at, s.closed_at, \
+     (SELECT COUNT(*) FROM study_testers st WHERE st.study_id = s.id AND st.status = 'accepted'), \
+     (SELECT COUNT(*) FROM sessions x WHERE x.study_id = s.id), \
+     (SELECT COUNT(*) FROM sessions x WHERE x.study_id = s.id AND x.status = 'confirmed') \
+     FROM studies s WHERE 1 = 1";
+
+type StudyRow =
+    (String, String, String, String, String, i64, i64, i64, Option<i64>, Option<i64>, i64, i64, i64);
+type TaskRow = (String, String, i64, String, String, String);
+
+fn study_from(r: StudyRow) -> Study {
+    Study {
+        id: r.0,
+        organization_id: r.1,
+        created_by: r.2,
+        status: r.3,
+        definition: r.4,
+        tester_count: r.5,
+        tasks: Vec::new(),
+        created_at: r.6,
+        updated_at: r.7,
+        launched_at: r.8,
+        closed_at: r.9,
+        seats_taken: r.10,
+        sessions_total: r.11,
+        sessions_confirmed: r.12,
+    }
+}
+
+/// Appends the tenant condition of `scope` (the query already has a `WHERE`).
+pub(super) fn push_study_scope<DB: Database>(qb: &mut QueryBuilder<DB>, scope: &StudyScope)
+where
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    match scope {
+        StudyScope::All => {}
+        StudyScope::Organization(org) => {
+            qb.push(" AND s.organization_id = ").push_bind(org.clone());
+        }
+        StudyScope::Tester { tester_id, profile } => {
+            qb.push(
+                " AND (EXISTS (SELECT 1 FROM study_testers st WHERE st.study_id = s.id AND st.tester_id = ",
+            )
+            .push_bind(tester_id.clone())
+            .push(") OR (s.status = 'open'");
+            // country: required on both sides
+            match &profile.country {
+                Some(c) => {
+                    qb.push(" AND EXISTS (SELECT 1 FROM study_targets t WHERE t.study_id = s.id AND t.kind = 'country' AND t.value = ")
+                        .push_bind(c.clone())
+                        .push(")");
+                }
+                None => {
+                    qb.push(" AND 1 = 0");
+                }
+            }
+            // nd categories: at least one in common (a study always names one)
+            push_any_of(qb, "nd", &profile.nd_categories, true);
+            // languages and devices: only when the study restricts them
+            push_any_of(qb, "language", &profile.languages, false);
+            push_any_of(qb, "device", &profile.devices, false);
+            match profile.age {
+                Some(age) => {
+                    qb.push(" AND (s.min_age IS NULL OR s.min_age <= ")
+                        .push_bind(age)
+                        .push(") AND (s.max_age IS NULL OR s.max_age >= ")
+                        .push_bind(age)
+                        .push(")");
+                }
+                None => {
+                    qb.push(" AND s.min_age IS NULL AND s.max_age IS NULL");
+                }
+            }
+            qb.push("))");
+        }
+    }
+}
+
+/// `kind` matches when the study lists one of `values` (or, unless `required`, lists none).
+fn push_any_of<DB: Database>(qb: &mut QueryBuilder<DB>, kind: &'static str, values: &[String], required: bool)
+where
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    qb.push(" AND (");
+    if !required {
+        qb.push("NOT EXISTS (SELECT 1 FROM study_targets t WHERE t.study_id = s.id AND t.kind = '")
+            .push(kind)
+            .push("') OR ");
+    }
+    if values.is_empty() {
+        qb.push("1 = 0)");
+        return;
+    }
+    qb.push("EXISTS (SELECT 1 FROM study_targets t WHERE t.study_id = s.id AND t.kind = '")
+        .push(kind)
+        .push("' AND t.value IN (");
+    let mut sep = qb.separated(", ");
+    for v in values {
+        sep.push_bind(v.clone());
+    }
+    qb.push(")))");
+}
+
+impl SqlStore {
+    /// Loads the tasks of `studies` (one query) and attaches them.
+    async fn attach_tasks(&self, studies: &mut [Study]) -> StoreResult<()> {
+        if studies.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = studies.iter().map(|s| s.id.clone()).collect();
+        let rows: Vec<TaskRow> = read!(self, p => {
+            let mut qb = QueryBuilder::new(
+                "SELECT study_id, id, ord, title, description, success_criteria FROM study_tasks WHERE study_id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for id in &ids {
+                sep.push_bind(id.clone());
+            }
+            qb.push(") ORDER BY ord");
+            qb.build_query_as().fetch_all(p).await?
+        });
+        for (study_id, id, order, title, description, success_criteria) in rows {
+            if let Some(s) = studies.iter_mut().find(|s| s.id == study_id) {
+                s.tasks.push(StudyTask { id, order, title, description, success_criteria });
+            }
+        }
+        Ok(())
+    }
+
+    async fn study_by_id(&self, id: &str) -> StoreResult<Option<Study>> {
+        self.get_study(&StudyScope::All, id, 0).await
+    }
+}
+
+macro_rules! write_study_parts {
+    ($tx:ident, $id:expr, $w:expr) => {{
+        sqlx::query("DELETE FROM study_targets WHERE study_id = $1").bind($id).execute(&mut *$tx).await?;
+        sqlx::query("DELETE FROM study_tasks WHERE study_id = $1").bind($id).execute(&mut *$tx).await?;
+        for (kind, value) in &$w.targets {
+            sqlx::query("INSERT INTO study_targets (study_id, kind, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind($id)
+                .bind(kind)
+                .bind(value)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        for t in &$w.tasks {
+            sqlx::query(
+                "INSERT INTO study_tasks (id, study_id, ord, title, description, success_criteria) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&t.id)
+            .bind($id)
+            .bind(t.order)
+            .bind(&t.title)
+            .bind(&t.description)
+            .bind(&t.success_criteria)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+
+#[async_trait]
+impl StudyStore for SqlStore {
+    async fn create_study(
+        &self,
+        id: &str,
+        org_id: &str,
+        created_by: &str,
+        w: StudyWrite,
+        now: i64,
+    ) -> StoreResult<Study> {
+        write!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "INSERT INTO studies (id, organization_id, created_by, status, definition, tester_count, min_age, max_age, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(id)
+            .bind(org_id)
+            .bind(created_by)
+            .bind(&w.definition)
+            .bind(w.tester_count)
+            .bind(w.min_age)
+            .bind(w.max_age)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            write_study_parts!(tx, id, w);
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        self.study_by_id(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn get_study(&self, scope: &StudyScope, id: &str, _now: i64) -> StoreResult<Option<Study>> {
+        let row: Option<StudyRow> = read!(self, p => {
+            let mut qb = QueryBuilder::new(STUDY_COLS);
+            qb.push(" AND s.id = ").push_bind(id.to_owned());
+            push_study_scope(&mut qb, scope);
+            qb.build_query_as().fetch_optional(p).await?
+        });
+        let Some(row) = row else { return Ok(None) };
+        let mut studies = [study_from(row)];
+        self.attach_tasks(&mut studies).await?;
+        let [study] = studies;
+        Ok(Some(study))
+    }
+
+    async fn list_studies(
+        &self,
+        scope: &StudyScope,
+        status: Option<&str>,
+        page: Page,
+    ) -> StoreResult<(Vec<Study>, u64)> {
+        let (rows, total): (Vec<StudyRow>, i64) = read!(self, p => {
+            let mut qb = QueryBuilder::new(STUDY_COLS);
+            push_study_scope(&mut qb, scope);
+            if let Some(st) = status {
+                qb.push(" AND s.status = ").push_bind(st.to_owned());
+            }
+            qb.push(" ORDER BY s.created_at DESC, s.id DESC LIMIT ").push_bind(i64::from(page.limit));
+            qb.push(" OFFSET ").push_bind(page.offset());
+            let rows = qb.build_query_as().fetch_all(p).await?;
+            let mut qc = QueryBuilder::new("SELECT COUNT(*) FROM studies s WHERE 1 = 1");
+            push_study_scope(&mut qc, scope);
+            if let Some(st) = status {
+                qc.push(" AND s.status = ").push_bind(st.to_owned());
+            }
+            let (total,): (i64,) = qc.build_query_as().fetch_one(p).await?;
+            (rows, total)
+        });
+        let mut studies: Vec<Study> = rows.into_iter().map(study_from).collect();
+        self.attach_tasks(&mut studies).await?;
+        Ok((studies, to_u64(total)))
+    }
+
+    async fn update_draft(
+        &self,
+        org_id: Option<&str>,
+        id: &str,
+        w: StudyWrite,
+        now: i64,
+    ) -> StoreResult<Guarded<Study>> {
+        let outcome: Guarded<()> = write!(self, p => {
+            let mut tx = p.begin().await?;
+            let current: Option<(String, String)> = sqlx::query_as("SELECT status, organization_id FROM studies WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            match current {
+                None => Guarded::NotFound,
+                Some((_, org)) if org_id.is_some_and(|o| o != org) => Guarded::NotFound,
+                Some((status, _)) if status != "draft" => Guarded::WrongState(status),
+                Some(_) => {
+                    sqlx::query(
+                        "UPDATE studies SET definition = $1, tester_count = $2, min_age = $3, max_age = $4, updated_at = $5 WHERE id = $6",
+                    )
+                    .bind(&w.definition)
+                    .bind(w.tester_count)
+                    .bind(w.min_age)
+                    .bind(w.max_age)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    write_study_parts!(tx, id, w);
+                    tx.commit().await?;
+                    Guarded::Done(())
+                }
+            }
+        });
+        Ok(match outcome {
+            Guarded::Done(()) => self.study_by_id(id).await?.map_or(Guarded::NotFound, Guarded::Done),
+            Guarded::NotFound => Guarded::NotFound,
+            Guarded::WrongState(s) => Guarded::WrongState(s),
+        })
+    }
+
+    async fn set_study_status(
+        &self,
+        org_id: Option<&str>,
+        id: &str,
+        from: &[&str],
+        to: &str,
+        now: i64,
+    ) -> StoreResult<Guarded<Study>> {
+        let outcome: Guarded<()> = write!(self, p => {
+            let mut tx = p.begin().await?;
+            let current: Option<(String, String)> = sqlx::query_as("SELECT status, organization_id FROM studies WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            match current {
+                None => Guarded::NotFound,
+                Some((_, org)) if org_id.is_some_and(|o| o != org) => Guarded::NotFound,
+                Some((status, _)) if !from.contains(&status.as_str()) => Guarded::WrongState(status),
+                Some(_) => {
+                    sqlx::query(
+                        "UPDATE studies SET status = $1, updated_at = $2, \
+                         launched_at = CASE WHEN $1 = 'open' THEN $2 ELSE launched_at END, \
+                         closed_at = CASE WHEN $1 = 'closed' THEN $2 ELSE closed_at END WHERE id = $3",
+                    )
+                    .bind(to)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Guarded::Done(())
+                }
+            }
+        });
+        Ok(match outcome {
+            Guarded::Done(()) => self.study_by_id(id).await?.map_or(Guarded::NotFound, Guarded::Done),
+            Guarded::NotFound => Guarded::NotFound,
+            Guarded::WrongState(s) => Guarded::WrongState(s),
+        })
+    }
+
+    async fn accept_study(&self, tester_id: &str, id: &str, now: i64) -> StoreResult<AcceptOutcome> {
+        let lock = if matches!(self.db, Db::Postgres(_)) { " FOR UPDATE" } else { "" };
+        let select = format!("SELECT status, tester_count FROM studies WHERE id = $1{lock}");
+        write!(self, p => {
+            let mut tx = p.begin().await?;
+            // PostgreSQL: the row lock serialises accepts of one study (seat count); SQLite has one writer.
+            let study: Option<(String, i64)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(select)).bind(id).fetch_optional(&mut *tx).await?;
+            let Some((status, tester_count)) = study else { return Ok(AcceptOutcome::NotFound) };
+            if status != "open" && status != "in_progress" {
+                return Ok(AcceptOutcome::NotOpen(status));
+            }
+            let existing: Option<(String, Option<i64>)> =
+                sqlx::query_as("SELECT status, label_no FROM study_testers WHERE study_id = $1 AND tester_id = $2")
+                    .bind(id)
+                    .bind(tester_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if existing.as_ref().is_some_and(|(s, _)| s == "accepted") {
+                return Ok(AcceptOutcome::AlreadyAccepted);
+            }
+            let (taken,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM study_testers WHERE study_id = $1 AND status = 'accepted'")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if taken >= tester_count {
+                return Ok(AcceptOutcome::Full);
+            }
+            let label_no = match existing.and_then(|(_, l)| l) {
+                Some(l) => l,
+                None => {
+                    let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(label_no) FROM study_testers WHERE study_id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    max.unwrap_or(0) + 1
+                }
+            };
+            sqlx::query(
+                "INSERT INTO study_testers (study_id, tester_id, status, label_no, created_at, updated_at) \
+                 VALUES ($1, $2, 'accepted', $3, $4, $4) \
+                 ON CONFLICT (study_id, tester_id) DO UPDATE SET status = 'accepted', label_no = $3, updated_at = $4",
+            )
+            .bind(id)
+            .bind(tester_id)
+            .bind(label_no)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(AcceptOutcome::Accepted { label_no })
+        })
+    }
+
+    async fn decline_study(&self, tester_id: &str, id: &str, now: i64) -> StoreResult<Guarded<()>> {
+        write!(self, p => {
+            let mut tx = p.begin().await?;
+            let study: Option<(String,)> = sqlx::query_as("SELECT status FROM studies WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+            if study.is_none() {
+                return Ok(Guarded::NotFound);
+            }
+            let (sessions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE study_id = $1 AND tester_id = $2")
+                .bind(id)
+                .bind(tester_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if sessions > 0 {
+                return Ok(Guarded::WrongState("started".into()));
+            }
+            sqlx::query(
+                "INSERT INTO study_testers (study_id, tester_id, status, label_no, created_at, updated_at) \
+                 VALUES ($1, $2, 'declined', NULL, $3, $3) \
+                 ON CONFLICT (study_id, tester_id) DO UPDATE SET status = 'declined', updated_at = $3",
+            )
+            .bind(id)
+            .bind(tester_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(Guarded::Done(()))
+        })
+    }
+
+    async fn offer_status(
+        &self,
+        tester_id: &str,
+        study_id: &str,
+    ) -> StoreResult<Option<(String, Option<i64>)>> {
+        read!(self, p => {
+            Ok(sqlx::query_as("SELECT status, label_no FROM study_testers WHERE study_id = $1 AND tester_id = $2")
+                .bind(study_id)
+                .bind(tester_id)
+                .fetch_optional(p)
+                .await?)
+        })
+    }
+
+    async fn get_profile(&self, user_id: &str) -> StoreResult<Option<TesterProfile>> {
+        read!(self, p => {
+            let row: Option<(String, String, bool, i64)> = sqlx::query_as(
+                "SELECT user_id, profile, capacity_verified, updated_at FROM tester_profiles WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .fetch_optional(p)
+            .await?;
+            Ok(row.map(|r| TesterProfile { user_id: r.0, profile: r.1, capacity_verified: r.2, updated_at: r.3 }))
+        })
+    }
+
+    async fn put_profile(&self, user_id: &str, profile: &str, now: i64) -> StoreResult<TesterProfile> {
+        write!(self, p => {
+            sqlx::query(
+                "INSERT INTO tester_profiles (user_id, profile, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id) DO UPDATE SET profile = $2, updated_at = $3",
+            )
+            .bind(user_id)
+            .bind(profile)
+            .bind(now)
+            .execute(p)
+            .await?;
+            Ok::<_, StoreError>(())
+        })?;
+        self.get_profile(user_id).await?.ok_or(StoreError::NotFound)
+    }
+}

@@ -1,0 +1,148 @@
+//! Studies in the store: studies with tasks and targeting, tester profiles, offers.
+
+use async_trait::async_trait;
+
+use super::{Page, StoreResult};
+
+/// Who is asking, for tenant filtering in SQL.
+#[derive(Debug, Clone)]
+pub enum StudyScope {
+    /// A business member: only this organization's studies.
+    Organization(String),
+    /// A tester: studies they answered, plus open studies matching their profile.
+    Tester { tester_id: String, profile: MatchProfile },
+    /// An admin: everything.
+    All,
+}
+
+/// The profile facts used to match a tester to studies.
+#[derive(Debug, Clone, Default)]
+pub struct MatchProfile {
+    pub country: Option<String>,
+    pub languages: Vec<String>,
+    pub devices: Vec<String>,
+    pub nd_categories: Vec<String>,
+    /// Age this year, when the birth year is known.
+    pub age: Option<i64>,
+}
+
+/// A task of a study.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StudyTask {
+    pub id: String,
+    pub order: i64,
+    pub title: String,
+    pub description: String,
+    pub success_criteria: String,
+}
+
+/// A study row with its tasks and counts.
+#[derive(Debug, Clone)]
+pub struct Study {
+    pub id: String,
+    pub organization_id: String,
+    pub created_by: String,
+    pub status: String,
+    /// JSON text of the study definition (everything but tasks).
+    pub definition: String,
+    pub tester_count: i64,
+    pub tasks: Vec<StudyTask>,
+    pub seats_taken: i64,
+    pub sessions_total: i64,
+    pub sessions_confirmed: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub launched_at: Option<i64>,
+    pub closed_at: Option<i64>,
+}
+
+/// A study to write: definition JSON plus the columns matching uses.
+#[derive(Debug, Clone)]
+pub struct StudyWrite {
+    pub definition: String,
+    pub tester_count: i64,
+    pub min_age: Option<i64>,
+    pub max_age: Option<i64>,
+    /// `(kind, value)`: kind is `country`, `language`, `device` or `nd`.
+    pub targets: Vec<(String, String)>,
+    /// Tasks with fresh ids.
+    pub tasks: Vec<StudyTask>,
+}
+
+/// Result of a guarded change.
+#[derive(Debug, Clone)]
+pub enum Guarded<T> {
+    Done(T),
+    NotFound,
+    /// The resource exists but is in this state.
+    WrongState(String),
+}
+
+/// Result of accepting an offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptOutcome {
+    Accepted { label_no: i64 },
+    AlreadyAccepted,
+    Full,
+    NotOpen(String),
+    NotFound,
+}
+
+/// A tester's stored profile.
+#[derive(Debug, Clone)]
+pub struct TesterProfile {
+    pub user_id: String,
+    pub profile: String,
+    pub capacity_verified: bool,
+    pub updated_at: i64,
+}
+
+/// Studies, tester profiles and offers.
+#[async_trait]
+pub trait StudyStore: Send + Sync + 'static {
+    async fn create_study(
+        &self,
+        id: &str,
+        org_id: &str,
+        created_by: &str,
+        w: StudyWrite,
+        now: i64,
+    ) -> StoreResult<Study>;
+    async fn get_study(&self, scope: &StudyScope, id: &str, now: i64) -> StoreResult<Option<Study>>;
+    async fn list_studies(
+        &self,
+        scope: &StudyScope,
+        status: Option<&str>,
+        page: Page,
+    ) -> StoreResult<(Vec<Study>, u64)>;
+    /// Replaces a draft's definition and tasks (organization-scoped).
+    async fn update_draft(
+        &self,
+        org_id: Option<&str>,
+        id: &str,
+        w: StudyWrite,
+        now: i64,
+    ) -> StoreResult<Guarded<Study>>;
+    /// Moves a study from one of `from` to `to` (organization-scoped unless `org_id` is None).
+    async fn set_study_status(
+        &self,
+        org_id: Option<&str>,
+        id: &str,
+        from: &[&str],
+        to: &str,
+        now: i64,
+    ) -> StoreResult<Guarded<Study>>;
+    /// Takes a seat for the tester if the study is open and not full.
+    async fn accept_study(&self, tester_id: &str, id: &str, now: i64) -> StoreResult<AcceptOutcome>;
+    /// Declines an offer (frees the seat of an accepted one without a session).
+    async fn decline_study(&self, tester_id: &str, id: &str, now: i64) -> StoreResult<Guarded<()>>;
+    /// The tester's answer to a study: `accepted` or `declined`, with the label number.
+    async fn offer_status(
+        &self,
+        tester_id: &str,
+        study_id: &str,
+    ) -> StoreResult<Option<(String, Option<i64>)>>;
+
+    async fn get_profile(&self, user_id: &str) -> StoreResult<Option<TesterProfile>>;
+    async fn put_profile(&self, user_id: &str, profile: &str, now: i64) -> StoreResult<TesterProfile>;
+}
