@@ -315,3 +315,65 @@ impl TestApp {
         }
     }
 }
+
+/// A valid study body (3 testers, two tasks, GB, ADHD and dyslexia).
+pub fn study_body() -> Value {
+    json!({
+        "title": "Checkout usability",
+        "description": "Find where checkout blocks people.",
+        "prototypeUrl": "https://shop.example.com",
+        "prototypeType": "url",
+        "tasks": [
+            {"title": "Find a product", "description": "Search for socks", "successCriteria": "Product page open", "order": 1},
+            {"title": "Pay", "description": "Buy the socks", "successCriteria": "Confirmation shown", "order": 2}
+        ],
+        "targeting": {"countries": ["GB"], "languages": ["en"], "devices": ["desktop"], "testerCount": 3},
+        "ndCategories": ["adhd", "dyslexia"],
+        "compensation": {"currency": "GBP", "amount": 25.5, "type": "flat"}
+    })
+}
+
+/// A matching tester profile.
+pub fn profile_body() -> Value {
+    json!({"ndCategories": ["dyslexia"], "devices": ["desktop", "mobile"], "country": "GB", "languages": ["en", "fr"],
+           "birthYear": 1990, "timezone": "Europe/London", "available": true})
+}
+
+impl TestApp {
+    /// Creates and launches a study from `body`; returns its id.
+    pub async fn launched_study(&self, biz: &Account, body: Value) -> String {
+        let res = self.post("/api/jobs", body, Some(&biz.bearer())).await;
+        let id = res.ok()["id"].as_str().unwrap().to_owned();
+        self.post(&format!("/api/jobs/{id}/launch"), json!({}), Some(&biz.bearer())).await.ok();
+        id
+    }
+
+    /// A tester with a matching profile.
+    pub async fn tester(&self) -> Account {
+        let t = self.signup("tester").await;
+        self.send(Method::PUT, "/api/testers/me/profile", Some(profile_body()), &t.bearer()).await.ok();
+        t
+    }
+
+    /// Accepts `job` and starts a session with consent for every stream: `(session id, test token)`.
+    pub async fn session(&self, tester: &Account, job: &str) -> (String, String) {
+        let res = self.post(&format!("/api/jobs/{job}/accept"), json!({}), Some(&tester.bearer())).await;
+        assert!(res.status.is_success() || res.text.contains("already accepted"), "{}", res.text);
+        let res = self
+            .post("/api/sessions", json!({"jobId": job, "testerId": tester.user_id}), Some(&tester.bearer()))
+            .await;
+        let id = res.ok()["id"].as_str().unwrap().to_owned();
+        let token = res.ok()["testToken"].as_str().unwrap().to_owned();
+        let consent = json!({"version": "v1", "streams": {"events": true, "facial": true, "voice": true, "screenshots": false}});
+        self.post(&format!("/api/sessions/{id}/consent"), consent, Some(&format!("Token {token}")))
+            .await
+            .ok();
+        (id, token)
+    }
+
+    /// Now, as RFC 3339, plus `ms`.
+    pub fn at(&self, ms: i64) -> String {
+        use openscouter_server::clock::Clock;
+        openscouter_server::domain::format_ms(self.clock.now_ms() + ms)
+    }
+}

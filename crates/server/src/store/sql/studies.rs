@@ -51,7 +51,7 @@ where
                 " AND (EXISTS (SELECT 1 FROM study_testers st WHERE st.study_id = s.id AND st.tester_id = ",
             )
             .push_bind(tester_id.clone())
-            .push(") OR (s.status = 'open'");
+            .push(") OR (s.status IN ('open', 'in_progress')");
             // country: required on both sides
             match &profile.country {
                 Some(c) => {
