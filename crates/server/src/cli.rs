@@ -34,6 +34,20 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Analyse exported sessions offline (the NDJSON of `GET /api/sessions/:id/export`) and
+    /// print insights, findings and analytics as JSON; thresholds come from the session line.
+    Analyze {
+        /// One session file.
+        #[arg(long, conflicts_with = "study", required_unless_present = "study")]
+        input: Option<PathBuf>,
+        /// A folder of session files (`*.ndjson`): every finding counts as confirmed and the
+        /// study report is printed too.
+        #[arg(long)]
+        study: Option<PathBuf>,
+        /// With `--input`: treat every finding as confirmed and add the single-session report.
+        #[arg(long)]
+        confirm_all: bool,
+    },
     /// Administrative tasks.
     Admin {
         #[command(subcommand)]
@@ -71,13 +85,22 @@ pub async fn main() -> std::process::ExitCode {
         println!("{}", crate::http::openapi_json());
         return std::process::ExitCode::SUCCESS;
     }
+    if let Command::Analyze { input, study, confirm_all } = &cli.command {
+        return match analyze(input.as_deref(), study.as_deref(), *confirm_all) {
+            Ok(json) => {
+                println!("{json}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
     crate::telemetry::init_logs(config.log_format);
     match cli.command {
-        Command::Openapi => std::process::ExitCode::SUCCESS,
+        Command::Openapi | Command::Analyze { .. } => std::process::ExitCode::SUCCESS,
         Command::Migrate => match crate::open_store(&config).await {
             Ok(store) => match store.migrate().await {
                 Ok(n) => {
@@ -131,4 +154,42 @@ pub async fn main() -> std::process::ExitCode {
             }
         }
     }
+}
+
+/// `openscouter analyze`: reads the files, hands their text to the pure engine.
+fn analyze(
+    input: Option<&std::path::Path>,
+    study: Option<&std::path::Path>,
+    confirm_all: bool,
+) -> Result<String, String> {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let value = match (input, study) {
+        (Some(file), _) => openscouter_analysis::analyze_ndjson_report(&read(file)?, confirm_all)
+            .map_err(|e| format!("{}: {e}", file.display()))?,
+        (None, Some(dir)) => {
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+                .collect();
+            paths.sort();
+            if paths.is_empty() {
+                return Err(format!("no .ndjson files in {}", dir.display()));
+            }
+            let files = paths
+                .iter()
+                .map(|p| {
+                    Ok((
+                        p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                        read(p)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            openscouter_analysis::analyze_study_ndjson(&files).map_err(|e| e.to_string())?
+        }
+        (None, None) => return Err("give --input FILE or --study DIR".into()),
+    };
+    serde_json::to_string_pretty(&value).map_err(|e| e.to_string())
 }

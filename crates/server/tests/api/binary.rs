@@ -69,3 +69,28 @@ fn openapi_command_prints_the_document() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["paths"]["/api/me"].is_object());
 }
+
+#[test]
+fn analyze_command_reads_exports() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../analysis/tests/fixtures");
+    let out = bin()
+        .args(["analyze", "--input", &format!("{fixtures}/checkout_pay_button.ndjson"), "--confirm-all"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert!(findings.iter().any(|f| f["wcag"]["criterion"] == "4.1.2"), "{v}");
+    assert!(v["insights"]["overallFrustrationScore"].as_f64().unwrap() > 0.0);
+    assert!(v["studyReport"]["score"].is_number());
+
+    let out = bin().args(["analyze", "--study", fixtures]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 4);
+    assert!(["red", "amber", "green"].contains(&v["studyReport"]["band"].as_str().unwrap()));
+
+    let out = bin().args(["analyze", "--input", "/nonexistent.ndjson"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
