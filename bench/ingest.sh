@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Ingestion benchmark: N concurrent clients (one session each) posting event batches to a
+# release build on SQLite; durable events/s (counted in the database afterwards), p50/p99,
+# and the server's peak RSS. In the same run, the ceiling: the same rows inserted straight
+# through the store (same schema, indexes, pragmas; one transaction per batch; no HTTP).
+#
+# Needs wrk (apt-get install wrk) and python3. Usage:
+#   bench/ingest.sh [batch=1000] [clients=4] [duration_s=10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BATCH=${1:-1000}
+CLIENTS=${2:-4}
+DURATION=${3:-10}
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
+
+cargo build --release -q -p openscouter-server --bin openscouter --example ingest_ceiling
+BIN=target/release/openscouter
+WORK=$(mktemp -d)
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+DATABASE_URL="sqlite://$WORK/db.sqlite" OPENSCOUTER_DATA_DIR="$WORK" RUST_LOG=warn \
+OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED=100000000 OPENSCOUTER_RATE_LIMIT_FREE=100000000 \
+OPENSCOUTER_RATE_LIMIT_INGEST=1000000000 \
+  "$BIN" serve --listen 127.0.0.1:0 > "$WORK/out" 2> "$WORK/err" &
+PID=$!
+for _ in $(seq 50); do grep -q listening "$WORK/out" 2>/dev/null && break; sleep 0.1; done
+URL=$(grep -o 'http://[0-9.:]*' "$WORK/out")
+
+# One business, one launched study, CLIENTS testers each with a consenting session; one body
+# file and one test token per client.
+python3 - "$URL" "$WORK" "$CLIENTS" "$BATCH" <<'PY'
+import json, sys, urllib.request, datetime
+url, work, clients, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def call(method, path, body=None, auth=None):
+    req = urllib.request.Request(url + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("content-type", "application/json")
+    if auth: req.add_header("authorization", auth)
+    return json.load(urllib.request.urlopen(req))["data"]
+biz = call("POST", "/api/auth/signup", {"email": "b@x.io", "password": "bench-password", "fullName": "B", "role": "business"})
+ba = "Bearer " + biz["accessToken"]
+job = call("POST", "/api/jobs", {"title": "Bench study", "description": "d", "prototypeUrl": "https://x.io", "prototypeType": "url",
+    "tasks": [{"title": "t", "description": "d", "successCriteria": "s", "order": 1}],
+    "targeting": {"countries": ["GB"], "testerCount": 100}, "ndCategories": ["adhd"],
+    "compensation": {"currency": "GBP", "amount": 10, "type": "flat"}}, ba)["id"]
+call("POST", f"/api/jobs/{job}/launch", {}, ba)
+now = datetime.datetime.now(datetime.timezone.utc)
+ts = lambda i: (now + datetime.timedelta(milliseconds=i)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+sessions = []
+for c in range(clients):
+    t = call("POST", "/api/auth/signup", {"email": f"t{c}@x.io", "password": "bench-password", "fullName": "T", "role": "tester"})
+    ta = "Bearer " + t["accessToken"]
+    call("PUT", "/api/testers/me/profile", {"ndCategories": ["adhd"], "country": "GB"}, ta)
+    call("POST", f"/api/jobs/{job}/accept", {}, ta)
+    s = call("POST", "/api/sessions", {"jobId": job, "testerId": t["user"]["id"]}, ta)
+    call("POST", f"/api/sessions/{s['id']}/consent", {"version": "v1", "streams": {"events": True, "facial": False, "voice": False, "screenshots": False}}, "Token " + s["testToken"])
+    items = [{"eventType": "click", "targetSelector": f"#checkout > button.pay-{i % 17}", "timestamp": ts(i), "x": 412.5, "y": 318.0,
+              "viewport": {"width": 1280, "height": 800}, "url": "https://shop.example.com/checkout", "targetText": "Pay now", "hoverMs": 120}
+             for i in range(batch)]
+    open(f"{work}/body{c + 1}.json", "w").write(json.dumps({"sessionId": s["id"], "batch": items}))
+    open(f"{work}/token{c + 1}", "w").write(s["testToken"])
+    sessions.append(s["id"])
+open(f"{work}/sessions", "w").write("\n".join(sessions))
+open(f"{work}/biz", "w").write(ba)
+PY
+
+cat > "$WORK/post.lua" <<LUA
+local counter = 1
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+function init(args)
+  local f = io.open("$WORK/body" .. id .. ".json"); local body = f:read("*a"); f:close()
+  local t = io.open("$WORK/token" .. id); local token = t:read("*l"); t:close()
+  wrk.method = "POST"
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Token " .. token
+end
+LUA
+
+START=$(date +%s.%N)
+wrk -t"$CLIENTS" -c"$CLIENTS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "$URL/api/data/events" > "$WORK/wrk.txt"
+END=$(date +%s.%N)
+RSS=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
+
+python3 - "$URL" "$WORK" "$START" "$END" "$BATCH" "$CLIENTS" "$RSS" <<'PY'
+import json, sys, urllib.request, re
+url, work, start, end, batch, clients, rss = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+ba = open(f"{work}/biz").read().strip()
+total = 0
+for s in open(f"{work}/sessions").read().split():
+    req = urllib.request.Request(f"{url}/api/sessions/{s}/events?limit=1", headers={"authorization": ba})
+    total += json.load(urllib.request.urlopen(req))["metadata"]["total"]
+w = open(f"{work}/wrk.txt").read()
+lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", w, re.M))
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", w)
+secs = end - start
+print(f"batch {batch}, {clients} clients, {secs:.1f} s: {total} events durable = {total / secs:,.0f} events/s;"
+      f" p50 {lat.get('50')} p99 {lat.get('99')}; non-2xx {non2xx.group(1) if non2xx else 0}; server peak RSS {rss / 1024:.0f} MiB")
+open(f"{work}/http.rate", "w").write(str(total / secs))
+PY
+CEIL=$(target/release/examples/ingest_ceiling "$WORK/ceiling.sqlite" "$BATCH" $((200000 / BATCH)) | tee /dev/stderr | awk '{print $(NF-6)}')
+python3 -c "import sys; h=float(open('$WORK/http.rate').read()); c=float('$CEIL'); print(f'HTTP / ceiling = {h/c:.2f} (target >= 0.50)')"

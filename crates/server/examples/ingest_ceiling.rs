@@ -1,0 +1,65 @@
+//! Ingestion ceiling: the same rows as `bench/ingest.sh` sends, inserted straight through the
+//! store (same SQLite schema, indexes and pragmas, one transaction per batch), without HTTP,
+//! auth, JSON or validation. Usage: `ingest_ceiling DB_PATH BATCH_SIZE BATCHES`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Instant;
+
+use openscouter_server::domain::Role;
+use openscouter_server::store::{
+    AccountStore, EventRow, NewOrganization, NewSession, NewUser, SessionStore, StreamBatch, StudyStore, StudyWrite,
+    Store,
+};
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args.get(1).expect("DB_PATH");
+    let batch: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let batches: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let store = openscouter_server::store::sqlite::connect(&format!("sqlite://{path}"), 4).await.unwrap();
+    store.migrate().await.unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let user = |id: &str, role| NewUser { id: id.into(), email: format!("{id}@x.io"), full_name: "B".into(), role, password_hash: "x".into(), created_at: now };
+    store.create_user(user("user_b", Role::Business), Some(NewOrganization { id: "org_b".into(), name: "B".into(), created_at: now })).await.unwrap();
+    store.create_user(user("user_t", Role::Tester), None).await.unwrap();
+    let w = StudyWrite { definition: "{}".into(), tester_count: 3, min_age: None, max_age: None, targets: vec![], tasks: vec![] };
+    store.create_study("job_1", "org_b", "user_b", w, now).await.unwrap();
+    store.set_study_status(None, "job_1", &["draft"], "open", now).await.unwrap();
+    store.accept_study("user_t", "job_1", now).await.unwrap();
+    let s = NewSession { id: "sess_1".into(), study_id: "job_1".into(), tester_id: "user_t".into(), token_hash: "h".into(), token_expires_at: now + 1, now };
+    store.create_session(s, &|_| None).await.unwrap();
+
+    let rows = |n: usize| -> Vec<EventRow> {
+        openscouter_server::domain::ids::new_ids("evt", now, n)
+            .into_iter()
+            .enumerate()
+            .map(|(i, id)| EventRow {
+                id,
+                client_id: None,
+                ts: now + i as i64,
+                event_type: "click".into(),
+                target_selector: format!("#checkout > button.pay-{}", i % 17),
+                x: Some(412.5),
+                y: Some(318.0),
+                scroll_y: None,
+                input_length: None,
+                viewport_width: Some(1280),
+                viewport_height: Some(800),
+                url: Some("https://shop.example.com/checkout".into()),
+                target_text: Some("Pay now".into()),
+                task_id: None,
+                hover_ms: Some(120),
+                error_message: None,
+            })
+            .collect()
+    };
+    let start = Instant::now();
+    for _ in 0..batches {
+        store.ingest("sess_1", StreamBatch::Events(rows(batch))).await.unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let total = batch * batches;
+    println!("ceiling: {total} rows in {secs:.2} s = {:.0} rows/s (batch {batch}, one transaction per batch)", total as f64 / secs);
+}
