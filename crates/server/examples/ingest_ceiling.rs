@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use openscouter_server::domain::Role;
 use openscouter_server::store::{
-    AccountStore, EventRow, NewOrganization, NewSession, NewUser, SessionStore, StreamBatch, StudyStore, StudyWrite,
-    Store,
+    AccountStore, EventRow, NewOrganization, NewSession, NewUser, SessionStore, Store, StreamBatch,
+    StudyStore, StudyWrite,
 };
 
 #[tokio::main]
@@ -21,14 +21,41 @@ async fn main() {
     let store = openscouter_server::store::sqlite::connect(&format!("sqlite://{path}"), 4).await.unwrap();
     store.migrate().await.unwrap();
     let now = chrono::Utc::now().timestamp_millis();
-    let user = |id: &str, role| NewUser { id: id.into(), email: format!("{id}@x.io"), full_name: "B".into(), role, password_hash: "x".into(), created_at: now };
-    store.create_user(user("user_b", Role::Business), Some(NewOrganization { id: "org_b".into(), name: "B".into(), created_at: now })).await.unwrap();
+    let user = |id: &str, role| NewUser {
+        id: id.into(),
+        email: format!("{id}@x.io"),
+        full_name: "B".into(),
+        role,
+        password_hash: "x".into(),
+        created_at: now,
+    };
+    store
+        .create_user(
+            user("user_b", Role::Business),
+            Some(NewOrganization { id: "org_b".into(), name: "B".into(), created_at: now }),
+        )
+        .await
+        .unwrap();
     store.create_user(user("user_t", Role::Tester), None).await.unwrap();
-    let w = StudyWrite { definition: "{}".into(), tester_count: 3, min_age: None, max_age: None, targets: vec![], tasks: vec![] };
+    let w = StudyWrite {
+        definition: "{}".into(),
+        tester_count: 3,
+        min_age: None,
+        max_age: None,
+        targets: vec![],
+        tasks: vec![],
+    };
     store.create_study("job_1", "org_b", "user_b", w, now).await.unwrap();
     store.set_study_status(None, "job_1", &["draft"], "open", now).await.unwrap();
     store.accept_study("user_t", "job_1", now).await.unwrap();
-    let s = NewSession { id: "sess_1".into(), study_id: "job_1".into(), tester_id: "user_t".into(), token_hash: "h".into(), token_expires_at: now + 1, now };
+    let s = NewSession {
+        id: "sess_1".into(),
+        study_id: "job_1".into(),
+        tester_id: "user_t".into(),
+        token_hash: "h".into(),
+        token_expires_at: now + 1,
+        now,
+    };
     store.create_session(s, &|_| None).await.unwrap();
 
     let rows = |n: usize| -> Vec<EventRow> {
@@ -61,5 +88,8 @@ async fn main() {
     }
     let secs = start.elapsed().as_secs_f64();
     let total = batch * batches;
-    println!("ceiling: {total} rows in {secs:.2} s = {:.0} rows/s (batch {batch}, one transaction per batch)", total as f64 / secs);
+    println!(
+        "ceiling: {total} rows in {secs:.2} s = {:.0} rows/s (batch {batch}, one transaction per batch)",
+        total as f64 / secs
+    );
 }

@@ -225,42 +225,37 @@ impl SessionStore for SqlStore {
         change: SessionChange,
         now: i64,
     ) -> StoreResult<Guarded<Session>> {
-        let outcome: Guarded<()> = write!(self, p => {
+        write!(self, p => {
             let mut tx = p.begin().await?;
             let current: Option<(String,)> =
                 sqlx::query_as("SELECT status FROM sessions WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
             match current {
-                None => Guarded::NotFound,
-                Some((status,)) if !from.contains(&status.as_str()) => Guarded::WrongState(status),
-                Some(_) => {
-                    let q = match change {
-                        SessionChange::Pause => sqlx::query(
-                            "UPDATE sessions SET status = 'paused', paused_at = $1, updated_at = $1 WHERE id = $2",
-                        )
-                        .bind(now),
-                        SessionChange::Resume => sqlx::query(
-                            "UPDATE sessions SET status = 'active', paused_ms = paused_ms + ($1 - COALESCE(paused_at, $1)), \
-                             paused_at = NULL, updated_at = $1 WHERE id = $2",
-                        )
-                        .bind(now),
-                        SessionChange::Complete { completed_at } => sqlx::query(
-                            "UPDATE sessions SET status = 'completed', \
-                             paused_ms = paused_ms + (CASE WHEN paused_at IS NULL THEN 0 ELSE $1 - paused_at END), \
-                             paused_at = NULL, completed_at = $1, updated_at = $1 WHERE id = $2",
-                        )
-                        .bind(completed_at),
-                    };
-                    q.bind(id).execute(&mut *tx).await?;
-                    tx.commit().await?;
-                    Guarded::Done(())
-                }
+                None => return Ok(Guarded::NotFound),
+                Some((status,)) if !from.contains(&status.as_str()) => return Ok(Guarded::WrongState(status)),
+                Some(_) => {}
             }
-        });
-        Ok(match outcome {
-            Guarded::Done(()) => self.session_by_id(id).await?.map_or(Guarded::NotFound, Guarded::Done),
-            Guarded::NotFound => Guarded::NotFound,
-            Guarded::WrongState(s) => Guarded::WrongState(s),
-        })
+            let q = match change {
+                SessionChange::Pause => {
+                    sqlx::query("UPDATE sessions SET status = 'paused', paused_at = $1, updated_at = $1 WHERE id = $2")
+                        .bind(now)
+                }
+                SessionChange::Resume => sqlx::query(
+                    "UPDATE sessions SET status = 'active', paused_ms = paused_ms + ($1 - COALESCE(paused_at, $1)), \
+                     paused_at = NULL, updated_at = $1 WHERE id = $2",
+                )
+                .bind(now),
+                SessionChange::Complete { completed_at } => sqlx::query(
+                    "UPDATE sessions SET status = 'completed', \
+                     paused_ms = paused_ms + (CASE WHEN paused_at IS NULL THEN 0 ELSE $1 - paused_at END), \
+                     paused_at = NULL, completed_at = $1, updated_at = $1 WHERE id = $2",
+                )
+                .bind(completed_at),
+            };
+            q.bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(self.session_by_id(id).await?.map_or(Guarded::NotFound, Guarded::Done))
     }
 
     async fn set_consent(

@@ -136,8 +136,9 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn study_by_id(&self, id: &str) -> StoreResult<Option<Study>> {
-        self.get_study(&StudyScope::All, id, 0).await
+    /// The study after a guarded change.
+    async fn reload_study(&self, id: &str) -> StoreResult<Guarded<Study>> {
+        Ok(self.get_study(&StudyScope::All, id, 0).await?.map_or(Guarded::NotFound, Guarded::Done))
     }
 }
 
@@ -165,6 +166,26 @@ macro_rules! write_study_parts {
             .bind(&t.success_criteria)
             .execute(&mut *$tx)
             .await?;
+        }
+    }};
+}
+
+/// Reads the study's status and organization in the transaction and returns early with
+/// `NotFound` (absent, or another organization's) or `WrongState` (status not in `$allowed`).
+macro_rules! guard_study {
+    ($tx:ident, $id:expr, $org:expr, $allowed:expr) => {{
+        let current: Option<(String, String)> =
+            sqlx::query_as("SELECT status, organization_id FROM studies WHERE id = $1")
+                .bind($id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        match current {
+            None => return Ok(Guarded::NotFound),
+            Some((_, org)) if $org.is_some_and(|o: &str| o != org) => return Ok(Guarded::NotFound),
+            Some((status, _)) if !$allowed.contains(&status.as_str()) => {
+                return Ok(Guarded::WrongState(status));
+            }
+            Some(_) => {}
         }
     }};
 }
@@ -199,7 +220,7 @@ impl StudyStore for SqlStore {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        self.study_by_id(id).await?.ok_or(StoreError::NotFound)
+        self.get_study(&StudyScope::All, id, now).await?.ok_or(StoreError::NotFound)
     }
 
     async fn get_study(&self, scope: &StudyScope, id: &str, _now: i64) -> StoreResult<Option<Study>> {
@@ -251,39 +272,25 @@ impl StudyStore for SqlStore {
         w: StudyWrite,
         now: i64,
     ) -> StoreResult<Guarded<Study>> {
-        let outcome: Guarded<()> = write!(self, p => {
+        write!(self, p => {
             let mut tx = p.begin().await?;
-            let current: Option<(String, String)> = sqlx::query_as("SELECT status, organization_id FROM studies WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            match current {
-                None => Guarded::NotFound,
-                Some((_, org)) if org_id.is_some_and(|o| o != org) => Guarded::NotFound,
-                Some((status, _)) if status != "draft" => Guarded::WrongState(status),
-                Some(_) => {
-                    sqlx::query(
-                        "UPDATE studies SET definition = $1, tester_count = $2, min_age = $3, max_age = $4, updated_at = $5 WHERE id = $6",
-                    )
-                    .bind(&w.definition)
-                    .bind(w.tester_count)
-                    .bind(w.min_age)
-                    .bind(w.max_age)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                    write_study_parts!(tx, id, w);
-                    tx.commit().await?;
-                    Guarded::Done(())
-                }
-            }
-        });
-        Ok(match outcome {
-            Guarded::Done(()) => self.study_by_id(id).await?.map_or(Guarded::NotFound, Guarded::Done),
-            Guarded::NotFound => Guarded::NotFound,
-            Guarded::WrongState(s) => Guarded::WrongState(s),
-        })
+            guard_study!(tx, id, org_id, ["draft"]);
+            sqlx::query(
+                "UPDATE studies SET definition = $1, tester_count = $2, min_age = $3, max_age = $4, updated_at = $5 WHERE id = $6",
+            )
+            .bind(&w.definition)
+            .bind(w.tester_count)
+            .bind(w.min_age)
+            .bind(w.max_age)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            write_study_parts!(tx, id, w);
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        self.reload_study(id).await
     }
 
     async fn set_study_status(
@@ -294,37 +301,23 @@ impl StudyStore for SqlStore {
         to: &str,
         now: i64,
     ) -> StoreResult<Guarded<Study>> {
-        let outcome: Guarded<()> = write!(self, p => {
+        write!(self, p => {
             let mut tx = p.begin().await?;
-            let current: Option<(String, String)> = sqlx::query_as("SELECT status, organization_id FROM studies WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            match current {
-                None => Guarded::NotFound,
-                Some((_, org)) if org_id.is_some_and(|o| o != org) => Guarded::NotFound,
-                Some((status, _)) if !from.contains(&status.as_str()) => Guarded::WrongState(status),
-                Some(_) => {
-                    sqlx::query(
-                        "UPDATE studies SET status = $1, updated_at = $2, \
-                         launched_at = CASE WHEN $1 = 'open' THEN $2 ELSE launched_at END, \
-                         closed_at = CASE WHEN $1 = 'closed' THEN $2 ELSE closed_at END WHERE id = $3",
-                    )
-                    .bind(to)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                    tx.commit().await?;
-                    Guarded::Done(())
-                }
-            }
-        });
-        Ok(match outcome {
-            Guarded::Done(()) => self.study_by_id(id).await?.map_or(Guarded::NotFound, Guarded::Done),
-            Guarded::NotFound => Guarded::NotFound,
-            Guarded::WrongState(s) => Guarded::WrongState(s),
-        })
+            guard_study!(tx, id, org_id, from);
+            sqlx::query(
+                "UPDATE studies SET status = $1, updated_at = $2, \
+                 launched_at = CASE WHEN $1 = 'open' THEN $2 ELSE launched_at END, \
+                 closed_at = CASE WHEN $1 = 'closed' THEN $2 ELSE closed_at END WHERE id = $3",
+            )
+            .bind(to)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        self.reload_study(id).await
     }
 
     async fn accept_study(&self, tester_id: &str, id: &str, now: i64) -> StoreResult<AcceptOutcome> {
