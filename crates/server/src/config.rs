@@ -55,6 +55,8 @@ pub struct Config {
     pub hsts: bool,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
+    /// Lifetime of the per-node identity cache (0 = off).
+    pub identity_cache_secs: u64,
     /// Not settable from outside: tests lower it to keep the suite fast.
     pub password_cost: PasswordCost,
 }
@@ -80,6 +82,11 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ("OPENSCOUTER_HSTS", Some("false"), "send Strict-Transport-Security (behind a TLS proxy)"),
     ("OPENSCOUTER_LOG_FORMAT", None, "json or pretty (json in production)"),
     ("OPENSCOUTER_DB_MAX_CONNECTIONS", Some("16"), "PostgreSQL pool size / SQLite readers"),
+    (
+        "OPENSCOUTER_IDENTITY_CACHE_SECS",
+        Some("5"),
+        "how long a node caches sign-in sessions, users, organizations (0 = off)",
+    ),
 ];
 
 /// A configuration error: one line for the operator.
@@ -236,6 +243,9 @@ impl Config {
             hsts,
             log_format,
             db_max_connections: per_minute("OPENSCOUTER_DB_MAX_CONNECTIONS")?,
+            identity_cache_secs: get("OPENSCOUTER_IDENTITY_CACHE_SECS")
+                .parse()
+                .map_err(|_| bad("OPENSCOUTER_IDENTITY_CACHE_SECS", "expected a whole number of seconds"))?,
             password_cost: PasswordCost::default(),
         })
     }

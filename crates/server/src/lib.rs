@@ -1,6 +1,7 @@
 //! OpenScouter server library: configuration, store, HTTP API and the `run` entry point.
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -47,7 +48,8 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     } else {
         store::postgres::connect(&config.database_url, config.db_max_connections).await?
     };
-    Ok(Arc::new(store))
+    let ttl = std::time::Duration::from_secs(config.identity_cache_secs);
+    Ok(Arc::new(store.with_identity_cache(ttl)))
 }
 
 /// Why the server could not start.
@@ -73,7 +75,7 @@ pub fn state_with_store(
     store: Arc<dyn Store>,
 ) -> Result<AppState, StartError> {
     let jwt = JwtKeys::new(config.jwt_secret.expose_secret().as_bytes()).map_err(StartError::Jwt)?;
-    Ok(AppState {
+    Ok(AppState::new(state::AppInner {
         jwt: Arc::new(jwt),
         limiter: Arc::new(InProcessLimiter::new(clock.clone())),
         origins: Arc::new(OriginPolicy::new(&config.cors_origins, config.env)),
@@ -81,7 +83,7 @@ pub fn state_with_store(
         config: Arc::new(config),
         store,
         clock,
-    })
+    }))
 }
 
 /// Serves `state` on `listener` until `shutdown` is cancelled; in-flight requests finish.

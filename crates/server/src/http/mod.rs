@@ -4,12 +4,11 @@ pub mod extract;
 pub mod middleware;
 pub mod routes;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
-use axum::{Extension, Router, middleware::from_fn, middleware::from_fn_with_state};
+use axum::{Router, middleware::from_fn, middleware::from_fn_with_state};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -22,8 +21,6 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use routes::docs::DocsHtml;
-use routes::ops::OpenApiJson;
 
 const DESCRIPTION: &str = "OpenScouter: usability testing with neurodivergent testers.
 
@@ -112,6 +109,15 @@ pub fn openapi_json() -> String {
     openapi().to_pretty_json().unwrap_or_else(|_| "{}".into())
 }
 
+/// The document, rendered once per process (it only changes with the code).
+pub static OPENAPI_JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(openapi_json);
+
+/// The reference page, rendered once per process from the document.
+pub static DOCS_HTML: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let doc: serde_json::Value = serde_json::from_str(&OPENAPI_JSON).unwrap_or_default();
+    routes::docs::render(&doc)
+});
+
 /// Request ids: ULIDs, unless the client sent a sane `x-request-id` (kept for correlation).
 #[derive(Clone, Copy, Default)]
 struct MakeUlid;
@@ -133,15 +139,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// The whole application with its middleware, ready to serve.
 pub fn router(state: AppState) -> Router {
-    let (api, ingest, ops, doc) = parts();
-    let doc_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".into());
-    let doc_value: serde_json::Value = serde_json::from_str(&doc_json).unwrap_or_default();
-    let docs_html = DocsHtml(Arc::new(routes::docs::render(&doc_value)));
-
-    let api = Router::new()
-        .merge(api)
-        .layer(Extension(OpenApiJson(Arc::new(doc_json))))
-        .layer(Extension(docs_html));
+    let (api, ingest, ops, _) = parts();
     // Ingestion has its own, larger body limit (the innermost limit wins).
     let ingest = ingest.layer(DefaultBodyLimit::max(state.config.ingest_max_body_bytes));
     with_middleware(api.merge(ingest), ops, state)

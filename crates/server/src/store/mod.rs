@@ -4,6 +4,7 @@
 //! filters on it in SQL, so a handler bug cannot leak another tenant's rows.
 
 pub mod accounts;
+pub mod cache;
 mod migrate;
 pub mod postgres;
 pub mod sessions;

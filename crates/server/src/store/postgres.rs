@@ -16,5 +16,5 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlStore, StoreE
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;
-    Ok(SqlStore { db: Db::Postgres(pool) })
+    Ok(SqlStore::new(Db::Postgres(pool)))
 }

@@ -40,5 +40,5 @@ pub async fn connect(url: &str, readers: u32) -> Result<SqlStore, StoreError> {
             .connect_with(options.create_if_missing(false).read_only(true))
             .await?
     };
-    Ok(SqlStore { db: Db::Sqlite { reader, writer } })
+    Ok(SqlStore::new(Db::Sqlite { reader, writer }))
 }

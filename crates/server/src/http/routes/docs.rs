@@ -2,20 +2,14 @@
 //! script and no external asset, so it works offline and under a strict CSP.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use axum::Extension;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-/// The rendered page, built once at start-up.
-#[derive(Clone)]
-pub struct DocsHtml(pub Arc<String>);
-
 /// The reference page.
 #[utoipa::path(get, path = "/api/docs", tag = "ops", responses((status = 200, description = "HTML API reference", content_type = "text/html")))]
-pub async fn docs(Extension(html): Extension<DocsHtml>) -> Response {
+pub async fn docs() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -24,7 +18,7 @@ pub async fn docs(Extension(html): Extension<DocsHtml>) -> Response {
                 "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
             ),
         ],
-        html.0.as_str().to_owned(),
+        crate::http::DOCS_HTML.as_str(),
     )
         .into_response()
 }

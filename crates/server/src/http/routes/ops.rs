@@ -1,22 +1,16 @@
 //! Operations endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document.
 
-use std::sync::Arc;
-
+use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::envelope::{Envelope, ok};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The OpenAPI document, rendered once at start-up.
-#[derive(Clone)]
-pub struct OpenApiJson(pub Arc<String>);
 
 /// Routes outside `/api` (not rate limited: probes and scrapers must not be throttled).
 pub fn router() -> Router<AppState> {
@@ -75,6 +69,6 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 /// The OpenAPI 3.1 document of this server.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], doc.0.as_str().to_owned()).into_response()
+pub async fn openapi_json() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], crate::http::OPENAPI_JSON.as_str()).into_response()
 }

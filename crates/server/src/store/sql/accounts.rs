@@ -113,11 +113,18 @@ impl AccountStore for SqlStore {
     }
 
     async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>> {
+        if let Some(u) = self.cache.users.get(user_id) {
+            return Ok(Some(u));
+        }
         let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
-        read!(self, p => {
+        let user = read!(self, p => {
             let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_optional(p).await?;
-            row.map(user_from).transpose()
-        })
+            row.map(user_from).transpose()?
+        });
+        if let Some(u) = &user {
+            self.cache.users.put(user_id, u.clone());
+        }
+        Ok(user)
     }
 
     async fn find_credentials(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
@@ -148,19 +155,27 @@ impl AccountStore for SqlStore {
             }
             Ok::<_, StoreError>(())
         })?;
+        self.cache.users.remove(user_id);
         self.get_user(user_id).await?.ok_or(StoreError::NotFound)
     }
 
     async fn get_organization(&self, org_id: &str) -> StoreResult<Option<Organization>> {
-        read!(self, p => {
+        if let Some(o) = self.cache.organizations.get(org_id) {
+            return Ok(Some(o));
+        }
+        let org = read!(self, p => {
             let row: Option<OrgRow> = sqlx::query_as(
                 "SELECT id, name, plan, created_at, updated_at FROM organizations WHERE id = $1",
             )
             .bind(org_id)
             .fetch_optional(p)
             .await?;
-            row.map(org_from).transpose()
-        })
+            row.map(org_from).transpose()?
+        });
+        if let Some(o) = &org {
+            self.cache.organizations.put(org_id, o.clone());
+        }
+        Ok(org)
     }
 
     async fn set_organization_plan(
@@ -195,6 +210,9 @@ impl AccountStore for SqlStore {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            // The plan is part of every member's principal: drop them all (a rare admin action).
+            self.cache.organizations.remove(org_id);
+            self.cache.principals.clear();
             org_from(row)
         })
     }
@@ -259,6 +277,7 @@ impl AccountStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                self.cache.principals.remove(&session_id);
                 return Ok(RefreshOutcome::ReuseDetected);
             }
             if expires_at <= now {
@@ -306,8 +325,10 @@ impl AccountStore for SqlStore {
             .bind(user_id)
             .execute(p)
             .await?;
-            Ok(())
-        })
+            Ok::<_, StoreError>(())
+        })?;
+        self.cache.principals.remove(session_id);
+        Ok(())
     }
 
     async fn principal_for_session(
@@ -319,11 +340,18 @@ impl AccountStore for SqlStore {
             "{PRINCIPAL_SELECT} JOIN auth_sessions s ON s.user_id = u.id \
              WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND u.status = 'active'"
         );
-        read!(self, p => {
+        if let Some(p) = self.cache.principals.get(session_id).filter(|p| p.user_id == user_id) {
+            return Ok(Some(p));
+        }
+        let principal = read!(self, p => {
             let row: Option<PrincipalRow> =
                 sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(session_id).bind(user_id).fetch_optional(p).await?;
-            row.map(principal_from).transpose()
-        })
+            row.map(principal_from).transpose()?
+        });
+        if let Some(p) = &principal {
+            self.cache.principals.put(session_id, p.clone());
+        }
+        Ok(principal)
     }
 
     async fn create_api_token(&self, t: NewApiToken) -> StoreResult<ApiToken> {

@@ -21,6 +21,22 @@ pub(super) enum Db {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pub(super) db: Db,
+    pub(super) cache: std::sync::Arc<super::cache::IdentityCache>,
+}
+
+impl SqlStore {
+    pub(super) fn new(db: Db) -> Self {
+        Self {
+            db,
+            cache: std::sync::Arc::new(super::cache::IdentityCache::new(std::time::Duration::from_secs(5))),
+        }
+    }
+
+    /// Sets the identity cache's lifetime (zero turns it off).
+    pub fn with_identity_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.cache = std::sync::Arc::new(super::cache::IdentityCache::new(ttl));
+        self
+    }
 }
 
 /// Runs `$body` with `$p` bound to a pool that may only read.

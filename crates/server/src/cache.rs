@@ -1,0 +1,88 @@
+//! A small sharded in-process TTL cache, used for hot reads on every request's path
+//! (verified access tokens, sign-in sessions, users, organizations).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const SHARDS: usize = 16;
+/// A shard holding more entries than this is emptied before the next insert (crude, bounded).
+const MAX_PER_SHARD: usize = 8192;
+
+/// A sharded map with expiry.
+pub struct TtlCache<V> {
+    ttl: Duration,
+    hasher: RandomState,
+    shards: Vec<Mutex<HashMap<String, (V, Instant)>>>,
+}
+
+impl<V: Clone> TtlCache<V> {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+
+    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, HashMap<String, (V, Instant)>> {
+        let i = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
+        match self.shards[i].lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<V> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let shard = self.shard(key);
+        shard.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
+    }
+
+    pub fn put(&self, key: &str, value: V) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut shard = self.shard(key);
+        if shard.len() >= MAX_PER_SHARD {
+            shard.clear();
+        }
+        shard.insert(key.to_owned(), (value, Instant::now()));
+    }
+
+    pub fn remove(&self, key: &str) {
+        self.shard(key).remove(key);
+    }
+
+    pub fn clear(&self) {
+        for s in &self.shards {
+            match s.lock() {
+                Ok(mut g) => g.clear(),
+                Err(poisoned) => poisoned.into_inner().clear(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_and_invalidation() {
+        let c: TtlCache<u32> = TtlCache::new(Duration::from_millis(50));
+        c.put("a", 1);
+        assert_eq!(c.get("a"), Some(1));
+        c.remove("a");
+        assert_eq!(c.get("a"), None);
+        c.put("b", 2);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(c.get("b"), None);
+        let off: TtlCache<u32> = TtlCache::new(Duration::ZERO);
+        off.put("a", 1);
+        assert_eq!(off.get("a"), None);
+    }
+}
