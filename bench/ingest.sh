@@ -79,6 +79,7 @@ function init(args)
 end
 LUA
 
+[ -n "${PERF:-}" ] && (perf record -F 1000 -g -p $PID -o "$PERF" -- sleep $((DURATION - 2)) >/dev/null 2>&1 &)
 START=$(date +%s.%N)
 wrk -t"$CLIENTS" -c"$CLIENTS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "$URL/api/data/events" > "$WORK/wrk.txt"
 END=$(date +%s.%N)
@@ -100,5 +101,5 @@ print(f"batch {batch}, {clients} clients, {secs:.1f} s: {total} events durable =
       f" p50 {lat.get('50')} p99 {lat.get('99')}; non-2xx {non2xx.group(1) if non2xx else 0}; server peak RSS {rss / 1024:.0f} MiB")
 open(f"{work}/http.rate", "w").write(str(total / secs))
 PY
-CEIL=$(target/release/examples/ingest_ceiling "$WORK/ceiling.sqlite" "$BATCH" $((200000 / BATCH)) | tee /dev/stderr | awk '{print $(NF-6)}')
+CEIL=$(target/release/examples/ingest_ceiling "$WORK/ceiling.sqlite" "$BATCH" $((200000 / BATCH)) | tee /dev/stderr | sed -E 's/.*= ([0-9.]+) rows\/s.*/\1/')
 python3 -c "import sys; h=float(open('$WORK/http.rate').read()); c=float('$CEIL'); print(f'HTTP / ceiling = {h/c:.2f} (target >= 0.50)')"

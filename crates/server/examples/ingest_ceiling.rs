@@ -18,7 +18,13 @@ async fn main() {
     let path = args.get(1).expect("DB_PATH");
     let batch: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let batches: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(200);
-    let store = openscouter_server::store::sqlite::connect(&format!("sqlite://{path}"), 4).await.unwrap();
+    let store = openscouter_server::store::sqlite::connect(
+        &format!("sqlite://{path}"),
+        4,
+        openscouter_server::store::sqlite::DEFAULT_PAGE_SIZE,
+    )
+    .await
+    .unwrap();
     store.migrate().await.unwrap();
     let now = chrono::Utc::now().timestamp_millis();
     let user = |id: &str, role| NewUser {

@@ -55,6 +55,8 @@ pub struct Config {
     pub hsts: bool,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
+    /// Page size of a newly created SQLite database.
+    pub sqlite_page_size: u32,
     /// Lifetime of the per-node identity cache (0 = off).
     pub identity_cache_secs: u64,
     /// Not settable from outside: tests lower it to keep the suite fast.
@@ -82,6 +84,11 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ("OPENSCOUTER_HSTS", Some("false"), "send Strict-Transport-Security (behind a TLS proxy)"),
     ("OPENSCOUTER_LOG_FORMAT", None, "json or pretty (json in production)"),
     ("OPENSCOUTER_DB_MAX_CONNECTIONS", Some("16"), "PostgreSQL pool size / SQLite readers"),
+    (
+        "OPENSCOUTER_SQLITE_PAGE_SIZE",
+        Some("65536"),
+        "page size of a new SQLite database (512..65536, a power of two)",
+    ),
     (
         "OPENSCOUTER_IDENTITY_CACHE_SECS",
         Some("5"),
@@ -243,6 +250,15 @@ impl Config {
             hsts,
             log_format,
             db_max_connections: per_minute("OPENSCOUTER_DB_MAX_CONNECTIONS")?,
+            sqlite_page_size: match get("OPENSCOUTER_SQLITE_PAGE_SIZE").parse::<u32>() {
+                Ok(p) if (512..=65536).contains(&p) && p.is_power_of_two() => p,
+                _ => {
+                    return Err(bad(
+                        "OPENSCOUTER_SQLITE_PAGE_SIZE",
+                        "expected a power of two from 512 to 65536",
+                    ));
+                }
+            },
             identity_cache_secs: get("OPENSCOUTER_IDENTITY_CACHE_SECS")
                 .parse()
                 .map_err(|_| bad("OPENSCOUTER_IDENTITY_CACHE_SECS", "expected a whole number of seconds"))?,

@@ -44,7 +44,8 @@ pub enum Role {
 /// Opens the configured store (SQLite or PostgreSQL).
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     let store = if config.database_url.starts_with("sqlite:") {
-        store::sqlite::connect(&config.database_url, config.db_max_connections).await?
+        store::sqlite::connect(&config.database_url, config.db_max_connections, config.sqlite_page_size)
+            .await?
     } else {
         store::postgres::connect(&config.database_url, config.db_max_connections).await?
     };
