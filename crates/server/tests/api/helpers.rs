@@ -371,9 +371,27 @@ impl TestApp {
         (id, token)
     }
 
+    /// A business, its launched study, and a matching tester with a consenting session.
+    pub async fn live_session(&self) -> Live {
+        let biz = self.signup("business").await;
+        let job = self.launched_study(&biz, study_body()).await;
+        let tester = self.tester().await;
+        let (sid, token) = self.session(&tester, &job).await;
+        Live { biz, job, tester, sid, tt: format!("Token {token}") }
+    }
+
     /// Now, as RFC 3339, plus `ms`.
     pub fn at(&self, ms: i64) -> String {
         use openscouter_server::clock::Clock;
         openscouter_server::domain::format_ms(self.clock.now_ms() + ms)
     }
+}
+
+/// What `TestApp::live_session` sets up; `tt` is the `Authorization` value of the test token.
+pub struct Live {
+    pub biz: Account,
+    pub job: String,
+    pub tester: Account,
+    pub sid: String,
+    pub tt: String,
 }

@@ -22,11 +22,7 @@ fn click(app: &TestApp, ms: i64, client: &str) -> Value {
 
 async fn mixed_batches_store_exactly_the_good_items(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
-    let biz = app.signup("business").await;
-    let job = app.launched_study(&biz, study_body()).await;
-    let tester = app.tester().await;
-    let (sid, token) = app.session(&tester, &job).await;
-    let tt = format!("Token {token}");
+    let crate::helpers::Live { biz, tester, sid, tt, .. } = app.live_session().await;
     let batch = json!({"sessionId": sid, "batch": [
         click(&app, 100, "c1"),
         {"eventType": "click", "targetSelector": "#a"},
@@ -90,11 +86,7 @@ async fn mixed_batches_store_exactly_the_good_items(b: Backend) {
 
 async fn resent_batches_are_duplicates(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
-    let biz = app.signup("business").await;
-    let job = app.launched_study(&biz, study_body()).await;
-    let tester = app.tester().await;
-    let (sid, token) = app.session(&tester, &job).await;
-    let tt = format!("Token {token}");
+    let crate::helpers::Live { biz, sid, tt, .. } = app.live_session().await;
     let batch =
         json!({"sessionId": sid, "batch": [click(&app, 1, "a"), click(&app, 2, "b"), click(&app, 3, "a")]});
     let first = app.post("/api/data/events", batch.clone(), Some(&tt)).await;
@@ -117,11 +109,7 @@ async fn resent_batches_are_duplicates(b: Backend) {
 
 async fn consent_and_state_gate_ingestion(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
-    let biz = app.signup("business").await;
-    let job = app.launched_study(&biz, study_body()).await;
-    let tester = app.tester().await;
-    let (sid, token) = app.session(&tester, &job).await;
-    let tt = format!("Token {token}");
+    let crate::helpers::Live { biz, sid, tt, .. } = app.live_session().await;
     // withdraw facial consent: facial items are rejected per item, events still flow
     let consent = json!({"version": "v2", "streams": {"events": true, "facial": false, "voice": false, "screenshots": false}});
     app.post(&format!("/api/sessions/{sid}/consent"), consent, Some(&tt)).await.ok();
@@ -165,11 +153,7 @@ async fn limits_are_413_and_429(b: Backend) {
     else {
         return;
     };
-    let biz = app.signup("business").await;
-    let job = app.launched_study(&biz, study_body()).await;
-    let tester = app.tester().await;
-    let (sid, token) = app.session(&tester, &job).await;
-    let tt = format!("Token {token}");
+    let crate::helpers::Live { biz, sid, tt, .. } = app.live_session().await;
     let items = |n: usize, from: usize| -> Vec<Value> {
         (from..from + n).map(|i| click(&app, i as i64, &format!("k{i}"))).collect()
     };

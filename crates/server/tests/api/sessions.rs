@@ -168,11 +168,7 @@ async fn variants_are_balanced(b: Backend) {
 
 async fn feedback_and_notes(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
-    let biz = app.signup("business").await;
-    let job = app.launched_study(&biz, study_body()).await;
-    let tester = app.tester().await;
-    let (sid, token) = app.session(&tester, &job).await;
-    let tt = format!("Token {token}");
+    let crate::helpers::Live { biz, job, sid, tt, .. } = app.live_session().await;
     let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
     let task = study.ok()["tasks"][0]["taskId"].as_str().unwrap().to_owned();
     let fb = json!({"tasks": [{"taskId": task, "outcome": "success", "seq": 6, "startedAt": app.at(0), "endedAt": app.at(5000)}],
