@@ -9,6 +9,7 @@ pub mod domain;
 pub mod envelope;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod ratelimit;
 pub mod services;
 pub mod state;
@@ -84,6 +85,7 @@ pub fn state_with_store(
         config: Arc::new(config),
         store,
         clock,
+        jobs_ready: Arc::new(tokio::sync::Notify::new()),
     }))
 }
 
@@ -95,18 +97,25 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
+    let workers =
+        if role == Role::Api { Vec::new() } else { jobs::spawn(state.clone(), 2, shutdown.clone()) };
     if role == Role::Worker {
-        // Background jobs arrive with the agent pipeline; a worker node idles until then.
-        println!("worker running (no HTTP listener); pid {}", std::process::id());
+        println!("worker running ({} workers, no HTTP listener); pid {}", workers.len(), std::process::id());
         shutdown.cancelled().await;
-        return Ok(());
+    } else {
+        let app = http::router(state);
+        println!("listening on http://{addr}");
+        tracing::info!(%addr, "listening");
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await?;
     }
-    let app = http::router(state);
-    println!("listening on http://{addr}");
-    tracing::info!(%addr, "listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    // Workers finish the job in hand, then stop.
+    shutdown.cancel();
+    for w in workers {
+        let _ = w.await;
+    }
+    Ok(())
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

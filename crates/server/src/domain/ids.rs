@@ -15,6 +15,7 @@ pub mod prefix {
     pub const FACIAL: &str = "fac";
     pub const VOICE: &str = "voc";
     pub const NOTE: &str = "note";
+    pub const ANALYSIS_JOB: &str = "ajob";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.

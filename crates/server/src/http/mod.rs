@@ -43,6 +43,7 @@ Times are RFC 3339 UTC with milliseconds. Ids are prefixed ULIDs (user_…, org_
         (name = "sessions", description = "Sessions (tests): lifecycle, consent, notes, feedback, export"),
         (name = "ingestion", description = "The browser extension's streams"),
         (name = "testers", description = "Tester profiles"),
+        (name = "analysis", description = "Agent 2: findings, analytics, the tester's confirmation"),
         (name = "ops", description = "Health, readiness, metrics, this document"),
     )
 )]
@@ -83,6 +84,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::admin::router())
         .merge(routes::jobs::router())
         .merge(routes::sessions::router())
+        .merge(routes::analysis::router())
         .merge(routes::testers::router())
         .routes(routes!(routes::ops::openapi_json))
         .routes(routes!(routes::docs::docs))

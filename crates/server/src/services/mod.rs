@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod credentials;
 pub mod export;
 pub mod ingest;
+pub mod pipeline;
 pub mod sessions;
 pub mod studies;
 pub mod tokens;

@@ -7,33 +7,25 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-/// SQLite migrations, in order.
-pub const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "accounts",
-        sql: include_str!("../../migrations/sqlite/0001_accounts.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "studies_sessions",
-        sql: include_str!("../../migrations/sqlite/0002_studies_sessions.sql"),
-    },
-];
+/// Lists the migrations once; each dialect's list reads its own folder. File names are
+/// `000<version>_<name>.sql` (widen the pattern at version 10).
+macro_rules! migrations {
+    ($dialect:literal; $(($version:literal, $name:literal)),* $(,)?) => {
+        &[$(Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../../migrations/", $dialect, "/000", $version, "_", $name, ".sql")),
+        }),*]
+    };
+}
 
-/// PostgreSQL migrations, in order; same versions and names as SQLite's.
-pub const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "accounts",
-        sql: include_str!("../../migrations/postgres/0001_accounts.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "studies_sessions",
-        sql: include_str!("../../migrations/postgres/0002_studies_sessions.sql"),
-    },
-];
+/// SQLite migrations, in order.
+pub const SQLITE: &[Migration] =
+    migrations!("sqlite"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"));
+
+/// PostgreSQL migrations: the same versions and names.
+pub const POSTGRES: &[Migration] =
+    migrations!("postgres"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"));
 
 /// The bookkeeping table (same text in both dialects).
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

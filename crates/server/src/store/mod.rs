@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod cache;
 mod migrate;
+pub mod pipeline;
 pub mod postgres;
 pub mod sessions;
 pub(crate) mod sql;
@@ -15,6 +16,7 @@ pub mod studies;
 use async_trait::async_trait;
 
 pub use accounts::*;
+pub use pipeline::*;
 pub use sessions::*;
 pub use sql::SqlStore;
 pub use studies::*;
@@ -64,7 +66,7 @@ impl Page {
 /// The store: one trait per domain, all implemented by `SqlStore`. Object-safe so the
 /// backend is chosen at start-up (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: AccountStore + StudyStore + SessionStore {
+pub trait Store: AccountStore + StudyStore + SessionStore + PipelineStore {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations; returns how many were applied.

@@ -39,6 +39,8 @@ pub struct Session {
     pub updated_at: i64,
     /// The tester's profile JSON (for their ND categories), if any.
     pub tester_profile: Option<String>,
+    /// JSON of the latest analysis (`{insights, analytics, toneProfile}`), once analysed.
+    pub analysis: Option<String>,
 }
 
 /// A session to create.

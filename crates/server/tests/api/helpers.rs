@@ -395,3 +395,29 @@ pub struct Live {
     pub sid: String,
     pub tt: String,
 }
+
+impl TestApp {
+    /// Runs every due job to completion, like a worker would; returns how many ran.
+    pub async fn drain_jobs(&self) -> usize {
+        let mut n = 0;
+        while openscouter_server::jobs::run_once(&self.state, "test-worker").await.unwrap() {
+            n += 1;
+        }
+        n
+    }
+
+    /// Streams a checkout where the pay button ignores six quick clicks, then completes.
+    pub async fn broken_checkout(&self, sid: &str, tt: &str, task: &str) {
+        let mut batch: Vec<Value> = vec![
+            json!({"clientId": "nav", "eventType": "navigation", "targetSelector": "", "url": "https://shop.example.com/checkout", "timestamp": self.at(0), "taskId": task}),
+        ];
+        for i in 0..6 {
+            batch.push(json!({"clientId": format!("c{i}"), "eventType": "click", "targetSelector": "#pay", "url": "https://shop.example.com/checkout",
+                "timestamp": self.at(1_000 + i * 200), "taskId": task, "x": 100, "y": 200}));
+        }
+        let res = self.post("/api/data/events", json!({"sessionId": sid, "batch": batch}), Some(tt)).await;
+        assert_eq!(res.ok()["rejected"], 0, "{}", res.text);
+        self.clock.advance_ms(5_000);
+        self.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(tt)).await.ok();
+    }
+}

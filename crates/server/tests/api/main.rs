@@ -7,6 +7,7 @@ mod binary;
 mod envelope;
 mod ingest;
 mod limits;
+mod pipeline;
 mod sessions;
 mod store_conformance;
 mod studies;

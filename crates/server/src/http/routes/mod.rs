@@ -1,6 +1,7 @@
 //! Route handlers, one module per resource; each exposes `router()` for `http::router`.
 
 pub mod admin;
+pub mod analysis;
 pub mod auth;
 pub mod docs;
 pub mod ingest;

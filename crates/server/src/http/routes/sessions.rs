@@ -67,7 +67,7 @@ pub struct SessionOut {
     /// Time spent testing, pauses excluded.
     pub duration_seconds: i64,
     pub consent: Option<ConsentOut>,
-    /// Latest real-time analysis (null until Agent 1 runs).
+    /// Insights of the latest analysis (null until analysed).
     #[schema(value_type = Option<Object>)]
     pub analysis: Option<serde_json::Value>,
     pub created_at: String,
@@ -105,7 +105,11 @@ pub fn session_out(s: Session, viewer: Role, viewer_id: &str, now: i64) -> Sessi
         pipeline_status: s.pipeline_status,
         started_at: format_ms(s.started_at),
         completed_at: s.completed_at.map(format_ms),
-        analysis: None,
+        analysis: s
+            .analysis
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            .map(|mut a| a["insights"].take()),
         created_at: format_ms(s.created_at),
         updated_at: format_ms(s.updated_at),
     }

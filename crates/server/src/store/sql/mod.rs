@@ -60,6 +60,7 @@ macro_rules! write {
 }
 
 mod accounts;
+mod pipeline;
 mod sessions;
 mod studies;
 

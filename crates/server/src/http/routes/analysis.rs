@@ -1,0 +1,237 @@
+//! Agent 2 over HTTP: request an analysis, follow its job, read findings and analytics, and
+//! let the tester confirm or reject each finding.
+
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::domain::{Role, format_ms};
+use crate::envelope::{Envelope, ok};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, Authed, UserJwt};
+use crate::services::pipeline;
+use crate::services::sessions::{self, Access};
+use crate::state::AppState;
+use crate::store::{FindingDecision, Job, JobScope};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(analyze))
+        .routes(routes!(analysis_job))
+        .routes(routes!(findings))
+        .routes(routes!(analytics))
+        .routes(routes!(confirm))
+}
+
+/// An accepted request for an asynchronous agent run.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedOut {
+    pub analysis_job_id: String,
+    pub session_id: String,
+    /// `queued` or `running` (an earlier request's job, when one is still pending).
+    pub status: String,
+    pub estimated_completion_seconds: u32,
+}
+
+/// A durable analysis job.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisJobOut {
+    pub id: String,
+    pub kind: String,
+    /// `queued`, `running`, `complete`, `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+    /// What the job produced (the analysed session's id).
+    pub result_ref: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn job_out(j: Job) -> AnalysisJobOut {
+    AnalysisJobOut {
+        id: j.id,
+        kind: j.kind,
+        status: j.status,
+        attempts: j.attempts,
+        // Failure causes are internal; clients learn that it failed and how often it was tried.
+        error: j.error.map(|_| "Analysis failed".to_owned()),
+        result_ref: j.result_ref,
+        created_at: format_ms(j.created_at),
+        updated_at: format_ms(j.updated_at),
+    }
+}
+
+/// Run Agent 2 on a completed session: candidate findings (awaiting the tester's
+/// confirmation) and analytics. Asynchronous: poll `GET /api/analysis-jobs/:id`.
+#[utoipa::path(post, path = "/api/sessions/{id}/analyze", tag = "analysis", security(("jwt" = []), ("token" = ["write"])),
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = Envelope<QueuedOut>), (status = 422, description = "Session not completed")))]
+async fn analyze(
+    State(state): State<AppState>,
+    caller: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<QueuedOut>> {
+    let job = pipeline::request_analysis(&state, &caller, &id).await?;
+    Ok(ok(QueuedOut {
+        analysis_job_id: job.id,
+        session_id: id,
+        status: job.status,
+        estimated_completion_seconds: 5,
+    }))
+}
+
+/// An analysis job's state.
+#[utoipa::path(get, path = "/api/analysis-jobs/{id}", tag = "analysis", security(("jwt" = []), ("token" = ["read"])),
+    params(("id" = String, Path, description = "Job id (`ajob_…`)")),
+    responses((status = 200, body = Envelope<AnalysisJobOut>), (status = 404, description = "Absent or not visible")))]
+async fn analysis_job(
+    State(state): State<AppState>,
+    caller: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<AnalysisJobOut>> {
+    let scope = match caller.role {
+        Role::Admin => JobScope::All,
+        Role::Tester => JobScope::Tester(caller.user_id.clone()),
+        Role::Business => JobScope::Organization(caller.organization_id.clone().unwrap_or_default()),
+    };
+    let job = state.store.get_job(&scope, &id).await?.ok_or_else(|| ApiError::not_found("Analysis job"))?;
+    Ok(ok(job_out(job)))
+}
+
+/// A finding with the tester's decision.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingOut {
+    /// The finding: findingId, title, severity, wcag, evidence, recommendation, …
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub finding: serde_json::Value,
+    /// `confirm`, `reject`, or null while undecided.
+    pub decision: Option<String>,
+    pub comment: Option<String>,
+    pub decided_at: Option<String>,
+}
+
+/// The session's findings (candidates until the tester decides).
+#[utoipa::path(get, path = "/api/sessions/{id}/findings", tag = "analysis", security(("jwt" = []), ("token" = ["read"])),
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = Envelope<Vec<FindingOut>>)))]
+async fn findings(
+    State(state): State<AppState>,
+    caller: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<Vec<FindingOut>>> {
+    sessions::authorize(&state, &caller, &id, Access::Read).await?;
+    let rows = state.store.list_findings(&id).await?;
+    let out = rows
+        .into_iter()
+        .map(|r| {
+            Ok(FindingOut {
+                finding: serde_json::from_str(&r.data).map_err(ApiError::internal)?,
+                decision: r.decision,
+                comment: r.comment,
+                decided_at: r.decided_at.map(format_ms),
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(ok(out))
+}
+
+/// Sub-scores 0–100, higher is better (null for a stream that was not recorded).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AnalyticsOut {
+    pub overall: f64,
+    pub emotion: Option<f64>,
+    pub interaction: f64,
+    pub voice: Option<f64>,
+}
+
+/// The session's analytics from its latest analysis.
+#[utoipa::path(get, path = "/api/sessions/{id}/analytics", tag = "analysis", security(("jwt" = []), ("token" = ["read"])),
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = Envelope<AnalyticsOut>), (status = 422, description = "Not analysed yet")))]
+async fn analytics(
+    State(state): State<AppState>,
+    caller: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<AnalyticsOut>> {
+    let s = sessions::authorize(&state, &caller, &id, Access::Read).await?;
+    let analysis: serde_json::Value = s
+        .analysis
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+        .ok_or_else(|| ApiError::Unprocessable("Session has not been analyzed yet".into()))?;
+    let out = serde_json::from_value(analysis["analytics"].clone()).map_err(ApiError::internal)?;
+    Ok(ok(out))
+}
+
+/// One decision.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionIn {
+    pub finding_id: String,
+    /// `confirm` or `reject`.
+    pub decision: String,
+    /// At most 2,000 characters.
+    pub comment: Option<String>,
+}
+
+/// The tester's decisions.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmIn {
+    pub decisions: Vec<DecisionIn>,
+    /// At most 5,000 characters.
+    pub added_notes: Option<String>,
+}
+
+/// The outcome of a confirmation.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmOut {
+    pub session_id: String,
+    /// `confirmed` once every finding is decided, else `analyzed`.
+    pub status: String,
+}
+
+/// The tester confirms or rejects findings; when every finding is decided the session is
+/// `confirmed`. Rejected findings never reach a report.
+#[utoipa::path(post, path = "/api/sessions/{id}/confirm", tag = "analysis", security(("jwt" = [])), request_body = ConfirmIn,
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = Envelope<ConfirmOut>), (status = 403, description = "Not the session's tester"), (status = 422, description = "Not analyzed, unknown finding, or invalid decision")))]
+async fn confirm(
+    State(state): State<AppState>,
+    caller: UserJwt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ConfirmIn>,
+) -> ApiResult<Envelope<ConfirmOut>> {
+    if b.decisions.len() > 500 {
+        return Err(ApiError::Unprocessable("decisions: at most 500".into()));
+    }
+    let mut decisions = Vec::with_capacity(b.decisions.len());
+    for (i, d) in b.decisions.into_iter().enumerate() {
+        if d.decision != "confirm" && d.decision != "reject" {
+            return Err(ApiError::Unprocessable(format!(
+                "decisions[{i}].decision: must be confirm or reject"
+            )));
+        }
+        if d.comment.as_deref().is_some_and(|c| c.chars().count() > 2000) {
+            return Err(ApiError::Unprocessable(format!("decisions[{i}].comment: at most 2000 characters")));
+        }
+        decisions.push(FindingDecision {
+            finding_id: d.finding_id,
+            decision: d.decision,
+            comment: d.comment,
+        });
+    }
+    if b.added_notes.as_deref().is_some_and(|n| n.chars().count() > 5000) {
+        return Err(ApiError::Unprocessable("addedNotes: at most 5000 characters".into()));
+    }
+    let confirmed = pipeline::confirm(&state, &caller, &id, decisions, b.added_notes).await?;
+    Ok(ok(ConfirmOut { session_id: id, status: if confirmed { "confirmed" } else { "analyzed" }.into() }))
+}

@@ -1,0 +1,285 @@
+//! `PipelineStore` over SQLite and PostgreSQL.
+
+use async_trait::async_trait;
+
+use super::*;
+
+const JOB_COLS: &str = "id, kind, subject_id, organization_id, tester_id, status, attempts, max_attempts, run_at, \
+     error, result_ref, created_at, updated_at";
+
+type JobRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
+
+fn job_from(r: JobRow) -> Job {
+    Job {
+        id: r.0,
+        kind: r.1,
+        subject_id: r.2,
+        organization_id: r.3,
+        tester_id: r.4,
+        status: r.5,
+        attempts: r.6,
+        max_attempts: r.7,
+        run_at: r.8,
+        error: r.9,
+        result_ref: r.10,
+        created_at: r.11,
+        updated_at: r.12,
+    }
+}
+
+#[async_trait]
+impl PipelineStore for SqlStore {
+    async fn request_session_analysis(&self, session_id: &str, job: NewJob) -> StoreResult<Guarded<Job>> {
+        let select = format!(
+            "SELECT {JOB_COLS} FROM analysis_jobs WHERE subject_id = $1 AND status IN ('queued', 'running')"
+        );
+        let id = write!(self, p => {
+            let mut tx = p.begin().await?;
+            let status: Option<(String,)> =
+                sqlx::query_as("SELECT status FROM sessions WHERE id = $1").bind(session_id).fetch_optional(&mut *tx).await?;
+            match status {
+                None => return Ok(Guarded::NotFound),
+                Some((s,)) if s != "completed" && s != "analyzed" => return Ok(Guarded::WrongState(s)),
+                Some(_) => {}
+            }
+            let pending: Option<JobRow> =
+                sqlx::query_as(sqlx::AssertSqlSafe(select)).bind(session_id).fetch_optional(&mut *tx).await?;
+            if let Some(existing) = pending {
+                return Ok(Guarded::Done(job_from(existing)));
+            }
+            sqlx::query(
+                "INSERT INTO analysis_jobs (id, kind, subject_id, organization_id, tester_id, status, attempts, max_attempts, \
+                 run_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $7, $7)",
+            )
+            .bind(&job.id)
+            .bind(&job.kind)
+            .bind(&job.subject_id)
+            .bind(&job.organization_id)
+            .bind(&job.tester_id)
+            .bind(job.max_attempts)
+            .bind(job.now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE sessions SET pipeline_status = 'queued', updated_at = $1 WHERE id = $2")
+                .bind(job.now)
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            job.id.clone()
+        });
+        Ok(self.get_job(&JobScope::All, &id).await?.map_or(Guarded::NotFound, Guarded::Done))
+    }
+
+    async fn claim_job(&self, worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<Job>> {
+        // One statement: pick the oldest due job (or one whose worker's lease ran out) and take
+        // it. PostgreSQL skips rows other workers hold; SQLite has a single writer.
+        let lock = if matches!(self.db, Db::Postgres(_)) { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE analysis_jobs SET status = 'running', attempts = attempts + 1, lease_until = $1, worker = $2, updated_at = $3 \
+             WHERE id = (SELECT id FROM analysis_jobs \
+               WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_until < $3) \
+               ORDER BY run_at, id LIMIT 1{lock}) \
+             RETURNING {JOB_COLS}"
+        );
+        write!(self, p => {
+            let row: Option<JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(now + lease_ms)
+                .bind(worker)
+                .bind(now)
+                .fetch_optional(p)
+                .await?;
+            Ok(row.map(job_from))
+        })
+    }
+
+    async fn complete_job(&self, id: &str, result_ref: &str, now: i64) -> StoreResult<()> {
+        write!(self, p => {
+            sqlx::query(
+                "UPDATE analysis_jobs SET status = 'complete', result_ref = $1, error = NULL, lease_until = NULL, updated_at = $2 WHERE id = $3",
+            )
+            .bind(result_ref)
+            .bind(now)
+            .bind(id)
+            .execute(p)
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn fail_job(&self, id: &str, error: &str, retry_at: Option<i64>, now: i64) -> StoreResult<()> {
+        write!(self, p => {
+            let mut tx = p.begin().await?;
+            let row: Option<(String, String)> = sqlx::query_as(
+                "UPDATE analysis_jobs SET status = $1, error = $2, run_at = COALESCE($3, run_at), lease_until = NULL, updated_at = $4 \
+                 WHERE id = $5 RETURNING kind, subject_id",
+            )
+            .bind(if retry_at.is_some() { "queued" } else { "failed" })
+            .bind(error)
+            .bind(retry_at)
+            .bind(now)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let (Some((kind, subject)), None) = (row, retry_at)
+                && kind == "analyze_session"
+            {
+                sqlx::query("UPDATE sessions SET pipeline_status = 'failed', updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(subject)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    async fn get_job(&self, scope: &JobScope, id: &str) -> StoreResult<Option<Job>> {
+        let (filter, who) = match scope {
+            JobScope::All => ("", None),
+            JobScope::Organization(o) => (" AND organization_id = $2", Some(o.as_str())),
+            JobScope::Tester(t) => (" AND tester_id = $2", Some(t.as_str())),
+        };
+        let sql = format!("SELECT {JOB_COLS} FROM analysis_jobs WHERE id = $1{filter}");
+        read!(self, p => {
+            let mut q = sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql)).bind(id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            Ok(q.fetch_optional(p).await?.map(job_from))
+        })
+    }
+
+    async fn save_session_analysis(
+        &self,
+        session_id: &str,
+        study_id: &str,
+        findings: &[(String, String)],
+        analysis_json: &str,
+        now: i64,
+    ) -> StoreResult<Guarded<()>> {
+        write!(self, p => {
+            let mut tx = p.begin().await?;
+            let status: Option<(String,)> =
+                sqlx::query_as("SELECT status FROM sessions WHERE id = $1").bind(session_id).fetch_optional(&mut *tx).await?;
+            match status {
+                None => return Ok(Guarded::NotFound),
+                Some((s,)) if s != "completed" && s != "analyzed" => return Ok(Guarded::WrongState(s)),
+                Some(_) => {}
+            }
+            // A re-run replaces the previous result: never two copies of a finding.
+            sqlx::query("DELETE FROM findings WHERE session_id = $1").bind(session_id).execute(&mut *tx).await?;
+            for (id, data) in findings {
+                sqlx::query("INSERT INTO findings (id, session_id, study_id, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id)
+                    .bind(session_id)
+                    .bind(study_id)
+                    .bind(data)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "UPDATE sessions SET status = 'analyzed', pipeline_status = 'awaiting_confirmation', analysis = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(analysis_json)
+            .bind(now)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(Guarded::Done(()))
+        })
+    }
+
+    async fn list_findings(&self, session_id: &str) -> StoreResult<Vec<FindingRow>> {
+        read!(self, p => {
+            let rows: Vec<(String, String, String, Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
+                "SELECT id, session_id, data, decision, comment, decided_at FROM findings WHERE session_id = $1 ORDER BY id",
+            )
+            .bind(session_id)
+            .fetch_all(p)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| FindingRow { id: r.0, session_id: r.1, data: r.2, decision: r.3, comment: r.4, decided_at: r.5 })
+                .collect())
+        })
+    }
+
+    async fn confirm_findings(
+        &self,
+        session_id: &str,
+        decisions: &[FindingDecision],
+        added_notes: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Guarded<bool>> {
+        write!(self, p => {
+            let mut tx = p.begin().await?;
+            let session: Option<(String, String)> = sqlx::query_as("SELECT status, study_id FROM sessions WHERE id = $1")
+                .bind(session_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((status, study_id)) = session else { return Ok(Guarded::NotFound) };
+            if status != "analyzed" {
+                return Ok(Guarded::WrongState(status));
+            }
+            for d in decisions {
+                let done = sqlx::query(
+                    "UPDATE findings SET decision = $1, comment = $2, decided_at = $3 WHERE id = $4 AND session_id = $5",
+                )
+                .bind(&d.decision)
+                .bind(&d.comment)
+                .bind(now)
+                .bind(&d.finding_id)
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    // Rolls back every decision of this request.
+                    return Err(StoreError::Conflict(format!("decisions: unknown finding {}", d.finding_id)));
+                }
+            }
+            if let Some(notes) = added_notes {
+                sqlx::query("UPDATE sessions SET added_notes = $1 WHERE id = $2").bind(notes).bind(session_id).execute(&mut *tx).await?;
+            }
+            let (open,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM findings WHERE session_id = $1 AND decision IS NULL")
+                .bind(session_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let confirmed = open == 0;
+            if confirmed {
+                sqlx::query("UPDATE sessions SET status = 'confirmed', pipeline_status = 'confirmed', updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(session_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE studies SET status = 'completed', updated_at = $1 WHERE id = $2 AND status = 'in_progress' \
+                     AND (SELECT COUNT(*) FROM sessions WHERE study_id = $2 AND status = 'confirmed') >= tester_count",
+                )
+                .bind(now)
+                .bind(&study_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(Guarded::Done(confirmed))
+        })
+    }
+}
