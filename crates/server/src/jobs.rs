@@ -25,6 +25,8 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 async fn run(state: &AppState, job: &Job) -> Result<String, ApiError> {
     match job.kind.as_str() {
         "analyze_session" => crate::services::pipeline::run_session_analysis(state, &job.subject_id).await,
+        "session_report" => crate::services::reports::run_session_report(state, &job.subject_id).await,
+        "study_report" => crate::services::reports::run_study_report(state, &job.subject_id).await,
         other => Err(ApiError::Internal(format!("unknown job kind {other}"))),
     }
 }

@@ -16,6 +16,7 @@ pub mod prefix {
     pub const VOICE: &str = "voc";
     pub const NOTE: &str = "note";
     pub const ANALYSIS_JOB: &str = "ajob";
+    pub const REPORT: &str = "rep";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.

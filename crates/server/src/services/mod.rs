@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod export;
 pub mod ingest;
 pub mod pipeline;
+pub mod reports;
 pub mod sessions;
 pub mod studies;
 pub mod tokens;

@@ -10,7 +10,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::export;
 use crate::services::sessions::{self, Access};
 use crate::state::AppState;
-use crate::store::{FindingDecision, Guarded, Job, NewJob, SessionScope};
+use crate::store::{EnqueueGuard, FindingDecision, Guarded, Job, NewJob, SessionScope};
 
 /// Attempts before a job is marked failed.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -28,7 +28,7 @@ pub async fn request_analysis(state: &AppState, caller: &Principal, session_id: 
         max_attempts: MAX_ATTEMPTS,
         now,
     };
-    match state.store.request_session_analysis(&session.id, job).await? {
+    match state.store.enqueue_job(job, EnqueueGuard::AnalyzeSession).await? {
         Guarded::Done(job) => {
             state.jobs_ready.notify_one();
             Ok(job)
@@ -44,7 +44,7 @@ pub async fn request_analysis(state: &AppState, caller: &Principal, session_id: 
 }
 
 /// The session's export as one NDJSON text (the engine's input format).
-async fn session_ndjson(state: &AppState, session: crate::store::Session) -> ApiResult<String> {
+pub async fn session_ndjson(state: &AppState, session: crate::store::Session) -> ApiResult<String> {
     let header = export::session_header(state, &session).await?;
     let mut stream = Box::pin(export::stream(state.clone(), session, header, export::Format::Ndjson));
     let mut text = String::new();

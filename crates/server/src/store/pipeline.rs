@@ -64,13 +64,47 @@ pub struct FindingDecision {
     pub comment: Option<String>,
 }
 
+/// What must hold, in the enqueueing transaction, for a job to be accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnqueueGuard {
+    /// Agent 2: the session is `completed` or `analyzed`; its pipeline becomes `queued`.
+    AnalyzeSession,
+    /// Agent 3: the session is `confirmed`.
+    SessionReport,
+    /// Agent 4: the study has at least one confirmed session (`WrongState("none confirmed")`).
+    StudyReport,
+}
+
+/// A report to store.
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    pub id: String,
+    /// `session` or `study`.
+    pub kind: String,
+    pub subject_id: String,
+    pub study_id: String,
+    pub organization_id: String,
+    pub data: String,
+    pub now: i64,
+}
+
+/// A stored report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    pub id: String,
+    pub kind: String,
+    pub subject_id: String,
+    pub study_id: String,
+    pub data: String,
+    pub created_at: i64,
+}
+
 /// The queue and the results.
 #[async_trait]
 pub trait PipelineStore: Send + Sync + 'static {
-    /// Marks the session `queued` and enqueues the analysis, in one transaction; if a job for
-    /// it is already queued or running, returns that one instead. `WrongState` unless the
-    /// session is `completed` or `analyzed`.
-    async fn request_session_analysis(&self, session_id: &str, job: NewJob) -> StoreResult<Guarded<Job>>;
+    /// Checks `guard` and enqueues the job in one transaction; if a job of the same kind for
+    /// the same subject is already queued or running, returns that one instead.
+    async fn enqueue_job(&self, job: NewJob, guard: EnqueueGuard) -> StoreResult<Guarded<Job>>;
     /// Claims the next due job (or one whose lease expired): PostgreSQL `FOR UPDATE SKIP
     /// LOCKED`, SQLite through its single writer.
     async fn claim_job(&self, worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<Job>>;
@@ -92,6 +126,14 @@ pub trait PipelineStore: Send + Sync + 'static {
     /// Records decisions; when every finding is decided the session becomes `confirmed` and
     /// the study `completed` once `testerCount` sessions are confirmed. Returns whether the
     /// session is now confirmed. Errors name an unknown finding.
+    /// Stores a report; a session report also moves the session's pipeline to `reported`.
+    async fn save_report(&self, report: NewReport) -> StoreResult<()>;
+    /// A report by id, tenant-scoped (`Tester` scope sees none).
+    async fn get_report(&self, scope: &JobScope, id: &str) -> StoreResult<Option<ReportRow>>;
+    /// The newest report about a session or study.
+    async fn latest_report(&self, scope: &JobScope, subject_id: &str) -> StoreResult<Option<ReportRow>>;
+    /// Ids of the study's confirmed sessions, oldest first.
+    async fn confirmed_sessions(&self, study_id: &str) -> StoreResult<Vec<String>>;
     async fn confirm_findings(
         &self,
         session_id: &str,

@@ -421,3 +421,18 @@ impl TestApp {
         self.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(tt)).await.ok();
     }
 }
+
+impl TestApp {
+    /// Posts events to a session and asserts none was rejected.
+    pub async fn events(&self, sid: &str, tt: &str, items: Vec<Value>) {
+        let res = self.post("/api/data/events", json!({"sessionId": sid, "batch": items}), Some(tt)).await;
+        assert_eq!(res.ok()["rejected"], 0, "{}", res.text);
+    }
+
+    /// Analyses a completed session and returns its findings.
+    pub async fn analyzed(&self, sid: &str, auth: &str) -> Vec<Value> {
+        self.post(&format!("/api/sessions/{sid}/analyze"), json!({}), Some(auth)).await.ok();
+        self.drain_jobs().await;
+        self.get(&format!("/api/sessions/{sid}/findings"), Some(auth)).await.ok().as_array().unwrap().clone()
+    }
+}

@@ -8,6 +8,7 @@ mod envelope;
 mod ingest;
 mod limits;
 mod pipeline;
+mod reports;
 mod sessions;
 mod store_conformance;
 mod studies;

@@ -15,7 +15,7 @@ use crate::http::extract::pagination::{PageQuery, form_pairs};
 use crate::http::extract::{ApiJson, Authed, Pagination, UserJwt};
 use crate::services::studies::{self, StudyIn, StudyPatch, onboarding_gate, payment_gate};
 use crate::state::AppState;
-use crate::store::{AcceptOutcome, Guarded, SessionScope, Study, StudyScope};
+use crate::store::{AcceptOutcome, Guarded, JobScope, SessionScope, Study, StudyScope};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -58,7 +58,8 @@ pub struct StudyOut {
     pub updated_at: String,
     pub launched_at: Option<String>,
     pub closed_at: Option<String>,
-    /// Latest study-report summary (null until a study report exists).
+    /// Latest study-report summary `{reportId, score, band, createdAt}` (null until a study
+    /// report exists; only on `GET /api/jobs/:id` for the business and admins).
     #[schema(value_type = Option<Object>)]
     pub report: Option<serde_json::Value>,
 }
@@ -192,7 +193,21 @@ async fn get_job(
     let scope = studies::scope_for(&state, &caller).await?;
     let study =
         state.store.get_study(&scope, &id, state.now()).await?.ok_or_else(|| ApiError::not_found("Study"))?;
-    Ok(ok(study_out(study)?))
+    let report_scope = match &scope {
+        StudyScope::Organization(o) => Some(JobScope::Organization(o.clone())),
+        StudyScope::All => Some(JobScope::All),
+        StudyScope::Tester { .. } => None,
+    };
+    let report = match report_scope {
+        Some(rs) => state.store.latest_report(&rs, &id).await?,
+        None => None,
+    };
+    let mut out = study_out(study)?;
+    out.report = report.and_then(|r| {
+        let data: serde_json::Value = serde_json::from_str(&r.data).ok()?;
+        Some(serde_json::json!({"reportId": r.id, "score": data["score"], "band": data["band"], "createdAt": format_ms(r.created_at)}))
+    });
+    Ok(ok(out))
 }
 
 /// Change a draft (422 once launched). `tasks`, when given, replaces the list.

@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod me;
 pub mod ops;
+pub mod reports;
 pub mod sessions;
 pub mod testers;
 pub mod tokens;

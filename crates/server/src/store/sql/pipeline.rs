@@ -41,23 +41,79 @@ fn job_from(r: JobRow) -> Job {
     }
 }
 
+impl SqlStore {
+    /// The newest report matching `condition` (on `$1`) within `scope`.
+    async fn find_report(
+        &self,
+        scope: &JobScope,
+        condition: &str,
+        value: &str,
+    ) -> StoreResult<Option<ReportRow>> {
+        let (filter, org) = match scope {
+            JobScope::All => ("", None),
+            JobScope::Organization(o) => (" AND organization_id = $2", Some(o.as_str())),
+            // Reports are the business's; testers see their findings, not reports.
+            JobScope::Tester(_) => return Ok(None),
+        };
+        let sql = format!(
+            "SELECT id, kind, subject_id, study_id, data, created_at FROM reports WHERE {condition}{filter} \
+             ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        read!(self, p => {
+            let mut q = sqlx::query_as::<_, (String, String, String, String, String, i64)>(sqlx::AssertSqlSafe(sql)).bind(value);
+            if let Some(o) = org {
+                q = q.bind(o);
+            }
+            Ok(q.fetch_optional(p).await?.map(|r| ReportRow {
+                id: r.0,
+                kind: r.1,
+                subject_id: r.2,
+                study_id: r.3,
+                data: r.4,
+                created_at: r.5,
+            }))
+        })
+    }
+}
+
 #[async_trait]
 impl PipelineStore for SqlStore {
-    async fn request_session_analysis(&self, session_id: &str, job: NewJob) -> StoreResult<Guarded<Job>> {
+    async fn enqueue_job(&self, job: NewJob, guard: EnqueueGuard) -> StoreResult<Guarded<Job>> {
         let select = format!(
-            "SELECT {JOB_COLS} FROM analysis_jobs WHERE subject_id = $1 AND status IN ('queued', 'running')"
+            "SELECT {JOB_COLS} FROM analysis_jobs WHERE subject_id = $1 AND kind = $2 AND status IN ('queued', 'running')"
         );
         let id = write!(self, p => {
             let mut tx = p.begin().await?;
-            let status: Option<(String,)> =
-                sqlx::query_as("SELECT status FROM sessions WHERE id = $1").bind(session_id).fetch_optional(&mut *tx).await?;
-            match status {
-                None => return Ok(Guarded::NotFound),
-                Some((s,)) if s != "completed" && s != "analyzed" => return Ok(Guarded::WrongState(s)),
-                Some(_) => {}
+            match guard {
+                EnqueueGuard::AnalyzeSession | EnqueueGuard::SessionReport => {
+                    let status: Option<(String,)> = sqlx::query_as("SELECT status FROM sessions WHERE id = $1")
+                        .bind(&job.subject_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let allowed: &[&str] =
+                        if guard == EnqueueGuard::AnalyzeSession { &["completed", "analyzed"] } else { &["confirmed"] };
+                    match status {
+                        None => return Ok(Guarded::NotFound),
+                        Some((s,)) if !allowed.contains(&s.as_str()) => return Ok(Guarded::WrongState(s)),
+                        Some(_) => {}
+                    }
+                }
+                EnqueueGuard::StudyReport => {
+                    let (confirmed,): (i64,) =
+                        sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE study_id = $1 AND status = 'confirmed'")
+                            .bind(&job.subject_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if confirmed == 0 {
+                        return Ok(Guarded::WrongState("none confirmed".into()));
+                    }
+                }
             }
-            let pending: Option<JobRow> =
-                sqlx::query_as(sqlx::AssertSqlSafe(select)).bind(session_id).fetch_optional(&mut *tx).await?;
+            let pending: Option<JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(select))
+                .bind(&job.subject_id)
+                .bind(&job.kind)
+                .fetch_optional(&mut *tx)
+                .await?;
             if let Some(existing) = pending {
                 return Ok(Guarded::Done(job_from(existing)));
             }
@@ -74,11 +130,13 @@ impl PipelineStore for SqlStore {
             .bind(job.now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE sessions SET pipeline_status = 'queued', updated_at = $1 WHERE id = $2")
-                .bind(job.now)
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await?;
+            if guard == EnqueueGuard::AnalyzeSession {
+                sqlx::query("UPDATE sessions SET pipeline_status = 'queued', updated_at = $1 WHERE id = $2")
+                    .bind(job.now)
+                    .bind(&job.subject_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             job.id.clone()
         });
@@ -219,6 +277,53 @@ impl PipelineStore for SqlStore {
                 .into_iter()
                 .map(|r| FindingRow { id: r.0, session_id: r.1, data: r.2, decision: r.3, comment: r.4, decided_at: r.5 })
                 .collect())
+        })
+    }
+
+    async fn save_report(&self, r: NewReport) -> StoreResult<()> {
+        write!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "INSERT INTO reports (id, kind, subject_id, study_id, organization_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&r.id)
+            .bind(&r.kind)
+            .bind(&r.subject_id)
+            .bind(&r.study_id)
+            .bind(&r.organization_id)
+            .bind(&r.data)
+            .bind(r.now)
+            .execute(&mut *tx)
+            .await?;
+            if r.kind == "session" {
+                sqlx::query("UPDATE sessions SET pipeline_status = 'reported', updated_at = $1 WHERE id = $2")
+                    .bind(r.now)
+                    .bind(&r.subject_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    async fn get_report(&self, scope: &JobScope, id: &str) -> StoreResult<Option<ReportRow>> {
+        self.find_report(scope, "id = $1", id).await
+    }
+
+    async fn latest_report(&self, scope: &JobScope, subject_id: &str) -> StoreResult<Option<ReportRow>> {
+        self.find_report(scope, "subject_id = $1", subject_id).await
+    }
+
+    async fn confirmed_sessions(&self, study_id: &str) -> StoreResult<Vec<String>> {
+        read!(self, p => {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT id FROM sessions WHERE study_id = $1 AND status = 'confirmed' ORDER BY created_at, id",
+            )
+            .bind(study_id)
+            .fetch_all(p)
+            .await?;
+            Ok(rows.into_iter().map(|(id,)| id).collect())
         })
     }
 

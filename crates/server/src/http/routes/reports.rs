@@ -1,0 +1,192 @@
+//! Agents 3 and 4 over HTTP: request session and study reports, read them.
+
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::domain::Role;
+use crate::envelope::{Envelope, ok};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, Authed};
+use crate::services::reports;
+use crate::services::sessions::{self, Access};
+use crate::state::AppState;
+use crate::store::{JobScope, ReportRow, StudyScope};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_session_report))
+        .routes(routes!(get_report))
+        .routes(routes!(session_report))
+        .routes(routes!(create_study_report, study_report))
+        .routes(routes!(study_findings))
+}
+
+/// Request body of Agent 3.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportIn {
+    pub session_id: String,
+}
+
+/// An accepted report request.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportQueuedOut {
+    pub analysis_job_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    pub status: String,
+    pub estimated_completion_seconds: u32,
+}
+
+/// A report: `{reportId, kind, sessionId?, jobId, score, band, findings[], tasks[], sus, nps,
+/// ndStratification[], abTest?, summary, sessions, testers, createdAt}` (formulas: analysis.md).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct ReportOut(pub serde_json::Value);
+
+/// A merged, confirmed finding of a study report.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct StudyFindingOut(pub serde_json::Value);
+
+fn scope(caller: &Authed) -> ApiResult<JobScope> {
+    Ok(match caller.role {
+        Role::Admin => JobScope::All,
+        Role::Business => JobScope::Organization(caller.organization_id.clone().unwrap_or_default()),
+        Role::Tester => {
+            return Err(ApiError::Forbidden("Reports are written for the study's business".into()));
+        }
+    })
+}
+
+fn report_body(r: ReportRow) -> ApiResult<ReportOut> {
+    serde_json::from_str(&r.data).map(ReportOut).map_err(ApiError::internal)
+}
+
+/// Agent 3: write the report of a confirmed session (asynchronous).
+#[utoipa::path(post, path = "/api/reports", tag = "reports", security(("jwt" = []), ("token" = ["write"])), request_body = ReportIn,
+    responses((status = 200, body = Envelope<ReportQueuedOut>), (status = 422, description = "Session not confirmed")))]
+async fn create_session_report(
+    State(state): State<AppState>,
+    caller: Authed,
+    ApiJson(b): ApiJson<ReportIn>,
+) -> ApiResult<Envelope<ReportQueuedOut>> {
+    let job = reports::request_session_report(&state, &caller, &b.session_id).await?;
+    Ok(ok(ReportQueuedOut {
+        analysis_job_id: job.id,
+        session_id: Some(b.session_id),
+        job_id: None,
+        status: job.status,
+        estimated_completion_seconds: 5,
+    }))
+}
+
+/// A report: `{reportId, kind, score, band, findings[], tasks[], sus, nps, ndStratification[], abTest?, summary}`.
+#[utoipa::path(get, path = "/api/reports/{id}", tag = "reports", security(("jwt" = []), ("token" = ["read"])),
+    params(("id" = String, Path, description = "Report id (`rep_…`)")),
+    responses((status = 200, body = Envelope<ReportOut>), (status = 404, description = "Absent or another organization's")))]
+async fn get_report(
+    State(state): State<AppState>,
+    caller: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<ReportOut>> {
+    let r =
+        state.store.get_report(&scope(&caller)?, &id).await?.ok_or_else(|| ApiError::not_found("Report"))?;
+    Ok(ok(report_body(r)?))
+}
+
+/// The latest report of a session.
+#[utoipa::path(get, path = "/api/sessions/{id}/report", tag = "reports", security(("jwt" = []), ("token" = ["read"])),
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = Envelope<ReportOut>), (status = 404, description = "No report yet")))]
+async fn session_report(
+    State(state): State<AppState>,
+    caller: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<ReportOut>> {
+    let scope = scope(&caller)?;
+    sessions::authorize(&state, &caller, &id, Access::Read).await?;
+    let r = state.store.latest_report(&scope, &id).await?.ok_or_else(|| ApiError::not_found("Report"))?;
+    Ok(ok(report_body(r)?))
+}
+
+/// Agent 4: synthesise the study's confirmed sessions (asynchronous).
+#[utoipa::path(post, path = "/api/reports/job/{id}", tag = "reports", security(("jwt" = []), ("token" = ["write"])),
+    params(("id" = String, Path, description = "Study id")),
+    responses((status = 200, body = Envelope<ReportQueuedOut>), (status = 422, description = "No confirmed session")))]
+async fn create_study_report(
+    State(state): State<AppState>,
+    caller: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<ReportQueuedOut>> {
+    let job = reports::request_study_report(&state, &caller, &id).await?;
+    Ok(ok(ReportQueuedOut {
+        analysis_job_id: job.id,
+        session_id: None,
+        job_id: Some(id),
+        status: job.status,
+        estimated_completion_seconds: 10,
+    }))
+}
+
+async fn latest_study_report(
+    state: &AppState,
+    caller: &Authed,
+    study_id: &str,
+) -> ApiResult<Option<ReportRow>> {
+    let scope = scope(caller)?;
+    let study_scope = match &scope {
+        JobScope::Organization(o) => StudyScope::Organization(o.clone()),
+        _ => StudyScope::All,
+    };
+    state
+        .store
+        .get_study(&study_scope, study_id, state.now())
+        .await?
+        .ok_or_else(|| ApiError::not_found("Study"))?;
+    Ok(state.store.latest_report(&scope, study_id).await?)
+}
+
+/// The latest study report.
+#[utoipa::path(get, path = "/api/reports/job/{id}", tag = "reports", security(("jwt" = []), ("token" = ["read"])),
+    params(("id" = String, Path, description = "Study id")),
+    responses((status = 200, body = Envelope<ReportOut>), (status = 404, description = "No report yet")))]
+async fn study_report(
+    State(state): State<AppState>,
+    caller: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<ReportOut>> {
+    let r = latest_study_report(&state, &caller, &id).await?.ok_or_else(|| ApiError::not_found("Report"))?;
+    Ok(ok(report_body(r)?))
+}
+
+/// The study's findings: confirmed findings merged across sessions, from the latest study
+/// report (empty until one is written).
+#[utoipa::path(get, path = "/api/jobs/{id}/findings", tag = "reports", security(("jwt" = []), ("token" = ["read"])),
+    params(("id" = String, Path, description = "Study id")),
+    responses((status = 200, body = Envelope<Vec<StudyFindingOut>>)))]
+async fn study_findings(
+    State(state): State<AppState>,
+    caller: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<Vec<StudyFindingOut>>> {
+    let findings = match latest_study_report(&state, &caller, &id).await? {
+        Some(r) => report_body(r)?.0["findings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(StudyFindingOut)
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(ok(findings))
+}
