@@ -25,6 +25,7 @@ pub async fn request_analysis(state: &AppState, caller: &Principal, session_id: 
         subject_id: session.id.clone(),
         organization_id: session.organization_id.clone(),
         tester_id: Some(session.tester_id.clone()),
+        payload: None,
         max_attempts: MAX_ATTEMPTS,
         now,
     };
@@ -113,4 +114,72 @@ pub async fn confirm(
             "Session is {s}; findings can be confirmed once it is analyzed"
         ))),
     }
+}
+
+/// Queues Agent 1: a real-time snapshot of an active or paused session, up to `snapshot_at`
+/// (default: now), attached to the session when done.
+pub async fn request_snapshot(
+    state: &AppState,
+    caller: &Principal,
+    session_id: &str,
+    include_signals: bool,
+    snapshot_at: Option<i64>,
+) -> ApiResult<Job> {
+    let session = sessions::authorize(state, caller, session_id, Access::Read).await?;
+    let now = state.now();
+    let job = NewJob {
+        id: new_id(prefix::ANALYSIS_JOB, now),
+        kind: "snapshot_session".into(),
+        subject_id: session.id.clone(),
+        organization_id: session.organization_id.clone(),
+        tester_id: Some(session.tester_id.clone()),
+        payload: Some(
+            json!({"includeSignals": include_signals, "snapshotAt": snapshot_at.unwrap_or(now)}).to_string(),
+        ),
+        max_attempts: MAX_ATTEMPTS,
+        now,
+    };
+    match state.store.enqueue_job(job, EnqueueGuard::Snapshot).await? {
+        Guarded::Done(job) => {
+            state.jobs_ready.notify_one();
+            Ok(job)
+        }
+        Guarded::NotFound => Err(ApiError::not_found("Session")),
+        Guarded::WrongState(s) => Err(ApiError::Unprocessable(format!(
+            "Session is {s}; real-time insights need an active or paused session"
+        ))),
+    }
+}
+
+/// Worker side of Agent 1.
+pub async fn run_snapshot(state: &AppState, job: &Job) -> ApiResult<String> {
+    let payload: serde_json::Value =
+        job.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+    let at = payload["snapshotAt"].as_i64();
+    let include_signals = payload["includeSignals"].as_bool().unwrap_or(false);
+    let session = state
+        .store
+        .get_session(&SessionScope::All, &job.subject_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Session"))?;
+    let text = session_ndjson(state, session).await?;
+    let snapshot = tokio::task::spawn_blocking(move || {
+        let input = openscouter_analysis::parse_session_ndjson(&text)
+            .map_err(|e| ApiError::Internal(format!("export did not parse: {e}")))?;
+        let insights = openscouter_analysis::insights_snapshot(&input, at);
+        let mut out = json!({"snapshotAt": at.map(crate::domain::format_ms), "insights": insights});
+        if include_signals {
+            let signals: Vec<_> = openscouter_analysis::analyze_session(&input)
+                .signals
+                .into_iter()
+                .filter(|s| at.is_none_or(|a| s.timestamp.0 <= a))
+                .collect();
+            out["signals"] = serde_json::to_value(signals).map_err(ApiError::internal)?;
+        }
+        Ok::<_, ApiError>(out)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    state.store.save_realtime(&job.subject_id, &snapshot.to_string(), state.now()).await?;
+    Ok(job.subject_id.clone())
 }

@@ -49,6 +49,7 @@ pub async fn request_session_report(
         subject_id: s.id.clone(),
         organization_id: s.organization_id.clone(),
         tester_id: None,
+        payload: None,
         max_attempts: MAX_ATTEMPTS,
         now,
     };
@@ -75,6 +76,7 @@ pub async fn request_study_report(state: &AppState, caller: &Principal, study_id
         subject_id: study.id.clone(),
         organization_id: study.organization_id.clone(),
         tester_id: None,
+        payload: None,
         max_attempts: MAX_ATTEMPTS,
         now,
     };

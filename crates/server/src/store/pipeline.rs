@@ -13,6 +13,8 @@ pub struct NewJob {
     pub subject_id: String,
     pub organization_id: String,
     pub tester_id: Option<String>,
+    /// Parameters of the run (JSON), if any.
+    pub payload: Option<String>,
     pub max_attempts: i64,
     pub now: i64,
 }
@@ -31,6 +33,7 @@ pub struct Job {
     pub run_at: i64,
     pub error: Option<String>,
     pub result_ref: Option<String>,
+    pub payload: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -73,6 +76,8 @@ pub enum EnqueueGuard {
     SessionReport,
     /// Agent 4: the study has at least one confirmed session (`WrongState("none confirmed")`).
     StudyReport,
+    /// Agent 1: the session is `active` or `paused`.
+    Snapshot,
 }
 
 /// A report to store.
@@ -132,6 +137,8 @@ pub trait PipelineStore: Send + Sync + 'static {
     async fn get_report(&self, scope: &JobScope, id: &str) -> StoreResult<Option<ReportRow>>;
     /// The newest report about a session or study.
     async fn latest_report(&self, scope: &JobScope, subject_id: &str) -> StoreResult<Option<ReportRow>>;
+    /// Attaches a real-time snapshot (Agent 1) to the session.
+    async fn save_realtime(&self, session_id: &str, snapshot_json: &str, now: i64) -> StoreResult<()>;
     /// Ids of the study's confirmed sessions, oldest first.
     async fn confirmed_sessions(&self, study_id: &str) -> StoreResult<Vec<String>>;
     async fn confirm_findings(

@@ -41,6 +41,8 @@ pub struct Session {
     pub tester_profile: Option<String>,
     /// JSON of the latest analysis (`{insights, analytics, toneProfile}`), once analysed.
     pub analysis: Option<String>,
+    /// JSON of the latest real-time snapshot (Agent 1).
+    pub realtime: Option<String>,
 }
 
 /// A session to create.

@@ -10,6 +10,7 @@ use crate::both;
 use crate::helpers::{Backend, Live, TestApp, test_config};
 
 both!(
+    realtime_snapshot_attaches_insights,
     analysis_finds_the_broken_control_and_waits_for_the_tester,
     study_completes_when_every_seat_is_confirmed,
     jobs_survive_restarts_and_dead_workers
@@ -218,4 +219,30 @@ async fn jobs_survive_restarts_and_dead_workers(b: Backend) {
     let after =
         restarted.get(&format!("/api/sessions/{}/findings", live.sid), Some(&live.biz.bearer())).await.text;
     assert_eq!(before, after);
+}
+
+async fn realtime_snapshot_attaches_insights(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let live = app.live_session().await;
+    let items = (0..6)
+        .map(|k| json!({"eventType": "click", "targetSelector": "#pay", "url": "https://shop.example.com/checkout", "timestamp": app.at(1000 + k * 200)}))
+        .collect();
+    app.events(&live.sid, &live.tt, items).await;
+    app.clock.advance_ms(3_000);
+    let res = app
+        .post("/api/ai", json!({"sessionId": live.sid, "includeSignals": true}), Some(&live.biz.bearer()))
+        .await;
+    assert_eq!(res.ok()["status"], "queued");
+    app.post("/api/ai", json!({"sessionId": live.sid, "snapshotAt": "soon"}), Some(&live.biz.bearer()))
+        .await
+        .assert_error(422);
+    app.post("/api/ai", json!({"sessionId": "sess_nope"}), Some(&live.biz.bearer())).await.assert_error(404);
+    assert_eq!(app.drain_jobs().await, 1);
+    let s = app.get(&format!("/api/sessions/{}", live.sid), Some(&live.tester.bearer())).await;
+    assert!(s.ok()["analysis"]["overallFrustrationScore"].as_f64().unwrap() > 0.0, "{}", s.text);
+    assert_eq!(s.ok()["status"], "active");
+    app.post(&format!("/api/sessions/{}/complete", live.sid), json!({}), Some(&live.tt)).await.ok();
+    let msg =
+        app.post("/api/ai", json!({"sessionId": live.sid}), Some(&live.biz.bearer())).await.assert_error(422);
+    assert!(msg.contains("completed"), "{msg}");
 }

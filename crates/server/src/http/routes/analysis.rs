@@ -23,6 +23,44 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(findings))
         .routes(routes!(analytics))
         .routes(routes!(confirm))
+        .routes(routes!(realtime))
+}
+
+/// Agent 1 request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AiIn {
+    pub session_id: String,
+    /// Also attach the detected signals.
+    #[serde(default)]
+    pub include_signals: bool,
+    /// RFC 3339; only data up to this time (default now).
+    pub snapshot_at: Option<String>,
+}
+
+/// Agent 1: real-time insights of an active or paused session (asynchronous; the result is
+/// attached to the session as `analysis`).
+#[utoipa::path(post, path = "/api/ai", tag = "analysis", security(("jwt" = []), ("token" = ["write"])), request_body = AiIn,
+    responses((status = 200, body = Envelope<QueuedOut>), (status = 422, description = "Session not active or paused")))]
+async fn realtime(
+    State(state): State<AppState>,
+    caller: Authed,
+    ApiJson(b): ApiJson<AiIn>,
+) -> ApiResult<Envelope<QueuedOut>> {
+    let at = match b.snapshot_at.as_deref() {
+        Some(t) => Some(
+            crate::services::ingest::parse_time(t)
+                .map_err(|_| ApiError::Unprocessable("snapshotAt: must be an RFC 3339 time".into()))?,
+        ),
+        None => None,
+    };
+    let job = pipeline::request_snapshot(&state, &caller, &b.session_id, b.include_signals, at).await?;
+    Ok(ok(QueuedOut {
+        analysis_job_id: job.id,
+        session_id: b.session_id,
+        status: job.status,
+        estimated_completion_seconds: 2,
+    }))
 }
 
 /// An accepted request for an asynchronous agent run.

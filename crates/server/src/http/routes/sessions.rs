@@ -67,7 +67,8 @@ pub struct SessionOut {
     /// Time spent testing, pauses excluded.
     pub duration_seconds: i64,
     pub consent: Option<ConsentOut>,
-    /// Insights of the latest analysis (null until analysed).
+    /// Latest insights `{overallFrustrationScore, attentionDropTimestamps, criticalMoments,
+    /// summary}`: the real-time snapshot (Agent 1) if any, else the session analysis (Agent 2).
     #[schema(value_type = Option<Object>)]
     pub analysis: Option<serde_json::Value>,
     pub created_at: String,
@@ -81,6 +82,14 @@ pub struct ConsentOut {
     pub version: String,
     pub streams: ConsentStreams,
     pub given_at: String,
+}
+
+/// The latest insights: Agent 1's real-time snapshot if there is one, else Agent 2's.
+fn latest_insights(realtime: Option<&str>, analysis: Option<&str>) -> Option<serde_json::Value> {
+    realtime
+        .or(analysis)
+        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+        .map(|mut a| a["insights"].take())
 }
 
 /// Builds the view of a session for a viewer.
@@ -105,11 +114,7 @@ pub fn session_out(s: Session, viewer: Role, viewer_id: &str, now: i64) -> Sessi
         pipeline_status: s.pipeline_status,
         started_at: format_ms(s.started_at),
         completed_at: s.completed_at.map(format_ms),
-        analysis: s
-            .analysis
-            .as_deref()
-            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-            .map(|mut a| a["insights"].take()),
+        analysis: latest_insights(s.realtime.as_deref(), s.analysis.as_deref()),
         created_at: format_ms(s.created_at),
         updated_at: format_ms(s.updated_at),
     }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::*;
 
 const JOB_COLS: &str = "id, kind, subject_id, organization_id, tester_id, status, attempts, max_attempts, run_at, \
-     error, result_ref, created_at, updated_at";
+     error, result_ref, created_at, updated_at, payload";
 
 type JobRow = (
     String,
@@ -21,6 +21,7 @@ type JobRow = (
     Option<String>,
     i64,
     i64,
+    Option<String>,
 );
 
 fn job_from(r: JobRow) -> Job {
@@ -38,6 +39,7 @@ fn job_from(r: JobRow) -> Job {
         result_ref: r.10,
         created_at: r.11,
         updated_at: r.12,
+        payload: r.13,
     }
 }
 
@@ -85,13 +87,16 @@ impl PipelineStore for SqlStore {
         let id = write!(self, p => {
             let mut tx = p.begin().await?;
             match guard {
-                EnqueueGuard::AnalyzeSession | EnqueueGuard::SessionReport => {
+                EnqueueGuard::AnalyzeSession | EnqueueGuard::SessionReport | EnqueueGuard::Snapshot => {
                     let status: Option<(String,)> = sqlx::query_as("SELECT status FROM sessions WHERE id = $1")
                         .bind(&job.subject_id)
                         .fetch_optional(&mut *tx)
                         .await?;
-                    let allowed: &[&str] =
-                        if guard == EnqueueGuard::AnalyzeSession { &["completed", "analyzed"] } else { &["confirmed"] };
+                    let allowed: &[&str] = match guard {
+                        EnqueueGuard::AnalyzeSession => &["completed", "analyzed"],
+                        EnqueueGuard::Snapshot => &["active", "paused"],
+                        _ => &["confirmed"],
+                    };
                     match status {
                         None => return Ok(Guarded::NotFound),
                         Some((s,)) if !allowed.contains(&s.as_str()) => return Ok(Guarded::WrongState(s)),
@@ -119,7 +124,7 @@ impl PipelineStore for SqlStore {
             }
             sqlx::query(
                 "INSERT INTO analysis_jobs (id, kind, subject_id, organization_id, tester_id, status, attempts, max_attempts, \
-                 run_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $7, $7)",
+                 run_at, created_at, updated_at, payload) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $7, $7, $8)",
             )
             .bind(&job.id)
             .bind(&job.kind)
@@ -128,6 +133,7 @@ impl PipelineStore for SqlStore {
             .bind(&job.tester_id)
             .bind(job.max_attempts)
             .bind(job.now)
+            .bind(&job.payload)
             .execute(&mut *tx)
             .await?;
             if guard == EnqueueGuard::AnalyzeSession {
@@ -313,6 +319,18 @@ impl PipelineStore for SqlStore {
 
     async fn latest_report(&self, scope: &JobScope, subject_id: &str) -> StoreResult<Option<ReportRow>> {
         self.find_report(scope, "subject_id = $1", subject_id).await
+    }
+
+    async fn save_realtime(&self, session_id: &str, snapshot_json: &str, now: i64) -> StoreResult<()> {
+        write!(self, p => {
+            sqlx::query("UPDATE sessions SET realtime = $1, updated_at = $2 WHERE id = $3")
+                .bind(snapshot_json)
+                .bind(now)
+                .bind(session_id)
+                .execute(p)
+                .await?;
+            Ok(())
+        })
     }
 
     async fn confirmed_sessions(&self, study_id: &str) -> StoreResult<Vec<String>> {
