@@ -55,6 +55,10 @@ pub struct Config {
     pub hsts: bool,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
+    /// Background workers in this process (roles `worker` and `all`).
+    pub workers: usize,
+    /// Lease of a claimed job, in milliseconds.
+    pub job_lease_ms: i64,
     /// Page size of a newly created SQLite database.
     pub sqlite_page_size: u32,
     /// Lifetime of the per-node identity cache (0 = off).
@@ -84,6 +88,12 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ("OPENSCOUTER_HSTS", Some("false"), "send Strict-Transport-Security (behind a TLS proxy)"),
     ("OPENSCOUTER_LOG_FORMAT", None, "json or pretty (json in production)"),
     ("OPENSCOUTER_DB_MAX_CONNECTIONS", Some("16"), "PostgreSQL pool size / SQLite readers"),
+    ("OPENSCOUTER_WORKERS", Some("2"), "background workers per worker/all node"),
+    (
+        "OPENSCOUTER_JOB_LEASE_SECS",
+        Some("120"),
+        "how long a claimed job is held before another worker may retry it",
+    ),
     (
         "OPENSCOUTER_SQLITE_PAGE_SIZE",
         Some("65536"),
@@ -250,6 +260,11 @@ impl Config {
             hsts,
             log_format,
             db_max_connections: per_minute("OPENSCOUTER_DB_MAX_CONNECTIONS")?,
+            workers: usize::try_from(positive("OPENSCOUTER_WORKERS")?)
+                .map_err(|_| bad("OPENSCOUTER_WORKERS", "too large"))?,
+            job_lease_ms: i64::try_from(positive("OPENSCOUTER_JOB_LEASE_SECS")?)
+                .map_err(|_| bad("OPENSCOUTER_JOB_LEASE_SECS", "too large"))?
+                .saturating_mul(1000),
             sqlite_page_size: match get("OPENSCOUTER_SQLITE_PAGE_SIZE").parse::<u32>() {
                 Ok(p) if (512..=65536).contains(&p) && p.is_power_of_two() => p,
                 _ => {

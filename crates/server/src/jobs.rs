@@ -11,8 +11,6 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Job;
 
-/// How long a claim lasts before another worker may take the job over.
-pub const LEASE_MS: i64 = 5 * 60 * 1000;
 /// Sleep between polls when the queue is empty (enqueues in this process wake workers at once).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -34,7 +32,9 @@ async fn run(state: &AppState, job: &Job) -> Result<String, ApiError> {
 
 /// Claims and runs one job; `false` when none was due.
 pub async fn run_once(state: &AppState, worker: &str) -> Result<bool, ApiError> {
-    let Some(job) = state.store.claim_job(worker, state.now(), LEASE_MS).await? else {
+    // A job that outlives its lease may run twice; handlers are idempotent, so results are
+    // never duplicated.
+    let Some(job) = state.store.claim_job(worker, state.now(), state.config.job_lease_ms).await? else {
         return Ok(false);
     };
     let outcome = run(state, &job).await;

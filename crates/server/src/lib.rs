@@ -97,8 +97,11 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    let workers =
-        if role == Role::Api { Vec::new() } else { jobs::spawn(state.clone(), 2, shutdown.clone()) };
+    let workers = if role == Role::Api {
+        Vec::new()
+    } else {
+        jobs::spawn(state.clone(), state.config.workers, shutdown.clone())
+    };
     if role == Role::Worker {
         println!("worker running ({} workers, no HTTP listener); pid {}", workers.len(), std::process::id());
         shutdown.cancelled().await;

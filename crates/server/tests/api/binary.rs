@@ -133,7 +133,12 @@ struct Server {
 }
 
 fn start(dir: &std::path::Path) -> Server {
+    start_with(dir, &[])
+}
+
+fn start_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let mut child = bin()
+        .envs(env.iter().copied())
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("DATABASE_URL", format!("sqlite://{}/db.sqlite", dir.display()))
         .env("OPENSCOUTER_DATA_DIR", dir.display().to_string())
@@ -150,6 +155,58 @@ fn start(dir: &std::path::Path) -> Server {
     Server { child, port }
 }
 
+/// What `setup` made: a business, a launched study, and consenting sessions.
+struct Setup {
+    biz_auth: String,
+    sessions: Vec<String>,
+    tokens: Vec<String>,
+}
+
+fn post(port: u16, path: &str, auth: Option<&str>, body: serde_json::Value) -> serde_json::Value {
+    let (status, text) = http(port, "POST", path, auth, Some(&body.to_string())).unwrap();
+    assert!(status == 200, "{path}: {status} {text}");
+    data(&text)
+}
+
+/// A business with a launched study and `n` testers each in a session with consent for events.
+fn setup(port: u16, n: usize) -> Setup {
+    use serde_json::json;
+    let biz = post(
+        port,
+        "/api/auth/signup",
+        None,
+        json!({"email": "b@example.com", "password": "0123456789", "fullName": "B", "role": "business"}),
+    );
+    let biz_auth = format!("Bearer {}", biz["accessToken"].as_str().unwrap());
+    let study = json!({"title": "Crash study", "description": "d", "prototypeUrl": "https://x.io", "prototypeType": "url",
+        "tasks": [{"title": "t", "description": "d", "successCriteria": "s", "order": 1}],
+        "targeting": {"countries": ["GB"], "testerCount": n.max(3)}, "ndCategories": ["adhd"],
+        "compensation": {"currency": "GBP", "amount": 10, "type": "flat"}});
+    let job = post(port, "/api/jobs", Some(&biz_auth), study)["id"].as_str().unwrap().to_owned();
+    post(port, &format!("/api/jobs/{job}/launch"), Some(&biz_auth), json!({}));
+    let (mut sessions, mut tokens) = (vec![], vec![]);
+    for i in 0..n {
+        let t = post(
+            port,
+            "/api/auth/signup",
+            None,
+            json!({"email": format!("t{i}@example.com"), "password": "0123456789", "fullName": "T", "role": "tester"}),
+        );
+        let auth = format!("Bearer {}", t["accessToken"].as_str().unwrap());
+        let profile = json!({"ndCategories": ["adhd"], "country": "GB"}).to_string();
+        assert_eq!(http(port, "PUT", "/api/testers/me/profile", Some(&auth), Some(&profile)).unwrap().0, 200);
+        post(port, &format!("/api/jobs/{job}/accept"), Some(&auth), json!({}));
+        let sess =
+            post(port, "/api/sessions", Some(&auth), json!({"jobId": job, "testerId": t["user"]["id"]}));
+        let token = format!("Token {}", sess["testToken"].as_str().unwrap());
+        let consent = json!({"version": "v1", "streams": {"events": true, "facial": false, "voice": false, "screenshots": false}});
+        post(port, &format!("/api/sessions/{}/consent", sess["id"].as_str().unwrap()), Some(&token), consent);
+        sessions.push(sess["id"].as_str().unwrap().to_owned());
+        tokens.push(token);
+    }
+    Setup { biz_auth, sessions, tokens }
+}
+
 /// SIGKILL while clients ingest: every acknowledged item survives, and retrying the
 /// unacknowledged batches (same clientIds) creates no duplicates.
 #[test]
@@ -161,52 +218,7 @@ fn crash_during_ingestion_loses_no_acknowledged_item() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut server = start(&dir);
     let port = server.port;
-    let post = |path: &str, auth: Option<&str>, body: serde_json::Value| {
-        let (status, text) = http(port, "POST", path, auth, Some(&body.to_string())).unwrap();
-        assert!(status == 200, "{path}: {status} {text}");
-        data(&text)
-    };
-    let biz = post(
-        "/api/auth/signup",
-        None,
-        json!({"email": "b@example.com", "password": "0123456789", "fullName": "B", "role": "business"}),
-    );
-    let biz_auth = format!("Bearer {}", biz["accessToken"].as_str().unwrap());
-    let mut study = json!({"title": "Crash study", "description": "d", "prototypeUrl": "https://x.io", "prototypeType": "url",
-        "tasks": [{"title": "t", "description": "d", "successCriteria": "s", "order": 1}],
-        "targeting": {"countries": ["GB"], "testerCount": 3}, "ndCategories": ["adhd"],
-        "compensation": {"currency": "GBP", "amount": 10, "type": "flat"}});
-    let job = post("/api/jobs", Some(&biz_auth), study.take())["id"].as_str().unwrap().to_owned();
-    post(&format!("/api/jobs/{job}/launch"), Some(&biz_auth), json!({}));
-    let mut tokens = vec![];
-    let mut sessions = vec![];
-    for i in 0..3 {
-        let t = post(
-            "/api/auth/signup",
-            None,
-            json!({"email": format!("t{i}@example.com"), "password": "0123456789", "fullName": "T", "role": "tester"}),
-        );
-        let auth = format!("Bearer {}", t["accessToken"].as_str().unwrap());
-        let (s, _) = http(
-            port,
-            "PUT",
-            "/api/testers/me/profile",
-            Some(&auth),
-            Some(&json!({"ndCategories": ["adhd"], "country": "GB"}).to_string()),
-        )
-        .unwrap();
-        assert_eq!(s, 200);
-        post(&format!("/api/jobs/{job}/accept"), Some(&auth), json!({}));
-        let sess = post("/api/sessions", Some(&auth), json!({"jobId": job, "testerId": t["user"]["id"]}));
-        let token = format!("Token {}", sess["testToken"].as_str().unwrap());
-        post(
-            &format!("/api/sessions/{}/consent", sess["id"].as_str().unwrap()),
-            Some(&token),
-            json!({"version": "v1", "streams": {"events": true, "facial": false, "voice": false, "screenshots": false}}),
-        );
-        sessions.push(sess["id"].as_str().unwrap().to_owned());
-        tokens.push(token);
-    }
+    let Setup { biz_auth, sessions, tokens, .. } = setup(port, 3);
 
     // Clients post batches of 200 items with unique clientIds until the server dies.
     let acked: Arc<Mutex<Vec<(usize, usize)>>> = Arc::default();
@@ -291,6 +303,81 @@ fn crash_during_ingestion_loses_no_acknowledged_item() {
         acked.len(),
         unacked.len()
     );
+    let _ = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status();
+    let _ = server.child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGKILL while analyses are queued and running: after a restart every job completes once,
+/// and each session's findings exist once.
+#[test]
+fn killed_while_analysing_every_job_completes_once_after_restart() {
+    use serde_json::json;
+    let dir = std::env::temp_dir().join(format!("openscouter-jobs-{}", ulid::Ulid::generate()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A short lease, so the restarted node retries jobs the killed one held.
+    let env = [("OPENSCOUTER_JOB_LEASE_SECS", "1"), ("OPENSCOUTER_WORKERS", "1")];
+    let mut server = start_with(&dir, &env);
+    let port = server.port;
+    let Setup { biz_auth, sessions, tokens } = setup(port, 4);
+    let now = chrono::Utc::now();
+    for (sid, tt) in sessions.iter().zip(&tokens) {
+        for batch in 0..3 {
+            let items: Vec<serde_json::Value> = (0..1000)
+                .map(|i| {
+                    let ts = now + chrono::Duration::milliseconds(batch * 1000 * 150 + i * 150);
+                    let selector = if i % 50 < 4 { "#pay" } else { "#list" };
+                    json!({"eventType": "click", "targetSelector": selector, "url": "https://x.io/checkout",
+                           "timestamp": ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)})
+                })
+                .collect();
+            post(port, "/api/data/events", Some(tt), json!({"sessionId": sid, "batch": items}));
+        }
+        post(port, &format!("/api/sessions/{sid}/complete"), Some(tt), json!({}));
+    }
+    let jobs: Vec<String> = sessions
+        .iter()
+        .map(|s| {
+            post(port, &format!("/api/sessions/{s}/analyze"), Some(&biz_auth), json!({}))["analysisJobId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    server.child.kill().unwrap(); // SIGKILL: some jobs queued, maybe one running
+    server.child.wait().unwrap();
+
+    let mut server = start_with(&dir, &env);
+    let port = server.port;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let statuses: Vec<String> = jobs
+            .iter()
+            .map(|j| {
+                let (_, text) =
+                    http(port, "GET", &format!("/api/analysis-jobs/{j}"), Some(&biz_auth), None).unwrap();
+                data(&text)["status"].as_str().unwrap_or("?").to_owned()
+            })
+            .collect();
+        assert!(!statuses.iter().any(|s| s == "failed"), "{statuses:?}");
+        if statuses.iter().all(|s| s == "complete") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "jobs did not finish: {statuses:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for sid in &sessions {
+        let (_, text) = http(port, "GET", &format!("/api/sessions/{sid}"), Some(&biz_auth), None).unwrap();
+        assert_eq!(data(&text)["status"], "analyzed");
+        let (_, text) =
+            http(port, "GET", &format!("/api/sessions/{sid}/findings"), Some(&biz_auth), None).unwrap();
+        let findings = data(&text);
+        let ids: Vec<&str> =
+            findings.as_array().unwrap().iter().map(|f| f["findingId"].as_str().unwrap()).collect();
+        let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+        assert_eq!(ids.len(), unique.len(), "duplicated findings");
+        assert!(!ids.is_empty());
+    }
     let _ = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status();
     let _ = server.child.wait();
     let _ = std::fs::remove_dir_all(&dir);

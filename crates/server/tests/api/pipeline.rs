@@ -195,7 +195,7 @@ async fn jobs_survive_restarts_and_dead_workers(b: Backend) {
     let claimed = app
         .state
         .store
-        .claim_job("dead-worker", app.state.now(), openscouter_server::jobs::LEASE_MS)
+        .claim_job("dead-worker", app.state.now(), app.state.config.job_lease_ms)
         .await
         .unwrap();
     assert_eq!(claimed.unwrap().id, job);
@@ -207,7 +207,7 @@ async fn jobs_survive_restarts_and_dead_workers(b: Backend) {
         TestApp { router: openscouter_server::http::router(state2.clone()), state: state2, ..app };
     // The lease still holds: nobody takes the job.
     assert_eq!(restarted.drain_jobs().await, 0);
-    restarted.clock.advance_ms(openscouter_server::jobs::LEASE_MS + 1);
+    restarted.clock.advance_ms(restarted.state.config.job_lease_ms + 1);
     assert_eq!(restarted.drain_jobs().await, 1);
     assert_eq!(restarted.drain_jobs().await, 0, "exactly once");
     let j = restarted.get(&format!("/api/analysis-jobs/{job}"), Some(&live.biz.bearer())).await;

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Agent 2 through the real server (release build, SQLite, one worker):
+#  1. latency from POST /api/sessions/:id/analyze to status `analyzed` for sessions of
+#     20,000 events + 900 facial + 100 voice items;
+#  2. jobs/s one worker sustains on a queue of small sessions (200 events each).
+# Needs python3. Usage: bench/pipeline.sh [big_sessions=3] [small_sessions=60]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIG=${1:-3}
+SMALL=${2:-60}
+cargo build --release -q -p openscouter-server --bin openscouter
+WORK=$(mktemp -d)
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+DATABASE_URL="sqlite://$WORK/db.sqlite" OPENSCOUTER_DATA_DIR="$WORK" RUST_LOG=warn OPENSCOUTER_WORKERS=1 \
+OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED=100000000 OPENSCOUTER_RATE_LIMIT_FREE=100000000 OPENSCOUTER_RATE_LIMIT_INGEST=1000000000 \
+  target/release/openscouter serve --listen 127.0.0.1:0 > "$WORK/out" 2> "$WORK/err" &
+PID=$!
+for _ in $(seq 50); do grep -q listening "$WORK/out" 2>/dev/null && break; sleep 0.1; done
+URL=$(grep -o 'http://[0-9.:]*' "$WORK/out")
+
+python3 - "$URL" "$BIG" "$SMALL" <<'PY'
+import json, sys, time, urllib.request, datetime, statistics
+url, big, small = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def call(method, path, body=None, auth=None):
+    req = urllib.request.Request(url + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("content-type", "application/json")
+    if auth: req.add_header("authorization", auth)
+    return json.load(urllib.request.urlopen(req))["data"]
+biz = call("POST", "/api/auth/signup", {"email": "b@x.io", "password": "bench-password", "fullName": "B", "role": "business"})
+ba = "Bearer " + biz["accessToken"]
+job = call("POST", "/api/jobs", {"title": "Pipeline bench", "description": "d", "prototypeUrl": "https://x.io", "prototypeType": "url",
+    "tasks": [{"title": "t", "description": "d", "successCriteria": "s", "order": 1}],
+    "targeting": {"countries": ["GB"], "testerCount": 100}, "ndCategories": ["adhd"],
+    "compensation": {"currency": "GBP", "amount": 10, "type": "flat"}}, ba)["id"]
+call("POST", f"/api/jobs/{job}/launch", {}, ba)
+t0 = datetime.datetime.now(datetime.timezone.utc)
+ts = lambda ms: (t0 + datetime.timedelta(milliseconds=ms)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+n = 0
+def session(events, facial=0, voice=0):
+    global n
+    n += 1
+    t = call("POST", "/api/auth/signup", {"email": f"t{n}@x.io", "password": "bench-password", "fullName": "T", "role": "tester"})
+    ta = "Bearer " + t["accessToken"]
+    call("PUT", "/api/testers/me/profile", {"ndCategories": ["adhd"], "country": "GB"}, ta)
+    call("POST", f"/api/jobs/{job}/accept", {}, ta)
+    s = call("POST", "/api/sessions", {"jobId": job, "testerId": t["user"]["id"]}, ta)
+    tt = "Token " + s["testToken"]
+    call("POST", f"/api/sessions/{s['id']}/consent", {"version": "v1", "streams": {"events": True, "facial": True, "voice": True, "screenshots": False}}, tt)
+    step = 50  # 20,000 events over ~17 minutes
+    items = []
+    kinds = ["click", "click", "scroll", "input", "focus", "blur", "navigation", "click"]
+    for i in range(events):
+        k = kinds[i % len(kinds)]
+        it = {"eventType": k, "targetSelector": f"#el{i % 40}", "timestamp": ts(i * step), "url": f"https://x.io/p{(i // 500) % 7}"}
+        if k == "scroll": it["scrollY"] = (i * 37) % 3000
+        if k == "input": it["inputLength"] = (i * 7) % 20
+        if k == "click" and i % 97 < 4: it["targetSelector"] = "#pay"
+        items.append(it)
+    for c in range(0, len(items), 1000):
+        call("POST", "/api/data/events", {"sessionId": s["id"], "batch": items[c:c + 1000]}, tt)
+    if facial:
+        emo = ["neutral", "confused", "happy", "sad", "engaged"]
+        call("POST", "/api/data/facial", {"sessionId": s["id"], "batch": [{"timestamp": ts(i * 1100), "emotion": emo[i % 5], "confidence": 0.7, "faceDetected": i % 11 != 0} for i in range(facial)]}, tt)
+    if voice:
+        call("POST", "/api/data/voice", {"sessionId": s["id"], "batch": [{"timestamp": ts(i * 9000), "durationMs": 3000, "transcript": "where is the pay button, this is confusing" if i % 3 == 0 else "ok next step", "confidence": 0.9} for i in range(voice)]}, tt)
+    call("POST", f"/api/sessions/{s['id']}/complete", {}, tt)
+    return s["id"]
+def wait_analyzed(ids):
+    pending = set(ids)
+    while pending:
+        for sid in list(pending):
+            if call("GET", f"/api/sessions/{sid}", auth=ba)["status"] == "analyzed":
+                pending.discard(sid)
+        time.sleep(0.002)
+latencies = []
+for _ in range(big):
+    sid = session(20000, 900, 100)
+    start = time.perf_counter()
+    call("POST", f"/api/sessions/{sid}/analyze", {}, ba)
+    wait_analyzed([sid])
+    latencies.append((time.perf_counter() - start) * 1000)
+print(f"20,000-event sessions: POST analyze -> analyzed in {statistics.median(latencies):.0f} ms median "
+      f"(runs: {', '.join(f'{l:.0f}' for l in latencies)} ms)")
+ids = [session(200) for _ in range(small)]
+start = time.perf_counter()
+for sid in ids:
+    call("POST", f"/api/sessions/{sid}/analyze", {}, ba)
+wait_analyzed(ids)
+secs = time.perf_counter() - start
+print(f"one worker: {small} analyses of 200-event sessions in {secs:.2f} s = {small / secs:.1f} jobs/s")
+PY
