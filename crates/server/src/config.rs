@@ -55,6 +55,8 @@ pub struct Config {
     pub hsts: bool,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
+    /// Webhook targets may be private/loopback addresses (tests, closed networks).
+    pub webhook_allow_private: bool,
     /// Background workers in this process (roles `worker` and `all`).
     pub workers: usize,
     /// Lease of a claimed job, in milliseconds.
@@ -88,6 +90,11 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ("OPENSCOUTER_HSTS", Some("false"), "send Strict-Transport-Security (behind a TLS proxy)"),
     ("OPENSCOUTER_LOG_FORMAT", None, "json or pretty (json in production)"),
     ("OPENSCOUTER_DB_MAX_CONNECTIONS", Some("16"), "PostgreSQL pool size / SQLite readers"),
+    (
+        "OPENSCOUTER_WEBHOOK_ALLOW_PRIVATE",
+        Some("false"),
+        "let webhook endpoints target private or loopback addresses",
+    ),
     ("OPENSCOUTER_WORKERS", Some("2"), "background workers per worker/all node"),
     (
         "OPENSCOUTER_JOB_LEASE_SECS",
@@ -260,6 +267,16 @@ impl Config {
             hsts,
             log_format,
             db_max_connections: per_minute("OPENSCOUTER_DB_MAX_CONNECTIONS")?,
+            webhook_allow_private: match get("OPENSCOUTER_WEBHOOK_ALLOW_PRIVATE") {
+                "true" | "1" => true,
+                "false" | "0" | "" => false,
+                other => {
+                    return Err(bad(
+                        "OPENSCOUTER_WEBHOOK_ALLOW_PRIVATE",
+                        format!("expected true or false, got {other:?}"),
+                    ));
+                }
+            },
             workers: usize::try_from(positive("OPENSCOUTER_WORKERS")?)
                 .map_err(|_| bad("OPENSCOUTER_WORKERS", "too large"))?,
             job_lease_ms: i64::try_from(positive("OPENSCOUTER_JOB_LEASE_SECS")?)

@@ -26,6 +26,7 @@ async fn run(state: &AppState, job: &Job) -> Result<String, ApiError> {
         "session_report" => crate::services::reports::run_session_report(state, &job.subject_id).await,
         "study_report" => crate::services::reports::run_study_report(state, &job.subject_id).await,
         "snapshot_session" => crate::services::pipeline::run_snapshot(state, job).await,
+        "webhook_delivery" => crate::services::webhooks::deliver(state, job).await,
         other => Err(ApiError::Internal(format!("unknown job kind {other}"))),
     }
 }

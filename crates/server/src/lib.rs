@@ -9,6 +9,7 @@ pub mod domain;
 pub mod envelope;
 pub mod error;
 pub mod http;
+pub mod integrations;
 pub mod jobs;
 pub mod ratelimit;
 pub mod services;

@@ -45,6 +45,7 @@ Times are RFC 3339 UTC with milliseconds. Ids are prefixed ULIDs (user_…, org_
         (name = "testers", description = "Tester profiles"),
         (name = "analysis", description = "Agent 2: findings, analytics, the tester's confirmation"),
         (name = "reports", description = "Agents 3 and 4: session and study reports"),
+        (name = "webhooks", description = "Outbound webhooks, signed with Standard Webhooks"),
         (name = "ops", description = "Health, readiness, metrics, this document"),
     )
 )]
@@ -87,6 +88,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::sessions::router())
         .merge(routes::analysis::router())
         .merge(routes::reports::router())
+        .merge(routes::webhooks::router())
         .merge(routes::testers::router())
         .routes(routes!(routes::ops::openapi_json))
         .routes(routes!(routes::docs::docs))

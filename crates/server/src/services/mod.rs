@@ -9,3 +9,4 @@ pub mod reports;
 pub mod sessions;
 pub mod studies;
 pub mod tokens;
+pub mod webhooks;

@@ -12,6 +12,7 @@ pub mod sessions;
 pub(crate) mod sql;
 pub mod sqlite;
 pub mod studies;
+pub mod webhooks;
 
 use async_trait::async_trait;
 
@@ -20,6 +21,7 @@ pub use pipeline::*;
 pub use sessions::*;
 pub use sql::SqlStore;
 pub use studies::*;
+pub use webhooks::*;
 
 /// Store failures, mapped to HTTP in `error.rs`.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +68,7 @@ impl Page {
 /// The store: one trait per domain, all implemented by `SqlStore`. Object-safe so the
 /// backend is chosen at start-up (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: AccountStore + StudyStore + SessionStore + PipelineStore {
+pub trait Store: AccountStore + StudyStore + SessionStore + PipelineStore + WebhookStore {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations; returns how many were applied.

@@ -14,3 +14,4 @@ mod store_conformance;
 mod studies;
 mod tokens;
 mod web;
+mod webhooks;

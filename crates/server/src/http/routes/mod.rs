@@ -12,6 +12,7 @@ pub mod reports;
 pub mod sessions;
 pub mod testers;
 pub mod tokens;
+pub mod webhooks;
 
 use serde::Serialize;
 use utoipa::ToSchema;

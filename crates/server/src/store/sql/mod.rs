@@ -59,10 +59,70 @@ macro_rules! write {
     };
 }
 
+/// The outbox: queues `event` for every endpoint of `org` subscribed to it, one delivery row
+/// and one delivery job each, inside the caller's transaction. So a webhook goes out if and
+/// only if the state change that caused it committed.
+macro_rules! emit_event {
+    ($tx:ident, $org:expr, $event:expr, $data:expr, $now:expr) => {{
+        let endpoints: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM webhook_endpoints WHERE organization_id = $1 AND deleted_at IS NULL \
+             AND (' ' || events || ' ') LIKE ('% ' || $2 || ' %')",
+        )
+        .bind($org)
+        .bind($event)
+        .fetch_all(&mut *$tx)
+        .await?;
+        if !endpoints.is_empty() {
+            let payload =
+                serde_json::json!({"type": $event, "timestamp": crate::domain::format_ms($now), "data": $data})
+                    .to_string();
+            for (endpoint_id,) in endpoints {
+                let msg = crate::domain::ids::new_id("msg", $now);
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (id, endpoint_id, organization_id, event_type, payload, status, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+                )
+                .bind(&msg)
+                .bind(&endpoint_id)
+                .bind($org)
+                .bind($event)
+                .bind(&payload)
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO analysis_jobs (id, kind, subject_id, organization_id, status, attempts, max_attempts, run_at, \
+                     created_at, updated_at) VALUES ($1, 'webhook_delivery', $2, $3, 'queued', 0, 8, $4, $4, $4)",
+                )
+                .bind(crate::domain::ids::new_id("ajob", $now))
+                .bind(&msg)
+                .bind($org)
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+    }};
+}
+
+/// `(organization_id, study_id)` of a session, read in the transaction.
+macro_rules! session_owner {
+    ($tx:ident, $session_id:expr) => {{
+        let row: (String, String) = sqlx::query_as(
+            "SELECT s.organization_id, x.study_id FROM sessions x JOIN studies s ON s.id = x.study_id WHERE x.id = $1",
+        )
+        .bind($session_id)
+        .fetch_one(&mut *$tx)
+        .await?;
+        row
+    }};
+}
+
 mod accounts;
 mod pipeline;
 mod sessions;
 mod studies;
+mod webhooks;
 
 fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)

@@ -266,6 +266,9 @@ impl PipelineStore for SqlStore {
             .bind(session_id)
             .execute(&mut *tx)
             .await?;
+            let (org, _) = session_owner!(tx, session_id);
+            let data = serde_json::json!({"sessionId": session_id, "jobId": study_id, "findings": findings.len()});
+            emit_event!(tx, &org, "session.analyzed", data, now);
             tx.commit().await?;
             Ok(Guarded::Done(()))
         })
@@ -307,6 +310,11 @@ impl PipelineStore for SqlStore {
                     .bind(&r.subject_id)
                     .execute(&mut *tx)
                     .await?;
+                let data = serde_json::json!({"reportId": r.id, "sessionId": r.subject_id, "jobId": r.study_id});
+                emit_event!(tx, &r.organization_id, "report.ready", data, r.now);
+            } else {
+                let data = serde_json::json!({"reportId": r.id, "jobId": r.study_id});
+                emit_event!(tx, &r.organization_id, "study.report_ready", data, r.now);
             }
             tx.commit().await?;
             Ok(())
@@ -400,6 +408,8 @@ impl PipelineStore for SqlStore {
                 .bind(&study_id)
                 .execute(&mut *tx)
                 .await?;
+                let (org, _) = session_owner!(tx, session_id);
+                emit_event!(tx, &org, "session.confirmed", serde_json::json!({"sessionId": session_id, "jobId": study_id}), now);
             }
             tx.commit().await?;
             Ok(Guarded::Done(confirmed))

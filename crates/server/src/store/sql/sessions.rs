@@ -254,6 +254,10 @@ impl SessionStore for SqlStore {
                 .bind(completed_at),
             };
             q.bind(id).execute(&mut *tx).await?;
+            if matches!(change, SessionChange::Complete { .. }) {
+                let (org, study) = session_owner!(tx, id);
+                emit_event!(tx, &org, "session.completed", serde_json::json!({"sessionId": id, "jobId": study}), now);
+            }
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;

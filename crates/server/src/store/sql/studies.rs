@@ -314,6 +314,11 @@ impl StudyStore for SqlStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            if to == "open" {
+                let (org,): (String,) =
+                    sqlx::query_as("SELECT organization_id FROM studies WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+                emit_event!(tx, &org, "study.launched", serde_json::json!({"jobId": id}), now);
+            }
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
