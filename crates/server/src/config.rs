@@ -55,6 +55,8 @@ pub struct Config {
     pub hsts: bool,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
+    /// The optional LLM narrative: `(base_url, model, key, timeout_secs)`.
+    pub llm: Option<(String, String, SecretString, u64)>,
     /// Webhook targets may be private/loopback addresses (tests, closed networks).
     pub webhook_allow_private: bool,
     /// Background workers in this process (roles `worker` and `all`).
@@ -90,6 +92,18 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ("OPENSCOUTER_HSTS", Some("false"), "send Strict-Transport-Security (behind a TLS proxy)"),
     ("OPENSCOUTER_LOG_FORMAT", None, "json or pretty (json in production)"),
     ("OPENSCOUTER_DB_MAX_CONNECTIONS", Some("16"), "PostgreSQL pool size / SQLite readers"),
+    (
+        "OPENSCOUTER_LLM_BASE_URL",
+        None,
+        "OpenAI-compatible API base URL (narrative off unless URL, model and key are set)",
+    ),
+    ("OPENSCOUTER_LLM_MODEL", None, "model name for the narrative"),
+    ("OPENSCOUTER_LLM_API_KEY", None, "API key for the narrative provider"),
+    (
+        "OPENSCOUTER_LLM_TIMEOUT_SECS",
+        Some("15"),
+        "narrative timeout; the deterministic text is kept on timeout",
+    ),
     (
         "OPENSCOUTER_WEBHOOK_ALLOW_PRIVATE",
         Some("false"),
@@ -267,6 +281,25 @@ impl Config {
             hsts,
             log_format,
             db_max_connections: per_minute("OPENSCOUTER_DB_MAX_CONNECTIONS")?,
+            llm: match (
+                raw.get("OPENSCOUTER_LLM_BASE_URL").filter(|s| !s.is_empty()),
+                raw.get("OPENSCOUTER_LLM_MODEL").filter(|s| !s.is_empty()),
+                secret("OPENSCOUTER_LLM_API_KEY"),
+            ) {
+                (Some(url), Some(model), Some(key)) => {
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        return Err(bad("OPENSCOUTER_LLM_BASE_URL", "expected an http(s) URL"));
+                    }
+                    Some((url.clone(), model.clone(), key, positive("OPENSCOUTER_LLM_TIMEOUT_SECS")?))
+                }
+                (None, None, None) => None,
+                _ => {
+                    return Err(bad(
+                        "OPENSCOUTER_LLM_BASE_URL",
+                        "the narrative needs OPENSCOUTER_LLM_BASE_URL, OPENSCOUTER_LLM_MODEL and OPENSCOUTER_LLM_API_KEY together",
+                    ));
+                }
+            },
             webhook_allow_private: match get("OPENSCOUTER_WEBHOOK_ALLOW_PRIVATE") {
                 "true" | "1" => true,
                 "false" | "0" | "" => false,

@@ -60,7 +60,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
 pub enum StartError {
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
-    #[error("invalid JWT secret: {0}")]
+    #[error("invalid configuration: {0}")]
     Jwt(String),
 }
 
@@ -78,6 +78,18 @@ pub fn state_with_store(
     store: Arc<dyn Store>,
 ) -> Result<AppState, StartError> {
     let jwt = JwtKeys::new(config.jwt_secret.expose_secret().as_bytes()).map_err(StartError::Jwt)?;
+    let narrator: Option<Arc<dyn integrations::llm::Narrator>> = match &config.llm {
+        Some((url, model, key, timeout)) => Some(Arc::new(
+            integrations::llm::OpenAiNarrator::new(
+                url,
+                model,
+                key.clone(),
+                std::time::Duration::from_secs(*timeout),
+            )
+            .map_err(StartError::Jwt)?,
+        )),
+        None => None,
+    };
     Ok(AppState::new(state::AppInner {
         jwt: Arc::new(jwt),
         limiter: Arc::new(InProcessLimiter::new(clock.clone())),
@@ -87,6 +99,7 @@ pub fn state_with_store(
         store,
         clock,
         jobs_ready: Arc::new(tokio::sync::Notify::new()),
+        narrator,
     }))
 }
 

@@ -38,6 +38,8 @@ pub struct AppInner {
     pub clock: SharedClock,
     pub origins: Arc<OriginPolicy>,
     pub metrics: Option<PrometheusHandle>,
+    /// The optional LLM narrative (None: deterministic text only).
+    pub narrator: Option<Arc<dyn crate::integrations::llm::Narrator>>,
     /// Wakes this process's workers when a job is enqueued here.
     pub jobs_ready: Arc<tokio::sync::Notify>,
 }

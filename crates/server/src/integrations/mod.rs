@@ -1,6 +1,7 @@
 //! Clients of services on the internet. Each talks to a configurable base URL or target, so
 //! tests point them at a local server.
 
+pub mod llm;
 pub mod webhooks;
 
 /// Installs the process-wide TLS crypto provider (ring) once; later calls are no-ops.

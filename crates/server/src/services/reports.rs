@@ -136,9 +136,15 @@ async fn synthesize_and_save(
     for s in sessions {
         inputs.push(confirmed(state, s).await?);
     }
-    let report = tokio::task::spawn_blocking(move || openscouter_analysis::synthesize_study(&inputs, &meta))
-        .await
-        .map_err(ApiError::internal)?;
+    let tones: Vec<serde_json::Value> = inputs
+        .iter()
+        .map(|s| json!({"testerLabel": s.analysis.tone_profile.tester_label, "tone": s.analysis.tone_profile.tone}))
+        .collect();
+    let mut report =
+        tokio::task::spawn_blocking(move || openscouter_analysis::synthesize_study(&inputs, &meta))
+            .await
+            .map_err(ApiError::internal)?;
+    narrate(state, &mut report, tones).await;
     let now = state.now();
     let id = new_id(prefix::REPORT, now);
     let mut data = serde_json::to_value(&report).map_err(ApiError::internal)?;
@@ -161,6 +167,31 @@ async fn synthesize_and_save(
         })
         .await?;
     Ok(id)
+}
+
+/// Lets the optional LLM rephrase the summary; on any failure the deterministic text stays.
+async fn narrate(
+    state: &AppState,
+    report: &mut openscouter_analysis::StudyReport,
+    tones: Vec<serde_json::Value>,
+) {
+    let Some(narrator) = &state.narrator else { return };
+    let request = crate::integrations::llm::NarrativeRequest {
+        summary: report.summary.clone(),
+        findings: report
+            .findings
+            .iter()
+            .map(|f| {
+                json!({"title": f.title, "severity": f.severity, "plainDescription": f.plain_description,
+                       "testersAffected": f.testers_affected})
+            })
+            .collect(),
+        tones,
+    };
+    match narrator.rephrase(&request).await {
+        Ok(text) => report.summary = text,
+        Err(e) => tracing::warn!(error = %e, "narrative unavailable; keeping the deterministic summary"),
+    }
 }
 
 /// Worker side of Agent 3.

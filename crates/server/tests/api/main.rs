@@ -7,6 +7,7 @@ mod binary;
 mod envelope;
 mod ingest;
 mod limits;
+mod narrative;
 mod pipeline;
 mod reports;
 mod sessions;
