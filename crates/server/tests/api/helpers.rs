@@ -436,3 +436,43 @@ impl TestApp {
         self.get(&format!("/api/sessions/{sid}/findings"), Some(auth)).await.ok().as_array().unwrap().clone()
     }
 }
+
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>;
+
+/// A local webhook receiver: records every request; answers 500 to the first one, 200 after.
+pub async fn webhook_receiver() -> (String, Received) {
+    let got: Received = std::sync::Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let g = g.clone();
+            async move {
+                let mut v = g.lock().unwrap();
+                v.push((headers, body));
+                if v.len() == 1 {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), got)
+}
+
+pub fn verify_signature(secret: &str, headers: &axum::http::HeaderMap, body: &str) -> bool {
+    use base64::Engine;
+    use hmac::{KeyInit, Mac};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let id = headers["webhook-id"].to_str().unwrap();
+    let ts = headers["webhook-timestamp"].to_str().unwrap();
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{ts}.{body}").as_bytes());
+    let expected = format!("v1,{}", b64.encode(mac.finalize().into_bytes()));
+    headers["webhook-signature"].to_str().unwrap().split(' ').any(|s| s == expected)
+}

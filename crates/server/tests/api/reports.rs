@@ -12,15 +12,25 @@ use crate::helpers::{Backend, TestApp, study_body};
 both!(study_report_synthesises_confirmed_findings_only);
 
 async fn study_report_synthesises_confirmed_findings_only(b: Backend) {
-    let Some(app) = TestApp::with(
-        b,
-        &[("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "1000"), ("OPENSCOUTER_RATE_LIMIT_FREE", "10000")],
-    )
-    .await
-    else {
-        return;
-    };
+    let env = [
+        ("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "1000"),
+        ("OPENSCOUTER_RATE_LIMIT_FREE", "10000"),
+        ("OPENSCOUTER_WEBHOOK_ALLOW_PRIVATE", "true"),
+    ];
+    let Some(app) = TestApp::with(b, &env).await else { return };
     let biz = app.signup("business").await;
+    let (hook, received) = crate::helpers::webhook_receiver().await;
+    let events = json!([
+        "study.launched",
+        "session.completed",
+        "session.analyzed",
+        "session.confirmed",
+        "report.ready",
+        "study.report_ready"
+    ]);
+    let res =
+        app.post("/api/webhook-endpoints", json!({"url": hook, "events": events}), Some(&biz.bearer())).await;
+    let secret = res.ok()["secret"].as_str().unwrap().to_owned();
     let mut body = study_body();
     body["targeting"]["testerCount"] = json!(5);
     let job = app.launched_study(&biz, body).await;
@@ -103,7 +113,7 @@ async fn study_report_synthesises_confirmed_findings_only(b: Backend) {
     assert_eq!(q.ok()["status"], "queued");
     let q = app.post(&format!("/api/reports/job/{job}"), json!({}), Some(&biz.bearer())).await;
     let ajob = q.ok()["analysisJobId"].as_str().unwrap().to_owned();
-    assert_eq!(app.drain_jobs().await, 2);
+    assert!(app.drain_jobs().await >= 2, "both report jobs (and webhook deliveries) ran");
     assert_eq!(
         app.get(&format!("/api/analysis-jobs/{ajob}"), Some(&biz.bearer())).await.ok()["status"],
         "complete"
@@ -162,5 +172,24 @@ async fn study_report_synthesises_confirmed_findings_only(b: Backend) {
     app.get(&format!("/api/reports/{rep_id}"), Some(&other.bearer())).await.assert_error(404);
     app.get(&format!("/api/reports/job/{job}"), Some(&other.bearer())).await.assert_error(404);
     app.get(&format!("/api/reports/{rep_id}"), Some(&t0.bearer())).await.assert_error(403);
+
+    // the webhook endpoint got every event, signed; the one failed attempt was retried
+    app.clock.advance_ms(10_000);
+    app.drain_jobs().await;
+    let got = received.lock().unwrap().clone();
+    let count =
+        |t: &str| got.iter().filter(|(_, b)| serde_json::from_str::<Value>(b).unwrap()["type"] == t).count();
+    assert_eq!(count("study.launched"), 2, "one failed attempt, one retry");
+    assert_eq!(
+        (count("session.completed"), count("session.analyzed"), count("session.confirmed")),
+        (5, 5, 5)
+    );
+    assert_eq!((count("report.ready"), count("study.report_ready")), (1, 1));
+    for (headers, body) in &got {
+        assert!(crate::helpers::verify_signature(&secret, headers, body));
+        for (_, t) in &runs {
+            assert!(!body.contains(&t.user_id) && !body.contains(&t.email));
+        }
+    }
     let _ = Method::GET;
 }

@@ -3,16 +3,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
-
-use axum::http::{HeaderMap, Method, StatusCode};
-use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
+use axum::http::Method;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, study_body};
+use crate::helpers::{
+    Backend, TestApp, study_body, verify_signature as verify, webhook_receiver as receiver,
+};
 
 both!(internal_targets_are_refused, signed_deliveries_verify_and_retry);
 
@@ -55,40 +52,6 @@ async fn internal_targets_are_refused(b: Backend) {
     .await
     .assert_error(403);
     assert_eq!(app.get("/api/webhook-endpoints", Some(&biz.bearer())).await.body["metadata"]["total"], 0);
-}
-
-type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
-
-/// A local receiver: records every request; answers 500 to the first one, 200 after.
-async fn receiver() -> (String, Received) {
-    let got: Received = Arc::default();
-    let g = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
-            let g = g.clone();
-            async move {
-                let mut v = g.lock().unwrap();
-                v.push((headers, body));
-                if v.len() == 1 { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/hook"), got)
-}
-
-fn verify(secret: &str, headers: &HeaderMap, body: &str) -> bool {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let key = b64.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
-    let id = headers["webhook-id"].to_str().unwrap();
-    let ts = headers["webhook-timestamp"].to_str().unwrap();
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
-    mac.update(format!("{id}.{ts}.{body}").as_bytes());
-    let expected = format!("v1,{}", b64.encode(mac.finalize().into_bytes()));
-    headers["webhook-signature"].to_str().unwrap().split(' ').any(|s| s == expected)
 }
 
 async fn signed_deliveries_verify_and_retry(b: Backend) {
