@@ -429,6 +429,17 @@ impl TestApp {
         assert_eq!(res.ok()["rejected"], 0, "{}", res.text);
     }
 
+    /// Analyses a completed session and has its tester confirm every finding.
+    pub async fn analyze_and_confirm_all(&self, sid: &str, requester: &str, tester: &str) {
+        let findings = self.analyzed(sid, requester).await;
+        let decisions: Vec<Value> =
+            findings.iter().map(|f| json!({"findingId": f["findingId"], "decision": "confirm"})).collect();
+        let res = self
+            .post(&format!("/api/sessions/{sid}/confirm"), json!({"decisions": decisions}), Some(tester))
+            .await;
+        assert_eq!(res.ok()["status"], "confirmed");
+    }
+
     /// Analyses a completed session and returns its findings.
     pub async fn analyzed(&self, sid: &str, auth: &str) -> Vec<Value> {
         self.post(&format!("/api/sessions/{sid}/analyze"), json!({}), Some(auth)).await.ok();

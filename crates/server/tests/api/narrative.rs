@@ -79,16 +79,7 @@ async fn narrative_rephrases_without_personal_data_and_falls_back(b: Backend) {
     let voice = json!([{"timestamp": app.at(500), "durationMs": 1200, "transcript": "my cat Mittens likes tuna sandwiches", "confidence": 0.9}]);
     app.post("/api/data/voice", json!({"sessionId": sid, "batch": voice}), Some(&tt)).await.ok();
     app.broken_checkout(&sid, &tt, &task).await;
-    let findings = app.analyzed(&sid, &tester.bearer()).await;
-    let decisions: Vec<Value> =
-        findings.iter().map(|f| json!({"findingId": f["findingId"], "decision": "confirm"})).collect();
-    app.post(
-        &format!("/api/sessions/{sid}/confirm"),
-        json!({"decisions": decisions}),
-        Some(&tester.bearer()),
-    )
-    .await
-    .ok();
+    app.analyze_and_confirm_all(&sid, &tester.bearer(), &tester.bearer()).await;
 
     // 1st report: the provider fails → the deterministic summary stays
     app.post(&format!("/api/reports/job/{job}"), json!({}), Some(&biz.bearer())).await.ok();

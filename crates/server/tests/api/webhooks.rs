@@ -106,16 +106,7 @@ async fn signed_deliveries_verify_and_retry(b: Backend) {
     let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
     let task = study.ok()["tasks"][0]["taskId"].as_str().unwrap().to_owned();
     app.broken_checkout(&sid, &tt, &task).await;
-    let findings = app.analyzed(&sid, &biz.bearer()).await;
-    let decisions: Vec<Value> =
-        findings.iter().map(|f| json!({"findingId": f["findingId"], "decision": "confirm"})).collect();
-    app.post(
-        &format!("/api/sessions/{sid}/confirm"),
-        json!({"decisions": decisions}),
-        Some(&tester.bearer()),
-    )
-    .await
-    .ok();
+    app.analyze_and_confirm_all(&sid, &biz.bearer(), &tester.bearer()).await;
     app.post("/api/reports", json!({"sessionId": sid}), Some(&biz.bearer())).await.ok();
     app.drain_jobs().await;
 
