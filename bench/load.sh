@@ -11,18 +11,8 @@ CONNS=${2:-64}
 THREADS=${3:-2}
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 
-cargo build --release -q -p openscouter-server
-BIN=target/release/openscouter
-WORK=$(mktemp -d)
-trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-
-# Limits high enough that the limiter runs on every request but never rejects.
-DATABASE_URL="sqlite://$WORK/db.sqlite" OPENSCOUTER_DATA_DIR="$WORK" RUST_LOG=warn \
-OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED=100000000 OPENSCOUTER_RATE_LIMIT_FREE=100000000 \
-  "$BIN" serve --listen 127.0.0.1:0 > "$WORK/out" 2> "$WORK/err" &
-PID=$!
-for _ in $(seq 50); do grep -q listening "$WORK/out" 2>/dev/null && break; sleep 0.1; done
-URL=$(grep -o 'http://[0-9.:]*' "$WORK/out")
+. bench/common.sh
+start_server
 
 TOKEN=$(curl -sf -X POST "$URL/api/auth/signup" -H 'content-type: application/json' \
   -d '{"email":"load@example.com","password":"load-test-password","fullName":"Load","role":"business","organizationName":"Load Inc"}' \

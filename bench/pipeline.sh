@@ -8,15 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIG=${1:-3}
 SMALL=${2:-60}
-cargo build --release -q -p openscouter-server --bin openscouter
-WORK=$(mktemp -d)
-trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-DATABASE_URL="sqlite://$WORK/db.sqlite" OPENSCOUTER_DATA_DIR="$WORK" RUST_LOG=warn OPENSCOUTER_WORKERS=1 \
-OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED=100000000 OPENSCOUTER_RATE_LIMIT_FREE=100000000 OPENSCOUTER_RATE_LIMIT_INGEST=1000000000 \
-  target/release/openscouter serve --listen 127.0.0.1:0 > "$WORK/out" 2> "$WORK/err" &
-PID=$!
-for _ in $(seq 50); do grep -q listening "$WORK/out" 2>/dev/null && break; sleep 0.1; done
-URL=$(grep -o 'http://[0-9.:]*' "$WORK/out")
+. bench/common.sh
+start_server OPENSCOUTER_WORKERS=1
 
 python3 - "$URL" "$BIG" "$SMALL" <<'PY'
 import json, sys, time, urllib.request, datetime, statistics
