@@ -35,7 +35,6 @@ job = call("POST", "/api/jobs", {"title": "Bench study", "description": "d", "pr
     "compensation": {"currency": "GBP", "amount": 10, "type": "flat"}}, ba)["id"]
 call("POST", f"/api/jobs/{job}/launch", {}, ba)
 now = datetime.datetime.now(datetime.timezone.utc)
-ts = lambda i: (now + datetime.timedelta(milliseconds=i)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 sessions = []
 for c in range(clients):
     t = call("POST", "/api/auth/signup", {"email": f"t{c}@x.io", "password": "bench-password", "fullName": "T", "role": "tester"})
@@ -44,29 +43,41 @@ for c in range(clients):
     call("POST", f"/api/jobs/{job}/accept", {}, ta)
     s = call("POST", "/api/sessions", {"jobId": job, "testerId": t["user"]["id"]}, ta)
     call("POST", f"/api/sessions/{s['id']}/consent", {"version": "v1", "streams": {"events": True, "facial": False, "voice": False, "screenshots": False}}, "Token " + s["testToken"])
-    items = [{"eventType": "click", "targetSelector": f"#checkout > button.pay-{i % 17}", "timestamp": ts(i), "x": 412.5, "y": 318.0,
-              "viewport": {"width": 1280, "height": 800}, "url": "https://shop.example.com/checkout", "targetText": "Pay now", "hoverMs": 120}
-             for i in range(batch)]
-    open(f"{work}/body{c + 1}.json", "w").write(json.dumps({"sessionId": s["id"], "batch": items}))
+    open(f"{work}/session{c + 1}", "w").write(s["id"])
     open(f"{work}/token{c + 1}", "w").write(s["testToken"])
     sessions.append(s["id"])
 open(f"{work}/sessions", "w").write("\n".join(sessions))
+# Item timestamps start an hour before now (allowed: up to 24 h before the session start)
+# and advance 1 ms per item across requests, as a real session's stream does.
+open(f"{work}/t0", "w").write(str(int(now.timestamp() * 1000) - 3_600_000))
 open(f"{work}/biz", "w").write(ba)
 PY
 
 cat > "$WORK/post.lua" <<LUA
+-- Each request carries a fresh batch whose timestamps continue where the last one ended.
 local counter = 1
 function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
 end
+local n = $BATCH
+local item = '{"eventType":"click","targetSelector":"#checkout > button.pay-%d","timestamp":%d,"x":412.5,"y":318.0,'
+  .. '"viewport":{"width":1280,"height":800},"url":"https://shop.example.com/checkout","targetText":"Pay now","hoverMs":120}'
+local sid, headers, next_ts
 function init(args)
-  local f = io.open("$WORK/body" .. id .. ".json"); local body = f:read("*a"); f:close()
+  local f = io.open("$WORK/session" .. id); sid = f:read("*l"); f:close()
   local t = io.open("$WORK/token" .. id); local token = t:read("*l"); t:close()
-  wrk.method = "POST"
-  wrk.body = body
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["Authorization"] = "Token " .. token
+  local z = io.open("$WORK/t0"); next_ts = tonumber(z:read("*l")); z:close()
+  headers = {["Content-Type"] = "application/json", ["Authorization"] = "Token " .. token}
+end
+function request()
+  local parts = {}
+  for i = 1, n do
+    parts[i] = string.format(item, i % 17, next_ts + i)
+  end
+  next_ts = next_ts + n
+  local body = '{"sessionId":"' .. sid .. '","batch":[' .. table.concat(parts, ",") .. ']}'
+  return wrk.format("POST", "/api/data/events", headers, body)
 end
 LUA
 
@@ -93,9 +104,9 @@ print(f"batch {batch}, {clients} clients, {secs:.1f} s: {total} events durable =
 open(f"{work}/http.rate", "w").write(str(total / secs))
 open(f"{work}/http.rows", "w").write(str(total))
 PY
-# Two ceilings, same store path without HTTP: 200,000 rows into a fresh database (the best
-# case), and as many rows as the HTTP run stored (both fill the database alike; a growing
-# database gets slower, mostly from WAL checkpoints).
+# Two ceilings, same rows through the store without HTTP (advancing timestamps, like the
+# clients): 200,000 rows into a fresh database, and as many rows as the HTTP run stored
+# (both then fill the database alike).
 ROWS=$(cat "$WORK/http.rows")
 ceiling() { target/release/examples/ingest_ceiling "$1" "$BATCH" "$2" | tee /dev/stderr | sed -E 's/.*= ([0-9.]+) rows\/s.*/\1/'; }
 FRESH=$(ceiling "$WORK/ceiling1.sqlite" $((200000 / BATCH)))

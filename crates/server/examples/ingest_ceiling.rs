@@ -64,14 +64,14 @@ async fn main() {
     };
     store.create_session(s, &|_| None).await.unwrap();
 
-    let rows = |n: usize| -> Vec<EventRow> {
+    let rows = |n: usize, base: i64| -> Vec<EventRow> {
         openscouter_server::domain::ids::new_ids("evt", now, n)
             .into_iter()
             .enumerate()
             .map(|(i, id)| EventRow {
                 id,
                 client_id: None,
-                ts: now + i as i64,
+                ts: now + base + i as i64,
                 event_type: "click".into(),
                 target_selector: format!("#checkout > button.pay-{}", i % 17),
                 x: Some(412.5),
@@ -89,8 +89,13 @@ async fn main() {
             .collect()
     };
     let start = Instant::now();
-    for _ in 0..batches {
-        store.ingest("sess_1", StreamBatch::Events(rows(batch))).await.unwrap();
+    // Each batch continues the timeline, as a real session (and the HTTP benchmark) does.
+    // `REPEAT_TIMESTAMPS=1` sends the same timestamps every batch instead: the (session, ts)
+    // index then takes inserts in its middle, which is ~5x slower on a growing table.
+    let repeat = std::env::var("REPEAT_TIMESTAMPS").is_ok();
+    for b in 0..batches {
+        let base = if repeat { 0 } else { (b * batch) as i64 };
+        store.ingest("sess_1", StreamBatch::Events(rows(batch, base))).await.unwrap();
     }
     let secs = start.elapsed().as_secs_f64();
     let total = batch * batches;
