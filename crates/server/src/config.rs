@@ -117,7 +117,7 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ),
     (
         "OPENSCOUTER_SQLITE_PAGE_SIZE",
-        Some("65536"),
+        Some("4096"),
         "page size of a new SQLite database (512..65536, a power of two)",
     ),
     (

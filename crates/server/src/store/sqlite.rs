@@ -8,12 +8,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::StoreError;
 use super::sql::{Db, SqlStore};
 
-/// The default page size of new databases. Ingestion commits append many rows to a few
-/// b-trees; SQLite writes one WAL frame (one `pwrite`, one checksum) per page, so larger pages
-/// mean far fewer frames per commit: 4 KiB → 64 KiB took the insert ceiling from 64k to 154k
-/// rows/s on the 2-core machine (`examples/ingest_ceiling.rs`). The cost is write
-/// amplification for small updates, which this workload has few of.
-pub const DEFAULT_PAGE_SIZE: u32 = 65536;
+/// The default page size of new databases: SQLite's own. Measured with
+/// `examples/ingest_ceiling.rs` (appending rows, as sessions do): 4 KiB and 64 KiB pages
+/// insert equally fast in batches of 1,000 (~315k vs ~330k rows/s), and 4 KiB is faster in
+/// batches of 100 (141k vs 111k) and writes less for small updates. Larger pages only helped
+/// when every insert landed mid-index (a benchmark artefact; see `bench/README.md`).
+pub const DEFAULT_PAGE_SIZE: u32 = 4096;
 
 /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`).
 /// `page_size` only applies when the file is created.
