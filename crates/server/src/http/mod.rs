@@ -124,7 +124,7 @@ pub static DOCS_HTML: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
     routes::docs::render(&doc)
 });
 
-/// Request ids: ULIDs, unless the client sent a sane `x-request-id` (kept for correlation).
+/// Request ids: ULIDs, unless the client sent a plain `x-request-id` (kept for correlation).
 #[derive(Clone, Copy, Default)]
 struct MakeUlid;
 
@@ -133,6 +133,19 @@ impl MakeRequestId for MakeUlid {
         let id = crate::domain::ids::new_id("req", chrono::Utc::now().timestamp_millis());
         axum::http::HeaderValue::from_str(&id).ok().map(RequestId::new)
     }
+}
+
+/// A client's `x-request-id` is kept for correlation only when it is short and plain
+/// (`[A-Za-z0-9._-]{1,64}`); anything else is replaced, so logs cannot be forged through it.
+async fn drop_unsafe_request_id(mut req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let unsafe_id = req.headers().get("x-request-id").is_some_and(|v| {
+        let b = v.as_bytes();
+        b.is_empty() || b.len() > 64 || !b.iter().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
+    });
+    if unsafe_id {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
 }
 
 async fn not_found() -> ApiError {
@@ -166,6 +179,7 @@ pub fn with_middleware(api: Router<AppState>, ops: Router<AppState>, state: AppS
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
             ServiceBuilder::new()
+                .layer(from_fn(drop_unsafe_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeUlid))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

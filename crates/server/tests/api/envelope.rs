@@ -36,6 +36,11 @@ async fn framework_errors_use_the_envelope(b: Backend) {
     assert_eq!(res.header("content-security-policy"), Some("default-src 'none'; frame-ancestors 'none'"));
     assert!(res.header("x-request-id").unwrap().starts_with("req_"));
     assert!(res.header("strict-transport-security").is_none());
+    // a plain client request id is kept; anything else is replaced
+    let res = app.call(Method::GET, "/healthz", None, &[("x-request-id", "client-123.abc")]).await;
+    assert_eq!(res.header("x-request-id"), Some("client-123.abc"));
+    let res = app.call(Method::GET, "/healthz", None, &[("x-request-id", "evil\" level=ERROR")]).await;
+    assert!(res.header("x-request-id").unwrap().starts_with("req_"));
 }
 
 async fn body_errors_are_400_422_413(b: Backend) {
