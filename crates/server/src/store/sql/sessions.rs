@@ -86,6 +86,23 @@ where
     }
 }
 
+/// Inserts a stream's rows (chunked under the bind-parameter limits), skipping rows whose
+/// `(session_id, client_id)` is already stored; evaluates to `(new rows, rows offered)`.
+macro_rules! insert_stream {
+    ($tx:ident, $insert:expr, $rows:expr, |$b:ident, $r:ident| $binds:expr) => {{
+        let mut stored = 0u64;
+        for chunk in $rows.chunks(1000) {
+            let mut qb = QueryBuilder::new($insert);
+            qb.push_values(chunk, |mut $b, $r| {
+                $binds;
+            });
+            qb.push(" ON CONFLICT (session_id, client_id) DO NOTHING");
+            stored += qb.build().execute(&mut *$tx).await?.rows_affected();
+        }
+        (stored, $rows.len() as u64)
+    }};
+}
+
 impl SqlStore {
     async fn session_by_id(&self, id: &str) -> StoreResult<Option<Session>> {
         self.get_session(&SessionScope::All, id).await
@@ -298,77 +315,59 @@ impl SessionStore for SqlStore {
                 Some((s,)) if s != "active" => return Ok(Guarded::WrongState(s)),
                 Some(_) => {}
             }
-            let mut stored = 0u64;
-            let total;
-            match batch {
+            let (stored, total) = match batch {
                 StreamBatch::Events(rows) => {
-                    total = rows.len() as u64;
-                    for chunk in rows.chunks(1000) {
-                        let mut qb = QueryBuilder::new(format!("INSERT INTO events (session_id, {EVENT_COLS}) "));
-                        qb.push_values(chunk, |mut b, e| {
-                            b.push_bind(session_id.to_owned())
-                                .push_bind(e.id.clone())
-                                .push_bind(e.client_id.clone())
-                                .push_bind(e.ts)
-                                .push_bind(e.event_type.clone())
-                                .push_bind(e.target_selector.clone())
-                                .push_bind(e.x)
-                                .push_bind(e.y)
-                                .push_bind(e.scroll_y)
-                                .push_bind(e.input_length)
-                                .push_bind(e.viewport_width)
-                                .push_bind(e.viewport_height)
-                                .push_bind(e.url.clone())
-                                .push_bind(e.target_text.clone())
-                                .push_bind(e.task_id.clone())
-                                .push_bind(e.hover_ms)
-                                .push_bind(e.error_message.clone());
-                        });
-                        qb.push(" ON CONFLICT (session_id, client_id) DO NOTHING");
-                        stored += qb.build().execute(&mut *tx).await?.rows_affected();
-                    }
+                    insert_stream!(tx, format!("INSERT INTO events (session_id, {EVENT_COLS}) "), rows, |b, e| {
+                        b.push_bind(session_id.to_owned())
+                            .push_bind(e.id.clone())
+                            .push_bind(e.client_id.clone())
+                            .push_bind(e.ts)
+                            .push_bind(e.event_type.clone())
+                            .push_bind(e.target_selector.clone())
+                            .push_bind(e.x)
+                            .push_bind(e.y)
+                            .push_bind(e.scroll_y)
+                            .push_bind(e.input_length)
+                            .push_bind(e.viewport_width)
+                            .push_bind(e.viewport_height)
+                            .push_bind(e.url.clone())
+                            .push_bind(e.target_text.clone())
+                            .push_bind(e.task_id.clone())
+                            .push_bind(e.hover_ms)
+                            .push_bind(e.error_message.clone())
+                    })
                 }
-                StreamBatch::Facial(rows) => {
-                    total = rows.len() as u64;
-                    for chunk in rows.chunks(1000) {
-                        let mut qb = QueryBuilder::new(
-                            "INSERT INTO facial (session_id, id, client_id, ts, emotion, confidence, face_detected, action_units, capture_interval_ms) ",
-                        );
-                        qb.push_values(chunk, |mut b, f| {
-                            b.push_bind(session_id.to_owned())
-                                .push_bind(f.id.clone())
-                                .push_bind(f.client_id.clone())
-                                .push_bind(f.ts)
-                                .push_bind(f.emotion.clone())
-                                .push_bind(f.confidence)
-                                .push_bind(f.face_detected)
-                                .push_bind(f.action_units.clone())
-                                .push_bind(f.capture_interval_ms);
-                        });
-                        qb.push(" ON CONFLICT (session_id, client_id) DO NOTHING");
-                        stored += qb.build().execute(&mut *tx).await?.rows_affected();
+                StreamBatch::Facial(rows) => insert_stream!(
+                    tx,
+                    "INSERT INTO facial (session_id, id, client_id, ts, emotion, confidence, face_detected, action_units, capture_interval_ms) ",
+                    rows,
+                    |b, f| {
+                        b.push_bind(session_id.to_owned())
+                            .push_bind(f.id.clone())
+                            .push_bind(f.client_id.clone())
+                            .push_bind(f.ts)
+                            .push_bind(f.emotion.clone())
+                            .push_bind(f.confidence)
+                            .push_bind(f.face_detected)
+                            .push_bind(f.action_units.clone())
+                            .push_bind(f.capture_interval_ms)
                     }
-                }
-                StreamBatch::Voice(rows) => {
-                    total = rows.len() as u64;
-                    for chunk in rows.chunks(1000) {
-                        let mut qb = QueryBuilder::new(
-                            "INSERT INTO voice (session_id, id, client_id, ts, duration_ms, transcript, confidence) ",
-                        );
-                        qb.push_values(chunk, |mut b, v| {
-                            b.push_bind(session_id.to_owned())
-                                .push_bind(v.id.clone())
-                                .push_bind(v.client_id.clone())
-                                .push_bind(v.ts)
-                                .push_bind(v.duration_ms)
-                                .push_bind(v.transcript.clone())
-                                .push_bind(v.confidence);
-                        });
-                        qb.push(" ON CONFLICT (session_id, client_id) DO NOTHING");
-                        stored += qb.build().execute(&mut *tx).await?.rows_affected();
+                ),
+                StreamBatch::Voice(rows) => insert_stream!(
+                    tx,
+                    "INSERT INTO voice (session_id, id, client_id, ts, duration_ms, transcript, confidence) ",
+                    rows,
+                    |b, v| {
+                        b.push_bind(session_id.to_owned())
+                            .push_bind(v.id.clone())
+                            .push_bind(v.client_id.clone())
+                            .push_bind(v.ts)
+                            .push_bind(v.duration_ms)
+                            .push_bind(v.transcript.clone())
+                            .push_bind(v.confidence)
                     }
-                }
-            }
+                ),
+            };
             tx.commit().await?;
             Ok(Guarded::Done(IngestCounts { stored, duplicates: total - stored }))
         })
