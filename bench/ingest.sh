@@ -17,35 +17,22 @@ cargo build --release -q -p openscouter-server --example ingest_ceiling
 . bench/common.sh
 start_server
 
-# One business, one launched study, CLIENTS testers each with a consenting session; one body
-# file and one test token per client.
+# One business, one launched study, CLIENTS testers each with a consenting session; each
+# client's session id and test token go to a file the Lua script reads.
 python3 - "$URL" "$WORK" "$CLIENTS" "$BATCH" <<'PY'
-import json, sys, urllib.request, datetime
+import sys, datetime
+sys.path.insert(0, "bench")
+from benchlib import Api, launched_study, tester_session
 url, work, clients, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-def call(method, path, body=None, auth=None):
-    req = urllib.request.Request(url + path, method=method, data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("content-type", "application/json")
-    if auth: req.add_header("authorization", auth)
-    return json.load(urllib.request.urlopen(req))["data"]
-biz = call("POST", "/api/auth/signup", {"email": "b@x.io", "password": "bench-password", "fullName": "B", "role": "business"})
-ba = "Bearer " + biz["accessToken"]
-job = call("POST", "/api/jobs", {"title": "Bench study", "description": "d", "prototypeUrl": "https://x.io", "prototypeType": "url",
-    "tasks": [{"title": "t", "description": "d", "successCriteria": "s", "order": 1}],
-    "targeting": {"countries": ["GB"], "testerCount": 100}, "ndCategories": ["adhd"],
-    "compensation": {"currency": "GBP", "amount": 10, "type": "flat"}}, ba)["id"]
-call("POST", f"/api/jobs/{job}/launch", {}, ba)
+api = Api(url)
+ba, job = launched_study(api, "Bench study")
 now = datetime.datetime.now(datetime.timezone.utc)
 sessions = []
 for c in range(clients):
-    t = call("POST", "/api/auth/signup", {"email": f"t{c}@x.io", "password": "bench-password", "fullName": "T", "role": "tester"})
-    ta = "Bearer " + t["accessToken"]
-    call("PUT", "/api/testers/me/profile", {"ndCategories": ["adhd"], "country": "GB"}, ta)
-    call("POST", f"/api/jobs/{job}/accept", {}, ta)
-    s = call("POST", "/api/sessions", {"jobId": job, "testerId": t["user"]["id"]}, ta)
-    call("POST", f"/api/sessions/{s['id']}/consent", {"version": "v1", "streams": {"events": True, "facial": False, "voice": False, "screenshots": False}}, "Token " + s["testToken"])
-    open(f"{work}/session{c + 1}", "w").write(s["id"])
-    open(f"{work}/token{c + 1}", "w").write(s["testToken"])
-    sessions.append(s["id"])
+    sid, token = tester_session(api, job, c)
+    open(f"{work}/session{c + 1}", "w").write(sid)
+    open(f"{work}/token{c + 1}", "w").write(token)
+    sessions.append(sid)
 open(f"{work}/sessions", "w").write("\n".join(sessions))
 # Item timestamps start an hour before now (allowed: up to 24 h before the session start)
 # and advance 1 ms per item across requests, as a real session's stream does.

@@ -12,33 +12,22 @@ SMALL=${2:-60}
 start_server OPENSCOUTER_WORKERS=1
 
 python3 - "$URL" "$BIG" "$SMALL" <<'PY'
-import json, sys, time, urllib.request, datetime, statistics
+import sys, time, datetime, statistics
+sys.path.insert(0, "bench")
+from benchlib import Api, launched_study, tester_session
 url, big, small = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def call(method, path, body=None, auth=None):
-    req = urllib.request.Request(url + path, method=method, data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("content-type", "application/json")
-    if auth: req.add_header("authorization", auth)
-    return json.load(urllib.request.urlopen(req))["data"]
-biz = call("POST", "/api/auth/signup", {"email": "b@x.io", "password": "bench-password", "fullName": "B", "role": "business"})
-ba = "Bearer " + biz["accessToken"]
-job = call("POST", "/api/jobs", {"title": "Pipeline bench", "description": "d", "prototypeUrl": "https://x.io", "prototypeType": "url",
-    "tasks": [{"title": "t", "description": "d", "successCriteria": "s", "order": 1}],
-    "targeting": {"countries": ["GB"], "testerCount": 100}, "ndCategories": ["adhd"],
-    "compensation": {"currency": "GBP", "amount": 10, "type": "flat"}}, ba)["id"]
-call("POST", f"/api/jobs/{job}/launch", {}, ba)
+api = Api(url)
+call = api.call
+ba, job = launched_study(api, "Pipeline bench")
 t0 = datetime.datetime.now(datetime.timezone.utc)
 ts = lambda ms: (t0 + datetime.timedelta(milliseconds=ms)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 n = 0
 def session(events, facial=0, voice=0):
     global n
     n += 1
-    t = call("POST", "/api/auth/signup", {"email": f"t{n}@x.io", "password": "bench-password", "fullName": "T", "role": "tester"})
-    ta = "Bearer " + t["accessToken"]
-    call("PUT", "/api/testers/me/profile", {"ndCategories": ["adhd"], "country": "GB"}, ta)
-    call("POST", f"/api/jobs/{job}/accept", {}, ta)
-    s = call("POST", "/api/sessions", {"jobId": job, "testerId": t["user"]["id"]}, ta)
-    tt = "Token " + s["testToken"]
-    call("POST", f"/api/sessions/{s['id']}/consent", {"version": "v1", "streams": {"events": True, "facial": True, "voice": True, "screenshots": False}}, tt)
+    sid, token = tester_session(api, job, n, facial=True, voice=True)
+    s = {"id": sid}
+    tt = "Token " + token
     step = 50  # 20,000 events over ~17 minutes
     items = []
     kinds = ["click", "click", "scroll", "input", "focus", "blur", "navigation", "click"]
