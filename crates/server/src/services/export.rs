@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 
-use bytes_like::Chunk;
 use futures_util::Stream;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -25,16 +24,14 @@ pub enum Format {
     Csv,
 }
 
-mod bytes_like {
-    /// A chunk of the response body.
-    pub type Chunk = Result<axum::body::Bytes, std::io::Error>;
-}
+/// A chunk of the response body.
+type Chunk = Result<axum::body::Bytes, std::io::Error>;
 
 /// The first NDJSON line: session facts, tasks and analysis thresholds.
 pub async fn session_header(state: &AppState, s: &Session) -> ApiResult<Value> {
     let study = state
         .store
-        .get_study(&StudyScope::All, &s.study_id, state.now())
+        .get_study(&StudyScope::All, &s.study_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Study"))?;
     let definition: StudyIn = serde_json::from_str(&study.definition).map_err(ApiError::internal)?;

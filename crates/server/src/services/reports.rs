@@ -64,11 +64,7 @@ pub async fn request_study_report(state: &AppState, caller: &Principal, study_id
         (Role::Business, Some(org)) => StudyScope::Organization(org.clone()),
         _ => StudyScope::All,
     };
-    let study = state
-        .store
-        .get_study(&scope, study_id, state.now())
-        .await?
-        .ok_or_else(|| ApiError::not_found("Study"))?;
+    let study = state.store.get_study(&scope, study_id).await?.ok_or_else(|| ApiError::not_found("Study"))?;
     let now = state.now();
     let job = NewJob {
         id: new_id(prefix::ANALYSIS_JOB, now),
@@ -203,7 +199,7 @@ pub async fn run_session_report(state: &AppState, session_id: &str) -> ApiResult
         .ok_or_else(|| ApiError::not_found("Session"))?;
     let study = state
         .store
-        .get_study(&StudyScope::All, &session.study_id, state.now())
+        .get_study(&StudyScope::All, &session.study_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Study"))?;
     synthesize_and_save(state, &study, "session", session_id, vec![session]).await
@@ -213,7 +209,7 @@ pub async fn run_session_report(state: &AppState, session_id: &str) -> ApiResult
 pub async fn run_study_report(state: &AppState, study_id: &str) -> ApiResult<String> {
     let study = state
         .store
-        .get_study(&StudyScope::All, study_id, state.now())
+        .get_study(&StudyScope::All, study_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Study"))?;
     let mut sessions = Vec::new();

@@ -85,7 +85,7 @@ pub async fn create(
     }
     let study = state
         .store
-        .get_study(&StudyScope::All, study_id, state.now())
+        .get_study(&StudyScope::All, study_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Study"))?;
     let definition: StudyIn = serde_json::from_str(&study.definition).map_err(ApiError::internal)?;

@@ -108,7 +108,7 @@ pub trait StudyStore: Send + Sync + 'static {
         w: StudyWrite,
         now: i64,
     ) -> StoreResult<Study>;
-    async fn get_study(&self, scope: &StudyScope, id: &str, now: i64) -> StoreResult<Option<Study>>;
+    async fn get_study(&self, scope: &StudyScope, id: &str) -> StoreResult<Option<Study>>;
     async fn list_studies(
         &self,
         scope: &StudyScope,

@@ -191,8 +191,7 @@ async fn get_job(
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<StudyOut>> {
     let scope = studies::scope_for(&state, &caller).await?;
-    let study =
-        state.store.get_study(&scope, &id, state.now()).await?.ok_or_else(|| ApiError::not_found("Study"))?;
+    let study = state.store.get_study(&scope, &id).await?.ok_or_else(|| ApiError::not_found("Study"))?;
     let report_scope = match &scope {
         StudyScope::Organization(o) => Some(JobScope::Organization(o.clone())),
         StudyScope::All => Some(JobScope::All),
@@ -222,8 +221,7 @@ async fn patch_job(
 ) -> ApiResult<Envelope<StudyOut>> {
     let org = org_filter(&caller)?;
     let scope = org.clone().map_or(StudyScope::All, StudyScope::Organization);
-    let current =
-        state.store.get_study(&scope, &id, state.now()).await?.ok_or_else(|| ApiError::not_found("Study"))?;
+    let current = state.store.get_study(&scope, &id).await?.ok_or_else(|| ApiError::not_found("Study"))?;
     if current.status != "draft" {
         return Err(ApiError::Unprocessable(format!(
             "Only drafts can be changed; this study is {}",
@@ -306,7 +304,7 @@ async fn accept_job(
     tester_only(&caller)?;
     onboarding_gate(&state, &caller.user_id).await?;
     let scope = studies::scope_for(&state, &caller).await?;
-    state.store.get_study(&scope, &id, state.now()).await?.ok_or_else(|| ApiError::not_found("Study"))?;
+    state.store.get_study(&scope, &id).await?.ok_or_else(|| ApiError::not_found("Study"))?;
     match state.store.accept_study(&caller.user_id, &id, state.now()).await? {
         AcceptOutcome::Accepted { label_no } => Ok(ok(OfferOut {
             job_id: id,
@@ -333,7 +331,7 @@ async fn decline_job(
 ) -> ApiResult<Envelope<OfferOut>> {
     tester_only(&caller)?;
     let scope = studies::scope_for(&state, &caller).await?;
-    state.store.get_study(&scope, &id, state.now()).await?.ok_or_else(|| ApiError::not_found("Study"))?;
+    state.store.get_study(&scope, &id).await?.ok_or_else(|| ApiError::not_found("Study"))?;
     match state.store.decline_study(&caller.user_id, &id, state.now()).await? {
         Guarded::Done(()) => Ok(ok(OfferOut { job_id: id, status: "declined".into(), tester_label: None })),
         Guarded::NotFound => Err(ApiError::not_found("Study")),
@@ -355,11 +353,7 @@ async fn job_sessions(
 ) -> ApiResult<Envelope<Vec<SessionOut>>> {
     let org = org_filter(&caller)?;
     let study_scope = org.clone().map_or(StudyScope::All, StudyScope::Organization);
-    state
-        .store
-        .get_study(&study_scope, &id, state.now())
-        .await?
-        .ok_or_else(|| ApiError::not_found("Study"))?;
+    state.store.get_study(&study_scope, &id).await?.ok_or_else(|| ApiError::not_found("Study"))?;
     let scope = org.map_or(SessionScope::All, SessionScope::Organization);
     let (rows, total) = state.store.list_sessions(&scope, Some(&id), None, page.0).await?;
     let now = state.now();

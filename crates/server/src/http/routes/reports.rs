@@ -147,11 +147,7 @@ async fn latest_study_report(
         JobScope::Organization(o) => StudyScope::Organization(o.clone()),
         _ => StudyScope::All,
     };
-    state
-        .store
-        .get_study(&study_scope, study_id, state.now())
-        .await?
-        .ok_or_else(|| ApiError::not_found("Study"))?;
+    state.store.get_study(&study_scope, study_id).await?.ok_or_else(|| ApiError::not_found("Study"))?;
     Ok(state.store.latest_report(&scope, study_id).await?)
 }
 

@@ -451,7 +451,7 @@ async fn feedback(
     let s = sessions::authorize(&state, &caller, &id, Access::Control).await?;
     let study = state
         .store
-        .get_study(&crate::store::StudyScope::All, &s.study_id, state.now())
+        .get_study(&crate::store::StudyScope::All, &s.study_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Study"))?;
     let mut attempts = Vec::with_capacity(b.tasks.len());

@@ -138,7 +138,7 @@ impl SqlStore {
 
     /// The study after a guarded change.
     async fn reload_study(&self, id: &str) -> StoreResult<Guarded<Study>> {
-        Ok(self.get_study(&StudyScope::All, id, 0).await?.map_or(Guarded::NotFound, Guarded::Done))
+        Ok(self.get_study(&StudyScope::All, id).await?.map_or(Guarded::NotFound, Guarded::Done))
     }
 }
 
@@ -220,10 +220,10 @@ impl StudyStore for SqlStore {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        self.get_study(&StudyScope::All, id, now).await?.ok_or(StoreError::NotFound)
+        self.get_study(&StudyScope::All, id).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn get_study(&self, scope: &StudyScope, id: &str, _now: i64) -> StoreResult<Option<Study>> {
+    async fn get_study(&self, scope: &StudyScope, id: &str) -> StoreResult<Option<Study>> {
         let row: Option<StudyRow> = read!(self, p => {
             let mut qb = QueryBuilder::new(STUDY_COLS);
             qb.push(" AND s.id = ").push_bind(id.to_owned());
