@@ -69,6 +69,17 @@ async fn session_lifecycle(b: Backend) {
     app.clock.advance_ms(60_000);
     assert_eq!(act("resume").await.ok()["status"], "active");
     app.clock.advance_ms(30_000);
+    // a malformed optional body is a 400 and changes nothing
+    let bad = app
+        .call_from(
+            "127.0.0.1",
+            axum::http::Method::POST,
+            &format!("/api/sessions/{id}/complete"),
+            Some("{oops".into()),
+            &[("authorization", tt.as_str())],
+        )
+        .await;
+    assert!(bad.assert_error(400).starts_with("Malformed JSON"));
     let done = app.post(&format!("/api/sessions/{id}/complete"), json!({}), Some(&tester.bearer())).await;
     assert_eq!(done.ok()["status"], "completed");
     assert_eq!(done.ok()["durationSeconds"], 30, "pauses are excluded");

@@ -6,5 +6,5 @@ pub mod pagination;
 pub mod secrets;
 
 pub use auth::{Admin, Authed, BusinessOrAdmin, SessionActor, UserJwt};
-pub use json::{ApiJson, ValidatedJson};
+pub use json::{ApiJson, OptionalJson, ValidatedJson};
 pub use pagination::Pagination;

@@ -15,7 +15,7 @@ use crate::domain::{Role, format_ms};
 use crate::envelope::{Envelope, ok};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::pagination::{PageQuery, form_pairs};
-use crate::http::extract::{ApiJson, Authed, Pagination, SessionActor};
+use crate::http::extract::{ApiJson, Authed, OptionalJson, Pagination, SessionActor};
 use crate::services::ingest::{EventItem, parse_time};
 use crate::services::sessions::{self, Access, duration_seconds};
 use crate::services::{export, studies};
@@ -264,14 +264,8 @@ async fn complete_session(
     State(state): State<AppState>,
     caller: SessionActor,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    OptionalJson(body): OptionalJson<CompleteIn>,
 ) -> ApiResult<Envelope<SessionOut>> {
-    // The body is optional: empty means "now".
-    let body: CompleteIn = if body.iter().all(u8::is_ascii_whitespace) {
-        CompleteIn::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?
-    };
     let now = state.now();
     let at = match body.completed_at {
         Some(t) => {
@@ -323,7 +317,11 @@ async fn consent(
     let record = ConsentOut { version: v.to_owned(), streams: b.streams.clone(), given_at: format_ms(now) };
     let json = serde_json::to_string(&record).map_err(ApiError::internal)?;
     state.store.set_consent(&id, &json, [b.streams.events, b.streams.facial, b.streams.voice], now).await?;
-    let s = sessions::authorize(&state, &caller, &id, Access::Control).await?;
+    let s = state
+        .store
+        .get_session(&SessionScope::All, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Session"))?;
     Ok(ok(session_out(s, caller.role, &caller.user_id, now)))
 }
 
