@@ -6,10 +6,11 @@
 
 use std::time::Instant;
 
-use openscouter_server::domain::Role;
+use openscouter_server::domain::study::{ConsentRecord, ConsentStreams};
+use openscouter_server::domain::{PipelineStatus, Role, SessionStatus, StudyStatus, Tenant};
 use openscouter_server::store::{
-    AccountStore, EventRow, NewOrganization, NewSession, NewUser, SessionStore, Store, StreamBatch,
-    StudyStore, StudyWrite,
+    AccountStore, EventRow, Guarded, NewOrganization, NewSession, NewUser, SessionStart, SessionStore, Store,
+    StreamBatch, StudyStore, StudyWrite,
 };
 
 #[tokio::main]
@@ -44,7 +45,12 @@ async fn main() {
         .unwrap();
     store.create_user(user("user_t", Role::Tester), None).await.unwrap();
     let w = StudyWrite {
-        definition: "{}".into(),
+        definition: serde_json::from_value(serde_json::json!({
+            "title": "Ceiling", "description": "d", "prototypeUrl": "https://x.io", "prototypeType": "url",
+            "targeting": {"countries": ["GB"], "testerCount": 3}, "ndCategories": [],
+            "compensation": {"currency": "GBP", "amount": 1, "type": "flat"}
+        }))
+        .unwrap(),
         tester_count: 3,
         min_age: None,
         max_age: None,
@@ -52,8 +58,8 @@ async fn main() {
         tasks: vec![],
     };
     store.create_study("job_1", "org_b", "user_b", w, now).await.unwrap();
-    store.set_study_status(None, "job_1", &["draft"], "open", now).await.unwrap();
-    store.accept_study("user_t", "job_1", now).await.unwrap();
+    store.set_study_status(None, "job_1", &[StudyStatus::Draft], StudyStatus::Open, None, now).await.unwrap();
+    store.accept_study("user_t", "job_1", &[StudyStatus::Open], now).await.unwrap();
     let s = NewSession {
         id: "sess_1".into(),
         study_id: "job_1".into(),
@@ -62,7 +68,19 @@ async fn main() {
         token_expires_at: now + 1,
         now,
     };
-    store.create_session(s, &|_| None).await.unwrap();
+    let start = SessionStart {
+        study_in: &[StudyStatus::Open],
+        study_moves: (StudyStatus::Open, StudyStatus::InProgress),
+        status: SessionStatus::Active,
+        pipeline: PipelineStatus::Collecting,
+    };
+    store.create_session(s, start, &|_| None).await.unwrap();
+    let consent = ConsentRecord {
+        version: "1".into(),
+        streams: ConsentStreams { events: true, ..Default::default() },
+        given_at: String::new(),
+    };
+    store.set_consent(&Tenant::All, "sess_1", &[SessionStatus::Active], &consent, now).await.unwrap();
 
     let rows = |n: usize, base: i64| -> Vec<EventRow> {
         openscouter_server::domain::ids::new_ids("evt", now, n)
@@ -95,7 +113,11 @@ async fn main() {
     let repeat = std::env::var("REPEAT_TIMESTAMPS").is_ok();
     for b in 0..batches {
         let base = if repeat { 0 } else { (b * batch) as i64 };
-        store.ingest("sess_1", StreamBatch::Events(rows(batch, base))).await.unwrap();
+        let done = store
+            .ingest(&Tenant::All, "sess_1", SessionStatus::Active, StreamBatch::Events(rows(batch, base)))
+            .await
+            .unwrap();
+        assert!(matches!(done, Guarded::Done(_)), "the batch was refused");
     }
     let secs = start.elapsed().as_secs_f64();
     let total = batch * batches;

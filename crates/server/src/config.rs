@@ -205,8 +205,7 @@ impl Config {
                 let origins: Vec<String> =
                     list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
                 for o in &origins {
-                    crate::http::middleware::cors::OriginPattern::parse(o)
-                        .map_err(|e| bad("OPENSCOUTER_CORS_ORIGINS", e))?;
+                    crate::origin::OriginPattern::parse(o).map_err(|e| bad("OPENSCOUTER_CORS_ORIGINS", e))?;
                 }
                 origins
             }

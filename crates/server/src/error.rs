@@ -1,49 +1,45 @@
-//! The one error type of the server and its single mapping to HTTP (status + envelope).
+//! The one error type of the services: what went wrong, in the product's terms. It knows
+//! nothing of HTTP; `http::error` maps it to a status and the envelope, once, at the edge.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-
-use crate::envelope::Envelope;
-
-/// Every failure a handler, extractor, service or store can report.
+/// Every failure a service, extractor or the store can report.
 ///
 /// Client-facing variants carry a message that is safe to show; `Internal` carries a
 /// cause that is logged and never sent.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// 400: malformed JSON, wrong types, bad query parameters.
+pub enum AppError {
+    /// Malformed input: bad JSON, wrong types, bad query parameters (HTTP 400).
     #[error("{0}")]
     BadRequest(String),
-    /// 401: missing, malformed, expired or revoked credentials.
+    /// Missing, malformed, expired or revoked credentials (401).
     #[error("{0}")]
     Unauthorized(String),
-    /// 403: authenticated but not allowed.
+    /// Authenticated but not allowed (403).
     #[error("{0}")]
     Forbidden(String),
-    /// 404: absent, or belonging to another tenant.
+    /// Absent, or belonging to another tenant (404).
     #[error("{0}")]
     NotFound(String),
-    /// 405: the path exists but not for this method.
+    /// The path exists but not for this method (405).
     #[error("Method not allowed")]
     MethodNotAllowed,
-    /// 413: body over the configured limit.
+    /// A body over the configured limit, in bytes (413).
     #[error("Request body too large (limit {0} bytes)")]
     PayloadTooLarge(usize),
-    /// 422: validation failed or wrong state.
+    /// Validation failed or the resource is in the wrong state (422).
     #[error("{0}")]
     Unprocessable(String),
-    /// 429: rate limited; the value is `Retry-After` in whole seconds.
+    /// Rate limited; the value is the wait in whole seconds (429 + `Retry-After`).
     #[error("Rate limit exceeded, retry in {0} s")]
     RateLimited(u64),
-    /// 503: an optional integration or the store is unavailable.
+    /// An optional integration or the store is unavailable (503).
     #[error("{0}")]
     Unavailable(String),
-    /// 500: anything unexpected. The cause is logged, never sent.
+    /// Anything unexpected (500). The cause is logged, never sent.
     #[error("internal: {0}")]
     Internal(String),
 }
 
-impl ApiError {
+impl AppError {
     /// Wraps an unexpected cause.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())
@@ -54,43 +50,13 @@ impl ApiError {
         Self::NotFound(format!("{what} not found"))
     }
 
-    /// The HTTP status this error maps to.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+    /// A 422 with `message`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Unprocessable(message.into())
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let message = match &self {
-            Self::Internal(cause) => {
-                // The request id is attached by the request-id layer; the trace span carries it.
-                tracing::error!(error = %cause, "internal error");
-                "Internal server error".to_owned()
-            }
-            other => other.to_string(),
-        };
-        let mut response = (status, Envelope::error(message)).into_response();
-        if let Self::RateLimited(secs) = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
-    }
-}
-
-impl From<crate::store::StoreError> for ApiError {
+impl From<crate::store::StoreError> for AppError {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError;
         match e {
@@ -106,5 +72,5 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-/// Result alias for handlers and services.
-pub type ApiResult<T> = Result<T, ApiError>;
+/// Result alias for services, extractors and handlers.
+pub type AppResult<T> = Result<T, AppError>;

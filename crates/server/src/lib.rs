@@ -1,19 +1,19 @@
 //! OpenScouter server library: configuration, store, HTTP API and the `run` entry point.
 
+pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
-pub mod envelope;
 pub mod error;
 pub mod http;
 pub mod integrations;
-pub mod jobs;
+pub mod origin;
+pub mod random;
 pub mod ratelimit;
 pub mod services;
-pub mod state;
 pub mod store;
 pub mod telemetry;
 
@@ -24,12 +24,13 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::{App, AppCore};
 use crate::auth::jwt::JwtKeys;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::http::middleware::cors::OriginPolicy;
+use crate::http::state::{AppState, EdgeState};
 use crate::ratelimit::InProcessLimiter;
-use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
 /// Which parts of the server run in this process.
@@ -60,8 +61,10 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
 pub enum StartError {
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
-    #[error("invalid configuration: {0}")]
+    #[error("invalid JWT configuration: {0}")]
     Jwt(String),
+    #[error("invalid LLM configuration: {0}")]
+    Llm(String),
 }
 
 /// Builds the state from configuration: opens and migrates the store.
@@ -86,20 +89,22 @@ pub fn state_with_store(
                 key.clone(),
                 std::time::Duration::from_secs(*timeout),
             )
-            .map_err(StartError::Jwt)?,
+            .map_err(StartError::Llm)?,
         )),
         None => None,
     };
-    Ok(AppState::new(state::AppInner {
-        jwt: Arc::new(jwt),
-        limiter: Arc::new(InProcessLimiter::new(clock.clone())),
+    Ok(AppState::new(EdgeState {
         origins: Arc::new(OriginPolicy::new(&config.cors_origins, config.env)),
         metrics: telemetry::metrics_handle(),
-        config: Arc::new(config),
-        store,
-        clock,
-        jobs_ready: Arc::new(tokio::sync::Notify::new()),
-        narrator,
+        app: App::new(AppCore {
+            jwt: Arc::new(jwt),
+            limiter: Arc::new(InProcessLimiter::new(clock.clone())),
+            config: Arc::new(config),
+            store,
+            clock,
+            queue_ready: Arc::new(tokio::sync::Notify::new()),
+            narrator,
+        }),
     }))
 }
 
@@ -114,7 +119,7 @@ pub async fn serve(
     let workers = if role == Role::Api {
         Vec::new()
     } else {
-        jobs::spawn(state.clone(), state.config.workers, shutdown.clone())
+        services::queue::spawn(state.app.clone(), state.config.workers, shutdown.clone())
     };
     if role == Role::Worker {
         println!("worker running ({} workers, no HTTP listener); pid {}", workers.len(), std::process::id());

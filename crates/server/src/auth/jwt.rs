@@ -4,7 +4,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Plan, Role};
-use crate::error::ApiError;
+use crate::error::AppError;
 
 /// Access-token lifetime (spec §1.4: 24 h).
 pub const ACCESS_TTL_MS: i64 = 24 * 60 * 60 * 1000;
@@ -60,13 +60,13 @@ impl JwtKeys {
     }
 
     /// Signs claims.
-    pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
-        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(ApiError::internal)
+    pub fn sign(&self, claims: &Claims) -> Result<String, AppError> {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(AppError::internal)
     }
 
     /// Verifies signature, algorithm and expiry (claims `exp`/`iat` are in seconds).
-    pub fn verify(&self, token: &str, now_ms: i64) -> Result<Claims, ApiError> {
-        let invalid = || ApiError::Unauthorized("Invalid or expired access token".into());
+    pub fn verify(&self, token: &str, now_ms: i64) -> Result<Claims, AppError> {
+        let invalid = || AppError::Unauthorized("Invalid or expired access token".into());
         let claims = match self.verified.get(token) {
             Some(c) => c,
             None => {

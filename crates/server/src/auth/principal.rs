@@ -1,6 +1,7 @@
 //! Who is calling: the principal resolved once per request by the auth middleware.
 
-use crate::domain::{Plan, Role, Scope};
+use crate::domain::{Plan, Role, Scope, Tenant};
+use crate::error::{AppError, AppResult};
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,20 @@ impl Principal {
             AuthMethod::ApiToken { token_id, .. } => format!("tok:{token_id}"),
             AuthMethod::TestToken { session_id } => format!("sess:{session_id}"),
             AuthMethod::Jwt { .. } => format!("user:{}", self.user_id),
+        }
+    }
+
+    /// The tenant whose data this caller may see; the one place a role becomes a scope. A
+    /// business account without an organization sees nothing (403), never everything.
+    pub fn tenant(&self) -> AppResult<Tenant> {
+        match self.role {
+            Role::Admin => Ok(Tenant::All),
+            Role::Tester => Ok(Tenant::Tester(self.user_id.clone())),
+            Role::Business => self
+                .organization_id
+                .clone()
+                .map(Tenant::Organization)
+                .ok_or_else(|| AppError::Forbidden("This account belongs to no organization".into())),
         }
     }
 

@@ -4,14 +4,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// Fills `buf` from the operating system's CSPRNG.
-///
-/// The OS generator failing is unrecoverable for a server that issues credentials, so
-/// this is one of the few places allowed to panic.
-#[allow(clippy::expect_used)]
-pub fn fill_random(buf: &mut [u8]) {
-    getrandom::fill(buf).expect("the operating system's random generator failed");
-}
+pub use crate::random::fill_random;
 
 /// `prefix` + 32 random bytes in URL-safe base64 (no padding): e.g. `ost_…`, `osr_…`.
 pub fn new_opaque_token(prefix: &str) -> String {

@@ -17,6 +17,9 @@ pub mod prefix {
     pub const NOTE: &str = "note";
     pub const ANALYSIS_JOB: &str = "ajob";
     pub const REPORT: &str = "rep";
+    pub const WEBHOOK_ENDPOINT: &str = "whe";
+    pub const DELIVERY: &str = "msg";
+    pub const REQUEST: &str = "req";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.
@@ -48,7 +51,7 @@ pub fn is_valid(prefix: &str, id: &str) -> bool {
 
 fn random_u128() -> u128 {
     let mut b = [0u8; 16];
-    crate::auth::secrets::fill_random(&mut b);
+    crate::random::fill_random(&mut b);
     u128::from_le_bytes(b)
 }
 

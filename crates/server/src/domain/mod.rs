@@ -2,6 +2,12 @@
 
 pub mod codes;
 pub mod ids;
+pub mod status;
+pub mod study;
+
+pub use status::{
+    Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus, WebhookEvent,
+};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -101,6 +107,18 @@ impl Scope {
     pub fn split(s: &str) -> Vec<Scope> {
         s.split_whitespace().filter_map(Scope::parse).collect()
     }
+}
+
+/// Whose data a caller may see: the tenant filter every store read of tenant data applies in
+/// SQL (spec §1.5). Derived from the principal once (`Principal::tenant`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tenant {
+    /// An admin (or the system itself, e.g. a worker): everything.
+    All,
+    /// A business member: the organization's studies, their sessions, reports and webhooks.
+    Organization(String),
+    /// A tester: their own sessions and what hangs off them.
+    Tester(String),
 }
 
 /// A normalised (trimmed, lower-cased) email address; parse at the edge, trust inside.

@@ -1,8 +1,11 @@
 //! The HTTP edge: router assembly, middleware order and the OpenAPI document.
 
+pub mod envelope;
+pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod routes;
+pub mod state;
 
 use std::time::Duration;
 
@@ -19,8 +22,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::error::AppError;
+use crate::http::state::AppState;
 
 const DESCRIPTION: &str = "OpenScouter: usability testing with neurodivergent testers.
 
@@ -84,7 +87,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::me::router())
         .merge(routes::tokens::router())
         .merge(routes::admin::router())
-        .merge(routes::jobs::router())
+        .merge(routes::studies::router())
         .merge(routes::sessions::router())
         .merge(routes::analysis::router())
         .merge(routes::reports::router())
@@ -148,12 +151,12 @@ async fn drop_unsafe_request_id(mut req: Request, next: axum::middleware::Next) 
     next.run(req).await
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound("Not found".into())
+async fn not_found() -> AppError {
+    AppError::NotFound("Not found".into())
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
 }
 
 /// The whole application with its middleware, ready to serve.

@@ -1,13 +1,17 @@
 //! Accounts: sign-up, sign-in, refresh-token rotation with reuse detection, sign-out, profile.
 
+use crate::app::App;
 use crate::auth::jwt::{ACCESS_TTL_MS, Claims};
 use crate::auth::password;
+use crate::auth::principal::Principal;
 use crate::auth::secrets::{new_opaque_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::{Email, Plan, Role};
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::store::{NewOrganization, NewRefreshToken, NewUser, PrincipalRecord, RefreshOutcome, User};
+use crate::error::{AppError, AppResult};
+use crate::store::{
+    AuditEntry, NewOrganization, NewRefreshToken, NewUser, Organization, Page, PrincipalRecord,
+    RefreshOutcome, StoreError, User,
+};
 
 /// Refresh-token lifetime (spec §1.4: 30 days).
 pub const REFRESH_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
@@ -43,12 +47,7 @@ fn new_refresh(now: i64) -> (String, NewRefreshToken) {
     (token, row)
 }
 
-fn access_token(
-    state: &AppState,
-    p: &PrincipalRecord,
-    session_id: &str,
-    now: i64,
-) -> ApiResult<(String, i64)> {
+fn access_token(state: &App, p: &PrincipalRecord, session_id: &str, now: i64) -> AppResult<(String, i64)> {
     let exp = now + ACCESS_TTL_MS;
     let claims = Claims {
         sub: p.user_id.clone(),
@@ -64,7 +63,7 @@ fn access_token(
 }
 
 /// Starts a sign-in session for `user` and issues its first token pair.
-async fn start_session(state: &AppState, user: &User) -> ApiResult<IssuedTokens> {
+async fn start_session(state: &App, user: &User) -> AppResult<IssuedTokens> {
     let now = state.now();
     let session_id = new_id(prefix::AUTH_SESSION, now);
     let (refresh_token, row) = new_refresh(now);
@@ -83,22 +82,22 @@ async fn start_session(state: &AppState, user: &User) -> ApiResult<IssuedTokens>
     Ok(IssuedTokens { access_token, refresh_token, expires_at })
 }
 
-fn check_password_rules(password: &str) -> ApiResult<()> {
+fn check_password_rules(password: &str) -> AppResult<()> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        return Err(ApiError::Unprocessable(format!(
+        return Err(AppError::Unprocessable(format!(
             "password: must be at least {MIN_PASSWORD_CHARS} characters"
         )));
     }
     if n > 256 {
-        return Err(ApiError::Unprocessable("password: must be at most 256 characters".into()));
+        return Err(AppError::Unprocessable("password: must be at most 256 characters".into()));
     }
     Ok(())
 }
 
 /// Creates any account (API sign-up and the `admin create-user` command).
-pub async fn create_user(state: &AppState, s: Signup) -> ApiResult<User> {
-    let email = Email::parse(&s.email).map_err(|m| ApiError::Unprocessable(format!("email: {m}")))?;
+pub async fn create_user(state: &App, s: Signup) -> AppResult<User> {
+    let email = Email::parse(&s.email).map_err(|m| AppError::Unprocessable(format!("email: {m}")))?;
     check_password_rules(&s.password)?;
     let now = state.now();
     let org = match (s.role, s.organization_name) {
@@ -108,7 +107,7 @@ pub async fn create_user(state: &AppState, s: Signup) -> ApiResult<User> {
             created_at: now,
         }),
         (_, Some(_)) => {
-            return Err(ApiError::Unprocessable(
+            return Err(AppError::Unprocessable(
                 "organizationName: only business accounts have an organization".into(),
             ));
         }
@@ -127,9 +126,9 @@ pub async fn create_user(state: &AppState, s: Signup) -> ApiResult<User> {
 }
 
 /// Sign-up through the API: business or tester only, then signed in.
-pub async fn signup(state: &AppState, s: Signup) -> ApiResult<(User, IssuedTokens)> {
+pub async fn signup(state: &App, s: Signup) -> AppResult<(User, IssuedTokens)> {
     if s.role == Role::Admin {
-        return Err(ApiError::Unprocessable("role: must be business or tester".into()));
+        return Err(AppError::Unprocessable("role: must be business or tester".into()));
     }
     let user = create_user(state, s).await?;
     let tokens = start_session(state, &user).await?;
@@ -137,8 +136,8 @@ pub async fn signup(state: &AppState, s: Signup) -> ApiResult<(User, IssuedToken
 }
 
 /// Sign-in. One message for unknown email and wrong password, and the same work for both.
-pub async fn signin(state: &AppState, email: &str, password: String) -> ApiResult<(User, IssuedTokens)> {
-    let invalid = || ApiError::Unauthorized("Invalid email or password".into());
+pub async fn signin(state: &App, email: &str, password: String) -> AppResult<(User, IssuedTokens)> {
+    let invalid = || AppError::Unauthorized("Invalid email or password".into());
     let found = match Email::parse(email) {
         Ok(e) => state.store.find_credentials(e.as_str()).await?,
         Err(_) => None,
@@ -152,14 +151,14 @@ pub async fn signin(state: &AppState, email: &str, password: String) -> ApiResul
         return Err(invalid());
     }
     if creds.user.status != "active" {
-        return Err(ApiError::Forbidden("This account is not active".into()));
+        return Err(AppError::Forbidden("This account is not active".into()));
     }
     let tokens = start_session(state, &creds.user).await?;
     Ok((creds.user, tokens))
 }
 
 /// Exchanges a refresh token for a new pair. A token used twice revokes its whole family.
-pub async fn refresh(state: &AppState, presented: &str) -> ApiResult<IssuedTokens> {
+pub async fn refresh(state: &App, presented: &str) -> AppResult<IssuedTokens> {
     let now = state.now();
     let (refresh_token, next) = new_refresh(now);
     match state.store.rotate_refresh_token(&sha256_hex(presented), next, now).await? {
@@ -169,13 +168,56 @@ pub async fn refresh(state: &AppState, presented: &str) -> ApiResult<IssuedToken
         }
         RefreshOutcome::ReuseDetected => {
             tracing::warn!("refresh token reuse detected; sign-in session revoked");
-            Err(ApiError::Unauthorized("Refresh token reuse detected; please sign in again".into()))
+            Err(AppError::Unauthorized("Refresh token reuse detected; please sign in again".into()))
         }
-        RefreshOutcome::Invalid => Err(ApiError::Unauthorized("Invalid or expired refresh token".into())),
+        RefreshOutcome::Invalid => Err(AppError::Unauthorized("Invalid or expired refresh token".into())),
     }
 }
 
 /// Ends a sign-in session: its refresh tokens and access tokens stop working.
-pub async fn signout(state: &AppState, user_id: &str, session_id: &str) -> ApiResult<()> {
+pub async fn signout(state: &App, user_id: &str, session_id: &str) -> AppResult<()> {
     Ok(state.store.revoke_auth_session(session_id, user_id, "signout", state.now()).await?)
+}
+
+/// The caller's account and organization (any credential: tells an integration who it acts for).
+pub async fn me(state: &App, p: &Principal) -> AppResult<(User, Option<Organization>)> {
+    let user = state
+        .store
+        .get_user(&p.user_id)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("Account no longer exists".into()))?;
+    let organization = match &user.organization_id {
+        Some(id) => state.store.get_organization(id).await?,
+        None => None,
+    };
+    Ok((user, organization))
+}
+
+/// Changes the caller's display name (1–100 characters, checked at the edge).
+pub async fn rename(state: &App, p: &Principal, full_name: &str) -> AppResult<User> {
+    Ok(state.store.update_user_name(&p.user_id, full_name.trim(), state.now()).await?)
+}
+
+/// Admin: changes an organization's plan (its rate-limit tier), audited in the same transaction.
+pub async fn set_plan(state: &App, admin: &Principal, org_id: &str, plan: Plan) -> AppResult<Organization> {
+    let now = state.now();
+    let audit = AuditEntry {
+        id: new_id(prefix::AUDIT, now),
+        actor_id: Some(admin.user_id.clone()),
+        action: "organization.plan_changed".into(),
+        target_type: "organization".into(),
+        target_id: org_id.to_owned(),
+        details: serde_json::json!({ "plan": plan }).to_string(),
+        created_at: now,
+    };
+    match state.store.set_organization_plan(org_id, plan, audit).await {
+        Ok(org) => Ok(org),
+        Err(StoreError::NotFound) => Err(AppError::not_found("Organization")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Admin: the audit log, newest first.
+pub async fn audit_log(state: &App, page: Page) -> AppResult<(Vec<AuditEntry>, u64)> {
+    Ok(state.store.list_audit(page).await?)
 }

@@ -1,11 +1,10 @@
-//! Turns an `Authorization` header into a principal: JWT (`Bearer`) or API token (`Token ost_…`).
+//! Turns an `Authorization` header value into a principal: JWT (`Bearer`), API token
+//! (`Token ost_…`) or session test token (`Token <48 hex>`).
 
-use axum::http::{HeaderMap, header};
-
+use crate::app::App;
 use crate::auth::principal::{AuthMethod, AuthOutcome, Principal};
 use crate::auth::secrets::sha256_hex;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::error::AppError;
 use crate::store::PrincipalRecord;
 
 /// `last_used_at` is refreshed at most this often, keeping writes off the hot path.
@@ -15,12 +14,13 @@ fn principal(r: PrincipalRecord, method: AuthMethod) -> Principal {
     Principal { user_id: r.user_id, role: r.role, organization_id: r.organization_id, plan: r.plan, method }
 }
 
-/// Resolves the request's credentials. Store failures are errors (503/500), not 401s.
-pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<AuthOutcome, ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+/// Resolves the raw `Authorization` header value (`None`: no header). Store failures are
+/// errors (503/500), not 401s.
+pub async fn resolve(state: &App, authorization: Option<&[u8]>) -> Result<AuthOutcome, AppError> {
+    let Some(value) = authorization else {
         return Ok(AuthOutcome::Anonymous);
     };
-    let Ok(value) = value.to_str() else {
+    let Ok(value) = std::str::from_utf8(value) else {
         return Ok(AuthOutcome::Rejected("Malformed Authorization header".into()));
     };
     if let Some(jwt) = value.strip_prefix("Bearer ") {

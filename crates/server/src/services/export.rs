@@ -7,11 +7,13 @@ use futures_util::Stream;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::domain::format_ms;
-use crate::error::{ApiError, ApiResult};
+use crate::app::App;
+use crate::auth::principal::Principal;
+use crate::domain::{Tenant, format_ms};
+use crate::error::{AppError, AppResult};
+use crate::services::analysis_input::{nd_categories, tester_label};
 use crate::services::ingest::{EventItem, FacialItem, VoiceItem};
-use crate::services::studies::{ProfileIn, StudyIn};
-use crate::state::AppState;
+use crate::services::sessions::{self, Access};
 use crate::store::{Page, Session, StudyScope};
 
 /// Rows fetched per store call and stream.
@@ -25,22 +27,15 @@ pub enum Format {
 }
 
 /// A chunk of the response body.
-type Chunk = Result<axum::body::Bytes, std::io::Error>;
+pub type Chunk = Result<String, std::io::Error>;
 
 /// The first NDJSON line: session facts, tasks and analysis thresholds.
-pub async fn session_header(state: &AppState, s: &Session) -> ApiResult<Value> {
+async fn session_header(state: &App, s: &Session) -> AppResult<Value> {
     let study = state
         .store
         .get_study(&StudyScope::All, &s.study_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Study"))?;
-    let definition: StudyIn = serde_json::from_str(&study.definition).map_err(ApiError::internal)?;
-    let nd: Vec<String> = s
-        .tester_profile
-        .as_deref()
-        .and_then(|p| serde_json::from_str::<ProfileIn>(p).ok())
-        .map(|p| p.nd_categories)
-        .unwrap_or_default();
+        .ok_or_else(|| AppError::not_found("Study"))?;
     let tasks: Vec<Value> =
         study.tasks.iter().map(|t| json!({"taskId": t.id, "title": t.title, "order": t.order})).collect();
     let mut line = json!({
@@ -51,14 +46,28 @@ pub async fn session_header(state: &AppState, s: &Session) -> ApiResult<Value> {
         "status": s.status,
         "startedAt": format_ms(s.started_at),
         "completedAt": s.completed_at.map(format_ms),
-        "testerLabel": s.label_no.map_or_else(|| "Tester".to_owned(), |n| format!("Tester {n}")),
-        "ndCategories": nd,
+        "testerLabel": tester_label(s),
+        "ndCategories": nd_categories(s),
         "tasks": tasks,
     });
-    if let Some(a) = definition.analysis {
+    if let Some(a) = study.definition.analysis {
         line["analysis"] = a;
     }
     Ok(line)
+}
+
+/// Opens the export of a session the caller may read: its header is checked before the
+/// first byte goes out, the rest streams.
+pub async fn open(
+    state: &App,
+    caller: &Principal,
+    session_id: &str,
+    format: Format,
+) -> AppResult<impl Stream<Item = Chunk> + use<>> {
+    let session = sessions::authorize(state, caller, session_id, Access::Read).await?;
+    let tenant = caller.tenant()?;
+    let header = session_header(state, &session).await?;
+    Ok(stream(state.clone(), tenant, session, header, format))
 }
 
 /// A record with its sort key `(timestamp, stream order, seq)`.
@@ -91,28 +100,28 @@ fn tagged(kind: &str, item: impl serde::Serialize) -> Value {
     v
 }
 
-async fn refill(state: &AppState, session_id: &str, which: usize, c: &mut Cursor) -> ApiResult<()> {
+async fn refill(state: &App, t: &Tenant, session_id: &str, which: usize, c: &mut Cursor) -> AppResult<()> {
     if c.done || !c.buf.is_empty() {
         return Ok(());
     }
     let recs: Vec<Rec> = match which {
         0 => state
             .store
-            .events_after(session_id, c.after, PAGE)
+            .events_after(t, session_id, c.after, PAGE)
             .await?
             .into_iter()
             .map(|(seq, r)| Rec { key: (r.ts, 0, seq), value: tagged("event", EventItem::from_row(r)) })
             .collect(),
         1 => state
             .store
-            .facial_after(session_id, c.after, PAGE)
+            .facial_after(t, session_id, c.after, PAGE)
             .await?
             .into_iter()
             .map(|(seq, r)| Rec { key: (r.ts, 1, seq), value: tagged("facial", FacialItem::from_row(r)) })
             .collect(),
         _ => state
             .store
-            .voice_after(session_id, c.after, PAGE)
+            .voice_after(t, session_id, c.after, PAGE)
             .await?
             .into_iter()
             .map(|(seq, r)| Rec { key: (r.ts, 2, seq), value: tagged("voice", VoiceItem::from_row(r)) })
@@ -194,19 +203,16 @@ fn render(format: Format, v: &Value) -> String {
 }
 
 async fn produce(
-    state: AppState,
+    state: App,
+    t: Tenant,
     s: Session,
     header: Value,
     format: Format,
     tx: mpsc::Sender<Chunk>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let send = |text: String| {
         let tx = tx.clone();
-        async move {
-            tx.send(Ok(axum::body::Bytes::from(text)))
-                .await
-                .map_err(|_| ApiError::internal("client went away"))
-        }
+        async move { tx.send(Ok(text)).await.map_err(|_| AppError::internal("client went away")) }
     };
     match format {
         Format::Ndjson => send(render(format, &header)).await?,
@@ -216,7 +222,7 @@ async fn produce(
     let mut small: VecDeque<Rec> = VecDeque::new();
     let mut page = 1;
     loop {
-        let (notes, total) = state.store.list_notes(&s.id, Page { page, limit: 100 }).await?;
+        let (notes, total) = state.store.list_notes(&t, &s.id, Page { page, limit: 100 }).await?;
         for (i, n) in notes.iter().enumerate() {
             small.push_back(Rec {
                 key: (n.ts, 3, i64::from(page) * 100 + i as i64),
@@ -228,7 +234,7 @@ async fn produce(
         }
         page += 1;
     }
-    for (i, a) in state.store.list_attempts(&s.id).await?.into_iter().enumerate() {
+    for (i, a) in state.store.list_attempts(&t, &s.id).await?.into_iter().enumerate() {
         let mut v = json!({"kind": "taskAttempt", "taskId": a.task_id, "outcome": a.outcome,
             "startedAt": format_ms(a.started_at), "endedAt": format_ms(a.ended_at)});
         if let Some(q) = a.seq_score {
@@ -244,7 +250,7 @@ async fn produce(
     let mut out = String::with_capacity(64 * 1024);
     loop {
         for (i, c) in cursors.iter_mut().enumerate() {
-            refill(&state, &s.id, i, c).await?;
+            refill(&state, &t, &s.id, i, c).await?;
         }
         let mut best: Option<(usize, (i64, u8, i64))> = None;
         for (i, c) in cursors.iter().enumerate() {
@@ -288,11 +294,11 @@ async fn produce(
 
 /// The body stream. A producer task pages through the store; the channel's small capacity
 /// applies back-pressure, so a slow client never makes the server buffer the session.
-pub fn stream(state: AppState, s: Session, header: Value, format: Format) -> impl Stream<Item = Chunk> {
+fn stream(state: App, t: Tenant, s: Session, header: Value, format: Format) -> impl Stream<Item = Chunk> {
     let (tx, rx) = mpsc::channel::<Chunk>(4);
     tokio::spawn(async move {
         let err_tx = tx.clone();
-        if let Err(e) = produce(state, s, header, format, tx).await {
+        if let Err(e) = produce(state, t, s, header, format, tx).await {
             tracing::warn!(error = %e, "export stopped");
             let _ = err_tx.send(Err(std::io::Error::other("export failed"))).await;
         }

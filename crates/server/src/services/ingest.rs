@@ -5,14 +5,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::format_ms;
 use crate::domain::ids::{new_ids, prefix};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::{SessionStatus, format_ms};
+use crate::error::{AppError, AppResult};
 use crate::ratelimit::Quota;
 use crate::services::sessions::{self, Access};
-use crate::state::AppState;
-use crate::store::{EventRow, FacialRow, Guarded, StreamBatch, VoiceRow};
+use crate::store::{EventRow, FacialRow, Guarded, NO_CONSENT, StreamBatch, VoiceRow};
 
 /// Items per request.
 pub const MAX_BATCH: usize = 1000;
@@ -379,18 +379,13 @@ fn voice_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<VoiceRo
 }
 
 /// Validates and stores one request's batch.
-pub async fn ingest(
-    state: &AppState,
-    caller: &Principal,
-    stream: Stream,
-    body: IngestIn,
-) -> ApiResult<IngestOut> {
+pub async fn ingest(state: &App, caller: &Principal, stream: Stream, body: IngestIn) -> AppResult<IngestOut> {
     if body.batch.len() > MAX_BATCH {
-        return Err(ApiError::PayloadTooLarge(MAX_BATCH));
+        return Err(AppError::PayloadTooLarge(MAX_BATCH));
     }
     let session = sessions::authorize(state, caller, &body.session_id, Access::Ingest).await?;
-    if session.status != "active" {
-        return Err(ApiError::Unprocessable(format!(
+    if session.status != SessionStatus::Active {
+        return Err(AppError::Unprocessable(format!(
             "Session is {}; data can only be sent to an active session",
             session.status
         )));
@@ -400,7 +395,7 @@ pub async fn ingest(
         let quota = Quota { per_minute: state.config.rate_limits.ingest };
         let d = state.limiter.check(&format!("ingest:{}", session.id), quota, n).await;
         if !d.allowed {
-            return Err(ApiError::RateLimited(d.retry_after_secs));
+            return Err(AppError::RateLimited(d.retry_after_secs));
         }
     }
     let consented = match stream {
@@ -439,19 +434,30 @@ pub async fn ingest(
             Stream::Voice => collect!(voice_row, Voice),
         })
     };
-    let rejected = rejections.len() as u64;
+    let pre_rejected = rejections.len() as u64;
     let (accepted, duplicates) = match batch {
-        Some(b) if (body.batch.len() as u64) > rejected => match state.store.ingest(&session.id, b).await? {
-            Guarded::Done(c) => (c.stored, c.duplicates),
-            Guarded::NotFound => return Err(ApiError::not_found("Session")),
-            Guarded::WrongState(s) => {
-                return Err(ApiError::Unprocessable(format!(
-                    "Session is {s}; data can only be sent to an active session"
-                )));
+        Some(b) if (body.batch.len() as u64) > pre_rejected => {
+            match state.store.ingest(&caller.tenant()?, &session.id, SessionStatus::Active, b).await? {
+                Guarded::Done(c) => (c.stored, c.duplicates),
+                Guarded::NotFound => return Err(AppError::not_found("Session")),
+                Guarded::WrongState(s) if s == NO_CONSENT => {
+                    // Consent was withdrawn between the check above and the insert: nothing stored.
+                    let reason = format!("No consent for the {} stream", stream.name());
+                    rejections = (0..body.batch.len())
+                        .map(|index| Rejection { index, reason: reason.clone() })
+                        .collect();
+                    (0, 0)
+                }
+                Guarded::WrongState(s) => {
+                    return Err(AppError::Unprocessable(format!(
+                        "Session is {s}; data can only be sent to an active session"
+                    )));
+                }
             }
-        },
+        }
         _ => (0, 0),
     };
+    let rejected = rejections.len() as u64;
     Ok(IngestOut { session_id: session.id, accepted, rejected, duplicates, rejections })
 }
 

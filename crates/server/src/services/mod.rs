@@ -1,10 +1,13 @@
 //! Services: the rules of the product, between the HTTP edge and the store.
 
 pub mod accounts;
+pub mod analysis_input;
 pub mod credentials;
 pub mod export;
 pub mod ingest;
+pub mod ops;
 pub mod pipeline;
+pub mod queue;
 pub mod reports;
 pub mod sessions;
 pub mod studies;

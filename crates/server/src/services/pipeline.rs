@@ -1,185 +1,261 @@
-//! The agent pipeline: Agent 2 (session analysis) requested over HTTP, run by a worker, its
-//! findings confirmed or rejected by the tester.
+//! The agent pipeline: Agent 1 (real-time snapshots) and Agent 2 (session analysis) requested
+//! over HTTP and run by a queue worker, the findings and analytics they leave, and the tester's
+//! confirmation of each finding.
 
-use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
+use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::ids::{new_id, prefix};
-use crate::error::{ApiError, ApiResult};
-use crate::services::export;
+use crate::domain::{
+    Decision, PipelineStatus, QueueKind, SessionStatus, StudyStatus, Tenant, WebhookEvent, format_ms,
+};
+use crate::error::{AppError, AppResult};
+use crate::services::ingest::parse_time;
+use crate::services::queue::{self, Work};
 use crate::services::sessions::{self, Access};
-use crate::state::AppState;
-use crate::store::{EnqueueGuard, FindingDecision, Guarded, Job, NewJob, SessionScope};
+use crate::services::{analysis_input, webhooks};
+use crate::store::{
+    AnalysisSaved, Confirmation, EnqueueGuard, FindingDecision, FindingRow, Guarded, QueueItem, Session,
+    StudyScope,
+};
 
-/// Attempts before a job is marked failed.
-pub const MAX_ATTEMPTS: i64 = 5;
+/// Sessions whose analysis may be (re)computed: a confirmed session keeps its findings.
+const ANALYSABLE: [SessionStatus; 2] = [SessionStatus::Completed, SessionStatus::Analyzed];
+/// Sessions a real-time snapshot looks at.
+const RUNNING: [SessionStatus; 2] = [SessionStatus::Active, SessionStatus::Paused];
 
-/// Queues Agent 2 for a completed session (or returns the job already queued for it).
-pub async fn request_analysis(state: &AppState, caller: &Principal, session_id: &str) -> ApiResult<Job> {
+/// Queues Agent 2 for a completed session (or returns the item already queued for it).
+pub async fn request_analysis(state: &App, caller: &Principal, session_id: &str) -> AppResult<QueueItem> {
     let session = sessions::authorize(state, caller, session_id, Access::Read).await?;
-    let now = state.now();
-    let job = NewJob {
-        id: new_id(prefix::ANALYSIS_JOB, now),
-        kind: "analyze_session".into(),
-        subject_id: session.id.clone(),
-        organization_id: session.organization_id.clone(),
-        tester_id: Some(session.tester_id.clone()),
+    let work = Work {
+        kind: QueueKind::AnalyzeSession,
+        subject_id: &session.id,
+        organization_id: &session.organization_id,
+        tester_id: Some(&session.tester_id),
         payload: None,
-        max_attempts: MAX_ATTEMPTS,
-        now,
     };
-    match state.store.enqueue_job(job, EnqueueGuard::AnalyzeSession).await? {
-        Guarded::Done(job) => {
-            state.jobs_ready.notify_one();
-            Ok(job)
-        }
-        Guarded::NotFound => Err(ApiError::not_found("Session")),
-        Guarded::WrongState(s) if s == "confirmed" => {
-            Err(ApiError::Unprocessable("Session is confirmed; its findings are final".into()))
+    let guard = EnqueueGuard::Session { within: &ANALYSABLE, pipeline: Some(PipelineStatus::Queued) };
+    match queue::enqueue(state, work, guard).await? {
+        Guarded::Done(item) => Ok(item),
+        Guarded::NotFound => Err(AppError::not_found("Session")),
+        Guarded::WrongState(s) if s == SessionStatus::Confirmed.as_str() => {
+            Err(AppError::Unprocessable("Session is confirmed; its findings are final".into()))
         }
         Guarded::WrongState(_) => {
-            Err(ApiError::Unprocessable("Session must be completed before analysis".into()))
+            Err(AppError::Unprocessable("Session must be completed before analysis".into()))
         }
     }
 }
 
-/// The session's export as one NDJSON text (the engine's input format).
-pub async fn session_ndjson(state: &AppState, session: crate::store::Session) -> ApiResult<String> {
-    let header = export::session_header(state, &session).await?;
-    let mut stream = Box::pin(export::stream(state.clone(), session, header, export::Format::Ndjson));
-    let mut text = String::new();
-    while let Some(chunk) = stream.next().await {
-        let bytes = chunk.map_err(ApiError::internal)?;
-        text.push_str(std::str::from_utf8(&bytes).map_err(ApiError::internal)?);
-    }
-    Ok(text)
+/// The session with its study, as a worker loads them.
+async fn load(state: &App, session_id: &str) -> AppResult<(Session, crate::store::Study)> {
+    let session = state
+        .store
+        .get_session(&Tenant::All, session_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Session"))?;
+    let study = state
+        .store
+        .get_study(&StudyScope::All, &session.study_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Study"))?;
+    Ok((session, study))
 }
 
 /// Worker side of Agent 2: load the streams, run the engine, store findings and analytics.
 /// Idempotent: a re-run replaces the previous result.
-pub async fn run_session_analysis(state: &AppState, session_id: &str) -> ApiResult<String> {
-    let session = state
-        .store
-        .get_session(&SessionScope::All, session_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Session"))?;
-    if session.status == "confirmed" {
+pub async fn run_session_analysis(state: &App, session_id: &str) -> AppResult<String> {
+    let (session, study) = load(state, session_id).await?;
+    if session.status == SessionStatus::Confirmed {
         // Confirmed while queued: the tester's decisions stand.
         return Ok(session_id.to_owned());
     }
-    let study_id = session.study_id.clone();
-    let text = session_ndjson(state, session).await?;
+    let input = analysis_input::load(state, &session, &study).await?;
     // The engine is CPU-bound (≈ 10 ms for 20,000 events): keep it off the async workers.
-    let analysis = tokio::task::spawn_blocking(move || {
-        openscouter_analysis::parse_session_ndjson(&text)
-            .map(|input| openscouter_analysis::analyze_session(&input))
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(|e| ApiError::Internal(format!("export did not parse: {e}")))?;
+    let analysis = tokio::task::spawn_blocking(move || openscouter_analysis::analyze_session(&input))
+        .await
+        .map_err(AppError::internal)?;
     let findings = analysis
         .findings
         .iter()
-        .map(|f| Ok((f.finding_id.clone(), serde_json::to_string(f).map_err(ApiError::internal)?)))
-        .collect::<ApiResult<Vec<_>>>()?;
+        .map(|f| Ok((f.finding_id.clone(), serde_json::to_string(f).map_err(AppError::internal)?)))
+        .collect::<AppResult<Vec<_>>>()?;
     let summary = json!({
         "insights": analysis.insights,
         "analytics": analysis.analytics,
         "toneProfile": analysis.tone_profile,
     })
     .to_string();
-    match state.store.save_session_analysis(session_id, &study_id, &findings, &summary, state.now()).await? {
+    let saved = AnalysisSaved {
+        from: &ANALYSABLE,
+        to: SessionStatus::Analyzed,
+        pipeline: PipelineStatus::AwaitingConfirmation,
+        event: Some(webhooks::event(
+            WebhookEvent::SessionAnalyzed,
+            json!({"sessionId": session_id, "jobId": study.id, "findings": findings.len()}),
+        )),
+    };
+    match state
+        .store
+        .save_session_analysis(session_id, &study.id, &findings, &summary, saved, state.now())
+        .await?
+    {
         Guarded::Done(()) | Guarded::WrongState(_) => Ok(session_id.to_owned()),
-        Guarded::NotFound => Err(ApiError::not_found("Session")),
+        Guarded::NotFound => Err(AppError::not_found("Session")),
     }
 }
 
-/// The tester decides on each finding; all decided → `confirmed`.
-pub async fn confirm(
-    state: &AppState,
-    caller: &Principal,
-    session_id: &str,
-    decisions: Vec<FindingDecision>,
-    added_notes: Option<String>,
-) -> ApiResult<bool> {
+/// A session's findings with the tester's decisions.
+pub async fn findings(state: &App, caller: &Principal, session_id: &str) -> AppResult<Vec<FindingRow>> {
+    sessions::authorize(state, caller, session_id, Access::Read).await?;
+    Ok(state.store.list_findings(&caller.tenant()?, session_id).await?)
+}
+
+/// A session's analytics (`{overall, emotion, interaction, voice}`); 422 before analysis.
+pub async fn analytics(state: &App, caller: &Principal, session_id: &str) -> AppResult<serde_json::Value> {
+    let s = sessions::authorize(state, caller, session_id, Access::Read).await?;
+    let analysis: serde_json::Value = s
+        .analysis
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+        .ok_or_else(|| AppError::Unprocessable("Session has not been analyzed yet".into()))?;
+    Ok(analysis["analytics"].clone())
+}
+
+/// One decision of the tester.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionIn {
+    pub finding_id: String,
+    /// `confirm` or `reject`.
+    pub decision: String,
+    /// At most 2,000 characters.
+    pub comment: Option<String>,
+}
+
+/// The tester's answers.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmIn {
+    pub decisions: Vec<DecisionIn>,
+    /// Extra context, at most 5,000 characters.
+    pub added_notes: Option<String>,
+}
+
+/// The tester decides on each finding; all decided → `confirmed`, and the study `completed`
+/// once `testerCount` of its sessions are. Returns whether the session is now confirmed.
+pub async fn confirm(state: &App, caller: &Principal, session_id: &str, body: ConfirmIn) -> AppResult<bool> {
+    if body.decisions.len() > 500 {
+        return Err(AppError::Unprocessable("decisions: at most 500".into()));
+    }
+    let mut decisions = Vec::with_capacity(body.decisions.len());
+    for (i, d) in body.decisions.into_iter().enumerate() {
+        let decision = Decision::parse(&d.decision).ok_or_else(|| {
+            AppError::Unprocessable(format!("decisions[{i}].decision: must be confirm or reject"))
+        })?;
+        if d.comment.as_deref().is_some_and(|c| c.chars().count() > 2000) {
+            return Err(AppError::Unprocessable(format!("decisions[{i}].comment: at most 2000 characters")));
+        }
+        decisions.push(FindingDecision { finding_id: d.finding_id, decision, comment: d.comment });
+    }
+    if body.added_notes.as_deref().is_some_and(|n| n.chars().count() > 5000) {
+        return Err(AppError::Unprocessable("addedNotes: at most 5000 characters".into()));
+    }
     let session = sessions::authorize(state, caller, session_id, Access::Read).await?;
     if caller.user_id != session.tester_id {
-        return Err(ApiError::Forbidden("Only the tester who ran the session confirms its findings".into()));
+        return Err(AppError::Forbidden("Only the tester who ran the session confirms its findings".into()));
     }
-    match state.store.confirm_findings(session_id, &decisions, added_notes.as_deref(), state.now()).await? {
+    let study = state
+        .store
+        .get_study(&StudyScope::All, &session.study_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Study"))?;
+    let c = Confirmation {
+        from: SessionStatus::Analyzed,
+        to: SessionStatus::Confirmed,
+        pipeline: PipelineStatus::Confirmed,
+        study: Some((StudyStatus::InProgress, StudyStatus::Completed, study.tester_count)),
+        event: Some(webhooks::event(
+            WebhookEvent::SessionConfirmed,
+            json!({"sessionId": session_id, "jobId": session.study_id}),
+        )),
+    };
+    let tenant = caller.tenant()?;
+    match state
+        .store
+        .confirm_findings(&tenant, session_id, &decisions, body.added_notes.as_deref(), c, state.now())
+        .await?
+    {
         Guarded::Done(confirmed) => Ok(confirmed),
-        Guarded::NotFound => Err(ApiError::not_found("Session")),
-        Guarded::WrongState(s) => Err(ApiError::Unprocessable(format!(
+        Guarded::NotFound => Err(AppError::not_found("Session")),
+        Guarded::WrongState(s) => Err(AppError::Unprocessable(format!(
             "Session is {s}; findings can be confirmed once it is analyzed"
         ))),
     }
 }
 
 /// Queues Agent 1: a real-time snapshot of an active or paused session, up to `snapshot_at`
-/// (default: now), attached to the session when done.
+/// (RFC 3339; default now), attached to the session when done.
 pub async fn request_snapshot(
-    state: &AppState,
+    state: &App,
     caller: &Principal,
     session_id: &str,
     include_signals: bool,
-    snapshot_at: Option<i64>,
-) -> ApiResult<Job> {
+    snapshot_at: Option<&str>,
+) -> AppResult<QueueItem> {
+    let at = match snapshot_at {
+        Some(t) => Some(
+            parse_time(t)
+                .map_err(|_| AppError::Unprocessable("snapshotAt: must be an RFC 3339 time".into()))?,
+        ),
+        None => None,
+    };
     let session = sessions::authorize(state, caller, session_id, Access::Read).await?;
     let now = state.now();
-    let job = NewJob {
-        id: new_id(prefix::ANALYSIS_JOB, now),
-        kind: "snapshot_session".into(),
-        subject_id: session.id.clone(),
-        organization_id: session.organization_id.clone(),
-        tester_id: Some(session.tester_id.clone()),
+    let work = Work {
+        kind: QueueKind::SnapshotSession,
+        subject_id: &session.id,
+        organization_id: &session.organization_id,
+        tester_id: Some(&session.tester_id),
         payload: Some(
-            json!({"includeSignals": include_signals, "snapshotAt": snapshot_at.unwrap_or(now)}).to_string(),
+            json!({"includeSignals": include_signals, "snapshotAt": at.unwrap_or(now)}).to_string(),
         ),
-        max_attempts: MAX_ATTEMPTS,
-        now,
     };
-    match state.store.enqueue_job(job, EnqueueGuard::Snapshot).await? {
-        Guarded::Done(job) => {
-            state.jobs_ready.notify_one();
-            Ok(job)
-        }
-        Guarded::NotFound => Err(ApiError::not_found("Session")),
-        Guarded::WrongState(s) => Err(ApiError::Unprocessable(format!(
+    let guard = EnqueueGuard::Session { within: &RUNNING, pipeline: None };
+    match queue::enqueue(state, work, guard).await? {
+        Guarded::Done(item) => Ok(item),
+        Guarded::NotFound => Err(AppError::not_found("Session")),
+        Guarded::WrongState(s) => Err(AppError::Unprocessable(format!(
             "Session is {s}; real-time insights need an active or paused session"
         ))),
     }
 }
 
 /// Worker side of Agent 1.
-pub async fn run_snapshot(state: &AppState, job: &Job) -> ApiResult<String> {
+pub async fn run_snapshot(state: &App, item: &QueueItem) -> AppResult<String> {
     let payload: serde_json::Value =
-        job.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+        item.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
     let at = payload["snapshotAt"].as_i64();
     let include_signals = payload["includeSignals"].as_bool().unwrap_or(false);
-    let session = state
-        .store
-        .get_session(&SessionScope::All, &job.subject_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Session"))?;
-    let text = session_ndjson(state, session).await?;
+    let (session, study) = load(state, &item.subject_id).await?;
+    let input = analysis_input::load(state, &session, &study).await?;
     let snapshot = tokio::task::spawn_blocking(move || {
-        let input = openscouter_analysis::parse_session_ndjson(&text)
-            .map_err(|e| ApiError::Internal(format!("export did not parse: {e}")))?;
         let insights = openscouter_analysis::insights_snapshot(&input, at);
-        let mut out = json!({"snapshotAt": at.map(crate::domain::format_ms), "insights": insights});
+        let mut out = json!({"snapshotAt": at.map(format_ms), "insights": insights});
         if include_signals {
             let signals: Vec<_> = openscouter_analysis::analyze_session(&input)
                 .signals
                 .into_iter()
                 .filter(|s| at.is_none_or(|a| s.timestamp.0 <= a))
                 .collect();
-            out["signals"] = serde_json::to_value(signals).map_err(ApiError::internal)?;
+            out["signals"] = serde_json::to_value(signals).map_err(AppError::internal)?;
         }
-        Ok::<_, ApiError>(out)
+        Ok::<_, AppError>(out)
     })
     .await
-    .map_err(ApiError::internal)??;
-    state.store.save_realtime(&job.subject_id, &snapshot.to_string(), state.now()).await?;
-    Ok(job.subject_id.clone())
+    .map_err(AppError::internal)??;
+    state.store.save_realtime(&item.subject_id, &snapshot.to_string(), state.now()).await?;
+    Ok(item.subject_id.clone())
 }

@@ -6,131 +6,167 @@ use std::collections::BTreeSet;
 use openscouter_analysis::{ConfirmedSession, StudyMeta, TaskMeta};
 use serde_json::json;
 
+use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::domain::ids::{new_id, prefix};
-use crate::domain::{Role, format_ms};
-use crate::error::{ApiError, ApiResult};
-use crate::services::pipeline::{MAX_ATTEMPTS, session_ndjson};
+use crate::domain::{
+    Decision, PipelineStatus, QueueKind, ReportKind, SessionStatus, Tenant, WebhookEvent, format_ms,
+};
+use crate::error::{AppError, AppResult};
+use crate::services::queue::{self, Work};
 use crate::services::sessions::{self, Access};
-use crate::services::studies::StudyIn;
-use crate::state::AppState;
-use crate::store::{EnqueueGuard, Guarded, Job, NewJob, NewReport, Session, SessionScope, Study, StudyScope};
+use crate::services::{analysis_input, studies, webhooks};
+use crate::store::{EnqueueGuard, Guarded, NewReport, QueueItem, ReportRow, Session, Study, StudyScope};
 
-fn business_or_admin(p: &Principal) -> ApiResult<()> {
-    match p.role {
-        Role::Business | Role::Admin => Ok(()),
-        Role::Tester => Err(ApiError::Forbidden("Reports are written for the study's business".into())),
+/// The tenant reports are read in: business and admins; testers see findings, not reports.
+fn report_tenant(p: &Principal) -> AppResult<Tenant> {
+    match p.tenant()? {
+        Tenant::Tester(_) => Err(AppError::Forbidden("Reports are written for the study's business".into())),
+        t => Ok(t),
     }
 }
 
-async fn enqueue(state: &AppState, job: NewJob, guard: EnqueueGuard, wrong_state: &str) -> ApiResult<Job> {
-    match state.store.enqueue_job(job, guard).await? {
-        Guarded::Done(job) => {
-            state.jobs_ready.notify_one();
-            Ok(job)
-        }
-        Guarded::NotFound => Err(ApiError::not_found("Resource")),
-        Guarded::WrongState(_) => Err(ApiError::Unprocessable(wrong_state.into())),
+async fn enqueue(
+    state: &App,
+    work: Work<'_>,
+    guard: EnqueueGuard<'_>,
+    wrong_state: &str,
+) -> AppResult<QueueItem> {
+    match queue::enqueue(state, work, guard).await? {
+        Guarded::Done(item) => Ok(item),
+        Guarded::NotFound => Err(AppError::not_found("Resource")),
+        Guarded::WrongState(_) => Err(AppError::Unprocessable(wrong_state.into())),
     }
 }
 
 /// Queues Agent 3 for a confirmed session.
 pub async fn request_session_report(
-    state: &AppState,
+    state: &App,
     caller: &Principal,
     session_id: &str,
-) -> ApiResult<Job> {
-    business_or_admin(caller)?;
+) -> AppResult<QueueItem> {
+    report_tenant(caller)?;
     let s = sessions::authorize(state, caller, session_id, Access::Read).await?;
-    let now = state.now();
-    let job = NewJob {
-        id: new_id(prefix::ANALYSIS_JOB, now),
-        kind: "session_report".into(),
-        subject_id: s.id.clone(),
-        organization_id: s.organization_id.clone(),
+    let work = Work {
+        kind: QueueKind::SessionReport,
+        subject_id: &s.id,
+        organization_id: &s.organization_id,
         tester_id: None,
         payload: None,
-        max_attempts: MAX_ATTEMPTS,
-        now,
     };
-    enqueue(state, job, EnqueueGuard::SessionReport, "Session must be confirmed before a report is written")
-        .await
+    let guard = EnqueueGuard::Session { within: &[SessionStatus::Confirmed], pipeline: None };
+    enqueue(state, work, guard, "Session must be confirmed before a report is written").await
 }
 
 /// Queues Agent 4 for a study with at least one confirmed session.
-pub async fn request_study_report(state: &AppState, caller: &Principal, study_id: &str) -> ApiResult<Job> {
-    business_or_admin(caller)?;
-    let scope = match (&caller.role, &caller.organization_id) {
-        (Role::Business, Some(org)) => StudyScope::Organization(org.clone()),
-        _ => StudyScope::All,
-    };
-    let study = state.store.get_study(&scope, study_id).await?.ok_or_else(|| ApiError::not_found("Study"))?;
-    let now = state.now();
-    let job = NewJob {
-        id: new_id(prefix::ANALYSIS_JOB, now),
-        kind: "study_report".into(),
-        subject_id: study.id.clone(),
-        organization_id: study.organization_id.clone(),
+pub async fn request_study_report(state: &App, caller: &Principal, study_id: &str) -> AppResult<QueueItem> {
+    report_tenant(caller)?;
+    let study = studies::get_visible(state, caller, study_id).await?;
+    let work = Work {
+        kind: QueueKind::StudyReport,
+        subject_id: &study.id,
+        organization_id: &study.organization_id,
         tester_id: None,
         payload: None,
-        max_attempts: MAX_ATTEMPTS,
-        now,
     };
-    enqueue(state, job, EnqueueGuard::StudyReport, "The study needs at least one confirmed session").await
+    let guard = EnqueueGuard::StudyHasSession { with: SessionStatus::Confirmed };
+    enqueue(state, work, guard, "The study needs at least one confirmed session").await
 }
 
-fn study_meta(study: &Study) -> ApiResult<StudyMeta> {
-    let def: StudyIn = serde_json::from_str(&study.definition).map_err(ApiError::internal)?;
-    Ok(StudyMeta {
+/// A report by id.
+pub async fn get(state: &App, caller: &Principal, id: &str) -> AppResult<ReportRow> {
+    let tenant = report_tenant(caller)?;
+    state.store.get_report(&tenant, id).await?.ok_or_else(|| AppError::not_found("Report"))
+}
+
+/// The newest report of a session.
+pub async fn for_session(state: &App, caller: &Principal, session_id: &str) -> AppResult<ReportRow> {
+    let tenant = report_tenant(caller)?;
+    sessions::authorize(state, caller, session_id, Access::Read).await?;
+    state.store.latest_report(&tenant, session_id).await?.ok_or_else(|| AppError::not_found("Report"))
+}
+
+/// The newest study report, if any.
+pub async fn latest_for_study(
+    state: &App,
+    caller: &Principal,
+    study_id: &str,
+) -> AppResult<Option<ReportRow>> {
+    let tenant = report_tenant(caller)?;
+    studies::get_visible(state, caller, study_id).await?;
+    Ok(state.store.latest_report(&tenant, study_id).await?)
+}
+
+/// The newest study report (404 before the first one).
+pub async fn for_study(state: &App, caller: &Principal, study_id: &str) -> AppResult<ReportRow> {
+    latest_for_study(state, caller, study_id).await?.ok_or_else(|| AppError::not_found("Report"))
+}
+
+/// The findings of the newest study report (empty before the first one).
+pub async fn study_findings(
+    state: &App,
+    caller: &Principal,
+    study_id: &str,
+) -> AppResult<Vec<serde_json::Value>> {
+    let Some(r) = latest_for_study(state, caller, study_id).await? else { return Ok(Vec::new()) };
+    let mut data: serde_json::Value = serde_json::from_str(&r.data).map_err(AppError::internal)?;
+    Ok(match data["findings"].take() {
+        serde_json::Value::Array(f) => f,
+        _ => Vec::new(),
+    })
+}
+
+fn study_meta(study: &Study) -> StudyMeta {
+    let def = &study.definition;
+    StudyMeta {
         job_id: study.id.clone(),
-        title: def.title,
+        title: def.title.clone(),
         tasks: study
             .tasks
             .iter()
             .map(|t| TaskMeta { task_id: t.id.clone(), title: t.title.clone(), order: t.order })
             .collect(),
-        nd_categories: def.nd_categories,
+        nd_categories: def.nd_categories.clone(),
         variants: def
             .ab_test
+            .as_ref()
             .filter(|a| a.enabled)
-            .map(|a| a.split_ratio.into_keys().collect())
+            .map(|a| a.split_ratio.keys().cloned().collect())
             .unwrap_or_default(),
-    })
+    }
 }
 
 /// A confirmed session as synthesis needs it: streams, analysis, the confirmed finding ids.
-async fn confirmed(state: &AppState, session: Session) -> ApiResult<ConfirmedSession> {
+async fn confirmed(state: &App, session: Session, study: &Study) -> AppResult<ConfirmedSession> {
     let confirmed_ids: BTreeSet<String> = state
         .store
-        .list_findings(&session.id)
+        .list_findings(&Tenant::All, &session.id)
         .await?
         .into_iter()
-        .filter(|f| f.decision.as_deref() == Some("confirm"))
+        .filter(|f| f.decision == Some(Decision::Confirm))
         .map(|f| f.id)
         .collect();
-    let text = session_ndjson(state, session).await?;
+    let input = analysis_input::load(state, &session, study).await?;
     tokio::task::spawn_blocking(move || {
-        let input = openscouter_analysis::parse_session_ndjson(&text)
-            .map_err(|e| ApiError::Internal(format!("export did not parse: {e}")))?;
         // Deterministic: the same findings (and ids) as the stored analysis.
         let analysis = openscouter_analysis::analyze_session(&input);
-        Ok(ConfirmedSession { input, analysis, confirmed_finding_ids: confirmed_ids })
+        ConfirmedSession { input, analysis, confirmed_finding_ids: confirmed_ids }
     })
     .await
-    .map_err(ApiError::internal)?
+    .map_err(AppError::internal)
 }
 
 async fn synthesize_and_save(
-    state: &AppState,
+    state: &App,
     study: &Study,
-    kind: &str,
+    kind: ReportKind,
     subject: &str,
     sessions: Vec<Session>,
-) -> ApiResult<String> {
-    let meta = study_meta(study)?;
+) -> AppResult<String> {
+    let meta = study_meta(study);
     let mut inputs = Vec::with_capacity(sessions.len());
     for s in sessions {
-        inputs.push(confirmed(state, s).await?);
+        inputs.push(confirmed(state, s, study).await?);
     }
     let tones: Vec<serde_json::Value> = inputs
         .iter()
@@ -139,38 +175,44 @@ async fn synthesize_and_save(
     let mut report =
         tokio::task::spawn_blocking(move || openscouter_analysis::synthesize_study(&inputs, &meta))
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(AppError::internal)?;
     narrate(state, &mut report, tones).await;
     let now = state.now();
     let id = new_id(prefix::REPORT, now);
-    let mut data = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    let mut data = serde_json::to_value(&report).map_err(AppError::internal)?;
     data["reportId"] = json!(id);
     data["kind"] = json!(kind);
     data["createdAt"] = json!(format_ms(now));
-    if kind == "session" {
-        data["sessionId"] = json!(subject);
-    }
+    let (session_pipeline, event) = match kind {
+        ReportKind::Session => {
+            data["sessionId"] = json!(subject);
+            let ev = json!({"reportId": id, "sessionId": subject, "jobId": study.id});
+            (Some(PipelineStatus::Reported), webhooks::event(WebhookEvent::ReportReady, ev))
+        }
+        ReportKind::Study => {
+            let ev = json!({"reportId": id, "jobId": study.id});
+            (None, webhooks::event(WebhookEvent::StudyReportReady, ev))
+        }
+    };
     state
         .store
         .save_report(NewReport {
             id: id.clone(),
-            kind: kind.into(),
+            kind,
             subject_id: subject.into(),
             study_id: study.id.clone(),
             organization_id: study.organization_id.clone(),
             data: data.to_string(),
             now,
+            session_pipeline,
+            event: Some(event),
         })
         .await?;
     Ok(id)
 }
 
 /// Lets the optional LLM rephrase the summary; on any failure the deterministic text stays.
-async fn narrate(
-    state: &AppState,
-    report: &mut openscouter_analysis::StudyReport,
-    tones: Vec<serde_json::Value>,
-) {
+async fn narrate(state: &App, report: &mut openscouter_analysis::StudyReport, tones: Vec<serde_json::Value>) {
     let Some(narrator) = &state.narrator else { return };
     let request = crate::integrations::llm::NarrativeRequest {
         summary: report.summary.clone(),
@@ -191,32 +233,32 @@ async fn narrate(
 }
 
 /// Worker side of Agent 3.
-pub async fn run_session_report(state: &AppState, session_id: &str) -> ApiResult<String> {
+pub async fn run_session_report(state: &App, session_id: &str) -> AppResult<String> {
     let session = state
         .store
-        .get_session(&SessionScope::All, session_id)
+        .get_session(&Tenant::All, session_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Session"))?;
+        .ok_or_else(|| AppError::not_found("Session"))?;
     let study = state
         .store
         .get_study(&StudyScope::All, &session.study_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Study"))?;
-    synthesize_and_save(state, &study, "session", session_id, vec![session]).await
+        .ok_or_else(|| AppError::not_found("Study"))?;
+    synthesize_and_save(state, &study, ReportKind::Session, session_id, vec![session]).await
 }
 
 /// Worker side of Agent 4.
-pub async fn run_study_report(state: &AppState, study_id: &str) -> ApiResult<String> {
+pub async fn run_study_report(state: &App, study_id: &str) -> AppResult<String> {
     let study = state
         .store
         .get_study(&StudyScope::All, study_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Study"))?;
+        .ok_or_else(|| AppError::not_found("Study"))?;
     let mut sessions = Vec::new();
-    for id in state.store.confirmed_sessions(study_id).await? {
-        if let Some(s) = state.store.get_session(&SessionScope::All, &id).await? {
+    for id in state.store.sessions_in(study_id, SessionStatus::Confirmed).await? {
+        if let Some(s) = state.store.get_session(&Tenant::All, &id).await? {
             sessions.push(s);
         }
     }
-    synthesize_and_save(state, &study, "study", study_id, sessions).await
+    synthesize_and_save(state, &study, ReportKind::Study, study_id, sessions).await
 }

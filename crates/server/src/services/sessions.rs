@@ -1,19 +1,29 @@
 //! Sessions (tests): creation with test tokens and variant assignment, who may read or control
-//! a session, the state machine, consent, notes and feedback.
+//! a session, the state machine, consent, notes, feedback and the event read-back.
 
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::app::App;
 use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::{new_hex_token, sha256_hex};
-use crate::domain::Role;
 use crate::domain::ids::{new_id, prefix};
-use crate::error::{ApiError, ApiResult};
-use crate::services::studies::{self, StudyIn};
-use crate::state::AppState;
+use crate::domain::study::{ConsentRecord, ConsentStreams};
+use crate::domain::{PipelineStatus, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent, format_ms};
+use crate::error::{AppError, AppResult};
+use crate::services::ingest::{check_window, parse_time};
+use crate::services::{studies, webhooks};
 use crate::store::{
-    CreateSessionOutcome, Guarded, NewSession, Session, SessionChange, SessionScope, StudyScope,
+    CreateSessionOutcome, EventFilter, EventRow, Guarded, NewSession, NoteRow, Page, Session, SessionChange,
+    SessionStart, SessionTransition, StudyScope, TaskAttemptRow,
 };
 
 /// Test-token lifetime (spec §1.4: 24 h).
 pub const TEST_TOKEN_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+/// States in which a tester still controls the session (pause, consent, …).
+const RUNNING: [SessionStatus; 2] = [SessionStatus::Active, SessionStatus::Paused];
+/// A completion time may be this far in the future (client clocks drift).
+const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// What the caller wants to do with a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,41 +36,36 @@ pub enum Access {
     Ingest,
 }
 
-/// The session if `p` may do `access` on it; 404 when it is not visible, 403 when visible but
-/// not allowed.
-pub async fn authorize(
-    state: &AppState,
-    p: &Principal,
-    session_id: &str,
-    access: Access,
-) -> ApiResult<Session> {
+/// The tenant a caller reads and writes a session's data in: test tokens are confined to
+/// their one session (and may not read it back).
+pub fn session_tenant(p: &Principal, session_id: &str, access: Access) -> AppResult<Tenant> {
     if let AuthMethod::TestToken { session_id: bound } = &p.method {
         if bound != session_id {
-            return Err(ApiError::Forbidden("This test token belongs to another session".into()));
+            return Err(AppError::Forbidden("This test token belongs to another session".into()));
         }
         if access == Access::Read {
-            return Err(ApiError::Forbidden("A test token cannot read session data".into()));
+            return Err(AppError::Forbidden("A test token cannot read session data".into()));
         }
-        return state
-            .store
-            .get_session(&SessionScope::All, session_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("Session"));
     }
-    let scope = match p.role {
-        Role::Admin => SessionScope::All,
-        Role::Tester => SessionScope::Tester(p.user_id.clone()),
-        Role::Business => SessionScope::Organization(
-            p.organization_id.clone().ok_or_else(|| ApiError::Forbidden("No organization".into()))?,
-        ),
-    };
+    p.tenant()
+}
+
+/// The session if `p` may do `access` on it; 404 when it is not visible, 403 when visible but
+/// not allowed.
+pub async fn authorize(state: &App, p: &Principal, session_id: &str, access: Access) -> AppResult<Session> {
+    let tenant = session_tenant(p, session_id, access)?;
     let session =
-        state.store.get_session(&scope, session_id).await?.ok_or_else(|| ApiError::not_found("Session"))?;
+        state.store.get_session(&tenant, session_id).await?.ok_or_else(|| AppError::not_found("Session"))?;
     let allowed = matches!(
         (access, p.role),
         (Access::Read, _) | (Access::Control, Role::Tester | Role::Admin) | (Access::Ingest, Role::Tester)
     );
-    if allowed { Ok(session) } else { Err(ApiError::Forbidden("You may not change this session".into())) }
+    if allowed { Ok(session) } else { Err(AppError::Forbidden("You may not change this session".into())) }
+}
+
+/// A session the caller may read.
+pub async fn get(state: &App, p: &Principal, session_id: &str) -> AppResult<Session> {
+    authorize(state, p, session_id, Access::Read).await
 }
 
 /// A created session with its test token (shown once).
@@ -71,29 +76,28 @@ pub struct Created {
 
 /// Starts a session for `tester_id` in `study_id` (the tester must have accepted it).
 pub async fn create(
-    state: &AppState,
+    state: &App,
     p: &Principal,
     study_id: &str,
     tester_id: &str,
     variant: Option<String>,
-) -> ApiResult<Created> {
+) -> AppResult<Created> {
     match p.role {
         Role::Tester if p.user_id == tester_id => {}
-        Role::Tester => return Err(ApiError::Forbidden("Testers can only start their own sessions".into())),
+        Role::Tester => return Err(AppError::Forbidden("Testers can only start their own sessions".into())),
         Role::Admin => {}
-        Role::Business => return Err(ApiError::Forbidden("Only testers (or admins) start sessions".into())),
+        Role::Business => return Err(AppError::Forbidden("Only testers (or admins) start sessions".into())),
     }
     let study = state
         .store
         .get_study(&StudyScope::All, study_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Study"))?;
-    let definition: StudyIn = serde_json::from_str(&study.definition).map_err(ApiError::internal)?;
-    let ab = definition.ab_test.filter(|a| a.enabled);
+        .ok_or_else(|| AppError::not_found("Study"))?;
+    let ab = study.definition.ab_test.filter(|a| a.enabled);
     if let Some(v) = &variant {
         let known = ab.as_ref().is_some_and(|a| a.split_ratio.contains_key(v));
         if !known {
-            return Err(ApiError::Unprocessable(format!(
+            return Err(AppError::Unprocessable(format!(
                 "variant: {v:?} is not a variant of this study's A/B test"
             )));
         }
@@ -108,45 +112,299 @@ pub async fn create(
         token_expires_at: now + TEST_TOKEN_TTL_MS,
         now,
     };
+    let start = SessionStart {
+        study_in: &studies::TAKING_SESSIONS,
+        study_moves: (StudyStatus::Open, StudyStatus::InProgress),
+        status: SessionStatus::Active,
+        pipeline: PipelineStatus::Collecting,
+    };
     let chooser = move |counts: &[(String, i64)]| {
         variant.clone().or_else(|| studies::choose_variant(ab.as_ref(), counts))
     };
-    match state.store.create_session(new, &chooser).await? {
+    match state.store.create_session(new, start, &chooser).await? {
         CreateSessionOutcome::Created(id) => {
             let session = state
                 .store
-                .get_session(&SessionScope::All, &id)
+                .get_session(&Tenant::All, &id)
                 .await?
-                .ok_or_else(|| ApiError::not_found("Session"))?;
+                .ok_or_else(|| AppError::not_found("Session"))?;
             Ok(Created { session, test_token })
         }
-        CreateSessionOutcome::StudyNotFound => Err(ApiError::not_found("Study")),
+        CreateSessionOutcome::StudyNotFound => Err(AppError::not_found("Study")),
         CreateSessionOutcome::StudyNotOpen(s) => {
-            Err(ApiError::Unprocessable(format!("The study is {s}; sessions need an open study")))
+            Err(AppError::Unprocessable(format!("The study is {s}; sessions need an open study")))
         }
         CreateSessionOutcome::NotAccepted => {
-            Err(ApiError::Unprocessable("The tester has not accepted this study".into()))
+            Err(AppError::Unprocessable("The tester has not accepted this study".into()))
         }
         CreateSessionOutcome::AlreadyExists => {
-            Err(ApiError::Unprocessable("The tester already has a session in this study".into()))
+            Err(AppError::Unprocessable("The tester already has a session in this study".into()))
         }
     }
 }
 
-/// Applies a state change, with a 422 naming the current state when it does not apply.
-pub async fn change(state: &AppState, session: &Session, change: SessionChange) -> ApiResult<Session> {
-    let (from, verb): (&[&str], &str) = match change {
-        SessionChange::Pause => (&["active"], "pause"),
-        SessionChange::Resume => (&["paused"], "resume"),
-        SessionChange::Complete { .. } => (&["active", "paused"], "complete"),
-    };
-    match state.store.change_session(&session.id, from, change, state.now()).await? {
+/// Filters of a session list.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub study_id: Option<String>,
+    pub status: Option<SessionStatus>,
+}
+
+/// Sessions the caller may see, newest first.
+pub async fn list(
+    state: &App,
+    p: &Principal,
+    filter: &SessionFilter,
+    page: Page,
+) -> AppResult<(Vec<Session>, u64)> {
+    let tenant = p.tenant()?;
+    Ok(state.store.list_sessions(&tenant, filter.study_id.as_deref(), filter.status, page).await?)
+}
+
+/// A study's sessions, for its business (or an admin).
+pub async fn list_of_study(
+    state: &App,
+    p: &Principal,
+    study_id: &str,
+    page: Page,
+) -> AppResult<(Vec<Session>, u64)> {
+    if p.role == Role::Tester {
+        return Err(AppError::Forbidden("Only business accounts and admins may do this".into()));
+    }
+    studies::get_visible(state, p, study_id).await?;
+    Ok(state.store.list_sessions(&p.tenant()?, Some(study_id), None, page).await?)
+}
+
+async fn transition(
+    state: &App,
+    p: &Principal,
+    id: &str,
+    from: &[SessionStatus],
+    change: SessionChange,
+    verb: &str,
+) -> AppResult<Session> {
+    let session = authorize(state, p, id, Access::Control).await?;
+    let event = matches!(change, SessionChange::Complete { .. }).then(|| {
+        webhooks::event(
+            WebhookEvent::SessionCompleted,
+            serde_json::json!({"sessionId": id, "jobId": session.study_id}),
+        )
+    });
+    let tenant = session_tenant(p, id, Access::Control)?;
+    let t = SessionTransition { from, change, event };
+    match state.store.change_session(&tenant, id, t, state.now()).await? {
         Guarded::Done(s) => Ok(s),
-        Guarded::NotFound => Err(ApiError::not_found("Session")),
+        Guarded::NotFound => Err(AppError::not_found("Session")),
         Guarded::WrongState(s) => {
-            Err(ApiError::Unprocessable(format!("Cannot {verb} a session that is {s}")))
+            Err(AppError::Unprocessable(format!("Cannot {verb} a session that is {s}")))
         }
     }
+}
+
+/// Pauses an active session.
+pub async fn pause(state: &App, p: &Principal, id: &str) -> AppResult<Session> {
+    let change = SessionChange::Pause { to: SessionStatus::Paused };
+    transition(state, p, id, &[SessionStatus::Active], change, "pause").await
+}
+
+/// Resumes a paused session.
+pub async fn resume(state: &App, p: &Principal, id: &str) -> AppResult<Session> {
+    let change = SessionChange::Resume { to: SessionStatus::Active };
+    transition(state, p, id, &[SessionStatus::Paused], change, "resume").await
+}
+
+/// Completes an active or paused session at `completed_at` (RFC 3339; default now), which
+/// must lie between the start and a few minutes from now.
+pub async fn complete(
+    state: &App,
+    p: &Principal,
+    id: &str,
+    completed_at: Option<&str>,
+) -> AppResult<Session> {
+    let now = state.now();
+    let at = match completed_at {
+        Some(t) => {
+            let ms = parse_time(t)
+                .map_err(|_| AppError::Unprocessable("completedAt: must be an RFC 3339 time".into()))?;
+            let s = authorize(state, p, id, Access::Control).await?;
+            if ms < s.started_at || ms > now + CLOCK_SKEW_MS {
+                return Err(AppError::Unprocessable(
+                    "completedAt: must be between the session start and now".into(),
+                ));
+            }
+            ms
+        }
+        None => now,
+    };
+    let change = SessionChange::Complete { to: SessionStatus::Completed, completed_at: at };
+    transition(state, p, id, &RUNNING, change, "complete").await
+}
+
+/// Consent body: a stream left out is not consented.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConsentIn {
+    /// Version of the consent text shown (1–32 characters).
+    pub version: String,
+    pub streams: ConsentStreams,
+}
+
+/// Records consent per stream while the session runs; ingestion of a stream without consent
+/// is rejected per item (checked again inside the ingest transaction).
+pub async fn set_consent(state: &App, p: &Principal, id: &str, body: ConsentIn) -> AppResult<Session> {
+    let version = body.version.trim();
+    if version.is_empty() || version.chars().count() > 32 {
+        return Err(AppError::Unprocessable("version: must be 1-32 characters".into()));
+    }
+    let tenant = session_tenant(p, id, Access::Control)?;
+    authorize(state, p, id, Access::Control).await?;
+    let now = state.now();
+    let record =
+        ConsentRecord { version: version.to_owned(), streams: body.streams, given_at: format_ms(now) };
+    match state.store.set_consent(&tenant, id, &RUNNING, &record, now).await? {
+        Guarded::Done(()) => {}
+        Guarded::NotFound => return Err(AppError::not_found("Session")),
+        Guarded::WrongState(s) => {
+            return Err(AppError::Unprocessable(format!("Cannot change consent of a session that is {s}")));
+        }
+    }
+    state.store.get_session(&tenant, id).await?.ok_or_else(|| AppError::not_found("Session"))
+}
+
+/// A think-aloud note.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NoteIn {
+    /// 1–5,000 characters.
+    pub text: String,
+    /// When it was said (default now).
+    pub timestamp: Option<String>,
+}
+
+/// Adds a timestamped note (the think-aloud alternative).
+pub async fn add_note(state: &App, p: &Principal, id: &str, body: NoteIn) -> AppResult<NoteRow> {
+    let text = body.text.trim();
+    if !(1..=5000).contains(&text.chars().count()) {
+        return Err(AppError::Unprocessable("text: must be 1-5000 characters".into()));
+    }
+    let s = authorize(state, p, id, Access::Control).await?;
+    let now = state.now();
+    let ts = match body.timestamp {
+        Some(t) => parse_time(&t)
+            .map_err(|_| AppError::Unprocessable("timestamp: must be an RFC 3339 time".into()))?,
+        None => now,
+    };
+    check_window(ts, s.started_at, now).map_err(|m| AppError::Unprocessable(format!("timestamp: {m}")))?;
+    let note = NoteRow { id: new_id(prefix::NOTE, now), ts, text: text.to_owned(), created_at: now };
+    let tenant = session_tenant(p, id, Access::Control)?;
+    match state.store.add_note(&tenant, id, note.clone()).await? {
+        Guarded::Done(()) => Ok(note),
+        Guarded::NotFound | Guarded::WrongState(_) => Err(AppError::not_found("Session")),
+    }
+}
+
+/// The session's notes in time order.
+pub async fn list_notes(state: &App, p: &Principal, id: &str, page: Page) -> AppResult<(Vec<NoteRow>, u64)> {
+    authorize(state, p, id, Access::Read).await?;
+    Ok(state.store.list_notes(&p.tenant()?, id, page).await?)
+}
+
+/// One task's outcome.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskFeedbackIn {
+    pub task_id: String,
+    /// `success`, `indirect`, `fail`, `abandon`.
+    pub outcome: String,
+    /// Single Ease Question, 1..7.
+    pub seq: Option<i64>,
+    pub started_at: String,
+    pub ended_at: String,
+}
+
+/// Feedback: task outcomes and the post-test survey.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedbackIn {
+    #[serde(default)]
+    pub tasks: Vec<TaskFeedbackIn>,
+    /// System Usability Scale: 10 answers, each 1..5.
+    pub sus: Option<Vec<i64>>,
+    /// Net Promoter Score answer, 0..10.
+    pub nps: Option<i64>,
+}
+
+/// Stored feedback of a session.
+pub struct Feedback {
+    pub attempts: Vec<TaskAttemptRow>,
+    pub sus: Option<Vec<i64>>,
+    pub nps: Option<i64>,
+}
+
+/// Task outcomes allowed in feedback.
+const OUTCOMES: [&str; 4] = ["success", "indirect", "fail", "abandon"];
+
+/// Records task outcomes (one per task; sending a task again replaces it) and the survey.
+pub async fn put_feedback(state: &App, p: &Principal, id: &str, b: FeedbackIn) -> AppResult<Feedback> {
+    let s = authorize(state, p, id, Access::Control).await?;
+    let study = state
+        .store
+        .get_study(&StudyScope::All, &s.study_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Study"))?;
+    let mut attempts = Vec::with_capacity(b.tasks.len());
+    for (i, t) in b.tasks.iter().enumerate() {
+        let bad = |m: &str| AppError::Unprocessable(format!("tasks[{i}].{m}"));
+        if !study.tasks.iter().any(|x| x.id == t.task_id) {
+            return Err(bad("taskId: not a task of this study"));
+        }
+        if !OUTCOMES.contains(&t.outcome.as_str()) {
+            return Err(bad("outcome: must be success, indirect, fail or abandon"));
+        }
+        if t.seq.is_some_and(|q| !(1..=7).contains(&q)) {
+            return Err(bad("seq: must be 1-7"));
+        }
+        let started = parse_time(&t.started_at).map_err(|_| bad("startedAt: must be an RFC 3339 time"))?;
+        let ended = parse_time(&t.ended_at).map_err(|_| bad("endedAt: must be an RFC 3339 time"))?;
+        if ended < started {
+            return Err(bad("endedAt: must not be before startedAt"));
+        }
+        attempts.push(TaskAttemptRow {
+            task_id: t.task_id.clone(),
+            outcome: t.outcome.clone(),
+            seq_score: t.seq,
+            started_at: started,
+            ended_at: ended,
+        });
+    }
+    if let Some(sus) = &b.sus
+        && (sus.len() != 10 || sus.iter().any(|x| !(1..=5).contains(x)))
+    {
+        return Err(AppError::Unprocessable("sus: must be 10 answers, each 1-5".into()));
+    }
+    if b.nps.is_some_and(|n| !(0..=10).contains(&n)) {
+        return Err(AppError::Unprocessable("nps: must be 0-10".into()));
+    }
+    let tenant = session_tenant(p, id, Access::Control)?;
+    let sus_json = b.sus.as_ref().map(|v| serde_json::to_string(v).unwrap_or_default());
+    if let Guarded::NotFound | Guarded::WrongState(_) =
+        state.store.put_feedback(&tenant, id, &attempts, sus_json.as_deref(), b.nps, state.now()).await?
+    {
+        return Err(AppError::not_found("Session"));
+    }
+    let attempts = state.store.list_attempts(&tenant, id).await?;
+    let s = state.store.get_session(&tenant, id).await?.ok_or_else(|| AppError::not_found("Session"))?;
+    Ok(Feedback { attempts, sus: s.sus.as_deref().and_then(|x| serde_json::from_str(x).ok()), nps: s.nps })
+}
+
+/// Raw stored events in time order.
+pub async fn events(
+    state: &App,
+    p: &Principal,
+    id: &str,
+    filter: &EventFilter,
+    page: Page,
+) -> AppResult<(Vec<EventRow>, u64)> {
+    authorize(state, p, id, Access::Read).await?;
+    Ok(state.store.list_events(&p.tenant()?, id, filter, page).await?)
 }
 
 /// Seconds of testing: from start to completion (or now), pauses excluded.

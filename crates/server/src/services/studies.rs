@@ -1,170 +1,24 @@
 //! Studies: the definition and its rules (spec §3), tester profiles and matching, offers.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::Role;
 use crate::domain::codes;
 use crate::domain::ids::{new_id, prefix};
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::store::{MatchProfile, StudyScope, StudyTask, StudyWrite};
+pub use crate::domain::study::*;
+use crate::domain::{Role, StudyStatus, Tenant, WebhookEvent};
+use crate::error::{AppError, AppResult};
+use crate::services::webhooks;
+use crate::store::{
+    AcceptOutcome, Guarded, MatchProfile, Page, Study, StudyScope, StudyTask, StudyWrite, TesterProfile,
+};
 
-fn invalid(msg: impl Into<String>) -> ApiError {
-    ApiError::Unprocessable(msg.into())
-}
-
-/// What kind of prototype the study tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum PrototypeType {
-    Figma,
-    Invision,
-    Marvel,
-    Url,
-}
-
-/// A task testers perform.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskIn {
-    pub title: String,
-    pub description: String,
-    pub success_criteria: String,
-    /// Position, unique within the study.
-    pub order: i64,
-}
-
-/// Allowed ages (16 ≤ min ≤ max ≤ 120).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-pub struct AgeRange {
-    pub min: i64,
-    pub max: i64,
-}
-
-/// Who may take the study.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Targeting {
-    /// ISO 3166-1 alpha-2 codes; at least one.
-    pub countries: Vec<String>,
-    pub age_range: Option<AgeRange>,
-    /// `desktop`, `mobile`, `tablet`; empty means any.
-    #[serde(default)]
-    pub devices: Vec<String>,
-    /// ISO 639-1 codes; empty means any.
-    #[serde(default)]
-    pub languages: Vec<String>,
-    /// Sessions wanted, 3..100.
-    pub tester_count: i64,
-}
-
-/// An A/B variant.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Variant {
-    /// `A`..`D`.
-    pub label: String,
-    #[serde(default)]
-    pub description: String,
-}
-
-/// A/B test definition.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AbTest {
-    pub enabled: bool,
-    pub variants: Vec<Variant>,
-    /// Share of sessions per label; sums to 1 (±0.001).
-    pub split_ratio: BTreeMap<String, f64>,
-}
-
-/// Flat or hourly pay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CompensationType {
-    Flat,
-    Hourly,
-}
-
-/// Pay per session.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Compensation {
-    /// ISO 4217.
-    pub currency: String,
-    /// > 0, at most 2 decimals.
-    pub amount: f64,
-    #[serde(rename = "type")]
-    pub kind: CompensationType,
-}
-
-fn default_max_duration() -> i64 {
-    45
-}
-fn default_reminder() -> i64 {
-    24
-}
-
-/// Recording and reminder settings.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Settings {
-    #[serde(default)]
-    pub require_think_aloud: bool,
-    #[serde(default)]
-    pub record_screen: bool,
-    #[serde(default)]
-    pub record_facial: bool,
-    #[serde(default)]
-    pub record_voice: bool,
-    /// 5..240 (default 45).
-    #[serde(default = "default_max_duration")]
-    pub max_duration_minutes: i64,
-    /// 1..168 (default 24).
-    #[serde(default = "default_reminder")]
-    pub reminder_after_hours: i64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            require_think_aloud: false,
-            record_screen: false,
-            record_facial: false,
-            record_voice: false,
-            max_duration_minutes: default_max_duration(),
-            reminder_after_hours: default_reminder(),
-        }
-    }
-}
-
-/// A study definition (create body; also what is stored, tasks apart).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StudyIn {
-    /// 3–100 characters.
-    pub title: String,
-    pub description: String,
-    /// http or https URL.
-    pub prototype_url: String,
-    pub prototype_type: PrototypeType,
-    /// 1–50 tasks, `order` unique.
-    #[serde(default, skip_serializing)]
-    pub tasks: Vec<TaskIn>,
-    pub targeting: Targeting,
-    /// At least one of the 13 categories.
-    pub nd_categories: Vec<String>,
-    #[serde(default)]
-    pub ab_test: Option<AbTest>,
-    pub compensation: Compensation,
-    #[serde(default)]
-    pub settings: Settings,
-    /// Threshold overrides of the analysis engine (camelCase names of analysis.md).
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub analysis: Option<serde_json::Value>,
+fn invalid(msg: impl Into<String>) -> AppError {
+    AppError::Unprocessable(msg.into())
 }
 
 /// Changes to a draft; absent fields keep their value, `tasks` replaces the list.
@@ -185,7 +39,7 @@ pub struct StudyPatch {
     pub analysis: Option<serde_json::Value>,
 }
 
-impl StudyIn {
+impl StudyDefinition {
     /// Applies a patch.
     pub fn patched(mut self, p: StudyPatch) -> Self {
         macro_rules! take {
@@ -212,7 +66,7 @@ impl StudyIn {
     }
 
     /// Every rule of spec §3; the first violation, named by its field.
-    pub fn validate(&self) -> ApiResult<()> {
+    pub fn validate(&self) -> AppResult<()> {
         let chars = |s: &str| s.trim().chars().count();
         if !(3..=100).contains(&chars(&self.title)) {
             return Err(invalid("title: must be 3-100 characters"));
@@ -304,8 +158,7 @@ impl StudyIn {
     }
 
     /// The rows the store writes: definition JSON, matching columns, tasks with fresh ids.
-    pub fn to_write(&self, now: i64) -> ApiResult<StudyWrite> {
-        let definition = serde_json::to_string(self).map_err(ApiError::internal)?;
+    pub fn to_write(&self, now: i64) -> StudyWrite {
         let mut targets: Vec<(String, String)> = Vec::new();
         targets.extend(self.targeting.countries.iter().map(|v| ("country".into(), v.clone())));
         targets.extend(self.targeting.languages.iter().map(|v| ("language".into(), v.clone())));
@@ -323,18 +176,20 @@ impl StudyIn {
             })
             .collect();
         tasks.sort_by_key(|t| t.order);
-        Ok(StudyWrite {
+        let mut definition = self.clone();
+        definition.tasks.clear();
+        StudyWrite {
             definition,
             tester_count: self.targeting.tester_count,
             min_age: self.targeting.age_range.map(|r| r.min),
             max_age: self.targeting.age_range.map(|r| r.max),
             targets,
             tasks,
-        })
+        }
     }
 }
 
-fn validate_ab(ab: &AbTest) -> ApiResult<()> {
+fn validate_ab(ab: &AbTest) -> AppResult<()> {
     if !(2..=4).contains(&ab.variants.len()) {
         return Err(invalid("abTest.variants: must have 2-4 variants"));
     }
@@ -393,37 +248,9 @@ pub fn choose_variant(ab: Option<&AbTest>, counts: &[(String, i64)]) -> Option<S
 
 // --- tester profiles
 
-/// A tester's profile (spec §8).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProfileIn {
-    #[serde(default)]
-    pub nd_categories: Vec<String>,
-    #[serde(default)]
-    pub assistive_tech: Vec<String>,
-    #[serde(default)]
-    pub devices: Vec<String>,
-    /// ISO 3166-1 alpha-2.
-    pub country: Option<String>,
-    /// ISO 639-1 codes.
-    #[serde(default)]
-    pub languages: Vec<String>,
-    pub birth_year: Option<i64>,
-    /// IANA time zone, e.g. `Europe/London`.
-    pub timezone: Option<String>,
-    /// At most 1,000 characters.
-    pub bio: Option<String>,
-    #[serde(default = "yes")]
-    pub available: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl ProfileIn {
+impl Profile {
     /// Validates against the current year (testers are at least 16).
-    pub fn validate(&self, this_year: i64) -> ApiResult<()> {
+    pub fn validate(&self, this_year: i64) -> AppResult<()> {
         if let Some(c) = self.nd_categories.iter().find(|c| !codes::is_nd_category(c)) {
             return Err(invalid(format!("ndCategories: {c:?} is not a known category")));
         }
@@ -486,33 +313,32 @@ pub fn year_of(now_ms: i64) -> i64 {
     chrono::DateTime::from_timestamp_millis(now_ms).map_or(1970, |d| i64::from(d.year()))
 }
 
-/// The study scope of a principal (testers: their profile's matches).
-pub async fn scope_for(state: &AppState, p: &Principal) -> ApiResult<StudyScope> {
-    Ok(match p.role {
-        Role::Admin => StudyScope::All,
-        Role::Business => StudyScope::Organization(
-            p.organization_id.clone().ok_or_else(|| ApiError::Forbidden("No organization".into()))?,
-        ),
-        Role::Tester => {
+/// Study states in which testers see offers, accept seats and start sessions.
+pub const TAKING_SESSIONS: [StudyStatus; 2] = [StudyStatus::Open, StudyStatus::InProgress];
+
+/// The study scope of a principal (testers: studies they answered, and the open ones their
+/// profile matches).
+pub async fn scope_for(state: &App, p: &Principal) -> AppResult<StudyScope> {
+    Ok(match p.tenant()? {
+        Tenant::All => StudyScope::All,
+        Tenant::Organization(org) => StudyScope::Organization(org),
+        Tenant::Tester(tester_id) => {
             let year = year_of(state.now());
             let profile =
-                load_profile(state, &p.user_id).await?.map(|pr| pr.match_profile(year)).unwrap_or_default();
-            StudyScope::Tester { tester_id: p.user_id.clone(), profile }
+                load_profile(state, &tester_id).await?.map(|pr| pr.match_profile(year)).unwrap_or_default();
+            StudyScope::Tester { tester_id, profile, offered_in: TAKING_SESSIONS.to_vec() }
         }
     })
 }
 
-/// The stored profile, parsed.
-pub async fn load_profile(state: &AppState, user_id: &str) -> ApiResult<Option<ProfileIn>> {
-    match state.store.get_profile(user_id).await? {
-        Some(row) => Ok(Some(serde_json::from_str(&row.profile).map_err(ApiError::internal)?)),
-        None => Ok(None),
-    }
+/// The stored profile.
+pub async fn load_profile(state: &App, user_id: &str) -> AppResult<Option<Profile>> {
+    Ok(state.store.get_profile(user_id).await?.map(|row| row.profile))
 }
 
 /// The seam for tester onboarding: a tester needs a profile to take a seat. The capacity
 /// quiz (`capacityVerified`) and special-category consent join this check when onboarding lands.
-pub async fn onboarding_gate(state: &AppState, tester_id: &str) -> ApiResult<()> {
+pub async fn onboarding_gate(state: &App, tester_id: &str) -> AppResult<()> {
     match state.store.get_profile(tester_id).await? {
         Some(_) => Ok(()),
         None => Err(invalid("Complete your tester profile before accepting a study")),
@@ -521,8 +347,201 @@ pub async fn onboarding_gate(state: &AppState, tester_id: &str) -> ApiResult<()>
 
 /// The seam for billing: launching needs a confirmed payment once billing is configured.
 /// No billing integration exists yet, so every draft may launch.
-pub fn payment_gate(_state: &AppState, _study_id: &str) -> ApiResult<()> {
+pub fn payment_gate(_state: &App, _study_id: &str) -> AppResult<()> {
     Ok(())
+}
+
+/// The organization of a business member; 403 for everyone else.
+fn business_org(p: &Principal) -> AppResult<String> {
+    match (p.role, p.tenant()?) {
+        (Role::Business, Tenant::Organization(org)) => Ok(org),
+        _ => Err(AppError::Forbidden("Only business accounts may do this".into())),
+    }
+}
+
+/// The organization filter of a business member (`None` for admins); 403 for testers.
+fn managing_org(p: &Principal) -> AppResult<Option<String>> {
+    match p.tenant()? {
+        Tenant::All => Ok(None),
+        Tenant::Organization(org) => Ok(Some(org)),
+        Tenant::Tester(_) => Err(AppError::Forbidden("Only business accounts and admins may do this".into())),
+    }
+}
+
+fn guarded(g: Guarded<Study>, action: &str) -> AppResult<Study> {
+    match g {
+        Guarded::Done(s) => Ok(s),
+        Guarded::NotFound => Err(AppError::not_found("Study")),
+        Guarded::WrongState(state) => {
+            Err(AppError::Unprocessable(format!("Cannot {action} a study that is {state}")))
+        }
+    }
+}
+
+/// A study the caller may see (404 otherwise).
+pub async fn get_visible(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
+    let scope = scope_for(state, p).await?;
+    state.store.get_study(&scope, id).await?.ok_or_else(|| AppError::not_found("Study"))
+}
+
+/// Creates a study as a draft.
+pub async fn create(state: &App, p: &Principal, definition: StudyDefinition) -> AppResult<Study> {
+    let org = business_org(p)?;
+    definition.validate()?;
+    let now = state.now();
+    let write = definition.to_write(now);
+    Ok(state.store.create_study(&new_id(prefix::JOB, now), &org, &p.user_id, write, now).await?)
+}
+
+/// Studies the caller may see, newest first.
+pub async fn list(
+    state: &App,
+    p: &Principal,
+    status: Option<StudyStatus>,
+    page: Page,
+) -> AppResult<(Vec<Study>, u64)> {
+    let scope = scope_for(state, p).await?;
+    Ok(state.store.list_studies(&scope, status, page).await?)
+}
+
+/// The latest study report, as the study page summarises it.
+pub struct ReportSummary {
+    pub report_id: String,
+    pub score: serde_json::Value,
+    pub band: serde_json::Value,
+    pub created_at: i64,
+}
+
+/// A study with its latest report summary (business and admins only; testers never see
+/// reports).
+pub async fn get(state: &App, p: &Principal, id: &str) -> AppResult<(Study, Option<ReportSummary>)> {
+    let study = get_visible(state, p, id).await?;
+    let report = match p.tenant()? {
+        Tenant::Tester(_) => None,
+        tenant => state.store.latest_report(&tenant, id).await?,
+    };
+    let summary = report.and_then(|r| {
+        let data: serde_json::Value = serde_json::from_str(&r.data).ok()?;
+        Some(ReportSummary {
+            report_id: r.id,
+            score: data["score"].clone(),
+            band: data["band"].clone(),
+            created_at: r.created_at,
+        })
+    });
+    Ok((study, summary))
+}
+
+/// Changes a draft (422 once launched); `tasks`, when given, replaces the list.
+pub async fn patch(state: &App, p: &Principal, id: &str, patch: StudyPatch) -> AppResult<Study> {
+    let org = managing_org(p)?;
+    let scope = org.clone().map_or(StudyScope::All, StudyScope::Organization);
+    let current = state.store.get_study(&scope, id).await?.ok_or_else(|| AppError::not_found("Study"))?;
+    if current.status != StudyStatus::Draft {
+        return Err(AppError::Unprocessable(format!(
+            "Only drafts can be changed; this study is {}",
+            current.status
+        )));
+    }
+    let mut definition = current.definition;
+    definition.tasks = current
+        .tasks
+        .iter()
+        .map(|t| TaskIn {
+            title: t.title.clone(),
+            description: t.description.clone(),
+            success_criteria: t.success_criteria.clone(),
+            order: t.order,
+        })
+        .collect();
+    let next = definition.patched(patch);
+    next.validate()?;
+    let now = state.now();
+    let write = next.to_write(now);
+    guarded(state.store.update_draft(org.as_deref(), id, &[StudyStatus::Draft], write, now).await?, "change")
+}
+
+/// Launches a draft: it opens to matching testers (`study.launched`).
+pub async fn launch(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
+    let org = business_org(p)?;
+    payment_gate(state, id)?;
+    let event = webhooks::event(WebhookEvent::StudyLaunched, serde_json::json!({"jobId": id}));
+    let moved = state
+        .store
+        .set_study_status(Some(&org), id, &[StudyStatus::Draft], StudyStatus::Open, Some(event), state.now())
+        .await?;
+    guarded(moved, "launch")
+}
+
+/// Closes a study: no new sessions.
+pub async fn close(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
+    let org = managing_org(p)?;
+    let from = [StudyStatus::Open, StudyStatus::InProgress, StudyStatus::Completed];
+    let moved = state
+        .store
+        .set_study_status(org.as_deref(), id, &from, StudyStatus::Closed, None, state.now())
+        .await?;
+    guarded(moved, "close")
+}
+
+fn tester_only(p: &Principal) -> AppResult<()> {
+    if p.role == Role::Tester {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("Only testers may answer offers".into()))
+    }
+}
+
+/// Accepts an offer: needs a tester profile that matches the study and a free seat. Returns
+/// the tester's label number in the study.
+pub async fn accept(state: &App, p: &Principal, id: &str) -> AppResult<i64> {
+    tester_only(p)?;
+    onboarding_gate(state, &p.user_id).await?;
+    get_visible(state, p, id).await?;
+    match state.store.accept_study(&p.user_id, id, &TAKING_SESSIONS, state.now()).await? {
+        AcceptOutcome::Accepted { label_no } => Ok(label_no),
+        AcceptOutcome::AlreadyAccepted => {
+            Err(AppError::Unprocessable("You have already accepted this study".into()))
+        }
+        AcceptOutcome::Full => Err(AppError::Unprocessable("This study has no free seat".into())),
+        AcceptOutcome::NotOpen(s) => Err(AppError::Unprocessable(format!("This study is {s}, not open"))),
+        AcceptOutcome::NotFound => Err(AppError::not_found("Study")),
+    }
+}
+
+/// Declines an offer (also gives back an accepted seat, until a session starts).
+pub async fn decline(state: &App, p: &Principal, id: &str) -> AppResult<()> {
+    tester_only(p)?;
+    get_visible(state, p, id).await?;
+    match state.store.decline_study(&p.user_id, id, state.now()).await? {
+        Guarded::Done(()) => Ok(()),
+        Guarded::NotFound => Err(AppError::not_found("Study")),
+        Guarded::WrongState(_) => {
+            Err(AppError::Unprocessable("Your session has started; it can no longer be declined".into()))
+        }
+    }
+}
+
+/// The caller's tester profile with its verification flag.
+pub async fn get_profile(state: &App, p: &Principal) -> AppResult<TesterProfile> {
+    profile_owner(p)?;
+    state.store.get_profile(&p.user_id).await?.ok_or_else(|| AppError::not_found("Profile"))
+}
+
+/// Replaces the caller's tester profile.
+pub async fn put_profile(state: &App, p: &Principal, profile: Profile) -> AppResult<TesterProfile> {
+    profile_owner(p)?;
+    let now = state.now();
+    profile.validate(year_of(now))?;
+    Ok(state.store.put_profile(&p.user_id, &profile, now).await?)
+}
+
+fn profile_owner(p: &Principal) -> AppResult<()> {
+    if p.role == Role::Tester {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("Only testers have a tester profile".into()))
+    }
 }
 
 #[cfg(test)]

@@ -1,25 +1,25 @@
 //! API tokens: created with scopes, shown once, stored as SHA-256, revocable.
 
+use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::auth::secrets::{new_opaque_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::{Role, Scope};
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::store::{ApiToken, NewApiToken};
+use crate::error::{AppError, AppResult};
+use crate::store::{ApiToken, NewApiToken, Page};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Creates a token for `owner`; returns the stored record and the plaintext (shown once).
 pub async fn create(
-    state: &AppState,
+    state: &App,
     owner: &Principal,
     name: String,
     scopes: Vec<Scope>,
     expires_in_days: Option<u32>,
-) -> ApiResult<(ApiToken, String)> {
+) -> AppResult<(ApiToken, String)> {
     if scopes.contains(&Scope::Admin) && owner.role != Role::Admin {
-        return Err(ApiError::Forbidden("Only admins may create tokens with the admin scope".into()));
+        return Err(AppError::Forbidden("Only admins may create tokens with the admin scope".into()));
     }
     let now = state.now();
     let plaintext = new_opaque_token("ost_");
@@ -34,4 +34,18 @@ pub async fn create(
         expires_at: expires_in_days.map(|d| now + i64::from(d) * DAY_MS),
     };
     Ok((state.store.create_api_token(token).await?, plaintext))
+}
+
+/// The owner's tokens, newest first (revoked ones included).
+pub async fn list(state: &App, owner: &Principal, page: Page) -> AppResult<(Vec<ApiToken>, u64)> {
+    Ok(state.store.list_api_tokens(&owner.user_id, page).await?)
+}
+
+/// Revokes one of the owner's tokens at once; revoking twice is harmless.
+pub async fn revoke(state: &App, owner: &Principal, id: &str) -> AppResult<ApiToken> {
+    state
+        .store
+        .revoke_api_token(&owner.user_id, id, state.now())
+        .await?
+        .ok_or_else(|| AppError::not_found("Token"))
 }

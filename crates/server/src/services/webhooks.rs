@@ -1,32 +1,48 @@
 //! Outbound webhooks: endpoint management (secrets shown once, SSRF-checked targets) and the
 //! worker side of a delivery.
 
+use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::Role;
-use crate::domain::ids::new_id;
-use crate::error::{ApiError, ApiResult};
+use crate::domain::ids::{new_id, prefix};
+use crate::domain::{QueueKind, Role, WebhookEvent};
+use crate::error::{AppError, AppResult};
 use crate::integrations::webhooks as client;
-use crate::state::AppState;
-use crate::store::{EVENT_TYPES, Job, WebhookEndpoint};
+use crate::store::{DeliveryPlan, OutboundEvent, Page, QueueItem, WebhookDelivery, WebhookEndpoint};
+
+/// Attempts at one delivery before it is marked failed (2^n s backoff: about 4 minutes in all).
+pub const DELIVERY_ATTEMPTS: i64 = 8;
+
+/// How every delivery is queued.
+const DELIVERY: DeliveryPlan = DeliveryPlan {
+    kind: QueueKind::WebhookDelivery,
+    max_attempts: DELIVERY_ATTEMPTS,
+    delivery_prefix: prefix::DELIVERY,
+    queue_prefix: prefix::ANALYSIS_JOB,
+};
+
+/// An outbound event to record with the state change that causes it.
+pub fn event(event: WebhookEvent, data: serde_json::Value) -> OutboundEvent {
+    OutboundEvent { event, data, delivery: DELIVERY }
+}
 
 /// The caller's organization (business members only).
-pub fn organization_of(p: &Principal) -> ApiResult<String> {
+pub fn organization_of(p: &Principal) -> AppResult<String> {
     match (p.role, &p.organization_id) {
         (Role::Business, Some(org)) => Ok(org.clone()),
-        _ => Err(ApiError::Forbidden("Webhook endpoints belong to a business organization".into())),
+        _ => Err(AppError::Forbidden("Webhook endpoints belong to a business organization".into())),
     }
 }
 
 /// Registers an endpoint; returns it with its secret (shown once).
 pub async fn create(
-    state: &AppState,
+    state: &App,
     caller: &Principal,
     url: &str,
     mut events: Vec<String>,
     description: Option<String>,
-) -> ApiResult<(WebhookEndpoint, String)> {
+) -> AppResult<(WebhookEndpoint, String)> {
     let org = organization_of(caller)?;
-    let bad = |m: String| ApiError::Unprocessable(m);
+    let bad = |m: String| AppError::Unprocessable(m);
     if url.len() > 2048 {
         return Err(bad("url: at most 2048 characters".into()));
     }
@@ -39,8 +55,8 @@ pub async fn create(
     if events.is_empty() {
         return Err(bad("events: at least one event type is required".into()));
     }
-    if let Some(e) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
-        return Err(bad(format!("events: unknown event type {e:?} (one of {})", EVENT_TYPES.join(", "))));
+    if let Some(e) = events.iter().find(|e| WebhookEvent::parse(e).is_none()) {
+        return Err(bad(format!("events: unknown event type {e:?} (one of {})", WebhookEvent::list())));
     }
     if description.as_deref().is_some_and(|d| d.chars().count() > 500) {
         return Err(bad("description: at most 500 characters".into()));
@@ -48,7 +64,7 @@ pub async fn create(
     let now = state.now();
     let secret = client::new_secret();
     let endpoint = WebhookEndpoint {
-        id: new_id("whe", now),
+        id: new_id(prefix::WEBHOOK_ENDPOINT, now),
         organization_id: org,
         url: url.to_owned(),
         events,
@@ -58,9 +74,36 @@ pub async fn create(
     Ok((state.store.create_endpoint(endpoint, &secret).await?, secret))
 }
 
+/// The organization's endpoints, newest first.
+pub async fn list(state: &App, caller: &Principal, page: Page) -> AppResult<(Vec<WebhookEndpoint>, u64)> {
+    let org = organization_of(caller)?;
+    Ok(state.store.list_endpoints(&org, page).await?)
+}
+
+/// Deletes an endpoint; pending deliveries to it stop.
+pub async fn delete(state: &App, caller: &Principal, id: &str) -> AppResult<()> {
+    let org = organization_of(caller)?;
+    if state.store.delete_endpoint(&org, id, state.now()).await? {
+        Ok(())
+    } else {
+        Err(AppError::not_found("Webhook endpoint"))
+    }
+}
+
+/// An endpoint's deliveries, newest first.
+pub async fn deliveries(
+    state: &App,
+    caller: &Principal,
+    id: &str,
+    page: Page,
+) -> AppResult<(Vec<WebhookDelivery>, u64)> {
+    let org = organization_of(caller)?;
+    state.store.list_deliveries(&org, id, page).await?.ok_or_else(|| AppError::not_found("Webhook endpoint"))
+}
+
 /// Worker side: one attempt at a delivery. An error makes the queue retry with backoff; the
 /// last attempt, a deleted endpoint or a refused (internal) target end it as `failed`.
-pub async fn deliver(state: &AppState, job: &Job) -> ApiResult<String> {
+pub async fn deliver(state: &App, job: &QueueItem) -> AppResult<String> {
     let Some(target) = state.store.delivery_target(&job.subject_id).await? else {
         return Ok(job.subject_id.clone());
     };
@@ -88,6 +131,6 @@ pub async fn deliver(state: &AppState, job: &Job) -> ApiResult<String> {
     if delivered {
         Ok(job.subject_id.clone())
     } else {
-        Err(ApiError::Internal(format!("webhook delivery failed: {}", attempt.error.unwrap_or_default())))
+        Err(AppError::Internal(format!("webhook delivery failed: {}", attempt.error.unwrap_or_default())))
     }
 }

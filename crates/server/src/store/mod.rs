@@ -23,6 +23,8 @@ pub use sql::SqlStore;
 pub use studies::*;
 pub use webhooks::*;
 
+pub use crate::domain::Tenant;
+
 /// Store failures, mapped to HTTP in `error.rs`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

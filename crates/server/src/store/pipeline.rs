@@ -1,15 +1,17 @@
-//! The agent pipeline in the store: the durable job queue and session findings.
+//! The agent pipeline in the store: the durable work queue, session findings and reports.
 
 use async_trait::async_trait;
 
-use super::{Guarded, StoreResult};
+use super::{Guarded, OutboundEvent, StoreResult};
+use crate::domain::{
+    Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus, Tenant,
+};
 
-/// A job to enqueue.
+/// Work to enqueue.
 #[derive(Debug, Clone)]
-pub struct NewJob {
+pub struct NewQueueItem {
     pub id: String,
-    /// `analyze_session`, …
-    pub kind: String,
+    pub kind: QueueKind,
     pub subject_id: String,
     pub organization_id: String,
     pub tester_id: Option<String>,
@@ -19,15 +21,15 @@ pub struct NewJob {
     pub now: i64,
 }
 
-/// A job row.
+/// A queue row (the wire calls it an analysis job: `ajob_…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
+pub struct QueueItem {
     pub id: String,
-    pub kind: String,
+    pub kind: QueueKind,
     pub subject_id: String,
     pub organization_id: String,
     pub tester_id: Option<String>,
-    pub status: String,
+    pub status: QueueStatus,
     pub attempts: i64,
     pub max_attempts: i64,
     pub run_at: i64,
@@ -38,14 +40,6 @@ pub struct Job {
     pub updated_at: i64,
 }
 
-/// Who reads a job: its organization, the session's tester, or everyone (admin).
-#[derive(Debug, Clone)]
-pub enum JobScope {
-    Organization(String),
-    Tester(String),
-    All,
-}
-
 /// A stored finding with the tester's decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindingRow {
@@ -53,7 +47,7 @@ pub struct FindingRow {
     pub session_id: String,
     /// JSON of the engine's finding.
     pub data: String,
-    pub decision: Option<String>,
+    pub decision: Option<Decision>,
     pub comment: Option<String>,
     pub decided_at: Option<i64>,
 }
@@ -62,42 +56,63 @@ pub struct FindingRow {
 #[derive(Debug, Clone)]
 pub struct FindingDecision {
     pub finding_id: String,
-    /// `confirm` or `reject`.
-    pub decision: String,
+    pub decision: Decision,
     pub comment: Option<String>,
 }
 
-/// What must hold, in the enqueueing transaction, for a job to be accepted.
+/// What must hold, in the enqueueing transaction, for work to be accepted (the services
+/// decide the states; the store checks them atomically).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnqueueGuard {
-    /// Agent 2: the session is `completed` or `analyzed`; its pipeline becomes `queued`.
-    AnalyzeSession,
-    /// Agent 3: the session is `confirmed`.
-    SessionReport,
-    /// Agent 4: the study has at least one confirmed session (`WrongState("none confirmed")`).
-    StudyReport,
-    /// Agent 1: the session is `active` or `paused`.
-    Snapshot,
+pub enum EnqueueGuard<'a> {
+    /// The subject session is in one of `within`; its pipeline becomes `pipeline` if given.
+    Session { within: &'a [SessionStatus], pipeline: Option<PipelineStatus> },
+    /// The subject study has at least one session in `with` (`WrongState("none <with>")`).
+    StudyHasSession { with: SessionStatus },
+}
+
+/// A session's move after its analysis is stored.
+#[derive(Debug, Clone)]
+pub struct AnalysisSaved<'a> {
+    /// States in which an analysis may be stored (a confirmed session keeps its findings).
+    pub from: &'a [SessionStatus],
+    pub to: SessionStatus,
+    pub pipeline: PipelineStatus,
+    pub event: Option<OutboundEvent>,
+}
+
+/// A session's move once every finding is decided, and the study's when enough sessions are.
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    /// The session must be in this state to take decisions.
+    pub from: SessionStatus,
+    pub to: SessionStatus,
+    pub pipeline: PipelineStatus,
+    /// The study moves `.0 → .1` once `.2` of its sessions are in the session's target state
+    /// (the service passes the study's `testerCount`); checked in the same transaction.
+    pub study: Option<(StudyStatus, StudyStatus, i64)>,
+    pub event: Option<OutboundEvent>,
 }
 
 /// A report to store.
 #[derive(Debug, Clone)]
 pub struct NewReport {
     pub id: String,
-    /// `session` or `study`.
-    pub kind: String,
+    pub kind: ReportKind,
     pub subject_id: String,
     pub study_id: String,
     pub organization_id: String,
     pub data: String,
     pub now: i64,
+    /// A session report moves the session's pipeline here.
+    pub session_pipeline: Option<PipelineStatus>,
+    pub event: Option<OutboundEvent>,
 }
 
 /// A stored report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportRow {
     pub id: String,
-    pub kind: String,
+    pub kind: ReportKind,
     pub subject_id: String,
     pub study_id: String,
     pub data: String,
@@ -107,45 +122,55 @@ pub struct ReportRow {
 /// The queue and the results.
 #[async_trait]
 pub trait PipelineStore: Send + Sync + 'static {
-    /// Checks `guard` and enqueues the job in one transaction; if a job of the same kind for
+    /// Checks `guard` and enqueues the work in one transaction; if work of the same kind for
     /// the same subject is already queued or running, returns that one instead.
-    async fn enqueue_job(&self, job: NewJob, guard: EnqueueGuard) -> StoreResult<Guarded<Job>>;
-    /// Claims the next due job (or one whose lease expired): PostgreSQL `FOR UPDATE SKIP
+    async fn enqueue(&self, item: NewQueueItem, guard: EnqueueGuard<'_>) -> StoreResult<Guarded<QueueItem>>;
+    /// Claims the next due item (or one whose lease expired): PostgreSQL `FOR UPDATE SKIP
     /// LOCKED`, SQLite through its single writer.
-    async fn claim_job(&self, worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<Job>>;
-    async fn complete_job(&self, id: &str, result_ref: &str, now: i64) -> StoreResult<()>;
-    /// Records a failure: back to `queued` at `retry_at`, or `failed` when `retry_at` is None.
-    async fn fail_job(&self, id: &str, error: &str, retry_at: Option<i64>, now: i64) -> StoreResult<()>;
-    async fn get_job(&self, scope: &JobScope, id: &str) -> StoreResult<Option<Job>>;
-    /// Stores an analysis: replaces the session's findings and analysis, session → `analyzed`,
-    /// pipeline → `awaiting_confirmation`. Idempotent; refuses (`WrongState`) once confirmed.
+    async fn claim_next(&self, worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<QueueItem>>;
+    async fn complete_item(&self, id: &str, result_ref: &str, now: i64) -> StoreResult<()>;
+    /// Records a failure: back to `queued` at `retry_at`, or `failed` when `retry_at` is None;
+    /// a final failure also sets the subject session's pipeline to `on_final`, if given.
+    async fn fail_item(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<i64>,
+        on_final: Option<PipelineStatus>,
+        now: i64,
+    ) -> StoreResult<()>;
+    async fn get_queue_item(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<QueueItem>>;
+    /// Stores an analysis: replaces the session's findings and analysis and moves the session
+    /// as `saved` says, in one transaction; `WrongState` outside `saved.from`.
     async fn save_session_analysis(
         &self,
         session_id: &str,
         study_id: &str,
         findings: &[(String, String)],
         analysis_json: &str,
+        saved: AnalysisSaved<'_>,
         now: i64,
     ) -> StoreResult<Guarded<()>>;
-    async fn list_findings(&self, session_id: &str) -> StoreResult<Vec<FindingRow>>;
-    /// Records decisions; when every finding is decided the session becomes `confirmed` and
-    /// the study `completed` once `testerCount` sessions are confirmed. Returns whether the
-    /// session is now confirmed. Errors name an unknown finding.
-    /// Stores a report; a session report also moves the session's pipeline to `reported`.
-    async fn save_report(&self, report: NewReport) -> StoreResult<()>;
-    /// A report by id, tenant-scoped (`Tester` scope sees none).
-    async fn get_report(&self, scope: &JobScope, id: &str) -> StoreResult<Option<ReportRow>>;
-    /// The newest report about a session or study.
-    async fn latest_report(&self, scope: &JobScope, subject_id: &str) -> StoreResult<Option<ReportRow>>;
-    /// Attaches a real-time snapshot (Agent 1) to the session.
-    async fn save_realtime(&self, session_id: &str, snapshot_json: &str, now: i64) -> StoreResult<()>;
-    /// Ids of the study's confirmed sessions, oldest first.
-    async fn confirmed_sessions(&self, study_id: &str) -> StoreResult<Vec<String>>;
+    async fn list_findings(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Vec<FindingRow>>;
+    /// Records decisions; when every finding is decided, applies `c` (session, study, event).
+    /// Returns whether the session is now confirmed. An unknown finding rolls back all.
     async fn confirm_findings(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         decisions: &[FindingDecision],
         added_notes: Option<&str>,
+        c: Confirmation,
         now: i64,
     ) -> StoreResult<Guarded<bool>>;
+    /// Stores a report with its effects.
+    async fn save_report(&self, report: NewReport) -> StoreResult<()>;
+    /// A report by id, tenant-scoped (a tester tenant sees none: reports are the business's).
+    async fn get_report(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<ReportRow>>;
+    /// The newest report about a session or study.
+    async fn latest_report(&self, tenant: &Tenant, subject_id: &str) -> StoreResult<Option<ReportRow>>;
+    /// Attaches a real-time snapshot (Agent 1) to the session.
+    async fn save_realtime(&self, session_id: &str, snapshot_json: &str, now: i64) -> StoreResult<()>;
+    /// Ids of the study's sessions in `status`, oldest first.
+    async fn sessions_in(&self, study_id: &str, status: SessionStatus) -> StoreResult<Vec<String>>;
 }

@@ -2,17 +2,9 @@
 
 use async_trait::async_trait;
 
-use super::{Guarded, Page, StoreResult};
-
-/// Who is asking, for tenant filtering in SQL.
-#[derive(Debug, Clone)]
-pub enum SessionScope {
-    /// A business member: sessions of the organization's studies.
-    Organization(String),
-    /// A tester: their own sessions.
-    Tester(String),
-    All,
-}
+use super::{Guarded, OutboundEvent, Page, StoreResult};
+use crate::domain::study::{ConsentRecord, Profile};
+use crate::domain::{PipelineStatus, SessionStatus, Tenant};
 
 /// A session row with the tester's anonymous label number.
 #[derive(Debug, Clone)]
@@ -23,13 +15,13 @@ pub struct Session {
     pub tester_id: String,
     pub label_no: Option<i64>,
     pub variant: Option<String>,
-    pub status: String,
-    pub pipeline_status: String,
+    pub status: SessionStatus,
+    pub pipeline_status: PipelineStatus,
     pub started_at: i64,
     pub paused_at: Option<i64>,
     pub paused_ms: i64,
     pub completed_at: Option<i64>,
-    pub consent: Option<String>,
+    pub consent: Option<ConsentRecord>,
     pub consent_events: bool,
     pub consent_facial: bool,
     pub consent_voice: bool,
@@ -37,8 +29,8 @@ pub struct Session {
     pub nps: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
-    /// The tester's profile JSON (for their ND categories), if any.
-    pub tester_profile: Option<String>,
+    /// The tester's profile (for their ND categories), if any.
+    pub tester_profile: Option<Profile>,
     /// JSON of the latest analysis (`{insights, analytics, toneProfile}`), once analysed.
     pub analysis: Option<String>,
     /// JSON of the latest real-time snapshot (Agent 1).
@@ -66,15 +58,39 @@ pub enum CreateSessionOutcome {
     AlreadyExists,
 }
 
+/// The guards and effects of creating a session, decided by the sessions service and
+/// applied by the store in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionStart<'a> {
+    /// The study must be in one of these states.
+    pub study_in: &'a [crate::domain::StudyStatus],
+    /// The study moves from the first state to the second when the session starts.
+    pub study_moves: (crate::domain::StudyStatus, crate::domain::StudyStatus),
+    pub status: SessionStatus,
+    pub pipeline: PipelineStatus,
+}
+
+/// A guarded state change of a session: allowed current states, the change, and the
+/// outbound event it causes (recorded in the same transaction).
+#[derive(Debug, Clone)]
+pub struct SessionTransition<'a> {
+    pub from: &'a [SessionStatus],
+    pub change: SessionChange,
+    pub event: Option<OutboundEvent>,
+}
+
 /// Picks the variant from the per-variant session counts (`None`: no A/B test).
 pub type VariantChooser = dyn Fn(&[(String, i64)]) -> Option<String> + Send + Sync;
 
-/// State changes of a session.
+/// State changes of a session (to `to`), with the bookkeeping each needs.
 #[derive(Debug, Clone, Copy)]
 pub enum SessionChange {
-    Pause,
-    Resume,
-    Complete { completed_at: i64 },
+    /// Starts a pause clock.
+    Pause { to: SessionStatus },
+    /// Adds the pause to the paused total.
+    Resume { to: SessionStatus },
+    /// Closes the pause clock and records the completion time.
+    Complete { to: SessionStatus, completed_at: i64 },
 }
 
 /// An event item as stored.
@@ -123,6 +139,19 @@ pub struct VoiceRow {
     pub confidence: f64,
 }
 
+/// Every stream of a session, in timestamp order: what the analysis engine reads.
+#[derive(Debug, Clone, Default)]
+pub struct SessionStreams {
+    pub events: Vec<EventRow>,
+    pub facial: Vec<FacialRow>,
+    pub voice: Vec<VoiceRow>,
+    pub notes: Vec<NoteRow>,
+    pub attempts: Vec<TaskAttemptRow>,
+}
+
+/// `Guarded::WrongState` of an ingest whose stream is not consented.
+pub const NO_CONSENT: &str = "no consent";
+
 /// A batch of one stream.
 #[derive(Debug, Clone)]
 pub enum StreamBatch {
@@ -165,22 +194,24 @@ pub struct EventFilter {
     pub to: Option<i64>,
 }
 
-/// Sessions, their streams and feedback.
+/// Sessions, their streams and feedback. Every method that touches a session's data takes
+/// the caller's `Tenant` and filters on it in SQL (`Tenant::All` for admins and workers).
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Creates the session if the tester accepted the study and it is open or in progress;
-    /// moves the study to `in_progress`. Atomic.
+    /// Creates the session if the tester accepted the study and the study is in one of
+    /// `start.study_in`; applies `start.study_moves`. Atomic.
     async fn create_session(
         &self,
         s: NewSession,
+        start: SessionStart<'_>,
         choose_variant: &VariantChooser,
     ) -> StoreResult<CreateSessionOutcome>;
-    async fn get_session(&self, scope: &SessionScope, id: &str) -> StoreResult<Option<Session>>;
+    async fn get_session(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<Session>>;
     async fn list_sessions(
         &self,
-        scope: &SessionScope,
+        tenant: &Tenant,
         study_id: Option<&str>,
-        status: Option<&str>,
+        status: Option<SessionStatus>,
         page: Page,
     ) -> StoreResult<(Vec<Session>, u64)>;
     /// The live session a test token belongs to: `(session_id, tester_id)`.
@@ -189,25 +220,36 @@ pub trait SessionStore: Send + Sync + 'static {
         token_hash: &str,
         now: i64,
     ) -> StoreResult<Option<(String, String)>>;
-    /// Applies a state change if the session is in one of `from`.
+    /// Applies a state change if the session is in one of `t.from`.
     async fn change_session(
         &self,
+        tenant: &Tenant,
         id: &str,
-        from: &[&str],
-        change: SessionChange,
+        t: SessionTransition<'_>,
         now: i64,
     ) -> StoreResult<Guarded<Session>>;
+    /// Records consent if the session is in one of `from` (checked in the same transaction).
     async fn set_consent(
         &self,
+        tenant: &Tenant,
         id: &str,
-        consent_json: &str,
-        streams: [bool; 3],
+        from: &[SessionStatus],
+        consent: &ConsentRecord,
         now: i64,
-    ) -> StoreResult<()>;
-    /// Stores a batch in one transaction if the session is still active.
-    async fn ingest(&self, session_id: &str, batch: StreamBatch) -> StoreResult<Guarded<IngestCounts>>;
+    ) -> StoreResult<Guarded<()>>;
+    /// Stores a batch in one transaction if the session is in `accepting` and its stream is
+    /// consented, both read in that transaction (so a concurrent completion or consent
+    /// withdrawal cannot slip between); `WrongState("no consent")` when the stream is not.
+    async fn ingest(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+        accepting: SessionStatus,
+        batch: StreamBatch,
+    ) -> StoreResult<Guarded<IngestCounts>>;
     async fn list_events(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         filter: &EventFilter,
         page: Page,
@@ -215,32 +257,43 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Export cursors: rows after `(ts, seq)` in timestamp order, with their seq.
     async fn events_after(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, EventRow)>>;
     async fn facial_after(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, FacialRow)>>;
     async fn voice_after(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, VoiceRow)>>;
-    async fn add_note(&self, session_id: &str, note: NoteRow) -> StoreResult<()>;
-    async fn list_notes(&self, session_id: &str, page: Page) -> StoreResult<(Vec<NoteRow>, u64)>;
+    /// Every stream of the session at once, typed, in timestamp order (the engine's input).
+    async fn session_streams(&self, tenant: &Tenant, session_id: &str) -> StoreResult<SessionStreams>;
+    async fn add_note(&self, tenant: &Tenant, session_id: &str, note: NoteRow) -> StoreResult<Guarded<()>>;
+    async fn list_notes(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+        page: Page,
+    ) -> StoreResult<(Vec<NoteRow>, u64)>;
     /// Upserts task attempts (by task) and the survey, in one transaction.
     async fn put_feedback(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         attempts: &[TaskAttemptRow],
         sus: Option<&str>,
         nps: Option<i64>,
         now: i64,
-    ) -> StoreResult<()>;
-    async fn list_attempts(&self, session_id: &str) -> StoreResult<Vec<TaskAttemptRow>>;
+    ) -> StoreResult<Guarded<()>>;
+    async fn list_attempts(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Vec<TaskAttemptRow>>;
 }

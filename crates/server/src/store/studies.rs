@@ -2,15 +2,17 @@
 
 use async_trait::async_trait;
 
-use super::{Page, StoreResult};
+use super::{OutboundEvent, Page, StoreResult};
+use crate::domain::StudyStatus;
+use crate::domain::study::{Profile, StudyDefinition};
 
 /// Who is asking, for tenant filtering in SQL.
 #[derive(Debug, Clone)]
 pub enum StudyScope {
     /// A business member: only this organization's studies.
     Organization(String),
-    /// A tester: studies they answered, plus open studies matching their profile.
-    Tester { tester_id: String, profile: MatchProfile },
+    /// A tester: studies they answered, plus studies in `offered_in` matching their profile.
+    Tester { tester_id: String, profile: MatchProfile, offered_in: Vec<StudyStatus> },
     /// An admin: everything.
     All,
 }
@@ -42,9 +44,9 @@ pub struct Study {
     pub id: String,
     pub organization_id: String,
     pub created_by: String,
-    pub status: String,
-    /// JSON text of the study definition (everything but tasks).
-    pub definition: String,
+    pub status: StudyStatus,
+    /// The study definition (tasks are in `tasks`).
+    pub definition: StudyDefinition,
     pub tester_count: i64,
     pub tasks: Vec<StudyTask>,
     pub seats_taken: i64,
@@ -56,10 +58,10 @@ pub struct Study {
     pub closed_at: Option<i64>,
 }
 
-/// A study to write: definition JSON plus the columns matching uses.
+/// A study to write: the definition plus the columns matching uses.
 #[derive(Debug, Clone)]
 pub struct StudyWrite {
-    pub definition: String,
+    pub definition: StudyDefinition,
     pub tester_count: i64,
     pub min_age: Option<i64>,
     pub max_age: Option<i64>,
@@ -84,7 +86,7 @@ pub enum AcceptOutcome {
     Accepted { label_no: i64 },
     AlreadyAccepted,
     Full,
-    NotOpen(String),
+    NotOpen(StudyStatus),
     NotFound,
 }
 
@@ -92,7 +94,7 @@ pub enum AcceptOutcome {
 #[derive(Debug, Clone)]
 pub struct TesterProfile {
     pub user_id: String,
-    pub profile: String,
+    pub profile: Profile,
     pub capacity_verified: bool,
     pub updated_at: i64,
 }
@@ -112,28 +114,38 @@ pub trait StudyStore: Send + Sync + 'static {
     async fn list_studies(
         &self,
         scope: &StudyScope,
-        status: Option<&str>,
+        status: Option<StudyStatus>,
         page: Page,
     ) -> StoreResult<(Vec<Study>, u64)>;
-    /// Replaces a draft's definition and tasks (organization-scoped).
+    /// Replaces the definition and tasks of a study in one of `from` (organization-scoped
+    /// unless `org_id` is None).
     async fn update_draft(
         &self,
         org_id: Option<&str>,
         id: &str,
+        from: &[StudyStatus],
         w: StudyWrite,
         now: i64,
     ) -> StoreResult<Guarded<Study>>;
-    /// Moves a study from one of `from` to `to` (organization-scoped unless `org_id` is None).
+    /// Moves a study from one of `from` to `to` (organization-scoped unless `org_id` is None),
+    /// recording `event` in the same transaction.
     async fn set_study_status(
         &self,
         org_id: Option<&str>,
         id: &str,
-        from: &[&str],
-        to: &str,
+        from: &[StudyStatus],
+        to: StudyStatus,
+        event: Option<OutboundEvent>,
         now: i64,
     ) -> StoreResult<Guarded<Study>>;
-    /// Takes a seat for the tester if the study is open and not full.
-    async fn accept_study(&self, tester_id: &str, id: &str, now: i64) -> StoreResult<AcceptOutcome>;
+    /// Takes a seat for the tester if the study is in one of `open_in` and not full.
+    async fn accept_study(
+        &self,
+        tester_id: &str,
+        id: &str,
+        open_in: &[StudyStatus],
+        now: i64,
+    ) -> StoreResult<AcceptOutcome>;
     /// Declines an offer (frees the seat of an accepted one without a session).
     async fn decline_study(&self, tester_id: &str, id: &str, now: i64) -> StoreResult<Guarded<()>>;
     /// The tester's answer to a study: `accepted` or `declined`, with the label number.
@@ -144,5 +156,5 @@ pub trait StudyStore: Send + Sync + 'static {
     ) -> StoreResult<Option<(String, Option<i64>)>>;
 
     async fn get_profile(&self, user_id: &str) -> StoreResult<Option<TesterProfile>>;
-    async fn put_profile(&self, user_id: &str, profile: &str, now: i64) -> StoreResult<TesterProfile>;
+    async fn put_profile(&self, user_id: &str, profile: &Profile, now: i64) -> StoreResult<TesterProfile>;
 }

@@ -3,16 +3,29 @@
 use async_trait::async_trait;
 
 use super::{Page, StoreResult};
+use crate::domain::{QueueKind, WebhookEvent};
 
-/// Event types a business may subscribe to.
-pub const EVENT_TYPES: [&str; 6] = [
-    "study.launched",
-    "session.completed",
-    "session.analyzed",
-    "session.confirmed",
-    "report.ready",
-    "study.report_ready",
-];
+/// An outbound webhook event, recorded in the same transaction as the change that causes it
+/// (the outbox): the store writes one delivery per subscribed endpoint of the session's or
+/// study's organization and queues each as `delivery` says. What to emit, with which data,
+/// is the services' decision.
+#[derive(Debug, Clone)]
+pub struct OutboundEvent {
+    pub event: WebhookEvent,
+    pub data: serde_json::Value,
+    pub delivery: DeliveryPlan,
+}
+
+/// How each delivery of an event is queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryPlan {
+    pub kind: QueueKind,
+    pub max_attempts: i64,
+    /// Id prefix of the delivery rows.
+    pub delivery_prefix: &'static str,
+    /// Id prefix of the queue rows.
+    pub queue_prefix: &'static str,
+}
 
 /// An endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]

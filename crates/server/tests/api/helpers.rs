@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use openscouter_server::auth::password::PasswordCost;
 use openscouter_server::clock::ManualClock;
 use openscouter_server::config::Config;
-use openscouter_server::state::AppState;
+use openscouter_server::http::state::AppState;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -400,7 +400,7 @@ impl TestApp {
     /// Runs every due job to completion, like a worker would; returns how many ran.
     pub async fn drain_jobs(&self) -> usize {
         let mut n = 0;
-        while openscouter_server::jobs::run_once(&self.state, "test-worker").await.unwrap() {
+        while openscouter_server::services::queue::run_once(&self.state, "test-worker").await.unwrap() {
             n += 1;
         }
         n

@@ -195,7 +195,7 @@ async fn jobs_survive_restarts_and_dead_workers(b: Backend) {
     let claimed = app
         .state
         .store
-        .claim_job("dead-worker", app.state.now(), app.state.config.job_lease_ms)
+        .claim_next("dead-worker", app.state.now(), app.state.config.job_lease_ms)
         .await
         .unwrap();
     assert_eq!(claimed.unwrap().id, job);

@@ -11,12 +11,12 @@ use axum::http::request::Parts;
 
 use crate::auth::principal::{AuthMethod, AuthOutcome, Principal};
 use crate::domain::{Role, Scope};
-use crate::error::ApiError;
+use crate::error::AppError;
 
 /// A rule about who may call a route.
 pub trait Policy: Send + Sync + 'static {
     /// Checks the principal; `parts` gives the method for scope checks.
-    fn check(principal: &Principal, parts: &Parts) -> Result<(), ApiError>;
+    fn check(principal: &Principal, parts: &Parts) -> Result<(), AppError>;
 }
 
 /// An authenticated caller who satisfies policy `P`.
@@ -38,21 +38,21 @@ fn required_scope(method: &Method) -> Scope {
     if method == Method::GET || method == Method::HEAD { Scope::Read } else { Scope::Write }
 }
 
-fn insufficient_scope(scope: Scope) -> ApiError {
-    ApiError::Forbidden(format!("This token lacks the {} scope", scope.as_str()))
+fn insufficient_scope(scope: Scope) -> AppError {
+    AppError::Forbidden(format!("This token lacks the {} scope", scope.as_str()))
 }
 
 /// The resolved principal, or 401.
-pub fn principal_of(parts: &Parts) -> Result<Principal, ApiError> {
+pub fn principal_of(parts: &Parts) -> Result<Principal, AppError> {
     match parts.extensions.get::<AuthOutcome>() {
         Some(AuthOutcome::Authenticated(p)) => Ok(p.clone()),
-        Some(AuthOutcome::Rejected(msg)) => Err(ApiError::Unauthorized(msg.clone())),
-        Some(AuthOutcome::Anonymous) | None => Err(ApiError::Unauthorized("Authentication required".into())),
+        Some(AuthOutcome::Rejected(msg)) => Err(AppError::Unauthorized(msg.clone())),
+        Some(AuthOutcome::Anonymous) | None => Err(AppError::Unauthorized("Authentication required".into())),
     }
 }
 
 impl<S: Send + Sync, P: Policy> FromRequestParts<S> for Authed<P> {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let principal = principal_of(parts)?;
@@ -66,7 +66,7 @@ impl<S: Send + Sync, P: Policy> FromRequestParts<S> for Authed<P> {
 #[derive(Debug, Clone, Copy)]
 pub struct AnyRole;
 impl Policy for AnyRole {
-    fn check(p: &Principal, parts: &Parts) -> Result<(), ApiError> {
+    fn check(p: &Principal, parts: &Parts) -> Result<(), AppError> {
         if matches!(p.method, AuthMethod::TestToken { .. }) {
             return Err(test_token_refused());
         }
@@ -75,19 +75,19 @@ impl Policy for AnyRole {
     }
 }
 
-fn test_token_refused() -> ApiError {
-    ApiError::Forbidden("A test token only works for its session's ingestion and controls".into())
+fn test_token_refused() -> AppError {
+    AppError::Forbidden("A test token only works for its session's ingestion and controls".into())
 }
 
 /// A signed-in user (JWT), any role. API tokens cannot manage accounts or mint tokens.
 #[derive(Debug, Clone, Copy)]
 pub struct JwtOnly;
 impl Policy for JwtOnly {
-    fn check(p: &Principal, _: &Parts) -> Result<(), ApiError> {
+    fn check(p: &Principal, _: &Parts) -> Result<(), AppError> {
         match p.method {
             AuthMethod::Jwt { .. } => Ok(()),
             AuthMethod::ApiToken { .. } => {
-                Err(ApiError::Forbidden("This endpoint needs a signed-in user (JWT)".into()))
+                Err(AppError::Forbidden("This endpoint needs a signed-in user (JWT)".into()))
             }
             AuthMethod::TestToken { .. } => Err(test_token_refused()),
         }
@@ -99,7 +99,7 @@ impl Policy for JwtOnly {
 #[derive(Debug, Clone, Copy)]
 pub struct SessionActorPolicy;
 impl Policy for SessionActorPolicy {
-    fn check(p: &Principal, parts: &Parts) -> Result<(), ApiError> {
+    fn check(p: &Principal, parts: &Parts) -> Result<(), AppError> {
         match p.method {
             AuthMethod::TestToken { .. } => Ok(()),
             _ => JwtOnly::check(p, parts),
@@ -111,11 +111,11 @@ impl Policy for SessionActorPolicy {
 #[derive(Debug, Clone, Copy)]
 pub struct BusinessOrAdminJwt;
 impl Policy for BusinessOrAdminJwt {
-    fn check(p: &Principal, parts: &Parts) -> Result<(), ApiError> {
+    fn check(p: &Principal, parts: &Parts) -> Result<(), AppError> {
         JwtOnly::check(p, parts)?;
         match p.role {
             Role::Business | Role::Admin => Ok(()),
-            Role::Tester => Err(ApiError::Forbidden("Only business accounts and admins may do this".into())),
+            Role::Tester => Err(AppError::Forbidden("Only business accounts and admins may do this".into())),
         }
     }
 }
@@ -124,9 +124,9 @@ impl Policy for BusinessOrAdminJwt {
 #[derive(Debug, Clone, Copy)]
 pub struct AdminRole;
 impl Policy for AdminRole {
-    fn check(p: &Principal, _: &Parts) -> Result<(), ApiError> {
+    fn check(p: &Principal, _: &Parts) -> Result<(), AppError> {
         if p.role != Role::Admin || matches!(p.method, AuthMethod::TestToken { .. }) {
-            return Err(ApiError::Forbidden("Admin role required".into()));
+            return Err(AppError::Forbidden("Admin role required".into()));
         }
         if p.has_scope(Scope::Admin) { Ok(()) } else { Err(insufficient_scope(Scope::Admin)) }
     }

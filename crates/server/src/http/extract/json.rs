@@ -6,14 +6,14 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::AppError;
 
 /// `axum::Json` with envelope rejections.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
@@ -28,7 +28,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 pub struct OptionalJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let empty =
@@ -41,10 +41,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     }
 }
 
-fn map_rejection(rejection: JsonRejection) -> ApiError {
+fn map_rejection(rejection: JsonRejection) -> AppError {
     match rejection {
         JsonRejection::JsonSyntaxError(e) => {
-            ApiError::BadRequest(format!("Malformed JSON: {}", inner_message(&e.body_text())))
+            AppError::BadRequest(format!("Malformed JSON: {}", inner_message(&e.body_text())))
         }
         JsonRejection::JsonDataError(e) => {
             let msg = inner_message(&e.body_text());
@@ -55,17 +55,17 @@ fn map_rejection(rejection: JsonRejection) -> ApiError {
                 _ => (String::new(), msg.as_str()),
             };
             match detail.strip_prefix("missing field `").and_then(|r| r.split_once('`')) {
-                Some((field, _)) => ApiError::Unprocessable(format!("{path}{field}: is required")),
-                None => ApiError::BadRequest(format!("Invalid JSON body: {msg}")),
+                Some((field, _)) => AppError::Unprocessable(format!("{path}{field}: is required")),
+                None => AppError::BadRequest(format!("Invalid JSON body: {msg}")),
             }
         }
         JsonRejection::MissingJsonContentType(_) => {
-            ApiError::BadRequest("Expected a JSON body with Content-Type: application/json".into())
+            AppError::BadRequest("Expected a JSON body with Content-Type: application/json".into())
         }
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge(0)
+            AppError::PayloadTooLarge(0)
         }
-        other => ApiError::BadRequest(format!("Could not read the request body: {}", other.body_text())),
+        other => AppError::BadRequest(format!("Could not read the request body: {}", other.body_text())),
     }
 }
 
@@ -105,7 +105,7 @@ where
     T: DeserializeOwned + garde::Validate,
     T::Context: Default,
 {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let ApiJson(value) = ApiJson::<T>::from_request(req, state).await?;
@@ -122,7 +122,7 @@ where
                     }
                 })
                 .unwrap_or_else(|| "Invalid request".into());
-            ApiError::Unprocessable(first)
+            AppError::Unprocessable(first)
         })?;
         Ok(Self(value))
     }

@@ -3,7 +3,6 @@
 pub mod auth;
 pub mod json;
 pub mod pagination;
-pub mod secrets;
 
 pub use auth::{Admin, Authed, BusinessOrAdmin, SessionActor, UserJwt};
 pub use json::{ApiJson, OptionalJson, ValidatedJson};

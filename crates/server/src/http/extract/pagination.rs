@@ -5,8 +5,8 @@ use axum::http::request::Parts;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::envelope::PageMeta;
-use crate::error::ApiError;
+use crate::error::AppError;
+use crate::http::envelope::PageMeta;
 use crate::store::Page;
 
 /// Validated pagination.
@@ -30,19 +30,19 @@ impl Pagination {
     }
 
     /// Parses the raw query string's `page` and `limit`.
-    pub fn from_query(query: Option<&str>) -> Result<Self, ApiError> {
+    pub fn from_query(query: Option<&str>) -> Result<Self, AppError> {
         let mut page = 1u32;
         let mut limit = 20u32;
         for (k, v) in form_pairs(query.unwrap_or("")) {
             match k.as_str() {
                 "page" => {
                     page = v.parse().ok().filter(|p| *p >= 1).ok_or_else(|| {
-                        ApiError::BadRequest(format!("page: must be an integer ≥ 1, got {v:?}"))
+                        AppError::BadRequest(format!("page: must be an integer ≥ 1, got {v:?}"))
                     })?;
                 }
                 "limit" => {
                     limit = v.parse().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| {
-                        ApiError::BadRequest(format!("limit: must be an integer from 1 to 100, got {v:?}"))
+                        AppError::BadRequest(format!("limit: must be an integer from 1 to 100, got {v:?}"))
                     })?;
                 }
                 _ => {}
@@ -59,7 +59,7 @@ pub fn form_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Pagination {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Self::from_query(parts.uri.query())

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::envelope::Envelope;
+use crate::http::envelope::Envelope;
 
 /// Paths whose bodies follow another protocol (spec §1.1 exceptions).
 fn exempt(path: &str) -> bool {

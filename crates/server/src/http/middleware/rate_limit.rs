@@ -2,17 +2,17 @@
 //! the `X-RateLimit-*` headers (and `Retry-After` on 429).
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::principal::AuthOutcome;
 use crate::domain::{Plan, Role};
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::http::middleware::client_ip::client_ip;
+use crate::http::state::AppState;
 use crate::ratelimit::{Decision, Quota};
 use crate::services::credentials;
-use crate::state::AppState;
 
 /// The key and quota of a request (`None`: exempt).
 fn bucket(state: &AppState, outcome: &AuthOutcome, ip: Option<std::net::IpAddr>) -> Option<(String, Quota)> {
@@ -43,10 +43,13 @@ fn set_headers(res: &mut Response, d: &Decision) {
 
 /// The middleware for `/api/*`.
 pub async fn auth_and_rate_limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let outcome = match credentials::resolve(&state, req.headers()).await {
-        Ok(o) => o,
-        Err(e) => return e.into_response(),
-    };
+    let outcome =
+        match credentials::resolve(&state, req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes()))
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => return e.into_response(),
+        };
     let ip = client_ip(req.headers(), req.extensions(), &state.config.trusted_proxies);
     let decision = match bucket(&state, &outcome, ip) {
         Some((key, quota)) => Some(state.limiter.check(&key, quota, 1).await),
@@ -54,7 +57,7 @@ pub async fn auth_and_rate_limit(State(state): State<AppState>, mut req: Request
     };
     req.extensions_mut().insert(outcome);
     let mut res = match decision {
-        Some(d) if !d.allowed => ApiError::RateLimited(d.retry_after_secs).into_response(),
+        Some(d) if !d.allowed => AppError::RateLimited(d.retry_after_secs).into_response(),
         _ => next.run(req).await,
     };
     if let Some(d) = &decision {

@@ -9,12 +9,12 @@ use utoipa_axum::routes;
 
 use super::OrganizationOut;
 use crate::domain::{Plan, format_ms};
-use crate::envelope::{Envelope, ok};
-use crate::error::{ApiError, ApiResult};
+use crate::error::AppResult;
+use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::pagination::PageQuery;
 use crate::http::extract::{Admin, Pagination, ValidatedJson};
-use crate::state::AppState;
-use crate::store::{AuditEntry, StoreError};
+use crate::http::state::AppState;
+use crate::services::accounts;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(patch_organization)).routes(routes!(audit_log))
@@ -51,22 +51,8 @@ async fn patch_organization(
     admin: Admin,
     Path(id): Path<String>,
     ValidatedJson(b): ValidatedJson<OrganizationPatch>,
-) -> ApiResult<Envelope<OrganizationOut>> {
-    let now = state.now();
-    let audit = AuditEntry {
-        id: crate::store::sql::audit_id(now),
-        actor_id: Some(admin.user_id.clone()),
-        action: "organization.plan_changed".into(),
-        target_type: "organization".into(),
-        target_id: id.clone(),
-        details: serde_json::json!({ "plan": b.plan }).to_string(),
-        created_at: now,
-    };
-    match state.store.set_organization_plan(&id, b.plan, audit).await {
-        Ok(org) => Ok(ok(org.into())),
-        Err(StoreError::NotFound) => Err(ApiError::not_found("Organization")),
-        Err(e) => Err(e.into()),
-    }
+) -> AppResult<Envelope<OrganizationOut>> {
+    Ok(ok(accounts::set_plan(&state, &admin, &id, b.plan).await?.into()))
 }
 
 /// The audit log, newest first.
@@ -76,8 +62,8 @@ async fn audit_log(
     State(state): State<AppState>,
     _admin: Admin,
     page: Pagination,
-) -> ApiResult<Envelope<Vec<AuditOut>>> {
-    let (rows, total) = state.store.list_audit(page.0).await?;
+) -> AppResult<Envelope<Vec<AuditOut>>> {
+    let (rows, total) = accounts::audit_log(&state, page.0).await?;
     let out = rows
         .into_iter()
         .map(|a| AuditOut {

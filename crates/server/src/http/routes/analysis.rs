@@ -7,14 +7,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::{Role, format_ms};
-use crate::envelope::{Envelope, ok};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::{Decision, QueueKind, QueueStatus, format_ms};
+use crate::error::{AppError, AppResult};
+use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{ApiJson, Authed, UserJwt};
-use crate::services::pipeline;
-use crate::services::sessions::{self, Access};
-use crate::state::AppState;
-use crate::store::{FindingDecision, Job, JobScope};
+use crate::http::state::AppState;
+use crate::services::pipeline::{self, ConfirmIn};
+use crate::services::queue;
+use crate::store::QueueItem;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -46,15 +46,15 @@ async fn realtime(
     State(state): State<AppState>,
     caller: Authed,
     ApiJson(b): ApiJson<AiIn>,
-) -> ApiResult<Envelope<QueuedOut>> {
-    let at = match b.snapshot_at.as_deref() {
-        Some(t) => Some(
-            crate::services::ingest::parse_time(t)
-                .map_err(|_| ApiError::Unprocessable("snapshotAt: must be an RFC 3339 time".into()))?,
-        ),
-        None => None,
-    };
-    let job = pipeline::request_snapshot(&state, &caller, &b.session_id, b.include_signals, at).await?;
+) -> AppResult<Envelope<QueuedOut>> {
+    let job = pipeline::request_snapshot(
+        &state,
+        &caller,
+        &b.session_id,
+        b.include_signals,
+        b.snapshot_at.as_deref(),
+    )
+    .await?;
     Ok(ok(QueuedOut {
         analysis_job_id: job.id,
         session_id: b.session_id,
@@ -70,7 +70,7 @@ pub struct QueuedOut {
     pub analysis_job_id: String,
     pub session_id: String,
     /// `queued` or `running` (an earlier request's job, when one is still pending).
-    pub status: String,
+    pub status: QueueStatus,
     pub estimated_completion_seconds: u32,
 }
 
@@ -79,9 +79,9 @@ pub struct QueuedOut {
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisJobOut {
     pub id: String,
-    pub kind: String,
+    pub kind: QueueKind,
     /// `queued`, `running`, `complete`, `failed`.
-    pub status: String,
+    pub status: QueueStatus,
     pub attempts: i64,
     pub error: Option<String>,
     /// What the job produced (the analysed session's id).
@@ -90,7 +90,7 @@ pub struct AnalysisJobOut {
     pub updated_at: String,
 }
 
-fn job_out(j: Job) -> AnalysisJobOut {
+fn job_out(j: QueueItem) -> AnalysisJobOut {
     AnalysisJobOut {
         id: j.id,
         kind: j.kind,
@@ -113,7 +113,7 @@ async fn analyze(
     State(state): State<AppState>,
     caller: Authed,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<QueuedOut>> {
+) -> AppResult<Envelope<QueuedOut>> {
     let job = pipeline::request_analysis(&state, &caller, &id).await?;
     Ok(ok(QueuedOut {
         analysis_job_id: job.id,
@@ -131,14 +131,8 @@ async fn analysis_job(
     State(state): State<AppState>,
     caller: Authed,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<AnalysisJobOut>> {
-    let scope = match caller.role {
-        Role::Admin => JobScope::All,
-        Role::Tester => JobScope::Tester(caller.user_id.clone()),
-        Role::Business => JobScope::Organization(caller.organization_id.clone().unwrap_or_default()),
-    };
-    let job = state.store.get_job(&scope, &id).await?.ok_or_else(|| ApiError::not_found("Analysis job"))?;
-    Ok(ok(job_out(job)))
+) -> AppResult<Envelope<AnalysisJobOut>> {
+    Ok(ok(job_out(queue::get(&state, &caller, &id).await?)))
 }
 
 /// A finding with the tester's decision.
@@ -150,7 +144,7 @@ pub struct FindingOut {
     #[schema(value_type = Object)]
     pub finding: serde_json::Value,
     /// `confirm`, `reject`, or null while undecided.
-    pub decision: Option<String>,
+    pub decision: Option<Decision>,
     pub comment: Option<String>,
     pub decided_at: Option<String>,
 }
@@ -163,20 +157,19 @@ async fn findings(
     State(state): State<AppState>,
     caller: Authed,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<Vec<FindingOut>>> {
-    sessions::authorize(&state, &caller, &id, Access::Read).await?;
-    let rows = state.store.list_findings(&id).await?;
-    let out = rows
+) -> AppResult<Envelope<Vec<FindingOut>>> {
+    let out = pipeline::findings(&state, &caller, &id)
+        .await?
         .into_iter()
         .map(|r| {
             Ok(FindingOut {
-                finding: serde_json::from_str(&r.data).map_err(ApiError::internal)?,
+                finding: serde_json::from_str(&r.data).map_err(AppError::internal)?,
                 decision: r.decision,
                 comment: r.comment,
                 decided_at: r.decided_at.map(format_ms),
             })
         })
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<AppResult<Vec<_>>>()?;
     Ok(ok(out))
 }
 
@@ -197,38 +190,13 @@ async fn analytics(
     State(state): State<AppState>,
     caller: Authed,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<AnalyticsOut>> {
-    let s = sessions::authorize(&state, &caller, &id, Access::Read).await?;
-    let analysis: serde_json::Value = s
-        .analysis
-        .as_deref()
-        .and_then(|a| serde_json::from_str(a).ok())
-        .ok_or_else(|| ApiError::Unprocessable("Session has not been analyzed yet".into()))?;
-    let out = serde_json::from_value(analysis["analytics"].clone()).map_err(ApiError::internal)?;
+) -> AppResult<Envelope<AnalyticsOut>> {
+    let analytics = pipeline::analytics(&state, &caller, &id).await?;
+    let out = serde_json::from_value(analytics).map_err(AppError::internal)?;
     Ok(ok(out))
 }
 
 /// One decision.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DecisionIn {
-    pub finding_id: String,
-    /// `confirm` or `reject`.
-    pub decision: String,
-    /// At most 2,000 characters.
-    pub comment: Option<String>,
-}
-
-/// The tester's decisions.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ConfirmIn {
-    pub decisions: Vec<DecisionIn>,
-    /// At most 5,000 characters.
-    pub added_notes: Option<String>,
-}
-
-/// The outcome of a confirmation.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmOut {
@@ -247,29 +215,7 @@ async fn confirm(
     caller: UserJwt,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ConfirmIn>,
-) -> ApiResult<Envelope<ConfirmOut>> {
-    if b.decisions.len() > 500 {
-        return Err(ApiError::Unprocessable("decisions: at most 500".into()));
-    }
-    let mut decisions = Vec::with_capacity(b.decisions.len());
-    for (i, d) in b.decisions.into_iter().enumerate() {
-        if d.decision != "confirm" && d.decision != "reject" {
-            return Err(ApiError::Unprocessable(format!(
-                "decisions[{i}].decision: must be confirm or reject"
-            )));
-        }
-        if d.comment.as_deref().is_some_and(|c| c.chars().count() > 2000) {
-            return Err(ApiError::Unprocessable(format!("decisions[{i}].comment: at most 2000 characters")));
-        }
-        decisions.push(FindingDecision {
-            finding_id: d.finding_id,
-            decision: d.decision,
-            comment: d.comment,
-        });
-    }
-    if b.added_notes.as_deref().is_some_and(|n| n.chars().count() > 5000) {
-        return Err(ApiError::Unprocessable("addedNotes: at most 5000 characters".into()));
-    }
-    let confirmed = pipeline::confirm(&state, &caller, &id, decisions, b.added_notes).await?;
+) -> AppResult<Envelope<ConfirmOut>> {
+    let confirmed = pipeline::confirm(&state, &caller, &id, b).await?;
     Ok(ok(ConfirmOut { session_id: id, status: if confirmed { "confirmed" } else { "analyzed" }.into() }))
 }

@@ -10,11 +10,11 @@ use utoipa_axum::routes;
 use super::UserOut;
 use crate::auth::principal::AuthMethod;
 use crate::domain::{Role, format_ms};
-use crate::envelope::{Envelope, ok};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
+use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{UserJwt, ValidatedJson};
+use crate::http::state::AppState;
 use crate::services::accounts::{self, IssuedTokens, Signup};
-use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -107,7 +107,7 @@ fn auth_out(user: crate::store::User, t: IssuedTokens) -> AuthOut {
 async fn signup(
     State(state): State<AppState>,
     ValidatedJson(b): ValidatedJson<SignupIn>,
-) -> ApiResult<Envelope<AuthOut>> {
+) -> AppResult<Envelope<AuthOut>> {
     let (user, tokens) = accounts::signup(
         &state,
         Signup {
@@ -128,7 +128,7 @@ async fn signup(
 async fn signin(
     State(state): State<AppState>,
     ValidatedJson(b): ValidatedJson<SigninIn>,
-) -> ApiResult<Envelope<AuthOut>> {
+) -> AppResult<Envelope<AuthOut>> {
     let (user, tokens) = accounts::signin(&state, &b.email, b.password).await?;
     Ok(ok(auth_out(user, tokens)))
 }
@@ -139,16 +139,16 @@ async fn signin(
 async fn refresh(
     State(state): State<AppState>,
     ValidatedJson(b): ValidatedJson<RefreshIn>,
-) -> ApiResult<Envelope<TokensOut>> {
+) -> AppResult<Envelope<TokensOut>> {
     Ok(ok(tokens_out(accounts::refresh(&state, &b.refresh_token).await?)))
 }
 
 /// Sign out: revokes this sign-in's refresh tokens and access tokens.
 #[utoipa::path(post, path = "/api/auth/signout", tag = "auth", security(("jwt" = [])),
     responses((status = 200, body = Envelope<serde_json::Value>, description = "`data` is null")))]
-async fn signout(State(state): State<AppState>, user: UserJwt) -> ApiResult<Envelope<()>> {
+async fn signout(State(state): State<AppState>, user: UserJwt) -> AppResult<Envelope<()>> {
     let AuthMethod::Jwt { session_id } = &user.method else {
-        return Err(ApiError::Forbidden("This endpoint needs a signed-in user (JWT)".into()));
+        return Err(AppError::Forbidden("This endpoint needs a signed-in user (JWT)".into()));
     };
     accounts::signout(&state, &user.user_id, session_id).await?;
     Ok(Envelope { success: true, data: None, error: None, metadata: None })

@@ -4,11 +4,11 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::envelope::{Envelope, ok};
-use crate::error::ApiResult;
+use crate::error::AppResult;
+use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{ApiJson, SessionActor};
+use crate::http::state::AppState;
 use crate::services::ingest::{self, IngestIn, IngestOut, Stream};
-use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(events)).routes(routes!(facial)).routes(routes!(voice))
@@ -27,7 +27,7 @@ async fn events(
     State(state): State<AppState>,
     caller: SessionActor,
     ApiJson(b): ApiJson<IngestIn>,
-) -> ApiResult<Envelope<IngestOut>> {
+) -> AppResult<Envelope<IngestOut>> {
     Ok(ok(ingest::ingest(&state, &caller, Stream::Events, b).await?))
 }
 
@@ -40,7 +40,7 @@ async fn facial(
     State(state): State<AppState>,
     caller: SessionActor,
     ApiJson(b): ApiJson<IngestIn>,
-) -> ApiResult<Envelope<IngestOut>> {
+) -> AppResult<Envelope<IngestOut>> {
     Ok(ok(ingest::ingest(&state, &caller, Stream::Facial, b).await?))
 }
 
@@ -52,6 +52,6 @@ async fn voice(
     State(state): State<AppState>,
     caller: SessionActor,
     ApiJson(b): ApiJson<IngestIn>,
-) -> ApiResult<Envelope<IngestOut>> {
+) -> AppResult<Envelope<IngestOut>> {
     Ok(ok(ingest::ingest(&state, &caller, Stream::Voice, b).await?))
 }

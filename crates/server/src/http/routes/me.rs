@@ -10,10 +10,11 @@ use utoipa_axum::routes;
 use super::{OrganizationOut, UserOut};
 use crate::auth::principal::AuthMethod;
 use crate::domain::Scope;
-use crate::envelope::{Envelope, ok};
-use crate::error::{ApiError, ApiResult};
+use crate::error::AppResult;
+use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{Authed, UserJwt, ValidatedJson};
-use crate::state::AppState;
+use crate::http::state::AppState;
+use crate::services::accounts;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_me, patch_me))
@@ -42,16 +43,9 @@ pub struct MePatch {
 /// Who am I? Also answers for API tokens, telling an integration whom it acts for.
 #[utoipa::path(get, path = "/api/me", tag = "me", security(("jwt" = []), ("token" = [])),
     responses((status = 200, body = Envelope<MeOut>), (status = 401, description = "No valid credentials")))]
-async fn get_me(State(state): State<AppState>, caller: Authed) -> ApiResult<Envelope<MeOut>> {
-    let user = state
-        .store
-        .get_user(&caller.user_id)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("Account no longer exists".into()))?;
-    let organization = match &user.organization_id {
-        Some(id) => state.store.get_organization(id).await?.map(Into::into),
-        None => None,
-    };
+async fn get_me(State(state): State<AppState>, caller: Authed) -> AppResult<Envelope<MeOut>> {
+    let (user, organization) = accounts::me(&state, &caller).await?;
+    let organization = organization.map(Into::into);
     let (auth_method, scopes) = match &caller.method {
         AuthMethod::Jwt { .. } => ("jwt", None),
         AuthMethod::ApiToken { scopes, .. } => ("token", Some(scopes.clone())),
@@ -67,7 +61,7 @@ async fn patch_me(
     State(state): State<AppState>,
     caller: UserJwt,
     ValidatedJson(b): ValidatedJson<MePatch>,
-) -> ApiResult<Envelope<UserOut>> {
-    let user = state.store.update_user_name(&caller.user_id, b.full_name.trim(), state.now()).await?;
+) -> AppResult<Envelope<UserOut>> {
+    let user = accounts::rename(&state, &caller, &b.full_name).await?;
     Ok(ok(user.into()))
 }

@@ -8,9 +8,9 @@ use axum::routing::get;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::envelope::{Envelope, ok};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::http::envelope::{Envelope, ok};
+
+use crate::http::state::AppState;
 
 /// Routes outside `/api` (not rate limited: probes and scrapers must not be throttled).
 pub fn router() -> Router<AppState> {
@@ -46,13 +46,9 @@ pub async fn healthz() -> Envelope<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, body = Envelope<Readiness>), (status = 503, description = "Store unreachable or migrations pending")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ready().await {
-        Ok(true) => ok(Readiness { status: "ready", store: state.store.backend() }).into_response(),
-        Ok(false) => ApiError::Unavailable("Migrations pending".into()).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            ApiError::Unavailable("Store unavailable".into()).into_response()
-        }
+    match crate::services::ops::readiness(&state).await {
+        Ok(store) => ok(Readiness { status: "ready", store }).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

@@ -6,14 +6,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::Role;
-use crate::envelope::{Envelope, ok};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::QueueStatus;
+use crate::error::{AppError, AppResult};
+use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{ApiJson, Authed};
+use crate::http::state::AppState;
 use crate::services::reports;
-use crate::services::sessions::{self, Access};
-use crate::state::AppState;
-use crate::store::{JobScope, ReportRow, StudyScope};
+use crate::store::ReportRow;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -40,7 +39,7 @@ pub struct ReportQueuedOut {
     pub session_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
-    pub status: String,
+    pub status: QueueStatus,
     pub estimated_completion_seconds: u32,
 }
 
@@ -57,18 +56,8 @@ pub struct ReportOut(pub serde_json::Value);
 #[schema(value_type = Object)]
 pub struct StudyFindingOut(pub serde_json::Value);
 
-fn scope(caller: &Authed) -> ApiResult<JobScope> {
-    Ok(match caller.role {
-        Role::Admin => JobScope::All,
-        Role::Business => JobScope::Organization(caller.organization_id.clone().unwrap_or_default()),
-        Role::Tester => {
-            return Err(ApiError::Forbidden("Reports are written for the study's business".into()));
-        }
-    })
-}
-
-fn report_body(r: ReportRow) -> ApiResult<ReportOut> {
-    serde_json::from_str(&r.data).map(ReportOut).map_err(ApiError::internal)
+fn report_body(r: ReportRow) -> AppResult<ReportOut> {
+    serde_json::from_str(&r.data).map(ReportOut).map_err(AppError::internal)
 }
 
 /// Agent 3: write the report of a confirmed session (asynchronous).
@@ -78,7 +67,7 @@ async fn create_session_report(
     State(state): State<AppState>,
     caller: Authed,
     ApiJson(b): ApiJson<ReportIn>,
-) -> ApiResult<Envelope<ReportQueuedOut>> {
+) -> AppResult<Envelope<ReportQueuedOut>> {
     let job = reports::request_session_report(&state, &caller, &b.session_id).await?;
     Ok(ok(ReportQueuedOut {
         analysis_job_id: job.id,
@@ -97,10 +86,8 @@ async fn get_report(
     State(state): State<AppState>,
     caller: Authed,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<ReportOut>> {
-    let r =
-        state.store.get_report(&scope(&caller)?, &id).await?.ok_or_else(|| ApiError::not_found("Report"))?;
-    Ok(ok(report_body(r)?))
+) -> AppResult<Envelope<ReportOut>> {
+    Ok(ok(report_body(reports::get(&state, &caller, &id).await?)?))
 }
 
 /// The latest report of a session.
@@ -111,11 +98,8 @@ async fn session_report(
     State(state): State<AppState>,
     caller: Authed,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<ReportOut>> {
-    let scope = scope(&caller)?;
-    sessions::authorize(&state, &caller, &id, Access::Read).await?;
-    let r = state.store.latest_report(&scope, &id).await?.ok_or_else(|| ApiError::not_found("Report"))?;
-    Ok(ok(report_body(r)?))
+) -> AppResult<Envelope<ReportOut>> {
+    Ok(ok(report_body(reports::for_session(&state, &caller, &id).await?)?))
 }
 
 /// Agent 4: synthesise the study's confirmed sessions (asynchronous).
@@ -126,7 +110,7 @@ async fn create_study_report(
     State(state): State<AppState>,
     caller: Authed,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<ReportQueuedOut>> {
+) -> AppResult<Envelope<ReportQueuedOut>> {
     let job = reports::request_study_report(&state, &caller, &id).await?;
     Ok(ok(ReportQueuedOut {
         analysis_job_id: job.id,
@@ -137,20 +121,6 @@ async fn create_study_report(
     }))
 }
 
-async fn latest_study_report(
-    state: &AppState,
-    caller: &Authed,
-    study_id: &str,
-) -> ApiResult<Option<ReportRow>> {
-    let scope = scope(caller)?;
-    let study_scope = match &scope {
-        JobScope::Organization(o) => StudyScope::Organization(o.clone()),
-        _ => StudyScope::All,
-    };
-    state.store.get_study(&study_scope, study_id).await?.ok_or_else(|| ApiError::not_found("Study"))?;
-    Ok(state.store.latest_report(&scope, study_id).await?)
-}
-
 /// The latest study report.
 #[utoipa::path(get, path = "/api/reports/job/{id}", tag = "reports", security(("jwt" = []), ("token" = ["read"])),
     params(("id" = String, Path, description = "Study id")),
@@ -159,9 +129,8 @@ async fn study_report(
     State(state): State<AppState>,
     caller: Authed,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<ReportOut>> {
-    let r = latest_study_report(&state, &caller, &id).await?.ok_or_else(|| ApiError::not_found("Report"))?;
-    Ok(ok(report_body(r)?))
+) -> AppResult<Envelope<ReportOut>> {
+    Ok(ok(report_body(reports::for_study(&state, &caller, &id).await?)?))
 }
 
 /// The study's findings: confirmed findings merged across sessions, from the latest study
@@ -173,16 +142,8 @@ async fn study_findings(
     State(state): State<AppState>,
     caller: Authed,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<Vec<StudyFindingOut>>> {
-    let findings = match latest_study_report(&state, &caller, &id).await? {
-        Some(r) => report_body(r)?.0["findings"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .map(StudyFindingOut)
-            .collect(),
-        None => Vec::new(),
-    };
+) -> AppResult<Envelope<Vec<StudyFindingOut>>> {
+    let findings =
+        reports::study_findings(&state, &caller, &id).await?.into_iter().map(StudyFindingOut).collect();
     Ok(ok(findings))
 }

@@ -8,12 +8,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::{Scope, format_ms};
-use crate::envelope::{Envelope, ok};
-use crate::error::{ApiError, ApiResult};
+use crate::error::AppResult;
+use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::pagination::PageQuery;
 use crate::http::extract::{BusinessOrAdmin, Pagination, ValidatedJson};
+use crate::http::state::AppState;
 use crate::services;
-use crate::state::AppState;
 use crate::store::ApiToken;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -81,7 +81,7 @@ async fn create_token(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
     ValidatedJson(b): ValidatedJson<TokenIn>,
-) -> ApiResult<Envelope<TokenCreatedOut>> {
+) -> AppResult<Envelope<TokenCreatedOut>> {
     let mut scopes = b.scopes;
     scopes.sort_unstable();
     scopes.dedup();
@@ -97,8 +97,8 @@ async fn list_tokens(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
     page: Pagination,
-) -> ApiResult<Envelope<Vec<TokenOut>>> {
-    let (rows, total) = state.store.list_api_tokens(&caller.user_id, page.0).await?;
+) -> AppResult<Envelope<Vec<TokenOut>>> {
+    let (rows, total) = services::tokens::list(&state, &caller, page.0).await?;
     Ok(Envelope::page(rows.into_iter().map(Into::into).collect(), page.meta(total)))
 }
 
@@ -110,11 +110,6 @@ async fn revoke_token(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<TokenOut>> {
-    let token = state
-        .store
-        .revoke_api_token(&caller.user_id, &id, state.now())
-        .await?
-        .ok_or_else(|| ApiError::not_found("Token"))?;
-    Ok(ok(token.into()))
+) -> AppResult<Envelope<TokenOut>> {
+    Ok(ok(services::tokens::revoke(&state, &caller, &id).await?.into()))
 }

@@ -7,12 +7,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::format_ms;
-use crate::envelope::{Envelope, ok};
-use crate::error::{ApiError, ApiResult};
+use crate::error::AppResult;
+use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::pagination::PageQuery;
 use crate::http::extract::{ApiJson, Authed, Pagination};
+use crate::http::state::AppState;
 use crate::services::webhooks;
-use crate::state::AppState;
 use crate::store::{WebhookDelivery, WebhookEndpoint};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -101,7 +101,7 @@ async fn create_endpoint(
     State(state): State<AppState>,
     caller: Authed,
     ApiJson(b): ApiJson<EndpointIn>,
-) -> ApiResult<Envelope<EndpointCreatedOut>> {
+) -> AppResult<Envelope<EndpointCreatedOut>> {
     let (e, secret) = webhooks::create(&state, &caller, &b.url, b.events, b.description).await?;
     Ok(ok(EndpointCreatedOut { endpoint: endpoint_out(e), secret }))
 }
@@ -113,9 +113,8 @@ async fn list_endpoints(
     State(state): State<AppState>,
     caller: Authed,
     page: Pagination,
-) -> ApiResult<Envelope<Vec<EndpointOut>>> {
-    let org = webhooks::organization_of(&caller)?;
-    let (rows, total) = state.store.list_endpoints(&org, page.0).await?;
+) -> AppResult<Envelope<Vec<EndpointOut>>> {
+    let (rows, total) = webhooks::list(&state, &caller, page.0).await?;
     Ok(Envelope::page(rows.into_iter().map(endpoint_out).collect(), page.meta(total)))
 }
 
@@ -127,11 +126,8 @@ async fn delete_endpoint(
     State(state): State<AppState>,
     caller: Authed,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<()>> {
-    let org = webhooks::organization_of(&caller)?;
-    if !state.store.delete_endpoint(&org, &id, state.now()).await? {
-        return Err(ApiError::not_found("Webhook endpoint"));
-    }
+) -> AppResult<Envelope<()>> {
+    webhooks::delete(&state, &caller, &id).await?;
     Ok(Envelope { success: true, data: None, error: None, metadata: None })
 }
 
@@ -144,12 +140,7 @@ async fn deliveries(
     caller: Authed,
     Path(id): Path<String>,
     page: Pagination,
-) -> ApiResult<Envelope<Vec<DeliveryOut>>> {
-    let org = webhooks::organization_of(&caller)?;
-    let (rows, total) = state
-        .store
-        .list_deliveries(&org, &id, page.0)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Webhook endpoint"))?;
+) -> AppResult<Envelope<Vec<DeliveryOut>>> {
+    let (rows, total) = webhooks::deliveries(&state, &caller, &id, page.0).await?;
     Ok(Envelope::page(rows.into_iter().map(delivery_out).collect(), page.meta(total)))
 }

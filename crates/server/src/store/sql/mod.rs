@@ -3,11 +3,14 @@
 //! macros expand a body once per backend so the compiler checks both.
 
 use async_trait::async_trait;
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use super::migrate::{self, Migration};
 use super::*;
-use crate::domain::ids::{self, prefix};
+pub(super) use crate::domain::study::{ConsentRecord, Profile};
+pub(super) use crate::domain::{
+    Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus,
+};
 
 /// The pools of one backend. SQLite has one writer connection (no SQLITE_BUSY on
 /// read-then-write transactions) and a pool of readers (WAL lets them run alongside).
@@ -59,50 +62,193 @@ macro_rules! write {
     };
 }
 
-/// The outbox: queues `event` for every endpoint of `org` subscribed to it, one delivery row
-/// and one delivery job each, inside the caller's transaction. So a webhook goes out if and
-/// only if the state change that caused it committed.
+/// The outbox: records `$ev` (an `OutboundEvent`) for every endpoint of `$org` subscribed to
+/// it, one delivery row and one queue row each, inside the caller's transaction. So a webhook
+/// goes out if and only if the state change that caused it committed.
 macro_rules! emit_event {
-    ($tx:ident, $org:expr, $event:expr, $data:expr, $now:expr) => {{
+    ($tx:ident, $org:expr, $ev:expr, $now:expr) => {{
+        let ev: &OutboundEvent = $ev;
         let endpoints: Vec<(String,)> = sqlx::query_as(
             "SELECT id FROM webhook_endpoints WHERE organization_id = $1 AND deleted_at IS NULL \
              AND (' ' || events || ' ') LIKE ('% ' || $2 || ' %')",
         )
         .bind($org)
-        .bind($event)
+        .bind(ev.event.as_str())
         .fetch_all(&mut *$tx)
         .await?;
         if !endpoints.is_empty() {
-            let payload =
-                serde_json::json!({"type": $event, "timestamp": crate::domain::format_ms($now), "data": $data})
-                    .to_string();
+            let payload = serde_json::json!({
+                "type": ev.event.as_str(),
+                "timestamp": crate::domain::format_ms($now),
+                "data": ev.data,
+            })
+            .to_string();
+            let plan = ev.delivery;
             for (endpoint_id,) in endpoints {
-                let msg = crate::domain::ids::new_id("msg", $now);
+                let delivery_id = crate::domain::ids::new_id(plan.delivery_prefix, $now);
                 sqlx::query(
                     "INSERT INTO webhook_deliveries (id, endpoint_id, organization_id, event_type, payload, status, created_at) \
                      VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
                 )
-                .bind(&msg)
+                .bind(&delivery_id)
                 .bind(&endpoint_id)
                 .bind($org)
-                .bind($event)
+                .bind(ev.event.as_str())
                 .bind(&payload)
                 .bind($now)
                 .execute(&mut *$tx)
                 .await?;
                 sqlx::query(
                     "INSERT INTO analysis_jobs (id, kind, subject_id, organization_id, status, attempts, max_attempts, run_at, \
-                     created_at, updated_at) VALUES ($1, 'webhook_delivery', $2, $3, 'queued', 0, 8, $4, $4, $4)",
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7, $7)",
                 )
-                .bind(crate::domain::ids::new_id("ajob", $now))
-                .bind(&msg)
+                .bind(crate::domain::ids::new_id(plan.queue_prefix, $now))
+                .bind(plan.kind)
+                .bind(&delivery_id)
                 .bind($org)
+                .bind(QueueStatus::Queued)
+                .bind(plan.max_attempts)
                 .bind($now)
                 .execute(&mut *$tx)
                 .await?;
             }
         }
     }};
+}
+
+/// `emit_event!` for an optional event.
+macro_rules! maybe_emit {
+    ($tx:ident, $org:expr, $ev:expr, $now:expr) => {{
+        if let Some(ev) = $ev {
+            emit_event!($tx, $org, ev, $now);
+        }
+    }};
+}
+
+/// Selects the session's status inside the transaction, filtered by `$tenant`; returns early
+/// with `Guarded::NotFound` when it is absent or another tenant's.
+macro_rules! session_status_in_tx {
+    ($tx:ident, $tenant:expr, $id:expr) => {{
+        let (cond, who) = session_tenant_clause("x.id", 2, $tenant);
+        let sql = format!(
+            "SELECT x.status FROM sessions x JOIN studies s ON s.id = x.study_id WHERE x.id = $1{cond}"
+        );
+        let mut q = sqlx::query_as::<_, (SessionStatus,)>(sqlx::AssertSqlSafe(sql)).bind($id);
+        if let Some(w) = who {
+            q = q.bind(w);
+        }
+        match q.fetch_optional(&mut *$tx).await? {
+            Some((status,)) => status,
+            None => return Ok(Guarded::NotFound),
+        }
+    }};
+}
+
+/// Runs a page query and its count with the same filters; evaluates to `(rows, total)`.
+/// `$filters` is a closure pushing ` AND …` conditions onto a `QueryBuilder` whose text
+/// already has a `WHERE`; `$decode` maps each row.
+macro_rules! fetch_page {
+    ($p:expr, $select:expr, $count:expr, $filters:expr, $order:expr, $page:expr, |$row:ident| $decode:expr) => {{
+        let filters = $filters;
+        let mut qb = QueryBuilder::new($select);
+        filters(&mut qb);
+        qb.push(" ORDER BY ").push($order).push(" LIMIT ").push_bind(i64::from($page.limit));
+        qb.push(" OFFSET ").push_bind($page.offset());
+        let rows = qb.build().fetch_all($p).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for $row in &rows {
+            out.push($decode);
+        }
+        let mut qc = QueryBuilder::new($count);
+        filters(&mut qc);
+        let (total,): (i64,) = qc.build_query_as().fetch_one($p).await?;
+        (out, to_u64(total))
+    }};
+}
+
+/// `sqlx` encoding of the wire enums: stored as their text spelling, decoded strictly.
+macro_rules! text_enum_sql {
+    ($($t:ty),+) => {$(
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $t
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $t
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&'q str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $t
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: <DB as sqlx::Database>::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                <$t>::parse(text).ok_or_else(|| format!("unknown {} {text:?}", stringify!($t)).into())
+            }
+        }
+    )+};
+}
+
+text_enum_sql!(
+    crate::domain::StudyStatus,
+    crate::domain::SessionStatus,
+    crate::domain::PipelineStatus,
+    crate::domain::QueueKind,
+    crate::domain::QueueStatus,
+    crate::domain::ReportKind,
+    crate::domain::Decision
+);
+
+/// ` AND …`: the session whose id is in column `col` belongs to `tenant` (bind placeholder
+/// `$n`, value returned). The query must join `sessions x` and `studies s` for `x.id = col`,
+/// or `col` is `x.id`.
+fn session_tenant_clause(col: &str, n: usize, tenant: &Tenant) -> (String, Option<String>) {
+    match tenant {
+        Tenant::All => (String::new(), None),
+        Tenant::Organization(o) => (
+            format!(
+                " AND EXISTS (SELECT 1 FROM sessions tx JOIN studies ts ON ts.id = tx.study_id \
+                 WHERE tx.id = {col} AND ts.organization_id = ${n})"
+            ),
+            Some(o.clone()),
+        ),
+        Tenant::Tester(t) => (
+            format!(" AND EXISTS (SELECT 1 FROM sessions tx WHERE tx.id = {col} AND tx.tester_id = ${n})"),
+            Some(t.clone()),
+        ),
+    }
+}
+
+/// Appends the tenant condition on the session aliased `x` (joined with its study `s`).
+fn push_session_tenant<DB: sqlx::Database>(qb: &mut QueryBuilder<DB>, tenant: &Tenant)
+where
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    match tenant {
+        Tenant::All => {}
+        Tenant::Organization(org) => {
+            qb.push(" AND s.organization_id = ").push_bind(org.clone());
+        }
+        Tenant::Tester(t) => {
+            qb.push(" AND x.tester_id = ").push_bind(t.clone());
+        }
+    }
 }
 
 /// `(organization_id, study_id)` of a session, read in the transaction.
@@ -189,9 +335,4 @@ impl Store for SqlStore {
             Ok(row.is_some_and(|(v,)| v >= latest))
         })
     }
-}
-
-/// A fresh audit entry id.
-pub fn audit_id(now: i64) -> String {
-    ids::new_id(prefix::AUDIT, now)
 }

@@ -1,4 +1,4 @@
-//! `PipelineStore` over SQLite and PostgreSQL.
+//! `PipelineStore` over SQLite and PostgreSQL: the queue, findings, reports.
 
 use async_trait::async_trait;
 
@@ -9,11 +9,11 @@ const JOB_COLS: &str = "id, kind, subject_id, organization_id, tester_id, status
 
 type JobRow = (
     String,
-    String,
+    QueueKind,
     String,
     String,
     Option<String>,
-    String,
+    QueueStatus,
     i64,
     i64,
     i64,
@@ -24,8 +24,8 @@ type JobRow = (
     Option<String>,
 );
 
-fn job_from(r: JobRow) -> Job {
-    Job {
+fn job_from(r: JobRow) -> QueueItem {
+    QueueItem {
         id: r.0,
         kind: r.1,
         subject_id: r.2,
@@ -47,22 +47,22 @@ impl SqlStore {
     /// The newest report matching `condition` (on `$1`) within `scope`.
     async fn find_report(
         &self,
-        scope: &JobScope,
+        scope: &Tenant,
         condition: &str,
         value: &str,
     ) -> StoreResult<Option<ReportRow>> {
         let (filter, org) = match scope {
-            JobScope::All => ("", None),
-            JobScope::Organization(o) => (" AND organization_id = $2", Some(o.as_str())),
+            Tenant::All => ("", None),
+            Tenant::Organization(o) => (" AND organization_id = $2", Some(o.as_str())),
             // Reports are the business's; testers see their findings, not reports.
-            JobScope::Tester(_) => return Ok(None),
+            Tenant::Tester(_) => return Ok(None),
         };
         let sql = format!(
             "SELECT id, kind, subject_id, study_id, data, created_at FROM reports WHERE {condition}{filter} \
              ORDER BY created_at DESC, id DESC LIMIT 1"
         );
         read!(self, p => {
-            let mut q = sqlx::query_as::<_, (String, String, String, String, String, i64)>(sqlx::AssertSqlSafe(sql)).bind(value);
+            let mut q = sqlx::query_as::<_, (String, ReportKind, String, String, String, i64)>(sqlx::AssertSqlSafe(sql)).bind(value);
             if let Some(o) = org {
                 q = q.bind(o);
             }
@@ -80,76 +80,76 @@ impl SqlStore {
 
 #[async_trait]
 impl PipelineStore for SqlStore {
-    async fn enqueue_job(&self, job: NewJob, guard: EnqueueGuard) -> StoreResult<Guarded<Job>> {
+    async fn enqueue(&self, job: NewQueueItem, guard: EnqueueGuard<'_>) -> StoreResult<Guarded<QueueItem>> {
         let select = format!(
-            "SELECT {JOB_COLS} FROM analysis_jobs WHERE subject_id = $1 AND kind = $2 AND status IN ('queued', 'running')"
+            "SELECT {JOB_COLS} FROM analysis_jobs WHERE subject_id = $1 AND kind = $2 AND status IN ($3, $4)"
         );
         let id = write!(self, p => {
             let mut tx = p.begin().await?;
             match guard {
-                EnqueueGuard::AnalyzeSession | EnqueueGuard::SessionReport | EnqueueGuard::Snapshot => {
-                    let status: Option<(String,)> = sqlx::query_as("SELECT status FROM sessions WHERE id = $1")
+                EnqueueGuard::Session { within, pipeline } => {
+                    let status: Option<(SessionStatus,)> = sqlx::query_as("SELECT status FROM sessions WHERE id = $1")
                         .bind(&job.subject_id)
                         .fetch_optional(&mut *tx)
                         .await?;
-                    let allowed: &[&str] = match guard {
-                        EnqueueGuard::AnalyzeSession => &["completed", "analyzed"],
-                        EnqueueGuard::Snapshot => &["active", "paused"],
-                        _ => &["confirmed"],
-                    };
                     match status {
                         None => return Ok(Guarded::NotFound),
-                        Some((s,)) if !allowed.contains(&s.as_str()) => return Ok(Guarded::WrongState(s)),
+                        Some((s,)) if !within.contains(&s) => return Ok(Guarded::WrongState(s.to_string())),
                         Some(_) => {}
                     }
-                }
-                EnqueueGuard::StudyReport => {
-                    let (confirmed,): (i64,) =
-                        sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE study_id = $1 AND status = 'confirmed'")
+                    if let Some(pipeline) = pipeline {
+                        sqlx::query("UPDATE sessions SET pipeline_status = $1, updated_at = $2 WHERE id = $3")
+                            .bind(pipeline)
+                            .bind(job.now)
                             .bind(&job.subject_id)
-                            .fetch_one(&mut *tx)
+                            .execute(&mut *tx)
                             .await?;
-                    if confirmed == 0 {
-                        return Ok(Guarded::WrongState("none confirmed".into()));
+                    }
+                }
+                EnqueueGuard::StudyHasSession { with } => {
+                    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE study_id = $1 AND status = $2")
+                        .bind(&job.subject_id)
+                        .bind(with)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if n == 0 {
+                        return Ok(Guarded::WrongState(format!("none {with}")));
                     }
                 }
             }
             let pending: Option<JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(select))
                 .bind(&job.subject_id)
-                .bind(&job.kind)
+                .bind(job.kind)
+                .bind(QueueStatus::Queued)
+                .bind(QueueStatus::Running)
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(existing) = pending {
+                // The pipeline update above is rolled back with the transaction.
                 return Ok(Guarded::Done(job_from(existing)));
             }
             sqlx::query(
                 "INSERT INTO analysis_jobs (id, kind, subject_id, organization_id, tester_id, status, attempts, max_attempts, \
-                 run_at, created_at, updated_at, payload) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $7, $7, $8)",
+                 run_at, created_at, updated_at, payload) VALUES ($1, $2, $3, $4, $5, $9, 0, $6, $7, $7, $7, $8)",
             )
             .bind(&job.id)
-            .bind(&job.kind)
+            .bind(job.kind)
             .bind(&job.subject_id)
             .bind(&job.organization_id)
             .bind(&job.tester_id)
             .bind(job.max_attempts)
             .bind(job.now)
             .bind(&job.payload)
+            .bind(QueueStatus::Queued)
             .execute(&mut *tx)
             .await?;
-            if guard == EnqueueGuard::AnalyzeSession {
-                sqlx::query("UPDATE sessions SET pipeline_status = 'queued', updated_at = $1 WHERE id = $2")
-                    .bind(job.now)
-                    .bind(&job.subject_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
             tx.commit().await?;
             job.id.clone()
         });
-        Ok(self.get_job(&JobScope::All, &id).await?.map_or(Guarded::NotFound, Guarded::Done))
+        Ok(self.get_queue_item(&Tenant::All, &id).await?.map_or(Guarded::NotFound, Guarded::Done))
     }
 
-    async fn claim_job(&self, worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<Job>> {
+    async fn claim_next(&self, worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<QueueItem>> {
         // One statement: pick the oldest due job (or one whose worker's lease ran out) and take
         // it. PostgreSQL skips rows other workers hold; SQLite has a single writer.
         let lock = if matches!(self.db, Db::Postgres(_)) { " FOR UPDATE SKIP LOCKED" } else { "" };
@@ -171,7 +171,7 @@ impl PipelineStore for SqlStore {
         })
     }
 
-    async fn complete_job(&self, id: &str, result_ref: &str, now: i64) -> StoreResult<()> {
+    async fn complete_item(&self, id: &str, result_ref: &str, now: i64) -> StoreResult<()> {
         write!(self, p => {
             sqlx::query(
                 "UPDATE analysis_jobs SET status = 'complete', result_ref = $1, error = NULL, lease_until = NULL, updated_at = $2 WHERE id = $3",
@@ -185,24 +185,30 @@ impl PipelineStore for SqlStore {
         })
     }
 
-    async fn fail_job(&self, id: &str, error: &str, retry_at: Option<i64>, now: i64) -> StoreResult<()> {
+    async fn fail_item(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<i64>,
+        on_final: Option<PipelineStatus>,
+        now: i64,
+    ) -> StoreResult<()> {
         write!(self, p => {
             let mut tx = p.begin().await?;
-            let row: Option<(String, String)> = sqlx::query_as(
+            let row: Option<(String,)> = sqlx::query_as(
                 "UPDATE analysis_jobs SET status = $1, error = $2, run_at = COALESCE($3, run_at), lease_until = NULL, updated_at = $4 \
-                 WHERE id = $5 RETURNING kind, subject_id",
+                 WHERE id = $5 RETURNING subject_id",
             )
-            .bind(if retry_at.is_some() { "queued" } else { "failed" })
+            .bind(if retry_at.is_some() { QueueStatus::Queued } else { QueueStatus::Failed })
             .bind(error)
             .bind(retry_at)
             .bind(now)
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-            if let (Some((kind, subject)), None) = (row, retry_at)
-                && kind == "analyze_session"
-            {
-                sqlx::query("UPDATE sessions SET pipeline_status = 'failed', updated_at = $1 WHERE id = $2")
+            if let (Some((subject,)), None, Some(pipeline)) = (row, retry_at, on_final) {
+                sqlx::query("UPDATE sessions SET pipeline_status = $1, updated_at = $2 WHERE id = $3")
+                    .bind(pipeline)
                     .bind(now)
                     .bind(subject)
                     .execute(&mut *tx)
@@ -213,11 +219,11 @@ impl PipelineStore for SqlStore {
         })
     }
 
-    async fn get_job(&self, scope: &JobScope, id: &str) -> StoreResult<Option<Job>> {
-        let (filter, who) = match scope {
-            JobScope::All => ("", None),
-            JobScope::Organization(o) => (" AND organization_id = $2", Some(o.as_str())),
-            JobScope::Tester(t) => (" AND tester_id = $2", Some(t.as_str())),
+    async fn get_queue_item(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<QueueItem>> {
+        let (filter, who) = match tenant {
+            Tenant::All => ("", None),
+            Tenant::Organization(o) => (" AND organization_id = $2", Some(o.as_str())),
+            Tenant::Tester(t) => (" AND tester_id = $2", Some(t.as_str())),
         };
         let sql = format!("SELECT {JOB_COLS} FROM analysis_jobs WHERE id = $1{filter}");
         read!(self, p => {
@@ -235,16 +241,14 @@ impl PipelineStore for SqlStore {
         study_id: &str,
         findings: &[(String, String)],
         analysis_json: &str,
+        saved: AnalysisSaved<'_>,
         now: i64,
     ) -> StoreResult<Guarded<()>> {
         write!(self, p => {
             let mut tx = p.begin().await?;
-            let status: Option<(String,)> =
-                sqlx::query_as("SELECT status FROM sessions WHERE id = $1").bind(session_id).fetch_optional(&mut *tx).await?;
-            match status {
-                None => return Ok(Guarded::NotFound),
-                Some((s,)) if s != "completed" && s != "analyzed" => return Ok(Guarded::WrongState(s)),
-                Some(_) => {}
+            let status = session_status_in_tx!(tx, &Tenant::All, session_id);
+            if !saved.from.contains(&status) {
+                return Ok(Guarded::WrongState(status.to_string()));
             }
             // A re-run replaces the previous result: never two copies of a finding.
             sqlx::query("DELETE FROM findings WHERE session_id = $1").bind(session_id).execute(&mut *tx).await?;
@@ -259,29 +263,38 @@ impl PipelineStore for SqlStore {
                     .await?;
             }
             sqlx::query(
-                "UPDATE sessions SET status = 'analyzed', pipeline_status = 'awaiting_confirmation', analysis = $1, updated_at = $2 WHERE id = $3",
+                "UPDATE sessions SET status = $4, pipeline_status = $5, analysis = $1, updated_at = $2 WHERE id = $3",
             )
             .bind(analysis_json)
             .bind(now)
             .bind(session_id)
+            .bind(saved.to)
+            .bind(saved.pipeline)
             .execute(&mut *tx)
             .await?;
-            let (org, _) = session_owner!(tx, session_id);
-            let data = serde_json::json!({"sessionId": session_id, "jobId": study_id, "findings": findings.len()});
-            emit_event!(tx, &org, "session.analyzed", data, now);
+            if saved.event.is_some() {
+                let (org, _) = session_owner!(tx, session_id);
+                maybe_emit!(tx, &org, &saved.event, now);
+            }
             tx.commit().await?;
             Ok(Guarded::Done(()))
         })
     }
 
-    async fn list_findings(&self, session_id: &str) -> StoreResult<Vec<FindingRow>> {
+    async fn list_findings(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Vec<FindingRow>> {
+        let (cond, who) = session_tenant_clause("session_id", 2, tenant);
+        let sql = format!(
+            "SELECT id, session_id, data, decision, comment, decided_at FROM findings WHERE session_id = $1{cond} ORDER BY id"
+        );
         read!(self, p => {
-            let rows: Vec<(String, String, String, Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
-                "SELECT id, session_id, data, decision, comment, decided_at FROM findings WHERE session_id = $1 ORDER BY id",
+            let mut q = sqlx::query_as::<_, (String, String, String, Option<Decision>, Option<String>, Option<i64>)>(
+                sqlx::AssertSqlSafe(sql),
             )
-            .bind(session_id)
-            .fetch_all(p)
-            .await?;
+            .bind(session_id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            let rows = q.fetch_all(p).await?;
             Ok(rows
                 .into_iter()
                 .map(|r| FindingRow { id: r.0, session_id: r.1, data: r.2, decision: r.3, comment: r.4, decided_at: r.5 })
@@ -296,7 +309,7 @@ impl PipelineStore for SqlStore {
                 "INSERT INTO reports (id, kind, subject_id, study_id, organization_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&r.id)
-            .bind(&r.kind)
+            .bind(r.kind)
             .bind(&r.subject_id)
             .bind(&r.study_id)
             .bind(&r.organization_id)
@@ -304,28 +317,25 @@ impl PipelineStore for SqlStore {
             .bind(r.now)
             .execute(&mut *tx)
             .await?;
-            if r.kind == "session" {
-                sqlx::query("UPDATE sessions SET pipeline_status = 'reported', updated_at = $1 WHERE id = $2")
+            if let Some(pipeline) = r.session_pipeline {
+                sqlx::query("UPDATE sessions SET pipeline_status = $1, updated_at = $2 WHERE id = $3")
+                    .bind(pipeline)
                     .bind(r.now)
                     .bind(&r.subject_id)
                     .execute(&mut *tx)
                     .await?;
-                let data = serde_json::json!({"reportId": r.id, "sessionId": r.subject_id, "jobId": r.study_id});
-                emit_event!(tx, &r.organization_id, "report.ready", data, r.now);
-            } else {
-                let data = serde_json::json!({"reportId": r.id, "jobId": r.study_id});
-                emit_event!(tx, &r.organization_id, "study.report_ready", data, r.now);
             }
+            maybe_emit!(tx, &r.organization_id, &r.event, r.now);
             tx.commit().await?;
             Ok(())
         })
     }
 
-    async fn get_report(&self, scope: &JobScope, id: &str) -> StoreResult<Option<ReportRow>> {
+    async fn get_report(&self, scope: &Tenant, id: &str) -> StoreResult<Option<ReportRow>> {
         self.find_report(scope, "id = $1", id).await
     }
 
-    async fn latest_report(&self, scope: &JobScope, subject_id: &str) -> StoreResult<Option<ReportRow>> {
+    async fn latest_report(&self, scope: &Tenant, subject_id: &str) -> StoreResult<Option<ReportRow>> {
         self.find_report(scope, "subject_id = $1", subject_id).await
     }
 
@@ -341,12 +351,13 @@ impl PipelineStore for SqlStore {
         })
     }
 
-    async fn confirmed_sessions(&self, study_id: &str) -> StoreResult<Vec<String>> {
+    async fn sessions_in(&self, study_id: &str, status: SessionStatus) -> StoreResult<Vec<String>> {
         read!(self, p => {
             let rows: Vec<(String,)> = sqlx::query_as(
-                "SELECT id FROM sessions WHERE study_id = $1 AND status = 'confirmed' ORDER BY created_at, id",
+                "SELECT id FROM sessions WHERE study_id = $1 AND status = $2 ORDER BY created_at, id",
             )
             .bind(study_id)
+            .bind(status)
             .fetch_all(p)
             .await?;
             Ok(rows.into_iter().map(|(id,)| id).collect())
@@ -355,26 +366,24 @@ impl PipelineStore for SqlStore {
 
     async fn confirm_findings(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         decisions: &[FindingDecision],
         added_notes: Option<&str>,
+        c: Confirmation,
         now: i64,
     ) -> StoreResult<Guarded<bool>> {
         write!(self, p => {
             let mut tx = p.begin().await?;
-            let session: Option<(String, String)> = sqlx::query_as("SELECT status, study_id FROM sessions WHERE id = $1")
-                .bind(session_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some((status, study_id)) = session else { return Ok(Guarded::NotFound) };
-            if status != "analyzed" {
-                return Ok(Guarded::WrongState(status));
+            let status = session_status_in_tx!(tx, tenant, session_id);
+            if status != c.from {
+                return Ok(Guarded::WrongState(status.to_string()));
             }
             for d in decisions {
                 let done = sqlx::query(
                     "UPDATE findings SET decision = $1, comment = $2, decided_at = $3 WHERE id = $4 AND session_id = $5",
                 )
-                .bind(&d.decision)
+                .bind(d.decision)
                 .bind(&d.comment)
                 .bind(now)
                 .bind(&d.finding_id)
@@ -395,21 +404,29 @@ impl PipelineStore for SqlStore {
                 .await?;
             let confirmed = open == 0;
             if confirmed {
-                sqlx::query("UPDATE sessions SET status = 'confirmed', pipeline_status = 'confirmed', updated_at = $1 WHERE id = $2")
+                sqlx::query("UPDATE sessions SET status = $1, pipeline_status = $2, updated_at = $3 WHERE id = $4")
+                    .bind(c.to)
+                    .bind(c.pipeline)
                     .bind(now)
                     .bind(session_id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(
-                    "UPDATE studies SET status = 'completed', updated_at = $1 WHERE id = $2 AND status = 'in_progress' \
-                     AND (SELECT COUNT(*) FROM sessions WHERE study_id = $2 AND status = 'confirmed') >= tester_count",
-                )
-                .bind(now)
-                .bind(&study_id)
-                .execute(&mut *tx)
-                .await?;
-                let (org, _) = session_owner!(tx, session_id);
-                emit_event!(tx, &org, "session.confirmed", serde_json::json!({"sessionId": session_id, "jobId": study_id}), now);
+                let (org, study_id) = session_owner!(tx, session_id);
+                if let Some((from, to, target)) = c.study {
+                    sqlx::query(
+                        "UPDATE studies SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 \
+                         AND (SELECT COUNT(*) FROM sessions WHERE study_id = $3 AND status = $5) >= $6",
+                    )
+                    .bind(to)
+                    .bind(now)
+                    .bind(&study_id)
+                    .bind(from)
+                    .bind(c.to)
+                    .bind(target)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                maybe_emit!(tx, &org, &c.event, now);
             }
             tx.commit().await?;
             Ok(Guarded::Done(confirmed))

@@ -1,7 +1,7 @@
 //! `SessionStore` over SQLite and PostgreSQL.
 
 use async_trait::async_trait;
-use sqlx::{Database, Encode, QueryBuilder, Row, Type};
+use sqlx::{QueryBuilder, Row};
 
 use super::*;
 
@@ -29,7 +29,7 @@ macro_rules! session_from_row {
             paused_at: r.try_get(9)?,
             paused_ms: r.try_get(10)?,
             completed_at: r.try_get(11)?,
-            consent: r.try_get(12)?,
+            consent: r.try_get::<Option<String>, _>(12)?.and_then(|c| serde_json::from_str(&c).ok()),
             consent_events: r.try_get(13)?,
             consent_facial: r.try_get(14)?,
             consent_voice: r.try_get(15)?,
@@ -37,7 +37,7 @@ macro_rules! session_from_row {
             nps: r.try_get(17)?,
             created_at: r.try_get(18)?,
             updated_at: r.try_get(19)?,
-            tester_profile: r.try_get(20)?,
+            tester_profile: r.try_get::<Option<String>, _>(20)?.and_then(|p| serde_json::from_str(&p).ok()),
             analysis: r.try_get(21)?,
             realtime: r.try_get(22)?,
         }
@@ -71,21 +71,6 @@ macro_rules! event_from_row {
     }};
 }
 
-fn push_session_scope<DB: Database>(qb: &mut QueryBuilder<DB>, scope: &SessionScope)
-where
-    String: for<'t> Encode<'t, DB> + Type<DB>,
-{
-    match scope {
-        SessionScope::All => {}
-        SessionScope::Organization(org) => {
-            qb.push(" AND s.organization_id = ").push_bind(org.clone());
-        }
-        SessionScope::Tester(t) => {
-            qb.push(" AND x.tester_id = ").push_bind(t.clone());
-        }
-    }
-}
-
 /// Inserts a stream's rows (chunked under the bind-parameter limits), skipping rows whose
 /// `(session_id, client_id)` is already stored; evaluates to `(new rows, rows offered)`.
 macro_rules! insert_stream {
@@ -103,9 +88,77 @@ macro_rules! insert_stream {
     }};
 }
 
+/// Keyset page of a stream after `(ts, seq)`, tenant-checked: the shared body of the three
+/// export cursors. `$cols` are the stream's columns after `seq`.
+macro_rules! stream_after {
+    ($self:ident, $table:literal, $cols:expr, $tenant:expr, $session_id:expr, $after:expr, $limit:expr, |$row:ident| $decode:expr) => {{
+        let (cond, who) = session_tenant_clause("$1", 5, $tenant);
+        let sql = format!(
+            "SELECT seq, {} FROM {} WHERE session_id = $1 AND (ts > $2 OR (ts = $2 AND seq > $3)){cond} \
+             ORDER BY ts, seq LIMIT $4",
+            $cols, $table
+        );
+        read!($self, p => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind($session_id).bind($after.0).bind($after.1).bind($limit);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            let rows = q.fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for $row in &rows {
+                out.push((Row::try_get($row, 0)?, $decode));
+            }
+            Ok(out)
+        })
+    }};
+}
+
+const FACIAL_COLS: &str =
+    "id, client_id, ts, emotion, confidence, face_detected, action_units, capture_interval_ms";
+const VOICE_COLS: &str = "id, client_id, ts, duration_ms, transcript, confidence";
+
+macro_rules! facial_from_row {
+    ($r:expr, $o:expr) => {{
+        let r = $r;
+        FacialRow {
+            id: r.try_get($o)?,
+            client_id: r.try_get($o + 1)?,
+            ts: r.try_get($o + 2)?,
+            emotion: r.try_get($o + 3)?,
+            confidence: r.try_get($o + 4)?,
+            face_detected: r.try_get($o + 5)?,
+            action_units: r.try_get($o + 6)?,
+            capture_interval_ms: r.try_get($o + 7)?,
+        }
+    }};
+}
+
+macro_rules! voice_from_row {
+    ($r:expr, $o:expr) => {{
+        let r = $r;
+        VoiceRow {
+            id: r.try_get($o)?,
+            client_id: r.try_get($o + 1)?,
+            ts: r.try_get($o + 2)?,
+            duration_ms: r.try_get($o + 3)?,
+            transcript: r.try_get($o + 4)?,
+            confidence: r.try_get($o + 5)?,
+        }
+    }};
+}
+
 impl SqlStore {
-    async fn session_by_id(&self, id: &str) -> StoreResult<Option<Session>> {
-        self.get_session(&SessionScope::All, id).await
+    /// True when the session exists and belongs to `tenant`.
+    async fn session_visible(&self, tenant: &Tenant, id: &str) -> StoreResult<bool> {
+        let (cond, who) = session_tenant_clause("x.id", 2, tenant);
+        let sql = format!("SELECT 1 FROM sessions x WHERE x.id = $1{cond}");
+        read!(self, p => {
+            let mut q = sqlx::query_as::<_, (i32,)>(sqlx::AssertSqlSafe(sql)).bind(id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            Ok(q.fetch_optional(p).await?.is_some())
+        })
     }
 }
 
@@ -114,17 +167,18 @@ impl SessionStore for SqlStore {
     async fn create_session(
         &self,
         s: NewSession,
+        start: SessionStart<'_>,
         choose_variant: &VariantChooser,
     ) -> StoreResult<CreateSessionOutcome> {
         let lock = if matches!(self.db, Db::Postgres(_)) { " FOR UPDATE" } else { "" };
         let select = format!("SELECT status FROM studies WHERE id = $1{lock}");
         write!(self, p => {
             let mut tx = p.begin().await?;
-            let study: Option<(String,)> =
+            let study: Option<(StudyStatus,)> =
                 sqlx::query_as(sqlx::AssertSqlSafe(select)).bind(&s.study_id).fetch_optional(&mut *tx).await?;
             let Some((status,)) = study else { return Ok(CreateSessionOutcome::StudyNotFound) };
-            if status != "open" && status != "in_progress" {
-                return Ok(CreateSessionOutcome::StudyNotOpen(status));
+            if !start.study_in.contains(&status) {
+                return Ok(CreateSessionOutcome::StudyNotOpen(status.to_string()));
             }
             let offer: Option<(String,)> =
                 sqlx::query_as("SELECT status FROM study_testers WHERE study_id = $1 AND tester_id = $2")
@@ -153,7 +207,7 @@ impl SessionStore for SqlStore {
             sqlx::query(
                 "INSERT INTO sessions (id, study_id, tester_id, variant, status, pipeline_status, test_token_hash, \
                  test_token_expires_at, started_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 'active', 'collecting', $5, $6, $7, $7, $7)",
+                 VALUES ($1, $2, $3, $4, $8, $9, $5, $6, $7, $7, $7)",
             )
             .bind(&s.id)
             .bind(&s.study_id)
@@ -162,11 +216,15 @@ impl SessionStore for SqlStore {
             .bind(&s.token_hash)
             .bind(s.token_expires_at)
             .bind(s.now)
+            .bind(start.status)
+            .bind(start.pipeline)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE studies SET status = 'in_progress', updated_at = $1 WHERE id = $2 AND status = 'open'")
+            sqlx::query("UPDATE studies SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+                .bind(start.study_moves.1)
                 .bind(s.now)
                 .bind(&s.study_id)
+                .bind(start.study_moves.0)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -174,11 +232,11 @@ impl SessionStore for SqlStore {
         })
     }
 
-    async fn get_session(&self, scope: &SessionScope, id: &str) -> StoreResult<Option<Session>> {
+    async fn get_session(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<Session>> {
         read!(self, p => {
             let mut qb = QueryBuilder::new(SESSION_SELECT);
             qb.push(" AND x.id = ").push_bind(id.to_owned());
-            push_session_scope(&mut qb, scope);
+            push_session_tenant(&mut qb, tenant);
             match qb.build().fetch_optional(p).await? {
                 Some(row) => Ok(Some(session_from_row!(&row))),
                 None => Ok(None),
@@ -188,36 +246,31 @@ impl SessionStore for SqlStore {
 
     async fn list_sessions(
         &self,
-        scope: &SessionScope,
+        tenant: &Tenant,
         study_id: Option<&str>,
-        status: Option<&str>,
+        status: Option<SessionStatus>,
         page: Page,
     ) -> StoreResult<(Vec<Session>, u64)> {
         read!(self, p => {
             let filters = |qb: &mut QueryBuilder<_>| {
-                push_session_scope(qb, scope);
+                push_session_tenant(qb, tenant);
                 if let Some(j) = study_id {
                     qb.push(" AND x.study_id = ").push_bind(j.to_owned());
                 }
                 if let Some(st) = status {
-                    qb.push(" AND x.status = ").push_bind(st.to_owned());
+                    qb.push(" AND x.status = ").push_bind(st);
                 }
             };
-            let mut qb = QueryBuilder::new(SESSION_SELECT);
-            filters(&mut qb);
-            qb.push(" ORDER BY x.created_at DESC, x.id DESC LIMIT ").push_bind(i64::from(page.limit));
-            qb.push(" OFFSET ").push_bind(page.offset());
-            let rows = qb.build().fetch_all(p).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(session_from_row!(row));
-            }
-            let mut qc = QueryBuilder::new(
+            let page = fetch_page!(
+                p,
+                SESSION_SELECT,
                 "SELECT COUNT(*) FROM sessions x JOIN studies s ON s.id = x.study_id WHERE 1 = 1",
+                filters,
+                "x.created_at DESC, x.id DESC",
+                page,
+                |row| session_from_row!(row)
             );
-            filters(&mut qc);
-            let (total,): (i64,) = qc.build_query_as().fetch_one(p).await?;
-            Ok((out, to_u64(total)))
+            Ok(page)
         })
     }
 
@@ -239,80 +292,118 @@ impl SessionStore for SqlStore {
 
     async fn change_session(
         &self,
+        tenant: &Tenant,
         id: &str,
-        from: &[&str],
-        change: SessionChange,
+        t: SessionTransition<'_>,
         now: i64,
     ) -> StoreResult<Guarded<Session>> {
-        write!(self, p => {
+        let done = write!(self, p => {
             let mut tx = p.begin().await?;
-            let current: Option<(String,)> =
-                sqlx::query_as("SELECT status FROM sessions WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
-            match current {
-                None => return Ok(Guarded::NotFound),
-                Some((status,)) if !from.contains(&status.as_str()) => return Ok(Guarded::WrongState(status)),
-                Some(_) => {}
+            let status = session_status_in_tx!(tx, tenant, id);
+            if !t.from.contains(&status) {
+                return Ok(Guarded::WrongState(status.to_string()));
             }
-            let q = match change {
-                SessionChange::Pause => {
-                    sqlx::query("UPDATE sessions SET status = 'paused', paused_at = $1, updated_at = $1 WHERE id = $2")
+            let q = match t.change {
+                SessionChange::Pause { to } => {
+                    sqlx::query("UPDATE sessions SET status = $3, paused_at = $1, updated_at = $1 WHERE id = $2")
                         .bind(now)
+                        .bind(id)
+                        .bind(to)
                 }
-                SessionChange::Resume => sqlx::query(
-                    "UPDATE sessions SET status = 'active', paused_ms = paused_ms + ($1 - COALESCE(paused_at, $1)), \
+                SessionChange::Resume { to } => sqlx::query(
+                    "UPDATE sessions SET status = $3, paused_ms = paused_ms + ($1 - COALESCE(paused_at, $1)), \
                      paused_at = NULL, updated_at = $1 WHERE id = $2",
                 )
-                .bind(now),
-                SessionChange::Complete { completed_at } => sqlx::query(
-                    "UPDATE sessions SET status = 'completed', \
+                .bind(now)
+                .bind(id)
+                .bind(to),
+                SessionChange::Complete { to, completed_at } => sqlx::query(
+                    "UPDATE sessions SET status = $3, \
                      paused_ms = paused_ms + (CASE WHEN paused_at IS NULL THEN 0 ELSE $1 - paused_at END), \
                      paused_at = NULL, completed_at = $1, updated_at = $1 WHERE id = $2",
                 )
-                .bind(completed_at),
+                .bind(completed_at)
+                .bind(id)
+                .bind(to),
             };
-            q.bind(id).execute(&mut *tx).await?;
-            if matches!(change, SessionChange::Complete { .. }) {
-                let (org, study) = session_owner!(tx, id);
-                emit_event!(tx, &org, "session.completed", serde_json::json!({"sessionId": id, "jobId": study}), now);
+            q.execute(&mut *tx).await?;
+            if t.event.is_some() {
+                let (org, _) = session_owner!(tx, id);
+                maybe_emit!(tx, &org, &t.event, now);
             }
             tx.commit().await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(Guarded::Done(()))
         })?;
-        Ok(self.session_by_id(id).await?.map_or(Guarded::NotFound, Guarded::Done))
+        match done {
+            Guarded::Done(()) => {
+                Ok(self.get_session(tenant, id).await?.map_or(Guarded::NotFound, Guarded::Done))
+            }
+            Guarded::NotFound => Ok(Guarded::NotFound),
+            Guarded::WrongState(s) => Ok(Guarded::WrongState(s)),
+        }
     }
 
     async fn set_consent(
         &self,
+        tenant: &Tenant,
         id: &str,
-        consent_json: &str,
-        streams: [bool; 3],
+        from: &[SessionStatus],
+        consent: &ConsentRecord,
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Guarded<()>> {
+        let record = serde_json::to_string(consent).map_err(|e| StoreError::Other(e.to_string()))?;
         write!(self, p => {
+            let mut tx = p.begin().await?;
+            let status = session_status_in_tx!(tx, tenant, id);
+            if !from.contains(&status) {
+                return Ok(Guarded::WrongState(status.to_string()));
+            }
             sqlx::query(
                 "UPDATE sessions SET consent = $1, consent_events = $2, consent_facial = $3, consent_voice = $4, updated_at = $5 WHERE id = $6",
             )
-            .bind(consent_json)
-            .bind(streams[0])
-            .bind(streams[1])
-            .bind(streams[2])
+            .bind(&record)
+            .bind(consent.streams.events)
+            .bind(consent.streams.facial)
+            .bind(consent.streams.voice)
             .bind(now)
             .bind(id)
-            .execute(p)
+            .execute(&mut *tx)
             .await?;
-            Ok(())
+            tx.commit().await?;
+            Ok(Guarded::Done(()))
         })
     }
 
-    async fn ingest(&self, session_id: &str, batch: StreamBatch) -> StoreResult<Guarded<IngestCounts>> {
+    async fn ingest(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+        accepting: SessionStatus,
+        batch: StreamBatch,
+    ) -> StoreResult<Guarded<IngestCounts>> {
+        let consent_col = match batch {
+            StreamBatch::Events(_) => "consent_events",
+            StreamBatch::Facial(_) => "consent_facial",
+            StreamBatch::Voice(_) => "consent_voice",
+        };
+        let (cond, who) = match tenant {
+            Tenant::Tester(t) => (" AND tester_id = $2", Some(t.as_str())),
+            Tenant::Organization(_) => return Ok(Guarded::NotFound),
+            Tenant::All => ("", None),
+        };
+        let select = format!("SELECT status, {consent_col} FROM sessions WHERE id = $1{cond}");
         write!(self, p => {
             let mut tx = p.begin().await?;
-            // Checked inside the transaction: a concurrent `complete` cannot slip between.
-            let status: Option<(String,)> =
-                sqlx::query_as("SELECT status FROM sessions WHERE id = $1").bind(session_id).fetch_optional(&mut *tx).await?;
-            match status {
+            // Checked inside the transaction: a concurrent `complete` or consent withdrawal
+            // cannot slip between the check and the insert.
+            let mut q = sqlx::query_as::<_, (SessionStatus, bool)>(sqlx::AssertSqlSafe(select.clone())).bind(session_id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            match q.fetch_optional(&mut *tx).await? {
                 None => return Ok(Guarded::NotFound),
-                Some((s,)) if s != "active" => return Ok(Guarded::WrongState(s)),
+                Some((s, _)) if s != accepting => return Ok(Guarded::WrongState(s.to_string())),
+                Some((_, false)) => return Ok(Guarded::WrongState(NO_CONSENT.into())),
                 Some(_) => {}
             }
             let (stored, total) = match batch {
@@ -375,13 +466,17 @@ impl SessionStore for SqlStore {
 
     async fn list_events(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         filter: &EventFilter,
         page: Page,
     ) -> StoreResult<(Vec<EventRow>, u64)> {
+        if !self.session_visible(tenant, session_id).await? {
+            return Ok((Vec::new(), 0));
+        }
         read!(self, p => {
             let filters = |qb: &mut QueryBuilder<_>| {
-                qb.push(" WHERE session_id = ").push_bind(session_id.to_owned());
+                qb.push(" AND session_id = ").push_bind(session_id.to_owned());
                 if let Some(t) = &filter.event_type {
                     qb.push(" AND event_type = ").push_bind(t.clone());
                 }
@@ -392,151 +487,134 @@ impl SessionStore for SqlStore {
                     qb.push(" AND ts <= ").push_bind(to);
                 }
             };
-            let mut qb = QueryBuilder::new(format!("SELECT {EVENT_COLS} FROM events"));
-            filters(&mut qb);
-            qb.push(" ORDER BY ts, seq LIMIT ").push_bind(i64::from(page.limit));
-            qb.push(" OFFSET ").push_bind(page.offset());
-            let rows = qb.build().fetch_all(p).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(event_from_row!(row, 0));
-            }
-            let mut qc = QueryBuilder::new("SELECT COUNT(*) FROM events");
-            filters(&mut qc);
-            let (total,): (i64,) = qc.build_query_as().fetch_one(p).await?;
-            Ok((out, to_u64(total)))
+            let page = fetch_page!(
+                p,
+                format!("SELECT {EVENT_COLS} FROM events WHERE 1 = 1"),
+                "SELECT COUNT(*) FROM events WHERE 1 = 1",
+                filters,
+                "ts, seq",
+                page,
+                |row| event_from_row!(row, 0)
+            );
+            Ok(page)
         })
     }
 
     async fn events_after(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, EventRow)>> {
-        let sql = format!(
-            "SELECT seq, {EVENT_COLS} FROM events WHERE session_id = $1 AND (ts > $2 OR (ts = $2 AND seq > $3)) \
-             ORDER BY ts, seq LIMIT $4"
-        );
-        read!(self, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(session_id)
-                .bind(after.0)
-                .bind(after.1)
-                .bind(limit)
-                .fetch_all(p)
-                .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push((row.try_get(0)?, event_from_row!(row, 1)));
-            }
-            Ok(out)
-        })
+        stream_after!(self, "events", EVENT_COLS, tenant, session_id, after, limit, |row| event_from_row!(
+            row, 1
+        ))
     }
 
     async fn facial_after(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, FacialRow)>> {
-        read!(self, p => {
-            let rows: Vec<(i64, String, Option<String>, i64, String, f64, bool, Option<String>, Option<i64>)> = sqlx::query_as(
-                "SELECT seq, id, client_id, ts, emotion, confidence, face_detected, action_units, capture_interval_ms \
-                 FROM facial WHERE session_id = $1 AND (ts > $2 OR (ts = $2 AND seq > $3)) ORDER BY ts, seq LIMIT $4",
-            )
-            .bind(session_id)
-            .bind(after.0)
-            .bind(after.1)
-            .bind(limit)
-            .fetch_all(p)
-            .await?;
-            Ok(rows
-                .into_iter()
-                .map(|r| {
-                    (r.0, FacialRow {
-                        id: r.1,
-                        client_id: r.2,
-                        ts: r.3,
-                        emotion: r.4,
-                        confidence: r.5,
-                        face_detected: r.6,
-                        action_units: r.7,
-                        capture_interval_ms: r.8,
-                    })
-                })
-                .collect())
-        })
+        stream_after!(self, "facial", FACIAL_COLS, tenant, session_id, after, limit, |row| facial_from_row!(
+            row, 1
+        ))
     }
 
     async fn voice_after(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, VoiceRow)>> {
-        read!(self, p => {
-            let rows: Vec<(i64, String, Option<String>, i64, i64, String, f64)> = sqlx::query_as(
-                "SELECT seq, id, client_id, ts, duration_ms, transcript, confidence \
-                 FROM voice WHERE session_id = $1 AND (ts > $2 OR (ts = $2 AND seq > $3)) ORDER BY ts, seq LIMIT $4",
-            )
-            .bind(session_id)
-            .bind(after.0)
-            .bind(after.1)
-            .bind(limit)
-            .fetch_all(p)
-            .await?;
-            Ok(rows
-                .into_iter()
-                .map(|r| {
-                    (r.0, VoiceRow { id: r.1, client_id: r.2, ts: r.3, duration_ms: r.4, transcript: r.5, confidence: r.6 })
-                })
-                .collect())
-        })
+        stream_after!(self, "voice", VOICE_COLS, tenant, session_id, after, limit, |row| voice_from_row!(
+            row, 1
+        ))
     }
 
-    async fn add_note(&self, session_id: &str, note: NoteRow) -> StoreResult<()> {
+    async fn session_streams(&self, tenant: &Tenant, session_id: &str) -> StoreResult<SessionStreams> {
+        if !self.session_visible(tenant, session_id).await? {
+            return Err(StoreError::NotFound);
+        }
+        let events_sql = format!("SELECT {EVENT_COLS} FROM events WHERE session_id = $1 ORDER BY ts, seq");
+        let facial_sql = format!("SELECT {FACIAL_COLS} FROM facial WHERE session_id = $1 ORDER BY ts, seq");
+        let voice_sql = format!("SELECT {VOICE_COLS} FROM voice WHERE session_id = $1 ORDER BY ts, seq");
+        let mut out = SessionStreams::default();
+        read!(self, p => {
+            for row in &sqlx::query(sqlx::AssertSqlSafe(events_sql)).bind(session_id).fetch_all(p).await? {
+                out.events.push(event_from_row!(row, 0));
+            }
+            for row in &sqlx::query(sqlx::AssertSqlSafe(facial_sql)).bind(session_id).fetch_all(p).await? {
+                out.facial.push(facial_from_row!(row, 0));
+            }
+            for row in &sqlx::query(sqlx::AssertSqlSafe(voice_sql)).bind(session_id).fetch_all(p).await? {
+                out.voice.push(voice_from_row!(row, 0));
+            }
+        });
+        out.notes = self.list_notes(tenant, session_id, Page { page: 1, limit: u32::MAX }).await?.0;
+        out.attempts = self.list_attempts(tenant, session_id).await?;
+        Ok(out)
+    }
+
+    async fn add_note(&self, tenant: &Tenant, session_id: &str, note: NoteRow) -> StoreResult<Guarded<()>> {
         write!(self, p => {
+            let mut tx = p.begin().await?;
+            let _status = session_status_in_tx!(tx, tenant, session_id);
             sqlx::query("INSERT INTO session_notes (id, session_id, ts, text, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(&note.id)
                 .bind(session_id)
                 .bind(note.ts)
                 .bind(&note.text)
                 .bind(note.created_at)
-                .execute(p)
+                .execute(&mut *tx)
                 .await?;
-            Ok(())
+            tx.commit().await?;
+            Ok(Guarded::Done(()))
         })
     }
 
-    async fn list_notes(&self, session_id: &str, page: Page) -> StoreResult<(Vec<NoteRow>, u64)> {
+    async fn list_notes(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+        page: Page,
+    ) -> StoreResult<(Vec<NoteRow>, u64)> {
+        if !self.session_visible(tenant, session_id).await? {
+            return Ok((Vec::new(), 0));
+        }
         read!(self, p => {
-            let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
-                "SELECT id, ts, text, created_at FROM session_notes WHERE session_id = $1 ORDER BY ts, id LIMIT $2 OFFSET $3",
-            )
-            .bind(session_id)
-            .bind(i64::from(page.limit))
-            .bind(page.offset())
-            .fetch_all(p)
-            .await?;
-            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM session_notes WHERE session_id = $1")
-                .bind(session_id)
-                .fetch_one(p)
-                .await?;
-            Ok((rows.into_iter().map(|r| NoteRow { id: r.0, ts: r.1, text: r.2, created_at: r.3 }).collect(), to_u64(total)))
+            let filters = |qb: &mut QueryBuilder<_>| {
+                qb.push(" AND session_id = ").push_bind(session_id.to_owned());
+            };
+            let page = fetch_page!(
+                p,
+                "SELECT id, ts, text, created_at FROM session_notes WHERE 1 = 1",
+                "SELECT COUNT(*) FROM session_notes WHERE 1 = 1",
+                filters,
+                "ts, id",
+                page,
+                |row| NoteRow { id: row.try_get(0)?, ts: row.try_get(1)?, text: row.try_get(2)?, created_at: row.try_get(3)? }
+            );
+            Ok(page)
         })
     }
 
     async fn put_feedback(
         &self,
+        tenant: &Tenant,
         session_id: &str,
         attempts: &[TaskAttemptRow],
         sus: Option<&str>,
         nps: Option<i64>,
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Guarded<()>> {
         write!(self, p => {
             let mut tx = p.begin().await?;
+            let _status = session_status_in_tx!(tx, tenant, session_id);
             for a in attempts {
                 sqlx::query(
                     "INSERT INTO task_attempts (session_id, task_id, outcome, seq_score, started_at, ended_at) \
@@ -562,19 +640,23 @@ impl SessionStore for SqlStore {
                     .await?;
             }
             tx.commit().await?;
-            Ok(())
+            Ok(Guarded::Done(()))
         })
     }
 
-    async fn list_attempts(&self, session_id: &str) -> StoreResult<Vec<TaskAttemptRow>> {
+    async fn list_attempts(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Vec<TaskAttemptRow>> {
+        let (cond, who) = session_tenant_clause("session_id", 2, tenant);
+        let sql = format!(
+            "SELECT task_id, outcome, seq_score, started_at, ended_at FROM task_attempts WHERE session_id = $1{cond} \
+             ORDER BY started_at, task_id"
+        );
         read!(self, p => {
-            let rows: Vec<(String, String, Option<i64>, i64, i64)> = sqlx::query_as(
-                "SELECT task_id, outcome, seq_score, started_at, ended_at FROM task_attempts WHERE session_id = $1 ORDER BY started_at, task_id",
-            )
-            .bind(session_id)
-            .fetch_all(p)
-            .await?;
-            Ok(rows
+            let mut q = sqlx::query_as::<_, (String, String, Option<i64>, i64, i64)>(sqlx::AssertSqlSafe(sql)).bind(session_id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            Ok(q.fetch_all(p)
+                .await?
                 .into_iter()
                 .map(|r| TaskAttemptRow { task_id: r.0, outcome: r.1, seq_score: r.2, started_at: r.3, ended_at: r.4 })
                 .collect())

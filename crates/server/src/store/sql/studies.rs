@@ -13,16 +13,20 @@ const STUDY_COLS: &str = "SELECT s.id, s.organization_id, s.created_by, s.status
      FROM studies s WHERE 1 = 1";
 
 type StudyRow =
-    (String, String, String, String, String, i64, i64, i64, Option<i64>, Option<i64>, i64, i64, i64);
+    (String, String, String, StudyStatus, String, i64, i64, i64, Option<i64>, Option<i64>, i64, i64, i64);
 type TaskRow = (String, String, i64, String, String, String);
 
-fn study_from(r: StudyRow) -> Study {
-    Study {
+/// A study row with its definition parsed (a definition this server wrote that no longer
+/// parses is a store error, not a client's).
+fn study_from(r: StudyRow) -> StoreResult<Study> {
+    let definition = serde_json::from_str(&r.4)
+        .map_err(|e| StoreError::Other(format!("study {} has an unreadable definition: {e}", r.0)))?;
+    Ok(Study {
         id: r.0,
         organization_id: r.1,
         created_by: r.2,
         status: r.3,
-        definition: r.4,
+        definition,
         tester_count: r.5,
         tasks: Vec::new(),
         created_at: r.6,
@@ -32,7 +36,12 @@ fn study_from(r: StudyRow) -> Study {
         seats_taken: r.10,
         sessions_total: r.11,
         sessions_confirmed: r.12,
-    }
+    })
+}
+
+/// The stored form of a definition.
+fn definition_json(w: &StudyWrite) -> StoreResult<String> {
+    serde_json::to_string(&w.definition).map_err(|e| StoreError::Other(e.to_string()))
 }
 
 /// Appends the tenant condition of `scope` (the query already has a `WHERE`).
@@ -46,12 +55,17 @@ where
         StudyScope::Organization(org) => {
             qb.push(" AND s.organization_id = ").push_bind(org.clone());
         }
-        StudyScope::Tester { tester_id, profile } => {
+        StudyScope::Tester { tester_id, profile, offered_in } => {
             qb.push(
                 " AND (EXISTS (SELECT 1 FROM study_testers st WHERE st.study_id = s.id AND st.tester_id = ",
             )
             .push_bind(tester_id.clone())
-            .push(") OR (s.status IN ('open', 'in_progress')");
+            .push(") OR (s.status IN (");
+            let mut sep = qb.separated(", ");
+            for st in offered_in {
+                sep.push_bind(st.as_str().to_owned());
+            }
+            qb.push(")");
             // country: required on both sides
             match &profile.country {
                 Some(c) => {
@@ -174,7 +188,7 @@ macro_rules! write_study_parts {
 /// `NotFound` (absent, or another organization's) or `WrongState` (status not in `$allowed`).
 macro_rules! guard_study {
     ($tx:ident, $id:expr, $org:expr, $allowed:expr) => {{
-        let current: Option<(String, String)> =
+        let current: Option<(StudyStatus, String)> =
             sqlx::query_as("SELECT status, organization_id FROM studies WHERE id = $1")
                 .bind($id)
                 .fetch_optional(&mut *$tx)
@@ -182,8 +196,8 @@ macro_rules! guard_study {
         match current {
             None => return Ok(Guarded::NotFound),
             Some((_, org)) if $org.is_some_and(|o: &str| o != org) => return Ok(Guarded::NotFound),
-            Some((status, _)) if !$allowed.contains(&status.as_str()) => {
-                return Ok(Guarded::WrongState(status));
+            Some((status, _)) if !$allowed.contains(&status) => {
+                return Ok(Guarded::WrongState(status.to_string()));
             }
             Some(_) => {}
         }
@@ -200,20 +214,22 @@ impl StudyStore for SqlStore {
         w: StudyWrite,
         now: i64,
     ) -> StoreResult<Study> {
+        let definition = definition_json(&w)?;
         write!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query(
                 "INSERT INTO studies (id, organization_id, created_by, status, definition, tester_count, min_age, max_age, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $8, $8)",
+                 VALUES ($1, $2, $3, $9, $4, $5, $6, $7, $8, $8)",
             )
             .bind(id)
             .bind(org_id)
             .bind(created_by)
-            .bind(&w.definition)
+            .bind(&definition)
             .bind(w.tester_count)
             .bind(w.min_age)
             .bind(w.max_age)
             .bind(now)
+            .bind(StudyStatus::Draft)
             .execute(&mut *tx)
             .await?;
             write_study_parts!(tx, id, w);
@@ -231,7 +247,7 @@ impl StudyStore for SqlStore {
             qb.build_query_as().fetch_optional(p).await?
         });
         let Some(row) = row else { return Ok(None) };
-        let mut studies = [study_from(row)];
+        let mut studies = [study_from(row)?];
         self.attach_tasks(&mut studies).await?;
         let [study] = studies;
         Ok(Some(study))
@@ -240,45 +256,47 @@ impl StudyStore for SqlStore {
     async fn list_studies(
         &self,
         scope: &StudyScope,
-        status: Option<&str>,
+        status: Option<StudyStatus>,
         page: Page,
     ) -> StoreResult<(Vec<Study>, u64)> {
-        let (rows, total): (Vec<StudyRow>, i64) = read!(self, p => {
-            let mut qb = QueryBuilder::new(STUDY_COLS);
-            push_study_scope(&mut qb, scope);
-            if let Some(st) = status {
-                qb.push(" AND s.status = ").push_bind(st.to_owned());
-            }
-            qb.push(" ORDER BY s.created_at DESC, s.id DESC LIMIT ").push_bind(i64::from(page.limit));
-            qb.push(" OFFSET ").push_bind(page.offset());
-            let rows = qb.build_query_as().fetch_all(p).await?;
-            let mut qc = QueryBuilder::new("SELECT COUNT(*) FROM studies s WHERE 1 = 1");
-            push_study_scope(&mut qc, scope);
-            if let Some(st) = status {
-                qc.push(" AND s.status = ").push_bind(st.to_owned());
-            }
-            let (total,): (i64,) = qc.build_query_as().fetch_one(p).await?;
-            (rows, total)
+        let (rows, total): (Vec<StudyRow>, u64) = read!(self, p => {
+            let filters = |qb: &mut QueryBuilder<_>| {
+                push_study_scope(qb, scope);
+                if let Some(st) = status {
+                    qb.push(" AND s.status = ").push_bind(st);
+                }
+            };
+            fetch_page!(
+                p,
+                STUDY_COLS,
+                "SELECT COUNT(*) FROM studies s WHERE 1 = 1",
+                filters,
+                "s.created_at DESC, s.id DESC",
+                page,
+                |row| <StudyRow as sqlx::FromRow<_>>::from_row(row)?
+            )
         });
-        let mut studies: Vec<Study> = rows.into_iter().map(study_from).collect();
+        let mut studies = rows.into_iter().map(study_from).collect::<StoreResult<Vec<_>>>()?;
         self.attach_tasks(&mut studies).await?;
-        Ok((studies, to_u64(total)))
+        Ok((studies, total))
     }
 
     async fn update_draft(
         &self,
         org_id: Option<&str>,
         id: &str,
+        from: &[StudyStatus],
         w: StudyWrite,
         now: i64,
     ) -> StoreResult<Guarded<Study>> {
+        let definition = definition_json(&w)?;
         write!(self, p => {
             let mut tx = p.begin().await?;
-            guard_study!(tx, id, org_id, ["draft"]);
+            guard_study!(tx, id, org_id, from);
             sqlx::query(
                 "UPDATE studies SET definition = $1, tester_count = $2, min_age = $3, max_age = $4, updated_at = $5 WHERE id = $6",
             )
-            .bind(&w.definition)
+            .bind(&definition)
             .bind(w.tester_count)
             .bind(w.min_age)
             .bind(w.max_age)
@@ -297,8 +315,9 @@ impl StudyStore for SqlStore {
         &self,
         org_id: Option<&str>,
         id: &str,
-        from: &[&str],
-        to: &str,
+        from: &[StudyStatus],
+        to: StudyStatus,
+        event: Option<OutboundEvent>,
         now: i64,
     ) -> StoreResult<Guarded<Study>> {
         write!(self, p => {
@@ -306,18 +325,20 @@ impl StudyStore for SqlStore {
             guard_study!(tx, id, org_id, from);
             sqlx::query(
                 "UPDATE studies SET status = $1, updated_at = $2, \
-                 launched_at = CASE WHEN $1 = 'open' THEN $2 ELSE launched_at END, \
-                 closed_at = CASE WHEN $1 = 'closed' THEN $2 ELSE closed_at END WHERE id = $3",
+                 launched_at = CASE WHEN $1 = $4 THEN $2 ELSE launched_at END, \
+                 closed_at = CASE WHEN $1 = $5 THEN $2 ELSE closed_at END WHERE id = $3",
             )
             .bind(to)
             .bind(now)
             .bind(id)
+            .bind(StudyStatus::Open)
+            .bind(StudyStatus::Closed)
             .execute(&mut *tx)
             .await?;
-            if to == "open" {
+            if let Some(ev) = &event {
                 let (org,): (String,) =
                     sqlx::query_as("SELECT organization_id FROM studies WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
-                emit_event!(tx, &org, "study.launched", serde_json::json!({"jobId": id}), now);
+                emit_event!(tx, &org, ev, now);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(())
@@ -325,16 +346,22 @@ impl StudyStore for SqlStore {
         self.reload_study(id).await
     }
 
-    async fn accept_study(&self, tester_id: &str, id: &str, now: i64) -> StoreResult<AcceptOutcome> {
+    async fn accept_study(
+        &self,
+        tester_id: &str,
+        id: &str,
+        open_in: &[StudyStatus],
+        now: i64,
+    ) -> StoreResult<AcceptOutcome> {
         let lock = if matches!(self.db, Db::Postgres(_)) { " FOR UPDATE" } else { "" };
         let select = format!("SELECT status, tester_count FROM studies WHERE id = $1{lock}");
         write!(self, p => {
             let mut tx = p.begin().await?;
             // PostgreSQL: the row lock serialises accepts of one study (seat count); SQLite has one writer.
-            let study: Option<(String, i64)> =
+            let study: Option<(StudyStatus, i64)> =
                 sqlx::query_as(sqlx::AssertSqlSafe(select)).bind(id).fetch_optional(&mut *tx).await?;
             let Some((status, tester_count)) = study else { return Ok(AcceptOutcome::NotFound) };
-            if status != "open" && status != "in_progress" {
+            if !open_in.contains(&status) {
                 return Ok(AcceptOutcome::NotOpen(status));
             }
             let existing: Option<(String, Option<i64>)> =
@@ -383,7 +410,7 @@ impl StudyStore for SqlStore {
     async fn decline_study(&self, tester_id: &str, id: &str, now: i64) -> StoreResult<Guarded<()>> {
         write!(self, p => {
             let mut tx = p.begin().await?;
-            let study: Option<(String,)> = sqlx::query_as("SELECT status FROM studies WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+            let study: Option<(StudyStatus,)> = sqlx::query_as("SELECT status FROM studies WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
             if study.is_none() {
                 return Ok(Guarded::NotFound);
             }
@@ -432,18 +459,24 @@ impl StudyStore for SqlStore {
             .bind(user_id)
             .fetch_optional(p)
             .await?;
-            Ok(row.map(|r| TesterProfile { user_id: r.0, profile: r.1, capacity_verified: r.2, updated_at: r.3 }))
+            row.map(|r| {
+                let profile = serde_json::from_str(&r.1)
+                    .map_err(|e| StoreError::Other(format!("profile of {} is unreadable: {e}", r.0)))?;
+                Ok(TesterProfile { user_id: r.0, profile, capacity_verified: r.2, updated_at: r.3 })
+            })
+            .transpose()
         })
     }
 
-    async fn put_profile(&self, user_id: &str, profile: &str, now: i64) -> StoreResult<TesterProfile> {
+    async fn put_profile(&self, user_id: &str, profile: &Profile, now: i64) -> StoreResult<TesterProfile> {
+        let profile = serde_json::to_string(profile).map_err(|e| StoreError::Other(e.to_string()))?;
         write!(self, p => {
             sqlx::query(
                 "INSERT INTO tester_profiles (user_id, profile, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (user_id) DO UPDATE SET profile = $2, updated_at = $3",
             )
             .bind(user_id)
-            .bind(profile)
+            .bind(&profile)
             .bind(now)
             .execute(p)
             .await?;

@@ -1,0 +1,166 @@
+//! Statuses and kinds as enums (study, session, pipeline, queue): one spelling on the wire,
+//! in the database and in code, parsed once where a string comes in.
+
+/// Declares an enum whose variants have one fixed wire/database spelling, with `as_str`,
+/// `parse`, `ALL`, `Display` and serde/OpenAPI derives that use the same spelling.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        // Written by hand: the derive does not see `rename` values that arrive through a macro.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire and database spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// Parses the wire spelling; `None` for anything else.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+
+            /// `a, b, c`: the accepted spellings, for error messages.
+            pub fn list() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// A study's lifecycle (spec §3): `draft → open → in_progress → completed`, `closed` from
+    /// any non-draft state.
+    StudyStatus {
+        Draft = "draft",
+        Open = "open",
+        InProgress = "in_progress",
+        Completed = "completed",
+        Closed = "closed",
+    }
+}
+
+wire_enum! {
+    /// A session's lifecycle (spec §4).
+    SessionStatus {
+        Active = "active",
+        Paused = "paused",
+        Completed = "completed",
+        Analyzed = "analyzed",
+        Confirmed = "confirmed",
+        /// Closed by a timeout without ever completing.
+        Abandoned = "abandoned",
+    }
+}
+
+wire_enum! {
+    /// Where a session is in the agent pipeline (spec §4 `pipelineStatus`).
+    PipelineStatus {
+        Collecting = "collecting",
+        Queued = "queued",
+        Analyzing = "analyzing",
+        AwaitingConfirmation = "awaiting_confirmation",
+        Confirmed = "confirmed",
+        Reported = "reported",
+        Failed = "failed",
+    }
+}
+
+wire_enum! {
+    /// What a queued piece of background work does; each kind has one handler.
+    QueueKind {
+        /// Agent 2 on a completed session.
+        AnalyzeSession = "analyze_session",
+        /// Agent 1: a real-time snapshot of a running session.
+        SnapshotSession = "snapshot_session",
+        /// Agent 3.
+        SessionReport = "session_report",
+        /// Agent 4.
+        StudyReport = "study_report",
+        /// One outbound webhook delivery.
+        WebhookDelivery = "webhook_delivery",
+    }
+}
+
+wire_enum! {
+    /// Where a queued piece of work is (`GET /api/analysis-jobs/:id` `status`).
+    QueueStatus {
+        Queued = "queued",
+        Running = "running",
+        Complete = "complete",
+        Failed = "failed",
+    }
+}
+
+wire_enum! {
+    /// Which kind of report (Agent 3: one session; Agent 4: a whole study).
+    ReportKind {
+        Session = "session",
+        Study = "study",
+    }
+}
+
+wire_enum! {
+    /// The tester's decision on a finding.
+    Decision {
+        Confirm = "confirm",
+        Reject = "reject",
+    }
+}
+
+wire_enum! {
+    /// Outbound webhook event types a business may subscribe to (spec §7).
+    WebhookEvent {
+        StudyLaunched = "study.launched",
+        SessionCompleted = "session.completed",
+        SessionAnalyzed = "session.analyzed",
+        SessionConfirmed = "session.confirmed",
+        ReportReady = "report.ready",
+        StudyReportReady = "study.report_ready",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_round_trip() {
+        for s in SessionStatus::ALL {
+            assert_eq!(SessionStatus::parse(s.as_str()), Some(*s));
+            assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::Value::from(s.as_str())));
+        }
+        assert_eq!(StudyStatus::parse("in_progress"), Some(StudyStatus::InProgress));
+        assert_eq!(QueueKind::parse("analyze_session"), Some(QueueKind::AnalyzeSession));
+        assert_eq!(PipelineStatus::parse("nope"), None);
+        assert_eq!(StudyStatus::list(), "draft, open, in_progress, completed, closed");
+    }
+}
