@@ -54,7 +54,7 @@ pub struct Thresholds {
     pub negative_speech_sentiment: f64,
     /// Timeline bucket (10,000 ms).
     pub bucket_ms: f64,
-    /// Half-life of the timeline's moving average (20,000 ms).
+    /// Half-life of the timeline's peak envelope (20,000 ms).
     pub half_life_ms: f64,
     /// Smallest smoothed value of a critical moment (0.5).
     pub critical_moment_min: f64,

@@ -1,5 +1,5 @@
 //! Property tests of analysis.md §6: determinism and order independence, bounds,
-//! monotonicity.
+//! monotonicity; and of the §2 peak envelope.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -229,6 +229,51 @@ proptest! {
         more.events.push(e);
         let after = analyze_session(&more).insights.overall_frustration_score;
         prop_assert!(after >= before, "{} < {}", after, before);
+    }
+
+    #[test]
+    fn envelope_rises_at_once_and_never_overshoots(s in session_in(300_000, 80)) {
+        let a = analyze_session(&s);
+        let d = 0.5f64.sqrt();
+        let mut max_raw = 0.0f64;
+        let mut prev: Option<(i64, f64)> = None;
+        for p in &a.timeline.points {
+            // Rounding to 4 decimals is monotone, so these hold exactly on the output.
+            prop_assert!(p.smoothed >= p.raw, "{} < raw {}", p.smoothed, p.raw);
+            max_raw = max_raw.max(p.raw);
+            prop_assert!(p.smoothed <= max_raw, "{} > max raw so far {}", p.smoothed, max_raw);
+            // s_t = max(f_t, s_{t−1} × 2^(−10/20)); an unlisted bucket is zero.
+            let before = prev.filter(|q| q.0 + 10_000 == p.timestamp.0).map_or(0.0, |q| q.1);
+            let expected = p.raw.max(before * d);
+            prop_assert!((p.smoothed - expected).abs() <= 1.01e-4, "{} vs {}", p.smoothed, expected);
+            prev = Some((p.timestamp.0, p.smoothed));
+        }
+    }
+
+    #[test]
+    fn an_isolated_peak_halves_in_twenty_seconds(
+        at in 0i64..=500_000,
+        hover in 3_000.0f64..=20_000.0,
+        weight in 0.05f64..=1.0,
+    ) {
+        // One long hover: a single hesitation, alone in its bucket.
+        let mut c = EventItem::new(EventType::Click, "#a", T0 + at);
+        c.hover_ms = Some(hover);
+        let mut s = SessionInput::empty(meta("sess_peak"));
+        s.events = vec![c];
+        let mut th = Thresholds::default();
+        th.weights.insert("hesitation".into(), weight);
+        s.session.analysis = Some(th);
+        let a = analyze_session(&s);
+        let pts = &a.timeline.points;
+        let i = pts.iter().position(|p| p.raw > 0.0).unwrap();
+        let peak = pts[i].raw;
+        prop_assert!((peak - weight * hover / 20_000.0).abs() <= 1e-4);
+        prop_assert_eq!(pts[i].smoothed, peak, "rises at once");
+        prop_assert_eq!(pts[i + 1].timestamp.0, pts[i].timestamp.0 + 10_000);
+        prop_assert_eq!(pts[i + 2].timestamp.0, pts[i].timestamp.0 + 20_000);
+        prop_assert!((pts[i + 2].smoothed - peak / 2.0).abs() <= 1e-4, "{} vs {}", pts[i + 2].smoothed, peak);
+        prop_assert!(pts[..i].iter().all(|p| p.smoothed == 0.0));
     }
 
     #[test]

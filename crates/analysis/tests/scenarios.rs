@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::fixture;
+use common::{T0, dead_submit_session, fixture};
 use openscouter_analysis::*;
 
 fn analyse(name: &str) -> (SessionInput, SessionAnalysis) {
@@ -76,6 +76,25 @@ fn tester_cannot_find_the_pricing_page() {
     assert_eq!(f.wcag.as_ref().unwrap().name, "Link Purpose (In Context)");
     assert!(f.evidence.iter().filter(|e| e.kind == "quick_back").count() >= 3);
     assert!(f.evidence.iter().any(|e| e.kind == "transcript" && e.detail.contains("Where is the pricing")));
+}
+
+#[test]
+fn dead_submit_reads_as_a_critical_moment() {
+    // analysis.md §2: four dead clicks, an angry face and "is it broken" within ten
+    // seconds must read as a critical moment, not be averaged away (0.16 and no moment
+    // under the old moving average).
+    let a = analyze_session(&dead_submit_session());
+    let m = &a.insights.critical_moments;
+    assert_eq!(m.len(), 1, "{m:#?}");
+    assert_eq!(m[0].timestamp, Timestamp(T0 + 10_000));
+    assert_eq!(m[0].kind, SignalKind::RageClick);
+    assert!(m[0].severity <= MomentSeverity::High, "{:?}", m[0].severity);
+    assert_eq!(m[0].context, "Create an account - /signup");
+    assert!(a.insights.overall_frustration_score >= 0.5, "{}", a.insights.overall_frustration_score);
+    let f = &a.findings[0];
+    assert_eq!(f.title, "Control does not respond as expected: #submit");
+    assert!(f.evidence.iter().any(|e| e.kind == "transcript" && e.detail == "is it broken"));
+    assert!(a.insights.summary.contains("#submit did not respond"));
 }
 
 #[test]
