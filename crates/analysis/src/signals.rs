@@ -526,8 +526,9 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
                     in_rage[k] = true;
                 }
                 let (t0, t1) = (p.ev_times[idx[s]], p.ev_times[idx[e]]);
-                // Intensity min(1, (clicks − 2) / 4): analysis.md §1.
-                let intensity = ((count as f64 - 2.0) / 4.0).min(1.0);
+                // Intensity min(1, (clicks − 2) / 2): analysis.md §1. It saturates at four
+                // clicks, because four clicks on a dead control already tell the whole story.
+                let intensity = ((count as f64 - 2.0) / 2.0).min(1.0);
                 b.at_event(
                     SignalKind::RageClick,
                     idx[s],
@@ -870,6 +871,8 @@ fn scrolling(b: &mut Builder<'_, '_>) {
 
 #[derive(Default)]
 struct FieldState {
+    /// Whether the selector received an `input` event: only then is it a field.
+    typed: bool,
     last_len: Option<f64>,
     focused_len: Option<Option<f64>>,
     drops: Vec<(i64, usize)>,
@@ -878,6 +881,10 @@ struct FieldState {
 }
 
 /// input_struggle: repeated deletions, or entering and leaving a field without typing.
+///
+/// A field is a selector that received an `input` event somewhere in the session
+/// (analysis.md §1): keyboard users tab through buttons and links, and entering and
+/// leaving those three times is moving on, not struggling with a field.
 fn inputs(b: &mut Builder<'_, '_>) {
     let p = b.p;
     let th = &p.th;
@@ -891,6 +898,7 @@ fn inputs(b: &mut Builder<'_, '_>) {
         let f = fields.entry(e.target_selector.as_str()).or_default();
         match e.event_type {
             EventType::Input => {
+                f.typed = true;
                 if let Some(len) = e.input_length.filter(|l| l.is_finite()) {
                     if f.last_len.is_some_and(|prev| len < prev) {
                         f.drops.push((p.ev_times[i], i));
@@ -913,7 +921,7 @@ fn inputs(b: &mut Builder<'_, '_>) {
     }
     let drops_needed = th.input_struggle_drops as usize;
     let cycles_needed = th.input_struggle_focus_cycles as usize;
-    for (field, mut f) in fields {
+    for (field, mut f) in fields.into_iter().filter(|(_, f)| f.typed) {
         let times: Vec<i64> = f.drops.iter().map(|d| d.0).collect();
         for (s, e) in episodes(&times, drops_needed, th.input_struggle_window_ms) {
             let n = e - s + 1;
