@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{T0, dead_submit_session, fixture};
+use common::{T0, dead_control_session, dead_submit_session, fixture};
 use openscouter_analysis::*;
 
 fn analyse(name: &str) -> (SessionInput, SessionAnalysis) {
@@ -88,13 +88,31 @@ fn dead_submit_reads_as_a_critical_moment() {
     assert_eq!(m.len(), 1, "{m:#?}");
     assert_eq!(m[0].timestamp, Timestamp(T0 + 10_000));
     assert_eq!(m[0].kind, SignalKind::RageClick);
-    assert!(m[0].severity <= MomentSeverity::High, "{:?}", m[0].severity);
+    assert_eq!(m[0].severity, MomentSeverity::Critical);
     assert_eq!(m[0].context, "Create an account - /signup");
     assert!(a.insights.overall_frustration_score >= 0.5, "{}", a.insights.overall_frustration_score);
     let f = &a.findings[0];
     assert_eq!(f.title, "Control does not respond as expected: #submit");
     assert!(f.evidence.iter().any(|e| e.kind == "transcript" && e.detail == "is it broken"));
     assert!(a.insights.summary.contains("#submit did not respond"));
+}
+
+#[test]
+fn behaviour_only_dead_control_reads_as_a_critical_moment() {
+    // No camera, no voice: a four-click chain on #save, one more click, then the task is
+    // abandoned (0.12 and no moment under the old moving average and rules).
+    let a = analyze_session(&dead_control_session());
+    let m = &a.insights.critical_moments;
+    assert_eq!(m.len(), 1, "{m:#?}");
+    assert_eq!(m[0].timestamp, Timestamp(T0 + 10_000));
+    assert_eq!(m[0].kind, SignalKind::RageClick);
+    assert_eq!(m[0].severity, MomentSeverity::Critical);
+    assert!(a.insights.overall_frustration_score >= 0.5, "{}", a.insights.overall_frustration_score);
+    assert_eq!(a.findings.len(), 1);
+    let f = &a.findings[0];
+    assert_eq!(f.title, "Control does not respond as expected: #save");
+    assert_eq!(f.severity, Severity::Major, "the task was abandoned");
+    assert!(f.evidence.iter().any(|e| e.kind == "task_failure"));
 }
 
 #[test]
