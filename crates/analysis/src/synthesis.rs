@@ -109,15 +109,26 @@ pub struct NpsSummary {
     pub detractors: usize,
 }
 
-/// Results of one ND category; numbers are withheld for groups under 2 testers.
+/// Results of one ND category with at least 2 testers, or the single suppressed entry
+/// that stands for every category with fewer.
+///
+/// A category with fewer than 2 testers in the study is never named (analysis.md §4):
+/// its name next to a count of one ties a health category to one person. The suppressed
+/// entry therefore carries neither a name nor a count, and there is only one of it
+/// however many categories it stands for: one entry each would still tell how many small
+/// categories there are, and so whether someone of a category the study did not target
+/// took part.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NdStratum {
-    /// The category.
-    pub nd_category: String,
-    /// Testers of that category with a confirmed session.
-    pub testers: usize,
-    /// True when fewer than 2 testers: nothing else is reported.
+    /// The category; absent in the suppressed entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nd_category: Option<String>,
+    /// Testers of that category with a confirmed session; absent in the suppressed entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub testers: Option<usize>,
+    /// True for the entry standing for the categories with fewer than 2 testers: nothing
+    /// else is reported for them.
     pub suppressed: bool,
     /// Observed task success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -265,6 +276,9 @@ struct Cohort<'a> {
     labels_by_key: BTreeMap<String, String>,
 }
 
+/// Smallest ND group reported or named (analysis.md §4).
+const MIN_STRATUM_TESTERS: usize = 2;
+
 /// A task attempt with the index of its session in [`Cohort::sessions`].
 type IndexedAttempt<'a> = (usize, &'a TaskAttempt);
 
@@ -338,6 +352,23 @@ impl<'a> Cohort<'a> {
         }
         categories
     }
+
+    /// Sessions of testers in the category.
+    fn sessions_in(&self, category: &str) -> Vec<usize> {
+        (0..self.sessions.len())
+            .filter(|&si| self.sessions[si].input.session.nd_categories.iter().any(|c| c == category))
+            .collect()
+    }
+
+    /// The categories that may be named in the report: those with at least
+    /// [`MIN_STRATUM_TESTERS`] testers (analysis.md §4).
+    fn nameable(&self, categories: &BTreeSet<String>) -> BTreeSet<String> {
+        categories
+            .iter()
+            .filter(|c| self.testers_of(&self.sessions_in(c)) >= MIN_STRATUM_TESTERS)
+            .cloned()
+            .collect()
+    }
 }
 
 /// Synthesises confirmed sessions into a study report (Agent 4, analysis.md §4). Each
@@ -345,13 +376,14 @@ impl<'a> Cohort<'a> {
 pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> StudyReport {
     let cohort = Cohort::new(sessions);
     let attempts = cohort.attempts_by_task();
-    let findings = merged_findings(&cohort, study, &attempts);
+    let categories = cohort.categories(study);
+    let nameable = cohort.nameable(&categories);
+    let findings = merged_findings(&cohort, study, &attempts, &nameable);
     let tasks = task_reports(&cohort, study, &attempts);
     let score = study_score(&findings, &tasks);
     let band = band_of(score);
     let (sus, nps) = surveys(&cohort);
-    let categories = cohort.categories(study);
-    let nd_stratification = nd_strata(&cohort, &categories, &findings);
+    let nd_stratification = nd_strata(&cohort, &categories, &nameable, &findings);
     let ab_test = ab_comparison(&cohort, study, &categories);
     let summary = study_summary(score, band, &findings, &tasks, cohort.sessions.len(), cohort.n_testers);
     StudyReport {
@@ -372,11 +404,13 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
 
 /// Findings (analysis.md §4): confirmed findings of different sessions merge when task,
 /// URL path, selector and dominant family match; prevalence and the priority matrix then
-/// give each merged finding its severity. Most severe first.
+/// give each merged finding its severity. Most severe first. Only `nameable` ND
+/// categories are listed in a finding.
 fn merged_findings(
     cohort: &Cohort<'_>,
     study: &StudyMeta,
     attempts: &BTreeMap<&str, Vec<IndexedAttempt<'_>>>,
+    nameable: &BTreeSet<String>,
 ) -> Vec<Finding> {
     let sessions = &cohort.sessions;
     let task_median: BTreeMap<&str, f64> = attempts
@@ -394,7 +428,7 @@ fn merged_findings(
     }
     let mut findings: Vec<Finding> = merged
         .into_iter()
-        .filter_map(|(key, members)| merge_group(cohort, study, &task_median, key, &members))
+        .filter_map(|(key, members)| merge_group(cohort, study, &task_median, nameable, key, &members))
         .collect();
     findings.sort_by(|a, b| {
         a.severity
@@ -410,6 +444,7 @@ fn merge_group(
     cohort: &Cohort<'_>,
     study: &StudyMeta,
     task_median: &BTreeMap<&str, f64>,
+    nameable: &BTreeSet<String>,
     (task, path, selector, family): MergeKey,
     members: &[(usize, &Finding)],
 ) -> Option<Finding> {
@@ -457,9 +492,16 @@ fn merge_group(
     evidence.sort_by(|a, b| {
         a.timestamp.cmp(&b.timestamp).then_with(|| a.kind.cmp(&b.kind)).then_with(|| a.detail.cmp(&b.detail))
     });
-    let mut nd: Vec<String> = members.iter().flat_map(|(_, f)| f.nd_categories.iter().cloned()).collect();
-    nd.sort();
-    nd.dedup();
+    // The affected testers' categories, as the sessions state them (a session finding's
+    // own list may come from an older analysis); never one with fewer than 2 testers.
+    let nd: Vec<String> = member_sessions
+        .iter()
+        .flat_map(|&si| sessions[si].input.session.nd_categories.iter())
+        .filter(|c| nameable.contains(*c))
+        .cloned()
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
     let mut session_ids: Vec<String> =
         members.iter().flat_map(|(_, f)| f.session_ids.iter().cloned()).collect();
     session_ids.sort();
@@ -662,34 +704,39 @@ fn surveys(cohort: &Cohort<'_>) -> (SusSummary, NpsSummary) {
     (sus, nps)
 }
 
-/// ND strata (analysis.md §4): per category, testers, task success, mean frustration and
-/// findings; groups under 2 testers are suppressed.
-fn nd_strata(cohort: &Cohort<'_>, categories: &BTreeSet<String>, findings: &[Finding]) -> Vec<NdStratum> {
+/// ND strata (analysis.md §4): per nameable category, testers, task success, mean
+/// frustration and findings; then one suppressed entry, without a name or a count, when
+/// any category has fewer than 2 testers (see [`NdStratum`]).
+fn nd_strata(
+    cohort: &Cohort<'_>,
+    categories: &BTreeSet<String>,
+    nameable: &BTreeSet<String>,
+    findings: &[Finding],
+) -> Vec<NdStratum> {
     let sessions = &cohort.sessions;
     let mut nd_stratification = Vec::new();
-    for cat in categories {
-        let idx: Vec<usize> = (0..sessions.len())
-            .filter(|&si| sessions[si].input.session.nd_categories.contains(cat))
-            .collect();
-        let testers = cohort.testers_of(&idx);
-        let suppressed = testers < 2;
+    for cat in nameable {
+        let idx = cohort.sessions_in(cat);
         let (ok, n) = cohort.success_of(&idx);
+        let frustration: f64 =
+            idx.iter().map(|&si| sessions[si].analysis.insights.overall_frustration_score).sum();
         nd_stratification.push(NdStratum {
-            nd_category: cat.clone(),
-            testers,
-            suppressed,
-            task_success: (!suppressed && n > 0).then(|| round_to(f64::from(ok) / f64::from(n), 4)),
-            mean_frustration: (!suppressed).then(|| {
-                round_to(
-                    idx.iter()
-                        .map(|&si| sessions[si].analysis.insights.overall_frustration_score)
-                        .sum::<f64>()
-                        / idx.len().max(1) as f64,
-                    2,
-                )
-            }),
-            findings: (!suppressed)
-                .then(|| findings.iter().filter(|f| f.nd_categories.contains(cat)).count()),
+            nd_category: Some(cat.clone()),
+            testers: Some(cohort.testers_of(&idx)),
+            suppressed: false,
+            task_success: (n > 0).then(|| round_to(f64::from(ok) / f64::from(n), 4)),
+            mean_frustration: Some(round_to(frustration / idx.len().max(1) as f64, 2)),
+            findings: Some(findings.iter().filter(|f| f.nd_categories.contains(cat)).count()),
+        });
+    }
+    if categories.len() > nameable.len() {
+        nd_stratification.push(NdStratum {
+            nd_category: None,
+            testers: None,
+            suppressed: true,
+            task_success: None,
+            mean_frustration: None,
+            findings: None,
         });
     }
     nd_stratification

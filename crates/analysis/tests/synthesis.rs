@@ -176,3 +176,52 @@ fn sus_and_nps() {
     assert_eq!(r.nps.score, Some(0.0));
     assert_eq!((r.nps.promoters, r.nps.detractors), (1, 1));
 }
+
+#[test]
+fn categories_with_fewer_than_two_testers_are_never_named() {
+    // Three adhd testers, one autistic tester and one with adhd and dyscalculia: all meet
+    // the dead pay button.
+    let nd: [&[&str]; 5] = [&["adhd"], &["adhd"], &["adhd"], &["autism"], &["adhd", "dyscalculia"]];
+    let mut sessions: Vec<ConfirmedSession> = nd
+        .iter()
+        .enumerate()
+        .map(|(i, c)| confirm(pay_session(i + 1, Outcome::Success, 60, c, "A", true)))
+        .collect();
+    let mut meta = study();
+    meta.nd_categories = vec!["adhd".into(), "autism".into()];
+    let r = synthesize_study(&sessions, &meta);
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(r.findings[0].nd_categories, vec!["adhd".to_string()]);
+    let strata = serde_json::to_value(&r.nd_stratification).unwrap();
+    assert_eq!(
+        strata,
+        serde_json::json!([
+            {"ndCategory": "adhd", "testers": 4, "suppressed": false, "taskSuccess": 1.0,
+             "meanFrustration": r.nd_stratification[0].mean_frustration, "findings": 1},
+            {"suppressed": true}
+        ])
+    );
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("autism") && !json.contains("dyscalculia"), "{json}");
+    // Near miss: a second autistic tester makes the category nameable; dyscalculia stays hidden.
+    sessions.push(confirm(pay_session(6, Outcome::Success, 60, &["autism"], "A", true)));
+    let r = synthesize_study(&sessions, &meta);
+    assert_eq!(r.findings[0].nd_categories, vec!["adhd".to_string(), "autism".to_string()]);
+    let named: Vec<Option<&str>> = r.nd_stratification.iter().map(|s| s.nd_category.as_deref()).collect();
+    assert_eq!(named, vec![Some("adhd"), Some("autism"), None]);
+    assert_eq!(r.nd_stratification[1].testers, Some(2));
+    assert!(!serde_json::to_string(&r).unwrap().contains("dyscalculia"));
+}
+
+#[test]
+fn a_single_session_report_names_no_category() {
+    let c = confirm(pay_session(1, Outcome::Fail, 60, &["adhd", "dyslexia"], "A", true));
+    let r = synthesize_study(&[c], &study());
+    assert!(r.findings.iter().all(|f| f.nd_categories.is_empty()));
+    assert_eq!(
+        serde_json::to_value(&r.nd_stratification).unwrap(),
+        serde_json::json!([{"suppressed": true}])
+    );
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("adhd") && !json.contains("dyslexia"), "{json}");
+}
