@@ -656,15 +656,17 @@ fn task_report(
 }
 
 /// Score (analysis.md §4): `100 − Σ penalty(severity) × (0.5 + 0.5 × prevalence) − 20 ×
-/// (1 − mean task success)`, clamped to 0..100 and rounded. Mean task success is the mean
-/// observed success of the tasks with attempts; without attempts the term is 0.
+/// (1 − mean task success)`, clamped to 0..100 and rounded. Mean task success is the mean,
+/// over the tasks with attempts, of each task's Beta(1 + s, 1 + f) posterior mean
+/// (unrounded), so that one tester's failure in a small study does not swing the band as
+/// an observed rate would; without attempts the term is 0.
 fn study_score(findings: &[Finding], tasks: &[TaskReport]) -> u32 {
     let penalty_sum: f64 =
         findings.iter().map(|f| penalty(f.severity) * (0.5 + 0.5 * f.prevalence.unwrap_or(0.0))).sum();
     let rates: Vec<f64> = tasks
         .iter()
         .filter(|t| t.attempts > 0)
-        .map(|t| f64::from(t.successes) / f64::from(t.attempts))
+        .map(|t| stats::beta_posterior_mean(t.successes, t.attempts - t.successes))
         .collect();
     let mean_success = if rates.is_empty() { 1.0 } else { rates.iter().sum::<f64>() / rates.len() as f64 };
     let raw = 100.0 - penalty_sum - 20.0 * (1.0 - mean_success);

@@ -121,8 +121,9 @@ fn task_metrics_score_and_band() {
     assert!((t.time_on_task_geo_mean_seconds.unwrap() - 33.02).abs() < 0.01);
     assert_eq!(t.seq_mean, Some(4.0));
     assert!(r.findings.is_empty());
-    // 100 − 20 × (1 − 0.75) = 95.
-    assert_eq!(r.score, 95);
+    // 100 − 20 × (1 − 4/6): the posterior mean of 3 of 4, not the observed 0.75 (which
+    // gave 95).
+    assert_eq!(r.score, 93);
     assert_eq!(serde_json::to_value(r.band).unwrap(), "green");
 }
 
@@ -224,4 +225,17 @@ fn a_single_session_report_names_no_category() {
     );
     let json = serde_json::to_string(&r).unwrap();
     assert!(!json.contains("adhd") && !json.contains("dyslexia"), "{json}");
+}
+
+#[test]
+fn score_uses_posterior_means_of_task_success() {
+    // One failed attempt, no finding: the observed rate 0 would cost 20 points (80);
+    // the posterior mean Beta(1, 2) = 1/3 costs 13.3 (87).
+    let r = synthesize_study(&[confirm(pay_session(1, Outcome::Fail, 60, &["adhd"], "A", false))], &study());
+    assert!(r.findings.is_empty());
+    assert_eq!(r.score, 87);
+    // Near miss: without attempts the term is 0.
+    let mut s = pay_session(1, Outcome::Fail, 60, &["adhd"], "A", false);
+    s.task_attempts.clear();
+    assert_eq!(synthesize_study(&[confirm(s)], &study()).score, 100);
 }
