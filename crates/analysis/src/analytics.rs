@@ -48,10 +48,11 @@ pub struct ToneProfile {
 /// analysis.md §5: `interaction = 100 × (1 − mean smoothed frustration from behavioural
 /// signals)`, `emotion = 100 × (1 − confidence-weighted share of negative snapshots)`,
 /// `voice = 50 × (1 + mean sentiment)`, `overall` = mean weighted 0.5 / 0.25 / 0.25 over
-/// the streams present, re-normalised.
+/// the streams present, re-normalised. Behavioural means from interaction events: a task
+/// failure is an outcome, already counted by task success, so it is left out here.
 pub(crate) fn analytics(p: &Prepared<'_>, signals: &[Signal]) -> Analytics {
     let behavioural =
-        timeline::compute(signals.iter().filter(|s| !s.kind.is_affective()), p.origin, p.end, &p.th);
+        timeline::compute(signals.iter().filter(|s| s.kind.is_behavioural()), p.origin, p.end, &p.th);
     let interaction = 100.0 * (1.0 - behavioural.mean());
     let (mut neg, mut all) = (0.0, 0.0);
     let mut detected = 0usize;

@@ -124,6 +124,10 @@ pub(crate) fn title_and_wcag(
         SignalKind::QuickBack | SignalKind::RevisitLoop => {
             (format!("Navigation leads testers astray on {path}"), w("2.4.4", "Link Purpose (In Context)"))
         }
+        // Lost rather than misled by one link: offer more than one way to the goal.
+        SignalKind::NavigationLoop => {
+            (format!("Navigation leads testers astray on {path}"), w("2.4.5", "Multiple Ways"))
+        }
         SignalKind::ScrollThrash => {
             (format!("Content is hard to locate on {path}"), w("2.4.6", "Headings and Labels"))
         }
@@ -135,6 +139,8 @@ pub(crate) fn title_and_wcag(
             (format!("Testers showed frustration on {path}"), None)
         }
         SignalKind::AttentionDrop => (format!("Page does not hold attention: {path}"), None),
+        // A task failure never dominates a group (see `session_findings`); named anyway.
+        SignalKind::TaskFailure => (format!("Task could not be completed on {path}"), None),
     }
 }
 
@@ -155,13 +161,19 @@ fn recommendation(kind: SignalKind, reading: bool) -> &'static str {
         SignalKind::QuickBack | SignalKind::RevisitLoop => {
             "Name links and menu items by where they lead, and make the target page reachable from where testers look for it."
         }
+        SignalKind::NavigationLoop => {
+            "Offer more than one way to reach the goal (a clear menu, search, a site map) and name links by where they lead."
+        }
         SignalKind::ScrollThrash => {
             "Structure the page with descriptive headings and put key content where testers expect it; consider a table of contents."
         }
         SignalKind::NegativeSpeech if reading => {
             "Shorten and simplify the text: plain words, short sentences, headings and lists; offer a summary."
         }
-        SignalKind::NegativeSpeech | SignalKind::NegativeEmotion | SignalKind::AttentionDrop => {
+        SignalKind::NegativeSpeech
+        | SignalKind::NegativeEmotion
+        | SignalKind::AttentionDrop
+        | SignalKind::TaskFailure => {
             "Review this step with testers: reduce distractions and cognitive load and make progress visible."
         }
     }
@@ -186,12 +198,16 @@ fn plain(kind: SignalKind, reading: bool, sel: &str, path: &str) -> String {
         SignalKind::QuickBack | SignalKind::RevisitLoop => {
             format!("Links on {path} led somewhere other than expected.")
         }
+        SignalKind::NavigationLoop => {
+            format!("The navigation around {path} did not lead to the goal, so testers went back and forth.")
+        }
         SignalKind::ScrollThrash => format!("Content on {path} was hard to find."),
         SignalKind::NegativeSpeech if reading => format!("The text on {path} was hard to read."),
         SignalKind::NegativeSpeech | SignalKind::NegativeEmotion => {
             format!("This step on {path} caused visible strain.")
         }
         SignalKind::AttentionDrop => format!("The page {path} did not hold attention."),
+        SignalKind::TaskFailure => format!("The design did not let the task be completed on {path}."),
     }
 }
 
@@ -211,12 +227,46 @@ fn nearest(behav: &[&Signal], t: i64, window: i64) -> Option<usize> {
     best.map(|b| b.1)
 }
 
+/// The group a task failure joins: of the groups of its task, the one with the most
+/// signals in the window before it (analysis.md §3); ties go to the group with the latest
+/// such signal, then to the first key. `None` when no group of the task has one: alone, a
+/// failure says nothing about where the barrier is.
+fn failure_group(groups: &BTreeMap<Key, Vec<&Signal>>, failure: &Signal, window: i64) -> Option<Key> {
+    let t = failure.timestamp.0;
+    let from = t.saturating_sub(window);
+    groups
+        .iter()
+        .filter(|(k, _)| k.0.is_some() && k.0 == failure.task_id)
+        .filter_map(|(k, members)| {
+            let recent: Vec<i64> = members
+                .iter()
+                .filter(|s| {
+                    s.kind != SignalKind::TaskFailure && s.timestamp.0 <= t && s.end_timestamp.0 >= from
+                })
+                .map(|s| s.timestamp.0)
+                .collect();
+            let latest = recent.iter().copied().max()?;
+            Some((recent.len(), latest, k))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then_with(|| b.2.cmp(a.2)))
+        .map(|(_, _, k)| k.clone())
+}
+
 /// Groups the session's signals and turns candidate groups into findings.
+///
+/// A task failure joins a group of its task (see [`failure_group`]) as evidence of what
+/// the barrier cost, but it never dominates: the finding keeps the title, family and merge
+/// key of the barrier itself, so that sessions that failed and sessions that did not merge.
 pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Finding> {
-    let behav: Vec<&Signal> = signals.iter().filter(|s| !s.kind.is_affective()).collect();
+    let behav: Vec<&Signal> = signals.iter().filter(|s| s.kind.is_behavioural()).collect();
     let window = p.th.join_window_ms as i64;
     let mut groups: BTreeMap<Key, Vec<&Signal>> = BTreeMap::new();
+    let mut failures: Vec<&Signal> = Vec::new();
     for s in signals {
+        if s.kind == SignalKind::TaskFailure {
+            failures.push(s);
+            continue;
+        }
         let key = if s.kind.is_affective() {
             match nearest(&behav, s.timestamp.0, window) {
                 Some(j) => key_of(behav[j]),
@@ -226,6 +276,12 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
             key_of(s)
         };
         groups.entry(key).or_default().push(s);
+    }
+    let failure_window = p.th.task_failure_window_ms as i64;
+    for f in failures {
+        if let Some(key) = failure_group(&groups, f, failure_window) {
+            groups.entry(key).or_default().push(f);
+        }
     }
     let failed_tasks: BTreeSet<&str> = p
         .attempts
@@ -239,7 +295,8 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
     nd.dedup();
     let mut out: Vec<(f64, Finding)> = Vec::new();
     for ((task, path, selector), members) in groups {
-        let families: BTreeSet<Family> = members.iter().map(|s| s.family).collect();
+        let families: BTreeSet<Family> =
+            members.iter().map(|s| s.family).filter(|f| *f != Family::Task).collect();
         let strong = members.iter().any(|s| s.weight >= 0.5);
         if !strong && families.len() < 2 {
             continue;
@@ -253,7 +310,9 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
             let (x, y) = (rank(*a), rank(*b));
             x.0.total_cmp(&y.0).then(x.1.total_cmp(&y.1)).then(x.2.cmp(&y.2))
         };
-        let Some((&dominant, _)) = sums.iter().max_by(by_rank) else {
+        let Some((&dominant, _)) =
+            sums.iter().filter(|(k, _)| **k != SignalKind::TaskFailure).max_by(by_rank)
+        else {
             continue;
         };
         let reading = members.iter().any(|s| s.kind == SignalKind::NegativeSpeech && s.mentions_reading);
@@ -270,6 +329,7 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
                             SignalKind::NegativeEmotion
                                 | SignalKind::NegativeSpeech
                                 | SignalKind::AttentionDrop
+                                | SignalKind::TaskFailure
                         )
                     })
                     .max_by(by_rank)
@@ -281,7 +341,12 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
         let sel = selector.as_deref().unwrap_or("(unknown control)");
         let path_s = path.as_deref().unwrap_or("(unknown page)");
         let (title, wcag) = title_and_wcag(title_kind, reading, sel, path_s);
-        let peak = members.iter().map(|s| s.intensity).fold(0.0, f64::max);
+        // The peak of the barrier's own signals; a failure's intensity is its outcome.
+        let peak = members
+            .iter()
+            .filter(|s| s.kind != SignalKind::TaskFailure)
+            .map(|s| s.intensity)
+            .fold(0.0, f64::max);
         let has_rage = members.iter().any(|s| s.kind == SignalKind::RageClick);
         let has_error = members.iter().any(|s| s.family == Family::Errors);
         let task_failed = task.as_deref().is_some_and(|t| failed_tasks.contains(t));

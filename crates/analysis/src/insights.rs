@@ -153,6 +153,8 @@ pub(crate) fn design_phrase(s: &Signal) -> String {
         SignalKind::QuickBack | SignalKind::RevisitLoop => {
             format!("Navigation from {path} led away from the goal")
         }
+        SignalKind::NavigationLoop => format!("Navigation around {path} kept leading back to the same pages"),
+        SignalKind::TaskFailure => format!("The design did not let the task be completed on {path}"),
         SignalKind::ScrollThrash => format!("Content on {path} was hard to locate"),
         SignalKind::InputStruggle => format!("The field {sel} was hard to complete"),
         SignalKind::AttentionDrop => format!("The page {path} did not hold attention"),

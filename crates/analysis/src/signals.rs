@@ -3,7 +3,9 @@
 //! Items are sorted once into a canonical order (so input order never matters) and every
 //! detector is a single pass over them, or over per-selector lists built in one pass.
 
-use crate::input::{EventItem, EventType, FacialItem, NoteItem, SessionInput, TaskAttempt, VoiceItem};
+use crate::input::{
+    EventItem, EventType, FacialItem, NoteItem, Outcome, SessionInput, TaskAttempt, VoiceItem,
+};
 use crate::sentiment;
 use crate::thresholds::Thresholds;
 use crate::time::Timestamp;
@@ -42,6 +44,10 @@ pub enum SignalKind {
     NegativeEmotion,
     /// Negative or frustrated speech.
     NegativeSpeech,
+    /// ≥ 3 quick backs and revisit loops within one task: the tester is lost.
+    NavigationLoop,
+    /// A task attempt that failed or was abandoned, at its end.
+    TaskFailure,
 }
 
 /// Families of signals (analysis.md §3).
@@ -66,11 +72,14 @@ pub enum Family {
     Emotion,
     /// speech
     Speech,
+    /// task outcomes (failure or abandonment); not a barrier family of analysis.md §3, so
+    /// it never names or merges a finding
+    Task,
 }
 
 impl SignalKind {
     /// All kinds, in declaration order.
-    pub const ALL: [SignalKind; 13] = [
+    pub const ALL: [SignalKind; 15] = [
         Self::RageClick,
         Self::UnresponsiveClick,
         Self::ErrorClick,
@@ -84,6 +93,8 @@ impl SignalKind {
         Self::AttentionDrop,
         Self::NegativeEmotion,
         Self::NegativeSpeech,
+        Self::NavigationLoop,
+        Self::TaskFailure,
     ];
 
     /// The snake_case name used in JSON and in weight overrides.
@@ -102,6 +113,8 @@ impl SignalKind {
             Self::AttentionDrop => "attention_drop",
             Self::NegativeEmotion => "negative_emotion",
             Self::NegativeSpeech => "negative_speech",
+            Self::NavigationLoop => "navigation_loop",
+            Self::TaskFailure => "task_failure",
         }
     }
 
@@ -121,6 +134,8 @@ impl SignalKind {
             Self::AttentionDrop => 0.2,
             Self::NegativeEmotion => 0.5,
             Self::NegativeSpeech => 0.6,
+            Self::NavigationLoop => 0.6,
+            Self::TaskFailure => 0.5,
         }
     }
 
@@ -130,18 +145,19 @@ impl SignalKind {
             Self::RageClick | Self::UnresponsiveClick => Family::Clicks,
             Self::ErrorClick | Self::Error => Family::Errors,
             Self::Hesitation | Self::HesitationCluster => Family::Hesitation,
-            Self::QuickBack | Self::RevisitLoop => Family::Navigation,
+            Self::QuickBack | Self::RevisitLoop | Self::NavigationLoop => Family::Navigation,
             Self::ScrollThrash => Family::Scrolling,
             Self::InputStruggle => Family::Input,
             Self::AttentionDrop => Family::Attention,
             Self::NegativeEmotion => Family::Emotion,
             Self::NegativeSpeech => Family::Speech,
+            Self::TaskFailure => Family::Task,
         }
     }
 
-    /// Behavioural signals come from interaction events (not face or voice).
+    /// Behavioural signals come from interaction events (not face, voice or task outcomes).
     pub fn is_behavioural(self) -> bool {
-        !self.is_affective()
+        !self.is_affective() && self != Self::TaskFailure
     }
 
     /// Emotion and speech signals join behavioural groups (analysis.md §3).
@@ -264,6 +280,8 @@ pub(crate) struct Prepared<'a> {
     pub origin: i64,
     /// Timeline end: completion, the last item, or the snapshot time.
     pub end: i64,
+    /// The snapshot time, if any: nothing after it has happened yet.
+    pub until: Option<i64>,
 }
 
 impl<'a> Prepared<'a> {
@@ -320,6 +338,7 @@ impl<'a> Prepared<'a> {
             ev_task: Vec::new(),
             origin,
             end,
+            until,
         };
         p.index_events();
         p
@@ -470,6 +489,7 @@ pub(crate) fn detect(p: &Prepared<'_>) -> Vec<Signal> {
     inputs(&mut b);
     facial(&mut b);
     speech(&mut b);
+    task_failures(&mut b);
     let mut out = b.out;
     sort_signals(&mut out);
     out
@@ -526,8 +546,9 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
                     in_rage[k] = true;
                 }
                 let (t0, t1) = (p.ev_times[idx[s]], p.ev_times[idx[e]]);
-                // Intensity min(1, (clicks − 2) / 4): analysis.md §1.
-                let intensity = ((count as f64 - 2.0) / 4.0).min(1.0);
+                // Intensity min(1, (clicks − 2) / 2): analysis.md §1. It saturates at four
+                // clicks, because four clicks on a dead control already tell the whole story.
+                let intensity = ((count as f64 - 2.0) / 2.0).min(1.0);
                 b.at_event(
                     SignalKind::RageClick,
                     idx[s],
@@ -736,10 +757,11 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
     }
 }
 
-/// quick_back and revisit_loop.
+/// quick_back, revisit_loop and navigation_loop.
 fn navigation(b: &mut Builder<'_, '_>) {
     let p = b.p;
     let th = &p.th;
+    let before = b.out.len();
     let mut current: Option<&str> = None;
     // (index, from path, to path)
     let mut navs: Vec<(usize, Option<&str>, &str)> = Vec::new();
@@ -777,7 +799,7 @@ fn navigation(b: &mut Builder<'_, '_>) {
         arrivals.entry((p.ev_task[i], to)).or_default().push(i);
     }
     let min = th.revisit_min_count as usize;
-    for ((task, path), idx) in arrivals {
+    for (&(task, path), idx) in &arrivals {
         if idx.len() >= min {
             let at = idx[min - 1];
             let last = idx[idx.len() - 1];
@@ -793,6 +815,61 @@ fn navigation(b: &mut Builder<'_, '_>) {
                 format!("Reached {path} {} times within one task", idx.len()),
             );
         }
+    }
+    navigation_loops(b, before, &arrivals);
+}
+
+/// navigation_loop: at least the minimum number of quick backs and revisit loops (those
+/// pushed since `before`) within one task. It is placed where the minimum is reached,
+/// when the tester shows to be lost, and grouped by the task's most revisited path: the
+/// page they keep coming back to is where the way on is missing.
+fn navigation_loops(
+    b: &mut Builder<'_, '_>,
+    before: usize,
+    arrivals: &BTreeMap<(Option<&str>, &str), Vec<usize>>,
+) {
+    let p = b.p;
+    let min = p.th.navigation_loop_signals as usize;
+    // (start, end) of the navigation signals per task, sorted.
+    let mut by_task: BTreeMap<Option<String>, Vec<(i64, i64)>> = BTreeMap::new();
+    for s in &b.out[before..] {
+        by_task.entry(s.task_id.clone()).or_default().push((s.timestamp.0, s.end_timestamp.0));
+    }
+    for (task, mut spans) in by_task {
+        if spans.len() < min {
+            continue;
+        }
+        spans.sort_unstable();
+        // Most arrivals; then the page reached first; then the name.
+        let Some((path, arrived)) = arrivals
+            .iter()
+            .filter(|((t, _), _)| *t == task.as_deref())
+            .map(|((_, path), idx)| (*path, idx))
+            .min_by(|x, y| {
+                y.1.len()
+                    .cmp(&x.1.len())
+                    .then_with(|| x.1.first().cmp(&y.1.first()))
+                    .then_with(|| x.0.cmp(y.0))
+            })
+        else {
+            continue;
+        };
+        let n = spans.len();
+        let end = spans.iter().map(|s| s.1).max().unwrap_or(spans[min - 1].0);
+        // Intensity min(1, signals / 5): analysis.md §1.
+        b.push(
+            SignalKind::NavigationLoop,
+            spans[min - 1].0,
+            end,
+            n as f64 / 5.0,
+            Some(path),
+            task.as_deref(),
+            None,
+            format!(
+                "{n} quick backs and revisits within one task; {path} was reached {} times",
+                arrived.len()
+            ),
+        );
     }
 }
 
@@ -870,6 +947,8 @@ fn scrolling(b: &mut Builder<'_, '_>) {
 
 #[derive(Default)]
 struct FieldState {
+    /// Whether the selector received an `input` event: only then is it a field.
+    typed: bool,
     last_len: Option<f64>,
     focused_len: Option<Option<f64>>,
     drops: Vec<(i64, usize)>,
@@ -878,6 +957,10 @@ struct FieldState {
 }
 
 /// input_struggle: repeated deletions, or entering and leaving a field without typing.
+///
+/// A field is a selector that received an `input` event somewhere in the session
+/// (analysis.md §1): keyboard users tab through buttons and links, and entering and
+/// leaving those three times is moving on, not struggling with a field.
 fn inputs(b: &mut Builder<'_, '_>) {
     let p = b.p;
     let th = &p.th;
@@ -891,6 +974,7 @@ fn inputs(b: &mut Builder<'_, '_>) {
         let f = fields.entry(e.target_selector.as_str()).or_default();
         match e.event_type {
             EventType::Input => {
+                f.typed = true;
                 if let Some(len) = e.input_length.filter(|l| l.is_finite()) {
                     if f.last_len.is_some_and(|prev| len < prev) {
                         f.drops.push((p.ev_times[i], i));
@@ -913,7 +997,7 @@ fn inputs(b: &mut Builder<'_, '_>) {
     }
     let drops_needed = th.input_struggle_drops as usize;
     let cycles_needed = th.input_struggle_focus_cycles as usize;
-    for (field, mut f) in fields {
+    for (field, mut f) in fields.into_iter().filter(|(_, f)| f.typed) {
         let times: Vec<i64> = f.drops.iter().map(|d| d.0).collect();
         for (s, e) in episodes(&times, drops_needed, th.input_struggle_window_ms) {
             let n = e - s + 1;
@@ -1035,6 +1119,36 @@ fn speech(b: &mut Builder<'_, '_>) {
                 last.mentions_reading = sentiment::mentions_reading(&norm);
             }
         }
+    }
+}
+
+/// task_failure: a failed (0.8) or abandoned (1.0) attempt, placed at its end
+/// (analysis.md §1). In a snapshot an attempt that has not ended yet has not failed.
+fn task_failures(b: &mut Builder<'_, '_>) {
+    let p = b.p;
+    for a in &p.attempts {
+        let intensity = match a.outcome {
+            Outcome::Fail => 0.8,
+            Outcome::Abandon => 1.0,
+            _ => continue,
+        };
+        let at = a.ended_at.0;
+        if p.until.is_some_and(|u| at > u) {
+            continue;
+        }
+        let (path, _) = p.context_at(at);
+        let how = if a.outcome == Outcome::Fail { "failed" } else { "was abandoned" };
+        let took = secs(at.saturating_sub(a.started_at.0) as f64);
+        b.push(
+            SignalKind::TaskFailure,
+            at,
+            at,
+            intensity,
+            path,
+            Some(a.task_id.as_str()),
+            None,
+            format!("The task {how} after {took}"),
+        );
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::SessionAnalysis;
 use crate::findings::{Evidence, Finding, Severity};
-use crate::input::{EventType, Outcome, SessionInput, TaskMeta};
+use crate::input::{EventType, Outcome, SessionInput, TaskAttempt, TaskMeta};
 use crate::signals::Family;
 use crate::stats;
 use crate::util::{round_to, stable_id, url_path};
@@ -109,15 +109,26 @@ pub struct NpsSummary {
     pub detractors: usize,
 }
 
-/// Results of one ND category; numbers are withheld for groups under 2 testers.
+/// Results of one ND category with at least 2 testers, or the single suppressed entry
+/// that stands for every category with fewer.
+///
+/// A category with fewer than 2 testers in the study is never named (analysis.md §4):
+/// its name next to a count of one ties a health category to one person. The suppressed
+/// entry therefore carries neither a name nor a count, and there is only one of it
+/// however many categories it stands for: one entry each would still tell how many small
+/// categories there are, and so whether someone of a category the study did not target
+/// took part.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NdStratum {
-    /// The category.
-    pub nd_category: String,
-    /// Testers of that category with a confirmed session.
-    pub testers: usize,
-    /// True when fewer than 2 testers: nothing else is reported.
+    /// The category; absent in the suppressed entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nd_category: Option<String>,
+    /// Testers of that category with a confirmed session; absent in the suppressed entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub testers: Option<usize>,
+    /// True for the entry standing for the categories with fewer than 2 testers: nothing
+    /// else is reported for them.
     pub suppressed: bool,
     /// Observed task success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -213,7 +224,7 @@ fn tester_key(s: &ConfirmedSession) -> String {
     }
 }
 
-fn duration_s(a: &crate::input::TaskAttempt) -> f64 {
+fn duration_s(a: &TaskAttempt) -> f64 {
     (a.ended_at.0.saturating_sub(a.started_at.0)) as f64 / 1000.0
 }
 
@@ -254,50 +265,158 @@ fn visits(from: i64, to: i64, sorted: &[(i64, bool, &str)]) -> Vec<String> {
     out
 }
 
-/// Synthesises confirmed sessions into a study report (Agent 4, analysis.md §4).
-pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> StudyReport {
-    let mut sessions: Vec<&ConfirmedSession> = sessions.iter().collect();
-    sessions.sort_by(|a, b| {
-        a.input
-            .session
-            .session_id
-            .cmp(&b.input.session.session_id)
-            .then_with(|| tester_key(a).cmp(&tester_key(b)))
-    });
-    let testers: BTreeSet<String> = sessions.iter().map(|s| tester_key(s)).collect();
-    let n_testers = testers.len();
-    let labels_by_key: BTreeMap<&String, String> =
-        testers.iter().enumerate().map(|(i, k)| (k, format!("Tester {}", i + 1))).collect();
-    let label_of = |s: &ConfirmedSession| {
+/// The sessions of a study in canonical order, with who took part: every step of the
+/// synthesis reads the sessions through this, so each sees them in the same order.
+struct Cohort<'a> {
+    /// Sorted by session id, then tester.
+    sessions: Vec<&'a ConfirmedSession>,
+    /// Distinct testers.
+    n_testers: usize,
+    /// `Tester N` by tester key, numbered in sorted key order.
+    labels_by_key: BTreeMap<String, String>,
+}
+
+/// Smallest ND group reported or named (analysis.md §4).
+const MIN_STRATUM_TESTERS: usize = 2;
+
+/// A task attempt with the index of its session in [`Cohort::sessions`].
+type IndexedAttempt<'a> = (usize, &'a TaskAttempt);
+
+impl<'a> Cohort<'a> {
+    fn new(sessions: &'a [ConfirmedSession]) -> Self {
+        let mut sessions: Vec<&ConfirmedSession> = sessions.iter().collect();
+        sessions.sort_by(|a, b| {
+            a.input
+                .session
+                .session_id
+                .cmp(&b.input.session.session_id)
+                .then_with(|| tester_key(a).cmp(&tester_key(b)))
+        });
+        let testers: BTreeSet<String> = sessions.iter().map(|s| tester_key(s)).collect();
+        let labels_by_key =
+            testers.iter().enumerate().map(|(i, k)| (k.clone(), format!("Tester {}", i + 1))).collect();
+        Self { sessions, n_testers: testers.len(), labels_by_key }
+    }
+
+    /// The session's own label when it has the form `Tester N`, else its number here.
+    fn label_of(&self, s: &ConfirmedSession) -> String {
         let own = crate::tester_label(&s.input.session);
         if own == s.input.session.tester_label {
             own
         } else {
-            labels_by_key.get(&tester_key(s)).cloned().unwrap_or(own)
-        }
-    };
-
-    // Attempts per task, with the session index; sorted canonically.
-    let mut attempts: BTreeMap<&str, Vec<(usize, &crate::input::TaskAttempt)>> = BTreeMap::new();
-    for (si, s) in sessions.iter().enumerate() {
-        let mut list: Vec<&crate::input::TaskAttempt> = s.input.task_attempts.iter().collect();
-        list.sort_by(|a, b| {
-            a.started_at
-                .cmp(&b.started_at)
-                .then_with(|| a.task_id.cmp(&b.task_id))
-                .then_with(|| a.ended_at.cmp(&b.ended_at))
-                .then_with(|| a.outcome.cmp(&b.outcome))
-        });
-        for a in list {
-            attempts.entry(a.task_id.as_str()).or_default().push((si, a));
+            self.labels_by_key.get(&tester_key(s)).cloned().unwrap_or(own)
         }
     }
+
+    /// Distinct testers among the sessions at `idx`.
+    fn testers_of(&self, idx: &[usize]) -> usize {
+        idx.iter().map(|&si| tester_key(self.sessions[si])).collect::<BTreeSet<_>>().len()
+    }
+
+    /// Pooled (successes, attempts) of every task attempt of the sessions at `idx`.
+    fn success_of(&self, idx: &[usize]) -> (u32, u32) {
+        let (mut ok, mut n) = (0u32, 0u32);
+        for &si in idx {
+            for a in &self.sessions[si].input.task_attempts {
+                n += 1;
+                ok += u32::from(a.outcome.is_success());
+            }
+        }
+        (ok, n)
+    }
+
+    /// Attempts per task, each list in canonical order.
+    fn attempts_by_task(&self) -> BTreeMap<&'a str, Vec<IndexedAttempt<'a>>> {
+        let mut attempts: BTreeMap<&str, Vec<IndexedAttempt<'a>>> = BTreeMap::new();
+        for (si, s) in self.sessions.iter().enumerate() {
+            let mut list: Vec<&TaskAttempt> = s.input.task_attempts.iter().collect();
+            list.sort_by(|a, b| {
+                a.started_at
+                    .cmp(&b.started_at)
+                    .then_with(|| a.task_id.cmp(&b.task_id))
+                    .then_with(|| a.ended_at.cmp(&b.ended_at))
+                    .then_with(|| a.outcome.cmp(&b.outcome))
+            });
+            for a in list {
+                attempts.entry(a.task_id.as_str()).or_default().push((si, a));
+            }
+        }
+        attempts
+    }
+
+    /// Every ND category of the study's targets and of the testers, sorted.
+    fn categories(&self, study: &StudyMeta) -> BTreeSet<String> {
+        let mut categories: BTreeSet<String> = study.nd_categories.iter().cloned().collect();
+        for s in &self.sessions {
+            categories.extend(s.input.session.nd_categories.iter().cloned());
+        }
+        categories
+    }
+
+    /// Sessions of testers in the category.
+    fn sessions_in(&self, category: &str) -> Vec<usize> {
+        (0..self.sessions.len())
+            .filter(|&si| self.sessions[si].input.session.nd_categories.iter().any(|c| c == category))
+            .collect()
+    }
+
+    /// The categories that may be named in the report: those with at least
+    /// [`MIN_STRATUM_TESTERS`] testers (analysis.md §4).
+    fn nameable(&self, categories: &BTreeSet<String>) -> BTreeSet<String> {
+        categories
+            .iter()
+            .filter(|c| self.testers_of(&self.sessions_in(c)) >= MIN_STRATUM_TESTERS)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Synthesises confirmed sessions into a study report (Agent 4, analysis.md §4). Each
+/// step below is one part of §4, in the order the report needs them.
+pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> StudyReport {
+    let cohort = Cohort::new(sessions);
+    let attempts = cohort.attempts_by_task();
+    let categories = cohort.categories(study);
+    let nameable = cohort.nameable(&categories);
+    let findings = merged_findings(&cohort, study, &attempts, &nameable);
+    let tasks = task_reports(&cohort, study, &attempts);
+    let score = study_score(&findings, &tasks);
+    let band = band_of(score);
+    let (sus, nps) = surveys(&cohort);
+    let nd_stratification = nd_strata(&cohort, &categories, &nameable, &findings);
+    let ab_test = ab_comparison(&cohort, study, &categories);
+    let summary = study_summary(score, band, &findings, &tasks, cohort.sessions.len(), cohort.n_testers);
+    StudyReport {
+        job_id: study.job_id.clone(),
+        score,
+        band,
+        findings,
+        tasks,
+        sus,
+        nps,
+        nd_stratification,
+        ab_test,
+        summary,
+        sessions: cohort.sessions.len(),
+        testers: cohort.n_testers,
+    }
+}
+
+/// Findings (analysis.md §4): confirmed findings of different sessions merge when task,
+/// URL path, selector and dominant family match; prevalence and the priority matrix then
+/// give each merged finding its severity. Most severe first. Only `nameable` ND
+/// categories are listed in a finding.
+fn merged_findings(
+    cohort: &Cohort<'_>,
+    study: &StudyMeta,
+    attempts: &BTreeMap<&str, Vec<IndexedAttempt<'_>>>,
+    nameable: &BTreeSet<String>,
+) -> Vec<Finding> {
+    let sessions = &cohort.sessions;
     let task_median: BTreeMap<&str, f64> = attempts
         .iter()
         .filter_map(|(t, v)| median(v.iter().map(|(_, a)| duration_s(a)).collect()).map(|m| (*t, m)))
         .collect();
-
-    // ---- merge confirmed findings ----
     let mut merged: BTreeMap<MergeKey, Vec<(usize, &Finding)>> = BTreeMap::new();
     for (si, s) in sessions.iter().enumerate() {
         for f in s.analysis.findings.iter().filter(|f| s.confirmed_finding_ids.contains(&f.finding_id)) {
@@ -307,124 +426,151 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
                 .push((si, f));
         }
     }
-    let mut findings: Vec<Finding> = Vec::new();
-    for ((task, path, selector, family), members) in merged {
-        let affected: BTreeSet<String> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
-        // Prevalence = testers affected / testers with a confirmed session (analysis.md §4).
-        let prevalence = affected.len() as f64 / n_testers.max(1) as f64;
-        let member_sessions: BTreeSet<usize> = members.iter().map(|(si, _)| *si).collect();
-        let task_attempts_of = |si: usize| {
-            sessions[si].input.task_attempts.iter().filter(|a| task.as_deref().is_none_or(|t| a.task_id == t))
-        };
-        let failed = member_sessions
-            .iter()
-            .any(|&si| task_attempts_of(si).any(|a| matches!(a.outcome, Outcome::Fail | Outcome::Abandon)));
-        let abandon_categories: BTreeSet<&str> = member_sessions
-            .iter()
-            .filter(|&&si| task_attempts_of(si).any(|a| a.outcome == Outcome::Abandon))
-            .flat_map(|&si| sessions[si].input.session.nd_categories.iter().map(String::as_str))
-            .collect();
-        let slow = task.as_deref().and_then(|t| task_median.get(t)).is_some_and(|&m| {
-            member_sessions.iter().any(|&si| {
-                let total: f64 = task_attempts_of(si).map(duration_s).sum();
-                m > 0.0 && total >= 2.0 * m
-            })
-        });
-        let strong = members.iter().any(|(_, f)| f.strong_signal);
-        // Priority matrix (analysis.md §4). "Higher prevalence with only weak signals"
-        // is read as: at least 15 % but neither failure nor slowness (15–29 %), or no
-        // signal of weight ≥ 0.5 at all (≥ 30 % without failure).
-        let severity = if (prevalence >= 0.30 && failed) || abandon_categories.len() >= 2 {
-            Severity::Critical
-        } else if (prevalence >= 0.30 && strong) || (prevalence >= 0.15 && (failed || slow)) {
-            Severity::Major
-        } else if prevalence >= 0.05 {
-            Severity::Moderate
-        } else {
-            Severity::Minor
-        };
-        let Some(&(_, rep)) = members.iter().min_by(|a, b| {
-            a.1.severity
-                .cmp(&b.1.severity)
-                .then_with(|| b.1.peak_intensity.total_cmp(&a.1.peak_intensity))
-                .then_with(|| a.1.finding_id.cmp(&b.1.finding_id))
-        }) else {
-            continue;
-        };
-        let mut evidence: Vec<Evidence> = members
-            .iter()
-            .flat_map(|(si, f)| {
-                let label = label_of(sessions[*si]);
-                f.evidence.iter().map(move |e| Evidence {
-                    kind: e.kind.clone(),
-                    timestamp: e.timestamp,
-                    detail: format!("{label}: {}", e.detail),
-                })
-            })
-            .collect();
-        evidence.sort_by(|a, b| {
-            a.timestamp
-                .cmp(&b.timestamp)
-                .then_with(|| a.kind.cmp(&b.kind))
-                .then_with(|| a.detail.cmp(&b.detail))
-        });
-        let mut nd: Vec<String> = members.iter().flat_map(|(_, f)| f.nd_categories.iter().cloned()).collect();
-        nd.sort();
-        nd.dedup();
-        let mut session_ids: Vec<String> =
-            members.iter().flat_map(|(_, f)| f.session_ids.iter().cloned()).collect();
-        session_ids.sort();
-        session_ids.dedup();
-        let family_name = serde_json::to_value(family)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        findings.push(Finding {
-            finding_id: stable_id(
-                "fnd_",
-                &[
-                    "study",
-                    &study.job_id,
-                    task.as_deref().unwrap_or(""),
-                    path.as_deref().unwrap_or(""),
-                    selector.as_deref().unwrap_or(""),
-                    &family_name,
-                ],
-            ),
-            title: rep.title.clone(),
-            severity,
-            wcag: rep.wcag.clone(),
-            evidence,
-            recommendation: rep.recommendation.clone(),
-            technical_description: format!(
-                "{} Seen in {} of {} testers ({:.0} %).",
-                rep.technical_description,
-                affected.len(),
-                n_testers,
-                prevalence * 100.0
-            ),
-            plain_description: rep.plain_description.clone(),
-            testers_affected: u32::try_from(affected.len()).unwrap_or(u32::MAX),
-            nd_categories: nd,
-            task_id: task.clone(),
-            dominant_signal: rep.dominant_signal,
-            family,
-            url_path: path.clone(),
-            selector: selector.clone(),
-            peak_intensity: members.iter().map(|(_, f)| f.peak_intensity).fold(0.0, f64::max),
-            strong_signal: strong,
-            session_ids,
-            prevalence: Some(round_to(prevalence, 4)),
-        });
-    }
+    let mut findings: Vec<Finding> = merged
+        .into_iter()
+        .filter_map(|(key, members)| merge_group(cohort, study, &task_median, nameable, key, &members))
+        .collect();
     findings.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)
             .then_with(|| b.prevalence.unwrap_or(0.0).total_cmp(&a.prevalence.unwrap_or(0.0)))
             .then_with(|| a.finding_id.cmp(&b.finding_id))
     });
+    findings
+}
 
-    // ---- tasks ----
+/// One merged finding from the session findings sharing `key`.
+fn merge_group(
+    cohort: &Cohort<'_>,
+    study: &StudyMeta,
+    task_median: &BTreeMap<&str, f64>,
+    nameable: &BTreeSet<String>,
+    (task, path, selector, family): MergeKey,
+    members: &[(usize, &Finding)],
+) -> Option<Finding> {
+    let sessions = &cohort.sessions;
+    let affected: BTreeSet<String> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
+    // Prevalence = testers affected / testers with a confirmed session (analysis.md §4).
+    let prevalence = affected.len() as f64 / cohort.n_testers.max(1) as f64;
+    let member_sessions: BTreeSet<usize> = members.iter().map(|(si, _)| *si).collect();
+    let task_attempts_of = |si: usize| {
+        sessions[si].input.task_attempts.iter().filter(|a| task.as_deref().is_none_or(|t| a.task_id == t))
+    };
+    let failed = member_sessions
+        .iter()
+        .any(|&si| task_attempts_of(si).any(|a| matches!(a.outcome, Outcome::Fail | Outcome::Abandon)));
+    let abandon_categories: BTreeSet<&str> = member_sessions
+        .iter()
+        .filter(|&&si| task_attempts_of(si).any(|a| a.outcome == Outcome::Abandon))
+        .flat_map(|&si| sessions[si].input.session.nd_categories.iter().map(String::as_str))
+        .collect();
+    let slow = task.as_deref().and_then(|t| task_median.get(t)).is_some_and(|&m| {
+        member_sessions.iter().any(|&si| {
+            let total: f64 = task_attempts_of(si).map(duration_s).sum();
+            m > 0.0 && total >= 2.0 * m
+        })
+    });
+    let strong = members.iter().any(|(_, f)| f.strong_signal);
+    let severity = priority(prevalence, failed, slow, strong, abandon_categories.len());
+    let &(_, rep) = members.iter().min_by(|a, b| {
+        a.1.severity
+            .cmp(&b.1.severity)
+            .then_with(|| b.1.peak_intensity.total_cmp(&a.1.peak_intensity))
+            .then_with(|| a.1.finding_id.cmp(&b.1.finding_id))
+    })?;
+    let mut evidence: Vec<Evidence> = members
+        .iter()
+        .flat_map(|(si, f)| {
+            let label = cohort.label_of(sessions[*si]);
+            f.evidence.iter().map(move |e| Evidence {
+                kind: e.kind.clone(),
+                timestamp: e.timestamp,
+                detail: format!("{label}: {}", e.detail),
+            })
+        })
+        .collect();
+    evidence.sort_by(|a, b| {
+        a.timestamp.cmp(&b.timestamp).then_with(|| a.kind.cmp(&b.kind)).then_with(|| a.detail.cmp(&b.detail))
+    });
+    // The affected testers' categories, as the sessions state them (a session finding's
+    // own list may come from an older analysis); never one with fewer than 2 testers.
+    let nd: Vec<String> = member_sessions
+        .iter()
+        .flat_map(|&si| sessions[si].input.session.nd_categories.iter())
+        .filter(|c| nameable.contains(*c))
+        .cloned()
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    let mut session_ids: Vec<String> =
+        members.iter().flat_map(|(_, f)| f.session_ids.iter().cloned()).collect();
+    session_ids.sort();
+    session_ids.dedup();
+    let family_name =
+        serde_json::to_value(family).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    Some(Finding {
+        finding_id: stable_id(
+            "fnd_",
+            &[
+                "study",
+                &study.job_id,
+                task.as_deref().unwrap_or(""),
+                path.as_deref().unwrap_or(""),
+                selector.as_deref().unwrap_or(""),
+                &family_name,
+            ],
+        ),
+        title: rep.title.clone(),
+        severity,
+        wcag: rep.wcag.clone(),
+        evidence,
+        recommendation: rep.recommendation.clone(),
+        technical_description: format!(
+            "{} Seen in {} of {} testers ({:.0} %).",
+            rep.technical_description,
+            affected.len(),
+            cohort.n_testers,
+            prevalence * 100.0
+        ),
+        plain_description: rep.plain_description.clone(),
+        testers_affected: u32::try_from(affected.len()).unwrap_or(u32::MAX),
+        nd_categories: nd,
+        task_id: task,
+        dominant_signal: rep.dominant_signal,
+        family,
+        url_path: path,
+        selector,
+        peak_intensity: members.iter().map(|(_, f)| f.peak_intensity).fold(0.0, f64::max),
+        strong_signal: strong,
+        session_ids,
+        prevalence: Some(round_to(prevalence, 4)),
+    })
+}
+
+/// Priority matrix of analysis.md §4. "Higher prevalence with only weak signals" is read
+/// as: at least 15 % but neither failure nor slowness (15–29 %), or no signal of weight
+/// ≥ 0.5 at all (≥ 30 % without failure).
+fn priority(prevalence: f64, failed: bool, slow: bool, strong: bool, abandon_categories: usize) -> Severity {
+    if (prevalence >= 0.30 && failed) || abandon_categories >= 2 {
+        Severity::Critical
+    } else if (prevalence >= 0.30 && strong) || (prevalence >= 0.15 && (failed || slow)) {
+        Severity::Major
+    } else if prevalence >= 0.05 {
+        Severity::Moderate
+    } else {
+        Severity::Minor
+    }
+}
+
+/// Tasks (analysis.md §4): success rate as the Beta(1 + s, 1 + f) posterior mean with its
+/// 95 % credible interval, geometric-mean time on task, mean SEQ and lostness, for every
+/// task of the study or of an attempt, in task order.
+fn task_reports(
+    cohort: &Cohort<'_>,
+    study: &StudyMeta,
+    attempts: &BTreeMap<&str, Vec<IndexedAttempt<'_>>>,
+) -> Vec<TaskReport> {
+    let sessions = &cohort.sessions;
     let mut task_meta: BTreeMap<String, (i64, String)> = BTreeMap::new();
     for t in study.tasks.iter().chain(sessions.iter().flat_map(|s| s.input.session.tasks.iter())) {
         task_meta
@@ -439,93 +585,107 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
     for t in attempts.keys() {
         task_meta.entry((*t).to_string()).or_insert((i64::MAX, String::new()));
     }
-    // Navigation per session for lostness: (time, is navigation, path), sorted.
-    let navs: Vec<Vec<(i64, bool, &str)>> = sessions
-        .iter()
-        .map(|s| {
-            let mut v: Vec<(i64, bool, &str)> = s
-                .input
-                .events
-                .iter()
-                .filter_map(|e| {
-                    e.url
-                        .as_deref()
-                        .filter(|u| !u.is_empty())
-                        .map(|u| (e.timestamp.0, e.event_type == EventType::Navigation, url_path(u)))
-                })
-                .collect();
-            v.sort_unstable();
-            v
-        })
-        .collect();
+    let navs: Vec<Vec<(i64, bool, &str)>> = sessions.iter().map(|s| page_trail(&s.input)).collect();
     let mut order: Vec<(&String, &(i64, String))> = task_meta.iter().collect();
     order.sort_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| a.0.cmp(b.0)));
-    let mut tasks = Vec::new();
-    let mut observed_rates = Vec::new();
-    for (task_id, (_, title)) in order {
-        let list = attempts.get(task_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-        let s = list.iter().filter(|(_, a)| a.outcome.is_success()).count() as u32;
-        let n = list.len() as u32;
-        if n > 0 {
-            observed_rates.push(f64::from(s) / f64::from(n));
-        }
-        let times: Vec<f64> =
-            list.iter().filter(|(_, a)| a.outcome.is_success()).map(|(_, a)| duration_s(a)).collect();
-        let seqs: Vec<f64> = list
-            .iter()
-            .filter_map(|(_, a)| a.seq)
-            .filter(|x| x.is_finite() && (1.0..=7.0).contains(x))
-            .collect();
-        let paths: Vec<(bool, Vec<String>)> = list
-            .iter()
-            .map(|(si, a)| (a.outcome.is_success(), visits(a.started_at.0, a.ended_at.0, &navs[*si])))
-            .collect();
-        let shortest = paths.iter().filter(|(ok, p)| *ok && !p.is_empty()).map(|(_, p)| p.len()).min();
-        let lost: Vec<f64> = match shortest {
-            Some(r) => paths
-                .iter()
-                .filter_map(|(_, p)| {
-                    let unique: BTreeSet<&String> = p.iter().collect();
-                    stats::lostness(unique.len(), p.len(), r)
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let ci = stats::beta_credible_interval(s, n - s);
-        tasks.push(TaskReport {
-            task_id: task_id.clone(),
-            title: title.clone(),
-            attempts: n,
-            successes: s,
-            success_rate: round_to(stats::beta_posterior_mean(s, n - s), 4),
-            ci95: [round_to(ci[0], 4), round_to(ci[1], 4)],
-            time_on_task_geo_mean_seconds: stats::geometric_mean(&times).map(|x| round_to(x, 2)),
-            seq_mean: (!seqs.is_empty()).then(|| round_to(seqs.iter().sum::<f64>() / seqs.len() as f64, 2)),
-            lostness: (!lost.is_empty()).then(|| round_to(lost.iter().sum::<f64>() / lost.len() as f64, 4)),
-        });
-    }
+    order
+        .into_iter()
+        .map(|(task_id, (_, title))| {
+            let list = attempts.get(task_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            task_report(task_id, title, list, &navs)
+        })
+        .collect()
+}
 
-    // ---- score ----
-    // score = 100 − Σ penalty(severity) × (0.5 + 0.5 × prevalence) − 20 × (1 − mean task
-    // success), clamped to 0..100 and rounded (analysis.md §4). Mean task success is the
-    // mean observed success of the tasks with attempts; without attempts the term is 0.
+/// Pages seen by a session, for lostness: (time, is a navigation, path), sorted.
+fn page_trail(input: &SessionInput) -> Vec<(i64, bool, &str)> {
+    let mut v: Vec<(i64, bool, &str)> = input
+        .events
+        .iter()
+        .filter_map(|e| {
+            e.url
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .map(|u| (e.timestamp.0, e.event_type == EventType::Navigation, url_path(u)))
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// Metrics of one task from its attempts.
+fn task_report(
+    task_id: &str,
+    title: &str,
+    list: &[IndexedAttempt<'_>],
+    navs: &[Vec<(i64, bool, &str)>],
+) -> TaskReport {
+    let s = list.iter().filter(|(_, a)| a.outcome.is_success()).count() as u32;
+    let n = list.len() as u32;
+    let times: Vec<f64> =
+        list.iter().filter(|(_, a)| a.outcome.is_success()).map(|(_, a)| duration_s(a)).collect();
+    let seqs: Vec<f64> =
+        list.iter().filter_map(|(_, a)| a.seq).filter(|x| x.is_finite() && (1.0..=7.0).contains(x)).collect();
+    let paths: Vec<(bool, Vec<String>)> = list
+        .iter()
+        .map(|(si, a)| (a.outcome.is_success(), visits(a.started_at.0, a.ended_at.0, &navs[*si])))
+        .collect();
+    let shortest = paths.iter().filter(|(ok, p)| *ok && !p.is_empty()).map(|(_, p)| p.len()).min();
+    let lost: Vec<f64> = match shortest {
+        Some(r) => paths
+            .iter()
+            .filter_map(|(_, p)| {
+                let unique: BTreeSet<&String> = p.iter().collect();
+                stats::lostness(unique.len(), p.len(), r)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let ci = stats::beta_credible_interval(s, n - s);
+    TaskReport {
+        task_id: task_id.to_string(),
+        title: title.to_string(),
+        attempts: n,
+        successes: s,
+        success_rate: round_to(stats::beta_posterior_mean(s, n - s), 4),
+        ci95: [round_to(ci[0], 4), round_to(ci[1], 4)],
+        time_on_task_geo_mean_seconds: stats::geometric_mean(&times).map(|x| round_to(x, 2)),
+        seq_mean: (!seqs.is_empty()).then(|| round_to(seqs.iter().sum::<f64>() / seqs.len() as f64, 2)),
+        lostness: (!lost.is_empty()).then(|| round_to(lost.iter().sum::<f64>() / lost.len() as f64, 4)),
+    }
+}
+
+/// Score (analysis.md §4): `100 − Σ penalty(severity) × (0.5 + 0.5 × prevalence) − 20 ×
+/// (1 − mean task success)`, clamped to 0..100 and rounded. Mean task success is the mean,
+/// over the tasks with attempts, of each task's Beta(1 + s, 1 + f) posterior mean
+/// (unrounded), so that one tester's failure in a small study does not swing the band as
+/// an observed rate would; without attempts the term is 0.
+fn study_score(findings: &[Finding], tasks: &[TaskReport]) -> u32 {
     let penalty_sum: f64 =
         findings.iter().map(|f| penalty(f.severity) * (0.5 + 0.5 * f.prevalence.unwrap_or(0.0))).sum();
-    let mean_success = if observed_rates.is_empty() {
-        1.0
-    } else {
-        observed_rates.iter().sum::<f64>() / observed_rates.len() as f64
-    };
+    let rates: Vec<f64> = tasks
+        .iter()
+        .filter(|t| t.attempts > 0)
+        .map(|t| stats::beta_posterior_mean(t.successes, t.attempts - t.successes))
+        .collect();
+    let mean_success = if rates.is_empty() { 1.0 } else { rates.iter().sum::<f64>() / rates.len() as f64 };
     let raw = 100.0 - penalty_sum - 20.0 * (1.0 - mean_success);
-    let score = if raw.is_finite() { raw.clamp(0.0, 100.0).round() as u32 } else { 0 };
-    let band = match score {
+    if raw.is_finite() { raw.clamp(0.0, 100.0).round() as u32 } else { 0 }
+}
+
+/// Colour band of a score (analysis.md §4).
+fn band_of(score: u32) -> Band {
+    match score {
         0..=49 => Band::Red,
         50..=75 => Band::Amber,
         _ => Band::Green,
-    };
+    }
+}
 
-    // ---- SUS / NPS ----
-    let sus_scores: Vec<f64> = sessions
+/// SUS and NPS over the sessions' surveys (analysis.md §4).
+fn surveys(cohort: &Cohort<'_>) -> (SusSummary, NpsSummary) {
+    let sus_scores: Vec<f64> = cohort
+        .sessions
         .iter()
         .filter_map(|s| s.input.survey.as_ref()?.sus.as_deref().and_then(stats::sus_score))
         .collect();
@@ -534,7 +694,7 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
             .then(|| round_to(sus_scores.iter().sum::<f64>() / sus_scores.len() as f64, 2)),
         responses: sus_scores.len(),
     };
-    let nps_answers: Vec<f64> = sessions.iter().filter_map(|s| s.input.survey.as_ref()?.nps).collect();
+    let nps_answers: Vec<f64> = cohort.sessions.iter().filter_map(|s| s.input.survey.as_ref()?.nps).collect();
     let (nps_score, promoters, passives, detractors) = stats::nps(&nps_answers);
     let nps = NpsSummary {
         score: nps_score.map(|x| round_to(x, 2)),
@@ -543,50 +703,52 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
         passives,
         detractors,
     };
+    (sus, nps)
+}
 
-    // ---- ND stratification ----
-    let mut categories: BTreeSet<String> = study.nd_categories.iter().cloned().collect();
-    for s in &sessions {
-        categories.extend(s.input.session.nd_categories.iter().cloned());
-    }
-    let success_of = |idx: &[usize]| {
-        let (mut ok, mut n) = (0u32, 0u32);
-        for &si in idx {
-            for a in &sessions[si].input.task_attempts {
-                n += 1;
-                ok += u32::from(a.outcome.is_success());
-            }
-        }
-        (ok, n)
-    };
+/// ND strata (analysis.md §4): per nameable category, testers, task success, mean
+/// frustration and findings; then one suppressed entry, without a name or a count, when
+/// any category has fewer than 2 testers (see [`NdStratum`]).
+fn nd_strata(
+    cohort: &Cohort<'_>,
+    categories: &BTreeSet<String>,
+    nameable: &BTreeSet<String>,
+    findings: &[Finding],
+) -> Vec<NdStratum> {
+    let sessions = &cohort.sessions;
     let mut nd_stratification = Vec::new();
-    for cat in &categories {
-        let idx: Vec<usize> = (0..sessions.len())
-            .filter(|&si| sessions[si].input.session.nd_categories.contains(cat))
-            .collect();
-        let group_testers: BTreeSet<String> = idx.iter().map(|&si| tester_key(sessions[si])).collect();
-        let suppressed = group_testers.len() < 2;
-        let (ok, n) = success_of(&idx);
+    for cat in nameable {
+        let idx = cohort.sessions_in(cat);
+        let (ok, n) = cohort.success_of(&idx);
+        let frustration: f64 =
+            idx.iter().map(|&si| sessions[si].analysis.insights.overall_frustration_score).sum();
         nd_stratification.push(NdStratum {
-            nd_category: cat.clone(),
-            testers: group_testers.len(),
-            suppressed,
-            task_success: (!suppressed && n > 0).then(|| round_to(f64::from(ok) / f64::from(n), 4)),
-            mean_frustration: (!suppressed).then(|| {
-                round_to(
-                    idx.iter()
-                        .map(|&si| sessions[si].analysis.insights.overall_frustration_score)
-                        .sum::<f64>()
-                        / idx.len().max(1) as f64,
-                    2,
-                )
-            }),
-            findings: (!suppressed)
-                .then(|| findings.iter().filter(|f| f.nd_categories.contains(cat)).count()),
+            nd_category: Some(cat.clone()),
+            testers: Some(cohort.testers_of(&idx)),
+            suppressed: false,
+            task_success: (n > 0).then(|| round_to(f64::from(ok) / f64::from(n), 4)),
+            mean_frustration: Some(round_to(frustration / idx.len().max(1) as f64, 2)),
+            findings: Some(findings.iter().filter(|f| f.nd_categories.contains(cat)).count()),
         });
     }
+    if categories.len() > nameable.len() {
+        nd_stratification.push(NdStratum {
+            nd_category: None,
+            testers: None,
+            suppressed: true,
+            task_success: None,
+            mean_frustration: None,
+            findings: None,
+        });
+    }
+    nd_stratification
+}
 
-    // ---- A/B ----
+/// A/B (analysis.md §4): per variant, the Beta posterior of pooled task success,
+/// P(best), and a Simpson warning where the overall leader trails within an ND category
+/// with ≥ 2 testers in each variant. `None` without at least two variants.
+fn ab_comparison(cohort: &Cohort<'_>, study: &StudyMeta, categories: &BTreeSet<String>) -> Option<AbTest> {
+    let sessions = &cohort.sessions;
     let mut labels: Vec<String> = study.variants.clone();
     if labels.is_empty() {
         labels = sessions
@@ -597,92 +759,81 @@ pub fn synthesize_study(sessions: &[ConfirmedSession], study: &StudyMeta) -> Stu
     }
     labels.sort();
     labels.dedup();
-    let ab_test = (labels.len() >= 2).then(|| {
-        let arm = |label: &str, cat: Option<&str>| -> (Vec<usize>, usize) {
-            let idx: Vec<usize> = (0..sessions.len())
-                .filter(|&si| {
-                    let m = &sessions[si].input.session;
-                    m.variant.as_deref() == Some(label) && cat.is_none_or(|c| m.nd_categories.iter().any(|x| x == c))
-                })
-                .collect();
-            let t: BTreeSet<String> = idx.iter().map(|&si| tester_key(sessions[si])).collect();
-            (idx, t.len())
-        };
-        let mut variants = Vec::new();
-        let mut counts = Vec::new();
-        for l in &labels {
-            let (idx, t) = arm(l, None);
-            let (ok, n) = success_of(&idx);
-            let ci = stats::beta_credible_interval(ok, n - ok);
-            counts.push((ok, n - ok));
-            variants.push(AbVariant {
-                label: l.clone(),
-                testers: t,
-                attempts: n,
-                successes: ok,
-                success_rate: round_to(stats::beta_posterior_mean(ok, n - ok), 4),
-                ci95: [round_to(ci[0], 4), round_to(ci[1], 4)],
+    if labels.len() < 2 {
+        return None;
+    }
+    // Sessions of an arm (optionally within one category) and their distinct testers.
+    let arm = |label: &str, cat: Option<&str>| -> (Vec<usize>, usize) {
+        let idx: Vec<usize> = (0..sessions.len())
+            .filter(|&si| {
+                let m = &sessions[si].input.session;
+                m.variant.as_deref() == Some(label)
+                    && cat.is_none_or(|c| m.nd_categories.iter().any(|x| x == c))
+            })
+            .collect();
+        let t = cohort.testers_of(&idx);
+        (idx, t)
+    };
+    let mut variants = Vec::new();
+    let mut counts = Vec::new();
+    for l in &labels {
+        let (idx, t) = arm(l, None);
+        let (ok, n) = cohort.success_of(&idx);
+        let ci = stats::beta_credible_interval(ok, n - ok);
+        counts.push((ok, n - ok));
+        variants.push(AbVariant {
+            label: l.clone(),
+            testers: t,
+            attempts: n,
+            successes: ok,
+            success_rate: round_to(stats::beta_posterior_mean(ok, n - ok), 4),
+            ci95: [round_to(ci[0], 4), round_to(ci[1], 4)],
+        });
+    }
+    let pb = stats::probability_best(&counts);
+    let probability_best: BTreeMap<String, f64> =
+        labels.iter().cloned().zip(pb.iter().map(|p| round_to(*p, 4))).collect();
+    let leader = labels
+        .iter()
+        .zip(pb.iter())
+        .max_by(|a, b| a.1.total_cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(l, _)| l.clone())
+        .unwrap_or_default();
+    let mut simpson_warnings = Vec::new();
+    for cat in categories {
+        let arms: Vec<(String, usize, f64)> = labels
+            .iter()
+            .map(|l| {
+                let (idx, t) = arm(l, Some(cat));
+                let (ok, n) = cohort.success_of(&idx);
+                (l.clone(), t, stats::beta_posterior_mean(ok, n - ok))
+            })
+            .collect();
+        if arms.iter().any(|a| a.1 < 2) {
+            continue;
+        }
+        let Some(lead_rate) = arms.iter().find(|a| a.0 == leader).map(|a| a.2) else { continue };
+        if let Some(best) = arms
+            .iter()
+            .filter(|a| a.2 > lead_rate)
+            .max_by(|a, b| a.2.total_cmp(&b.2).then_with(|| b.0.cmp(&a.0)))
+        {
+            simpson_warnings.push(SimpsonWarning {
+                nd_category: cat.clone(),
+                overall_leader: leader.clone(),
+                category_leader: best.0.clone(),
+                message: format!(
+                    "Variant {leader} leads overall, but variant {} does better for testers with {cat}; check the mix of testers before choosing.",
+                    best.0
+                ),
             });
         }
-        let pb = stats::probability_best(&counts);
-        let probability_best: BTreeMap<String, f64> =
-            labels.iter().cloned().zip(pb.iter().map(|p| round_to(*p, 4))).collect();
-        let leader = labels
-            .iter()
-            .zip(pb.iter())
-            .max_by(|a, b| a.1.total_cmp(b.1).then_with(|| b.0.cmp(a.0)))
-            .map(|(l, _)| l.clone())
-            .unwrap_or_default();
-        let mut simpson_warnings = Vec::new();
-        for cat in &categories {
-            let arms: Vec<(String, usize, f64)> = labels
-                .iter()
-                .map(|l| {
-                    let (idx, t) = arm(l, Some(cat));
-                    let (ok, n) = success_of(&idx);
-                    (l.clone(), t, stats::beta_posterior_mean(ok, n - ok))
-                })
-                .collect();
-            if arms.iter().any(|a| a.1 < 2) {
-                continue;
-            }
-            let Some(lead_rate) = arms.iter().find(|a| a.0 == leader).map(|a| a.2) else { continue };
-            if let Some(best) = arms
-                .iter()
-                .filter(|a| a.2 > lead_rate)
-                .max_by(|a, b| a.2.total_cmp(&b.2).then_with(|| b.0.cmp(&a.0)))
-            {
-                simpson_warnings.push(SimpsonWarning {
-                    nd_category: cat.clone(),
-                    overall_leader: leader.clone(),
-                    category_leader: best.0.clone(),
-                    message: format!(
-                        "Variant {leader} leads overall, but variant {} does better for testers with {cat}; check the mix of testers before choosing.",
-                        best.0
-                    ),
-                });
-            }
-        }
-        AbTest { variants, probability_best, simpson_warnings }
-    });
-
-    let summary = study_summary(score, band, &findings, &tasks, sessions.len(), n_testers);
-    StudyReport {
-        job_id: study.job_id.clone(),
-        score,
-        band,
-        findings,
-        tasks,
-        sus,
-        nps,
-        nd_stratification,
-        ab_test,
-        summary,
-        sessions: sessions.len(),
-        testers: n_testers,
     }
+    Some(AbTest { variants, probability_best, simpson_warnings })
 }
 
+/// Summary (analysis.md §4): the score, the confirmed barriers by severity, the most
+/// severe one and the hardest task, in plain words.
 fn study_summary(
     score: u32,
     band: Band,

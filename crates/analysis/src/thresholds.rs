@@ -32,6 +32,8 @@ pub struct Thresholds {
     pub quick_back_window_ms: f64,
     /// Arrivals at one URL within a task that make a revisit loop (3).
     pub revisit_min_count: f64,
+    /// Quick backs and revisit loops within one task that make a navigation loop (3).
+    pub navigation_loop_signals: f64,
     /// Direction reversals that make scroll thrash (4).
     pub scroll_thrash_reversals: f64,
     /// Smallest scroll movement that counts for a reversal (100 px).
@@ -54,7 +56,7 @@ pub struct Thresholds {
     pub negative_speech_sentiment: f64,
     /// Timeline bucket (10,000 ms).
     pub bucket_ms: f64,
-    /// Half-life of the timeline's moving average (20,000 ms).
+    /// Half-life of the timeline's peak envelope (20,000 ms).
     pub half_life_ms: f64,
     /// Smallest smoothed value of a critical moment (0.5).
     pub critical_moment_min: f64,
@@ -62,6 +64,9 @@ pub struct Thresholds {
     pub critical_moment_spacing_ms: f64,
     /// Window within which emotion and speech join behavioural signals (10,000 ms).
     pub join_window_ms: f64,
+    /// A task failure joins the group with the most signals in this window before it
+    /// (30,000 ms).
+    pub task_failure_window_ms: f64,
     /// Overrides of signal weights by signal type (`rage_click` → 0.8, …).
     pub weights: BTreeMap<String, f64>,
 }
@@ -81,6 +86,7 @@ impl Default for Thresholds {
             hesitation_cluster_window_ms: 60_000.0,
             quick_back_window_ms: 5_000.0,
             revisit_min_count: 3.0,
+            navigation_loop_signals: 3.0,
             scroll_thrash_reversals: 4.0,
             scroll_thrash_min_px: 100.0,
             scroll_thrash_window_ms: 10_000.0,
@@ -96,6 +102,7 @@ impl Default for Thresholds {
             critical_moment_min: 0.5,
             critical_moment_spacing_ms: 30_000.0,
             join_window_ms: 10_000.0,
+            task_failure_window_ms: 30_000.0,
             weights: BTreeMap::new(),
         }
     }
@@ -136,6 +143,8 @@ impl Thresholds {
             ),
             quick_back_window_ms: clamp(self.quick_back_window_ms, 0.0, day, d.quick_back_window_ms),
             revisit_min_count: clamp(self.revisit_min_count, 2.0, 1e6, d.revisit_min_count).round(),
+            navigation_loop_signals: clamp(self.navigation_loop_signals, 1.0, 1e6, d.navigation_loop_signals)
+                .round(),
             scroll_thrash_reversals: clamp(self.scroll_thrash_reversals, 1.0, 1e6, d.scroll_thrash_reversals)
                 .round(),
             scroll_thrash_min_px: clamp(self.scroll_thrash_min_px, 0.0, 1e9, d.scroll_thrash_min_px),
@@ -184,6 +193,7 @@ impl Thresholds {
                 d.critical_moment_spacing_ms,
             ),
             join_window_ms: clamp(self.join_window_ms, 0.0, day, d.join_window_ms),
+            task_failure_window_ms: clamp(self.task_failure_window_ms, 0.0, day, d.task_failure_window_ms),
             weights: self
                 .weights
                 .iter()

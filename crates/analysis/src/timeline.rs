@@ -1,4 +1,4 @@
-//! Frustration timeline and score of analysis.md §2: 10 s buckets, EMA smoothing, score.
+//! Frustration timeline and score of analysis.md §2: 10 s buckets, a peak envelope, score.
 //!
 //! The timeline is kept sparse: a bucket whose smoothed value has decayed below
 //! [`EPSILON`] after the last signal is treated as exactly zero and not stored, so a
@@ -21,7 +21,7 @@ pub struct TimelinePoint {
     pub timestamp: Timestamp,
     /// `1 − Π(1 − weight × intensity)` over the bucket's signals.
     pub raw: f64,
-    /// Exponential moving average of `raw`.
+    /// Peak envelope of `raw`: `max(raw, previous smoothed × 2^(−bucket / half-life))`.
     pub smoothed: f64,
 }
 
@@ -102,9 +102,11 @@ impl Computed {
 ///
 /// Bucket value `f = 1 − Π(1 − weight × intensity)` (analysis.md §2, a noisy-OR
 /// combination: Pearl 1988, *Probabilistic Reasoning in Intelligent Systems*, §4.3.2).
-/// Smoothing is single exponential smoothing `s_b = d·s_{b−1} + (1 − d)·f_b` with
-/// `d = 2^(−bucket / half-life)` (NIST/SEMATECH e-Handbook of Statistical Methods,
-/// §6.4.3.1 "Single Exponential Smoothing", with α = 1 − d chosen for a 20 s half-life).
+/// Smoothing is a peak envelope `s₀ = f₀`, `sₜ = max(fₜ, sₜ₋₁ · d)` with
+/// `d = 2^(−bucket / half-life)`: an envelope follower with instant attack and exponential
+/// release, as in audio level meters (Zölzer (ed.), *DAFX: Digital Audio Effects*, 2nd ed.,
+/// 2011, ch. 4). Frustration rises at once and recovers slowly; the moving average it
+/// replaces flattened a short, intense episode to a third of its height.
 pub(crate) fn compute<'s>(
     signals: impl Iterator<Item = &'s Signal>,
     origin: i64,
@@ -126,7 +128,6 @@ pub(crate) fn compute<'s>(
         }
     }
     let d = 0.5f64.powf(bucket as f64 / th.half_life_ms.max(1.0));
-    let alpha = 1.0 - d;
     let mut s = 0.0;
     let mut cur: Option<u64> = None;
     let decay_until = |c: &mut Computed, s: &mut f64, from: u64, to: u64| {
@@ -146,7 +147,8 @@ pub(crate) fn compute<'s>(
             decay_until(&mut c, &mut s, prev + 1, i);
         }
         let raw = unit(1.0 - keep);
-        s = unit(d * s + alpha * raw);
+        // Before the first signal `s` is 0, so the first bucket gives `s₀ = f₀`.
+        s = unit(raw.max(d * s));
         c.points.push((i, raw, s));
         cur = Some(i);
     }

@@ -1,5 +1,5 @@
 //! Property tests of analysis.md §6: determinism and order independence, bounds,
-//! monotonicity.
+//! monotonicity; of the §2 peak envelope; and of the §3 candidate rule.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -172,6 +172,62 @@ fn shuffled(s: &SessionInput, seed: u64) -> SessionInput {
     out
 }
 
+/// One weak signal (weight < 0.5) from the recipes of analysis.md §1, starting at `t` ms.
+fn weak_signal_events(recipe: usize, t: i64, amount: f64, sel: &str) -> Vec<EventItem> {
+    let at = |ty: EventType, sel: &str, ms: i64| EventItem::new(ty, sel, T0 + ms);
+    let nav = |path: &str, ms: i64| {
+        let mut e = at(EventType::Navigation, "", ms);
+        e.url = Some(format!("https://x.test{path}"));
+        e
+    };
+    match recipe {
+        // unresponsive_click: a re-click 0.6–5 s later with nothing in between.
+        0 => {
+            vec![at(EventType::Click, sel, t), at(EventType::Click, sel, t + 600 + (amount * 4_400.0) as i64)]
+        }
+        // hesitation: a long hover.
+        1 => {
+            let mut c = at(EventType::Click, sel, t);
+            c.hover_ms = Some(3_000.0 + amount * 17_000.0);
+            vec![c]
+        }
+        // error with no click before it.
+        2 => {
+            let mut e = at(EventType::Error, sel, t);
+            e.error_message = Some("weak".into());
+            vec![e]
+        }
+        // quick_back: there and straight back.
+        3 => vec![nav("/", t), nav("/a", t + 1_000), nav("/", t + 1_500 + (amount * 3_000.0) as i64)],
+        // scroll_thrash: four or five reversals of 200 px.
+        4 => (0..6 + (amount * 1.9) as i64)
+            .map(|i| {
+                let mut e = at(EventType::Scroll, "", t + i * 800);
+                e.scroll_y = Some(if i % 2 == 0 { 0.0 } else { 200.0 });
+                e
+            })
+            .collect(),
+        // attention_drop: the page lost focus for 5–7 s.
+        5 => vec![
+            at(EventType::Blur, "window", t),
+            at(EventType::Focus, "window", t + 5_000 + (amount * 2_000.0) as i64),
+        ],
+        // revisit_loop: / reached three times, 6 s per page.
+        6 => vec![
+            nav("/", t),
+            nav("/x", t + 6_000),
+            nav("/", t + 12_000),
+            nav("/x", t + 18_000),
+            nav("/", t + 24_000),
+        ],
+        // hesitation: a pause of 8–20 s between two actions.
+        _ => vec![
+            at(EventType::Click, "#one", t),
+            at(EventType::Click, "#two", t + 8_000 + (amount * 12_000.0) as i64),
+        ],
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
@@ -229,6 +285,123 @@ proptest! {
         more.events.push(e);
         let after = analyze_session(&more).insights.overall_frustration_score;
         prop_assert!(after >= before, "{} < {}", after, before);
+    }
+
+    #[test]
+    fn envelope_rises_at_once_and_never_overshoots(s in session_in(300_000, 80)) {
+        let a = analyze_session(&s);
+        let d = 0.5f64.sqrt();
+        let mut max_raw = 0.0f64;
+        let mut prev: Option<(i64, f64)> = None;
+        for p in &a.timeline.points {
+            // Rounding to 4 decimals is monotone, so these hold exactly on the output.
+            prop_assert!(p.smoothed >= p.raw, "{} < raw {}", p.smoothed, p.raw);
+            max_raw = max_raw.max(p.raw);
+            prop_assert!(p.smoothed <= max_raw, "{} > max raw so far {}", p.smoothed, max_raw);
+            // s_t = max(f_t, s_{t−1} × 2^(−10/20)); an unlisted bucket is zero.
+            let before = prev.filter(|q| q.0 + 10_000 == p.timestamp.0).map_or(0.0, |q| q.1);
+            let expected = p.raw.max(before * d);
+            prop_assert!((p.smoothed - expected).abs() <= 1.01e-4, "{} vs {}", p.smoothed, expected);
+            prev = Some((p.timestamp.0, p.smoothed));
+        }
+    }
+
+    #[test]
+    fn an_isolated_peak_halves_in_twenty_seconds(
+        at in 0i64..=500_000,
+        hover in 3_000.0f64..=20_000.0,
+        weight in 0.05f64..=1.0,
+    ) {
+        // One long hover: a single hesitation, alone in its bucket.
+        let mut c = EventItem::new(EventType::Click, "#a", T0 + at);
+        c.hover_ms = Some(hover);
+        let mut s = SessionInput::empty(meta("sess_peak"));
+        s.events = vec![c];
+        let mut th = Thresholds::default();
+        th.weights.insert("hesitation".into(), weight);
+        s.session.analysis = Some(th);
+        let a = analyze_session(&s);
+        let pts = &a.timeline.points;
+        let i = pts.iter().position(|p| p.raw > 0.0).unwrap();
+        let peak = pts[i].raw;
+        prop_assert!((peak - weight * hover / 20_000.0).abs() <= 1e-4);
+        prop_assert_eq!(pts[i].smoothed, peak, "rises at once");
+        prop_assert_eq!(pts[i + 1].timestamp.0, pts[i].timestamp.0 + 10_000);
+        prop_assert_eq!(pts[i + 2].timestamp.0, pts[i].timestamp.0 + 20_000);
+        prop_assert!((pts[i + 2].smoothed - peak / 2.0).abs() <= 1e-4, "{} vs {}", pts[i + 2].smoothed, peak);
+        prop_assert!(pts[..i].iter().all(|p| p.smoothed == 0.0));
+    }
+
+    #[test]
+    fn adding_a_task_failure_never_lowers_frustration(
+        s in session_in(300_000, 60),
+        pick in any::<prop::sample::Index>(),
+        abandon in any::<bool>(),
+    ) {
+        prop_assume!(!s.task_attempts.is_empty());
+        // The same session twice, one attempt succeeding in one and failing in the other:
+        // adding a failure this way changes no event's task or page.
+        let i = pick.index(s.task_attempts.len());
+        let mut before = s.clone();
+        before.task_attempts[i].outcome = Outcome::Success;
+        let mut after = s;
+        after.task_attempts[i].outcome = if abandon { Outcome::Abandon } else { Outcome::Fail };
+        let (b, a) = (analyze_session(&before), analyze_session(&after));
+        prop_assert_eq!(count(&a, SignalKind::TaskFailure), count(&b, SignalKind::TaskFailure) + 1);
+        prop_assert!(a.insights.overall_frustration_score >= b.insights.overall_frustration_score,
+            "{} < {}", a.insights.overall_frustration_score, b.insights.overall_frustration_score);
+    }
+
+    #[test]
+    fn adding_a_navigation_loop_never_lowers_frustration(
+        s in session_in(200_000, 60),
+        start in 230_000i64..=250_000,
+        gaps in proptest::collection::vec(300i64..=4_000, 4..9),
+    ) {
+        // The loop comes in a task of its own, at least 30 s after all other activity:
+        // navigating is activity, so a loop inserted mid-session may rightly split a pause
+        // into two short ones or re-home later events; this property is about the loop.
+        let mut before = s;
+        before.session.completed_at = Some(Timestamp(T0 + 300_000));
+        let mut after = before.clone();
+        let mut t = start;
+        for (k, g) in std::iter::once(0).chain(gaps).enumerate() {
+            t += g;
+            let mut e = EventItem::new(EventType::Navigation, "", T0 + t);
+            e.url = Some(format!("https://x.test/loop-{}", ["a", "b"][k % 2]));
+            e.task_id = Some("task_loop".into());
+            after.events.push(e);
+        }
+        let (b, a) = (analyze_session(&before), analyze_session(&after));
+        prop_assert!(a.signals.iter().any(|x| x.kind == SignalKind::NavigationLoop));
+        prop_assert!(a.insights.overall_frustration_score >= b.insights.overall_frustration_score,
+            "{} < {}", a.insights.overall_frustration_score, b.insights.overall_frustration_score);
+    }
+
+    #[test]
+    fn no_finding_from_a_single_weak_signal_in_a_successful_task(
+        recipe in 0usize..8,
+        t in 0i64..=100_000,
+        amount in 0.0f64..=1.0,
+        sel in 0usize..3,
+        faces in proptest::collection::vec((0i64..=200_000, 0usize..3, 0.0f64..=1.0), 0..20),
+        indirect in any::<bool>(),
+    ) {
+        let mut s = SessionInput::empty(meta("sess_weak"));
+        s.events = weak_signal_events(recipe, t, amount, ["#a", "#b", "#pay"][sel]);
+        // Calm faces around it: never a signal.
+        s.facial = faces.into_iter().map(|(ms, e, c)| face(ms, ["neutral", "happy", "surprised"][e], c, true)).collect();
+        s.task_attempts = vec![TaskAttempt {
+            task_id: "task_1".into(),
+            outcome: if indirect { Outcome::Indirect } else { Outcome::Success },
+            seq: Some(6.0),
+            started_at: Timestamp(T0),
+            ended_at: Timestamp(T0 + 200_000),
+        }];
+        let a = analyze_session(&s);
+        prop_assert_eq!(a.signals.len(), 1, "{:?}", kinds(&a));
+        prop_assert!(a.signals[0].weight < 0.5);
+        prop_assert!(a.findings.is_empty(), "{:#?}", a.findings);
     }
 
     #[test]

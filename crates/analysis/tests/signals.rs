@@ -14,12 +14,15 @@ fn rage_click_fires_on_three_fast_clicks() {
     let a = run(vec![click("#pay", 1_000), click("#pay", 1_400), click("#pay", 1_800)]);
     let rage: Vec<&Signal> = a.signals.iter().filter(|s| s.kind == SignalKind::RageClick).collect();
     assert_eq!(rage.len(), 1);
-    assert_eq!(rage[0].intensity, 0.25);
+    // Intensity min(1, (clicks − 2) / 2).
+    assert_eq!(rage[0].intensity, 0.5);
     assert_eq!(rage[0].selector.as_deref(), Some("#pay"));
-    // Six clicks: intensity min(1, 4/4) = 1; still one signal per chain.
-    let a = run((0..6).map(|i| click("#pay", 1_000 + i * 300)).collect());
-    assert_eq!(count(&a, SignalKind::RageClick), 1);
-    assert_eq!(a.signals.iter().find(|s| s.kind == SignalKind::RageClick).unwrap().intensity, 1.0);
+    // It saturates at four clicks; six are one signal per chain, still at 1.
+    for n in [4, 6] {
+        let a = run((0..n).map(|i| click("#pay", 1_000 + i * 300)).collect());
+        assert_eq!(count(&a, SignalKind::RageClick), 1);
+        assert_eq!(a.signals.iter().find(|s| s.kind == SignalKind::RageClick).unwrap().intensity, 1.0);
+    }
 }
 
 #[test]
@@ -195,12 +198,24 @@ fn input_struggle_on_repeated_deletions() {
 
 #[test]
 fn input_struggle_on_empty_focus_cycles() {
-    let mut evs = Vec::new();
+    // The date field was typed in once, then entered and left three times unchanged.
+    let mut evs = vec![input("#dob", 4.0, 500)];
     for i in 0..3 {
-        evs.push(ev(EventType::Focus, "#dob", i * 3_000));
-        evs.push(ev(EventType::Blur, "#dob", i * 3_000 + 1_000));
+        evs.push(ev(EventType::Focus, "#dob", 1_000 + i * 3_000));
+        evs.push(ev(EventType::Blur, "#dob", 1_000 + i * 3_000 + 1_000));
     }
     assert_eq!(count(&run(evs), SignalKind::InputStruggle), 1);
+}
+
+#[test]
+fn input_struggle_near_miss_a_button_is_not_a_field() {
+    // Tabbing onto a button and away three times: it never received an input event.
+    let mut evs = vec![input("#name", 4.0, 500)];
+    for i in 0..3 {
+        evs.push(ev(EventType::Focus, "#continue", 1_000 + i * 3_000));
+        evs.push(ev(EventType::Blur, "#continue", 1_000 + i * 3_000 + 1_000));
+    }
+    assert_eq!(count(&run(evs), SignalKind::InputStruggle), 0);
 }
 
 #[test]
@@ -304,4 +319,136 @@ fn snapshot_uses_only_past_data() {
     assert_ne!(early, full);
     let empty = insights_snapshot(&s, Some(T0 - 1));
     assert_eq!(empty.overall_frustration_score, 0.0);
+}
+
+fn in_task(mut e: EventItem, task: &str) -> EventItem {
+    e.task_id = Some(task.into());
+    e
+}
+
+fn navs_in(task: &str, steps: &[(&str, i64)]) -> Vec<EventItem> {
+    steps.iter().map(|(path, ms)| in_task(nav(&format!("https://shop.test{path}"), *ms), task)).collect()
+}
+
+#[test]
+fn navigation_loop_on_three_navigation_signals_in_one_task() {
+    // / → /a → / → /b → /: two quick backs to / and / reached three times.
+    let a = run(navs_in("task_1", &[("/", 0), ("/a", 1_000), ("/", 3_000), ("/b", 4_000), ("/", 6_000)]));
+    assert_eq!(count(&a, SignalKind::QuickBack), 2);
+    assert_eq!(count(&a, SignalKind::RevisitLoop), 1);
+    let l: Vec<&Signal> = a.signals.iter().filter(|s| s.kind == SignalKind::NavigationLoop).collect();
+    assert_eq!(l.len(), 1);
+    assert_eq!(l[0].url_path.as_deref(), Some("/"), "the most revisited path");
+    assert_eq!(l[0].task_id.as_deref(), Some("task_1"));
+    assert_eq!(l[0].timestamp, Timestamp(T0 + 6_000), "where the third signal shows the tester lost");
+    assert_eq!((l[0].intensity, l[0].weight), (0.6, 0.6), "min(1, 3 / 5), weight 0.6");
+    assert_eq!(l[0].family, Family::Navigation);
+}
+
+#[test]
+fn navigation_loop_near_miss_signals_spread_over_two_tasks() {
+    // Two quick backs in task_1 (to / and to /x, neither reached three times), one in task_2.
+    let mut evs = navs_in(
+        "task_1",
+        &[("/", 0), ("/a", 1_000), ("/", 3_000), ("/x", 4_000), ("/y", 5_000), ("/x", 7_000)],
+    );
+    evs.extend(navs_in("task_2", &[("/c", 8_000), ("/d", 9_000), ("/c", 11_000)]));
+    let a = run(evs);
+    assert_eq!(count(&a, SignalKind::QuickBack), 3);
+    assert_eq!(count(&a, SignalKind::RevisitLoop), 0);
+    assert_eq!(count(&a, SignalKind::NavigationLoop), 0);
+}
+
+#[test]
+fn a_dominant_navigation_loop_suggests_multiple_ways() {
+    // Round and round /a → /b → /c, 6 s per page: three revisit loops, no quick back.
+    let steps: Vec<(&str, i64)> = (0..9).map(|i| (["/a", "/b", "/c"][i % 3], i as i64 * 6_000)).collect();
+    let a = run(navs_in("task_1", &steps));
+    assert_eq!(count(&a, SignalKind::RevisitLoop), 3);
+    let l = a.signals.iter().find(|s| s.kind == SignalKind::NavigationLoop).unwrap();
+    // Every page was reached three times: the first one reached wins the tie.
+    assert_eq!(l.url_path.as_deref(), Some("/a"));
+    assert_eq!(a.findings.len(), 1, "{:#?}", a.findings);
+    let f = &a.findings[0];
+    assert_eq!(f.dominant_signal, SignalKind::NavigationLoop);
+    assert_eq!(f.title, "Navigation leads testers astray on /a");
+    let w = f.wcag.as_ref().unwrap();
+    assert_eq!((w.criterion.as_str(), w.name.as_str()), ("2.4.5", "Multiple Ways"));
+}
+
+fn attempt(outcome: Outcome, from_ms: i64, to_ms: i64) -> TaskAttempt {
+    TaskAttempt {
+        task_id: "task_1".into(),
+        outcome,
+        seq: None,
+        started_at: Timestamp(T0 + from_ms),
+        ended_at: Timestamp(T0 + to_ms),
+    }
+}
+
+#[test]
+fn task_failure_at_the_end_of_a_failed_or_abandoned_attempt() {
+    for (outcome, intensity) in [(Outcome::Fail, 0.8), (Outcome::Abandon, 1.0)] {
+        let mut s = session(vec![]);
+        s.task_attempts = vec![attempt(outcome, 0, 40_000)];
+        let a = analyze_session(&s);
+        assert_eq!(kinds(&a), vec![SignalKind::TaskFailure]);
+        let f = &a.signals[0];
+        assert_eq!(f.timestamp, Timestamp(T0 + 40_000));
+        assert_eq!((f.intensity, f.weight), (intensity, 0.5));
+        assert_eq!(f.task_id.as_deref(), Some("task_1"));
+        assert!(a.insights.overall_frustration_score > 0.0);
+        // Alone it says nothing about where the barrier is: no finding.
+        assert!(a.findings.is_empty());
+    }
+}
+
+#[test]
+fn task_failure_near_miss_success_or_not_ended_yet() {
+    for outcome in [Outcome::Success, Outcome::Indirect] {
+        let mut s = session(vec![]);
+        s.task_attempts = vec![attempt(outcome, 0, 40_000)];
+        assert!(analyze_session(&s).signals.is_empty());
+    }
+    // A snapshot before the attempt ended does not know it will be abandoned.
+    let mut s = session(vec![]);
+    s.task_attempts = vec![attempt(Outcome::Abandon, 0, 40_000)];
+    assert_eq!(insights_snapshot(&s, Some(T0 + 39_999)).overall_frustration_score, 0.0);
+    assert!(insights_snapshot(&s, Some(T0 + 40_000)).overall_frustration_score > 0.0);
+}
+
+#[test]
+fn task_failure_joins_the_group_with_the_most_recent_signals() {
+    // #next: a re-click without response and a long hover (two signals); #banner: one
+    // error, later. The abandonment 7 s after the error joins #next, which has more.
+    let mut hover = click("#next", 12_000);
+    hover.hover_ms = Some(4_000.0);
+    let mut s = session(vec![click("#next", 10_000), hover, error("#banner", 25_000)]);
+    s.task_attempts = vec![attempt(Outcome::Abandon, 0, 32_000)];
+    let a = analyze_session(&s);
+    assert_eq!(a.findings.len(), 1, "{:#?}", a.findings);
+    let f = &a.findings[0];
+    assert_eq!(f.selector.as_deref(), Some("#next"));
+    assert!(f.evidence.iter().any(|e| e.kind == "task_failure"));
+    assert_eq!(f.dominant_signal, SignalKind::UnresponsiveClick, "a failure never dominates");
+    assert_eq!(f.severity, Severity::Major);
+}
+
+#[test]
+fn task_failure_makes_a_recent_weak_signal_a_finding_and_not_an_old_one() {
+    // One unresponsive re-click (weak: alone no finding), then the task is abandoned.
+    let clicks = || vec![click("#next", 10_000), click("#next", 12_000)];
+    let mut s = session(clicks());
+    s.task_attempts = vec![attempt(Outcome::Success, 0, 32_000)];
+    assert!(analyze_session(&s).findings.is_empty(), "weak, and the task succeeded");
+    s.task_attempts = vec![attempt(Outcome::Abandon, 0, 32_000)];
+    let a = analyze_session(&s);
+    assert_eq!(a.findings.len(), 1);
+    assert_eq!(a.findings[0].title, "Control does not respond as expected: #next");
+    // Near miss: abandoned 33 s after the re-click, outside the 30 s window.
+    let mut s = session(clicks());
+    s.task_attempts = vec![attempt(Outcome::Abandon, 0, 45_000)];
+    let a = analyze_session(&s);
+    assert_eq!(count(&a, SignalKind::TaskFailure), 1);
+    assert!(a.findings.is_empty(), "{:#?}", a.findings);
 }

@@ -121,8 +121,9 @@ fn task_metrics_score_and_band() {
     assert!((t.time_on_task_geo_mean_seconds.unwrap() - 33.02).abs() < 0.01);
     assert_eq!(t.seq_mean, Some(4.0));
     assert!(r.findings.is_empty());
-    // 100 − 20 × (1 − 0.75) = 95.
-    assert_eq!(r.score, 95);
+    // 100 − 20 × (1 − 4/6): the posterior mean of 3 of 4, not the observed 0.75 (which
+    // gave 95).
+    assert_eq!(r.score, 93);
     assert_eq!(serde_json::to_value(r.band).unwrap(), "green");
 }
 
@@ -175,4 +176,66 @@ fn sus_and_nps() {
     assert_eq!(r.sus.score, Some(75.0));
     assert_eq!(r.nps.score, Some(0.0));
     assert_eq!((r.nps.promoters, r.nps.detractors), (1, 1));
+}
+
+#[test]
+fn categories_with_fewer_than_two_testers_are_never_named() {
+    // Three adhd testers, one autistic tester and one with adhd and dyscalculia: all meet
+    // the dead pay button.
+    let nd: [&[&str]; 5] = [&["adhd"], &["adhd"], &["adhd"], &["autism"], &["adhd", "dyscalculia"]];
+    let mut sessions: Vec<ConfirmedSession> = nd
+        .iter()
+        .enumerate()
+        .map(|(i, c)| confirm(pay_session(i + 1, Outcome::Success, 60, c, "A", true)))
+        .collect();
+    let mut meta = study();
+    meta.nd_categories = vec!["adhd".into(), "autism".into()];
+    let r = synthesize_study(&sessions, &meta);
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(r.findings[0].nd_categories, vec!["adhd".to_string()]);
+    let strata = serde_json::to_value(&r.nd_stratification).unwrap();
+    assert_eq!(
+        strata,
+        serde_json::json!([
+            {"ndCategory": "adhd", "testers": 4, "suppressed": false, "taskSuccess": 1.0,
+             "meanFrustration": r.nd_stratification[0].mean_frustration, "findings": 1},
+            {"suppressed": true}
+        ])
+    );
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("autism") && !json.contains("dyscalculia"), "{json}");
+    // Near miss: a second autistic tester makes the category nameable; dyscalculia stays hidden.
+    sessions.push(confirm(pay_session(6, Outcome::Success, 60, &["autism"], "A", true)));
+    let r = synthesize_study(&sessions, &meta);
+    assert_eq!(r.findings[0].nd_categories, vec!["adhd".to_string(), "autism".to_string()]);
+    let named: Vec<Option<&str>> = r.nd_stratification.iter().map(|s| s.nd_category.as_deref()).collect();
+    assert_eq!(named, vec![Some("adhd"), Some("autism"), None]);
+    assert_eq!(r.nd_stratification[1].testers, Some(2));
+    assert!(!serde_json::to_string(&r).unwrap().contains("dyscalculia"));
+}
+
+#[test]
+fn a_single_session_report_names_no_category() {
+    let c = confirm(pay_session(1, Outcome::Fail, 60, &["adhd", "dyslexia"], "A", true));
+    let r = synthesize_study(&[c], &study());
+    assert!(r.findings.iter().all(|f| f.nd_categories.is_empty()));
+    assert_eq!(
+        serde_json::to_value(&r.nd_stratification).unwrap(),
+        serde_json::json!([{"suppressed": true}])
+    );
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("adhd") && !json.contains("dyslexia"), "{json}");
+}
+
+#[test]
+fn score_uses_posterior_means_of_task_success() {
+    // One failed attempt, no finding: the observed rate 0 would cost 20 points (80);
+    // the posterior mean Beta(1, 2) = 1/3 costs 13.3 (87).
+    let r = synthesize_study(&[confirm(pay_session(1, Outcome::Fail, 60, &["adhd"], "A", false))], &study());
+    assert!(r.findings.is_empty());
+    assert_eq!(r.score, 87);
+    // Near miss: without attempts the term is 0.
+    let mut s = pay_session(1, Outcome::Fail, 60, &["adhd"], "A", false);
+    s.task_attempts.clear();
+    assert_eq!(synthesize_study(&[confirm(s)], &study()).score, 100);
 }
