@@ -11,9 +11,10 @@ fn analyse(name: &str) -> (SessionInput, SessionAnalysis) {
     (input, a)
 }
 
+/// Every fixture renders through the CLI's report path (the way to inspect an analysis is
+/// `openscouter analyze --input FILE`), with each finding's fields present.
 #[test]
-#[ignore = "prints the analyses for inspection"]
-fn dump() {
+fn fixtures_render_as_reports() {
     for f in [
         "checkout_pay_button.ndjson",
         "invisible_form_error.ndjson",
@@ -21,7 +22,10 @@ fn dump() {
         "clean_session.ndjson",
     ] {
         let v = analyze_ndjson_report(&fixture(f), true).unwrap();
-        println!("=== {f}\n{}", serde_json::to_string_pretty(&v).unwrap());
+        assert!(v["insights"]["overallFrustrationScore"].is_number(), "{f}");
+        for finding in v["findings"].as_array().unwrap() {
+            assert!(finding["findingId"].is_string() && finding["title"].is_string(), "{f}: {finding}");
+        }
     }
 }
 
