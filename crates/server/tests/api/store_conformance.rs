@@ -2,9 +2,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use openscouter_server::domain::{Plan, Role, Scope};
+use openscouter_server::domain::study::{ConsentRecord, ConsentStreams};
+use openscouter_server::domain::{Plan, Role, Scope, SessionStatus, Tenant};
 use openscouter_server::store::{
-    AuditEntry, NewApiToken, NewOrganization, NewRefreshToken, NewUser, Page, RefreshOutcome, StoreError,
+    AuditEntry, EventFilter, EventRow, Guarded, NO_CONSENT, NewApiToken, NewOrganization, NewRefreshToken, NewUser,
+    NoteRow, Page, RefreshOutcome, StoreError, StreamBatch,
 };
 
 use crate::both;
@@ -14,7 +16,9 @@ both!(
     users_and_organizations,
     refresh_rotation_is_atomic,
     api_tokens_are_tenant_scoped,
-    migrations_are_idempotent
+    migrations_are_idempotent,
+    ingest_rechecks_consent_and_tenant_in_its_transaction,
+    session_children_are_tenant_scoped
 );
 
 fn user(id: &str, email: &str, role: Role) -> NewUser {
@@ -162,4 +166,73 @@ async fn migrations_are_idempotent(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
     assert_eq!(app.state.store.migrate().await.unwrap(), 0);
     assert!(app.state.store.ready().await.unwrap());
+}
+
+fn click(id: &str, ts: i64) -> EventRow {
+    EventRow {
+        id: id.into(),
+        client_id: None,
+        ts,
+        event_type: "click".into(),
+        target_selector: "#pay".into(),
+        x: None,
+        y: None,
+        scroll_y: None,
+        input_length: None,
+        viewport_width: None,
+        viewport_height: None,
+        url: None,
+        target_text: None,
+        task_id: None,
+        hover_ms: None,
+        error_message: None,
+    }
+}
+
+/// A consent withdrawal that lands after the ingestion service read the session (the race a
+/// check outside the transaction would lose): the store refuses the batch, storing nothing.
+async fn ingest_rechecks_consent_and_tenant_in_its_transaction(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let live = app.live_session().await;
+    let s = app.state.store.clone();
+    let tester = Tenant::Tester(live.tester.user_id.clone());
+    let now = app.state.now();
+    let batch = || StreamBatch::Events(vec![click("evt_race", now)]);
+    let withdrawn = ConsentRecord { version: "v2".into(), streams: ConsentStreams::default(), given_at: String::new() };
+    let g = s.set_consent(&tester, &live.sid, &[SessionStatus::Active], &withdrawn, now).await.unwrap();
+    assert!(matches!(g, Guarded::Done(())));
+    let out = s.ingest(&tester, &live.sid, SessionStatus::Active, batch()).await.unwrap();
+    assert!(matches!(out, Guarded::WrongState(ref w) if w == NO_CONSENT), "{out:?}");
+    // Another tester, or a business tenant, cannot write into the session at all.
+    let other = Tenant::Tester("user_someone_else".into());
+    assert!(matches!(s.ingest(&other, &live.sid, SessionStatus::Active, batch()).await.unwrap(), Guarded::NotFound));
+    let org = Tenant::Organization(live.biz.organization_id.clone().unwrap());
+    assert!(matches!(s.ingest(&org, &live.sid, SessionStatus::Active, batch()).await.unwrap(), Guarded::NotFound));
+    let (rows, total) = s.list_events(&Tenant::All, &live.sid, &EventFilter::default(), Page { page: 1, limit: 10 }).await.unwrap();
+    assert_eq!((rows.len(), total), (0, 0), "nothing was stored");
+    // A session that is no longer running refuses consent changes in the same transaction.
+    let g = s.set_consent(&tester, &live.sid, &[SessionStatus::Paused], &withdrawn, now).await.unwrap();
+    assert!(matches!(g, Guarded::WrongState(ref w) if w == "active"), "{g:?}");
+}
+
+/// Notes, events, attempts and findings of a session are filtered by tenant in the store.
+async fn session_children_are_tenant_scoped(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let live = app.live_session().await;
+    let s = app.state.store.clone();
+    let owner = Tenant::Tester(live.tester.user_id.clone());
+    let org = Tenant::Organization(live.biz.organization_id.clone().unwrap());
+    let stranger = Tenant::Organization("org_stranger".into());
+    let note = NoteRow { id: "note_1".into(), ts: app.state.now(), text: "hmm".into(), created_at: app.state.now() };
+    assert!(matches!(s.add_note(&stranger, &live.sid, note.clone()).await.unwrap(), Guarded::NotFound));
+    assert!(matches!(s.add_note(&owner, &live.sid, note).await.unwrap(), Guarded::Done(())));
+    let page = Page { page: 1, limit: 10 };
+    assert_eq!(s.list_notes(&org, &live.sid, page).await.unwrap().1, 1);
+    assert_eq!(s.list_notes(&owner, &live.sid, page).await.unwrap().1, 1);
+    assert_eq!(s.list_notes(&stranger, &live.sid, page).await.unwrap(), (vec![], 0));
+    assert!(s.list_findings(&stranger, &live.sid).await.unwrap().is_empty());
+    assert!(s.list_attempts(&stranger, &live.sid).await.unwrap().is_empty());
+    assert!(matches!(s.session_streams(&stranger, &live.sid).await, Err(StoreError::NotFound)));
+    assert_eq!(s.session_streams(&org, &live.sid).await.unwrap().notes.len(), 1);
+    assert!(s.get_session(&stranger, &live.sid).await.unwrap().is_none());
 }

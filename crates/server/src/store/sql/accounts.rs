@@ -386,20 +386,20 @@ impl AccountStore for SqlStore {
 
     async fn list_api_tokens(&self, user_id: &str, page: Page) -> StoreResult<(Vec<ApiToken>, u64)> {
         read!(self, p => {
-            let rows: Vec<TokenRow> = sqlx::query_as(
+            let filters = |qb: &mut sqlx::QueryBuilder<_>| {
+                qb.push(" AND user_id = ").push_bind(user_id.to_owned());
+            };
+            let (rows, total) = fetch_page!(
+                p,
                 "SELECT id, user_id, name, token_prefix, scopes, created_at, expires_at, last_used_at, revoked_at \
-                 FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-            )
-            .bind(user_id)
-            .bind(i64::from(page.limit))
-            .bind(page.offset())
-            .fetch_all(p)
-            .await?;
-            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_one(p)
-                .await?;
-            Ok((rows.into_iter().map(token_from).collect(), to_u64(total)))
+                 FROM api_tokens WHERE 1 = 1",
+                "SELECT COUNT(*) FROM api_tokens WHERE 1 = 1",
+                filters,
+                "created_at DESC, id DESC",
+                page,
+                |row| <TokenRow as sqlx::FromRow<_>>::from_row(row)?
+            );
+            Ok((rows.into_iter().map(token_from).collect(), total))
         })
     }
 
@@ -459,16 +459,16 @@ impl AccountStore for SqlStore {
 
     async fn list_audit(&self, page: Page) -> StoreResult<(Vec<AuditEntry>, u64)> {
         read!(self, p => {
-            let rows: Vec<AuditRow> = sqlx::query_as(
-                "SELECT id, actor_id, action, target_type, target_id, details, created_at FROM audit_log \
-                 ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2",
-            )
-            .bind(i64::from(page.limit))
-            .bind(page.offset())
-            .fetch_all(p)
-            .await?;
-            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log").fetch_one(p).await?;
-            Ok((rows.into_iter().map(audit_from).collect(), to_u64(total)))
+            let (rows, total) = fetch_page!(
+                p,
+                "SELECT id, actor_id, action, target_type, target_id, details, created_at FROM audit_log WHERE 1 = 1",
+                "SELECT COUNT(*) FROM audit_log WHERE 1 = 1",
+                |_: &mut sqlx::QueryBuilder<_>| {},
+                "created_at DESC, id DESC",
+                page,
+                |row| <AuditRow as sqlx::FromRow<_>>::from_row(row)?
+            );
+            Ok((rows.into_iter().map(audit_from).collect(), total))
         })
     }
 }

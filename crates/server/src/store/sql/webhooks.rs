@@ -46,22 +46,21 @@ impl WebhookStore for SqlStore {
     }
 
     async fn list_endpoints(&self, org_id: &str, page: Page) -> StoreResult<(Vec<WebhookEndpoint>, u64)> {
+        type EndpointRow = (String, String, String, String, Option<String>, i64);
         read!(self, p => {
-            let rows: Vec<(String, String, String, String, Option<String>, i64)> = sqlx::query_as(
+            let filters = |qb: &mut QueryBuilder<_>| {
+                qb.push(" AND organization_id = ").push_bind(org_id.to_owned());
+            };
+            let (rows, total) = fetch_page!(
+                p,
                 "SELECT id, organization_id, url, events, description, created_at FROM webhook_endpoints \
-                 WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-            )
-            .bind(org_id)
-            .bind(i64::from(page.limit))
-            .bind(page.offset())
-            .fetch_all(p)
-            .await?;
-            let (total,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM webhook_endpoints WHERE organization_id = $1 AND deleted_at IS NULL",
-            )
-            .bind(org_id)
-            .fetch_one(p)
-            .await?;
+                 WHERE deleted_at IS NULL",
+                "SELECT COUNT(*) FROM webhook_endpoints WHERE deleted_at IS NULL",
+                filters,
+                "created_at DESC, id DESC",
+                page,
+                |row| <EndpointRow as sqlx::FromRow<_>>::from_row(row)?
+            );
             let out = rows
                 .into_iter()
                 .map(|r| WebhookEndpoint {
@@ -73,7 +72,7 @@ impl WebhookStore for SqlStore {
                     created_at: r.5,
                 })
                 .collect();
-            Ok((out, to_u64(total)))
+            Ok((out, total))
         })
     }
 
@@ -97,10 +96,7 @@ impl WebhookStore for SqlStore {
         endpoint_id: &str,
         page: Page,
     ) -> StoreResult<Option<(Vec<WebhookDelivery>, u64)>> {
-        let sql = format!(
-            "SELECT {DELIVERY_COLS} FROM webhook_deliveries d WHERE d.endpoint_id = $1 AND d.organization_id = $2 \
-             ORDER BY d.created_at DESC, d.id DESC LIMIT $3 OFFSET $4"
-        );
+        let select = format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries d WHERE 1 = 1");
         read!(self, p => {
             let owner: Option<(String,)> =
                 sqlx::query_as("SELECT id FROM webhook_endpoints WHERE id = $1 AND organization_id = $2")
@@ -111,18 +107,20 @@ impl WebhookStore for SqlStore {
             if owner.is_none() {
                 return Ok(None);
             }
-            let rows: Vec<DeliveryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(endpoint_id)
-                .bind(org_id)
-                .bind(i64::from(page.limit))
-                .bind(page.offset())
-                .fetch_all(p)
-                .await?;
-            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1")
-                .bind(endpoint_id)
-                .fetch_one(p)
-                .await?;
-            Ok(Some((rows.into_iter().map(delivery_from).collect(), to_u64(total))))
+            let filters = |qb: &mut QueryBuilder<_>| {
+                qb.push(" AND d.endpoint_id = ").push_bind(endpoint_id.to_owned());
+                qb.push(" AND d.organization_id = ").push_bind(org_id.to_owned());
+            };
+            let (rows, total) = fetch_page!(
+                p,
+                select,
+                "SELECT COUNT(*) FROM webhook_deliveries d WHERE 1 = 1",
+                filters,
+                "d.created_at DESC, d.id DESC",
+                page,
+                |row| <DeliveryRow as sqlx::FromRow<_>>::from_row(row)?
+            );
+            Ok(Some((rows.into_iter().map(delivery_from).collect(), total)))
         })
     }
 
