@@ -27,7 +27,7 @@ def launched_study(api, title):
         "title": title, "description": "d", "prototypeUrl": "https://x.io", "prototypeType": "url",
         "tasks": [{"title": "t", "description": "d", "successCriteria": "s", "order": 1}],
         "targeting": {"countries": ["GB"], "testerCount": 100}, "ndCategories": ["adhd"],
-        "compensation": {"currency": "GBP", "amount": 10, "type": "flat"}}, auth)["id"]
+        "compensation": {"currency": "GBP", "amount": 10, "type": "flat"}}, auth)["jobId"]
     api.call("POST", f"/api/jobs/{job}/launch", {}, auth)
     return auth, job
 
@@ -40,7 +40,7 @@ def tester_session(api, job, n, facial=False, voice=False):
     auth = "Bearer " + t["accessToken"]
     api.call("PUT", "/api/testers/me/profile", {"ndCategories": ["adhd"], "country": "GB"}, auth)
     api.call("POST", f"/api/jobs/{job}/accept", {}, auth)
-    s = api.call("POST", "/api/sessions", {"jobId": job, "testerId": t["user"]["id"]}, auth)
+    s = api.call("POST", "/api/sessions", {"jobId": job, "testerId": t["user"]["userId"]}, auth)
     streams = {"events": True, "facial": facial, "voice": voice, "screenshots": False}
     api.call("POST", f"/api/sessions/{s['id']}/consent", {"version": "v1", "streams": streams}, "Token " + s["testToken"])
-    return s["id"], s["testToken"]
+    return s["sessionId"], s["testToken"]

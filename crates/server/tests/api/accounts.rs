@@ -31,7 +31,7 @@ async fn signup_creates_user_and_organization(b: Backend) {
     let data = res.ok();
     assert_eq!(data["user"]["email"], "grace@example.com");
     assert_eq!(data["user"]["role"], "business");
-    assert!(data["user"]["id"].as_str().unwrap().starts_with("user_"));
+    assert!(data["user"]["userId"].as_str().unwrap().starts_with("user_"));
     assert!(data["refreshToken"].as_str().unwrap().starts_with("osr_"));
     assert!(data["expiresAt"].as_str().unwrap().ends_with('Z'));
     assert!(data["user"].get("passwordHash").is_none());
@@ -80,7 +80,7 @@ async fn signin_has_one_error_for_both_failures(b: Backend) {
     let ok = app
         .post("/api/auth/signin", json!({"email": a.email.to_uppercase(), "password": PASSWORD}), None)
         .await;
-    assert_eq!(ok.ok()["user"]["id"], json!(a.user_id));
+    assert_eq!(ok.ok()["user"]["userId"], json!(a.user_id));
 }
 
 async fn refresh_rotates_and_reuse_revokes_the_family(b: Backend) {

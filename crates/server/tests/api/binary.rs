@@ -182,7 +182,7 @@ fn setup(port: u16, n: usize) -> Setup {
         "tasks": [{"title": "t", "description": "d", "successCriteria": "s", "order": 1}],
         "targeting": {"countries": ["GB"], "testerCount": n.max(3)}, "ndCategories": ["adhd"],
         "compensation": {"currency": "GBP", "amount": 10, "type": "flat"}});
-    let job = post(port, "/api/jobs", Some(&biz_auth), study)["id"].as_str().unwrap().to_owned();
+    let job = post(port, "/api/jobs", Some(&biz_auth), study)["jobId"].as_str().unwrap().to_owned();
     post(port, &format!("/api/jobs/{job}/launch"), Some(&biz_auth), json!({}));
     let (mut sessions, mut tokens) = (vec![], vec![]);
     for i in 0..n {
@@ -197,11 +197,16 @@ fn setup(port: u16, n: usize) -> Setup {
         assert_eq!(http(port, "PUT", "/api/testers/me/profile", Some(&auth), Some(&profile)).unwrap().0, 200);
         post(port, &format!("/api/jobs/{job}/accept"), Some(&auth), json!({}));
         let sess =
-            post(port, "/api/sessions", Some(&auth), json!({"jobId": job, "testerId": t["user"]["id"]}));
+            post(port, "/api/sessions", Some(&auth), json!({"jobId": job, "testerId": t["user"]["userId"]}));
         let token = format!("Token {}", sess["testToken"].as_str().unwrap());
         let consent = json!({"version": "v1", "streams": {"events": true, "facial": false, "voice": false, "screenshots": false}});
-        post(port, &format!("/api/sessions/{}/consent", sess["id"].as_str().unwrap()), Some(&token), consent);
-        sessions.push(sess["id"].as_str().unwrap().to_owned());
+        post(
+            port,
+            &format!("/api/sessions/{}/consent", sess["sessionId"].as_str().unwrap()),
+            Some(&token),
+            consent,
+        );
+        sessions.push(sess["sessionId"].as_str().unwrap().to_owned());
         tokens.push(token);
     }
     Setup { biz_auth, sessions, tokens }

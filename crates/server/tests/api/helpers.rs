@@ -281,7 +281,7 @@ impl TestApp {
         let res = self.post("/api/auth/signup", body, None).await;
         let data = res.ok().clone();
         Account {
-            user_id: data["user"]["id"].as_str().unwrap().to_owned(),
+            user_id: data["user"]["userId"].as_str().unwrap().to_owned(),
             organization_id: data["user"]["organizationId"].as_str().map(str::to_owned),
             access: data["accessToken"].as_str().unwrap().to_owned(),
             refresh: data["refreshToken"].as_str().unwrap().to_owned(),
@@ -307,7 +307,7 @@ impl TestApp {
         let res = self.post("/api/auth/signin", json!({"email": email, "password": PASSWORD}), None).await;
         let data = res.ok().clone();
         Account {
-            user_id: data["user"]["id"].as_str().unwrap().to_owned(),
+            user_id: data["user"]["userId"].as_str().unwrap().to_owned(),
             organization_id: None,
             access: data["accessToken"].as_str().unwrap().to_owned(),
             refresh: data["refreshToken"].as_str().unwrap().to_owned(),
@@ -343,7 +343,7 @@ impl TestApp {
     /// Creates and launches a study from `body`; returns its id.
     pub async fn launched_study(&self, biz: &Account, body: Value) -> String {
         let res = self.post("/api/jobs", body, Some(&biz.bearer())).await;
-        let id = res.ok()["id"].as_str().unwrap().to_owned();
+        let id = res.ok()["jobId"].as_str().unwrap().to_owned();
         self.post(&format!("/api/jobs/{id}/launch"), json!({}), Some(&biz.bearer())).await.ok();
         id
     }
@@ -362,7 +362,7 @@ impl TestApp {
         let res = self
             .post("/api/sessions", json!({"jobId": job, "testerId": tester.user_id}), Some(&tester.bearer()))
             .await;
-        let id = res.ok()["id"].as_str().unwrap().to_owned();
+        let id = res.ok()["sessionId"].as_str().unwrap().to_owned();
         let token = res.ok()["testToken"].as_str().unwrap().to_owned();
         let consent = json!({"version": "v1", "streams": {"events": true, "facial": true, "voice": true, "screenshots": false}});
         self.post(&format!("/api/sessions/{id}/consent"), consent, Some(&format!("Token {token}")))

@@ -58,7 +58,7 @@ async fn narrative_rephrases_without_personal_data_and_falls_back(b: Backend) {
         .post("/api/auth/signup", json!({"email": "grace.hopper@example.com", "password": PASSWORD, "fullName": "Grace Hopper", "role": "tester"}), None)
         .await;
     let tester = crate::helpers::Account {
-        user_id: res.ok()["user"]["id"].as_str().unwrap().to_owned(),
+        user_id: res.ok()["user"]["userId"].as_str().unwrap().to_owned(),
         organization_id: None,
         access: res.ok()["accessToken"].as_str().unwrap().to_owned(),
         refresh: String::new(),

@@ -41,7 +41,7 @@ async fn session_lifecycle(b: Backend) {
 
     let res = app.post("/api/sessions", body(&tester), Some(&tester.bearer())).await;
     let s = res.ok().clone();
-    let id = s["id"].as_str().unwrap().to_owned();
+    let id = s["sessionId"].as_str().unwrap().to_owned();
     assert!(id.starts_with("sess_"));
     let token = s["testToken"].as_str().unwrap().to_owned();
     assert_eq!(token.len(), 48);
@@ -218,7 +218,7 @@ async fn feedback_and_notes(b: Backend) {
             Some(&tt),
         )
         .await;
-    assert!(res.ok()["id"].as_str().unwrap().starts_with("note_"));
+    assert!(res.ok()["noteId"].as_str().unwrap().starts_with("note_"));
     app.post(&format!("/api/sessions/{sid}/notes"), json!({"text": ""}), Some(&tt)).await.assert_error(422);
     app.post(
         &format!("/api/sessions/{sid}/notes"),

@@ -5,8 +5,8 @@
 use openscouter_server::domain::study::{ConsentRecord, ConsentStreams};
 use openscouter_server::domain::{Plan, Role, Scope, SessionStatus, Tenant};
 use openscouter_server::store::{
-    AuditEntry, EventFilter, EventRow, Guarded, NO_CONSENT, NewApiToken, NewOrganization, NewRefreshToken, NewUser,
-    NoteRow, Page, RefreshOutcome, StoreError, StreamBatch,
+    AuditEntry, EventFilter, EventRow, Guarded, NO_CONSENT, NewApiToken, NewOrganization, NewRefreshToken,
+    NewUser, NoteRow, Page, RefreshOutcome, StoreError, StreamBatch,
 };
 
 use crate::both;
@@ -198,17 +198,27 @@ async fn ingest_rechecks_consent_and_tenant_in_its_transaction(b: Backend) {
     let tester = Tenant::Tester(live.tester.user_id.clone());
     let now = app.state.now();
     let batch = || StreamBatch::Events(vec![click("evt_race", now)]);
-    let withdrawn = ConsentRecord { version: "v2".into(), streams: ConsentStreams::default(), given_at: String::new() };
+    let withdrawn =
+        ConsentRecord { version: "v2".into(), streams: ConsentStreams::default(), given_at: String::new() };
     let g = s.set_consent(&tester, &live.sid, &[SessionStatus::Active], &withdrawn, now).await.unwrap();
     assert!(matches!(g, Guarded::Done(())));
     let out = s.ingest(&tester, &live.sid, SessionStatus::Active, batch()).await.unwrap();
     assert!(matches!(out, Guarded::WrongState(ref w) if w == NO_CONSENT), "{out:?}");
     // Another tester, or a business tenant, cannot write into the session at all.
     let other = Tenant::Tester("user_someone_else".into());
-    assert!(matches!(s.ingest(&other, &live.sid, SessionStatus::Active, batch()).await.unwrap(), Guarded::NotFound));
+    assert!(matches!(
+        s.ingest(&other, &live.sid, SessionStatus::Active, batch()).await.unwrap(),
+        Guarded::NotFound
+    ));
     let org = Tenant::Organization(live.biz.organization_id.clone().unwrap());
-    assert!(matches!(s.ingest(&org, &live.sid, SessionStatus::Active, batch()).await.unwrap(), Guarded::NotFound));
-    let (rows, total) = s.list_events(&Tenant::All, &live.sid, &EventFilter::default(), Page { page: 1, limit: 10 }).await.unwrap();
+    assert!(matches!(
+        s.ingest(&org, &live.sid, SessionStatus::Active, batch()).await.unwrap(),
+        Guarded::NotFound
+    ));
+    let (rows, total) = s
+        .list_events(&Tenant::All, &live.sid, &EventFilter::default(), Page { page: 1, limit: 10 })
+        .await
+        .unwrap();
     assert_eq!((rows.len(), total), (0, 0), "nothing was stored");
     // A session that is no longer running refuses consent changes in the same transaction.
     let g = s.set_consent(&tester, &live.sid, &[SessionStatus::Paused], &withdrawn, now).await.unwrap();
@@ -223,7 +233,8 @@ async fn session_children_are_tenant_scoped(b: Backend) {
     let owner = Tenant::Tester(live.tester.user_id.clone());
     let org = Tenant::Organization(live.biz.organization_id.clone().unwrap());
     let stranger = Tenant::Organization("org_stranger".into());
-    let note = NoteRow { id: "note_1".into(), ts: app.state.now(), text: "hmm".into(), created_at: app.state.now() };
+    let note =
+        NoteRow { id: "note_1".into(), ts: app.state.now(), text: "hmm".into(), created_at: app.state.now() };
     assert!(matches!(s.add_note(&stranger, &live.sid, note.clone()).await.unwrap(), Guarded::NotFound));
     assert!(matches!(s.add_note(&owner, &live.sid, note).await.unwrap(), Guarded::Done(())));
     let page = Page { page: 1, limit: 10 };

@@ -35,7 +35,7 @@ async fn create_validates_every_rule(b: Backend) {
     let biz = app.signup("business").await;
     let res = app.post("/api/jobs", study_body(), Some(&biz.bearer())).await;
     let s = res.ok();
-    assert!(s["id"].as_str().unwrap().starts_with("job_"));
+    assert!(s["jobId"].as_str().unwrap().starts_with("job_"));
     assert_eq!(s["status"], "draft");
     assert_eq!(s["title"], "Checkout usability");
     assert_eq!(s["tasks"].as_array().unwrap().len(), 2);
@@ -109,7 +109,7 @@ async fn studies_are_tenant_scoped(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
     let acme = app.signup("business").await;
     let globex = app.signup("business").await;
-    let id = app.post("/api/jobs", study_body(), Some(&acme.bearer())).await.ok()["id"]
+    let id = app.post("/api/jobs", study_body(), Some(&acme.bearer())).await.ok()["jobId"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -123,7 +123,7 @@ async fn studies_are_tenant_scoped(b: Backend) {
     app.get(&format!("{path}/sessions"), Some(&globex.bearer())).await.assert_error(404);
     let list = app.get("/api/jobs", Some(&acme.bearer())).await;
     assert_eq!(list.body["metadata"]["total"], 1);
-    assert_eq!(list.ok()[0]["id"], json!(id));
+    assert_eq!(list.ok()[0]["jobId"], json!(id));
     // status filter
     assert_eq!(app.get("/api/jobs?status=open", Some(&acme.bearer())).await.body["metadata"]["total"], 0);
     assert_eq!(app.get("/api/jobs?status=draft", Some(&acme.bearer())).await.body["metadata"]["total"], 1);
@@ -149,7 +149,7 @@ async fn studies_are_tenant_scoped(b: Backend) {
 async fn only_drafts_change(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
     let biz = app.signup("business").await;
-    let id = app.post("/api/jobs", study_body(), Some(&biz.bearer())).await.ok()["id"]
+    let id = app.post("/api/jobs", study_body(), Some(&biz.bearer())).await.ok()["jobId"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -187,7 +187,7 @@ async fn only_drafts_change(b: Backend) {
         "Cannot close a study that is closed"
     );
     // a draft cannot be closed
-    let draft = app.post("/api/jobs", study_body(), Some(&biz.bearer())).await.ok()["id"]
+    let draft = app.post("/api/jobs", study_body(), Some(&biz.bearer())).await.ok()["jobId"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -210,7 +210,7 @@ async fn testers_see_matching_open_studies(b: Backend) {
     let tester = app.tester().await;
     let list = app.get("/api/jobs", Some(&tester.bearer())).await;
     let mut seen: Vec<String> =
-        list.ok().as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+        list.ok().as_array().unwrap().iter().map(|s| s["jobId"].as_str().unwrap().to_owned()).collect();
     seen.sort();
     let mut want = vec![open.clone(), any_device];
     want.sort();

@@ -17,7 +17,7 @@ async fn tokens_are_shown_once_scoped_and_revocable(b: Backend) {
         app.post("/api/tokens", json!({"name": "CI", "scopes": ["read", "read"]}), Some(&biz.bearer())).await;
     let created = res.ok().clone();
     let plaintext = created["token"].as_str().unwrap().to_owned();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = created["tokenId"].as_str().unwrap().to_owned();
     assert!(plaintext.starts_with("ost_"));
     assert!(id.starts_with("tok_"));
     assert_eq!(created["scopes"], json!(["read"]));
@@ -35,7 +35,7 @@ async fn tokens_are_shown_once_scoped_and_revocable(b: Backend) {
     let me = app.get("/api/me", Some(&tok)).await;
     assert_eq!(me.ok()["authMethod"], "token");
     assert_eq!(me.ok()["scopes"], json!(["read"]));
-    assert_eq!(me.ok()["user"]["id"], json!(biz.user_id));
+    assert_eq!(me.ok()["user"]["userId"], json!(biz.user_id));
     // read-only token cannot write
     let res = app.send(Method::PATCH, "/api/me", Some(json!({"fullName": "X"})), &tok).await;
     res.assert_error(403);
@@ -106,7 +106,7 @@ async fn roles_and_tenancy(b: Backend) {
     // another organization's token → 404, and it stays valid
     let res =
         app.post("/api/tokens", json!({"name": "acme", "scopes": ["read"]}), Some(&acme.bearer())).await;
-    let id = res.ok()["id"].as_str().unwrap().to_owned();
+    let id = res.ok()["tokenId"].as_str().unwrap().to_owned();
     let plaintext = res.ok()["token"].as_str().unwrap().to_owned();
     let res = app.send(Method::DELETE, &format!("/api/tokens/{id}"), None, &globex.bearer()).await;
     assert_eq!(res.assert_error(404), "Token not found");

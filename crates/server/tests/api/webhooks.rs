@@ -73,7 +73,7 @@ async fn signed_deliveries_verify_and_retry(b: Backend) {
         )
         .await;
     let secret = res.ok()["secret"].as_str().unwrap().to_owned();
-    let endpoint = res.ok()["id"].as_str().unwrap().to_owned();
+    let endpoint = res.ok()["webhookEndpointId"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_") && endpoint.starts_with("whe_"));
     let list = app.get("/api/webhook-endpoints", Some(&biz.bearer())).await;
     assert_eq!(list.body["metadata"]["total"], 1);

@@ -33,7 +33,7 @@ pub struct OrganizationPatch {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditOut {
-    pub id: String,
+    pub audit_entry_id: String,
     pub actor_id: Option<String>,
     pub action: String,
     pub target_type: String,
@@ -68,7 +68,7 @@ async fn audit_log(
         .into_iter()
         .map(|a| AuditOut {
             details: serde_json::from_str(&a.details).unwrap_or(serde_json::Value::Null),
-            id: a.id,
+            audit_entry_id: a.id,
             actor_id: a.actor_id,
             action: a.action,
             target_type: a.target_type,

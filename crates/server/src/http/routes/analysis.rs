@@ -78,7 +78,7 @@ pub struct QueuedOut {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisJobOut {
-    pub id: String,
+    pub analysis_job_id: String,
     pub kind: QueueKind,
     /// `queued`, `running`, `complete`, `failed`.
     pub status: QueueStatus,
@@ -92,7 +92,7 @@ pub struct AnalysisJobOut {
 
 fn job_out(j: QueueItem) -> AnalysisJobOut {
     AnalysisJobOut {
-        id: j.id,
+        analysis_job_id: j.id,
         kind: j.kind,
         status: j.status,
         attempts: j.attempts,

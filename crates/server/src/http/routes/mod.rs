@@ -25,7 +25,7 @@ use crate::store::{Organization, User};
 #[serde(rename_all = "camelCase")]
 pub struct UserOut {
     #[schema(example = "user_01jf3k9x6q7t1v2w3y4z5a6b7c")]
-    pub id: String,
+    pub user_id: String,
     pub email: String,
     pub full_name: String,
     pub role: Role,
@@ -39,7 +39,7 @@ pub struct UserOut {
 impl From<User> for UserOut {
     fn from(u: User) -> Self {
         Self {
-            id: u.id,
+            user_id: u.id,
             email: u.email,
             full_name: u.full_name,
             role: u.role,
@@ -55,7 +55,7 @@ impl From<User> for UserOut {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationOut {
-    pub id: String,
+    pub organization_id: String,
     pub name: String,
     pub plan: Plan,
     pub created_at: String,
@@ -65,7 +65,7 @@ pub struct OrganizationOut {
 impl From<Organization> for OrganizationOut {
     fn from(o: Organization) -> Self {
         Self {
-            id: o.id,
+            organization_id: o.id,
             name: o.name,
             plan: o.plan,
             created_at: format_ms(o.created_at),

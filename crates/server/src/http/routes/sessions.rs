@@ -43,7 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionOut {
-    pub id: String,
+    pub session_id: String,
     pub job_id: String,
     /// Only for the tester themself and admins.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,7 +84,7 @@ pub fn session_out(s: Session, viewer: Role, viewer_id: &str, now: i64) -> Sessi
         tester_label: tester_label(&s),
         nd_categories: nd_categories(&s),
         consent: s.consent.clone(),
-        id: s.id,
+        session_id: s.id,
         job_id: s.study_id,
         variant: s.variant,
         status: s.status,
@@ -254,14 +254,14 @@ async fn consent(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NoteOut {
-    pub id: String,
+    pub note_id: String,
     pub timestamp: String,
     pub text: String,
     pub created_at: String,
 }
 
 fn note_out(n: NoteRow) -> NoteOut {
-    NoteOut { id: n.id, timestamp: format_ms(n.ts), text: n.text, created_at: format_ms(n.created_at) }
+    NoteOut { note_id: n.id, timestamp: format_ms(n.ts), text: n.text, created_at: format_ms(n.created_at) }
 }
 
 /// Add a timestamped note (the think-aloud alternative).

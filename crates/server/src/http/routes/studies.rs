@@ -44,7 +44,7 @@ pub struct TaskOut {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StudyOut {
-    pub id: String,
+    pub job_id: String,
     pub organization_id: String,
     pub status: StudyStatus,
     #[serde(flatten)]
@@ -78,7 +78,7 @@ fn study_out(s: Study) -> StudyOut {
                 order: t.order,
             })
             .collect(),
-        id: s.id,
+        job_id: s.id,
         organization_id: s.organization_id,
         status: s.status,
         sessions_total: s.sessions_total,

@@ -38,7 +38,7 @@ pub struct TokenIn {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenOut {
-    pub id: String,
+    pub token_id: String,
     pub name: String,
     /// The first characters of the token, to recognise it.
     pub prefix: String,
@@ -62,7 +62,7 @@ pub struct TokenCreatedOut {
 impl From<ApiToken> for TokenOut {
     fn from(t: ApiToken) -> Self {
         Self {
-            id: t.id,
+            token_id: t.id,
             name: t.name,
             prefix: t.token_prefix,
             scopes: t.scopes,

@@ -37,7 +37,7 @@ pub struct EndpointIn {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointOut {
-    pub id: String,
+    pub webhook_endpoint_id: String,
     pub url: String,
     pub events: Vec<String>,
     pub description: Option<String>,
@@ -60,7 +60,7 @@ pub struct EndpointCreatedOut {
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryOut {
     /// Also the `webhook-id` header.
-    pub id: String,
+    pub delivery_id: String,
     pub event_type: String,
     /// `pending`, `delivered`, `failed`.
     pub status: String,
@@ -73,7 +73,7 @@ pub struct DeliveryOut {
 
 fn endpoint_out(e: WebhookEndpoint) -> EndpointOut {
     EndpointOut {
-        id: e.id,
+        webhook_endpoint_id: e.id,
         url: e.url,
         events: e.events,
         description: e.description,
@@ -83,7 +83,7 @@ fn endpoint_out(e: WebhookEndpoint) -> EndpointOut {
 
 fn delivery_out(d: WebhookDelivery) -> DeliveryOut {
     DeliveryOut {
-        id: d.id,
+        delivery_id: d.id,
         event_type: d.event_type,
         status: d.status,
         attempts: d.attempts,
