@@ -67,20 +67,20 @@ async fn main() {
         token_hash: "h".into(),
         token_expires_at: now + 1,
         now,
+        consent: Some(ConsentRecord {
+            version: "1".into(),
+            streams: ConsentStreams { events: true, ..Default::default() },
+            given_at: String::new(),
+        }),
     };
     let start = SessionStart {
         study_in: &[StudyStatus::Open],
         study_moves: (StudyStatus::Open, StudyStatus::InProgress),
         status: SessionStatus::Active,
         pipeline: PipelineStatus::Collecting,
+        take_seat: false,
     };
     store.create_session(s, start, &|_| None).await.unwrap();
-    let consent = ConsentRecord {
-        version: "1".into(),
-        streams: ConsentStreams { events: true, ..Default::default() },
-        given_at: String::new(),
-    };
-    store.set_consent(&Tenant::All, "sess_1", &[SessionStatus::Active], &consent, now).await.unwrap();
 
     let rows = |n: usize, base: i64| -> Vec<EventRow> {
         openscouter_server::domain::ids::new_ids("evt", now, n)

@@ -61,8 +61,11 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Background workers in this process (roles `worker` and `all`).
     pub workers: usize,
-    /// Lease of a claimed job, in milliseconds.
+    /// Lease of a claimed job, in milliseconds: how long after its worker's last heartbeat
+    /// another worker may take it over.
     pub job_lease_ms: i64,
+    /// How often a running job renews its lease (real time, milliseconds).
+    pub job_heartbeat_ms: u64,
     /// Page size of a newly created SQLite database.
     pub sqlite_page_size: u32,
     /// Lifetime of the per-node identity cache (0 = off).
@@ -112,8 +115,13 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ("OPENSCOUTER_WORKERS", Some("2"), "background workers per worker/all node"),
     (
         "OPENSCOUTER_JOB_LEASE_SECS",
-        Some("120"),
-        "how long a claimed job is held before another worker may retry it",
+        Some("30"),
+        "how long after its worker's last heartbeat a running job may be taken over",
+    ),
+    (
+        "OPENSCOUTER_JOB_HEARTBEAT_SECS",
+        Some("10"),
+        "how often a running job renews its lease (must be shorter than the lease)",
     ),
     (
         "OPENSCOUTER_SQLITE_PAGE_SIZE",
@@ -314,6 +322,16 @@ impl Config {
             job_lease_ms: i64::try_from(positive("OPENSCOUTER_JOB_LEASE_SECS")?)
                 .map_err(|_| bad("OPENSCOUTER_JOB_LEASE_SECS", "too large"))?
                 .saturating_mul(1000),
+            job_heartbeat_ms: {
+                let beat = positive("OPENSCOUTER_JOB_HEARTBEAT_SECS")?;
+                if beat >= positive("OPENSCOUTER_JOB_LEASE_SECS")? {
+                    return Err(bad(
+                        "OPENSCOUTER_JOB_HEARTBEAT_SECS",
+                        "must be shorter than OPENSCOUTER_JOB_LEASE_SECS",
+                    ));
+                }
+                beat.saturating_mul(1000)
+            },
             sqlite_page_size: match get("OPENSCOUTER_SQLITE_PAGE_SIZE").parse::<u32>() {
                 Ok(p) if (512..=65536).contains(&p) && p.is_power_of_two() => p,
                 _ => {

@@ -144,7 +144,8 @@ pub struct StudyDefinition {
     #[serde(default, skip_serializing)]
     pub tasks: Vec<TaskIn>,
     pub targeting: Targeting,
-    /// ND categories the study is for (empty: every category).
+    /// ND categories the study is for; empty or absent: open to every category.
+    #[serde(default)]
     pub nd_categories: Vec<String>,
     #[serde(default)]
     pub ab_test: Option<AbTest>,

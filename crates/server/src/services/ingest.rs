@@ -62,6 +62,8 @@ pub fn check_window(ts: i64, started_at: i64, now: i64) -> Result<(), &'static s
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IngestIn {
+    /// Also accepted as `session_id`.
+    #[serde(alias = "session_id")]
     pub session_id: String,
     /// At most 1,000 items; each validated alone.
     #[schema(value_type = Vec<Object>)]
@@ -204,12 +206,37 @@ impl VoiceItem {
     }
 }
 
-/// Typed access to one item's fields, with reasons that name the field.
+/// The other names an item field is accepted under: the snake_case of the docs' data-flows
+/// page (api.md §5), and its `time_on_element_ms` for the hover time.
+fn aliases(k: &str) -> &'static [&'static str] {
+    match k {
+        "eventType" => &["event_type"],
+        "targetSelector" => &["target_selector"],
+        "scrollY" => &["scroll_y"],
+        "inputLength" => &["input_length"],
+        "targetText" => &["target_text"],
+        "taskId" => &["task_id"],
+        "hoverMs" => &["hover_ms", "time_on_element_ms"],
+        "errorMessage" => &["error_message"],
+        "clientId" => &["client_id"],
+        "faceDetected" => &["face_detected"],
+        "actionUnits" => &["action_units"],
+        "captureIntervalMs" => &["capture_interval_ms"],
+        "durationMs" => &["duration_ms"],
+        "viewportWidth" => &["viewport_width"],
+        "viewportHeight" => &["viewport_height"],
+        _ => &[],
+    }
+}
+
+/// Typed access to one item's fields, with reasons that name the field (by its camelCase name).
 struct Fields<'a>(&'a Map<String, Value>);
 
 impl Fields<'_> {
+    /// The field under its camelCase name or an alias; `null` counts as absent.
     fn get(&self, k: &str) -> Option<&Value> {
-        self.0.get(k).filter(|v| !v.is_null())
+        let found = self.0.get(k).or_else(|| aliases(k).iter().find_map(|a| self.0.get(*a)));
+        found.filter(|v| !v.is_null())
     }
     fn req_str(&self, k: &str, max: usize) -> Result<String, String> {
         self.opt_str(k, max)?.ok_or_else(|| format!("Missing required field: {k}"))
@@ -283,7 +310,7 @@ fn as_object(v: &Value) -> Result<Fields<'_>, String> {
 fn event_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<EventRow, String> {
     let f = as_object(v)?;
     f.refuse(
-        &["value", "inputValue", "inputText", "rawInput"],
+        &["value", "inputValue", "inputText", "rawInput", "input_value", "input_text", "raw_input"],
         "raw input text is never stored (send inputLength)",
     )?;
     let ts = f.timestamp(started_at, now)?;
@@ -292,6 +319,15 @@ fn event_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<EventRo
         return Err(format!("Invalid field: eventType (one of {})", EVENT_TYPES.join(", ")));
     }
     let (viewport_width, viewport_height) = match f.get("viewport") {
+        // The data-flows page sends the viewport flat.
+        None if f.get("viewportWidth").is_some() || f.get("viewportHeight").is_some() => {
+            let w = f.opt_int("viewportWidth", 1, 100_000)?;
+            let h = f.opt_int("viewportHeight", 1, 100_000)?;
+            match (w, h) {
+                (Some(w), Some(h)) => (Some(w), Some(h)),
+                _ => return Err("Invalid field: viewport (needs width and height)".into()),
+            }
+        }
         None => (None, None),
         Some(Value::Object(m)) => {
             let vp = Fields(m);
@@ -326,7 +362,7 @@ fn event_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<EventRo
 
 fn facial_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<FacialRow, String> {
     let f = as_object(v)?;
-    f.refuse(&["image", "imageData", "frame", "photo"], "image data is never stored")?;
+    f.refuse(&["image", "imageData", "image_data", "frame", "photo"], "image data is never stored")?;
     let ts = f.timestamp(started_at, now)?;
     let emotion = f.req_str("emotion", 16)?;
     if !EMOTIONS.contains(&emotion.as_str()) {
@@ -367,7 +403,7 @@ fn facial_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<Facial
 
 fn voice_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<VoiceRow, String> {
     let f = as_object(v)?;
-    f.refuse(&["audio", "audioData", "recording"], "audio is never stored")?;
+    f.refuse(&["audio", "audioData", "audio_data", "recording"], "audio is never stored")?;
     Ok(VoiceRow {
         ts: f.timestamp(started_at, now)?,
         duration_ms: f.opt_int("durationMs", 0, 3_600_000)?.ok_or("Missing required field: durationMs")?,
@@ -508,6 +544,42 @@ mod tests {
             let err = event_row(&item, "evt_1".into(), START, now).unwrap_err();
             assert!(err.starts_with(want), "{err} vs {want}");
         }
+    }
+
+    #[test]
+    fn snake_case_items_with_epoch_ms_are_accepted() {
+        // The docs' data-flows examples, verbatim but for the timestamps (moved into the window).
+        let now = START + 10_000;
+        let event = json!({"session_id": "sess_abc123", "event_type": "click", "timestamp": START + 1_000, "x": 452, "y": 318,
+            "target_selector": "#nav-menu > li:nth-child(3) > a", "target_text": "Settings", "scroll_depth": 0.34,
+            "time_on_element_ms": 2800, "is_rage_click": false, "viewport_width": 1440, "viewport_height": 900,
+            "url": "https://example.com/dashboard", "task_id": "task_7"});
+        let row = event_row(&event, "evt_1".into(), START, now).unwrap();
+        assert_eq!(
+            (row.ts, row.event_type.as_str(), row.target_selector.as_str()),
+            (START + 1_000, "click", "#nav-menu > li:nth-child(3) > a")
+        );
+        assert_eq!(
+            (row.hover_ms, row.viewport_width, row.viewport_height),
+            (Some(2800), Some(1440), Some(900))
+        );
+        assert_eq!((row.target_text.as_deref(), row.task_id.as_deref()), (Some("Settings"), Some("task_7")));
+        let facial = json!({"session_id": "sess_abc123", "snapshot_id": "snap_xyz789", "timestamp": START + 4_200, "emotion": "confused",
+            "confidence": 0.81, "action_units": {"AU04": 0.72, "AU07": 0.45, "AU23": 0.38}, "capture_interval_ms": 2000,
+            "face_detected": true});
+        let row = facial_row(&facial, "fac_1".into(), START, now).unwrap();
+        assert_eq!(
+            (row.face_detected, row.capture_interval_ms, row.action_units.is_some()),
+            (true, Some(2000), true)
+        );
+        let voice = json!({"timestamp": START + 5_000, "duration_ms": 1200, "transcript": "where is it", "confidence": 0.9});
+        assert_eq!(voice_row(&voice, "voc_1".into(), START, now).unwrap().duration_ms, 1200);
+        let raw = json!({"event_type": "input", "target_selector": "#a", "timestamp": START, "input_value": "secret"});
+        assert!(
+            event_row(&raw, "evt_2".into(), START, now)
+                .unwrap_err()
+                .starts_with("Field input_value is not accepted")
+        );
     }
 
     #[test]

@@ -9,11 +9,12 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::domain::{
-    Decision, PipelineStatus, QueueKind, SessionStatus, StudyStatus, Tenant, WebhookEvent, format_ms,
+    Decision, PipelineStatus, QueueKind, QueueStatus, SessionStatus, StudyStatus, Tenant, WebhookEvent,
+    format_ms,
 };
 use crate::error::{AppError, AppResult};
 use crate::services::ingest::parse_time;
-use crate::services::queue::{self, Work};
+use crate::services::queue::{self, Done, Work};
 use crate::services::sessions::{self, Access};
 use crate::services::{analysis_input, webhooks};
 use crate::store::{
@@ -64,13 +65,40 @@ async fn load(state: &App, session_id: &str) -> AppResult<(Session, crate::store
     Ok((session, study))
 }
 
+/// The analysis as the API shows it (`GET /api/sessions/:id` `analysis`, and the analysis
+/// job's `result`): `{analysisJobId, status, snapshotAt, insights}`.
+fn analysis_view(
+    item_id: &str,
+    snapshot_at: Option<i64>,
+    insights: &impl serde::Serialize,
+) -> serde_json::Value {
+    json!({
+        "analysisJobId": item_id,
+        "status": QueueStatus::Complete,
+        "snapshotAt": snapshot_at.map(format_ms),
+        "insights": insights,
+    })
+}
+
+/// The latest analysis of a session as the API shows it: Agent 2's once the session has been
+/// analysed (it comes after every real-time snapshot), else Agent 1's latest snapshot.
+pub fn latest_analysis(s: &Session) -> Option<serde_json::Value> {
+    let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).ok();
+    if let Some(a) = s.analysis.as_deref().and_then(parse) {
+        let id = a["analysisJobId"].as_str().unwrap_or_default();
+        return Some(analysis_view(id, s.completed_at, &a["insights"]));
+    }
+    s.realtime.as_deref().and_then(parse)
+}
+
 /// Worker side of Agent 2: load the streams, run the engine, store findings and analytics.
 /// Idempotent: a re-run replaces the previous result.
-pub async fn run_session_analysis(state: &App, session_id: &str) -> AppResult<String> {
+pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Done> {
+    let session_id = item.subject_id.as_str();
     let (session, study) = load(state, session_id).await?;
     if session.status == SessionStatus::Confirmed {
         // Confirmed while queued: the tester's decisions stand.
-        return Ok(session_id.to_owned());
+        return Ok(Done::referring_to(session_id));
     }
     let input = analysis_input::load(state, &session, &study).await?;
     // The engine is CPU-bound (≈ 10 ms for 20,000 events): keep it off the async workers.
@@ -82,7 +110,9 @@ pub async fn run_session_analysis(state: &App, session_id: &str) -> AppResult<St
         .iter()
         .map(|f| Ok((f.finding_id.clone(), serde_json::to_string(f).map_err(AppError::internal)?)))
         .collect::<AppResult<Vec<_>>>()?;
+    let view = analysis_view(&item.id, session.completed_at, &analysis.insights);
     let summary = json!({
+        "analysisJobId": item.id,
         "insights": analysis.insights,
         "analytics": analysis.analytics,
         "toneProfile": analysis.tone_profile,
@@ -102,7 +132,9 @@ pub async fn run_session_analysis(state: &App, session_id: &str) -> AppResult<St
         .save_session_analysis(session_id, &study.id, &findings, &summary, saved, state.now())
         .await?
     {
-        Guarded::Done(()) | Guarded::WrongState(_) => Ok(session_id.to_owned()),
+        Guarded::Done(()) | Guarded::WrongState(_) => {
+            Ok(Done { result_ref: session_id.to_owned(), result: Some(view) })
+        }
         Guarded::NotFound => Err(AppError::not_found("Session")),
     }
 }
@@ -196,15 +228,31 @@ pub async fn confirm(state: &App, caller: &Principal, session_id: &str, body: Co
     }
 }
 
-/// Queues Agent 1: a real-time snapshot of an active or paused session, up to `snapshot_at`
-/// (RFC 3339; default now), attached to the session when done.
+/// The streams Agent 1 may read.
+const STREAMS: [&str; 3] = ["events", "facial", "voice"];
+
+/// Queues Agent 1: a real-time snapshot of an active or paused session from the streams in
+/// `include` (default: every stream; only consented streams are ever stored), up to
+/// `snapshot_at` (RFC 3339; default now), attached to the session when done.
 pub async fn request_snapshot(
     state: &App,
     caller: &Principal,
     session_id: &str,
-    include_signals: bool,
+    include: Option<Vec<String>>,
     snapshot_at: Option<&str>,
 ) -> AppResult<QueueItem> {
+    let include = match include {
+        None => STREAMS.iter().map(|s| (*s).to_owned()).collect(),
+        Some(list) => {
+            if let Some(bad) = list.iter().find(|s| !STREAMS.contains(&s.as_str())) {
+                return Err(AppError::Unprocessable(format!(
+                    "includeSignals: unknown stream {bad:?} (one of {})",
+                    STREAMS.join(", ")
+                )));
+            }
+            list
+        }
+    };
     let at = match snapshot_at {
         Some(t) => Some(
             parse_time(t)
@@ -219,9 +267,7 @@ pub async fn request_snapshot(
         subject_id: &session.id,
         organization_id: &session.organization_id,
         tester_id: Some(&session.tester_id),
-        payload: Some(
-            json!({"includeSignals": include_signals, "snapshotAt": at.unwrap_or(now)}).to_string(),
-        ),
+        payload: Some(json!({"includeSignals": include, "snapshotAt": at.unwrap_or(now)}).to_string()),
     };
     let guard = EnqueueGuard::Session { within: &RUNNING, pipeline: None };
     match queue::enqueue(state, work, guard).await? {
@@ -234,28 +280,28 @@ pub async fn request_snapshot(
 }
 
 /// Worker side of Agent 1.
-pub async fn run_snapshot(state: &App, item: &QueueItem) -> AppResult<String> {
+pub async fn run_snapshot(state: &App, item: &QueueItem) -> AppResult<Done> {
     let payload: serde_json::Value =
         item.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
     let at = payload["snapshotAt"].as_i64();
-    let include_signals = payload["includeSignals"].as_bool().unwrap_or(false);
+    let include = |stream: &str| {
+        payload["includeSignals"].as_array().is_none_or(|l| l.iter().any(|s| s.as_str() == Some(stream)))
+    };
     let (session, study) = load(state, &item.subject_id).await?;
-    let input = analysis_input::load(state, &session, &study).await?;
-    let snapshot = tokio::task::spawn_blocking(move || {
-        let insights = openscouter_analysis::insights_snapshot(&input, at);
-        let mut out = json!({"snapshotAt": at.map(format_ms), "insights": insights});
-        if include_signals {
-            let signals: Vec<_> = openscouter_analysis::analyze_session(&input)
-                .signals
-                .into_iter()
-                .filter(|s| at.is_none_or(|a| s.timestamp.0 <= a))
-                .collect();
-            out["signals"] = serde_json::to_value(signals).map_err(AppError::internal)?;
-        }
-        Ok::<_, AppError>(out)
-    })
-    .await
-    .map_err(AppError::internal)??;
-    state.store.save_realtime(&item.subject_id, &snapshot.to_string(), state.now()).await?;
-    Ok(item.subject_id.clone())
+    let mut input = analysis_input::load(state, &session, &study).await?;
+    if !include("events") {
+        input.events.clear();
+    }
+    if !include("facial") {
+        input.facial.clear();
+    }
+    if !include("voice") {
+        input.voice.clear();
+    }
+    let insights = tokio::task::spawn_blocking(move || openscouter_analysis::insights_snapshot(&input, at))
+        .await
+        .map_err(AppError::internal)?;
+    let view = analysis_view(&item.id, at, &insights);
+    state.store.save_realtime(&item.subject_id, &view.to_string(), state.now()).await?;
+    Ok(Done { result_ref: item.subject_id.clone(), result: Some(view) })
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -66,15 +67,50 @@ pub async fn get(state: &App, p: &Principal, id: &str) -> AppResult<QueueItem> {
     state.store.get_queue_item(&p.tenant()?, id).await?.ok_or_else(|| AppError::not_found("Analysis job"))
 }
 
-/// Runs one item's handler; `Ok` carries the result reference.
-async fn run(state: &App, item: &QueueItem) -> AppResult<String> {
+/// What a handler produced: a reference (the subject or the report written) and, when it has
+/// something to show, the result `GET /api/analysis-jobs/:id` returns.
+pub struct Done {
+    pub result_ref: String,
+    pub result: Option<serde_json::Value>,
+}
+
+impl Done {
+    /// A run that leaves only a reference.
+    pub fn referring_to(result_ref: impl Into<String>) -> Self {
+        Self { result_ref: result_ref.into(), result: None }
+    }
+}
+
+/// A queue handler: runs one item.
+pub type Handler = dyn for<'a> Fn(&'a App, &'a QueueItem) -> BoxFuture<'a, AppResult<Done>> + Send + Sync;
+
+/// Runs one item's handler.
+async fn run(state: &App, item: &QueueItem) -> AppResult<Done> {
     match item.kind {
-        QueueKind::AnalyzeSession => pipeline::run_session_analysis(state, &item.subject_id).await,
+        QueueKind::AnalyzeSession => pipeline::run_session_analysis(state, item).await,
         QueueKind::SnapshotSession => pipeline::run_snapshot(state, item).await,
         QueueKind::SessionReport => reports::run_session_report(state, &item.subject_id).await,
         QueueKind::StudyReport => reports::run_study_report(state, &item.subject_id).await,
         QueueKind::WebhookDelivery => webhooks::deliver(state, item).await,
     }
+}
+
+/// Renews the lease of `id` every heartbeat while its handler runs, so a run longer than the
+/// lease is never taken from a live worker, while a dead worker's item is free one lease after
+/// its last heartbeat. Stops when the item is no longer this worker's.
+fn heartbeat(state: App, id: String, worker: String) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = Duration::from_millis(state.config.job_heartbeat_ms);
+        loop {
+            tokio::time::sleep(every).await;
+            let until = state.now() + state.config.job_lease_ms;
+            match state.store.renew_lease(&id, &worker, until).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => tracing::warn!(item = %id, error = %e, "could not renew a lease"),
+            }
+        }
+    })
 }
 
 /// What a final failure does to the subject session's pipeline.
@@ -84,15 +120,26 @@ fn on_final_failure(kind: QueueKind) -> Option<PipelineStatus> {
 
 /// Claims and runs one item; `false` when none was due.
 pub async fn run_once(state: &App, worker: &str) -> AppResult<bool> {
-    // An item that outlives its lease may run twice; handlers are idempotent, so results are
-    // never duplicated.
+    run_next(state, worker, &|s, i| Box::pin(run(s, i))).await
+}
+
+/// Claims the next due item and runs it with `handler` (tests pass a slow one), renewing its
+/// lease while it runs.
+pub async fn run_next(state: &App, worker: &str, handler: &Handler) -> AppResult<bool> {
+    // An item whose worker stopped heartbeating may run twice; handlers are idempotent, so
+    // results are never duplicated.
     let Some(item) = state.store.claim_next(worker, state.now(), state.config.job_lease_ms).await? else {
         return Ok(false);
     };
-    let outcome = run(state, &item).await;
+    let beat = heartbeat(state.clone(), item.id.clone(), worker.to_owned());
+    let outcome = handler(state, &item).await;
+    beat.abort();
     let now = state.now();
     match outcome {
-        Ok(result) => state.store.complete_item(&item.id, &result, now).await?,
+        Ok(done) => {
+            let result = done.result.map(|r| r.to_string());
+            state.store.complete_item(&item.id, &done.result_ref, result.as_deref(), now).await?
+        }
         Err(e) => {
             let retry = (item.attempts < item.max_attempts).then(|| now + backoff_ms(item.attempts));
             tracing::warn!(item = %item.id, kind = %item.kind, attempts = item.attempts, error = %e, retry = retry.is_some(), "queue item failed");

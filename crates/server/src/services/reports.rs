@@ -13,7 +13,7 @@ use crate::domain::{
     Decision, PipelineStatus, QueueKind, ReportKind, SessionStatus, Tenant, WebhookEvent, format_ms,
 };
 use crate::error::{AppError, AppResult};
-use crate::services::queue::{self, Work};
+use crate::services::queue::{self, Done, Work};
 use crate::services::sessions::{self, Access};
 use crate::services::{analysis_input, studies, webhooks};
 use crate::store::{EnqueueGuard, Guarded, NewReport, QueueItem, ReportRow, Session, Study, StudyScope};
@@ -162,7 +162,7 @@ async fn synthesize_and_save(
     kind: ReportKind,
     subject: &str,
     sessions: Vec<Session>,
-) -> AppResult<String> {
+) -> AppResult<Done> {
     let meta = study_meta(study);
     let mut inputs = Vec::with_capacity(sessions.len());
     for s in sessions {
@@ -208,7 +208,7 @@ async fn synthesize_and_save(
             event: Some(event),
         })
         .await?;
-    Ok(id)
+    Ok(Done { result: Some(json!({"reportId": id})), result_ref: id })
 }
 
 /// Lets the optional LLM rephrase the summary; on any failure the deterministic text stays.
@@ -233,7 +233,7 @@ async fn narrate(state: &App, report: &mut openscouter_analysis::StudyReport, to
 }
 
 /// Worker side of Agent 3.
-pub async fn run_session_report(state: &App, session_id: &str) -> AppResult<String> {
+pub async fn run_session_report(state: &App, session_id: &str) -> AppResult<Done> {
     let session = state
         .store
         .get_session(&Tenant::All, session_id)
@@ -248,7 +248,7 @@ pub async fn run_session_report(state: &App, session_id: &str) -> AppResult<Stri
 }
 
 /// Worker side of Agent 4.
-pub async fn run_study_report(state: &App, study_id: &str) -> AppResult<String> {
+pub async fn run_study_report(state: &App, study_id: &str) -> AppResult<Done> {
     let study = state
         .store
         .get_study(&StudyScope::All, study_id)

@@ -68,31 +68,49 @@ pub async fn get(state: &App, p: &Principal, session_id: &str) -> AppResult<Sess
     authorize(state, p, session_id, Access::Read).await
 }
 
+/// Start a session. Unknown extra fields are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionIn {
+    pub job_id: String,
+    /// Testers pass their own id; admins any tester's.
+    pub tester_id: String,
+    /// A/B label; assigned by `splitRatio` (keeping arms balanced) when absent.
+    pub variant: Option<String>,
+    /// Consent given with the creation (same shape as `POST /api/sessions/:id/consent`).
+    pub consent: Option<ConsentIn>,
+}
+
 /// A created session with its test token (shown once).
 pub struct Created {
     pub session: Session,
     pub test_token: String,
 }
 
-/// Starts a session for `tester_id` in `study_id` (the tester must have accepted it).
-pub async fn create(
-    state: &App,
-    p: &Principal,
-    study_id: &str,
-    tester_id: &str,
-    variant: Option<String>,
-) -> AppResult<Created> {
+/// Starts a session for `tester_id` in `job_id`. A tester who matches the study but has not
+/// accepted it yet is accepted by this call (the seat is taken in the same transaction); an
+/// admin may start a session for any tester.
+pub async fn create(state: &App, p: &Principal, body: SessionIn) -> AppResult<Created> {
+    let SessionIn { job_id: study_id, tester_id, variant, consent } = body;
     match p.role {
         Role::Tester if p.user_id == tester_id => {}
         Role::Tester => return Err(AppError::Forbidden("Testers can only start their own sessions".into())),
         Role::Admin => {}
         Role::Business => return Err(AppError::Forbidden("Only testers (or admins) start sessions".into())),
     }
+    let now = state.now();
+    let consent = consent.map(|c| consent_record(c, now, "consent.")).transpose()?;
     let study = state
         .store
-        .get_study(&StudyScope::All, study_id)
+        .get_study(&StudyScope::All, &study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
+    if p.role == Role::Tester {
+        studies::onboarding_gate(state, &tester_id).await?;
+        if studies::get_visible(state, p, &study_id).await.is_err() {
+            return Err(AppError::Unprocessable("The tester does not match this study's targeting".into()));
+        }
+    }
     let ab = study.definition.ab_test.filter(|a| a.enabled);
     if let Some(v) = &variant {
         let known = ab.as_ref().is_some_and(|a| a.split_ratio.contains_key(v));
@@ -102,21 +120,22 @@ pub async fn create(
             )));
         }
     }
-    let now = state.now();
     let test_token = new_hex_token(24);
     let new = NewSession {
         id: new_id(prefix::SESSION, now),
-        study_id: study_id.to_owned(),
-        tester_id: tester_id.to_owned(),
+        study_id,
+        tester_id,
         token_hash: sha256_hex(&test_token),
         token_expires_at: now + TEST_TOKEN_TTL_MS,
         now,
+        consent,
     };
     let start = SessionStart {
         study_in: &studies::TAKING_SESSIONS,
         study_moves: (StudyStatus::Open, StudyStatus::InProgress),
         status: SessionStatus::Active,
         pipeline: PipelineStatus::Collecting,
+        take_seat: true,
     };
     let chooser = move |counts: &[(String, i64)]| {
         variant.clone().or_else(|| studies::choose_variant(ab.as_ref(), counts))
@@ -137,6 +156,7 @@ pub async fn create(
         CreateSessionOutcome::NotAccepted => {
             Err(AppError::Unprocessable("The tester has not accepted this study".into()))
         }
+        CreateSessionOutcome::Full => Err(AppError::Unprocessable("This study has no free seat".into())),
         CreateSessionOutcome::AlreadyExists => {
             Err(AppError::Unprocessable("The tester already has a session in this study".into()))
         }
@@ -245,21 +265,27 @@ pub async fn complete(
 pub struct ConsentIn {
     /// Version of the consent text shown (1–32 characters).
     pub version: String,
+    #[serde(default)]
     pub streams: ConsentStreams,
+}
+
+/// The consent record of a consent body, validated; `field` prefixes the error (`consent.`
+/// when it comes with the session's creation).
+fn consent_record(body: ConsentIn, now: i64, field: &str) -> AppResult<ConsentRecord> {
+    let version = body.version.trim();
+    if version.is_empty() || version.chars().count() > 32 {
+        return Err(AppError::Unprocessable(format!("{field}version: must be 1-32 characters")));
+    }
+    Ok(ConsentRecord { version: version.to_owned(), streams: body.streams, given_at: format_ms(now) })
 }
 
 /// Records consent per stream while the session runs; ingestion of a stream without consent
 /// is rejected per item (checked again inside the ingest transaction).
 pub async fn set_consent(state: &App, p: &Principal, id: &str, body: ConsentIn) -> AppResult<Session> {
-    let version = body.version.trim();
-    if version.is_empty() || version.chars().count() > 32 {
-        return Err(AppError::Unprocessable("version: must be 1-32 characters".into()));
-    }
+    let now = state.now();
+    let record = consent_record(body, now, "")?;
     let tenant = session_tenant(p, id, Access::Control)?;
     authorize(state, p, id, Access::Control).await?;
-    let now = state.now();
-    let record =
-        ConsentRecord { version: version.to_owned(), streams: body.streams, given_at: format_ms(now) };
     match state.store.set_consent(&tenant, id, &RUNNING, &record, now).await? {
         Guarded::Done(()) => {}
         Guarded::NotFound => return Err(AppError::not_found("Session")),

@@ -117,9 +117,6 @@ impl StudyDefinition {
         if !(3..=100).contains(&tg.tester_count) {
             return Err(invalid("targeting.testerCount: must be 3-100"));
         }
-        if self.nd_categories.is_empty() {
-            return Err(invalid("ndCategories: at least one category is required"));
-        }
         if let Some(c) = self.nd_categories.iter().find(|c| !codes::is_nd_category(c)) {
             return Err(invalid(format!("ndCategories: {c:?} is not a known category")));
         }

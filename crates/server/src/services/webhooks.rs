@@ -7,6 +7,7 @@ use crate::domain::ids::{new_id, prefix};
 use crate::domain::{QueueKind, Role, WebhookEvent};
 use crate::error::{AppError, AppResult};
 use crate::integrations::webhooks as client;
+use crate::services::queue::Done;
 use crate::store::{DeliveryPlan, OutboundEvent, Page, QueueItem, WebhookDelivery, WebhookEndpoint};
 
 /// Attempts at one delivery before it is marked failed (2^n s backoff: about 4 minutes in all).
@@ -103,14 +104,14 @@ pub async fn deliveries(
 
 /// Worker side: one attempt at a delivery. An error makes the queue retry with backoff; the
 /// last attempt, a deleted endpoint or a refused (internal) target end it as `failed`.
-pub async fn deliver(state: &App, job: &QueueItem) -> AppResult<String> {
+pub async fn deliver(state: &App, job: &QueueItem) -> AppResult<Done> {
     let Some(target) = state.store.delivery_target(&job.subject_id).await? else {
-        return Ok(job.subject_id.clone());
+        return Ok(Done::referring_to(&job.subject_id));
     };
     let now = state.now();
     if target.endpoint_deleted {
         state.store.record_attempt(&job.subject_id, None, Some("endpoint deleted"), false, true, now).await?;
-        return Ok(job.subject_id.clone());
+        return Ok(Done::referring_to(&job.subject_id));
     }
     let attempt = client::send(
         &target.url,
@@ -129,7 +130,7 @@ pub async fn deliver(state: &App, job: &QueueItem) -> AppResult<String> {
         .record_attempt(&job.subject_id, status, attempt.error.as_deref(), delivered, !delivered && last, now)
         .await?;
     if delivered {
-        Ok(job.subject_id.clone())
+        Ok(Done::referring_to(&job.subject_id))
     } else {
         Err(AppError::Internal(format!("webhook delivery failed: {}", attempt.error.unwrap_or_default())))
     }

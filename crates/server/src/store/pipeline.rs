@@ -35,6 +35,8 @@ pub struct QueueItem {
     pub run_at: i64,
     pub error: Option<String>,
     pub result_ref: Option<String>,
+    /// JSON of what the run produced, when it has something to show.
+    pub result: Option<String>,
     pub payload: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -128,7 +130,16 @@ pub trait PipelineStore: Send + Sync + 'static {
     /// Claims the next due item (or one whose lease expired): PostgreSQL `FOR UPDATE SKIP
     /// LOCKED`, SQLite through its single writer.
     async fn claim_next(&self, worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<QueueItem>>;
-    async fn complete_item(&self, id: &str, result_ref: &str, now: i64) -> StoreResult<()>;
+    /// Extends the lease of an item `worker` is running to `until`; `false` when the item is no
+    /// longer this worker's (taken over, or finished).
+    async fn renew_lease(&self, id: &str, worker: &str, until: i64) -> StoreResult<bool>;
+    async fn complete_item(
+        &self,
+        id: &str,
+        result_ref: &str,
+        result: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()>;
     /// Records a failure: back to `queued` at `retry_at`, or `failed` when `retry_at` is None;
     /// a final failure also sets the subject session's pipeline to `on_final`, if given.
     async fn fail_item(

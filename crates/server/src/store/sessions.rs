@@ -46,6 +46,8 @@ pub struct NewSession {
     pub token_hash: String,
     pub token_expires_at: i64,
     pub now: i64,
+    /// Consent given together with the creation, if any.
+    pub consent: Option<ConsentRecord>,
 }
 
 /// Why a session could not be created.
@@ -55,6 +57,8 @@ pub enum CreateSessionOutcome {
     StudyNotFound,
     StudyNotOpen(String),
     NotAccepted,
+    /// The tester had no seat and none is free.
+    Full,
     AlreadyExists,
 }
 
@@ -68,6 +72,8 @@ pub struct SessionStart<'a> {
     pub study_moves: (crate::domain::StudyStatus, crate::domain::StudyStatus),
     pub status: SessionStatus,
     pub pipeline: PipelineStatus,
+    /// A tester without an accepted seat takes one in the same transaction (implicit accept).
+    pub take_seat: bool,
 }
 
 /// A guarded state change of a session: allowed current states, the change, and the
@@ -198,8 +204,9 @@ pub struct EventFilter {
 /// the caller's `Tenant` and filters on it in SQL (`Tenant::All` for admins and workers).
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Creates the session if the tester accepted the study and the study is in one of
-    /// `start.study_in`; applies `start.study_moves`. Atomic.
+    /// Creates the session if the study is in one of `start.study_in` and the tester holds a
+    /// seat (or, with `start.take_seat`, takes a free one); applies `start.study_moves` and
+    /// records the consent given with it. Atomic.
     async fn create_session(
         &self,
         s: NewSession,

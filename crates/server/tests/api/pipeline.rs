@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use openscouter_server::domain::Tenant;
+
 use crate::both;
 use crate::helpers::{Backend, Live, TestApp, test_config};
 
@@ -59,7 +61,11 @@ async fn analysis_finds_the_broken_control_and_waits_for_the_tester(b: Backend) 
         (s.ok()["status"].as_str(), s.ok()["pipelineStatus"].as_str()),
         (Some("analyzed"), Some("awaiting_confirmation"))
     );
-    assert!(s.ok()["analysis"]["overallFrustrationScore"].as_f64().unwrap() > 0.0);
+    assert!(s.ok()["analysis"]["insights"]["overallFrustrationScore"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        (s.ok()["analysis"]["analysisJobId"].as_str(), s.ok()["analysis"]["status"].as_str()),
+        (Some(job.as_str()), Some("complete"))
+    );
 
     let f = app.get(&format!("/api/sessions/{sid}/findings"), Some(&live.biz.bearer())).await;
     let findings = f.ok().as_array().unwrap().clone();
@@ -215,7 +221,8 @@ async fn jobs_survive_restarts_and_dead_workers(b: Backend) {
     // Re-running the handler (as after a crash between saving and completing) changes nothing.
     let before =
         restarted.get(&format!("/api/sessions/{}/findings", live.sid), Some(&live.biz.bearer())).await.text;
-    openscouter_server::services::pipeline::run_session_analysis(&restarted.state, &live.sid).await.unwrap();
+    let item = restarted.state.store.get_queue_item(&Tenant::All, &job).await.unwrap().unwrap();
+    openscouter_server::services::pipeline::run_session_analysis(&restarted.state, &item).await.unwrap();
     let after =
         restarted.get(&format!("/api/sessions/{}/findings", live.sid), Some(&live.biz.bearer())).await.text;
     assert_eq!(before, after);
@@ -230,17 +237,40 @@ async fn realtime_snapshot_attaches_insights(b: Backend) {
     app.events(&live.sid, &live.tt, items).await;
     app.clock.advance_ms(3_000);
     let res = app
-        .post("/api/ai", json!({"sessionId": live.sid, "includeSignals": true}), Some(&live.biz.bearer()))
+        .post(
+            "/api/ai",
+            json!({"sessionId": live.sid, "includeSignals": ["events", "voice"]}),
+            Some(&live.biz.bearer()),
+        )
         .await;
     assert_eq!(res.ok()["status"], "queued");
+    let job = res.ok()["analysisJobId"].as_str().unwrap().to_owned();
     app.post("/api/ai", json!({"sessionId": live.sid, "snapshotAt": "soon"}), Some(&live.biz.bearer()))
         .await
         .assert_error(422);
+    let msg = app
+        .post(
+            "/api/ai",
+            json!({"sessionId": live.sid, "includeSignals": ["events", "screen"]}),
+            Some(&live.biz.bearer()),
+        )
+        .await
+        .assert_error(422);
+    assert!(msg.starts_with("includeSignals: unknown stream \"screen\""), "{msg}");
     app.post("/api/ai", json!({"sessionId": "sess_nope"}), Some(&live.biz.bearer())).await.assert_error(404);
     assert_eq!(app.drain_jobs().await, 1);
     let s = app.get(&format!("/api/sessions/{}", live.sid), Some(&live.tester.bearer())).await;
-    assert!(s.ok()["analysis"]["overallFrustrationScore"].as_f64().unwrap() > 0.0, "{}", s.text);
+    let analysis = &s.ok()["analysis"];
+    assert!(analysis["insights"]["overallFrustrationScore"].as_f64().unwrap() > 0.0, "{}", s.text);
+    assert_eq!(
+        (analysis["analysisJobId"].as_str(), analysis["status"].as_str()),
+        (Some(job.as_str()), Some("complete"))
+    );
+    assert!(analysis["snapshotAt"].is_string());
     assert_eq!(s.ok()["status"], "active");
+    // The same result is the analysis job's `result`.
+    let j = app.get(&format!("/api/analysis-jobs/{job}"), Some(&live.biz.bearer())).await;
+    assert_eq!(&j.ok()["result"], analysis);
     app.post(&format!("/api/sessions/{}/complete", live.sid), json!({}), Some(&live.tt)).await.ok();
     let msg =
         app.post("/api/ai", json!({"sessionId": live.sid}), Some(&live.biz.bearer())).await.assert_error(422);

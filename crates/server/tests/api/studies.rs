@@ -54,7 +54,6 @@ async fn create_validates_every_rule(b: Backend) {
         (with(study_body(), "/targeting/countries", json!(["UK"])), "targeting.countries:"),
         (with(study_body(), "/targeting/testerCount", json!(2)), "targeting.testerCount:"),
         (with(study_body(), "/targeting/languages", json!(["english"])), "targeting.languages:"),
-        (with(study_body(), "/ndCategories", json!([])), "ndCategories:"),
         (with(study_body(), "/ndCategories", json!(["adhd", "genius"])), "ndCategories:"),
         (with(study_body(), "/compensation/amount", json!(0)), "compensation.amount:"),
         (with(study_body(), "/compensation/amount", json!(10.005)), "compensation.amount:"),

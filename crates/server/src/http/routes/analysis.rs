@@ -31,9 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase")]
 pub struct AiIn {
     pub session_id: String,
-    /// Also attach the detected signals.
-    #[serde(default)]
-    pub include_signals: bool,
+    /// Streams to analyse: any of `events`, `facial`, `voice` (default: all; only consented
+    /// streams are ever stored).
+    pub include_signals: Option<Vec<String>>,
     /// RFC 3339; only data up to this time (default now).
     pub snapshot_at: Option<String>,
 }
@@ -84,8 +84,12 @@ pub struct AnalysisJobOut {
     pub status: QueueStatus,
     pub attempts: i64,
     pub error: Option<String>,
-    /// What the job produced (the analysed session's id).
+    /// What the job produced (the analysed session's id, or the report's).
     pub result_ref: Option<String>,
+    /// The result once complete: Agent 1 and 2 `{analysisJobId, status, snapshotAt, insights}`,
+    /// Agents 3 and 4 `{reportId}`.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -98,6 +102,7 @@ fn job_out(j: QueueItem) -> AnalysisJobOut {
         attempts: j.attempts,
         // Failure causes are internal; clients learn that it failed and how often it was tried.
         error: j.error.map(|_| "Analysis failed".to_owned()),
+        result: j.result.as_deref().and_then(|r| serde_json::from_str(r).ok()),
         result_ref: j.result_ref,
         created_at: format_ms(j.created_at),
         updated_at: format_ms(j.updated_at),

@@ -20,8 +20,9 @@ use crate::http::state::AppState;
 use crate::services::analysis_input::{nd_categories, tester_label};
 use crate::services::export;
 use crate::services::ingest::{EventItem, parse_time};
+use crate::services::pipeline::latest_analysis;
 use crate::services::sessions::{
-    self, ConsentIn, Feedback, FeedbackIn, NoteIn, SessionFilter, duration_seconds,
+    self, ConsentIn, Feedback, FeedbackIn, NoteIn, SessionFilter, SessionIn, duration_seconds,
 };
 use crate::store::{EventFilter, NoteRow, Session};
 
@@ -59,25 +60,19 @@ pub struct SessionOut {
     /// Time spent testing, pauses excluded.
     pub duration_seconds: i64,
     pub consent: Option<ConsentRecord>,
-    /// Latest insights `{overallFrustrationScore, attentionDropTimestamps, criticalMoments,
-    /// summary}`: the real-time snapshot (Agent 1) if any, else the session analysis (Agent 2).
+    /// The latest analysis `{analysisJobId, status, snapshotAt, insights{overallFrustrationScore,
+    /// attentionDropTimestamps, criticalMoments, summary}}`: Agent 2's once the session is
+    /// analysed, else Agent 1's latest real-time snapshot; null before either.
     #[schema(value_type = Option<Object>)]
     pub analysis: Option<serde_json::Value>,
     pub created_at: String,
     pub updated_at: String,
 }
 
-/// The latest insights: Agent 1's real-time snapshot if there is one, else Agent 2's.
-fn latest_insights(realtime: Option<&str>, analysis: Option<&str>) -> Option<serde_json::Value> {
-    realtime
-        .or(analysis)
-        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-        .map(|mut a| a["insights"].take())
-}
-
 /// Builds the view of a session for a viewer.
 pub fn session_out(s: Session, viewer: Role, viewer_id: &str, now: i64) -> SessionOut {
     let show_identity = viewer == Role::Admin || viewer_id == s.tester_id;
+    let analysis = latest_analysis(&s);
     SessionOut {
         duration_seconds: duration_seconds(&s, now),
         tester_id: show_identity.then(|| s.tester_id.clone()),
@@ -91,21 +86,10 @@ pub fn session_out(s: Session, viewer: Role, viewer_id: &str, now: i64) -> Sessi
         pipeline_status: s.pipeline_status,
         started_at: format_ms(s.started_at),
         completed_at: s.completed_at.map(format_ms),
-        analysis: latest_insights(s.realtime.as_deref(), s.analysis.as_deref()),
+        analysis,
         created_at: format_ms(s.created_at),
         updated_at: format_ms(s.updated_at),
     }
-}
-
-/// Start a session.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionIn {
-    pub job_id: String,
-    /// Testers pass their own id; admins any tester's.
-    pub tester_id: String,
-    /// A/B label; assigned by `splitRatio` (keeping arms balanced) when absent.
-    pub variant: Option<String>,
 }
 
 /// A created session and its test token.
@@ -127,7 +111,7 @@ async fn create_session(
     caller: crate::http::extract::UserJwt,
     ApiJson(b): ApiJson<SessionIn>,
 ) -> AppResult<Envelope<SessionCreatedOut>> {
-    let created = sessions::create(&state, &caller, &b.job_id, &b.tester_id, b.variant).await?;
+    let created = sessions::create(&state, &caller, b).await?;
     let session = session_out(created.session, caller.role, &caller.user_id, state.now());
     Ok(ok(SessionCreatedOut { session, test_token: created.test_token }))
 }

@@ -144,6 +144,53 @@ macro_rules! session_status_in_tx {
     }};
 }
 
+/// Takes a seat for `$tester` in study `$study` (whose `tester_count` is `$capacity`) inside the
+/// caller's transaction, keeping an earlier label number; evaluates to `Some(label_no)`, or
+/// `None` when every seat is taken. The study row must already be locked (PostgreSQL
+/// `FOR UPDATE`; SQLite has one writer), so two accepts cannot both take the last seat.
+macro_rules! take_seat {
+    ($tx:ident, $study:expr, $tester:expr, $capacity:expr, $now:expr) => {{
+        let existing: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT label_no FROM study_testers WHERE study_id = $1 AND tester_id = $2")
+                .bind($study)
+                .bind($tester)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        let (taken,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM study_testers WHERE study_id = $1 AND status = 'accepted'")
+                .bind($study)
+                .fetch_one(&mut *$tx)
+                .await?;
+        if taken >= $capacity {
+            None
+        } else {
+            let label_no = match existing.and_then(|(l,)| l) {
+                Some(l) => l,
+                None => {
+                    let (max,): (Option<i64>,) =
+                        sqlx::query_as("SELECT MAX(label_no) FROM study_testers WHERE study_id = $1")
+                            .bind($study)
+                            .fetch_one(&mut *$tx)
+                            .await?;
+                    max.unwrap_or(0) + 1
+                }
+            };
+            sqlx::query(
+                "INSERT INTO study_testers (study_id, tester_id, status, label_no, created_at, updated_at) \
+                 VALUES ($1, $2, 'accepted', $3, $4, $4) \
+                 ON CONFLICT (study_id, tester_id) DO UPDATE SET status = 'accepted', label_no = $3, updated_at = $4",
+            )
+            .bind($study)
+            .bind($tester)
+            .bind(label_no)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+            Some(label_no)
+        }
+    }};
+}
+
 /// Runs a page query and its count with the same filters; evaluates to `(rows, total)`.
 /// `$filters` is a closure pushing ` AND …` conditions onto a `QueryBuilder` whose text
 /// already has a `WHERE`; `$decode` maps each row.

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::*;
 
 const JOB_COLS: &str = "id, kind, subject_id, organization_id, tester_id, status, attempts, max_attempts, run_at, \
-     error, result_ref, created_at, updated_at, payload";
+     error, result_ref, created_at, updated_at, payload, result";
 
 type JobRow = (
     String,
@@ -21,6 +21,7 @@ type JobRow = (
     Option<String>,
     i64,
     i64,
+    Option<String>,
     Option<String>,
 );
 
@@ -40,6 +41,7 @@ fn job_from(r: JobRow) -> QueueItem {
         created_at: r.11,
         updated_at: r.12,
         payload: r.13,
+        result: r.14,
     }
 }
 
@@ -171,14 +173,37 @@ impl PipelineStore for SqlStore {
         })
     }
 
-    async fn complete_item(&self, id: &str, result_ref: &str, now: i64) -> StoreResult<()> {
+    async fn renew_lease(&self, id: &str, worker: &str, until: i64) -> StoreResult<bool> {
+        write!(self, p => {
+            let done = sqlx::query(
+                "UPDATE analysis_jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND status = $4",
+            )
+            .bind(until)
+            .bind(id)
+            .bind(worker)
+            .bind(QueueStatus::Running)
+            .execute(p)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    async fn complete_item(
+        &self,
+        id: &str,
+        result_ref: &str,
+        result: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
         write!(self, p => {
             sqlx::query(
-                "UPDATE analysis_jobs SET status = 'complete', result_ref = $1, error = NULL, lease_until = NULL, updated_at = $2 WHERE id = $3",
+                "UPDATE analysis_jobs SET status = 'complete', result_ref = $1, result = $4, error = NULL, lease_until = NULL, \
+                 updated_at = $2 WHERE id = $3",
             )
             .bind(result_ref)
             .bind(now)
             .bind(id)
+            .bind(result)
             .execute(p)
             .await?;
             Ok(())

@@ -171,12 +171,19 @@ impl SessionStore for SqlStore {
         choose_variant: &VariantChooser,
     ) -> StoreResult<CreateSessionOutcome> {
         let lock = if matches!(self.db, Db::Postgres(_)) { " FOR UPDATE" } else { "" };
-        let select = format!("SELECT status FROM studies WHERE id = $1{lock}");
+        let select = format!("SELECT status, tester_count FROM studies WHERE id = $1{lock}");
+        let consent = s
+            .consent
+            .as_ref()
+            .map(|c| serde_json::to_string(c).map_err(|e| StoreError::Other(e.to_string())))
+            .transpose()?;
+        let streams = s.consent.as_ref().map(|c| c.streams).unwrap_or_default();
         write!(self, p => {
             let mut tx = p.begin().await?;
-            let study: Option<(StudyStatus,)> =
+            // PostgreSQL: the row lock serialises seat-taking on one study; SQLite has one writer.
+            let study: Option<(StudyStatus, i64)> =
                 sqlx::query_as(sqlx::AssertSqlSafe(select)).bind(&s.study_id).fetch_optional(&mut *tx).await?;
-            let Some((status,)) = study else { return Ok(CreateSessionOutcome::StudyNotFound) };
+            let Some((status, capacity)) = study else { return Ok(CreateSessionOutcome::StudyNotFound) };
             if !start.study_in.contains(&status) {
                 return Ok(CreateSessionOutcome::StudyNotOpen(status.to_string()));
             }
@@ -187,7 +194,12 @@ impl SessionStore for SqlStore {
                     .fetch_optional(&mut *tx)
                     .await?;
             if offer.is_none_or(|(o,)| o != "accepted") {
-                return Ok(CreateSessionOutcome::NotAccepted);
+                if !start.take_seat {
+                    return Ok(CreateSessionOutcome::NotAccepted);
+                }
+                if take_seat!(tx, &s.study_id, &s.tester_id, capacity, s.now).is_none() {
+                    return Ok(CreateSessionOutcome::Full);
+                }
             }
             let (existing,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE study_id = $1 AND tester_id = $2")
                 .bind(&s.study_id)
@@ -206,8 +218,9 @@ impl SessionStore for SqlStore {
             let variant = choose_variant(&counts);
             sqlx::query(
                 "INSERT INTO sessions (id, study_id, tester_id, variant, status, pipeline_status, test_token_hash, \
-                 test_token_expires_at, started_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $8, $9, $5, $6, $7, $7, $7)",
+                 test_token_expires_at, started_at, created_at, updated_at, consent, consent_events, consent_facial, \
+                 consent_voice) \
+                 VALUES ($1, $2, $3, $4, $8, $9, $5, $6, $7, $7, $7, $10, $11, $12, $13)",
             )
             .bind(&s.id)
             .bind(&s.study_id)
@@ -218,6 +231,10 @@ impl SessionStore for SqlStore {
             .bind(s.now)
             .bind(start.status)
             .bind(start.pipeline)
+            .bind(&consent)
+            .bind(streams.events)
+            .bind(streams.facial)
+            .bind(streams.voice)
             .execute(&mut *tx)
             .await?;
             sqlx::query("UPDATE studies SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")

@@ -77,8 +77,8 @@ where
                     qb.push(" AND 1 = 0");
                 }
             }
-            // nd categories: at least one in common (a study always names one)
-            push_any_of(qb, "nd", &profile.nd_categories, true);
+            // nd categories: at least one in common, unless the study is open to every category
+            push_any_of(qb, "nd", &profile.nd_categories, false);
             // languages and devices: only when the study restricts them
             push_any_of(qb, "language", &profile.languages, false);
             push_any_of(qb, "device", &profile.devices, false);
@@ -364,44 +364,18 @@ impl StudyStore for SqlStore {
             if !open_in.contains(&status) {
                 return Ok(AcceptOutcome::NotOpen(status));
             }
-            let existing: Option<(String, Option<i64>)> =
-                sqlx::query_as("SELECT status, label_no FROM study_testers WHERE study_id = $1 AND tester_id = $2")
+            let offer: Option<(String,)> =
+                sqlx::query_as("SELECT status FROM study_testers WHERE study_id = $1 AND tester_id = $2")
                     .bind(id)
                     .bind(tester_id)
                     .fetch_optional(&mut *tx)
                     .await?;
-            if existing.as_ref().is_some_and(|(s, _)| s == "accepted") {
+            if offer.is_some_and(|(s,)| s == "accepted") {
                 return Ok(AcceptOutcome::AlreadyAccepted);
             }
-            let (taken,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM study_testers WHERE study_id = $1 AND status = 'accepted'")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if taken >= tester_count {
+            let Some(label_no) = take_seat!(tx, id, tester_id, tester_count, now) else {
                 return Ok(AcceptOutcome::Full);
-            }
-            let label_no = match existing.and_then(|(_, l)| l) {
-                Some(l) => l,
-                None => {
-                    let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(label_no) FROM study_testers WHERE study_id = $1")
-                        .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    max.unwrap_or(0) + 1
-                }
             };
-            sqlx::query(
-                "INSERT INTO study_testers (study_id, tester_id, status, label_no, created_at, updated_at) \
-                 VALUES ($1, $2, 'accepted', $3, $4, $4) \
-                 ON CONFLICT (study_id, tester_id) DO UPDATE SET status = 'accepted', label_no = $3, updated_at = $4",
-            )
-            .bind(id)
-            .bind(tester_id)
-            .bind(label_no)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
             tx.commit().await?;
             Ok(AcceptOutcome::Accepted { label_no })
         })
