@@ -32,6 +32,7 @@ async fn framework_errors_use_the_envelope(b: Backend) {
     let res = app.get("/api/nope", None).await;
     assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(res.header("x-frame-options"), Some("DENY"));
+    assert_eq!(res.header("permissions-policy"), Some("camera=(), microphone=(), geolocation=()"));
     assert_eq!(res.header("referrer-policy"), Some("strict-origin-when-cross-origin"));
     assert_eq!(res.header("content-security-policy"), Some("default-src 'none'; frame-ancestors 'none'"));
     assert!(res.header("x-request-id").unwrap().starts_with("req_"));

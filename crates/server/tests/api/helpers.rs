@@ -210,8 +210,19 @@ impl TestApp {
 
     /// An app with configuration overrides (environment names).
     pub async fn with(backend: Backend, overrides: &[(&str, &str)]) -> Option<Self> {
+        Self::with_config(backend, overrides, |_| {}).await
+    }
+
+    /// An app with overrides and a direct change to the configuration (for settings tests
+    /// need finer than the environment allows, e.g. a heartbeat in milliseconds).
+    pub async fn with_config(
+        backend: Backend,
+        overrides: &[(&str, &str)],
+        change: impl FnOnce(&mut Config),
+    ) -> Option<Self> {
         let db = TestDb::create(backend).await?;
-        let config = test_config(&db, overrides);
+        let mut config = test_config(&db, overrides);
+        change(&mut config);
         let clock = ManualClock::new(1_795_000_000_000);
         let state = openscouter_server::build_state(config, Arc::new(clock.clone())).await.expect("state");
         let router = openscouter_server::http::router(state.clone());

@@ -9,6 +9,8 @@ mod ingest;
 mod limits;
 mod narrative;
 mod pipeline;
+mod published_docs;
+mod queue;
 mod reports;
 mod sessions;
 mod store_conformance;

@@ -40,7 +40,7 @@ async fn cors_in_production(b: Backend) {
         assert!(res.header("access-control-allow-origin").is_none(), "{origin}");
     }
     let res = app.get("/healthz", None).await;
-    assert_eq!(res.header("strict-transport-security"), Some("max-age=31536000; includeSubDomains"));
+    assert_eq!(res.header("strict-transport-security"), Some("max-age=63072000; includeSubDomains"));
 }
 
 async fn cors_localhost_only_in_development(b: Backend) {

@@ -7,11 +7,12 @@ use axum::response::Response;
 
 use crate::http::state::AppState;
 
-const FIXED: [(HeaderName, &str); 4] = [
+const FIXED: [(HeaderName, &str); 5] = [
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::X_FRAME_OPTIONS, "DENY"),
     (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
     (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
+    (HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"),
 ];
 
 /// Adds the security headers. The docs page relaxes CSP itself (inline style and script only).
@@ -26,7 +27,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     if state.config.hsts {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
         );
     }
     res
