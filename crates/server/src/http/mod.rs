@@ -4,6 +4,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 
@@ -104,6 +105,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .routes(routes!(routes::ops::metrics))
         .split_for_parts();
     doc.merge(ops_doc);
+    openapi::document_errors(&mut doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     (api, ingest, ops, doc)
 }

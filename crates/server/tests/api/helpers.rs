@@ -144,6 +144,18 @@ pub fn test_config(db: &TestDb, overrides: &[(&str, &str)]) -> Config {
     config
 }
 
+/// With `OPENSCOUTER_STATUS_LOG=FILE`, every response status the suite sees is appended to
+/// FILE as `METHOD PATH STATUS`; `tests/openapi_statuses.rs` checks them against the document.
+fn record_status(method: &Method, path: &str, status: StatusCode) {
+    if let Ok(file) = std::env::var("OPENSCOUTER_STATUS_LOG") {
+        use std::io::Write;
+        let path = path.split('?').next().unwrap_or(path);
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
+            let _ = writeln!(f, "{method} {path} {}", status.as_u16());
+        }
+    }
+}
+
 /// The app under test.
 pub struct TestApp {
     pub router: Router,
@@ -249,7 +261,7 @@ impl TestApp {
         body: Option<String>,
         headers: &[(&str, &str)],
     ) -> Res {
-        let mut req = Request::builder().method(method).uri(path);
+        let mut req = Request::builder().method(method.clone()).uri(path);
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
@@ -265,6 +277,7 @@ impl TestApp {
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        record_status(&method, path, status);
         Res { status, headers, body, text }
     }
 
