@@ -5,6 +5,8 @@
 //! `OPENSCOUTER_CHECK_STATUSES=1`. Under a plain `cargo test` it says so and checks nothing:
 //! it needs the other test binary's complete log, which only a run after it has.
 
+#![allow(clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
