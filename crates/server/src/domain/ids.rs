@@ -20,6 +20,8 @@ pub mod prefix {
     pub const WEBHOOK_ENDPOINT: &str = "whe";
     pub const DELIVERY: &str = "msg";
     pub const REQUEST: &str = "req";
+    pub const QUIZ_ATTEMPT: &str = "qat";
+    pub const CONSENT: &str = "cns";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.

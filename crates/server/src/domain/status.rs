@@ -107,6 +107,8 @@ wire_enum! {
         StudyReport = "study_report",
         /// One outbound webhook delivery.
         WebhookDelivery = "webhook_delivery",
+        /// Erasure of a person (`DELETE /api/me`).
+        Erasure = "erasure",
     }
 }
 

@@ -94,6 +94,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::reports::router())
         .merge(routes::webhooks::router())
         .merge(routes::testers::router())
+        .merge(routes::quiz::router())
         .routes(routes!(routes::ops::openapi_json))
         .routes(routes!(routes::docs::docs))
         .split_for_parts();

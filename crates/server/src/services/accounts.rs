@@ -199,17 +199,25 @@ pub async fn rename(state: &App, p: &Principal, full_name: &str) -> AppResult<Us
 }
 
 /// Admin: changes an organization's plan (its rate-limit tier), audited in the same transaction.
-pub async fn set_plan(state: &App, admin: &Principal, org_id: &str, plan: Plan) -> AppResult<Organization> {
+pub async fn set_plan(
+    state: &App,
+    admin: &Principal,
+    org_id: &str,
+    plan: Plan,
+    request_id: Option<String>,
+) -> AppResult<Organization> {
     let now = state.now();
-    let audit = AuditEntry {
-        id: new_id(prefix::AUDIT, now),
-        actor_id: Some(admin.user_id.clone()),
-        action: "organization.plan_changed".into(),
-        target_type: "organization".into(),
-        target_id: org_id.to_owned(),
-        details: serde_json::json!({ "plan": plan }).to_string(),
-        created_at: now,
-    };
+    let before = state.store.get_organization(org_id).await?.map(|o| o.plan);
+    let details = serde_json::json!({ "plan": plan, "before": before, "after": plan });
+    let audit = crate::services::governance::audit(
+        admin,
+        "organization.plan_changed",
+        "organization",
+        org_id,
+        details,
+        request_id,
+        now,
+    );
     match state.store.set_organization_plan(org_id, plan, audit).await {
         Ok(org) => Ok(org),
         Err(StoreError::NotFound) => Err(AppError::not_found("Organization")),

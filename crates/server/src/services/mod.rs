@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod analysis_input;
 pub mod credentials;
 pub mod export;
+pub mod governance;
 pub mod ingest;
 pub mod ops;
 pub mod pipeline;

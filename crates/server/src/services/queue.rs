@@ -14,7 +14,7 @@ use crate::auth::principal::Principal;
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::{PipelineStatus, QueueKind};
 use crate::error::{AppError, AppResult};
-use crate::services::{pipeline, reports, webhooks};
+use crate::services::{governance, pipeline, reports, webhooks};
 use crate::store::{EnqueueGuard, Guarded, NewQueueItem, QueueItem};
 
 /// Attempts before an agent's item is marked failed.
@@ -92,6 +92,7 @@ async fn run(state: &App, item: &QueueItem) -> AppResult<Done> {
         QueueKind::SessionReport => reports::run_session_report(state, &item.subject_id).await,
         QueueKind::StudyReport => reports::run_study_report(state, &item.subject_id).await,
         QueueKind::WebhookDelivery => webhooks::deliver(state, item).await,
+        QueueKind::Erasure => governance::run_erasure(state, item).await,
     }
 }
 

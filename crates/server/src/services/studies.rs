@@ -12,7 +12,7 @@ use crate::domain::ids::{new_id, prefix};
 pub use crate::domain::study::*;
 use crate::domain::{Role, StudyStatus, Tenant, WebhookEvent};
 use crate::error::{AppError, AppResult};
-use crate::services::webhooks;
+use crate::services::{governance, webhooks};
 use crate::store::{
     AcceptOutcome, Guarded, MatchProfile, Page, Study, StudyScope, StudyTask, StudyWrite, TesterProfile,
 };
@@ -321,25 +321,24 @@ pub async fn scope_for(state: &App, p: &Principal) -> AppResult<StudyScope> {
         Tenant::Organization(org) => StudyScope::Organization(org),
         Tenant::Tester(tester_id) => {
             let year = year_of(state.now());
-            let profile =
-                load_profile(state, &tester_id).await?.map(|pr| pr.match_profile(year)).unwrap_or_default();
-            StudyScope::Tester { tester_id, profile, offered_in: TAKING_SESSIONS.to_vec() }
+            let row = state.store.get_profile(&tester_id).await?;
+            // An ineligible tester (governance::ineligibility) is offered nothing new; the
+            // studies they already answered stay visible.
+            let offered_in = if governance::ineligibility(row.as_ref()).is_none() {
+                TAKING_SESSIONS.to_vec()
+            } else {
+                Vec::new()
+            };
+            let profile = row.map(|r| r.profile.match_profile(year)).unwrap_or_default();
+            StudyScope::Tester { tester_id, profile, offered_in }
         }
     })
 }
 
-/// The stored profile.
-pub async fn load_profile(state: &App, user_id: &str) -> AppResult<Option<Profile>> {
-    Ok(state.store.get_profile(user_id).await?.map(|row| row.profile))
-}
-
-/// The seam for tester onboarding: a tester needs a profile to take a seat. The capacity
-/// quiz (`capacityVerified`) and special-category consent join this check when onboarding lands.
+/// A tester takes a seat only when eligible (`governance::ineligibility`: active,
+/// capacity-verified, consenting, available); whether the profile matches is the study query.
 pub async fn onboarding_gate(state: &App, tester_id: &str) -> AppResult<()> {
-    match state.store.get_profile(tester_id).await? {
-        Some(_) => Ok(()),
-        None => Err(invalid("Complete your tester profile before accepting a study")),
-    }
+    governance::require_eligible(state, tester_id).await
 }
 
 /// The seam for billing: launching needs a confirmed payment once billing is configured.
@@ -525,11 +524,18 @@ pub async fn get_profile(state: &App, p: &Principal) -> AppResult<TesterProfile>
     state.store.get_profile(&p.user_id).await?.ok_or_else(|| AppError::not_found("Profile"))
 }
 
-/// Replaces the caller's tester profile.
+/// Replaces the caller's tester profile. ND categories and assistive tech are special-category
+/// data: they need the tester's consent in force.
 pub async fn put_profile(state: &App, p: &Principal, profile: Profile) -> AppResult<TesterProfile> {
     profile_owner(p)?;
     let now = state.now();
     profile.validate(year_of(now))?;
+    let special = !profile.nd_categories.is_empty() || !profile.assistive_tech.is_empty();
+    if special && state.store.get_profile(&p.user_id).await?.is_none_or(|r| r.consent_version.is_none()) {
+        return Err(invalid(
+            "ndCategories: give special-category consent (POST /api/testers/me/consent) before adding ND categories or assistive tech",
+        ));
+    }
     Ok(state.store.put_profile(&p.user_id, &profile, now).await?)
 }
 

@@ -120,9 +120,11 @@ pub struct AuditEntry {
     pub action: String,
     pub target_type: String,
     pub target_id: String,
-    /// JSON text.
+    /// JSON text (admin writes: `{before, after}`).
     pub details: String,
     pub created_at: i64,
+    /// The HTTP request that made the change, when there was one.
+    pub request_id: Option<String>,
 }
 
 /// Accounts: users, organizations, sign-in sessions, refresh and API tokens, audit.

@@ -8,22 +8,22 @@ pub struct Migration {
 }
 
 /// Lists the migrations once; each dialect's list reads its own folder. File names are
-/// `000<version>_<name>.sql` (widen the pattern at version 10).
+/// `<version, 4 digits>_<name>.sql`.
 macro_rules! migrations {
-    ($dialect:literal; $(($version:literal, $name:literal)),* $(,)?) => {
+    ($dialect:literal; $(($version:literal, $file:literal, $name:literal)),* $(,)?) => {
         &[$(Migration {
             version: $version,
             name: $name,
-            sql: include_str!(concat!("../../migrations/", $dialect, "/000", $version, "_", $name, ".sql")),
+            sql: include_str!(concat!("../../migrations/", $dialect, "/", $file, "_", $name, ".sql")),
         }),*]
     };
 }
 
 /// SQLite migrations, in order.
-pub const SQLITE: &[Migration] = migrations!("sqlite"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (9, "queue_result"));
+pub const SQLITE: &[Migration] = migrations!("sqlite"; (1, "0001", "accounts"), (2, "0002", "studies_sessions"), (3, "0003", "pipeline"), (4, "0004", "reports"), (5, "0005", "realtime"), (6, "0006", "webhooks"), (9, "0009", "queue_result"), (11, "0011", "governance"));
 
 /// PostgreSQL migrations: the same versions and names.
-pub const POSTGRES: &[Migration] = migrations!("postgres"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (9, "queue_result"));
+pub const POSTGRES: &[Migration] = migrations!("postgres"; (1, "0001", "accounts"), (2, "0002", "studies_sessions"), (3, "0003", "pipeline"), (4, "0004", "reports"), (5, "0005", "realtime"), (6, "0006", "webhooks"), (9, "0009", "queue_result"), (11, "0011", "governance"));
 
 /// The bookkeeping table (same text in both dialects).
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod cache;
+pub mod governance;
 mod migrate;
 pub mod pipeline;
 pub mod postgres;
@@ -17,6 +18,7 @@ pub mod webhooks;
 use async_trait::async_trait;
 
 pub use accounts::*;
+pub use governance::*;
 pub use pipeline::*;
 pub use sessions::*;
 pub use sql::SqlStore;
@@ -65,12 +67,21 @@ impl Page {
     pub fn offset(self) -> i64 {
         i64::from(self.page.saturating_sub(1)) * i64::from(self.limit)
     }
+
+    /// This page of rows filtered in memory, with the full count.
+    pub fn slice<T: Clone>(self, rows: &[T]) -> (Vec<T>, u64) {
+        let start = usize::try_from(self.offset()).unwrap_or(usize::MAX).min(rows.len());
+        let end = start.saturating_add(self.limit as usize).min(rows.len());
+        (rows[start..end].to_vec(), rows.len() as u64)
+    }
 }
 
 /// The store: one trait per domain, all implemented by `SqlStore`. Object-safe so the
 /// backend is chosen at start-up (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: AccountStore + StudyStore + SessionStore + PipelineStore + WebhookStore {
+pub trait Store:
+    AccountStore + StudyStore + SessionStore + PipelineStore + WebhookStore + GovernanceStore
+{
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations; returns how many were applied.

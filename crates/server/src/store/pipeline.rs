@@ -70,6 +70,8 @@ pub enum EnqueueGuard<'a> {
     Session { within: &'a [SessionStatus], pipeline: Option<PipelineStatus> },
     /// The subject study has at least one session in `with` (`WrongState("none <with>")`).
     StudyHasSession { with: SessionStatus },
+    /// Nothing to check.
+    Always,
 }
 
 /// A session's move after its analysis is stored.

@@ -96,6 +96,10 @@ pub struct TesterProfile {
     pub user_id: String,
     pub profile: Profile,
     pub capacity_verified: bool,
+    /// The special-category consent in force (its version), if any.
+    pub consent_version: Option<String>,
+    /// `active`, `suspended` or `pending` (set by admins).
+    pub status: String,
     pub updated_at: i64,
 }
 

@@ -162,6 +162,13 @@ struct Setup {
     tokens: Vec<String>,
 }
 
+/// A GET that must succeed; its `data`.
+fn post_get(port: u16, path: &str, auth: &str) -> serde_json::Value {
+    let (status, text) = http(port, "GET", path, Some(auth), None).unwrap();
+    assert_eq!(status, 200, "{text}");
+    data(&text)
+}
+
 fn post(port: u16, path: &str, auth: Option<&str>, body: serde_json::Value) -> serde_json::Value {
     let (status, text) = http(port, "POST", path, auth, Some(&body.to_string())).unwrap();
     assert!(status == 200, "{path}: {status} {text}");
@@ -193,6 +200,22 @@ fn setup(port: u16, n: usize) -> Setup {
             json!({"email": format!("t{i}@example.com"), "password": "0123456789", "fullName": "T", "role": "tester"}),
         );
         let auth = format!("Bearer {}", t["accessToken"].as_str().unwrap());
+        post(
+            port,
+            "/api/testers/me/consent",
+            Some(&auth),
+            json!({"version": "v1.1", "specialCategory": true}),
+        );
+        let quiz = post_get(port, "/api/quiz", &auth);
+        let answers: serde_json::Map<String, serde_json::Value> =
+            crate::helpers::QUIZ_ANSWERS.iter().map(|(q, a)| ((*q).to_owned(), json!(a))).collect();
+        let attempt = post(
+            port,
+            "/api/quiz/attempts",
+            Some(&auth),
+            json!({"quizId": quiz["quizId"], "answers": answers}),
+        );
+        assert_eq!(attempt["passed"], true);
         let profile = json!({"ndCategories": ["adhd"], "country": "GB"}).to_string();
         assert_eq!(http(port, "PUT", "/api/testers/me/profile", Some(&auth), Some(&profile)).unwrap().0, 200);
         post(port, &format!("/api/jobs/{job}/accept"), Some(&auth), json!({}));

@@ -357,6 +357,20 @@ pub fn study_body() -> Value {
     })
 }
 
+/// The correct answers of the quiz `migrate` ships (version 1).
+pub const QUIZ_ANSWERS: [(&str, &str); 10] = [
+    ("q_001", "b"),
+    ("q_002", "c"),
+    ("q_003", "a"),
+    ("q_004", "d"),
+    ("q_005", "b"),
+    ("q_006", "a"),
+    ("q_007", "c"),
+    ("q_008", "b"),
+    ("q_009", "d"),
+    ("q_010", "b"),
+];
+
 /// A matching tester profile.
 pub fn profile_body() -> Value {
     json!({"ndCategories": ["dyslexia"], "devices": ["desktop", "mobile"], "country": "GB", "languages": ["en", "fr"],
@@ -372,11 +386,30 @@ impl TestApp {
         id
     }
 
-    /// A tester with a matching profile.
+    /// A tester with a matching profile, eligible for studies: special-category consent given,
+    /// the capacity quiz passed.
     pub async fn tester(&self) -> Account {
         let t = self.signup("tester").await;
+        self.make_eligible(&t).await;
         self.send(Method::PUT, "/api/testers/me/profile", Some(profile_body()), &t.bearer()).await.ok();
         t
+    }
+
+    /// Gives special-category consent and passes the shipped quiz.
+    pub async fn make_eligible(&self, t: &Account) {
+        let consent = json!({"version": "v1.1", "specialCategory": true});
+        self.post("/api/testers/me/consent", consent, Some(&t.bearer())).await.ok();
+        let quiz = self.get("/api/quiz", Some(&t.bearer())).await;
+        let answers: serde_json::Map<String, Value> =
+            QUIZ_ANSWERS.iter().map(|(q, a)| ((*q).to_owned(), json!(a))).collect();
+        let res = self
+            .post(
+                "/api/quiz/attempts",
+                json!({"quizId": quiz.ok()["quizId"], "answers": answers}),
+                Some(&t.bearer()),
+            )
+            .await;
+        assert_eq!(res.ok()["passed"], true, "{}", res.text);
     }
 
     /// Accepts `job` and starts a session with consent for every stream: `(session id, test token)`.

@@ -64,6 +64,7 @@ async fn narrative_rephrases_without_personal_data_and_falls_back(b: Backend) {
         refresh: String::new(),
         email: "grace.hopper@example.com".into(),
     };
+    app.make_eligible(&tester).await;
     app.send(
         axum::http::Method::PUT,
         "/api/testers/me/profile",

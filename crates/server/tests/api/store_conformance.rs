@@ -63,6 +63,7 @@ async fn users_and_organizations(b: Backend) {
         target_id: "org_1".into(),
         details: "{}".into(),
         created_at: 30,
+        request_id: None,
     };
     assert_eq!(s.set_organization_plan("org_1", Plan::Pro, audit("aud_1")).await.unwrap().plan, Plan::Pro);
     // unknown organization: nothing changes, no audit entry

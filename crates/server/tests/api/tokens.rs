@@ -146,5 +146,6 @@ async fn roles_and_tenancy(b: Backend) {
     assert_eq!(entry["action"], "organization.plan_changed");
     assert_eq!(entry["actorId"], json!(admin.user_id));
     assert_eq!(entry["targetId"], json!(org));
-    assert_eq!(entry["details"], json!({"plan": "pro"}));
+    assert_eq!(entry["details"], json!({"plan": "pro", "before": "free", "after": "pro"}));
+    assert!(entry["requestId"].as_str().is_some_and(|r| r.starts_with("req_")), "{entry}");
 }

@@ -3,21 +3,183 @@
 use axum::extract::{Path, State};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::OrganizationOut;
 use crate::domain::{Plan, format_ms};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
-use crate::http::extract::pagination::PageQuery;
-use crate::http::extract::{Admin, Pagination, ValidatedJson};
+use crate::http::extract::pagination::{PageQuery, form_pairs};
+use crate::http::extract::{Admin, ApiJson, Pagination, RequestId, ValidatedJson};
 use crate::http::state::AppState;
-use crate::services::accounts;
+use crate::services::{accounts, governance};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(patch_organization)).routes(routes!(audit_log))
+    OpenApiRouter::new()
+        .routes(routes!(patch_organization))
+        .routes(routes!(audit_log))
+        .routes(routes!(get_quiz, publish_quiz))
+        .routes(routes!(list_testers))
+        .routes(routes!(patch_tester))
+}
+
+pub use crate::services::governance::{QuizIn, QuizQuestion};
+
+/// A quiz version as admins see it (with the answers).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuizOut {
+    pub quiz_id: String,
+    pub version: i64,
+    pub passing_score: i64,
+    pub questions: Vec<QuizQuestion>,
+    pub updated_at: String,
+}
+
+/// Maps a quiz (with answers unless they were cleared for a tester).
+pub fn quiz_out(q: governance::Quiz) -> QuizOut {
+    QuizOut {
+        quiz_id: q.quiz_id,
+        version: q.version,
+        passing_score: q.passing_score,
+        questions: q.questions,
+        updated_at: format_ms(q.updated_at),
+    }
+}
+
+/// The active capacity quiz with its correct answers.
+#[utoipa::path(get, path = "/api/admin/quiz", tag = "admin", security(("jwt" = []), ("token" = ["admin"])),
+    responses((status = 200, body = Envelope<QuizOut>)))]
+async fn get_quiz(State(state): State<AppState>, _admin: Admin) -> AppResult<Envelope<QuizOut>> {
+    Ok(ok(quiz_out(governance::admin_quiz(&state).await?)))
+}
+
+/// Publish a new quiz version: active at once for every later attempt; older versions are kept
+/// for the attempts that used them. Audited.
+#[utoipa::path(post, path = "/api/admin/quiz", tag = "admin", security(("jwt" = []), ("token" = ["admin"])), request_body = QuizIn,
+    responses((status = 200, body = Envelope<QuizOut>)))]
+async fn publish_quiz(
+    State(state): State<AppState>,
+    admin: Admin,
+    RequestId(request_id): RequestId,
+    ApiJson(b): ApiJson<QuizIn>,
+) -> AppResult<Envelope<QuizOut>> {
+    Ok(ok(quiz_out(governance::publish_quiz(&state, &admin, b, request_id).await?)))
+}
+
+/// A tester as admins see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TesterOut {
+    pub tester_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub country: Option<String>,
+    /// `active`, `suspended`, `pending`.
+    pub status: String,
+    pub nd_categories: Vec<String>,
+    pub capacity_verified: bool,
+    pub consent_version: Option<String>,
+    pub completed_sessions: i64,
+    /// Not collected yet: always null.
+    pub avg_rating: Option<f64>,
+    pub joined_at: String,
+}
+
+/// Filters of the tester list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct TestersQuery {
+    /// `active`, `suspended`, `pending`.
+    pub status: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub nd_category: Option<String>,
+    /// Minimum completed sessions.
+    pub min_sessions: Option<i64>,
+}
+
+/// Registered testers, newest first.
+#[utoipa::path(get, path = "/api/admin/testers", tag = "admin", security(("jwt" = []), ("token" = ["admin"])), params(TestersQuery, PageQuery),
+    responses((status = 200, body = Envelope<Vec<TesterOut>>)))]
+async fn list_testers(
+    State(state): State<AppState>,
+    _admin: Admin,
+    page: Pagination,
+    uri: axum::http::Uri,
+) -> AppResult<Envelope<Vec<TesterOut>>> {
+    let mut q = governance::TesterQuery::default();
+    for (k, v) in form_pairs(uri.query().unwrap_or("")) {
+        match k.as_str() {
+            "status" if governance::TESTER_STATUSES.contains(&v.as_str()) => q.status = Some(v),
+            "status" => {
+                return Err(AppError::BadRequest(format!(
+                    "status: must be active, suspended or pending, got {v:?}"
+                )));
+            }
+            "country" => q.country = Some(v),
+            "ndCategory" => q.nd_category = Some(v),
+            "minSessions" => {
+                q.min_sessions = Some(v.parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
+                    AppError::BadRequest(format!("minSessions: must be a whole number ≥ 0, got {v:?}"))
+                })?)
+            }
+            _ => {}
+        }
+    }
+    let (rows, total) = governance::list_testers(&state, &q, page.0).await?;
+    let out = rows
+        .into_iter()
+        .map(|t| TesterOut {
+            country: t.profile.as_ref().and_then(|p| p.country.clone()),
+            nd_categories: t.profile.map(|p| p.nd_categories).unwrap_or_default(),
+            tester_id: t.user_id,
+            email: t.email,
+            display_name: t.full_name,
+            status: t.status,
+            capacity_verified: t.capacity_verified,
+            consent_version: t.consent_version,
+            completed_sessions: t.completed_sessions,
+            avg_rating: None,
+            joined_at: format_ms(t.joined_at),
+        })
+        .collect();
+    Ok(Envelope::page(out, page.meta(total)))
+}
+
+/// A tester's new status.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TesterPatch {
+    /// `active`, `suspended` or `pending`.
+    pub status: String,
+}
+
+/// The status change.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TesterStatusOut {
+    pub tester_id: String,
+    pub status: String,
+    pub previous_status: String,
+}
+
+/// Set a tester's status: a suspended tester loses open offers (running sessions are kept) and
+/// gets no new ones. Audited with before/after and the request id.
+#[utoipa::path(patch, path = "/api/admin/testers/{id}", tag = "admin", security(("jwt" = []), ("token" = ["admin"])), request_body = TesterPatch,
+    params(("id" = String, Path, description = "Tester id (`user_…`)")),
+    responses((status = 200, body = Envelope<TesterStatusOut>)))]
+async fn patch_tester(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    RequestId(request_id): RequestId,
+    ApiJson(b): ApiJson<TesterPatch>,
+) -> AppResult<Envelope<TesterStatusOut>> {
+    let before = governance::set_tester_status(&state, &admin, &id, &b.status, request_id).await?;
+    Ok(ok(TesterStatusOut { tester_id: id, status: b.status, previous_status: before }))
 }
 
 /// Plan change.
@@ -40,6 +202,8 @@ pub struct AuditOut {
     pub target_id: String,
     pub details: serde_json::Value,
     pub created_at: String,
+    /// The request that made the change.
+    pub request_id: Option<String>,
 }
 
 /// Change an organization's plan.
@@ -50,9 +214,10 @@ async fn patch_organization(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
+    RequestId(request_id): RequestId,
     ValidatedJson(b): ValidatedJson<OrganizationPatch>,
 ) -> AppResult<Envelope<OrganizationOut>> {
-    Ok(ok(accounts::set_plan(&state, &admin, &id, b.plan).await?.into()))
+    Ok(ok(accounts::set_plan(&state, &admin, &id, b.plan, request_id).await?.into()))
 }
 
 /// The audit log, newest first.
@@ -74,6 +239,7 @@ async fn audit_log(
             target_type: a.target_type,
             target_id: a.target_id,
             created_at: format_ms(a.created_at),
+            request_id: a.request_id,
         })
         .collect();
     Ok(Envelope::page(out, page.meta(total)))

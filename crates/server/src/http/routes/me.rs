@@ -17,7 +17,7 @@ use crate::http::state::AppState;
 use crate::services::accounts;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_me, patch_me))
+    OpenApiRouter::new().routes(routes!(get_me, patch_me, delete_me))
 }
 
 /// The caller: the user, their organization, and how they authenticated.
@@ -64,4 +64,23 @@ async fn patch_me(
 ) -> AppResult<Envelope<UserOut>> {
     let user = accounts::rename(&state, &caller, &b.full_name).await?;
     Ok(ok(user.into()))
+}
+
+/// The erasure request.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasureOut {
+    /// The erasure job (follow it with `GET /api/analysis-jobs/:id` as an admin).
+    pub analysis_job_id: String,
+    pub status: crate::domain::QueueStatus,
+}
+
+/// Erase my account: sign-ins, tokens and test tokens stop working at once; an erasure job then
+/// deletes the person's profile, consent records, streams, notes, feedback and credentials.
+/// Findings and reports keep only the anonymous `Tester N` label.
+#[utoipa::path(delete, path = "/api/me", tag = "me", security(("jwt" = [])),
+    responses((status = 200, body = Envelope<ErasureOut>)))]
+async fn delete_me(State(state): State<AppState>, caller: UserJwt) -> AppResult<Envelope<ErasureOut>> {
+    let item = crate::services::governance::request_erasure(&state, &caller).await?;
+    Ok(ok(ErasureOut { analysis_job_id: item.id, status: item.status }))
 }

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod ingest;
 pub mod me;
 pub mod ops;
+pub mod quiz;
 pub mod reports;
 pub mod sessions;
 pub mod studies;

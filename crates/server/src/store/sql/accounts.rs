@@ -13,7 +13,7 @@ type OrgRow = (String, String, String, i64, i64);
 
 type TokenRow = (String, String, String, String, String, i64, Option<i64>, Option<i64>, Option<i64>);
 
-type AuditRow = (String, Option<String>, String, String, String, String, i64);
+type AuditRow = (String, Option<String>, String, String, String, String, i64, Option<String>);
 
 type PrincipalRow = (String, String, Option<String>, Option<String>);
 
@@ -56,6 +56,7 @@ fn token_from(r: TokenRow) -> ApiToken {
 
 fn audit_from(r: AuditRow) -> AuditEntry {
     AuditEntry {
+        request_id: r.7,
         id: r.0,
         actor_id: r.1,
         action: r.2,
@@ -196,19 +197,7 @@ impl AccountStore for SqlStore {
             .fetch_optional(&mut *tx)
             .await?;
             let Some(row) = row else { return Err(StoreError::NotFound) };
-            sqlx::query(
-                "INSERT INTO audit_log (id, actor_id, action, target_type, target_id, details, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&audit.id)
-            .bind(&audit.actor_id)
-            .bind(&audit.action)
-            .bind(&audit.target_type)
-            .bind(&audit.target_id)
-            .bind(&audit.details)
-            .bind(audit.created_at)
-            .execute(&mut *tx)
-            .await?;
+            insert_audit!(tx, audit);
             tx.commit().await?;
             // The plan is part of every member's principal: drop them all (a rare admin action).
             self.cache.organizations.remove(org_id);
@@ -461,7 +450,8 @@ impl AccountStore for SqlStore {
         read!(self, p => {
             let (rows, total) = fetch_page!(
                 p,
-                "SELECT id, actor_id, action, target_type, target_id, details, created_at FROM audit_log WHERE 1 = 1",
+                "SELECT id, actor_id, action, target_type, target_id, details, created_at, request_id FROM audit_log \
+                 WHERE 1 = 1",
                 "SELECT COUNT(*) FROM audit_log WHERE 1 = 1",
                 |_: &mut sqlx::QueryBuilder<_>| {},
                 "created_at DESC, id DESC",

@@ -298,6 +298,27 @@ where
     }
 }
 
+/// Writes an `AuditEntry` inside the caller's transaction.
+macro_rules! insert_audit {
+    ($tx:ident, $audit:expr) => {{
+        let a: &AuditEntry = &$audit;
+        sqlx::query(
+            "INSERT INTO audit_log (id, actor_id, action, target_type, target_id, details, created_at, request_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&a.id)
+        .bind(&a.actor_id)
+        .bind(&a.action)
+        .bind(&a.target_type)
+        .bind(&a.target_id)
+        .bind(&a.details)
+        .bind(a.created_at)
+        .bind(&a.request_id)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
 /// `(organization_id, study_id)` of a session, read in the transaction.
 macro_rules! session_owner {
     ($tx:ident, $session_id:expr) => {{
@@ -312,6 +333,7 @@ macro_rules! session_owner {
 }
 
 mod accounts;
+mod governance;
 mod pipeline;
 mod sessions;
 mod studies;

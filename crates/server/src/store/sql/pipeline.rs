@@ -118,6 +118,7 @@ impl PipelineStore for SqlStore {
                         return Ok(Guarded::WrongState(format!("none {with}")));
                     }
                 }
+                EnqueueGuard::Always => {}
             }
             let pending: Option<JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(select))
                 .bind(&job.subject_id)

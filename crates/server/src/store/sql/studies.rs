@@ -60,12 +60,17 @@ where
                 " AND (EXISTS (SELECT 1 FROM study_testers st WHERE st.study_id = s.id AND st.tester_id = ",
             )
             .push_bind(tester_id.clone())
-            .push(") OR (s.status IN (");
-            let mut sep = qb.separated(", ");
-            for st in offered_in {
-                sep.push_bind(st.as_str().to_owned());
+            .push(") OR (");
+            if offered_in.is_empty() {
+                qb.push("1 = 0");
+            } else {
+                qb.push("s.status IN (");
+                let mut sep = qb.separated(", ");
+                for st in offered_in {
+                    sep.push_bind(st.as_str().to_owned());
+                }
+                qb.push(")");
             }
-            qb.push(")");
             // country: required on both sides
             match &profile.country {
                 Some(c) => {
@@ -427,8 +432,9 @@ impl StudyStore for SqlStore {
 
     async fn get_profile(&self, user_id: &str) -> StoreResult<Option<TesterProfile>> {
         read!(self, p => {
-            let row: Option<(String, String, bool, i64)> = sqlx::query_as(
-                "SELECT user_id, profile, capacity_verified, updated_at FROM tester_profiles WHERE user_id = $1",
+            let row: Option<(String, String, bool, i64, Option<String>, String)> = sqlx::query_as(
+                "SELECT user_id, profile, capacity_verified, updated_at, consent_version, status FROM tester_profiles \
+                 WHERE user_id = $1",
             )
             .bind(user_id)
             .fetch_optional(p)
@@ -436,7 +442,14 @@ impl StudyStore for SqlStore {
             row.map(|r| {
                 let profile = serde_json::from_str(&r.1)
                     .map_err(|e| StoreError::Other(format!("profile of {} is unreadable: {e}", r.0)))?;
-                Ok(TesterProfile { user_id: r.0, profile, capacity_verified: r.2, updated_at: r.3 })
+                Ok(TesterProfile {
+                    user_id: r.0,
+                    profile,
+                    capacity_verified: r.2,
+                    updated_at: r.3,
+                    consent_version: r.4,
+                    status: r.5,
+                })
             })
             .transpose()
         })

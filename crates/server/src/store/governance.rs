@@ -1,0 +1,127 @@
+//! Testers and governance in the store: capacity-quiz versions and attempts, special-category
+//! consent history, the tester's status, the admin's tester list, and erasure.
+
+use async_trait::async_trait;
+
+use super::{AuditEntry, Guarded, NewUser, StoreResult};
+use crate::domain::study::Profile;
+
+/// A quiz version as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuizRow {
+    pub id: String,
+    pub version: i64,
+    pub passing_score: i64,
+    /// JSON of the questions with their answers.
+    pub questions: String,
+    pub created_at: i64,
+}
+
+/// A quiz attempt to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewQuizAttempt {
+    pub id: String,
+    pub quiz_id: String,
+    pub tester_id: String,
+    pub score: i64,
+    pub passed: bool,
+    pub now: i64,
+}
+
+/// How many attempts a tester may make in a window (the rule is the service's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptLimit {
+    pub max: i64,
+    /// Attempts at or after this time count.
+    pub since: i64,
+}
+
+/// A tester as the admin list shows them.
+#[derive(Debug, Clone)]
+pub struct TesterSummary {
+    pub user_id: String,
+    pub email: String,
+    pub full_name: String,
+    /// `active`, `suspended` or `pending` (no profile yet).
+    pub status: String,
+    pub profile: Option<Profile>,
+    pub capacity_verified: bool,
+    pub consent_version: Option<String>,
+    /// Sessions that reached `completed` or later.
+    pub completed_sessions: i64,
+    pub joined_at: i64,
+}
+
+/// Filters of the admin's tester list that SQL applies (the profile's fields are matched by the
+/// service, which owns the profile's shape).
+#[derive(Debug, Clone, Default)]
+pub struct TesterFilter {
+    pub status: Option<String>,
+    pub min_sessions: Option<i64>,
+}
+
+/// Session states that count as a completed test for `completedSessions`.
+pub type CompletedStates<'a> = &'a [crate::domain::SessionStatus];
+
+/// Governance of testers.
+#[async_trait]
+pub trait GovernanceStore: Send + Sync + 'static {
+    /// The newest quiz version.
+    async fn active_quiz(&self) -> StoreResult<Option<QuizRow>>;
+    async fn quiz(&self, id: &str) -> StoreResult<Option<QuizRow>>;
+    /// Publishes the next version (its id `<id_prefix><version>`), audited in the same transaction
+    /// (the audit entry's target becomes that id).
+    async fn publish_quiz(
+        &self,
+        id_prefix: &str,
+        passing_score: i64,
+        questions: &str,
+        audit: AuditEntry,
+        now: i64,
+    ) -> StoreResult<QuizRow>;
+    /// Records an attempt unless `limit` is reached (`WrongState("limit")`); a pass sets the
+    /// tester's `capacity_verified` (creating an empty profile if there is none).
+    async fn record_quiz_attempt(&self, a: NewQuizAttempt, limit: AttemptLimit) -> StoreResult<Guarded<()>>;
+    /// Gives special-category consent (`version`), with a history row.
+    async fn give_special_consent(
+        &self,
+        tester_id: &str,
+        history_id: &str,
+        version: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Withdraws it: history row, no consent in force, the profile replaced by `cleared` (the
+    /// service removes the special-category fields), and the tester's facial and voice items
+    /// deleted — in one transaction. `NotFound` when no consent is in force.
+    async fn withdraw_special_consent(
+        &self,
+        tester_id: &str,
+        history_id: &str,
+        cleared: &Profile,
+        now: i64,
+    ) -> StoreResult<Guarded<()>>;
+    /// The consent history, oldest first: `(version, action, at)`.
+    async fn consent_history(&self, tester_id: &str) -> StoreResult<Vec<(String, String, i64)>>;
+    /// Every tester matching `filter`, newest first (the admin list; the service pages it after
+    /// applying the profile filters).
+    async fn list_testers(
+        &self,
+        filter: &TesterFilter,
+        completed: CompletedStates<'_>,
+    ) -> StoreResult<Vec<TesterSummary>>;
+    /// Sets a tester's status, audited with before/after in the same transaction; with
+    /// `drop_open_offers`, accepted seats without a session are given back.
+    async fn set_tester_status(
+        &self,
+        tester_id: &str,
+        status: &str,
+        drop_open_offers: bool,
+        audit: AuditEntry,
+    ) -> StoreResult<Guarded<String>>;
+    /// Stops a user at once before erasure: no sign-in, no token, no session works any more.
+    async fn lock_user(&self, user_id: &str, now: i64) -> StoreResult<()>;
+    /// Erases a person: their rows are deleted, or re-pointed at `tombstone` (an anonymous user
+    /// with no personal data) where the row must outlive them (sessions under findings and
+    /// reports, seats, audit entries). One transaction.
+    async fn erase_user(&self, user_id: &str, tombstone: NewUser, now: i64) -> StoreResult<Guarded<()>>;
+}
