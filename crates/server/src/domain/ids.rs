@@ -20,6 +20,9 @@ pub mod prefix {
     pub const WEBHOOK_ENDPOINT: &str = "whe";
     pub const DELIVERY: &str = "msg";
     pub const REQUEST: &str = "req";
+    pub const NOTIFICATION: &str = "ntf";
+    pub const OFFER: &str = "ofr";
+    pub const TELEGRAM_MESSAGE: &str = "tgm";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.

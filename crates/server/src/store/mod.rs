@@ -6,21 +6,27 @@
 pub mod accounts;
 pub mod cache;
 mod migrate;
+pub mod notifications;
 pub mod pipeline;
 pub mod postgres;
+pub mod scheduler;
 pub mod sessions;
 pub(crate) mod sql;
 pub mod sqlite;
 pub mod studies;
+pub mod telegram;
 pub mod webhooks;
 
 use async_trait::async_trait;
 
 pub use accounts::*;
+pub use notifications::*;
 pub use pipeline::*;
+pub use scheduler::*;
 pub use sessions::*;
 pub use sql::SqlStore;
 pub use studies::*;
+pub use telegram::*;
 pub use webhooks::*;
 
 pub use crate::domain::Tenant;
@@ -70,7 +76,16 @@ impl Page {
 /// The store: one trait per domain, all implemented by `SqlStore`. Object-safe so the
 /// backend is chosen at start-up (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: AccountStore + StudyStore + SessionStore + PipelineStore + WebhookStore {
+pub trait Store:
+    AccountStore
+    + StudyStore
+    + SessionStore
+    + PipelineStore
+    + WebhookStore
+    + TelegramStore
+    + NotificationStore
+    + SchedulerStore
+{
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations; returns how many were applied.
