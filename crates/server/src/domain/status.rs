@@ -107,6 +107,14 @@ wire_enum! {
         StudyReport = "study_report",
         /// One outbound webhook delivery.
         WebhookDelivery = "webhook_delivery",
+        /// Offers a launched study to every eligible tester with Telegram (the fan-out).
+        OfferBroadcast = "offer_broadcast",
+        /// One Telegram offer to one tester.
+        TelegramOffer = "telegram_offer",
+        /// One other Telegram message (a reply, a notification's copy).
+        TelegramMessage = "telegram_message",
+        /// One run of a scheduled job (a scheduler tick).
+        ScheduledJob = "scheduled_job",
     }
 }
 

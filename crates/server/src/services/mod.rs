@@ -3,13 +3,17 @@
 pub mod accounts;
 pub mod analysis_input;
 pub mod credentials;
+pub mod cron;
 pub mod export;
 pub mod ingest;
+pub mod notifications;
 pub mod ops;
 pub mod pipeline;
 pub mod queue;
 pub mod reports;
+pub mod scheduler;
 pub mod sessions;
 pub mod studies;
+pub mod telegram;
 pub mod tokens;
 pub mod webhooks;

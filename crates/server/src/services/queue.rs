@@ -13,7 +13,7 @@ use crate::auth::principal::Principal;
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::{PipelineStatus, QueueKind};
 use crate::error::{AppError, AppResult};
-use crate::services::{pipeline, reports, webhooks};
+use crate::services::{pipeline, reports, scheduler, telegram, webhooks};
 use crate::store::{EnqueueGuard, Guarded, NewQueueItem, QueueItem};
 
 /// Attempts before an agent's item is marked failed.
@@ -66,15 +66,30 @@ pub async fn get(state: &App, p: &Principal, id: &str) -> AppResult<QueueItem> {
     state.store.get_queue_item(&p.tenant()?, id).await?.ok_or_else(|| AppError::not_found("Analysis job"))
 }
 
-/// Runs one item's handler; `Ok` carries the result reference.
-async fn run(state: &App, item: &QueueItem) -> AppResult<String> {
-    match item.kind {
+/// What a handler did with its item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Finished; the result reference.
+    Done(String),
+    /// Not run yet: due again at this time (epoch ms), the attempt not counted (a rate
+    /// limit or a pacing slot, not a failure).
+    Later(i64),
+}
+
+/// Runs one item's handler.
+async fn run(state: &App, item: &QueueItem) -> AppResult<Outcome> {
+    let done = match item.kind {
         QueueKind::AnalyzeSession => pipeline::run_session_analysis(state, &item.subject_id).await,
         QueueKind::SnapshotSession => pipeline::run_snapshot(state, item).await,
         QueueKind::SessionReport => reports::run_session_report(state, &item.subject_id).await,
         QueueKind::StudyReport => reports::run_study_report(state, &item.subject_id).await,
         QueueKind::WebhookDelivery => webhooks::deliver(state, item).await,
-    }
+        QueueKind::OfferBroadcast => telegram::run_broadcast(state, item).await,
+        QueueKind::TelegramOffer => return telegram::deliver_offer(state, item).await,
+        QueueKind::TelegramMessage => return telegram::deliver_message(state, item).await,
+        QueueKind::ScheduledJob => scheduler::run_item(state, item).await,
+    };
+    done.map(Outcome::Done)
 }
 
 /// What a final failure does to the subject session's pipeline.
@@ -92,7 +107,8 @@ pub async fn run_once(state: &App, worker: &str) -> AppResult<bool> {
     let outcome = run(state, &item).await;
     let now = state.now();
     match outcome {
-        Ok(result) => state.store.complete_item(&item.id, &result, now).await?,
+        Ok(Outcome::Done(result)) => state.store.complete_item(&item.id, &result, now).await?,
+        Ok(Outcome::Later(run_at)) => state.store.defer_item(&item.id, run_at, now).await?,
         Err(e) => {
             let retry = (item.attempts < item.max_attempts).then(|| now + backoff_ms(item.attempts));
             tracing::warn!(item = %item.id, kind = %item.kind, attempts = item.attempts, error = %e, retry = retry.is_some(), "queue item failed");
