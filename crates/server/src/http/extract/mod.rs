@@ -3,7 +3,9 @@
 pub mod auth;
 pub mod json;
 pub mod pagination;
+pub mod shared_secret;
 
 pub use auth::{Admin, Authed, BusinessOrAdmin, SessionActor, UserJwt};
 pub use json::{ApiJson, OptionalJson, ValidatedJson};
 pub use pagination::Pagination;
+pub use shared_secret::{CronAuth, TelegramWebhookAuth};
