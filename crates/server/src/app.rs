@@ -8,6 +8,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::integrations::llm::Narrator;
+use crate::integrations::telegram::Telegram;
 use crate::ratelimit::RateLimiter;
 use crate::store::Store;
 
@@ -41,6 +42,8 @@ pub struct AppCore {
     pub narrator: Option<Arc<dyn Narrator>>,
     /// Wakes this process's queue workers when work is enqueued here.
     pub queue_ready: Arc<tokio::sync::Notify>,
+    /// The Telegram bot (None: not configured; its routes answer 503).
+    pub telegram: Option<Arc<dyn Telegram>>,
 }
 
 impl AppCore {

@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 
 use crate::auth::password::PasswordCost;
+use crate::domain::CronJob;
 
 /// Deployment environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,19 @@ pub struct RateLimits {
     pub free: u32,
     pub pro: u32,
     pub ingest: u32,
+}
+
+/// The Telegram bot (spec §7): present when a bot token is configured.
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    /// Bot API base URL; calls go to `<base>/bot<token>/<method>`.
+    pub api_base: String,
+    pub bot_token: SecretString,
+    /// The bot's username, for `https://t.me/<bot>?start=<code>` links.
+    pub bot_username: String,
+    /// What `X-Telegram-Bot-Api-Secret-Token` (or `x-webhook-secret`) must carry on
+    /// `/api/telegram/webhook`: the Telegram secret, else the generic webhook secret.
+    pub webhook_secret: Option<SecretString>,
 }
 
 /// The typed configuration.
@@ -72,6 +86,15 @@ pub struct Config {
     pub identity_cache_secs: u64,
     /// Not settable from outside: tests lower it to keep the suite fast.
     pub password_cost: PasswordCost,
+    /// The Telegram bot (None: Telegram routes answer 503, offers are not sent).
+    pub telegram: Option<TelegramConfig>,
+    /// Cron expression (UTC) of each scheduled job; a job without one only runs through
+    /// `POST /api/cron/<job>`.
+    pub schedules: Vec<(CronJob, Option<String>)>,
+    /// Minutes past `maxDurationMinutes` before a running session is abandoned.
+    pub session_grace_minutes: i64,
+    /// Days raw streams (events, facial, voice) are kept; reports and findings stay.
+    pub retention_days: i64,
 }
 
 /// Every setting the server reads, with its default (`None`: no default).
@@ -133,7 +156,57 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         Some("5"),
         "how long a node caches sign-in sessions, users, organizations (0 = off)",
     ),
+    ("OPENSCOUTER_TELEGRAM_API_BASE", Some("https://api.telegram.org"), "Telegram Bot API base URL"),
+    ("OPENSCOUTER_TELEGRAM_BOT_TOKEN", None, "bot token from @BotFather (Telegram is off without it)"),
+    (
+        "OPENSCOUTER_TELEGRAM_BOT_USERNAME",
+        None,
+        "the bot's username, for t.me links (required with the token)",
+    ),
+    (
+        "OPENSCOUTER_TELEGRAM_WEBHOOK_SECRET",
+        None,
+        "secret_token given to setWebhook (default: OPENSCOUTER_WEBHOOK_SECRET)",
+    ),
+    (
+        "OPENSCOUTER_CRON_SESSION_TIMEOUTS",
+        Some("*/5 * * * *"),
+        "cron (UTC) of the session timeouts; off = never",
+    ),
+    ("OPENSCOUTER_CRON_REMINDERS", Some("*/15 * * * *"), "cron (UTC) of the reminders; off = never"),
+    (
+        "OPENSCOUTER_CRON_STUDY_FOLLOWUPS",
+        Some("0 * * * *"),
+        "cron (UTC) of the 72 h study follow-ups; off = never",
+    ),
+    (
+        "OPENSCOUTER_CRON_RETENTION",
+        Some("30 3 * * *"),
+        "cron (UTC) of the raw-stream retention purge; off = never",
+    ),
+    ("OPENSCOUTER_CRON_PAYOUT_RETRY", Some("*/30 * * * *"), "cron (UTC) of the payout retry; off = never"),
+    (
+        "OPENSCOUTER_SESSION_GRACE_MINUTES",
+        Some("30"),
+        "minutes past a study's maxDurationMinutes before a running session is abandoned",
+    ),
+    (
+        "OPENSCOUTER_RETENTION_DAYS",
+        Some("365"),
+        "days raw streams are kept (events, facial, voice); reports and findings stay",
+    ),
 ];
+
+/// The setting naming each job's schedule.
+pub fn schedule_setting(job: CronJob) -> &'static str {
+    match job {
+        CronJob::SessionTimeouts => "OPENSCOUTER_CRON_SESSION_TIMEOUTS",
+        CronJob::Reminders => "OPENSCOUTER_CRON_REMINDERS",
+        CronJob::StudyFollowups => "OPENSCOUTER_CRON_STUDY_FOLLOWUPS",
+        CronJob::Retention => "OPENSCOUTER_CRON_RETENTION",
+        CronJob::PayoutRetry => "OPENSCOUTER_CRON_PAYOUT_RETRY",
+    }
+}
 
 /// A configuration error: one line for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -271,7 +344,63 @@ impl Config {
             }
         };
 
+        let telegram = match (
+            secret("OPENSCOUTER_TELEGRAM_BOT_TOKEN"),
+            raw.get("OPENSCOUTER_TELEGRAM_BOT_USERNAME")
+                .map(|s| s.trim().trim_start_matches('@'))
+                .filter(|s| !s.is_empty()),
+        ) {
+            (Some(bot_token), Some(username)) => {
+                let api_base = get("OPENSCOUTER_TELEGRAM_API_BASE").trim_end_matches('/').to_owned();
+                if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+                    return Err(bad("OPENSCOUTER_TELEGRAM_API_BASE", "expected an http(s) URL"));
+                }
+                if !username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(bad("OPENSCOUTER_TELEGRAM_BOT_USERNAME", "letters, digits and _ only"));
+                }
+                let webhook_secret = secret("OPENSCOUTER_TELEGRAM_WEBHOOK_SECRET")
+                    .or_else(|| secret("OPENSCOUTER_WEBHOOK_SECRET"));
+                Some(TelegramConfig {
+                    api_base,
+                    bot_token,
+                    bot_username: username.to_owned(),
+                    webhook_secret,
+                })
+            }
+            (None, None) => None,
+            _ => {
+                return Err(bad(
+                    "OPENSCOUTER_TELEGRAM_BOT_TOKEN",
+                    "Telegram needs OPENSCOUTER_TELEGRAM_BOT_TOKEN and OPENSCOUTER_TELEGRAM_BOT_USERNAME together",
+                ));
+            }
+        };
+        let mut schedules = Vec::new();
+        for job in CronJob::ALL {
+            let name = schedule_setting(*job);
+            let expr = get(name).trim();
+            let expr = if expr.is_empty() || expr == "off" {
+                None
+            } else {
+                crate::services::scheduler::parse_cron(expr).map_err(|e| bad(name, e))?;
+                Some(expr.to_owned())
+            };
+            schedules.push((*job, expr));
+        }
+        let whole = |name: &str, max: u64| -> Result<i64, ConfigError> {
+            let v: u64 = get(name).parse().map_err(|_| bad(name, "expected a whole number"))?;
+            if v > max {
+                return Err(bad(name, format!("at most {max}")));
+            }
+            i64::try_from(v).map_err(|_| bad(name, "too large"))
+        };
+
         Ok(Self {
+            telegram,
+            schedules,
+            session_grace_minutes: whole("OPENSCOUTER_SESSION_GRACE_MINUTES", 7 * 24 * 60)?,
+            retention_days: i64::try_from(positive("OPENSCOUTER_RETENTION_DAYS")?)
+                .map_err(|_| bad("OPENSCOUTER_RETENTION_DAYS", "too large"))?,
             database_url,
             listen,
             env: env_kind,
@@ -425,6 +554,38 @@ mod tests {
             ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
             ("OPENSCOUTER_TRUSTED_PROXIES", "10.0.0.0/99", "OPENSCOUTER_TRUSTED_PROXIES"),
             ("OPENSCOUTER_CORS_ORIGINS", "ftp://x", "OPENSCOUTER_CORS_ORIGINS"),
+        ] {
+            let e =
+                Config::from_sources(&BTreeMap::new(), &env(&[(k, v), ("OPENSCOUTER_JWT_SECRET", &secret)]))
+                    .unwrap_err();
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn telegram_and_schedules() {
+        let secret = "x".repeat(32);
+        let base = [("OPENSCOUTER_JWT_SECRET", secret.as_str())];
+        let c = Config::from_sources(&BTreeMap::new(), &env(&base)).unwrap();
+        assert!(c.telegram.is_none(), "off without a token");
+        assert_eq!(c.retention_days, 365);
+        assert!(c.schedules.iter().all(|(_, e)| e.is_some()), "every job scheduled by default");
+        let on = [
+            ("OPENSCOUTER_JWT_SECRET", secret.as_str()),
+            ("OPENSCOUTER_TELEGRAM_BOT_TOKEN", "1:abc"),
+            ("OPENSCOUTER_TELEGRAM_BOT_USERNAME", "@ScoutBot"),
+            ("OPENSCOUTER_WEBHOOK_SECRET", "generic"),
+            ("OPENSCOUTER_CRON_RETENTION", "off"),
+        ];
+        let c = Config::from_sources(&BTreeMap::new(), &env(&on)).unwrap();
+        let t = c.telegram.unwrap();
+        assert_eq!((t.api_base.as_str(), t.bot_username.as_str()), ("https://api.telegram.org", "ScoutBot"));
+        assert!(t.webhook_secret.is_some(), "falls back to the generic webhook secret");
+        assert!(c.schedules.iter().any(|(j, e)| *j == CronJob::Retention && e.is_none()));
+        for (k, v, needle) in [
+            ("OPENSCOUTER_TELEGRAM_BOT_TOKEN", "1:abc", "OPENSCOUTER_TELEGRAM_BOT_TOKEN"),
+            ("OPENSCOUTER_CRON_REMINDERS", "every day", "OPENSCOUTER_CRON_REMINDERS"),
+            ("OPENSCOUTER_RETENTION_DAYS", "0", "OPENSCOUTER_RETENTION_DAYS"),
         ] {
             let e =
                 Config::from_sources(&BTreeMap::new(), &env(&[(k, v), ("OPENSCOUTER_JWT_SECRET", &secret)]))

@@ -65,6 +65,8 @@ pub enum StartError {
     Jwt(String),
     #[error("invalid LLM configuration: {0}")]
     Llm(String),
+    #[error("invalid Telegram configuration: {0}")]
+    Telegram(String),
 }
 
 /// Builds the state from configuration: opens and migrates the store.
@@ -93,6 +95,13 @@ pub fn state_with_store(
         )),
         None => None,
     };
+    let telegram: Option<Arc<dyn integrations::telegram::Telegram>> = match &config.telegram {
+        Some(t) => Some(Arc::new(
+            integrations::telegram::BotApi::new(&t.api_base, t.bot_token.clone())
+                .map_err(StartError::Telegram)?,
+        )),
+        None => None,
+    };
     Ok(AppState::new(EdgeState {
         origins: Arc::new(OriginPolicy::new(&config.cors_origins, config.env)),
         metrics: telemetry::metrics_handle(),
@@ -104,6 +113,7 @@ pub fn state_with_store(
             clock,
             queue_ready: Arc::new(tokio::sync::Notify::new()),
             narrator,
+            telegram,
         }),
     }))
 }
@@ -119,10 +129,16 @@ pub async fn serve(
     let workers = if role == Role::Api {
         Vec::new()
     } else {
-        services::queue::spawn(state.app.clone(), state.config.workers, shutdown.clone())
+        let mut w = services::queue::spawn(state.app.clone(), state.config.workers, shutdown.clone());
+        w.push(services::scheduler::spawn(state.app.clone(), shutdown.clone()));
+        w
     };
     if role == Role::Worker {
-        println!("worker running ({} workers, no HTTP listener); pid {}", workers.len(), std::process::id());
+        println!(
+            "worker running ({} workers and the scheduler, no HTTP listener); pid {}",
+            state.config.workers,
+            std::process::id()
+        );
         shutdown.cancelled().await;
     } else {
         let app = http::router(state);

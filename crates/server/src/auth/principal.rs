@@ -12,6 +12,9 @@ pub enum AuthMethod {
     ApiToken { token_id: String, scopes: Vec<Scope> },
     /// A session test token: one session's ingestion and controls only.
     TestToken { session_id: String },
+    /// A tester acting through their linked Telegram chat (the bot's offer buttons); never
+    /// an HTTP credential.
+    Telegram { chat_id: i64 },
 }
 
 /// An authenticated caller, with role, organization and plan read fresh from the store.
@@ -30,7 +33,7 @@ impl Principal {
         match &self.method {
             AuthMethod::ApiToken { token_id, .. } => format!("tok:{token_id}"),
             AuthMethod::TestToken { session_id } => format!("sess:{session_id}"),
-            AuthMethod::Jwt { .. } => format!("user:{}", self.user_id),
+            AuthMethod::Jwt { .. } | AuthMethod::Telegram { .. } => format!("user:{}", self.user_id),
         }
     }
 
@@ -54,7 +57,7 @@ impl Principal {
         match &self.method {
             AuthMethod::Jwt { .. } => true,
             AuthMethod::ApiToken { scopes, .. } => scopes.contains(&scope),
-            AuthMethod::TestToken { .. } => false,
+            AuthMethod::TestToken { .. } | AuthMethod::Telegram { .. } => false,
         }
     }
 }

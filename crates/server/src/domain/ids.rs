@@ -22,6 +22,9 @@ pub mod prefix {
     pub const REQUEST: &str = "req";
     pub const QUIZ_ATTEMPT: &str = "qat";
     pub const CONSENT: &str = "cns";
+    pub const NOTIFICATION: &str = "ntf";
+    pub const OFFER: &str = "ofr";
+    pub const TELEGRAM_MESSAGE: &str = "tgm";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.

@@ -6,7 +6,8 @@ pub mod status;
 pub mod study;
 
 pub use status::{
-    Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus, WebhookEvent,
+    CronJob, Decision, NotificationKind, PipelineStatus, QueueKind, QueueStatus, ReportKind, SeatStatus,
+    SessionStatus, StudyStatus, TelegramStatus, WebhookEvent,
 };
 
 use serde::{Deserialize, Serialize};

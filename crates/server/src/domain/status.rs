@@ -109,6 +109,14 @@ wire_enum! {
         WebhookDelivery = "webhook_delivery",
         /// Erasure of a person (`DELETE /api/me`).
         Erasure = "erasure",
+        /// Offers a launched study to every eligible tester with Telegram (the fan-out).
+        OfferBroadcast = "offer_broadcast",
+        /// One Telegram offer to one tester.
+        TelegramOffer = "telegram_offer",
+        /// One other Telegram message (a reply, a notification's copy).
+        TelegramMessage = "telegram_message",
+        /// One run of a scheduled job (a scheduler tick).
+        ScheduledJob = "scheduled_job",
     }
 }
 
@@ -147,6 +155,50 @@ wire_enum! {
         SessionConfirmed = "session.confirmed",
         ReportReady = "report.ready",
         StudyReportReady = "study.report_ready",
+        /// A study open for 72 h without completing (staff follow up).
+        StudyStalled = "study.stalled",
+    }
+}
+
+wire_enum! {
+    /// Where a Telegram offer or message is: waiting in the queue, sent, failed for good, or
+    /// skipped (the tester unlinked, or the study stopped taking sessions before it went out).
+    TelegramStatus {
+        Queued = "queued",
+        Sent = "sent",
+        Failed = "failed",
+        Skipped = "skipped",
+    }
+}
+
+wire_enum! {
+    /// A tester's answer to a study (the `study_testers` row).
+    SeatStatus {
+        Accepted = "accepted",
+        Declined = "declined",
+    }
+}
+
+wire_enum! {
+    /// What an in-app notification is about (`GET /api/notifications` `kind`).
+    NotificationKind {
+        /// A tester accepted a study but has not started it.
+        OfferReminder = "offer.reminder",
+        /// A session timed out without completing.
+        SessionAbandoned = "session.abandoned",
+        /// A study open for 72 h without completing.
+        StudyStalled = "study.stalled",
+    }
+}
+
+wire_enum! {
+    /// The scheduled jobs: each runs from the built-in scheduler and from `POST /api/cron/<name>`.
+    CronJob {
+        SessionTimeouts = "session-timeouts",
+        Reminders = "reminders",
+        StudyFollowups = "study-followups",
+        Retention = "retention",
+        PayoutRetry = "payout-retry",
     }
 }
 

@@ -50,6 +50,9 @@ Times are RFC 3339 UTC with milliseconds. Ids are prefixed ULIDs (user_…, org_
         (name = "analysis", description = "Agent 2: findings, analytics, the tester's confirmation"),
         (name = "reports", description = "Agents 3 and 4: session and study reports"),
         (name = "webhooks", description = "Outbound webhooks, signed with Standard Webhooks"),
+        (name = "telegram", description = "The Telegram bot: chat links, offers, its webhook"),
+        (name = "notifications", description = "In-app notifications"),
+        (name = "cron", description = "Scheduled jobs on demand (the built-in scheduler runs them too)"),
         (name = "ops", description = "Health, readiness, metrics, this document"),
     )
 )]
@@ -70,6 +73,15 @@ impl Modify for Security {
                 "Authorization",
                 "`Token ost_…`: an API token from POST /api/tokens",
             ))),
+        );
+        components.add_security_scheme(
+            "cron",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`Bearer <cron secret>` (OPENSCOUTER_CRON_SECRET)"))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "testToken",
@@ -95,6 +107,9 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::webhooks::router())
         .merge(routes::testers::router())
         .merge(routes::quiz::router())
+        .merge(routes::telegram::router())
+        .merge(routes::notifications::router())
+        .merge(routes::cron::router())
         .routes(routes!(routes::ops::openapi_json))
         .routes(routes!(routes::docs::docs))
         .split_for_parts();
@@ -104,6 +119,8 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .routes(routes!(routes::ops::healthz))
         .routes(routes!(routes::ops::readyz))
         .routes(routes!(routes::ops::metrics))
+        // Telegram's webhook checks its own secret and limit (per source, not per IP).
+        .merge(routes::telegram::webhook_router())
         .split_for_parts();
     doc.merge(ops_doc);
     openapi::document_errors(&mut doc);

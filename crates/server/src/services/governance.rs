@@ -421,7 +421,7 @@ pub async fn request_erasure(state: &App, p: &Principal) -> AppResult<QueueItem>
         tester_id: None,
         payload: None,
     };
-    let item = match queue::enqueue(state, work, EnqueueGuard::Always).await? {
+    let item = match queue::enqueue(state, work, EnqueueGuard::Unconditional).await? {
         Guarded::Done(item) => item,
         _ => return Err(AppError::internal("erasure could not be queued")),
     };

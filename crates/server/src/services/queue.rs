@@ -14,7 +14,7 @@ use crate::auth::principal::Principal;
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::{PipelineStatus, QueueKind};
 use crate::error::{AppError, AppResult};
-use crate::services::{governance, pipeline, reports, webhooks};
+use crate::services::{governance, pipeline, reports, scheduler, telegram, webhooks};
 use crate::store::{EnqueueGuard, Guarded, NewQueueItem, QueueItem};
 
 /// Attempts before an agent's item is marked failed.
@@ -69,6 +69,7 @@ pub async fn get(state: &App, p: &Principal, id: &str) -> AppResult<QueueItem> {
 
 /// What a handler produced: a reference (the subject or the report written) and, when it has
 /// something to show, the result `GET /api/analysis-jobs/:id` returns.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Done {
     pub result_ref: String,
     pub result: Option<serde_json::Value>,
@@ -81,19 +82,34 @@ impl Done {
     }
 }
 
+/// What a handler did with its item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Finished.
+    Done(Done),
+    /// Not run yet: due again at this time (epoch ms), the attempt not counted (a rate
+    /// limit or a pacing slot, not a failure).
+    Later(i64),
+}
+
 /// A queue handler: runs one item.
-pub type Handler = dyn for<'a> Fn(&'a App, &'a QueueItem) -> BoxFuture<'a, AppResult<Done>> + Send + Sync;
+pub type Handler = dyn for<'a> Fn(&'a App, &'a QueueItem) -> BoxFuture<'a, AppResult<Outcome>> + Send + Sync;
 
 /// Runs one item's handler.
-async fn run(state: &App, item: &QueueItem) -> AppResult<Done> {
-    match item.kind {
+async fn run(state: &App, item: &QueueItem) -> AppResult<Outcome> {
+    let done = match item.kind {
         QueueKind::AnalyzeSession => pipeline::run_session_analysis(state, item).await,
         QueueKind::SnapshotSession => pipeline::run_snapshot(state, item).await,
         QueueKind::SessionReport => reports::run_session_report(state, &item.subject_id).await,
         QueueKind::StudyReport => reports::run_study_report(state, &item.subject_id).await,
         QueueKind::WebhookDelivery => webhooks::deliver(state, item).await,
         QueueKind::Erasure => governance::run_erasure(state, item).await,
-    }
+        QueueKind::OfferBroadcast => telegram::run_broadcast(state, item).await.map(Done::referring_to),
+        QueueKind::TelegramOffer => return telegram::deliver_offer(state, item).await,
+        QueueKind::TelegramMessage => return telegram::deliver_message(state, item).await,
+        QueueKind::ScheduledJob => scheduler::run_item(state, item).await.map(Done::referring_to),
+    };
+    done.map(Outcome::Done)
 }
 
 /// Renews the lease of `id` every heartbeat while its handler runs, so a run longer than the
@@ -137,10 +153,11 @@ pub async fn run_next(state: &App, worker: &str, handler: &Handler) -> AppResult
     beat.abort();
     let now = state.now();
     match outcome {
-        Ok(done) => {
+        Ok(Outcome::Done(done)) => {
             let result = done.result.map(|r| r.to_string());
             state.store.complete_item(&item.id, &done.result_ref, result.as_deref(), now).await?
         }
+        Ok(Outcome::Later(run_at)) => state.store.defer_item(&item.id, run_at, now).await?,
         Err(e) => {
             let retry = (item.attempts < item.max_attempts).then(|| now + backoff_ms(item.attempts));
             tracing::warn!(item = %item.id, kind = %item.kind, attempts = item.attempts, error = %e, retry = retry.is_some(), "queue item failed");

@@ -466,7 +466,10 @@ pub async fn launch(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
         .store
         .set_study_status(Some(&org), id, &[StudyStatus::Draft], StudyStatus::Open, Some(event), state.now())
         .await?;
-    guarded(moved, "launch")
+    let study = guarded(moved, "launch")?;
+    // Matched testers hear of it at once (spec: offers go out at launch).
+    crate::services::telegram::offer_at_launch(state, &study).await;
+    Ok(study)
 }
 
 /// Closes a study: no new sessions.

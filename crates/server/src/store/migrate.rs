@@ -20,10 +20,10 @@ macro_rules! migrations {
 }
 
 /// SQLite migrations, in order.
-pub const SQLITE: &[Migration] = migrations!("sqlite"; (1, "0001", "accounts"), (2, "0002", "studies_sessions"), (3, "0003", "pipeline"), (4, "0004", "reports"), (5, "0005", "realtime"), (6, "0006", "webhooks"), (9, "0009", "queue_result"), (11, "0011", "governance"));
+pub const SQLITE: &[Migration] = migrations!("sqlite"; (1, "0001", "accounts"), (2, "0002", "studies_sessions"), (3, "0003", "pipeline"), (4, "0004", "reports"), (5, "0005", "realtime"), (6, "0006", "webhooks"), (8, "0008", "telegram_scheduler"), (9, "0009", "queue_result"), (11, "0011", "governance"));
 
 /// PostgreSQL migrations: the same versions and names.
-pub const POSTGRES: &[Migration] = migrations!("postgres"; (1, "0001", "accounts"), (2, "0002", "studies_sessions"), (3, "0003", "pipeline"), (4, "0004", "reports"), (5, "0005", "realtime"), (6, "0006", "webhooks"), (9, "0009", "queue_result"), (11, "0011", "governance"));
+pub const POSTGRES: &[Migration] = migrations!("postgres"; (1, "0001", "accounts"), (2, "0002", "studies_sessions"), (3, "0003", "pipeline"), (4, "0004", "reports"), (5, "0005", "realtime"), (6, "0006", "webhooks"), (8, "0008", "telegram_scheduler"), (9, "0009", "queue_result"), (11, "0011", "governance"));
 
 /// The bookkeeping table (same text in both dialects).
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -7,22 +7,28 @@ pub mod accounts;
 pub mod cache;
 pub mod governance;
 mod migrate;
+pub mod notifications;
 pub mod pipeline;
 pub mod postgres;
+pub mod scheduler;
 pub mod sessions;
 pub(crate) mod sql;
 pub mod sqlite;
 pub mod studies;
+pub mod telegram;
 pub mod webhooks;
 
 use async_trait::async_trait;
 
 pub use accounts::*;
 pub use governance::*;
+pub use notifications::*;
 pub use pipeline::*;
+pub use scheduler::*;
 pub use sessions::*;
 pub use sql::SqlStore;
 pub use studies::*;
+pub use telegram::*;
 pub use webhooks::*;
 
 pub use crate::domain::Tenant;
@@ -80,7 +86,15 @@ impl Page {
 /// backend is chosen at start-up (`Arc<dyn Store>`).
 #[async_trait]
 pub trait Store:
-    AccountStore + StudyStore + SessionStore + PipelineStore + WebhookStore + GovernanceStore
+    AccountStore
+    + StudyStore
+    + SessionStore
+    + PipelineStore
+    + WebhookStore
+    + GovernanceStore
+    + TelegramStore
+    + NotificationStore
+    + SchedulerStore
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;

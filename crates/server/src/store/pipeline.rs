@@ -70,8 +70,10 @@ pub enum EnqueueGuard<'a> {
     Session { within: &'a [SessionStatus], pipeline: Option<PipelineStatus> },
     /// The subject study has at least one session in `with` (`WrongState("none <with>")`).
     StudyHasSession { with: SessionStatus },
-    /// Nothing to check.
-    Always,
+    /// The subject study is in one of `within`.
+    StudyIn { within: &'a [StudyStatus] },
+    /// No precondition (scheduled work).
+    Unconditional,
 }
 
 /// A session's move after its analysis is stored.

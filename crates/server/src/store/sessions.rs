@@ -97,6 +97,8 @@ pub enum SessionChange {
     Resume { to: SessionStatus },
     /// Closes the pause clock and records the completion time.
     Complete { to: SessionStatus, completed_at: i64 },
+    /// Closes the pause clock without a completion time (a timeout).
+    Abandon { to: SessionStatus },
 }
 
 /// An event item as stored.

@@ -345,7 +345,7 @@ async fn scan_every_table(app: &TestApp, needles: &[&str]) -> Vec<(String, Strin
 }
 
 async fn erasure_leaves_no_row_about_the_person(b: Backend) {
-    let Some(app) = TestApp::new(b).await else { return };
+    let Some((app, _bot)) = crate::telegram::app_with_bot(b, &[]).await else { return };
     let biz = app.signup("business").await;
     let unique = ulid::Ulid::generate().to_string().to_lowercase();
     let (email, name) = (format!("ada-{unique}@example.com"), format!("Ada Lovelace {unique}"));
@@ -365,6 +365,8 @@ async fn erasure_leaves_no_row_about_the_person(b: Backend) {
     };
     app.make_eligible(&tester).await;
     app.send(Method::PUT, "/api/testers/me/profile", Some(profile_body()), &tester.bearer()).await.ok();
+    let chat: i64 = 770_000_000 + i64::from(rand_u16());
+    crate::telegram::link(&app, &tester, chat, 1).await;
     app.post("/api/tokens", json!({"name": "mine", "scopes": ["read"]}), Some(&biz.bearer())).await.ok();
     // Two sessions in two studies, with streams, notes, feedback, confirmed findings, reports.
     let mut reports = Vec::new();
@@ -388,7 +390,8 @@ async fn erasure_leaves_no_row_about_the_person(b: Backend) {
         let r = app.get(&format!("/api/sessions/{sid}/report"), Some(&biz.bearer())).await;
         reports.push((sid, r.ok()["reportId"].as_str().unwrap().to_owned()));
     }
-    let needles = [tester.user_id.as_str(), email.as_str(), name.as_str()];
+    let chat_text = chat.to_string();
+    let needles = [tester.user_id.as_str(), email.as_str(), name.as_str(), chat_text.as_str()];
     assert!(!scan_every_table(&app, &needles).await.is_empty(), "the scan finds the person before erasure");
 
     // Erasure: locked out at once, erased by the queue.
@@ -410,4 +413,10 @@ async fn erasure_leaves_no_row_about_the_person(b: Backend) {
             app.get(&format!("/api/sessions/{sid}/export?format=ndjson"), Some(&biz.bearer())).await.text;
         assert_eq!(export.lines().count(), 1, "no stream, note or feedback is left: {export}");
     }
+}
+
+fn rand_u16() -> u16 {
+    let mut b = [0u8; 2];
+    getrandom::fill(&mut b).unwrap();
+    u16::from_le_bytes(b)
 }

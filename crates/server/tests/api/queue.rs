@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use openscouter_server::domain::Tenant;
-use openscouter_server::services::queue::{Done, run_next};
+use openscouter_server::services::queue::{Done, Outcome, run_next};
 
 use crate::both;
 use crate::helpers::{Backend, TestApp};
@@ -43,7 +43,7 @@ async fn a_long_job_is_never_taken_from_a_live_worker(b: Backend) {
             let held = held.clone();
             Box::pin(async move {
                 held.notified().await;
-                Ok(Done::referring_to(&item.subject_id))
+                Ok(Outcome::Done(Done::referring_to(&item.subject_id)))
             })
         })
         .await

@@ -4,8 +4,10 @@ pub mod auth;
 pub mod json;
 pub mod pagination;
 pub mod request_id;
+pub mod shared_secret;
 
 pub use auth::{Admin, Authed, BusinessOrAdmin, SessionActor, UserJwt};
 pub use json::{ApiJson, OptionalJson, ValidatedJson};
 pub use pagination::Pagination;
 pub use request_id::RequestId;
+pub use shared_secret::{CronAuth, TelegramWebhookAuth};

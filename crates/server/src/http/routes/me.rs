@@ -50,6 +50,7 @@ async fn get_me(State(state): State<AppState>, caller: Authed) -> AppResult<Enve
         AuthMethod::Jwt { .. } => ("jwt", None),
         AuthMethod::ApiToken { scopes, .. } => ("token", Some(scopes.clone())),
         AuthMethod::TestToken { .. } => ("test_token", None),
+        AuthMethod::Telegram { .. } => ("telegram", None),
     };
     Ok(ok(MeOut { user: user.into(), organization, auth_method: auth_method.into(), scopes }))
 }

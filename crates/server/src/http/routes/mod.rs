@@ -3,14 +3,17 @@
 pub mod admin;
 pub mod analysis;
 pub mod auth;
+pub mod cron;
 pub mod docs;
 pub mod ingest;
 pub mod me;
+pub mod notifications;
 pub mod ops;
 pub mod quiz;
 pub mod reports;
 pub mod sessions;
 pub mod studies;
+pub mod telegram;
 pub mod testers;
 pub mod tokens;
 pub mod webhooks;

@@ -28,7 +28,7 @@ pub struct EndpointIn {
     /// http(s) URL; private and loopback targets are refused unless configured otherwise.
     pub url: String,
     /// Any of `study.launched`, `session.completed`, `session.analyzed`, `session.confirmed`,
-    /// `report.ready`, `study.report_ready`.
+    /// `report.ready`, `study.report_ready`, `study.stalled` (open 72 h without completing).
     pub events: Vec<String>,
     pub description: Option<String>,
 }

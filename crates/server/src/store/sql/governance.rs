@@ -353,6 +353,12 @@ impl GovernanceStore for SqlStore {
                 "DELETE FROM quiz_attempts WHERE tester_id = $1",
                 "DELETE FROM tester_consents WHERE tester_id = $1",
                 "DELETE FROM tester_profiles WHERE user_id = $1",
+                "DELETE FROM telegram_link_codes WHERE user_id = $1",
+                "DELETE FROM telegram_messages WHERE user_id = $1 \
+                 OR chat_id IN (SELECT chat_id FROM telegram_links WHERE user_id = $1)",
+                "DELETE FROM telegram_links WHERE user_id = $1",
+                "DELETE FROM telegram_offers WHERE tester_id = $1",
+                "DELETE FROM notifications WHERE user_id = $1 OR dedup_key LIKE '%' || $1 || '%' OR data LIKE '%' || $1 || '%'",
                 "DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE tester_id = $1)",
                 "DELETE FROM facial WHERE session_id IN (SELECT id FROM sessions WHERE tester_id = $1)",
                 "DELETE FROM voice WHERE session_id IN (SELECT id FROM sessions WHERE tester_id = $1)",

@@ -337,6 +337,11 @@ mod governance;
 mod pipeline;
 mod sessions;
 mod studies;
+// Its helpers (pacing slots, queued sends, notification rows) serve the two modules after it.
+#[macro_use]
+mod telegram;
+mod notifications;
+mod scheduler;
 mod webhooks;
 
 fn to_u64(n: i64) -> u64 {

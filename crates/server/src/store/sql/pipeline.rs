@@ -118,7 +118,18 @@ impl PipelineStore for SqlStore {
                         return Ok(Guarded::WrongState(format!("none {with}")));
                     }
                 }
-                EnqueueGuard::Always => {}
+                EnqueueGuard::StudyIn { within } => {
+                    let status: Option<(StudyStatus,)> = sqlx::query_as("SELECT status FROM studies WHERE id = $1")
+                        .bind(&job.subject_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    match status {
+                        None => return Ok(Guarded::NotFound),
+                        Some((s,)) if !within.contains(&s) => return Ok(Guarded::WrongState(s.to_string())),
+                        Some(_) => {}
+                    }
+                }
+                EnqueueGuard::Unconditional => {}
             }
             let pending: Option<JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(select))
                 .bind(&job.subject_id)

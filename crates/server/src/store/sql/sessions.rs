@@ -342,6 +342,14 @@ impl SessionStore for SqlStore {
                 .bind(completed_at)
                 .bind(id)
                 .bind(to),
+                SessionChange::Abandon { to } => sqlx::query(
+                    "UPDATE sessions SET status = $3, \
+                     paused_ms = paused_ms + (CASE WHEN paused_at IS NULL THEN 0 ELSE $1 - paused_at END), \
+                     paused_at = NULL, updated_at = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(to),
             };
             q.execute(&mut *tx).await?;
             if t.event.is_some() {
