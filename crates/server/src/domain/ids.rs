@@ -20,6 +20,11 @@ pub mod prefix {
     pub const WEBHOOK_ENDPOINT: &str = "whe";
     pub const DELIVERY: &str = "msg";
     pub const REQUEST: &str = "req";
+    pub const OAUTH_CLIENT: &str = "oac";
+    pub const OAUTH_CONSENT: &str = "ocs";
+    pub const OAUTH_GRANT: &str = "oag";
+    pub const OAUTH_TOKEN: &str = "oat";
+    pub const MCP_SESSION: &str = "mcps";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.

@@ -6,7 +6,8 @@ pub mod status;
 pub mod study;
 
 pub use status::{
-    Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus, WebhookEvent,
+    Decision, OAuthScope, OAuthTokenKind, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus,
+    StudyStatus, WebhookEvent,
 };
 
 use serde::{Deserialize, Serialize};

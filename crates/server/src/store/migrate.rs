@@ -7,23 +7,57 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// The four-digit file-name prefix of a migration version (`9` → `"0009"`, `10` → `"0010"`).
+macro_rules! padded {
+    (1) => {
+        "0001"
+    };
+    (2) => {
+        "0002"
+    };
+    (3) => {
+        "0003"
+    };
+    (4) => {
+        "0004"
+    };
+    (5) => {
+        "0005"
+    };
+    (6) => {
+        "0006"
+    };
+    (7) => {
+        "0007"
+    };
+    (8) => {
+        "0008"
+    };
+    (9) => {
+        "0009"
+    };
+    ($version:tt) => {
+        concat!("00", stringify!($version))
+    };
+}
+
 /// Lists the migrations once; each dialect's list reads its own folder. File names are
-/// `000<version>_<name>.sql` (widen the pattern at version 10).
+/// `<4-digit version>_<name>.sql`.
 macro_rules! migrations {
-    ($dialect:literal; $(($version:literal, $name:literal)),* $(,)?) => {
+    ($dialect:literal; $(($version:tt, $name:literal)),* $(,)?) => {
         &[$(Migration {
             version: $version,
             name: $name,
-            sql: include_str!(concat!("../../migrations/", $dialect, "/000", $version, "_", $name, ".sql")),
+            sql: include_str!(concat!("../../migrations/", $dialect, "/", padded!($version), "_", $name, ".sql")),
         }),*]
     };
 }
 
 /// SQLite migrations, in order.
-pub const SQLITE: &[Migration] = migrations!("sqlite"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (9, "queue_result"));
+pub const SQLITE: &[Migration] = migrations!("sqlite"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (9, "queue_result"), (10, "oauth"));
 
 /// PostgreSQL migrations: the same versions and names.
-pub const POSTGRES: &[Migration] = migrations!("postgres"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (9, "queue_result"));
+pub const POSTGRES: &[Migration] = migrations!("postgres"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (9, "queue_result"), (10, "oauth"));
 
 /// The bookkeeping table (same text in both dialects).
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

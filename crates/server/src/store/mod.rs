@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod cache;
 mod migrate;
+pub mod oauth;
 pub mod pipeline;
 pub mod postgres;
 pub mod sessions;
@@ -17,6 +18,7 @@ pub mod webhooks;
 use async_trait::async_trait;
 
 pub use accounts::*;
+pub use oauth::*;
 pub use pipeline::*;
 pub use sessions::*;
 pub use sql::SqlStore;
@@ -70,7 +72,9 @@ impl Page {
 /// The store: one trait per domain, all implemented by `SqlStore`. Object-safe so the
 /// backend is chosen at start-up (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: AccountStore + StudyStore + SessionStore + PipelineStore + WebhookStore {
+pub trait Store:
+    AccountStore + StudyStore + SessionStore + PipelineStore + WebhookStore + OAuthStore
+{
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations; returns how many were applied.

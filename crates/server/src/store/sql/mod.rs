@@ -312,6 +312,7 @@ macro_rules! session_owner {
 }
 
 mod accounts;
+mod oauth;
 mod pipeline;
 mod sessions;
 mod studies;
