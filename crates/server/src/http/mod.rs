@@ -18,7 +18,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, AuthorizationCode, Flow, Http, HttpAuthScheme, OAuth2, Scopes, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -51,6 +53,7 @@ Times are RFC 3339 UTC with milliseconds. Ids are prefixed ULIDs (user_…, org_
         (name = "reports", description = "Agents 3 and 4: session and study reports"),
         (name = "webhooks", description = "Outbound webhooks, signed with Standard Webhooks"),
         (name = "ops", description = "Health, readiness, metrics, this document"),
+        (name = "oauth", description = "OAuth 2.1 authorization server for external clients (RFC 6749 error bodies, not the envelope)"),
     )
 )]
 struct ApiDoc;
@@ -70,6 +73,20 @@ impl Modify for Security {
                 "Authorization",
                 "`Token ost_…`: an API token from POST /api/tokens",
             ))),
+        );
+        components.add_security_scheme(
+            "oauth",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::AuthorizationCode(AuthorizationCode::new(
+                    "/api/oauth/authorize",
+                    "/api/oauth/token",
+                    Scopes::from_iter([
+                        ("read", "Read the workspace's studies, tests and results"),
+                        ("draft", "Create draft studies (never launch or pay)"),
+                    ]),
+                ))],
+                "`Bearer osat_…`: an OAuth access token (PKCE S256, public clients; see /.well-known/oauth-authorization-server)",
+            )),
         );
         components.add_security_scheme(
             "testToken",
@@ -94,6 +111,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::reports::router())
         .merge(routes::webhooks::router())
         .merge(routes::testers::router())
+        .merge(routes::oauth::router())
         .routes(routes!(routes::ops::openapi_json))
         .routes(routes!(routes::docs::docs))
         .split_for_parts();
@@ -103,6 +121,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .routes(routes!(routes::ops::healthz))
         .routes(routes!(routes::ops::readyz))
         .routes(routes!(routes::ops::metrics))
+        .merge(routes::well_known::router())
         .split_for_parts();
     doc.merge(ops_doc);
     openapi::document_errors(&mut doc);

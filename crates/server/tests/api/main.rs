@@ -8,6 +8,7 @@ mod envelope;
 mod ingest;
 mod limits;
 mod narrative;
+mod oauth;
 mod pipeline;
 mod published_docs;
 mod queue;

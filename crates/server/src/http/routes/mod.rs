@@ -6,6 +6,7 @@ pub mod auth;
 pub mod docs;
 pub mod ingest;
 pub mod me;
+pub mod oauth;
 pub mod ops;
 pub mod reports;
 pub mod sessions;
@@ -13,6 +14,7 @@ pub mod studies;
 pub mod testers;
 pub mod tokens;
 pub mod webhooks;
+pub mod well_known;
 
 use serde::Serialize;
 use utoipa::ToSchema;
