@@ -54,6 +54,7 @@ Times are RFC 3339 UTC with milliseconds. Ids are prefixed ULIDs (user_…, org_
         (name = "webhooks", description = "Outbound webhooks, signed with Standard Webhooks"),
         (name = "ops", description = "Health, readiness, metrics, this document"),
         (name = "oauth", description = "OAuth 2.1 authorization server for external clients (RFC 6749 error bodies, not the envelope)"),
+        (name = "mcp", description = "MCP over Streamable HTTP (JSON-RPC 2.0, not the envelope)"),
     )
 )]
 struct ApiDoc;
@@ -112,6 +113,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::webhooks::router())
         .merge(routes::testers::router())
         .merge(routes::oauth::router())
+        .merge(routes::mcp::router())
         .routes(routes!(routes::ops::openapi_json))
         .routes(routes!(routes::docs::docs))
         .split_for_parts();

@@ -5,6 +5,7 @@ pub mod analysis_input;
 pub mod credentials;
 pub mod export;
 pub mod ingest;
+pub mod mcp;
 pub mod oauth;
 pub mod ops;
 pub mod pipeline;

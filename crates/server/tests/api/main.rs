@@ -7,6 +7,7 @@ mod binary;
 mod envelope;
 mod ingest;
 mod limits;
+mod mcp;
 mod narrative;
 mod oauth;
 mod pipeline;

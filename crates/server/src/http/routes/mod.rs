@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod auth;
 pub mod docs;
 pub mod ingest;
+pub mod mcp;
 pub mod me;
 pub mod oauth;
 pub mod ops;
