@@ -8,6 +8,7 @@ mod envelope;
 mod ingest;
 mod limits;
 mod mcp;
+mod mcp_sdk;
 mod narrative;
 mod oauth;
 mod pipeline;
