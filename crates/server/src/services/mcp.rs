@@ -30,6 +30,8 @@ use crate::store::{FindingRow, McpSession, Page, Session, Study};
 pub const HANDSHAKE_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
 /// Per-request-era revisions served.
 pub const MODERN_VERSIONS: [&str; 1] = ["2026-07-28"];
+/// A handshake-era session lasts a day; then the client is told 404 and initializes again.
+pub const SESSION_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
 const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
@@ -190,14 +192,17 @@ pub async fn end_session(state: &App, p: &Principal, session_id: Option<&str>) -
 }
 
 /// The caller's live session named by the header: 400 without one, 404 when unknown, ended,
-/// or another user's.
+/// older than a day, or another user's.
 async fn session_of(state: &App, p: &Principal, call: &McpCall) -> Result<McpSession, McpError> {
     let id = call
         .session_id
         .as_deref()
         .ok_or_else(|| AppError::BadRequest("Mcp-Session-Id header is required".into()))?;
+    let now = state.now();
     match state.store.get_mcp_session(id).await? {
-        Some(s) if s.ended_at.is_none() && s.user_id == p.user_id => Ok(s),
+        Some(s) if s.ended_at.is_none() && s.user_id == p.user_id && now - s.created_at < SESSION_TTL_MS => {
+            Ok(s)
+        }
         _ => Err(AppError::NotFound("Session not found".into()).into()),
     }
 }

@@ -418,6 +418,17 @@ async fn scopes_and_tenancy(b: Backend) {
     let wsid = initialize(&app, &wauth).await;
     let res = rpc(&app, &wauth, request(3, "tools/call", draft_args), &[("mcp-session-id", &wsid)]).await;
     assert_eq!(res.body["result"]["structuredContent"]["status"], "draft", "{}", res.text);
+    // a handshake-era session lasts a day
+    app.clock.advance_ms(24 * 60 * 60 * 1000 - 1);
+    assert_eq!(
+        rpc(&app, &wauth, request(4, "ping", json!({})), &[("mcp-session-id", &wsid)]).await.status,
+        200
+    );
+    app.clock.advance_ms(1);
+    assert_eq!(
+        rpc(&app, &wauth, request(5, "ping", json!({})), &[("mcp-session-id", &wsid)]).await.status,
+        404
+    );
 
     // another organization's token sees nothing of this one
     let other = app.signup("business").await;
