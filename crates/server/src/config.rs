@@ -84,6 +84,9 @@ pub struct Config {
     pub sqlite_page_size: u32,
     /// Lifetime of the per-node identity cache (0 = off).
     pub identity_cache_secs: u64,
+    /// The server's public origin (`https://openscouter.com`): the OAuth issuer, the MCP
+    /// resource and the dashboard links. `None`: taken from each request's `Host`.
+    pub public_url: Option<String>,
     /// Not settable from outside: tests lower it to keep the suite fast.
     pub password_cost: PasswordCost,
     /// The Telegram bot (None: Telegram routes answer 503, offers are not sent).
@@ -150,6 +153,11 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "OPENSCOUTER_SQLITE_PAGE_SIZE",
         Some("4096"),
         "page size of a new SQLite database (512..65536, a power of two)",
+    ),
+    (
+        "OPENSCOUTER_PUBLIC_URL",
+        None,
+        "public origin, e.g. https://openscouter.com (OAuth issuer, MCP resource, dashboard links; default: the request's Host)",
     ),
     (
         "OPENSCOUTER_IDENTITY_CACHE_SECS",
@@ -473,9 +481,30 @@ impl Config {
             identity_cache_secs: get("OPENSCOUTER_IDENTITY_CACHE_SECS")
                 .parse()
                 .map_err(|_| bad("OPENSCOUTER_IDENTITY_CACHE_SECS", "expected a whole number of seconds"))?,
+            public_url: match raw.get("OPENSCOUTER_PUBLIC_URL").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+                Some(url) => Some(public_origin(url).map_err(|e| bad("OPENSCOUTER_PUBLIC_URL", e))?),
+                None => None,
+            },
             password_cost: PasswordCost::default(),
         })
     }
+}
+
+/// An origin (`scheme://host[:port]`, http or https, no path, query or credentials), without
+/// a trailing slash.
+fn public_origin(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if !plain {
+        return Err(format!("expected an origin such as https://openscouter.com, got {raw:?}"));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 /// Reads a TOML file of `NAME = value` pairs (strings, integers or booleans).
@@ -591,6 +620,28 @@ mod tests {
                 Config::from_sources(&BTreeMap::new(), &env(&[(k, v), ("OPENSCOUTER_JWT_SECRET", &secret)]))
                     .unwrap_err();
             assert!(e.to_string().contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn public_url_is_an_origin() {
+        let secret = "x".repeat(32);
+        let with = |v: &str| {
+            Config::from_sources(
+                &BTreeMap::new(),
+                &env(&[("OPENSCOUTER_PUBLIC_URL", v), ("OPENSCOUTER_JWT_SECRET", &secret)]),
+            )
+        };
+        assert_eq!(
+            with("https://OpenScouter.com/").unwrap().public_url.as_deref(),
+            Some("https://openscouter.com")
+        );
+        assert_eq!(
+            with("http://127.0.0.1:8080").unwrap().public_url.as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        for bad in ["ftp://x.io", "https://x.io/app", "https://x.io?a=1", "nope"] {
+            assert!(with(bad).unwrap_err().to_string().contains("OPENSCOUTER_PUBLIC_URL"), "{bad}");
         }
     }
 

@@ -1,6 +1,6 @@
 //! Who is calling: the principal resolved once per request by the auth middleware.
 
-use crate::domain::{Plan, Role, Scope, Tenant};
+use crate::domain::{OAuthScope, Plan, Role, Scope, Tenant};
 use crate::error::{AppError, AppResult};
 
 /// How the caller authenticated.
@@ -15,6 +15,9 @@ pub enum AuthMethod {
     /// A tester acting through their linked Telegram chat (the bot's offer buttons); never
     /// an HTTP credential.
     Telegram { chat_id: i64 },
+    /// An OAuth access token (`osat_…`) of an external client, bound to the organization of
+    /// its grant.
+    OAuth { grant_id: String, client_id: String, scopes: Vec<OAuthScope> },
 }
 
 /// An authenticated caller, with role, organization and plan read fresh from the store.
@@ -33,6 +36,7 @@ impl Principal {
         match &self.method {
             AuthMethod::ApiToken { token_id, .. } => format!("tok:{token_id}"),
             AuthMethod::TestToken { session_id } => format!("sess:{session_id}"),
+            AuthMethod::OAuth { grant_id, .. } => format!("oauth:{grant_id}"),
             AuthMethod::Jwt { .. } | AuthMethod::Telegram { .. } => format!("user:{}", self.user_id),
         }
     }
@@ -52,12 +56,14 @@ impl Principal {
     }
 
     /// True when the principal may use `scope`: always for JWTs (their limits are the role's),
-    /// for API tokens only when the token carries it.
+    /// for API tokens only when the token carries it. An OAuth token's `read` reads the REST
+    /// API like an API token's; its `draft` only works through the MCP tool that drafts.
     pub fn has_scope(&self, scope: Scope) -> bool {
         match &self.method {
             AuthMethod::Jwt { .. } => true,
             AuthMethod::ApiToken { scopes, .. } => scopes.contains(&scope),
             AuthMethod::TestToken { .. } | AuthMethod::Telegram { .. } => false,
+            AuthMethod::OAuth { scopes, .. } => scope == Scope::Read && scopes.contains(&OAuthScope::Read),
         }
     }
 }

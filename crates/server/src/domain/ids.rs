@@ -25,6 +25,11 @@ pub mod prefix {
     pub const NOTIFICATION: &str = "ntf";
     pub const OFFER: &str = "ofr";
     pub const TELEGRAM_MESSAGE: &str = "tgm";
+    pub const OAUTH_CLIENT: &str = "oac";
+    pub const OAUTH_CONSENT: &str = "ocs";
+    pub const OAUTH_GRANT: &str = "oag";
+    pub const OAUTH_TOKEN: &str = "oat";
+    pub const MCP_SESSION: &str = "mcps";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.

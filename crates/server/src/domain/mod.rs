@@ -6,8 +6,8 @@ pub mod status;
 pub mod study;
 
 pub use status::{
-    CronJob, Decision, NotificationKind, PipelineStatus, QueueKind, QueueStatus, ReportKind, SeatStatus,
-    SessionStatus, StudyStatus, TelegramStatus, WebhookEvent,
+    CronJob, Decision, NotificationKind, OAuthScope, OAuthTokenKind, PipelineStatus, QueueKind, QueueStatus,
+    ReportKind, SeatStatus, SessionStatus, StudyStatus, TelegramStatus, WebhookEvent,
 };
 
 use serde::{Deserialize, Serialize};

@@ -202,6 +202,43 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// What an OAuth access token lets an external client do (spec §9): `read` the workspace's
+    /// studies, tests and results; `draft` studies (never launch, pay or recruit).
+    OAuthScope {
+        Read = "read",
+        Draft = "draft",
+    }
+}
+
+impl OAuthScope {
+    /// The OAuth `scope` form: space-separated, in declaration order, without repeats.
+    pub fn join(scopes: &[OAuthScope]) -> String {
+        Self::ALL.iter().filter(|s| scopes.contains(s)).map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Parses an OAuth `scope` value; `Err` names the first unknown word.
+    pub fn parse_list(s: &str) -> Result<Vec<OAuthScope>, String> {
+        let mut out = Vec::new();
+        for word in s.split(' ').filter(|w| !w.is_empty()) {
+            let scope = Self::parse(word).ok_or_else(|| word.to_owned())?;
+            if !out.contains(&scope) {
+                out.push(scope);
+            }
+        }
+        out.sort_by_key(|s| Self::ALL.iter().position(|a| a == s));
+        Ok(out)
+    }
+}
+
+wire_enum! {
+    /// The two tokens of an OAuth grant.
+    OAuthTokenKind {
+        Access = "access",
+        Refresh = "refresh",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +253,13 @@ mod tests {
         assert_eq!(QueueKind::parse("analyze_session"), Some(QueueKind::AnalyzeSession));
         assert_eq!(PipelineStatus::parse("nope"), None);
         assert_eq!(StudyStatus::list(), "draft, open, in_progress, completed, closed");
+    }
+
+    #[test]
+    fn oauth_scopes_parse_and_join() {
+        assert_eq!(OAuthScope::parse_list("draft read draft"), Ok(vec![OAuthScope::Read, OAuthScope::Draft]));
+        assert_eq!(OAuthScope::join(&[OAuthScope::Draft, OAuthScope::Read]), "read draft");
+        assert_eq!(OAuthScope::parse_list("read write"), Err("write".into()));
+        assert_eq!(OAuthScope::parse_list(""), Ok(vec![]));
     }
 }

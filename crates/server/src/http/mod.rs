@@ -18,7 +18,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, AuthorizationCode, Flow, Http, HttpAuthScheme, OAuth2, Scopes, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -54,6 +56,8 @@ Times are RFC 3339 UTC with milliseconds. Ids are prefixed ULIDs (user_…, org_
         (name = "notifications", description = "In-app notifications"),
         (name = "cron", description = "Scheduled jobs on demand (the built-in scheduler runs them too)"),
         (name = "ops", description = "Health, readiness, metrics, this document"),
+        (name = "oauth", description = "OAuth 2.1 authorization server for external clients (RFC 6749 error bodies, not the envelope)"),
+        (name = "mcp", description = "MCP over Streamable HTTP (JSON-RPC 2.0, not the envelope)"),
     )
 )]
 struct ApiDoc;
@@ -84,6 +88,20 @@ impl Modify for Security {
             ),
         );
         components.add_security_scheme(
+            "oauth",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::AuthorizationCode(AuthorizationCode::new(
+                    "/api/oauth/authorize",
+                    "/api/oauth/token",
+                    Scopes::from_iter([
+                        ("read", "Read the workspace's studies, tests and results"),
+                        ("draft", "Create draft studies (never launch or pay)"),
+                    ]),
+                ))],
+                "`Bearer osat_…`: an OAuth access token (PKCE S256, public clients; see /.well-known/oauth-authorization-server)",
+            )),
+        );
+        components.add_security_scheme(
             "testToken",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
@@ -110,6 +128,8 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::telegram::router())
         .merge(routes::notifications::router())
         .merge(routes::cron::router())
+        .merge(routes::oauth::router())
+        .merge(routes::mcp::router())
         .routes(routes!(routes::ops::openapi_json))
         .routes(routes!(routes::docs::docs))
         .split_for_parts();
@@ -121,6 +141,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .routes(routes!(routes::ops::metrics))
         // Telegram's webhook checks its own secret and limit (per source, not per IP).
         .merge(routes::telegram::webhook_router())
+        .merge(routes::well_known::router())
         .split_for_parts();
     doc.merge(ops_doc);
     openapi::document_errors(&mut doc);

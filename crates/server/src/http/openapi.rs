@@ -26,9 +26,29 @@ fn error_envelope() -> Schema {
         .into()
 }
 
+/// Paths that speak another protocol (spec §1.1 exceptions): they document their own client
+/// errors; only what the middleware adds (timeout, body limit, rate limit, 500, 503) is derived.
+fn own_protocol(path: &str) -> bool {
+    path.starts_with("/api/oauth/") || path == "/api/mcp" || path.starts_with("/.well-known/")
+}
+
 /// The statuses `op` at `path` can answer with besides its own, and why.
 fn error_statuses(path: &str, method: &str, op: &Operation) -> Vec<(&'static str, &'static str)> {
     let api = path.starts_with("/api/");
+    if own_protocol(path) {
+        let mut out = vec![("408", "The request took longer than the request timeout")];
+        if op.request_body.is_some() {
+            out.push(("413", "Body over the limit"));
+        }
+        if api {
+            out.push(("429", "Rate limited; see Retry-After"));
+        }
+        out.push(("500", "Unexpected failure; the message is generic and x-request-id identifies it"));
+        if api {
+            out.push(("503", "The store is unavailable"));
+        }
+        return out;
+    }
     let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
     let body = op.request_body.is_some();
     let query = op.parameters.iter().flatten().any(|p| match p {
@@ -87,9 +107,11 @@ pub fn document_errors(doc: &mut OpenApi) {
                     .responses
                     .entry(code.to_owned())
                     .or_insert_with(|| ResponseBuilder::new().description(why).into());
-                // Statuses a route documented by hand get the envelope schema too.
+                // Statuses a route documented by hand get the envelope schema too (not on the
+                // paths of another protocol, whose bodies are their own).
                 if let RefOr::T(r) = response
                     && !r.content.contains_key("application/json")
+                    && !(own_protocol(path) && r.content.contains_key("text/html"))
                 {
                     r.content.insert("application/json".into(), RefOr::T(content));
                 }

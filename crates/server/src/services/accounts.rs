@@ -137,6 +137,14 @@ pub async fn signup(state: &App, s: Signup) -> AppResult<(User, IssuedTokens)> {
 
 /// Sign-in. One message for unknown email and wrong password, and the same work for both.
 pub async fn signin(state: &App, email: &str, password: String) -> AppResult<(User, IssuedTokens)> {
+    let user = authenticate(state, email, password).await?;
+    let tokens = start_session(state, &user).await?;
+    Ok((user, tokens))
+}
+
+/// Checks an email and password without starting a session (the sign-in rules, shared by
+/// `signin` and the OAuth authorization page).
+pub async fn authenticate(state: &App, email: &str, password: String) -> AppResult<User> {
     let invalid = || AppError::Unauthorized("Invalid email or password".into());
     let found = match Email::parse(email) {
         Ok(e) => state.store.find_credentials(e.as_str()).await?,
@@ -153,8 +161,7 @@ pub async fn signin(state: &App, email: &str, password: String) -> AppResult<(Us
     if creds.user.status != "active" {
         return Err(AppError::Forbidden("This account is not active".into()));
     }
-    let tokens = start_session(state, &creds.user).await?;
-    Ok((creds.user, tokens))
+    Ok(creds.user)
 }
 
 /// Exchanges a refresh token for a new pair. A token used twice revokes its whole family.

@@ -1,5 +1,5 @@
-//! Turns an `Authorization` header value into a principal: JWT (`Bearer`), API token
-//! (`Token ost_…`) or session test token (`Token <48 hex>`).
+//! Turns an `Authorization` header value into a principal: JWT (`Bearer`), OAuth access token
+//! (`Bearer osat_…`), API token (`Token ost_…`) or session test token (`Token <48 hex>`).
 
 use crate::app::App;
 use crate::auth::principal::{AuthMethod, AuthOutcome, Principal};
@@ -23,6 +23,17 @@ pub async fn resolve(state: &App, authorization: Option<&[u8]>) -> Result<AuthOu
     let Ok(value) = std::str::from_utf8(value) else {
         return Ok(AuthOutcome::Rejected("Malformed Authorization header".into()));
     };
+    if let Some(bearer) = value.strip_prefix("Bearer ")
+        && bearer.trim().starts_with(crate::services::oauth::ACCESS_PREFIX)
+    {
+        // An OAuth access token (a JWT never starts with `osat_`: its first part is base64 JSON).
+        let Some(t) = state.store.oauth_access_for_auth(&sha256_hex(bearer.trim()), state.now()).await?
+        else {
+            return Ok(AuthOutcome::Rejected("Invalid, expired or revoked access token".into()));
+        };
+        let method = AuthMethod::OAuth { grant_id: t.grant_id, client_id: t.client_id, scopes: t.scopes };
+        return Ok(AuthOutcome::Authenticated(principal(t.principal, method)));
+    }
     if let Some(jwt) = value.strip_prefix("Bearer ") {
         let Ok(claims) = state.jwt.verify(jwt.trim(), state.now()) else {
             return Ok(AuthOutcome::Rejected("Invalid or expired access token".into()));

@@ -7,23 +7,57 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// The four-digit file-name prefix of a migration version (`9` → `"0009"`, `10` → `"0010"`).
+macro_rules! padded {
+    (1) => {
+        "0001"
+    };
+    (2) => {
+        "0002"
+    };
+    (3) => {
+        "0003"
+    };
+    (4) => {
+        "0004"
+    };
+    (5) => {
+        "0005"
+    };
+    (6) => {
+        "0006"
+    };
+    (7) => {
+        "0007"
+    };
+    (8) => {
+        "0008"
+    };
+    (9) => {
+        "0009"
+    };
+    ($version:tt) => {
+        concat!("00", stringify!($version))
+    };
+}
+
 /// Lists the migrations once; each dialect's list reads its own folder. File names are
-/// `<version, 4 digits>_<name>.sql`.
+/// `<4-digit version>_<name>.sql`.
 macro_rules! migrations {
-    ($dialect:literal; $(($version:literal, $file:literal, $name:literal)),* $(,)?) => {
+    ($dialect:literal; $(($version:tt, $name:literal)),* $(,)?) => {
         &[$(Migration {
             version: $version,
             name: $name,
-            sql: include_str!(concat!("../../migrations/", $dialect, "/", $file, "_", $name, ".sql")),
+            sql: include_str!(concat!("../../migrations/", $dialect, "/", padded!($version), "_", $name, ".sql")),
         }),*]
     };
 }
 
 /// SQLite migrations, in order.
-pub const SQLITE: &[Migration] = migrations!("sqlite"; (1, "0001", "accounts"), (2, "0002", "studies_sessions"), (3, "0003", "pipeline"), (4, "0004", "reports"), (5, "0005", "realtime"), (6, "0006", "webhooks"), (8, "0008", "telegram_scheduler"), (9, "0009", "queue_result"), (11, "0011", "governance"));
+pub const SQLITE: &[Migration] = migrations!("sqlite"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (8, "telegram_scheduler"), (9, "queue_result"), (10, "oauth"), (11, "governance"));
 
 /// PostgreSQL migrations: the same versions and names.
-pub const POSTGRES: &[Migration] = migrations!("postgres"; (1, "0001", "accounts"), (2, "0002", "studies_sessions"), (3, "0003", "pipeline"), (4, "0004", "reports"), (5, "0005", "realtime"), (6, "0006", "webhooks"), (8, "0008", "telegram_scheduler"), (9, "0009", "queue_result"), (11, "0011", "governance"));
+pub const POSTGRES: &[Migration] = migrations!("postgres"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (8, "telegram_scheduler"), (9, "queue_result"), (10, "oauth"), (11, "governance"));
 
 /// The bookkeeping table (same text in both dialects).
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

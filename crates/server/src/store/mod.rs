@@ -8,6 +8,7 @@ pub mod cache;
 pub mod governance;
 mod migrate;
 pub mod notifications;
+pub mod oauth;
 pub mod pipeline;
 pub mod postgres;
 pub mod scheduler;
@@ -23,6 +24,7 @@ use async_trait::async_trait;
 pub use accounts::*;
 pub use governance::*;
 pub use notifications::*;
+pub use oauth::*;
 pub use pipeline::*;
 pub use scheduler::*;
 pub use sessions::*;
@@ -95,6 +97,7 @@ pub trait Store:
     + TelegramStore
     + NotificationStore
     + SchedulerStore
+    + OAuthStore
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;

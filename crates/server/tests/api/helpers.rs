@@ -262,7 +262,7 @@ impl TestApp {
         headers: &[(&str, &str)],
     ) -> Res {
         let mut req = Request::builder().method(method.clone()).uri(path);
-        if body.is_some() {
+        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
             req = req.header("content-type", "application/json");
         }
         for (k, v) in headers {

@@ -86,7 +86,7 @@ impl Policy for JwtOnly {
     fn check(p: &Principal, _: &Parts) -> Result<(), AppError> {
         match p.method {
             AuthMethod::Jwt { .. } => Ok(()),
-            AuthMethod::ApiToken { .. } | AuthMethod::Telegram { .. } => {
+            AuthMethod::ApiToken { .. } | AuthMethod::Telegram { .. } | AuthMethod::OAuth { .. } => {
                 Err(AppError::Forbidden("This endpoint needs a signed-in user (JWT)".into()))
             }
             AuthMethod::TestToken { .. } => Err(test_token_refused()),

@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct MeOut {
     pub user: UserOut,
     pub organization: Option<OrganizationOut>,
-    /// `jwt` or `token`.
+    /// `jwt`, `token` or `oauth` (an OAuth access token of an external client).
     pub auth_method: String,
     /// Scopes of the API token (absent for JWTs, which carry the role's full rights).
     pub scopes: Option<Vec<Scope>>,
@@ -51,6 +51,7 @@ async fn get_me(State(state): State<AppState>, caller: Authed) -> AppResult<Enve
         AuthMethod::ApiToken { scopes, .. } => ("token", Some(scopes.clone())),
         AuthMethod::TestToken { .. } => ("test_token", None),
         AuthMethod::Telegram { .. } => ("telegram", None),
+        AuthMethod::OAuth { .. } => ("oauth", None),
     };
     Ok(ok(MeOut { user: user.into(), organization, auth_method: auth_method.into(), scopes }))
 }

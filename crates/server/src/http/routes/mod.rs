@@ -6,8 +6,10 @@ pub mod auth;
 pub mod cron;
 pub mod docs;
 pub mod ingest;
+pub mod mcp;
 pub mod me;
 pub mod notifications;
+pub mod oauth;
 pub mod ops;
 pub mod quiz;
 pub mod reports;
@@ -17,6 +19,7 @@ pub mod telegram;
 pub mod testers;
 pub mod tokens;
 pub mod webhooks;
+pub mod well_known;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -334,6 +334,7 @@ macro_rules! session_owner {
 
 mod accounts;
 mod governance;
+mod oauth;
 mod pipeline;
 mod sessions;
 mod studies;
