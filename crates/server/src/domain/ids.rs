@@ -20,6 +20,10 @@ pub mod prefix {
     pub const WEBHOOK_ENDPOINT: &str = "whe";
     pub const DELIVERY: &str = "msg";
     pub const REQUEST: &str = "req";
+    /// A study's payout (billing ledger).
+    pub const PAYOUT: &str = "pay";
+    /// One session's line of a payout.
+    pub const PAYOUT_LINE: &str = "pli";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.

@@ -2,11 +2,13 @@
 
 pub mod codes;
 pub mod ids;
+pub mod money;
 pub mod status;
 pub mod study;
 
 pub use status::{
-    Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus, WebhookEvent,
+    Decision, PaymentStatus, PayoutLineStatus, PipelineStatus, QueueKind, QueueStatus, ReportKind,
+    SessionStatus, StudyStatus, WebhookEvent,
 };
 
 use serde::{Deserialize, Serialize};

@@ -148,6 +148,32 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// A study's payment (billing): a Checkout Session opened, then paid.
+    PaymentStatus {
+        /// A Checkout Session exists; Stripe has not confirmed the payment.
+        Pending = "pending",
+        /// `checkout.session.completed` (or its async success) confirmed it.
+        Paid = "paid",
+    }
+}
+
+wire_enum! {
+    /// One session's line in a study's payout ledger.
+    PayoutLineStatus {
+        /// Reserved in the ledger; no transfer attempted yet.
+        Reserved = "reserved",
+        /// A worker holds it and is (or was, if its lease ran out) calling Stripe.
+        Transferring = "transferring",
+        /// Stripe created the transfer; final.
+        Paid = "paid",
+        /// The tester has no payout-enabled Stripe account yet; retried when they do.
+        Skipped = "skipped",
+        /// The last attempt failed; retried with backoff.
+        Failed = "failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! tests point them at a local server.
 
 pub mod llm;
+pub mod stripe;
 pub mod webhooks;
 
 /// Installs the process-wide TLS crypto provider (ring) once; later calls are no-ops.

@@ -141,6 +141,15 @@ impl StudyDefinition {
         {
             return Err(invalid("compensation.amount: must be greater than 0 with at most 2 decimals"));
         }
+        // Billing converts to the currency's minor unit once; an amount that has none (15.5 JPY)
+        // could never be paid exactly.
+        if crate::domain::money::to_minor(comp.amount, &comp.currency).is_none() {
+            let places = codes::currency_exponent(&comp.currency).unwrap_or(0);
+            return Err(invalid(format!(
+                "compensation.amount: {} allows at most {places} decimals",
+                comp.currency
+            )));
+        }
         if !(5..=240).contains(&self.settings.max_duration_minutes) {
             return Err(invalid("settings.maxDurationMinutes: must be 5-240"));
         }
