@@ -4,6 +4,7 @@
 //! filters on it in SQL, so a handler bug cannot leak another tenant's rows.
 
 pub mod accounts;
+pub mod billing;
 pub mod cache;
 mod migrate;
 pub mod pipeline;
@@ -17,6 +18,7 @@ pub mod webhooks;
 use async_trait::async_trait;
 
 pub use accounts::*;
+pub use billing::*;
 pub use pipeline::*;
 pub use sessions::*;
 pub use sql::SqlStore;
@@ -70,7 +72,9 @@ impl Page {
 /// The store: one trait per domain, all implemented by `SqlStore`. Object-safe so the
 /// backend is chosen at start-up (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: AccountStore + StudyStore + SessionStore + PipelineStore + WebhookStore {
+pub trait Store:
+    AccountStore + StudyStore + SessionStore + PipelineStore + WebhookStore + BillingStore
+{
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations; returns how many were applied.

@@ -68,6 +68,8 @@ pub enum EnqueueGuard<'a> {
     Session { within: &'a [SessionStatus], pipeline: Option<PipelineStatus> },
     /// The subject study has at least one session in `with` (`WrongState("none <with>")`).
     StudyHasSession { with: SessionStatus },
+    /// Nothing to check in the store (the subject is outside it, e.g. a received Stripe event).
+    Unconditional,
 }
 
 /// A session's move after its analysis is stored.

@@ -265,6 +265,7 @@ macro_rules! session_owner {
 }
 
 mod accounts;
+mod billing;
 mod pipeline;
 mod sessions;
 mod studies;

@@ -116,6 +116,7 @@ impl PipelineStore for SqlStore {
                         return Ok(Guarded::WrongState(format!("none {with}")));
                     }
                 }
+                EnqueueGuard::Unconditional => {}
             }
             let pending: Option<JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(select))
                 .bind(&job.subject_id)
