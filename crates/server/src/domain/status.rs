@@ -107,6 +107,12 @@ wire_enum! {
         StudyReport = "study_report",
         /// One outbound webhook delivery.
         WebhookDelivery = "webhook_delivery",
+        /// One stored Stripe webhook event to handle (billing).
+        StripeEvent = "stripe_event",
+        /// Transfers for a completed study's confirmed sessions (billing).
+        StudyPayout = "study_payout",
+        /// A new bank payout for a tester whose Stripe payout failed (billing).
+        PayoutRetry = "payout_retry",
     }
 }
 

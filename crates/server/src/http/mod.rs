@@ -49,6 +49,7 @@ Times are RFC 3339 UTC with milliseconds. Ids are prefixed ULIDs (user_…, org_
         (name = "analysis", description = "Agent 2: findings, analytics, the tester's confirmation"),
         (name = "reports", description = "Agents 3 and 4: session and study reports"),
         (name = "webhooks", description = "Outbound webhooks, signed with Standard Webhooks"),
+        (name = "billing", description = "Stripe: study checkout, tester Connect onboarding, payouts, the signed Stripe webhook"),
         (name = "ops", description = "Health, readiness, metrics, this document"),
     )
 )]
@@ -93,6 +94,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::reports::router())
         .merge(routes::webhooks::router())
         .merge(routes::testers::router())
+        .merge(routes::billing::router())
         .routes(routes!(routes::ops::openapi_json))
         .routes(routes!(routes::docs::docs))
         .split_for_parts();
@@ -102,6 +104,8 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .routes(routes!(routes::ops::healthz))
         .routes(routes!(routes::ops::readyz))
         .routes(routes!(routes::ops::metrics))
+        // Inbound webhooks: signed, with their own rate tier instead of the per-caller limiter.
+        .merge(routes::billing::inbound_router())
         .split_for_parts();
     doc.merge(ops_doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();

@@ -2,8 +2,10 @@
 
 pub mod accounts;
 pub mod analysis_input;
+pub mod billing;
 pub mod credentials;
 pub mod export;
+pub mod inbound;
 pub mod ingest;
 pub mod ops;
 pub mod pipeline;

@@ -13,7 +13,7 @@ use crate::auth::principal::Principal;
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::{PipelineStatus, QueueKind};
 use crate::error::{AppError, AppResult};
-use crate::services::{pipeline, reports, webhooks};
+use crate::services::{billing, pipeline, reports, webhooks};
 use crate::store::{EnqueueGuard, Guarded, NewQueueItem, QueueItem};
 
 /// Attempts before an agent's item is marked failed.
@@ -74,6 +74,9 @@ async fn run(state: &App, item: &QueueItem) -> AppResult<String> {
         QueueKind::SessionReport => reports::run_session_report(state, &item.subject_id).await,
         QueueKind::StudyReport => reports::run_study_report(state, &item.subject_id).await,
         QueueKind::WebhookDelivery => webhooks::deliver(state, item).await,
+        QueueKind::StripeEvent => billing::run_stripe_event(state, item).await,
+        QueueKind::StudyPayout => billing::run_study_payout(state, &item.subject_id).await,
+        QueueKind::PayoutRetry => billing::run_payout_retry(state, item).await,
     }
 }
 

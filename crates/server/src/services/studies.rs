@@ -12,7 +12,7 @@ use crate::domain::ids::{new_id, prefix};
 pub use crate::domain::study::*;
 use crate::domain::{Role, StudyStatus, Tenant, WebhookEvent};
 use crate::error::{AppError, AppResult};
-use crate::services::webhooks;
+use crate::services::{billing, webhooks};
 use crate::store::{
     AcceptOutcome, Guarded, MatchProfile, Page, Study, StudyScope, StudyTask, StudyWrite, TesterProfile,
 };
@@ -354,10 +354,18 @@ pub async fn onboarding_gate(state: &App, tester_id: &str) -> AppResult<()> {
     }
 }
 
-/// The seam for billing: launching needs a confirmed payment once billing is configured.
-/// No billing integration exists yet, so every draft may launch.
-pub fn payment_gate(_state: &App, _study_id: &str) -> AppResult<()> {
-    Ok(())
+/// The seam for billing: launching needs a confirmed payment once billing is configured
+/// (`services::billing::launch_gate`); without billing every draft may launch.
+pub async fn payment_gate(state: &App, org: &str, study_id: &str) -> AppResult<()> {
+    if !billing::configured(state) {
+        return Ok(());
+    }
+    let study = state
+        .store
+        .get_study(&StudyScope::Organization(org.to_owned()), study_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Study"))?;
+    billing::launch_gate(state, &study).await
 }
 
 /// The organization of a business member; 403 for everyone else.
@@ -473,7 +481,7 @@ pub async fn patch(state: &App, p: &Principal, id: &str, patch: StudyPatch) -> A
 /// Launches a draft: it opens to matching testers (`study.launched`).
 pub async fn launch(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
     let org = business_org(p)?;
-    payment_gate(state, id)?;
+    payment_gate(state, &org, id).await?;
     let event = webhooks::event(WebhookEvent::StudyLaunched, serde_json::json!({"jobId": id}));
     let moved = state
         .store
