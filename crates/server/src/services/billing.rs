@@ -36,8 +36,8 @@ use crate::ratelimit::Decision;
 use crate::services::inbound;
 use crate::services::queue::{self, Work};
 use crate::store::{
-    AccountFlags, BankPayout, ConnectAccountRow, EnqueueGuard, Guarded, LineOutcome, NewPayoutLine, Page,
-    PayoutLine, PayoutRow, QueueItem, StripeEventRow, Study, StudyPayment, StudyScope,
+    AccountFlags, BankPayout, ConnectAccountRow, EnqueueGuard, Guarded, LineOutcome, NewPayoutLine,
+    NewQueueItem, Page, PayoutLine, PayoutRow, QueueItem, StripeEventRow, Study, StudyPayment, StudyScope,
 };
 
 /// Studies whose confirmed sessions may be paid: completed, or closed early (the sessions
@@ -385,14 +385,22 @@ pub async fn receive_stripe_event(
         received_at: now,
         processed_at: None,
     };
-    let pending = if state.store.insert_stripe_event(&row).await? {
-        true
-    } else {
-        // Seen before: queue it again only if it was never handled (the queue returns the item
-        // still pending, if any).
-        state.store.get_stripe_event(&head.id).await?.is_some_and(|e| e.processed_at.is_none())
+    let handling = NewQueueItem {
+        id: new_id(prefix::ANALYSIS_JOB, now),
+        kind: QueueKind::StripeEvent,
+        subject_id: head.id.clone(),
+        organization_id: String::new(),
+        tester_id: None,
+        payload: None,
+        max_attempts: queue::MAX_ATTEMPTS,
+        now,
     };
-    if pending {
+    let new = state.store.insert_stripe_event(&row, &handling).await?;
+    if new {
+        state.queue_ready.notify_one();
+    } else if state.store.get_stripe_event(&head.id).await?.is_some_and(|e| e.processed_at.is_none()) {
+        // Seen before but never handled (its item ran out of attempts): queue it again; the
+        // queue returns the item still pending, if any.
         let work = Work {
             kind: QueueKind::StripeEvent,
             subject_id: &head.id,
@@ -402,7 +410,7 @@ pub async fn receive_stripe_event(
         };
         queue::enqueue(state, work, EnqueueGuard::Unconditional).await?;
     }
-    tracing::info!(event = %head.id, kind = %head.kind, new = pending, "Stripe event received");
+    tracing::info!(event = %head.id, kind = %head.kind, new, "Stripe event received");
     Ok(decision)
 }
 

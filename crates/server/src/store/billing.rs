@@ -176,8 +176,13 @@ pub trait BillingStore: Send + Sync + 'static {
     ) -> StoreResult<Option<(ConnectAccountRow, ConnectAccountRow)>>;
     async fn connect_account_by_stripe_id(&self, account_id: &str) -> StoreResult<Option<ConnectAccountRow>>;
 
-    /// Stores a verified event; `false` when its id was stored before.
-    async fn insert_stripe_event(&self, event: &StripeEventRow) -> StoreResult<bool>;
+    /// Stores a verified event and queues `handling` in the same transaction; `false` (and
+    /// nothing queued) when its id was stored before.
+    async fn insert_stripe_event(
+        &self,
+        event: &StripeEventRow,
+        handling: &super::NewQueueItem,
+    ) -> StoreResult<bool>;
     async fn get_stripe_event(&self, id: &str) -> StoreResult<Option<StripeEventRow>>;
     async fn mark_stripe_event_processed(&self, id: &str, now: i64) -> StoreResult<()>;
 

@@ -142,7 +142,7 @@ fn bank_from(r: BankRow) -> BankPayout {
 impl SqlStore {
     async fn payment(&self, study_id: &str) -> StoreResult<Option<StudyPayment>> {
         let sql = format!("SELECT {PAYMENT_COLS} FROM study_payments WHERE study_id = $1");
-        write!(self, p => {
+        read!(self, p => {
             let row: Option<PaymentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(study_id).fetch_optional(p).await?;
             Ok(row.map(payment_from))
         })
@@ -150,8 +150,7 @@ impl SqlStore {
 
     async fn account_where(&self, column: &str, value: &str) -> StoreResult<Option<ConnectAccountRow>> {
         let sql = format!("SELECT {ACCOUNT_COLS} FROM stripe_connect_accounts WHERE {column} = $1");
-        // Read through the writer: callers act on what they just wrote.
-        write!(self, p => {
+        read!(self, p => {
             let row: Option<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(p).await?;
             Ok(row.map(account_from))
         })
@@ -314,8 +313,9 @@ impl BillingStore for SqlStore {
         Ok(Some((before, after)))
     }
 
-    async fn insert_stripe_event(&self, e: &StripeEventRow) -> StoreResult<bool> {
+    async fn insert_stripe_event(&self, e: &StripeEventRow, q: &NewQueueItem) -> StoreResult<bool> {
         write!(self, p => {
+            let mut tx = p.begin().await?;
             let n = sqlx::query(
                 "INSERT INTO stripe_events (id, type, payload, created, received_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (id) DO NOTHING",
@@ -325,15 +325,35 @@ impl BillingStore for SqlStore {
             .bind(&e.payload)
             .bind(e.created)
             .bind(e.received_at)
-            .execute(p)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
-            Ok(n == 1)
+            if n == 0 {
+                return Ok(false);
+            }
+            // Stored if and only if queued: a crash cannot keep one without the other.
+            sqlx::query(
+                "INSERT INTO analysis_jobs (id, kind, subject_id, organization_id, tester_id, status, attempts, max_attempts, \
+                 run_at, created_at, updated_at, payload) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8, $8, $9)",
+            )
+            .bind(&q.id)
+            .bind(q.kind)
+            .bind(&q.subject_id)
+            .bind(&q.organization_id)
+            .bind(&q.tester_id)
+            .bind(QueueStatus::Queued)
+            .bind(q.max_attempts)
+            .bind(q.now)
+            .bind(&q.payload)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
         })
     }
 
     async fn get_stripe_event(&self, id: &str) -> StoreResult<Option<StripeEventRow>> {
-        write!(self, p => {
+        read!(self, p => {
             let row: Option<(String, String, String, i64, i64, Option<i64>)> = sqlx::query_as(
                 "SELECT id, type, payload, created, received_at, processed_at FROM stripe_events WHERE id = $1",
             )
@@ -373,7 +393,7 @@ impl BillingStore for SqlStore {
     }
 
     async fn get_payout(&self, study_id: &str) -> StoreResult<Option<PayoutRow>> {
-        write!(self, p => {
+        read!(self, p => {
             let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
                 "SELECT id, study_id, organization_id, currency, created_at FROM payouts WHERE study_id = $1",
             )
@@ -485,7 +505,7 @@ impl BillingStore for SqlStore {
              LEFT JOIN study_testers st ON st.study_id = l.study_id AND st.tester_id = l.tester_id \
              WHERE l.study_id = $1 ORDER BY l.created_at, l.id"
         );
-        write!(self, p => {
+        read!(self, p => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(study_id).fetch_all(p).await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
@@ -537,7 +557,7 @@ impl BillingStore for SqlStore {
             "SELECT DISTINCT study_id FROM payout_line_items WHERE tester_id = $1 AND status IN ({}) ORDER BY study_id",
             placeholders(2, statuses.len())
         );
-        write!(self, p => {
+        read!(self, p => {
             let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql)).bind(tester_id);
             for s in statuses {
                 q = q.bind(*s);
@@ -551,7 +571,7 @@ impl BillingStore for SqlStore {
         study_id: &str,
         status: SessionStatus,
     ) -> StoreResult<Vec<(String, String)>> {
-        write!(self, p => {
+        read!(self, p => {
             Ok(sqlx::query_as(
                 "SELECT id, tester_id FROM sessions WHERE study_id = $1 AND status = $2 ORDER BY created_at, id",
             )
@@ -619,7 +639,7 @@ impl BillingStore for SqlStore {
 
     async fn get_bank_payout(&self, id: &str) -> StoreResult<Option<BankPayout>> {
         let sql = format!("SELECT {BANK_COLS} FROM bank_payouts WHERE id = $1");
-        write!(self, p => {
+        read!(self, p => {
             let row: Option<BankRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?;
             Ok(row.map(bank_from))
         })
