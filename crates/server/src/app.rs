@@ -8,6 +8,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::integrations::llm::Narrator;
+use crate::integrations::stripe::Billing;
 use crate::integrations::telegram::Telegram;
 use crate::ratelimit::RateLimiter;
 use crate::store::Store;
@@ -40,6 +41,8 @@ pub struct AppCore {
     pub clock: SharedClock,
     /// The optional LLM narrative (None: deterministic text only).
     pub narrator: Option<Arc<dyn Narrator>>,
+    /// Stripe billing (None: billing routes answer 503 and studies launch without payment).
+    pub billing: Option<Arc<dyn Billing>>,
     /// Wakes this process's queue workers when work is enqueued here.
     pub queue_ready: Arc<tokio::sync::Notify>,
     /// The Telegram bot (None: not configured; its routes answer 503).

@@ -35,6 +35,21 @@ pub struct RateLimits {
     pub free: u32,
     pub pro: u32,
     pub ingest: u32,
+    /// Inbound webhook events/min per source (Stripe, Telegram).
+    pub webhook: u32,
+}
+
+/// Stripe billing (checkout, Connect, payouts, signed webhooks); configured as a whole or not
+/// at all.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    /// `https://api.stripe.com`, or a local fake in tests.
+    pub api_base: String,
+    pub secret_key: SecretString,
+    /// The endpoint's signing secret (`whsec_…`), checked against `Stripe-Signature`.
+    pub webhook_secret: SecretString,
+    /// The platform fee on each session's compensation.
+    pub platform_fee: crate::domain::money::FeeRate,
 }
 
 /// The Telegram bot (spec §7): present when a bot token is configured.
@@ -73,6 +88,8 @@ pub struct Config {
     pub llm: Option<(String, String, SecretString, u64)>,
     /// Webhook targets may be private/loopback addresses (tests, closed networks).
     pub webhook_allow_private: bool,
+    /// Stripe billing; `None`: billing routes answer 503 and studies launch without payment.
+    pub stripe: Option<StripeConfig>,
     /// Background workers in this process (roles `worker` and `all`).
     pub workers: usize,
     /// Lease of a claimed job, in milliseconds: how long after its worker's last heartbeat
@@ -115,6 +132,7 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ("OPENSCOUTER_RATE_LIMIT_FREE", Some("120"), "requests/min per user or token, free plan"),
     ("OPENSCOUTER_RATE_LIMIT_PRO", Some("600"), "requests/min per user or token, pro plan"),
     ("OPENSCOUTER_RATE_LIMIT_INGEST", Some("1000"), "ingested items/min per session"),
+    ("OPENSCOUTER_RATE_LIMIT_WEBHOOK", Some("1000"), "inbound webhook events/min per source"),
     ("OPENSCOUTER_MAX_BODY_BYTES", Some("1048576"), "request body limit"),
     ("OPENSCOUTER_INGEST_MAX_BODY_BYTES", Some("2097152"), "body limit of /api/data/*"),
     ("OPENSCOUTER_REQUEST_TIMEOUT_SECS", Some("30"), "per-request timeout"),
@@ -202,6 +220,22 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "OPENSCOUTER_RETENTION_DAYS",
         Some("365"),
         "days raw streams are kept (events, facial, voice); reports and findings stay",
+    ),
+    ("OPENSCOUTER_STRIPE_API_BASE", Some("https://api.stripe.com"), "Stripe API base URL"),
+    (
+        "OPENSCOUTER_STRIPE_SECRET_KEY",
+        None,
+        "Stripe secret key; billing is off (launch needs no payment) unless set",
+    ),
+    (
+        "OPENSCOUTER_STRIPE_WEBHOOK_SECRET",
+        None,
+        "signing secret of the Stripe webhook endpoint (whsec_…); required with the key",
+    ),
+    (
+        "OPENSCOUTER_PLATFORM_FEE_PERCENT",
+        Some("20"),
+        "platform fee on each session's compensation, 0 to 99.99 (two decimals at most)",
     ),
 ];
 
@@ -328,6 +362,7 @@ impl Config {
             free: per_minute("OPENSCOUTER_RATE_LIMIT_FREE")?,
             pro: per_minute("OPENSCOUTER_RATE_LIMIT_PRO")?,
             ingest: per_minute("OPENSCOUTER_RATE_LIMIT_INGEST")?,
+            webhook: per_minute("OPENSCOUTER_RATE_LIMIT_WEBHOOK")?,
         };
         let as_usize = |name: &str| -> Result<usize, ConfigError> {
             usize::try_from(positive(name)?).map_err(|_| bad(name, "too large"))
@@ -454,6 +489,12 @@ impl Config {
                     ));
                 }
             },
+            stripe: stripe_config(
+                get("OPENSCOUTER_STRIPE_API_BASE"),
+                get("OPENSCOUTER_PLATFORM_FEE_PERCENT"),
+                secret("OPENSCOUTER_STRIPE_SECRET_KEY"),
+                secret("OPENSCOUTER_STRIPE_WEBHOOK_SECRET"),
+            )?,
             workers: usize::try_from(positive("OPENSCOUTER_WORKERS")?)
                 .map_err(|_| bad("OPENSCOUTER_WORKERS", "too large"))?,
             job_lease_ms: i64::try_from(positive("OPENSCOUTER_JOB_LEASE_SECS")?)
@@ -505,6 +546,38 @@ fn public_origin(raw: &str) -> Result<String, String> {
         return Err(format!("expected an origin such as https://openscouter.com, got {raw:?}"));
     }
     Ok(url.origin().ascii_serialization())
+}
+
+/// Billing is configured by its secret key; the webhook secret must come with it (without one
+/// no payment could ever be confirmed, so no study could launch).
+fn stripe_config(
+    api_base: &str,
+    fee_percent: &str,
+    key: Option<SecretString>,
+    webhook: Option<SecretString>,
+) -> Result<Option<StripeConfig>, ConfigError> {
+    let (secret_key, webhook_secret) = match (key, webhook) {
+        (Some(k), Some(w)) => (k, w),
+        (None, None) => return Ok(None),
+        _ => {
+            return Err(bad(
+                "OPENSCOUTER_STRIPE_SECRET_KEY",
+                "billing needs OPENSCOUTER_STRIPE_SECRET_KEY and OPENSCOUTER_STRIPE_WEBHOOK_SECRET together",
+            ));
+        }
+    };
+    let base = api_base.trim_end_matches('/');
+    let host = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://")).unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(bad("OPENSCOUTER_STRIPE_API_BASE", "expected an http(s) URL"));
+    }
+    let platform_fee = crate::domain::money::FeeRate::parse_percent(fee_percent).ok_or_else(|| {
+        bad(
+            "OPENSCOUTER_PLATFORM_FEE_PERCENT",
+            "expected a percentage from 0 to 99.99 with at most two decimals",
+        )
+    })?;
+    Ok(Some(StripeConfig { api_base: base.to_owned(), secret_key, webhook_secret, platform_fee }))
 }
 
 /// Reads a TOML file of `NAME = value` pairs (strings, integers or booleans).
@@ -643,6 +716,30 @@ mod tests {
         for bad in ["ftp://x.io", "https://x.io/app", "https://x.io?a=1", "nope"] {
             assert!(with(bad).unwrap_err().to_string().contains("OPENSCOUTER_PUBLIC_URL"), "{bad}");
         }
+    }
+
+    #[test]
+    fn billing_is_all_or_nothing() {
+        let secret = "x".repeat(32);
+        let base = [("OPENSCOUTER_JWT_SECRET", secret.as_str())];
+        let c = Config::from_sources(&BTreeMap::new(), &env(&base)).unwrap();
+        assert!(c.stripe.is_none());
+        assert_eq!(c.rate_limits.webhook, 1000);
+        let both = [
+            ("OPENSCOUTER_JWT_SECRET", secret.as_str()),
+            ("OPENSCOUTER_STRIPE_SECRET_KEY", "sk_test_1"),
+            ("OPENSCOUTER_STRIPE_WEBHOOK_SECRET", "whsec_1"),
+            ("OPENSCOUTER_STRIPE_API_BASE", "http://127.0.0.1:9/"),
+            ("OPENSCOUTER_PLATFORM_FEE_PERCENT", "12.5"),
+        ];
+        let s = Config::from_sources(&BTreeMap::new(), &env(&both)).unwrap().stripe.unwrap();
+        assert_eq!((s.api_base.as_str(), s.platform_fee.0), ("http://127.0.0.1:9", 1250));
+        let e = Config::from_sources(&BTreeMap::new(), &env(&both[..2])).unwrap_err();
+        assert!(e.to_string().contains("OPENSCOUTER_STRIPE_WEBHOOK_SECRET"), "{e}");
+        let mut bad_fee = both.to_vec();
+        bad_fee[4].1 = "100";
+        let e = Config::from_sources(&BTreeMap::new(), &env(&bad_fee)).unwrap_err();
+        assert!(e.to_string().contains("OPENSCOUTER_PLATFORM_FEE_PERCENT"), "{e}");
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub enum StartError {
     Llm(String),
     #[error("invalid Telegram configuration: {0}")]
     Telegram(String),
+    #[error("invalid Stripe configuration: {0}")]
+    Stripe(String),
 }
 
 /// Builds the state from configuration: opens and migrates the store.
@@ -102,6 +104,17 @@ pub fn state_with_store(
         )),
         None => None,
     };
+    let billing: Option<Arc<dyn integrations::stripe::Billing>> = match &config.stripe {
+        Some(stripe) => Some(Arc::new(
+            integrations::stripe::StripeClient::new(
+                &stripe.api_base,
+                stripe.secret_key.clone(),
+                std::time::Duration::from_secs(30),
+            )
+            .map_err(StartError::Stripe)?,
+        )),
+        None => None,
+    };
     Ok(AppState::new(EdgeState {
         origins: Arc::new(OriginPolicy::new(&config.cors_origins, config.env)),
         metrics: telemetry::metrics_handle(),
@@ -114,6 +127,7 @@ pub fn state_with_store(
             queue_ready: Arc::new(tokio::sync::Notify::new()),
             narrator,
             telegram,
+            billing,
         }),
     }))
 }

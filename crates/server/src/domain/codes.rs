@@ -22,6 +22,26 @@ IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL 
 MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN \
 SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
 
+/// ISO 4217 currencies of `CURRENCIES` whose minor unit is not 1/100: exponent 0 (no minor
+/// unit) and exponent 3 (1/1000). Every other listed currency has exponent 2.
+const EXPONENT_0: &str = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF";
+const EXPONENT_3: &str = "BHD IQD JOD KWD LYD OMR TND";
+
+/// The number of decimal places of the currency's minor unit (ISO 4217), `None` for a code
+/// that is not a listed currency. `JPY` → 0, `GBP` → 2, `KWD` → 3.
+pub fn currency_exponent(code: &str) -> Option<u32> {
+    if !is_currency(code) {
+        return None;
+    }
+    if EXPONENT_0.split(' ').any(|c| c == code) {
+        Some(0)
+    } else if EXPONENT_3.split(' ').any(|c| c == code) {
+        Some(3)
+    } else {
+        Some(2)
+    }
+}
+
 /// The 13 neurodivergent categories of the product.
 pub const ND_CATEGORIES: [&str; 13] = [
     "adhd",
@@ -78,5 +98,11 @@ mod tests {
         assert!(is_language("en") && is_language("zu") && !is_language("EN") && !is_language("xx"));
         assert!(is_currency("EUR") && is_currency("USD") && !is_currency("eur") && !is_currency("XYZ"));
         assert!(is_nd_category("adhd") && !is_nd_category("ADHD"));
+        assert_eq!(
+            (currency_exponent("GBP"), currency_exponent("JPY"), currency_exponent("KWD")),
+            (Some(2), Some(0), Some(3))
+        );
+        assert!(EXPONENT_0.split(' ').chain(EXPONENT_3.split(' ')).all(is_currency));
+        assert_eq!(currency_exponent("XYZ"), None);
     }
 }

@@ -30,6 +30,10 @@ pub mod prefix {
     pub const OAUTH_GRANT: &str = "oag";
     pub const OAUTH_TOKEN: &str = "oat";
     pub const MCP_SESSION: &str = "mcps";
+    /// A study's payout (billing ledger).
+    pub const PAYOUT: &str = "pay";
+    /// One session's line of a payout.
+    pub const PAYOUT_LINE: &str = "pli";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.

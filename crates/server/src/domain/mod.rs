@@ -2,12 +2,14 @@
 
 pub mod codes;
 pub mod ids;
+pub mod money;
 pub mod status;
 pub mod study;
 
 pub use status::{
-    CronJob, Decision, NotificationKind, OAuthScope, OAuthTokenKind, PipelineStatus, QueueKind, QueueStatus,
-    ReportKind, SeatStatus, SessionStatus, StudyStatus, TelegramStatus, WebhookEvent,
+    CronJob, Decision, NotificationKind, OAuthScope, OAuthTokenKind, PaymentStatus, PayoutLineStatus,
+    PipelineStatus, QueueKind, QueueStatus, ReportKind, SeatStatus, SessionStatus, StudyStatus,
+    TelegramStatus, WebhookEvent,
 };
 
 use serde::{Deserialize, Serialize};

@@ -117,6 +117,12 @@ wire_enum! {
         TelegramMessage = "telegram_message",
         /// One run of a scheduled job (a scheduler tick).
         ScheduledJob = "scheduled_job",
+        /// One stored Stripe webhook event to handle (billing).
+        StripeEvent = "stripe_event",
+        /// Transfers for a completed study's confirmed sessions (billing).
+        StudyPayout = "study_payout",
+        /// A new bank payout for a tester whose Stripe payout failed (billing).
+        PayoutRetry = "payout_retry",
     }
 }
 
@@ -188,6 +194,8 @@ wire_enum! {
         SessionAbandoned = "session.abandoned",
         /// A study open for 72 h without completing.
         StudyStalled = "study.stalled",
+        /// A tester's bank payout failed; it is retried.
+        PayoutFailed = "payout.failed",
     }
 }
 
@@ -236,6 +244,32 @@ wire_enum! {
     OAuthTokenKind {
         Access = "access",
         Refresh = "refresh",
+    }
+}
+
+wire_enum! {
+    /// A study's payment (billing): a Checkout Session opened, then paid.
+    PaymentStatus {
+        /// A Checkout Session exists; Stripe has not confirmed the payment.
+        Pending = "pending",
+        /// `checkout.session.completed` (or its async success) confirmed it.
+        Paid = "paid",
+    }
+}
+
+wire_enum! {
+    /// One session's line in a study's payout ledger.
+    PayoutLineStatus {
+        /// Reserved in the ledger; no transfer attempted yet.
+        Reserved = "reserved",
+        /// A worker holds it and is (or was, if its lease ran out) calling Stripe.
+        Transferring = "transferring",
+        /// Stripe created the transfer; final.
+        Paid = "paid",
+        /// The tester has no payout-enabled Stripe account yet; retried when they do.
+        Skipped = "skipped",
+        /// The last attempt failed; retried with backoff.
+        Failed = "failed",
     }
 }
 

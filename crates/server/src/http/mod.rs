@@ -55,6 +55,7 @@ Times are RFC 3339 UTC with milliseconds. Ids are prefixed ULIDs (user_…, org_
         (name = "telegram", description = "The Telegram bot: chat links, offers, its webhook"),
         (name = "notifications", description = "In-app notifications"),
         (name = "cron", description = "Scheduled jobs on demand (the built-in scheduler runs them too)"),
+        (name = "billing", description = "Stripe: study checkout, tester Connect onboarding, payouts, the signed Stripe webhook"),
         (name = "ops", description = "Health, readiness, metrics, this document"),
         (name = "oauth", description = "OAuth 2.1 authorization server for external clients (RFC 6749 error bodies, not the envelope)"),
         (name = "mcp", description = "MCP over Streamable HTTP (JSON-RPC 2.0, not the envelope)"),
@@ -130,6 +131,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::cron::router())
         .merge(routes::oauth::router())
         .merge(routes::mcp::router())
+        .merge(routes::billing::router())
         .routes(routes!(routes::ops::openapi_json))
         .routes(routes!(routes::docs::docs))
         .split_for_parts();
@@ -142,6 +144,8 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         // Telegram's webhook checks its own secret and limit (per source, not per IP).
         .merge(routes::telegram::webhook_router())
         .merge(routes::well_known::router())
+        // Inbound webhooks: signed, with their own rate tier instead of the per-caller limiter.
+        .merge(routes::billing::inbound_router())
         .split_for_parts();
     doc.merge(ops_doc);
     openapi::document_errors(&mut doc);

@@ -236,11 +236,14 @@ async fn retention(state: &App) -> AppResult<u64> {
     Ok(purged)
 }
 
-/// The seam for billing (issue #11, in a parallel branch): once payouts exist, this retries
-/// failed ones (`payout.failed`) and notifies through `notifications::notify`. Until then
-/// there is nothing to retry.
-async fn payout_retry(_state: &App) -> AppResult<u64> {
-    Ok(0)
+/// Pays what a lost trigger missed: completed studies' confirmed sessions without a paid
+/// transfer (skipped testers whose account is now payout-enabled included). Failed bank payouts
+/// are retried by the queue as `payout.failed` arrives.
+async fn payout_retry(state: &App) -> AppResult<u64> {
+    if state.billing.is_none() {
+        return Ok(0);
+    }
+    Ok(u64::try_from(crate::services::billing::sweep_payouts(state).await?).unwrap_or(0))
 }
 
 #[cfg(test)]

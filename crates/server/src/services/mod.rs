@@ -2,10 +2,12 @@
 
 pub mod accounts;
 pub mod analysis_input;
+pub mod billing;
 pub mod credentials;
 pub mod cron;
 pub mod export;
 pub mod governance;
+pub mod inbound;
 pub mod ingest;
 pub mod mcp;
 pub mod notifications;

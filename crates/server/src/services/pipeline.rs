@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::ingest::parse_time;
 use crate::services::queue::{self, Done, Work};
 use crate::services::sessions::{self, Access};
-use crate::services::{analysis_input, webhooks};
+use crate::services::{analysis_input, billing, webhooks};
 use crate::store::{
     AnalysisSaved, Confirmation, EnqueueGuard, FindingDecision, FindingRow, Guarded, QueueItem, Session,
     StudyScope,
@@ -220,7 +220,13 @@ pub async fn confirm(state: &App, caller: &Principal, session_id: &str, body: Co
         .confirm_findings(&tenant, session_id, &decisions, body.added_notes.as_deref(), c, state.now())
         .await?
     {
-        Guarded::Done(confirmed) => Ok(confirmed),
+        Guarded::Done(confirmed) => {
+            if confirmed {
+                // The study may have just completed: its testers are paid (billing only).
+                billing::after_confirmation(state, &session.study_id).await;
+            }
+            Ok(confirmed)
+        }
         Guarded::NotFound => Err(AppError::not_found("Session")),
         Guarded::WrongState(s) => Err(AppError::Unprocessable(format!(
             "Session is {s}; findings can be confirmed once it is analyzed"

@@ -14,7 +14,7 @@ use crate::auth::principal::Principal;
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::{PipelineStatus, QueueKind};
 use crate::error::{AppError, AppResult};
-use crate::services::{governance, pipeline, reports, scheduler, telegram, webhooks};
+use crate::services::{billing, governance, pipeline, reports, scheduler, telegram, webhooks};
 use crate::store::{EnqueueGuard, Guarded, NewQueueItem, QueueItem};
 
 /// Attempts before an agent's item is marked failed.
@@ -108,6 +108,11 @@ async fn run(state: &App, item: &QueueItem) -> AppResult<Outcome> {
         QueueKind::TelegramOffer => return telegram::deliver_offer(state, item).await,
         QueueKind::TelegramMessage => return telegram::deliver_message(state, item).await,
         QueueKind::ScheduledJob => scheduler::run_item(state, item).await.map(Done::referring_to),
+        QueueKind::StripeEvent => billing::run_stripe_event(state, item).await.map(Done::referring_to),
+        QueueKind::StudyPayout => {
+            billing::run_study_payout(state, &item.subject_id).await.map(Done::referring_to)
+        }
+        QueueKind::PayoutRetry => billing::run_payout_retry(state, item).await.map(Done::referring_to),
     };
     done.map(Outcome::Done)
 }

@@ -12,7 +12,7 @@ use crate::domain::ids::{new_id, prefix};
 pub use crate::domain::study::*;
 use crate::domain::{Role, StudyStatus, Tenant, WebhookEvent};
 use crate::error::{AppError, AppResult};
-use crate::services::{governance, webhooks};
+use crate::services::{billing, governance, webhooks};
 use crate::store::{
     AcceptOutcome, Guarded, MatchProfile, Page, Study, StudyScope, StudyTask, StudyWrite, TesterProfile,
 };
@@ -137,6 +137,15 @@ impl StudyDefinition {
             && comp.amount < 1e9)
         {
             return Err(invalid("compensation.amount: must be greater than 0 with at most 2 decimals"));
+        }
+        // Billing converts to the currency's minor unit once; an amount that has none (15.5 JPY)
+        // could never be paid exactly.
+        if crate::domain::money::to_minor(comp.amount, &comp.currency).is_none() {
+            let places = codes::currency_exponent(&comp.currency).unwrap_or(0);
+            return Err(invalid(format!(
+                "compensation.amount: {} allows at most {places} decimals",
+                comp.currency
+            )));
         }
         if !(5..=240).contains(&self.settings.max_duration_minutes) {
             return Err(invalid("settings.maxDurationMinutes: must be 5-240"));
@@ -341,10 +350,18 @@ pub async fn onboarding_gate(state: &App, tester_id: &str) -> AppResult<()> {
     governance::require_eligible(state, tester_id).await
 }
 
-/// The seam for billing: launching needs a confirmed payment once billing is configured.
-/// No billing integration exists yet, so every draft may launch.
-pub fn payment_gate(_state: &App, _study_id: &str) -> AppResult<()> {
-    Ok(())
+/// The seam for billing: launching needs a confirmed payment once billing is configured
+/// (`services::billing::launch_gate`); without billing every draft may launch.
+pub async fn payment_gate(state: &App, org: &str, study_id: &str) -> AppResult<()> {
+    if !billing::configured(state) {
+        return Ok(());
+    }
+    let study = state
+        .store
+        .get_study(&StudyScope::Organization(org.to_owned()), study_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Study"))?;
+    billing::launch_gate(state, &study).await
 }
 
 /// The organization of a business member; 403 for everyone else.
@@ -460,7 +477,7 @@ pub async fn patch(state: &App, p: &Principal, id: &str, patch: StudyPatch) -> A
 /// Launches a draft: it opens to matching testers (`study.launched`).
 pub async fn launch(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
     let org = business_org(p)?;
-    payment_gate(state, id)?;
+    payment_gate(state, &org, id).await?;
     let event = webhooks::event(WebhookEvent::StudyLaunched, serde_json::json!({"jobId": id}));
     let moved = state
         .store

@@ -4,6 +4,7 @@
 //! filters on it in SQL, so a handler bug cannot leak another tenant's rows.
 
 pub mod accounts;
+pub mod billing;
 pub mod cache;
 pub mod governance;
 mod migrate;
@@ -22,6 +23,7 @@ pub mod webhooks;
 use async_trait::async_trait;
 
 pub use accounts::*;
+pub use billing::*;
 pub use governance::*;
 pub use notifications::*;
 pub use oauth::*;
@@ -98,6 +100,7 @@ pub trait Store:
     + NotificationStore
     + SchedulerStore
     + OAuthStore
+    + BillingStore
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod accounts;
+mod billing;
 mod binary;
 mod envelope;
 mod governance;

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod analysis;
 pub mod auth;
+pub mod billing;
 pub mod cron;
 pub mod docs;
 pub mod ingest;

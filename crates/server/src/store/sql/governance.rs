@@ -353,6 +353,8 @@ impl GovernanceStore for SqlStore {
                 "DELETE FROM quiz_attempts WHERE tester_id = $1",
                 "DELETE FROM tester_consents WHERE tester_id = $1",
                 "DELETE FROM tester_profiles WHERE user_id = $1",
+                "DELETE FROM stripe_connect_accounts WHERE user_id = $1",
+                "UPDATE bank_payouts SET tester_id = NULL, account_id = NULL WHERE tester_id = $1",
                 "DELETE FROM telegram_link_codes WHERE user_id = $1",
                 "DELETE FROM telegram_messages WHERE user_id = $1 \
                  OR chat_id IN (SELECT chat_id FROM telegram_links WHERE user_id = $1)",
@@ -383,6 +385,8 @@ impl GovernanceStore for SqlStore {
             .await?;
             let repoint = [
                 "UPDATE study_testers SET tester_id = $2 WHERE tester_id = $1",
+                // The ledger is kept (financial records), anonymised.
+                "UPDATE payout_line_items SET tester_id = $2, destination = NULL WHERE tester_id = $1",
                 "UPDATE studies SET created_by = $2 WHERE created_by = $1",
                 "UPDATE analysis_jobs SET tester_id = $2 WHERE tester_id = $1",
                 "UPDATE analysis_jobs SET subject_id = $2 WHERE subject_id = $1",

@@ -333,6 +333,7 @@ macro_rules! session_owner {
 }
 
 mod accounts;
+mod billing;
 mod governance;
 mod oauth;
 mod pipeline;
