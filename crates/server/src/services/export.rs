@@ -64,7 +64,8 @@ pub async fn open(
     session_id: &str,
     format: Format,
 ) -> AppResult<impl Stream<Item = Chunk> + use<>> {
-    let session = sessions::authorize(state, caller, session_id, Access::Read).await?;
+    let mut session = sessions::authorize(state, caller, session_id, Access::Read).await?;
+    sessions::redact_rare_categories(state, caller, std::slice::from_mut(&mut session)).await?;
     let tenant = caller.tenant()?;
     let header = session_header(state, &session).await?;
     Ok(stream(state.clone(), tenant, session, header, format))

@@ -141,8 +141,22 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
 
 /// A session's findings with the tester's decisions.
 pub async fn findings(state: &App, caller: &Principal, session_id: &str) -> AppResult<Vec<FindingRow>> {
-    sessions::authorize(state, caller, session_id, Access::Read).await?;
-    Ok(state.store.list_findings(&caller.tenant()?, session_id).await?)
+    let s = sessions::authorize(state, caller, session_id, Access::Read).await?;
+    let mut rows = state.store.list_findings(&caller.tenant()?, session_id).await?;
+    if caller.role == crate::domain::Role::Business {
+        // A finding names the tester's ND categories; a business reads only those enough
+        // testers of the study share.
+        let allowed = sessions::nameable_categories(state, &s.study_id).await?;
+        for r in &mut rows {
+            if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&r.data)
+                && let Some(list) = v.get_mut("ndCategories").and_then(|c| c.as_array_mut())
+            {
+                list.retain(|c| c.as_str().is_some_and(|c| allowed.contains(c)));
+                r.data = v.to_string();
+            }
+        }
+    }
+    Ok(rows)
 }
 
 /// A session's analytics (`{overall, emotion, interaction, voice}`); 422 before analysis.

@@ -65,7 +65,48 @@ pub async fn authorize(state: &App, p: &Principal, session_id: &str, access: Acc
 
 /// A session the caller may read.
 pub async fn get(state: &App, p: &Principal, session_id: &str) -> AppResult<Session> {
-    authorize(state, p, session_id, Access::Read).await
+    let mut s = authorize(state, p, session_id, Access::Read).await?;
+    redact_rare_categories(state, p, std::slice::from_mut(&mut s)).await?;
+    Ok(s)
+}
+
+/// Testers of a study who must share an ND category before a business may read it next to a
+/// session (analysis.md §4: a stratum of one ties a health category to one person).
+pub const MIN_TESTERS_PER_CATEGORY: usize = 2;
+
+/// The ND categories of `study_id` a business may read: those at least
+/// `MIN_TESTERS_PER_CATEGORY` of its testers share.
+pub async fn nameable_categories(
+    state: &App,
+    study_id: &str,
+) -> AppResult<std::collections::BTreeSet<String>> {
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for categories in state.store.study_tester_categories(study_id).await? {
+        for c in categories.into_iter().collect::<std::collections::BTreeSet<_>>() {
+            *counts.entry(c).or_default() += 1;
+        }
+    }
+    Ok(counts.into_iter().filter(|(_, n)| *n >= MIN_TESTERS_PER_CATEGORY).map(|(c, _)| c).collect())
+}
+
+/// For a business reader, removes from each session the ND categories too few testers of its
+/// study share; testers (their own sessions) and admins see them all.
+pub async fn redact_rare_categories(state: &App, p: &Principal, sessions: &mut [Session]) -> AppResult<()> {
+    if p.role != Role::Business {
+        return Ok(());
+    }
+    let mut nameable: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for s in sessions.iter_mut() {
+        if !nameable.contains_key(&s.study_id) {
+            let set = nameable_categories(state, &s.study_id).await?;
+            nameable.insert(s.study_id.clone(), set);
+        }
+        if let (Some(profile), Some(allowed)) = (s.tester_profile.as_mut(), nameable.get(&s.study_id)) {
+            profile.nd_categories.retain(|c| allowed.contains(c));
+        }
+    }
+    Ok(())
 }
 
 /// Start a session. Unknown extra fields are ignored.
@@ -178,7 +219,10 @@ pub async fn list(
     page: Page,
 ) -> AppResult<(Vec<Session>, u64)> {
     let tenant = p.tenant()?;
-    Ok(state.store.list_sessions(&tenant, filter.study_id.as_deref(), filter.status, page).await?)
+    let (mut rows, total) =
+        state.store.list_sessions(&tenant, filter.study_id.as_deref(), filter.status, page).await?;
+    redact_rare_categories(state, p, &mut rows).await?;
+    Ok((rows, total))
 }
 
 /// A study's sessions, for its business (or an admin).
@@ -192,7 +236,9 @@ pub async fn list_of_study(
         return Err(AppError::Forbidden("Only business accounts and admins may do this".into()));
     }
     studies::get_visible(state, p, study_id).await?;
-    Ok(state.store.list_sessions(&p.tenant()?, Some(study_id), None, page).await?)
+    let (mut rows, total) = state.store.list_sessions(&p.tenant()?, Some(study_id), None, page).await?;
+    redact_rare_categories(state, p, &mut rows).await?;
+    Ok((rows, total))
 }
 
 async fn transition(

@@ -305,4 +305,6 @@ pub trait SessionStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<Guarded<()>>;
     async fn list_attempts(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Vec<TaskAttemptRow>>;
+    /// The ND categories of each tester with a session in the study (one entry per tester).
+    async fn study_tester_categories(&self, study_id: &str) -> StoreResult<Vec<Vec<String>>>;
 }

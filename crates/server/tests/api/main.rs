@@ -14,6 +14,7 @@ mod mcp_sdk;
 mod narrative;
 mod oauth;
 mod pipeline;
+mod privacy;
 mod published_docs;
 mod queue;
 mod reports;

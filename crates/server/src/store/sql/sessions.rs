@@ -687,4 +687,22 @@ impl SessionStore for SqlStore {
                 .collect())
         })
     }
+
+    async fn study_tester_categories(&self, study_id: &str) -> StoreResult<Vec<Vec<String>>> {
+        read!(self, p => {
+            let rows: Vec<(Option<String>,)> = sqlx::query_as(
+                "SELECT tp.profile FROM sessions x LEFT JOIN tester_profiles tp ON tp.user_id = x.tester_id \
+                 WHERE x.study_id = $1",
+            )
+            .bind(study_id)
+            .fetch_all(p)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(p,)| {
+                    p.and_then(|t| serde_json::from_str::<Profile>(&t).ok()).map(|p| p.nd_categories).unwrap_or_default()
+                })
+                .collect())
+        })
+    }
 }
