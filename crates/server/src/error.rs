@@ -26,9 +26,9 @@ pub enum ApiError {
     /// 405: the path exists but not for this method.
     #[error("Method not allowed")]
     MethodNotAllowed,
-    /// 413: body over the configured limit.
-    #[error("Request body too large (limit {0} bytes)")]
-    PayloadTooLarge(usize),
+    /// 413: body (or batch) over its limit; the message names the limit with its unit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// 422: validation failed or wrong state.
     #[error("{0}")]
     Unprocessable(String),
@@ -47,6 +47,11 @@ impl ApiError {
     /// Wraps an unexpected cause.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())
+    }
+
+    /// The 413 of a body over `limit` bytes: "Request body too large (limit 1 MiB)".
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::PayloadTooLarge(format!("Request body too large (limit {})", human_bytes(limit)))
     }
 
     /// `"<what> not found"`, used for absent and other-tenant resources alike.
@@ -106,5 +111,34 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+/// A byte count in the largest binary unit that divides it exactly: `1 MiB`, `1536 KiB`,
+/// `1000 bytes`, so a limit reads as it was configured.
+pub fn human_bytes(n: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    match n {
+        0 => "0 bytes".to_owned(),
+        n if n % MIB == 0 => format!("{} MiB", n / MIB),
+        n if n % KIB == 0 => format!("{} KiB", n / KIB),
+        1 => "1 byte".to_owned(),
+        n => format!("{n} bytes"),
+    }
+}
+
 /// Result alias for handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn limits_read_in_their_unit() {
+        assert_eq!(super::human_bytes(1_048_576), "1 MiB");
+        assert_eq!(super::human_bytes(2 * 1_048_576), "2 MiB");
+        assert_eq!(super::human_bytes(2048), "2 KiB");
+        assert_eq!(super::human_bytes(1000), "1000 bytes");
+        assert_eq!(
+            super::ApiError::body_too_large(1_048_576).to_string(),
+            "Request body too large (limit 1 MiB)"
+        );
+    }
+}

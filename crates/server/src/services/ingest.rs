@@ -386,7 +386,7 @@ pub async fn ingest(
     body: IngestIn,
 ) -> ApiResult<IngestOut> {
     if body.batch.len() > MAX_BATCH {
-        return Err(ApiError::PayloadTooLarge(MAX_BATCH));
+        return Err(ApiError::PayloadTooLarge(format!("batch: at most {MAX_BATCH} items")));
     }
     let session = sessions::authorize(state, caller, &body.session_id, Access::Ingest).await?;
     if session.status != "active" {

@@ -5,6 +5,7 @@ mod helpers;
 mod accounts;
 mod binary;
 mod envelope;
+mod hardening;
 mod ingest;
 mod limits;
 mod narrative;

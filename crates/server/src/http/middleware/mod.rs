@@ -1,6 +1,7 @@
-//! Request middleware: auth + rate limits, CORS, security headers, envelope for framework
-//! errors, panics, request ids and metrics.
+//! Request middleware: auth + rate limits, body limits, CORS, security headers, envelope for
+//! framework errors, panics, request ids and metrics.
 
+pub mod body_limit;
 pub mod client_ip;
 pub mod cors;
 pub mod envelope;
