@@ -1,6 +1,6 @@
 //! Hostile input at the edge (issue #10): body limits decided from `Content-Length` before
 //! reading, limit messages in their unit, the envelope on timeouts, trailing bytes, NUL
-//! characters in any JSON body.
+//! characters in any JSON body, the int32 page range.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,7 +20,8 @@ both!(
     limit_messages_name_the_limit_in_its_unit,
     request_timeout_is_408_in_the_envelope,
     trailing_bytes_are_malformed_json,
-    nul_characters_are_refused_naming_the_field
+    nul_characters_are_refused_naming_the_field,
+    page_is_an_int32
 );
 
 /// Sends `req` through the real router from 127.0.0.1.
@@ -173,4 +174,19 @@ async fn nul_characters_are_refused_naming_the_field(b: Backend) {
     assert!(res.text.contains("#x\\u0000"), "{}", res.text);
     assert!(!res.text.as_bytes().contains(&0), "raw NUL in the CSV export");
     assert_eq!(res.text.lines().count(), 2, "{}", res.text);
+}
+
+async fn page_is_an_int32(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let biz = app.signup("business").await;
+    for q in ["page=2147483648", "page=4294967295", "page=4294967296", "limit=4294967297", "page=-1"] {
+        let msg = app.get(&format!("/api/tokens?{q}"), Some(&biz.bearer())).await.assert_error(400);
+        let name = q.split('=').next().unwrap();
+        assert!(msg.starts_with(&format!("{name}:")), "{q}: {msg}");
+    }
+    let msg = app.get("/api/jobs?page=4294967295", Some(&biz.bearer())).await.assert_error(400);
+    assert_eq!(msg, "page: must be an integer from 1 to 2147483647, got \"4294967295\"");
+    let res = app.get("/api/tokens?page=2147483647", Some(&biz.bearer())).await;
+    res.ok();
+    assert_eq!(res.body["metadata"], json!({"page": 2147483647, "limit": 20, "total": 0}));
 }
