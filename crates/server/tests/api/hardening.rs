@@ -1,6 +1,6 @@
 //! Hostile input at the edge (issue #10): body limits decided from `Content-Length` before
 //! reading, limit messages in their unit, the envelope on timeouts, trailing bytes, NUL
-//! characters in any JSON body, the int32 page range.
+//! characters in any JSON body, the int32 page range, and metrics labels from a closed set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,7 +21,8 @@ both!(
     request_timeout_is_408_in_the_envelope,
     trailing_bytes_are_malformed_json,
     nul_characters_are_refused_naming_the_field,
-    page_is_an_int32
+    page_is_an_int32,
+    metrics_labels_are_a_closed_set
 );
 
 /// Sends `req` through the real router from 127.0.0.1.
@@ -189,4 +190,21 @@ async fn page_is_an_int32(b: Backend) {
     let res = app.get("/api/tokens?page=2147483647", Some(&biz.bearer())).await;
     res.ok();
     assert_eq!(res.body["metadata"], json!({"page": 2147483647, "limit": 20, "total": 0}));
+}
+
+async fn metrics_labels_are_a_closed_set(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let made_up: Vec<String> = (0..20).map(|i| format!("ZQ{i}{}", ulid::Ulid::generate())).collect();
+    for m in &made_up {
+        let method = Method::from_bytes(m.as_bytes()).unwrap();
+        let res = app.call(method.clone(), "/healthz", None, &[]).await;
+        res.assert_error(405);
+        app.call(method, &format!("/no/such/{m}"), None, &[]).await.assert_error(404);
+    }
+    let metrics = app.get("/metrics", None).await.text;
+    for m in &made_up {
+        assert!(!metrics.contains(m.as_str()), "{m} became a label");
+    }
+    assert!(metrics.contains(r#"method="other",route="/healthz",status="405""#), "{metrics}");
+    assert!(metrics.contains(r#"method="other",route="other",status="404""#), "{metrics}");
 }
