@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use secrecy::SecretString;
 
-use crate::auth::password::PasswordCost;
+use crate::auth::password::{PasswordCost, PasswordPool};
 
 /// Deployment environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,9 @@ pub struct Config {
     pub identity_cache_secs: u64,
     /// Not settable from outside: tests lower it to keep the suite fast.
     pub password_cost: PasswordCost,
+    /// The bounded password hashing pool (`OPENSCOUTER_PASSWORD_HASH_WORKERS`, `…_QUEUE`);
+    /// its threads start on first use.
+    pub password_pool: PasswordPool,
 }
 
 /// Every setting the server reads, with its default (`None`: no default).
@@ -119,6 +122,16 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "OPENSCOUTER_SQLITE_PAGE_SIZE",
         Some("4096"),
         "page size of a new SQLite database (512..65536, a power of two)",
+    ),
+    (
+        "OPENSCOUTER_PASSWORD_HASH_WORKERS",
+        None,
+        "threads hashing passwords at once (default: the number of CPUs)",
+    ),
+    (
+        "OPENSCOUTER_PASSWORD_HASH_QUEUE",
+        Some("32"),
+        "password hashes that may wait for a thread; beyond that 503 with Retry-After",
     ),
     (
         "OPENSCOUTER_IDENTITY_CACHE_SECS",
@@ -328,6 +341,13 @@ impl Config {
                 .parse()
                 .map_err(|_| bad("OPENSCOUTER_IDENTITY_CACHE_SECS", "expected a whole number of seconds"))?,
             password_cost: PasswordCost::default(),
+            password_pool: PasswordPool::new(
+                match raw.get("OPENSCOUTER_PASSWORD_HASH_WORKERS").filter(|s| !s.is_empty()) {
+                    Some(_) => as_usize("OPENSCOUTER_PASSWORD_HASH_WORKERS")?,
+                    None => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+                },
+                as_usize("OPENSCOUTER_PASSWORD_HASH_QUEUE")?,
+            ),
         })
     }
 }

@@ -38,6 +38,10 @@ pub enum ApiError {
     /// 503: an optional integration or the store is unavailable.
     #[error("{0}")]
     Unavailable(String),
+    /// 503 with `Retry-After` (whole seconds): the server is saturated (the password hashing
+    /// queue is full); retrying shortly will work.
+    #[error("Server busy, retry in {0} s")]
+    Busy(u64),
     /// 500: anything unexpected. The cause is logged, never sent.
     #[error("internal: {0}")]
     Internal(String),
@@ -70,7 +74,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,7 +92,7 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = (status, Envelope::error(message)).into_response();
-        if let Self::RateLimited(secs) = self {
+        if let Self::RateLimited(secs) | Self::Busy(secs) = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response

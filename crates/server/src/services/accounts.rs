@@ -1,7 +1,6 @@
 //! Accounts: sign-up, sign-in, refresh-token rotation with reuse detection, sign-out, profile.
 
 use crate::auth::jwt::{ACCESS_TTL_MS, Claims};
-use crate::auth::password;
 use crate::auth::secrets::{new_opaque_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::{Email, Plan, Role};
@@ -114,7 +113,7 @@ pub async fn create_user(state: &AppState, s: Signup) -> ApiResult<User> {
         }
         (_, None) => None,
     };
-    let password_hash = password::hash(state.config.password_cost, s.password).await?;
+    let password_hash = state.config.password_pool.hash(state.config.password_cost, s.password).await?;
     let user = NewUser {
         id: new_id(prefix::USER, now),
         email: email.as_str().to_owned(),
@@ -144,11 +143,10 @@ pub async fn signin(state: &AppState, email: &str, password: String) -> ApiResul
         Err(_) => None,
     };
     let Some(creds) = found else {
-        let dummy = password::dummy_hash(state.config.password_cost).await?;
-        let _ = password::verify(password, dummy).await?;
+        state.config.password_pool.verify_unknown(state.config.password_cost, password).await?;
         return Err(invalid());
     };
-    if !password::verify(password, creds.password_hash).await? {
+    if !state.config.password_pool.verify(password, creds.password_hash).await? {
         return Err(invalid());
     }
     if creds.user.status != "active" {

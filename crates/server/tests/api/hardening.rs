@@ -1,6 +1,7 @@
 //! Hostile input at the edge (issue #10): body limits decided from `Content-Length` before
 //! reading, limit messages in their unit, the envelope on timeouts, trailing bytes, NUL
-//! characters in any JSON body, the int32 page range, and metrics labels from a closed set.
+//! characters in any JSON body, the int32 page range, metrics labels from a closed set, and
+//! a bounded password hashing pool.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,7 +23,8 @@ both!(
     trailing_bytes_are_malformed_json,
     nul_characters_are_refused_naming_the_field,
     page_is_an_int32,
-    metrics_labels_are_a_closed_set
+    metrics_labels_are_a_closed_set,
+    password_hashing_is_bounded
 );
 
 /// Sends `req` through the real router from 127.0.0.1.
@@ -207,4 +209,51 @@ async fn metrics_labels_are_a_closed_set(b: Backend) {
     }
     assert!(metrics.contains(r#"method="other",route="/healthz",status="405""#), "{metrics}");
     assert!(metrics.contains(r#"method="other",route="other",status="404""#), "{metrics}");
+}
+
+/// One hashing thread, one waiting slot, the real Argon2 cost: forty simultaneous sign-ins
+/// cannot all fit, and those that don't get a 503 with Retry-After in the envelope.
+async fn password_hashing_is_bounded(b: Backend) {
+    use openscouter_server::auth::password::PasswordCost;
+    let Some(db) = crate::helpers::TestDb::create(b).await else { return };
+    let mut config = crate::helpers::test_config(
+        &db,
+        &[
+            ("OPENSCOUTER_PASSWORD_HASH_WORKERS", "1"),
+            ("OPENSCOUTER_PASSWORD_HASH_QUEUE", "1"),
+            ("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "100000"),
+        ],
+    );
+    config.password_cost = PasswordCost::default();
+    let clock = openscouter_server::clock::ManualClock::new(1_795_000_000_000);
+    let state = openscouter_server::build_state(config, std::sync::Arc::new(clock.clone())).await.unwrap();
+    let router = openscouter_server::http::router(state.clone());
+    let app = TestApp { router, state, clock, backend: b, db };
+
+    let attempts = (0..40).map(|i| {
+        app.post(
+            "/api/auth/signin",
+            json!({"email": format!("nobody{i}@x.io"), "password": "wrong password"}),
+            None,
+        )
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let mut busy = 0;
+    for res in &results {
+        match res.status.as_u16() {
+            401 => assert_eq!(res.assert_error(401), "Invalid email or password"),
+            503 => {
+                assert_eq!(res.assert_error(503), "Server busy, retry in 1 s");
+                assert_eq!(res.header("retry-after"), Some("1"));
+                busy += 1;
+            }
+            other => panic!("unexpected {other}: {}", res.text),
+        }
+    }
+    assert!(busy > 0, "forty simultaneous hashes fitted in one thread and one slot");
+    assert!(busy < 40, "none was served");
+    // the pool recovers
+    app.post("/api/auth/signin", json!({"email": "nobody@x.io", "password": "wrong password"}), None)
+        .await
+        .assert_error(401);
 }
