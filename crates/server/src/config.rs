@@ -52,6 +52,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub ingest_max_body_bytes: usize,
     pub request_timeout_secs: u64,
+    /// Connections open at once; at the cap the longest idle ones make room.
+    pub max_connections: usize,
+    /// Time allowed for a request's head, from its first byte (or from accept).
+    pub header_read_timeout_secs: u64,
+    /// How long an idle keep-alive connection is kept.
+    pub keep_alive_timeout_secs: u64,
     pub hsts: bool,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
@@ -92,6 +98,17 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ("OPENSCOUTER_MAX_BODY_BYTES", Some("1048576"), "request body limit"),
     ("OPENSCOUTER_INGEST_MAX_BODY_BYTES", Some("2097152"), "body limit of /api/data/*"),
     ("OPENSCOUTER_REQUEST_TIMEOUT_SECS", Some("30"), "per-request timeout"),
+    (
+        "OPENSCOUTER_MAX_CONNECTIONS",
+        Some("1024"),
+        "connections open at once (lowered to fit ulimit -n); at the cap idle ones are closed",
+    ),
+    (
+        "OPENSCOUTER_HEADER_READ_TIMEOUT_SECS",
+        Some("10"),
+        "time allowed for a request's headers (slow clients are disconnected)",
+    ),
+    ("OPENSCOUTER_KEEP_ALIVE_TIMEOUT_SECS", Some("75"), "how long an idle keep-alive connection is kept"),
     ("OPENSCOUTER_HSTS", Some("false"), "send Strict-Transport-Security (behind a TLS proxy)"),
     ("OPENSCOUTER_LOG_FORMAT", None, "json or pretty (json in production)"),
     ("OPENSCOUTER_DB_MAX_CONNECTIONS", Some("16"), "PostgreSQL pool size / SQLite readers"),
@@ -291,6 +308,9 @@ impl Config {
             max_body_bytes: as_usize("OPENSCOUTER_MAX_BODY_BYTES")?,
             ingest_max_body_bytes: as_usize("OPENSCOUTER_INGEST_MAX_BODY_BYTES")?,
             request_timeout_secs: positive("OPENSCOUTER_REQUEST_TIMEOUT_SECS")?,
+            max_connections: as_usize("OPENSCOUTER_MAX_CONNECTIONS")?,
+            header_read_timeout_secs: positive("OPENSCOUTER_HEADER_READ_TIMEOUT_SECS")?,
+            keep_alive_timeout_secs: positive("OPENSCOUTER_KEEP_ALIVE_TIMEOUT_SECS")?,
             hsts,
             log_format,
             db_max_connections: per_minute("OPENSCOUTER_DB_MAX_CONNECTIONS")?,

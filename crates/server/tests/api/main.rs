@@ -4,6 +4,7 @@ mod helpers;
 
 mod accounts;
 mod binary;
+mod connections;
 mod envelope;
 mod hardening;
 mod ingest;
