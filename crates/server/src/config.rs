@@ -58,6 +58,8 @@ pub struct Config {
     pub header_read_timeout_secs: u64,
     /// How long an idle keep-alive connection is kept.
     pub keep_alive_timeout_secs: u64,
+    /// How long a just-rotated refresh token may be presented again for the same pair (0: never).
+    pub refresh_reuse_grace_secs: u64,
     pub hsts: bool,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
@@ -109,6 +111,11 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "time allowed for a request's headers (slow clients are disconnected)",
     ),
     ("OPENSCOUTER_KEEP_ALIVE_TIMEOUT_SECS", Some("75"), "how long an idle keep-alive connection is kept"),
+    (
+        "OPENSCOUTER_REFRESH_REUSE_GRACE_SECS",
+        Some("10"),
+        "a refresh token presented again this soon after its rotation gets the same pair (0: strict)",
+    ),
     ("OPENSCOUTER_HSTS", Some("false"), "send Strict-Transport-Security (behind a TLS proxy)"),
     ("OPENSCOUTER_LOG_FORMAT", None, "json or pretty (json in production)"),
     ("OPENSCOUTER_DB_MAX_CONNECTIONS", Some("16"), "PostgreSQL pool size / SQLite readers"),
@@ -311,6 +318,9 @@ impl Config {
             max_connections: as_usize("OPENSCOUTER_MAX_CONNECTIONS")?,
             header_read_timeout_secs: positive("OPENSCOUTER_HEADER_READ_TIMEOUT_SECS")?,
             keep_alive_timeout_secs: positive("OPENSCOUTER_KEEP_ALIVE_TIMEOUT_SECS")?,
+            refresh_reuse_grace_secs: get("OPENSCOUTER_REFRESH_REUSE_GRACE_SECS").parse().map_err(|_| {
+                bad("OPENSCOUTER_REFRESH_REUSE_GRACE_SECS", "expected a whole number of seconds")
+            })?,
             hsts,
             log_format,
             db_max_connections: per_minute("OPENSCOUTER_DB_MAX_CONNECTIONS")?,

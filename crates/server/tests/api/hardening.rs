@@ -1,7 +1,7 @@
 //! Hostile input at the edge (issue #10): body limits decided from `Content-Length` before
 //! reading, limit messages in their unit, the envelope on timeouts, trailing bytes, NUL
-//! characters in any JSON body, the int32 page range, metrics labels from a closed set, and
-//! a bounded password hashing pool.
+//! characters in any JSON body, the int32 page range, metrics labels from a closed set, a
+//! bounded password hashing pool, and the refresh-token grace for double submits.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,7 +24,9 @@ both!(
     nul_characters_are_refused_naming_the_field,
     page_is_an_int32,
     metrics_labels_are_a_closed_set,
-    password_hashing_is_bounded
+    password_hashing_is_bounded,
+    parallel_refreshes_share_one_rotation,
+    refresh_reuse_is_strict_without_grace
 );
 
 /// Sends `req` through the real router from 127.0.0.1.
@@ -256,4 +258,62 @@ async fn password_hashing_is_bounded(b: Backend) {
     app.post("/api/auth/signin", json!({"email": "nobody@x.io", "password": "wrong password"}), None)
         .await
         .assert_error(401);
+}
+
+async fn refresh(app: &TestApp, token: &str) -> Res {
+    app.post("/api/auth/refresh", json!({"refreshToken": token}), None).await
+}
+
+/// Ten simultaneous refreshes of one token (a double-submitting client) share one rotation;
+/// the sign-in survives. Reuse outside that narrow case still revokes the family.
+async fn parallel_refreshes_share_one_rotation(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let a = app.signup("business").await;
+    let results = futures_util::future::join_all((0..10).map(|_| refresh(&app, &a.refresh))).await;
+    let pairs: std::collections::BTreeSet<(String, String)> = results
+        .iter()
+        .map(|r| {
+            let d = r.ok();
+            (d["refreshToken"].as_str().unwrap().to_owned(), d["accessToken"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(pairs.len(), 1, "one rotation, one pair for all: {pairs:?}");
+    let (r1, access1) = pairs.into_iter().next().unwrap();
+    app.get("/api/me", Some(&format!("Bearer {access1}"))).await.ok();
+    // a retry within the grace (the response was lost) gets the same pair
+    app.clock.advance_ms(5_000);
+    assert_eq!(refresh(&app, &a.refresh).await.ok()["refreshToken"], json!(r1));
+    // the pair works: its refresh token rotates normally
+    let r2 = refresh(&app, &r1).await.ok()["refreshToken"].as_str().unwrap().to_owned();
+    // once its successor is used, the old token is plain reuse, grace or not
+    let reuse = refresh(&app, &a.refresh).await;
+    assert!(reuse.assert_error(401).contains("reuse"), "{}", reuse.text);
+    refresh(&app, &r2).await.assert_error(401);
+    app.get("/api/me", Some(&format!("Bearer {access1}"))).await.assert_error(401);
+
+    // after the grace, a replay is reuse
+    let t = app.signup("tester").await;
+    let t1 = refresh(&app, &t.refresh).await.ok()["refreshToken"].as_str().unwrap().to_owned();
+    app.clock.advance_ms(10_001);
+    assert!(refresh(&app, &t.refresh).await.assert_error(401).contains("reuse"));
+    refresh(&app, &t1).await.assert_error(401);
+
+    // a signed-out sign-in is not revived by a replay within the grace
+    let c = app.signup("tester").await;
+    let pair = refresh(&app, &c.refresh).await.ok().clone();
+    let bearer = format!("Bearer {}", pair["accessToken"].as_str().unwrap());
+    app.post("/api/auth/signout", json!({}), Some(&bearer)).await.ok();
+    refresh(&app, &c.refresh).await.assert_error(401);
+}
+
+async fn refresh_reuse_is_strict_without_grace(b: Backend) {
+    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_REFRESH_REUSE_GRACE_SECS", "0")]).await else { return };
+    let a = app.signup("business").await;
+    let results = futures_util::future::join_all((0..2).map(|_| refresh(&app, &a.refresh))).await;
+    let ok: Vec<&Res> = results.iter().filter(|r| r.status.as_u16() == 200).collect();
+    assert_eq!(ok.len(), 1, "{results:?}");
+    let loser = results.iter().find(|r| r.status.as_u16() != 200).unwrap();
+    assert!(loser.assert_error(401).contains("reuse"));
+    // strict: the winner's pair went with the family
+    refresh(&app, ok[0].ok()["refreshToken"].as_str().unwrap()).await.assert_error(401);
 }
