@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use secrecy::SecretString;
 
-use crate::auth::password::PasswordCost;
+use crate::auth::password::{PasswordCost, PasswordPool};
 use crate::domain::CronJob;
 
 /// Deployment environment.
@@ -81,6 +81,14 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub ingest_max_body_bytes: usize,
     pub request_timeout_secs: u64,
+    /// Connections open at once; at the cap the longest idle ones make room.
+    pub max_connections: usize,
+    /// Time allowed for a request's head, from its first byte (or from accept).
+    pub header_read_timeout_secs: u64,
+    /// How long an idle keep-alive connection is kept.
+    pub keep_alive_timeout_secs: u64,
+    /// How long a just-rotated refresh token may be presented again for the same pair (0: never).
+    pub refresh_reuse_grace_secs: u64,
     pub hsts: bool,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
@@ -115,6 +123,9 @@ pub struct Config {
     pub session_grace_minutes: i64,
     /// Days raw streams (events, facial, voice) are kept; reports and findings stay.
     pub retention_days: i64,
+    /// The bounded password hashing pool (`OPENSCOUTER_PASSWORD_HASH_WORKERS`, `…_QUEUE`);
+    /// its threads start on first use.
+    pub password_pool: PasswordPool,
 }
 
 /// Every setting the server reads, with its default (`None`: no default).
@@ -136,6 +147,22 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ("OPENSCOUTER_MAX_BODY_BYTES", Some("1048576"), "request body limit"),
     ("OPENSCOUTER_INGEST_MAX_BODY_BYTES", Some("2097152"), "body limit of /api/data/*"),
     ("OPENSCOUTER_REQUEST_TIMEOUT_SECS", Some("30"), "per-request timeout"),
+    (
+        "OPENSCOUTER_MAX_CONNECTIONS",
+        Some("1024"),
+        "connections open at once (lowered to fit ulimit -n); at the cap idle ones are closed",
+    ),
+    (
+        "OPENSCOUTER_HEADER_READ_TIMEOUT_SECS",
+        Some("10"),
+        "time allowed for a request's headers (slow clients are disconnected)",
+    ),
+    ("OPENSCOUTER_KEEP_ALIVE_TIMEOUT_SECS", Some("75"), "how long an idle keep-alive connection is kept"),
+    (
+        "OPENSCOUTER_REFRESH_REUSE_GRACE_SECS",
+        Some("10"),
+        "a refresh token presented again this soon after its rotation gets the same pair (0: strict)",
+    ),
     ("OPENSCOUTER_HSTS", Some("false"), "send Strict-Transport-Security (behind a TLS proxy)"),
     ("OPENSCOUTER_LOG_FORMAT", None, "json or pretty (json in production)"),
     ("OPENSCOUTER_DB_MAX_CONNECTIONS", Some("16"), "PostgreSQL pool size / SQLite readers"),
@@ -176,6 +203,16 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "OPENSCOUTER_PUBLIC_URL",
         None,
         "public origin, e.g. https://openscouter.com (OAuth issuer, MCP resource, dashboard links; default: the request's Host)",
+    ),
+    (
+        "OPENSCOUTER_PASSWORD_HASH_WORKERS",
+        None,
+        "threads hashing passwords at once (default: the number of CPUs)",
+    ),
+    (
+        "OPENSCOUTER_PASSWORD_HASH_QUEUE",
+        Some("32"),
+        "password hashes that may wait for a thread; beyond that 503 with Retry-After",
     ),
     (
         "OPENSCOUTER_IDENTITY_CACHE_SECS",
@@ -457,6 +494,12 @@ impl Config {
             max_body_bytes: as_usize("OPENSCOUTER_MAX_BODY_BYTES")?,
             ingest_max_body_bytes: as_usize("OPENSCOUTER_INGEST_MAX_BODY_BYTES")?,
             request_timeout_secs: positive("OPENSCOUTER_REQUEST_TIMEOUT_SECS")?,
+            max_connections: as_usize("OPENSCOUTER_MAX_CONNECTIONS")?,
+            header_read_timeout_secs: positive("OPENSCOUTER_HEADER_READ_TIMEOUT_SECS")?,
+            keep_alive_timeout_secs: positive("OPENSCOUTER_KEEP_ALIVE_TIMEOUT_SECS")?,
+            refresh_reuse_grace_secs: get("OPENSCOUTER_REFRESH_REUSE_GRACE_SECS").parse().map_err(|_| {
+                bad("OPENSCOUTER_REFRESH_REUSE_GRACE_SECS", "expected a whole number of seconds")
+            })?,
             hsts,
             log_format,
             db_max_connections: per_minute("OPENSCOUTER_DB_MAX_CONNECTIONS")?,
@@ -527,6 +570,13 @@ impl Config {
                 None => None,
             },
             password_cost: PasswordCost::default(),
+            password_pool: PasswordPool::new(
+                match raw.get("OPENSCOUTER_PASSWORD_HASH_WORKERS").filter(|s| !s.is_empty()) {
+                    Some(_) => as_usize("OPENSCOUTER_PASSWORD_HASH_WORKERS")?,
+                    None => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+                },
+                as_usize("OPENSCOUTER_PASSWORD_HASH_QUEUE")?,
+            ),
         })
     }
 }

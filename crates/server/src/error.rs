@@ -22,9 +22,9 @@ pub enum AppError {
     /// The path exists but not for this method (405).
     #[error("Method not allowed")]
     MethodNotAllowed,
-    /// A body over the configured limit, in bytes (413).
-    #[error("Request body too large (limit {0} bytes)")]
-    PayloadTooLarge(usize),
+    /// A body (or batch) over its limit; the message names the limit with its unit (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// Validation failed or the resource is in the wrong state (422).
     #[error("{0}")]
     Unprocessable(String),
@@ -34,6 +34,10 @@ pub enum AppError {
     /// An optional integration or the store is unavailable (503).
     #[error("{0}")]
     Unavailable(String),
+    /// The server is saturated (the password hashing queue is full); retrying after the
+    /// given whole seconds will work (503 + `Retry-After`).
+    #[error("Server busy, retry in {0} s")]
+    Busy(u64),
     /// Anything unexpected (500). The cause is logged, never sent.
     #[error("internal: {0}")]
     Internal(String),
@@ -43,6 +47,11 @@ impl AppError {
     /// Wraps an unexpected cause.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())
+    }
+
+    /// The 413 of a body over `limit` bytes: "Request body too large (limit 1 MiB)".
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::PayloadTooLarge(format!("Request body too large (limit {})", human_bytes(limit)))
     }
 
     /// `"<what> not found"`, used for absent and other-tenant resources alike.
@@ -74,3 +83,31 @@ impl From<crate::store::StoreError> for AppError {
 
 /// Result alias for services, extractors and handlers.
 pub type AppResult<T> = Result<T, AppError>;
+
+/// A byte count in the unit people read limits in (`1 MiB`, `64 KiB`, `17 bytes`).
+pub fn human_bytes(n: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    match n {
+        0 => "0 bytes".to_owned(),
+        n if n % MIB == 0 => format!("{} MiB", n / MIB),
+        n if n % KIB == 0 => format!("{} KiB", n / KIB),
+        1 => "1 byte".to_owned(),
+        n => format!("{n} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn limits_read_in_their_unit() {
+        assert_eq!(super::human_bytes(1_048_576), "1 MiB");
+        assert_eq!(super::human_bytes(2 * 1_048_576), "2 MiB");
+        assert_eq!(super::human_bytes(2048), "2 KiB");
+        assert_eq!(super::human_bytes(1000), "1000 bytes");
+        assert_eq!(
+            super::AppError::body_too_large(1_048_576).to_string(),
+            "Request body too large (limit 1 MiB)"
+        );
+    }
+}

@@ -17,8 +17,8 @@ pub mod services;
 pub mod store;
 pub mod telemetry;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -133,6 +133,9 @@ pub fn state_with_store(
 }
 
 /// Serves `state` on `listener` until `shutdown` is cancelled; in-flight requests finish.
+///
+/// Connections are guarded below the router (`http::middleware::connection`): a cap, header-read
+/// and keep-alive timeouts, and the envelope on hyper's own error answers.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -155,12 +158,17 @@ pub async fn serve(
         );
         shutdown.cancelled().await;
     } else {
+        let config = &state.config;
+        let limits = http::middleware::connection::ConnectionLimits {
+            max_connections: config.max_connections,
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+            keep_alive_timeout: Duration::from_secs(config.keep_alive_timeout_secs),
+            hsts: config.hsts,
+        };
         let app = http::router(state);
         println!("listening on http://{addr}");
         tracing::info!(%addr, "listening");
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await?;
+        http::middleware::connection::serve(listener, app, limits, shutdown.clone()).await?;
     }
     // Workers finish the job in hand, then stop.
     shutdown.cancel();

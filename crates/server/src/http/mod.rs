@@ -30,7 +30,7 @@ use crate::http::state::AppState;
 
 const DESCRIPTION: &str = "OpenScouter: usability testing with neurodivergent testers.
 
-Every JSON response uses the envelope {success, data, error, metadata}; errors carry a message in `error` and the HTTP status says what kind: 400 malformed input, 401 credentials, 403 permission, 404 absent or another tenant's, 413 body too large, 422 validation or wrong state, 429 rate limited (see Retry-After), 503 store or integration unavailable. Creates answer 200 (one style for every endpoint). Lists take ?page (≥ 1) and ?limit (1..100); out-of-range values are a 400, never clamped.
+Every JSON response uses the envelope {success, data, error, metadata}; errors carry a message in `error` and the HTTP status says what kind: 400 malformed input, 401 credentials, 403 permission, 404 absent or another tenant's, 413 body too large, 422 validation or wrong state, 429 rate limited (see Retry-After), 503 store or integration unavailable. Creates answer 200 (one style for every endpoint). Lists take ?page (1..2147483647) and ?limit (1..100); out-of-range values are a 400, never clamped. A body whose declared Content-Length is over the limit (1 MiB; 2 MiB on /api/data/*) is refused with a 413 before it is read. No JSON string may contain U+0000 (422 naming the field); a body with bytes after its JSON document is malformed (400).
 
 Rate limits: every /api response carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (seconds until the bucket is full). Admins are exempt and get no such headers. /healthz, /readyz and /metrics are never limited.
 
@@ -207,17 +207,33 @@ async fn method_not_allowed() -> AppError {
 /// The whole application with its middleware, ready to serve.
 pub fn router(state: AppState) -> Router {
     let (api, ingest, ops, _) = parts();
-    // Ingestion has its own, larger body limit (the innermost limit wins).
-    let ingest = ingest.layer(DefaultBodyLimit::max(state.config.ingest_max_body_bytes));
-    with_middleware(api.merge(ingest), ops, state)
+    assemble(api, ingest, ops, state)
 }
 
 /// Wraps `api` (auth, rate limits, body limit) and `ops` routes in the shared middleware
 /// stack. Public so tests can mount extra routes (e.g. one that panics) under the real stack.
 pub fn with_middleware(api: Router<AppState>, ops: Router<AppState>, state: AppState) -> Router {
+    assemble(api, Router::new(), ops, state)
+}
+
+/// A route group with its body limit: a declared length over it is refused before reading,
+/// a chunked body is cut at it.
+fn limited(routes: Router<AppState>, limit: usize) -> Router<AppState> {
+    routes
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(from_fn_with_state(middleware::body_limit::BodyLimit(limit), middleware::body_limit::enforce))
+}
+
+fn assemble(
+    api: Router<AppState>,
+    ingest: Router<AppState>,
+    ops: Router<AppState>,
+    state: AppState,
+) -> Router {
     let config = state.config.clone();
-    let api = api
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+    // Ingestion has its own, larger body limit.
+    let api = limited(api, config.max_body_bytes)
+        .merge(limited(ingest, config.ingest_max_body_bytes))
         .layer(from_fn_with_state(state.clone(), middleware::rate_limit::auth_and_rate_limit));
 
     Router::new()

@@ -1,8 +1,11 @@
 //! Accounts: sign-up, sign-in, refresh-token rotation with reuse detection, sign-out, profile.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::app::App;
 use crate::auth::jwt::{ACCESS_TTL_MS, Claims};
-use crate::auth::password;
 use crate::auth::principal::Principal;
 use crate::auth::secrets::{new_opaque_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
@@ -113,7 +116,7 @@ pub async fn create_user(state: &App, s: Signup) -> AppResult<User> {
         }
         (_, None) => None,
     };
-    let password_hash = password::hash(state.config.password_cost, s.password).await?;
+    let password_hash = state.config.password_pool.hash(state.config.password_cost, s.password).await?;
     let user = NewUser {
         id: new_id(prefix::USER, now),
         email: email.as_str().to_owned(),
@@ -151,11 +154,10 @@ pub async fn authenticate(state: &App, email: &str, password: String) -> AppResu
         Err(_) => None,
     };
     let Some(creds) = found else {
-        let dummy = password::dummy_hash(state.config.password_cost).await?;
-        let _ = password::verify(password, dummy).await?;
+        state.config.password_pool.verify_unknown(state.config.password_cost, password).await?;
         return Err(invalid());
     };
-    if !password::verify(password, creds.password_hash).await? {
+    if !state.config.password_pool.verify(password, creds.password_hash).await? {
         return Err(invalid());
     }
     if creds.user.status != "active" {
@@ -164,20 +166,118 @@ pub async fn authenticate(state: &App, email: &str, password: String) -> AppResu
     Ok(creds.user)
 }
 
-/// Exchanges a refresh token for a new pair. A token used twice revokes its whole family.
+/// Exchanges a refresh token for a new pair. A token used twice revokes its whole family,
+/// except that the same token presented again within `OPENSCOUTER_REFRESH_REUSE_GRACE_SECS`
+/// of its rotation (a double submit, a retry after a lost response) gets the same pair back,
+/// as long as that pair's refresh token is unused and the sign-in is live. Concurrent
+/// presentations of one token on this node wait for the first and share its answer.
 pub async fn refresh(state: &App, presented: &str) -> AppResult<IssuedTokens> {
+    let grace_ms =
+        i64::try_from(state.config.refresh_reuse_grace_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let hash = sha256_hex(presented);
+    if grace_ms == 0 {
+        return rotate(state, &hash).await.map(|r| r.tokens);
+    }
+    let slot = RECENT_ROTATIONS.slot(&hash, state.now(), grace_ms);
+    let mut recent = slot.lock().await;
+    if let Some(r) = recent.as_ref() {
+        let fresh = state.now() - r.at <= grace_ms && !r.superseded.load(Ordering::Acquire);
+        if fresh && state.store.principal_for_session(&r.session_id, &r.user_id).await?.is_some() {
+            return Ok(r.tokens.clone());
+        }
+    }
+    let rotation = rotate(state, &hash).await?;
+    RECENT_ROTATIONS.rotated(&hash, &rotation);
+    let tokens = rotation.tokens.clone();
+    *recent = Some(rotation);
+    Ok(tokens)
+}
+
+/// One rotation in the store.
+async fn rotate(state: &App, presented_hash: &str) -> AppResult<Rotation> {
     let now = state.now();
     let (refresh_token, next) = new_refresh(now);
-    match state.store.rotate_refresh_token(&sha256_hex(presented), next, now).await? {
+    let successor_hash = next.token_hash.clone();
+    match state.store.rotate_refresh_token(presented_hash, next, now).await? {
         RefreshOutcome::Rotated { session_id, principal } => {
             let (access_token, expires_at) = access_token(state, &principal, &session_id, now)?;
-            Ok(IssuedTokens { access_token, refresh_token, expires_at })
+            Ok(Rotation {
+                tokens: IssuedTokens { access_token, refresh_token, expires_at },
+                session_id,
+                user_id: principal.user_id,
+                successor_hash,
+                at: now,
+                superseded: Arc::new(AtomicBool::new(false)),
+            })
         }
         RefreshOutcome::ReuseDetected => {
             tracing::warn!("refresh token reuse detected; sign-in session revoked");
             Err(AppError::Unauthorized("Refresh token reuse detected; please sign in again".into()))
         }
         RefreshOutcome::Invalid => Err(AppError::Unauthorized("Invalid or expired refresh token".into())),
+    }
+}
+
+/// A rotation this node performed, kept for the grace period.
+struct Rotation {
+    tokens: IssuedTokens,
+    session_id: String,
+    user_id: String,
+    successor_hash: String,
+    /// When it happened (the injected clock).
+    at: i64,
+    /// Set once the pair's own refresh token has been rotated: from then on the
+    /// predecessor is plain reuse again.
+    superseded: Arc<AtomicBool>,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Rotation>>>;
+
+/// Recent rotations by presented-token hash, and who supersedes whom. Per node: a
+/// double submit that lands on two nodes is still reuse (see docs/decisions.md).
+struct RecentRotations {
+    inner: std::sync::Mutex<Recent>,
+}
+
+#[derive(Default)]
+struct Recent {
+    slots: HashMap<String, Slot>,
+    /// Successor hash → the flag of the rotation that issued it.
+    successors: HashMap<String, (Arc<AtomicBool>, i64)>,
+}
+
+/// Entries are swept once the table holds more than this.
+const SWEEP_ABOVE: usize = 4096;
+
+static RECENT_ROTATIONS: std::sync::LazyLock<RecentRotations> =
+    std::sync::LazyLock::new(|| RecentRotations { inner: std::sync::Mutex::new(Recent::default()) });
+
+impl RecentRotations {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The slot of `hash`, created if absent; sweeps stale entries when the table is large.
+    fn slot(&self, hash: &str, now: i64, grace_ms: i64) -> Slot {
+        let mut recent = self.lock();
+        if recent.slots.len() > SWEEP_ABOVE {
+            // Keep slots someone holds or waits on, and rotations still within the grace.
+            recent.slots.retain(|_, slot| {
+                Arc::strong_count(slot) > 1
+                    || slot.try_lock().map_or(true, |r| r.as_ref().is_some_and(|r| now - r.at <= grace_ms))
+            });
+            recent.successors.retain(|_, (_, at)| now - *at <= grace_ms);
+        }
+        recent.slots.entry(hash.to_owned()).or_default().clone()
+    }
+
+    /// Records that `presented_hash` was rotated: its own predecessor may no longer replay.
+    fn rotated(&self, presented_hash: &str, rotation: &Rotation) {
+        let mut recent = self.lock();
+        if let Some((flag, _)) = recent.successors.remove(presented_hash) {
+            flag.store(true, Ordering::Release);
+        }
+        recent.successors.insert(rotation.successor_hash.clone(), (rotation.superseded.clone(), rotation.at));
     }
 }
 

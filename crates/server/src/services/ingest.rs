@@ -417,7 +417,7 @@ fn voice_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<VoiceRo
 /// Validates and stores one request's batch.
 pub async fn ingest(state: &App, caller: &Principal, stream: Stream, body: IngestIn) -> AppResult<IngestOut> {
     if body.batch.len() > MAX_BATCH {
-        return Err(AppError::PayloadTooLarge(MAX_BATCH));
+        return Err(AppError::PayloadTooLarge(format!("batch: at most {MAX_BATCH} items")));
     }
     let session = sessions::authorize(state, caller, &body.session_id, Access::Ingest).await?;
     if session.status != SessionStatus::Active {

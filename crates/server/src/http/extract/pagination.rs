@@ -1,4 +1,5 @@
-//! `?page=&limit=` (spec §1.3): page ≥ 1, limit 1..=100; out of range is a 400, never clamped.
+//! `?page=&limit=` (spec §1.3): page 1..=2³¹−1 (the document's int32), limit 1..=100; out of
+//! range is a 400, never clamped or wrapped.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -18,8 +19,10 @@ pub struct Pagination(pub Page);
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page number, from 1 (default 1).
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 2147483647)]
     pub page: Option<String>,
     /// Items per page, 1..100 (default 20).
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
@@ -36,9 +39,17 @@ impl Pagination {
         for (k, v) in form_pairs(query.unwrap_or("")) {
             match k.as_str() {
                 "page" => {
-                    page = v.parse().ok().filter(|p| *p >= 1).ok_or_else(|| {
-                        AppError::BadRequest(format!("page: must be an integer ≥ 1, got {v:?}"))
-                    })?;
+                    page = v
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|p| *p >= 1)
+                        .and_then(|p| u32::try_from(p).ok())
+                        .ok_or_else(|| {
+                            AppError::BadRequest(format!(
+                                "page: must be an integer from 1 to {}, got {v:?}",
+                                i32::MAX
+                            ))
+                        })?;
                 }
                 "limit" => {
                     limit = v.parse().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| {
@@ -75,7 +86,19 @@ mod tests {
     fn defaults_and_bounds() {
         assert_eq!(Pagination::from_query(None).unwrap().0, Page { page: 1, limit: 20 });
         assert_eq!(Pagination::from_query(Some("page=3&limit=100")).unwrap().0, Page { page: 3, limit: 100 });
-        for bad in ["page=0", "limit=0", "limit=101", "page=x", "limit=-1", "page=1.5"] {
+        assert_eq!(Pagination::from_query(Some("page=2147483647")).unwrap().0.page, 2_147_483_647);
+        for bad in [
+            "page=0",
+            "limit=0",
+            "limit=101",
+            "page=x",
+            "limit=-1",
+            "page=1.5",
+            "page=2147483648",
+            "page=4294967295",
+            "page=4294967296",
+            "limit=4294967297",
+        ] {
             assert!(Pagination::from_query(Some(bad)).is_err(), "{bad}");
         }
     }

@@ -7,7 +7,8 @@ use axum::response::Response;
 
 use crate::http::state::AppState;
 
-const FIXED: [(HeaderName, &str); 5] = [
+/// The headers every response carries (spec §1.7), HSTS aside.
+pub const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::X_FRAME_OPTIONS, "DENY"),
     (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
@@ -19,7 +20,7 @@ const FIXED: [(HeaderName, &str); 5] = [
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    for (name, value) in FIXED {
+    for (name, value) in SECURITY_HEADERS {
         if !h.contains_key(&name) {
             h.insert(name, HeaderValue::from_static(value));
         }

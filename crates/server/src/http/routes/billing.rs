@@ -306,7 +306,7 @@ async fn stripe_webhook(State(state): State<AppState>, req: Request) -> AppResul
     let signature = req.headers().get("stripe-signature").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let limit = state.config.max_body_bytes;
     let body =
-        axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| AppError::PayloadTooLarge(limit))?;
+        axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| AppError::body_too_large(limit))?;
     let d = billing::receive_stripe_event(&state, signature.as_deref(), &body, ip).await?;
     let mut res = Json(WebhookReceived { received: true }).into_response();
     let h = res.headers_mut();
