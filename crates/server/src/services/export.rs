@@ -176,6 +176,8 @@ fn csv_field(v: Option<&Value>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
+    // Rows stored before NUL was refused at the edge must not put raw 0x00 into a CSV file.
+    let s = if s.contains('\0') { s.replace('\0', "\u{FFFD}") } else { s };
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
