@@ -51,7 +51,7 @@ pub async fn request_analysis(state: &App, caller: &Principal, session_id: &str)
 }
 
 /// The session with its study, as a worker loads them.
-async fn load(state: &App, session_id: &str) -> AppResult<(Session, crate::store::Study)> {
+pub(crate) async fn load(state: &App, session_id: &str) -> AppResult<(Session, crate::store::Study)> {
     let session = state
         .store
         .get_session(&Tenant::All, session_id)

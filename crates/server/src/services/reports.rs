@@ -234,16 +234,7 @@ async fn narrate(state: &App, report: &mut openscouter_analysis::StudyReport, to
 
 /// Worker side of Agent 3.
 pub async fn run_session_report(state: &App, session_id: &str) -> AppResult<Done> {
-    let session = state
-        .store
-        .get_session(&Tenant::All, session_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Session"))?;
-    let study = state
-        .store
-        .get_study(&StudyScope::All, &session.study_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Study"))?;
+    let (session, study) = crate::services::pipeline::load(state, session_id).await?;
     synthesize_and_save(state, &study, ReportKind::Session, session_id, vec![session]).await
 }
 
