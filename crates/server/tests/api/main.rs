@@ -11,6 +11,7 @@ mod ingest;
 mod limits;
 mod mcp;
 mod mcp_sdk;
+mod multinode;
 mod narrative;
 mod oauth;
 mod pipeline;
