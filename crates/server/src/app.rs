@@ -47,6 +47,8 @@ pub struct AppCore {
     pub queue_ready: Arc<tokio::sync::Notify>,
     /// The Telegram bot (None: not configured; its routes answer 503).
     pub telegram: Option<Arc<dyn Telegram>>,
+    /// Redis, when `REDIS_URL` is set: shared by the limiter and the invalidation bus.
+    pub redis: Option<Arc<crate::cluster::redis::RedisConn>>,
 }
 
 impl AppCore {

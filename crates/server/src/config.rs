@@ -39,6 +39,17 @@ pub struct RateLimits {
     pub webhook: u32,
 }
 
+/// What the shared (Redis) rate limiter does while Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimiterFallback {
+    /// Count in this process instead (limits per node until Redis is back); the default.
+    Local,
+    /// Allow every request (availability first).
+    Open,
+    /// Refuse with 429 and `Retry-After: 1` (limits first).
+    Closed,
+}
+
 /// Stripe billing (checkout, Connect, payouts, signed webhooks); configured as a whole or not
 /// at all.
 #[derive(Debug, Clone)]
@@ -126,6 +137,11 @@ pub struct Config {
     /// The bounded password hashing pool (`OPENSCOUTER_PASSWORD_HASH_WORKERS`, `…_QUEUE`);
     /// its threads start on first use.
     pub password_pool: PasswordPool,
+    /// Redis (`redis://…`): shared rate limits and the identity-cache invalidation bus. A
+    /// secret because the URL may carry a password.
+    pub redis_url: Option<SecretString>,
+    /// What the shared limiter does while Redis is unreachable.
+    pub limiter_fallback: LimiterFallback,
 }
 
 /// Every setting the server reads, with its default (`None`: no default).
@@ -257,6 +273,16 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "OPENSCOUTER_RETENTION_DAYS",
         Some("365"),
         "days raw streams are kept (events, facial, voice); reports and findings stay",
+    ),
+    (
+        "REDIS_URL",
+        None,
+        "redis://host:6379: shared rate limits and instant revocation across nodes (default: per node)",
+    ),
+    (
+        "OPENSCOUTER_REDIS_UNAVAILABLE",
+        Some("local"),
+        "while Redis is unreachable: local (count per node), open (allow) or closed (429)",
     ),
     ("OPENSCOUTER_STRIPE_API_BASE", Some("https://api.stripe.com"), "Stripe API base URL"),
     (
@@ -475,7 +501,28 @@ impl Config {
             i64::try_from(v).map_err(|_| bad(name, "too large"))
         };
 
+        let redis_url = match raw.get("REDIS_URL").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            // Plain redis:// only: TLS (rediss://) is not compiled in (docs/decisions.md).
+            Some(url) if url.starts_with("redis://") => Some(SecretString::from(url.to_owned())),
+            // The value is not echoed: it may carry a password.
+            Some(_) => return Err(bad("REDIS_URL", "expected redis://…")),
+            None => None,
+        };
+        let limiter_fallback = match get("OPENSCOUTER_REDIS_UNAVAILABLE") {
+            "local" => LimiterFallback::Local,
+            "open" => LimiterFallback::Open,
+            "closed" => LimiterFallback::Closed,
+            other => {
+                return Err(bad(
+                    "OPENSCOUTER_REDIS_UNAVAILABLE",
+                    format!("expected local, open or closed, got {other:?}"),
+                ));
+            }
+        };
+
         Ok(Self {
+            redis_url,
+            limiter_fallback,
             telegram,
             schedules,
             session_grace_minutes: whole("OPENSCOUTER_SESSION_GRACE_MINUTES", 7 * 24 * 60)?,

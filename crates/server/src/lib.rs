@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -30,7 +31,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::http::middleware::cors::OriginPolicy;
 use crate::http::state::{AppState, EdgeState};
-use crate::ratelimit::InProcessLimiter;
+use crate::ratelimit::{InProcessLimiter, RedisLimiter};
 use crate::store::{Store, StoreError};
 
 /// Which parts of the server run in this process.
@@ -69,13 +70,20 @@ pub enum StartError {
     Telegram(String),
     #[error("invalid Stripe configuration: {0}")]
     Stripe(String),
+    #[error("invalid Redis configuration: {0}")]
+    Redis(String),
 }
 
-/// Builds the state from configuration: opens and migrates the store.
+/// Builds the state from configuration: opens and migrates the store, and connects the
+/// identity cache to the other nodes (`cluster::start`).
 pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
     let store = open_store(&config).await?;
     store.migrate().await?;
-    state_with_store(config, clock, store)
+    let state = state_with_store(config, clock, store)?;
+    if let Some(bus) = cluster::start(&state.app) {
+        tracing::info!(bus, "identity invalidations shared across nodes");
+    }
+    Ok(state)
 }
 
 /// Builds the state around an already-open store.
@@ -115,12 +123,21 @@ pub fn state_with_store(
         )),
         None => None,
     };
+    let redis = match &config.redis_url {
+        Some(url) => Some(Arc::new(cluster::redis::RedisConn::new(url).map_err(StartError::Redis)?)),
+        None => None,
+    };
+    let limiter: Arc<dyn ratelimit::RateLimiter> = match &redis {
+        Some(conn) => Arc::new(RedisLimiter::new(conn.clone(), config.limiter_fallback, clock.clone())),
+        None => Arc::new(InProcessLimiter::new(clock.clone())),
+    };
     Ok(AppState::new(EdgeState {
         origins: Arc::new(OriginPolicy::new(&config.cors_origins, config.env)),
         metrics: telemetry::metrics_handle(),
         app: App::new(AppCore {
             jwt: Arc::new(jwt),
-            limiter: Arc::new(InProcessLimiter::new(clock.clone())),
+            limiter,
+            redis,
             config: Arc::new(config),
             store,
             clock,

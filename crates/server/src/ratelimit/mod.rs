@@ -1,11 +1,13 @@
-//! Rate limiting: the `RateLimiter` trait (so a shared Redis/database limiter can replace the
-//! in-process one) and a GCRA implementation with an injected clock.
+//! Rate limiting: the `RateLimiter` trait, a GCRA implementation with an injected clock (one
+//! node, the default) and the same GCRA in Redis (`REDIS_URL`: one limit across all nodes).
 
 mod gcra;
+mod redis;
 
 use async_trait::async_trait;
 
 pub use gcra::InProcessLimiter;
+pub use redis::RedisLimiter;
 
 /// A limit: `per_minute` units, with the same number as burst (spec §1.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

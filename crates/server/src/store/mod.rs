@@ -24,6 +24,7 @@ use async_trait::async_trait;
 
 pub use accounts::*;
 pub use billing::*;
+pub use cache::Invalidation;
 pub use governance::*;
 pub use notifications::*;
 pub use oauth::*;
@@ -108,4 +109,14 @@ pub trait Store:
     async fn migrate(&self) -> StoreResult<usize>;
     /// Ready: reachable, and every known migration applied.
     async fn ready(&self) -> StoreResult<bool>;
+    /// Hands every identity-cache invalidation this node makes to `tx` (the cluster bus);
+    /// false if already connected.
+    fn forward_invalidations(&self, tx: tokio::sync::mpsc::UnboundedSender<Invalidation>) -> bool;
+    /// Applies an invalidation another node published (this node's cache only).
+    fn apply_invalidation(&self, inv: &Invalidation);
+    /// Publishes through the database (PostgreSQL `NOTIFY`); nothing on SQLite (one node).
+    async fn notify_invalidation(&self, inv: &Invalidation) -> StoreResult<()>;
+    /// PostgreSQL: `LISTEN`s and applies other nodes' invalidations, reconnecting by itself;
+    /// returns only when it cannot (re)connect. SQLite: never returns (nothing to hear).
+    async fn listen_invalidations(&self) -> StoreResult<()>;
 }

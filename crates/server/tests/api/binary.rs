@@ -137,20 +137,34 @@ fn start(dir: &std::path::Path) -> Server {
 }
 
 fn start_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    let db = format!("sqlite://{}/db.sqlite", dir.display());
+    let data_dir = dir.display().to_string();
+    let mut all = vec![
+        ("DATABASE_URL", db.as_str()),
+        ("OPENSCOUTER_DATA_DIR", data_dir.as_str()),
+        ("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "100000"),
+        ("OPENSCOUTER_RATE_LIMIT_FREE", "100000"),
+        ("OPENSCOUTER_RATE_LIMIT_INGEST", "10000000"),
+    ];
+    all.extend_from_slice(env);
+    start_node("all", &all)
+}
+
+/// Starts `serve --role <role>` with exactly `env` (later pairs win); a worker has no port (0).
+fn start_node(role: &str, env: &[(&str, &str)]) -> Server {
     let mut child = bin()
         .envs(env.iter().copied())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", format!("sqlite://{}/db.sqlite", dir.display()))
-        .env("OPENSCOUTER_DATA_DIR", dir.display().to_string())
-        .env("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "100000")
-        .env("OPENSCOUTER_RATE_LIMIT_FREE", "100000")
-        .env("OPENSCOUTER_RATE_LIMIT_INGEST", "10000000")
+        .args(["serve", "--listen", "127.0.0.1:0", "--role", role])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    if role == "worker" {
+        assert!(line.starts_with("worker running"), "{line}");
+        return Server { child, port: 0 };
+    }
     let port = line.trim().rsplit(':').next().unwrap().parse().expect(&line);
     Server { child, port }
 }
@@ -411,4 +425,187 @@ fn killed_while_analysing_every_job_completes_once_after_restart() {
     let _ = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status();
     let _ = server.child.wait();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue #17: two `--role api` nodes and one `--role worker` on one PostgreSQL database and
+/// one Redis. Requests spread over both API nodes hold the free plan's limit (120/min)
+/// between them within ±5 %; a sign-out on A is refused on B within a second; an analysis
+/// queued through A is done by the worker exactly once; killing A loses no acknowledged
+/// ingestion (the clients carry on through B). Needs PostgreSQL and Redis (CI has both).
+#[test]
+fn two_api_nodes_and_a_worker_share_one_system() {
+    use serde_json::json;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let (Some(redis), Some(_)) = (crate::multinode::redis_url(), crate::helpers::postgres_admin_url()) else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(crate::helpers::TestDb::create(crate::helpers::Backend::Postgres)).unwrap();
+    let data_dir = db.data_dir.display().to_string();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("REDIS_URL", redis.as_str()),
+        ("OPENSCOUTER_JWT_SECRET", "multinode-secret-multinode-secret-0123"),
+        ("OPENSCOUTER_DATA_DIR", data_dir.as_str()),
+        ("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "100000"),
+        ("OPENSCOUTER_RATE_LIMIT_INGEST", "10000000"),
+        ("OPENSCOUTER_DB_MAX_CONNECTIONS", "8"),
+    ];
+    // As in docs/deploy.md: migrate once, then start the nodes.
+    let out = bin().envs(env.iter().copied()).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut a = start_node("api", &env);
+    let mut b = start_node("api", &env);
+    let mut worker = start_node("worker", &env);
+    let (pa, pb) = (a.port, b.port);
+    let Setup { biz_auth, sessions, tokens } = setup(pa, 2);
+
+    // 1. One limit across the pair: a burst spread over both nodes.
+    let user = post(
+        pb,
+        "/api/auth/signup",
+        None,
+        json!({"email": "limit@example.com", "password": "0123456789", "fullName": "L", "role": "business"}),
+    );
+    let auth = format!("Bearer {}", user["accessToken"].as_str().unwrap());
+    let started = Instant::now();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let auth = auth.clone();
+                s.spawn(move || {
+                    (0..75)
+                        .map(|i| {
+                            let port = if (t + i) % 2 == 0 { pa } else { pb };
+                            http(port, "GET", "/api/me", Some(&auth), None).unwrap().0
+                        })
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let allowed = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(allowed + statuses.iter().filter(|s| **s == 429).count(), 300, "{statuses:?}");
+    // The bucket holds 120 and refills at 2/s while the burst runs.
+    let expected = 120.0 + 2.0 * elapsed;
+    assert!(
+        (allowed as f64 - expected).abs() <= 0.05 * 120.0,
+        "{allowed} allowed over two nodes in {elapsed:.2} s; expected {expected:.0} ± 6"
+    );
+    eprintln!("multinode: {allowed}/300 allowed across two nodes in {elapsed:.2} s (limit 120/min)");
+
+    // 2. A sign-out on A is refused on B within a second.
+    let user = post(
+        pa,
+        "/api/auth/signup",
+        None,
+        json!({"email": "revoke@example.com", "password": "0123456789", "fullName": "R", "role": "business"}),
+    );
+    let auth = format!("Bearer {}", user["accessToken"].as_str().unwrap());
+    for _ in 0..2 {
+        assert_eq!(http(pb, "GET", "/api/me", Some(&auth), None).unwrap().0, 200, "B caches the sign-in");
+    }
+    post(pa, "/api/auth/signout", Some(&auth), json!({}));
+    let signed_out = Instant::now();
+    while http(pb, "GET", "/api/me", Some(&auth), None).unwrap().0 != 401 {
+        assert!(signed_out.elapsed() < Duration::from_secs(1), "B still accepts a signed-out session");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    eprintln!("multinode: sign-out on A refused on B after {:?}", signed_out.elapsed());
+
+    // 3. An analysis queued through A is done by the worker, once.
+    let now = chrono::Utc::now();
+    let items: Vec<serde_json::Value> = (0..300)
+        .map(|i| {
+            let ts = now + chrono::Duration::milliseconds(i * 150);
+            let selector = if i % 50 < 4 { "#pay" } else { "#list" };
+            json!({"eventType": "click", "targetSelector": selector, "url": "https://x.io/checkout",
+                   "timestamp": ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)})
+        })
+        .collect();
+    post(pa, "/api/data/events", Some(&tokens[0]), json!({"sessionId": sessions[0], "batch": items}));
+    post(pa, &format!("/api/sessions/{}/complete", sessions[0]), Some(&tokens[0]), json!({}));
+    let job = post(pa, &format!("/api/sessions/{}/analyze", sessions[0]), Some(&biz_auth), json!({}))
+        ["analysisJobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let item = post_get(pb, &format!("/api/analysis-jobs/{job}"), &biz_auth);
+        if item["status"] == "complete" {
+            break item;
+        }
+        assert_ne!(item["status"], "failed", "{item}");
+        assert!(Instant::now() < deadline, "the worker did not run the job: {item}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(done["attempts"], 1, "run exactly once: {done}");
+    let findings = post_get(pb, &format!("/api/sessions/{}/findings", sessions[0]), &biz_auth);
+    let ids: Vec<&str> =
+        findings.as_array().unwrap().iter().map(|f| f["findingId"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), ids.iter().collect::<std::collections::BTreeSet<_>>().len(), "duplicated findings");
+
+    // 4. Kill A while a client ingests through it; the client carries on through B.
+    let (sid, token) = (sessions[1].clone(), tokens[1].clone());
+    let sid_for_body = sid.clone();
+    let batch_body = move |n: usize| {
+        let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let items: Vec<serde_json::Value> = (0..200)
+            .map(|i| json!({"clientId": format!("b{n}-i{i}"), "eventType": "click", "targetSelector": "#pay", "timestamp": ts}))
+            .collect();
+        json!({"sessionId": sid_for_body, "batch": items}).to_string()
+    };
+    let acked: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let unacked: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let client = {
+        let (acked, unacked, token, body) =
+            (acked.clone(), unacked.clone(), token.clone(), batch_body.clone());
+        std::thread::spawn(move || {
+            for n in 0.. {
+                match http(pa, "POST", "/api/data/events", Some(&token), Some(&body(n))) {
+                    Ok((200, _)) => acked.lock().unwrap().push(n),
+                    _ => {
+                        unacked.lock().unwrap().push(n);
+                        break;
+                    }
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    a.child.kill().unwrap(); // SIGKILL
+    a.child.wait().unwrap();
+    client.join().unwrap();
+    let (acked, unacked) = (acked.lock().unwrap().clone(), unacked.lock().unwrap().clone());
+    assert!(!acked.is_empty(), "the client got batches in before the kill");
+    for &n in &unacked {
+        let (status, text) =
+            http(pb, "POST", "/api/data/events", Some(&token), Some(&batch_body(n))).unwrap();
+        assert_eq!(status, 200, "{text}");
+    }
+    let (status, text) =
+        http(pb, "GET", &format!("/api/sessions/{sid}/export"), Some(&biz_auth), None).unwrap();
+    assert_eq!(status, 200);
+    let seen: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["kind"] == "event")
+        .map(|r| r["clientId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(seen.len(), 200 * (acked.len() + unacked.len()), "every acknowledged and retried item, once");
+    for n in &acked {
+        assert!(seen.contains(&format!("b{n}-i0")) && seen.contains(&format!("b{n}-i199")), "batch {n} lost");
+    }
+    eprintln!("multinode: A killed after {} acknowledged batches; none lost", acked.len());
+
+    for s in [&mut b, &mut worker] {
+        let _ = Command::new("kill").args(["-TERM", &s.child.id().to_string()]).status();
+        let _ = s.child.wait();
+    }
+    drop(rt);
 }

@@ -151,7 +151,8 @@ fn record_status(method: &Method, path: &str, status: StatusCode) {
         use std::io::Write;
         let path = path.split('?').next().unwrap_or(path);
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
-            let _ = writeln!(f, "{method} {path} {}", status.as_u16());
+            // One write per line: concurrent tests append to the same file.
+            let _ = f.write_all(format!("{method} {path} {}\n", status.as_u16()).as_bytes());
         }
     }
 }

@@ -13,6 +13,7 @@ mod ingest;
 mod limits;
 mod mcp;
 mod mcp_sdk;
+mod multinode;
 mod narrative;
 mod oauth;
 mod pipeline;

@@ -118,7 +118,13 @@ def seed():
     tester = signup("tester")
     profile = {"ndCategories": ["dyslexia"], "devices": ["desktop"], "country": "GB", "languages": ["en"],
                "birthYear": 1990, "timezone": "Europe/London", "available": True}
+    # ND categories need special-category consent first (added after this script was written).
+    api("POST", "/api/testers/me/consent", {"version": "v1.1", "specialCategory": True}, tester["auth"])
     api("PUT", "/api/testers/me/profile", profile, tester["auth"])
+    # Accepting needs the capacity quiz passed (the answers of tests/api/helpers.rs QUIZ_ANSWERS).
+    quiz = api("GET", "/api/quiz", None, tester["auth"])
+    answers = dict(zip([f"q_{i:03}" for i in range(1, 11)], "bcadbacbdb"))
+    api("POST", "/api/quiz/attempts", {"quizId": quiz["quizId"], "answers": answers}, tester["auth"])
     api("POST", f"/api/jobs/{job_id}/accept", {}, tester["auth"])
     consent = {"version": "v1", "streams": {"events": True, "facial": True, "voice": True, "screenshots": False}}
     sess = api("POST", "/api/sessions", {"jobId": job_id, "testerId": tester["id"], "consent": consent}, tester["auth"])

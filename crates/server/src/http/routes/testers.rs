@@ -68,7 +68,7 @@ async fn give_consent(
 /// Withdraw that consent: ND categories and assistive tech leave the profile, the tester's
 /// facial and voice items are deleted, and no new offers arrive. The history is kept.
 #[utoipa::path(delete, path = "/api/testers/me/consent", tag = "testers", security(("jwt" = [])),
-    responses((status = 200, body = Envelope<SpecialConsentOut>)))]
+    responses((status = 200, body = Envelope<SpecialConsentOut>), (status = 404, description = "No consent in force")))]
 async fn withdraw_consent(
     State(state): State<AppState>,
     caller: UserJwt,

@@ -156,7 +156,7 @@ impl AccountStore for SqlStore {
             }
             Ok::<_, StoreError>(())
         })?;
-        self.cache.users.remove(user_id);
+        self.cache.invalidate(Invalidation::User(user_id.to_owned()));
         self.get_user(user_id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -200,8 +200,7 @@ impl AccountStore for SqlStore {
             insert_audit!(tx, audit);
             tx.commit().await?;
             // The plan is part of every member's principal: drop them all (a rare admin action).
-            self.cache.organizations.remove(org_id);
-            self.cache.principals.clear();
+            self.cache.invalidate(Invalidation::Organization(org_id.to_owned()));
             org_from(row)
         })
     }
@@ -266,7 +265,7 @@ impl AccountStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                self.cache.principals.remove(&session_id);
+                self.cache.invalidate(Invalidation::Session(session_id.clone()));
                 return Ok(RefreshOutcome::ReuseDetected);
             }
             if expires_at <= now {
@@ -316,7 +315,7 @@ impl AccountStore for SqlStore {
             .await?;
             Ok::<_, StoreError>(())
         })?;
-        self.cache.principals.remove(session_id);
+        self.cache.invalidate(Invalidation::Session(session_id.to_owned()));
         Ok(())
     }
 

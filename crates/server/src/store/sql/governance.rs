@@ -289,6 +289,8 @@ impl GovernanceStore for SqlStore {
             tx.commit().await?;
             Ok::<_, StoreError>(before)
         })?;
+        // A suspended tester's cached user and principals go on every node at once.
+        self.cache.invalidate(Invalidation::User(tester_id.to_owned()));
         Ok(Guarded::Done(before))
     }
 
@@ -320,8 +322,7 @@ impl GovernanceStore for SqlStore {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        self.cache.users.remove(user_id);
-        self.cache.principals.clear();
+        self.cache.invalidate(Invalidation::User(user_id.to_owned()));
         Ok(())
     }
 
@@ -400,8 +401,7 @@ impl GovernanceStore for SqlStore {
             }
             sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
             tx.commit().await?;
-            self.cache.users.remove(user_id);
-            self.cache.principals.clear();
+            self.cache.invalidate(Invalidation::User(user_id.to_owned()));
             Ok(Guarded::Done(()))
         })
     }

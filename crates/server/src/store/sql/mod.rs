@@ -411,4 +411,46 @@ impl Store for SqlStore {
             Ok(row.is_some_and(|(v,)| v >= latest))
         })
     }
+
+    fn forward_invalidations(&self, tx: tokio::sync::mpsc::UnboundedSender<Invalidation>) -> bool {
+        self.cache.set_outbox(tx)
+    }
+
+    fn apply_invalidation(&self, inv: &Invalidation) {
+        self.cache.apply(inv);
+    }
+
+    async fn notify_invalidation(&self, inv: &Invalidation) -> StoreResult<()> {
+        if let Db::Postgres(p) = &self.db {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(super::cache::INVALIDATION_CHANNEL)
+                .bind(inv.encode())
+                .execute(p)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn listen_invalidations(&self) -> StoreResult<()> {
+        let Db::Postgres(pool) = &self.db else {
+            return std::future::pending().await;
+        };
+        // A dedicated connection (detached from the pool), re-established by `PgListener`.
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen(super::cache::INVALIDATION_CHANNEL).await?;
+        // Whatever was sent before this node listened is unknown to it.
+        self.cache.apply(&Invalidation::All);
+        loop {
+            match listener.try_recv().await? {
+                Some(n) => {
+                    if let Some(inv) = Invalidation::decode(n.payload()) {
+                        self.cache.apply(&inv);
+                    }
+                }
+                // The connection dropped; the next `try_recv` reconnects and re-listens, and
+                // notifications sent meanwhile are lost.
+                None => self.cache.apply(&Invalidation::All),
+            }
+        }
+    }
 }
