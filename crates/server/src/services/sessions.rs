@@ -147,7 +147,7 @@ pub async fn create(state: &App, p: &Principal, body: SessionIn) -> AppResult<Cr
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
     if p.role == Role::Tester {
-        studies::onboarding_gate(state, &tester_id).await?;
+        crate::services::governance::require_eligible(state, &tester_id).await?;
         if studies::get_visible(state, p, &study_id).await.is_err() {
             return Err(AppError::Unprocessable("The tester does not match this study's targeting".into()));
         }

@@ -344,12 +344,6 @@ pub async fn scope_for(state: &App, p: &Principal) -> AppResult<StudyScope> {
     })
 }
 
-/// A tester takes a seat only when eligible (`governance::ineligibility`: active,
-/// capacity-verified, consenting, available); whether the profile matches is the study query.
-pub async fn onboarding_gate(state: &App, tester_id: &str) -> AppResult<()> {
-    governance::require_eligible(state, tester_id).await
-}
-
 /// The seam for billing: launching needs a confirmed payment once billing is configured
 /// (`services::billing::launch_gate`); without billing every draft may launch.
 pub async fn payment_gate(state: &App, org: &str, study_id: &str) -> AppResult<()> {
@@ -512,7 +506,7 @@ fn tester_only(p: &Principal) -> AppResult<()> {
 /// the tester's label number in the study.
 pub async fn accept(state: &App, p: &Principal, id: &str) -> AppResult<i64> {
     tester_only(p)?;
-    onboarding_gate(state, &p.user_id).await?;
+    governance::require_eligible(state, &p.user_id).await?;
     get_visible(state, p, id).await?;
     match state.store.accept_study(&p.user_id, id, &TAKING_SESSIONS, state.now()).await? {
         AcceptOutcome::Accepted { label_no } => Ok(label_no),

@@ -16,7 +16,7 @@ use crate::domain::{Plan, QueueKind, Role, SeatStatus, TelegramStatus, Tenant};
 use crate::error::{AppError, AppResult};
 use crate::integrations::telegram::{Button, OutgoingMessage, Telegram, TelegramError};
 use crate::services::queue::{self, Done, Outcome, Work};
-use crate::services::{sessions, studies};
+use crate::services::{governance, sessions, studies};
 use crate::store::{
     EnqueueGuard, Guarded, NewOffer, NewTelegramMessage, QueueItem, SendPlan, Study, StudyScope, TelegramCopy,
 };
@@ -484,18 +484,19 @@ async fn fan_out(state: &App, study: &Study) -> AppResult<u64> {
     let year = studies::year_of(now);
     let mut offers = Vec::new();
     for c in state.store.offer_candidates(&study.id, Role::Tester.as_str(), "active").await? {
-        if !c.profile.available || studies::onboarding_gate(state, &c.tester_id).await.is_err() {
+        // The one eligibility rule, on the row the query already read (no second read per tester).
+        if governance::ineligibility(Some(&c.tester)).is_some() {
             continue;
         }
         let scope = StudyScope::Tester {
-            tester_id: c.tester_id.clone(),
-            profile: c.profile.match_profile(year),
+            tester_id: c.tester.user_id.clone(),
+            profile: c.tester.profile.match_profile(year),
             offered_in: studies::TAKING_SESSIONS.to_vec(),
         };
         if state.store.study_visible(&scope, &study.id).await? {
             offers.push(NewOffer {
                 id: new_id(prefix::OFFER, now),
-                tester_id: c.tester_id,
+                tester_id: c.tester.user_id,
                 chat_id: c.chat_id,
                 status: TelegramStatus::Queued,
             });

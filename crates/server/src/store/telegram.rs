@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::{StoreResult, StudyScope};
-use crate::domain::study::Profile;
 use crate::domain::{QueueKind, TelegramStatus};
+use crate::store::TesterProfile;
 
 /// How sends are queued: the queue kind and its retry budget, and the pacer that spaces them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,9 +22,9 @@ pub struct SendPlan {
 /// A linked tester who could be offered a study.
 #[derive(Debug, Clone)]
 pub struct OfferCandidate {
-    pub tester_id: String,
     pub chat_id: i64,
-    pub profile: Profile,
+    /// The tester's profile row, with what eligibility reads (status, quiz, consent).
+    pub tester: TesterProfile,
 }
 
 /// An offer to record.

@@ -241,9 +241,11 @@ impl TelegramStore for SqlStore {
         role: &str,
         user_status: &str,
     ) -> StoreResult<Vec<OfferCandidate>> {
-        let rows: Vec<(String, i64, String)> = read!(self, p => {
+        type Row = (String, i64, String, bool, i64, Option<String>, String);
+        let rows: Vec<Row> = read!(self, p => {
             sqlx::query_as(
-                "SELECT l.user_id, l.chat_id, tp.profile FROM telegram_links l \
+                "SELECT l.user_id, l.chat_id, tp.profile, tp.capacity_verified, tp.updated_at, tp.consent_version, \
+                 tp.status FROM telegram_links l \
                  JOIN users u ON u.id = l.user_id JOIN tester_profiles tp ON tp.user_id = l.user_id \
                  WHERE u.role = $2 AND u.status = $3 \
                  AND NOT EXISTS (SELECT 1 FROM study_testers st WHERE st.study_id = $1 AND st.tester_id = l.user_id) \
@@ -257,10 +259,18 @@ impl TelegramStore for SqlStore {
             .await?
         });
         rows.into_iter()
-            .map(|(tester_id, chat_id, profile)| {
+            .map(|(user_id, chat_id, profile, capacity_verified, updated_at, consent_version, status)| {
                 let profile = serde_json::from_str(&profile)
-                    .map_err(|e| StoreError::Other(format!("profile of {tester_id} is unreadable: {e}")))?;
-                Ok(OfferCandidate { tester_id, chat_id, profile })
+                    .map_err(|e| StoreError::Other(format!("profile of {user_id} is unreadable: {e}")))?;
+                let tester = TesterProfile {
+                    user_id,
+                    profile,
+                    capacity_verified,
+                    consent_version,
+                    status,
+                    updated_at,
+                };
+                Ok(OfferCandidate { chat_id, tester })
             })
             .collect()
     }
