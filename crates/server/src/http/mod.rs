@@ -239,6 +239,7 @@ fn assemble(
     Router::new()
         .merge(api)
         .merge(ops)
+        .merge(routes::sdk::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(

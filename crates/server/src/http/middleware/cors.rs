@@ -1,5 +1,7 @@
 //! CORS: allowed origins from configuration (exact or `https://*.domain`), `http://localhost:*`
 //! in development; a preflight from any other origin gets 403 and no allow-origin header.
+//! Ingestion (`/api/data/*`) is the exception: the recorder runs inside the product under test,
+//! on the product's own origin, so any origin may call it (see `OriginPolicy::allows_request`).
 
 use std::time::Duration;
 
@@ -40,13 +42,23 @@ impl OriginPolicy {
         }
         self.patterns.iter().any(|p| p.matches(origin))
     }
+
+    /// True when `origin` may call `path` from a browser. Ingestion is open to every origin:
+    /// it authenticates by a header token only (no cookie, no credentials mode), so allowing
+    /// a foreign origin gives that page nothing it does not already hold.
+    pub fn allows_request(&self, origin: &str, path: &str) -> bool {
+        path.starts_with(INGEST_PREFIX) || self.allows(origin)
+    }
 }
+
+/// Paths open to every origin (the recorder's ingestion calls).
+pub const INGEST_PREFIX: &str = "/api/data/";
 
 /// The CORS layer; credentials are not used (bearer tokens), so no cookie mode.
 pub fn layer(policy: std::sync::Arc<OriginPolicy>) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
-            origin.to_str().is_ok_and(|o| policy.allows(o))
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, parts| {
+            origin.to_str().is_ok_and(|o| policy.allows_request(o, parts.uri.path()))
         }))
         .allow_methods([
             Method::GET,
@@ -78,7 +90,7 @@ pub async fn reject_foreign_preflight(State(state): State<AppState>, req: Reques
             .headers()
             .get(header::ORIGIN)
             .and_then(|o| o.to_str().ok())
-            .is_some_and(|o| state.origins.allows(o));
+            .is_some_and(|o| state.origins.allows_request(o, req.uri().path()));
         if !allowed {
             return AppError::Forbidden("Origin not allowed".into()).into_response();
         }
@@ -108,6 +120,10 @@ mod tests {
         assert!(policy(Environment::Development).allows("http://localhost:3000"));
         assert!(policy(Environment::Development).allows("http://localhost"));
         assert!(!policy(Environment::Development).allows("http://localhost.evil.io:3000"));
+        let p = policy(Environment::Production);
+        assert!(p.allows_request("https://shop.example", "/api/data/events"));
+        assert!(!p.allows_request("https://shop.example", "/api/sessions"));
+        assert!(!p.allows_request("https://shop.example", "/api/dataset"));
     }
 
     #[test]

@@ -1,0 +1,1 @@
+/*! OpenScouter recorder (placeholder; replaced by the real recorder) */
