@@ -1,5 +1,6 @@
 //! The HTTP edge: router assembly, middleware order and the OpenAPI document.
 
+pub mod dashboard;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -235,11 +236,16 @@ fn assemble(
     let api = limited(api, config.max_body_bytes)
         .merge(limited(ingest, config.ingest_max_body_bytes))
         .layer(from_fn_with_state(state.clone(), middleware::rate_limit::auth_and_rate_limit));
+    // The dashboard: the same auth and limits (its cookie becomes the Authorization header in
+    // `dashboard::web::pages`, below, which also renders its errors as pages).
+    let dashboard = limited(dashboard::router(), config.max_body_bytes)
+        .layer(from_fn_with_state(state.clone(), middleware::rate_limit::auth_and_rate_limit));
 
     Router::new()
         .merge(api)
         .merge(ops)
         .merge(routes::sdk::router())
+        .merge(dashboard)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -256,6 +262,7 @@ fn assemble(
                 .layer(from_fn(middleware::metrics::track))
                 .layer(from_fn(middleware::envelope::envelope_errors))
                 .layer(CatchPanicLayer::custom(middleware::envelope::panic_response))
+                .layer(from_fn_with_state(state.clone(), dashboard::web::pages))
                 .layer(from_fn_with_state(state.clone(), middleware::cors::reject_foreign_preflight))
                 .layer(middleware::cors::layer(state.origins.clone()))
                 .layer(TimeoutLayer::with_status_code(

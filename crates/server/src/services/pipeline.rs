@@ -101,6 +101,7 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
         return Ok(Done::referring_to(session_id));
     }
     let input = analysis_input::load(state, &session, &study).await?;
+    let task_spans = task_spans(&input);
     // The engine is CPU-bound (≈ 10 ms for 20,000 events): keep it off the async workers.
     let analysis = tokio::task::spawn_blocking(move || openscouter_analysis::analyze_session(&input))
         .await
@@ -116,6 +117,9 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
         "insights": analysis.insights,
         "analytics": analysis.analytics,
         "toneProfile": analysis.tone_profile,
+        // For the dashboard's session page (not part of the API's view).
+        "timeline": analysis.timeline,
+        "taskSpans": task_spans,
     })
     .to_string();
     let saved = AnalysisSaved {
@@ -137,6 +141,31 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
         }
         Guarded::NotFound => Err(AppError::not_found("Session")),
     }
+}
+
+/// The task attempts as the dashboard's timeline draws them, with their titles.
+fn task_spans(input: &openscouter_analysis::SessionInput) -> serde_json::Value {
+    let title = |id: &str| {
+        input
+            .session
+            .tasks
+            .iter()
+            .find(|t| t.task_id == id)
+            .map_or_else(|| id.to_owned(), |t| t.title.clone())
+    };
+    input
+        .task_attempts
+        .iter()
+        .map(|a| {
+            json!({
+                "taskId": a.task_id,
+                "title": title(&a.task_id),
+                "outcome": a.outcome,
+                "startedAt": a.started_at,
+                "endedAt": a.ended_at,
+            })
+        })
+        .collect()
 }
 
 /// A session's findings with the tester's decisions.

@@ -6,6 +6,7 @@ mod accounts;
 mod billing;
 mod binary;
 mod connections;
+mod dashboard;
 mod envelope;
 mod governance;
 mod hardening;

@@ -9,9 +9,14 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::envelope::Envelope;
 
-/// Paths whose bodies follow another protocol (spec §1.1 exceptions).
+/// Paths whose bodies follow another protocol (spec §1.1 exceptions), and the dashboard's
+/// HTML pages (`dashboard::web::pages` renders their errors).
 fn exempt(path: &str) -> bool {
-    path == "/metrics" || path == "/api/mcp" || path.starts_with("/api/oauth/")
+    path == "/metrics"
+        || path == "/api/mcp"
+        || path.starts_with("/api/oauth/")
+        || path == "/app"
+        || path.starts_with("/app/")
 }
 
 fn message_for(status: StatusCode) -> String {

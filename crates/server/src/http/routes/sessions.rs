@@ -394,17 +394,24 @@ async fn export_session(
     Path(id): Path<String>,
     uri: Uri,
 ) -> AppResult<Response> {
-    let format = match form_pairs(uri.query().unwrap_or(""))
-        .into_iter()
-        .find(|(k, _)| k == "format")
-        .map(|(_, v)| v)
-    {
-        None => export::Format::Ndjson,
-        Some(f) if f == "ndjson" => export::Format::Ndjson,
-        Some(f) if f == "csv" => export::Format::Csv,
-        Some(f) => return Err(AppError::BadRequest(format!("format: must be ndjson or csv, got {f:?}"))),
-    };
-    let stream = export::open(&state, &caller, &id, format).await?;
+    export_response(&state, &caller, &id, uri.query()).await
+}
+
+/// The export as a download (`?format=ndjson|csv`); the dashboard's export links use it too.
+pub async fn export_response(
+    state: &AppState,
+    caller: &crate::auth::principal::Principal,
+    id: &str,
+    query: Option<&str>,
+) -> AppResult<Response> {
+    let format =
+        match form_pairs(query.unwrap_or("")).into_iter().find(|(k, _)| k == "format").map(|(_, v)| v) {
+            None => export::Format::Ndjson,
+            Some(f) if f == "ndjson" => export::Format::Ndjson,
+            Some(f) if f == "csv" => export::Format::Csv,
+            Some(f) => return Err(AppError::BadRequest(format!("format: must be ndjson or csv, got {f:?}"))),
+        };
+    let stream = export::open(state, caller, id, format).await?;
     let (ct, ext) = match format {
         export::Format::Ndjson => ("application/x-ndjson", "ndjson"),
         export::Format::Csv => ("text/csv; charset=utf-8", "csv"),

@@ -1,0 +1,152 @@
+//! The dashboard at `/app`: server-rendered pages (maud, compiled into the binary) for
+//! businesses, testers and admins, over the same services as the JSON API. No script, every
+//! asset embedded, a strict CSP; signed in with a cookie that carries the ordinary access token,
+//! so the API's own authentication, rate limits and revocation apply unchanged.
+//!
+//! Handlers follow the API's rule: extract, call one service, render. Errors are the one
+//! `AppError`; `web::pages` renders them as pages.
+
+mod admin;
+mod business;
+mod layout;
+mod session;
+pub mod svg;
+mod tester;
+pub mod web;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use maud::html;
+use serde::Deserialize;
+
+use crate::domain::Role;
+use crate::error::{AppError, AppResult};
+use crate::http::extract::UserJwt;
+use crate::http::state::AppState;
+use crate::services::accounts;
+use web::{Form, see_other};
+
+/// The dashboard's routes (the caller wraps them in `web::pages`, auth and rate limits).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app", get(home))
+        .route("/app/", get(home))
+        .route("/app/signin", get(signin_page).post(signin))
+        .route("/app/signout", post(signout))
+        .route("/app/assets/app.css", get(stylesheet))
+        .route("/app/studies", get(business::studies))
+        .route("/app/studies/{id}", get(business::study))
+        .route("/app/studies/{id}/report", post(business::request_report))
+        .route("/app/sessions/{id}", get(session::page))
+        .route("/app/sessions/{id}/confirm", post(session::confirm))
+        .route("/app/sessions/{id}/export", get(session::export))
+        .route("/app/tester", get(tester::home))
+        .route("/app/admin/testers", get(admin::testers))
+        .route("/app/admin/quiz", get(admin::quiz))
+        .route("/app/admin/audit", get(admin::audit))
+        .route("/app/{*rest}", get(not_found).post(not_found))
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound("There is no such page".into())
+}
+
+/// `/app`: each role's first page.
+async fn home(caller: UserJwt) -> Response {
+    let to = match caller.role {
+        Role::Business | Role::Admin => "/app/studies",
+        Role::Tester => "/app/tester",
+    };
+    see_other(to, None)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        layout::CSS,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+fn signin_form(next: &str, email: &str, error: Option<&str>) -> maud::Markup {
+    html! {
+        h1 { "Sign in" }
+        @if let Some(e) = error {
+            div.error role="alert" #signin-error { p { (e) } }
+        }
+        form.stack method="post" action="/app/signin" {
+            input type="hidden" name="next" value=(next);
+            div {
+                label for="email" { "Email" }
+                input #email type="email" name="email" value=(email) autocomplete="username" required
+                    aria-describedby=[error.map(|_| "signin-error")];
+            }
+            div {
+                label for="password" { "Password" }
+                input #password type="password" name="password" autocomplete="current-password" required;
+            }
+            div { button type="submit" { "Sign in" } }
+        }
+        p.muted { "Use the account you created with the API or the browser extension." }
+    }
+}
+
+async fn signin_page(Query(q): Query<NextQuery>) -> Response {
+    let next = web::safe_next(q.next.as_deref());
+    layout::public(StatusCode::OK, "Sign in", signin_form(&next, "", None))
+}
+
+#[derive(Debug, Deserialize)]
+struct SigninForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// Signs in with the API's rules (same password check, same per-IP limit) and sets the cookie.
+/// A wrong password re-renders the form with the message and a 401.
+async fn signin(State(state): State<AppState>, Form(f): Form<SigninForm>) -> AppResult<Response> {
+    let next = web::safe_next(f.next.as_deref());
+    if f.email.len() > 254 || f.password.chars().count() > 256 {
+        return Err(AppError::Unprocessable("Email or password too long".into()));
+    }
+    match accounts::signin(&state, &f.email, f.password).await {
+        Ok((_, tokens)) => {
+            let max_age = (tokens.expires_at - state.now()) / 1000;
+            Ok(see_other(&next, Some(web::session_cookie(&state, &tokens.access_token, max_age))))
+        }
+        Err(AppError::Unauthorized(msg)) => {
+            Ok(layout::public(StatusCode::UNAUTHORIZED, "Sign in", signin_form(&next, &f.email, Some(&msg))))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+/// Ends the sign-in (its refresh and access tokens) and forgets the cookie.
+async fn signout(
+    State(state): State<AppState>,
+    caller: UserJwt,
+    Form(f): Form<CsrfForm>,
+) -> AppResult<Response> {
+    web::check_csrf(&state, &caller, &f.csrf)?;
+    if let crate::auth::principal::AuthMethod::Jwt { session_id } = &caller.method {
+        accounts::signout(&state, &caller.user_id, session_id).await?;
+    }
+    Ok(see_other("/app/signin", Some(web::clear_cookie(&state))))
+}

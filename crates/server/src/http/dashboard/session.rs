@@ -1,0 +1,288 @@
+//! The session page. A business (or admin) reads the frustration timeline, critical moments,
+//! task spans and findings; the tester who ran it gets the confirmation page instead: confirm
+//! or reject each finding and add context (the human gate), with plain form controls only.
+
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::response::Response;
+use maud::{Markup, html};
+use openscouter_analysis::{Finding, Insights, Timeline, Timestamp};
+use serde::Deserialize;
+
+use super::business::finding_article;
+use super::layout::{self, Viewer, when, words};
+use super::svg::{self, Moment, Span, TimelineChart};
+use super::web::{Form, check_csrf, see_other};
+use crate::domain::{Decision, Role, SessionStatus};
+use crate::error::{AppError, AppResult};
+use crate::http::extract::UserJwt;
+use crate::http::state::AppState;
+use crate::services::analysis_input::{nd_categories, tester_label};
+use crate::services::pipeline::{self, ConfirmIn, DecisionIn};
+use crate::services::{sessions, studies};
+use crate::store::{FindingRow, Session};
+
+/// What the worker stored with the session's analysis (`pipeline::run_session_analysis`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredAnalysis {
+    insights: Option<Insights>,
+    timeline: Option<Timeline>,
+    #[serde(default)]
+    task_spans: Vec<StoredSpan>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredSpan {
+    title: String,
+    outcome: String,
+    started_at: Timestamp,
+    ended_at: Timestamp,
+}
+
+fn parse_findings(rows: &[FindingRow]) -> AppResult<Vec<(Finding, &FindingRow)>> {
+    rows.iter()
+        .map(|r| Ok((serde_json::from_str::<Finding>(&r.data).map_err(AppError::internal)?, r)))
+        .collect()
+}
+
+fn decision_text(r: &FindingRow) -> &'static str {
+    match r.decision {
+        Some(Decision::Confirm) => "confirmed",
+        Some(Decision::Reject) => "rejected",
+        None => "awaiting the tester",
+    }
+}
+
+/// `/app/sessions/{id}`.
+pub async fn page(
+    State(state): State<AppState>,
+    caller: UserJwt,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> AppResult<Response> {
+    let session = sessions::get(&state, &caller, &id).await?;
+    let study = studies::get_visible(&state, &caller, &session.study_id).await?;
+    let rows = pipeline::findings(&state, &caller, &id).await?;
+    let viewer = Viewer::new(&state, &caller);
+    let saved = uri.query().is_some_and(|q| q.split('&').any(|kv| kv == "saved=1"));
+    let title = study.definition.title.clone();
+    if caller.role == Role::Tester {
+        let body = confirmation(&session, &title, &rows, &viewer, saved)?;
+        return Ok(layout::page(&format!("Check the findings · {title}"), &viewer, "/app/tester", body));
+    }
+    let body = report_view(&session, &title, &rows)?;
+    Ok(layout::page(&format!("{} · {title}", tester_label(&session)), &viewer, "/app/studies", body))
+}
+
+fn report_view(s: &Session, study_title: &str, rows: &[FindingRow]) -> AppResult<Markup> {
+    let stored: Option<StoredAnalysis> = s.analysis.as_deref().and_then(|a| serde_json::from_str(a).ok());
+    let mut findings = parse_findings(rows)?;
+    findings.sort_by(|a, b| a.0.severity.cmp(&b.0.severity).then(a.0.title.cmp(&b.0.title)));
+    let origin = s.started_at;
+    let categories = nd_categories(s);
+    Ok(html! {
+        p { a href={"/app/studies/" (s.study_id)} { "← " (study_title) } }
+        h1 { (tester_label(s)) " · " (study_title) }
+        dl.facts {
+            dt { "Status" } dd { (s.status.as_str()) }
+            dt { "Started" } dd { (when(s.started_at)) }
+            @if let Some(c) = s.completed_at { dt { "Completed" } dd { (when(c)) " (" (svg::clock(c - s.started_at - s.paused_ms)) " active)" } }
+            @if let Some(v) = &s.variant { dt { "Variant" } dd { (v) } }
+            @if !categories.is_empty() { dt { "ND categories" } dd { (categories.join(", ")) } }
+            dt { "Export" } dd {
+                a href={"/app/sessions/" (s.id) "/export?format=ndjson"} download { "NDJSON" } " · "
+                a href={"/app/sessions/" (s.id) "/export?format=csv"} download { "CSV" }
+            }
+        }
+        @match &stored {
+            None => { h2 { "Frustration" } p { "Not analysed yet." } }
+            Some(a) => (analysis_sections(a, origin)),
+        }
+        h2 { "Findings" }
+        @if findings.is_empty() {
+            p { "No finding in this session." }
+        } @else {
+            @for (f, r) in &findings { (finding_article(f, Some(origin), Some(decision_text(r)))) }
+        }
+    })
+}
+
+fn analysis_sections(a: &StoredAnalysis, origin: i64) -> Markup {
+    let moments: Vec<Moment> = a
+        .insights
+        .as_ref()
+        .map(|i| {
+            i.critical_moments
+                .iter()
+                .map(|m| Moment {
+                    at_ms: m.timestamp.0,
+                    severity: words(&m.severity),
+                    label: format!("{} — {}", words(&m.kind), m.context),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let drops: Vec<i64> = a
+        .insights
+        .as_ref()
+        .map(|i| i.attention_drop_timestamps.iter().map(|t| t.0).collect())
+        .unwrap_or_default();
+    let spans: Vec<Span> = a
+        .task_spans
+        .iter()
+        .map(|t| Span {
+            label: t.title.clone(),
+            start_ms: t.started_at.0,
+            end_ms: t.ended_at.0,
+            outcome: t.outcome.clone(),
+        })
+        .collect();
+    html! {
+        h2 { "Frustration" }
+        @if let Some(i) = &a.insights {
+            p.lead { "Overall frustration " strong { (format!("{:.2}", i.overall_frustration_score)) } " on a 0 to 1 scale." }
+            p { (i.summary) }
+        }
+        @match &a.timeline {
+            None => p { "This session was analysed before timelines were stored; request the analysis again to draw it." },
+            Some(tl) => {
+                figure {
+                    (TimelineChart { timeline: tl, moments: moments.clone(), attention_drops: drops.clone(), spans: spans.clone() }.render())
+                    figcaption {
+                        ul.legend {
+                            li { "Blue line: smoothed frustration (0 to 1)" }
+                            li { "Dashed line: the 0.5 critical threshold" }
+                            li { "Red diamonds: critical moments" }
+                            li { "Purple triangles: attention drops" }
+                            li { "Bands below: task attempts (green success, red failure or abandon)" }
+                        }
+                    }
+                }
+            }
+        }
+        h3 { "Critical moments" }
+        @if let Some(i) = a.insights.as_ref().filter(|i| !i.critical_moments.is_empty()) {
+            div.table-wrap { table {
+                thead { tr { th scope="col" { "Time" } th scope="col" { "Severity" } th scope="col" { "Signal" } th scope="col" { "Where" } } }
+                tbody { @for m in &i.critical_moments { tr {
+                    td { (svg::clock(m.timestamp.0 - origin)) } td { (words(&m.severity)) } td { (words(&m.kind)) } td { (m.context) }
+                } } }
+            } }
+        } @else { p { "None." } }
+        h3 { "Attention drops" }
+        @if drops.is_empty() { p { "None." } } @else {
+            p { @for (n, t) in drops.iter().enumerate() { @if n > 0 { ", " } (svg::clock(t - origin)) } }
+        }
+        h3 { "Tasks" }
+        @if spans.is_empty() { p { "No task attempt reported." } } @else {
+            div.table-wrap { table {
+                thead { tr { th scope="col" { "Task" } th scope="col" { "Outcome" } th scope="col" { "From" } th scope="col" { "To" } } }
+                tbody { @for t in &spans { tr {
+                    th scope="row" { (t.label) } td { (t.outcome) } td { (svg::clock(t.start_ms - origin)) } td { (svg::clock(t.end_ms - origin)) }
+                } } }
+            } }
+        }
+    }
+}
+
+fn confirmation(
+    s: &Session,
+    study_title: &str,
+    rows: &[FindingRow],
+    viewer: &Viewer,
+    saved: bool,
+) -> AppResult<Markup> {
+    let mut findings = parse_findings(rows)?;
+    findings.sort_by(|a, b| a.0.severity.cmp(&b.0.severity).then(a.0.title.cmp(&b.0.title)));
+    let open = s.status == SessionStatus::Analyzed;
+    Ok(html! {
+        p { a href="/app/tester" { "← Offers and sessions" } }
+        h1 { "Check what we found" }
+        p.lead { "Your session for " strong { (study_title) } ". For each finding, tell us whether it matches what happened to you. What you reject never reaches the business." }
+        @if saved { div.notice role="status" { p { "Your answers are saved." } } }
+        @if s.status == SessionStatus::Confirmed { div.notice role="status" { p { "Every finding is decided. Thank you." } } }
+        @if findings.is_empty() {
+            p { "Nothing was found in this session." }
+        } @else if open {
+            form method="post" action={"/app/sessions/" (s.id) "/confirm"} {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                @for (i, (f, r)) in findings.iter().enumerate() {
+                    fieldset {
+                        legend { "Finding " (i + 1) ": " (f.title) }
+                        p { (f.plain_description) }
+                        details {
+                            summary { "What we saw (" (f.evidence.len()) ")" }
+                            ul.evidence { @for e in &f.evidence { li { (svg::clock(e.timestamp.0 - s.started_at)) " · " (e.detail) } } }
+                        }
+                        div.choice {
+                            input type="radio" id={"c-" (r.id)} name={"decision." (r.id)} value="confirm" checked[r.decision == Some(Decision::Confirm)];
+                            label for={"c-" (r.id)} { "Yes, this happened to me (confirm)" }
+                        }
+                        div.choice {
+                            input type="radio" id={"r-" (r.id)} name={"decision." (r.id)} value="reject" checked[r.decision == Some(Decision::Reject)];
+                            label for={"r-" (r.id)} { "No, this is not what happened (reject)" }
+                        }
+                        label for={"n-" (r.id)} { "Context (optional)" }
+                        textarea id={"n-" (r.id)} name={"comment." (r.id)} maxlength="2000" { (r.comment.clone().unwrap_or_default()) }
+                    }
+                }
+                label for="added-notes" { "Anything else you want to tell us (optional)" }
+                textarea #added-notes name="addedNotes" maxlength="5000" {}
+                p { button type="submit" { "Save my answers" } }
+            }
+        } @else {
+            ul { @for (f, r) in &findings { li { strong { (f.title) } ": " (decision_text(r)) } } }
+        }
+    })
+}
+
+/// Saves the tester's decisions from the confirmation form (fields `decision.<findingId>`,
+/// `comment.<findingId>`, `addedNotes`); a finding left unanswered stays undecided.
+pub async fn confirm(
+    State(state): State<AppState>,
+    caller: UserJwt,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let csrf = pairs.iter().find(|(k, _)| k == "csrf").map_or("", |(_, v)| v.as_str());
+    check_csrf(&state, &caller, csrf)?;
+    let comment_of = |fid: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k.strip_prefix("comment.") == Some(fid))
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let decisions: Vec<DecisionIn> = pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("decision.").map(|fid| DecisionIn {
+                finding_id: fid.to_owned(),
+                decision: v.clone(),
+                comment: comment_of(fid),
+            })
+        })
+        .collect();
+    if decisions.is_empty() {
+        return Err(AppError::Unprocessable("Choose confirm or reject for at least one finding".into()));
+    }
+    let added_notes = pairs
+        .iter()
+        .find(|(k, _)| k == "addedNotes")
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    pipeline::confirm(&state, &caller, &id, ConfirmIn { decisions, added_notes }).await?;
+    Ok(see_other(&format!("/app/sessions/{id}?saved=1"), None))
+}
+
+/// The session's export as a download (the API's export, same rules).
+pub async fn export(
+    State(state): State<AppState>,
+    caller: UserJwt,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> AppResult<Response> {
+    crate::http::routes::sessions::export_response(&state, &caller, &id, uri.query()).await
+}

@@ -1,0 +1,233 @@
+//! The dashboard's HTTP plumbing: the sign-in cookie, the CSRF token of its forms, a
+//! URL-encoded form extractor, and the middleware that turns the API's JSON errors into pages.
+
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use hmac::{KeyInit, Mac};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+
+use crate::auth::principal::{AuthMethod, Principal};
+use crate::auth::secrets::ct_eq;
+use crate::config::Environment;
+use crate::error::AppError;
+use crate::http::state::AppState;
+
+/// The cookie holding the ordinary access token (24 h, spec §1.4) for the dashboard's pages.
+pub const COOKIE: &str = "os_session";
+
+/// The dashboard's CSP: nothing but this origin's stylesheet and images; no script at all.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `Set-Cookie` for a signed-in dashboard: HttpOnly, SameSite=Strict, scoped to `/app`, and
+/// `Secure` whenever the deployment is served over TLS (production or HSTS configured).
+pub fn session_cookie(state: &AppState, token: &str, max_age_secs: i64) -> String {
+    let secure = state.config.hsts || state.config.env == Environment::Production;
+    format!(
+        "{COOKIE}={token}; Path=/app; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        max_age_secs.max(0),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub fn clear_cookie(state: &AppState) -> String {
+    session_cookie(state, "", 0)
+}
+
+/// The CSRF token of a sign-in: HMAC-SHA256 of its session id under the JWT secret. It is
+/// stable for the sign-in (forms rendered earlier stay valid) and useless for any other.
+pub fn csrf_token(state: &AppState, p: &Principal) -> String {
+    let sid = match &p.method {
+        AuthMethod::Jwt { session_id } => session_id.as_str(),
+        _ => p.user_id.as_str(),
+    };
+    let Ok(mut mac) =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(state.config.jwt_secret.expose_secret().as_bytes())
+    else {
+        return String::new();
+    };
+    mac.update(b"openscouter-dashboard-csrf:");
+    mac.update(sid.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// Refuses a form whose CSRF token is not this sign-in's (compared in constant time).
+pub fn check_csrf(state: &AppState, p: &Principal, presented: &str) -> Result<(), AppError> {
+    let expected = csrf_token(state, p);
+    if !expected.is_empty() && ct_eq(expected.as_bytes(), presented.as_bytes()) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("This form has expired. Reload the page and try again.".into()))
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body (the body limit already applies).
+pub struct Form<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        if !form {
+            return Err(AppError::BadRequest("Send the form as application/x-www-form-urlencoded".into()));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge(e.body_text())
+            } else {
+                AppError::BadRequest(e.body_text())
+            }
+        })?;
+        if memchr::memchr(0, &bytes).is_some() {
+            return Err(AppError::BadRequest("The form contains a NUL byte".into()));
+        }
+        serde_urlencoded::from_bytes(&bytes)
+            .map(Form)
+            .map_err(|e| AppError::Unprocessable(format!("The form is incomplete: {e}")))
+    }
+}
+
+/// A path inside the dashboard that is safe to redirect to after sign-in (no other host,
+/// no scheme-relative `//`, no backslash tricks).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if (n == "/app" || n.starts_with("/app/"))
+                && !n.contains("//")
+                && !n.contains('\\')
+                && n.chars().all(|c| !c.is_control()) =>
+        {
+            n.to_owned()
+        }
+        _ => "/app".to_owned(),
+    }
+}
+
+/// Around every `/app` request (a global layer, so the router's own 404/405 pass through it too): refuses cross-site form posts, turns the sign-in cookie into
+/// the `Authorization` header the API's own auth reads (so the same credentials check, rate
+/// limit and revocation apply), renders every other error (the API's JSON ones, the framework's bare ones) as a page (401 on a page →
+/// the sign-in form), and adds the dashboard's CSP and a `Server-Timing` header.
+pub async fn pages(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !(path == "/app" || path.starts_with("/app/")) {
+        return next.run(req).await;
+    }
+    let started = Instant::now();
+    let method = req.method().clone();
+    let target = req.uri().path_and_query().map_or_else(|| "/app".to_owned(), |p| p.as_str().to_owned());
+    let cross_site = req.headers().get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site");
+    let had_cookie = cookie(req.headers(), COOKIE).is_some_and(|c| !c.is_empty());
+    let mut res = if method != Method::GET && method != Method::HEAD && cross_site {
+        AppError::Forbidden("Cross-site form posts are refused".into()).into_response()
+    } else {
+        if !req.headers().contains_key(header::AUTHORIZATION)
+            && let Some(token) = cookie(req.headers(), COOKIE).filter(|c| !c.is_empty())
+            && let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}"))
+        {
+            req.headers_mut().insert(header::AUTHORIZATION, v);
+        }
+        next.run(req).await
+    };
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    if (res.status().is_client_error() || res.status().is_server_error()) && !is_html {
+        res = error_page(&state, res, &method, &target, had_cookie).await;
+    }
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CACHE_CONTROL,
+        h.get(header::CACHE_CONTROL).cloned().unwrap_or(HeaderValue::from_static("no-store")),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0))
+    {
+        h.insert("server-timing", v);
+    }
+    res
+}
+
+async fn error_page(
+    state: &AppState,
+    res: Response,
+    method: &Method,
+    target: &str,
+    had_cookie: bool,
+) -> Response {
+    let status = res.status();
+    let (parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_owned());
+    if status == StatusCode::UNAUTHORIZED && (*method == Method::GET || *method == Method::HEAD) {
+        let to = format!("/app/signin?next={}", urlencode(&safe_next(Some(target))));
+        let mut r = Redirect::to(&to).into_response();
+        if had_cookie {
+            // The cookie's token was revoked or expired: forget it.
+            if let Ok(v) = HeaderValue::from_str(&clear_cookie(state)) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+        }
+        return r;
+    }
+    let mut r = super::layout::error(status, &message).into_response();
+    *r.status_mut() = status;
+    for name in [header::RETRY_AFTER, header::HeaderName::from_static("x-request-id")] {
+        if let Some(v) = parts.headers.get(&name) {
+            r.headers_mut().insert(name, v.clone());
+        }
+    }
+    for (k, v) in &parts.headers {
+        if k.as_str().starts_with("x-ratelimit-") {
+            r.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    r
+}
+
+/// Percent-encodes a query value.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A `303 See Other` to `to` (after a form post), optionally setting a cookie.
+pub fn see_other(to: &str, set_cookie: Option<String>) -> Response {
+    let mut r = Redirect::to(to).into_response();
+    if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// An HTML response.
+pub fn html(status: StatusCode, markup: maud::Markup) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], Body::from(markup.into_string()))
+        .into_response()
+}
