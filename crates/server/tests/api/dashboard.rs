@@ -346,7 +346,14 @@ async fn tenancy_and_hostile_input(b: crate::helpers::Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement: cargo test --release -p openscouter-server --test api dashboard::page_times -- --ignored --nocapture"]
 async fn page_times() {
-    let Some(app) = TestApp::new(crate::helpers::Backend::Sqlite).await else { return };
+    for backend in [crate::helpers::Backend::Sqlite, crate::helpers::Backend::Postgres] {
+        page_times_on(backend).await;
+    }
+}
+
+async fn page_times_on(backend: crate::helpers::Backend) {
+    let limits = [("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "100000"), ("OPENSCOUTER_RATE_LIMIT_FREE", "100000")];
+    let Some(app) = TestApp::with(backend, &limits).await else { return };
     let (biz, job, _, sids) = reported_study(&app, 100, 30).await;
     let cookie = signin(&app, &biz).await;
     for (name, path) in [
@@ -361,6 +368,6 @@ async fn page_times() {
             ms.push(res.header("server-timing").unwrap()["app;dur=".len()..].parse().unwrap());
         }
         ms.sort_by(f64::total_cmp);
-        println!("{name}: median {:.1} ms, p95 {:.1} ms, max {:.1} ms", ms[25], ms[47], ms[49]);
+        println!("{backend:?} {name}: median {:.1} ms, p95 {:.1} ms, max {:.1} ms", ms[25], ms[47], ms[49]);
     }
 }
