@@ -50,8 +50,20 @@ async fn a_category_of_one_tester_is_never_named_to_the_business(b: Backend) {
     business_reads.push(app.get(&format!("/api/reports/job/{job}"), Some(&biz.bearer())).await.text);
     business_reads.push(app.get(&format!("/api/jobs/{job}/findings"), Some(&biz.bearer())).await.text);
     business_reads.push(app.get(&format!("/api/sessions/{rare_sid}/report"), Some(&biz.bearer())).await.text);
+    // The dashboard's pages and exports (the API's bearer works there as well as the cookie).
+    for path in [
+        format!("/app/studies/{job}"),
+        format!("/app/sessions/{rare_sid}"),
+        format!("/app/sessions/{rare_sid}/export?format=ndjson"),
+        "/app/studies".to_owned(),
+    ] {
+        let res = app.get(&path, Some(&biz.bearer())).await;
+        assert_eq!(res.status.as_u16(), 200, "{path}: {}", res.text);
+        business_reads.push(res.text);
+    }
     for (i, text) in business_reads.iter().enumerate() {
-        assert!(text.contains("\"success\":true") || text.contains("kind"), "read {i} failed: {text}");
+        let page = text.starts_with("<!DOCTYPE html>");
+        assert!(text.contains("\"success\":true") || text.contains("kind") || page, "read {i} failed: {text}");
         assert!(!text.contains("tourette"), "read {i} names the category of one tester: {text}");
     }
     // The shared category stays visible; the tester and admins see everything.
