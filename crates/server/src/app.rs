@@ -49,6 +49,10 @@ pub struct AppCore {
     pub telegram: Option<Arc<dyn Telegram>>,
     /// Redis, when `REDIS_URL` is set: shared by the limiter and the invalidation bus.
     pub redis: Option<Arc<crate::cluster::redis::RedisConn>>,
+    /// The bounded password hashing pool; its threads start on first use.
+    pub passwords: crate::auth::password::PasswordPool,
+    /// Refresh tokens rotated within the reuse grace, by presented hash (per node).
+    pub rotations: Arc<crate::services::accounts::RecentRotations>,
 }
 
 impl AppCore {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use secrecy::SecretString;
 
-use crate::auth::password::{PasswordCost, PasswordPool};
+use crate::auth::password::PasswordCost;
 use crate::domain::CronJob;
 
 /// Deployment environment.
@@ -134,9 +134,11 @@ pub struct Config {
     pub session_grace_minutes: i64,
     /// Days raw streams (events, facial, voice) are kept; reports and findings stay.
     pub retention_days: i64,
-    /// The bounded password hashing pool (`OPENSCOUTER_PASSWORD_HASH_WORKERS`, `…_QUEUE`);
-    /// its threads start on first use.
-    pub password_pool: PasswordPool,
+    /// Threads of the bounded password hashing pool (`OPENSCOUTER_PASSWORD_HASH_WORKERS`);
+    /// the pool itself lives in `App` (`AppCore::passwords`).
+    pub password_hash_workers: usize,
+    /// Requests that may wait for a hashing thread (`OPENSCOUTER_PASSWORD_HASH_QUEUE`).
+    pub password_hash_queue: usize,
     /// Redis (`redis://…`): shared rate limits and the identity-cache invalidation bus. A
     /// secret because the URL may carry a password.
     pub redis_url: Option<SecretString>,
@@ -617,13 +619,14 @@ impl Config {
                 None => None,
             },
             password_cost: PasswordCost::default(),
-            password_pool: PasswordPool::new(
-                match raw.get("OPENSCOUTER_PASSWORD_HASH_WORKERS").filter(|s| !s.is_empty()) {
-                    Some(_) => as_usize("OPENSCOUTER_PASSWORD_HASH_WORKERS")?,
-                    None => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-                },
-                as_usize("OPENSCOUTER_PASSWORD_HASH_QUEUE")?,
-            ),
+            password_hash_workers: match raw
+                .get("OPENSCOUTER_PASSWORD_HASH_WORKERS")
+                .filter(|s| !s.is_empty())
+            {
+                Some(_) => as_usize("OPENSCOUTER_PASSWORD_HASH_WORKERS")?,
+                None => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            },
+            password_hash_queue: as_usize("OPENSCOUTER_PASSWORD_HASH_QUEUE")?,
         })
     }
 }

@@ -131,6 +131,8 @@ pub fn state_with_store(
         Some(conn) => Arc::new(RedisLimiter::new(conn.clone(), config.limiter_fallback, clock.clone())),
         None => Arc::new(InProcessLimiter::new(clock.clone())),
     };
+    let passwords =
+        auth::password::PasswordPool::new(config.password_hash_workers, config.password_hash_queue);
     Ok(AppState::new(EdgeState {
         origins: Arc::new(OriginPolicy::new(&config.cors_origins, config.env)),
         metrics: telemetry::metrics_handle(),
@@ -142,6 +144,8 @@ pub fn state_with_store(
             store,
             clock,
             queue_ready: Arc::new(tokio::sync::Notify::new()),
+            passwords,
+            rotations: Arc::default(),
             narrator,
             telegram,
             billing,

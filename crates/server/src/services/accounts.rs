@@ -116,7 +116,7 @@ pub async fn create_user(state: &App, s: Signup) -> AppResult<User> {
         }
         (_, None) => None,
     };
-    let password_hash = state.config.password_pool.hash(state.config.password_cost, s.password).await?;
+    let password_hash = state.passwords.hash(state.config.password_cost, s.password).await?;
     let user = NewUser {
         id: new_id(prefix::USER, now),
         email: email.as_str().to_owned(),
@@ -154,10 +154,10 @@ pub async fn authenticate(state: &App, email: &str, password: String) -> AppResu
         Err(_) => None,
     };
     let Some(creds) = found else {
-        state.config.password_pool.verify_unknown(state.config.password_cost, password).await?;
+        state.passwords.verify_unknown(state.config.password_cost, password).await?;
         return Err(invalid());
     };
-    if !state.config.password_pool.verify(password, creds.password_hash).await? {
+    if !state.passwords.verify(password, creds.password_hash).await? {
         return Err(invalid());
     }
     if creds.user.status != "active" {
@@ -178,7 +178,7 @@ pub async fn refresh(state: &App, presented: &str) -> AppResult<IssuedTokens> {
     if grace_ms == 0 {
         return rotate(state, &hash).await.map(|r| r.tokens);
     }
-    let slot = RECENT_ROTATIONS.slot(&hash, state.now(), grace_ms);
+    let slot = state.rotations.slot(&hash, state.now(), grace_ms);
     let mut recent = slot.lock().await;
     if let Some(r) = recent.as_ref() {
         let fresh = state.now() - r.at <= grace_ms && !r.superseded.load(Ordering::Acquire);
@@ -187,7 +187,7 @@ pub async fn refresh(state: &App, presented: &str) -> AppResult<IssuedTokens> {
         }
     }
     let rotation = rotate(state, &hash).await?;
-    RECENT_ROTATIONS.rotated(&hash, &rotation);
+    state.rotations.rotated(&hash, &rotation);
     let tokens = rotation.tokens.clone();
     *recent = Some(rotation);
     Ok(tokens)
@@ -235,7 +235,8 @@ type Slot = Arc<tokio::sync::Mutex<Option<Rotation>>>;
 
 /// Recent rotations by presented-token hash, and who supersedes whom. Per node: a
 /// double submit that lands on two nodes is still reuse (see docs/decisions.md).
-struct RecentRotations {
+#[derive(Default)]
+pub struct RecentRotations {
     inner: std::sync::Mutex<Recent>,
 }
 
@@ -248,9 +249,6 @@ struct Recent {
 
 /// Entries are swept once the table holds more than this.
 const SWEEP_ABOVE: usize = 4096;
-
-static RECENT_ROTATIONS: std::sync::LazyLock<RecentRotations> =
-    std::sync::LazyLock::new(|| RecentRotations { inner: std::sync::Mutex::new(Recent::default()) });
 
 impl RecentRotations {
     fn lock(&self) -> std::sync::MutexGuard<'_, Recent> {

@@ -352,7 +352,8 @@ async fn page_times() {
 }
 
 async fn page_times_on(backend: crate::helpers::Backend) {
-    let limits = [("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "100000"), ("OPENSCOUTER_RATE_LIMIT_FREE", "100000")];
+    let limits =
+        [("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "100000"), ("OPENSCOUTER_RATE_LIMIT_FREE", "100000")];
     let Some(app) = TestApp::with(backend, &limits).await else { return };
     let (biz, job, _, sids) = reported_study(&app, 100, 30).await;
     let cookie = signin(&app, &biz).await;

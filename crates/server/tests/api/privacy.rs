@@ -63,7 +63,10 @@ async fn a_category_of_one_tester_is_never_named_to_the_business(b: Backend) {
     }
     for (i, text) in business_reads.iter().enumerate() {
         let page = text.starts_with("<!DOCTYPE html>");
-        assert!(text.contains("\"success\":true") || text.contains("kind") || page, "read {i} failed: {text}");
+        assert!(
+            text.contains("\"success\":true") || text.contains("kind") || page,
+            "read {i} failed: {text}"
+        );
         assert!(!text.contains("tourette"), "read {i} names the category of one tester: {text}");
     }
     // The shared category stays visible; the tester and admins see everything.
