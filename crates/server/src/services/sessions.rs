@@ -53,6 +53,16 @@ pub fn session_tenant(p: &Principal, session_id: &str, access: Access) -> AppRes
 /// The session if `p` may do `access` on it; 404 when it is not visible, 403 when visible but
 /// not allowed.
 pub async fn authorize(state: &App, p: &Principal, session_id: &str, access: Access) -> AppResult<Session> {
+    Ok(authorize_in(state, p, session_id, access).await?.1)
+}
+
+/// `authorize`, also returning the tenant it derived (for the write that follows).
+async fn authorize_in(
+    state: &App,
+    p: &Principal,
+    session_id: &str,
+    access: Access,
+) -> AppResult<(Tenant, Session)> {
     let tenant = session_tenant(p, session_id, access)?;
     let session =
         state.store.get_session(&tenant, session_id).await?.ok_or_else(|| AppError::not_found("Session"))?;
@@ -60,7 +70,11 @@ pub async fn authorize(state: &App, p: &Principal, session_id: &str, access: Acc
         (access, p.role),
         (Access::Read, _) | (Access::Control, Role::Tester | Role::Admin) | (Access::Ingest, Role::Tester)
     );
-    if allowed { Ok(session) } else { Err(AppError::Forbidden("You may not change this session".into())) }
+    if allowed {
+        Ok((tenant, session))
+    } else {
+        Err(AppError::Forbidden("You may not change this session".into()))
+    }
 }
 
 /// A session the caller may read.
@@ -249,14 +263,13 @@ async fn transition(
     change: SessionChange,
     verb: &str,
 ) -> AppResult<Session> {
-    let session = authorize(state, p, id, Access::Control).await?;
+    let (tenant, session) = authorize_in(state, p, id, Access::Control).await?;
     let event = matches!(change, SessionChange::Complete { .. }).then(|| {
         webhooks::event(
             WebhookEvent::SessionCompleted,
             serde_json::json!({"sessionId": id, "jobId": session.study_id}),
         )
     });
-    let tenant = session_tenant(p, id, Access::Control)?;
     let t = SessionTransition { from, change, event };
     match state.store.change_session(&tenant, id, t, state.now()).await? {
         Guarded::Done(s) => Ok(s),
@@ -330,8 +343,7 @@ fn consent_record(body: ConsentIn, now: i64, field: &str) -> AppResult<ConsentRe
 pub async fn set_consent(state: &App, p: &Principal, id: &str, body: ConsentIn) -> AppResult<Session> {
     let now = state.now();
     let record = consent_record(body, now, "")?;
-    let tenant = session_tenant(p, id, Access::Control)?;
-    authorize(state, p, id, Access::Control).await?;
+    let (tenant, _) = authorize_in(state, p, id, Access::Control).await?;
     match state.store.set_consent(&tenant, id, &RUNNING, &record, now).await? {
         Guarded::Done(()) => {}
         Guarded::NotFound => return Err(AppError::not_found("Session")),
