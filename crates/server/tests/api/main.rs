@@ -21,6 +21,7 @@ mod pipeline;
 mod privacy;
 mod published_docs;
 mod queue;
+mod recorded;
 mod recorder_cases;
 mod reports;
 mod scheduler;
