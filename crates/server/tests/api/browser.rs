@@ -143,6 +143,7 @@ async fn drive(b: &Browser, page: &str, base: &str) {
             type_into(b, "#card", "4242 4242 4242 4242").await;
             pause(700).await;
             let pay = b.find("#checkout button").await;
+            assert_eq!(b.text(&pay).await, "Pay £24.00");
             if page == "dead-submit" {
                 for _ in 0..4 {
                     b.click(&pay).await;
@@ -156,8 +157,9 @@ async fn drive(b: &Browser, page: &str, base: &str) {
             } else {
                 b.click(&pay).await;
                 pause(2_500).await;
-                let shown = b.execute("return !document.getElementById('confirmation').hidden", json!([])).await;
-                assert_eq!(shown, true, "the working checkout confirms");
+                // Rendered text: empty while the section is hidden.
+                let done = b.wait_for("#confirmation h2", Duration::from_secs(5)).await;
+                assert_eq!(b.text(&done).await, "Thank you, your order is placed");
             }
         }
         // Types a date, submits, sees nothing readable (a red border), deletes and retypes it
@@ -263,8 +265,11 @@ async fn recorder_in_chromium_finds_the_planted_defects() {
         .ok()
         .filter(|s| !s.is_empty())
         .map(|s| s.split(',').map(|p| p.trim().to_owned()).collect());
-    let pages: Vec<Page> =
-        PAGES.iter().copied().filter(|p| only.as_ref().is_none_or(|o| o.iter().any(|n| n == p.name))).collect();
+    let pages: Vec<Page> = PAGES
+        .iter()
+        .copied()
+        .filter(|p| only.as_ref().is_none_or(|o| o.iter().any(|n| n == p.name)))
+        .collect();
 
     let app = TestApp::with_system_clock(Backend::Sqlite, &[]).await.unwrap();
     let api = app.serve_http().await;
@@ -275,8 +280,7 @@ async fn recorder_in_chromium_finds_the_planted_defects() {
         PAGES.iter().zip(&task_ids).map(|(p, id)| (p.name, id.clone())).collect();
 
     let record = std::env::var("OPENSCOUTER_RECORD_FIXTURES").is_ok_and(|v| v == "1");
-    let recordings =
-        if record { browser_dir("fixtures") } else { target_dir().join("browser-recordings") };
+    let recordings = if record { browser_dir("fixtures") } else { target_dir().join("browser-recordings") };
     let shots = target_dir().join("screenshots");
     std::fs::create_dir_all(&recordings).unwrap();
     std::fs::create_dir_all(&shots).unwrap();
@@ -515,8 +519,11 @@ async fn recorder_api_retries_resends_and_stops_in_chromium() {
     .await;
 
     browser.goto(&format!("{}/recorder-api/index.html", server.base)).await;
-    let added = run(&browser, "return Object.getOwnPropertyNames(window)\
-                    .filter(n => !window.__before.includes(n) && !n.startsWith('__'))")
+    let added = run(
+        &browser,
+        "return Object.getOwnPropertyNames(window)\
+                    .filter(n => !window.__before.includes(n) && !n.startsWith('__'))",
+    )
     .await;
     assert_eq!(added, json!(["OpenScouter"]), "the recorder's only global");
     assert_eq!(run(&browser, "return Object.isFrozen(window.OpenScouter)").await, true);
@@ -529,6 +536,10 @@ async fn recorder_api_retries_resends_and_stops_in_chromium() {
     browser.execute("OpenScouter.setTask(arguments[0])", json!([tasks[1]])).await;
     browser.click_css("#one").await;
     type_into(&browser, "#secret", "hunter2hunter2").await;
+    // The tester looks at another tab for a moment, the cursor still in the field.
+    let tab = browser.switch_to_new_tab().await;
+    pause(300).await;
+    browser.close_tab_back_to(&tab).await;
     browser.click_css("#hash").await;
     browser.click_css("#spa").await;
     delivered(&browser).await;
@@ -559,7 +570,11 @@ async fn recorder_api_retries_resends_and_stops_in_chromium() {
     app.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(&format!("Token {token}"))).await.ok();
     browser.click_css("#three").await;
     let status = delivered(&browser).await;
-    assert_eq!((status["state"].as_str(), status["lastStatus"].as_i64()), (Some("stopped"), Some(422)), "{status}");
+    assert_eq!(
+        (status["state"].as_str(), status["lastStatus"].as_i64()),
+        (Some("stopped"), Some(422)),
+        "{status}"
+    );
     // A page of a completed session: the recorder stops quietly.
     browser.goto(&format!("{}/recorder-api/index.html", server.base)).await;
     let status = delivered(&browser).await;
@@ -569,7 +584,8 @@ async fn recorder_api_retries_resends_and_stops_in_chromium() {
 
     let events = app.get(&format!("/api/sessions/{sid}/events?limit=100"), Some(&biz.bearer())).await;
     let events = events.ok().as_array().unwrap().clone();
-    let ids: std::collections::BTreeSet<&str> = events.iter().map(|e| e["clientId"].as_str().unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e["clientId"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), events.len(), "every clientId stored once");
     let clicks: Vec<(&str, &str)> = events
         .iter()
@@ -582,8 +598,22 @@ async fn recorder_api_retries_resends_and_stops_in_chromium() {
         vec![("#two", a), ("#one", b), ("#hash", b), ("#spa", b), ("#two", b), ("#one", b), ("#next", b)],
         "no click while paused; setTask applies; the click made while the API was down arrives"
     );
-    let secret: Vec<&Value> = events.iter().filter(|e| e["targetSelector"] == "#secret").collect();
-    assert!(secret.iter().any(|e| e["eventType"] == "input" && e["inputLength"] == 14), "{secret:?}");
+    let secret: Vec<&str> = events
+        .iter()
+        .filter(|e| e["targetSelector"] == "#secret")
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(secret, ["focus", "input", "blur"], "the tab switch is not a second visit to the field");
+    assert!(events.iter().any(|e| e["targetSelector"] == "#secret" && e["inputLength"] == 14));
+    let page_focus: Vec<&str> = events
+        .iter()
+        .filter(|e| e["targetSelector"] == "window")
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert!(
+        page_focus.windows(2).any(|w| w == ["blur", "focus"]),
+        "the page lost and regained focus: {page_focus:?}"
+    );
     assert!(!events.iter().any(|e| e.to_string().contains("hunter2")));
     let urls: Vec<&str> = events
         .iter()

@@ -24,7 +24,10 @@ both!(committed_recordings_replay_to_the_expected_findings);
 fn recording(page: &str) -> Vec<Value> {
     let path = browser_dir(&format!("fixtures/{page}.ndjson"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e} (record it: OPENSCOUTER_RECORD_FIXTURES=1 cargo test --test api browser)", path.display())
+        panic!(
+            "{}: {e} (record it: OPENSCOUTER_RECORD_FIXTURES=1 cargo test --test api browser)",
+            path.display()
+        )
     });
     text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
@@ -43,7 +46,11 @@ async fn committed_recordings_replay_to_the_expected_findings(b: Backend) {
         .unwrap()
         .iter()
         .map(|t| {
-            (t["order"].as_i64().unwrap(), t["title"].as_str().unwrap().to_owned(), t["taskId"].as_str().unwrap().to_owned())
+            (
+                t["order"].as_i64().unwrap(),
+                t["title"].as_str().unwrap().to_owned(),
+                t["taskId"].as_str().unwrap().to_owned(),
+            )
         })
         .collect();
     tasks.sort();
@@ -93,7 +100,8 @@ async fn committed_recordings_replay_to_the_expected_findings(b: Backend) {
         }
         // A second delivery of the same items (as the recorder's retries and its resend after
         // a page load do) stores nothing new.
-        let again = app.post("/api/data/events", json!({"sessionId": sid, "batch": &events[..1]}), Some(&tt)).await;
+        let again =
+            app.post("/api/data/events", json!({"sessionId": sid, "batch": &events[..1]}), Some(&tt)).await;
         assert_eq!(again.ok()["duplicates"], 1);
         app.post(&format!("/api/sessions/{sid}/feedback"), json!({"tasks": attempts}), Some(&tt)).await.ok();
         // Complete when the original did, relative to its start.

@@ -26,7 +26,12 @@ pub struct Page {
 /// Every page, in the order the browser test visits them.
 pub const PAGES: [Page; 8] = [
     Page { name: "dead-submit", task: "Pay for the socks", outcome: "abandon", seq: 1 },
-    Page { name: "dead-submit-clean", task: "Pay for the socks (working checkout)", outcome: "success", seq: 6 },
+    Page {
+        name: "dead-submit-clean",
+        task: "Pay for the socks (working checkout)",
+        outcome: "success",
+        seq: 6,
+    },
     Page { name: "date-colour-error", task: "Enter your date of birth", outcome: "abandon", seq: 1 },
     Page {
         name: "date-colour-error-clean",

@@ -202,6 +202,31 @@ impl Browser {
         Element(v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element id for {css}: {v}")).to_owned())
     }
 
+    /// The first element matching a CSS selector, if there is one now.
+    pub async fn try_find(&self, css: &str) -> Option<Element> {
+        let body = json!({"using": "css selector", "value": css});
+        let v = self.raw(reqwest::Method::POST, &format!("{}/element", self.base), Some(body)).await.ok()?;
+        v[ELEMENT].as_str().map(|id| Element(id.to_owned()))
+    }
+
+    /// Waits up to `timeout` for an element to appear (pages that render after loading).
+    pub async fn wait_for(&self, css: &str, timeout: Duration) -> Element {
+        let started = Instant::now();
+        loop {
+            if let Some(el) = self.try_find(css).await {
+                return el;
+            }
+            assert!(started.elapsed() < timeout, "no {css} after {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// An element's rendered text.
+    pub async fn text(&self, el: &Element) -> String {
+        let v = self.cmd(reqwest::Method::GET, &format!("/element/{}/text", el.0), None).await;
+        v.as_str().unwrap_or_default().to_owned()
+    }
+
     /// Clicks an element (WebDriver moves the pointer onto it first, as a mouse would).
     pub async fn click(&self, el: &Element) {
         self.post(&format!("/element/{}/click", el.0), json!({})).await;
@@ -221,6 +246,21 @@ impl Browser {
     /// Empties an editable element.
     pub async fn clear(&self, el: &Element) {
         self.post(&format!("/element/{}/clear", el.0), json!({})).await;
+    }
+
+    /// Opens a new tab and switches to it (the page the tester was on loses focus);
+    /// returns the handle of the window that was current.
+    pub async fn switch_to_new_tab(&self) -> String {
+        let was = self.cmd(reqwest::Method::GET, "/window", None).await.as_str().unwrap().to_owned();
+        let new = self.post("/window/new", json!({"type": "tab"})).await;
+        self.post("/window", json!({"handle": new["handle"]})).await;
+        was
+    }
+
+    /// Closes the current tab and switches back to `handle`.
+    pub async fn close_tab_back_to(&self, handle: &str) {
+        self.cmd(reqwest::Method::DELETE, "/window", None).await;
+        self.post("/window", json!({"handle": handle})).await;
     }
 
     /// Runs a script (`return …` for a value) with `arguments`.
