@@ -338,6 +338,18 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
             }
             k => k,
         };
+        // analysis.md §3: a navigation finding suggests 2.4.5 Multiple Ways "when a
+        // navigation_loop" is in it. The loop summarises the quick backs and revisits it
+        // counts, so by weight it (almost) never outranks them: three quick backs weigh 0.9,
+        // the loop at most 0.6. Its presence, not its weight, says the tester was lost rather
+        // than misled by one link; `dominant_signal` keeps the heaviest signal.
+        let title_kind = if title_kind.family() == Family::Navigation
+            && members.iter().any(|s| s.kind == SignalKind::NavigationLoop)
+        {
+            SignalKind::NavigationLoop
+        } else {
+            title_kind
+        };
         let sel = selector.as_deref().unwrap_or("(unknown control)");
         let path_s = path.as_deref().unwrap_or("(unknown page)");
         let (title, wcag) = title_and_wcag(title_kind, reading, sel, path_s);

@@ -360,6 +360,37 @@ fn navigation_loop_near_miss_signals_spread_over_two_tasks() {
 }
 
 #[test]
+fn a_navigation_loop_of_quick_backs_suggests_multiple_ways() {
+    // / → /a → / → /b → /: two quick backs (0.3 each) outweigh the loop (0.6 × 3/5), but the
+    // loop is in the group, so the tester was lost: analysis.md §3 suggests 2.4.5.
+    let a = run(navs_in("task_1", &[("/", 0), ("/a", 1_000), ("/", 3_000), ("/b", 4_000), ("/", 6_000)]));
+    assert_eq!(a.findings.len(), 1, "{:#?}", a.findings);
+    let f = &a.findings[0];
+    assert_eq!(f.dominant_signal, SignalKind::QuickBack, "the heaviest signal stays the dominant one");
+    assert_eq!(f.title, "Navigation leads testers astray on /");
+    let w = f.wcag.as_ref().unwrap();
+    assert_eq!((w.criterion.as_str(), w.name.as_str()), ("2.4.5", "Multiple Ways"));
+    assert!(f.recommendation.starts_with("Offer more than one way"), "{}", f.recommendation);
+}
+
+#[test]
+fn quick_backs_without_a_loop_suggest_link_purpose() {
+    // / → /a → / → /b → /c → /b: two quick backs, but to two different pages and no page
+    // reached three times: misled by links, not lost. With an abandoned task the
+    // group of the latest quick back becomes a finding.
+    let mut s = session(navs_in(
+        "task_1",
+        &[("/", 0), ("/a", 1_000), ("/", 3_000), ("/b", 4_000), ("/c", 5_000), ("/b", 7_000)],
+    ));
+    s.task_attempts = vec![attempt(Outcome::Abandon, 0, 8_000)];
+    let a = analyze_session(&s);
+    assert_eq!(count(&a, SignalKind::NavigationLoop), 0);
+    assert_eq!(a.findings.len(), 1, "{:#?}", a.findings);
+    let w = a.findings[0].wcag.as_ref().unwrap();
+    assert_eq!((w.criterion.as_str(), w.name.as_str()), ("2.4.4", "Link Purpose (In Context)"));
+}
+
+#[test]
 fn a_dominant_navigation_loop_suggests_multiple_ways() {
     // Round and round /a → /b → /c, 6 s per page: three revisit loops, no quick back.
     let steps: Vec<(&str, i64)> = (0..9).map(|i| (["/a", "/b", "/c"][i % 3], i as i64 * 6_000)).collect();

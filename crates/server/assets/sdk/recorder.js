@@ -1,1 +1,313 @@
-/*! OpenScouter recorder (placeholder; replaced by the real recorder) */
+/*! OpenScouter recorder v1 (docs/recorder.md). <script src=".../sdk/recorder.js" data-session
+ * data-token data-task data-endpoint> auto-starts; or OpenScouter.start({session, token, task,
+ * endpoint}), .pause() .resume() .setTask(id) .flush() .stop() .status(). Typed text is never
+ * read, only its length. */
+(function () {
+  'use strict';
+  var W = window, D = document;
+  if (W.OpenScouter) return;
+  var BATCH = 1000, EVERY = 2000, MERGE = 1000, SCROLL = 250, KEEP = 60000, MAXQ = 10000, KEY = 'openscouter:';
+  var cfg = null, state = 'idle', queue = [], inflight = null, timer = 0, backoff = 0, gen = 0, leaving = false;
+  var waiters = [], n = { sent: 0, duplicates: 0, rejected: 0, dropped: 0, lastStatus: 0 };
+  var pfx = rnd(), seq = 0, lastUrl = '', hoverEl = null, hoverAt = 0, scrollAt = 0, trail = 0;
+  var fields = new WeakMap(), typing = new Set(), winFocus = null, away = null, script = D.currentScript;
+
+  // A per-page-load prefix of clientIds: page loads of one session never collide.
+  function rnd() { return Date.now().toString(36) + Math.random().toString(36).slice(2, 8); }
+  // The host page never sees our exceptions.
+  function guard(fn) { return function () { try { return fn.apply(this, arguments); } catch (e) { /* never */ } }; }
+  function on(t, type, fn) { t.addEventListener(type, guard(fn), { capture: true, passive: true }); }
+  function clip(s, max) { s = String(s == null ? '' : s).replace(/\s+/g, ' ').trim(); return s.slice(0, max); }
+  function viewport() { return { width: Math.max(1, innerWidth | 0), height: Math.max(1, innerHeight | 0) }; }
+  // origin + path (+ "#/route"), never the query: it may hold emails or tokens.
+  function pageUrl() {
+    var h = /^#!?\//.test(location.hash) ? location.hash.replace(/\?.*$/, '') : '';
+    return (location.origin + location.pathname + h).slice(0, 2048);
+  }
+
+  // #id if stable, else tag[name].class:nth-of-type steps up to one; no state classes.
+  var STATE = /^(is-|has-|ng-)|active|selected|open|focus|hover|disabled|checked|error|invalid|valid|visited|current|show|hidden|collapsed|expanded|loading|dirty|touched/i;
+  function step(el) {
+    var s = el.localName, name = el.getAttribute('name'), p = el.parentElement;
+    if (name && /^(input|select|textarea|button)$/.test(s) && name.length < 64) s += '[name="' + name.replace(/["\\]/g, '') + '"]';
+    [].filter.call(el.classList, function (c) { return c.length < 32 && !STATE.test(c) && !/\d{3}/.test(c); })
+      .slice(0, 2).forEach(function (c) { s += '.' + CSS.escape(c); });
+    var same = p ? [].filter.call(p.children, function (c) { return c.localName === el.localName; }) : [];
+    return same.length > 1 ? s + ':nth-of-type(' + (same.indexOf(el) + 1) + ')' : s;
+  }
+  function selectorOf(el) {
+    var out = [];
+    for (; el && el.nodeType === 1 && out.length < 8; el = el.parentElement) {
+      if (el.id && /^[A-Za-z][\w-]{0,63}$/.test(el.id) && !/\d{4}/.test(el.id)) { out.unshift('#' + CSS.escape(el.id)); break; }
+      if (el === D.body || el === D.documentElement) { out.unshift(el.localName); break; }
+      out.unshift(step(el));
+    }
+    return out.join(' > ').slice(0, 1024);
+  }
+  var ACTIONABLE = 'a,button,input,select,textarea,label,summary,[role=button],[role=link],[role=menuitem],[role=tab],[role=checkbox],[onclick]';
+  function actionable(t) {
+    t = t && t.nodeType === 1 ? t : t && t.parentElement;
+    return t ? t.closest(ACTIONABLE) || t : null;
+  }
+  function textOf(el) {
+    var tag = el.localName, label = el.getAttribute('aria-label');
+    if (el.isContentEditable || tag === 'textarea' || tag === 'select') return clip(label, 200);
+    if (tag === 'input') return clip(/^(submit|button|reset)$/i.test(el.type) ? el.value : label || el.getAttribute('placeholder'), 200);
+    return clip(label || el.textContent, 200);
+  }
+
+  // --- queue and delivery --------------------------------------------------------------
+  function push(type, sel, extra, at) {
+    if (state !== 'recording') return;
+    var it = { clientId: pfx + '-' + ++seq, eventType: type, targetSelector: sel || '',
+      timestamp: new Date(at || Date.now()).toISOString(), url: pageUrl() };
+    if (cfg.task) it.taskId = cfg.task;
+    for (var k in extra) if (extra[k] != null) it[k] = extra[k];
+    if (queue.push(it) > MAXQ) n.dropped += queue.splice(0, queue.length - MAXQ).length;
+    if (queue.length >= BATCH) send(); else later(EVERY);
+  }
+  function later(ms) { if (!timer && !inflight) timer = setTimeout(guard(function () { timer = 0; send(); }), ms); }
+  // flush() resolves when all is delivered, or after a failed attempt.
+  function settle(failed) {
+    if (failed || (!queue.length && !inflight) || state === 'stopped') waiters.splice(0).forEach(function (w) { w(status()); });
+  }
+  function post(batch, keepalive) {
+    return fetch(cfg.endpoint + '/api/data/events', { method: 'POST', keepalive: keepalive, credentials: 'omit',
+      headers: { 'Content-Type': 'application/json', Authorization: 'Token ' + cfg.token },
+      body: JSON.stringify({ sessionId: cfg.session, batch: batch }) });
+  }
+  // Keepalive bodies are capped at 64 KiB in flight.
+  function fits(items) {
+    var b = items.slice(0, BATCH);
+    while (b.length > 1 && JSON.stringify(b).length > KEEP) b = b.slice(0, b.length >> 1);
+    return b;
+  }
+  function send(keepalive) {
+    if (inflight || !cfg || !queue.length || state === 'stopped') return settle();
+    clearTimeout(timer); timer = 0;
+    var batch = keepalive ? fits(queue) : queue.slice(0, BATCH), g = gen;
+    queue = queue.slice(batch.length);
+    inflight = batch;
+    var done = guard(function (code, retryAfter, json) {
+      if (g !== gen) return;
+      inflight = null; n.lastStatus = code;
+      if (code >= 200 && code < 300) {
+        backoff = 0;
+        var d = json && json.data || {};
+        n.sent += d.accepted || 0; n.duplicates += d.duplicates || 0; n.rejected += d.rejected || 0;
+      } else if (!code || code === 429 || code >= 500) {
+        // Same items, same clientIds: the server stores each once.
+        queue = batch.concat(queue);
+        backoff = Math.min(30000, backoff * 2 || 1000);
+        settle(true);
+        timer = setTimeout(guard(function () { timer = 0; send(); }), Math.max(backoff, retryAfter * 1000 || 0) + Math.random() * 250);
+        return;
+      } else {
+        n.dropped += batch.length;
+        if (code === 401 || code === 403 || code === 404 || (code === 422 && /active/i.test(json && json.error))) return halt(code);
+      }
+      if (queue.length) send(); else settle();
+    });
+    post(batch, !!keepalive).then(function (r) {
+      var ra = +r.headers.get('Retry-After') || 0;
+      return r.json().then(function (j) { done(r.status, ra, j); }, function () { done(r.status, ra, null); });
+    }, function () { done(0, 0, null); });
+  }
+  function halt(code) {
+    state = 'stopped'; n.lastStatus = code; n.dropped += queue.length; queue = [];
+    clearTimeout(timer); timer = 0; store(null); settle();
+  }
+
+  // --- sessionStorage: unsent items, task and pause survive a page load ---
+  function store(v) {
+    try {
+      if (v) sessionStorage.setItem(KEY + cfg.session, JSON.stringify(v)); else sessionStorage.removeItem(KEY + cfg.session);
+    } catch (e) { /* no storage */ }
+  }
+  function saved(session) {
+    try { return JSON.parse(sessionStorage.getItem(KEY + session)) || {}; } catch (e) { return {}; }
+  }
+  function persist() {
+    flushFields();
+    store({ q: (inflight || []).concat(queue).slice(-5000), task: cfg.task, paused: state === 'paused' });
+  }
+  // Leaving: unsent items to sessionStorage (the next page resends them) and out with
+  // keepalive. Back from the bfcache, the queue is still here: duplicates are harmless.
+  function leave() {
+    if (!cfg || state === 'stopped') return;
+    leaving = true;
+    persist();
+    var b = fits((inflight || []).concat(queue));
+    if (b.length) post(b, true).catch(function () {});
+  }
+
+  // --- capture -------------------------------------------------------------------------
+  function lengthOf(el) {
+    if (el.isContentEditable) return (el.textContent || '').length;
+    if (/^(checkbox|radio|file|range|color)$/i.test(el.type) || el.localName === 'select') return null;
+    return typeof el.value === 'string' ? el.value.length : null;
+  }
+  function field(el) {
+    var f = fields.get(el);
+    if (!f) fields.set(el, f = { last: lengthOf(el), dir: 0, pending: null, timer: 0 });
+    return f;
+  }
+  function flushField(f) {
+    typing.delete(f);
+    clearTimeout(f.timer);
+    var p = f.pending;
+    if (p) { f.pending = null; push('input', p.sel, { inputLength: p.len }, p.at); }
+  }
+  function flushFields() { typing.forEach(flushField); }
+  // Keystrokes one way < 1 s apart are one item: deleting a word key by key is one drop.
+  function onInput(e) {
+    var el = e.target;
+    if (!el || el.nodeType !== 1 || state !== 'recording') return;
+    var now = hoverAt = Date.now(), len = lengthOf(el), f = field(el);
+    if (e.type === 'change' && !f.pending && (len === f.last || len == null)) return;
+    var dir = len == null || f.last == null ? 0 : Math.sign(len - f.last);
+    if (f.pending && (!dir || !f.dir || dir === f.dir)) {
+      f.pending.len = len; f.pending.at = now; f.dir = f.dir || dir;
+    } else {
+      flushField(f);
+      f.pending = { sel: selectorOf(el), len: len, at: now }; f.dir = dir;
+    }
+    f.last = len;
+    typing.add(f);
+    clearTimeout(f.timer);
+    f.timer = setTimeout(guard(function () { flushField(f); }), MERGE);
+  }
+  function onFocus(e) {
+    var el = e.target, focus = e.type === 'focus';
+    if (el === W || el === D) {
+      if (winFocus !== focus) { winFocus = focus; push(e.type, 'window'); }
+      return;
+    }
+    // Focus lost with the whole page (tab switch) and regained is not leaving the field.
+    if (!focus && !D.hasFocus()) { away = el; return; }
+    if (focus && el === away) { away = null; return; }
+    away = null;
+    if (el.nodeType !== 1) return;
+    if (lengthOf(el) != null) { var f = field(el); if (!focus) flushField(f); else if (!f.pending) f.last = lengthOf(el); }
+    push(e.type, selectorOf(el));
+  }
+  // hoverMs: pointer rest on the control since it arrived or since the last action.
+  function onClick(e) {
+    var el = actionable(e.target);
+    if (!el) return;
+    var now = Date.now(), hover = el === hoverEl && e.detail > 0 ? now - hoverAt : null;
+    hoverAt = now;
+    push('click', selectorOf(el), { x: Math.round(e.clientX), y: Math.round(e.clientY), targetText: textOf(el) || null, hoverMs: hover, viewport: viewport() });
+  }
+  function onOver(e) {
+    var el = actionable(e.target);
+    if (el !== hoverEl) { hoverEl = el; hoverAt = Date.now(); }
+  }
+  // One item per 250 ms plus the last. Inner scrollers only when the document can't scroll
+  // (two interleaved positions would look like thrashing).
+  function onScroll(e) {
+    var t = e.target, root = D.scrollingElement || D.documentElement, sel = '';
+    if (t !== D && t !== W && t !== root && t !== D.body) {
+      if (root.scrollHeight > root.clientHeight + 1 || !t || t.nodeType !== 1) return;
+      sel = selectorOf(t);
+    }
+    var rec = function () { scrollAt = Date.now(); push('scroll', sel, { scrollY: Math.round(sel ? t.scrollTop : scrollY), viewport: viewport() }); };
+    clearTimeout(trail);
+    hoverAt = Date.now();
+    if (hoverAt - scrollAt >= SCROLL) rec(); else trail = setTimeout(guard(rec), SCROLL);
+  }
+  function navigated(arrival) {
+    var u = pageUrl();
+    if (state !== 'recording' || (u === lastUrl && !arrival)) return;
+    lastUrl = u;
+    push('navigation', '', { viewport: viewport() });
+  }
+  function onError(e) {
+    if (!(e instanceof ErrorEvent)) return; // resource load failure
+    var where = e.filename ? ' (' + e.filename.replace(/[?#].*$/, '').split('/').pop() + ':' + e.lineno + ')' : '';
+    push('error', '', { errorMessage: clip((e.message || 'Script error') + where, 500) });
+  }
+  function onRejection(e) {
+    var r = e.reason;
+    push('error', '', { errorMessage: clip('Unhandled rejection: ' + (r && r.message || r), 500) });
+  }
+  function wrap(name) {
+    var orig = history[name];
+    if (typeof orig === 'function') history[name] = function () {
+      var out = orig.apply(this, arguments); // the page's own errors pass through
+      guard(navigated)(false);
+      return out;
+    };
+  }
+  var listening = false;
+  function listen() {
+    if (listening) return;
+    listening = true;
+    on(D, 'click', onClick); on(D, 'mouseover', onOver); on(W, 'scroll', onScroll);
+    on(D, 'input', onInput); on(D, 'change', onInput); on(W, 'focus', onFocus); on(W, 'blur', onFocus);
+    on(W, 'popstate', function () { navigated(false); }); on(W, 'hashchange', function () { navigated(false); });
+    on(W, 'error', onError); on(W, 'unhandledrejection', onRejection);
+    on(W, 'pagehide', leave);
+    on(W, 'pageshow', function (e) { leaving = false; if (e.persisted && cfg) { store(null); navigated(true); } });
+    on(D, 'visibilitychange', function () { if (D.visibilityState === 'hidden' && cfg && !leaving) { flushFields(); send(true); } });
+    wrap('pushState'); wrap('replaceState');
+  }
+
+  // --- public API ----------------------------------------------------------------------
+  function status() {
+    return { state: state, session: cfg && cfg.session, task: cfg && cfg.task, queued: queue.length + (inflight ? inflight.length : 0),
+      sent: n.sent, duplicates: n.duplicates, rejected: n.rejected, dropped: n.dropped, lastStatus: n.lastStatus };
+  }
+  function start(o) {
+    o = o || {};
+    var session = String(o.session || o.sessionId || ''), token = String(o.token || '').toLowerCase();
+    if (!/^sess_[\w-]{1,80}$/.test(session) || !/^[0-9a-f]{48}$/.test(token)) return false;
+    var fresh = !cfg || cfg.session !== session || state === 'stopped';
+    if (cfg && cfg.session !== session && state !== 'stopped') {
+      // Another session: this one's unsent items wait in sessionStorage.
+      persist(); queue = []; inflight = null; gen++; clearTimeout(timer); timer = 0;
+    }
+    var old = fresh ? saved(session) : {};
+    var base = o.endpoint || (script && script.src ? new URL(script.src, location.href).origin : location.origin);
+    cfg = { session: session, token: token, endpoint: String(base).replace(/\/+$/, ''),
+      task: o.task || o.taskId || old.task || (fresh ? null : cfg.task) };
+    if (fresh) {
+      state = old.paused ? 'paused' : 'recording';
+      queue = (old.q || []).concat(queue); // the previous page's, same clientIds
+      store(null);
+      listen();
+      navigated(true);
+    }
+    if (queue.length) later(0);
+    return true;
+  }
+  function flush() {
+    return new Promise(function (done) {
+      if (!cfg) return done(status());
+      flushFields();
+      waiters.push(done);
+      send();
+    });
+  }
+  // One delivery attempt, then forget the session.
+  function stop() {
+    if (!cfg || state === 'stopped') return Promise.resolve(status());
+    flushFields();
+    state = 'stopping';
+    return flush().then(function () { state = 'stopped'; store(null); return status(); });
+  }
+  try {
+    Object.defineProperty(W, 'OpenScouter', { value: Object.freeze({
+      version: '1',
+      start: guard(start),
+      pause: guard(function () { if (state === 'recording') { flushFields(); state = 'paused'; send(); } }),
+      resume: guard(function () { if (state === 'paused') { state = 'recording'; navigated(false); } }),
+      setTask: guard(function (id) { if (cfg) { flushFields(); cfg.task = id ? String(id).slice(0, 64) : null; } }),
+      flush: guard(flush),
+      stop: guard(stop),
+      status: guard(status)
+    }) });
+  } catch (e) { return; }
+  var ds = script && script.dataset;
+  if (ds && ds.session) guard(start)({ session: ds.session, token: ds.token, task: ds.task, endpoint: ds.endpoint });
+})();

@@ -545,3 +545,48 @@ pub fn verify_signature(secret: &str, headers: &axum::http::HeaderMap, body: &st
     let expected = format!("v1,{}", b64.encode(mac.finalize().into_bytes()));
     headers["webhook-signature"].to_str().unwrap().split(' ').any(|s| s == expected)
 }
+
+impl TestApp {
+    /// An app on the system clock, for tests where something outside the test stamps times
+    /// (a real browser's `Date.now()`): ingestion refuses items more than 5 minutes ahead of
+    /// the server's now, so the fixed past of [`TestApp::with`] would refuse them all. The
+    /// `clock` field is then a manual clock set to the start time and not the app's clock.
+    pub async fn with_system_clock(backend: Backend, overrides: &[(&str, &str)]) -> Option<Self> {
+        let db = TestDb::create(backend).await?;
+        let config = test_config(&db, overrides);
+        let clock = ManualClock::new(chrono::Utc::now().timestamp_millis());
+        let state = openscouter_server::build_state(config, Arc::new(openscouter_server::clock::SystemClock))
+            .await
+            .expect("state");
+        let router = openscouter_server::http::router(state.clone());
+        Some(Self { router, state, clock, backend, db })
+    }
+
+    /// Serves this app over real HTTP on `127.0.0.1:<free port>` (API role: no background
+    /// worker, tests run the queue with [`TestApp::drain_jobs`]); stops when dropped.
+    pub async fn serve_http(&self) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(openscouter_server::serve(
+            self.state.clone(),
+            listener,
+            openscouter_server::Role::Api,
+            shutdown.clone(),
+        ));
+        Served { base, shutdown }
+    }
+}
+
+/// The app on a real port (see [`TestApp::serve_http`]).
+pub struct Served {
+    /// `http://127.0.0.1:<port>`, no trailing slash.
+    pub base: String,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
