@@ -286,6 +286,8 @@ async fn recorder_in_chromium_finds_the_planted_defects() {
     std::fs::create_dir_all(&shots).unwrap();
 
     let mut score = Score::default();
+    // The dead-control session, for the dashboard half (confirmed through its page later).
+    let mut dead_control: Option<(crate::helpers::Account, String)> = None;
     for page in &pages {
         let t0 = Instant::now();
         let tester = app.tester().await;
@@ -327,6 +329,30 @@ async fn recorder_in_chromium_finds_the_planted_defects() {
         eprintln!("{} ({:.1} s)", out.describe(), t0.elapsed().as_secs_f64());
         score.add(&out);
         drop(server);
+        if page.name == "dead-submit" {
+            dead_control = Some((tester, sid));
+        } else if !findings.is_empty() {
+            // The other testers confirm through the API, so the study report has every barrier.
+            let decisions: Vec<Value> = findings
+                .iter()
+                .map(|f| json!({"findingId": f["findingId"], "decision": "confirm"}))
+                .collect();
+            let res = app
+                .post(
+                    &format!("/api/sessions/{sid}/confirm"),
+                    json!({"decisions": decisions}),
+                    Some(&tester.bearer()),
+                )
+                .await;
+            res.ok();
+        }
+    }
+    // The dashboard (#15): the tester confirms through the page, the business reads the study
+    // and session pages, axe-core and a 200 % zoom check on each.
+    if let Some((tester, sid)) = &dead_control {
+        let t0 = Instant::now();
+        crate::dashboard_browser::check_dashboard(&browser, &app, &api.base, &biz, tester, &job, sid).await;
+        eprintln!("dashboard checked in {:.1} s", t0.elapsed().as_secs_f64());
     }
     browser.quit().await;
     eprintln!(

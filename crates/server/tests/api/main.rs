@@ -8,6 +8,7 @@ mod binary;
 mod browser;
 mod connections;
 mod dashboard;
+mod dashboard_browser;
 mod envelope;
 mod governance;
 mod hardening;

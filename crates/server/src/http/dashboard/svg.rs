@@ -70,34 +70,26 @@ impl TimelineChart<'_> {
         TOP + (1.0 - v.clamp(0.0, 1.0)) * PLOT_H
     }
 
-    /// The smoothed curve as (time, value) vertices, zero where the sparse timeline has no point,
-    /// reduced to at most `MAX_VERTICES` by keeping each group's highest value.
+    /// The smoothed curve as a step line of (time, value) vertices: each 10 s bucket holds its
+    /// value over its whole span, zero where the sparse timeline has no point; reduced to at
+    /// most `MAX_VERTICES` by keeping each group's highest value.
     fn vertices(&self) -> Vec<(i64, f64)> {
         let tl = self.timeline;
         let bucket = tl.bucket_ms.max(1);
-        let idx = |t: i64| (t - tl.start.0) / bucket;
+        let end = tl.start.0.saturating_add(self.span_ms());
         let mut out: Vec<(i64, f64)> = vec![(tl.start.0, 0.0)];
-        let mut prev: Option<i64> = None;
+        let mut last_end = tl.start.0;
         for p in &tl.points {
-            let i = idx(p.timestamp.0);
-            if let Some(pi) = prev
-                && i > pi + 1
-            {
-                out.push((tl.start.0 + (pi + 1) * bucket, 0.0));
-                out.push((tl.start.0 + (i - 1) * bucket, 0.0));
-            } else if prev.is_none() && i > 0 {
-                out.push((tl.start.0 + (i - 1).max(0) * bucket, 0.0));
+            let t0 = p.timestamp.0;
+            if t0 > last_end {
+                out.push((last_end, 0.0));
+                out.push((t0, 0.0));
             }
-            out.push((p.timestamp.0, p.smoothed));
-            prev = Some(i);
+            out.push((t0, p.smoothed));
+            last_end = t0.saturating_add(bucket).min(end);
+            out.push((last_end, p.smoothed));
         }
-        let end = tl.start.0 + self.span_ms();
-        if let Some(pi) = prev {
-            let next = tl.start.0 + (pi + 1) * bucket;
-            if next < end {
-                out.push((next, 0.0));
-            }
-        }
+        out.push((last_end, 0.0));
         out.push((end, 0.0));
         if out.len() <= MAX_VERTICES {
             return out;
@@ -265,14 +257,18 @@ mod tests {
     }
 
     #[test]
-    fn curve_falls_to_zero_between_sparse_points_and_spans_the_session() {
+    fn curve_is_a_step_line_that_falls_to_zero_between_sparse_points() {
         let t = tl(&[(2, 0.9), (3, 0.6), (10, 0.4)], 12);
         let chart = TimelineChart { timeline: &t, moments: vec![], attention_drops: vec![], spans: vec![] };
         let v = chart.vertices();
         assert_eq!(v.first(), Some(&(1_000_000, 0.0)));
         assert_eq!(v.last(), Some(&(1_120_000, 0.0)));
+        assert!(
+            v.contains(&(1_020_000, 0.9)) && v.contains(&(1_030_000, 0.9)),
+            "a bucket holds its value: {v:?}"
+        );
         assert!(v.contains(&(1_040_000, 0.0)), "drops to zero after bucket 3: {v:?}");
-        assert!(v.contains(&(1_090_000, 0.0)), "stays at zero until bucket 10: {v:?}");
+        assert!(v.contains(&(1_100_000, 0.0)), "stays at zero until bucket 10: {v:?}");
         assert!(v.windows(2).all(|w| w[0].0 <= w[1].0), "time never goes back");
     }
 
