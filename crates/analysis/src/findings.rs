@@ -153,7 +153,7 @@ fn recommendation(kind: SignalKind, reading: bool) -> &'static str {
             "Prevent the error where possible; otherwise show it in text next to its cause, say how to fix it, and move focus or announce it."
         }
         SignalKind::InputStruggle => {
-            "Give the field a visible label and instructions with the expected format before input, and accept common variations."
+            "Give the field a visible label and instructions with the expected format before input, accept common variations, and when a value is refused say why in text next to the field, never by colour alone."
         }
         SignalKind::Hesitation | SignalKind::HesitationCluster => {
             "Make the next step obvious: a clear heading, one primary action with a descriptive label, and less competing content."
