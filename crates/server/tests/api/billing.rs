@@ -298,21 +298,7 @@ async fn confirm_empty_session(app: &TestApp, sid: &str, tt: &str, tester: &Acco
     app.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(tt)).await.ok();
     app.post(&format!("/api/sessions/{sid}/analyze"), json!({}), Some(&tester.bearer())).await.ok();
     app.drain_jobs().await;
-    let findings = app.get(&format!("/api/sessions/{sid}/findings"), Some(&tester.bearer())).await;
-    let decisions: Vec<Value> = findings
-        .ok()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| json!({"findingId": f["findingId"], "decision": "confirm"}))
-        .collect();
-    let res = app
-        .post(
-            &format!("/api/sessions/{sid}/confirm"),
-            json!({"decisions": decisions}),
-            Some(&tester.bearer()),
-        )
-        .await;
+    let res = app.confirm_all(sid, &tester.bearer()).await;
     assert_eq!(res.ok()["status"], "confirmed", "{}", res.text);
 }
 

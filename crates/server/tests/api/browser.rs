@@ -333,18 +333,7 @@ async fn recorder_in_chromium_finds_the_planted_defects() {
             dead_control = Some((tester, sid));
         } else if !findings.is_empty() {
             // The other testers confirm through the API, so the study report has every barrier.
-            let decisions: Vec<Value> = findings
-                .iter()
-                .map(|f| json!({"findingId": f["findingId"], "decision": "confirm"}))
-                .collect();
-            let res = app
-                .post(
-                    &format!("/api/sessions/{sid}/confirm"),
-                    json!({"decisions": decisions}),
-                    Some(&tester.bearer()),
-                )
-                .await;
-            res.ok();
+            app.confirm_all(&sid, &tester.bearer()).await.ok();
         }
     }
     // The dashboard (#15): the tester confirms through the page, the business reads the study

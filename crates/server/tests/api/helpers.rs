@@ -489,13 +489,22 @@ impl TestApp {
 
     /// Analyses a completed session and has its tester confirm every finding.
     pub async fn analyze_and_confirm_all(&self, sid: &str, requester: &str, tester: &str) {
-        let findings = self.analyzed(sid, requester).await;
-        let decisions: Vec<Value> =
-            findings.iter().map(|f| json!({"findingId": f["findingId"], "decision": "confirm"})).collect();
-        let res = self
-            .post(&format!("/api/sessions/{sid}/confirm"), json!({"decisions": decisions}), Some(tester))
-            .await;
-        assert_eq!(res.ok()["status"], "confirmed");
+        self.analyzed(sid, requester).await;
+        assert_eq!(self.confirm_all(sid, tester).await.ok()["status"], "confirmed");
+    }
+
+    /// The session's tester (`tester`: their `Authorization`) confirms every finding.
+    pub async fn confirm_all(&self, sid: &str, tester: &str) -> Res {
+        let findings = self.get(&format!("/api/sessions/{sid}/findings"), Some(tester)).await;
+        let decisions: Vec<Value> = findings
+            .ok()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| json!({"findingId": f["findingId"], "decision": "confirm"}))
+            .collect();
+        self.post(&format!("/api/sessions/{sid}/confirm"), json!({"decisions": decisions}), Some(tester))
+            .await
     }
 
     /// Analyses a completed session and returns its findings.

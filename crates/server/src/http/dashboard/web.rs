@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use hmac::{KeyInit, Mac};
@@ -16,6 +16,7 @@ use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::ct_eq;
 use crate::config::Environment;
 use crate::error::AppError;
+use crate::http::extract::cookie::cookie;
 use crate::http::state::AppState;
 
 /// The cookie holding the ordinary access token (24 h, spec §1.4) for the dashboard's pages.
@@ -23,18 +24,6 @@ pub const COOKIE: &str = "os_session";
 
 /// The dashboard's CSP: nothing but this origin's stylesheet and images; no script at all.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/// The value of cookie `name`, if the request carries it.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
 
 /// `Set-Cookie` for a signed-in dashboard: HttpOnly, SameSite=Strict, scoped to `/app`, and
 /// `Secure` whenever the deployment is served over TLS (production or HSTS configured).

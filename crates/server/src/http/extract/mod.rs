@@ -1,6 +1,7 @@
 //! Extractors: JSON bodies with validation, pagination, and authentication/authorisation.
 
 pub mod auth;
+pub mod cookie;
 pub mod json;
 pub mod pagination;
 pub mod request_id;

@@ -263,14 +263,7 @@ async fn authorize_submit(State(state): State<AppState>, headers: HeaderMap, bod
 }
 
 fn consent_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == CONSENT_COOKIE)
-        .map(|(_, v)| v.to_owned())
+    crate::http::extract::cookie::cookie(headers, CONSENT_COOKIE).map(str::to_owned)
 }
 
 fn set_cookie(res: &mut Response, value: &str) {
