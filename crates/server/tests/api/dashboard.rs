@@ -65,6 +65,10 @@ fn assert_page(res: &Res, status: u16) {
     assert!(!res.text.contains(" style=\""), "no inline style under the CSP");
     assert!(res.text.starts_with("<!DOCTYPE html><html lang=\"en\">"));
     assert!(res.text.contains("<main id=\"main\""));
+    // Works offline: every asset is this server's (no CDN, no web font).
+    for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import", "url("] {
+        assert!(!res.text.contains(attr), "a page loads something from elsewhere: {attr}");
+    }
 }
 
 /// A study of `n` sessions (the first `dead` hit a dead pay button and abandon), every one
