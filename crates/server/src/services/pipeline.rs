@@ -2,7 +2,7 @@
 //! over HTTP and run by a queue worker, the findings and analytics they leave, and the tester's
 //! confirmation of each finding.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
@@ -112,16 +112,15 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
         .map(|f| Ok((f.finding_id.clone(), serde_json::to_string(f).map_err(AppError::internal)?)))
         .collect::<AppResult<Vec<_>>>()?;
     let view = analysis_view(&item.id, session.completed_at, &analysis.insights);
-    let summary = json!({
-        "analysisJobId": item.id,
-        "insights": analysis.insights,
-        "analytics": analysis.analytics,
-        "toneProfile": analysis.tone_profile,
-        // For the dashboard's session page (not part of the API's view).
-        "timeline": analysis.timeline,
-        "taskSpans": task_spans,
+    let summary = serde_json::to_string(&StoredAnalysis {
+        analysis_job_id: item.id.clone(),
+        insights: analysis.insights,
+        analytics: analysis.analytics,
+        tone_profile: analysis.tone_profile,
+        timeline: Some(analysis.timeline),
+        task_spans,
     })
-    .to_string();
+    .map_err(AppError::internal)?;
     let saved = AnalysisSaved {
         from: &ANALYSABLE,
         to: SessionStatus::Analyzed,
@@ -143,8 +142,40 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
     }
 }
 
-/// The task attempts as the dashboard's timeline draws them, with their titles.
-fn task_spans(input: &openscouter_analysis::SessionInput) -> serde_json::Value {
+/// What Agent 2 stores with a session (`sessions.analysis`): the one definition its writer
+/// (`run_session_analysis`) and its readers share.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredAnalysis {
+    pub analysis_job_id: String,
+    pub insights: openscouter_analysis::Insights,
+    pub analytics: openscouter_analysis::Analytics,
+    pub tone_profile: openscouter_analysis::ToneProfile,
+    /// The sparse frustration timeline (absent on sessions analysed before it was stored).
+    #[serde(default)]
+    pub timeline: Option<openscouter_analysis::Timeline>,
+    /// The task attempts with their titles, for drawing the timeline.
+    #[serde(default)]
+    pub task_spans: Vec<TaskSpan>,
+}
+
+/// A task attempt as the dashboard's timeline draws it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSpan {
+    pub task_id: String,
+    pub title: String,
+    pub outcome: openscouter_analysis::Outcome,
+    pub started_at: openscouter_analysis::Timestamp,
+    pub ended_at: openscouter_analysis::Timestamp,
+}
+
+/// The session's stored Agent 2 result, typed (None before the analysis, or if unreadable).
+pub fn stored_analysis(s: &Session) -> Option<StoredAnalysis> {
+    serde_json::from_str(s.analysis.as_deref()?).ok()
+}
+
+fn task_spans(input: &openscouter_analysis::SessionInput) -> Vec<TaskSpan> {
     let title = |id: &str| {
         input
             .session
@@ -156,14 +187,12 @@ fn task_spans(input: &openscouter_analysis::SessionInput) -> serde_json::Value {
     input
         .task_attempts
         .iter()
-        .map(|a| {
-            json!({
-                "taskId": a.task_id,
-                "title": title(&a.task_id),
-                "outcome": a.outcome,
-                "startedAt": a.started_at,
-                "endedAt": a.ended_at,
-            })
+        .map(|a| TaskSpan {
+            task_id: a.task_id.clone(),
+            title: title(&a.task_id),
+            outcome: a.outcome,
+            started_at: a.started_at,
+            ended_at: a.ended_at,
         })
         .collect()
 }

@@ -14,7 +14,8 @@ use crate::domain::{Role, StudyStatus, Tenant, WebhookEvent};
 use crate::error::{AppError, AppResult};
 use crate::services::{billing, governance, webhooks};
 use crate::store::{
-    AcceptOutcome, Guarded, MatchProfile, Page, Study, StudyScope, StudyTask, StudyWrite, TesterProfile,
+    AcceptOutcome, Guarded, MatchProfile, Page, ReportRow, Study, StudyScope, StudyTask, StudyWrite,
+    TesterProfile,
 };
 
 fn invalid(msg: impl Into<String>) -> AppError {
@@ -422,11 +423,7 @@ pub struct ReportSummary {
 /// A study with its latest report summary (business and admins only; testers never see
 /// reports).
 pub async fn get(state: &App, p: &Principal, id: &str) -> AppResult<(Study, Option<ReportSummary>)> {
-    let study = get_visible(state, p, id).await?;
-    let report = match p.tenant()? {
-        Tenant::Tester(_) => None,
-        tenant => state.store.latest_report(&tenant, id).await?,
-    };
+    let (study, report) = get_with_report(state, p, id).await?;
     let summary = report.and_then(|r| {
         let data: serde_json::Value = serde_json::from_str(&r.data).ok()?;
         Some(ReportSummary {
@@ -437,6 +434,16 @@ pub async fn get(state: &App, p: &Principal, id: &str) -> AppResult<(Study, Opti
         })
     });
     Ok((study, summary))
+}
+
+/// A study with its latest full report (None for testers, who never see reports).
+pub async fn get_with_report(state: &App, p: &Principal, id: &str) -> AppResult<(Study, Option<ReportRow>)> {
+    let study = get_visible(state, p, id).await?;
+    let report = match p.tenant()? {
+        Tenant::Tester(_) => None,
+        tenant => state.store.latest_report(&tenant, id).await?,
+    };
+    Ok((study, report))
 }
 
 /// Changes a draft (422 once launched); `tasks`, when given, replaces the list.

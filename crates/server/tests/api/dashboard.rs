@@ -166,6 +166,13 @@ async fn signin_and_pages_by_role(b: crate::helpers::Backend) {
         assert!(res.text.contains(&format!("/app/sessions/{sid}\"")), "session link {sid}");
     }
 
+    // Writing the report again from the page: queued, and the page says so.
+    let token = csrf(&res);
+    let res = form(&app, &format!("/app/studies/{job}/report"), &cookie, &format!("csrf={token}")).await;
+    assert_eq!(res.header("location"), Some(format!("/app/studies/{job}?queued=1").as_str()), "{}", res.text);
+    let res = page(&app, &format!("/app/studies/{job}?queued=1"), &cookie).await;
+    assert!(res.text.contains("role=\"status\"") && res.text.contains("The study report is being written"));
+
     // The session page: the timeline drawn on the server, moments and spans as tables too.
     let res = page(&app, &format!("/app/sessions/{}", sids[0]), &cookie).await;
     assert_page(&res, 200);

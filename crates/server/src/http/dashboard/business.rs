@@ -2,18 +2,19 @@
 //! WCAG criterion, tasks with credible intervals, SUS/NPS, ND strata, A/B, sessions).
 
 use axum::extract::{Path, State};
+use axum::http::Uri;
 use axum::response::Response;
 use maud::{Markup, html};
 use openscouter_analysis::{Finding, Severity, StudyReport};
 
 use super::layout::{self, Viewer, pct, when, words};
 use super::svg;
-use super::web::{Form, check_csrf, see_other};
+use super::web::{CsrfForm, Form, check_csrf, see_other};
 use crate::error::{AppError, AppResult};
 use crate::http::extract::{BusinessOrAdmin, Pagination};
 use crate::http::state::AppState;
 use crate::services::sessions::{self, SessionFilter};
-use crate::services::{reports, studies};
+use crate::services::{pipeline, reports, studies};
 use crate::store::{Page, Session, Study};
 
 /// `/app/studies`: the organization's studies (every study for an admin).
@@ -117,8 +118,9 @@ pub fn finding_article(f: &Finding, origin: Option<i64>, decision: Option<&str>)
 }
 
 /// Findings most severe first, then most prevalent.
-pub fn by_severity(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
+pub fn by_severity<T>(items: &mut [T], finding: impl Fn(&T) -> &Finding) {
+    items.sort_by(|a, b| {
+        let (a, b) = (finding(a), finding(b));
         a.severity
             .cmp(&b.severity)
             .then(b.prevalence.unwrap_or(0.0).total_cmp(&a.prevalence.unwrap_or(0.0)))
@@ -131,22 +133,28 @@ pub async fn study(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
     Path(id): Path<String>,
+    uri: Uri,
 ) -> AppResult<Response> {
-    let (study, _) = studies::get(&state, &caller, &id).await?;
-    let report: Option<StudyReport> = match reports::latest_for_study(&state, &caller, &id).await? {
-        Some(r) => Some(serde_json::from_str(&r.data).map_err(AppError::internal)?),
-        None => None,
-    };
+    let (study, report) = studies::get_with_report(&state, &caller, &id).await?;
+    let report: Option<StudyReport> =
+        report.map(|r| serde_json::from_str(&r.data)).transpose().map_err(AppError::internal)?;
+    let queued = uri.query().is_some_and(|q| q.split('&').any(|kv| kv == "queued=1"));
     let filter = SessionFilter { study_id: Some(id.clone()), status: None };
     let (sessions, total) = sessions::list(&state, &caller, &filter, Page { page: 1, limit: 100 }).await?;
     let viewer = Viewer::new(&state, &caller);
     let title = study.definition.title.clone();
-    Ok(layout::page(&title, &viewer, "/app/studies", study_body(&study, report, &sessions, total, &viewer)))
+    Ok(layout::page(
+        &title,
+        &viewer,
+        "/app/studies",
+        study_body(&study, report, queued, &sessions, total, &viewer),
+    ))
 }
 
 fn study_body(
     study: &Study,
     report: Option<StudyReport>,
+    queued: bool,
     sessions: &[Session],
     total: u64,
     viewer: &Viewer,
@@ -159,6 +167,9 @@ fn study_body(
             dt { "Product" } dd { code { (study.definition.prototype_url) } }
             dt { "Sessions" } dd { (study.sessions_confirmed) " confirmed of " (study.sessions_total) "; " (study.seats_taken) " of " (study.tester_count) " seats taken" }
             dt { "Created" } dd { (when(study.created_at)) }
+        }
+        @if queued {
+            div.notice role="status" { p { "The study report is being written. Reload this page in a few seconds." } }
         }
         @match report {
             Some(r) => (report_sections(r)),
@@ -179,7 +190,7 @@ fn study_body(
 }
 
 fn report_sections(mut r: StudyReport) -> Markup {
-    by_severity(&mut r.findings);
+    by_severity(&mut r.findings, |f| f);
     let band = words(&r.band);
     html! {
         h2 { "Score" }
@@ -284,11 +295,6 @@ fn report_sections(mut r: StudyReport) -> Markup {
     }
 }
 
-fn frustration_of(s: &Session) -> Option<f64> {
-    let v: serde_json::Value = serde_json::from_str(s.analysis.as_deref()?).ok()?;
-    v["insights"]["overallFrustrationScore"].as_f64()
-}
-
 fn sessions_table(rows: &[Session], total: u64) -> Markup {
     html! {
         @if rows.is_empty() {
@@ -307,7 +313,7 @@ fn sessions_table(rows: &[Session], total: u64) -> Markup {
                                 th scope="row" { a href={"/app/sessions/" (s.id)} { (crate::services::analysis_input::tester_label(s)) } }
                                 td { (crate::services::analysis_input::nd_categories(s).join(", ")) }
                                 td { (s.status.as_str()) }
-                                td.num { @if let Some(f) = frustration_of(s) { (format!("{f:.2}")) } @else { "—" } }
+                                td.num { @if let Some(a) = pipeline::stored_analysis(s) { (format!("{:.2}", a.insights.overall_frustration_score)) } @else { "—" } }
                                 td { (when(s.started_at)) }
                                 td {
                                     a href={"/app/sessions/" (s.id) "/export?format=ndjson"} download { "NDJSON" } " · "
@@ -320,11 +326,6 @@ fn sessions_table(rows: &[Session], total: u64) -> Markup {
             }
         }
     }
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }
 
 /// Queues Agent 4 for the study, then back to its page.

@@ -27,7 +27,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
 use crate::http::state::AppState;
 use crate::services::accounts;
-use web::{Form, see_other};
+use web::{CsrfForm, Form, see_other};
 
 /// The dashboard's routes (the caller wraps them in `web::pages`, auth and rate limits).
 pub fn router() -> Router<AppState> {
@@ -47,11 +47,6 @@ pub fn router() -> Router<AppState> {
         .route("/app/admin/testers", get(admin::testers))
         .route("/app/admin/quiz", get(admin::quiz))
         .route("/app/admin/audit", get(admin::audit))
-        .route("/app/{*rest}", get(not_found).post(not_found))
-}
-
-async fn not_found() -> AppError {
-    AppError::NotFound("There is no such page".into())
 }
 
 /// `/app`: each role's first page.
@@ -131,11 +126,6 @@ async fn signin(State(state): State<AppState>, Form(f): Form<SigninForm>) -> App
         }
         Err(e) => Err(e),
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 /// Ends the sign-in (its refresh and access tokens) and forgets the cookie.

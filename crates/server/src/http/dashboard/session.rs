@@ -6,10 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
 use maud::{Markup, html};
-use openscouter_analysis::{Finding, Insights, Timeline, Timestamp};
-use serde::Deserialize;
+use openscouter_analysis::Finding;
 
-use super::business::finding_article;
+use super::business::{by_severity, finding_article};
 use super::layout::{self, Viewer, when, words};
 use super::svg::{self, Moment, Span, TimelineChart};
 use super::web::{Form, check_csrf, see_other};
@@ -18,33 +17,18 @@ use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
 use crate::http::state::AppState;
 use crate::services::analysis_input::{nd_categories, tester_label};
-use crate::services::pipeline::{self, ConfirmIn, DecisionIn};
+use crate::services::pipeline::{self, ConfirmIn, DecisionIn, StoredAnalysis};
 use crate::services::{sessions, studies};
 use crate::store::{FindingRow, Session};
 
-/// What the worker stored with the session's analysis (`pipeline::run_session_analysis`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredAnalysis {
-    insights: Option<Insights>,
-    timeline: Option<Timeline>,
-    #[serde(default)]
-    task_spans: Vec<StoredSpan>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredSpan {
-    title: String,
-    outcome: String,
-    started_at: Timestamp,
-    ended_at: Timestamp,
-}
-
+/// The session's findings with their rows, most severe first.
 fn parse_findings(rows: &[FindingRow]) -> AppResult<Vec<(Finding, &FindingRow)>> {
-    rows.iter()
+    let mut out = rows
+        .iter()
         .map(|r| Ok((serde_json::from_str::<Finding>(&r.data).map_err(AppError::internal)?, r)))
-        .collect()
+        .collect::<AppResult<Vec<_>>>()?;
+    by_severity(&mut out, |(f, _)| f);
+    Ok(out)
 }
 
 fn decision_text(r: &FindingRow) -> &'static str {
@@ -77,9 +61,8 @@ pub async fn page(
 }
 
 fn report_view(s: &Session, study_title: &str, rows: &[FindingRow]) -> AppResult<Markup> {
-    let stored: Option<StoredAnalysis> = s.analysis.as_deref().and_then(|a| serde_json::from_str(a).ok());
-    let mut findings = parse_findings(rows)?;
-    findings.sort_by(|a, b| a.0.severity.cmp(&b.0.severity).then(a.0.title.cmp(&b.0.title)));
+    let stored = pipeline::stored_analysis(s);
+    let findings = parse_findings(rows)?;
     let origin = s.started_at;
     let categories = nd_categories(s);
     Ok(html! {
@@ -110,25 +93,17 @@ fn report_view(s: &Session, study_title: &str, rows: &[FindingRow]) -> AppResult
 }
 
 fn analysis_sections(a: &StoredAnalysis, origin: i64) -> Markup {
-    let moments: Vec<Moment> = a
-        .insights
-        .as_ref()
-        .map(|i| {
-            i.critical_moments
-                .iter()
-                .map(|m| Moment {
-                    at_ms: m.timestamp.0,
-                    severity: words(&m.severity),
-                    label: format!("{} — {}", words(&m.kind), m.context),
-                })
-                .collect()
+    let i = &a.insights;
+    let moments: Vec<Moment> = i
+        .critical_moments
+        .iter()
+        .map(|m| Moment {
+            at_ms: m.timestamp.0,
+            severity: words(&m.severity),
+            label: format!("{} — {}", words(&m.kind), m.context),
         })
-        .unwrap_or_default();
-    let drops: Vec<i64> = a
-        .insights
-        .as_ref()
-        .map(|i| i.attention_drop_timestamps.iter().map(|t| t.0).collect())
-        .unwrap_or_default();
+        .collect();
+    let drops: Vec<i64> = i.attention_drop_timestamps.iter().map(|t| t.0).collect();
     let spans: Vec<Span> = a
         .task_spans
         .iter()
@@ -136,20 +111,18 @@ fn analysis_sections(a: &StoredAnalysis, origin: i64) -> Markup {
             label: t.title.clone(),
             start_ms: t.started_at.0,
             end_ms: t.ended_at.0,
-            outcome: t.outcome.clone(),
+            outcome: words(&t.outcome),
         })
         .collect();
     html! {
         h2 { "Frustration" }
-        @if let Some(i) = &a.insights {
-            p.lead { "Overall frustration " strong { (format!("{:.2}", i.overall_frustration_score)) } " on a 0 to 1 scale." }
-            p { (i.summary) }
-        }
+        p.lead { "Overall frustration " strong { (format!("{:.2}", i.overall_frustration_score)) } " on a 0 to 1 scale." }
+        p { (i.summary) }
         @match &a.timeline {
             None => p { "This session was analysed before timelines were stored; request the analysis again to draw it." },
             Some(tl) => {
                 figure {
-                    (TimelineChart { timeline: tl, moments: moments.clone(), attention_drops: drops.clone(), spans: spans.clone() }.render())
+                    (TimelineChart { timeline: tl, moments: &moments, attention_drops: &drops, spans: &spans }.render())
                     figcaption {
                         ul.legend {
                             li { "Blue line: smoothed frustration (0 to 1)" }
@@ -163,7 +136,7 @@ fn analysis_sections(a: &StoredAnalysis, origin: i64) -> Markup {
             }
         }
         h3 { "Critical moments" }
-        @if let Some(i) = a.insights.as_ref().filter(|i| !i.critical_moments.is_empty()) {
+        @if !i.critical_moments.is_empty() {
             div.table-wrap { table {
                 thead { tr { th scope="col" { "Time" } th scope="col" { "Severity" } th scope="col" { "Signal" } th scope="col" { "Where" } } }
                 tbody { @for m in &i.critical_moments { tr {
@@ -194,8 +167,7 @@ fn confirmation(
     viewer: &Viewer,
     saved: bool,
 ) -> AppResult<Markup> {
-    let mut findings = parse_findings(rows)?;
-    findings.sort_by(|a, b| a.0.severity.cmp(&b.0.severity).then(a.0.title.cmp(&b.0.title)));
+    let findings = parse_findings(rows)?;
     let open = s.status == SessionStatus::Analyzed;
     Ok(html! {
         p { a href="/app/tester" { "← Offers and sessions" } }

@@ -32,9 +32,9 @@ pub struct Moment {
 #[derive(Debug, Clone)]
 pub struct TimelineChart<'a> {
     pub timeline: &'a Timeline,
-    pub moments: Vec<Moment>,
-    pub attention_drops: Vec<i64>,
-    pub spans: Vec<Span>,
+    pub moments: &'a [Moment],
+    pub attention_drops: &'a [i64],
+    pub spans: &'a [Span],
 }
 
 const W: f64 = 960.0;
@@ -46,7 +46,8 @@ const PLOT_H: f64 = 180.0;
 /// The most vertices the curve gets; longer sessions keep each group's peak.
 const MAX_VERTICES: usize = 1200;
 
-fn fmt_clock(ms: i64) -> String {
+/// `m:ss` from a duration in milliseconds (the timeline's axis and the tables).
+pub fn clock(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     format!("{}:{:02}", s / 60, s % 60)
 }
@@ -111,7 +112,7 @@ impl TimelineChart<'_> {
         let peak = self.timeline.points.iter().map(|p| p.smoothed).fold(0.0_f64, f64::max);
         format!(
             "Frustration over {} of session time, peaking at {:.2} on a 0 to 1 scale, with {} critical moment{}, {} attention drop{} and {} task span{}. The same facts are listed in the tables below.",
-            fmt_clock(self.span_ms()),
+            clock(self.span_ms()),
             peak,
             self.moments.len(),
             if self.moments.len() == 1 { "" } else { "s" },
@@ -142,7 +143,7 @@ impl TimelineChart<'_> {
                 line x1=(LEFT) x2=(W - RIGHT) y1=(Self::y(0.5)) y2=(Self::y(0.5)) stroke="#6e4a00" stroke-width="1" stroke-dasharray="6 4" {}
                 @for i in 0..=ticks {
                     @let t = self.origin() + self.span_ms() * i / ticks;
-                    text x=(self.x(t)) y=(H - 6.0) text-anchor="middle" font-size="12" fill="#1f2328" { (fmt_clock(t - self.origin())) }
+                    text x=(self.x(t)) y=(H - 6.0) text-anchor="middle" font-size="12" fill="#1f2328" { (clock(t - self.origin())) }
                 }
                 // Task spans.
                 @for (i, s) in self.spans.iter().enumerate() {
@@ -156,16 +157,16 @@ impl TimelineChart<'_> {
                 // The smoothed curve.
                 path d=(self.path()) fill="none" stroke="#0b57d0" stroke-width="2" stroke-linejoin="round" {}
                 // Attention drops: ticks on the baseline.
-                @for t in &self.attention_drops {
+                @for t in self.attention_drops {
                     path d=(format!("M{:.1},{:.1} l-5,9 l10,0 z", self.x(*t), plot_bottom - 9.0)) fill="#5b3d99" {
-                        title { "Attention drop at " (fmt_clock(t - self.origin())) }
+                        title { "Attention drop at " (clock(t - self.origin())) }
                     }
                 }
                 // Critical moments: a diamond at the curve's value.
-                @for m in &self.moments {
+                @for m in self.moments {
                     @let v = self.value_at(m.at_ms);
                     path d=(format!("M{:.1},{:.1} l6,6 l-6,6 l-6,-6 z", self.x(m.at_ms), Self::y(v) - 6.0)) fill="#b3261e" stroke="#ffffff" stroke-width="1" {
-                        title { (m.severity) " moment at " (fmt_clock(m.at_ms - self.origin())) ": " (m.label) }
+                        title { (m.severity) " moment at " (clock(m.at_ms - self.origin())) ": " (m.label) }
                     }
                 }
             }
@@ -189,11 +190,6 @@ fn truncate(s: &str, n: usize) -> String {
     } else {
         format!("{}…", s.chars().take(n - 1).collect::<String>())
     }
-}
-
-/// `m:ss` from a duration in milliseconds (the timeline's axis and the tables).
-pub fn clock(ms: i64) -> String {
-    fmt_clock(ms)
 }
 
 /// The score gauge: a half ring filled to `score`/100 in the band's colour, with the number
@@ -259,7 +255,7 @@ mod tests {
     #[test]
     fn curve_is_a_step_line_that_falls_to_zero_between_sparse_points() {
         let t = tl(&[(2, 0.9), (3, 0.6), (10, 0.4)], 12);
-        let chart = TimelineChart { timeline: &t, moments: vec![], attention_drops: vec![], spans: vec![] };
+        let chart = TimelineChart { timeline: &t, moments: &[], attention_drops: &[], spans: &[] };
         let v = chart.vertices();
         assert_eq!(v.first(), Some(&(1_000_000, 0.0)));
         assert_eq!(v.last(), Some(&(1_120_000, 0.0)));
@@ -276,7 +272,7 @@ mod tests {
     fn long_sessions_keep_their_peaks_within_the_vertex_budget() {
         let pts: Vec<(i64, f64)> = (0..5000).map(|i| (i * 2, if i == 2500 { 0.97 } else { 0.1 })).collect();
         let t = tl(&pts, 10_001);
-        let chart = TimelineChart { timeline: &t, moments: vec![], attention_drops: vec![], spans: vec![] };
+        let chart = TimelineChart { timeline: &t, moments: &[], attention_drops: &[], spans: &[] };
         let v = chart.vertices();
         assert!(v.len() <= MAX_VERTICES, "{}", v.len());
         assert!(v.iter().any(|p| (p.1 - 0.97).abs() < 1e-9), "the peak survives downsampling");
@@ -287,13 +283,9 @@ mod tests {
         let t = tl(&[(1, 0.9)], 6);
         let chart = TimelineChart {
             timeline: &t,
-            moments: vec![Moment {
-                at_ms: 1_010_000,
-                severity: "critical".into(),
-                label: "<b>Pay</b>".into(),
-            }],
-            attention_drops: vec![1_030_000],
-            spans: vec![Span {
+            moments: &[Moment { at_ms: 1_010_000, severity: "critical".into(), label: "<b>Pay</b>".into() }],
+            attention_drops: &[1_030_000],
+            spans: &[Span {
                 label: "Checkout".into(),
                 start_ms: 1_000_000,
                 end_ms: 1_050_000,

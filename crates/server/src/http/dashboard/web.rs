@@ -16,7 +16,7 @@ use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::ct_eq;
 use crate::config::Environment;
 use crate::error::AppError;
-use crate::http::extract::cookie::cookie;
+use crate::http::extract::cookie::{cookie, strict_cookie};
 use crate::http::state::AppState;
 
 /// The cookie holding the ordinary access token (24 h, spec §1.4) for the dashboard's pages.
@@ -29,11 +29,7 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data
 /// `Secure` whenever the deployment is served over TLS (production or HSTS configured).
 pub fn session_cookie(state: &AppState, token: &str, max_age_secs: i64) -> String {
     let secure = state.config.hsts || state.config.env == Environment::Production;
-    format!(
-        "{COOKIE}={token}; Path=/app; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        max_age_secs.max(0),
-        if secure { "; Secure" } else { "" }
-    )
+    strict_cookie(COOKIE, token, "/app", max_age_secs, secure)
 }
 
 /// `Set-Cookie` that removes the session cookie.
@@ -66,6 +62,12 @@ pub fn check_csrf(state: &AppState, p: &Principal, presented: &str) -> Result<()
     } else {
         Err(AppError::Forbidden("This form has expired. Reload the page and try again.".into()))
     }
+}
+
+/// A form whose only field is the CSRF token (sign-out, one-button actions).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
 }
 
 /// An `application/x-www-form-urlencoded` body (the body limit already applies).
@@ -150,10 +152,7 @@ pub async fn pages(State(state): State<AppState>, mut req: Request, next: Next) 
     }
     let h = res.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(
-        header::CACHE_CONTROL,
-        h.get(header::CACHE_CONTROL).cloned().unwrap_or(HeaderValue::from_static("no-store")),
-    );
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&format!("app;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0))
     {
         h.insert("server-timing", v);

@@ -1,4 +1,5 @@
-//! Reading one cookie from a request's headers (the dashboard's sign-in, OAuth's consent).
+//! Cookies: reading one from a request, and the one shape of a credential cookie we set (the
+//! dashboard's sign-in, OAuth's consent).
 
 use axum::http::{HeaderMap, header};
 
@@ -12,4 +13,14 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value for a credential: `HttpOnly; SameSite=Strict`, scoped to `path`, living
+/// `max_age_secs` (0 removes it), and `Secure` when the site is served over TLS.
+pub fn strict_cookie(name: &str, value: &str, path: &str, max_age_secs: i64, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path={path}; Max-Age={}; HttpOnly; SameSite=Strict{}",
+        max_age_secs.max(0),
+        if secure { "; Secure" } else { "" }
+    )
 }

@@ -16,12 +16,16 @@ use utoipa_axum::routes;
 
 use super::well_known::public_base;
 use crate::domain::OAuthScope;
+use crate::http::extract::cookie::{cookie, strict_cookie};
 use crate::http::state::AppState;
 use crate::services::oauth::{
     self, CONSENT_COOKIE, CONSENT_TTL_MS, ConsentDecision, ConsentForm, OAuthError, Refusal, SigninRefusal,
     Trouble,
 };
 use crate::store::OAuthClient;
+
+/// The consent cookie's path: only the authorization page reads it.
+const CONSENT_PATH: &str = "/api/oauth/authorize";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -237,10 +241,7 @@ async fn authorize_submit(State(state): State<AppState>, headers: HeaderMap, bod
             Err(r) => refusal(r),
         };
         // The sign-in is spent either way.
-        set_cookie(
-            &mut res,
-            &format!("{CONSENT_COOKIE}=; Path=/api/oauth/authorize; Max-Age=0; HttpOnly; SameSite=Strict"),
-        );
+        set_cookie(&mut res, &strict_cookie(CONSENT_COOKIE, "", CONSENT_PATH, 0, false));
         return res;
     }
     let params: Vec<(String, String)> =
@@ -263,7 +264,7 @@ async fn authorize_submit(State(state): State<AppState>, headers: HeaderMap, bod
 }
 
 fn consent_cookie(headers: &HeaderMap) -> Option<String> {
-    crate::http::extract::cookie::cookie(headers, CONSENT_COOKIE).map(str::to_owned)
+    cookie(headers, CONSENT_COOKIE).map(str::to_owned)
 }
 
 fn set_cookie(res: &mut Response, value: &str) {
@@ -439,14 +440,10 @@ the application or you revoke it.</p>\
         esc(&redirect_host(&c.request.redirect_uri))
     );
     let mut res = page(StatusCode::OK, "Allow access", &body, origin_of(&c.request.redirect_uri).as_deref());
-    let secure = if base.starts_with("https://") { "; Secure" } else { "" };
+    let secure = base.starts_with("https://");
     set_cookie(
         &mut res,
-        &format!(
-            "{CONSENT_COOKIE}={}; Path=/api/oauth/authorize; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
-            c.cookie,
-            CONSENT_TTL_MS / 1000
-        ),
+        &strict_cookie(CONSENT_COOKIE, &c.cookie, CONSENT_PATH, CONSENT_TTL_MS / 1000, secure),
     );
     res
 }
