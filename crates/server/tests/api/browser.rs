@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp};
 use crate::recorder_cases::{Outcome, PAGES, Page, Score, browser_dir, study, target_dir};
-use crate::webdriver::{BACKSPACE, Browser, CONTROL, KEY_NULL, Unavailable, require_browser};
+use crate::webdriver::{BACKSPACE, Browser, CONTROL, KEY_NULL};
 
 /// The values a test page's placeholders take.
 #[derive(Debug, Clone)]
@@ -252,14 +252,7 @@ async fn drive(b: &Browser, page: &str, base: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorder_in_chromium_finds_the_planted_defects() {
     let wall = Instant::now();
-    let browser = match Browser::launch().await {
-        Ok(b) => b,
-        Err(Unavailable::Missing(why)) if !require_browser() => {
-            eprintln!("skipped: {why}; .ci/run installs it and sets OPENSCOUTER_REQUIRE_BROWSER=1");
-            return;
-        }
-        Err(e) => panic!("no browser (OPENSCOUTER_REQUIRE_BROWSER=1 or a broken install): {e:?}"),
-    };
+    let Some(browser) = Browser::launch_or_skip().await else { return };
     eprintln!("browser: Chromium {}", browser.version());
     let only: Option<Vec<String>> = std::env::var("OPENSCOUTER_BROWSER_PAGES")
         .ok()
@@ -509,14 +502,7 @@ async fn forward(State(p): State<ProxyState>, req: axum::extract::Request) -> Re
 /// by the next page from sessionStorage, and a stop when the session is no longer active.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorder_api_retries_resends_and_stops_in_chromium() {
-    let browser = match Browser::launch().await {
-        Ok(b) => b,
-        Err(Unavailable::Missing(why)) if !require_browser() => {
-            eprintln!("skipped: {why}; .ci/run installs it and sets OPENSCOUTER_REQUIRE_BROWSER=1");
-            return;
-        }
-        Err(e) => panic!("no browser (OPENSCOUTER_REQUIRE_BROWSER=1 or a broken install): {e:?}"),
-    };
+    let Some(browser) = Browser::launch_or_skip().await else { return };
     let app = TestApp::with_system_clock(Backend::Sqlite, &[]).await.unwrap();
     let api = app.serve_http().await;
     let biz = app.signup("business").await;

@@ -73,6 +73,19 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser for a test, or None (printed) when none is installed and none is required
+    /// (`OPENSCOUTER_REQUIRE_BROWSER=1`, set by `.ci/run`, turns that into a failure).
+    pub async fn launch_or_skip() -> Option<Self> {
+        match Self::launch().await {
+            Ok(b) => Some(b),
+            Err(Unavailable::Missing(why)) if !require_browser() => {
+                eprintln!("skipped: {why}; .ci/run installs it and sets OPENSCOUTER_REQUIRE_BROWSER=1");
+                None
+            }
+            Err(e) => panic!("no browser (OPENSCOUTER_REQUIRE_BROWSER=1 or a broken install): {e:?}"),
+        }
+    }
+
     /// Starts chromedriver on a free port and opens a browser session, or says why it cannot.
     pub async fn launch() -> Result<Self, Unavailable> {
         let driver_bin = chromedriver_path();
