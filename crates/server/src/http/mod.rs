@@ -147,6 +147,8 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::well_known::router())
         // Inbound webhooks: signed, with their own rate tier instead of the per-caller limiter.
         .merge(routes::billing::inbound_router())
+        // The recorder script: public, loaded by the product under test.
+        .merge(routes::sdk::router())
         .split_for_parts();
     doc.merge(ops_doc);
     openapi::document_errors(&mut doc);
@@ -244,7 +246,6 @@ fn assemble(
     Router::new()
         .merge(api)
         .merge(ops)
-        .merge(routes::sdk::router())
         .merge(dashboard)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

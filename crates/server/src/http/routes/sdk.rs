@@ -1,10 +1,10 @@
 //! The browser recorder served at `/sdk/recorder.js`: embedded in the binary, loadable from any
 //! page (the product under test lives on its own origin).
 
-use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::state::AppState;
 
@@ -12,10 +12,16 @@ use crate::http::state::AppState;
 pub const RECORDER_JS: &str = include_str!("../../../assets/sdk/recorder.js");
 
 /// `/sdk/recorder.js`, outside `/api` (no rate limit, no auth: it is a public static file).
-pub fn router() -> Router<AppState> {
-    Router::new().route("/sdk/recorder.js", get(recorder))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(recorder))
 }
 
+/// The browser recorder: a dependency-free script a page or the extension loads with a
+/// session's test token (`data-session`, `data-token`); it streams clicks, scrolls, input
+/// lengths (never values), focus, navigation and errors to `POST /api/data/events`. See
+/// docs/recorder.md.
+#[utoipa::path(get, path = "/sdk/recorder.js", tag = "ingestion",
+    responses((status = 200, description = "The recorder script", content_type = "text/javascript")))]
 async fn recorder() -> Response {
     (
         [
