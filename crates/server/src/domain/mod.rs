@@ -1,5 +1,6 @@
 //! Domain vocabulary shared by services, HTTP and store: roles, plans, scopes, validated newtypes.
 
+pub mod address;
 pub mod codes;
 pub mod ids;
 pub mod money;

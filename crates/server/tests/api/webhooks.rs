@@ -21,6 +21,15 @@ async fn internal_targets_are_refused(b: Backend) {
         "http://localhost:9/hook",
         "http://169.254.169.254/latest",
         "http://[::1]:9/",
+        // The forms an attack pass got through before one address check covered the IANA
+        // special-purpose registries and IPv4 addresses embedded in IPv6.
+        "http://[::127.0.0.1]:9/",
+        "http://[64:ff9b::7f00:1]:9/",
+        "http://[2002:7f00:1::1]:9/",
+        "http://[fec0::1]:9/",
+        "http://198.18.0.1:9/",
+        "http://240.0.0.1:9/",
+        "http://192.0.0.1:9/",
         "ftp://example.com/x",
         "not a url",
     ] {
