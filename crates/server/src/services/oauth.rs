@@ -49,6 +49,8 @@ pub enum OAuthError {
     InvalidTarget(String),
     InvalidRedirectUri(String),
     InvalidClientMetadata(String),
+    /// Too many registrations: try again after this many seconds (429, `Retry-After`).
+    SlowDown(u64),
     /// The store or something unexpected failed (500/503).
     Server(AppError),
 }
@@ -65,7 +67,7 @@ impl OAuthError {
             Self::InvalidTarget(_) => "invalid_target",
             Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
             Self::InvalidClientMetadata(_) => "invalid_client_metadata",
-            Self::Server(AppError::Unavailable(_)) => "temporarily_unavailable",
+            Self::SlowDown(_) | Self::Server(AppError::Unavailable(_)) => "temporarily_unavailable",
             Self::Server(_) => "server_error",
         }
     }
@@ -81,6 +83,7 @@ impl OAuthError {
             | Self::InvalidTarget(m)
             | Self::InvalidRedirectUri(m)
             | Self::InvalidClientMetadata(m) => m.clone(),
+            Self::SlowDown(_) => "Too many registrations; try again later".into(),
             Self::Server(AppError::Unavailable(_)) => "Service temporarily unavailable".into(),
             Self::Server(_) => "Internal server error".into(),
         }
@@ -230,9 +233,49 @@ fn matching_redirect<'a>(registered: &'a [String], presented: &str) -> Option<&'
     })
 }
 
+/// Registrations one client IP may make a minute (registration's own tier, below the
+/// edge's unauthenticated one).
+pub const REGISTRATIONS_PER_IP_PER_MINUTE: u32 = 10;
+/// Registrations all IPs together may make a minute.
+pub const REGISTRATIONS_PER_MINUTE: u32 = 120;
+/// Clients registered but never authorised that may wait at once; beyond it registration
+/// answers 429 until some expire.
+pub const MAX_UNUSED_CLIENTS: u64 = 5_000;
+/// A client that never completed an authorisation expires a day after registering.
+pub const UNUSED_CLIENT_TTL_MS: i64 = 24 * 3_600_000;
+
+/// Registration's own rate limits: per client IP and for all of them together.
+async fn admit_registration(state: &App, ip: Option<std::net::IpAddr>) -> OAuthResult<()> {
+    let ip = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    for (key, per_minute) in [
+        (format!("oauth-register:{ip}"), REGISTRATIONS_PER_IP_PER_MINUTE),
+        ("oauth-register:all".to_owned(), REGISTRATIONS_PER_MINUTE),
+    ] {
+        let d = state.limiter.check(&key, crate::ratelimit::Quota { per_minute }, 1).await;
+        if !d.allowed {
+            return Err(OAuthError::SlowDown(d.retry_after_secs));
+        }
+    }
+    Ok(())
+}
+
+/// True when a client's self-chosen name claims to be us (it is shown on the consent page).
+fn impersonates_us(name: &str) -> bool {
+    let folded: String =
+        name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+    folded.contains("openscouter")
+}
+
 /// Registers a public client: redirect URIs https or loopback, code + refresh grants, no
-/// client secret (`token_endpoint_auth_method` is always `none`).
-pub async fn register(state: &App, r: RegistrationIn) -> OAuthResult<RegisteredClient> {
+/// client secret (`token_endpoint_auth_method` is always `none`). Registration is anonymous
+/// (RFC 7591, as MCP clients expect), so it is bounded: its own per-IP and global rate, at most
+/// [`MAX_UNUSED_CLIENTS`] never-authorised clients at once, each expiring after a day, and no
+/// name that claims to be OpenScouter.
+pub async fn register(
+    state: &App,
+    r: RegistrationIn,
+    ip: Option<std::net::IpAddr>,
+) -> OAuthResult<RegisteredClient> {
     if r.redirect_uris.is_empty() || r.redirect_uris.len() > 10 {
         return Err(OAuthError::InvalidRedirectUri("redirect_uris: give 1 to 10 URIs".into()));
     }
@@ -271,6 +314,12 @@ pub async fn register(state: &App, r: RegistrationIn) -> OAuthResult<RegisteredC
     if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
         return Err(OAuthError::InvalidClientMetadata("client_name: at most 100 characters".into()));
     }
+    if name.as_deref().is_some_and(|n| impersonates_us(n) || n.chars().any(char::is_control)) {
+        return Err(OAuthError::InvalidClientMetadata(
+            "client_name: name the application itself; names that claim to be OpenScouter are refused".into(),
+        ));
+    }
+    admit_registration(state, ip).await?;
     let client_uri = r.client_uri.filter(|u| url::Url::parse(u).is_ok_and(|u| u.scheme() == "https"));
     let now = state.now();
     let metadata = json!({
@@ -287,7 +336,14 @@ pub async fn register(state: &App, r: RegistrationIn) -> OAuthResult<RegisteredC
         metadata: metadata.to_string(),
         created_at: now,
     };
-    state.store.create_oauth_client(client.clone()).await?;
+    if !state
+        .store
+        .register_oauth_client(client.clone(), now - UNUSED_CLIENT_TTL_MS, MAX_UNUSED_CLIENTS)
+        .await?
+    {
+        tracing::warn!("OAuth registration refused: too many clients that never completed an authorisation");
+        return Err(OAuthError::SlowDown(60));
+    }
     Ok(RegisteredClient {
         client_id: client.id,
         client_id_issued_at: now / 1000,
@@ -319,8 +375,6 @@ pub struct AuthRequest {
 pub enum Refusal {
     /// The client or its redirect URI cannot be trusted: show the message, never redirect.
     Page(String),
-    /// Tell the client: send the browser to this location (its redirect URI with `error`).
-    Redirect(String),
     /// Our side failed (the cause is logged, never shown).
     Server(Trouble),
 }
@@ -358,14 +412,6 @@ fn redirect_with(base: &str, redirect_uri: &str, params: &[(&str, &str)]) -> Str
         }
         Err(_) => redirect_uri.to_owned(),
     }
-}
-
-fn error_redirect(base: &str, redirect_uri: &str, state: Option<&str>, error: &str, why: &str) -> Refusal {
-    let mut params = vec![("error", error), ("error_description", why)];
-    if let Some(s) = state {
-        params.push(("state", s));
-    }
-    Refusal::Redirect(redirect_with(base, redirect_uri, &params))
 }
 
 /// A PKCE S256 challenge: 43 base64url characters (the encoding of 32 bytes).
@@ -407,6 +453,18 @@ pub async fn authorization_request(
         Ok(None) => return Err(Refusal::Page("This application is not registered with OpenScouter.".into())),
         Err(e) => return Err(trouble(e)),
     };
+    // A client that never completed an authorisation within a day of registering has expired.
+    if client.created_at < state.now() - UNUSED_CLIENT_TTL_MS {
+        match state.store.oauth_client_used(&client.id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Refusal::Page(
+                    "This application's registration has expired. Start again from your application.".into(),
+                ));
+            }
+            Err(e) => return Err(trouble(e)),
+        }
+    }
     let redirect_uri = match get("redirect_uri") {
         Ok(Some(r)) => r,
         Ok(None) => return Err(Refusal::Page("The request has no redirect_uri.".into())),
@@ -418,9 +476,15 @@ pub async fn authorization_request(
                 .into(),
         ));
     }
-    // From here on the redirect URI is trusted: errors go back to the client.
+    // The redirect URI is registered, but anyone may register any https URI, so it is not
+    // trusted until a person has signed in and decided (RFC 9700 §4.11.2): an invalid request
+    // gets an error page here, never a redirect (decision 122).
     let st = get("state").ok().flatten();
-    let fail = |error: &str, why: &str| error_redirect(base, redirect_uri, st, error, why);
+    let fail = |error: &str, why: &str| {
+        Refusal::Page(format!(
+            "The application's request cannot be accepted ({error}: {why}). Nothing was sent back to it."
+        ))
+    };
     for k in ["response_type", "state", "code_challenge", "code_challenge_method", "scope", "resource"] {
         if let Err(m) = get(k) {
             return Err(fail("invalid_request", &m));

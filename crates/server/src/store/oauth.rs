@@ -140,8 +140,19 @@ pub struct McpSession {
 #[async_trait]
 pub trait OAuthStore: Send + Sync + 'static {
     // --- clients
-    async fn create_oauth_client(&self, client: OAuthClient) -> StoreResult<()>;
     async fn get_oauth_client(&self, client_id: &str) -> StoreResult<Option<OAuthClient>>;
+    /// Dynamic registration with a bound: first drops the clients registered before
+    /// `unused_before` that never completed an authorisation (no grant; their consents and
+    /// codes go too), then inserts `client` unless `max_unused` unused clients remain (`false`).
+    /// Two registrations racing on PostgreSQL may overshoot the bound by one each.
+    async fn register_oauth_client(
+        &self,
+        client: OAuthClient,
+        unused_before: i64,
+        max_unused: u64,
+    ) -> StoreResult<bool>;
+    /// True once the client has completed an authorisation (a grant exists).
+    async fn oauth_client_used(&self, client_id: &str) -> StoreResult<bool>;
 
     // --- the authorization page
     async fn create_oauth_consent(&self, consent: NewConsent) -> StoreResult<()>;

@@ -19,6 +19,7 @@ both!(
     refresh_rotates_and_reuse_revokes_the_family,
     consent_page_is_csrf_protected,
     revocation_ends_the_grant,
+    registration_is_bounded_and_unused_clients_expire,
 );
 
 pub const REDIRECT: &str = "http://127.0.0.1:7777/callback";
@@ -338,26 +339,49 @@ async fn pkce_redirect_and_code_reuse_are_refused(b: Backend) {
     req[2].1 = "http://127.0.0.1:49152/callback".into();
     assert_eq!(app.get(&format!("/api/oauth/authorize?{}", query(&req)), None).await.status, 200);
 
-    // once the redirect URI is trusted, errors go back to it
+    // An invalid request never redirects, even to a registered URI: anyone can register any
+    // https URI, so before a person has signed in and decided it is an error page (RFC 9700
+    // §4.11.2). The attack pass's reproduction: register evil.example, then `scope=nope`.
     for (k, v, error) in [
         ("state", "", "invalid_request"),
         ("code_challenge_method", "plain", "invalid_request"),
         ("code_challenge", "short", "invalid_request"),
         ("response_type", "token", "unsupported_response_type"),
         ("scope", "read admin", "invalid_scope"),
+        ("scope", "nope", "invalid_scope"),
     ] {
         let mut req = request(&client, &challenge, "read");
         for p in req.iter_mut().filter(|(n, _)| n == k) {
             p.1 = v.to_owned();
         }
-        let back = location_params(&app.get(&format!("/api/oauth/authorize?{}", query(&req)), None).await);
-        assert_eq!(param(&back, "error"), Some(error), "{k}={v}");
-        assert_eq!(param(&back, "iss"), Some(BASE));
+        let res = app.get(&format!("/api/oauth/authorize?{}", query(&req)), None).await;
+        assert_eq!(res.status, 400, "{k}={v}: {}", res.text);
+        assert!(res.header("location").is_none(), "{k}={v}");
+        assert!(res.text.contains(error), "{k}={v}: {}", res.text);
     }
     let mut req = request(&client, &challenge, "read");
     req.push(("resource".into(), "https://elsewhere.example/api/mcp".into()));
-    let back = location_params(&app.get(&format!("/api/oauth/authorize?{}", query(&req)), None).await);
-    assert_eq!(param(&back, "error"), Some("invalid_target"));
+    let res = app.get(&format!("/api/oauth/authorize?{}", query(&req)), None).await;
+    assert_eq!(res.status, 400);
+    assert!(res.header("location").is_none() && res.text.contains("invalid_target"));
+    let res =
+        app.post("/api/oauth/register", json!({"redirect_uris": ["https://evil.example/phish"]}), None).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let evil = res.body["client_id"].as_str().unwrap().to_owned();
+    let mut req = request(&evil, &challenge, "nope");
+    req[2].1 = "https://evil.example/phish".into();
+    let res = app.get(&format!("/api/oauth/authorize?{}", query(&req)), None).await;
+    assert_eq!(res.status, 400);
+    assert!(res.header("location").is_none(), "an open redirector again: {:?}", res.header("location"));
+    // The page shows where a valid request would go, and that nobody vouched for the client.
+    let req = {
+        let mut r = request(&evil, &challenge, "read");
+        r[2].1 = "https://evil.example/phish".into();
+        r
+    };
+    let res = app.get(&format!("/api/oauth/authorize?{}", query(&req)), None).await;
+    assert_eq!(res.status, 200);
+    assert!(res.text.contains("evil.example") && res.text.contains("not verified"), "{}", res.text);
 
     // wrong verifier: refused, and the code is spent
     let (code, verifier) = code_for(&app, &biz, &client, "read", &["read"]).await;
@@ -542,4 +566,73 @@ async fn revocation_ends_the_grant(b: Backend) {
     assert_eq!(res.status, 200);
     app.get("/api/me", Some(&bearer)).await.assert_error(401);
     oauth_error(&refresh(&app, &client, &refresh_token).await, 400, "invalid_grant");
+}
+
+/// Anonymous registration is bounded: its own per-IP rate (429 with `Retry-After`, the OAuth
+/// error shape), names that claim to be OpenScouter are refused, and a client that never
+/// completed an authorisation expires after a day while a used one stays.
+async fn registration_is_bounded_and_unused_clients_expire(b: Backend) {
+    let Some(app) = app(b).await else { return };
+    let biz = app.signup("business").await;
+    for name in ["OpenScouter Official", "Open Scouter", "openscouter-helper"] {
+        let res = app
+            .post("/api/oauth/register", json!({"client_name": name, "redirect_uris": [REDIRECT]}), None)
+            .await;
+        oauth_error(&res, 400, "invalid_client_metadata");
+    }
+    let used = register(&app).await;
+    // Redeeming the code completes the authorisation (a grant).
+    let (code, verifier) = code_for(&app, &biz, &used, "read", &["read"]).await;
+    assert_eq!(exchange(&app, &used, &code, &verifier, REDIRECT).await.status, 200);
+    let unused = register(&app).await;
+    // Registration's own tier: at most 10 a minute from one IP, whatever the edge allows.
+    let mut limited = None;
+    for i in 0..12 {
+        let res = app
+            .call_from(
+                "198.51.100.7",
+                Method::POST,
+                "/api/oauth/register",
+                Some(json!({"client_name": format!("Agent {i}"), "redirect_uris": [REDIRECT]}).to_string()),
+                &[],
+            )
+            .await;
+        if res.status == 429 {
+            limited = Some(res);
+            break;
+        }
+        assert_eq!(res.status, 201, "{}", res.text);
+    }
+    let res = limited.expect("the per-IP registration limit answers 429");
+    assert_eq!(res.body["error"], "temporarily_unavailable");
+    assert!(res.header("retry-after").is_some());
+    // Another IP still registers.
+    let res = app
+        .call_from(
+            "198.51.100.8",
+            Method::POST,
+            "/api/oauth/register",
+            Some(json!({"redirect_uris": [REDIRECT]}).to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+
+    // A day later the unused client is gone; the used one still works.
+    app.clock.advance_ms(24 * 3_600_000 + 1_000);
+    let (_, challenge) = pkce();
+    let res = app
+        .get(&format!("/api/oauth/authorize?{}", query(&request(&unused, &challenge, "read"))), None)
+        .await;
+    assert_eq!(res.status, 400);
+    assert!(res.header("location").is_none() && res.text.contains("expired"), "{}", res.text);
+    let res =
+        app.get(&format!("/api/oauth/authorize?{}", query(&request(&used, &challenge, "read"))), None).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    // The next registration sweeps the expired ones out of the store.
+    register(&app).await;
+    let res = app
+        .get(&format!("/api/oauth/authorize?{}", query(&request(&unused, &challenge, "read"))), None)
+        .await;
+    assert!(res.text.contains("not registered"), "{}", res.text);
 }

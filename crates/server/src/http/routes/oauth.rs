@@ -103,13 +103,21 @@ fn json_no_store(status: StatusCode, body: impl Serialize) -> Response {
 fn oauth_error(e: OAuthError) -> Response {
     let status = match &e {
         OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+        OAuthError::SlowDown(_) => StatusCode::TOO_MANY_REQUESTS,
         OAuthError::Server(err) => crate::http::error::status_of(err),
         _ => StatusCode::BAD_REQUEST,
     };
     if let OAuthError::Server(err) = &e {
         tracing::error!(error = %err, "OAuth endpoint failed");
     }
-    json_no_store(status, OAuthErrorOut { error: e.code().into(), error_description: e.description() })
+    let mut res =
+        json_no_store(status, OAuthErrorOut { error: e.code().into(), error_description: e.description() });
+    if let OAuthError::SlowDown(secs) = &e
+        && let Ok(v) = HeaderValue::from_str(&secs.max(&1).to_string())
+    {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
 }
 
 /// Form fields (`application/x-www-form-urlencoded`); repeated names are kept.
@@ -123,8 +131,9 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Register a public client (RFC 7591). Redirect URIs must be https or loopback http.
 #[utoipa::path(post, path = "/api/oauth/register", tag = "oauth", request_body = RegistrationDoc,
-    responses((status = 201, body = RegisteredClientOut), (status = 400, description = "invalid_redirect_uri or invalid_client_metadata", body = OAuthErrorOut)))]
-async fn register(State(state): State<AppState>, body: Bytes) -> Response {
+    responses((status = 201, body = RegisteredClientOut), (status = 400, description = "invalid_redirect_uri or invalid_client_metadata", body = OAuthErrorOut),
+        (status = 429, description = "Registration's own rate limit (per IP and overall) or too many clients that never completed an authorisation; `Retry-After`", body = OAuthErrorOut)))]
+async fn register(State(state): State<AppState>, parts: axum::http::request::Parts, body: Bytes) -> Response {
     let r: oauth::RegistrationIn = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -133,7 +142,12 @@ async fn register(State(state): State<AppState>, body: Bytes) -> Response {
             )));
         }
     };
-    match oauth::register(&state, r).await {
+    let ip = crate::http::middleware::client_ip::client_ip(
+        &parts.headers,
+        &parts.extensions,
+        &state.config.trusted_proxies,
+    );
+    match oauth::register(&state, r, ip).await {
         Ok(c) => json_no_store(StatusCode::CREATED, c),
         Err(e) => oauth_error(e),
     }
@@ -186,8 +200,9 @@ const REQUEST_PARAMS: [&str; 8] = [
     "resource",
 ];
 
-/// The authorization page: who is asking, for which scopes, and a sign-in form. A bad client or
-/// redirect URI gets an error page; other errors go back to the client's redirect URI.
+/// The authorization page: who is asking, for which scopes, and a sign-in form. Every invalid
+/// request gets an error page: nothing is sent to a redirect URI before a person has signed in
+/// and decided (anyone can register one).
 #[utoipa::path(get, path = "/api/oauth/authorize", tag = "oauth",
     params(
         ("response_type" = String, Query, description = "`code`"),
@@ -200,8 +215,7 @@ const REQUEST_PARAMS: [&str; 8] = [
         ("resource" = Option<String>, Query, description = "RFC 8707: this server's `/api/mcp`"),
     ),
     responses((status = 200, description = "Sign-in page", content_type = "text/html"),
-        (status = 303, description = "Error sent back to the client's redirect URI"),
-        (status = 400, description = "Unknown client or redirect URI (error page, no redirect)", content_type = "text/html"),
+        (status = 400, description = "Invalid request, unknown client or redirect URI (error page, never a redirect)", content_type = "text/html"),
         (status = 500, description = "Error page", content_type = "text/html"),
         (status = 503, description = "Error page", content_type = "text/html")))]
 async fn authorize_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
@@ -286,7 +300,6 @@ fn see_other(location: &str) -> Response {
 fn refusal(r: Refusal) -> Response {
     match r {
         Refusal::Page(message) => error_page(StatusCode::BAD_REQUEST, &message, None),
-        Refusal::Redirect(location) => see_other(&location),
         Refusal::Server(Trouble::Unavailable) => error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "OpenScouter is unavailable for a moment. Please try again.",
@@ -374,6 +387,17 @@ fn scope_list(scopes: &[OAuthScope]) -> String {
     out
 }
 
+/// Any application can register itself under any name: say so, and where it would send the
+/// browser, before anyone signs in or allows anything.
+fn unverified_note(redirect_uri: &str) -> String {
+    format!(
+        "<p class=\"alert\" id=\"unverified\">OpenScouter has not verified this application: its name is the one it \
+gave itself. It will receive the answer at <strong>{}</strong>. Continue only if you started this from an \
+application you trust.</p>",
+        esc(&redirect_host(redirect_uri))
+    )
+}
+
 fn redirect_host(uri: &str) -> String {
     url::Url::parse(uri).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
 }
@@ -388,8 +412,9 @@ fn signin_page(
     let mut body = format!(
         "<h1>Connect {name} to OpenScouter</h1>\
 <p><strong>{name}</strong> wants to use your OpenScouter workspace. Sign in to choose what it may do.</p>\
-<h2>It asks to</h2>{scopes}",
+{unverified}<h2>It asks to</h2>{scopes}",
         name = esc(&client.name),
+        unverified = unverified_note(&request.redirect_uri),
         scopes = scope_list(&request.scopes),
     );
     if let Some(e) = error {
@@ -413,12 +438,13 @@ fn signin_page(
 
 fn consent_page(c: &ConsentForm, base: &str) -> Response {
     let mut body = format!(
-        "<h1>Allow {name} to use {org}?</h1><p>You are signed in as <strong>{user}</strong>. Untick anything you do not want to allow.</p>\
+        "<h1>Allow {name} to use {org}?</h1><p>You are signed in as <strong>{user}</strong>. Untick anything you do not want to allow.</p>{unverified}\
 <form method=\"post\" action=\"/api/oauth/authorize\"><input type=\"hidden\" name=\"step\" value=\"consent\">\
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><fieldset><legend>{name} may</legend>",
         name = esc(&c.client.name),
         org = esc(&c.organization_name),
         user = esc(&c.user_name),
+        unverified = unverified_note(&c.request.redirect_uri),
         csrf = esc(&c.csrf),
     );
     for s in &c.request.scopes {

@@ -93,9 +93,48 @@ macro_rules! revoke_grant {
 
 #[async_trait]
 impl OAuthStore for SqlStore {
-    async fn create_oauth_client(&self, c: OAuthClient) -> StoreResult<()> {
+    async fn get_oauth_client(&self, client_id: &str) -> StoreResult<Option<OAuthClient>> {
+        read!(self, p => {
+            let row: Option<ClientRow> = sqlx::query_as(
+                "SELECT id, name, redirect_uris, scopes, metadata, created_at FROM oauth_clients WHERE id = $1",
+            )
+            .bind(client_id)
+            .fetch_optional(p)
+            .await?;
+            row.map(client_from).transpose()
+        })
+    }
+
+    async fn register_oauth_client(
+        &self,
+        c: OAuthClient,
+        unused_before: i64,
+        max_unused: u64,
+    ) -> StoreResult<bool> {
         let uris = serde_json::to_string(&c.redirect_uris).map_err(|e| StoreError::Other(e.to_string()))?;
+        let max_unused = i64::try_from(max_unused).unwrap_or(i64::MAX);
         write!(self, p => {
+            let mut tx = p.begin().await?;
+            const UNUSED: &str = "SELECT id FROM oauth_clients c WHERE c.created_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.client_id = c.id)";
+            for table in ["oauth_codes", "oauth_consents"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE client_id IN ({UNUSED})")))
+                    .bind(unused_before)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM oauth_clients WHERE id IN ({UNUSED})")))
+                .bind(unused_before)
+                .execute(&mut *tx)
+                .await?;
+            let (unused,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM oauth_clients c WHERE NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.client_id = c.id)",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if unused >= max_unused {
+                return Ok(false);
+            }
             sqlx::query(
                 "INSERT INTO oauth_clients (id, name, redirect_uris, scopes, metadata, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -106,21 +145,20 @@ impl OAuthStore for SqlStore {
             .bind(OAuthScope::join(&c.scopes))
             .bind(&c.metadata)
             .bind(c.created_at)
-            .execute(p)
+            .execute(&mut *tx)
             .await?;
-            Ok(())
+            tx.commit().await?;
+            Ok(true)
         })
     }
 
-    async fn get_oauth_client(&self, client_id: &str) -> StoreResult<Option<OAuthClient>> {
+    async fn oauth_client_used(&self, client_id: &str) -> StoreResult<bool> {
         read!(self, p => {
-            let row: Option<ClientRow> = sqlx::query_as(
-                "SELECT id, name, redirect_uris, scopes, metadata, created_at FROM oauth_clients WHERE id = $1",
-            )
-            .bind(client_id)
-            .fetch_optional(p)
-            .await?;
-            row.map(client_from).transpose()
+            let row: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM oauth_grants WHERE client_id = $1 LIMIT 1")
+                .bind(client_id)
+                .fetch_optional(p)
+                .await?;
+            Ok(row.is_some())
         })
     }
 
