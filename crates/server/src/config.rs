@@ -220,7 +220,7 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     (
         "OPENSCOUTER_PUBLIC_URL",
         None,
-        "public origin, e.g. https://openscouter.com (OAuth issuer, MCP resource, dashboard links; default: the request's Host)",
+        "public origin, e.g. https://openscouter.com (OAuth issuer, MCP resource, dashboard links); required in production, else the request's Host",
     ),
     (
         "OPENSCOUTER_PASSWORD_HASH_WORKERS",
@@ -616,6 +616,14 @@ impl Config {
                 .map_err(|_| bad("OPENSCOUTER_IDENTITY_CACHE_SECS", "expected a whole number of seconds"))?,
             public_url: match raw.get("OPENSCOUTER_PUBLIC_URL").map(|s| s.trim()).filter(|s| !s.is_empty()) {
                 Some(url) => Some(public_origin(url).map_err(|e| bad("OPENSCOUTER_PUBLIC_URL", e))?),
+                // The OAuth issuer, the MCP resource and dashboard links must never follow a
+                // client's `Host` header where it matters (decision 121).
+                None if env_kind == Environment::Production => {
+                    return Err(bad(
+                        "OPENSCOUTER_PUBLIC_URL",
+                        "is required in production (e.g. https://openscouter.example.com)",
+                    ));
+                }
                 None => None,
             },
             password_cost: PasswordCost::default(),
@@ -847,5 +855,19 @@ mod tests {
         let e =
             Config::from_sources(&BTreeMap::new(), &env(&[("OPENSCOUTER_ENV", "production")])).unwrap_err();
         assert!(e.to_string().contains("OPENSCOUTER_JWT_SECRET"));
+    }
+
+    /// Without a configured public origin, production would derive the OAuth issuer and
+    /// dashboard links from the client's `Host` header: it refuses to start instead.
+    #[test]
+    fn production_requires_a_public_url() {
+        let secret = "s".repeat(32);
+        let prod = [("OPENSCOUTER_ENV", "production"), ("OPENSCOUTER_JWT_SECRET", secret.as_str())];
+        let e = Config::from_sources(&BTreeMap::new(), &env(&prod)).unwrap_err();
+        assert!(e.to_string().contains("OPENSCOUTER_PUBLIC_URL"), "{e}");
+        let mut with_url = prod.to_vec();
+        with_url.push(("OPENSCOUTER_PUBLIC_URL", "https://openscouter.example.com"));
+        let c = Config::from_sources(&BTreeMap::new(), &env(&with_url)).unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://openscouter.example.com"));
     }
 }

@@ -17,13 +17,38 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; f
 /// Signs in through the form; returns the `Cookie` header value.
 async fn signin(app: &TestApp, a: &Account) -> String {
     let body = format!("email={}&password={}&next=%2Fapp", urlenc(&a.email), urlenc(PASSWORD));
-    let res = form(app, "/app/signin", "", &body).await;
+    let res = signin_post(app, &body).await;
     assert_eq!(res.status.as_u16(), 303, "{}", res.text);
-    let set = res.header("set-cookie").unwrap().to_owned();
+    let set = res
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("os_session="))
+        .unwrap()
+        .to_owned();
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/app", "Max-Age="] {
         assert!(set.contains(attr), "{attr} missing: {set}");
     }
     set.split(';').next().unwrap().to_owned()
+}
+
+/// Posts the sign-in form as a browser does: the page first (its pre-sign-in cookie and the
+/// form's CSRF token), then the form with both.
+async fn signin_post(app: &TestApp, body: &str) -> Res {
+    let (cookie, token) = signin_csrf(app).await;
+    form(app, "/app/signin", &cookie, &format!("{body}&csrf={token}")).await
+}
+
+/// The sign-in page's pre-sign-in cookie (`name=value`) and the CSRF token bound to it.
+async fn signin_csrf(app: &TestApp) -> (String, String) {
+    let res = page(app, "/app/signin", "").await;
+    let set = res.header("set-cookie").expect("the sign-in page sets its pre-sign-in cookie").to_owned();
+    assert!(
+        set.starts_with("os_signin=") && set.contains("SameSite=Strict") && set.contains("HttpOnly"),
+        "{set}"
+    );
+    (set.split(';').next().unwrap().to_owned(), csrf(&res))
 }
 
 fn urlenc(s: &str) -> String {
@@ -120,7 +145,11 @@ pub async fn reported_study(
 }
 
 async fn signin_and_pages_by_role(b: crate::helpers::Backend) {
-    let Some(app) = TestApp::new(b).await else { return };
+    // A sign-in is two anonymous requests now (the page, then the form), and this test signs in
+    // a dozen times from one IP: more than the default unauthenticated tier allows a minute.
+    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "1000")]).await else {
+        return;
+    };
     // Signed out: the sign-in form; pages redirect to it and come back.
     let res = page(&app, "/app/signin", "").await;
     assert_page(&res, 200);
@@ -133,14 +162,43 @@ async fn signin_and_pages_by_role(b: crate::helpers::Backend) {
 
     let (biz, job, testers, sids) = reported_study(&app, 3, 2).await;
     // A wrong password: the form again, with the message, 401.
-    let res =
-        form(&app, "/app/signin", "", &format!("email={}&password=wrong-password-1", urlenc(&biz.email)))
-            .await;
+    let res = signin_post(&app, &format!("email={}&password=wrong-password-1", urlenc(&biz.email))).await;
     assert_page(&res, 401);
     assert!(res.text.contains("Invalid email or password") && res.text.contains("role=\"alert\""));
-    // An open redirect is not followed.
-    let body = format!("email={}&password={}&next=%2F%2Fevil.example", urlenc(&biz.email), urlenc(PASSWORD));
-    assert_eq!(form(&app, "/app/signin", "", &body).await.header("location"), Some("/app"));
+    // An open redirect is not followed: other hosts, and dot-segments that leave /app (they
+    // would chain into the OAuth authorization endpoint), in every spelling a browser resolves.
+    for (next, to) in [
+        ("%2F%2Fevil.example", "/app"),
+        ("%2Fapp%2F..%2Fapi%2Foauth%2Fauthorize%3Fx%3D1", "/app"),
+        ("%2Fapp%2F%252e%252e%2Fapi%2Foauth%2Fauthorize", "/app"),
+        ("%2Fapp%2F.%2E%2Fapi", "/app"),
+        ("%2Fapp%5C..%5Capi", "/app"),
+        ("%2F%5Cevil.example%2Fapp", "/app"),
+        ("https%3A%2F%2Fevil.example%2Fapp", "/app"),
+        ("%2Fapp%2Fstudies%2F.%2Fx%2F..%2F%3Fpage%3D2", "/app/studies/?page=2"),
+    ] {
+        let body = format!("email={}&password={}&next={next}", urlenc(&biz.email), urlenc(PASSWORD));
+        assert_eq!(signin_post(&app, &body).await.header("location"), Some(to), "{next}");
+    }
+    // Login CSRF: a sign-in form without this browser's pre-sign-in cookie and its token is
+    // refused (no session cookie), even with no Sec-Fetch-Site header to judge it by.
+    let body = format!("email={}&password={}", urlenc(&biz.email), urlenc(PASSWORD));
+    let res = form(&app, "/app/signin", "", &body).await;
+    assert_page(&res, 403);
+    assert!(
+        !res.headers.get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("os_session="))
+    );
+    let (cookie, token) = signin_csrf(&app).await;
+    let (other_cookie, _) = signin_csrf(&app).await;
+    for (c, t) in
+        [(cookie.as_str(), "0".repeat(32)), (other_cookie.as_str(), token.clone()), ("", token.clone())]
+    {
+        let res = form(&app, "/app/signin", c, &format!("{body}&csrf={t}")).await;
+        assert_page(&res, 403);
+        assert!(
+            !res.headers.get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("os_session="))
+        );
+    }
 
     let cookie = signin(&app, &biz).await;
     assert_eq!(page(&app, "/app", &cookie).await.header("location"), Some("/app/studies"));

@@ -14,8 +14,15 @@ fn preflight(origin: &str) -> [(&str, &str); 2] {
 }
 
 async fn cors_in_production(b: Backend) {
-    let Some(app) =
-        TestApp::with(b, &[("OPENSCOUTER_ENV", "production"), ("OPENSCOUTER_HSTS", "true")]).await
+    let Some(app) = TestApp::with(
+        b,
+        &[
+            ("OPENSCOUTER_ENV", "production"),
+            ("OPENSCOUTER_HSTS", "true"),
+            ("OPENSCOUTER_PUBLIC_URL", "https://openscouter.com"),
+        ],
+    )
+    .await
     else {
         return;
     };

@@ -16,7 +16,7 @@ pub mod web;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::html;
@@ -74,7 +74,7 @@ struct NextQuery {
     next: Option<String>,
 }
 
-fn signin_form(next: &str, email: &str, error: Option<&str>) -> maud::Markup {
+fn signin_form(next: &str, csrf: &str, email: &str, error: Option<&str>) -> maud::Markup {
     html! {
         h1 { "Sign in" }
         @if let Some(e) = error {
@@ -82,6 +82,7 @@ fn signin_form(next: &str, email: &str, error: Option<&str>) -> maud::Markup {
         }
         form.stack method="post" action="/app/signin" {
             input type="hidden" name="next" value=(next);
+            input type="hidden" name="csrf" value=(csrf);
             div {
                 label for="email" { "Email" }
                 input #email type="email" name="email" value=(email) autocomplete="username" required
@@ -97,9 +98,32 @@ fn signin_form(next: &str, email: &str, error: Option<&str>) -> maud::Markup {
     }
 }
 
-async fn signin_page(Query(q): Query<NextQuery>) -> Response {
+/// The sign-in page (or the form again, with a message): its CSRF token is bound to this
+/// browser's pre-sign-in cookie, set here when missing.
+fn signin_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: &str,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
+    let (presession, set) = web::signin_presession(state, headers);
+    let csrf = web::signin_csrf(state, &presession);
+    let mut res = layout::public(status, "Sign in", signin_form(next, &csrf, email, error));
+    if let Some(c) = set.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+async fn signin_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let next = web::safe_next(q.next.as_deref());
-    layout::public(StatusCode::OK, "Sign in", signin_form(&next, "", None))
+    signin_response(&state, &headers, StatusCode::OK, &next, "", None)
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,22 +131,36 @@ struct SigninForm {
     email: String,
     password: String,
     next: Option<String>,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// Signs in with the API's rules (same password check, same per-IP limit) and sets the cookie.
-/// A wrong password re-renders the form with the message and a 401.
-async fn signin(State(state): State<AppState>, Form(f): Form<SigninForm>) -> AppResult<Response> {
+/// The form must carry the token of this browser's pre-sign-in cookie (login CSRF); a wrong
+/// password re-renders the form with the message and a 401.
+async fn signin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<SigninForm>,
+) -> AppResult<Response> {
     let next = web::safe_next(f.next.as_deref());
+    if let Err(AppError::Forbidden(msg)) = web::check_signin_csrf(&state, &headers, &f.csrf) {
+        return Ok(signin_response(&state, &headers, StatusCode::FORBIDDEN, &next, &f.email, Some(&msg)));
+    }
     if f.email.len() > 254 || f.password.chars().count() > 256 {
         return Err(AppError::Unprocessable("Email or password too long".into()));
     }
     match accounts::signin(&state, &f.email, f.password).await {
         Ok((_, tokens)) => {
             let max_age = (tokens.expires_at - state.now()) / 1000;
-            Ok(see_other(&next, Some(web::session_cookie(&state, &tokens.access_token, max_age))))
+            let mut res = see_other(&next, Some(web::session_cookie(&state, &tokens.access_token, max_age)));
+            if let Ok(c) = HeaderValue::from_str(&web::clear_signin_cookie(&state)) {
+                res.headers_mut().append(header::SET_COOKIE, c);
+            }
+            Ok(res)
         }
         Err(AppError::Unauthorized(msg)) => {
-            Ok(layout::public(StatusCode::UNAUTHORIZED, "Sign in", signin_form(&next, &f.email, Some(&msg))))
+            Ok(signin_response(&state, &headers, StatusCode::UNAUTHORIZED, &next, &f.email, Some(&msg)))
         }
         Err(e) => Err(e),
     }

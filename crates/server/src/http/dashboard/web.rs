@@ -101,19 +101,73 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
     }
 }
 
-/// A path inside the dashboard that is safe to redirect to after sign-in (no other host,
-/// no scheme-relative `//`, no backslash tricks).
+/// A path inside the dashboard that is safe to redirect to after sign-in. It is resolved as a
+/// browser would resolve it (WHATWG URL parsing: dot segments, `%2e%2e`, backslashes, `//host`)
+/// against a placeholder origin, and kept only when the result is still on that origin and
+/// under `/app`; the normalised path and query are returned, anything else gives `/app`.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if (n == "/app" || n.starts_with("/app/"))
-                && !n.contains("//")
-                && !n.contains('\\')
-                && n.chars().all(|c| !c.is_control()) =>
-        {
-            n.to_owned()
-        }
-        _ => "/app".to_owned(),
+    let Ok(base) = url::Url::parse("http://dashboard.invalid/") else {
+        return "/app".to_owned();
+    };
+    next.filter(|n| n.starts_with('/') && n.len() <= 2000 && !n.chars().any(char::is_control))
+        .and_then(|n| base.join(n).ok())
+        .filter(|u| u.origin() == base.origin() && u.username().is_empty() && u.password().is_none())
+        .filter(|u| u.path() == "/app" || u.path().starts_with("/app/"))
+        .map(|u| u[url::Position::BeforePath..url::Position::AfterQuery].to_owned())
+        .unwrap_or_else(|| "/app".to_owned())
+}
+
+/// The pre-sign-in cookie: a random value the sign-in page sets, to which the sign-in form's
+/// CSRF token is bound. `SameSite=Strict` keeps it off cross-site posts, so a forged sign-in
+/// (login CSRF) is refused even from a browser that sends no `Sec-Fetch-Site`.
+pub const SIGNIN_COOKIE: &str = "os_signin";
+
+/// How long a sign-in form stays usable (seconds).
+const SIGNIN_TTL_SECS: i64 = 3600;
+
+/// This browser's pre-sign-in value: the cookie's, when it is one of ours, else a new one with
+/// the `Set-Cookie` that stores it.
+pub fn signin_presession(state: &AppState, headers: &axum::http::HeaderMap) -> (String, Option<String>) {
+    if let Some(v) =
+        cookie(headers, SIGNIN_COOKIE).filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return (v.to_owned(), None);
+    }
+    let v = crate::auth::secrets::new_hex_token(16);
+    let secure = state.config.hsts || state.config.env == Environment::Production;
+    let set = strict_cookie(SIGNIN_COOKIE, &v, "/app", SIGNIN_TTL_SECS, secure);
+    (v, Some(set))
+}
+
+/// `Set-Cookie` that removes the pre-sign-in cookie (after a sign-in).
+pub fn clear_signin_cookie(state: &AppState) -> String {
+    let secure = state.config.hsts || state.config.env == Environment::Production;
+    strict_cookie(SIGNIN_COOKIE, "", "/app", 0, secure)
+}
+
+/// The sign-in form's CSRF token: HMAC-SHA256 of the pre-sign-in value under the JWT secret.
+pub fn signin_csrf(state: &AppState, presession: &str) -> String {
+    let Ok(mut mac) =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(state.config.jwt_secret.expose_secret().as_bytes())
+    else {
+        return String::new();
+    };
+    mac.update(b"openscouter-signin-csrf:");
+    mac.update(presession.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// Refuses a sign-in form that does not carry the token of this browser's pre-sign-in cookie.
+pub fn check_signin_csrf(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    presented: &str,
+) -> Result<(), AppError> {
+    let expected = cookie(headers, SIGNIN_COOKIE).map(|v| signin_csrf(state, v)).unwrap_or_default();
+    if !expected.is_empty() && ct_eq(expected.as_bytes(), presented.as_bytes()) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("This sign-in form has expired. Please sign in again.".into()))
     }
 }
 
