@@ -429,8 +429,125 @@ pub async fn request_erasure(state: &App, p: &Principal) -> AppResult<QueueItem>
     Ok(item)
 }
 
-/// Worker side: erases the person. Idempotent: a second run finds no one.
+/// What replaces a tester's words wherever they were copied.
+pub const ERASED_WORDS: &str = "[removed at the tester's request]";
+
+/// Evidence kinds whose `detail` is the tester's own words (a transcript or note excerpt, or
+/// the quoted transcript of a `negative_speech` signal).
+const WORD_EVIDENCE: [&str; 3] = ["transcript", "note", "negative_speech"];
+
+/// A needle shorter than this is only removed where it is a whole string: as a substring it
+/// would cut into other testers' words in a study report ("ok" in "book").
+const MIN_SUBSTRING_NEEDLE: usize = 8;
+
+/// The forms in which the engine copies a text: whole, and its excerpts (the first 160 and 500
+/// characters, which it ends with "…").
+fn needles(texts: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in texts {
+        let t = t.trim();
+        if t.is_empty() {
+            continue;
+        }
+        out.push(t.to_owned());
+        for max in [160, 500] {
+            if let Some((i, _)) = t.char_indices().nth(max) {
+                out.push(t[..i].to_owned());
+            }
+        }
+    }
+    // Longest first, so a text is removed before a shorter one inside it.
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    out.dedup();
+    out
+}
+
+/// Removes the needles from one string; true when it changed.
+fn scrub(s: &mut String, needles: &[String]) -> bool {
+    if s == ERASED_WORDS {
+        return false;
+    }
+    let mut changed = false;
+    for n in needles {
+        if s.trim() == n.as_str() {
+            *s = ERASED_WORDS.to_owned();
+            return true;
+        }
+        if n.chars().count() >= MIN_SUBSTRING_NEEDLE && s.contains(n.as_str()) {
+            *s = s.replace(n.as_str(), ERASED_WORDS);
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Redacts a stored JSON document: on the tester's own rows every word-carrying evidence
+/// detail, everywhere every copy of their texts. Signals, counts and ids stay.
+fn redact_value(v: &mut serde_json::Value, own: bool, needles: &[String]) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => scrub(s, needles),
+        Value::Array(items) => items.iter_mut().fold(false, |c, i| redact_value(i, own, needles) | c),
+        Value::Object(map) => {
+            let words = own
+                && map.get("type").and_then(Value::as_str).is_some_and(|t| WORD_EVIDENCE.contains(&t))
+                && map.get("detail").is_some_and(Value::is_string);
+            let mut changed = false;
+            if words && map.get("detail").and_then(Value::as_str) != Some(ERASED_WORDS) {
+                map.insert("detail".into(), Value::from(ERASED_WORDS));
+                changed = true;
+            }
+            map.values_mut().fold(changed, |c, v| redact_value(v, own, needles) | c)
+        }
+        _ => false,
+    }
+}
+
+/// Rewrites every stored copy of a tester's words (their findings' evidence and comments,
+/// their sessions' analyses and snapshots, session and study reports, queue results).
+async fn redact_words(state: &App, sessions: &[(String, String)], texts: &[String]) -> AppResult<usize> {
+    use crate::store::QuotePlace;
+    let needles = needles(texts);
+    let mut edits = Vec::new();
+    for q in state.store.texts_quoting(sessions).await? {
+        if q.place == QuotePlace::FindingComment {
+            // The tester's own confirmation comment: theirs alone, cleared.
+            edits.push((q.place, q.id, None));
+            continue;
+        }
+        match serde_json::from_str::<serde_json::Value>(&q.text) {
+            Ok(mut v) => {
+                if redact_value(&mut v, q.own, &needles) {
+                    edits.push((q.place, q.id, Some(v.to_string())));
+                }
+            }
+            Err(_) => {
+                let mut text = q.text;
+                if scrub(&mut text, &needles) {
+                    edits.push((q.place, q.id, Some(text)));
+                }
+            }
+        }
+    }
+    state.store.rewrite_texts(&edits).await?;
+    Ok(edits.len())
+}
+
+/// Worker side: erases the person. Their running sessions are abandoned (the seats go back),
+/// every copy of what they said and wrote is redacted (findings keep their signals and counts),
+/// then their rows are deleted or re-pointed at an anonymous tombstone. The words are read
+/// before and redacted both before and after the deletion, so a report written meanwhile from
+/// words read earlier is caught too. Idempotent: a second run finds no one.
 pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
+    let words = state.store.tester_words(&item.subject_id).await?;
+    for (id, _, status) in &words.sessions {
+        if status == SessionStatus::Active.as_str() || status == SessionStatus::Paused.as_str() {
+            crate::services::sessions::abandon_for_erasure(state, id).await?;
+        }
+    }
+    let sessions: Vec<(String, String)> =
+        words.sessions.iter().map(|(id, st, _)| (id.clone(), st.clone())).collect();
+    redact_words(state, &sessions, &words.texts).await?;
     let now = state.now();
     let user = state.store.get_user(&item.subject_id).await?;
     let role = user.map_or(Role::Tester, |u| u.role);
@@ -443,8 +560,61 @@ pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
         created_at: now,
     };
     let tomb_id = tomb.id.clone();
-    match state.store.erase_user(&item.subject_id, tomb, now).await? {
+    let erased = state.store.erase_user(&item.subject_id, tomb, now).await?;
+    redact_words(state, &sessions, &words.texts).await?;
+    match erased {
         Guarded::Done(()) => Ok(Done::referring_to(tomb_id)),
         _ => Ok(Done::referring_to("erased")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn own_evidence_loses_its_words_and_keeps_its_signals() {
+        let said = vec!["is it broken, zebra-41".to_owned(), "ok".to_owned()];
+        let n = needles(&said);
+        let mut finding = json!({"findingId": "fnd_1", "severity": "high", "testersAffected": 1, "evidence": [
+            {"type": "rage_click", "timestamp": "t", "detail": "4 clicks on #pay"},
+            {"type": "transcript", "timestamp": "t", "detail": "something the engine cut differently"},
+            {"type": "negative_speech", "timestamp": "t", "detail": "\u{201c}is it broken, zebra-41\u{201d}"},
+        ]});
+        assert!(redact_value(&mut finding, true, &n));
+        let ev = finding["evidence"].as_array().unwrap();
+        assert_eq!(ev.len(), 3);
+        assert_eq!(ev[0]["detail"], "4 clicks on #pay");
+        assert_eq!(ev[1]["detail"], ERASED_WORDS);
+        assert_eq!(ev[2]["detail"], ERASED_WORDS);
+        assert_eq!(finding["testersAffected"], 1);
+        assert!(!redact_value(&mut finding, true, &n), "idempotent");
+    }
+
+    #[test]
+    fn study_rows_lose_copies_but_short_words_of_others_stay() {
+        let said = vec!["is it broken, zebra-41".to_owned(), "ok".to_owned()];
+        let n = needles(&said);
+        let mut report = json!({"evidence": [
+            {"type": "transcript", "detail": "Tester 1: is it broken, zebra-41"},
+            {"type": "transcript", "detail": "Tester 2: the book is fine"},
+            {"type": "note", "detail": "ok"},
+        ]});
+        assert!(redact_value(&mut report, false, &n));
+        assert_eq!(report["evidence"][0]["detail"], format!("Tester 1: {ERASED_WORDS}"));
+        assert_eq!(report["evidence"][1]["detail"], "Tester 2: the book is fine");
+        assert_eq!(report["evidence"][2]["detail"], ERASED_WORDS);
+    }
+
+    #[test]
+    fn excerpts_are_needles_too() {
+        let long = "w".repeat(600);
+        let n = needles(std::slice::from_ref(&long));
+        assert!(n.contains(&"w".repeat(160)) && n.contains(&"w".repeat(500)) && n.contains(&long));
+        let mut s = format!("\u{201c}{}\u{2026}\u{201d}", "w".repeat(160));
+        assert!(scrub(&mut s, &n));
+        assert!(!s.contains("wwww"), "{s}");
     }
 }

@@ -497,3 +497,17 @@ pub fn duration_seconds(s: &Session, now: i64) -> i64 {
     let paused_now = s.paused_at.map_or(0, |p| (now - p).max(0));
     ((end - s.started_at - s.paused_ms - paused_now).max(0)) / 1000
 }
+
+/// Worker side (account erasure): abandons a running session of a tester who is being erased,
+/// so the study does not wait on it. `false` when it was no longer running.
+pub async fn abandon_for_erasure(state: &App, session_id: &str) -> AppResult<bool> {
+    let t = SessionTransition {
+        from: &RUNNING,
+        change: SessionChange::Abandon { to: SessionStatus::Abandoned },
+        event: None,
+    };
+    Ok(matches!(
+        state.store.change_session(&Tenant::All, session_id, t, state.now()).await?,
+        Guarded::Done(_)
+    ))
+}

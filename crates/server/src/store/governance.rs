@@ -36,6 +36,44 @@ pub struct AttemptLimit {
     pub since: i64,
 }
 
+/// What a tester said and wrote, read before erasure: their sessions and the texts that are
+/// theirs alone (think-aloud transcripts, notes, added notes, confirmation comments).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TesterWords {
+    /// `(session id, study id, status)` of every session of theirs.
+    pub sessions: Vec<(String, String, String)>,
+    pub texts: Vec<String>,
+}
+
+/// Where a stored text that may quote a tester lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotePlace {
+    /// `findings.data` (JSON) of one of the tester's sessions.
+    FindingData,
+    /// `findings.comment`: the tester's own confirmation comment.
+    FindingComment,
+    /// `sessions.analysis` (JSON) of one of their sessions.
+    SessionAnalysis,
+    /// `sessions.realtime` (JSON) of one of their sessions.
+    SessionRealtime,
+    /// `reports.data` (JSON): their sessions' reports and their studies' reports.
+    ReportData,
+    /// `analysis_jobs.result` (JSON) of a queue item about their session or study.
+    QueueResult,
+    /// `analysis_jobs.payload` (JSON) of such an item.
+    QueuePayload,
+}
+
+/// One stored text that may quote a tester: its place, its row id, and the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotedText {
+    pub place: QuotePlace,
+    pub id: String,
+    /// True when the row is about the tester's own session (not a whole study).
+    pub own: bool,
+    pub text: String,
+}
+
 /// A tester as the admin list shows them.
 #[derive(Debug, Clone)]
 pub struct TesterSummary {
@@ -118,6 +156,14 @@ pub trait GovernanceStore: Send + Sync + 'static {
         drop_open_offers: bool,
         audit: AuditEntry,
     ) -> StoreResult<Guarded<String>>;
+    /// The tester's sessions and their own words (see [`TesterWords`]).
+    async fn tester_words(&self, tester_id: &str) -> StoreResult<TesterWords>;
+    /// Every stored text that may quote the testers of `sessions` (`(session id, study id)`):
+    /// their findings, analyses and snapshots, the reports of those sessions and studies, and
+    /// the queue items about them.
+    async fn texts_quoting(&self, sessions: &[(String, String)]) -> StoreResult<Vec<QuotedText>>;
+    /// Writes texts back (the service redacted them); a `FindingComment` of `None` clears it.
+    async fn rewrite_texts(&self, texts: &[(QuotePlace, String, Option<String>)]) -> StoreResult<()>;
     /// Stops a user at once before erasure: no sign-in, no token, no session works any more.
     async fn lock_user(&self, user_id: &str, now: i64) -> StoreResult<()>;
     /// Erases a person: their rows are deleted, or re-pointed at `tombstone` (an anonymous user

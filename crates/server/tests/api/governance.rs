@@ -368,31 +368,74 @@ async fn erasure_leaves_no_row_about_the_person(b: Backend) {
     let chat: i64 = 770_000_000 + i64::from(rand_u16());
     crate::telegram::link(&app, &tester, chat, 1).await;
     app.post("/api/tokens", json!({"name": "mine", "scopes": ["read"]}), Some(&biz.bearer())).await.ok();
+    // What the tester said and wrote, each a phrase found nowhere else: a note, a think-aloud
+    // segment, a confirmation comment and added notes (issue #22: erasure must erase them
+    // wherever they were copied, findings' evidence and reports included).
+    let wrote = format!("zebra-{unique} the pay button is dead");
+    let said = format!("quokka-{unique} is it broken");
+    let commented = format!("walrus-{unique} I pressed pay again and again");
+    let added = format!("ibis-{unique} the page was also slow");
     // Two sessions in two studies, with streams, notes, feedback, confirmed findings, reports.
     let mut reports = Vec::new();
+    let mut evidence_counts = Vec::new();
+    let mut jobs = Vec::new();
     for _ in 0..2 {
         let job = app.launched_study(&biz, study_body()).await;
         let (sid, token) = app.session(&tester, &job).await;
         let tt = format!("Token {token}");
         let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
         let task = study.ok()["tasks"][0]["taskId"].as_str().unwrap().to_owned();
-        app.post(&format!("/api/sessions/{sid}/notes"), json!({"text": "the pay button is dead"}), Some(&tt))
-            .await
-            .ok();
-        let voice = json!([{"timestamp": app.at(500), "durationMs": 900, "transcript": "is it broken", "confidence": 0.9}]);
+        app.post(&format!("/api/sessions/{sid}/notes"), json!({"text": wrote}), Some(&tt)).await.ok();
+        let voice =
+            json!([{"timestamp": app.at(500), "durationMs": 900, "transcript": said, "confidence": 0.9}]);
         app.post("/api/data/voice", json!({"sessionId": sid, "batch": voice}), Some(&tt)).await.ok();
         app.broken_checkout(&sid, &tt, &task).await;
         let feedback = json!({"tasks": [{"taskId": task, "outcome": "fail", "seq": 2, "startedAt": app.at(-9_000), "endedAt": app.at(-1_000)}], "sus": [3,3,3,3,3,3,3,3,3,3], "nps": 4});
         app.post(&format!("/api/sessions/{sid}/feedback"), feedback, Some(&tester.bearer())).await.ok();
-        app.analyze_and_confirm_all(&sid, &biz.bearer(), &tester.bearer()).await;
+        let findings = app.analyzed(&sid, &biz.bearer()).await;
+        assert!(!findings.is_empty());
+        let decisions: Vec<Value> = findings
+            .iter()
+            .map(|f| json!({"findingId": f["findingId"], "decision": "confirm", "comment": commented}))
+            .collect();
+        let res = app
+            .post(
+                &format!("/api/sessions/{sid}/confirm"),
+                json!({"decisions": decisions, "addedNotes": added}),
+                Some(&tester.bearer()),
+            )
+            .await;
+        assert_eq!(res.ok()["status"], "confirmed");
         app.post("/api/reports", json!({"sessionId": sid}), Some(&biz.bearer())).await.ok();
+        app.post(&format!("/api/reports/job/{job}"), json!({}), Some(&biz.bearer())).await.ok();
         app.drain_jobs().await;
         let r = app.get(&format!("/api/sessions/{sid}/report"), Some(&biz.bearer())).await;
-        reports.push((sid, r.ok()["reportId"].as_str().unwrap().to_owned()));
+        reports.push((sid.clone(), r.ok()["reportId"].as_str().unwrap().to_owned()));
+        jobs.push(job.clone());
+        let f = app.get(&format!("/api/sessions/{sid}/findings"), Some(&biz.bearer())).await;
+        evidence_counts.push(
+            f.ok()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["evidence"].as_array().unwrap().len())
+                .collect::<Vec<_>>(),
+        );
     }
+    // A third study the tester is still testing: erasure abandons it, so it does not stall.
+    let running_job = app.launched_study(&biz, study_body()).await;
+    let (running, _) = app.session(&tester, &running_job).await;
     let chat_text = chat.to_string();
     let needles = [tester.user_id.as_str(), email.as_str(), name.as_str(), chat_text.as_str()];
     assert!(!scan_every_table(&app, &needles).await.is_empty(), "the scan finds the person before erasure");
+    let words = [wrote.as_str(), said.as_str(), commented.as_str(), added.as_str()];
+    let found = scan_every_table(&app, &words).await;
+    for table in ["findings", "reports", "voice", "session_notes"] {
+        assert!(
+            found.iter().any(|(t, _, _)| t == table),
+            "the scan finds their words in {table} before erasure"
+        );
+    }
 
     // Erasure: locked out at once, erased by the queue.
     let res = app.send(Method::DELETE, "/api/me", None, &tester.bearer()).await;
@@ -402,6 +445,32 @@ async fn erasure_leaves_no_row_about_the_person(b: Backend) {
     app.post("/api/auth/signin", json!({"email": email, "password": PASSWORD}), None).await.assert_error(401);
     let hits = scan_every_table(&app, &needles).await;
     assert!(hits.is_empty(), "rows still about the person: {hits:#?}");
+    let hits = scan_every_table(&app, &words).await;
+    assert!(hits.is_empty(), "their words are still stored: {hits:#?}");
+    let s = app.get(&format!("/api/sessions/{running}"), Some(&biz.bearer())).await;
+    assert_eq!(s.ok()["status"], "abandoned", "the erased tester's running session is abandoned");
+    // Nothing the business reads carries their words; findings keep their signals and counts.
+    for job in &jobs {
+        for path in [format!("/api/reports/job/{job}"), format!("/api/jobs/{job}/findings")] {
+            let res = app.get(&path, Some(&biz.bearer())).await;
+            assert_eq!(res.status, 200, "{path}: {}", res.text);
+            assert!(words.iter().all(|w| !res.text.contains(w)), "{path}: {}", res.text);
+        }
+    }
+    for ((sid, _), counts) in reports.iter().zip(&evidence_counts) {
+        let f = app.get(&format!("/api/sessions/{sid}/findings"), Some(&biz.bearer())).await;
+        let after: Vec<usize> =
+            f.ok().as_array().unwrap().iter().map(|f| f["evidence"].as_array().unwrap().len()).collect();
+        assert_eq!(&after, counts);
+        for path in [
+            format!("/api/sessions/{sid}/findings"),
+            format!("/api/sessions/{sid}/report"),
+            format!("/api/sessions/{sid}/export?format=ndjson"),
+        ] {
+            let text = app.get(&path, Some(&biz.bearer())).await.text;
+            assert!(words.iter().all(|w| !text.contains(w)), "{path}: {text}");
+        }
+    }
 
     // Reports and confirmed findings outlive them, with the anonymous label only.
     for (sid, report) in &reports {

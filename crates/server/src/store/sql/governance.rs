@@ -326,6 +326,146 @@ impl GovernanceStore for SqlStore {
         Ok(())
     }
 
+    async fn tester_words(&self, tester_id: &str) -> StoreResult<TesterWords> {
+        read!(self, p => {
+            let sessions: Vec<(String, String, String)> =
+                sqlx::query_as("SELECT id, study_id, status FROM sessions WHERE tester_id = $1 ORDER BY id")
+                    .bind(tester_id)
+                    .fetch_all(p)
+                    .await?;
+            let mut texts = Vec::new();
+            for sql in [
+                "SELECT v.transcript FROM voice v JOIN sessions s ON s.id = v.session_id WHERE s.tester_id = $1",
+                "SELECT n.text FROM session_notes n JOIN sessions s ON s.id = n.session_id WHERE s.tester_id = $1",
+                "SELECT added_notes FROM sessions WHERE tester_id = $1 AND added_notes IS NOT NULL",
+                "SELECT f.comment FROM findings f JOIN sessions s ON s.id = f.session_id \
+                 WHERE s.tester_id = $1 AND f.comment IS NOT NULL",
+            ] {
+                let rows: Vec<(String,)> = sqlx::query_as(sql).bind(tester_id).fetch_all(p).await?;
+                texts.extend(rows.into_iter().map(|(t,)| t));
+            }
+            Ok(TesterWords { sessions, texts })
+        })
+    }
+
+    async fn texts_quoting(&self, sessions: &[(String, String)]) -> StoreResult<Vec<QuotedText>> {
+        let mut out = Vec::new();
+        let mut studies: Vec<&str> = sessions.iter().map(|(_, st)| st.as_str()).collect();
+        studies.sort_unstable();
+        studies.dedup();
+        // Bounded IN lists: a tester has few sessions, but never one statement per thousand.
+        for chunk in sessions.chunks(200) {
+            let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+            let list = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let queries: [(&str, QuotePlace, QuotePlace); 3] = [
+                (
+                    "SELECT id, data, comment FROM findings WHERE session_id IN (LIST)",
+                    QuotePlace::FindingData,
+                    QuotePlace::FindingComment,
+                ),
+                (
+                    "SELECT id, analysis, realtime FROM sessions WHERE id IN (LIST)",
+                    QuotePlace::SessionAnalysis,
+                    QuotePlace::SessionRealtime,
+                ),
+                (
+                    "SELECT id, result, payload FROM analysis_jobs WHERE subject_id IN (LIST)",
+                    QuotePlace::QueueResult,
+                    QuotePlace::QueuePayload,
+                ),
+            ];
+            for (sql, first, second) in queries {
+                let sql = sql.replace("LIST", &list);
+                let rows: Vec<(String, Option<String>, Option<String>)> = read!(self, p => {
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                    for id in &ids {
+                        q = q.bind(*id);
+                    }
+                    q.fetch_all(p).await?
+                });
+                for (id, a, b) in rows {
+                    for (place, text) in [(first, a), (second, b)] {
+                        if let Some(text) = text {
+                            out.push(QuotedText { place, id: id.clone(), own: true, text });
+                        }
+                    }
+                }
+            }
+            let sql =
+                format!("SELECT id, data FROM reports WHERE kind = 'session' AND subject_id IN ({list})");
+            let rows: Vec<(String, String)> = read!(self, p => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in &ids {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(p).await?
+            });
+            out.extend(rows.into_iter().map(|(id, text)| QuotedText {
+                place: QuotePlace::ReportData,
+                id,
+                own: true,
+                text,
+            }));
+        }
+        for chunk in studies.chunks(200) {
+            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let reports =
+                format!("SELECT id, data FROM reports WHERE kind = 'study' AND study_id IN ({list})");
+            let rows: Vec<(String, String)> = read!(self, p => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(reports.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(p).await?
+            });
+            out.extend(rows.into_iter().map(|(id, text)| QuotedText {
+                place: QuotePlace::ReportData,
+                id,
+                own: false,
+                text,
+            }));
+            let jobs = format!("SELECT id, result, payload FROM analysis_jobs WHERE subject_id IN ({list})");
+            let rows: Vec<(String, Option<String>, Option<String>)> = read!(self, p => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(jobs.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(p).await?
+            });
+            for (id, a, b) in rows {
+                for (place, text) in [(QuotePlace::QueueResult, a), (QuotePlace::QueuePayload, b)] {
+                    if let Some(text) = text {
+                        out.push(QuotedText { place, id: id.clone(), own: false, text });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn rewrite_texts(&self, texts: &[(QuotePlace, String, Option<String>)]) -> StoreResult<()> {
+        if texts.is_empty() {
+            return Ok(());
+        }
+        write!(self, p => {
+            let mut tx = p.begin().await?;
+            for (place, id, text) in texts {
+                let sql = match place {
+                    QuotePlace::FindingData => "UPDATE findings SET data = $1 WHERE id = $2",
+                    QuotePlace::FindingComment => "UPDATE findings SET comment = $1 WHERE id = $2",
+                    QuotePlace::SessionAnalysis => "UPDATE sessions SET analysis = $1 WHERE id = $2",
+                    QuotePlace::SessionRealtime => "UPDATE sessions SET realtime = $1 WHERE id = $2",
+                    QuotePlace::ReportData => "UPDATE reports SET data = $1 WHERE id = $2",
+                    QuotePlace::QueueResult => "UPDATE analysis_jobs SET result = $1 WHERE id = $2",
+                    QuotePlace::QueuePayload => "UPDATE analysis_jobs SET payload = $1 WHERE id = $2",
+                };
+                sqlx::query(sql).bind(text.as_deref()).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     async fn erase_user(&self, user_id: &str, tomb: NewUser, now: i64) -> StoreResult<Guarded<()>> {
         write!(self, p => {
             let mut tx = p.begin().await?;
