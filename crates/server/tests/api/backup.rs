@@ -12,9 +12,46 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::http::Method;
 use serde_json::json;
 
 use crate::binary::{Server, Setup, bin, data, http, post, setup, start_with};
+use crate::both;
+use crate::helpers::{Backend, PASSWORD, TestApp};
+
+both!(erasures_are_journaled_and_reapplied);
+
+/// On both stores: `DELETE /api/me` journals the request in the table and the file; re-applying
+/// a journal that names a person still present erases them through the ordinary erasure, merges
+/// the journals, and a second run finds no one.
+async fn erasures_are_journaled_and_reapplied(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let gone = app.signup("tester").await;
+    app.send(Method::DELETE, "/api/me", None, &gone.bearer()).await.ok();
+    let journal = app.state.config.erasure_journal.clone();
+    let line = std::fs::read_to_string(&journal).unwrap();
+    assert!(line.starts_with(&format!("{}\t", gone.user_id)) && line.ends_with('\n'), "{line}");
+    let table = app.state.store.journaled_erasures().await.unwrap();
+    assert_eq!(table.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), [gone.user_id.as_str()]);
+    app.drain_jobs().await;
+
+    // A journal from elsewhere (an old data directory) names someone this database still holds,
+    // as a restored backup would.
+    let present = app.signup("tester").await;
+    let other = app.db.data_dir.join("old.journal");
+    std::fs::write(&other, format!("{}\t2026-03-16T10:14:32.120Z\n", present.user_id)).unwrap();
+    let n =
+        openscouter_server::services::backup::reapply_erasures(&app.state, &[other.clone()]).await.unwrap();
+    assert_eq!(n, 1, "only the person still present is erased");
+    let signin = json!({"email": present.email, "password": PASSWORD});
+    app.post("/api/auth/signin", signin, None).await.assert_error(401);
+    assert!(app.state.store.get_user(&present.user_id).await.unwrap().is_none());
+    let merged = app.state.store.journaled_erasures().await.unwrap();
+    assert_eq!(merged.len(), 2, "{merged:?}");
+    assert!(std::fs::read_to_string(&journal).unwrap().contains(&present.user_id), "the file has the union");
+    let again = openscouter_server::services::backup::reapply_erasures(&app.state, &[other]).await.unwrap();
+    assert_eq!(again, 0);
+}
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("openscouter-backup-{name}-{}", ulid::Ulid::generate()));
