@@ -40,8 +40,9 @@ async fn erasures_are_journaled_and_reapplied(b: Backend) {
     let present = app.signup("tester").await;
     let other = app.db.data_dir.join("old.journal");
     std::fs::write(&other, format!("{}\t2026-03-16T10:14:32.120Z\n", present.user_id)).unwrap();
-    let n =
-        openscouter_server::services::backup::reapply_erasures(&app.state, &[other.clone()]).await.unwrap();
+    let n = openscouter_server::services::backup::reapply_erasures(&app.state, std::slice::from_ref(&other))
+        .await
+        .unwrap();
     assert_eq!(n, 1, "only the person still present is erased");
     let signin = json!({"email": present.email, "password": PASSWORD});
     app.post("/api/auth/signin", signin, None).await.assert_error(401);
