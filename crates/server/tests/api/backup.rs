@@ -1,7 +1,8 @@
 //! Backups (issue #33), through the real binary: `openscouter backup` while clients ingest,
 //! `restore` into a fresh directory and a server on it; an erasure made after the backup is
 //! re-applied by the restore from the journal; restore refuses a live or non-empty data
-//! directory and a damaged file; scheduled backups keep the newest few.
+//! directory and a damaged file; an older backup is migrated; scheduled backups keep the newest
+//! few.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -345,6 +346,50 @@ fn scheduled_backups_keep_the_newest() {
     let restore = run(&b, &["restore", newest.to_str().unwrap()]);
     assert!(restore.status.success(), "{}", text(&restore));
     for d in [a, b] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// A backup from an older release (here: one migration short) is migrated forward by the
+/// restore, and the server then reports ready on it.
+#[test]
+fn an_older_backup_is_migrated_on_restore() {
+    use sqlx::Connection;
+    let (a, b, out) = (temp("live"), temp("restored"), temp("files"));
+    let file = out.join("snapshot.db");
+    let server = start_with(&a, &[]);
+    let backup = run(&a, &["backup", file.to_str().unwrap()]);
+    assert!(backup.status.success(), "{}", text(&backup));
+    stop(server);
+    let latest = text(&backup)
+        .split("schema version ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap();
+    // Undo the newest migration (the erasure journal), as in a backup taken before it existed.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+        sqlx::raw_sql("DROP TABLE erasure_journal").execute(&mut c).await.unwrap();
+        sqlx::query("DELETE FROM schema_migrations WHERE version = $1")
+            .bind(latest)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    });
+    let restore = run(&b, &["restore", file.to_str().unwrap()]);
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert!(
+        text(&restore).contains(&format!("schema {} + 1 migration(s)", latest - 1)),
+        "{}",
+        text(&restore)
+    );
+    let server = start_with(&b, &[]);
+    let (status, body) = http(server.port, "GET", "/readyz", None, None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    stop(server);
+    for d in [a, b, out] {
         let _ = std::fs::remove_dir_all(d);
     }
 }
