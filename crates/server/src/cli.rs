@@ -1,4 +1,4 @@
-//! The `openscouter` command line: serve, migrate, openapi, admin, analyze.
+//! The `openscouter` command line: serve, migrate, openapi, admin, analyze, backup, restore.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +47,27 @@ pub enum Command {
         /// With `--input`: treat every finding as confirmed and add the single-session report.
         #[arg(long)]
         confirm_all: bool,
+    },
+    /// Back up the embedded SQLite database to FILE while the server runs: a consistent
+    /// snapshot, integrity- and schema-checked (on PostgreSQL use pg_dump; docs/deploy.md).
+    Backup {
+        /// The backup file to write (must not exist).
+        file: PathBuf,
+    },
+    /// Restore a backup into an empty data directory (never over a database), apply the
+    /// migrations it lacks and re-apply journaled erasures; then `openscouter serve`.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// More erasure journals to merge (the old data directory's, each node's); repeatable.
+        #[arg(long)]
+        journal: Vec<PathBuf>,
+    },
+    /// Re-apply every journaled erasure whose person still has data (after pg_restore).
+    ReapplyErasures {
+        /// More erasure journals to merge; repeatable.
+        #[arg(long)]
+        journal: Vec<PathBuf>,
     },
     /// Administrative tasks.
     Admin {
@@ -111,6 +132,54 @@ pub async fn main() -> std::process::ExitCode {
             },
             Err(e) => fail(e),
         },
+        Command::Backup { file } => match crate::services::backup::backup(&config, &file).await {
+            Ok(w) => {
+                println!(
+                    "backup written to {} ({} bytes, schema version {}, integrity ok{})",
+                    w.path.display(),
+                    w.bytes,
+                    w.schema_version,
+                    if w.with_jwt_secret {
+                        "; holds the generated JWT secret: keep it as secret as the data"
+                    } else {
+                        ""
+                    }
+                );
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        Command::Restore { file, journal } => {
+            match crate::services::backup::restore(config, &file, &journal).await {
+                Ok(r) => {
+                    println!(
+                        "restored {} into {} (schema {} + {} migration(s); JWT secret {}; {} erasure(s) re-applied); \
+                         start it with `openscouter serve`",
+                        file.display(),
+                        r.database.display(),
+                        r.schema_version,
+                        r.migrations_applied,
+                        if r.jwt_secret { "restored" } else { "from the configuration" },
+                        r.erasures_reapplied
+                    );
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::ReapplyErasures { journal } => {
+            let state = match crate::build_state(config, Arc::new(SystemClock)).await {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            match crate::services::backup::reapply_erasures(&state.app, &journal).await {
+                Ok(n) => {
+                    println!("{n} erasure(s) re-applied");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
         Command::Serve { listen, role } => {
             if let Some(l) = listen {
                 config.listen = l;

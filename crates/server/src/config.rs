@@ -76,6 +76,17 @@ pub struct TelegramConfig {
     pub webhook_secret: Option<SecretString>,
 }
 
+/// Scheduled backups of the embedded store (`OPENSCOUTER_BACKUP_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
+    /// Cron expression (UTC) of the backups.
+    pub cron: String,
+    /// The folder the backups go to (`openscouter-<UTC time>.db`).
+    pub dir: PathBuf,
+    /// How many of the newest backups in the folder are kept.
+    pub keep: usize,
+}
+
 /// The typed configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -144,6 +155,11 @@ pub struct Config {
     pub redis_url: Option<SecretString>,
     /// What the shared limiter does while Redis is unreachable.
     pub limiter_fallback: LimiterFallback,
+    // ---- backups (issue #33) ----
+    /// The erasure journal file, appended on every erasure request and read by a restore.
+    pub erasure_journal: PathBuf,
+    /// Scheduled backups (embedded store only); `None`: off.
+    pub backup_schedule: Option<BackupSchedule>,
 }
 
 /// Every setting the server reads, with its default (`None`: no default).
@@ -286,6 +302,19 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         Some("local"),
         "while Redis is unreachable: local (count per node), open (allow) or closed (429)",
     ),
+    // ---- backups (issue #33) ----
+    (
+        "OPENSCOUTER_ERASURE_JOURNAL",
+        None,
+        "erasure journal file a restore re-applies (default DATA_DIR/erasures.journal; keep it off the database's disk)",
+    ),
+    (
+        "OPENSCOUTER_BACKUP_SCHEDULE",
+        Some("off"),
+        "cron (UTC) of scheduled backups of the embedded SQLite store; off = never",
+    ),
+    ("OPENSCOUTER_BACKUP_DIR", Some("./backups"), "folder of the scheduled backups"),
+    ("OPENSCOUTER_BACKUP_KEEP", Some("7"), "how many scheduled backups are kept (the newest)"),
     ("OPENSCOUTER_STRIPE_API_BASE", Some("https://api.stripe.com"), "Stripe API base URL"),
     (
         "OPENSCOUTER_STRIPE_SECRET_KEY",
@@ -522,7 +551,35 @@ impl Config {
             }
         };
 
+        // ---- backups (issue #33) ----
+        let erasure_journal = match raw.get("OPENSCOUTER_ERASURE_JOURNAL").map(|s| s.trim()) {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => data_dir.join("erasures.journal"),
+        };
+        let backup_schedule = match get("OPENSCOUTER_BACKUP_SCHEDULE").trim() {
+            "" | "off" => None,
+            expr => {
+                crate::services::scheduler::parse_cron(expr)
+                    .map_err(|e| bad("OPENSCOUTER_BACKUP_SCHEDULE", e))?;
+                if !database_url.starts_with("sqlite:") {
+                    return Err(bad(
+                        "OPENSCOUTER_BACKUP_SCHEDULE",
+                        "scheduled backups are for the embedded SQLite store; on PostgreSQL use pg_dump (docs/deploy.md)",
+                    ));
+                }
+                let keep = usize::try_from(positive("OPENSCOUTER_BACKUP_KEEP")?)
+                    .map_err(|_| bad("OPENSCOUTER_BACKUP_KEEP", "too large"))?;
+                let dir = get("OPENSCOUTER_BACKUP_DIR").trim();
+                if dir.is_empty() {
+                    return Err(bad("OPENSCOUTER_BACKUP_DIR", "a folder is needed with a backup schedule"));
+                }
+                Some(BackupSchedule { cron: expr.to_owned(), dir: PathBuf::from(dir), keep })
+            }
+        };
+
         Ok(Self {
+            erasure_journal,
+            backup_schedule,
             redis_url,
             limiter_fallback,
             telegram,
@@ -848,6 +905,35 @@ mod tests {
         bad_fee[4].1 = "100";
         let e = Config::from_sources(&BTreeMap::new(), &env(&bad_fee)).unwrap_err();
         assert!(e.to_string().contains("OPENSCOUTER_PLATFORM_FEE_PERCENT"), "{e}");
+    }
+
+    #[test]
+    fn backup_settings() {
+        let secret = "x".repeat(32);
+        let c = Config::from_sources(&BTreeMap::new(), &env(&[("OPENSCOUTER_JWT_SECRET", &secret)])).unwrap();
+        assert!(c.backup_schedule.is_none(), "off by default");
+        assert_eq!(c.erasure_journal, PathBuf::from("./data/erasures.journal"));
+        let on = [
+            ("OPENSCOUTER_JWT_SECRET", secret.as_str()),
+            ("OPENSCOUTER_BACKUP_SCHEDULE", "0 3 * * *"),
+            ("OPENSCOUTER_BACKUP_DIR", "/srv/backups"),
+            ("OPENSCOUTER_BACKUP_KEEP", "3"),
+            ("OPENSCOUTER_ERASURE_JOURNAL", "/srv/backups/erasures.journal"),
+        ];
+        let c = Config::from_sources(&BTreeMap::new(), &env(&on)).unwrap();
+        let b = c.backup_schedule.unwrap();
+        assert_eq!((b.cron.as_str(), b.dir.as_path(), b.keep), ("0 3 * * *", Path::new("/srv/backups"), 3));
+        assert_eq!(c.erasure_journal, PathBuf::from("/srv/backups/erasures.journal"));
+        for (k, v, needle) in [
+            ("OPENSCOUTER_BACKUP_SCHEDULE", "nightly", "OPENSCOUTER_BACKUP_SCHEDULE"),
+            ("OPENSCOUTER_BACKUP_KEEP", "0", "OPENSCOUTER_BACKUP_KEEP"),
+            ("DATABASE_URL", "postgres://db/x", "pg_dump"),
+        ] {
+            let mut pairs = on.to_vec();
+            pairs.push((k, v));
+            let e = Config::from_sources(&BTreeMap::new(), &env(&pairs)).unwrap_err();
+            assert!(e.to_string().contains(needle), "{e}");
+        }
     }
 
     #[test]

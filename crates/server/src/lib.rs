@@ -169,6 +169,7 @@ pub async fn serve(
     } else {
         let mut w = services::queue::spawn(state.app.clone(), state.config.workers, shutdown.clone());
         w.push(services::scheduler::spawn(state.app.clone(), shutdown.clone()));
+        w.extend(services::backup::spawn_schedule(state.app.clone(), shutdown.clone()));
         w
     };
     if role == Role::Worker {

@@ -412,12 +412,20 @@ pub fn audit(
 
 /// `DELETE /api/me`: the person is locked out at once (sign-ins, tokens and test tokens stop
 /// working), and an erasure job removes their data through the queue.
+/// The request is journaled first (`services::backup`), so a restore of an older backup
+/// erases the person again.
 pub async fn request_erasure(state: &App, p: &Principal) -> AppResult<QueueItem> {
+    crate::services::backup::journal_erasure(state, &p.user_id).await?;
+    queue_erasure(state, &p.user_id, p.organization_id.as_deref().unwrap_or("")).await
+}
+
+/// Locks the person out and queues their erasure (the request, and a restore re-applying it).
+pub async fn queue_erasure(state: &App, user_id: &str, organization_id: &str) -> AppResult<QueueItem> {
     let now = state.now();
     let work = Work {
         kind: QueueKind::Erasure,
-        subject_id: &p.user_id,
-        organization_id: p.organization_id.as_deref().unwrap_or(""),
+        subject_id: user_id,
+        organization_id,
         tester_id: None,
         payload: None,
     };
@@ -425,7 +433,7 @@ pub async fn request_erasure(state: &App, p: &Principal) -> AppResult<QueueItem>
         Guarded::Done(item) => item,
         _ => return Err(AppError::internal("erasure could not be queued")),
     };
-    state.store.lock_user(&p.user_id, now).await?;
+    state.store.lock_user(user_id, now).await?;
     Ok(item)
 }
 

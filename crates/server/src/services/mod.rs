@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod analysis_input;
+pub mod backup;
 pub mod billing;
 pub mod credentials;
 pub mod cron;

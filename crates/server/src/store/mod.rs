@@ -4,6 +4,7 @@
 //! filters on it in SQL, so a handler bug cannot leak another tenant's rows.
 
 pub mod accounts;
+pub mod backup;
 pub mod billing;
 pub mod cache;
 pub mod governance;
@@ -23,6 +24,7 @@ pub mod webhooks;
 use async_trait::async_trait;
 
 pub use accounts::*;
+pub use backup::ErasureJournalStore;
 pub use billing::*;
 pub use cache::Invalidation;
 pub use governance::*;
@@ -102,6 +104,7 @@ pub trait Store:
     + SchedulerStore
     + OAuthStore
     + BillingStore
+    + ErasureJournalStore
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_openscouter"));
     c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     c
@@ -97,7 +97,7 @@ fn analyze_command_reads_exports() {
 
 /// A minimal HTTP/1.1 client (one request per connection): `(status, body)`, or an error when
 /// the server went away mid-request.
-fn http(
+pub(crate) fn http(
     port: u16,
     method: &str,
     path: &str,
@@ -123,20 +123,20 @@ fn http(
     Ok((status, body))
 }
 
-fn data(body: &str) -> serde_json::Value {
+pub(crate) fn data(body: &str) -> serde_json::Value {
     serde_json::from_str::<serde_json::Value>(body).unwrap()["data"].clone()
 }
 
-struct Server {
-    child: std::process::Child,
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) child: std::process::Child,
+    pub(crate) port: u16,
 }
 
 fn start(dir: &std::path::Path) -> Server {
     start_with(dir, &[])
 }
 
-fn start_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+pub(crate) fn start_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let db = format!("sqlite://{}/db.sqlite", dir.display());
     let data_dir = dir.display().to_string();
     let mut all = vec![
@@ -170,27 +170,27 @@ fn start_node(role: &str, env: &[(&str, &str)]) -> Server {
 }
 
 /// What `setup` made: a business, a launched study, and consenting sessions.
-struct Setup {
-    biz_auth: String,
-    sessions: Vec<String>,
-    tokens: Vec<String>,
+pub(crate) struct Setup {
+    pub(crate) biz_auth: String,
+    pub(crate) sessions: Vec<String>,
+    pub(crate) tokens: Vec<String>,
 }
 
 /// A GET that must succeed; its `data`.
-fn post_get(port: u16, path: &str, auth: &str) -> serde_json::Value {
+pub(crate) fn post_get(port: u16, path: &str, auth: &str) -> serde_json::Value {
     let (status, text) = http(port, "GET", path, Some(auth), None).unwrap();
     assert_eq!(status, 200, "{text}");
     data(&text)
 }
 
-fn post(port: u16, path: &str, auth: Option<&str>, body: serde_json::Value) -> serde_json::Value {
+pub(crate) fn post(port: u16, path: &str, auth: Option<&str>, body: serde_json::Value) -> serde_json::Value {
     let (status, text) = http(port, "POST", path, auth, Some(&body.to_string())).unwrap();
     assert!(status == 200, "{path}: {status} {text}");
     data(&text)
 }
 
 /// A business with a launched study and `n` testers each in a session with consent for events.
-fn setup(port: u16, n: usize) -> Setup {
+pub(crate) fn setup(port: u16, n: usize) -> Setup {
     use serde_json::json;
     let biz = post(
         port,

@@ -341,6 +341,9 @@ async fn scan_every_table(app: &TestApp, needles: &[&str]) -> Vec<(String, Strin
             }
         }
     }
+    // The erasure journal keeps the erased id and the time of the request, by design: a restore
+    // of an older backup erases the person again from it (docs/deploy.md).
+    hits.retain(|(t, _, _)| t != "erasure_journal");
     hits
 }
 

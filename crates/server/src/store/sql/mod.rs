@@ -333,6 +333,7 @@ macro_rules! session_owner {
 }
 
 mod accounts;
+mod backup;
 mod billing;
 mod governance;
 mod oauth;
