@@ -23,6 +23,7 @@ mod pipeline;
 mod privacy;
 mod published_docs;
 mod queue;
+mod ratelimit;
 mod recorded;
 mod recorder_cases;
 mod reports;
