@@ -64,6 +64,7 @@ pub fn tat_at(now_ms: i64, ahead: i64, limit: u32) -> Tat {
 /// Units (`1/limit` ms) to whole seconds, rounded up.
 fn ceil_secs(units: i64, limit: u32) -> u64 {
     let per_sec = u64::from(limit) * 1000;
+    // A division by `limit · 1000` (≥ 1000, never 0) of a non-negative count of units.
     u64::try_from(units).unwrap_or(0).div_ceil(per_sec)
 }
 

@@ -26,6 +26,7 @@ local cost = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 if not now then
   local t = redis.call('TIME')
+  -- microseconds to whole ms: an exact integer quotient is never rounded down past itself
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local window = 60000
@@ -44,6 +45,7 @@ end
 if cost > limit then return {0, before} end
 local after = before + cost * window
 if after > burst then return {0, before} end
+-- limit >= 1 (clamped by the caller); the floor of a float quotient, corrected just below
 local q = math.floor(after / limit)
 local r = after - q * limit
 if r < 0 then q = q - 1; r = r + limit elseif r >= limit then q = q + 1; r = r - limit end
