@@ -448,8 +448,14 @@ impl Config {
             }
             Ok(v)
         };
+        // Every limit both limiters count exactly (`ratelimit/cells.rs`); above it, refused here
+        // rather than mis-counted or crashed on at the first request.
         let per_minute = |name: &str| -> Result<u32, ConfigError> {
-            u32::try_from(positive(name)?).map_err(|_| bad(name, "too large"))
+            let max = crate::ratelimit::MAX_PER_MINUTE;
+            u32::try_from(positive(name)?)
+                .ok()
+                .filter(|v| *v <= max)
+                .ok_or_else(|| bad(name, format!("at most {max} per minute, got {}", get(name))))
         };
         let rate_limits = RateLimits {
             unauthenticated: per_minute("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED")?,
@@ -817,6 +823,8 @@ mod tests {
         for (k, v, needle) in [
             ("OPENSCOUTER_LISTEN", "nope", "OPENSCOUTER_LISTEN"),
             ("OPENSCOUTER_RATE_LIMIT_FREE", "0", "OPENSCOUTER_RATE_LIMIT_FREE"),
+            ("OPENSCOUTER_RATE_LIMIT_PRO", "1000000001", "OPENSCOUTER_RATE_LIMIT_PRO: at most 1000000000"),
+            ("OPENSCOUTER_RATE_LIMIT_INGEST", "99999999999", "OPENSCOUTER_RATE_LIMIT_INGEST: at most"),
             ("OPENSCOUTER_ENV", "staging", "OPENSCOUTER_ENV"),
             ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
             ("OPENSCOUTER_TRUSTED_PROXIES", "10.0.0.0/99", "OPENSCOUTER_TRUSTED_PROXIES"),

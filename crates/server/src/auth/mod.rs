@@ -3,4 +3,5 @@
 pub mod jwt;
 pub mod password;
 pub mod principal;
+pub mod scheme;
 pub mod secrets;

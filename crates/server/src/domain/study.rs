@@ -5,6 +5,36 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+
+use super::codes;
+
+/// An array of strings from a closed list (the OpenAPI schema of a `Vec<String>` the services
+/// check against that list).
+fn names(values: &[&str], description: &str) -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values.iter().copied())))
+        .description(Some(description))
+}
+
+fn device_names() -> ArrayBuilder {
+    names(&codes::DEVICES, "`desktop`, `mobile`, `tablet`; empty means any.")
+}
+
+fn nd_category_names() -> ArrayBuilder {
+    names(&codes::ND_CATEGORIES, "ND categories the study is for; empty or absent: open to every category.")
+}
+
+fn variant_label() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["A", "B", "C", "D"]))
+}
+
+/// Tasks are written as rows of their own (`StudyWrite`), never inside the definition's JSON,
+/// and a study's answer lists them as `TaskOut`: the create body reads them, nothing writes
+/// them. (`skip_serializing` would also hide them from the OpenAPI schema.)
+fn never<T>(_: &T) -> bool {
+    true
+}
 
 /// What kind of prototype the study tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -20,17 +50,23 @@ pub enum PrototypeType {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskIn {
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
+    #[schema(min_length = 1, max_length = 2000)]
     pub description: String,
+    #[schema(min_length = 1, max_length = 1000)]
     pub success_criteria: String,
     /// Position, unique within the study.
+    #[schema(minimum = 0, maximum = 1000)]
     pub order: i64,
 }
 
 /// Allowed ages (16 ≤ min ≤ max ≤ 120).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 pub struct AgeRange {
+    #[schema(minimum = 16, maximum = 120)]
     pub min: i64,
+    #[schema(minimum = 16, maximum = 120)]
     pub max: i64,
 }
 
@@ -39,22 +75,26 @@ pub struct AgeRange {
 #[serde(rename_all = "camelCase")]
 pub struct Targeting {
     /// ISO 3166-1 alpha-2 codes; at least one.
+    #[schema(min_items = 1)]
     pub countries: Vec<String>,
-    pub age_range: Option<AgeRange>,
-    /// `desktop`, `mobile`, `tablet`; empty means any.
     #[serde(default)]
+    pub age_range: Option<AgeRange>,
+    #[serde(default)]
+    #[schema(schema_with = device_names)]
     pub devices: Vec<String>,
     /// ISO 639-1 codes; empty means any.
     #[serde(default)]
     pub languages: Vec<String>,
     /// Sessions wanted, 3..100.
+    #[schema(minimum = 3, maximum = 100)]
     pub tester_count: i64,
 }
 
 /// An A/B variant.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Variant {
-    /// `A`..`D`.
+    /// `A`..`D`, each at most once.
+    #[schema(schema_with = variant_label)]
     pub label: String,
     #[serde(default)]
     pub description: String,
@@ -65,6 +105,7 @@ pub struct Variant {
 #[serde(rename_all = "camelCase")]
 pub struct AbTest {
     pub enabled: bool,
+    #[schema(min_items = 2, max_items = 4)]
     pub variants: Vec<Variant>,
     /// Share of sessions per label; sums to 1 (±0.001).
     pub split_ratio: BTreeMap<String, f64>,
@@ -82,8 +123,10 @@ pub enum CompensationType {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Compensation {
     /// ISO 4217.
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
-    /// > 0, at most 2 decimals.
+    /// > 0, at most 2 decimals (fewer when the currency has fewer, e.g. none for JPY).
+    #[schema(exclusive_minimum = 0, exclusive_maximum = 1_000_000_000)]
     pub amount: f64,
     #[serde(rename = "type")]
     pub kind: CompensationType,
@@ -110,9 +153,11 @@ pub struct Settings {
     pub record_voice: bool,
     /// 5..240 (default 45).
     #[serde(default = "default_max_duration")]
+    #[schema(minimum = 5, maximum = 240)]
     pub max_duration_minutes: i64,
     /// 1..168 (default 24).
     #[serde(default = "default_reminder")]
+    #[schema(minimum = 1, maximum = 168)]
     pub reminder_after_hours: i64,
 }
 
@@ -134,18 +179,24 @@ impl Default for Settings {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StudyDefinition {
-    /// 3–100 characters.
+    /// 3–100 characters (not counting surrounding spaces).
+    #[schema(min_length = 3, max_length = 100)]
     pub title: String,
+    /// 1–5,000 characters.
+    #[schema(min_length = 1, max_length = 5000)]
     pub description: String,
-    /// http or https URL.
+    /// http or https URL, at most 2,048 characters.
+    #[schema(max_length = 2048, pattern = "^https?://[^/?#\\s]+")]
     pub prototype_url: String,
     pub prototype_type: PrototypeType,
-    /// 1–50 tasks, `order` unique.
-    #[serde(default, skip_serializing)]
+    /// 1–50 tasks, `order` unique. Required on create; a study's answer lists them as
+    /// `tasks` with their ids.
+    #[serde(default, skip_serializing_if = "never")]
+    #[schema(required = true, min_items = 1, max_items = 50)]
     pub tasks: Vec<TaskIn>,
     pub targeting: Targeting,
-    /// ND categories the study is for; empty or absent: open to every category.
     #[serde(default)]
+    #[schema(schema_with = nd_category_names)]
     pub nd_categories: Vec<String>,
     #[serde(default)]
     pub ab_test: Option<AbTest>,

@@ -2,9 +2,10 @@
 //!
 //! GCRA as in ATM's "virtual scheduling" (ITU-T I.371) and as `governor`/`redis-cell` use it:
 //! each key keeps a theoretical arrival time (TAT); a request of `n` units is allowed when
-//! `max(TAT, now) + n·T − now ≤ burst·T`, where `T = 60 s / limit`. Written here rather than
-//! taken from `governor` because we need the remaining/reset figures for headers, per-key
-//! quotas that change with a plan, item-counted costs, and the injected clock.
+//! `max(TAT, now) + n·T − now ≤ burst·T`, where `T = 60 s / limit` (counted exactly in
+//! `cells.rs`, which the Redis script mirrors). Written here rather than taken from `governor`
+//! because we need the remaining/reset figures for headers, per-key quotas that change with a
+//! plan, item-counted costs, and the injected clock.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -12,19 +13,19 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use super::cells::{self, Tat};
 use super::{Decision, Quota, RateLimiter};
 use crate::clock::SharedClock;
 
 const SHARDS: usize = 16;
 /// Beyond this many keys in a shard, full buckets are pruned on the next insert.
 const PRUNE_AT: usize = 4096;
-const WINDOW_NS: i128 = 60_000_000_000;
 
 /// Process-local limiter; one per node (counters are not shared between nodes).
 pub struct InProcessLimiter {
     clock: SharedClock,
     hasher: RandomState,
-    shards: Vec<Mutex<HashMap<String, i128>>>,
+    shards: Vec<Mutex<HashMap<String, Tat>>>,
 }
 
 impl InProcessLimiter {
@@ -37,10 +38,9 @@ impl InProcessLimiter {
     }
 
     fn decide(&self, key: &str, quota: Quota, cost: u32) -> Decision {
-        let limit = quota.per_minute.max(1);
-        let now = i128::from(self.clock.now_ms()) * 1_000_000;
-        let t = WINDOW_NS / i128::from(limit); // emission interval
-        let burst = WINDOW_NS; // = limit · T
+        let limit = cells::limit_of(quota);
+        let now = self.clock.now_ms();
+        // `%` on a hash (not a configured value) picks the shard; SHARDS is a small constant.
         let shard = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
         let mut map = match self.shards[shard].lock() {
             Ok(m) => m,
@@ -49,27 +49,16 @@ impl InProcessLimiter {
         // A bucket is per key *and* quota: after a plan change the caller starts on the new
         // tier's full bucket instead of inheriting a debt computed at the old rate.
         let key = format!("{key}|{limit}");
-        let tat = map.get(&key).copied().unwrap_or(now).max(now);
-        let new_tat = tat + t * i128::from(cost);
-        let allowed = new_tat - now <= burst;
-        let used_until = if allowed { new_tat } else { tat };
-        if allowed {
+        let before = cells::ahead(map.get(&key).copied(), now, limit);
+        let after = cells::after(before, limit, cost);
+        if let Some(after) = after {
             if map.len() >= PRUNE_AT && !map.contains_key(&key) {
-                map.retain(|_, v| *v > now);
+                map.retain(|_, tat| tat.ms >= now);
             }
-            map.insert(key, new_tat);
+            map.insert(key, cells::tat_at(now, after, limit));
         }
         drop(map);
-        let remaining = ((burst - (used_until - now)) / t).clamp(0, i128::from(limit));
-        let ceil_secs =
-            |ns: i128| u64::try_from((ns.max(0) + 999_999_999) / 1_000_000_000).unwrap_or(u64::MAX);
-        Decision {
-            allowed,
-            limit,
-            remaining: u32::try_from(remaining).unwrap_or(0),
-            reset_secs: ceil_secs(used_until - now),
-            retry_after_secs: if allowed { 0 } else { ceil_secs(new_tat - now - burst).max(1) },
-        }
+        cells::decision(limit, cost, before, after.is_some())
     }
 }
 
@@ -81,11 +70,13 @@ impl RateLimiter for InProcessLimiter {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
     use crate::clock::ManualClock;
+    use crate::ratelimit::MAX_PER_MINUTE;
 
     #[test]
     fn burst_then_refill() {
@@ -119,6 +110,83 @@ mod tests {
         assert_eq!(d.remaining, 400);
         assert_eq!(d.retry_after_secs, 12); // 200 items at 60 ms each
         assert!(l.decide("s", q, 400).allowed);
+    }
+
+    /// Limits from 1 to past the maximum, costs from 0 to `u32::MAX`, clocks that jump far
+    /// forward, stand still or go back (to the ends of `i64`): nothing panics or overflows
+    /// (debug builds check), and every answer keeps its invariants.
+    #[test]
+    fn no_limit_cost_or_clock_panics() {
+        let limits = [
+            0,
+            1,
+            2,
+            3,
+            7,
+            59,
+            61,
+            999,
+            59_999,
+            60_001,
+            1_000_003,
+            59_999_999,
+            60_000_001,
+            123_456_789,
+            MAX_PER_MINUTE - 1,
+            MAX_PER_MINUTE,
+            MAX_PER_MINUTE + 1,
+            u32::MAX,
+        ];
+        let jumps = [0, 1, 7, 999, 60_000, -1, -60_000, i64::MAX / 2, i64::MIN / 2, i64::MAX, i64::MIN];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            seed >> 33
+        };
+        let clock = ManualClock::new(1_700_000_000_000);
+        let l = InProcessLimiter::new(Arc::new(clock.clone()));
+        for per_minute in limits {
+            let limit = per_minute.clamp(1, MAX_PER_MINUTE);
+            let costs = [0, 1, 2, limit / 2, limit - 1, limit, limit.saturating_add(1), u32::MAX];
+            for i in 0..400 {
+                let cost = costs[usize::try_from(next()).unwrap() % costs.len()];
+                let jump = jumps[usize::try_from(next()).unwrap() % jumps.len()];
+                if i % 50 == 0 {
+                    clock.set_ms(jump);
+                } else if jump.unsigned_abs() <= 60_000 {
+                    clock.advance_ms(jump);
+                }
+                let d = l.decide("p", Quota { per_minute }, cost);
+                assert_eq!(d.limit, limit);
+                assert!(d.remaining <= limit);
+                assert!(d.reset_secs <= 60, "{d:?}");
+                if d.allowed {
+                    assert_eq!(d.retry_after_secs, 0);
+                    assert!(cost <= limit);
+                } else {
+                    assert!(d.retry_after_secs >= 1, "{d:?}");
+                    assert!(d.retry_after_secs <= 60, "{d:?}");
+                }
+            }
+        }
+    }
+
+    /// The limit is exact whatever it divides into: a limit of 7 a minute is 7 in a burst and
+    /// 7 more over the next minute, not 7 plus a rounding gift.
+    #[test]
+    fn limits_that_do_not_divide_a_minute_are_exact() {
+        for per_minute in [7, 59_999_999, 123_456_789] {
+            let clock = ManualClock::new(0);
+            let l = InProcessLimiter::new(Arc::new(clock.clone()));
+            let q = Quota { per_minute };
+            assert!(l.decide("k", q, per_minute).allowed);
+            assert!(!l.decide("k", q, 1).allowed);
+            clock.advance_ms(60_000);
+            assert!(l.decide("k", q, per_minute).allowed, "refilled after a minute");
+            assert!(!l.decide("k", q, 1).allowed, "and not one more");
+            clock.advance_ms(59_999);
+            assert!(!l.decide("k", q, per_minute).allowed, "1 ms short of a full minute");
+        }
     }
 
     #[test]

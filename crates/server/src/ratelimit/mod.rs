@@ -1,15 +1,18 @@
 //! Rate limiting: the `RateLimiter` trait, a GCRA implementation with an injected clock (one
 //! node, the default) and the same GCRA in Redis (`REDIS_URL`: one limit across all nodes).
 
+mod cells;
 mod gcra;
 mod redis;
 
 use async_trait::async_trait;
 
+pub use cells::MAX_PER_MINUTE;
 pub use gcra::InProcessLimiter;
 pub use redis::RedisLimiter;
 
-/// A limit: `per_minute` units, with the same number as burst (spec §1.6).
+/// A limit: `per_minute` units, with the same number as burst (spec §1.6); counted as
+/// 1..=`MAX_PER_MINUTE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     pub per_minute: u32,

@@ -9,30 +9,48 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 
+use super::cells;
 use super::{Decision, InProcessLimiter, Quota, RateLimiter};
 use crate::cluster::redis::{COMMAND_TIMEOUT, RedisConn};
 use crate::config::LimiterFallback;
 
-/// Microseconds in the one-minute window (Lua numbers are doubles: microseconds since the
-/// epoch fit in their 53 bits, nanoseconds would not).
-const WINDOW_US: i64 = 60_000_000;
-
-/// KEYS[1] bucket; ARGV[1] emission interval T (µs), ARGV[2] burst (µs), ARGV[3] cost.
-/// Returns {allowed, µs until the bucket is full, µs until `cost` fits}.
+/// KEYS[1] bucket; ARGV[1] limit (1..=MAX_PER_MINUTE), ARGV[2] cost, ARGV[3] now in epoch ms
+/// or empty for the Redis server's clock. Returns {allowed, units ahead before the request}.
+///
+/// The arithmetic of `cells.rs`, step for step: times in `1/limit` ms, the TAT stored as
+/// "ms:frac", every number an integer below 2^53 and so exact in Lua's doubles. Lua's `/`
+/// is a float division; the floor is corrected by one if rounding pushed it over.
 const GCRA_LUA: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if tat < now then tat = now end
-local new_tat = tat + interval * cost
-if new_tat - now <= burst then
-  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.floor((new_tat - now) / 1000) + 1)
-  return {1, new_tat - now, 0}
+local limit = tonumber(ARGV[1])
+local cost = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+if not now then
+  local t = redis.call('TIME')
+  -- microseconds to whole ms: an exact integer quotient is never rounded down past itself
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-return {0, tat - now, new_tat - now - burst}
+local window = 60000
+local burst = window * limit
+local before = 0
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local ms, frac = string.match(stored, '^(%-?%d+):(%d+)$')
+  if ms then
+    local delta = tonumber(ms) - now
+    if delta < -1 then delta = -1 elseif delta > window then delta = window end
+    before = delta * limit + tonumber(frac)
+    if before < 0 then before = 0 elseif before > burst then before = burst end
+  end
+end
+if cost > limit then return {0, before} end
+local after = before + cost * window
+if after > burst then return {0, before} end
+-- limit >= 1 (clamped by the caller); the floor of a float quotient, corrected just below
+local q = math.floor(after / limit)
+local r = after - q * limit
+if r < 0 then q = q - 1; r = r + limit elseif r >= limit then q = q + 1; r = r - limit end
+redis.call('SET', KEYS[1], string.format('%d:%d', now + q, r), 'PX', q + 1)
+return {1, before}
 ";
 
 /// Rate limits shared through Redis.
@@ -44,6 +62,8 @@ pub struct RedisLimiter {
     /// Epoch ms of the last "Redis unavailable" log line (one a minute at most).
     last_logged: AtomicI64,
     clock: crate::clock::SharedClock,
+    /// Decide on `clock` instead of the Redis server's `TIME` (tests replaying a sequence).
+    on_injected_clock: bool,
 }
 
 impl RedisLimiter {
@@ -55,18 +75,27 @@ impl RedisLimiter {
             on_failure,
             last_logged: AtomicI64::new(i64::MIN),
             clock,
+            on_injected_clock: false,
         }
     }
 
+    /// Decides on the injected clock rather than Redis's `TIME`, so a test can replay one
+    /// sequence through this limiter and `InProcessLimiter`. Servers keep Redis's clock: every
+    /// node then reads the same time.
+    pub fn on_injected_clock(mut self) -> Self {
+        self.on_injected_clock = true;
+        self
+    }
+
     async fn in_redis(&self, key: &str, quota: Quota, cost: u32) -> Result<Decision, String> {
-        let limit = quota.per_minute.max(1);
-        let interval = WINDOW_US / i64::from(limit);
+        let limit = cells::limit_of(quota);
+        let now = if self.on_injected_clock { self.clock.now_ms().to_string() } else { String::new() };
         let mut conn = self.conn.get().await?;
-        let mut call = self.script.key(format!("openscouter:rl:{key}|{limit}"));
-        call.arg(interval).arg(WINDOW_US).arg(cost);
-        let answer =
-            tokio::time::timeout(COMMAND_TIMEOUT, call.invoke_async::<(i64, i64, i64)>(&mut conn)).await;
-        let (allowed, used_us, excess_us) = match answer {
+        // A new key prefix with the "ms:frac" format: buckets of the µs format are not read.
+        let mut call = self.script.key(format!("openscouter:rl2:{key}|{limit}"));
+        call.arg(limit).arg(cost).arg(now);
+        let answer = tokio::time::timeout(COMMAND_TIMEOUT, call.invoke_async::<(i64, i64)>(&mut conn)).await;
+        let (allowed, before) = match answer {
             Ok(Ok(a)) => a,
             Ok(Err(e)) => {
                 self.conn.mark_down();
@@ -77,15 +106,7 @@ impl RedisLimiter {
                 return Err("rate-limit script timed out".into());
             }
         };
-        let ceil_secs = |us: i64| u64::try_from((us.max(0) + 999_999) / 1_000_000).unwrap_or(u64::MAX);
-        let remaining = ((WINDOW_US - used_us) / interval).clamp(0, i64::from(limit));
-        Ok(Decision {
-            allowed: allowed == 1,
-            limit,
-            remaining: u32::try_from(remaining).unwrap_or(0),
-            reset_secs: ceil_secs(used_us),
-            retry_after_secs: if allowed == 1 { 0 } else { ceil_secs(excess_us).max(1) },
-        })
+        Ok(cells::decision(limit, cost, before, allowed == 1))
     }
 
     fn log_unavailable(&self, why: &str) {
@@ -106,7 +127,7 @@ impl RateLimiter for RedisLimiter {
             Ok(d) => d,
             Err(why) => {
                 self.log_unavailable(&why);
-                let limit = quota.per_minute.max(1);
+                let limit = cells::limit_of(quota);
                 match self.on_failure {
                     LimiterFallback::Local => self.fallback.check(key, quota, cost).await,
                     LimiterFallback::Open => Decision {

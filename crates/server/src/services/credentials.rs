@@ -1,8 +1,10 @@
 //! Turns an `Authorization` header value into a principal: JWT (`Bearer`), OAuth access token
-//! (`Bearer osat_…`), API token (`Token ost_…`) or session test token (`Token <48 hex>`).
+//! (`Bearer osat_…`), API token (`Token ost_…`) or session test token (`Token <48 hex>`); the
+//! scheme in any case (`auth::scheme`).
 
 use crate::app::App;
 use crate::auth::principal::{AuthMethod, AuthOutcome, Principal};
+use crate::auth::scheme::credentials;
 use crate::auth::secrets::sha256_hex;
 use crate::error::AppError;
 use crate::store::PrincipalRecord;
@@ -23,19 +25,18 @@ pub async fn resolve(state: &App, authorization: Option<&[u8]>) -> Result<AuthOu
     let Ok(value) = std::str::from_utf8(value) else {
         return Ok(AuthOutcome::Rejected("Malformed Authorization header".into()));
     };
-    if let Some(bearer) = value.strip_prefix("Bearer ")
-        && bearer.trim().starts_with(crate::services::oauth::ACCESS_PREFIX)
+    if let Some(bearer) = credentials(value, "Bearer")
+        && bearer.starts_with(crate::services::oauth::ACCESS_PREFIX)
     {
         // An OAuth access token (a JWT never starts with `osat_`: its first part is base64 JSON).
-        let Some(t) = state.store.oauth_access_for_auth(&sha256_hex(bearer.trim()), state.now()).await?
-        else {
+        let Some(t) = state.store.oauth_access_for_auth(&sha256_hex(bearer), state.now()).await? else {
             return Ok(AuthOutcome::Rejected("Invalid, expired or revoked access token".into()));
         };
         let method = AuthMethod::OAuth { grant_id: t.grant_id, client_id: t.client_id, scopes: t.scopes };
         return Ok(AuthOutcome::Authenticated(principal(t.principal, method)));
     }
-    if let Some(jwt) = value.strip_prefix("Bearer ") {
-        let Ok(claims) = state.jwt.verify(jwt.trim(), state.now()) else {
+    if let Some(jwt) = credentials(value, "Bearer") {
+        let Ok(claims) = state.jwt.verify(jwt, state.now()) else {
             return Ok(AuthOutcome::Rejected("Invalid or expired access token".into()));
         };
         // Fresh role, organization and plan; a revoked sign-in or suspended user ends here.
@@ -44,8 +45,7 @@ pub async fn resolve(state: &App, authorization: Option<&[u8]>) -> Result<AuthOu
             None => AuthOutcome::Rejected("Session has been revoked".into()),
         });
     }
-    if let Some(token) = value.strip_prefix("Token ") {
-        let token = token.trim();
+    if let Some(token) = credentials(value, "Token") {
         if token.starts_with("ost_") {
             let now = state.now();
             let Some(t) = state.store.api_token_for_auth(&sha256_hex(token), now).await? else {

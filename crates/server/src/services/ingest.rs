@@ -66,7 +66,7 @@ pub struct IngestIn {
     #[serde(alias = "session_id")]
     pub session_id: String,
     /// At most 1,000 items; each validated alone.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Object>, max_items = 1000)]
     pub batch: Vec<Value>,
 }
 

@@ -236,6 +236,7 @@ pub struct DecisionIn {
     /// `confirm` or `reject`.
     pub decision: String,
     /// At most 2,000 characters.
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
 }
 
@@ -243,8 +244,10 @@ pub struct DecisionIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmIn {
+    #[schema(max_items = 500)]
     pub decisions: Vec<DecisionIn>,
     /// Extra context, at most 5,000 characters.
+    #[schema(max_length = 5000)]
     pub added_notes: Option<String>,
 }
 

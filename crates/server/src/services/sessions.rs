@@ -323,6 +323,7 @@ pub async fn complete(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ConsentIn {
     /// Version of the consent text shown (1–32 characters).
+    #[schema(min_length = 1, max_length = 32)]
     pub version: String,
     #[serde(default)]
     pub streams: ConsentStreams,
@@ -358,6 +359,7 @@ pub async fn set_consent(state: &App, p: &Principal, id: &str, body: ConsentIn) 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NoteIn {
     /// 1–5,000 characters.
+    #[schema(min_length = 1, max_length = 5000)]
     pub text: String,
     /// When it was said (default now).
     pub timestamp: Option<String>,
@@ -399,6 +401,7 @@ pub struct TaskFeedbackIn {
     /// `success`, `indirect`, `fail`, `abandon`.
     pub outcome: String,
     /// Single Ease Question, 1..7.
+    #[schema(minimum = 1, maximum = 7)]
     pub seq: Option<i64>,
     pub started_at: String,
     pub ended_at: String,
@@ -411,8 +414,10 @@ pub struct FeedbackIn {
     #[serde(default)]
     pub tasks: Vec<TaskFeedbackIn>,
     /// System Usability Scale: 10 answers, each 1..5.
+    #[schema(min_items = 10, max_items = 10)]
     pub sus: Option<Vec<i64>>,
     /// Net Promoter Score answer, 0..10.
+    #[schema(minimum = 0, maximum = 10)]
     pub nps: Option<i64>,
 }
 

@@ -26,10 +26,14 @@ fn invalid(msg: impl Into<String>) -> AppError {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StudyPatch {
+    #[schema(min_length = 3, max_length = 100)]
     pub title: Option<String>,
+    #[schema(min_length = 1, max_length = 5000)]
     pub description: Option<String>,
+    #[schema(max_length = 2048, pattern = "^https?://[^/?#\\s]+")]
     pub prototype_url: Option<String>,
     pub prototype_type: Option<PrototypeType>,
+    #[schema(min_items = 1, max_items = 50)]
     pub tasks: Option<Vec<TaskIn>>,
     pub targeting: Option<Targeting>,
     pub nd_categories: Option<Vec<String>>,

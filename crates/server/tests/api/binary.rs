@@ -609,3 +609,63 @@ fn two_api_nodes_and_a_worker_share_one_system() {
     }
     drop(rt);
 }
+
+/// With Redis and every limit at the largest value configuration accepts, the binary counts in
+/// Redis and answers 200 (#34: the emission interval once rounded to 0 µs and every request
+/// panicked into a 500).
+#[test]
+fn ratelimit_largest_limits_with_redis_answer_200() {
+    let Some(url) = crate::multinode::redis_url() else { return };
+    let dir = std::env::temp_dir().join(format!("openscouter-bin-{}", ulid::Ulid::generate()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let max = openscouter_server::ratelimit::MAX_PER_MINUTE.to_string();
+    let limits = ["UNAUTHENTICATED", "FREE", "PRO", "INGEST", "WEBHOOK"]
+        .map(|t| format!("OPENSCOUTER_RATE_LIMIT_{t}"));
+    let mut env: Vec<(&str, &str)> = limits.iter().map(|k| (k.as_str(), max.as_str())).collect();
+    env.extend([("REDIS_URL", url.as_str()), ("OPENSCOUTER_REDIS_UNAVAILABLE", "closed")]);
+    let mut server = start_with(&dir, &env);
+    for _ in 0..3 {
+        let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        write!(s, "GET /api/openapi.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let head = out.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(head.contains(&format!("x-ratelimit-limit: {max}")), "{head}");
+    }
+    let (status, body) = http(
+        server.port,
+        "POST",
+        "/api/auth/signup",
+        None,
+        Some(r#"{"email":"max@example.com","password":"0123456789","fullName":"M","role":"business"}"#),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let token = data(&body)["accessToken"].as_str().unwrap().to_owned();
+    let (status, body) = http(server.port, "GET", "/api/me", Some(&format!("Bearer {token}")), None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    // The decisions came from Redis: with the closed fallback an unanswered check is a 429.
+    // (Its buckets are gone a millisecond later: 60 µs of debt at this limit.)
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One above the largest limit: the binary refuses to start, in one line naming the variable.
+#[test]
+fn ratelimit_out_of_range_limit_stops_start_up() {
+    let too_big = (u64::from(openscouter_server::ratelimit::MAX_PER_MINUTE) + 1).to_string();
+    for name in ["OPENSCOUTER_RATE_LIMIT_FREE", "OPENSCOUTER_RATE_LIMIT_INGEST"] {
+        let out = bin()
+            .args(["serve"])
+            .env("OPENSCOUTER_JWT_SECRET", "x".repeat(32)) // no development secret written to ./data
+            .env(name, &too_big)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(name) && err.contains("at most 1000000000"), "{err}");
+    }
+}

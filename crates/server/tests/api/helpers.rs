@@ -263,6 +263,12 @@ impl TestApp {
         headers: &[(&str, &str)],
     ) -> Res {
         let mut req = Request::builder().method(method.clone()).uri(path);
+        let json_body = match headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            Some((_, ct)) => ct.starts_with("application/json"),
+            None => body.is_some(),
+        };
+        let sent: Option<Value> =
+            body.as_deref().filter(|_| json_body).and_then(|b| serde_json::from_str(b).ok());
         if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
             req = req.header("content-type", "application/json");
         }
@@ -279,6 +285,15 @@ impl TestApp {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         record_status(&method, path, status);
+        // A body the server took must match the document's request schema (request_schema.rs).
+        if status.is_success()
+            && let Some(sent) = &sent
+            && let Err(e) = crate::request_schema::check(method.as_str(), path, sent)
+        {
+            panic!(
+                "{method} {path} was accepted ({status}) but its body is not what openapi.json documents: {e}"
+            );
+        }
         Res { status, headers, body, text }
     }
 

@@ -1,7 +1,8 @@
 //! Conformance with OpenScouter's published docs (`shared/spec/published-docs.md`): every
 //! request example whose endpoint this server has is replayed over HTTP as written (ids and
 //! timestamps substituted, nothing else changed), and every documented response field is
-//! checked by name and JSON type.
+//! checked by name and JSON type. Each example the server accepts is also checked against
+//! the request schema of `openapi.json` by the request helper (`request_schema.rs`).
 //!
 //! Where the docs contradict themselves or the contract, the choice is named here:
 //! * `GET /api/sessions/:id` shows `testerId` in the docs; it is replayed as the tester

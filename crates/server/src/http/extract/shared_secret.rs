@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use crate::auth::scheme::credentials;
 use crate::auth::secrets::ct_eq;
 use crate::error::AppError;
 use crate::http::state::AppState;
@@ -36,8 +37,8 @@ impl FromRequestParts<AppState> for CronAuth {
             return Err(AppError::Unavailable("Cron is not configured".into()));
         };
         let given =
-            header(parts, AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-        if matches(given.trim(), secret) {
+            header(parts, AUTHORIZATION.as_str()).and_then(|v| credentials(v, "Bearer")).unwrap_or("");
+        if matches(given, secret) {
             Ok(Self)
         } else {
             Err(AppError::Unauthorized("Invalid cron secret".into()))

@@ -1,7 +1,10 @@
 //! CORS: allowed origins from configuration (exact or `https://*.domain`), `http://localhost:*`
 //! in development; a preflight from any other origin gets 403 and no allow-origin header.
-//! Ingestion (`/api/data/*`) is the exception: the recorder runs inside the product under test,
-//! on the product's own origin, so any origin may call it (see `OriginPolicy::allows_request`).
+//! Open to every origin (see `OriginPolicy::allows_request`): ingestion (`/api/data/*`), as the
+//! recorder runs inside the product under test on the product's own origin; the MCP endpoint,
+//! which browser-based MCP clients (inspectors, web assistants) call directly; and the public
+//! discovery documents under `/.well-known/`. All three authenticate by header tokens only (no
+//! cookies, no credentials mode).
 
 use std::time::Duration;
 
@@ -43,18 +46,33 @@ impl OriginPolicy {
         self.patterns.iter().any(|p| p.matches(origin))
     }
 
-    /// True when `origin` may call `path` from a browser. Ingestion is open to every origin:
-    /// it authenticates by a header token only (no cookie, no credentials mode), so allowing
-    /// a foreign origin gives that page nothing it does not already hold.
+    /// True when `origin` may call `path` from a browser. Ingestion, MCP and the discovery
+    /// documents are open to every origin: they authenticate by a header token only (no
+    /// cookie, no credentials mode) or hold nothing secret, so allowing a foreign origin gives
+    /// that page nothing it does not already hold.
     pub fn allows_request(&self, origin: &str, path: &str) -> bool {
-        path.starts_with(INGEST_PREFIX) || self.allows(origin)
+        open_to_any_origin(path) || self.allows(origin)
     }
 }
 
 /// Paths open to every origin (the recorder's ingestion calls).
 pub const INGEST_PREFIX: &str = "/api/data/";
+/// The public discovery documents (OAuth and protected-resource metadata).
+const WELL_KNOWN_PREFIX: &str = "/.well-known/";
+
+/// Ingestion, the MCP endpoint (every path it answers on) and the discovery documents.
+fn open_to_any_origin(path: &str) -> bool {
+    path.starts_with(INGEST_PREFIX)
+        || path.starts_with(WELL_KNOWN_PREFIX)
+        || crate::http::routes::mcp::PATHS.contains(&path)
+}
 
 /// The CORS layer; credentials are not used (bearer tokens), so no cookie mode.
+///
+/// One header list for every path: MCP's Streamable HTTP transport sends `mcp-protocol-version`,
+/// `mcp-session-id` and `last-event-id` and reads `mcp-session-id` and the `www-authenticate`
+/// challenge. Listing them for the whole API widens nothing: which *origins* may call a path
+/// is the allow-list above, and these headers mean nothing to other routes.
 pub fn layer(policy: std::sync::Arc<OriginPolicy>) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, parts| {
@@ -72,9 +90,14 @@ pub fn layer(policy: std::sync::Arc<OriginPolicy>) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("mcp-protocol-version"),
+            header::HeaderName::from_static("mcp-session-id"),
+            header::HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([
             header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
+            header::HeaderName::from_static("mcp-session-id"),
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static("x-ratelimit-limit"),
             header::HeaderName::from_static("x-ratelimit-remaining"),
@@ -124,6 +147,12 @@ mod tests {
         assert!(p.allows_request("https://shop.example", "/api/data/events"));
         assert!(!p.allows_request("https://shop.example", "/api/sessions"));
         assert!(!p.allows_request("https://shop.example", "/api/dataset"));
+        for open in ["/api/mcp", "/api/mcp/", "/api/mcp/mcp", "/.well-known/oauth-authorization-server"] {
+            assert!(p.allows_request("https://inspector.example", open), "{open}");
+        }
+        for closed in ["/api/mcpx", "/api/mcp/other", "/api/oauth/token", "/.well-knownx"] {
+            assert!(!p.allows_request("https://inspector.example", closed), "{closed}");
+        }
     }
 
     #[test]

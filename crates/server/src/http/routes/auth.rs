@@ -29,18 +29,21 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase")]
 pub struct SignupIn {
     #[garde(length(min = 3, max = 254))]
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", min_length = 3, max_length = 254)]
     pub email: String,
     /// At least 10 characters.
     #[garde(length(chars, min = 10, max = 256))]
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
     #[garde(length(chars, min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub full_name: String,
     /// `business` or `tester` (admins are created with `openscouter admin create-user`).
     #[garde(skip)]
     pub role: Role,
     /// Business accounts: the organization to create (default: "<fullName>'s organization").
     #[garde(inner(length(chars, min = 1, max = 100)))]
+    #[schema(min_length = 1, max_length = 100)]
     pub organization_name: Option<String>,
 }
 

@@ -24,8 +24,18 @@ const VERSION_HEADER: &str = "mcp-protocol-version";
 const METHOD_HEADER: &str = "mcp-method";
 const NAME_HEADER: &str = "mcp-name";
 
+/// Every path the endpoint answers on: `/api/mcp`, the same with a trailing slash (clients
+/// that append one), and `/api/mcp/mcp` (api.md §11). Only the first is in the OpenAPI document;
+/// its description names the aliases.
+pub const PATHS: [&str; 3] = ["/api/mcp", "/api/mcp/", "/api/mcp/mcp"];
+
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(mcp_post, mcp_delete)).route("/api/mcp", axum::routing::get(mcp_get))
+    let documented = OpenApiRouter::new()
+        .routes(routes!(mcp_post, mcp_delete))
+        .route(PATHS[0], axum::routing::get(mcp_get));
+    PATHS[1..].iter().fold(documented, |r, path| {
+        r.route(path, axum::routing::post(mcp_post).get(mcp_get).delete(mcp_delete))
+    })
 }
 
 /// What the auth middleware found (the endpoint answers 401 itself, with its challenge).
@@ -139,7 +149,8 @@ fn failure(e: McpError, id: Value, principal: &Principal, base: &str) -> Respons
 
 /// One JSON-RPC message (request, notification or response) per POST. Requests are answered
 /// with `application/json`, or with a one-event `text/event-stream` when that is all the client
-/// accepts; `initialize` opens a session (`Mcp-Session-Id`); notifications get 202.
+/// accepts; `initialize` opens a session (`Mcp-Session-Id`); notifications get 202. The same
+/// endpoint answers at `/api/mcp/` and `/api/mcp/mcp`; browsers may call it from any origin.
 #[utoipa::path(post, path = "/api/mcp", tag = "mcp", security(("oauth" = ["read"]), ("token" = ["read"])),
     request_body(content = Object, description = "A JSON-RPC 2.0 message: initialize, ping, tools/list, tools/call, server/discover"),
     responses((status = 200, description = "JSON-RPC response (application/json or text/event-stream)", body = Object),

@@ -25,12 +25,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase")]
 pub struct TokenIn {
     #[garde(length(chars, min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Any of `read`, `write`, `ingest`, `admin` (admin only for admins).
     #[garde(length(min = 1, max = 4))]
+    #[schema(min_items = 1, max_items = 4)]
     pub scopes: Vec<Scope>,
     /// Lifetime in days (1..365); no expiry when absent.
     #[garde(inner(range(min = 1, max = 365)))]
+    #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: Option<u32>,
 }
 
