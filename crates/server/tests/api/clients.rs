@@ -27,7 +27,14 @@ fn listed(header: Option<&str>) -> Vec<String> {
 
 async fn browser_mcp_client_from_any_origin(b: Backend) {
     // Production: the allow-list is openscouter.com and its subdomains only.
-    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_ENV", "production")]).await else { return };
+    let Some(app) = TestApp::with(
+        b,
+        &[("OPENSCOUTER_ENV", "production"), ("OPENSCOUTER_PUBLIC_URL", "https://openscouter.com")],
+    )
+    .await
+    else {
+        return;
+    };
     let wanted = "authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id";
     for path in MCP_PATHS {
         let res = app
@@ -84,8 +91,23 @@ async fn browser_mcp_client_from_any_origin(b: Backend) {
         assert_eq!(res.status, 200, "{doc}");
     }
 
-    // The rest of the API keeps its allow-list.
-    for path in ["/api/jobs", "/api/me", "/api/oauth/token", "/api/mcp/other"] {
+    // A browser MCP client connects on its own: registration, the token exchange and
+    // revocation take no cookie, so they are open too.
+    for path in ["/api/oauth/register", "/api/oauth/token", "/api/oauth/revoke"] {
+        let res = app
+            .call(
+                Method::OPTIONS,
+                path,
+                None,
+                &[("origin", INSPECTOR), ("access-control-request-method", "POST")],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{path}");
+        assert_eq!(res.header("access-control-allow-origin"), Some(INSPECTOR), "{path}");
+    }
+
+    // The rest of the API keeps its allow-list (the authorization page is a navigation).
+    for path in ["/api/jobs", "/api/me", "/api/oauth/authorize", "/api/mcp/other"] {
         let res = app
             .call(
                 Method::OPTIONS,

@@ -3,8 +3,9 @@
 //! Open to every origin (see `OriginPolicy::allows_request`): ingestion (`/api/data/*`), as the
 //! recorder runs inside the product under test on the product's own origin; the MCP endpoint,
 //! which browser-based MCP clients (inspectors, web assistants) call directly; and the public
-//! discovery documents under `/.well-known/`. All three authenticate by header tokens only (no
-//! cookies, no credentials mode).
+//! discovery documents under `/.well-known/`; and the OAuth registration, token and revocation
+//! endpoints a browser MCP client calls to connect. All of them authenticate by header tokens or
+//! form secrets only (no cookies, no credentials mode).
 
 use std::time::Duration;
 
@@ -60,11 +61,18 @@ pub const INGEST_PREFIX: &str = "/api/data/";
 /// The public discovery documents (OAuth and protected-resource metadata).
 const WELL_KNOWN_PREFIX: &str = "/.well-known/";
 
-/// Ingestion, the MCP endpoint (every path it answers on) and the discovery documents.
+/// The OAuth endpoints a browser-based public client calls itself: registration (anonymous),
+/// the token exchange (proved by the PKCE verifier or the refresh token, never a cookie) and
+/// revocation. The authorization page is a navigation, not a CORS request, and stays closed.
+const OAUTH_CLIENT_PATHS: [&str; 3] = ["/api/oauth/register", "/api/oauth/token", "/api/oauth/revoke"];
+
+/// Ingestion, the MCP endpoint (every path it answers on), the discovery documents and the
+/// OAuth endpoints a browser MCP client needs to connect on its own.
 fn open_to_any_origin(path: &str) -> bool {
     path.starts_with(INGEST_PREFIX)
         || path.starts_with(WELL_KNOWN_PREFIX)
         || crate::http::routes::mcp::PATHS.contains(&path)
+        || OAUTH_CLIENT_PATHS.contains(&path)
 }
 
 /// The CORS layer; credentials are not used (bearer tokens), so no cookie mode.
@@ -147,10 +155,20 @@ mod tests {
         assert!(p.allows_request("https://shop.example", "/api/data/events"));
         assert!(!p.allows_request("https://shop.example", "/api/sessions"));
         assert!(!p.allows_request("https://shop.example", "/api/dataset"));
-        for open in ["/api/mcp", "/api/mcp/", "/api/mcp/mcp", "/.well-known/oauth-authorization-server"] {
+        for open in [
+            "/api/mcp",
+            "/api/mcp/",
+            "/api/mcp/mcp",
+            "/.well-known/oauth-authorization-server",
+            "/api/oauth/register",
+            "/api/oauth/token",
+            "/api/oauth/revoke",
+        ] {
             assert!(p.allows_request("https://inspector.example", open), "{open}");
         }
-        for closed in ["/api/mcpx", "/api/mcp/other", "/api/oauth/token", "/.well-knownx"] {
+        for closed in
+            ["/api/mcpx", "/api/mcp/other", "/api/oauth/authorize", "/api/oauth/tokens", "/.well-knownx"]
+        {
             assert!(!p.allows_request("https://inspector.example", closed), "{closed}");
         }
     }
