@@ -163,6 +163,8 @@ wire_enum! {
         StudyReportReady = "study.report_ready",
         /// A study open for 72 h without completing (staff follow up).
         StudyStalled = "study.stalled",
+        /// A step of the automatic flow failed after its retries (api.md §11).
+        PipelineFailed = "pipeline.failed",
     }
 }
 
@@ -196,6 +198,12 @@ wire_enum! {
         StudyStalled = "study.stalled",
         /// A tester's bank payout failed; it is retried.
         PayoutFailed = "payout.failed",
+        /// A session's findings await the tester's confirmation.
+        FindingsReady = "findings.ready",
+        /// A session or study report was written.
+        ReportReady = "report.ready",
+        /// A step of the automatic flow failed after its retries.
+        PipelineFailed = "pipeline.failed",
     }
 }
 

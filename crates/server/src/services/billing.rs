@@ -617,26 +617,6 @@ async fn enqueue_payout(state: &App, study_id: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// The hook after a tester's confirmation: once the study is completed, its payout is queued.
-/// The confirmation has committed, so a failure here is logged, not returned; `sweep_payouts`
-/// finds what a lost trigger left.
-pub async fn after_confirmation(state: &App, study_id: &str) {
-    if !configured(state) {
-        return;
-    }
-    let result = async {
-        let study = state.store.get_study(&StudyScope::All, study_id).await?;
-        if study.is_some_and(|s| s.status == StudyStatus::Completed) {
-            enqueue_payout(state, study_id).await?;
-        }
-        Ok::<_, AppError>(())
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(study = study_id, error = %e, "could not queue the study's payout");
-    }
-}
-
 /// Queues the payout of every completed, paid study that still owes a confirmed session its
 /// transfer. The scheduler of issue #12 (`/api/cron/payout-retry`) calls this. Returns how many.
 pub async fn sweep_payouts(state: &App) -> AppResult<usize> {

@@ -15,9 +15,11 @@ use crate::domain::{
 use crate::error::AppResult;
 use crate::services::ingest::parse_time;
 use crate::services::notifications::{self, Notice};
-use crate::services::sessions::TEST_TOKEN_TTL_MS;
+use crate::services::sessions::{self, TEST_TOKEN_TTL_MS};
 use crate::services::{studies, webhooks};
-use crate::store::{Guarded, Recipient, RunningSession, SessionChange, SessionTransition, StudyScope};
+use crate::store::{
+    FollowUps, Guarded, Recipient, RunningSession, SessionChange, SessionTransition, StudyScope,
+};
 
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
@@ -85,30 +87,38 @@ pub fn timed_out(s: &RunningSession, max_duration_ms: i64, grace_ms: i64, now: i
     }
 }
 
-/// Running sessions past their study's `maxDurationMinutes` + grace → `abandoned`; the tester
-/// is told.
+/// Running sessions past their study's `maxDurationMinutes` + grace (api.md §11, duration
+/// limit): one holding any item is completed at its last item's time and flows on (Agent 2);
+/// one holding none is `abandoned` (its seat freed) and its tester told.
 async fn session_timeouts(state: &App) -> AppResult<u64> {
     let now = state.now();
     let grace = state.config.session_grace_minutes * MINUTE_MS;
     // No study allows less than 5 minutes, so younger sessions cannot be due.
     let candidates = state.store.running_sessions(&RUNNING, now - 5 * MINUTE_MS - grace).await?;
     let mut definitions = Definitions::new(state);
-    let mut abandoned = 0;
+    let mut ended = 0;
     for s in candidates {
         let Some(d) = definitions.get(&s.study_id).await? else { continue };
         let title = d.title.trim().to_owned();
         if !timed_out(&s, d.settings.max_duration_minutes * MINUTE_MS, grace, now) {
             continue;
         }
+        if let Some(last) = state.store.last_item_at(&s.id).await? {
+            if sessions::complete_at_limit(state, &s.id, last.max(s.started_at)).await? {
+                ended += 1;
+            }
+            continue;
+        }
         let t = SessionTransition {
             from: &RUNNING,
             change: SessionChange::Abandon { to: SessionStatus::Abandoned },
             event: None,
+            then: FollowUps::none(),
         };
         let Guarded::Done(session) = state.store.change_session(&Tenant::All, &s.id, t, now).await? else {
             continue;
         };
-        abandoned += 1;
+        ended += 1;
         let notice = Notice {
             kind: NotificationKind::SessionAbandoned,
             title: format!("Your test of \"{title}\" has timed out"),
@@ -127,7 +137,7 @@ async fn session_timeouts(state: &App) -> AppResult<u64> {
         )
         .await?;
     }
-    Ok(abandoned)
+    Ok(ended)
 }
 
 /// One reminder to each tester who accepted a study `reminderAfterHours` ago and has not

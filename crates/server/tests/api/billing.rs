@@ -729,9 +729,12 @@ async fn a_crash_between_the_transfer_and_the_ledger_never_pays_twice(b: Backend
     for (sid, tt, t) in &sessions {
         confirm_empty_session(&app, sid, tt, t).await;
     }
+    // (The confirmation also queued Agents 3 and 4: the worker runs the queue until it is
+    // killed inside the payout.)
     let state = app.state.clone();
-    let worker =
-        tokio::spawn(async move { openscouter_server::services::queue::run_once(&state, "doomed").await });
+    let worker = tokio::spawn(async move {
+        while openscouter_server::worker::run_once(&state, "doomed").await.unwrap_or(false) {}
+    });
     while fake.transfers().is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
