@@ -119,6 +119,8 @@ wire_enum! {
         ScheduledJob = "scheduled_job",
         /// One stored Stripe webhook event to handle (billing).
         StripeEvent = "stripe_event",
+        /// A paid study launched on its payment (api.md §11).
+        LaunchStudy = "launch_study",
         /// Transfers for a completed study's confirmed sessions (billing).
         StudyPayout = "study_payout",
         /// A new bank payout for a tester whose Stripe payout failed (billing).
@@ -204,6 +206,8 @@ wire_enum! {
         ReportReady = "report.ready",
         /// A step of the automatic flow failed after its retries.
         PipelineFailed = "pipeline.failed",
+        /// A study was launched on its payment.
+        StudyLaunched = "study.launched",
     }
 }
 

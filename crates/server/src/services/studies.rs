@@ -532,6 +532,44 @@ pub async fn launch(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
     Ok(study)
 }
 
+/// Worker side of a launch on payment (api.md §11): the paid draft opens as
+/// `POST /api/jobs/:id/launch` would open it (same gate, `study.launched`, offers), and the
+/// business is told in-app. A study no longer a draft is left as it is.
+pub async fn launch_paid(state: &App, study_id: &str) -> AppResult<String> {
+    let Some(study) = state.store.get_study(&StudyScope::All, study_id).await? else {
+        return Ok(study_id.to_owned());
+    };
+    if study.status != StudyStatus::Draft {
+        return Ok(study.id);
+    }
+    billing::launch_gate(state, &study).await?;
+    let org = study.organization_id.clone();
+    let event = webhooks::event(WebhookEvent::StudyLaunched, serde_json::json!({"jobId": study.id}));
+    let notice = crate::services::notifications::Notice {
+        kind: crate::domain::NotificationKind::StudyLaunched,
+        title: format!("\"{}\" is paid and launched", study.definition.title.trim()),
+        body: "Stripe confirmed the payment, so the study is open to matching testers.".into(),
+        data: serde_json::json!({"jobId": study.id}),
+        once: Some(format!("study.launched:{}", study.id)),
+    };
+    let told = crate::services::notifications::prepare(
+        state,
+        crate::store::Recipient::Organization(org.clone()),
+        notice,
+        "",
+    )
+    .await?;
+    let then = FollowUps { events: vec![(org.clone(), event)], notify: vec![told], ..FollowUps::none() };
+    let moved = state
+        .store
+        .set_study_status(Some(&org), &study.id, &[StudyStatus::Draft], StudyStatus::Open, then, state.now())
+        .await?;
+    if let Guarded::Done(study) = moved {
+        crate::services::telegram::offer_at_launch(state, &study).await;
+    }
+    Ok(study.id)
+}
+
 /// Closes a study: no new sessions.
 pub async fn close(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
     let org = managing_org(p)?;

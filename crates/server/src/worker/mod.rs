@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::domain::QueueKind;
 use crate::error::AppResult;
 use crate::services::queue::{Done, Outcome, backoff_ms};
-use crate::services::{billing, flow, governance, pipeline, reports, scheduler, telegram, webhooks};
+use crate::services::{billing, flow, governance, pipeline, reports, scheduler, studies, telegram, webhooks};
 use crate::store::{FollowUps, QueueItem};
 
 /// Sleep between polls when the queue is empty (enqueues in this process wake workers at once).
@@ -40,6 +40,7 @@ pub async fn dispatch(state: &App, item: &QueueItem) -> AppResult<Outcome> {
             billing::run_study_payout(state, &item.subject_id).await.map(Done::referring_to)
         }
         QueueKind::PayoutRetry => billing::run_payout_retry(state, item).await.map(Done::referring_to),
+        QueueKind::LaunchStudy => studies::launch_paid(state, &item.subject_id).await.map(Done::referring_to),
     };
     done.map(Outcome::Done)
 }
