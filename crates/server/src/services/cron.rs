@@ -10,13 +10,14 @@ use serde_json::json;
 use crate::app::App;
 use crate::domain::study::StudyDefinition;
 use crate::domain::{
-    CronJob, NotificationKind, SeatStatus, SessionStatus, StudyStatus, Tenant, WebhookEvent, format_ms,
+    CronJob, NotificationKind, PipelineStatus, SeatStatus, SessionStatus, StudyStatus, Tenant, WebhookEvent,
+    format_ms,
 };
 use crate::error::AppResult;
 use crate::services::ingest::parse_time;
 use crate::services::notifications::{self, Notice};
 use crate::services::sessions::{self, TEST_TOKEN_TTL_MS};
-use crate::services::{studies, webhooks};
+use crate::services::{flow, studies, webhooks};
 use crate::store::{
     FollowUps, Guarded, Recipient, RunningSession, SessionChange, SessionTransition, StudyScope,
 };
@@ -140,8 +141,36 @@ async fn session_timeouts(state: &App) -> AppResult<u64> {
     Ok(ended)
 }
 
+/// Testers whose findings await their confirmation (api.md §11): reminded once
+/// `reminderAfterHours` after the analysis and once at 72 h.
+async fn confirmation_reminders(state: &App, now: i64) -> AppResult<u64> {
+    let waiting = state
+        .store
+        .sessions_waiting(SessionStatus::Analyzed, PipelineStatus::AwaitingConfirmation, now - HOUR_MS, 500)
+        .await?;
+    let mut definitions = Definitions::new(state);
+    let mut sent = 0;
+    for (session_id, study_id, org, tester_id, analysed_at) in waiting {
+        let Some(d) = definitions.get(&study_id).await? else { continue };
+        let (title, hours) = (d.title.clone(), d.settings.reminder_after_hours);
+        let who = (session_id.as_str(), tester_id.as_str(), org.as_str());
+        if now - analysed_at >= hours * HOUR_MS
+            && flow::confirmation_reminder(state, who, &title, false).await?
+        {
+            sent += 1;
+        }
+        if now - analysed_at >= FOLLOW_UP_AFTER_MS
+            && flow::confirmation_reminder(state, who, &title, true).await?
+        {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
 /// One reminder to each tester who accepted a study `reminderAfterHours` ago and has not
-/// started it (no session, or one created on Telegram but never consented to).
+/// started it (no session, or one created on Telegram but never consented to); then the
+/// reminders of findings awaiting confirmation.
 async fn reminders(state: &App) -> AppResult<u64> {
     let now = state.now();
     // The shortest allowed `reminderAfterHours` is 1.
@@ -178,7 +207,7 @@ async fn reminders(state: &App) -> AppResult<u64> {
             }
         }
     }
-    Ok(sent)
+    Ok(sent + confirmation_reminders(state, now).await?)
 }
 
 /// Studies open 72 h without completing: the business is notified (outbound `study.stalled`

@@ -113,6 +113,29 @@ pub async fn session_analyzed(
     Ok(FollowUps { notify: vec![told], ..FollowUps::none() })
 }
 
+/// Row 2 (later): findings still undecided `reminderAfterHours` after the analysis, and again
+/// at 72 h: the tester is reminded (in-app, Telegram when linked), once each. `late`: the 72 h
+/// one.
+pub async fn confirmation_reminder(
+    state: &App,
+    session: (&str, &str, &str),
+    title: &str,
+    late: bool,
+) -> AppResult<bool> {
+    let (session_id, tester_id, organization_id) = session;
+    let url = confirm_page(state, session_id);
+    let notice = Notice {
+        kind: NotificationKind::FindingsReady,
+        title: format!("Reminder: your findings for \"{}\" await you", title.trim()),
+        body: format!(
+            "Please confirm or reject each finding of your session (and add notes if you like): {url}"
+        ),
+        data: json!({"sessionId": session_id, "url": url}),
+        once: Some(format!("findings.reminder{}:{session_id}", if late { ".72h" } else { "" })),
+    };
+    notifications::notify(state, Recipient::User(tester_id.to_owned()), notice, organization_id, None).await
+}
+
 /// Row 3: every finding decided → Agent 3, the study's payout once it is completed (billing
 /// only), Agent 4 when due (row 4: the confirmation may complete the study).
 pub fn session_confirmed(state: &App, s: &Session, study: &Study) -> FollowUps {

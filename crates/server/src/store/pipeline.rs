@@ -236,6 +236,15 @@ pub trait PipelineStore: Send + Sync + 'static {
         pipeline: PipelineStatus,
         except: SessionStatus,
     ) -> StoreResult<Vec<String>>;
+    /// Sessions in `status` with pipeline `pipeline` last changed before `before`, oldest first,
+    /// at most `limit`: `(session, study, organization, tester, changed at)`.
+    async fn sessions_waiting(
+        &self,
+        status: SessionStatus,
+        pipeline: PipelineStatus,
+        before: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, String, String, String, i64)>>;
     /// How many of the study's sessions are in each `(status, pipeline)` pair.
     async fn pipeline_counts(&self, study_id: &str)
     -> StoreResult<Vec<(SessionStatus, PipelineStatus, i64)>>;

@@ -18,6 +18,7 @@ both!(
     the_duration_limit_completes_with_data_and_frees_an_empty_sessions_seat,
     study_settings_are_enforced_per_item,
     a_test_token_reads_its_briefing,
+    undecided_findings_are_reminded_after_the_studys_hours_and_at_72_h,
 );
 
 const CRON: &str = "cron-secret-for-tests";
@@ -329,4 +330,50 @@ async fn a_test_token_reads_its_briefing(b: Backend) {
     app.get(&format!("/api/sessions/{other_sid}"), Some(&tt)).await.assert_error(403);
     let full = app.get(&format!("/api/sessions/{sid}"), Some(&t.bearer())).await;
     assert_eq!(full.ok()["pipelineStatus"], "collecting");
+}
+
+/// How many `findings.ready` notices `auth`'s user has.
+async fn told(app: &TestApp, auth: &str) -> usize {
+    let n = app.get("/api/notifications?limit=100", Some(auth)).await;
+    n.ok().as_array().unwrap().iter().filter(|n| n["kind"] == "findings.ready").count()
+}
+
+/// A fresh sign-in (the clock moves by days).
+async fn signin(app: &TestApp, who: &Account) -> String {
+    let body = json!({"email": who.email, "password": crate::helpers::PASSWORD});
+    let res = app.post("/api/auth/signin", body, None).await;
+    format!("Bearer {}", res.ok()["accessToken"].as_str().unwrap())
+}
+
+/// Runs the reminders job now; how many it sent.
+async fn reminders(app: &TestApp) -> u64 {
+    let res = app.post("/api/cron/reminders", json!({}), Some(&format!("Bearer {CRON}"))).await;
+    res.ok()["processed"].as_u64().unwrap()
+}
+
+async fn undecided_findings_are_reminded_after_the_studys_hours_and_at_72_h(b: Backend) {
+    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_CRON_SECRET", CRON)]).await else { return };
+    let biz = app.signup("business").await;
+    let job = app.launched_study(&biz, study_body()).await; // reminderAfterHours: 24
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    let task = study.ok()["tasks"][0]["taskId"].as_str().unwrap().to_owned();
+    let t = app.tester().await;
+    let (sid, token) = app.session(&t, &job).await;
+    app.broken_checkout(&sid, &format!("Token {token}"), &task).await;
+    app.drain_jobs().await;
+    assert_eq!(told(&app, &t.bearer()).await, 1, "told once when the analysis finished");
+    app.clock.advance_ms(23 * 60 * MINUTE);
+    assert_eq!(reminders(&app).await, 0, "not before reminderAfterHours");
+    app.clock.advance_ms(2 * 60 * MINUTE);
+    assert_eq!(reminders(&app).await, 1);
+    assert_eq!(reminders(&app).await, 0, "once");
+    assert_eq!(told(&app, &signin(&app, &t).await).await, 2);
+    app.clock.advance_ms(48 * 60 * MINUTE);
+    assert_eq!(reminders(&app).await, 1, "and at 72 h");
+    assert_eq!(told(&app, &signin(&app, &t).await).await, 3);
+    // Decided: no more reminders.
+    let auth = signin(&app, &t).await;
+    assert_eq!(app.confirm_all(&sid, &auth).await.ok()["status"], "confirmed");
+    app.clock.advance_ms(100 * 60 * MINUTE);
+    assert_eq!(reminders(&app).await, 0);
 }

@@ -327,6 +327,28 @@ impl PipelineStore for SqlStore {
         })
     }
 
+    async fn sessions_waiting(
+        &self,
+        status: SessionStatus,
+        pipeline: PipelineStatus,
+        before: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, String, String, String, i64)>> {
+        read!(self, p => {
+            Ok(sqlx::query_as(
+                "SELECT x.id, x.study_id, s.organization_id, x.tester_id, x.updated_at FROM sessions x \
+                 JOIN studies s ON s.id = x.study_id WHERE x.status = $1 AND x.pipeline_status = $2 \
+                 AND x.updated_at < $3 ORDER BY x.updated_at, x.id LIMIT $4",
+            )
+            .bind(status)
+            .bind(pipeline)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(p)
+            .await?)
+        })
+    }
+
     async fn pipeline_counts(
         &self,
         study_id: &str,
