@@ -58,7 +58,10 @@ async fn main() {
         tasks: vec![],
     };
     store.create_study("job_1", "org_b", "user_b", w, now).await.unwrap();
-    store.set_study_status(None, "job_1", &[StudyStatus::Draft], StudyStatus::Open, None, now).await.unwrap();
+    store
+        .set_study_status(None, "job_1", &[StudyStatus::Draft], StudyStatus::Open, Default::default(), now)
+        .await
+        .unwrap();
     store.accept_study("user_t", "job_1", &[StudyStatus::Open], now).await.unwrap();
     let s = NewSession {
         id: "sess_1".into(),

@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod services;
 pub mod store;
 pub mod telemetry;
+pub mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,7 +168,7 @@ pub async fn serve(
     let workers = if role == Role::Api {
         Vec::new()
     } else {
-        let mut w = services::queue::spawn(state.app.clone(), state.config.workers, shutdown.clone());
+        let mut w = worker::spawn(state.app.clone(), state.config.workers, shutdown.clone());
         w.push(services::scheduler::spawn(state.app.clone(), shutdown.clone()));
         w.extend(services::backup::spawn_schedule(state.app.clone(), shutdown.clone()));
         w

@@ -119,6 +119,8 @@ wire_enum! {
         ScheduledJob = "scheduled_job",
         /// One stored Stripe webhook event to handle (billing).
         StripeEvent = "stripe_event",
+        /// A paid study launched on its payment (api.md §11).
+        LaunchStudy = "launch_study",
         /// Transfers for a completed study's confirmed sessions (billing).
         StudyPayout = "study_payout",
         /// A new bank payout for a tester whose Stripe payout failed (billing).
@@ -163,6 +165,8 @@ wire_enum! {
         StudyReportReady = "study.report_ready",
         /// A study open for 72 h without completing (staff follow up).
         StudyStalled = "study.stalled",
+        /// A step of the automatic flow failed after its retries (api.md §11).
+        PipelineFailed = "pipeline.failed",
     }
 }
 
@@ -196,6 +200,14 @@ wire_enum! {
         StudyStalled = "study.stalled",
         /// A tester's bank payout failed; it is retried.
         PayoutFailed = "payout.failed",
+        /// A session's findings await the tester's confirmation.
+        FindingsReady = "findings.ready",
+        /// A session or study report was written.
+        ReportReady = "report.ready",
+        /// A step of the automatic flow failed after its retries.
+        PipelineFailed = "pipeline.failed",
+        /// A study was launched on its payment.
+        StudyLaunched = "study.launched",
     }
 }
 

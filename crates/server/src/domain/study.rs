@@ -98,6 +98,10 @@ pub struct Variant {
     pub label: String,
     #[serde(default)]
     pub description: String,
+    /// The page this variant tests (http or https; the recorder starts there instead of the
+    /// study's `prototypeUrl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// A/B test definition.

@@ -184,6 +184,7 @@ pub async fn checkout(
     study_id: &str,
     success_url: Option<&str>,
     cancel_url: Option<&str>,
+    launch_on_payment: bool,
 ) -> AppResult<StudyPayment> {
     let (billing, cfg) = stripe_of(state)?;
     let org = match (caller.role, caller.tenant()?) {
@@ -259,6 +260,7 @@ pub async fn checkout(
         created_at: now,
         updated_at: now,
         paid_at: None,
+        launch_on_payment,
     };
     match state.store.put_payment(&payment, &[PaymentStatus::Pending]).await? {
         Guarded::Done(p) => Ok(p),
@@ -479,6 +481,18 @@ async fn checkout_completed(state: &App, event: &StripeEventRow, object: &Value)
         Guarded::Done(_) => tracing::info!(study = study_id, "study payment confirmed"),
         Guarded::WrongState(_) | Guarded::NotFound => {}
     }
+    if payment.launch_on_payment {
+        // Payment starts the study (api.md §11): queued, so a repeat of this event (or a
+        // crash before it is marked handled) finds the launch pending or the study launched.
+        let work = Work {
+            kind: QueueKind::LaunchStudy,
+            subject_id: study_id,
+            organization_id: &payment.organization_id,
+            tester_id: None,
+            payload: None,
+        };
+        queue::enqueue(state, work, EnqueueGuard::StudyIn { within: &[StudyStatus::Draft] }).await?;
+    }
     Ok(())
 }
 
@@ -615,26 +629,6 @@ async fn enqueue_payout(state: &App, study_id: &str) -> AppResult<()> {
     };
     queue::enqueue(state, work, EnqueueGuard::StudyHasSession { with: SessionStatus::Confirmed }).await?;
     Ok(())
-}
-
-/// The hook after a tester's confirmation: once the study is completed, its payout is queued.
-/// The confirmation has committed, so a failure here is logged, not returned; `sweep_payouts`
-/// finds what a lost trigger left.
-pub async fn after_confirmation(state: &App, study_id: &str) {
-    if !configured(state) {
-        return;
-    }
-    let result = async {
-        let study = state.store.get_study(&StudyScope::All, study_id).await?;
-        if study.is_some_and(|s| s.status == StudyStatus::Completed) {
-            enqueue_payout(state, study_id).await?;
-        }
-        Ok::<_, AppError>(())
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(study = study_id, error = %e, "could not queue the study's payout");
-    }
 }
 
 /// Queues the payout of every completed, paid study that still owes a confirmed session its

@@ -10,14 +10,17 @@ use serde_json::json;
 use crate::app::App;
 use crate::domain::study::StudyDefinition;
 use crate::domain::{
-    CronJob, NotificationKind, SeatStatus, SessionStatus, StudyStatus, Tenant, WebhookEvent, format_ms,
+    CronJob, NotificationKind, PipelineStatus, SeatStatus, SessionStatus, StudyStatus, Tenant, WebhookEvent,
+    format_ms,
 };
 use crate::error::AppResult;
 use crate::services::ingest::parse_time;
 use crate::services::notifications::{self, Notice};
-use crate::services::sessions::TEST_TOKEN_TTL_MS;
-use crate::services::{studies, webhooks};
-use crate::store::{Guarded, Recipient, RunningSession, SessionChange, SessionTransition, StudyScope};
+use crate::services::sessions::{self, TEST_TOKEN_TTL_MS};
+use crate::services::{flow, studies, webhooks};
+use crate::store::{
+    FollowUps, Guarded, Recipient, RunningSession, SessionChange, SessionTransition, StudyScope,
+};
 
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
@@ -85,30 +88,38 @@ pub fn timed_out(s: &RunningSession, max_duration_ms: i64, grace_ms: i64, now: i
     }
 }
 
-/// Running sessions past their study's `maxDurationMinutes` + grace → `abandoned`; the tester
-/// is told.
+/// Running sessions past their study's `maxDurationMinutes` + grace (api.md §11, duration
+/// limit): one holding any item is completed at its last item's time and flows on (Agent 2);
+/// one holding none is `abandoned` (its seat freed) and its tester told.
 async fn session_timeouts(state: &App) -> AppResult<u64> {
     let now = state.now();
     let grace = state.config.session_grace_minutes * MINUTE_MS;
     // No study allows less than 5 minutes, so younger sessions cannot be due.
     let candidates = state.store.running_sessions(&RUNNING, now - 5 * MINUTE_MS - grace).await?;
     let mut definitions = Definitions::new(state);
-    let mut abandoned = 0;
+    let mut ended = 0;
     for s in candidates {
         let Some(d) = definitions.get(&s.study_id).await? else { continue };
         let title = d.title.trim().to_owned();
         if !timed_out(&s, d.settings.max_duration_minutes * MINUTE_MS, grace, now) {
             continue;
         }
+        if let Some(last) = state.store.last_item_at(&s.id).await? {
+            if sessions::complete_at_limit(state, &s.id, last.max(s.started_at)).await? {
+                ended += 1;
+            }
+            continue;
+        }
         let t = SessionTransition {
             from: &RUNNING,
             change: SessionChange::Abandon { to: SessionStatus::Abandoned },
             event: None,
+            then: FollowUps::none(),
         };
         let Guarded::Done(session) = state.store.change_session(&Tenant::All, &s.id, t, now).await? else {
             continue;
         };
-        abandoned += 1;
+        ended += 1;
         let notice = Notice {
             kind: NotificationKind::SessionAbandoned,
             title: format!("Your test of \"{title}\" has timed out"),
@@ -127,11 +138,39 @@ async fn session_timeouts(state: &App) -> AppResult<u64> {
         )
         .await?;
     }
-    Ok(abandoned)
+    Ok(ended)
+}
+
+/// Testers whose findings await their confirmation (api.md §11): reminded once
+/// `reminderAfterHours` after the analysis and once at 72 h.
+async fn confirmation_reminders(state: &App, now: i64) -> AppResult<u64> {
+    let waiting = state
+        .store
+        .sessions_waiting(SessionStatus::Analyzed, PipelineStatus::AwaitingConfirmation, now - HOUR_MS, 500)
+        .await?;
+    let mut definitions = Definitions::new(state);
+    let mut sent = 0;
+    for (session_id, study_id, org, tester_id, analysed_at) in waiting {
+        let Some(d) = definitions.get(&study_id).await? else { continue };
+        let (title, hours) = (d.title.clone(), d.settings.reminder_after_hours);
+        let who = (session_id.as_str(), tester_id.as_str(), org.as_str());
+        if now - analysed_at >= hours * HOUR_MS
+            && flow::confirmation_reminder(state, who, &title, false).await?
+        {
+            sent += 1;
+        }
+        if now - analysed_at >= FOLLOW_UP_AFTER_MS
+            && flow::confirmation_reminder(state, who, &title, true).await?
+        {
+            sent += 1;
+        }
+    }
+    Ok(sent)
 }
 
 /// One reminder to each tester who accepted a study `reminderAfterHours` ago and has not
-/// started it (no session, or one created on Telegram but never consented to).
+/// started it (no session, or one created on Telegram but never consented to); then the
+/// reminders of findings awaiting confirmation.
 async fn reminders(state: &App) -> AppResult<u64> {
     let now = state.now();
     // The shortest allowed `reminderAfterHours` is 1.
@@ -168,7 +207,7 @@ async fn reminders(state: &App) -> AppResult<u64> {
             }
         }
     }
-    Ok(sent)
+    Ok(sent + confirmation_reminders(state, now).await?)
 }
 
 /// Studies open 72 h without completing: the business is notified (outbound `study.stalled`

@@ -414,6 +414,28 @@ fn voice_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<VoiceRo
     })
 }
 
+/// The study's settings decide which streams it records (api.md §11): a stream it does not
+/// record is refused per item, the reason naming the setting. `None` when it is recorded.
+async fn not_recorded(state: &App, study_id: &str, stream: Stream) -> AppResult<Option<String>> {
+    let setting = match stream {
+        Stream::Events => return Ok(None),
+        Stream::Facial => "recordFacial",
+        Stream::Voice => "recordVoice",
+    };
+    let study = state
+        .store
+        .get_study(&crate::store::StudyScope::All, study_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Study"))?;
+    let settings = &study.definition.settings;
+    let recorded = match stream {
+        Stream::Facial => settings.record_facial,
+        _ => settings.record_voice,
+    };
+    Ok((!recorded)
+        .then(|| format!("{setting} is false for this study: {} items are not recorded", stream.name())))
+}
+
 /// Validates and stores one request's batch.
 pub async fn ingest(state: &App, caller: &Principal, stream: Stream, body: IngestIn) -> AppResult<IngestOut> {
     if body.batch.len() > MAX_BATCH {
@@ -439,10 +461,13 @@ pub async fn ingest(state: &App, caller: &Principal, stream: Stream, body: Inges
         Stream::Facial => session.consent_facial,
         Stream::Voice => session.consent_voice,
     };
+    let refused = match not_recorded(state, &session.study_id, stream).await? {
+        Some(reason) => Some(reason),
+        None => (!consented).then(|| format!("No consent for the {} stream", stream.name())),
+    };
     let now = state.now();
     let mut rejections = Vec::new();
-    let batch = if !consented {
-        let reason = format!("No consent for the {} stream", stream.name());
+    let batch = if let Some(reason) = refused {
         rejections.extend((0..body.batch.len()).map(|index| Rejection { index, reason: reason.clone() }));
         None
     } else {

@@ -7,6 +7,7 @@ pub mod billing;
 pub mod credentials;
 pub mod cron;
 pub mod export;
+pub mod flow;
 pub mod governance;
 pub mod inbound;
 pub mod ingest;

@@ -16,29 +16,22 @@ use crate::error::{AppError, AppResult};
 use crate::services::ingest::parse_time;
 use crate::services::queue::{self, Done, Work};
 use crate::services::sessions::{self, Access};
-use crate::services::{analysis_input, billing, webhooks};
+use crate::services::{analysis_input, webhooks};
 use crate::store::{
     AnalysisSaved, Confirmation, EnqueueGuard, FindingDecision, FindingRow, Guarded, QueueItem, Session,
     StudyScope,
 };
 
-/// Sessions whose analysis may be (re)computed: a confirmed session keeps its findings.
-const ANALYSABLE: [SessionStatus; 2] = [SessionStatus::Completed, SessionStatus::Analyzed];
+use crate::services::flow::{self, ANALYSABLE};
 /// Sessions a real-time snapshot looks at.
 const RUNNING: [SessionStatus; 2] = [SessionStatus::Active, SessionStatus::Paused];
 
-/// Queues Agent 2 for a completed session (or returns the item already queued for it).
+/// Queues Agent 2 for a completed session (or returns the item already queued for it: the
+/// flow queues one when the session completes).
 pub async fn request_analysis(state: &App, caller: &Principal, session_id: &str) -> AppResult<QueueItem> {
     let session = sessions::authorize(state, caller, session_id, Access::Read).await?;
-    let work = Work {
-        kind: QueueKind::AnalyzeSession,
-        subject_id: &session.id,
-        organization_id: &session.organization_id,
-        tester_id: Some(&session.tester_id),
-        payload: None,
-    };
-    let guard = EnqueueGuard::Session { within: &ANALYSABLE, pipeline: Some(PipelineStatus::Queued) };
-    match queue::enqueue(state, work, guard).await? {
+    let (work, guard) = flow::analysis_of(state, &session);
+    match queue::enqueue_item(state, work, guard).await? {
         Guarded::Done(item) => Ok(item),
         Guarded::NotFound => Err(AppError::not_found("Session")),
         Guarded::WrongState(s) if s == SessionStatus::Confirmed.as_str() => {
@@ -100,6 +93,13 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
         // Confirmed while queued: the tester's decisions stand.
         return Ok(Done::referring_to(session_id));
     }
+    if session.status == SessionStatus::Analyzed
+        && let Some(done) = stored_analysis(&session).filter(|a| a.analysis_job_id == item.id)
+    {
+        // This item's run was stored before its worker stopped: nothing to do twice.
+        let view = analysis_view(&item.id, session.completed_at, &done.insights);
+        return Ok(Done { result_ref: session_id.to_owned(), result: Some(view) });
+    }
     let input = analysis_input::load(state, &session, &study).await?;
     let task_spans = task_spans(&input);
     // The engine is CPU-bound (≈ 10 ms for 20,000 events): keep it off the async workers.
@@ -129,6 +129,7 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
             WebhookEvent::SessionAnalyzed,
             json!({"sessionId": session_id, "jobId": study.id, "findings": findings.len()}),
         )),
+        then: flow::session_analyzed(state, &session, &study, findings.len()).await?,
     };
     match state
         .store
@@ -288,6 +289,7 @@ pub async fn confirm(state: &App, caller: &Principal, session_id: &str, body: Co
             WebhookEvent::SessionConfirmed,
             json!({"sessionId": session_id, "jobId": session.study_id}),
         )),
+        then: flow::session_confirmed(state, &session, &study),
     };
     let tenant = caller.tenant()?;
     match state
@@ -297,8 +299,7 @@ pub async fn confirm(state: &App, caller: &Principal, session_id: &str, body: Co
     {
         Guarded::Done(confirmed) => {
             if confirmed {
-                // The study may have just completed: its testers are paid (billing only).
-                billing::after_confirmation(state, &session.study_id).await;
+                state.queue_ready.notify_one();
             }
             Ok(confirmed)
         }

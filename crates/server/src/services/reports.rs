@@ -8,15 +8,17 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::prefix;
 use crate::domain::{
     Decision, PipelineStatus, QueueKind, ReportKind, SessionStatus, Tenant, WebhookEvent, format_ms,
 };
 use crate::error::{AppError, AppResult};
 use crate::services::queue::{self, Done, Work};
 use crate::services::sessions::{self, Access};
-use crate::services::{analysis_input, studies, webhooks};
-use crate::store::{EnqueueGuard, Guarded, NewReport, QueueItem, ReportRow, Session, Study, StudyScope};
+use crate::services::{analysis_input, flow, studies, webhooks};
+use crate::store::{
+    EnqueueGuard, Guarded, NewQueueItem, NewReport, QueueItem, ReportRow, Session, Study, StudyScope,
+};
 
 /// The tenant reports are read in: business and admins; testers see findings, not reports.
 fn report_tenant(p: &Principal) -> AppResult<Tenant> {
@@ -28,11 +30,11 @@ fn report_tenant(p: &Principal) -> AppResult<Tenant> {
 
 async fn enqueue(
     state: &App,
-    work: Work<'_>,
+    work: NewQueueItem,
     guard: EnqueueGuard<'_>,
     wrong_state: &str,
 ) -> AppResult<QueueItem> {
-    match queue::enqueue(state, work, guard).await? {
+    match queue::enqueue_item(state, work, guard).await? {
         Guarded::Done(item) => Ok(item),
         Guarded::NotFound => Err(AppError::not_found("Resource")),
         Guarded::WrongState(_) => Err(AppError::Unprocessable(wrong_state.into())),
@@ -47,14 +49,7 @@ pub async fn request_session_report(
 ) -> AppResult<QueueItem> {
     report_tenant(caller)?;
     let s = sessions::authorize(state, caller, session_id, Access::Read).await?;
-    let work = Work {
-        kind: QueueKind::SessionReport,
-        subject_id: &s.id,
-        organization_id: &s.organization_id,
-        tester_id: None,
-        payload: None,
-    };
-    let guard = EnqueueGuard::Session { within: &[SessionStatus::Confirmed], pipeline: None };
+    let (work, guard) = flow::session_report_of(state, &s);
     enqueue(state, work, guard, "Session must be confirmed before a report is written").await
 }
 
@@ -70,6 +65,7 @@ pub async fn request_study_report(state: &App, caller: &Principal, study_id: &st
         payload: None,
     };
     let guard = EnqueueGuard::StudyHasSession { with: SessionStatus::Confirmed };
+    let work = queue::prepare(state, work);
     enqueue(state, work, guard, "The study needs at least one confirmed session").await
 }
 
@@ -156,13 +152,18 @@ async fn confirmed(state: &App, session: Session, study: &Study) -> AppResult<Co
     .map_err(AppError::internal)
 }
 
+/// Writes the report of `item` (its id derives from the item's, so a run repeated after its
+/// worker stopped writes nothing twice). `not_analysed`: the study's sessions left out because
+/// their pipeline failed.
 async fn synthesize_and_save(
     state: &App,
+    item: &QueueItem,
     study: &Study,
     kind: ReportKind,
-    subject: &str,
     sessions: Vec<Session>,
+    not_analysed: Vec<String>,
 ) -> AppResult<Done> {
+    let subject = item.subject_id.as_str();
     let meta = study_meta(study);
     let mut inputs = Vec::with_capacity(sessions.len());
     for s in sessions {
@@ -178,7 +179,7 @@ async fn synthesize_and_save(
             .map_err(AppError::internal)?;
     narrate(state, &mut report, tones).await;
     let now = state.now();
-    let id = new_id(prefix::REPORT, now);
+    let id = report_id(item);
     let mut data = serde_json::to_value(&report).map_err(AppError::internal)?;
     data["reportId"] = json!(id);
     data["kind"] = json!(kind);
@@ -190,10 +191,12 @@ async fn synthesize_and_save(
             (Some(PipelineStatus::Reported), webhooks::event(WebhookEvent::ReportReady, ev))
         }
         ReportKind::Study => {
+            data["sessionsNotAnalysed"] = json!(not_analysed);
             let ev = json!({"reportId": id, "jobId": study.id});
             (None, webhooks::event(WebhookEvent::StudyReportReady, ev))
         }
     };
+    let then = flow::report_written(state, study, kind, &id, subject).await?;
     state
         .store
         .save_report(NewReport {
@@ -206,6 +209,7 @@ async fn synthesize_and_save(
             now,
             session_pipeline,
             event: Some(event),
+            then,
         })
         .await?;
     Ok(Done { result: Some(json!({"reportId": id})), result_ref: id })
@@ -232,14 +236,21 @@ async fn narrate(state: &App, report: &mut openscouter_analysis::StudyReport, to
     }
 }
 
-/// Worker side of Agent 3.
-pub async fn run_session_report(state: &App, session_id: &str) -> AppResult<Done> {
-    let (session, study) = crate::services::pipeline::load(state, session_id).await?;
-    synthesize_and_save(state, &study, ReportKind::Session, session_id, vec![session]).await
+/// The id of the report `item` writes: its own, under the report prefix.
+fn report_id(item: &QueueItem) -> String {
+    let unique = item.id.rsplit('_').next().unwrap_or(&item.id);
+    format!("{}_{unique}", prefix::REPORT)
 }
 
-/// Worker side of Agent 4.
-pub async fn run_study_report(state: &App, study_id: &str) -> AppResult<Done> {
+/// Worker side of Agent 3.
+pub async fn run_session_report(state: &App, item: &QueueItem) -> AppResult<Done> {
+    let (session, study) = crate::services::pipeline::load(state, &item.subject_id).await?;
+    synthesize_and_save(state, item, &study, ReportKind::Session, vec![session], Vec::new()).await
+}
+
+/// Worker side of Agent 4: the confirmed sessions, naming those whose analysis failed.
+pub async fn run_study_report(state: &App, item: &QueueItem) -> AppResult<Done> {
+    let study_id = item.subject_id.as_str();
     let study = state
         .store
         .get_study(&StudyScope::All, study_id)
@@ -251,5 +262,9 @@ pub async fn run_study_report(state: &App, study_id: &str) -> AppResult<Done> {
             sessions.push(s);
         }
     }
-    synthesize_and_save(state, &study, ReportKind::Study, study_id, sessions).await
+    let failed = state
+        .store
+        .sessions_with_pipeline(study_id, PipelineStatus::Failed, SessionStatus::Confirmed)
+        .await?;
+    synthesize_and_save(state, item, &study, ReportKind::Study, sessions, failed).await
 }

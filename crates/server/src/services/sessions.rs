@@ -12,10 +12,10 @@ use crate::domain::study::{ConsentRecord, ConsentStreams};
 use crate::domain::{PipelineStatus, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::services::ingest::{check_window, parse_time};
-use crate::services::{studies, webhooks};
+use crate::services::{flow, studies, webhooks};
 use crate::store::{
-    CreateSessionOutcome, EventFilter, EventRow, Guarded, NewSession, NoteRow, Page, Session, SessionChange,
-    SessionStart, SessionTransition, StudyScope, TaskAttemptRow,
+    CreateSessionOutcome, EventFilter, EventRow, FollowUps, Guarded, NewSession, NoteRow, Page, Session,
+    SessionChange, SessionStart, SessionTransition, StudyScope, TaskAttemptRow,
 };
 
 /// Test-token lifetime (spec §1.4: 24 h).
@@ -82,6 +82,75 @@ pub async fn get(state: &App, p: &Principal, session_id: &str) -> AppResult<Sess
     let mut s = authorize(state, p, session_id, Access::Read).await?;
     redact_rare_categories(state, p, std::slice::from_mut(&mut s)).await?;
     Ok(s)
+}
+
+/// What `GET /api/sessions/:id` answers.
+pub enum SessionView {
+    /// The session, for its tester, the study's business and admins.
+    Full(Box<Session>),
+    /// The recorder's briefing, for the session's own test token (api.md §11).
+    Briefing(Box<Briefing>),
+}
+
+/// What a recorder needs to run a session and nothing more.
+pub struct Briefing {
+    pub session: Session,
+    pub study: crate::store::Study,
+    /// The page to open: the A/B variant's `url` when it has one, else the prototype.
+    pub start_url: String,
+    pub token_expires_at: i64,
+    pub batch_max: usize,
+    pub events_per_minute: u32,
+}
+
+impl Briefing {
+    /// The streams the recorder may send: the study's setting AND the tester's consent.
+    pub fn streams(&self) -> crate::domain::study::ConsentStreams {
+        let s = &self.session;
+        let settings = &self.study.definition.settings;
+        let screen = s.consent.as_ref().is_some_and(|c| c.streams.screenshots);
+        crate::domain::study::ConsentStreams {
+            events: s.consent_events,
+            facial: settings.record_facial && s.consent_facial,
+            voice: settings.record_voice && s.consent_voice,
+            screenshots: settings.record_screen && screen,
+        }
+    }
+}
+
+/// `GET /api/sessions/:id`: the session for its readers, the briefing for its own test token.
+pub async fn view(state: &App, p: &Principal, session_id: &str) -> AppResult<SessionView> {
+    let AuthMethod::TestToken { session_id: bound } = &p.method else {
+        return get(state, p, session_id).await.map(|s| SessionView::Full(Box::new(s)));
+    };
+    if bound != session_id {
+        return Err(AppError::Forbidden("This test token belongs to another session".into()));
+    }
+    let session = state
+        .store
+        .get_session(&p.tenant()?, session_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Session"))?;
+    let study = state
+        .store
+        .get_study(&StudyScope::All, &session.study_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Study"))?;
+    let def = &study.definition;
+    let variant_url = def
+        .ab_test
+        .as_ref()
+        .filter(|a| a.enabled)
+        .and_then(|a| a.variants.iter().find(|v| Some(&v.label) == session.variant.as_ref()))
+        .and_then(|v| v.url.clone());
+    Ok(SessionView::Briefing(Box::new(Briefing {
+        start_url: variant_url.unwrap_or_else(|| def.prototype_url.clone()),
+        token_expires_at: session.created_at + TEST_TOKEN_TTL_MS,
+        batch_max: crate::services::ingest::MAX_BATCH,
+        events_per_minute: state.config.rate_limits.ingest,
+        session,
+        study,
+    })))
 }
 
 /// Testers of a study who must share an ND category before a business may read it next to a
@@ -270,9 +339,16 @@ async fn transition(
             serde_json::json!({"sessionId": id, "jobId": session.study_id}),
         )
     });
-    let t = SessionTransition { from, change, event };
+    let then = match change {
+        SessionChange::Complete { .. } => flow::session_completed(state, &session),
+        _ => FollowUps::none(),
+    };
+    let t = SessionTransition { from, change, event, then };
     match state.store.change_session(&tenant, id, t, state.now()).await? {
-        Guarded::Done(s) => Ok(s),
+        Guarded::Done(s) => {
+            state.queue_ready.notify_one();
+            Ok(s)
+        }
         Guarded::NotFound => Err(AppError::not_found("Session")),
         Guarded::WrongState(s) => {
             Err(AppError::Unprocessable(format!("Cannot {verb} a session that is {s}")))
@@ -315,8 +391,51 @@ pub async fn complete(
         }
         None => now,
     };
+    require_think_aloud(state, p, id).await?;
     let change = SessionChange::Complete { to: SessionStatus::Completed, completed_at: at };
     transition(state, p, id, &RUNNING, change, "complete").await
+}
+
+/// `requireThinkAloud: true` (api.md §11): a session completes with at least one voice segment
+/// or note.
+async fn require_think_aloud(state: &App, p: &Principal, id: &str) -> AppResult<()> {
+    let s = authorize(state, p, id, Access::Control).await?;
+    let study = state
+        .store
+        .get_study(&StudyScope::All, &s.study_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Study"))?;
+    if study.definition.settings.require_think_aloud && state.store.think_aloud_items(id).await? == 0 {
+        return Err(AppError::Unprocessable(
+            "This study requires think-aloud (requireThinkAloud): add a voice segment (POST /api/data/voice) or a \
+             note (POST /api/sessions/:id/notes) before completing"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The duration limit: completes a running session at `completed_at` (its last item's time)
+/// as a completion by the tester would (webhook, Agent 2 queued). `false` when it was no
+/// longer running.
+pub async fn complete_at_limit(state: &App, id: &str, completed_at: i64) -> AppResult<bool> {
+    let Some(session) = state.store.get_session(&Tenant::All, id).await? else { return Ok(false) };
+    let event = webhooks::event(
+        WebhookEvent::SessionCompleted,
+        serde_json::json!({"sessionId": id, "jobId": session.study_id, "reason": "duration_limit"}),
+    );
+    let t = SessionTransition {
+        from: &RUNNING,
+        change: SessionChange::Complete { to: SessionStatus::Completed, completed_at },
+        event: Some(event),
+        then: flow::session_completed(state, &session),
+    };
+    let done =
+        matches!(state.store.change_session(&Tenant::All, id, t, state.now()).await?, Guarded::Done(_));
+    if done {
+        state.queue_ready.notify_one();
+    }
+    Ok(done)
 }
 
 /// Consent body: a stream left out is not consented.
@@ -510,6 +629,7 @@ pub async fn abandon_for_erasure(state: &App, session_id: &str) -> AppResult<boo
         from: &RUNNING,
         change: SessionChange::Abandon { to: SessionStatus::Abandoned },
         event: None,
+        then: crate::store::FollowUps::none(),
     };
     Ok(matches!(
         state.store.change_session(&Tenant::All, session_id, t, state.now()).await?,

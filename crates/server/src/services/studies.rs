@@ -10,12 +10,12 @@ use crate::auth::principal::Principal;
 use crate::domain::codes;
 use crate::domain::ids::{new_id, prefix};
 pub use crate::domain::study::*;
-use crate::domain::{Role, StudyStatus, Tenant, WebhookEvent};
+use crate::domain::{PipelineStatus, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent};
 use crate::error::{AppError, AppResult};
-use crate::services::{billing, governance, webhooks};
+use crate::services::{billing, flow, governance, webhooks};
 use crate::store::{
-    AcceptOutcome, Guarded, MatchProfile, Page, ReportRow, Study, StudyScope, StudyTask, StudyWrite,
-    TesterProfile,
+    AcceptOutcome, FollowUps, Guarded, MatchProfile, Page, ReportRow, Study, StudyScope, StudyTask,
+    StudyWrite, TesterProfile,
 };
 
 fn invalid(msg: impl Into<String>) -> AppError {
@@ -212,6 +212,9 @@ fn validate_ab(ab: &AbTest) -> AppResult<()> {
         }
         if !labels.insert(v.label.as_str()) {
             return Err(invalid(format!("abTest.variants[{i}].label: {} is used twice", v.label)));
+        }
+        if let Some(url) = &v.url {
+            validate_http_url(url).map_err(|m| invalid(format!("abTest.variants[{i}].url: {m}")))?;
         }
     }
     let keys: BTreeSet<&str> = ab.split_ratio.keys().map(String::as_str).collect();
@@ -440,6 +443,38 @@ pub async fn get(state: &App, p: &Principal, id: &str) -> AppResult<(Study, Opti
     Ok((study, summary))
 }
 
+/// Where a study's sessions are in the flow (api.md §11): how many are at each
+/// `pipelineStatus`, abandoned sessions counted apart (they never enter the flow).
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// Every `PipelineStatus`, in order, with its count.
+    pub pipeline: Vec<(PipelineStatus, i64)>,
+    pub abandoned: i64,
+}
+
+/// `GET /api/jobs/:id`: the study, its latest report summary and, for the business and admins,
+/// its sessions' progress through the flow.
+pub async fn view(
+    state: &App,
+    p: &Principal,
+    id: &str,
+) -> AppResult<(Study, Option<ReportSummary>, Option<Progress>)> {
+    let (study, report) = get(state, p, id).await?;
+    if p.role == Role::Tester {
+        return Ok((study, report, None));
+    }
+    let mut progress =
+        Progress { pipeline: PipelineStatus::ALL.iter().map(|s| (*s, 0)).collect(), abandoned: 0 };
+    for (status, pipeline, n) in state.store.pipeline_counts(&study.id).await? {
+        if status == SessionStatus::Abandoned {
+            progress.abandoned += n;
+        } else if let Some(slot) = progress.pipeline.iter_mut().find(|(p, _)| *p == pipeline) {
+            slot.1 += n;
+        }
+    }
+    Ok((study, report, Some(progress)))
+}
+
 /// A study with its latest full report (None for testers, who never see reports).
 pub async fn get_with_report(state: &App, p: &Principal, id: &str) -> AppResult<(Study, Option<ReportRow>)> {
     let study = get_visible(state, p, id).await?;
@@ -486,7 +521,14 @@ pub async fn launch(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
     let event = webhooks::event(WebhookEvent::StudyLaunched, serde_json::json!({"jobId": id}));
     let moved = state
         .store
-        .set_study_status(Some(&org), id, &[StudyStatus::Draft], StudyStatus::Open, Some(event), state.now())
+        .set_study_status(
+            Some(&org),
+            id,
+            &[StudyStatus::Draft],
+            StudyStatus::Open,
+            FollowUps { events: vec![(org.clone(), event)], ..FollowUps::none() },
+            state.now(),
+        )
         .await?;
     let study = guarded(moved, "launch")?;
     // Matched testers hear of it at once (spec: offers go out at launch).
@@ -494,14 +536,55 @@ pub async fn launch(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
     Ok(study)
 }
 
+/// Worker side of a launch on payment (api.md §11): the paid draft opens as
+/// `POST /api/jobs/:id/launch` would open it (same gate, `study.launched`, offers), and the
+/// business is told in-app. A study no longer a draft is left as it is.
+pub async fn launch_paid(state: &App, study_id: &str) -> AppResult<String> {
+    let Some(study) = state.store.get_study(&StudyScope::All, study_id).await? else {
+        return Ok(study_id.to_owned());
+    };
+    if study.status != StudyStatus::Draft {
+        return Ok(study.id);
+    }
+    billing::launch_gate(state, &study).await?;
+    let org = study.organization_id.clone();
+    let event = webhooks::event(WebhookEvent::StudyLaunched, serde_json::json!({"jobId": study.id}));
+    let notice = crate::services::notifications::Notice {
+        kind: crate::domain::NotificationKind::StudyLaunched,
+        title: format!("\"{}\" is paid and launched", study.definition.title.trim()),
+        body: "Stripe confirmed the payment, so the study is open to matching testers.".into(),
+        data: serde_json::json!({"jobId": study.id}),
+        once: Some(format!("study.launched:{}", study.id)),
+    };
+    let told = crate::services::notifications::prepare(
+        state,
+        crate::store::Recipient::Organization(org.clone()),
+        notice,
+        "",
+    )
+    .await?;
+    let then = FollowUps { events: vec![(org.clone(), event)], notify: vec![told], ..FollowUps::none() };
+    let moved = state
+        .store
+        .set_study_status(Some(&org), &study.id, &[StudyStatus::Draft], StudyStatus::Open, then, state.now())
+        .await?;
+    if let Guarded::Done(study) = moved {
+        crate::services::telegram::offer_at_launch(state, &study).await;
+    }
+    Ok(study.id)
+}
+
 /// Closes a study: no new sessions.
 pub async fn close(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
     let org = managing_org(p)?;
+    let study = get_visible(state, p, id).await?;
     let from = [StudyStatus::Open, StudyStatus::InProgress, StudyStatus::Completed];
+    let then = flow::study_closed(state, &study);
     let moved = state
         .store
-        .set_study_status(org.as_deref(), id, &from, StudyStatus::Closed, None, state.now())
+        .set_study_status(org.as_deref(), id, &from, StudyStatus::Closed, then, state.now())
         .await?;
+    state.queue_ready.notify_one();
     guarded(moved, "close")
 }
 
@@ -581,7 +664,7 @@ mod tests {
             enabled: true,
             variants: ratios
                 .iter()
-                .map(|(l, _)| Variant { label: (*l).into(), description: String::new() })
+                .map(|(l, _)| Variant { label: (*l).into(), description: String::new(), url: None })
                 .collect(),
             split_ratio: ratios.iter().map(|(l, r)| ((*l).to_owned(), *r)).collect(),
         }

@@ -29,6 +29,8 @@ pub struct StudyPayment {
     pub created_at: i64,
     pub updated_at: i64,
     pub paid_at: Option<i64>,
+    /// Launch the study when Stripe confirms the payment (api.md §11).
+    pub launch_on_payment: bool,
 }
 
 /// A tester's Connect account.

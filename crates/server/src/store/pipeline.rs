@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{Guarded, OutboundEvent, StoreResult};
+use super::{Guarded, NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::{
     Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus, Tenant,
 };
@@ -72,8 +72,40 @@ pub enum EnqueueGuard<'a> {
     StudyHasSession { with: SessionStatus },
     /// The subject study is in one of `within`.
     StudyIn { within: &'a [StudyStatus] },
+    /// The subject study's synthesis is due: at least one of its sessions is `confirmed`, and
+    /// either the study is in one of `or_in`, or `target` of its sessions are settled (in
+    /// `confirmed`, or out of it with the pipeline `failed`). The study row is locked first, so
+    /// of two concurrent last steps the later one sees the earlier.
+    StudySettled { confirmed: SessionStatus, failed: PipelineStatus, target: i64, or_in: &'a [StudyStatus] },
     /// No precondition (scheduled work).
     Unconditional,
+}
+
+/// What a step of the flow triggers (api.md §11; decided in `services::flow`), written in the
+/// step's own transaction, so it happens if and only if the step committed: queue items (each
+/// under its guard, skipped when the guard does not hold, never a second one of a kind pending
+/// for a subject), notifications (once per key) with their Telegram copies, outbound events of
+/// organization `.0`.
+#[derive(Debug, Clone, Default)]
+pub struct FollowUps {
+    pub enqueue: Vec<(NewQueueItem, EnqueueGuard<'static>)>,
+    pub notify: Vec<(NewNotification, Option<TelegramCopy>)>,
+    pub events: Vec<(String, OutboundEvent)>,
+}
+
+impl FollowUps {
+    /// Nothing follows.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Both lists of follow-ups.
+    pub fn and(mut self, other: FollowUps) -> Self {
+        self.enqueue.extend(other.enqueue);
+        self.notify.extend(other.notify);
+        self.events.extend(other.events);
+        self
+    }
 }
 
 /// A session's move after its analysis is stored.
@@ -84,6 +116,8 @@ pub struct AnalysisSaved<'a> {
     pub to: SessionStatus,
     pub pipeline: PipelineStatus,
     pub event: Option<OutboundEvent>,
+    /// Written with the move (not when the session was already analysed by the same run).
+    pub then: FollowUps,
 }
 
 /// A session's move once every finding is decided, and the study's when enough sessions are.
@@ -97,6 +131,8 @@ pub struct Confirmation {
     /// (the service passes the study's `testerCount`); checked in the same transaction.
     pub study: Option<(StudyStatus, StudyStatus, i64)>,
     pub event: Option<OutboundEvent>,
+    /// Written once the session is confirmed, after the study's move.
+    pub then: FollowUps,
 }
 
 /// A report to store.
@@ -112,6 +148,7 @@ pub struct NewReport {
     /// A session report moves the session's pipeline here.
     pub session_pipeline: Option<PipelineStatus>,
     pub event: Option<OutboundEvent>,
+    pub then: FollowUps,
 }
 
 /// A stored report.
@@ -145,13 +182,15 @@ pub trait PipelineStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<()>;
     /// Records a failure: back to `queued` at `retry_at`, or `failed` when `retry_at` is None;
-    /// a final failure also sets the subject session's pipeline to `on_final`, if given.
+    /// a final failure also sets the subject session's pipeline to `on_final`, if given, and
+    /// writes `then`, in the same transaction.
     async fn fail_item(
         &self,
         id: &str,
         error: &str,
         retry_at: Option<i64>,
         on_final: Option<PipelineStatus>,
+        then: FollowUps,
         now: i64,
     ) -> StoreResult<()>;
     async fn get_queue_item(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<QueueItem>>;
@@ -178,8 +217,9 @@ pub trait PipelineStore: Send + Sync + 'static {
         c: Confirmation,
         now: i64,
     ) -> StoreResult<Guarded<bool>>;
-    /// Stores a report with its effects.
-    async fn save_report(&self, report: NewReport) -> StoreResult<()>;
+    /// Stores a report with its effects; `false` (and no effect) when a report with its id
+    /// exists (the same queue item ran before).
+    async fn save_report(&self, report: NewReport) -> StoreResult<bool>;
     /// A report by id, tenant-scoped (a tester tenant sees none: reports are the business's).
     async fn get_report(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<ReportRow>>;
     /// The newest report about a session or study.
@@ -188,4 +228,24 @@ pub trait PipelineStore: Send + Sync + 'static {
     async fn save_realtime(&self, session_id: &str, snapshot_json: &str, now: i64) -> StoreResult<()>;
     /// Ids of the study's sessions in `status`, oldest first.
     async fn sessions_in(&self, study_id: &str, status: SessionStatus) -> StoreResult<Vec<String>>;
+    /// Ids of the study's sessions whose pipeline is `pipeline` and whose status is not
+    /// `except`, oldest first.
+    async fn sessions_with_pipeline(
+        &self,
+        study_id: &str,
+        pipeline: PipelineStatus,
+        except: SessionStatus,
+    ) -> StoreResult<Vec<String>>;
+    /// Sessions in `status` with pipeline `pipeline` last changed before `before`, oldest first,
+    /// at most `limit`: `(session, study, organization, tester, changed at)`.
+    async fn sessions_waiting(
+        &self,
+        status: SessionStatus,
+        pipeline: PipelineStatus,
+        before: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, String, String, String, i64)>>;
+    /// How many of the study's sessions are in each `(status, pipeline)` pair.
+    async fn pipeline_counts(&self, study_id: &str)
+    -> StoreResult<Vec<(SessionStatus, PipelineStatus, i64)>>;
 }

@@ -83,6 +83,8 @@ pub struct SessionTransition<'a> {
     pub from: &'a [SessionStatus],
     pub change: SessionChange,
     pub event: Option<OutboundEvent>,
+    /// Written with the change (the flow's next steps).
+    pub then: crate::store::FollowUps,
 }
 
 /// Picks the variant from the per-variant session counts (`None`: no A/B test).
@@ -97,7 +99,8 @@ pub enum SessionChange {
     Resume { to: SessionStatus },
     /// Closes the pause clock and records the completion time.
     Complete { to: SessionStatus, completed_at: i64 },
-    /// Closes the pause clock without a completion time (a timeout).
+    /// Closes the pause clock without a completion time, and gives the tester's seat back
+    /// (as a decline does), whoever abandons the session: an abandoned session never holds a seat.
     Abandon { to: SessionStatus },
 }
 
@@ -237,6 +240,10 @@ pub trait SessionStore: Send + Sync + 'static {
         t: SessionTransition<'_>,
         now: i64,
     ) -> StoreResult<Guarded<Session>>;
+    /// The time of the session's last stored item (event, facial, voice or note), if any.
+    async fn last_item_at(&self, session_id: &str) -> StoreResult<Option<i64>>;
+    /// How many voice segments and notes (think-aloud) the session holds.
+    async fn think_aloud_items(&self, session_id: &str) -> StoreResult<i64>;
     /// Records consent if the session is in one of `from` (checked in the same transaction).
     async fn set_consent(
         &self,

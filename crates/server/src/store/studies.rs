@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{OutboundEvent, Page, StoreResult};
+use super::{Page, StoreResult};
 use crate::domain::StudyStatus;
 use crate::domain::study::{Profile, StudyDefinition};
 
@@ -132,14 +132,14 @@ pub trait StudyStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<Guarded<Study>>;
     /// Moves a study from one of `from` to `to` (organization-scoped unless `org_id` is None),
-    /// recording `event` in the same transaction.
+    /// writing `then` (events, the flow's next steps) in the same transaction.
     async fn set_study_status(
         &self,
         org_id: Option<&str>,
         id: &str,
         from: &[StudyStatus],
         to: StudyStatus,
-        event: Option<OutboundEvent>,
+        then: crate::store::FollowUps,
         now: i64,
     ) -> StoreResult<Guarded<Study>>;
     /// Takes a seat for the tester if the study is in one of `open_in` and not full.

@@ -258,7 +258,8 @@ async fn complete_checkout(app: &TestApp, job: &str, checkout: &Value) {
     app.drain_jobs().await;
 }
 
-/// A draft study of `testers` seats, paid through checkout and launched.
+/// A draft study of `testers` seats, paid through checkout, which launches it (api.md §11:
+/// `launchOnPayment` defaults to true); the business is told.
 async fn paid_study(app: &TestApp, biz: &Account, testers: i64) -> String {
     let mut body = study_body();
     body["targeting"]["testerCount"] = json!(testers);
@@ -266,7 +267,11 @@ async fn paid_study(app: &TestApp, biz: &Account, testers: i64) -> String {
     let checkout = app.post("/api/billing/checkout", json!({"jobId": job}), Some(&biz.bearer())).await;
     let checkout = checkout.ok().clone();
     complete_checkout(app, &job, &checkout).await;
-    app.post(&format!("/api/jobs/{job}/launch"), json!({}), Some(&biz.bearer())).await.ok();
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(study.ok()["status"], "open", "launched on its payment");
+    let notices = app.get("/api/notifications", Some(&biz.bearer())).await;
+    let launched = notices.ok().as_array().unwrap().iter().filter(|n| n["kind"] == "study.launched").count();
+    assert!(launched >= 1, "{}", notices.text);
     job
 }
 
@@ -390,8 +395,10 @@ async fn checkout_then_signed_completion_allows_launch(b: Backend) {
         .assert_error(422);
     assert!(msg.starts_with("successUrl:"), "{msg}");
 
-    // GBP 25.50 × 3 testers, 20 % fee on top: 3 × (2550 + 510) = 9180 pence.
-    let res = app.post("/api/billing/checkout", json!({"jobId": job}), Some(&biz.bearer())).await;
+    // GBP 25.50 × 3 testers, 20 % fee on top: 3 × (2550 + 510) = 9180 pence. (This business
+    // launches by hand once paid: `launchOnPayment: false`.)
+    let manual = json!({"jobId": job, "launchOnPayment": false});
+    let res = app.post("/api/billing/checkout", manual.clone(), Some(&biz.bearer())).await;
     let c = res.ok().clone();
     assert_eq!(
         (
@@ -420,7 +427,7 @@ async fn checkout_then_signed_completion_allows_launch(b: Backend) {
     assert!(key.starts_with(&format!("checkout-{job}-")), "{key}");
 
     // Again: the same idempotency key, so Stripe answers with the same session.
-    let again = app.post("/api/billing/checkout", json!({"jobId": job}), Some(&biz.bearer())).await;
+    let again = app.post("/api/billing/checkout", manual, Some(&biz.bearer())).await;
     assert_eq!(again.ok()["checkoutSessionId"], c["checkoutSessionId"]);
     assert_eq!(fake.requests("/v1/checkout/sessions")[1].idempotency_key.as_deref(), Some(key.as_str()));
 
@@ -435,6 +442,8 @@ async fn checkout_then_signed_completion_allows_launch(b: Backend) {
     assert_eq!(launch().await.assert_error(422), "Study payment is not confirmed");
 
     complete_checkout(&app, &job, &c).await;
+    let draft = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(draft.ok()["status"], "draft", "launchOnPayment: false waits for the business");
     let res = launch().await;
     assert_eq!(res.ok()["status"], "open", "{}", res.text);
     let msg =
@@ -443,8 +452,11 @@ async fn checkout_then_signed_completion_allows_launch(b: Backend) {
 
     // The study is found by `client_reference_id` alone too.
     let job2 = id_of(app.post("/api/jobs", study_body(), Some(&biz.bearer())).await.ok(), "jobId");
-    let c2 =
-        app.post("/api/billing/checkout", json!({"jobId": job2}), Some(&biz.bearer())).await.ok().clone();
+    let c2 = app
+        .post("/api/billing/checkout", json!({"jobId": job2, "launchOnPayment": false}), Some(&biz.bearer()))
+        .await
+        .ok()
+        .clone();
     let object = json!({"id": c2["checkoutSessionId"], "client_reference_id": job2, "metadata": {},
         "payment_status": "paid", "amount_total": 9180, "currency": "gbp"});
     assert_eq!(
@@ -729,9 +741,12 @@ async fn a_crash_between_the_transfer_and_the_ledger_never_pays_twice(b: Backend
     for (sid, tt, t) in &sessions {
         confirm_empty_session(&app, sid, tt, t).await;
     }
+    // (The confirmation also queued Agents 3 and 4: the worker runs the queue until it is
+    // killed inside the payout.)
     let state = app.state.clone();
-    let worker =
-        tokio::spawn(async move { openscouter_server::services::queue::run_once(&state, "doomed").await });
+    let worker = tokio::spawn(async move {
+        while openscouter_server::worker::run_once(&state, "doomed").await.unwrap_or(false) {}
+    });
     while fake.transfers().is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }

@@ -174,6 +174,8 @@ pub(crate) struct Setup {
     pub(crate) biz_auth: String,
     pub(crate) sessions: Vec<String>,
     pub(crate) tokens: Vec<String>,
+    /// Each session's tester (`Authorization` value).
+    pub(crate) testers: Vec<String>,
 }
 
 /// A GET that must succeed; its `data`.
@@ -205,7 +207,7 @@ pub(crate) fn setup(port: u16, n: usize) -> Setup {
         "compensation": {"currency": "GBP", "amount": 10, "type": "flat"}});
     let job = post(port, "/api/jobs", Some(&biz_auth), study)["jobId"].as_str().unwrap().to_owned();
     post(port, &format!("/api/jobs/{job}/launch"), Some(&biz_auth), json!({}));
-    let (mut sessions, mut tokens) = (vec![], vec![]);
+    let (mut sessions, mut tokens, mut testers) = (vec![], vec![], vec![]);
     for i in 0..n {
         let t = post(
             port,
@@ -245,8 +247,9 @@ pub(crate) fn setup(port: u16, n: usize) -> Setup {
         );
         sessions.push(sess["sessionId"].as_str().unwrap().to_owned());
         tokens.push(token);
+        testers.push(auth);
     }
-    Setup { biz_auth, sessions, tokens }
+    Setup { biz_auth, sessions, tokens, testers }
 }
 
 /// SIGKILL while clients ingest: every acknowledged item survives, and retrying the
@@ -362,7 +365,7 @@ fn killed_while_analysing_every_job_completes_once_after_restart() {
     let env = [("OPENSCOUTER_WORKERS", "1")];
     let mut server = start_with(&dir, &env);
     let port = server.port;
-    let Setup { biz_auth, sessions, tokens } = setup(port, 4);
+    let Setup { biz_auth, sessions, tokens, .. } = setup(port, 4);
     let now = chrono::Utc::now();
     for (sid, tt) in sessions.iter().zip(&tokens) {
         for batch in 0..3 {
@@ -427,6 +430,105 @@ fn killed_while_analysing_every_job_completes_once_after_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The flow of api.md §11 survives SIGKILLs: killed while Agent 2 runs for the completed
+/// sessions, and again right after the last confirmation (Agents 3 and 4 queued or running),
+/// the study still reaches its report, and each step happened exactly once: one analysis per
+/// session (each tester told once), one report per session, one study report.
+#[test]
+fn killed_mid_flow_every_step_happens_once() {
+    use serde_json::json;
+    let dir = std::env::temp_dir().join(format!("openscouter-flow-{}", ulid::Ulid::generate()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A short lease, so the killed node's item is taken over quickly after the restart.
+    let env = [
+        ("OPENSCOUTER_WORKERS", "1"),
+        ("OPENSCOUTER_JOB_LEASE_SECS", "3"),
+        ("OPENSCOUTER_JOB_HEARTBEAT_SECS", "1"),
+    ];
+    let mut server = start_with(&dir, &env);
+    let port = server.port;
+    let Setup { biz_auth, sessions, tokens, testers } = setup(port, 3);
+    let job = post_get(port, &format!("/api/sessions/{}", sessions[0]), &biz_auth)["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = chrono::Utc::now();
+    for (sid, tt) in sessions.iter().zip(&tokens) {
+        let items: Vec<serde_json::Value> = (0..1000)
+            .map(|i| {
+                let ts = now + chrono::Duration::milliseconds(i * 150);
+                let selector = if i % 50 < 4 { "#pay" } else { "#list" };
+                json!({"eventType": "click", "targetSelector": selector, "url": "https://x.io/checkout",
+                       "timestamp": ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)})
+            })
+            .collect();
+        post(port, "/api/data/events", Some(tt), json!({"sessionId": sid, "batch": items}));
+        post(port, &format!("/api/sessions/{sid}/complete"), Some(tt), json!({}));
+    }
+    // Agent 2 is queued by each completion and running: kill.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let mut server = start_with(&dir, &env);
+    let port = server.port;
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "{what} did not happen within 40 s");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let status_of = |sid: &str| {
+        let (_, text) = http(port, "GET", &format!("/api/sessions/{sid}"), Some(&biz_auth), None).unwrap();
+        data(&text)["status"].as_str().unwrap_or("?").to_owned()
+    };
+    wait_for("every analysis", &|| sessions.iter().all(|s| status_of(s) == "analyzed"));
+    for (sid, auth) in sessions.iter().zip(&testers) {
+        let findings = post_get(port, &format!("/api/sessions/{sid}/findings"), auth);
+        let decisions: Vec<serde_json::Value> = findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| json!({"findingId": f["findingId"], "decision": "confirm"}))
+            .collect();
+        let out =
+            post(port, &format!("/api/sessions/{sid}/confirm"), Some(auth), json!({"decisions": decisions}));
+        assert_eq!(out["status"], "confirmed");
+    }
+    // Agents 3 and 4 are queued by the confirmations: kill again.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let mut server = start_with(&dir, &env);
+    let port = server.port;
+    let report =
+        || http(port, "GET", &format!("/api/reports/job/{job}"), Some(&biz_auth), None).unwrap().0 == 200;
+    wait_for("the study report", &report);
+    let notices = |auth: &str, kind: &str| {
+        let (_, text) = http(port, "GET", "/api/notifications?limit=100", Some(auth), None).unwrap();
+        data(&text)
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == kind)
+            .map(|n| n["data"].clone())
+            .collect::<Vec<_>>()
+    };
+    // Every session's report written once (one notice per report id), and the study's once.
+    wait_for("every session report", &|| notices(&biz_auth, "report.ready").len() >= 4);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let ready = notices(&biz_auth, "report.ready");
+    let study_reports = ready.iter().filter(|d| d.get("sessionId").is_none()).count();
+    assert_eq!(study_reports, 1, "{ready:?}");
+    for sid in &sessions {
+        assert_eq!(ready.iter().filter(|d| d["sessionId"] == sid.as_str()).count(), 1, "{sid}: {ready:?}");
+    }
+    for auth in &testers {
+        assert_eq!(notices(auth, "findings.ready").len(), 1, "each tester told once");
+    }
+    let _ = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status();
+    let _ = server.child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Issue #17: two `--role api` nodes and one `--role worker` on one PostgreSQL database and
 /// one Redis. Requests spread over both API nodes hold the free plan's limit (120/min)
 /// between them within ±5 %; a sign-out on A is refused on B within a second; an analysis
@@ -460,7 +562,7 @@ fn two_api_nodes_and_a_worker_share_one_system() {
     let mut b = start_node("api", &env);
     let mut worker = start_node("worker", &env);
     let (pa, pb) = (a.port, b.port);
-    let Setup { biz_auth, sessions, tokens } = setup(pa, 2);
+    let Setup { biz_auth, sessions, tokens, .. } = setup(pa, 2);
 
     // 1. One limit across the pair: a burst spread over both nodes.
     let user = post(

@@ -369,7 +369,8 @@ pub fn study_body() -> Value {
         ],
         "targeting": {"countries": ["GB"], "languages": ["en"], "devices": ["desktop"], "testerCount": 3},
         "ndCategories": ["adhd", "dyslexia"],
-        "compensation": {"currency": "GBP", "amount": 25.5, "type": "flat"}
+        "compensation": {"currency": "GBP", "amount": 25.5, "type": "flat"},
+        "settings": {"recordFacial": true, "recordVoice": true}
     })
 }
 
@@ -473,7 +474,7 @@ impl TestApp {
     /// Runs every due job to completion, like a worker would; returns how many ran.
     pub async fn drain_jobs(&self) -> usize {
         let mut n = 0;
-        while openscouter_server::services::queue::run_once(&self.state, "test-worker").await.unwrap() {
+        while openscouter_server::worker::run_once(&self.state, "test-worker").await.unwrap() {
             n += 1;
         }
         n
@@ -522,9 +523,14 @@ impl TestApp {
             .await
     }
 
-    /// Analyses a completed session and returns its findings.
+    /// Analyses a completed session and returns its findings. Completion queued Agent 2
+    /// (api.md §11): asking while it is pending returns that item; once it ran, there is nothing
+    /// to ask (a request then would be a re-run).
     pub async fn analyzed(&self, sid: &str, auth: &str) -> Vec<Value> {
-        self.post(&format!("/api/sessions/{sid}/analyze"), json!({}), Some(auth)).await.ok();
+        let s = self.get(&format!("/api/sessions/{sid}"), Some(auth)).await;
+        if s.ok()["status"] != "analyzed" {
+            self.post(&format!("/api/sessions/{sid}/analyze"), json!({}), Some(auth)).await.ok();
+        }
         self.drain_jobs().await;
         self.get(&format!("/api/sessions/{sid}/findings"), Some(auth)).await.ok().as_array().unwrap().clone()
     }

@@ -12,6 +12,7 @@ mod connections;
 mod dashboard;
 mod dashboard_browser;
 mod envelope;
+mod flow;
 mod governance;
 mod hardening;
 mod ingest;

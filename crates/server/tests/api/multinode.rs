@@ -14,8 +14,9 @@ use openscouter_server::clock::SystemClock;
 use openscouter_server::config::LimiterFallback;
 use openscouter_server::domain::QueueKind;
 use openscouter_server::ratelimit::{InProcessLimiter, Quota, RateLimiter, RedisLimiter};
-use openscouter_server::services::queue::{Done, Handler, Outcome, Work, enqueue, run_next};
+use openscouter_server::services::queue::{Done, Outcome, Work, enqueue};
 use openscouter_server::store::EnqueueGuard;
+use openscouter_server::worker::{Handler, run_next};
 use secrecy::SecretString;
 
 use crate::helpers::{Backend, TestApp, test_config};

@@ -208,6 +208,11 @@ async fn every_documented_example_works_as_written(b: Backend) {
         );
     }
 
+    // The documented study sets `requireThinkAloud: true`: the tester thinks aloud (here, a
+    // note) before completing (api.md §11).
+    app.post(&format!("/api/sessions/{sid}/notes"), json!({"text": "Where are the settings?"}), Some(&tt))
+        .await
+        .ok();
     // §3.2 POST /api/sessions/:id/complete `{completedAt}`.
     let completed_at = app.at(-1_000);
     let res = app

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use openscouter_server::domain::Tenant;
-use openscouter_server::services::queue::{Done, Outcome, run_next};
+use openscouter_server::services::queue::{Done, Outcome};
+use openscouter_server::worker::run_next;
 
 use crate::both;
 use crate::helpers::{Backend, TestApp};

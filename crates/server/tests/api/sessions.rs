@@ -110,7 +110,11 @@ async fn test_tokens_are_confined(b: Backend) {
     let batch = json!({"sessionId": s2, "batch": [{"eventType": "click", "targetSelector": "#a", "timestamp": app.at(0)}]});
     app.post("/api/data/events", batch, Some(&tt)).await.assert_error(403);
     app.get("/api/me", Some(&tt)).await.assert_error(403);
-    app.get(&format!("/api/sessions/{s1}"), Some(&tt)).await.assert_error(403);
+    // api.md §11: its own session's briefing, nothing more (the session itself stays unreadable).
+    let briefing = app.get(&format!("/api/sessions/{s1}"), Some(&tt)).await;
+    assert_eq!(briefing.ok()["sessionId"], json!(s1), "{}", briefing.text);
+    assert!(briefing.ok().get("testerId").is_none() && briefing.ok().get("pipelineStatus").is_none());
+    app.get(&format!("/api/sessions/{s1}/events"), Some(&tt)).await.assert_error(403);
     app.get("/api/jobs", Some(&tt)).await.assert_error(403);
     app.post("/api/tokens", json!({"name": "x", "scopes": ["read"]}), Some(&tt)).await.assert_error(403);
     app.post(&format!("/api/sessions/{s1}/pause"), json!({}), Some(&tt)).await.ok();

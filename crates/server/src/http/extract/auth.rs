@@ -107,6 +107,19 @@ impl Policy for SessionActorPolicy {
     }
 }
 
+/// A reader (as `AnyRole`) or a session test token, which the service confines to its own
+/// session's briefing (`GET /api/sessions/:id`).
+#[derive(Debug, Clone, Copy)]
+pub struct ReaderOrTestTokenPolicy;
+impl Policy for ReaderOrTestTokenPolicy {
+    fn check(p: &Principal, parts: &Parts) -> Result<(), AppError> {
+        match p.method {
+            AuthMethod::TestToken { .. } => Ok(()),
+            _ => AnyRole::check(p, parts),
+        }
+    }
+}
+
 /// A signed-in business member or admin (JWT).
 #[derive(Debug, Clone, Copy)]
 pub struct BusinessOrAdminJwt;
@@ -140,3 +153,5 @@ pub type BusinessOrAdmin = Authed<BusinessOrAdminJwt>;
 pub type Admin = Authed<AdminRole>;
 /// A signed-in user or a session test token.
 pub type SessionActor = Authed<SessionActorPolicy>;
+/// Any reader, or a session test token (for its briefing).
+pub type ReaderOrTestToken = Authed<ReaderOrTestTokenPolicy>;

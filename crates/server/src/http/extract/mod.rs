@@ -7,7 +7,7 @@ pub mod pagination;
 pub mod request_id;
 pub mod shared_secret;
 
-pub use auth::{Admin, Authed, BusinessOrAdmin, SessionActor, UserJwt};
+pub use auth::{Admin, Authed, BusinessOrAdmin, ReaderOrTestToken, SessionActor, UserJwt};
 pub use json::{ApiJson, OptionalJson, ValidatedJson};
 pub use pagination::Pagination;
 pub use request_id::RequestId;

@@ -47,6 +47,10 @@ pub struct CheckoutIn {
     pub success_url: Option<String>,
     /// Where Stripe sends the browser when the payer gives up; same rule.
     pub cancel_url: Option<String>,
+    /// Launch the study as soon as Stripe confirms the payment (`checkout.session.completed`),
+    /// as `POST /api/jobs/:id/launch` would, and tell the business; default `true`. With
+    /// `false`, the business launches it once paid.
+    pub launch_on_payment: Option<bool>,
 }
 
 /// A study's Checkout Session and payment.
@@ -100,8 +104,16 @@ async fn checkout(
     caller: Authed,
     ApiJson(b): ApiJson<CheckoutIn>,
 ) -> AppResult<Envelope<CheckoutOut>> {
-    let p = billing::checkout(&state, &caller, &b.job_id, b.success_url.as_deref(), b.cancel_url.as_deref())
-        .await?;
+    let launch = b.launch_on_payment.unwrap_or(true);
+    let p = billing::checkout(
+        &state,
+        &caller,
+        &b.job_id,
+        b.success_url.as_deref(),
+        b.cancel_url.as_deref(),
+        launch,
+    )
+    .await?;
     Ok(ok(checkout_out(p)))
 }
 

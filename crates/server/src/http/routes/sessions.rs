@@ -15,7 +15,7 @@ use crate::domain::{PipelineStatus, Role, SessionStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::pagination::{PageQuery, form_pairs};
-use crate::http::extract::{ApiJson, Authed, OptionalJson, Pagination, SessionActor};
+use crate::http::extract::{ApiJson, Authed, OptionalJson, Pagination, ReaderOrTestToken, SessionActor};
 use crate::http::state::AppState;
 use crate::services::analysis_input::{nd_categories, tester_label};
 use crate::services::export;
@@ -157,17 +157,147 @@ async fn list_sessions(
     ))
 }
 
-/// A session with its duration and pipeline status.
-#[utoipa::path(get, path = "/api/sessions/{id}", tag = "sessions", security(("jwt" = []), ("token" = ["read"])),
+/// A task in a briefing.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BriefingTaskOut {
+    pub task_id: String,
+    pub title: String,
+    pub description: String,
+    pub success_criteria: String,
+    pub order: i64,
+}
+
+/// The study as a recorder needs it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BriefingJobOut {
+    pub job_id: String,
+    pub title: String,
+    pub description: String,
+    pub prototype_type: crate::domain::study::PrototypeType,
+    pub tasks: Vec<BriefingTaskOut>,
+}
+
+/// The study's recording settings.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BriefingSettingsOut {
+    pub require_think_aloud: bool,
+    pub record_screen: bool,
+    pub record_facial: bool,
+    pub record_voice: bool,
+    pub max_duration_minutes: i64,
+}
+
+/// The streams the recorder may send: the study's setting AND the tester's consent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BriefingStreamsOut {
+    pub events: bool,
+    pub facial: bool,
+    pub voice: bool,
+    pub screen: bool,
+}
+
+/// Ingestion limits.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BriefingLimitsOut {
+    /// Items per batch.
+    pub batch_max: usize,
+    /// Items per minute for this session.
+    pub events_per_minute: u32,
+}
+
+/// The recorder's briefing (api.md §11): what `GET /api/sessions/:id` answers to the session's
+/// own test token, and nothing more.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BriefingOut {
+    pub session_id: String,
+    pub status: SessionStatus,
+    pub variant: Option<String>,
+    /// The A/B variant's `url` when it has one, else the study's `prototypeUrl`.
+    pub start_url: String,
+    pub job: BriefingJobOut,
+    pub settings: BriefingSettingsOut,
+    pub streams: BriefingStreamsOut,
+    pub consent: Option<ConsentRecord>,
+    pub token_expires_at: String,
+    pub limits: BriefingLimitsOut,
+}
+
+fn briefing_out(b: sessions::Briefing) -> BriefingOut {
+    let streams = b.streams();
+    let def = &b.study.definition;
+    let settings = &def.settings;
+    BriefingOut {
+        job: BriefingJobOut {
+            job_id: b.study.id.clone(),
+            title: def.title.clone(),
+            description: def.description.clone(),
+            prototype_type: def.prototype_type,
+            tasks: b
+                .study
+                .tasks
+                .iter()
+                .map(|t| BriefingTaskOut {
+                    task_id: t.id.clone(),
+                    title: t.title.clone(),
+                    description: t.description.clone(),
+                    success_criteria: t.success_criteria.clone(),
+                    order: t.order,
+                })
+                .collect(),
+        },
+        settings: BriefingSettingsOut {
+            require_think_aloud: settings.require_think_aloud,
+            record_screen: settings.record_screen,
+            record_facial: settings.record_facial,
+            record_voice: settings.record_voice,
+            max_duration_minutes: settings.max_duration_minutes,
+        },
+        streams: BriefingStreamsOut {
+            events: streams.events,
+            facial: streams.facial,
+            voice: streams.voice,
+            screen: streams.screenshots,
+        },
+        session_id: b.session.id,
+        status: b.session.status,
+        variant: b.session.variant,
+        start_url: b.start_url,
+        consent: b.session.consent,
+        token_expires_at: format_ms(b.token_expires_at),
+        limits: BriefingLimitsOut { batch_max: b.batch_max, events_per_minute: b.events_per_minute },
+    }
+}
+
+/// `GET /api/sessions/:id`: the session, or the briefing for a test token.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SessionReadOut {
+    Session(Box<SessionOut>),
+    Briefing(Box<BriefingOut>),
+}
+
+/// A session with its duration and pipeline status; with the session's own test token, the
+/// recorder's briefing instead (`BriefingOut`: study title, tasks and their ids, settings, the
+/// effective streams, consent, limits).
+#[utoipa::path(get, path = "/api/sessions/{id}", tag = "sessions", security(("jwt" = []), ("token" = ["read"]), ("testToken" = [])),
     params(("id" = String, Path, description = "Session id (`sess_…`)")),
-    responses((status = 200, body = Envelope<SessionOut>), (status = 404, description = "Absent or not visible")))]
+    responses((status = 200, body = Envelope<SessionReadOut>), (status = 403, description = "A test token of another session"), (status = 404, description = "Absent or not visible")))]
 async fn get_session(
     State(state): State<AppState>,
-    caller: Authed,
+    caller: ReaderOrTestToken,
     Path(id): Path<String>,
-) -> AppResult<Envelope<SessionOut>> {
-    let s = sessions::get(&state, &caller, &id).await?;
-    Ok(ok(session_out(s, caller.role, &caller.user_id, state.now())))
+) -> AppResult<Envelope<SessionReadOut>> {
+    Ok(ok(match sessions::view(&state, &caller, &id).await? {
+        sessions::SessionView::Full(s) => {
+            SessionReadOut::Session(Box::new(session_out(*s, caller.role, &caller.user_id, state.now())))
+        }
+        sessions::SessionView::Briefing(b) => SessionReadOut::Briefing(Box::new(briefing_out(*b))),
+    }))
 }
 
 fn controlled(state: &AppState, caller: &SessionActor, s: Session) -> Envelope<SessionOut> {

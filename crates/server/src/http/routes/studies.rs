@@ -62,6 +62,22 @@ pub struct StudyOut {
     /// report exists; only on `GET /api/jobs/:id` for the business and admins).
     #[schema(value_type = Option<Object>)]
     pub report: Option<serde_json::Value>,
+    /// Where the study's sessions are in the flow (only on `GET /api/jobs/:id`, for the
+    /// business and admins): how many sessions are at each `pipelineStatus`, abandoned sessions
+    /// apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<ProgressOut>,
+}
+
+/// Sessions per `pipelineStatus` (every status present, zeros included) and abandoned sessions.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressOut {
+    /// `{collecting, queued, analyzing, awaiting_confirmation, confirmed, reported, failed}` → count.
+    #[schema(value_type = Object, example = json!({"collecting": 1, "queued": 0, "analyzing": 0, "awaiting_confirmation": 1, "confirmed": 0, "reported": 1, "failed": 0}))]
+    pub pipeline: std::collections::BTreeMap<String, i64>,
+    /// Sessions abandoned (timed out without data): never analysed, their seats freed.
+    pub abandoned: i64,
 }
 
 fn study_out(s: Study) -> StudyOut {
@@ -89,6 +105,7 @@ fn study_out(s: Study) -> StudyOut {
         launched_at: s.launched_at.map(format_ms),
         closed_at: s.closed_at.map(format_ms),
         report: None,
+        progress: None,
     }
 }
 
@@ -144,9 +161,13 @@ async fn get_study(
     caller: Authed,
     Path(id): Path<String>,
 ) -> AppResult<Envelope<StudyOut>> {
-    let (study, report) = studies::get(&state, &caller, &id).await?;
+    let (study, report, progress) = studies::view(&state, &caller, &id).await?;
     let mut out = study_out(study);
     out.report = report.map(report_out);
+    out.progress = progress.map(|p| ProgressOut {
+        pipeline: p.pipeline.into_iter().map(|(k, v)| (k.as_str().to_owned(), v)).collect(),
+        abandoned: p.abandoned,
+    });
     Ok(ok(out))
 }
 

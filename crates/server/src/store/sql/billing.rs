@@ -15,7 +15,7 @@ fn placeholders(start: usize, n: usize) -> String {
 }
 
 const PAYMENT_COLS: &str = "study_id, organization_id, status, currency, unit_amount, fee_per_session, quantity, \
-     amount_total, checkout_session_id, checkout_url, idempotency_key, created_at, updated_at, paid_at";
+     amount_total, checkout_session_id, checkout_url, idempotency_key, created_at, updated_at, paid_at, launch_on_payment";
 
 type PaymentRow = (
     String,
@@ -32,6 +32,7 @@ type PaymentRow = (
     i64,
     i64,
     Option<i64>,
+    bool,
 );
 
 fn payment_from(r: PaymentRow) -> StudyPayment {
@@ -50,6 +51,7 @@ fn payment_from(r: PaymentRow) -> StudyPayment {
         created_at: r.11,
         updated_at: r.12,
         paid_at: r.13,
+        launch_on_payment: r.14,
     }
 }
 
@@ -183,14 +185,15 @@ impl BillingStore for SqlStore {
         let update = format!(
             "UPDATE study_payments SET status = $1, currency = $2, unit_amount = $3, fee_per_session = $4, quantity = $5, \
              amount_total = $6, checkout_session_id = $7, checkout_url = $8, idempotency_key = $9, updated_at = $10, \
-             paid_at = NULL WHERE study_id = $11 AND status IN ({})",
-            placeholders(12, replace_in.len())
+             paid_at = NULL, launch_on_payment = $12 WHERE study_id = $11 AND status IN ({})",
+            placeholders(13, replace_in.len())
         );
         let changed = write!(self, p => {
             let inserted = sqlx::query(
                 "INSERT INTO study_payments (study_id, organization_id, status, currency, unit_amount, fee_per_session, \
-                 quantity, amount_total, checkout_session_id, checkout_url, idempotency_key, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (study_id) DO NOTHING",
+                 quantity, amount_total, checkout_session_id, checkout_url, idempotency_key, created_at, updated_at, \
+                 launch_on_payment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
+                 ON CONFLICT (study_id) DO NOTHING",
             )
             .bind(&pay.study_id)
             .bind(&pay.organization_id)
@@ -204,6 +207,7 @@ impl BillingStore for SqlStore {
             .bind(&pay.checkout_url)
             .bind(&pay.idempotency_key)
             .bind(pay.created_at)
+            .bind(pay.launch_on_payment)
             .execute(p)
             .await?
             .rows_affected();
@@ -221,7 +225,8 @@ impl BillingStore for SqlStore {
                     .bind(&pay.checkout_url)
                     .bind(&pay.idempotency_key)
                     .bind(pay.updated_at)
-                    .bind(&pay.study_id);
+                    .bind(&pay.study_id)
+                    .bind(pay.launch_on_payment);
                 for s in replace_in {
                     q = q.bind(*s);
                 }

@@ -332,19 +332,65 @@ macro_rules! session_owner {
     }};
 }
 
+/// The columns of a queue row, in `JobRow` order.
+const JOB_COLS: &str = "id, kind, subject_id, organization_id, tester_id, status, attempts, max_attempts, run_at, \
+     error, result_ref, created_at, updated_at, payload, result";
+
+type JobRow = (
+    String,
+    QueueKind,
+    String,
+    String,
+    Option<String>,
+    QueueStatus,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+/// A queue row as the store returns it.
+fn job_from(r: JobRow) -> QueueItem {
+    QueueItem {
+        id: r.0,
+        kind: r.1,
+        subject_id: r.2,
+        organization_id: r.3,
+        tester_id: r.4,
+        status: r.5,
+        attempts: r.6,
+        max_attempts: r.7,
+        run_at: r.8,
+        error: r.9,
+        result_ref: r.10,
+        created_at: r.11,
+        updated_at: r.12,
+        payload: r.13,
+        result: r.14,
+    }
+}
+
 mod accounts;
 mod backup;
 mod billing;
 mod governance;
 mod oauth;
-mod pipeline;
-mod sessions;
-mod studies;
-// Its helpers (pacing slots, queued sends, notification rows) serve the two modules after it.
+// Its helpers (pacing slots, queued sends, notification rows) serve the modules after it.
 #[macro_use]
 mod telegram;
+// The queue's guards and a step's follow-ups, shared by the modules after it.
+#[macro_use]
+mod flow;
 mod notifications;
+mod pipeline;
 mod scheduler;
+mod sessions;
+mod studies;
 mod webhooks;
 
 fn to_u64(n: i64) -> u64 {

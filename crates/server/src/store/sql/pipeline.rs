@@ -4,47 +4,6 @@ use async_trait::async_trait;
 
 use super::*;
 
-const JOB_COLS: &str = "id, kind, subject_id, organization_id, tester_id, status, attempts, max_attempts, run_at, \
-     error, result_ref, created_at, updated_at, payload, result";
-
-type JobRow = (
-    String,
-    QueueKind,
-    String,
-    String,
-    Option<String>,
-    QueueStatus,
-    i64,
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-);
-
-fn job_from(r: JobRow) -> QueueItem {
-    QueueItem {
-        id: r.0,
-        kind: r.1,
-        subject_id: r.2,
-        organization_id: r.3,
-        tester_id: r.4,
-        status: r.5,
-        attempts: r.6,
-        max_attempts: r.7,
-        run_at: r.8,
-        error: r.9,
-        result_ref: r.10,
-        created_at: r.11,
-        updated_at: r.12,
-        payload: r.13,
-        result: r.14,
-    }
-}
-
 impl SqlStore {
     /// The newest report matching `condition` (on `$1`) within `scope`.
     async fn find_report(
@@ -83,80 +42,17 @@ impl SqlStore {
 #[async_trait]
 impl PipelineStore for SqlStore {
     async fn enqueue(&self, job: NewQueueItem, guard: EnqueueGuard<'_>) -> StoreResult<Guarded<QueueItem>> {
-        let select = format!(
-            "SELECT {JOB_COLS} FROM analysis_jobs WHERE subject_id = $1 AND kind = $2 AND status IN ($3, $4)"
-        );
         let id = write!(self, p => {
             let mut tx = p.begin().await?;
-            match guard {
-                EnqueueGuard::Session { within, pipeline } => {
-                    let status: Option<(SessionStatus,)> = sqlx::query_as("SELECT status FROM sessions WHERE id = $1")
-                        .bind(&job.subject_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    match status {
-                        None => return Ok(Guarded::NotFound),
-                        Some((s,)) if !within.contains(&s) => return Ok(Guarded::WrongState(s.to_string())),
-                        Some(_) => {}
-                    }
-                    if let Some(pipeline) = pipeline {
-                        sqlx::query("UPDATE sessions SET pipeline_status = $1, updated_at = $2 WHERE id = $3")
-                            .bind(pipeline)
-                            .bind(job.now)
-                            .bind(&job.subject_id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-                EnqueueGuard::StudyHasSession { with } => {
-                    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE study_id = $1 AND status = $2")
-                        .bind(&job.subject_id)
-                        .bind(with)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    if n == 0 {
-                        return Ok(Guarded::WrongState(format!("none {with}")));
-                    }
-                }
-                EnqueueGuard::StudyIn { within } => {
-                    let status: Option<(StudyStatus,)> = sqlx::query_as("SELECT status FROM studies WHERE id = $1")
-                        .bind(&job.subject_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    match status {
-                        None => return Ok(Guarded::NotFound),
-                        Some((s,)) if !within.contains(&s) => return Ok(Guarded::WrongState(s.to_string())),
-                        Some(_) => {}
-                    }
-                }
-                EnqueueGuard::Unconditional => {}
+            match guard_refusal!(tx, guard, &job.subject_id, job.now) {
+                Some(Guarded::NotFound) => return Ok(Guarded::NotFound),
+                Some(Guarded::WrongState(s)) => return Ok(Guarded::WrongState(s)),
+                Some(Guarded::Done(())) | None => {}
             }
-            let pending: Option<JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(select))
-                .bind(&job.subject_id)
-                .bind(job.kind)
-                .bind(QueueStatus::Queued)
-                .bind(QueueStatus::Running)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(existing) = pending {
-                // The pipeline update above is rolled back with the transaction.
+            if let Some(existing) = insert_item!(tx, &job) {
+                // A pipeline move made by the guard is rolled back with the transaction.
                 return Ok(Guarded::Done(job_from(existing)));
             }
-            sqlx::query(
-                "INSERT INTO analysis_jobs (id, kind, subject_id, organization_id, tester_id, status, attempts, max_attempts, \
-                 run_at, created_at, updated_at, payload) VALUES ($1, $2, $3, $4, $5, $9, 0, $6, $7, $7, $7, $8)",
-            )
-            .bind(&job.id)
-            .bind(job.kind)
-            .bind(&job.subject_id)
-            .bind(&job.organization_id)
-            .bind(&job.tester_id)
-            .bind(job.max_attempts)
-            .bind(job.now)
-            .bind(&job.payload)
-            .bind(QueueStatus::Queued)
-            .execute(&mut *tx)
-            .await?;
             tx.commit().await?;
             job.id.clone()
         });
@@ -228,6 +124,7 @@ impl PipelineStore for SqlStore {
         error: &str,
         retry_at: Option<i64>,
         on_final: Option<PipelineStatus>,
+        then: FollowUps,
         now: i64,
     ) -> StoreResult<()> {
         write!(self, p => {
@@ -243,13 +140,16 @@ impl PipelineStore for SqlStore {
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-            if let (Some((subject,)), None, Some(pipeline)) = (row, retry_at, on_final) {
-                sqlx::query("UPDATE sessions SET pipeline_status = $1, updated_at = $2 WHERE id = $3")
-                    .bind(pipeline)
-                    .bind(now)
-                    .bind(subject)
-                    .execute(&mut *tx)
-                    .await?;
+            if let (Some((subject,)), None) = (row, retry_at) {
+                if let Some(pipeline) = on_final {
+                    sqlx::query("UPDATE sessions SET pipeline_status = $1, updated_at = $2 WHERE id = $3")
+                        .bind(pipeline)
+                        .bind(now)
+                        .bind(subject)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                apply_follow_ups!(tx, &then, now);
             }
             tx.commit().await?;
             Ok(())
@@ -313,6 +213,7 @@ impl PipelineStore for SqlStore {
                 let (org, _) = session_owner!(tx, session_id);
                 maybe_emit!(tx, &org, &saved.event, now);
             }
+            apply_follow_ups!(tx, &saved.then, now);
             tx.commit().await?;
             Ok(Guarded::Done(()))
         })
@@ -339,11 +240,12 @@ impl PipelineStore for SqlStore {
         })
     }
 
-    async fn save_report(&self, r: NewReport) -> StoreResult<()> {
+    async fn save_report(&self, r: NewReport) -> StoreResult<bool> {
         write!(self, p => {
             let mut tx = p.begin().await?;
-            sqlx::query(
-                "INSERT INTO reports (id, kind, subject_id, study_id, organization_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            let done = sqlx::query(
+                "INSERT INTO reports (id, kind, subject_id, study_id, organization_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (id) DO NOTHING",
             )
             .bind(&r.id)
             .bind(r.kind)
@@ -354,6 +256,10 @@ impl PipelineStore for SqlStore {
             .bind(r.now)
             .execute(&mut *tx)
             .await?;
+            if done.rows_affected() == 0 {
+                // Written by an earlier run of the same item: its effects are already there.
+                return Ok(false);
+            }
             if let Some(pipeline) = r.session_pipeline {
                 sqlx::query("UPDATE sessions SET pipeline_status = $1, updated_at = $2 WHERE id = $3")
                     .bind(pipeline)
@@ -363,8 +269,9 @@ impl PipelineStore for SqlStore {
                     .await?;
             }
             maybe_emit!(tx, &r.organization_id, &r.event, r.now);
+            apply_follow_ups!(tx, &r.then, r.now);
             tx.commit().await?;
-            Ok(())
+            Ok(true)
         })
     }
 
@@ -398,6 +305,61 @@ impl PipelineStore for SqlStore {
             .fetch_all(p)
             .await?;
             Ok(rows.into_iter().map(|(id,)| id).collect())
+        })
+    }
+
+    async fn sessions_with_pipeline(
+        &self,
+        study_id: &str,
+        pipeline: PipelineStatus,
+        except: SessionStatus,
+    ) -> StoreResult<Vec<String>> {
+        read!(self, p => {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT id FROM sessions WHERE study_id = $1 AND pipeline_status = $2 AND status <> $3 ORDER BY created_at, id",
+            )
+            .bind(study_id)
+            .bind(pipeline)
+            .bind(except)
+            .fetch_all(p)
+            .await?;
+            Ok(rows.into_iter().map(|(id,)| id).collect())
+        })
+    }
+
+    async fn sessions_waiting(
+        &self,
+        status: SessionStatus,
+        pipeline: PipelineStatus,
+        before: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, String, String, String, i64)>> {
+        read!(self, p => {
+            Ok(sqlx::query_as(
+                "SELECT x.id, x.study_id, s.organization_id, x.tester_id, x.updated_at FROM sessions x \
+                 JOIN studies s ON s.id = x.study_id WHERE x.status = $1 AND x.pipeline_status = $2 \
+                 AND x.updated_at < $3 ORDER BY x.updated_at, x.id LIMIT $4",
+            )
+            .bind(status)
+            .bind(pipeline)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(p)
+            .await?)
+        })
+    }
+
+    async fn pipeline_counts(
+        &self,
+        study_id: &str,
+    ) -> StoreResult<Vec<(SessionStatus, PipelineStatus, i64)>> {
+        read!(self, p => {
+            Ok(sqlx::query_as(
+                "SELECT status, pipeline_status, COUNT(*) FROM sessions WHERE study_id = $1 GROUP BY status, pipeline_status",
+            )
+            .bind(study_id)
+            .fetch_all(p)
+            .await?)
         })
     }
 
@@ -464,6 +426,7 @@ impl PipelineStore for SqlStore {
                     .await?;
                 }
                 maybe_emit!(tx, &org, &c.event, now);
+                apply_follow_ups!(tx, &c.then, now);
             }
             tx.commit().await?;
             Ok(Guarded::Done(confirmed))

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
 use super::*;
+use crate::domain::SeatStatus;
 
 const SESSION_SELECT: &str = "SELECT x.id, x.study_id, s.organization_id, x.tester_id, st.label_no, x.variant, x.status, \
      x.pipeline_status, x.started_at, x.paused_at, x.paused_ms, x.completed_at, x.consent, x.consent_events, \
@@ -320,6 +321,21 @@ impl SessionStore for SqlStore {
             if !t.from.contains(&status) {
                 return Ok(Guarded::WrongState(status.to_string()));
             }
+            if let SessionChange::Abandon { .. } = t.change {
+                // An abandoned session never holds a seat: it is given back as a decline gives it
+                // (the tester may take one again, keeping their label).
+                sqlx::query(
+                    "UPDATE study_testers SET status = $1, updated_at = $2 WHERE status = $4 \
+                     AND study_id = (SELECT study_id FROM sessions WHERE id = $3) \
+                     AND tester_id = (SELECT tester_id FROM sessions WHERE id = $3)",
+                )
+                .bind(SeatStatus::Declined)
+                .bind(now)
+                .bind(id)
+                .bind(SeatStatus::Accepted)
+                .execute(&mut *tx)
+                .await?;
+            }
             let q = match t.change {
                 SessionChange::Pause { to } => {
                     sqlx::query("UPDATE sessions SET status = $3, paused_at = $1, updated_at = $1 WHERE id = $2")
@@ -356,6 +372,7 @@ impl SessionStore for SqlStore {
                 let (org, _) = session_owner!(tx, id);
                 maybe_emit!(tx, &org, &t.event, now);
             }
+            apply_follow_ups!(tx, &t.then, now);
             tx.commit().await?;
             Ok::<_, StoreError>(Guarded::Done(()))
         })?;
@@ -366,6 +383,33 @@ impl SessionStore for SqlStore {
             Guarded::NotFound => Ok(Guarded::NotFound),
             Guarded::WrongState(s) => Ok(Guarded::WrongState(s)),
         }
+    }
+
+    async fn last_item_at(&self, session_id: &str) -> StoreResult<Option<i64>> {
+        read!(self, p => {
+            let (at,): (Option<i64>,) = sqlx::query_as(
+                "SELECT MAX(ts) FROM (SELECT MAX(ts) AS ts FROM events WHERE session_id = $1 \
+                 UNION ALL SELECT MAX(ts) FROM facial WHERE session_id = $1 \
+                 UNION ALL SELECT MAX(ts) FROM voice WHERE session_id = $1 \
+                 UNION ALL SELECT MAX(ts) FROM session_notes WHERE session_id = $1) AS items",
+            )
+            .bind(session_id)
+            .fetch_one(p)
+            .await?;
+            Ok(at)
+        })
+    }
+
+    async fn think_aloud_items(&self, session_id: &str) -> StoreResult<i64> {
+        read!(self, p => {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM voice WHERE session_id = $1) + (SELECT COUNT(*) FROM session_notes WHERE session_id = $1)",
+            )
+            .bind(session_id)
+            .fetch_one(p)
+            .await?;
+            Ok(n)
+        })
     }
 
     async fn set_consent(

@@ -322,7 +322,7 @@ impl StudyStore for SqlStore {
         id: &str,
         from: &[StudyStatus],
         to: StudyStatus,
-        event: Option<OutboundEvent>,
+        then: FollowUps,
         now: i64,
     ) -> StoreResult<Guarded<Study>> {
         write!(self, p => {
@@ -340,11 +340,7 @@ impl StudyStore for SqlStore {
             .bind(StudyStatus::Closed)
             .execute(&mut *tx)
             .await?;
-            if let Some(ev) = &event {
-                let (org,): (String,) =
-                    sqlx::query_as("SELECT organization_id FROM studies WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
-                emit_event!(tx, &org, ev, now);
-            }
+            apply_follow_ups!(tx, &then, now);
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;

@@ -1,0 +1,379 @@
+//! The study runs by itself (api.md §11): from the testers' sessions to the study report with
+//! nobody calling an agent; a failing step is marked, told and left behind.
+
+#![allow(clippy::unwrap_used)]
+
+use serde_json::{Value, json};
+
+use openscouter_server::domain::QueueKind;
+use openscouter_server::error::AppError;
+use openscouter_server::worker::{Handler, dispatch, run_next};
+
+use crate::both;
+use crate::helpers::{Account, Backend, TestApp, study_body};
+
+both!(
+    a_study_goes_from_launch_to_its_report_by_itself,
+    a_failed_analysis_leaves_the_study_report_to_the_others,
+    the_duration_limit_completes_with_data_and_frees_an_empty_sessions_seat,
+    study_settings_are_enforced_per_item,
+    a_test_token_reads_its_briefing,
+    undecided_findings_are_reminded_after_the_studys_hours_and_at_72_h,
+);
+
+const CRON: &str = "cron-secret-for-tests";
+const MINUTE: i64 = 60_000;
+
+/// The kinds of the caller's notifications, oldest first.
+async fn notice_kinds(app: &TestApp, who: &Account) -> Vec<String> {
+    let res = app.get("/api/notifications?limit=100", Some(&who.bearer())).await;
+    let mut kinds: Vec<String> =
+        res.ok().as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap().to_owned()).collect();
+    kinds.reverse();
+    kinds
+}
+
+fn count(kinds: &[String], kind: &str) -> usize {
+    kinds.iter().filter(|k| *k == kind).count()
+}
+
+/// Three testers each start a session, record a broken checkout and complete it.
+async fn three_completed(app: &TestApp, biz: &Account, job: &str) -> Vec<(Account, String)> {
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    let task = study.ok()["tasks"][0]["taskId"].as_str().unwrap().to_owned();
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        let t = app.tester().await;
+        let (sid, token) = app.session(&t, job).await;
+        app.broken_checkout(&sid, &format!("Token {token}"), &task).await;
+        out.push((t, sid));
+    }
+    out
+}
+
+async fn a_study_goes_from_launch_to_its_report_by_itself(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let biz = app.signup("business").await;
+    let job = app.launched_study(&biz, study_body()).await;
+    let testers = three_completed(&app, &biz, &job).await;
+    for (_, sid) in &testers {
+        let s = app.get(&format!("/api/sessions/{sid}"), Some(&biz.bearer())).await;
+        assert_eq!(
+            (s.ok()["status"].as_str(), s.ok()["pipelineStatus"].as_str()),
+            (Some("completed"), Some("queued"))
+        );
+    }
+    // Agent 2 was queued by each completion; a worker runs the queue.
+    app.drain_jobs().await;
+    for (t, sid) in &testers {
+        let s = app.get(&format!("/api/sessions/{sid}"), Some(&biz.bearer())).await;
+        assert_eq!(
+            (s.ok()["status"].as_str(), s.ok()["pipelineStatus"].as_str()),
+            (Some("analyzed"), Some("awaiting_confirmation"))
+        );
+        // The tester is told, with the page where they confirm.
+        let notices = app.get("/api/notifications", Some(&t.bearer())).await;
+        let ready: Vec<&Value> =
+            notices.ok().as_array().unwrap().iter().filter(|n| n["kind"] == "findings.ready").collect();
+        assert_eq!(ready.len(), 1, "{}", notices.text);
+        assert_eq!(ready[0]["data"]["sessionId"], sid.as_str());
+        assert!(ready[0]["data"]["url"].as_str().unwrap().ends_with(&format!("/app/sessions/{sid}")));
+        // Nothing reaches a report before the tester confirms.
+        app.get(&format!("/api/sessions/{sid}/report"), Some(&biz.bearer())).await.assert_error(404);
+    }
+    app.get(&format!("/api/reports/job/{job}"), Some(&biz.bearer())).await.assert_error(404);
+
+    for (i, (t, sid)) in testers.iter().enumerate() {
+        assert_eq!(app.confirm_all(sid, &t.bearer()).await.ok()["status"], "confirmed");
+        app.drain_jobs().await;
+        // Agent 3 ran for the confirmed session.
+        let r = app.get(&format!("/api/sessions/{sid}/report"), Some(&biz.bearer())).await;
+        assert_eq!(r.ok()["sessionId"], sid.as_str(), "{}", r.text);
+        let study_report = app.get(&format!("/api/reports/job/{job}"), Some(&biz.bearer())).await;
+        if i < 2 {
+            // The study is not complete yet: no synthesis.
+            study_report.assert_error(404);
+        } else {
+            assert_eq!(study_report.ok()["jobId"], job.as_str(), "{}", study_report.text);
+            assert_eq!(study_report.ok()["sessionsNotAnalysed"], json!([]));
+        }
+    }
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(study.ok()["status"], "completed");
+    let s = app.get(&format!("/api/sessions/{}", testers[0].1), Some(&biz.bearer())).await;
+    assert_eq!(s.ok()["pipelineStatus"], "reported");
+    // The business was told of each report once: three session reports and the study's.
+    let kinds = notice_kinds(&app, &biz).await;
+    assert_eq!(count(&kinds, "report.ready"), 4, "{kinds:?}");
+    // Nothing left to run, and running again changes nothing.
+    assert_eq!(app.drain_jobs().await, 0);
+
+    // The manual endpoints still answer: a re-run of Agent 4 by hand.
+    let res = app.post(&format!("/api/reports/job/{job}"), json!({}), Some(&biz.bearer())).await;
+    assert_eq!(res.ok()["status"], "queued");
+    let again = app.post(&format!("/api/reports/job/{job}"), json!({}), Some(&biz.bearer())).await;
+    assert_eq!(again.ok()["analysisJobId"], res.ok()["analysisJobId"], "the pending item, not a second");
+}
+
+/// Runs the queue with `handler`; retries come back after their backoff, so the clock moves
+/// past it until nothing is due.
+async fn run_all(app: &TestApp, handler: &Handler) {
+    for _ in 0..10 {
+        while run_next(&app.state, "test-worker", handler).await.unwrap() {}
+        app.clock.advance_ms(600_000);
+    }
+}
+
+async fn a_failed_analysis_leaves_the_study_report_to_the_others(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let biz = app.signup("business").await;
+    let admin = app.admin().await;
+    let job = app.launched_study(&biz, study_body()).await;
+    let testers = three_completed(&app, &biz, &job).await;
+    let doomed = testers[1].1.clone();
+    // Agent 2 fails for one session on every attempt; the rest of the queue runs as usual.
+    let failing = doomed.clone();
+    let handler: Box<Handler> = Box::new(move |state, item| {
+        let fail = item.kind == QueueKind::AnalyzeSession && item.subject_id == failing;
+        Box::pin(async move {
+            if fail {
+                Err(AppError::Internal("the engine fell over".into()))
+            } else {
+                dispatch(state, item).await
+            }
+        })
+    });
+    run_all(&app, &*handler).await;
+    let s = app.get(&format!("/api/sessions/{doomed}"), Some(&biz.bearer())).await;
+    assert_eq!(
+        (s.ok()["status"].as_str(), s.ok()["pipelineStatus"].as_str()),
+        (Some("completed"), Some("failed"))
+    );
+    // The business and the admins are told.
+    assert_eq!(count(&notice_kinds(&app, &biz).await, "pipeline.failed"), 1);
+    assert_eq!(count(&notice_kinds(&app, &admin).await, "pipeline.failed"), 1);
+
+    for (t, sid) in testers.iter().filter(|(_, s)| *s != doomed) {
+        assert_eq!(app.confirm_all(sid, &t.bearer()).await.ok()["status"], "confirmed");
+    }
+    run_all(&app, &*handler).await;
+    // The synthesis went on without the failed session, and names it.
+    let report = app.get(&format!("/api/reports/job/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(report.ok()["sessionsNotAnalysed"], json!([doomed]), "{}", report.text);
+    // A retry by hand queues Agent 2 again.
+    let res = app.post(&format!("/api/sessions/{doomed}/analyze"), json!({}), Some(&biz.bearer())).await;
+    assert_eq!(res.ok()["status"], "queued");
+}
+
+async fn the_duration_limit_completes_with_data_and_frees_an_empty_sessions_seat(b: Backend) {
+    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_CRON_SECRET", CRON)]).await else { return };
+    let biz = app.signup("business").await;
+    let job = app.launched_study(&biz, study_body()).await; // 45 min + 30 min grace
+    let (with_data, idle) = (app.tester().await, app.tester().await);
+    let (sid, token) = app.session(&with_data, &job).await;
+    let last = app.at(60_000);
+    let batch = vec![
+        json!({"eventType": "click", "targetSelector": "#a", "timestamp": app.at(0)}),
+        json!({"eventType": "click", "targetSelector": "#b", "timestamp": last}),
+    ];
+    app.events(&sid, &format!("Token {token}"), batch).await;
+    let (empty, _) = app.session(&idle, &job).await;
+    let seats = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await.ok()["seatsTaken"].clone();
+    assert_eq!(seats, 2);
+
+    app.clock.advance_ms(80 * MINUTE);
+    let biz_auth = format!(
+        "Bearer {}",
+        app.post("/api/auth/signin", json!({"email": biz.email, "password": crate::helpers::PASSWORD}), None)
+            .await
+            .ok()["accessToken"]
+            .as_str()
+            .unwrap()
+    );
+    let res = app.post("/api/cron/session-timeouts", json!({}), Some(&format!("Bearer {CRON}"))).await;
+    assert_eq!(res.ok()["processed"], 2, "{}", res.text);
+    // With data: completed at its last item's time, and on into the flow.
+    let s = app.get(&format!("/api/sessions/{sid}"), Some(&biz_auth)).await;
+    assert_eq!(
+        (s.ok()["status"].as_str(), s.ok()["pipelineStatus"].as_str()),
+        (Some("completed"), Some("queued")),
+        "{}",
+        s.text
+    );
+    assert_eq!(s.ok()["completedAt"], json!(last));
+    // Without: abandoned, and its seat free at once (for another tester: one session per tester
+    // and study stays the schema's rule).
+    let s = app.get(&format!("/api/sessions/{empty}"), Some(&biz_auth)).await;
+    assert_eq!(s.ok()["status"], "abandoned");
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz_auth)).await;
+    assert_eq!(study.ok()["seatsTaken"], 1, "{}", study.text);
+    let idle_auth = format!(
+        "Bearer {}",
+        app.post(
+            "/api/auth/signin",
+            json!({"email": idle.email, "password": crate::helpers::PASSWORD}),
+            None
+        )
+        .await
+        .ok()["accessToken"]
+            .as_str()
+            .unwrap()
+    );
+    let next = app.tester().await;
+    app.session(&next, &job).await;
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz_auth)).await;
+    assert_eq!(study.ok()["seatsTaken"], 2, "{}", study.text);
+    // Where the sessions are in the flow.
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz_auth)).await;
+    let progress = &study.ok()["progress"];
+    assert_eq!(progress["pipeline"]["queued"], 1, "{progress}");
+    assert_eq!(progress["pipeline"]["collecting"], 1, "{progress}");
+    assert_eq!(progress["pipeline"]["failed"], 0, "{progress}");
+    assert_eq!(progress["abandoned"], 1, "{progress}");
+    app.drain_jobs().await;
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz_auth)).await;
+    assert_eq!(study.ok()["progress"]["pipeline"]["awaiting_confirmation"], 1, "{}", study.text);
+    // Testers do not see the business's progress view.
+    let mine = app.get(&format!("/api/jobs/{job}"), Some(&idle_auth)).await;
+    assert!(mine.ok().get("progress").is_none(), "{}", mine.text);
+}
+
+async fn study_settings_are_enforced_per_item(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let biz = app.signup("business").await;
+    let mut body = study_body();
+    body["settings"] = json!({"recordFacial": false, "recordVoice": false, "requireThinkAloud": true});
+    let job = app.launched_study(&biz, body).await;
+    let t = app.tester().await;
+    let (sid, token) = app.session(&t, &job).await; // consent to every stream
+    let tt = format!("Token {token}");
+    let facial = json!({"sessionId": sid, "batch": [{"timestamp": app.at(0), "emotion": "happy", "confidence": 0.9, "faceDetected": true}]});
+    let res = app.post("/api/data/facial", facial, Some(&tt)).await;
+    assert_eq!((res.ok()["accepted"].as_u64(), res.ok()["rejected"].as_u64()), (Some(0), Some(1)));
+    assert!(res.ok()["rejections"][0]["reason"].as_str().unwrap().contains("recordFacial"), "{}", res.text);
+    let voice = json!({"sessionId": sid, "batch": [{"timestamp": app.at(0), "durationMs": 1000, "transcript": "hm", "confidence": 0.9}]});
+    let res = app.post("/api/data/voice", voice, Some(&tt)).await;
+    assert_eq!(res.ok()["rejected"], 1);
+    assert!(res.ok()["rejections"][0]["reason"].as_str().unwrap().contains("recordVoice"), "{}", res.text);
+    // Events are always recorded.
+    app.events(
+        &sid,
+        &tt,
+        vec![json!({"eventType": "click", "targetSelector": "#a", "timestamp": app.at(0)})],
+    )
+    .await;
+    // requireThinkAloud: neither a voice segment nor a note yet.
+    let msg =
+        app.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(&tt)).await.assert_error(422);
+    assert!(msg.contains("requireThinkAloud") && msg.contains("note"), "{msg}");
+    app.post(
+        &format!("/api/sessions/{sid}/notes"),
+        json!({"text": "The pay button does nothing"}),
+        Some(&tt),
+    )
+    .await
+    .ok();
+    let done = app.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(&tt)).await;
+    assert_eq!(done.ok()["status"], "completed", "{}", done.text);
+
+    // An A/B variant's url must be http or https.
+    let mut body = study_body();
+    body["abTest"] = json!({"enabled": true, "variants": [{"label": "A", "url": "ftp://x.io"}, {"label": "B"}],
+                            "splitRatio": {"A": 0.5, "B": 0.5}});
+    let msg = app.post("/api/jobs", body, Some(&biz.bearer())).await.assert_error(422);
+    assert!(msg.starts_with("abTest.variants[0].url"), "{msg}");
+}
+
+async fn a_test_token_reads_its_briefing(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let biz = app.signup("business").await;
+    let mut body = study_body();
+    body["settings"] = json!({"recordFacial": true, "recordVoice": false, "maxDurationMinutes": 30});
+    body["abTest"] = json!({"enabled": true, "variants": [{"label": "A", "url": "https://a.shop.example.com/"}, {"label": "B"}],
+                            "splitRatio": {"A": 0.5, "B": 0.5}});
+    let job = app.launched_study(&biz, body).await;
+    let t = app.tester().await;
+    app.post(&format!("/api/jobs/{job}/accept"), json!({}), Some(&t.bearer())).await.ok();
+    let created = app
+        .post(
+            "/api/sessions",
+            json!({"jobId": job, "testerId": t.user_id, "variant": "A",
+            "consent": {"version": "v1", "streams": {"events": true, "facial": false, "voice": true}}}),
+            Some(&t.bearer()),
+        )
+        .await;
+    let sid = created.ok()["sessionId"].as_str().unwrap().to_owned();
+    let tt = format!("Token {}", created.ok()["testToken"].as_str().unwrap());
+    let res = app.get(&format!("/api/sessions/{sid}"), Some(&tt)).await;
+    let b = res.ok();
+    assert_eq!(b["sessionId"], sid.as_str(), "{}", res.text);
+    assert_eq!(b["status"], "active");
+    assert_eq!(b["variant"], "A");
+    assert_eq!(b["startUrl"], "https://a.shop.example.com/");
+    assert_eq!(b["job"]["jobId"], job.as_str());
+    assert_eq!(b["job"]["title"], "Checkout usability");
+    assert_eq!(b["job"]["tasks"].as_array().unwrap().len(), 2);
+    assert!(b["job"]["tasks"][0]["taskId"].as_str().unwrap().starts_with("task_"), "{}", res.text);
+    assert_eq!(b["settings"]["maxDurationMinutes"], 30);
+    // Effective streams: the setting AND the consent.
+    assert_eq!(b["streams"], json!({"events": true, "facial": false, "voice": false, "screen": false}));
+    assert_eq!(b["consent"]["version"], "v1");
+    assert_eq!(b["limits"]["batchMax"], 1000);
+    assert!(b["tokenExpiresAt"].is_string());
+    // Nothing more: no tester, no pipeline, no analysis.
+    for key in ["testerId", "pipelineStatus", "analysis", "jobId", "testerLabel"] {
+        assert!(b.get(key).is_none(), "{key} in the briefing: {}", res.text);
+    }
+    // Another session's token gets nothing; the tester's JWT still reads the session.
+    let other = app.tester().await;
+    let (other_sid, _) = app.session(&other, &job).await;
+    app.get(&format!("/api/sessions/{other_sid}"), Some(&tt)).await.assert_error(403);
+    let full = app.get(&format!("/api/sessions/{sid}"), Some(&t.bearer())).await;
+    assert_eq!(full.ok()["pipelineStatus"], "collecting");
+}
+
+/// How many `findings.ready` notices `auth`'s user has.
+async fn told(app: &TestApp, auth: &str) -> usize {
+    let n = app.get("/api/notifications?limit=100", Some(auth)).await;
+    n.ok().as_array().unwrap().iter().filter(|n| n["kind"] == "findings.ready").count()
+}
+
+/// A fresh sign-in (the clock moves by days).
+async fn signin(app: &TestApp, who: &Account) -> String {
+    let body = json!({"email": who.email, "password": crate::helpers::PASSWORD});
+    let res = app.post("/api/auth/signin", body, None).await;
+    format!("Bearer {}", res.ok()["accessToken"].as_str().unwrap())
+}
+
+/// Runs the reminders job now; how many it sent.
+async fn reminders(app: &TestApp) -> u64 {
+    let res = app.post("/api/cron/reminders", json!({}), Some(&format!("Bearer {CRON}"))).await;
+    res.ok()["processed"].as_u64().unwrap()
+}
+
+async fn undecided_findings_are_reminded_after_the_studys_hours_and_at_72_h(b: Backend) {
+    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_CRON_SECRET", CRON)]).await else { return };
+    let biz = app.signup("business").await;
+    let job = app.launched_study(&biz, study_body()).await; // reminderAfterHours: 24
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    let task = study.ok()["tasks"][0]["taskId"].as_str().unwrap().to_owned();
+    let t = app.tester().await;
+    let (sid, token) = app.session(&t, &job).await;
+    app.broken_checkout(&sid, &format!("Token {token}"), &task).await;
+    app.drain_jobs().await;
+    assert_eq!(told(&app, &t.bearer()).await, 1, "told once when the analysis finished");
+    app.clock.advance_ms(23 * 60 * MINUTE);
+    assert_eq!(reminders(&app).await, 0, "not before reminderAfterHours");
+    app.clock.advance_ms(2 * 60 * MINUTE);
+    assert_eq!(reminders(&app).await, 1);
+    assert_eq!(reminders(&app).await, 0, "once");
+    assert_eq!(told(&app, &signin(&app, &t).await).await, 2);
+    app.clock.advance_ms(48 * 60 * MINUTE);
+    assert_eq!(reminders(&app).await, 1, "and at 72 h");
+    assert_eq!(told(&app, &signin(&app, &t).await).await, 3);
+    // Decided: no more reminders.
+    let auth = signin(&app, &t).await;
+    assert_eq!(app.confirm_all(&sid, &auth).await.ok()["status"], "confirmed");
+    app.clock.advance_ms(100 * 60 * MINUTE);
+    assert_eq!(reminders(&app).await, 0);
+}
