@@ -110,7 +110,9 @@ fn job_out(j: QueueItem) -> AnalysisJobOut {
 }
 
 /// Run Agent 2 on a completed session: candidate findings (awaiting the tester's
-/// confirmation) and analytics. Asynchronous: poll `GET /api/analysis-jobs/:id`.
+/// confirmation) and analytics. Asynchronous: poll `GET /api/analysis-jobs/:id`. Completion
+/// already queues it (api.md §11): while that item is pending this returns it; afterwards a
+/// request is a re-run.
 #[utoipa::path(post, path = "/api/sessions/{id}/analyze", tag = "analysis", security(("jwt" = []), ("token" = ["write"])),
     params(("id" = String, Path, description = "Session id")),
     responses((status = 200, body = Envelope<QueuedOut>), (status = 422, description = "Session not completed")))]

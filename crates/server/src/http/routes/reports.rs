@@ -60,7 +60,8 @@ fn report_body(r: ReportRow) -> AppResult<ReportOut> {
     serde_json::from_str(&r.data).map(ReportOut).map_err(AppError::internal)
 }
 
-/// Agent 3: write the report of a confirmed session (asynchronous).
+/// Agent 3: write the report of a confirmed session (asynchronous). The confirmation already
+/// queues it (api.md §11): while that item is pending this returns it; afterwards, a re-run.
 #[utoipa::path(post, path = "/api/reports", tag = "reports", security(("jwt" = []), ("token" = ["write"])), request_body = ReportIn,
     responses((status = 200, body = Envelope<ReportQueuedOut>), (status = 422, description = "Session not confirmed")))]
 async fn create_session_report(
@@ -102,7 +103,9 @@ async fn session_report(
     Ok(ok(report_body(reports::for_session(&state, &caller, &id).await?)?))
 }
 
-/// Agent 4: synthesise the study's confirmed sessions (asynchronous).
+/// Agent 4: synthesise the study's confirmed sessions (asynchronous). It is queued by itself
+/// once the study is completed or closed (api.md §11); while that item is pending this returns
+/// it; afterwards, a re-run.
 #[utoipa::path(post, path = "/api/reports/job/{id}", tag = "reports", security(("jwt" = []), ("token" = ["write"])),
     params(("id" = String, Path, description = "Study id")),
     responses((status = 200, body = Envelope<ReportQueuedOut>), (status = 422, description = "No confirmed session")))]
