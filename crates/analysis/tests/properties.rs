@@ -429,6 +429,61 @@ proptest! {
     }
 
     #[test]
+    fn a_uniformly_slower_tester_never_gets_a_new_hesitation(
+        gaps in proptest::collection::vec((2_000i64..=4_500, 0usize..6), 25..60),
+        pauses in proptest::collection::vec((0usize..60, 5_000i64..=20_000), 0..4),
+    ) {
+        // analysis.md §1.1: thresholds come from the tester's own median and MAD, so every
+        // gap × 1.5 moves the threshold × 1.5 (while it is not clamped at 5 s or 30 s).
+        let build = |k: i64| {
+            let mut events = Vec::new();
+            let mut t = 0i64;
+            for (i, &(g, what)) in gaps.iter().enumerate() {
+                // Even times, so that × 1.5 stays whole milliseconds.
+                t += 2 * (g + pauses.iter().filter(|p| p.0 == i).map(|p| p.1).sum::<i64>());
+                let at = t * k / 2;
+                let e = match what {
+                    0 | 1 => click(["#a", "#b", "#c", "#d", "#e", "#f"][i % 6], at),
+                    2 => scroll((i * 300) as f64, at),
+                    3 => input("#q", i as f64, at),
+                    _ => click("#next", at),
+                };
+                events.push(e);
+            }
+            let mut s = session(events);
+            s.session.completed_at = Some(Timestamp(T0 + t * k / 2 + 1_000));
+            analyze_session(&s)
+        };
+        let (before, after) = (build(2), build(3));
+        let unclamped = |b: &Baseline| b.personal_gap && b.gap_threshold_ms > 5_000.0 && b.gap_threshold_ms < 30_000.0;
+        prop_assume!(unclamped(&before.analytics.baseline) && unclamped(&after.analytics.baseline));
+        let hes = |a: &SessionAnalysis| a.signals.iter().filter(|s| s.kind == SignalKind::Hesitation).count();
+        prop_assert!(hes(&after) <= hes(&before), "{} > {}", hes(&after), hes(&before));
+        let hes_findings = |a: &SessionAnalysis| a.findings.iter().filter(|f| f.title.starts_with("Next step is unclear")).count();
+        prop_assert!(hes_findings(&after) <= hes_findings(&before));
+    }
+
+    #[test]
+    fn a_page_that_answers_every_click_never_gets_a_rage_click(
+        s in session_in(300_000, 80),
+        sel in 0usize..SELECTORS.len(),
+        answers in 1.0f64..=50.0,
+    ) {
+        // analysis.md §1.2: adding `mutations > 0` to a chain's clicks never creates one.
+        let before = analyze_session(&s);
+        let mut more = s.clone();
+        for e in more.events.iter_mut().filter(|e| e.event_type == EventType::Click && e.target_selector == SELECTORS[sel]) {
+            e.mutations = Some(answers);
+        }
+        let after = analyze_session(&more);
+        let rage = |a: &SessionAnalysis| a.signals.iter().filter(|s| s.kind == SignalKind::RageClick)
+            .map(|s| (s.timestamp, s.selector.clone())).collect::<Vec<_>>();
+        let (b, a) = (rage(&before), rage(&after));
+        prop_assert!(a.iter().all(|x| b.contains(x)), "{:?} not in {:?}", a, b);
+        prop_assert!(a.iter().all(|x| x.1.as_deref() != Some(SELECTORS[sel])));
+    }
+
+    #[test]
     fn study_synthesis_is_bounded_and_order_independent(
         sessions in proptest::collection::vec((session_in(120_000, 30), 0usize..3, 0usize..3), 0..6),
         seed in any::<u64>(),
