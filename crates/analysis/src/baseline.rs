@@ -20,6 +20,9 @@ pub const MIN_PAGES: usize = 3;
 /// The reading speed without enough pages: a generous default below the adult mean of
 /// about 238 words a minute (Brysbaert 2019, *J. Memory and Language* 109).
 pub const DEFAULT_WPM: f64 = 180.0;
+/// Events closer than this are one act (a checkbox's click and its `input` share a
+/// millisecond), not a gap of the tester's pace.
+pub const MIN_GAP_MS: f64 = 100.0;
 /// MAD → standard deviation of a normal distribution.
 const MAD_SCALE: f64 = 1.4826;
 
@@ -182,6 +185,7 @@ pub(crate) fn compute(events: &[&EventItem], th: &Thresholds) -> Baseline {
                 {
                     let gap = (e.timestamp.0 - t) as f64;
                     match nav {
+                        None if gap < MIN_GAP_MS => {}
                         None => gaps.push(gap),
                         Some(Some(words)) if words > 0.0 && gap > 0.0 => wpm.push(words / (gap / 60_000.0)),
                         Some(_) => {}

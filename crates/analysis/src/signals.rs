@@ -675,9 +675,10 @@ fn dead_clicks(
                 continue;
             }
             let to = t.saturating_add(window);
-            let from = p.ev_times.partition_point(|&x| x <= t);
+            // Events after it in canonical order: a checkbox's `input` carries the click's own
+            // millisecond and sorts after it.
             let answer =
-                p.events[from..].iter().take_while(|x| x.timestamp.0 <= to).any(|x| match x.event_type {
+                p.events[i + 1..].iter().take_while(|x| x.timestamp.0 <= to).any(|x| match x.event_type {
                     EventType::Navigation | EventType::Input | EventType::Focus | EventType::Blur => true,
                     EventType::Click => x.mutations.is_some_and(|m| m > 0.0),
                     _ => false,

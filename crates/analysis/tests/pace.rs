@@ -154,6 +154,11 @@ fn a_single_click_near_misses() {
         dead(vec![clicked("#pay", 1_000, "button", Some(0.0)), ev(EventType::Focus, "#code", 3_000)]),
         0
     );
+    // A checkbox answers with its own `input`, in the click's millisecond.
+    assert_eq!(
+        dead(vec![clicked("#agree", 1_000, "checkbox", Some(0.0)), ev(EventType::Input, "#agree", 1_000)]),
+        0
+    );
     // The page mutated.
     assert_eq!(dead(vec![clicked("#pay", 1_000, "button", Some(2.0))]), 0);
     // Not a control (a paragraph), or an older recorder (no `mutations`).
