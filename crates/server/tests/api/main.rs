@@ -10,6 +10,7 @@ mod connections;
 mod dashboard;
 mod dashboard_browser;
 mod envelope;
+mod event_fields;
 mod governance;
 mod hardening;
 mod ingest;
