@@ -93,12 +93,16 @@ impl Baseline {
                 s(m)
             ),
             _ => format!(
-                "Hesitation counted beyond the fixed {}: {} pauses between actions are too few for a personal baseline (at least {MIN_GAPS}).",
+                "Hesitation counted beyond the fixed {}: {} between actions {} too few for a personal baseline (at least {MIN_GAPS}).",
                 s(self.gap_threshold_ms),
-                self.gaps
+                match self.gaps {
+                    1 => "1 pause".to_string(),
+                    n => format!("{n} pauses"),
+                },
+                if self.gaps == 1 { "is" } else { "are" }
             ),
         };
-        if self.personal_hover {
+        if self.personal_hover && self.hover_threshold_ms > Thresholds::default().hesitation_hover_ms {
             out.push_str(&format!(
                 " A hover counted from {}, three times this tester's usual.",
                 s(self.hover_threshold_ms)
