@@ -1,5 +1,6 @@
 //! Per-test analytics sub-scores and the tone profile of analysis.md §5.
 
+use crate::baseline::Baseline;
 use crate::signals::{Prepared, Signal, is_negative_emotion, voice_sentiments};
 use crate::timeline;
 use crate::util::{round_to, unit};
@@ -17,6 +18,9 @@ pub struct Analytics {
     pub interaction: f64,
     /// From voice sentiment.
     pub voice: Option<f64>,
+    /// The tester's own pace the hesitation thresholds came from (analysis.md §1.1).
+    #[serde(default)]
+    pub baseline: Baseline,
 }
 
 /// Tone for any text an LLM writes about the session.
@@ -88,6 +92,7 @@ pub(crate) fn analytics(p: &Prepared<'_>, signals: &[Signal]) -> Analytics {
         emotion: emotion.map(clamp),
         interaction: clamp(interaction),
         voice: voice.map(clamp),
+        baseline: p.baseline.clone(),
     }
 }
 

@@ -131,6 +131,25 @@ pub struct EventItem {
     /// Client idempotency key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// On `input`: deletion keystrokes or cuts merged into this item by a recorder that sends
+    /// one item per typing burst; each counts as a drop of the length (analysis.md §1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletions: Option<f64>,
+    /// On `click`: characters of text selected right after it (a double or triple click).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection_length: Option<f64>,
+    /// On `click`: DOM mutations seen within 1 s after it (the page responded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutations: Option<f64>,
+    /// On `click`: the link opens a new tab or a download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opens_new_context: Option<bool>,
+    /// The target's ARIA role or input type (`button`, `link`, `spinbutton`, `number`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// On `navigation`: words of visible text once the page settled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub word_count: Option<f64>,
 }
 
 impl EventItem {
@@ -151,6 +170,12 @@ impl EventItem {
             hover_ms: None,
             error_message: None,
             client_id: None,
+            deletions: None,
+            selection_length: None,
+            mutations: None,
+            opens_new_context: None,
+            role: None,
+            word_count: None,
         }
     }
 }

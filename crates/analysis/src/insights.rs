@@ -19,16 +19,16 @@ pub enum MomentSeverity {
     Medium,
 }
 
-/// A peak of the smoothed timeline.
+/// A peak of the frustration envelope.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CriticalMoment {
-    /// Start of the peak bucket.
+    /// When the continuous envelope peaked (a signal's time; analysis.md §2).
     pub timestamp: Timestamp,
     /// The signal with the largest weighted contribution within ±10 s.
     #[serde(rename = "type")]
     pub kind: SignalKind,
-    /// From the smoothed value.
+    /// From the envelope's value at the peak.
     pub severity: MomentSeverity,
     /// `<task title> - <url path or selector>`.
     pub context: String,
@@ -91,37 +91,45 @@ pub(crate) fn context_of(p: &Prepared<'_>, s: &Signal) -> String {
     format!("{} - {}", task_title(p, s.task_id.as_deref()), place)
 }
 
-/// Local maxima ≥ the threshold, greedily kept from the highest down when at least the
-/// spacing apart, reported in time order (analysis.md §2).
+/// Peaks of the continuous envelope ≥ the threshold, greedily kept from the highest down
+/// when at least the spacing apart, reported in time order (analysis.md §2).
+///
+/// A peak is a knot where the envelope rises to a value above every value in the window
+/// before it and at least every value in the window after it (the continuous form of "a
+/// bucket above its neighbours"). Its time is the knot's, so it does not depend on where the
+/// session's buckets start.
 pub(crate) fn critical_moments(p: &Prepared<'_>, c: &Computed, signals: &[Signal]) -> Vec<CriticalMoment> {
     let th = &p.th;
-    let pts = &c.points;
-    let mut peaks: Vec<(f64, u64)> = Vec::new();
-    for (j, &(idx, _, s)) in pts.iter().enumerate() {
-        if s < th.critical_moment_min {
+    let ks = &c.knots;
+    let w = c.bucket;
+    let mut peaks: Vec<(f64, i64)> = Vec::new();
+    for (j, k) in ks.iter().enumerate() {
+        if k.s < th.critical_moment_min || k.s <= k.before {
             continue;
         }
-        let prev = j.checked_sub(1).map(|k| pts[k]).filter(|q| q.0 + 1 == idx).map_or(0.0, |q| q.2);
-        let next = pts.get(j + 1).filter(|q| q.0 == idx + 1).map_or(0.0, |q| q.2);
-        if s > prev && s >= next {
-            peaks.push((s, idx));
+        let lo = k.t.saturating_sub(w);
+        let hi = k.t.saturating_add(w);
+        let first = ks[..j].partition_point(|x| x.t <= lo);
+        let at_lo = first.checked_sub(1).map_or(0.0, |q| c.envelope_after(&ks[q], lo));
+        let left = ks[first..j].iter().map(|x| x.s).fold(at_lo, f64::max);
+        let right = ks[j + 1..].iter().take_while(|x| x.t <= hi).map(|x| x.s).fold(0.0, f64::max);
+        if k.s > left && k.s >= right {
+            peaks.push((k.s, k.t));
         }
     }
     peaks.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    let spacing = (th.critical_moment_spacing_ms / c.bucket as f64).ceil() as u64;
-    let mut kept: BTreeSet<u64> = BTreeSet::new();
+    let spacing = th.critical_moment_spacing_ms.round() as i64;
+    let mut kept: BTreeSet<i64> = BTreeSet::new();
     let mut out = Vec::new();
-    for (s, idx) in peaks {
-        let lo = idx.saturating_sub(spacing.saturating_sub(1));
-        let hi = idx.saturating_add(spacing.saturating_sub(1));
-        if spacing > 0 && kept.range(lo..=hi).next().is_some() {
+    for (s, t) in peaks {
+        if spacing > 0
+            && kept.range(t.saturating_sub(spacing - 1)..=t.saturating_add(spacing - 1)).next().is_some()
+        {
             continue;
         }
-        kept.insert(idx);
-        let t = c.start_of(idx);
-        let w = th.join_window_ms as i64;
-        let Some((kind, top)) = contributions(signals, t.saturating_sub(w), t.saturating_add(c.bucket + w))
-        else {
+        kept.insert(t);
+        let jw = th.join_window_ms as i64;
+        let Some((kind, top)) = contributions(signals, t.saturating_sub(jw), t.saturating_add(jw)) else {
             continue;
         };
         let severity = if s >= 0.85 {

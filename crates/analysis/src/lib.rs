@@ -7,6 +7,7 @@
 //! sorted canonically, maps are ordered, ids are hashes of their keys.
 
 mod analytics;
+mod baseline;
 mod findings;
 mod input;
 mod insights;
@@ -21,6 +22,7 @@ mod timeline;
 mod util;
 
 pub use analytics::{Analytics, Tone, ToneProfile};
+pub use baseline::Baseline;
 pub use findings::{Evidence, Finding, Severity, Wcag};
 pub use input::{
     EventItem, EventType, FacialItem, NoteItem, Outcome, ParseError, SessionInput, SessionMeta, Survey,

@@ -3,6 +3,7 @@
 //! Items are sorted once into a canonical order (so input order never matters) and every
 //! detector is a single pass over them, or over per-selector lists built in one pass.
 
+use crate::baseline::{self, Baseline, is_page_level};
 use crate::input::{
     EventItem, EventType, FacialItem, NoteItem, Outcome, SessionInput, TaskAttempt, VoiceItem,
 };
@@ -227,6 +228,12 @@ fn cmp_event(a: &EventItem, b: &EventItem) -> Ordering {
         .then_with(|| cmp_opt_f64(a.y, b.y))
         .then_with(|| a.target_text.cmp(&b.target_text))
         .then_with(|| a.client_id.cmp(&b.client_id))
+        .then_with(|| cmp_opt_f64(a.deletions, b.deletions))
+        .then_with(|| cmp_opt_f64(a.selection_length, b.selection_length))
+        .then_with(|| cmp_opt_f64(a.mutations, b.mutations))
+        .then_with(|| a.opens_new_context.cmp(&b.opens_new_context))
+        .then_with(|| a.role.cmp(&b.role))
+        .then_with(|| cmp_opt_f64(a.word_count, b.word_count))
         .then_with(|| {
             cmp_opt_f64(a.viewport.map(|v| v.width), b.viewport.map(|v| v.width))
                 .then_with(|| cmp_opt_f64(a.viewport.map(|v| v.height), b.viewport.map(|v| v.height)))
@@ -282,6 +289,8 @@ pub(crate) struct Prepared<'a> {
     pub end: i64,
     /// The snapshot time, if any: nothing after it has happened yet.
     pub until: Option<i64>,
+    /// The tester's own pace (analysis.md §1.1).
+    pub baseline: Baseline,
 }
 
 impl<'a> Prepared<'a> {
@@ -339,8 +348,10 @@ impl<'a> Prepared<'a> {
             origin,
             end,
             until,
+            baseline: Baseline::default(),
         };
         p.index_events();
+        p.baseline = baseline::compute(&p.events, &p.th);
         p
     }
 
@@ -422,7 +433,11 @@ impl Builder<'_, '_> {
             weight: self.p.weight(kind),
             task_id: task.map(str::to_string),
             url_path: path.map(str::to_string),
-            selector: selector.filter(|s| !s.is_empty()).map(str::to_string),
+            // `window` and `document` (the recorder's target of page-level events) are the
+            // page, not a control: such a signal groups by its page, as with no selector.
+            selector: selector
+                .filter(|s| !s.is_empty() && !matches!(*s, "window" | "document"))
+                .map(str::to_string),
             detail,
             mentions_reading: false,
         });
@@ -529,6 +544,8 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
         }
     }
     let mut in_rage = vec![false; n];
+    // Clicks already in an unresponsive run (for the single dead click of §1.2).
+    let mut covered = vec![false; n];
     let min_clicks = th.rage_click_min_clicks as usize;
     for (sel, idx) in &by_selector {
         // Rage chains: consecutive clicks each ≤ max gap after the previous.
@@ -541,7 +558,7 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
                 e += 1;
             }
             let count = e - s + 1;
-            if count >= min_clicks {
+            if count >= min_clicks && !page_answered(p, &idx[s..=e]) {
                 for &k in &idx[s..=e] {
                     in_rage[k] = true;
                 }
@@ -566,7 +583,8 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
         while k + 1 < idx.len() {
             let pair_ok = |a: usize, c: usize| {
                 let gap = (p.ev_times[c] - p.ev_times[a]) as f64;
-                gap > th.unresponsive_min_gap_ms
+                !answered(p.events[a])
+                    && gap > th.unresponsive_min_gap_ms
                     && gap <= th.unresponsive_max_gap_ms
                     && progress[c] == progress[a + 1]
             };
@@ -574,6 +592,9 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
                 let s = k;
                 while k + 1 < idx.len() && pair_ok(idx[k], idx[k + 1]) {
                     k += 1;
+                }
+                for &c in &idx[s..=k] {
+                    covered[c] = true;
                 }
                 let reclicks = k - s;
                 // Engine choice (the spec gives no intensity): 0.5 for one re-click,
@@ -592,7 +613,91 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
             }
         }
     }
+    dead_clicks(b, &by_selector, &in_rage, &covered);
     in_rage
+}
+
+/// Roles of a control whose click must visibly do something (analysis.md §1.2).
+const CONTROL_ROLES: [&str; 6] = ["button", "link", "submit", "checkbox", "menuitem", "tab"];
+/// Roles of a control clicked repeatedly on purpose.
+const STEPPER_ROLES: [&str; 3] = ["spinbutton", "number", "range"];
+/// How long a single click on a control may go without any answer before it is dead.
+pub(crate) const DEAD_CLICK_WINDOW_MS: i64 = 2_500;
+
+fn has_role(e: &EventItem, roles: &[&str]) -> bool {
+    e.role.as_deref().is_some_and(|r| roles.iter().any(|x| x.eq_ignore_ascii_case(r.trim())))
+}
+
+/// The page visibly answered the click (DOM mutations within 1 s), or it opened a new tab
+/// or a download: never an unresponsive click (analysis.md §1.2).
+fn answered(e: &EventItem) -> bool {
+    e.mutations.is_some_and(|m| m > 0.0) || e.opens_new_context == Some(true)
+}
+
+/// A chain of fast clicks that is not rage (analysis.md §1.2): the page answered every
+/// click (a stepper, a carousel, a counter), the chain left a text selection (a double or
+/// triple click selecting a word or a paragraph), or the control is a stepper or a slider.
+fn page_answered(p: &Prepared<'_>, chain: &[usize]) -> bool {
+    let responded = chain.iter().all(|&k| p.events[k].mutations.is_some_and(|m| m > 0.0));
+    let selected = chain.last().is_some_and(|&k| p.events[k].selection_length.is_some_and(|l| l > 0.0));
+    let stepper = chain.iter().any(|&k| has_role(p.events[k], &STEPPER_ROLES));
+    responded || selected || stepper
+}
+
+/// The single dead click of analysis.md §1.2: a click that reports `mutations = 0` on a
+/// control, followed by no navigation, input, focus change or mutation within 2.5 s, is an
+/// `unresponsive_click` without a second click (a dead control clicked once, then
+/// abandoned). Clicks of a rage chain or an unresponsive run are already signals, and a
+/// click right after a dead one on the same control belongs to it. Without `mutations`
+/// (older recorders) nothing changes.
+fn dead_clicks(
+    b: &mut Builder<'_, '_>,
+    by_selector: &BTreeMap<&str, Vec<usize>>,
+    in_rage: &[bool],
+    covered: &[bool],
+) {
+    let p = b.p;
+    let window = DEAD_CLICK_WINDOW_MS;
+    for (sel, idx) in by_selector {
+        let mut last_dead: Option<i64> = None;
+        for &i in idx {
+            let e = p.events[i];
+            let t = p.ev_times[i];
+            let after_dead = last_dead.is_some_and(|d| t - d <= window);
+            if in_rage[i]
+                || covered[i]
+                || after_dead
+                || e.mutations != Some(0.0)
+                || e.opens_new_context == Some(true)
+                || !has_role(e, &CONTROL_ROLES)
+                || p.until.is_some_and(|u| u < t.saturating_add(window))
+            {
+                continue;
+            }
+            let to = t.saturating_add(window);
+            // Events after it in canonical order: a checkbox's `input` carries the click's own
+            // millisecond and sorts after it.
+            let answer =
+                p.events[i + 1..].iter().take_while(|x| x.timestamp.0 <= to).any(|x| match x.event_type {
+                    EventType::Navigation | EventType::Input | EventType::Focus | EventType::Blur => true,
+                    EventType::Click => x.mutations.is_some_and(|m| m > 0.0),
+                    _ => false,
+                });
+            if answer {
+                continue;
+            }
+            last_dead = Some(t);
+            // Engine choice: the intensity of one re-click (0.5).
+            b.at_event(
+                SignalKind::UnresponsiveClick,
+                i,
+                t,
+                0.5,
+                Some(sel),
+                format!("{sel} clicked once with no visible response"),
+            );
+        }
+    }
 }
 
 /// error_click and error.
@@ -660,19 +765,20 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
     // Last rage-chain click since `prev`.
     let mut rage_between: Option<usize> = None;
     let before = b.out.len();
-    let page_blur = |e: &EventItem| {
-        e.event_type == EventType::Blur
-            && matches!(e.target_selector.trim(), "" | "window" | "document" | "html" | "body" | ":root")
-    };
+    let page_blur = |e: &EventItem| e.event_type == EventType::Blur && is_page_level(&e.target_selector);
+    // The tester's own thresholds (analysis.md §1.1); intensity = duration / (2.5 × threshold)
+    // scales with them (`full` is 2.5 × the default gap threshold).
+    let base = &p.baseline;
+    let hover_full = full * base.hover_threshold_ms / th.hesitation_hover_ms;
     for (i, e) in p.events.iter().enumerate() {
         if e.event_type == EventType::Click
-            && let Some(h) = e.hover_ms.filter(|h| h.is_finite() && *h >= th.hesitation_hover_ms)
+            && let Some(h) = e.hover_ms.filter(|h| h.is_finite() && *h >= base.hover_threshold_ms)
         {
             b.at_event(
                 SignalKind::Hesitation,
                 i,
                 p.ev_times[i],
-                h / full,
+                h / hover_full,
                 Some(e.target_selector.as_str()),
                 format!("Hovered {} before clicking {}", secs(h), e.target_selector),
             );
@@ -697,13 +803,24 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
                         format!("Page lost focus for {}", secs(gap)),
                     );
                 }
-            } else if gap >= th.hesitation_gap_ms {
-                let around = rage_between.map(|r| p.events[r].target_selector.as_str());
-                let detail = match around {
-                    Some(sel) => format!("Paused {} around repeated clicks on {sel}", secs(gap)),
-                    None => format!("Paused {} before the next action", secs(gap)),
+            } else {
+                // A page's first pause may be reading: its words at the tester's own speed.
+                let reading = match p.events[a] {
+                    n if n.event_type == EventType::Navigation => {
+                        n.word_count.map_or(0.0, |w| base.reading_allowance_ms(w))
+                    }
+                    _ => 0.0,
                 };
-                b.at_event(SignalKind::Hesitation, a, p.ev_times[i], gap / full, around, detail);
+                let threshold = base.gap_threshold_ms + reading;
+                if gap >= threshold {
+                    let around = rage_between.map(|r| p.events[r].target_selector.as_str());
+                    let detail = match around {
+                        Some(sel) => format!("Paused {} around repeated clicks on {sel}", secs(gap)),
+                        None => format!("Paused {} before the next action", secs(gap)),
+                    };
+                    let gap_full = full * threshold / th.hesitation_gap_ms;
+                    b.at_event(SignalKind::Hesitation, a, p.ev_times[i], gap / gap_full, around, detail);
+                }
             }
         }
         prev = Some(i);
@@ -945,6 +1062,10 @@ fn scrolling(b: &mut Builder<'_, '_>) {
     }
 }
 
+/// Deletions one input item can stand for: far beyond any threshold, so a bogus count
+/// cannot make the engine allocate without bound.
+const MAX_DELETIONS_PER_ITEM: f64 = 1_000.0;
+
 #[derive(Default)]
 struct FieldState {
     /// Whether the selector received an `input` event: only then is it a field.
@@ -957,6 +1078,9 @@ struct FieldState {
 }
 
 /// input_struggle: repeated deletions, or entering and leaving a field without typing.
+///
+/// A deletion is a drop of `inputLength`, or, on an item that carries `deletions` (one item
+/// per typing burst), each deletion it counts (analysis.md §1).
 ///
 /// A field is a selector that received an `input` event somewhere in the session
 /// (analysis.md §1): keyboard users tab through buttons and links, and entering and
@@ -975,11 +1099,24 @@ fn inputs(b: &mut Builder<'_, '_>) {
         match e.event_type {
             EventType::Input => {
                 f.typed = true;
-                if let Some(len) = e.input_length.filter(|l| l.is_finite()) {
-                    if f.last_len.is_some_and(|prev| len < prev) {
-                        f.drops.push((p.ev_times[i], i));
+                let len = e.input_length.filter(|l| l.is_finite());
+                match e.deletions.filter(|d| d.is_finite()) {
+                    // A burst's deletions count one drop each, in place of the length
+                    // (which hides a field cleared and retyped within one burst).
+                    Some(d) => {
+                        let d = d.clamp(0.0, MAX_DELETIONS_PER_ITEM) as usize;
+                        f.drops.extend(std::iter::repeat_n((p.ev_times[i], i), d));
                     }
-                    f.last_len = Some(len);
+                    None => {
+                        if let Some(len) = len
+                            && f.last_len.is_some_and(|prev| len < prev)
+                        {
+                            f.drops.push((p.ev_times[i], i));
+                        }
+                    }
+                }
+                if len.is_some() {
+                    f.last_len = len;
                 }
             }
             EventType::Focus => f.focused_len = Some(f.last_len),

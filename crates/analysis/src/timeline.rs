@@ -1,8 +1,14 @@
-//! Frustration timeline and score of analysis.md §2: 10 s buckets, a peak envelope, score.
+//! Frustration timeline and score of analysis.md §2: the continuous peak envelope, its
+//! 10 s buckets from the session start, and the score.
 //!
-//! The timeline is kept sparse: a bucket whose smoothed value has decayed below
-//! [`EPSILON`] after the last signal is treated as exactly zero and not stored, so a
-//! session whose timestamps lie years apart costs no more than a compact one.
+//! The envelope is computed on the continuous form of the rules: `f(t)` over the signals
+//! in the window `(t − bucket, t]`, evaluated only where the window's content changes (each
+//! signal's time and one bucket after it), and `s(t) = max over τ ≤ t of f(τ) × 2^(−(t −
+//! τ)/half-life)`. Nothing in it depends on the session start, so critical moments found
+//! on it do not move when the start does. The published buckets are the maximum of `s`
+//! within each, and are kept sparse: a bucket whose value has decayed below [`EPSILON`]
+//! after the last signal is treated as exactly zero and not stored, so a session whose
+//! timestamps lie years apart costs no more than a compact one.
 
 use crate::signals::Signal;
 use crate::thresholds::Thresholds;
@@ -21,7 +27,7 @@ pub struct TimelinePoint {
     pub timestamp: Timestamp,
     /// `1 − Π(1 − weight × intensity)` over the bucket's signals.
     pub raw: f64,
-    /// Peak envelope of `raw`: `max(raw, previous smoothed × 2^(−bucket / half-life))`.
+    /// The maximum within the bucket of the continuous peak envelope `s(t)` (analysis.md §2).
     pub smoothed: f64,
 }
 
@@ -39,6 +45,19 @@ pub struct Timeline {
     pub points: Vec<TimelinePoint>,
 }
 
+/// One change point of the continuous envelope.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Knot {
+    /// When the window's content changed.
+    pub t: i64,
+    /// `f(t)`: noisy-OR of the signals in `(t − window, t]`.
+    pub f: f64,
+    /// `s(t)`: the peak envelope at `t`.
+    pub s: f64,
+    /// The envelope just before `t` (its left limit): `s > before` where it rises.
+    pub before: f64,
+}
+
 /// The computed timeline with unrounded values for the scores.
 pub(crate) struct Computed {
     pub origin: i64,
@@ -46,6 +65,10 @@ pub(crate) struct Computed {
     pub total: u64,
     /// (bucket index, raw, smoothed), increasing bucket index.
     pub points: Vec<(u64, f64, f64)>,
+    /// Change points of the continuous envelope, increasing time.
+    pub knots: Vec<Knot>,
+    /// Half-life of the envelope, ms.
+    half_life: f64,
 }
 
 impl Computed {
@@ -57,6 +80,12 @@ impl Computed {
     pub fn start_of(&self, idx: u64) -> i64 {
         let t = i128::from(self.origin) + i128::from(idx) * i128::from(self.bucket);
         i64::try_from(t).unwrap_or(i64::MAX)
+    }
+
+    /// The envelope at `t ≥ k.t`, before the next knot: `max(f, s × 2^(−(t − k.t)/half-life))`.
+    pub fn envelope_after(&self, k: &Knot, t: i64) -> f64 {
+        let dt = (i128::from(t) - i128::from(k.t)).max(0) as f64;
+        k.f.max(k.s * 0.5f64.powf(dt / self.half_life))
     }
 
     /// The public, rounded timeline.
@@ -98,15 +127,83 @@ impl Computed {
     }
 }
 
+/// A running noisy-OR `1 − Π(1 − x)` that items enter and leave: a sum of logarithms,
+/// with factors of exactly zero counted apart, reset to exactly empty when it empties.
+#[derive(Default)]
+struct NoisyOr {
+    log_keep: f64,
+    zeros: u32,
+    items: u32,
+}
+
+impl NoisyOr {
+    fn add(&mut self, keep: f64) {
+        self.items += 1;
+        if keep <= 0.0 { self.zeros += 1 } else { self.log_keep += keep.ln() }
+    }
+    fn remove(&mut self, keep: f64) {
+        self.items = self.items.saturating_sub(1);
+        if keep <= 0.0 {
+            self.zeros = self.zeros.saturating_sub(1);
+        } else {
+            self.log_keep -= keep.ln();
+        }
+        if self.items == 0 {
+            *self = Self::default();
+        }
+    }
+    fn value(&self) -> f64 {
+        if self.items == 0 {
+            0.0
+        } else if self.zeros > 0 {
+            1.0
+        } else {
+            unit(1.0 - self.log_keep.min(0.0).exp())
+        }
+    }
+}
+
+/// The change points of the continuous envelope of `signals` (sorted by timestamp).
+fn knots(signals: &[&Signal], window: i64, half_life: f64) -> Vec<Knot> {
+    let n = signals.len();
+    let keep = |s: &Signal| 1.0 - s.weighted();
+    let mut out: Vec<Knot> = Vec::with_capacity(2 * n);
+    let mut acc = NoisyOr::default();
+    let (mut enter, mut leave) = (0usize, 0usize);
+    let mut last: Option<Knot> = None;
+    while leave < n {
+        let t_enter = signals.get(enter).map(|s| s.timestamp.0);
+        let t_leave = signals[leave].timestamp.0.saturating_add(window);
+        let t = t_enter.map_or(t_leave, |e| e.min(t_leave));
+        while let Some(s) = signals.get(enter).filter(|s| s.timestamp.0 == t) {
+            acc.add(keep(s));
+            enter += 1;
+        }
+        while let Some(s) = signals.get(leave).filter(|s| s.timestamp.0.saturating_add(window) == t) {
+            acc.remove(keep(s));
+            leave += 1;
+        }
+        let f = acc.value();
+        let before = last.map_or(0.0, |k| {
+            let dt = (i128::from(t) - i128::from(k.t)).max(0) as f64;
+            k.f.max(k.s * 0.5f64.powf(dt / half_life))
+        });
+        let knot = Knot { t, f, s: unit(f.max(before)), before };
+        out.push(knot);
+        last = Some(knot);
+    }
+    out
+}
+
 /// Builds the timeline from `signals` sorted by timestamp.
 ///
-/// Bucket value `f = 1 − Π(1 − weight × intensity)` (analysis.md §2, a noisy-OR
-/// combination: Pearl 1988, *Probabilistic Reasoning in Intelligent Systems*, §4.3.2).
-/// Smoothing is a peak envelope `s₀ = f₀`, `sₜ = max(fₜ, sₜ₋₁ · d)` with
-/// `d = 2^(−bucket / half-life)`: an envelope follower with instant attack and exponential
-/// release, as in audio level meters (Zölzer (ed.), *DAFX: Digital Audio Effects*, 2nd ed.,
-/// 2011, ch. 4). Frustration rises at once and recovers slowly; the moving average it
-/// replaces flattened a short, intense episode to a third of its height.
+/// `f = 1 − Π(1 − weight × intensity)` (analysis.md §2, a noisy-OR combination: Pearl
+/// 1988, *Probabilistic Reasoning in Intelligent Systems*, §4.3.2) over a sliding window
+/// one bucket long. The envelope `s(t) = max over τ ≤ t of f(τ) × 2^(−(t − τ)/half-life)` is
+/// an envelope follower with instant attack and exponential release, as in audio level
+/// meters (Zölzer (ed.), *DAFX: Digital Audio Effects*, 2nd ed., 2011, ch. 4): frustration
+/// rises at once and recovers slowly. Each published bucket is the maximum of `s` within
+/// it, and its `raw` the noisy-OR of the signals that start in it.
 pub(crate) fn compute<'s>(
     signals: impl Iterator<Item = &'s Signal>,
     origin: i64,
@@ -116,44 +213,57 @@ pub(crate) fn compute<'s>(
     let bucket = (th.bucket_ms as i64).max(1);
     let span = (i128::from(end) - i128::from(origin)).max(0) / i128::from(bucket);
     let total = u64::try_from(span).unwrap_or(u64::MAX - 1) + 1;
-    let mut c = Computed { origin, bucket, total, points: Vec::new() };
-    // (bucket index, Π(1 − w·i))
-    let mut buckets: Vec<(u64, f64)> = Vec::new();
-    for s in signals {
+    let half_life = th.half_life_ms.max(1.0);
+    let signals: Vec<&Signal> = signals.collect();
+    let mut c = Computed { origin, bucket, total, points: Vec::new(), knots: Vec::new(), half_life };
+    c.knots = knots(&signals, bucket, half_life);
+    // (bucket index, Π(1 − w·i)) of the signals starting in each bucket.
+    let mut raws: Vec<(u64, f64)> = Vec::new();
+    for s in &signals {
         let i = c.bucket_of(s.timestamp.0);
         let keep = 1.0 - s.weighted();
-        match buckets.last_mut() {
+        match raws.last_mut() {
             Some(last) if last.0 == i => last.1 *= keep,
-            _ => buckets.push((i, keep)),
+            _ => raws.push((i, keep)),
         }
     }
-    let d = 0.5f64.powf(bucket as f64 / th.half_life_ms.max(1.0));
-    let mut s = 0.0;
-    let mut cur: Option<u64> = None;
-    let decay_until = |c: &mut Computed, s: &mut f64, from: u64, to: u64| {
-        let mut k = from;
-        while k < to {
-            *s *= d;
-            if *s < EPSILON {
-                *s = 0.0;
-                return;
-            }
-            c.points.push((k, 0.0, *s));
-            k += 1;
-        }
+    let Some(first) = c.knots.first() else {
+        return c;
     };
-    for (i, keep) in buckets {
-        if let Some(prev) = cur {
-            decay_until(&mut c, &mut s, prev + 1, i);
+    let mut points = Vec::new();
+    let mut raw_at = raws.into_iter().peekable();
+    let mut j = 0usize;
+    let mut k = c.bucket_of(first.t);
+    loop {
+        let start = c.start_of(k);
+        // The envelope at the bucket's start, then at every knot inside it.
+        let mut v = j.checked_sub(1).map_or(0.0, |p| c.envelope_after(&c.knots[p], start));
+        while let Some(knot) = c.knots.get(j).filter(|x| c.bucket_of(x.t) == k) {
+            v = v.max(knot.s);
+            j += 1;
         }
-        let raw = unit(1.0 - keep);
-        // Before the first signal `s` is 0, so the first bucket gives `s₀ = f₀`.
-        s = unit(raw.max(d * s));
-        c.points.push((i, raw, s));
-        cur = Some(i);
+        let raw = match raw_at.peek() {
+            Some(&(i, keep)) if i == k => {
+                raw_at.next();
+                unit(1.0 - keep)
+            }
+            _ => 0.0,
+        };
+        if raw > 0.0 || v >= EPSILON {
+            // s ≥ f ≥ raw; `max` only keeps the sum of logarithms' last bit from showing.
+            points.push((k, raw, unit(v.max(raw))));
+        }
+        // Next: the following bucket while the envelope is still above zero there, else
+        // the bucket of the next knot.
+        let next_knot = c.knots.get(j).map(|x| c.bucket_of(x.t));
+        let carries = k + 1 < total
+            && j.checked_sub(1).is_some_and(|p| c.envelope_after(&c.knots[p], c.start_of(k + 1)) >= EPSILON);
+        k = match (carries, next_knot) {
+            (true, _) => k + 1,
+            (false, Some(n)) => n,
+            (false, None) => break,
+        };
     }
-    if let Some(prev) = cur {
-        decay_until(&mut c, &mut s, prev + 1, total);
-    }
+    c.points = points;
     c
 }

@@ -122,6 +122,10 @@ fn json(a: &SessionAnalysis) -> String {
     serde_json::to_string(a).unwrap()
 }
 
+fn json_of<T: serde::Serialize>(x: &T) -> String {
+    serde_json::to_string(x).unwrap()
+}
+
 fn check_bounds(a: &SessionAnalysis) -> Result<(), TestCaseError> {
     let unit = |x: f64| x.is_finite() && (0.0..=1.0).contains(&x);
     let pct = |x: f64| x.is_finite() && (0.0..=100.0).contains(&x);
@@ -288,31 +292,29 @@ proptest! {
     }
 
     #[test]
-    fn envelope_rises_at_once_and_never_overshoots(s in session_in(300_000, 80)) {
+    fn envelope_rises_at_once_and_decays_no_faster_than_its_half_life(s in session_in(300_000, 80)) {
         let a = analyze_session(&s);
         let d = 0.5f64.sqrt();
-        let mut max_raw = 0.0f64;
         let mut prev: Option<(i64, f64)> = None;
         for p in &a.timeline.points {
-            // Rounding to 4 decimals is monotone, so these hold exactly on the output.
+            // A bucket is the maximum of s(t) within it, and s(t) ≥ f(t) ≥ the bucket's own
+            // noisy-OR at its last signal; rounding to 4 decimals is monotone.
             prop_assert!(p.smoothed >= p.raw, "{} < raw {}", p.smoothed, p.raw);
-            max_raw = max_raw.max(p.raw);
-            prop_assert!(p.smoothed <= max_raw, "{} > max raw so far {}", p.smoothed, max_raw);
-            // s_t = max(f_t, s_{t−1} × 2^(−10/20)); an unlisted bucket is zero.
+            // s(start of the next bucket) ≥ s(t) × 2^(−10/20) for every t in this one.
             let before = prev.filter(|q| q.0 + 10_000 == p.timestamp.0).map_or(0.0, |q| q.1);
-            let expected = p.raw.max(before * d);
-            prop_assert!((p.smoothed - expected).abs() <= 1.01e-4, "{} vs {}", p.smoothed, expected);
+            prop_assert!(p.smoothed + 1.01e-4 >= before * d, "{} fell faster than {} × d", p.smoothed, before);
             prev = Some((p.timestamp.0, p.smoothed));
         }
     }
 
     #[test]
-    fn an_isolated_peak_halves_in_twenty_seconds(
+    fn an_isolated_peak_holds_a_window_then_halves_in_twenty_seconds(
         at in 0i64..=500_000,
         hover in 3_000.0f64..=20_000.0,
         weight in 0.05f64..=1.0,
     ) {
-        // One long hover: a single hesitation, alone in its bucket.
+        // One long hover: a single hesitation. f(t) holds it for one window (10 s) after
+        // it, then s(t) halves every 20 s; a bucket is the maximum of s within it.
         let mut c = EventItem::new(EventType::Click, "#a", T0 + at);
         c.hover_ms = Some(hover);
         let mut s = SessionInput::empty(meta("sess_peak"));
@@ -326,10 +328,32 @@ proptest! {
         let peak = pts[i].raw;
         prop_assert!((peak - weight * hover / 20_000.0).abs() <= 1e-4);
         prop_assert_eq!(pts[i].smoothed, peak, "rises at once");
-        prop_assert_eq!(pts[i + 1].timestamp.0, pts[i].timestamp.0 + 10_000);
-        prop_assert_eq!(pts[i + 2].timestamp.0, pts[i].timestamp.0 + 20_000);
-        prop_assert!((pts[i + 2].smoothed - peak / 2.0).abs() <= 1e-4, "{} vs {}", pts[i + 2].smoothed, peak);
+        prop_assert_eq!(pts[i + 1].smoothed, peak, "held while the signal is in the window");
+        for p in &pts[i + 2..] {
+            let after = (p.timestamp.0 - (T0 + at + 10_000)) as f64;
+            let want = peak * 0.5f64.powf(after / 20_000.0);
+            prop_assert!((p.smoothed - want).abs() <= 2e-4, "{} vs {}", p.smoothed, want);
+        }
         prop_assert!(pts[..i].iter().all(|p| p.smoothed == 0.0));
+    }
+
+    #[test]
+    fn moving_the_session_start_never_changes_moments_or_findings(
+        s in session_in(300_000, 80),
+        shift in -60_000i64..=60_000,
+    ) {
+        // analysis.md §2: items unchanged, only the server's start moves (before or after
+        // the first item); the buckets move with it, the reading must not.
+        let a = analyze_session(&s);
+        let mut moved = s.clone();
+        moved.session.started_at = Timestamp(T0 + shift);
+        let b = analyze_session(&moved);
+        let key = |x: &SessionAnalysis| {
+            x.insights.critical_moments.iter().map(|m| (m.timestamp, m.kind, m.severity, m.context.clone())).collect::<Vec<_>>()
+        };
+        prop_assert_eq!(key(&a), key(&b));
+        prop_assert_eq!(json_of(&a.findings), json_of(&b.findings));
+        prop_assert_eq!(json_of(&a.signals), json_of(&b.signals));
     }
 
     #[test]
@@ -402,6 +426,61 @@ proptest! {
         prop_assert_eq!(a.signals.len(), 1, "{:?}", kinds(&a));
         prop_assert!(a.signals[0].weight < 0.5);
         prop_assert!(a.findings.is_empty(), "{:#?}", a.findings);
+    }
+
+    #[test]
+    fn a_uniformly_slower_tester_never_gets_a_new_hesitation(
+        gaps in proptest::collection::vec((2_000i64..=4_500, 0usize..6), 25..60),
+        pauses in proptest::collection::vec((0usize..60, 5_000i64..=20_000), 0..4),
+    ) {
+        // analysis.md §1.1: thresholds come from the tester's own median and MAD, so every
+        // gap × 1.5 moves the threshold × 1.5 (while it is not clamped at 5 s or 30 s).
+        let build = |k: i64| {
+            let mut events = Vec::new();
+            let mut t = 0i64;
+            for (i, &(g, what)) in gaps.iter().enumerate() {
+                // Even times, so that × 1.5 stays whole milliseconds.
+                t += 2 * (g + pauses.iter().filter(|p| p.0 == i).map(|p| p.1).sum::<i64>());
+                let at = t * k / 2;
+                let e = match what {
+                    0 | 1 => click(["#a", "#b", "#c", "#d", "#e", "#f"][i % 6], at),
+                    2 => scroll((i * 300) as f64, at),
+                    3 => input("#q", i as f64, at),
+                    _ => click("#next", at),
+                };
+                events.push(e);
+            }
+            let mut s = session(events);
+            s.session.completed_at = Some(Timestamp(T0 + t * k / 2 + 1_000));
+            analyze_session(&s)
+        };
+        let (before, after) = (build(2), build(3));
+        let unclamped = |b: &Baseline| b.personal_gap && b.gap_threshold_ms > 5_000.0 && b.gap_threshold_ms < 30_000.0;
+        prop_assume!(unclamped(&before.analytics.baseline) && unclamped(&after.analytics.baseline));
+        let hes = |a: &SessionAnalysis| a.signals.iter().filter(|s| s.kind == SignalKind::Hesitation).count();
+        prop_assert!(hes(&after) <= hes(&before), "{} > {}", hes(&after), hes(&before));
+        let hes_findings = |a: &SessionAnalysis| a.findings.iter().filter(|f| f.title.starts_with("Next step is unclear")).count();
+        prop_assert!(hes_findings(&after) <= hes_findings(&before));
+    }
+
+    #[test]
+    fn a_page_that_answers_every_click_never_gets_a_rage_click(
+        s in session_in(300_000, 80),
+        sel in 0usize..SELECTORS.len(),
+        answers in 1.0f64..=50.0,
+    ) {
+        // analysis.md §1.2: adding `mutations > 0` to a chain's clicks never creates one.
+        let before = analyze_session(&s);
+        let mut more = s.clone();
+        for e in more.events.iter_mut().filter(|e| e.event_type == EventType::Click && e.target_selector == SELECTORS[sel]) {
+            e.mutations = Some(answers);
+        }
+        let after = analyze_session(&more);
+        let rage = |a: &SessionAnalysis| a.signals.iter().filter(|s| s.kind == SignalKind::RageClick)
+            .map(|s| (s.timestamp, s.selector.clone())).collect::<Vec<_>>();
+        let (b, a) = (rage(&before), rage(&after));
+        prop_assert!(a.iter().all(|x| b.contains(x)), "{:?} not in {:?}", a, b);
+        prop_assert!(a.iter().all(|x| x.1.as_deref() != Some(SELECTORS[sel])));
     }
 
     #[test]

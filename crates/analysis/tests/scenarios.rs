@@ -93,7 +93,9 @@ fn dead_submit_reads_as_a_critical_moment() {
     let a = analyze_session(&dead_submit_session());
     let m = &a.insights.critical_moments;
     assert_eq!(m.len(), 1, "{m:#?}");
-    assert_eq!(m[0].timestamp, Timestamp(T0 + 10_000));
+    // The peak of the continuous envelope: when "is it broken" joins the chain and the frown
+    // in the 10 s window (analysis.md §2), not the start of a bucket.
+    assert_eq!(m[0].timestamp, Timestamp(T0 + 15_000));
     assert_eq!(m[0].kind, SignalKind::RageClick);
     assert_eq!(m[0].severity, MomentSeverity::Critical);
     assert_eq!(m[0].context, "Create an account - /signup");
@@ -111,7 +113,8 @@ fn behaviour_only_dead_control_reads_as_a_critical_moment() {
     let a = analyze_session(&dead_control_session());
     let m = &a.insights.critical_moments;
     assert_eq!(m.len(), 1, "{m:#?}");
-    assert_eq!(m[0].timestamp, Timestamp(T0 + 10_000));
+    // When the abandonment joins the chain and the re-click in the 10 s window.
+    assert_eq!(m[0].timestamp, Timestamp(T0 + 16_000));
     assert_eq!(m[0].kind, SignalKind::RageClick);
     assert_eq!(m[0].severity, MomentSeverity::Critical);
     assert!(a.insights.overall_frustration_score >= 0.5, "{}", a.insights.overall_frustration_score);

@@ -106,6 +106,7 @@ async fn main() {
                 task_id: None,
                 hover_ms: Some(120),
                 error_message: None,
+                extra: Default::default(),
             })
             .collect()
     };

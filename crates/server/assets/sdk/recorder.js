@@ -10,7 +10,8 @@
   var cfg = null, state = 'idle', queue = [], inflight = null, timer = 0, backoff = 0, gen = 0, leaving = false;
   var waiters = [], n = { sent: 0, duplicates: 0, rejected: 0, dropped: 0, lastStatus: 0 };
   var pfx = rnd(), seq = 0, lastUrl = '', hoverEl = null, hoverAt = 0, scrollAt = 0, trail = 0;
-  var fields = new WeakMap(), typing = new Set(), winFocus = null, away = null, script = D.currentScript;
+  var fields = new WeakMap(), typing = new Set(), held = new Set(), winFocus = null, away = null, script = D.currentScript;
+  var muts = 0, mo = null, watching = 0;
 
   // A per-page-load prefix of clientIds: page loads of one session never collide.
   function rnd() { return Date.now().toString(36) + Math.random().toString(36).slice(2, 8); }
@@ -65,6 +66,20 @@
     for (var k in extra) if (extra[k] != null) it[k] = extra[k];
     if (queue.push(it) > MAXQ) n.dropped += queue.splice(0, queue.length - MAXQ).length;
     if (queue.length >= BATCH) send(); else later(EVERY);
+  }
+  // An item completed later (mutations after a click, words once a page settled); released
+  // early when the page leaves or the recorder pauses.
+  function hold(ms, fn) { var h = { fn: fn }; h.t = setTimeout(guard(function () { release(h); }), ms); held.add(h); }
+  function release(h) { if (held.delete(h)) { clearTimeout(h.t); h.fn(); } }
+  // DOM mutations are counted only while a click waits for them.
+  function watch(d) {
+    watching += d;
+    if (watching > 0 && !mo && W.MutationObserver) {
+      mo = new MutationObserver(function (l) { muts += l.length; });
+      mo.observe(D, { childList: true, subtree: true, attributes: true, characterData: true });
+    }
+    if (mo) muts += mo.takeRecords().length;
+    if (watching <= 0 && mo) { mo.disconnect(); mo = null; }
   }
   function later(ms) { if (!timer && !inflight) timer = setTimeout(guard(function () { timer = 0; send(); }), ms); }
   // flush() resolves when all is delivered, or after a failed attempt.
@@ -156,22 +171,30 @@
     typing.delete(f);
     clearTimeout(f.timer);
     var p = f.pending;
-    if (p) { f.pending = null; push('input', p.sel, { inputLength: p.len }, p.at); }
+    if (p) { f.pending = null; push('input', p.sel, { inputLength: p.len, deletions: p.del }, p.at); }
   }
-  function flushFields() { typing.forEach(flushField); }
-  // Keystrokes one way < 1 s apart are one item: deleting a word key by key is one drop.
+  function flushFields() { held.forEach(release); typing.forEach(flushField); }
+  // Keystrokes one way < 1 s apart are one item carrying its deletions (keys or cuts). The
+  // length is read after the page's own handlers (they may rewrite the value). Only typing
+  // restarts the hover clock: the `change` fired by the mousedown that leaves a field does not.
   function onInput(e) {
-    var el = e.target;
+    var el = e.target, now = Date.now(), del = e.inputType ? /^delete/.test(e.inputType) : null;
     if (!el || el.nodeType !== 1 || state !== 'recording') return;
-    var now = hoverAt = Date.now(), len = lengthOf(el), f = field(el);
-    if (e.type === 'change' && !f.pending && (len === f.last || len == null)) return;
+    if (e.type === 'input') hoverAt = now;
+    setTimeout(guard(function () { typed(e.type, el, now, del); }), 0);
+  }
+  function typed(type, el, now, del) {
+    var len = lengthOf(el), f = field(el);
+    if (state !== 'recording' || (type === 'change' && !f.pending && (len === f.last || len == null))) return;
     var dir = len == null || f.last == null ? 0 : Math.sign(len - f.last);
+    if (del == null) del = dir < 0;
     if (f.pending && (!dir || !f.dir || dir === f.dir)) {
       f.pending.len = len; f.pending.at = now; f.dir = f.dir || dir;
     } else {
       flushField(f);
-      f.pending = { sel: selectorOf(el), len: len, at: now }; f.dir = dir;
+      f.pending = { sel: selectorOf(el), len: len, at: now, del: 0 }; f.dir = dir;
     }
+    if (del && type === 'input') f.pending.del++;
     f.last = len;
     typing.add(f);
     clearTimeout(f.timer);
@@ -191,13 +214,26 @@
     if (lengthOf(el) != null) { var f = field(el); if (!focus) flushField(f); else if (!f.pending) f.last = lengthOf(el); }
     push(e.type, selectorOf(el));
   }
-  // hoverMs: pointer rest on the control since it arrived or since the last action.
+  var ROLES = { a: 'link', button: 'button', select: 'combobox', textarea: 'textbox', summary: 'button' };
+  function roleOf(el) {
+    return clip(el.getAttribute('role') || (el.localName === 'input' ? el.type : ROLES[el.localName]), 64) || null;
+  }
+  // hoverMs: pointer rest on the control since it arrived or since the last action. The item
+  // waits 1 s for the page's answer: DOM mutations in that second (analysis.md §1.2).
   function onClick(e) {
     var el = actionable(e.target);
-    if (!el) return;
-    var now = Date.now(), hover = el === hoverEl && e.detail > 0 ? now - hoverAt : null;
+    if (!el || state !== 'recording') return;
+    var now = Date.now(), hover = el === hoverEl && e.detail > 0 ? now - hoverAt : null, a = el.closest('a[href]');
+    var picked = String(W.getSelection ? getSelection() : '').length, m0 = muts, sel = selectorOf(el);
+    var it = { url: pageUrl(), taskId: cfg.task, x: Math.round(e.clientX), y: Math.round(e.clientY), targetText: textOf(el) || null, hoverMs: hover, viewport: viewport(),
+      role: roleOf(el), selectionLength: picked || null,
+      opensNewContext: a && (a.hasAttribute('download') || /^(_blank|[^_])/.test(a.target) || e.ctrlKey || e.metaKey || e.shiftKey) || null };
     hoverAt = now;
-    push('click', selectorOf(el), { x: Math.round(e.clientX), y: Math.round(e.clientY), targetText: textOf(el) || null, hoverMs: hover, viewport: viewport() });
+    watch(1);
+    hold(1000, function () {
+      watch(0); it.mutations = W.MutationObserver ? muts - m0 : null; watch(-1);
+      push('click', sel, it, now);
+    });
   }
   function onOver(e) {
     var el = actionable(e.target);
@@ -220,16 +256,21 @@
     var u = pageUrl();
     if (state !== 'recording' || (u === lastUrl && !arrival)) return;
     lastUrl = u;
-    push('navigation', '', { viewport: viewport() });
+    // Words of visible text once the page settled (1 s), for the reader's pace.
+    var it = { url: u, taskId: cfg.task, viewport: viewport() }, at = Date.now();
+    hold(1000, function () {
+      it.wordCount = D.body ? (D.body.innerText.match(/\S+/g) || []).length : null;
+      push('navigation', 'window', it, at);
+    });
   }
   function onError(e) {
     if (!(e instanceof ErrorEvent)) return; // resource load failure
     var where = e.filename ? ' (' + e.filename.replace(/[?#].*$/, '').split('/').pop() + ':' + e.lineno + ')' : '';
-    push('error', '', { errorMessage: clip((e.message || 'Script error') + where, 500) });
+    push('error', 'window', { errorMessage: clip((e.message || 'Script error') + where, 500) });
   }
   function onRejection(e) {
     var r = e.reason;
-    push('error', '', { errorMessage: clip('Unhandled rejection: ' + (r && r.message || r), 500) });
+    push('error', 'window', { errorMessage: clip('Unhandled rejection: ' + (r && r.message || r), 500) });
   }
   function wrap(name) {
     var orig = history[name];
@@ -255,7 +296,7 @@
 
   // --- public API ----------------------------------------------------------------------
   function status() {
-    return { state: state, session: cfg && cfg.session, task: cfg && cfg.task, queued: queue.length + (inflight ? inflight.length : 0),
+    return { state: state, session: cfg && cfg.session, task: cfg && cfg.task, queued: queue.length + held.size + (inflight ? inflight.length : 0),
       sent: n.sent, duplicates: n.duplicates, rejected: n.rejected, dropped: n.dropped, lastStatus: n.lastStatus };
   }
   function start(o) {

@@ -101,6 +101,12 @@ fn event(r: EventRow) -> AppResult<EventItem> {
         hover_ms: r.hover_ms.map(|n| n as f64),
         error_message: r.error_message,
         client_id: r.client_id,
+        deletions: r.extra.deletions.map(|n| n as f64),
+        selection_length: r.extra.selection_length.map(|n| n as f64),
+        mutations: r.extra.mutations.map(|n| n as f64),
+        opens_new_context: r.extra.opens_new_context,
+        role: r.extra.role,
+        word_count: r.extra.word_count.map(|n| n as f64),
     })
 }
 

@@ -139,7 +139,7 @@ async fn refill(state: &App, t: &Tenant, session_id: &str, which: usize, c: &mut
 }
 
 /// CSV columns: `kind`, then every field of every record kind.
-const CSV_COLUMNS: [&str; 28] = [
+const CSV_COLUMNS: [&str; 34] = [
     "kind",
     "timestamp",
     "clientId",
@@ -156,6 +156,12 @@ const CSV_COLUMNS: [&str; 28] = [
     "taskId",
     "hoverMs",
     "errorMessage",
+    "deletions",
+    "selectionLength",
+    "mutations",
+    "opensNewContext",
+    "role",
+    "wordCount",
     "emotion",
     "confidence",
     "faceDetected",

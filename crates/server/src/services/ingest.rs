@@ -12,7 +12,7 @@ use crate::domain::{SessionStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::Quota;
 use crate::services::sessions::{self, Access};
-use crate::store::{EventRow, FacialRow, Guarded, NO_CONSENT, StreamBatch, VoiceRow};
+use crate::store::{EventExtra, EventRow, FacialRow, Guarded, NO_CONSENT, StreamBatch, VoiceRow};
 
 /// Items per request.
 pub const MAX_BATCH: usize = 1000;
@@ -125,6 +125,26 @@ pub struct EventItem {
     pub hover_ms: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// On `input`: deletion keystrokes or cuts merged into this item by a recorder that sends
+    /// one item per typing burst (0 to 100,000); the engine counts each as a drop of the length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletions: Option<i64>,
+    /// On `click`: characters of text selected right after the click (a double or triple
+    /// click selecting a word or a paragraph). Also `selection_length`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection_length: Option<i64>,
+    /// On `click`: DOM mutations seen within 1 s after the click (the page responded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mutations: Option<i64>,
+    /// On `click`: the link opens a new tab or a download. Also `opens_new_context`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_new_context: Option<bool>,
+    /// The target's ARIA role or input type (`button`, `link`, `spinbutton`, `number`, …; ≤ 64).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// On `navigation`: words of visible text once the page settled. Also `word_count`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub word_count: Option<i64>,
 }
 
 impl EventItem {
@@ -147,6 +167,12 @@ impl EventItem {
             task_id: r.task_id,
             hover_ms: r.hover_ms,
             error_message: r.error_message,
+            deletions: r.extra.deletions,
+            selection_length: r.extra.selection_length,
+            mutations: r.extra.mutations,
+            opens_new_context: r.extra.opens_new_context,
+            role: r.extra.role,
+            word_count: r.extra.word_count,
         }
     }
 }
@@ -225,6 +251,9 @@ fn aliases(k: &str) -> &'static [&'static str] {
         "durationMs" => &["duration_ms"],
         "viewportWidth" => &["viewport_width"],
         "viewportHeight" => &["viewport_height"],
+        "selectionLength" => &["selection_length"],
+        "opensNewContext" => &["opens_new_context"],
+        "wordCount" => &["word_count"],
         _ => &[],
     }
 }
@@ -267,6 +296,13 @@ impl Fields<'_> {
                 .filter(|i| (min..=max).contains(i))
                 .map(Some)
                 .ok_or_else(|| format!("Invalid field: {k} (expected an integer from {min} to {max})")),
+        }
+    }
+    fn opt_bool(&self, k: &str) -> Result<Option<bool>, String> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(format!("Invalid field: {k} (expected true or false)")),
         }
     }
     fn req_unit(&self, k: &str) -> Result<f64, String> {
@@ -357,6 +393,14 @@ fn event_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<EventRo
         task_id: f.opt_str("taskId", 64)?,
         hover_ms: f.opt_int("hoverMs", 0, 86_400_000)?,
         error_message: f.opt_str("errorMessage", 500)?,
+        extra: EventExtra {
+            deletions: f.opt_int("deletions", 0, 100_000)?,
+            selection_length: f.opt_int("selectionLength", 0, 10_000_000)?,
+            mutations: f.opt_int("mutations", 0, 10_000_000)?,
+            opens_new_context: f.opt_bool("opensNewContext")?,
+            role: f.opt_str("role", 64)?,
+            word_count: f.opt_int("wordCount", 0, 10_000_000)?,
+        },
     })
 }
 

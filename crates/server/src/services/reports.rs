@@ -169,6 +169,15 @@ async fn synthesize_and_save(
     for s in sessions {
         inputs.push(confirmed(state, s, study).await?);
     }
+    // A session report's technical section: the tester's own pace behind the hesitation
+    // thresholds, with its plain sentence (analysis.md §1.1).
+    let technical = match (kind, inputs.first()) {
+        (ReportKind::Session, Some(s)) => {
+            let b = &s.analysis.analytics.baseline;
+            Some(json!({"baseline": b, "pace": b.sentence}))
+        }
+        _ => None,
+    };
     let tones: Vec<serde_json::Value> = inputs
         .iter()
         .map(|s| json!({"testerLabel": s.analysis.tone_profile.tester_label, "tone": s.analysis.tone_profile.tone}))
@@ -187,6 +196,9 @@ async fn synthesize_and_save(
     let (session_pipeline, event) = match kind {
         ReportKind::Session => {
             data["sessionId"] = json!(subject);
+            if let Some(t) = technical {
+                data["technical"] = t;
+            }
             let ev = json!({"reportId": id, "sessionId": subject, "jobId": study.id});
             (Some(PipelineStatus::Reported), webhooks::event(WebhookEvent::ReportReady, ev))
         }

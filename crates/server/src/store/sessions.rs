@@ -123,6 +123,21 @@ pub struct EventRow {
     pub task_id: Option<String>,
     pub hover_ms: Option<i64>,
     pub error_message: Option<String>,
+    /// The engine's optional fields (api.md §5): deletions in an `input` burst, text selected
+    /// after a click, DOM mutations within 1 s after a click, a click opening a new context,
+    /// the target's role, the words on a page.
+    pub extra: EventExtra,
+}
+
+/// The optional event fields the engine's baselines and false-alarm rules read (api.md §5).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventExtra {
+    pub deletions: Option<i64>,
+    pub selection_length: Option<i64>,
+    pub mutations: Option<i64>,
+    pub opens_new_context: Option<bool>,
+    pub role: Option<String>,
+    pub word_count: Option<i64>,
 }
 
 /// A facial-emotion snapshot as stored (labels only, never images).

@@ -129,8 +129,9 @@ async fn type_into(b: &Browser, css: &str, text: &str) {
 }
 
 /// The scripted tester of each page. `base` is the page server's base URL.
-async fn drive(b: &Browser, page: &str, base: &str) {
-    let url = |p: &str| format!("{base}/{page}/{p}");
+async fn drive(b: &Browser, page: &Page, base: &str) {
+    let url = |p: &str| format!("{base}/{}/{p}", page.dir);
+    let page = page.name;
     match page {
         // Fills the form, clicks "Pay" four times fast, waits, twice more, gives up.
         "dead-submit" | "dead-submit-clean" => {
@@ -245,6 +246,73 @@ async fn drive(b: &Browser, page: &str, base: &str) {
             }
             pause(800).await;
         }
+        // #28. The same survey at two paces: 24 statements read and ticked ~10 s apart, then
+        // "Next" (no defect), or ticked ~1 s apart, then a freeze before three look-alike
+        // buttons and giving up.
+        "slow-reader" | "fast-freeze" => {
+            b.goto(&url("index.html")).await;
+            let slow = page == "slow-reader";
+            pause(if slow { 12_000 } else { 1_500 }).await;
+            for i in 1..=24u64 {
+                b.click_css(&format!("#q{i}")).await;
+                pause(if slow { 9_000 + (i % 3) * 700 } else { 700 + (i % 3) * 150 }).await;
+            }
+            if slow {
+                b.click_css("#next").await;
+                pause(1_500).await;
+            } else {
+                // Frozen before Proceed / Next / Go; clicks the instructions twice, looking
+                // for a hint, and gives up.
+                for _ in 0..2 {
+                    pause(6_500).await;
+                    b.click_css("main > p").await;
+                }
+                pause(1_500).await;
+            }
+        }
+        // Five fast clicks on a quantity stepper, each answered by the new count.
+        "stepper" => {
+            b.goto(&url("index.html")).await;
+            pause(1_200).await;
+            for _ in 0..5 {
+                b.click_css("#more").await;
+                pause(150).await;
+            }
+            assert_eq!(b.text(&b.find("#qty").await).await, "6");
+            click_after(b, "#add", 1_200).await;
+            pause(1_500).await;
+        }
+        // A paragraph selected by a triple click (to copy it), then "I agree".
+        "triple-select" => {
+            b.goto(&url("index.html")).await;
+            pause(1_500).await;
+            let para = b.find("#terms > p:nth-of-type(2)").await;
+            b.multi_click(&para, 3).await;
+            let picked = b.execute("return String(getSelection()).length", json!([])).await;
+            assert!(picked.as_i64().unwrap() > 100, "the paragraph is selected: {picked}");
+            pause(1_500).await;
+            b.click_css("#agree").await;
+            pause(1_500).await;
+        }
+        // The size guide opens in a new tab; this page does not change, so the tester clicks
+        // the link once more, then chooses a size.
+        "new-tab-link" => {
+            b.goto(&url("index.html")).await;
+            pause(1_200).await;
+            b.click_css("#guide").await;
+            pause(2_000).await;
+            b.click_css("#guide").await;
+            pause(1_500).await;
+            click_after(b, "#choose", 800).await;
+            pause(1_500).await;
+        }
+        // One click on a dead button, a wait, and giving up.
+        "dead-once" => {
+            b.goto(&url("index.html")).await;
+            pause(1_500).await;
+            b.click_css("#invoice").await;
+            pause(4_000).await;
+        }
         other => panic!("no scripted tester for {other}"),
     }
 }
@@ -297,7 +365,7 @@ async fn recorder_in_chromium_finds_the_planted_defects() {
         .await;
 
         let started_at = now();
-        drive(&browser, page.name, &server.base).await;
+        drive(&browser, page, &server.base).await;
         let ended_at = now();
         let status = delivered(&browser).await;
         browser.screenshot(&shots.join(format!("{}.png", page.name))).await;
@@ -358,7 +426,7 @@ fn check_recording(page: &Page, ndjson: &str) {
         assert!(e["taskId"].is_string(), "every item carries the task: {e}");
         assert!(e.get("value").is_none(), "typed text must never be sent: {e}");
         let url = e["url"].as_str().unwrap_or("");
-        assert!(url.contains(&format!("/{}/", page.name)) && !url.contains('?'), "{e}");
+        assert!(url.contains(&format!("/{}/", page.dir)) && !url.contains('?'), "{e}");
     }
     // Typed text never travels, only its length.
     for e in &events {
@@ -622,4 +690,89 @@ async fn recorder_api_retries_resends_and_stops_in_chromium() {
         .map(|e| e["url"].as_str().unwrap().rsplit("/recorder-api/").next().unwrap())
         .collect();
     assert_eq!(urls, vec!["index.html", "index.html#/step-2", "spa-route", "next.html"], "no query strings");
+}
+
+/// The recorder's fixes of #31 and its new fields (api.md §5), one page each: a filled form
+/// then a pointer rested on Send (the hover is the rest, not the few ms since the email
+/// field's `change`); a code cleared with backspaces in one burst (the item counts the
+/// deletions); a field whose own handler strips characters (the length after it); and
+/// `window` as the target of window-level events, `wordCount` on arrivals, `role` and
+/// `mutations` on clicks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorder_fixes_in_chromium() {
+    let Some(browser) = Browser::launch_or_skip().await else { return };
+    let app = TestApp::with_system_clock(Backend::Sqlite, &[]).await.unwrap();
+    let api = app.serve_http().await;
+    let biz = app.signup("business").await;
+    let (job, tasks) = study(&app, &biz, &["Send the contact form"]).await;
+    let tester = app.tester().await;
+    let (sid, token) = app.session(&tester, &job).await;
+    let server = PageServer::start(PageVars {
+        api: api.base.clone(),
+        endpoint: api.base.clone(),
+        session: sid.clone(),
+        token: token.clone(),
+        task: tasks[0].clone(),
+    })
+    .await;
+
+    browser.goto(&format!("{}/rested-submit/index.html", server.base)).await;
+    pause(600).await;
+    type_into(&browser, "#name", "Alex Morgan").await;
+    pause(300).await;
+    type_into(&browser, "#email", "alex@example.com").await;
+    let send = browser.find("#send").await;
+    browser.rest_then_click(&send, 1_500).await;
+    pause(1_200).await;
+
+    browser.goto(&format!("{}/cleared-field/index.html", server.base)).await;
+    pause(600).await;
+    type_into(&browser, "#code", "ABCD-1234").await;
+    pause(1_300).await;
+    type_into(&browser, "#code", &BACKSPACE.repeat(9)).await;
+    pause(1_300).await;
+    type_into(&browser, "#code", "ABCD-5678").await;
+    pause(1_300).await;
+
+    browser.goto(&format!("{}/stripping-field/index.html", server.base)).await;
+    pause(600).await;
+    type_into(&browser, "#phone", "07700 900123-").await;
+    pause(300).await;
+    let shown = browser.execute("return document.getElementById('phone').value.length", json!([])).await;
+    assert_eq!(shown, 11, "the page keeps digits only");
+    let status = delivered(&browser).await;
+    assert_eq!(status["rejected"], 0, "{status}");
+    browser.quit().await;
+    drop(server);
+
+    let events = app.get(&format!("/api/sessions/{sid}/events?limit=100"), Some(&biz.bearer())).await;
+    let events = events.ok().as_array().unwrap().clone();
+    let on = |sel: &str, t: &str| -> Vec<Value> {
+        events.iter().filter(|e| e["targetSelector"] == sel && e["eventType"] == t).cloned().collect()
+    };
+    // The pointer rested 1.5 s on Send; the email field's change (on the mousedown that left
+    // it) no longer restarts the clock.
+    let send = on("#send", "click");
+    assert_eq!(send.len(), 1, "{events:?}");
+    let hover = send[0]["hoverMs"].as_i64().unwrap();
+    assert!((1_300..=2_500).contains(&hover), "hoverMs {hover} for a 1.5 s rest: {}", send[0]);
+    assert_eq!(send[0]["role"], "button");
+    assert!(send[0]["mutations"].as_i64().unwrap() > 0, "the form was replaced: {}", send[0]);
+    // Nine backspaces in one burst: one item, nine deletions.
+    let code: Vec<(i64, i64)> = on("#code", "input")
+        .iter()
+        .map(|e| (e["inputLength"].as_i64().unwrap(), e["deletions"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(code, vec![(9, 0), (0, 9), (9, 0)], "typed, cleared, typed again");
+    // The length after the page's own handler: 11 digits, not 12 keystrokes' worth.
+    let phone = on("#phone", "input");
+    assert_eq!(phone.last().unwrap()["inputLength"], 11, "{phone:?}");
+    assert!(phone.iter().all(|e| e["deletions"] == 0), "the handler's stripping is not the tester deleting");
+    // Window-level events name `window`; arrivals carry the page's words.
+    let arrivals: Vec<&Value> = events.iter().filter(|e| e["eventType"] == "navigation").collect();
+    assert_eq!(arrivals.len(), 3, "{arrivals:?}");
+    for a in &arrivals {
+        assert_eq!(a["targetSelector"], "window", "{a}");
+        assert!(a["wordCount"].as_i64().is_some_and(|w| w > 5), "{a}");
+    }
 }

@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -178,8 +178,16 @@ pub async fn check_dashboard(
     b.click_css(&format!("a[href='/app/studies/{job}']")).await;
     if text(b).await.contains("No study report yet") {
         b.click_css("main form button[type=submit]").await;
-        app.drain_jobs().await;
-        b.goto(&format!("{base}/app/studies/{job}")).await;
+        // The click does not wait for the form's POST: drain until its job has run.
+        let asked = Instant::now();
+        loop {
+            app.drain_jobs().await;
+            b.goto(&format!("{base}/app/studies/{job}")).await;
+            if !text(b).await.contains("No study report yet") || asked.elapsed() > Duration::from_secs(15) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
     let study = text(b).await;
     assert!(study.contains("Accessibility score"), "{study}");

@@ -12,6 +12,7 @@ mod connections;
 mod dashboard;
 mod dashboard_browser;
 mod envelope;
+mod event_fields;
 mod flow;
 mod governance;
 mod hardening;

@@ -40,29 +40,25 @@ async fn committed_recordings_replay_to_the_expected_findings(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
     let biz = app.signup("business").await;
     let recordings: Vec<Vec<Value>> = PAGES.iter().map(|p| recording(p.name)).collect();
-    // Every recording comes from one study: its tasks, in order, make the new study.
-    let mut tasks: Vec<(i64, String, String)> = recordings[0][0]["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["order"].as_i64().unwrap(),
-                t["title"].as_str().unwrap().to_owned(),
-                t["taskId"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    tasks.sort();
-    let titles: Vec<&str> = tasks.iter().map(|t| t.1.as_str()).collect();
+    // The recordings come from browser runs of different times (so different studies): the
+    // new study has every page's task, and each recording's task ids map to it by title.
+    let titles: Vec<&str> = PAGES.iter().map(|p| p.task).collect();
     let (job, new_ids) = study(&app, &biz, &titles).await;
-    let task_map: HashMap<String, String> =
-        tasks.iter().map(|t| t.2.clone()).zip(new_ids.iter().cloned()).collect();
+    let by_title: HashMap<&str, String> = titles.iter().copied().zip(new_ids.iter().cloned()).collect();
 
     let mut score = Score::default();
     for (page, lines) in PAGES.iter().zip(&recordings) {
         let header = &lines[0];
         assert_eq!(header["kind"], "session", "{}", page.name);
+        let task_map: HashMap<String, String> = header["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| {
+                let new = by_title.get(t["title"].as_str()?)?;
+                Some((t["taskId"].as_str()?.to_owned(), new.clone()))
+            })
+            .collect();
         let tester = app.tester().await;
         let (sid, token) = app.session(&tester, &job).await;
         let tt = format!("Token {token}");

@@ -13,8 +13,10 @@ use crate::helpers::{Account, TestApp, study_body};
 /// One test page: a planted defect or its clean twin.
 #[derive(Debug, Clone, Copy)]
 pub struct Page {
-    /// Directory under `tests/browser/pages/` and name of its fixtures.
+    /// Name of its fixtures (and of its scripted tester).
     pub name: &'static str,
+    /// Directory under `tests/browser/pages/` (two testers may use one page).
+    pub dir: &'static str,
     /// The task the tester is given (one task per page in the study).
     pub task: &'static str,
     /// How the tester reports the attempt.
@@ -24,30 +26,94 @@ pub struct Page {
 }
 
 /// Every page, in the order the browser test visits them.
-pub const PAGES: [Page; 8] = [
-    Page { name: "dead-submit", task: "Pay for the socks", outcome: "abandon", seq: 1 },
+pub const PAGES: [Page; 14] = [
+    Page { name: "dead-submit", dir: "dead-submit", task: "Pay for the socks", outcome: "abandon", seq: 1 },
     Page {
         name: "dead-submit-clean",
+        dir: "dead-submit-clean",
         task: "Pay for the socks (working checkout)",
         outcome: "success",
         seq: 6,
     },
-    Page { name: "date-colour-error", task: "Enter your date of birth", outcome: "abandon", seq: 1 },
+    Page {
+        name: "date-colour-error",
+        dir: "date-colour-error",
+        task: "Enter your date of birth",
+        outcome: "abandon",
+        seq: 1,
+    },
     Page {
         name: "date-colour-error-clean",
+        dir: "date-colour-error-clean",
         task: "Enter your date of birth (working form)",
         outcome: "success",
         seq: 6,
     },
-    Page { name: "nav-maze", task: "Find how much delivery costs", outcome: "abandon", seq: 1 },
+    Page {
+        name: "nav-maze",
+        dir: "nav-maze",
+        task: "Find how much delivery costs",
+        outcome: "abandon",
+        seq: 1,
+    },
     Page {
         name: "nav-maze-clean",
+        dir: "nav-maze-clean",
         task: "Find how much delivery costs (clear links)",
         outcome: "success",
         seq: 7,
     },
-    Page { name: "error-click", task: "Apply the coupon SOCKS10", outcome: "fail", seq: 2 },
-    Page { name: "wall-of-text", task: "Find the notice period for cancelling", outcome: "abandon", seq: 1 },
+    Page {
+        name: "error-click",
+        dir: "error-click",
+        task: "Apply the coupon SOCKS10",
+        outcome: "fail",
+        seq: 2,
+    },
+    Page {
+        name: "wall-of-text",
+        dir: "wall-of-text",
+        task: "Find the notice period for cancelling",
+        outcome: "abandon",
+        seq: 1,
+    },
+    // #28: each tester's own pace, and the false alarms of peers' tools.
+    Page {
+        name: "slow-reader",
+        dir: "paced-form",
+        task: "Answer the shopping survey",
+        outcome: "success",
+        seq: 6,
+    },
+    Page {
+        name: "fast-freeze",
+        dir: "paced-form",
+        task: "Answer the shopping survey (fast)",
+        outcome: "abandon",
+        seq: 2,
+    },
+    Page { name: "stepper", dir: "stepper", task: "Put six pairs in the basket", outcome: "success", seq: 7 },
+    Page {
+        name: "triple-select",
+        dir: "triple-select",
+        task: "Copy the delivery times and agree",
+        outcome: "success",
+        seq: 6,
+    },
+    Page {
+        name: "new-tab-link",
+        dir: "new-tab-link",
+        task: "Check the size guide and choose a size",
+        outcome: "success",
+        seq: 6,
+    },
+    Page {
+        name: "dead-once",
+        dir: "dead-once",
+        task: "Download the invoice of order 1042",
+        outcome: "abandon",
+        seq: 1,
+    },
 ];
 
 /// `tests/browser/<rest>`.

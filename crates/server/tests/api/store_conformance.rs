@@ -187,6 +187,7 @@ fn click(id: &str, ts: i64) -> EventRow {
         task_id: None,
         hover_ms: None,
         error_message: None,
+        extra: Default::default(),
     }
 }
 

@@ -286,6 +286,35 @@ impl Browser {
         self.post("/execute/async", json!({"script": script, "args": args})).await
     }
 
+    /// Moves the mouse onto an element, rests there `rest_ms`, then clicks with it (a tester
+    /// who pauses on a control before pressing it; `click` presses at once).
+    pub async fn rest_then_click(&self, el: &Element, rest_ms: u64) {
+        let actions = json!({"actions": [{
+            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": [
+                {"type": "pointerMove", "origin": {ELEMENT: el.0}, "x": 0, "y": 0, "duration": 150},
+                {"type": "pause", "duration": rest_ms},
+                {"type": "pointerDown", "button": 0},
+                {"type": "pointerUp", "button": 0}
+            ]
+        }]});
+        self.post("/actions", actions).await;
+    }
+
+    /// Clicks an element `n` times in quick succession with the mouse (a double or triple
+    /// click: the browser counts them up and selects a word or a paragraph).
+    pub async fn multi_click(&self, el: &Element, n: usize) {
+        let mut steps = vec![json!({"type": "pointerMove", "origin": {ELEMENT: el.0}, "x": 0, "y": 0})];
+        for _ in 0..n {
+            steps.push(json!({"type": "pointerDown", "button": 0}));
+            steps.push(json!({"type": "pointerUp", "button": 0}));
+        }
+        let actions = json!({"actions": [{
+            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": steps
+        }]});
+        self.post("/actions", actions).await;
+    }
+
     /// Turns the mouse wheel by `dy` pixels (positive scrolls down) over `duration_ms`.
     pub async fn wheel(&self, dy: i64, duration_ms: u64) {
         let actions = json!({"actions": [{

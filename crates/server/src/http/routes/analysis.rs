@@ -180,13 +180,41 @@ async fn findings(
     Ok(ok(out))
 }
 
-/// Sub-scores 0–100, higher is better (null for a stream that was not recorded).
+/// Sub-scores 0–100, higher is better (null for a stream that was not recorded), and the
+/// tester's own pace the hesitation thresholds came from (absent from analyses made before it).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AnalyticsOut {
     pub overall: f64,
     pub emotion: Option<f64>,
     pub interaction: f64,
     pub voice: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineOut>,
+}
+
+/// Each tester's own pace (analysis.md §1.1): hesitation counted beyond
+/// `clamp(median + 4 × 1.4826 × MAD, 5 s, 30 s)` of the session's own gaps with at least 20
+/// of them (else 8 s), a hover beyond `clamp(3 × median hover, 3 s, 15 s)` with at least 10
+/// hovered clicks (else 3 s), and a page's first pause allowed `wordCount / readingWpm`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BaselineOut {
+    /// Clicks, inputs, scrolls and navigations.
+    pub actions: u64,
+    /// Gaps between them measured (page focused, not a page's first).
+    pub gaps: u64,
+    pub median_gap_ms: Option<f64>,
+    pub mad_gap_ms: Option<f64>,
+    pub gap_threshold_ms: f64,
+    pub hover_threshold_ms: f64,
+    pub reading_wpm: f64,
+    /// Whether each threshold is the tester's own (else the default or the study's).
+    pub personal_gap: bool,
+    pub personal_hover: bool,
+    pub personal_reading: bool,
+    /// The plain sentence of the session report's technical section.
+    #[serde(default)]
+    pub sentence: String,
 }
 
 /// The session's analytics from its latest analysis.

@@ -19,7 +19,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// every accepted item is committed. At most 1,000 items and 2 MiB (413 above); 1,000 items a
 /// minute per session (429). Event item: `eventType`, `targetSelector` (≤ 1,024), `timestamp`,
 /// optional `clientId` (≤ 64), `x`, `y`, `scrollY`, `inputLength`, `viewport{width,height}`,
-/// `url`, `targetText` (≤ 200), `taskId`, `hoverMs`, `errorMessage` (≤ 500). Raw input text is
+/// `url`, `targetText` (≤ 200), `taskId`, `hoverMs`, `errorMessage` (≤ 500), and for the
+/// engine's baselines and false-alarm rules `deletions` (on `input`: deletions merged into a
+/// typing burst), `selectionLength` (text selected right after a click), `mutations` (DOM
+/// mutations within 1 s after a click), `opensNewContext` (the click opens a new tab or a
+/// download), `role` (the target's ARIA role or input type, ≤ 64), `wordCount` (on
+/// `navigation`: words on the settled page). snake_case aliases are accepted. Raw input text is
 /// refused.
 #[utoipa::path(post, path = "/api/data/events", tag = "ingestion", security(("testToken" = []), ("jwt" = [])), request_body = IngestIn,
     responses((status = 200, body = Envelope<IngestOut>), (status = 413, description = "Over 1,000 items or 2 MiB"), (status = 422, description = "Session not active"), (status = 429, description = "Over 1,000 items a minute for the session")))]

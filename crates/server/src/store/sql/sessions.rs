@@ -46,7 +46,8 @@ macro_rules! session_from_row {
 }
 
 const EVENT_COLS: &str = "id, client_id, ts, event_type, target_selector, x, y, scroll_y, input_length, \
-     viewport_width, viewport_height, url, target_text, task_id, hover_ms, error_message";
+     viewport_width, viewport_height, url, target_text, task_id, hover_ms, error_message, \
+     deletions, selection_length, mutations, opens_new_context, role, word_count";
 
 macro_rules! event_from_row {
     ($r:expr, $o:expr) => {{
@@ -68,6 +69,14 @@ macro_rules! event_from_row {
             task_id: r.try_get($o + 13)?,
             hover_ms: r.try_get($o + 14)?,
             error_message: r.try_get($o + 15)?,
+            extra: EventExtra {
+                deletions: r.try_get($o + 16)?,
+                selection_length: r.try_get($o + 17)?,
+                mutations: r.try_get($o + 18)?,
+                opens_new_context: r.try_get($o + 19)?,
+                role: r.try_get($o + 20)?,
+                word_count: r.try_get($o + 21)?,
+            },
         }
     }};
 }
@@ -495,6 +504,12 @@ impl SessionStore for SqlStore {
                             .push_bind(e.task_id.clone())
                             .push_bind(e.hover_ms)
                             .push_bind(e.error_message.clone())
+                            .push_bind(e.extra.deletions)
+                            .push_bind(e.extra.selection_length)
+                            .push_bind(e.extra.mutations)
+                            .push_bind(e.extra.opens_new_context)
+                            .push_bind(e.extra.role.clone())
+                            .push_bind(e.extra.word_count)
                     })
                 }
                 StreamBatch::Facial(rows) => insert_stream!(
