@@ -422,6 +422,30 @@ if __name__ != "__main__":
             security = op.schema.raw_schema.get("security", [])
         return [name for req in security for name in req] , security
 
+    PAIRS_USED = {(ST["testers"][i]["userId"], ST["jobs"][0]) for i in range(len(ST["sessions"]))}
+
+    def _stateful(case):
+        meta = getattr(case, "meta", None) or getattr(case, "_meta", None)
+        return "stateful" in str(getattr(getattr(meta, "phase", None), "name", "")).lower()
+
+    def _valid_body(case, path, method):
+        """A valid body for the chains' first steps (often in the stateful phase, so its links
+        lead somewhere; sometimes elsewhere), or None."""
+        share = 0.7 if _stateful(case) else 0.15
+        if RNG.random() >= share:
+            return None
+        if (method, path) == ("POST", "/api/jobs"):
+            return dict(STUDY)
+        if (method, path) == ("POST", "/api/sessions"):
+            with LOCK:
+                free = [(t, j) for t in ST["testers"] for j in ST["jobs"] if (t["userId"], j) not in PAIRS_USED]
+                if not free:
+                    return None
+                tester, job = RNG.choice(free)
+                PAIRS_USED.add((tester["userId"], job))
+            return {"jobId": job, "testerId": tester["userId"], "_auth": tester["auth"]}
+        return None
+
     @schemathesis.hook
     def before_call(context, case, kwargs):
         op = case.operation
@@ -440,14 +464,20 @@ if __name__ != "__main__":
                     params["id"] = RNG.choice(pool)
             if path.startswith("/api/sessions/"):
                 sid = str(params["id"])
+        valid = _valid_body(case, path, method)
+        if valid is not None:
+            tester_auth = valid.pop("_auth", None)
+            if tester_auth:
+                headers["Authorization"] = tester_auth
+            case.body = valid
         body = case.body if isinstance(case.body, dict) else None
-        if path == "/api/sessions" and method == "POST":
+        if path == "/api/sessions" and method == "POST" and valid is None:
             # A tester starts their own session (the body names them).
             tester = RNG.choice(ST["testers"])
             headers["Authorization"] = tester["auth"]
             if body is not None and RNG.random() < REAL_ID_SHARE:
                 body["testerId"] = tester["userId"]
-        if body is not None and RNG.random() < REAL_ID_SHARE:
+        if body is not None and valid is None and RNG.random() < REAL_ID_SHARE:
             if "jobId" in body:
                 body["jobId"] = RNG.choice(ST["jobs"])
             if "sessionId" in body:
