@@ -50,11 +50,14 @@ for _ in $(seq 100); do grep -q listening "$WORK/out" 2>/dev/null && break; slee
 URL=$(grep -o 'http://[0-9.:]*' "$WORK/out")
 "$venv/bin/python" bench/schemathesis_hooks.py setup "$URL" "$ADMIN" "$WORK/state.json"
 set +e
-PYTHONPATH=bench SCHEMATHESIS_HOOKS=schemathesis_hooks FUZZ_STATE="$WORK/state.json" \
-  "$venv/bin/st" --config-file bench/schemathesis.toml run "$URL/api/openapi.json" --url "$URL" \
+# Run from the scratch folder: schemathesis keeps its cache (.schemathesis/) in the working
+# directory, which must not be the checkout.
+bench="$PWD/bench"
+(cd "$WORK" && PYTHONPATH="$bench" SCHEMATHESIS_HOOKS=schemathesis_hooks FUZZ_STATE="$WORK/state.json" \
+  "$venv/bin/st" --config-file "$bench/schemathesis.toml" run "$URL/api/openapi.json" --url "$URL" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance \
   --generation-with-security-parameters false \
-  --max-examples "$MAX" --workers 2 "${@:2}" 2>&1 | tee "$WORK/report"
+  --max-examples "$MAX" --workers 2 "${@:2}") 2>&1 | tee "$WORK/report"
 rc=${PIPESTATUS[0]}
 set -e
 cat "$WORK/state.json.stats" 2>/dev/null || true
