@@ -9,8 +9,9 @@
 # response matches its documented schema, every status is documented.
 # Loopback only; bounded by --max-examples per operation. Usage:
 #   bench/schemathesis.sh [max_examples_per_operation=40] [extra schemathesis options…]
-# Exits non-zero on any failure, and on any "authentication failed" warning (an operation
-# that answered only 401/403 was never fuzzed past its front door).
+# Exits non-zero on any failure, on any "authentication failed" warning (an operation that
+# answered only 401/403 was never fuzzed past its front door) and on a panic in the server's
+# log. FUZZ_SERVER_LOG=path keeps the server's log.
 # Needs python3 (creates a virtualenv under target/ with schemathesis, pinned, from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,12 @@ bench="$PWD/bench"
 rc=${PIPESTATUS[0]}
 set -e
 cat "$WORK/state.json.stats" 2>/dev/null || true
+cp "$WORK/err" "${FUZZ_SERVER_LOG:-/dev/null}" 2>/dev/null || true
+if grep -q "panicked" "$WORK/err"; then
+  grep -B2 -A8 "panicked" "$WORK/err" >&2
+  echo "FAIL: the server panicked during the run (a worker or background task: no 5xx shows it)" >&2
+  exit 1
+fi
 if grep -qi "authentication failed" "$WORK/report"; then
   echo "FAIL: some operations answered only 401/403 (see the warning above)" >&2
   exit 1

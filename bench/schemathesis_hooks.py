@@ -477,7 +477,9 @@ if __name__ != "__main__":
             headers["Authorization"] = tester["auth"]
             if body is not None and RNG.random() < REAL_ID_SHARE:
                 body["testerId"] = tester["userId"]
-        if body is not None and valid is None and RNG.random() < REAL_ID_SHARE:
+        if body is not None and isinstance(body.get("sessionId"), str) and body["sessionId"] in SESSIONS:
+            sid = body["sessionId"]  # a link's (or a real) session: kept
+        elif body is not None and valid is None and RNG.random() < REAL_ID_SHARE:
             if "jobId" in body:
                 body["jobId"] = RNG.choice(ST["jobs"])
             if "sessionId" in body:

@@ -149,6 +149,7 @@ const LINKS: &[(&str, &str, &str, &str, &str, &str, &str)] = {
         ),
         ("/api/jobs/{id}/launch", "post", "200", "AcceptStudy", "/api/jobs/{id}/accept", "post", SAME),
         ("/api/jobs/{id}/launch", "post", "200", "StudyReport", "/api/reports/job/{id}", "post", SAME),
+        ("/api/jobs/{id}/launch", "post", "200", "DeclineStudy", "/api/jobs/{id}/decline", "post", SAME),
         ("/api/sessions", "post", "200", "GetSession", "/api/sessions/{id}", "get", SESSION),
         ("/api/sessions", "post", "200", "Consent", "/api/sessions/{id}/consent", "post", SESSION),
         ("/api/sessions", "post", "200", "Pause", "/api/sessions/{id}/pause", "post", SESSION),
@@ -227,15 +228,56 @@ const LINKS: &[(&str, &str, &str, &str, &str, &str, &str)] = {
     ]
 };
 
+/// Links that name the resource in the request body instead: `(from path, from method, status,
+/// link name, to path, to method, body field, runtime expression)`; the rest of the body is
+/// the client's.
+const BODY_LINKS: &[(&str, &str, &str, &str, &str, &str, &str, &str)] = {
+    const SESSION: &str = "$response.body#/data/sessionId";
+    &[
+        ("/api/sessions", "post", "200", "IngestEvents", "/api/data/events", "post", "sessionId", SESSION),
+        ("/api/sessions", "post", "200", "IngestFacial", "/api/data/facial", "post", "sessionId", SESSION),
+        ("/api/sessions", "post", "200", "IngestVoice", "/api/data/voice", "post", "sessionId", SESSION),
+        (
+            "/api/sessions/{id}/confirm",
+            "post",
+            "200",
+            "SessionReport",
+            "/api/reports",
+            "post",
+            "sessionId",
+            "$request.path.id",
+        ),
+    ]
+};
+
 /// `#/paths/<escaped path>/<method>` (JSON pointer, RFC 6901).
 fn operation_ref(path: &str, method: &str) -> String {
     format!("#/paths/{}/{method}", path.replace('~', "~0").replace('/', "~1"))
 }
 
-/// Adds [`LINKS`] to the responses they start from; a link whose operation or response is
-/// missing is left out (the unit test below fails if any is).
+/// Adds [`LINKS`] and [`BODY_LINKS`] to the responses they start from; a link whose operation
+/// or response is missing is left out (the unit test below fails if any is).
 pub fn document_links(doc: &mut OpenApi) {
-    for &(from, method, status, name, to, to_method, id) in LINKS {
+    let by_path = LINKS.iter().map(|&(from, method, status, name, to, to_method, id)| {
+        (
+            from,
+            method,
+            status,
+            name,
+            LinkBuilder::new().operation_ref(operation_ref(to, to_method)).parameter("id", id),
+        )
+    });
+    let by_body = BODY_LINKS.iter().map(|&(from, method, status, name, to, to_method, field, value)| {
+        let body = serde_json::json!({ field: value });
+        (
+            from,
+            method,
+            status,
+            name,
+            LinkBuilder::new().operation_ref(operation_ref(to, to_method)).request_body(Some(body)),
+        )
+    });
+    for (from, method, status, name, link) in by_path.chain(by_body) {
         let Some(item) = doc.paths.paths.get_mut(from) else { continue };
         let op = match method {
             "get" => &mut item.get,
@@ -249,8 +291,7 @@ pub fn document_links(doc: &mut OpenApi) {
         else {
             continue;
         };
-        let link = LinkBuilder::new().operation_ref(operation_ref(to, to_method)).parameter("id", id).build();
-        response.links.insert(name.to_owned(), RefOr::T(link));
+        response.links.insert(name.to_owned(), RefOr::T(link.build()));
     }
 }
 
@@ -269,6 +310,15 @@ mod tests {
             assert!(doc["paths"][to][to_method].is_object(), "link {name}: no {to_method} {to}");
             declared += 1;
         }
-        assert_eq!(declared, super::LINKS.len());
+        for &(from, method, status, name, to, to_method, field, _) in super::BODY_LINKS {
+            let link = &doc["paths"][from][method]["responses"][status]["links"][name];
+            assert!(
+                link["requestBody"][field].is_string(),
+                "link {name} missing on {method} {from} {status}"
+            );
+            assert!(doc["paths"][to][to_method].is_object(), "link {name}: no {to_method} {to}");
+            declared += 1;
+        }
+        assert_eq!(declared, super::LINKS.len() + super::BODY_LINKS.len());
     }
 }

@@ -11,6 +11,7 @@ mod connections;
 mod dashboard;
 mod dashboard_browser;
 mod envelope;
+mod fuzz_found;
 mod governance;
 mod hardening;
 mod ingest;
