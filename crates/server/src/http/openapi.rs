@@ -124,9 +124,24 @@ pub fn document_errors(doc: &mut OpenApi) {
     }
 }
 
+/// `(from path, from method, status, link name, to path, to method, id expression)`.
+type PathLink =
+    (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str);
+/// [`PathLink`] with the body field the expression fills instead of the path's `id`.
+type BodyLink = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
 /// The links of the main chains: `(from path, from method, status, link name, to path, to
 /// method, path parameter `id` as a runtime expression)`.
-const LINKS: &[(&str, &str, &str, &str, &str, &str, &str)] = {
+const LINKS: &[PathLink] = {
     const JOB: &str = "$response.body#/data/jobId";
     const SESSION: &str = "$response.body#/data/sessionId";
     const SAME: &str = "$request.path.id";
@@ -231,7 +246,7 @@ const LINKS: &[(&str, &str, &str, &str, &str, &str, &str)] = {
 /// Links that name the resource in the request body instead: `(from path, from method, status,
 /// link name, to path, to method, body field, runtime expression)`; the rest of the body is
 /// the client's.
-const BODY_LINKS: &[(&str, &str, &str, &str, &str, &str, &str, &str)] = {
+const BODY_LINKS: &[BodyLink] = {
     const SESSION: &str = "$response.body#/data/sessionId";
     &[
         ("/api/sessions", "post", "200", "IngestEvents", "/api/data/events", "post", "sessionId", SESSION),
