@@ -58,7 +58,7 @@ bench="$PWD/bench"
   "$venv/bin/st" --config-file "$bench/schemathesis.toml" run "$URL/api/openapi.json" --url "$URL" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance \
   --generation-with-security-parameters false \
-  --max-examples "$MAX" --workers 2 "${@:2}") 2>&1 | tee "$WORK/report"
+  --max-examples "$MAX" --workers "${FUZZ_WORKERS:-2}" "${@:2}") 2>&1 | tee "$WORK/report"
 rc=${PIPESTATUS[0]}
 set -e
 cat "$WORK/state.json.stats" 2>/dev/null || true
