@@ -152,6 +152,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .split_for_parts();
     doc.merge(ops_doc);
     openapi::document_errors(&mut doc);
+    openapi::document_links(&mut doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     (api, ingest, ops, doc)
 }

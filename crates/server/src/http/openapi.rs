@@ -2,8 +2,12 @@
 //! the error envelope's schema, derived from what the operation is (secured, has a body, a
 //! path parameter, query parameters, lives under `/api`) rather than written by hand per route,
 //! so a new route is documented as honestly as the old ones. `tests/openapi_statuses.rs`
-//! checks the result against the statuses the test suite observes.
+//! checks the result against the statuses the test suite observes. It also declares the
+//! OpenAPI links of the main chains (a created study to its reads and launch, a created session
+//! to ingestion, completion, analysis, confirmation and reports), which clients and the
+//! stateful fuzz run (`bench/schemathesis.sh`) follow.
 
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
@@ -117,5 +121,219 @@ pub fn document_errors(doc: &mut OpenApi) {
                 }
             }
         }
+    }
+}
+
+/// `(from path, from method, status, link name, to path, to method, id expression)`.
+type PathLink =
+    (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str);
+/// [`PathLink`] with the body field the expression fills instead of the path's `id`.
+type BodyLink = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// The links of the main chains: `(from path, from method, status, link name, to path, to
+/// method, path parameter `id` as a runtime expression)`.
+const LINKS: &[PathLink] = {
+    const JOB: &str = "$response.body#/data/jobId";
+    const SESSION: &str = "$response.body#/data/sessionId";
+    const SAME: &str = "$request.path.id";
+    &[
+        ("/api/jobs", "post", "200", "GetStudy", "/api/jobs/{id}", "get", JOB),
+        ("/api/jobs", "post", "200", "PatchStudy", "/api/jobs/{id}", "patch", JOB),
+        ("/api/jobs", "post", "200", "LaunchStudy", "/api/jobs/{id}/launch", "post", JOB),
+        ("/api/jobs", "post", "200", "ListStudySessions", "/api/jobs/{id}/sessions", "get", JOB),
+        ("/api/jobs", "post", "200", "StudyFindings", "/api/jobs/{id}/findings", "get", JOB),
+        ("/api/jobs", "post", "200", "CloseStudy", "/api/jobs/{id}/close", "post", JOB),
+        ("/api/jobs/{id}/launch", "post", "200", "GetLaunchedStudy", "/api/jobs/{id}", "get", SAME),
+        (
+            "/api/jobs/{id}/launch",
+            "post",
+            "200",
+            "ListLaunchedSessions",
+            "/api/jobs/{id}/sessions",
+            "get",
+            SAME,
+        ),
+        ("/api/jobs/{id}/launch", "post", "200", "AcceptStudy", "/api/jobs/{id}/accept", "post", SAME),
+        ("/api/jobs/{id}/launch", "post", "200", "StudyReport", "/api/reports/job/{id}", "post", SAME),
+        ("/api/jobs/{id}/launch", "post", "200", "DeclineStudy", "/api/jobs/{id}/decline", "post", SAME),
+        ("/api/sessions", "post", "200", "GetSession", "/api/sessions/{id}", "get", SESSION),
+        ("/api/sessions", "post", "200", "Consent", "/api/sessions/{id}/consent", "post", SESSION),
+        ("/api/sessions", "post", "200", "Pause", "/api/sessions/{id}/pause", "post", SESSION),
+        ("/api/sessions", "post", "200", "Note", "/api/sessions/{id}/notes", "post", SESSION),
+        ("/api/sessions", "post", "200", "Complete", "/api/sessions/{id}/complete", "post", SESSION),
+        ("/api/sessions", "post", "200", "Events", "/api/sessions/{id}/events", "get", SESSION),
+        ("/api/sessions/{id}/pause", "post", "200", "Resume", "/api/sessions/{id}/resume", "post", SAME),
+        ("/api/sessions/{id}/complete", "post", "200", "Analyze", "/api/sessions/{id}/analyze", "post", SAME),
+        (
+            "/api/sessions/{id}/complete",
+            "post",
+            "200",
+            "Feedback",
+            "/api/sessions/{id}/feedback",
+            "post",
+            SAME,
+        ),
+        (
+            "/api/sessions/{id}/analyze",
+            "post",
+            "200",
+            "AnalysisJob",
+            "/api/analysis-jobs/{id}",
+            "get",
+            "$response.body#/data/analysisJobId",
+        ),
+        ("/api/sessions/{id}/analyze", "post", "200", "Findings", "/api/sessions/{id}/findings", "get", SAME),
+        ("/api/sessions/{id}/analyze", "post", "200", "Confirm", "/api/sessions/{id}/confirm", "post", SAME),
+        (
+            "/api/sessions/{id}/analyze",
+            "post",
+            "200",
+            "Analytics",
+            "/api/sessions/{id}/analytics",
+            "get",
+            SAME,
+        ),
+        ("/api/sessions/{id}/confirm", "post", "200", "Report", "/api/sessions/{id}/report", "get", SAME),
+        ("/api/sessions/{id}/confirm", "post", "200", "Export", "/api/sessions/{id}/export", "get", SAME),
+        (
+            "/api/reports/job/{id}",
+            "post",
+            "200",
+            "ReportJob",
+            "/api/analysis-jobs/{id}",
+            "get",
+            "$response.body#/data/analysisJobId",
+        ),
+        (
+            "/api/tokens",
+            "post",
+            "200",
+            "RevokeToken",
+            "/api/tokens/{id}",
+            "delete",
+            "$response.body#/data/tokenId",
+        ),
+        (
+            "/api/webhook-endpoints",
+            "post",
+            "200",
+            "Deliveries",
+            "/api/webhook-endpoints/{id}/deliveries",
+            "get",
+            "$response.body#/data/webhookEndpointId",
+        ),
+        (
+            "/api/webhook-endpoints",
+            "post",
+            "200",
+            "DeleteEndpoint",
+            "/api/webhook-endpoints/{id}",
+            "delete",
+            "$response.body#/data/webhookEndpointId",
+        ),
+    ]
+};
+
+/// Links that name the resource in the request body instead: `(from path, from method, status,
+/// link name, to path, to method, body field, runtime expression)`; the rest of the body is
+/// the client's.
+const BODY_LINKS: &[BodyLink] = {
+    const SESSION: &str = "$response.body#/data/sessionId";
+    &[
+        ("/api/sessions", "post", "200", "IngestEvents", "/api/data/events", "post", "sessionId", SESSION),
+        ("/api/sessions", "post", "200", "IngestFacial", "/api/data/facial", "post", "sessionId", SESSION),
+        ("/api/sessions", "post", "200", "IngestVoice", "/api/data/voice", "post", "sessionId", SESSION),
+        (
+            "/api/sessions/{id}/confirm",
+            "post",
+            "200",
+            "SessionReport",
+            "/api/reports",
+            "post",
+            "sessionId",
+            "$request.path.id",
+        ),
+    ]
+};
+
+/// `#/paths/<escaped path>/<method>` (JSON pointer, RFC 6901).
+fn operation_ref(path: &str, method: &str) -> String {
+    format!("#/paths/{}/{method}", path.replace('~', "~0").replace('/', "~1"))
+}
+
+/// Adds [`LINKS`] and [`BODY_LINKS`] to the responses they start from; a link whose operation
+/// or response is missing is left out (the unit test below fails if any is).
+pub fn document_links(doc: &mut OpenApi) {
+    let by_path = LINKS.iter().map(|&(from, method, status, name, to, to_method, id)| {
+        (
+            from,
+            method,
+            status,
+            name,
+            LinkBuilder::new().operation_ref(operation_ref(to, to_method)).parameter("id", id),
+        )
+    });
+    let by_body = BODY_LINKS.iter().map(|&(from, method, status, name, to, to_method, field, value)| {
+        let body = serde_json::json!({ field: value });
+        (
+            from,
+            method,
+            status,
+            name,
+            LinkBuilder::new().operation_ref(operation_ref(to, to_method)).request_body(Some(body)),
+        )
+    });
+    for (from, method, status, name, link) in by_path.chain(by_body) {
+        let Some(item) = doc.paths.paths.get_mut(from) else { continue };
+        let op = match method {
+            "get" => &mut item.get,
+            "post" => &mut item.post,
+            "patch" => &mut item.patch,
+            "put" => &mut item.put,
+            "delete" => &mut item.delete,
+            _ => continue,
+        };
+        let Some(RefOr::T(response)) = op.as_mut().and_then(|op| op.responses.responses.get_mut(status))
+        else {
+            continue;
+        };
+        response.links.insert(name.to_owned(), RefOr::T(link.build()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_link_starts_and_ends_at_a_documented_operation() {
+        let doc: serde_json::Value = match serde_json::from_str(&crate::http::openapi_json()) {
+            Ok(doc) => doc,
+            Err(e) => panic!("{e}"),
+        };
+        let mut declared = 0;
+        for &(from, method, status, name, to, to_method, _) in super::LINKS {
+            let link = &doc["paths"][from][method]["responses"][status]["links"][name];
+            assert!(link.is_object(), "link {name} missing on {method} {from} {status}");
+            assert!(doc["paths"][to][to_method].is_object(), "link {name}: no {to_method} {to}");
+            declared += 1;
+        }
+        for &(from, method, status, name, to, to_method, field, _) in super::BODY_LINKS {
+            let link = &doc["paths"][from][method]["responses"][status]["links"][name];
+            assert!(
+                link["requestBody"][field].is_string(),
+                "link {name} missing on {method} {from} {status}"
+            );
+            assert!(doc["paths"][to][to_method].is_object(), "link {name}: no {to_method} {to}");
+            declared += 1;
+        }
+        assert_eq!(declared, super::LINKS.len() + super::BODY_LINKS.len());
     }
 }

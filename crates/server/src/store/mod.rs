@@ -8,7 +8,7 @@ pub mod backup;
 pub mod billing;
 pub mod cache;
 pub mod governance;
-mod migrate;
+pub mod migrate;
 pub mod notifications;
 pub mod oauth;
 pub mod pipeline;

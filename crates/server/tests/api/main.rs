@@ -14,6 +14,7 @@ mod dashboard_browser;
 mod envelope;
 mod event_fields;
 mod flow;
+mod fuzz_found;
 mod governance;
 mod hardening;
 mod ingest;

@@ -89,6 +89,56 @@ pub struct RegistrationDoc {
     pub scope: Option<String>,
 }
 
+/// The token endpoint's form (RFC 6749 §4.1.3 / §6); which fields matter depends on
+/// `grant_type`. Documented field by field so clients and fuzzers can build it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenFormDoc {
+    /// `authorization_code` or `refresh_token`.
+    pub grant_type: String,
+    /// `authorization_code`: the code from the redirect.
+    pub code: Option<String>,
+    /// `authorization_code`: the redirect URI of the authorization request.
+    pub redirect_uri: Option<String>,
+    pub client_id: Option<String>,
+    /// `authorization_code`: the PKCE verifier.
+    pub code_verifier: Option<String>,
+    /// `refresh_token`: the refresh token.
+    pub refresh_token: Option<String>,
+    /// `refresh_token`: an optional narrower scope.
+    pub scope: Option<String>,
+}
+
+/// The revocation form (RFC 7009).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokeFormDoc {
+    pub token: Option<String>,
+    pub client_id: Option<String>,
+    /// Ignored: either token of a grant ends the whole grant.
+    pub token_type_hint: Option<String>,
+}
+
+/// The authorization page's two forms: `step=signin` (the request's parameters, `email`,
+/// `password`) and `step=consent` (`csrf`, `decision`, the ticked `scope` boxes).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeFormDoc {
+    /// `signin` or `consent`.
+    pub step: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub csrf: Option<String>,
+    /// `allow` or `deny`.
+    pub decision: Option<String>,
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    /// `read`, `draft`; on the consent form, one field per ticked box.
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+}
+
 fn no_store(res: &mut Response) {
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -157,7 +207,7 @@ async fn register(State(state): State<AppState>, parts: axum::http::request::Par
 /// `client_id`, `code_verifier`) or `grant_type=refresh_token` (with `refresh_token`,
 /// `client_id`, optional narrower `scope`).
 #[utoipa::path(post, path = "/api/oauth/token", tag = "oauth",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "RFC 6749 §4.1.3 / §6 form"),
+    request_body(content = TokenFormDoc, content_type = "application/x-www-form-urlencoded", description = "RFC 6749 §4.1.3 / §6 form"),
     responses((status = 200, body = TokenOut), (status = 400, description = "RFC 6749 error (invalid_grant, invalid_request, …)", body = OAuthErrorOut),
         (status = 401, description = "invalid_client", body = OAuthErrorOut)))]
 async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -171,7 +221,7 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
 /// Revoke a token (RFC 7009): `token`, `client_id`. Revoking either token of a grant ends the
 /// whole grant; unknown tokens are answered 200 too.
 #[utoipa::path(post, path = "/api/oauth/revoke", tag = "oauth",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "RFC 7009 form"),
+    request_body(content = RevokeFormDoc, content_type = "application/x-www-form-urlencoded", description = "RFC 7009 form"),
     responses((status = 200, description = "Revoked (or nothing to revoke)"), (status = 400, description = "invalid_request", body = OAuthErrorOut),
         (status = 401, description = "invalid_client", body = OAuthErrorOut)))]
 async fn revoke(State(state): State<AppState>, body: Bytes) -> Response {
@@ -231,7 +281,7 @@ async fn authorize_page(State(state): State<AppState>, headers: HeaderMap, uri: 
 /// parameters) answers with the consent form; `step=consent` (`csrf`, `decision=allow|deny`,
 /// the `scope` boxes left ticked) sends the browser back to the client with a code.
 #[utoipa::path(post, path = "/api/oauth/authorize", tag = "oauth",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The sign-in or consent form"),
+    request_body(content = AuthorizeFormDoc, content_type = "application/x-www-form-urlencoded", description = "The sign-in or consent form"),
     responses((status = 200, description = "Consent page, or the sign-in page again", content_type = "text/html"),
         (status = 303, description = "Back to the client's redirect URI (code or error)"),
         (status = 400, description = "Error page (expired sign-in, bad request)", content_type = "text/html"),
