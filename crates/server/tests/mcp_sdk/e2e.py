@@ -212,7 +212,7 @@ class Browser:
 
 def provider(storage, browser):
     metadata = OAuthClientMetadata(
-        client_name="OpenScouter e2e (MCP Python SDK)",
+        client_name="MCP Python SDK e2e",
         redirect_uris=[REDIRECT],
         grant_types=["authorization_code", "refresh_token"],
         response_types=["code"],
