@@ -115,7 +115,7 @@ fn backup_while_clients_ingest_restores_every_acknowledged_item_once() {
     let file = out.join("snapshot.db");
     let server = start_with(&a, &[]);
     let port = server.port;
-    let Setup { biz_auth, sessions, tokens } = setup(port, 3);
+    let Setup { biz_auth, sessions, tokens, .. } = setup(port, 3);
 
     let acked: Arc<Mutex<Vec<(usize, usize)>>> = Arc::default();
     let stop_clients = Arc::new(AtomicBool::new(false));
@@ -201,7 +201,7 @@ fn an_erasure_after_the_backup_is_reapplied_on_restore() {
     let file = out.join("snapshot.db");
     let server = start_with(&a, &[]);
     let port = server.port;
-    let Setup { biz_auth, sessions, tokens } = setup(port, 2);
+    let Setup { biz_auth, sessions, tokens, .. } = setup(port, 2);
     for (c, (session, token)) in sessions.iter().zip(&tokens).enumerate() {
         post(port, "/api/data/events", Some(token), serde_json::from_str(&batch(c, 0, session, 10)).unwrap());
     }
