@@ -7,6 +7,7 @@
 #
 #   bench/abuse.sh [idle_connections=4000] [slowloris_connections=1000]
 #   ABUSE_BIN=/path/to/openscouter bench/abuse.sh    # another build (e.g. before a change)
+#   ABUSE_SECONDS=2 ABUSE_REQUESTS=200 bench/abuse.sh 50 20   # smoke: every attack for 2 s
 #
 # Targets: RSS < 200 MiB throughout, /healthz answering in every attack, /metrics not growing.
 set -euo pipefail
@@ -37,6 +38,11 @@ timeout 300 python3 - "$URL" "$PID" "$IDLE" "$LORIS" "$WORK/err" <<'EOF'
 import asyncio, json, random, string, sys, threading, time
 
 URL, PID, IDLE, LORIS, ERR = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+# Smoke mode (bench/smoke.sh): every timed attack lasts ABUSE_SECONDS, the method flood sends
+# ABUSE_REQUESTS requests.
+import os
+SECS = float(os.environ.get("ABUSE_SECONDS") or 0)
+REQUESTS = int(os.environ.get("ABUSE_REQUESTS") or 5000)
 HOST, PORT = URL[len("http://"):].rsplit(":", 1)
 PORT = int(PORT)
 
@@ -261,10 +267,10 @@ async def main():
     for _ in range(20):  # warm every route the probes and attacks touch
         await exchange(request("GET", "/healthz"))
     metrics_start = await metrics_size()
-    await attack("idle-connection flood", idle_flood(IDLE), rss)
-    await attack("slow-loris", slowloris(LORIS), rss)
-    await attack("128 parallel failed sign-ins", signins(), rss)
-    await attack("random-method flood", methods(), rss)
+    await attack("idle-connection flood", idle_flood(IDLE, hold=SECS or 15.0), rss)
+    await attack("slow-loris", slowloris(LORIS, secs=SECS or 20.0), rss)
+    await attack("128 parallel failed sign-ins", signins(secs=SECS or 15.0), rss)
+    await attack("random-method flood", methods(n=REQUESTS), rss)
     metrics_end = await metrics_size()
     rss.stopped = True
     with open(ERR) as f:

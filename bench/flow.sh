@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TESTERS=${1:-5}
 RUNS=${2:-3}
+# A study seats 3 to 100 testers (api.md, `targeting.testerCount`).
+[ "$TESTERS" -ge 3 ] && [ "$TESTERS" -le 100 ] || { echo "testers must be 3-100" >&2; exit 2; }
 BIN=${BIN:-target/release/openscouter}
 [ "$BIN" = target/release/openscouter ] && cargo build --release -q -p openscouter-server --bin openscouter
 WORK=$(mktemp -d)

@@ -13,8 +13,10 @@ CLIENTS=${2:-4}
 DURATION=${3:-10}
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 
-cargo build --release -q -p openscouter-server --example ingest_ceiling
 . bench/common.sh
+# The ceiling example lives next to the server binary (target/{release,debug}/examples).
+CEILING=$(dirname "$BIN")/examples/ingest_ceiling
+[ "$BIN" = target/release/openscouter ] && cargo build --release -q -p openscouter-server --example ingest_ceiling
 start_server
 
 # One business, one launched study, CLIENTS testers each with a consenting session; each
@@ -95,7 +97,7 @@ PY
 # clients): 200,000 rows into a fresh database, and as many rows as the HTTP run stored
 # (both then fill the database alike).
 ROWS=$(cat "$WORK/http.rows")
-ceiling() { target/release/examples/ingest_ceiling "$1" "$BATCH" "$2" | tee /dev/stderr | sed -E 's/.*= ([0-9.]+) rows\/s.*/\1/'; }
-FRESH=$(ceiling "$WORK/ceiling1.sqlite" $((200000 / BATCH)))
+ceiling() { "$CEILING" "$1" "$BATCH" "$2" | tee /dev/stderr | sed -E 's/.*= ([0-9.]+) rows\/s.*/\1/'; }
+FRESH=$(ceiling "$WORK/ceiling1.sqlite" $(( ${CEILING_ROWS:-200000} / BATCH )))
 SAME=$(ceiling "$WORK/ceiling2.sqlite" $(( (ROWS + BATCH - 1) / BATCH )))
 python3 -c "h=float(open('$WORK/http.rate').read()); print(f'HTTP / ceiling: {h/$FRESH:.2f} vs the fresh-database ceiling, {h/$SAME:.2f} vs the same-rows ceiling (target >= 0.50)')"

@@ -4,15 +4,18 @@
 # #16 rules), in the same run: frustration score, critical moments and findings per recording,
 # then recall and false findings against the *.expected.json beside them.
 #   bench/recordings.sh [REV=0951c40]
+#   bench/recordings.sh -          # this checkout only (bench/smoke.sh: no second build)
 # The other revision is built in a temporary worktree with its own target directory (a full
 # debug build: minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev=${1:-0951c40}
 fixtures="$PWD/crates/server/tests/browser/fixtures"
-old="$(mktemp -d)/openscouter-$rev"
-git worktree add -q --detach "$old" "$rev"
-trap 'git worktree remove --force "$old"' EXIT
+if [ "$rev" != - ]; then
+  old="$(mktemp -d)/openscouter-$rev"
+  git worktree add -q --detach "$old" "$rev"
+  trap 'git worktree remove --force "$old"' EXIT
+fi
 
 summarise() { # label, checkout dir, target dir
   local label=$1 dir=$2 target=$3 out
@@ -38,5 +41,5 @@ for res in sorted(out.glob("*.json")):
 print(f"{label:8} recall {found}/{defects}, false findings {false}")
 PY
 }
-summarise "$rev" "$old" "${CARGO_TARGET_DIR:-$PWD/target}/recordings-$rev"
+[ "$rev" = - ] || summarise "$rev" "$old" "${CARGO_TARGET_DIR:-$PWD/target}/recordings-$rev"
 summarise now "$PWD" "${CARGO_TARGET_DIR:-$PWD/target}"

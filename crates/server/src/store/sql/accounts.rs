@@ -324,13 +324,15 @@ impl AccountStore for SqlStore {
         session_id: &str,
         user_id: &str,
     ) -> StoreResult<Option<PrincipalRecord>> {
+        // The cache first: this runs on every authenticated request (the query text is only
+        // built on a miss).
+        if let Some(p) = self.cache.principals.get(session_id).filter(|p| p.user_id == user_id) {
+            return Ok(Some(p));
+        }
         let sql = format!(
             "{PRINCIPAL_SELECT} JOIN auth_sessions s ON s.user_id = u.id \
              WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND u.status = 'active'"
         );
-        if let Some(p) = self.cache.principals.get(session_id).filter(|p| p.user_id == user_id) {
-            return Ok(Some(p));
-        }
         let principal = read!(self, p => {
             let row: Option<PrincipalRow> =
                 sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(session_id).bind(user_id).fetch_optional(p).await?;
