@@ -178,12 +178,15 @@ def paid_launch(url, biz, job):
         "id": c["checkoutSessionId"], "object": "checkout.session", "client_reference_id": job,
         "metadata": {"jobId": job}, "payment_status": "paid", "status": "complete",
         "amount_total": c["amountTotal"], "currency": c["currency"].lower()})
+    # Payment launches the study by itself (api.md §11, launchOnPayment defaults to true): wait
+    # for the worker to open it.
     for _ in range(300):
-        status, data, _ = call(url, "POST", f"/api/jobs/{job}/launch", {}, biz["auth"])
-        if status == 200:
+        status, data, _ = call(url, "GET", f"/api/jobs/{job}", None, biz["auth"])
+        study = data.get("data") if isinstance(data, dict) else None
+        if status == 200 and isinstance(study, dict) and study.get("status") not in (None, "draft"):
             return
         time.sleep(0.1)
-    raise SystemExit(f"setup: study {job} could not be launched after payment: {data}")
+    raise SystemExit(f"setup: study {job} was not launched after payment: {data}")
 
 
 # --- setup
