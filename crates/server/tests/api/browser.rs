@@ -432,6 +432,13 @@ fn check_recording(page: &Page, ndjson: &str) {
     for e in &events {
         for field in ["targetText", "targetSelector", "url", "errorMessage"] {
             let v = e[field].as_str().unwrap_or("");
+            // A URL's origin is the test server's random port ("…:42423" holds "4242"): only its
+            // path and query could carry what was typed.
+            let v = if field == "url" {
+                v.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..])).unwrap_or(v)
+            } else {
+                v
+            };
             for typed in ["Alex", "alex@", "4242", "SOCKS10", "1990"] {
                 assert!(!v.contains(typed), "{}: typed text {typed:?} in {field}: {e}", page.name);
             }
