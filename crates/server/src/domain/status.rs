@@ -81,6 +81,12 @@ wire_enum! {
     }
 }
 
+impl SessionStatus {
+    /// A session the tester is still in (recording, or paused): what completes, times out or
+    /// is abandoned on erasure.
+    pub const RUNNING: [SessionStatus; 2] = [SessionStatus::Active, SessionStatus::Paused];
+}
+
 wire_enum! {
     /// Where a session is in the agent pipeline (spec §4 `pipelineStatus`).
     PipelineStatus {

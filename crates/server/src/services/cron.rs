@@ -33,8 +33,6 @@ const PURGE_BATCH: i64 = 500;
 const FOLLOW_UP_BATCH: i64 = 100;
 /// Handled Telegram update ids are kept this long (Telegram retries for up to a day).
 const UPDATE_IDS_KEPT_MS: i64 = 7 * DAY_MS;
-/// Sessions that may time out.
-const RUNNING: [SessionStatus; 2] = [SessionStatus::Active, SessionStatus::Paused];
 /// Studies whose slow progress is followed up.
 const UNDERWAY: [StudyStatus; 2] = [StudyStatus::Open, StudyStatus::InProgress];
 
@@ -95,7 +93,8 @@ async fn session_timeouts(state: &App) -> AppResult<u64> {
     let now = state.now();
     let grace = state.config.session_grace_minutes * MINUTE_MS;
     // No study allows less than 5 minutes, so younger sessions cannot be due.
-    let candidates = state.store.running_sessions(&RUNNING, now - 5 * MINUTE_MS - grace).await?;
+    let candidates =
+        state.store.running_sessions(&SessionStatus::RUNNING, now - 5 * MINUTE_MS - grace).await?;
     let mut definitions = Definitions::new(state);
     let mut ended = 0;
     for s in candidates {
@@ -111,7 +110,7 @@ async fn session_timeouts(state: &App) -> AppResult<u64> {
             continue;
         }
         let t = SessionTransition {
-            from: &RUNNING,
+            from: &SessionStatus::RUNNING,
             change: SessionChange::Abandon { to: SessionStatus::Abandoned },
             event: None,
             then: FollowUps::none(),

@@ -549,7 +549,7 @@ async fn redact_words(state: &App, sessions: &[(String, String)], texts: &[Strin
 pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
     let words = state.store.tester_words(&item.subject_id).await?;
     for (id, _, status) in &words.sessions {
-        if status == SessionStatus::Active.as_str() || status == SessionStatus::Paused.as_str() {
+        if SessionStatus::RUNNING.iter().any(|s| s.as_str() == status) {
             crate::services::sessions::abandon_for_erasure(state, id).await?;
         }
     }

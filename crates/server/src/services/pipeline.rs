@@ -23,8 +23,6 @@ use crate::store::{
 };
 
 use crate::services::flow::{self, ANALYSABLE};
-/// Sessions a real-time snapshot looks at.
-const RUNNING: [SessionStatus; 2] = [SessionStatus::Active, SessionStatus::Paused];
 
 /// Queues Agent 2 for a completed session (or returns the item already queued for it: the
 /// flow queues one when the session completes).
@@ -351,7 +349,7 @@ pub async fn request_snapshot(
         tester_id: Some(&session.tester_id),
         payload: Some(json!({"includeSignals": include, "snapshotAt": at.unwrap_or(now)}).to_string()),
     };
-    let guard = EnqueueGuard::Session { within: &RUNNING, pipeline: None };
+    let guard = EnqueueGuard::Session { within: &SessionStatus::RUNNING, pipeline: None };
     match queue::enqueue(state, work, guard).await? {
         Guarded::Done(item) => Ok(item),
         Guarded::NotFound => Err(AppError::not_found("Session")),

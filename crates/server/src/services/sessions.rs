@@ -20,8 +20,6 @@ use crate::store::{
 
 /// Test-token lifetime (spec §1.4: 24 h).
 pub const TEST_TOKEN_TTL_MS: i64 = 24 * 60 * 60 * 1000;
-/// States in which a tester still controls the session (pause, consent, …).
-const RUNNING: [SessionStatus; 2] = [SessionStatus::Active, SessionStatus::Paused];
 /// A completion time may be this far in the future (client clocks drift).
 const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
@@ -393,7 +391,7 @@ pub async fn complete(
     };
     require_think_aloud(state, p, id).await?;
     let change = SessionChange::Complete { to: SessionStatus::Completed, completed_at: at };
-    transition(state, p, id, &RUNNING, change, "complete").await
+    transition(state, p, id, &SessionStatus::RUNNING, change, "complete").await
 }
 
 /// `requireThinkAloud: true` (api.md §11): a session completes with at least one voice segment
@@ -425,7 +423,7 @@ pub async fn complete_at_limit(state: &App, id: &str, completed_at: i64) -> AppR
         serde_json::json!({"sessionId": id, "jobId": session.study_id, "reason": "duration_limit"}),
     );
     let t = SessionTransition {
-        from: &RUNNING,
+        from: &SessionStatus::RUNNING,
         change: SessionChange::Complete { to: SessionStatus::Completed, completed_at },
         event: Some(event),
         then: flow::session_completed(state, &session),
@@ -464,7 +462,7 @@ pub async fn set_consent(state: &App, p: &Principal, id: &str, body: ConsentIn) 
     let now = state.now();
     let record = consent_record(body, now, "")?;
     let (tenant, _) = authorize_in(state, p, id, Access::Control).await?;
-    match state.store.set_consent(&tenant, id, &RUNNING, &record, now).await? {
+    match state.store.set_consent(&tenant, id, &SessionStatus::RUNNING, &record, now).await? {
         Guarded::Done(()) => {}
         Guarded::NotFound => return Err(AppError::not_found("Session")),
         Guarded::WrongState(s) => {
@@ -626,7 +624,7 @@ pub fn duration_seconds(s: &Session, now: i64) -> i64 {
 /// so the study does not wait on it. `false` when it was no longer running.
 pub async fn abandon_for_erasure(state: &App, session_id: &str) -> AppResult<bool> {
     let t = SessionTransition {
-        from: &RUNNING,
+        from: &SessionStatus::RUNNING,
         change: SessionChange::Abandon { to: SessionStatus::Abandoned },
         event: None,
         then: crate::store::FollowUps::none(),
