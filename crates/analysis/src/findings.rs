@@ -179,18 +179,25 @@ fn recommendation(kind: SignalKind, reading: bool) -> &'static str {
     }
 }
 
-fn plain(kind: SignalKind, reading: bool, sel: &str, path: &str) -> String {
+/// The words a tester reads about a finding (`plainDescription`): the design's part in plain
+/// language, naming a control by the words on it (`the “Create account” control`) and never
+/// by its CSS selector or an error's text.
+fn plain(kind: SignalKind, reading: bool, label: Option<&str>, path: &str) -> String {
+    let control =
+        label.map_or_else(|| "a control on this page".to_string(), |l| format!("the “{l}” control"));
+    let field = label.map_or_else(|| "a field on this page".to_string(), |l| format!("the “{l}” field"));
     match kind {
         SignalKind::RageClick | SignalKind::UnresponsiveClick => {
             format!(
-                "The control {sel} did not respond to repeated clicks, so it was not clear whether anything happened."
+                "{} did not respond to repeated clicks, so it was not clear whether anything happened.",
+                capitalised(&control)
             )
         }
         SignalKind::ErrorClick | SignalKind::Error => {
-            format!("Using {sel} led to an error that the design did not explain or help recover from.")
+            format!("Using {control} led to an error that the design did not explain or help recover from.")
         }
         SignalKind::InputStruggle => {
-            format!("The field {sel} did not make clear what it expected.")
+            format!("{} did not make clear what it expected.", capitalised(&field))
         }
         SignalKind::Hesitation | SignalKind::HesitationCluster => {
             format!("The page {path} did not make the next step clear.")
@@ -209,6 +216,31 @@ fn plain(kind: SignalKind, reading: bool, sel: &str, path: &str) -> String {
         SignalKind::AttentionDrop => format!("The page {path} did not hold attention."),
         SignalKind::TaskFailure => format!("The design did not let the task be completed on {path}."),
     }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+}
+
+/// The words on the element `selector` as the tester saw them (its first non-empty
+/// `targetText`, at most 60 characters on one line), for the plain description.
+fn visible_label<'a>(p: &Prepared<'a>, selector: Option<&str>) -> Option<String> {
+    let sel = selector?;
+    let text = p
+        .events
+        .iter()
+        .filter(|e| e.target_selector == sel)
+        .filter_map(|e| e.target_text.as_deref())
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .find(|t| !t.is_empty())?;
+    let text: String = text.chars().filter(|c| !matches!(c, '“' | '”' | '"')).collect();
+    Some(if text.chars().count() > 60 {
+        format!("{}…", text.chars().take(59).collect::<String>())
+    } else {
+        text
+    })
+    .filter(|t| !t.is_empty())
 }
 
 /// Index of the behavioural signal nearest in time to `t` within `window`, if any.
@@ -419,7 +451,12 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
             evidence,
             recommendation: recommendation(title_kind, reading).to_string(),
             technical_description: technical,
-            plain_description: plain(title_kind, reading, sel, path_s),
+            plain_description: plain(
+                title_kind,
+                reading,
+                visible_label(p, selector.as_deref()).as_deref(),
+                path_s,
+            ),
             testers_affected: 1,
             nd_categories: nd.clone(),
             task_id: task.clone(),

@@ -34,8 +34,8 @@ pub use sentiment::sentiment;
 pub use signals::{Family, Signal, SignalKind};
 pub use stats::{beta_credible_interval, beta_posterior_mean, probability_best};
 pub use synthesis::{
-    AbTest, AbVariant, ConfirmedSession, NdStratum, NpsSummary, SimpsonWarning, StudyMeta, StudyReport,
-    SusSummary, TaskReport, synthesize_study,
+    AbTest, AbVariant, ConfirmedSession, NdStratum, NpsSummary, OutcomeCounts, SimpsonWarning, StudyMeta,
+    StudyReport, SusSummary, TaskReport, synthesize_study,
 };
 pub use thresholds::Thresholds;
 pub use time::Timestamp;

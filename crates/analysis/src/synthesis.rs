@@ -81,6 +81,39 @@ pub struct TaskReport {
     pub seq_mean: Option<f64>,
     /// Mean lostness of the attempts with page visits.
     pub lostness: Option<f64>,
+    /// Attempts by outcome: `successes` counts `success` and `indirect` together (analysis.md
+    /// §4); this keeps the detours apart so a chart never shows them as plain success.
+    #[serde(default)]
+    pub outcomes: OutcomeCounts,
+    /// Durations in seconds of the successful (`success` or `indirect`) attempts, ascending:
+    /// the distribution behind the geometric mean.
+    #[serde(default)]
+    pub times_on_task_seconds: Vec<f64>,
+}
+
+/// Task attempts by how they ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OutcomeCounts {
+    /// Done the intended way.
+    pub success: u32,
+    /// Done by a detour (counted as a success in `successes`).
+    pub indirect: u32,
+    /// Not done.
+    pub fail: u32,
+    /// Given up.
+    pub abandon: u32,
+}
+
+impl OutcomeCounts {
+    fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Success => self.success += 1,
+            Outcome::Indirect => self.indirect += 1,
+            Outcome::Fail => self.fail += 1,
+            Outcome::Abandon => self.abandon += 1,
+        }
+    }
 }
 
 /// SUS over the study.
@@ -91,6 +124,10 @@ pub struct SusSummary {
     pub score: Option<f64>,
     /// Valid questionnaires.
     pub responses: usize,
+    /// Questionnaires per score band of 10 points (`[0, 10)`, …, `[90, 100]`): ten counts, so
+    /// the distribution is drawn without listing any one tester's score.
+    #[serde(default)]
+    pub distribution: Vec<usize>,
 }
 
 /// NPS over the study.
@@ -107,6 +144,9 @@ pub struct NpsSummary {
     pub passives: usize,
     /// 0–6.
     pub detractors: usize,
+    /// Answers per value 0..=10 (eleven counts).
+    #[serde(default)]
+    pub distribution: Vec<usize>,
 }
 
 /// Results of one ND category with at least 2 testers, or the single suppressed entry
@@ -133,6 +173,10 @@ pub struct NdStratum {
     /// Observed task success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_success: Option<f64>,
+    /// 95 % equal-tailed credible interval of the category's pooled task success
+    /// (Beta(1 + s, 1 + f)): two testers' "25 %" is read with its width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_success_ci95: Option<[f64; 2]>,
     /// Mean overall frustration score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_frustration: Option<f64>,
@@ -642,6 +686,12 @@ fn task_report(
         None => Vec::new(),
     };
     let ci = stats::beta_credible_interval(s, n - s);
+    let mut outcomes = OutcomeCounts::default();
+    for (_, a) in list {
+        outcomes.add(a.outcome);
+    }
+    let mut sorted_times: Vec<f64> = times.iter().map(|t| round_to(*t, 3)).collect();
+    sorted_times.sort_by(f64::total_cmp);
     TaskReport {
         task_id: task_id.to_string(),
         title: title.to_string(),
@@ -652,14 +702,20 @@ fn task_report(
         time_on_task_geo_mean_seconds: stats::geometric_mean(&times).map(|x| round_to(x, 2)),
         seq_mean: (!seqs.is_empty()).then(|| round_to(seqs.iter().sum::<f64>() / seqs.len() as f64, 2)),
         lostness: (!lost.is_empty()).then(|| round_to(lost.iter().sum::<f64>() / lost.len() as f64, 4)),
+        outcomes,
+        times_on_task_seconds: sorted_times,
     }
 }
 
-/// Score (analysis.md §4): `100 − Σ penalty(severity) × (0.5 + 0.5 × prevalence) − 20 ×
-/// (1 − mean task success)`, clamped to 0..100 and rounded. Mean task success is the mean,
-/// over the tasks with attempts, of each task's Beta(1 + s, 1 + f) posterior mean
-/// (unrounded), so that one tester's failure in a small study does not swing the band as
-/// an observed rate would; without attempts the term is 0.
+/// Score (analysis.md §4, with the tail of decision 401): the penalty `P = Σ
+/// penalty(severity) × (0.5 + 0.5 × prevalence) + 20 × (1 − mean task success)` gives
+/// `100 − P` down to 25 (unchanged, so every band keeps its meaning), and below that the
+/// hyperbola `25 × 25 / (P − 50)`, which meets the line with the same slope at `P = 75`, keeps
+/// falling as `P` grows and never reaches 0 for any study of a realistic size: two studies
+/// that today both clamp at 0 keep their order. Mean task success is the mean, over the
+/// tasks with attempts, of each task's Beta(1 + s, 1 + f) posterior mean (unrounded), so
+/// that one tester's failure in a small study does not swing the band as an observed rate
+/// would; without attempts the term is 0. Rounded to an integer 0..100.
 fn study_score(findings: &[Finding], tasks: &[TaskReport]) -> u32 {
     let penalty_sum: f64 =
         findings.iter().map(|f| penalty(f.severity) * (0.5 + 0.5 * f.prevalence.unwrap_or(0.0))).sum();
@@ -669,8 +725,24 @@ fn study_score(findings: &[Finding], tasks: &[TaskReport]) -> u32 {
         .map(|t| stats::beta_posterior_mean(t.successes, t.attempts - t.successes))
         .collect();
     let mean_success = if rates.is_empty() { 1.0 } else { rates.iter().sum::<f64>() / rates.len() as f64 };
-    let raw = 100.0 - penalty_sum - 20.0 * (1.0 - mean_success);
-    if raw.is_finite() { raw.clamp(0.0, 100.0).round() as u32 } else { 0 }
+    score_of_penalty(penalty_sum + 20.0 * (1.0 - mean_success))
+}
+
+/// Where the score leaves the straight line `100 − P` for its hyperbolic tail.
+const SCORE_KNEE: f64 = 25.0;
+
+/// The score of a total penalty `p` (see [`study_score`]): strictly decreasing in `p`.
+pub(crate) fn score_exact(p: f64) -> f64 {
+    if !p.is_finite() {
+        return 0.0;
+    }
+    let p = p.max(0.0);
+    let knee_p = 100.0 - SCORE_KNEE;
+    if p <= knee_p { 100.0 - p } else { SCORE_KNEE * SCORE_KNEE / (p - (knee_p - SCORE_KNEE)) }
+}
+
+fn score_of_penalty(p: f64) -> u32 {
+    score_exact(p).clamp(0.0, 100.0).round() as u32
 }
 
 /// Colour band of a score (analysis.md §4).
@@ -693,6 +765,13 @@ fn surveys(cohort: &Cohort<'_>) -> (SusSummary, NpsSummary) {
         score: (!sus_scores.is_empty())
             .then(|| round_to(sus_scores.iter().sum::<f64>() / sus_scores.len() as f64, 2)),
         responses: sus_scores.len(),
+        distribution: {
+            let mut bins = vec![0usize; 10];
+            for x in &sus_scores {
+                bins[((x / 10.0).floor().clamp(0.0, 9.0)) as usize] += 1;
+            }
+            bins
+        },
     };
     let nps_answers: Vec<f64> = cohort.sessions.iter().filter_map(|s| s.input.survey.as_ref()?.nps).collect();
     let (nps_score, promoters, passives, detractors) = stats::nps(&nps_answers);
@@ -702,6 +781,13 @@ fn surveys(cohort: &Cohort<'_>) -> (SusSummary, NpsSummary) {
         promoters,
         passives,
         detractors,
+        distribution: {
+            let mut bins = vec![0usize; 11];
+            for x in nps_answers.iter().filter(|x| x.is_finite() && (0.0..=10.0).contains(*x)) {
+                bins[x.floor() as usize] += 1;
+            }
+            bins
+        },
     };
     (sus, nps)
 }
@@ -727,6 +813,10 @@ fn nd_strata(
             testers: Some(cohort.testers_of(&idx)),
             suppressed: false,
             task_success: (n > 0).then(|| round_to(f64::from(ok) / f64::from(n), 4)),
+            task_success_ci95: (n > 0).then(|| {
+                let ci = stats::beta_credible_interval(ok, n - ok);
+                [round_to(ci[0], 4), round_to(ci[1], 4)]
+            }),
             mean_frustration: Some(round_to(frustration / idx.len().max(1) as f64, 2)),
             findings: Some(findings.iter().filter(|f| f.nd_categories.contains(cat)).count()),
         });
@@ -737,6 +827,7 @@ fn nd_strata(
             testers: None,
             suppressed: true,
             task_success: None,
+            task_success_ci95: None,
             mean_frustration: None,
             findings: None,
         });
@@ -878,4 +969,40 @@ fn study_summary(
         parts.push(format!("Hardest task: {name}, {} of {} attempts succeeded.", t.successes, t.attempts));
     }
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_keeps_the_line_above_the_knee_and_its_order_below() {
+        for p in [0.0, 10.0, 24.0, 50.0, 74.0, 75.0] {
+            assert!((score_exact(p) - (100.0 - p)).abs() < 1e-9, "{p}");
+        }
+        // Same slope at the knee: no kink a small change could jump.
+        let h = 1e-6;
+        let slope = (score_exact(75.0 + h) - score_exact(75.0)) / h;
+        assert!((slope + 1.0).abs() < 1e-3, "{slope}");
+        // Strictly decreasing and positive far beyond today's clamp at 0.
+        let mut last = f64::INFINITY;
+        for i in 0..2000 {
+            let s = score_exact(f64::from(i) * 0.5);
+            assert!(s < last && s > 0.0, "{i}");
+            last = s;
+        }
+        // Five critical findings at full prevalence no longer read like ten.
+        assert!(score_of_penalty(125.0) > score_of_penalty(250.0));
+        assert_eq!(score_of_penalty(125.0), 8);
+        assert_eq!(score_exact(f64::NAN), 0.0);
+        assert_eq!(score_of_penalty(-5.0), 100);
+    }
+
+    #[test]
+    fn bands_are_unchanged() {
+        assert_eq!(band_of(score_of_penalty(50.0)), Band::Amber);
+        assert_eq!(band_of(score_of_penalty(51.0)), Band::Red);
+        assert_eq!(band_of(score_of_penalty(24.0)), Band::Green);
+        assert_eq!(band_of(score_of_penalty(500.0)), Band::Red);
+    }
 }

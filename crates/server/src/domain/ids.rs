@@ -17,6 +17,7 @@ pub mod prefix {
     pub const NOTE: &str = "note";
     pub const ANALYSIS_JOB: &str = "ajob";
     pub const REPORT: &str = "rep";
+    pub const SHARE: &str = "shr";
     pub const WEBHOOK_ENDPOINT: &str = "whe";
     pub const DELIVERY: &str = "msg";
     pub const REQUEST: &str = "req";

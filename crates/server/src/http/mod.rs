@@ -124,6 +124,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::sessions::router())
         .merge(routes::analysis::router())
         .merge(routes::reports::router())
+        .merge(routes::research::router())
         .merge(routes::webhooks::router())
         .merge(routes::testers::router())
         .merge(routes::quiz::router())

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod queue;
 pub mod reports;
+pub mod research;
 pub mod scheduler;
 pub mod sessions;
 pub mod studies;

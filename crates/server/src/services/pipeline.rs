@@ -196,10 +196,46 @@ fn task_spans(input: &openscouter_analysis::SessionInput) -> Vec<TaskSpan> {
         .collect()
 }
 
+/// What a reader other than the session's tester is not shown of its findings: how many still
+/// await the tester's decision and how many the tester rejected (counts only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HiddenFindings {
+    pub awaiting_tester: usize,
+    pub rejected: usize,
+}
+
 /// A session's findings with the tester's decisions.
+///
+/// The tester who ran the session reads every finding. Anyone else (the study's business, an
+/// admin, their API tokens and MCP tools) reads only the findings the tester confirmed, as the
+/// tester is told ("what you reject never reaches the business"); the others are counted.
 pub async fn findings(state: &App, caller: &Principal, session_id: &str) -> AppResult<Vec<FindingRow>> {
+    Ok(findings_with_hidden(state, caller, session_id).await?.0)
+}
+
+/// [`findings`] with the counts of what was held back.
+pub async fn findings_with_hidden(
+    state: &App,
+    caller: &Principal,
+    session_id: &str,
+) -> AppResult<(Vec<FindingRow>, HiddenFindings)> {
     let s = sessions::authorize(state, caller, session_id, Access::Read).await?;
     let mut rows = state.store.list_findings(&caller.tenant()?, session_id).await?;
+    let mut hidden = HiddenFindings::default();
+    if caller.user_id != s.tester_id {
+        rows.retain(|r| match r.decision {
+            Some(Decision::Confirm) => true,
+            Some(Decision::Reject) => {
+                hidden.rejected += 1;
+                false
+            }
+            None => {
+                hidden.awaiting_tester += 1;
+                false
+            }
+        });
+    }
     if caller.role == crate::domain::Role::Business {
         // A finding names the tester's ND categories; a business reads only those enough
         // testers of the study share.
@@ -213,7 +249,7 @@ pub async fn findings(state: &App, caller: &Principal, session_id: &str) -> AppR
             }
         }
     }
-    Ok(rows)
+    Ok((rows, hidden))
 }
 
 /// A session's analytics (`{overall, emotion, interaction, voice}`); 422 before analysis.

@@ -112,7 +112,8 @@ pub async fn study_findings(
     })
 }
 
-fn study_meta(study: &Study) -> StudyMeta {
+/// What synthesis needs to know of the study.
+pub fn study_meta(study: &Study) -> StudyMeta {
     let def = &study.definition;
     StudyMeta {
         job_id: study.id.clone(),
@@ -133,7 +134,7 @@ fn study_meta(study: &Study) -> StudyMeta {
 }
 
 /// A confirmed session as synthesis needs it: streams, analysis, the confirmed finding ids.
-async fn confirmed(state: &App, session: Session, study: &Study) -> AppResult<ConfirmedSession> {
+pub async fn confirmed_session(state: &App, session: Session, study: &Study) -> AppResult<ConfirmedSession> {
     let confirmed_ids: BTreeSet<String> = state
         .store
         .list_findings(&Tenant::All, &session.id)
@@ -162,12 +163,14 @@ async fn synthesize_and_save(
     kind: ReportKind,
     sessions: Vec<Session>,
     not_analysed: Vec<String>,
+    excluded: Vec<Session>,
 ) -> AppResult<Done> {
     let subject = item.subject_id.as_str();
     let meta = study_meta(study);
+    let session_ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
     let mut inputs = Vec::with_capacity(sessions.len());
     for s in sessions {
-        inputs.push(confirmed(state, s, study).await?);
+        inputs.push(confirmed_session(state, s, study).await?);
     }
     // A session report's technical section: the tester's own pace behind the hesitation
     // thresholds, with its plain sentence (analysis.md §1.1).
@@ -204,6 +207,15 @@ async fn synthesize_and_save(
         }
         ReportKind::Study => {
             data["sessionsNotAnalysed"] = json!(not_analysed);
+            // What the business left out, and why (issue #26): the report says so.
+            data["excludedSessions"] = json!(
+                excluded
+                    .iter()
+                    .map(|s| json!({"sessionId": s.id, "testerLabel": analysis_input::tester_label(s),
+                        "reason": s.excluded_reason, "excludedAt": s.excluded_at.map(format_ms)}))
+                    .collect::<Vec<_>>()
+            );
+            data["sessionIds"] = json!(session_ids);
             let ev = json!({"reportId": id, "jobId": study.id});
             (None, webhooks::event(WebhookEvent::StudyReportReady, ev))
         }
@@ -257,7 +269,7 @@ fn report_id(item: &QueueItem) -> String {
 /// Worker side of Agent 3.
 pub async fn run_session_report(state: &App, item: &QueueItem) -> AppResult<Done> {
     let (session, study) = crate::services::pipeline::load(state, &item.subject_id).await?;
-    synthesize_and_save(state, item, &study, ReportKind::Session, vec![session], Vec::new()).await
+    synthesize_and_save(state, item, &study, ReportKind::Session, vec![session], Vec::new(), Vec::new()).await
 }
 
 /// Worker side of Agent 4: the confirmed sessions, naming those whose analysis failed.
@@ -268,15 +280,10 @@ pub async fn run_study_report(state: &App, item: &QueueItem) -> AppResult<Done> 
         .get_study(&StudyScope::All, study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
-    let mut sessions = Vec::new();
-    for id in state.store.sessions_in(study_id, SessionStatus::Confirmed).await? {
-        if let Some(s) = state.store.get_session(&Tenant::All, &id).await? {
-            sessions.push(s);
-        }
-    }
+    let (sessions, excluded) = crate::services::research::cohort(state, &study).await?;
     let failed = state
         .store
         .sessions_with_pipeline(study_id, PipelineStatus::Failed, SessionStatus::Confirmed)
         .await?;
-    synthesize_and_save(state, item, &study, ReportKind::Study, sessions, failed).await
+    synthesize_and_save(state, item, &study, ReportKind::Study, sessions, failed, excluded).await
 }

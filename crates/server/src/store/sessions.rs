@@ -35,6 +35,12 @@ pub struct Session {
     pub analysis: Option<String>,
     /// JSON of the latest real-time snapshot (Agent 1).
     pub realtime: Option<String>,
+    /// What the tester added when confirming ("anything else you want to tell us").
+    pub added_notes: Option<String>,
+    /// Why the business left this session out of the study's synthesis, if it did.
+    pub excluded_reason: Option<String>,
+    /// When it was excluded.
+    pub excluded_at: Option<i64>,
 }
 
 /// A session to create.

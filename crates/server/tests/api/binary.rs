@@ -365,7 +365,7 @@ fn killed_while_analysing_every_job_completes_once_after_restart() {
     let env = [("OPENSCOUTER_WORKERS", "1")];
     let mut server = start_with(&dir, &env);
     let port = server.port;
-    let Setup { biz_auth, sessions, tokens, .. } = setup(port, 4);
+    let Setup { biz_auth, sessions, tokens, testers } = setup(port, 4);
     let now = chrono::Utc::now();
     for (sid, tt) in sessions.iter().zip(&tokens) {
         for batch in 0..3 {
@@ -413,11 +413,15 @@ fn killed_while_analysing_every_job_completes_once_after_restart() {
         assert!(std::time::Instant::now() < deadline, "jobs were not recovered within 30 s: {statuses:?}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    for sid in &sessions {
+    for (sid, tester) in sessions.iter().zip(&testers) {
         let (_, text) = http(port, "GET", &format!("/api/sessions/{sid}"), Some(&biz_auth), None).unwrap();
         assert_eq!(data(&text)["status"], "analyzed");
+        // The tester reads every candidate; the business none before the tester decides.
         let (_, text) =
             http(port, "GET", &format!("/api/sessions/{sid}/findings"), Some(&biz_auth), None).unwrap();
+        assert_eq!(data(&text), serde_json::json!([]), "the business sees no undecided finding");
+        let (_, text) =
+            http(port, "GET", &format!("/api/sessions/{sid}/findings"), Some(tester), None).unwrap();
         let findings = data(&text);
         let ids: Vec<&str> =
             findings.as_array().unwrap().iter().map(|f| f["findingId"].as_str().unwrap()).collect();
@@ -562,7 +566,7 @@ fn two_api_nodes_and_a_worker_share_one_system() {
     let mut b = start_node("api", &env);
     let mut worker = start_node("worker", &env);
     let (pa, pb) = (a.port, b.port);
-    let Setup { biz_auth, sessions, tokens, .. } = setup(pa, 2);
+    let Setup { biz_auth, sessions, tokens, testers } = setup(pa, 2);
 
     // 1. One limit across the pair: a burst spread over both nodes.
     let user = post(
@@ -647,7 +651,7 @@ fn two_api_nodes_and_a_worker_share_one_system() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(done["attempts"], 1, "run exactly once: {done}");
-    let findings = post_get(pb, &format!("/api/sessions/{}/findings", sessions[0]), &biz_auth);
+    let findings = post_get(pb, &format!("/api/sessions/{}/findings", sessions[0]), &testers[0]);
     let ids: Vec<&str> =
         findings.as_array().unwrap().iter().map(|f| f["findingId"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), ids.iter().collect::<std::collections::BTreeSet<_>>().len(), "duplicated findings");

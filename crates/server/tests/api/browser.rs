@@ -378,7 +378,7 @@ async fn recorder_in_chromium_finds_the_planted_defects() {
                              "startedAt": started_at, "endedAt": ended_at});
         app.post(&format!("/api/sessions/{sid}/feedback"), json!({"tasks": [attempt]}), Some(&tt)).await.ok();
         app.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(&tt)).await.ok();
-        let findings = app.analyzed(&sid, &biz.bearer()).await;
+        let findings = app.analyzed(&sid, &tester.bearer()).await;
         assert!(findings.iter().all(|f| f["decision"].is_null()));
 
         let export = app.get(&format!("/api/sessions/{sid}/export?format=ndjson"), Some(&biz.bearer())).await;
@@ -386,7 +386,7 @@ async fn recorder_in_chromium_finds_the_planted_defects() {
         check_recording(page, &export.text);
         std::fs::write(recordings.join(format!("{}.ndjson", page.name)), &export.text).unwrap();
 
-        let out = Outcome::read(&app, page.name, &sid, &biz.bearer()).await;
+        let out = Outcome::read(&app, page.name, &sid, &tester.bearer()).await;
         eprintln!("{} ({:.1} s)", out.describe(), t0.elapsed().as_secs_f64());
         score.add(&out);
         drop(server);

@@ -71,7 +71,7 @@ async fn new_event_fields_flow_from_ingestion_to_export_and_the_engine(b: Backen
     // The engine counts the burst's eight deletions: the field the tester fought with is a
     // finding (with the length alone it was one drop, and nothing).
     app.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(&tt)).await.ok();
-    let findings = app.analyzed(&sid, &biz.bearer()).await;
+    let findings = app.analyzed(&sid, &tester.bearer()).await;
     let criteria: Vec<&str> = findings.iter().filter_map(|f| f["wcag"]["criterion"].as_str()).collect();
     assert_eq!(criteria, vec!["3.3.2"], "{findings:?}");
     // The analytics carry the tester's baseline and its plain sentence.

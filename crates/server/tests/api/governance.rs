@@ -395,7 +395,7 @@ async fn erasure_leaves_no_row_about_the_person(b: Backend) {
         app.broken_checkout(&sid, &tt, &task).await;
         let feedback = json!({"tasks": [{"taskId": task, "outcome": "fail", "seq": 2, "startedAt": app.at(-9_000), "endedAt": app.at(-1_000)}], "sus": [3,3,3,3,3,3,3,3,3,3], "nps": 4});
         app.post(&format!("/api/sessions/{sid}/feedback"), feedback, Some(&tester.bearer())).await.ok();
-        let findings = app.analyzed(&sid, &biz.bearer()).await;
+        let findings = app.analyzed(&sid, &tester.bearer()).await;
         assert!(!findings.is_empty());
         let decisions: Vec<Value> = findings
             .iter()

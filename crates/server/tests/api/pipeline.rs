@@ -67,7 +67,10 @@ async fn analysis_finds_the_broken_control_and_waits_for_the_tester(b: Backend) 
         (Some(job.as_str()), Some("complete"))
     );
 
+    // The business reads no finding before the tester decides (counts only, on its pages).
     let f = app.get(&format!("/api/sessions/{sid}/findings"), Some(&live.biz.bearer())).await;
+    assert_eq!(f.ok(), &json!([]), "undecided findings never reach the business");
+    let f = app.get(&format!("/api/sessions/{sid}/findings"), Some(&live.tester.bearer())).await;
     let findings = f.ok().as_array().unwrap().clone();
     let pay = findings
         .iter()
@@ -135,11 +138,17 @@ async fn analysis_finds_the_broken_control_and_waits_for_the_tester(b: Backend) 
         .post(&format!("/api/sessions/{sid}/confirm"), body(vec![last.clone()]), Some(&live.tester.bearer()))
         .await;
     assert_eq!(res.ok()["status"], "confirmed");
-    let f = app.get(&format!("/api/sessions/{sid}/findings"), Some(&live.biz.bearer())).await;
+    let f = app.get(&format!("/api/sessions/{sid}/findings"), Some(&live.tester.bearer())).await;
     let rejected: Vec<&Value> =
         f.ok().as_array().unwrap().iter().filter(|f| f["decision"] == "reject").collect();
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0]["findingId"], last["findingId"]);
+    // The business reads the confirmed ones only: a rejected finding never reaches it.
+    let f = app.get(&format!("/api/sessions/{sid}/findings"), Some(&live.biz.bearer())).await;
+    let seen = f.ok().as_array().unwrap();
+    assert_eq!(seen.len(), findings.len() - 1, "{}", f.text);
+    assert!(seen.iter().all(|f| f["decision"] == "confirm"), "{}", f.text);
+    assert!(!f.text.contains(last["findingId"].as_str().unwrap()));
     // confirmed results are final
     let msg = app
         .post(&format!("/api/sessions/{sid}/analyze"), json!({}), Some(&live.biz.bearer()))

@@ -105,7 +105,7 @@ async fn committed_recordings_replay_to_the_expected_findings(b: Backend) {
         app.clock.set_ms(end.max(app.clock.now_ms()));
         app.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(&tt)).await.ok();
         app.analyzed(&sid, &biz.bearer()).await;
-        let out = Outcome::read(&app, page.name, &sid, &biz.bearer()).await;
+        let out = Outcome::read(&app, page.name, &sid, &tester.bearer()).await;
         eprintln!("{}", out.describe());
         score.add(&out);
     }

@@ -8,6 +8,7 @@
 
 mod admin;
 mod business;
+mod charts;
 mod layout;
 mod session;
 pub mod svg;
@@ -40,6 +41,11 @@ pub fn router() -> Router<AppState> {
         .route("/app/studies", get(business::studies))
         .route("/app/studies/{id}", get(business::study))
         .route("/app/studies/{id}/report", post(business::request_report))
+        .route("/app/studies/{id}/report.csv", get(business::report_csv))
+        .route("/app/studies/{id}/shares", post(business::create_share))
+        .route("/app/studies/{id}/shares/{share_id}/revoke", post(business::revoke_share))
+        .route("/app/sessions/{id}/exclusion", post(business::exclusion))
+        .route("/app/share/{token}", get(business::shared))
         .route("/app/sessions/{id}", get(session::page))
         .route("/app/sessions/{id}/confirm", post(session::confirm))
         .route("/app/sessions/{id}/export", get(session::export))

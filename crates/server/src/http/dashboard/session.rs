@@ -8,7 +8,7 @@ use axum::response::Response;
 use maud::{Markup, html};
 use openscouter_analysis::Finding;
 
-use super::business::{by_severity, finding_article};
+use super::business::{Context, by_severity, finding_article};
 use super::layout::{self, Viewer, when, words};
 use super::svg::{self, Moment, Span, TimelineChart};
 use super::web::{Form, check_csrf, see_other};
@@ -17,7 +17,8 @@ use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
 use crate::http::state::AppState;
 use crate::services::analysis_input::{nd_categories, tester_label};
-use crate::services::pipeline::{self, ConfirmIn, DecisionIn, StoredAnalysis};
+use crate::services::pipeline::{self, ConfirmIn, DecisionIn, HiddenFindings, StoredAnalysis};
+use crate::services::research::{self, TestersWords};
 use crate::services::{sessions, studies};
 use crate::store::{FindingRow, Session};
 
@@ -48,7 +49,7 @@ pub async fn page(
 ) -> AppResult<Response> {
     let session = sessions::get(&state, &caller, &id).await?;
     let study = studies::get_visible(&state, &caller, &session.study_id).await?;
-    let rows = pipeline::findings(&state, &caller, &id).await?;
+    let (rows, hidden) = pipeline::findings_with_hidden(&state, &caller, &id).await?;
     let viewer = Viewer::new(&state, &caller);
     let saved = uri.query().is_some_and(|q| q.split('&').any(|kv| kv == "saved=1"));
     let title = study.definition.title.clone();
@@ -56,15 +57,32 @@ pub async fn page(
         let body = confirmation(&session, &title, &rows, &viewer, saved)?;
         return Ok(layout::page(&format!("Check the findings · {title}"), &viewer, "/app/tester", body));
     }
-    let body = report_view(&session, &title, &rows)?;
+    let words = research::testers_words(&state, &caller, &session).await?;
+    let body = report_view(&session, &title, &rows, hidden, &words)?;
     Ok(layout::page(&format!("{} · {title}", tester_label(&session)), &viewer, "/app/studies", body))
 }
 
-fn report_view(s: &Session, study_title: &str, rows: &[FindingRow]) -> AppResult<Markup> {
+fn report_view(
+    s: &Session,
+    study_title: &str,
+    rows: &[FindingRow],
+    hidden: HiddenFindings,
+    tw: &TestersWords,
+) -> AppResult<Markup> {
     let stored = pipeline::stored_analysis(s);
     let findings = parse_findings(rows)?;
     let origin = s.started_at;
     let categories = nd_categories(s);
+    // Every moment behind a finding, once per time: the anchors the study page links to.
+    let mut moments: Vec<(i64, String, String, &str)> = findings
+        .iter()
+        .flat_map(|(f, _)| {
+            f.evidence
+                .iter()
+                .map(move |e| (e.timestamp.0, e.kind.replace('_', " "), e.detail.clone(), f.title.as_str()))
+        })
+        .collect();
+    moments.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     Ok(html! {
         p { a href={"/app/studies/" (s.study_id)} { "← " (study_title) } }
         h1 { (tester_label(s)) " · " (study_title) }
@@ -74,6 +92,7 @@ fn report_view(s: &Session, study_title: &str, rows: &[FindingRow]) -> AppResult
             @if let Some(c) = s.completed_at { dt { "Completed" } dd { (when(c)) " (" (svg::clock(c - s.started_at - s.paused_ms)) " active)" } }
             @if let Some(v) = &s.variant { dt { "Variant" } dd { (v) } }
             @if !categories.is_empty() { dt { "ND categories" } dd { (categories.join(", ")) } }
+            @if let Some(r) = &s.excluded_reason { dt { "Left out of the synthesis" } dd { q { (r) } } }
             dt { "Export" } dd {
                 a href={"/app/sessions/" (s.id) "/export?format=ndjson"} download { "NDJSON" } " · "
                 a href={"/app/sessions/" (s.id) "/export?format=csv"} download { "CSV" }
@@ -83,11 +102,45 @@ fn report_view(s: &Session, study_title: &str, rows: &[FindingRow]) -> AppResult
             None => { h2 { "Frustration" } p { "Not analysed yet." } }
             Some(a) => (analysis_sections(a, origin)),
         }
-        h2 { "Findings" }
+        h2 #findings { "Findings" }
+        @if hidden.awaiting_tester + hidden.rejected > 0 {
+            p.notice role="note" #hidden-findings {
+                "Shown: the findings the tester confirmed. Not shown, as the tester was promised: "
+                (hidden.awaiting_tester) " awaiting the tester's decision and " (hidden.rejected) " rejected by the tester."
+            }
+        }
         @if findings.is_empty() {
-            p { "No finding in this session." }
+            p { "No confirmed finding in this session." }
         } @else {
-            @for (f, r) in &findings { (finding_article(f, Some(origin), Some(decision_text(r)))) }
+            @for (f, r) in &findings { (finding_article(f, Context::Session { origin }, Some(decision_text(r)), r.comment.as_deref())) }
+            h3 #moments { "Moments behind the findings" }
+            div.table-wrap { table {
+                caption { "Each piece of evidence at its time in the session" }
+                thead { tr { th scope="col" { "Time" } th scope="col" { "What" } th scope="col" { "Detail" } th scope="col" { "Finding" } } }
+                tbody { @for (i, (t, kind, detail, title)) in moments.iter().enumerate() {
+                    @let first = i == 0 || moments[i - 1].0 != *t;
+                    tr id=[first.then(|| format!("t{t}"))] {
+                        td { (svg::clock(t - origin)) } td { (kind) } td { (detail) } td { (title) }
+                    }
+                } }
+            } }
+        }
+        h2 #words { "In the tester's words" }
+        h3 { "Think-aloud transcript" }
+        @if tw.transcript.is_empty() { p { "No think-aloud recorded." } } @else {
+            ol.transcript { @for (t, text) in &tw.transcript { li { span.time { (svg::clock(t - origin)) } " " (text) } } }
+        }
+        h3 { "Notes during the session" }
+        @if tw.notes.is_empty() { p { "No notes." } } @else {
+            ul.plain { @for (t, text) in &tw.notes { li { span.time { (svg::clock(t - origin)) } " " (text) } } }
+        }
+        h3 { "Comments when confirming" }
+        @let comments: Vec<(&Finding, &str)> = findings.iter().filter_map(|(f, r)| Some((f, r.comment.as_deref()?))).collect();
+        @if comments.is_empty() && tw.added_notes.is_none() { p { "No comments." } } @else {
+            ul.plain {
+                @for (f, c) in &comments { li { strong { (f.title) ": " } q { (c) } } }
+                @if let Some(n) = &tw.added_notes { li { strong { "Anything else: " } q { (n) } } }
+            }
         }
     })
 }
@@ -182,11 +235,11 @@ fn confirmation(
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 @for (i, (f, r)) in findings.iter().enumerate() {
                     fieldset {
-                        legend { "Finding " (i + 1) ": " (f.title) }
+                        legend { "Finding " (i + 1) }
                         p { (f.plain_description) }
                         details {
-                            summary { "What we saw (" (f.evidence.len()) ")" }
-                            ul.evidence { @for e in &f.evidence { li { (svg::clock(e.timestamp.0 - s.started_at)) " · " (e.detail) } } }
+                            summary { "When it happened (" (f.evidence.len()) ")" }
+                            ul.evidence { @for e in &f.evidence { li { (tester_evidence(e, s.started_at)) } } }
                         }
                         div.choice {
                             input type="radio" id={"c-" (r.id)} name={"decision." (r.id)} value="confirm" checked[r.decision == Some(Decision::Confirm)];
@@ -205,9 +258,33 @@ fn confirmation(
                 p { button type="submit" { "Save my answers" } }
             }
         } @else {
-            ul { @for (f, r) in &findings { li { strong { (f.title) } ": " (decision_text(r)) } } }
+            ul { @for (f, r) in &findings { li { (f.plain_description) " " strong { "(" (decision_text(r)) ")" } } } }
         }
     })
+}
+
+/// One piece of evidence as the tester reads it: when, and what in plain words; their own
+/// words (transcript, note) verbatim, never a selector or an error's text.
+fn tester_evidence(e: &openscouter_analysis::Evidence, origin: i64) -> Markup {
+    let what = match e.kind.as_str() {
+        "transcript" | "note" => {
+            return html! { (svg::clock(e.timestamp.0 - origin)) " · you said: " q { (e.detail) } };
+        }
+        "rage_click" => "many quick clicks on the same place",
+        "unresponsive_click" | "dead_click" => "a click that seemed to do nothing",
+        "error_click" | "error" => "the page showed an error",
+        "input_struggle" => "typing and deleting in a field",
+        "hesitation" | "hesitation_cluster" => "a long pause",
+        "quick_back" => "going back right away",
+        "revisit_loop" | "navigation_loop" => "going back and forth between pages",
+        "scroll_thrash" => "scrolling up and down",
+        "negative_speech" => "something you said",
+        "negative_emotion" => "a moment of visible strain",
+        "attention_drop" => "looking away",
+        "task_failure" => "the task could not be finished",
+        _ => "something we noticed",
+    };
+    html! { (svg::clock(e.timestamp.0 - origin)) " · " (what) }
 }
 
 /// Saves the tester's decisions from the confirmation form (fields `decision.<findingId>`,

@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod ops;
 pub mod quiz;
 pub mod reports;
+pub mod research;
 pub mod sdk;
 pub mod sessions;
 pub mod studies;

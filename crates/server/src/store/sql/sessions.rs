@@ -8,7 +8,8 @@ use crate::domain::SeatStatus;
 
 const SESSION_SELECT: &str = "SELECT x.id, x.study_id, s.organization_id, x.tester_id, st.label_no, x.variant, x.status, \
      x.pipeline_status, x.started_at, x.paused_at, x.paused_ms, x.completed_at, x.consent, x.consent_events, \
-     x.consent_facial, x.consent_voice, x.sus, x.nps, x.created_at, x.updated_at, tp.profile, x.analysis, x.realtime \
+     x.consent_facial, x.consent_voice, x.sus, x.nps, x.created_at, x.updated_at, tp.profile, x.analysis, x.realtime, \
+     x.added_notes, x.excluded_reason, x.excluded_at \
      FROM sessions x JOIN studies s ON s.id = x.study_id \
      LEFT JOIN tester_profiles tp ON tp.user_id = x.tester_id \
      LEFT JOIN study_testers st ON st.study_id = x.study_id AND st.tester_id = x.tester_id WHERE 1 = 1";
@@ -41,6 +42,9 @@ macro_rules! session_from_row {
             tester_profile: r.try_get::<Option<String>, _>(20)?.and_then(|p| serde_json::from_str(&p).ok()),
             analysis: r.try_get(21)?,
             realtime: r.try_get(22)?,
+            added_notes: r.try_get(23)?,
+            excluded_reason: r.try_get(24)?,
+            excluded_at: r.try_get(25)?,
         }
     }};
 }
