@@ -198,6 +198,7 @@ fn categories_with_fewer_than_two_testers_are_never_named() {
         strata,
         serde_json::json!([
             {"ndCategory": "adhd", "testers": 4, "suppressed": false, "taskSuccess": 1.0,
+             "taskSuccessCi95": [0.4782, 0.9949],
              "meanFrustration": r.nd_stratification[0].mean_frustration, "findings": 1},
             {"suppressed": true}
         ])

@@ -569,7 +569,7 @@ mod tests {
         serde_json::from_value(serde_json::json!({
             "findingId": "fnd_1", "title": "t", "severity": "minor", "evidence": [], "recommendation": "",
             "technicalDescription": "", "plainDescription": "", "testersAffected": 1, "ndCategories": [],
-            "dominantSignal": "rage_click", "family": "interaction", "peakIntensity": 0.5, "strongSignal": true,
+            "dominantSignal": "rage_click", "family": "clicks", "peakIntensity": 0.5, "strongSignal": true,
             "sessionIds": []
         }))
         .unwrap()

@@ -109,7 +109,7 @@ pub struct SegmentOut {
     params(("id" = String, Path, description = "Study id"),
         ("nd" = Option<String>, Query, description = "ND category"), ("variant" = Option<String>, Query, description = "A/B variant"),
         ("outcome" = Option<String>, Query, description = "Sessions with an attempt of this outcome")),
-    responses((status = 200, body = Envelope<SegmentOut>), (status = 404, description = "No such study of yours")))]
+    responses((status = 200, body = Envelope<SegmentOut>), (status = 404, description = "No such study of yours"), (status = 422, description = "An unknown outcome, or a variant label over 40 characters")))]
 async fn report_segment(
     State(state): State<AppState>,
     caller: Authed,
