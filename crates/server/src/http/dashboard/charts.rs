@@ -12,6 +12,7 @@ use maud::{Markup, html};
 use openscouter_analysis::{Finding, NpsSummary, Severity, SusSummary, TaskReport, Timeline};
 
 use super::layout::pct;
+use super::svg;
 
 const INK: &str = "#1f2328";
 const GRID: &str = "#d0d4da";
@@ -314,33 +315,41 @@ pub fn severity_matrix(findings: &[Finding]) -> Markup {
     figure("chart-matrix", "Severity by prevalence", &desc, (w, h), body, table)
 }
 
-/// One minute of the study's frustration timeline.
+/// One step of the study's frustration timeline.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MinuteRow {
-    pub minute: usize,
+pub struct StepRow {
+    /// Start of the step since each session's start (ms).
+    pub from_ms: i64,
     pub sessions: usize,
     pub mean: f64,
     pub peak: f64,
 }
 
-/// The longest study timeline drawn (minutes).
-const MAX_MINUTES: usize = 90;
+/// The longest study timeline drawn (ms): 90 minutes.
+const MAX_SPAN_MS: i64 = 90 * 60_000;
 
-/// Per minute since each session's start: how many sessions ran that long, the mean over
-/// them of each session's highest smoothed frustration in that minute, and the peak.
-pub fn study_minutes(timelines: &[&Timeline]) -> Vec<MinuteRow> {
-    let minutes_of = |tl: &Timeline| {
-        let span = tl.bucket_ms.max(1).saturating_mul(i64::try_from(tl.bucket_count).unwrap_or(i64::MAX));
-        usize::try_from((span + 59_999) / 60_000).unwrap_or(0).min(MAX_MINUTES)
-    };
-    let n = timelines.iter().map(|t| minutes_of(t)).max().unwrap_or(0);
+fn span_of(tl: &Timeline) -> i64 {
+    tl.bucket_ms.max(1).saturating_mul(i64::try_from(tl.bucket_count).unwrap_or(i64::MAX)).min(MAX_SPAN_MS)
+}
+
+/// The step: 10 s while the longest session is at most 10 minutes, else a minute.
+fn step_ms(timelines: &[&Timeline]) -> i64 {
+    if timelines.iter().map(|t| span_of(t)).max().unwrap_or(0) <= 10 * 60_000 { 10_000 } else { 60_000 }
+}
+
+/// Per step since each session's start: how many sessions ran that long, the mean over them
+/// of each session's highest smoothed frustration in that step, and the peak.
+pub fn study_steps(timelines: &[&Timeline]) -> Vec<StepRow> {
+    let step = step_ms(timelines);
+    let steps_of = |tl: &Timeline| usize::try_from((span_of(tl) + step - 1) / step).unwrap_or(0);
+    let n = timelines.iter().map(|t| steps_of(t)).max().unwrap_or(0);
     let mut sum = vec![0.0; n];
     let mut peak = vec![0.0_f64; n];
     let mut count = vec![0usize; n];
     for tl in timelines {
-        let mut per = vec![0.0_f64; minutes_of(tl)];
+        let mut per = vec![0.0_f64; steps_of(tl)];
         for p in &tl.points {
-            if let Ok(m) = usize::try_from((p.timestamp.0 - tl.start.0) / 60_000)
+            if let Ok(m) = usize::try_from((p.timestamp.0 - tl.start.0) / step)
                 && m < per.len()
             {
                 per[m] = per[m].max(p.smoothed);
@@ -354,45 +363,51 @@ pub fn study_minutes(timelines: &[&Timeline]) -> Vec<MinuteRow> {
     }
     (0..n)
         .filter(|&m| count[m] > 0)
-        .map(|m| MinuteRow { minute: m, sessions: count[m], mean: sum[m] / count[m] as f64, peak: peak[m] })
+        .map(|m| StepRow {
+            from_ms: i64::try_from(m).unwrap_or(0) * step,
+            sessions: count[m],
+            mean: sum[m] / count[m] as f64,
+            peak: peak[m],
+        })
         .collect()
 }
 
-/// The study's frustration timeline: mean (line) and peak (dashed) frustration per minute
-/// since each session's start.
+/// The study's frustration timeline: mean (solid) and peak (dashed) frustration per step since
+/// each session's start, drawn as steps.
 pub fn study_timeline(timelines: &[&Timeline]) -> Markup {
-    let rows = study_minutes(timelines);
+    let rows = study_steps(timelines);
     if rows.is_empty() {
         return html! { p { "No analysed session with a timeline yet." } };
     }
+    let step = step_ms(timelines);
     let (left, right, top, plot_h) = (52.0, 16.0, 16.0, 180.0);
     let (w, h) = (760.0, top + plot_h + 40.0);
-    let last = rows.last().map_or(1, |r| r.minute + 1).max(1) as f64;
-    let x = |m: f64| left + (m / last).clamp(0.0, 1.0) * (w - left - right);
+    let end = rows.last().map_or(step, |r| r.from_ms + step).max(1) as f64;
+    let x = |t: i64| left + (t as f64 / end).clamp(0.0, 1.0) * (w - left - right);
     let y = |v: f64| top + (1.0 - v.clamp(0.0, 1.0)) * plot_h;
-    let path = |f: &dyn Fn(&MinuteRow) -> f64| {
-        rows.iter()
-            .enumerate()
-            .map(|(i, r)| {
-                format!("{}{:.1},{:.1}", if i == 0 { "M" } else { " L" }, x(r.minute as f64 + 0.5), y(f(r)))
-            })
-            .collect::<String>()
+    let path = |f: &dyn Fn(&StepRow) -> f64| {
+        let mut d = String::new();
+        for (i, r) in rows.iter().enumerate() {
+            let (x0, x1, v) = (x(r.from_ms), x(r.from_ms + step), y(f(r)));
+            d.push_str(&format!("{}{x0:.1},{v:.1} L{x1:.1},{v:.1}", if i == 0 { "M" } else { " L" }));
+        }
+        d
     };
     let worst = rows.iter().max_by(|a, b| a.mean.total_cmp(&b.mean));
     let desc = format!(
-        "Mean and peak frustration on a 0 to 1 scale per minute since each session started, over {} session{} and {} minute{}{}.",
+        "Mean and peak frustration on a 0 to 1 scale in steps of {} s since each session started, over {} session{} and {} of session time{}.",
+        step / 1000,
         timelines.len(),
         if timelines.len() == 1 { "" } else { "s" },
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" },
+        svg::clock(end as i64),
         worst.map_or_else(String::new, |r| format!(
-            "; the hardest minute on average is minute {} (mean {:.2}, peak {:.2})",
-            r.minute + 1,
+            "; the hardest stretch on average starts at {} (mean {:.2}, peak {:.2})",
+            svg::clock(r.from_ms),
             r.mean,
             r.peak
         ))
     );
-    let tick_every = (rows.len() / 8).max(1);
+    let ticks = 6;
     let body = html! {
         @for i in 0..=4 {
             @let v = f64::from(i) / 4.0;
@@ -400,19 +415,20 @@ pub fn study_timeline(timelines: &[&Timeline]) -> Markup {
             text x=(left - 6.0) y=(y(v) + 4.0) text-anchor="end" font-size="12" fill=(INK) { (format!("{v:.2}")) }
         }
         line x1=(left) x2=(w - right) y1=(y(0.5)) y2=(y(0.5)) stroke="#6e4a00" stroke-width="1" stroke-dasharray="6 4" {}
-        @for r in rows.iter().filter(|r| r.minute % tick_every == 0) {
-            text x=(format!("{:.1}", x(r.minute as f64 + 0.5))) y=(h - 20.0) text-anchor="middle" font-size="12" fill=(INK) { (r.minute + 1) }
+        @for i in 0..=ticks {
+            @let t = (end as i64) * i / ticks;
+            text x=(format!("{:.1}", x(t))) y=(h - 20.0) text-anchor="middle" font-size="12" fill=(INK) { (svg::clock(t)) }
         }
-        text x=((left + w - right) / 2.0) y=(h - 4.0) text-anchor="middle" font-size="12" fill=(INK) { "Minute of the session" }
-        path d=(path(&|r: &MinuteRow| r.peak)) fill="none" stroke="#b3261e" stroke-width="1.5" stroke-dasharray="4 3" {}
-        path d=(path(&|r: &MinuteRow| r.mean)) fill="none" stroke="#0b57d0" stroke-width="2.5" stroke-linejoin="round" {}
+        text x=((left + w - right) / 2.0) y=(h - 4.0) text-anchor="middle" font-size="12" fill=(INK) { "Time since the session started (m:ss)" }
+        path d=(path(&|r: &StepRow| r.peak)) fill="none" stroke="#b3261e" stroke-width="1.5" stroke-dasharray="4 3" {}
+        path d=(path(&|r: &StepRow| r.mean)) fill="none" stroke="#0b57d0" stroke-width="2.5" stroke-linejoin="round" {}
     };
     let table = html! {
         table {
-            caption { "Frustration per minute since the session started (0 to 1)" }
-            thead { tr { th scope="col" { "Minute" } th scope="col" class="num" { "Sessions" } th scope="col" class="num" { "Mean" } th scope="col" class="num" { "Peak" } } }
+            caption { "Frustration since the session started, in steps of " (step / 1000) " s (0 to 1)" }
+            thead { tr { th scope="col" { "From" } th scope="col" class="num" { "Sessions" } th scope="col" class="num" { "Mean" } th scope="col" class="num" { "Peak" } } }
             tbody { @for r in &rows {
-                tr { th scope="row" { (r.minute + 1) } td.num { (r.sessions) } td.num { (format!("{:.2}", r.mean)) } td.num { (format!("{:.2}", r.peak)) } }
+                tr { th scope="row" { (svg::clock(r.from_ms)) } td.num { (r.sessions) } td.num { (format!("{:.2}", r.mean)) } td.num { (format!("{:.2}", r.peak)) } }
             } }
         }
     };
@@ -576,7 +592,7 @@ mod tests {
     }
 
     #[test]
-    fn study_minutes_average_over_the_sessions_that_lasted() {
+    fn study_steps_average_over_the_sessions_that_lasted() {
         let tl = |points: &[(i64, f64)], buckets: u64| Timeline {
             start: Timestamp(0),
             bucket_ms: 10_000,
@@ -586,15 +602,20 @@ mod tests {
                 .map(|&(t, v)| TimelinePoint { timestamp: Timestamp(t), raw: v, smoothed: v })
                 .collect(),
         };
+        // Short sessions: steps of 10 s.
         let a = tl(&[(10_000, 0.8), (70_000, 0.2)], 12);
-        let b = tl(&[(20_000, 0.4)], 6);
-        let rows = study_minutes(&[&a, &b]);
-        assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0].sessions, rows[0].peak), (2, 0.8));
-        assert!((rows[0].mean - 0.6).abs() < 1e-9);
-        assert_eq!((rows[1].sessions, rows[1].mean), (1, 0.2));
+        let b = tl(&[(10_000, 0.4)], 6);
+        let rows = study_steps(&[&a, &b]);
+        assert_eq!(rows.len(), 12);
+        assert_eq!((rows[1].from_ms, rows[1].sessions, rows[1].peak), (10_000, 2, 0.8));
+        assert!((rows[1].mean - 0.6).abs() < 1e-9);
+        assert_eq!((rows[7].sessions, rows[7].mean), (1, 0.2));
         let svg = study_timeline(&[&a, &b]).into_string();
-        assert!(svg.contains("over 2 sessions and 2 minutes"), "{svg}");
+        assert!(svg.contains("over 2 sessions and 2:00 of session time"), "{svg}");
+        // Long ones: steps of a minute.
+        let long = tl(&[(650_000, 0.9)], 70);
+        let rows = study_steps(&[&long]);
+        assert_eq!((rows.len(), rows[10].from_ms, rows[10].peak), (12, 600_000, 0.9));
     }
 
     #[test]
