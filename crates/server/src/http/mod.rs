@@ -258,8 +258,11 @@ fn assemble(
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                    // Path only: query strings and headers may carry secrets.
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    // Path only: query strings and headers may carry secrets; so does a share
+                    // link's path (its token), which is logged as its template.
+                    let path = req.uri().path();
+                    let path = if path.starts_with("/app/share/") { "/app/share/{token}" } else { path };
+                    tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id)
                 }))
                 .layer(from_fn_with_state(state.clone(), middleware::headers::security_headers))
                 .layer(from_fn(middleware::metrics::track))

@@ -31,7 +31,7 @@ fn request(id: i64, method: &str, params: Value) -> Value {
 }
 
 /// Opens a handshake-era session; returns its id.
-async fn initialize(app: &TestApp, auth: &str) -> String {
+pub(crate) async fn initialize(app: &TestApp, auth: &str) -> String {
     let params = json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}});
     let res = rpc(app, auth, request(0, "initialize", params), &[]).await;
     assert_eq!(res.status, 200, "{}", res.text);
@@ -46,7 +46,7 @@ async fn initialize(app: &TestApp, auth: &str) -> String {
 }
 
 /// `tools/call` in a session; returns the result.
-async fn call(app: &TestApp, auth: &str, sid: &str, name: &str, args: Value) -> Value {
+pub(crate) async fn call(app: &TestApp, auth: &str, sid: &str, name: &str, args: Value) -> Value {
     let res = rpc(
         app,
         auth,

@@ -73,6 +73,13 @@ async fn rejected_finding_never_reaches_the_business(b: crate::helpers::Backend)
         "{}",
         res.text
     );
+    // An AI assistant of the business (MCP) reads the same: nothing yet.
+    let tok = app.post("/api/tokens", json!({"name": "mcp", "scopes": ["read"]}), Some(&biz.bearer())).await;
+    let mcp_auth = format!("Token {}", tok.ok()["token"].as_str().unwrap());
+    let mcp = crate::mcp::initialize(&app, &mcp_auth).await;
+    let insights =
+        crate::mcp::call(&app, &mcp_auth, &mcp, "get_insights", json!({"test_id": live.sid})).await;
+    assert_eq!(insights["structuredContent"]["insights"], json!([]), "{insights}");
 
     // The tester confirms one with a comment and rejects the other.
     let decisions: Vec<Value> = findings
@@ -123,6 +130,14 @@ async fn rejected_finding_never_reaches_the_business(b: crate::helpers::Backend)
         assert_eq!(res.status, 200, "{path}: {}", res.text);
         reads.push((path, res.text));
     }
+    let insights =
+        crate::mcp::call(&app, &mcp_auth, &mcp, "get_insights", json!({"test_id": live.sid})).await;
+    reads.push(("MCP get_insights".into(), insights.to_string()));
+    assert_eq!(
+        insights["structuredContent"]["insights"].as_array().map(Vec::len),
+        Some(findings.len() - 1),
+        "{insights}"
+    );
     let shared = page(&app, &share_path, "").await;
     assert_page(&shared, 200);
     reads.push((share_path, shared.text));
