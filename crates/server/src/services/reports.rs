@@ -135,6 +135,16 @@ pub fn study_meta(study: &Study) -> StudyMeta {
 
 /// A confirmed session as synthesis needs it: streams, analysis, the confirmed finding ids.
 pub async fn confirmed_session(state: &App, session: Session, study: &Study) -> AppResult<ConfirmedSession> {
+    let input = analysis_input::load(state, &session, study).await?;
+    confirmed_from_input(state, &session, input).await
+}
+
+/// [`confirmed_session`] from streams already loaded.
+pub async fn confirmed_from_input(
+    state: &App,
+    session: &Session,
+    input: openscouter_analysis::SessionInput,
+) -> AppResult<ConfirmedSession> {
     let confirmed_ids: BTreeSet<String> = state
         .store
         .list_findings(&Tenant::All, &session.id)
@@ -143,7 +153,6 @@ pub async fn confirmed_session(state: &App, session: Session, study: &Study) -> 
         .filter(|f| f.decision == Some(Decision::Confirm))
         .map(|f| f.id)
         .collect();
-    let input = analysis_input::load(state, &session, study).await?;
     tokio::task::spawn_blocking(move || {
         // Deterministic: the same findings (and ids) as the stored analysis.
         let analysis = openscouter_analysis::analyze_session(&input);

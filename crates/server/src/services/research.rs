@@ -177,11 +177,12 @@ pub async fn segment(
         {
             continue;
         }
-        let c = reports::confirmed_session(state, s, &study).await?;
-        if outcome.is_some_and(|o| !c.input.task_attempts.iter().any(|a| a.outcome == o)) {
+        // The outcome is read from the streams, so only the matching sessions are analysed.
+        let input = analysis_input::load(state, &s, &study).await?;
+        if outcome.is_some_and(|o| !input.task_attempts.iter().any(|a| a.outcome == o)) {
             continue;
         }
-        confirmed.push(c);
+        confirmed.push(reports::confirmed_from_input(state, &s, input).await?);
     }
     if confirmed.is_empty() {
         return Ok(Segment::Empty);
@@ -429,6 +430,7 @@ pub async fn testers_words(state: &App, caller: &Principal, session: &Session) -
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

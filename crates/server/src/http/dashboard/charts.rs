@@ -537,6 +537,7 @@ pub fn with_interval(v: f64, ci: Option<[f64; 2]>) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use openscouter_analysis::{OutcomeCounts, TimelinePoint, Timestamp};
