@@ -182,7 +182,7 @@ fn analysis_sections(a: &StoredAnalysis, origin: i64) -> Markup {
                             li { "Dashed line: the 0.5 critical threshold" }
                             li { "Red diamonds: critical moments" }
                             li { "Purple triangles: attention drops" }
-                            li { "Bands below: task attempts (green success, red failure or abandon)" }
+                            li { "Bands below: task attempts (green success, blue-green success by a detour, red failure or abandon)" }
                         }
                     }
                 }

@@ -149,7 +149,7 @@ impl TimelineChart<'_> {
                 @for (i, s) in self.spans.iter().enumerate() {
                     @let (x1, x2) = (self.x(s.start_ms), self.x(s.end_ms.max(s.start_ms)));
                     @let y = span_y + (i % 2) as f64 * 20.0;
-                    rect x=(x1) y=(y) width=((x2 - x1).max(2.0)) height="16" fill=(if s.outcome == "success" || s.outcome == "indirect" { "#cfe8d5" } else { "#f6d5cf" }) stroke="#1f2328" stroke-width="0.5" {
+                    rect x=(x1) y=(y) width=((x2 - x1).max(2.0)) height="16" fill=(match s.outcome.as_str() { "success" => "#cfe8d5", "indirect" => "#c9e4ea", _ => "#f6d5cf" }) stroke="#1f2328" stroke-width="0.5" {
                         title { (s.label) ": " (s.outcome) }
                     }
                     text x=(x1 + 4.0) y=(y + 12.0) font-size="11" fill="#1f2328" { (truncate(&s.label, 28)) }
