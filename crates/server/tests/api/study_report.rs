@@ -38,6 +38,10 @@ async fn rejected_finding_never_reaches_the_business(b: crate::helpers::Backend)
         batch.push(json!({"eventType": "click", "targetSelector": UNIQUE, "url": url,
             "timestamp": app.at(40_000 + i * 200), "taskId": task}));
     }
+    // A click that throws: its stack trace is evidence for the business, never words for the tester.
+    batch.push(json!({"eventType": "click", "targetSelector": "#signup-submit", "url": url, "timestamp": app.at(50_000), "taskId": task}));
+    batch.push(json!({"eventType": "error", "targetSelector": "#signup-submit", "url": url, "timestamp": app.at(50_100), "taskId": task,
+        "errorMessage": "Uncaught TypeError: form is undefined at signup.js:88"}));
     app.events(&live.sid, &live.tt, batch).await;
     app.clock.advance_ms(60_000);
     app.post(&format!("/api/sessions/{}/complete", live.sid), json!({}), Some(&live.tt)).await.ok();
@@ -58,6 +62,17 @@ async fn rejected_finding_never_reaches_the_business(b: crate::helpers::Backend)
         "The “Pay now” control did not respond to repeated clicks, so it was not clear whether anything happened."
     );
     assert!(!rejected["plainDescription"].as_str().unwrap().contains('#'), "{rejected}");
+
+    // The engine kept the stack trace as evidence (for the business)…
+    assert!(Value::Array(findings.clone()).to_string().contains("signup.js:88"), "{findings:?}");
+    // …and the tester's confirmation page has plain words only.
+    let tcookie = signin(&app, &live.tester).await;
+    let mine = page(&app, &format!("/app/sessions/{}", live.sid), &tcookie).await;
+    assert_page(&mine, 200);
+    assert!(mine.text.contains("The “Pay now” control did not respond"), "{}", mine.text);
+    for never in ["signup.js:88", "TypeError", "#signup-submit", "#pay", UNIQUE, "Control does not respond"] {
+        assert!(!mine.text.contains(never), "the tester reads {never:?}: {}", mine.text);
+    }
 
     let biz = &live.biz;
     let cookie = signin(&app, biz).await;
