@@ -250,6 +250,9 @@ async fn excluding_a_session_keeps_the_reason_and_segments_respect_suppression(b
     app.clock.advance_ms(1_000);
     let res = put(json!({"reason": "Tester used a screen reader we did not support"}), biz.bearer()).await;
     assert_eq!(res.ok()["excluded"], true, "{}", res.text);
+    let cookie = signin(&app, &biz).await;
+    let stale = page(&app, &format!("/app/studies/{job}"), &cookie).await;
+    assert!(stale.text.contains("1 session in it left out since."), "{}", stale.text);
     app.drain_jobs().await;
     let report = app.get(&format!("/api/reports/job/{job}"), Some(&biz.bearer())).await;
     assert_eq!(report.ok()["sessions"], 2, "{}", report.text);
@@ -258,13 +261,13 @@ async fn excluding_a_session_keeps_the_reason_and_segments_respect_suppression(b
         report.ok()["excludedSessions"][0]["reason"],
         "Tester used a screen reader we did not support"
     );
-    let cookie = signin(&app, &biz).await;
     let res = page(&app, &format!("/app/studies/{job}"), &cookie).await;
     assert!(
         res.text.contains("Left out: <q>Tester used a screen reader we did not support</q>"),
         "{}",
         res.text
     );
+    assert!(res.text.contains("Up to date with every confirmed session"), "{}", res.text);
 
     // Through the dashboard form (CSRF): take it in again.
     let token = csrf(&res);
@@ -274,6 +277,10 @@ async fn excluding_a_session_keeps_the_reason_and_segments_respect_suppression(b
     app.clock.advance_ms(1_000);
     let res = form(&app, &form_path, &cookie, &format!("csrf={token}&action=include")).await;
     assert_eq!(res.status.as_u16(), 303, "{}", res.text);
+    // Until the queued rewrite runs, the page says the report is behind, and offers to rewrite it.
+    let stale = page(&app, &format!("/app/studies/{job}"), &cookie).await;
+    assert!(stale.text.contains("1 newer confirmed session since this report."), "{}", stale.text);
+    assert!(stale.text.contains("Rewrite the report now"));
     app.drain_jobs().await;
     let report = app.get(&format!("/api/reports/job/{job}"), Some(&biz.bearer())).await;
     assert_eq!(

@@ -315,12 +315,22 @@ impl StudyPage<'_> {
                     .collect()
             })
             .unwrap_or_default();
-        let in_synthesis = self
+        let in_synthesis: Vec<&str> = self
             .sessions
             .iter()
             .filter(|s| s.status == crate::domain::SessionStatus::Confirmed && s.excluded_reason.is_none())
-            .count();
-        let newer = in_synthesis.saturating_sub(r.sessions);
+            .map(|s| s.id.as_str())
+            .collect();
+        // The sessions the report covers (reports written before `sessionIds` give a count only).
+        let covered: Option<Vec<&str>> =
+            data["sessionIds"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect());
+        let (newer, dropped) = match &covered {
+            Some(c) => (
+                in_synthesis.iter().filter(|s| !c.contains(s)).count(),
+                c.iter().filter(|s| !in_synthesis.contains(s)).count(),
+            ),
+            None => (in_synthesis.len().saturating_sub(r.sessions), 0),
+        };
         html! {
             section.freshness aria-labelledby="freshness-h" {
                 h2 #freshness-h { "About this report" }
@@ -336,9 +346,13 @@ impl StudyPage<'_> {
                         }
                     }
                 }
-                @if newer > 0 {
+                @if newer + dropped > 0 {
                     div.notice role="status" #newer {
-                        p { strong { (newer) " newer confirmed session" (if newer == 1 { "" } else { "s" }) " since this report." } " The report is rewritten by itself after each confirmation (the flow queues it); if it is not here yet, reload in a few seconds or rewrite it now." }
+                        p {
+                            @if newer > 0 { strong { (newer) " newer confirmed session" (if newer == 1 { "" } else { "s" }) " since this report." } " " }
+                            @if dropped > 0 { strong { (dropped) " session" (if dropped == 1 { "" } else { "s" }) " in it left out since." } " " }
+                            "The report is rewritten by itself after each confirmation or exclusion (the flow queues it); if it is not here yet, reload in a few seconds or rewrite it now."
+                        }
                         (self.refresh_form("Rewrite the report now"))
                     }
                 } @else {
