@@ -52,7 +52,7 @@ pub struct AppCore {
     /// The bounded password hashing pool; its threads start on first use.
     pub passwords: crate::auth::password::PasswordPool,
     /// Refresh tokens rotated within the reuse grace, by presented hash (per node).
-    pub rotations: Arc<crate::services::accounts::RecentRotations>,
+    pub rotations: Arc<crate::auth::rotations::RecentRotations>,
 }
 
 impl AppCore {

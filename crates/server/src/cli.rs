@@ -149,24 +149,22 @@ pub async fn main() -> std::process::ExitCode {
             }
             Err(e) => fail(e),
         },
-        Command::Restore { file, journal } => {
-            match crate::services::backup::restore(config, &file, &journal).await {
-                Ok(r) => {
-                    println!(
-                        "restored {} into {} (schema {} + {} migration(s); JWT secret {}; {} erasure(s) re-applied); \
+        Command::Restore { file, journal } => match crate::restore(config, &file, &journal).await {
+            Ok(r) => {
+                println!(
+                    "restored {} into {} (schema {} + {} migration(s); JWT secret {}; {} erasure(s) re-applied); \
                          start it with `openscouter serve`",
-                        file.display(),
-                        r.database.display(),
-                        r.schema_version,
-                        r.migrations_applied,
-                        if r.jwt_secret { "restored" } else { "from the configuration" },
-                        r.erasures_reapplied
-                    );
-                    std::process::ExitCode::SUCCESS
-                }
-                Err(e) => fail(e),
+                    file.display(),
+                    r.database.display(),
+                    r.schema_version,
+                    r.migrations_applied,
+                    if r.jwt_secret { "restored" } else { "from the configuration" },
+                    r.erasures_reapplied
+                );
+                std::process::ExitCode::SUCCESS
             }
-        }
+            Err(e) => fail(e),
+        },
         Command::ReapplyErasures { journal } => {
             let state = match crate::build_state(config, Arc::new(SystemClock)).await {
                 Ok(s) => s,

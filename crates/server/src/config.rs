@@ -13,6 +13,7 @@ use secrecy::SecretString;
 
 use crate::auth::password::PasswordCost;
 use crate::domain::CronJob;
+pub use crate::ratelimit::LimiterFallback;
 
 /// Deployment environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,17 +38,6 @@ pub struct RateLimits {
     pub ingest: u32,
     /// Inbound webhook events/min per source (Stripe, Telegram).
     pub webhook: u32,
-}
-
-/// What the shared (Redis) rate limiter does while Redis cannot be reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimiterFallback {
-    /// Count in this process instead (limits per node until Redis is back); the default.
-    Local,
-    /// Allow every request (availability first).
-    Open,
-    /// Refuse with 429 and `Retry-After: 1` (limits first).
-    Closed,
 }
 
 /// Stripe billing (checkout, Connect, payouts, signed webhooks); configured as a whole or not
@@ -381,291 +371,61 @@ impl Config {
         if let Some(unknown) = file.keys().find(|k| !SETTINGS.iter().any(|(n, _, _)| n == k)) {
             return Err(ConfigError(format!("unknown setting {unknown} in the configuration file")));
         }
-        let get = |name: &str| raw.get(name).map(String::as_str).unwrap_or("");
-
-        let env_kind = match get("OPENSCOUTER_ENV") {
-            "development" => Environment::Development,
-            "production" => Environment::Production,
-            other => {
-                return Err(bad(
-                    "OPENSCOUTER_ENV",
-                    format!("expected development or production, got {other:?}"),
-                ));
-            }
-        };
-        let database_url = get("DATABASE_URL").to_owned();
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            return Err(bad("DATABASE_URL", "expected sqlite://PATH or postgres://…"));
-        }
-        let listen = get("OPENSCOUTER_LISTEN").parse().map_err(|e| bad("OPENSCOUTER_LISTEN", e))?;
-        let data_dir = PathBuf::from(get("OPENSCOUTER_DATA_DIR"));
-
-        let jwt_secret = match raw.get("OPENSCOUTER_JWT_SECRET").filter(|s| !s.is_empty()) {
-            Some(s) if s.len() < 32 => {
-                return Err(bad("OPENSCOUTER_JWT_SECRET", "must be at least 32 bytes"));
-            }
-            Some(s) => SecretString::from(s.clone()),
-            None if env_kind == Environment::Production => {
-                return Err(bad("OPENSCOUTER_JWT_SECRET", "is required in production"));
-            }
-            // Development: generated once, then kept, so restarts don't sign everyone out.
-            None => SecretString::from(dev_jwt_secret(&data_dir)?),
-        };
-        let secret =
-            |name: &str| raw.get(name).filter(|s| !s.is_empty()).map(|s| SecretString::from(s.clone()));
-
-        let cors_origins = match raw.get("OPENSCOUTER_CORS_ORIGINS").filter(|s| !s.trim().is_empty()) {
-            Some(list) => {
-                let origins: Vec<String> =
-                    list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
-                for o in &origins {
-                    crate::origin::OriginPattern::parse(o).map_err(|e| bad("OPENSCOUTER_CORS_ORIGINS", e))?;
-                }
-                origins
-            }
-            None => vec!["https://openscouter.com".into(), "https://*.openscouter.com".into()],
-        };
-        let trusted_proxies = get("OPENSCOUTER_TRUSTED_PROXIES")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<IpNet>().or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(|_| {
-                    bad("OPENSCOUTER_TRUSTED_PROXIES", format!("{s:?} is not an IP address or CIDR"))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-
-        let positive = |name: &str| -> Result<u64, ConfigError> {
-            let v: u64 = get(name)
-                .parse()
-                .map_err(|_| bad(name, format!("expected a positive integer, got {:?}", get(name))))?;
-            if v == 0 {
-                return Err(bad(name, "must be greater than 0"));
-            }
-            Ok(v)
-        };
-        // Every limit both limiters count exactly (`ratelimit/cells.rs`); above it, refused here
-        // rather than mis-counted or crashed on at the first request.
-        let per_minute = |name: &str| -> Result<u32, ConfigError> {
-            let max = crate::ratelimit::MAX_PER_MINUTE;
-            u32::try_from(positive(name)?)
-                .ok()
-                .filter(|v| *v <= max)
-                .ok_or_else(|| bad(name, format!("at most {max} per minute, got {}", get(name))))
-        };
-        let rate_limits = RateLimits {
-            unauthenticated: per_minute("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED")?,
-            free: per_minute("OPENSCOUTER_RATE_LIMIT_FREE")?,
-            pro: per_minute("OPENSCOUTER_RATE_LIMIT_PRO")?,
-            ingest: per_minute("OPENSCOUTER_RATE_LIMIT_INGEST")?,
-            webhook: per_minute("OPENSCOUTER_RATE_LIMIT_WEBHOOK")?,
-        };
-        let as_usize = |name: &str| -> Result<usize, ConfigError> {
-            usize::try_from(positive(name)?).map_err(|_| bad(name, "too large"))
-        };
-        let hsts = match get("OPENSCOUTER_HSTS") {
-            "true" | "1" => true,
-            "false" | "0" | "" => false,
-            other => return Err(bad("OPENSCOUTER_HSTS", format!("expected true or false, got {other:?}"))),
-        };
-        let log_format = match raw.get("OPENSCOUTER_LOG_FORMAT").map(String::as_str) {
-            Some("json") => LogFormat::Json,
-            Some("pretty") => LogFormat::Pretty,
-            None | Some("") => {
-                if env_kind == Environment::Production {
-                    LogFormat::Json
-                } else {
-                    LogFormat::Pretty
-                }
-            }
-            Some(other) => {
-                return Err(bad("OPENSCOUTER_LOG_FORMAT", format!("expected json or pretty, got {other:?}")));
-            }
-        };
-
-        let telegram = match (
-            secret("OPENSCOUTER_TELEGRAM_BOT_TOKEN"),
-            raw.get("OPENSCOUTER_TELEGRAM_BOT_USERNAME")
-                .map(|s| s.trim().trim_start_matches('@'))
-                .filter(|s| !s.is_empty()),
-        ) {
-            (Some(bot_token), Some(username)) => {
-                let api_base = get("OPENSCOUTER_TELEGRAM_API_BASE").trim_end_matches('/').to_owned();
-                if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
-                    return Err(bad("OPENSCOUTER_TELEGRAM_API_BASE", "expected an http(s) URL"));
-                }
-                if !username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    return Err(bad("OPENSCOUTER_TELEGRAM_BOT_USERNAME", "letters, digits and _ only"));
-                }
-                let webhook_secret = secret("OPENSCOUTER_TELEGRAM_WEBHOOK_SECRET")
-                    .or_else(|| secret("OPENSCOUTER_WEBHOOK_SECRET"));
-                Some(TelegramConfig {
-                    api_base,
-                    bot_token,
-                    bot_username: username.to_owned(),
-                    webhook_secret,
-                })
-            }
-            (None, None) => None,
-            _ => {
-                return Err(bad(
-                    "OPENSCOUTER_TELEGRAM_BOT_TOKEN",
-                    "Telegram needs OPENSCOUTER_TELEGRAM_BOT_TOKEN and OPENSCOUTER_TELEGRAM_BOT_USERNAME together",
-                ));
-            }
-        };
-        let mut schedules = Vec::new();
-        for job in CronJob::ALL {
-            let name = schedule_setting(*job);
-            let expr = get(name).trim();
-            let expr = if expr.is_empty() || expr == "off" {
-                None
-            } else {
-                crate::services::scheduler::parse_cron(expr).map_err(|e| bad(name, e))?;
-                Some(expr.to_owned())
-            };
-            schedules.push((*job, expr));
-        }
-        let whole = |name: &str, max: u64| -> Result<i64, ConfigError> {
-            let v: u64 = get(name).parse().map_err(|_| bad(name, "expected a whole number"))?;
-            if v > max {
-                return Err(bad(name, format!("at most {max}")));
-            }
-            i64::try_from(v).map_err(|_| bad(name, "too large"))
-        };
-
-        let redis_url = match raw.get("REDIS_URL").map(|s| s.trim()).filter(|s| !s.is_empty()) {
-            // Plain redis:// only: TLS (rediss://) is not compiled in (docs/decisions.md).
-            Some(url) if url.starts_with("redis://") => Some(SecretString::from(url.to_owned())),
-            // The value is not echoed: it may carry a password.
-            Some(_) => return Err(bad("REDIS_URL", "expected redis://…")),
-            None => None,
-        };
-        let limiter_fallback = match get("OPENSCOUTER_REDIS_UNAVAILABLE") {
-            "local" => LimiterFallback::Local,
-            "open" => LimiterFallback::Open,
-            "closed" => LimiterFallback::Closed,
-            other => {
-                return Err(bad(
-                    "OPENSCOUTER_REDIS_UNAVAILABLE",
-                    format!("expected local, open or closed, got {other:?}"),
-                ));
-            }
-        };
-
-        // ---- backups (issue #33) ----
-        let erasure_journal = match raw.get("OPENSCOUTER_ERASURE_JOURNAL").map(|s| s.trim()) {
-            Some(p) if !p.is_empty() => PathBuf::from(p),
-            _ => data_dir.join("erasures.journal"),
-        };
-        let backup_schedule = match get("OPENSCOUTER_BACKUP_SCHEDULE").trim() {
-            "" | "off" => None,
-            expr => {
-                crate::services::scheduler::parse_cron(expr)
-                    .map_err(|e| bad("OPENSCOUTER_BACKUP_SCHEDULE", e))?;
-                if !database_url.starts_with("sqlite:") {
-                    return Err(bad(
-                        "OPENSCOUTER_BACKUP_SCHEDULE",
-                        "scheduled backups are for the embedded SQLite store; on PostgreSQL use pg_dump (docs/deploy.md)",
-                    ));
-                }
-                let keep = usize::try_from(positive("OPENSCOUTER_BACKUP_KEEP")?)
-                    .map_err(|_| bad("OPENSCOUTER_BACKUP_KEEP", "too large"))?;
-                let dir = get("OPENSCOUTER_BACKUP_DIR").trim();
-                if dir.is_empty() {
-                    return Err(bad("OPENSCOUTER_BACKUP_DIR", "a folder is needed with a backup schedule"));
-                }
-                Some(BackupSchedule { cron: expr.to_owned(), dir: PathBuf::from(dir), keep })
-            }
-        };
-
+        let v = Values(raw);
+        let env_kind = environment(&v)?;
+        let database_url = database_url(&v)?;
+        let data_dir = PathBuf::from(v.get("OPENSCOUTER_DATA_DIR"));
+        let jwt_secret = jwt_secret(&v, env_kind, &data_dir)?;
+        let (redis_url, limiter_fallback) = redis(&v)?;
+        let (erasure_journal, backup_schedule) = backups(&v, &data_dir, &database_url)?;
+        let (job_lease_ms, job_heartbeat_ms) = job_timing(&v)?;
         Ok(Self {
             erasure_journal,
             backup_schedule,
             redis_url,
             limiter_fallback,
-            telegram,
-            schedules,
-            session_grace_minutes: whole("OPENSCOUTER_SESSION_GRACE_MINUTES", 7 * 24 * 60)?,
-            retention_days: i64::try_from(positive("OPENSCOUTER_RETENTION_DAYS")?)
-                .map_err(|_| bad("OPENSCOUTER_RETENTION_DAYS", "too large"))?,
+            telegram: telegram(&v)?,
+            schedules: schedules(&v)?,
+            session_grace_minutes: v.whole("OPENSCOUTER_SESSION_GRACE_MINUTES", 7 * 24 * 60)?,
+            retention_days: v.positive_i64("OPENSCOUTER_RETENTION_DAYS")?,
+            listen: v.get("OPENSCOUTER_LISTEN").parse().map_err(|e| bad("OPENSCOUTER_LISTEN", e))?,
             database_url,
-            listen,
             env: env_kind,
             data_dir,
             jwt_secret,
-            cron_secret: secret("OPENSCOUTER_CRON_SECRET"),
-            webhook_secret: secret("OPENSCOUTER_WEBHOOK_SECRET"),
-            cors_origins,
-            trusted_proxies,
-            rate_limits,
-            max_body_bytes: as_usize("OPENSCOUTER_MAX_BODY_BYTES")?,
-            ingest_max_body_bytes: as_usize("OPENSCOUTER_INGEST_MAX_BODY_BYTES")?,
-            request_timeout_secs: positive("OPENSCOUTER_REQUEST_TIMEOUT_SECS")?,
-            max_connections: as_usize("OPENSCOUTER_MAX_CONNECTIONS")?,
-            header_read_timeout_secs: positive("OPENSCOUTER_HEADER_READ_TIMEOUT_SECS")?,
-            keep_alive_timeout_secs: positive("OPENSCOUTER_KEEP_ALIVE_TIMEOUT_SECS")?,
-            refresh_reuse_grace_secs: get("OPENSCOUTER_REFRESH_REUSE_GRACE_SECS").parse().map_err(|_| {
-                bad("OPENSCOUTER_REFRESH_REUSE_GRACE_SECS", "expected a whole number of seconds")
-            })?,
-            hsts,
-            log_format,
-            db_max_connections: per_minute("OPENSCOUTER_DB_MAX_CONNECTIONS")?,
-            llm: match (
-                raw.get("OPENSCOUTER_LLM_BASE_URL").filter(|s| !s.is_empty()),
-                raw.get("OPENSCOUTER_LLM_MODEL").filter(|s| !s.is_empty()),
-                secret("OPENSCOUTER_LLM_API_KEY"),
-            ) {
-                (Some(url), Some(model), Some(key)) => {
-                    if !(url.starts_with("https://") || url.starts_with("http://")) {
-                        return Err(bad("OPENSCOUTER_LLM_BASE_URL", "expected an http(s) URL"));
-                    }
-                    Some((url.clone(), model.clone(), key, positive("OPENSCOUTER_LLM_TIMEOUT_SECS")?))
-                }
-                (None, None, None) => None,
-                _ => {
-                    return Err(bad(
-                        "OPENSCOUTER_LLM_BASE_URL",
-                        "the narrative needs OPENSCOUTER_LLM_BASE_URL, OPENSCOUTER_LLM_MODEL and OPENSCOUTER_LLM_API_KEY together",
-                    ));
-                }
+            cron_secret: v.secret("OPENSCOUTER_CRON_SECRET"),
+            webhook_secret: v.secret("OPENSCOUTER_WEBHOOK_SECRET"),
+            cors_origins: cors_origins(&v)?,
+            trusted_proxies: trusted_proxies(&v)?,
+            rate_limits: RateLimits {
+                unauthenticated: v.per_minute("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED")?,
+                free: v.per_minute("OPENSCOUTER_RATE_LIMIT_FREE")?,
+                pro: v.per_minute("OPENSCOUTER_RATE_LIMIT_PRO")?,
+                ingest: v.per_minute("OPENSCOUTER_RATE_LIMIT_INGEST")?,
+                webhook: v.per_minute("OPENSCOUTER_RATE_LIMIT_WEBHOOK")?,
             },
-            webhook_allow_private: match get("OPENSCOUTER_WEBHOOK_ALLOW_PRIVATE") {
-                "true" | "1" => true,
-                "false" | "0" | "" => false,
-                other => {
-                    return Err(bad(
-                        "OPENSCOUTER_WEBHOOK_ALLOW_PRIVATE",
-                        format!("expected true or false, got {other:?}"),
-                    ));
-                }
-            },
+            max_body_bytes: v.as_usize("OPENSCOUTER_MAX_BODY_BYTES")?,
+            ingest_max_body_bytes: v.as_usize("OPENSCOUTER_INGEST_MAX_BODY_BYTES")?,
+            request_timeout_secs: v.positive("OPENSCOUTER_REQUEST_TIMEOUT_SECS")?,
+            max_connections: v.as_usize("OPENSCOUTER_MAX_CONNECTIONS")?,
+            header_read_timeout_secs: v.positive("OPENSCOUTER_HEADER_READ_TIMEOUT_SECS")?,
+            keep_alive_timeout_secs: v.positive("OPENSCOUTER_KEEP_ALIVE_TIMEOUT_SECS")?,
+            refresh_reuse_grace_secs: v.seconds("OPENSCOUTER_REFRESH_REUSE_GRACE_SECS")?,
+            hsts: v.flag("OPENSCOUTER_HSTS")?,
+            log_format: log_format(&v, env_kind)?,
+            db_max_connections: v.per_minute("OPENSCOUTER_DB_MAX_CONNECTIONS")?,
+            llm: llm(&v)?,
+            webhook_allow_private: v.flag("OPENSCOUTER_WEBHOOK_ALLOW_PRIVATE")?,
             stripe: stripe_config(
-                get("OPENSCOUTER_STRIPE_API_BASE"),
-                get("OPENSCOUTER_PLATFORM_FEE_PERCENT"),
-                secret("OPENSCOUTER_STRIPE_SECRET_KEY"),
-                secret("OPENSCOUTER_STRIPE_WEBHOOK_SECRET"),
+                v.get("OPENSCOUTER_STRIPE_API_BASE"),
+                v.get("OPENSCOUTER_PLATFORM_FEE_PERCENT"),
+                v.secret("OPENSCOUTER_STRIPE_SECRET_KEY"),
+                v.secret("OPENSCOUTER_STRIPE_WEBHOOK_SECRET"),
             )?,
-            workers: usize::try_from(positive("OPENSCOUTER_WORKERS")?)
-                .map_err(|_| bad("OPENSCOUTER_WORKERS", "too large"))?,
-            job_lease_ms: i64::try_from(positive("OPENSCOUTER_JOB_LEASE_SECS")?)
-                .map_err(|_| bad("OPENSCOUTER_JOB_LEASE_SECS", "too large"))?
-                .saturating_mul(1000),
-            job_heartbeat_ms: {
-                let beat = positive("OPENSCOUTER_JOB_HEARTBEAT_SECS")?;
-                if beat >= positive("OPENSCOUTER_JOB_LEASE_SECS")? {
-                    return Err(bad(
-                        "OPENSCOUTER_JOB_HEARTBEAT_SECS",
-                        "must be shorter than OPENSCOUTER_JOB_LEASE_SECS",
-                    ));
-                }
-                beat.saturating_mul(1000)
-            },
-            sqlite_page_size: match get("OPENSCOUTER_SQLITE_PAGE_SIZE").parse::<u32>() {
+            workers: v.as_usize("OPENSCOUTER_WORKERS")?,
+            job_lease_ms,
+            job_heartbeat_ms,
+            sqlite_page_size: match v.get("OPENSCOUTER_SQLITE_PAGE_SIZE").parse::<u32>() {
                 Ok(p) if (512..=65536).contains(&p) && p.is_power_of_two() => p,
                 _ => {
                     return Err(bad(
@@ -674,31 +434,305 @@ impl Config {
                     ));
                 }
             },
-            identity_cache_secs: get("OPENSCOUTER_IDENTITY_CACHE_SECS")
-                .parse()
-                .map_err(|_| bad("OPENSCOUTER_IDENTITY_CACHE_SECS", "expected a whole number of seconds"))?,
-            public_url: match raw.get("OPENSCOUTER_PUBLIC_URL").map(|s| s.trim()).filter(|s| !s.is_empty()) {
-                Some(url) => Some(public_origin(url).map_err(|e| bad("OPENSCOUTER_PUBLIC_URL", e))?),
-                // The OAuth issuer, the MCP resource and dashboard links must never follow a
-                // client's `Host` header where it matters (decision 121).
-                None if env_kind == Environment::Production => {
-                    return Err(bad(
-                        "OPENSCOUTER_PUBLIC_URL",
-                        "is required in production (e.g. https://openscouter.example.com)",
-                    ));
-                }
-                None => None,
-            },
+            identity_cache_secs: v.seconds("OPENSCOUTER_IDENTITY_CACHE_SECS")?,
+            public_url: public_url(&v, env_kind)?,
             password_cost: PasswordCost::default(),
-            password_hash_workers: match raw
-                .get("OPENSCOUTER_PASSWORD_HASH_WORKERS")
-                .filter(|s| !s.is_empty())
+            password_hash_workers: match v.raw("OPENSCOUTER_PASSWORD_HASH_WORKERS").filter(|s| !s.is_empty())
             {
-                Some(_) => as_usize("OPENSCOUTER_PASSWORD_HASH_WORKERS")?,
+                Some(_) => v.as_usize("OPENSCOUTER_PASSWORD_HASH_WORKERS")?,
                 None => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             },
-            password_hash_queue: as_usize("OPENSCOUTER_PASSWORD_HASH_QUEUE")?,
+            password_hash_queue: v.as_usize("OPENSCOUTER_PASSWORD_HASH_QUEUE")?,
         })
+    }
+}
+
+/// The merged raw values (environment over file over default), read by setting name; every
+/// error names the setting and never echoes a secret.
+struct Values<'a>(BTreeMap<&'a str, String>);
+
+impl Values<'_> {
+    /// The value as given (possibly empty), or `None` when unset without a default.
+    fn raw(&self, name: &str) -> Option<&String> {
+        self.0.get(name)
+    }
+
+    /// The value, or "" when unset.
+    fn get(&self, name: &str) -> &str {
+        self.raw(name).map_or("", String::as_str)
+    }
+
+    /// The value trimmed, `None` when unset or blank.
+    fn given(&self, name: &str) -> Option<&str> {
+        self.raw(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    /// A secret: `None` when unset or empty.
+    fn secret(&self, name: &str) -> Option<SecretString> {
+        self.raw(name).filter(|s| !s.is_empty()).map(|s| SecretString::from(s.clone()))
+    }
+
+    fn positive(&self, name: &str) -> Result<u64, ConfigError> {
+        let v: u64 = self
+            .get(name)
+            .parse()
+            .map_err(|_| bad(name, format!("expected a positive integer, got {:?}", self.get(name))))?;
+        if v == 0 {
+            return Err(bad(name, "must be greater than 0"));
+        }
+        Ok(v)
+    }
+
+    fn positive_i64(&self, name: &str) -> Result<i64, ConfigError> {
+        i64::try_from(self.positive(name)?).map_err(|_| bad(name, "too large"))
+    }
+
+    fn as_usize(&self, name: &str) -> Result<usize, ConfigError> {
+        usize::try_from(self.positive(name)?).map_err(|_| bad(name, "too large"))
+    }
+
+    /// Every limit both limiters count exactly (`ratelimit/cells.rs`); above it, refused here
+    /// rather than mis-counted or crashed on at the first request.
+    fn per_minute(&self, name: &str) -> Result<u32, ConfigError> {
+        let max = crate::ratelimit::MAX_PER_MINUTE;
+        u32::try_from(self.positive(name)?)
+            .ok()
+            .filter(|v| *v <= max)
+            .ok_or_else(|| bad(name, format!("at most {max} per minute, got {}", self.get(name))))
+    }
+
+    /// A whole number from 0 to `max`.
+    fn whole(&self, name: &str, max: u64) -> Result<i64, ConfigError> {
+        let v: u64 = self.get(name).parse().map_err(|_| bad(name, "expected a whole number"))?;
+        if v > max {
+            return Err(bad(name, format!("at most {max}")));
+        }
+        i64::try_from(v).map_err(|_| bad(name, "too large"))
+    }
+
+    /// A whole number of seconds (0 allowed).
+    fn seconds(&self, name: &str) -> Result<u64, ConfigError> {
+        self.get(name).parse().map_err(|_| bad(name, "expected a whole number of seconds"))
+    }
+
+    /// `true`/`1` or `false`/`0`/empty.
+    fn flag(&self, name: &str) -> Result<bool, ConfigError> {
+        match self.get(name) {
+            "true" | "1" => Ok(true),
+            "false" | "0" | "" => Ok(false),
+            other => Err(bad(name, format!("expected true or false, got {other:?}"))),
+        }
+    }
+}
+
+fn environment(v: &Values) -> Result<Environment, ConfigError> {
+    match v.get("OPENSCOUTER_ENV") {
+        "development" => Ok(Environment::Development),
+        "production" => Ok(Environment::Production),
+        other => Err(bad("OPENSCOUTER_ENV", format!("expected development or production, got {other:?}"))),
+    }
+}
+
+fn database_url(v: &Values) -> Result<String, ConfigError> {
+    let url = v.get("DATABASE_URL");
+    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(bad("DATABASE_URL", "expected sqlite://PATH or postgres://…"));
+    }
+    Ok(url.to_owned())
+}
+
+fn jwt_secret(v: &Values, env: Environment, data_dir: &Path) -> Result<SecretString, ConfigError> {
+    match v.raw("OPENSCOUTER_JWT_SECRET").filter(|s| !s.is_empty()) {
+        Some(s) if s.len() < 32 => Err(bad("OPENSCOUTER_JWT_SECRET", "must be at least 32 bytes")),
+        Some(s) => Ok(SecretString::from(s.clone())),
+        None if env == Environment::Production => {
+            Err(bad("OPENSCOUTER_JWT_SECRET", "is required in production"))
+        }
+        // Development: generated once, then kept, so restarts don't sign everyone out.
+        None => Ok(SecretString::from(dev_jwt_secret(data_dir)?)),
+    }
+}
+
+fn cors_origins(v: &Values) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = v.given("OPENSCOUTER_CORS_ORIGINS") else {
+        return Ok(vec!["https://openscouter.com".into(), "https://*.openscouter.com".into()]);
+    };
+    let origins: Vec<String> =
+        list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    for o in &origins {
+        crate::origin::OriginPattern::parse(o).map_err(|e| bad("OPENSCOUTER_CORS_ORIGINS", e))?;
+    }
+    Ok(origins)
+}
+
+fn trusted_proxies(v: &Values) -> Result<Vec<IpNet>, ConfigError> {
+    v.get("OPENSCOUTER_TRUSTED_PROXIES")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>().or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(|_| {
+                bad("OPENSCOUTER_TRUSTED_PROXIES", format!("{s:?} is not an IP address or CIDR"))
+            })
+        })
+        .collect()
+}
+
+fn log_format(v: &Values, env: Environment) -> Result<LogFormat, ConfigError> {
+    match v.raw("OPENSCOUTER_LOG_FORMAT").map(String::as_str) {
+        Some("json") => Ok(LogFormat::Json),
+        Some("pretty") => Ok(LogFormat::Pretty),
+        None | Some("") if env == Environment::Production => Ok(LogFormat::Json),
+        None | Some("") => Ok(LogFormat::Pretty),
+        Some(other) => Err(bad("OPENSCOUTER_LOG_FORMAT", format!("expected json or pretty, got {other:?}"))),
+    }
+}
+
+fn telegram(v: &Values) -> Result<Option<TelegramConfig>, ConfigError> {
+    let username = v
+        .raw("OPENSCOUTER_TELEGRAM_BOT_USERNAME")
+        .map(|s| s.trim().trim_start_matches('@'))
+        .filter(|s| !s.is_empty());
+    match (v.secret("OPENSCOUTER_TELEGRAM_BOT_TOKEN"), username) {
+        (Some(bot_token), Some(username)) => {
+            let api_base = v.get("OPENSCOUTER_TELEGRAM_API_BASE").trim_end_matches('/').to_owned();
+            if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+                return Err(bad("OPENSCOUTER_TELEGRAM_API_BASE", "expected an http(s) URL"));
+            }
+            if !username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(bad("OPENSCOUTER_TELEGRAM_BOT_USERNAME", "letters, digits and _ only"));
+            }
+            let webhook_secret = v
+                .secret("OPENSCOUTER_TELEGRAM_WEBHOOK_SECRET")
+                .or_else(|| v.secret("OPENSCOUTER_WEBHOOK_SECRET"));
+            Ok(Some(TelegramConfig {
+                api_base,
+                bot_token,
+                bot_username: username.to_owned(),
+                webhook_secret,
+            }))
+        }
+        (None, None) => Ok(None),
+        _ => Err(bad(
+            "OPENSCOUTER_TELEGRAM_BOT_TOKEN",
+            "Telegram needs OPENSCOUTER_TELEGRAM_BOT_TOKEN and OPENSCOUTER_TELEGRAM_BOT_USERNAME together",
+        )),
+    }
+}
+
+fn schedules(v: &Values) -> Result<Vec<(CronJob, Option<String>)>, ConfigError> {
+    let mut schedules = Vec::new();
+    for job in CronJob::ALL {
+        let name = schedule_setting(*job);
+        let expr = v.get(name).trim();
+        let expr = if expr.is_empty() || expr == "off" {
+            None
+        } else {
+            crate::domain::schedule::parse_cron(expr).map_err(|e| bad(name, e))?;
+            Some(expr.to_owned())
+        };
+        schedules.push((*job, expr));
+    }
+    Ok(schedules)
+}
+
+fn redis(v: &Values) -> Result<(Option<SecretString>, LimiterFallback), ConfigError> {
+    let url = match v.given("REDIS_URL") {
+        // Plain redis:// only: TLS (rediss://) is not compiled in (docs/decisions.md).
+        Some(url) if url.starts_with("redis://") => Some(SecretString::from(url.to_owned())),
+        // The value is not echoed: it may carry a password.
+        Some(_) => return Err(bad("REDIS_URL", "expected redis://…")),
+        None => None,
+    };
+    let fallback = match v.get("OPENSCOUTER_REDIS_UNAVAILABLE") {
+        "local" => LimiterFallback::Local,
+        "open" => LimiterFallback::Open,
+        "closed" => LimiterFallback::Closed,
+        other => {
+            return Err(bad(
+                "OPENSCOUTER_REDIS_UNAVAILABLE",
+                format!("expected local, open or closed, got {other:?}"),
+            ));
+        }
+    };
+    Ok((url, fallback))
+}
+
+/// The erasure journal's path and the optional backup schedule (issue #33).
+fn backups(
+    v: &Values,
+    data_dir: &Path,
+    database_url: &str,
+) -> Result<(PathBuf, Option<BackupSchedule>), ConfigError> {
+    let journal = match v.given("OPENSCOUTER_ERASURE_JOURNAL") {
+        Some(p) => PathBuf::from(p),
+        None => data_dir.join("erasures.journal"),
+    };
+    let schedule = match v.get("OPENSCOUTER_BACKUP_SCHEDULE").trim() {
+        "" | "off" => None,
+        expr => {
+            crate::domain::schedule::parse_cron(expr).map_err(|e| bad("OPENSCOUTER_BACKUP_SCHEDULE", e))?;
+            if !database_url.starts_with("sqlite:") {
+                return Err(bad(
+                    "OPENSCOUTER_BACKUP_SCHEDULE",
+                    "scheduled backups are for the embedded SQLite store; on PostgreSQL use pg_dump (docs/deploy.md)",
+                ));
+            }
+            let keep = v.as_usize("OPENSCOUTER_BACKUP_KEEP")?;
+            let dir = v.get("OPENSCOUTER_BACKUP_DIR").trim();
+            if dir.is_empty() {
+                return Err(bad("OPENSCOUTER_BACKUP_DIR", "a folder is needed with a backup schedule"));
+            }
+            Some(BackupSchedule { cron: expr.to_owned(), dir: PathBuf::from(dir), keep })
+        }
+    };
+    Ok((journal, schedule))
+}
+
+/// The optional LLM narrative: all three settings or none.
+fn llm(v: &Values) -> Result<Option<(String, String, SecretString, u64)>, ConfigError> {
+    match (
+        v.raw("OPENSCOUTER_LLM_BASE_URL").filter(|s| !s.is_empty()),
+        v.raw("OPENSCOUTER_LLM_MODEL").filter(|s| !s.is_empty()),
+        v.secret("OPENSCOUTER_LLM_API_KEY"),
+    ) {
+        (Some(url), Some(model), Some(key)) => {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(bad("OPENSCOUTER_LLM_BASE_URL", "expected an http(s) URL"));
+            }
+            Ok(Some((url.clone(), model.clone(), key, v.positive("OPENSCOUTER_LLM_TIMEOUT_SECS")?)))
+        }
+        (None, None, None) => Ok(None),
+        _ => Err(bad(
+            "OPENSCOUTER_LLM_BASE_URL",
+            "the narrative needs OPENSCOUTER_LLM_BASE_URL, OPENSCOUTER_LLM_MODEL and OPENSCOUTER_LLM_API_KEY together",
+        )),
+    }
+}
+
+/// The queue lease and its heartbeat, in ms; the heartbeat must be shorter.
+fn job_timing(v: &Values) -> Result<(i64, u64), ConfigError> {
+    let lease = v.positive("OPENSCOUTER_JOB_LEASE_SECS")?;
+    let beat = v.positive("OPENSCOUTER_JOB_HEARTBEAT_SECS")?;
+    if beat >= lease {
+        return Err(bad("OPENSCOUTER_JOB_HEARTBEAT_SECS", "must be shorter than OPENSCOUTER_JOB_LEASE_SECS"));
+    }
+    let lease_ms = i64::try_from(lease)
+        .map_err(|_| bad("OPENSCOUTER_JOB_LEASE_SECS", "too large"))?
+        .saturating_mul(1000);
+    Ok((lease_ms, beat.saturating_mul(1000)))
+}
+
+/// The public origin; required in production: the OAuth issuer, the MCP resource and dashboard
+/// links must never follow a client's `Host` header where it matters (decision 121).
+fn public_url(v: &Values, env: Environment) -> Result<Option<String>, ConfigError> {
+    match v.given("OPENSCOUTER_PUBLIC_URL") {
+        Some(url) => Ok(Some(public_origin(url).map_err(|e| bad("OPENSCOUTER_PUBLIC_URL", e))?)),
+        None if env == Environment::Production => Err(bad(
+            "OPENSCOUTER_PUBLIC_URL",
+            "is required in production (e.g. https://openscouter.example.com)",
+        )),
+        None => Ok(None),
     }
 }
 

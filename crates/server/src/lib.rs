@@ -58,6 +58,24 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     Ok(Arc::new(store.with_identity_cache(ttl)))
 }
 
+/// `openscouter restore FILE`: the backup's files into the empty data directory
+/// (`services::backup::restore_files`), then the store opened, the migrations it lacks applied,
+/// and the erasures journaled in it, in the configured journal file and in `journals`
+/// re-applied.
+pub async fn restore(
+    config: Config,
+    file: &std::path::Path,
+    journals: &[std::path::PathBuf],
+) -> Result<services::backup::Restored, String> {
+    let mut restored = services::backup::restore_files(&config, file, journals).await?;
+    let store = open_store(&config).await.map_err(|e| e.to_string())?;
+    restored.migrations_applied = store.migrate().await.map_err(|e| format!("migrations failed: {e}"))?;
+    let state = state_with_store(config, Arc::new(clock::SystemClock), store).map_err(|e| e.to_string())?;
+    restored.erasures_reapplied =
+        services::backup::reapply_erasures(&state.app, journals).await.map_err(|e| e.to_string())?;
+    Ok(restored)
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -81,7 +99,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
     let store = open_store(&config).await?;
     store.migrate().await?;
     let state = state_with_store(config, clock, store)?;
-    if let Some(bus) = cluster::start(&state.app) {
+    if let Some(bus) = cluster::start(state.app.redis.as_ref(), &state.app.store) {
         tracing::info!(bus, "identity invalidations shared across nodes");
     }
     Ok(state)

@@ -3,5 +3,6 @@
 pub mod jwt;
 pub mod password;
 pub mod principal;
+pub mod rotations;
 pub mod scheme;
 pub mod secrets;

@@ -8,10 +8,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::app::App;
 use crate::store::{Invalidation, Store};
 
 pub use crate::store::cache::INVALIDATION_CHANNEL as CHANNEL;
+
+/// This process's name among the nodes (`host-pid`): who claimed a queue item or a tick.
+pub fn node_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).unwrap_or_default();
+    let host = if host.is_empty() { "node".to_owned() } else { host };
+    format!("{host}-{}", std::process::id())
+}
 
 /// Carries one node's invalidations to every node (itself included: applying twice is
 /// harmless, and it keeps the bus free of node ids).
@@ -56,20 +62,23 @@ impl InvalidationBus for DatabaseBus {
 }
 
 /// Picks the bus for this deployment (`None`: SQLite without Redis, a single node).
-pub fn bus_for(app: &App) -> Option<Arc<dyn InvalidationBus>> {
-    match &app.redis {
+pub fn bus_for(
+    redis: Option<&Arc<redis::RedisConn>>,
+    store: &Arc<dyn Store>,
+) -> Option<Arc<dyn InvalidationBus>> {
+    match redis {
         Some(conn) => Some(Arc::new(redis::RedisBus::new(conn.clone()))),
-        None if app.store.backend() == "postgres" => Some(Arc::new(DatabaseBus(app.store.clone()))),
+        None if store.backend() == "postgres" => Some(Arc::new(DatabaseBus(store.clone()))),
         None => None,
     }
 }
 
 /// Connects the store's invalidations to the bus: one task forwards this node's, one applies
 /// everyone's. The tasks end with the runtime. Returns the bus's name.
-pub fn start(app: &App) -> Option<&'static str> {
-    let bus = bus_for(app)?;
+pub fn start(redis: Option<&Arc<redis::RedisConn>>, store: &Arc<dyn Store>) -> Option<&'static str> {
+    let bus = bus_for(redis, store)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Invalidation>();
-    if !app.store.forward_invalidations(tx) {
+    if !store.forward_invalidations(tx) {
         return None; // already connected (a second state over the same store)
     }
     let publisher = bus.clone();
@@ -85,7 +94,7 @@ pub fn start(app: &App) -> Option<&'static str> {
             }
         }
     });
-    let (subscriber, store) = (bus.clone(), app.store.clone());
+    let (subscriber, store) = (bus.clone(), store.clone());
     tokio::spawn(async move { subscriber.subscribe(store).await });
     Some(bus.name())
 }

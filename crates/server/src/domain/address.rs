@@ -95,6 +95,19 @@ fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
     V6.iter().find(|(net, len, _)| in_v6(n, *net, *len)).map(|(_, _, why)| *why)
 }
 
+/// `http(s)://host…`, at most 2,048 characters.
+pub fn validate_http_url(s: &str) -> Result<(), &'static str> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or("must be an http or https URL")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || s.len() > 2048 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must be an http or https URL");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -4,7 +4,9 @@ pub mod address;
 pub mod codes;
 pub mod ids;
 pub mod money;
+pub mod schedule;
 pub mod status;
+pub mod stream;
 pub mod study;
 
 pub use status::{

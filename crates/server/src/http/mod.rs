@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
+pub mod paths;
 pub mod routes;
 pub mod state;
 
@@ -269,7 +270,7 @@ fn assemble(
                 .layer(from_fn(middleware::envelope::envelope_errors))
                 .layer(CatchPanicLayer::custom(middleware::envelope::panic_response))
                 .layer(from_fn_with_state(state.clone(), dashboard::web::pages))
-                .layer(from_fn_with_state(state.clone(), middleware::cors::reject_foreign_preflight))
+                .layer(from_fn_with_state(state.origins.clone(), middleware::cors::reject_foreign_preflight))
                 .layer(middleware::cors::layer(state.origins.clone()))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,

@@ -32,6 +32,17 @@ pub struct Decision {
     pub retry_after_secs: u64,
 }
 
+/// What the shared (Redis) rate limiter does while Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimiterFallback {
+    /// Count in this process instead (limits per node until Redis is back); the default.
+    Local,
+    /// Allow every request (availability first).
+    Open,
+    /// Refuse with 429 and `Retry-After: 1` (limits first).
+    Closed,
+}
+
 /// Counts requests (or items) per key.
 #[async_trait]
 pub trait RateLimiter: Send + Sync + 'static {

@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 
+use super::LimiterFallback;
 use super::cells;
 use super::{Decision, InProcessLimiter, Quota, RateLimiter};
 use crate::cluster::redis::{COMMAND_TIMEOUT, RedisConn};
-use crate::config::LimiterFallback;
 
 /// KEYS[1] bucket; ARGV[1] limit (1..=MAX_PER_MINUTE), ARGV[2] cost, ARGV[3] now in epoch ms
 /// or empty for the Redis server's clock. Returns {allowed, units ahead before the request}.

@@ -1,12 +1,13 @@
 //! Accounts: sign-up, sign-in, refresh-token rotation with reuse detection, sign-out, profile.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::app::App;
 use crate::auth::jwt::{ACCESS_TTL_MS, Claims};
 use crate::auth::principal::Principal;
+pub use crate::auth::rotations::IssuedTokens;
+use crate::auth::rotations::Rotation;
 use crate::auth::secrets::{new_opaque_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::{Email, Plan, Role};
@@ -20,14 +21,6 @@ use crate::store::{
 pub const REFRESH_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 /// Minimum password length (spec §2).
 pub const MIN_PASSWORD_CHARS: usize = 10;
-
-/// A freshly issued pair.
-#[derive(Debug, Clone)]
-pub struct IssuedTokens {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub expires_at: i64,
-}
 
 /// What sign-up asks for, already shape-checked at the edge.
 #[derive(Debug, Clone)]
@@ -217,67 +210,6 @@ async fn rotate(state: &App, presented_hash: &str) -> AppResult<Rotation> {
             Err(AppError::Unauthorized("Refresh token reuse detected; please sign in again".into()))
         }
         RefreshOutcome::Invalid => Err(AppError::Unauthorized("Invalid or expired refresh token".into())),
-    }
-}
-
-/// A rotation this node performed, kept for the grace period.
-struct Rotation {
-    tokens: IssuedTokens,
-    session_id: String,
-    user_id: String,
-    successor_hash: String,
-    /// When it happened (the injected clock).
-    at: i64,
-    /// Set once the pair's own refresh token has been rotated: from then on the
-    /// predecessor is plain reuse again.
-    superseded: Arc<AtomicBool>,
-}
-
-type Slot = Arc<tokio::sync::Mutex<Option<Rotation>>>;
-
-/// Recent rotations by presented-token hash, and who supersedes whom. Per node: a
-/// double submit that lands on two nodes is still reuse (see docs/decisions.md).
-#[derive(Default)]
-pub struct RecentRotations {
-    inner: std::sync::Mutex<Recent>,
-}
-
-#[derive(Default)]
-struct Recent {
-    slots: HashMap<String, Slot>,
-    /// Successor hash → the flag of the rotation that issued it.
-    successors: HashMap<String, (Arc<AtomicBool>, i64)>,
-}
-
-/// Entries are swept once the table holds more than this.
-const SWEEP_ABOVE: usize = 4096;
-
-impl RecentRotations {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Recent> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The slot of `hash`, created if absent; sweeps stale entries when the table is large.
-    fn slot(&self, hash: &str, now: i64, grace_ms: i64) -> Slot {
-        let mut recent = self.lock();
-        if recent.slots.len() > SWEEP_ABOVE {
-            // Keep slots someone holds or waits on, and rotations still within the grace.
-            recent.slots.retain(|_, slot| {
-                Arc::strong_count(slot) > 1
-                    || slot.try_lock().map_or(true, |r| r.as_ref().is_some_and(|r| now - r.at <= grace_ms))
-            });
-            recent.successors.retain(|_, (_, at)| now - *at <= grace_ms);
-        }
-        recent.slots.entry(hash.to_owned()).or_default().clone()
-    }
-
-    /// Records that `presented_hash` was rotated: its own predecessor may no longer replay.
-    fn rotated(&self, presented_hash: &str, rotation: &Rotation) {
-        let mut recent = self.lock();
-        if let Some((flag, _)) = recent.successors.remove(presented_hash) {
-            flag.store(true, Ordering::Release);
-        }
-        recent.successors.insert(rotation.successor_hash.clone(), (rotation.superseded.clone(), rotation.at));
     }
 }
 

@@ -7,20 +7,20 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use croner::Cron;
 use secrecy::ExposeSecret;
-use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::config::{BackupSchedule, Config, Environment};
 use crate::domain::format_ms;
+use crate::domain::schedule;
 use crate::error::{AppError, AppResult};
-use crate::services::{governance, scheduler};
+use crate::services::governance;
+use crate::services::journal::{append_journal, read_journal};
 use crate::store::backup as files;
 
 /// What `backup` and `restore` say on PostgreSQL.
@@ -171,12 +171,14 @@ fn refuse_live(config: &Config, db: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `openscouter restore FILE`: checks the backup, copies it into the empty data directory,
-/// puts back the development JWT secret it carries, applies the migrations it lacks, and
-/// re-applies the erasures journaled in it, in the configured journal file and in `journals`.
-pub async fn restore(config: Config, file: &Path, journals: &[PathBuf]) -> Result<Restored, String> {
-    let db = sqlite_path(&config).ok_or(ON_POSTGRES)?;
-    refuse_live(&config, &db)?;
+/// The file half of `openscouter restore FILE`: checks the backup, copies it into the empty
+/// data directory and puts back the development JWT secret it carries. The caller
+/// (`crate::restore`) then opens the store, applies the migrations it lacks and re-applies the
+/// journaled erasures (`reapply_erasures`). `migrations_applied` and `erasures_reapplied` are 0
+/// here.
+pub async fn restore_files(config: &Config, file: &Path, journals: &[PathBuf]) -> Result<Restored, String> {
+    let db = sqlite_path(config).ok_or(ON_POSTGRES)?;
+    refuse_live(config, &db)?;
     for j in journals {
         if !j.exists() {
             return Err(format!("journal {} not found", j.display()));
@@ -223,74 +225,13 @@ pub async fn restore(config: Config, file: &Path, journals: &[PathBuf]) -> Resul
         std::fs::write(config.data_dir.join(JWT_SECRET_FILE), s)
             .map_err(|e| format!("cannot write the JWT secret: {e}"))?;
     }
-    let store = crate::open_store(&config).await.map_err(|e| e.to_string())?;
-    let migrations_applied = store.migrate().await.map_err(|e| format!("migrations failed: {e}"))?;
-    let state = crate::state_with_store(config, Arc::new(crate::clock::SystemClock), store)
-        .map_err(|e| e.to_string())?;
-    let erasures_reapplied = reapply_erasures(&state.app, journals).await.map_err(|e| e.to_string())?;
     Ok(Restored {
         database: db,
         schema_version: checked.schema_version,
-        migrations_applied,
+        migrations_applied: 0,
         jwt_secret: secret.is_some(),
-        erasures_reapplied,
+        erasures_reapplied: 0,
     })
-}
-
-// ---- the erasure journal ------------------------------------------------------------------
-
-/// Journals an erasure request: a line appended (and flushed) to the journal file, and a row in
-/// the database. An erasure that cannot be journaled is refused, so none goes unrecorded.
-pub async fn journal_erasure(state: &App, user_id: &str) -> AppResult<()> {
-    let now = state.now();
-    append_journal(&state.config.erasure_journal, user_id, now).await.map_err(AppError::internal)?;
-    state.store.journal_erasure(user_id, now).await?;
-    Ok(())
-}
-
-/// One journal line: `<user id> TAB <RFC 3339 time>`.
-async fn append_journal(path: &Path, user_id: &str, at: i64) -> Result<(), String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        tokio::fs::create_dir_all(dir).await.map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let mut f = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .await
-        .map_err(|e| format!("cannot open the erasure journal {}: {e}", path.display()))?;
-    f.write_all(format!("{user_id}\t{}\n", format_ms(at)).as_bytes())
-        .await
-        .and(f.sync_data().await)
-        .map_err(|e| format!("cannot write the erasure journal {}: {e}", path.display()))
-}
-
-/// Reads a journal file: `(user_id, requested_at)` per line. A last line cut short by a crash
-/// is skipped; any other line that does not parse is an error naming it.
-pub fn read_journal(path: &Path) -> Result<Vec<(String, i64)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let complete = text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let parsed = line.split_once('\t').and_then(|(id, at)| {
-            let id_ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            let at = chrono::DateTime::parse_from_rfc3339(at.trim()).ok()?.timestamp_millis();
-            id_ok.then(|| (id.to_owned(), at))
-        });
-        match parsed {
-            Some(entry) => out.push(entry),
-            None if i + 1 == lines.len() && !complete => {
-                tracing::warn!(journal = %path.display(), "last journal line incomplete; skipped");
-            }
-            None => return Err(format!("{}:{}: not a journal line", path.display(), i + 1)),
-        }
-    }
-    Ok(out)
 }
 
 /// Re-applies every journaled erasure whose person still has data. The journals merged are the
@@ -381,7 +322,7 @@ pub async fn run_due(
     cron: &Cron,
     now: i64,
 ) -> Result<Option<Written>, String> {
-    let Some(tick) = scheduler::latest_tick(cron, now) else { return Ok(None) };
+    let Some(tick) = schedule::latest_tick(cron, now) else { return Ok(None) };
     if scheduled_backups(&schedule.dir).first().is_some_and(|(t, _)| *t >= tick) {
         return Ok(None);
     }
@@ -398,7 +339,7 @@ pub async fn run_due(
 /// `None` when they are off. A failed backup is logged and tried again at the next tick.
 pub fn spawn_schedule(state: App, shutdown: CancellationToken) -> Option<JoinHandle<()>> {
     let schedule = state.config.backup_schedule.clone()?;
-    let cron = scheduler::parse_cron(&schedule.cron)
+    let cron = schedule::parse_cron(&schedule.cron)
         .map_err(|e| tracing::error!(error = %e, "backup schedule ignored"))
         .ok()?;
     Some(tokio::spawn(async move {
@@ -411,7 +352,7 @@ pub fn spawn_schedule(state: App, shutdown: CancellationToken) -> Option<JoinHan
                 _ = poll.tick() => {}
             }
             let now = state.now();
-            let tick = scheduler::latest_tick(&cron, now);
+            let tick = schedule::latest_tick(&cron, now);
             if tick.is_some() && tick == failed_tick {
                 continue;
             }

@@ -155,7 +155,7 @@ fn redirect_url(state: &App, given: Option<&str>, default_path: &str, field: &st
         return Ok(format!("{}{default_path}", base.trim_end_matches('/')));
     };
     let bad = || AppError::invalid(format!("{field}: must be an http(s) URL on an allowed origin"));
-    crate::services::studies::validate_http_url(url).map_err(|_| bad())?;
+    crate::domain::address::validate_http_url(url).map_err(|_| bad())?;
     let origin = reqwest::Url::parse(url).map_err(|_| bad())?.origin().ascii_serialization();
     let allowed = origins.iter().filter_map(|o| OriginPattern::parse(o).ok()).any(|p| p.matches(&origin))
         || (state.config.env == crate::config::Environment::Development

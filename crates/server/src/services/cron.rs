@@ -8,13 +8,13 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use crate::app::App;
+use crate::domain::stream::parse_time;
 use crate::domain::study::StudyDefinition;
 use crate::domain::{
     CronJob, NotificationKind, PipelineStatus, SeatStatus, SessionStatus, StudyStatus, Tenant, WebhookEvent,
     format_ms,
 };
 use crate::error::AppResult;
-use crate::services::ingest::parse_time;
 use crate::services::notifications::{self, Notice};
 use crate::services::sessions::{self, TEST_TOKEN_TTL_MS};
 use crate::services::{flow, studies, webhooks};

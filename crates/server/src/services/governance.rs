@@ -12,12 +12,12 @@ use crate::auth::principal::Principal;
 use crate::auth::secrets::new_hex_token;
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::study::Profile;
-use crate::domain::{QueueKind, Role, SessionStatus};
+use crate::domain::{QueueKind, Role, SessionStatus, Tenant};
 use crate::error::{AppError, AppResult};
 use crate::services::queue::{self, Done, Work};
 use crate::store::{
-    AttemptLimit, AuditEntry, EnqueueGuard, Guarded, NewQuizAttempt, NewUser, Page, QueueItem, QuizRow,
-    TesterFilter, TesterProfile, TesterSummary,
+    AttemptLimit, AuditEntry, EnqueueGuard, FollowUps, Guarded, NewQuizAttempt, NewUser, Page, QueueItem,
+    QuizRow, SessionChange, SessionTransition, TesterFilter, TesterProfile, TesterSummary,
 };
 
 /// Quiz attempts a tester may make per window.
@@ -415,7 +415,7 @@ pub fn audit(
 /// The request is journaled first (`services::backup`), so a restore of an older backup
 /// erases the person again.
 pub async fn request_erasure(state: &App, p: &Principal) -> AppResult<QueueItem> {
-    crate::services::backup::journal_erasure(state, &p.user_id).await?;
+    crate::services::journal::journal_erasure(state, &p.user_id).await?;
     queue_erasure(state, &p.user_id, p.organization_id.as_deref().unwrap_or("")).await
 }
 
@@ -550,7 +550,7 @@ pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
     let words = state.store.tester_words(&item.subject_id).await?;
     for (id, _, status) in &words.sessions {
         if SessionStatus::RUNNING.iter().any(|s| s.as_str() == status) {
-            crate::services::sessions::abandon_for_erasure(state, id).await?;
+            abandon_for_erasure(state, id).await?;
         }
     }
     let sessions: Vec<(String, String)> =
@@ -574,6 +574,21 @@ pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
         Guarded::Done(()) => Ok(Done::referring_to(tomb_id)),
         _ => Ok(Done::referring_to("erased")),
     }
+}
+
+/// Abandons a running session of a tester who is being erased,
+/// so the study does not wait on it. `false` when it was no longer running.
+async fn abandon_for_erasure(state: &App, session_id: &str) -> AppResult<bool> {
+    let t = SessionTransition {
+        from: &SessionStatus::RUNNING,
+        change: SessionChange::Abandon { to: SessionStatus::Abandoned },
+        event: None,
+        then: FollowUps::none(),
+    };
+    Ok(matches!(
+        state.store.change_session(&Tenant::All, session_id, t, state.now()).await?,
+        Guarded::Done(_)
+    ))
 }
 
 #[cfg(test)]

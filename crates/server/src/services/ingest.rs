@@ -8,21 +8,18 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::domain::ids::{new_ids, prefix};
+use crate::domain::stream::{MAX_BATCH, check_window, parse_time};
 use crate::domain::{SessionStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::Quota;
 use crate::services::sessions::{self, Access};
 use crate::store::{EventExtra, EventRow, FacialRow, Guarded, NO_CONSENT, StreamBatch, VoiceRow};
 
-/// Items per request.
-pub const MAX_BATCH: usize = 1000;
 /// Allowed event types.
 pub const EVENT_TYPES: [&str; 7] = ["click", "scroll", "input", "focus", "blur", "navigation", "error"];
 /// Allowed facial labels.
 pub const EMOTIONS: [&str; 9] =
     ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "confused", "engaged"];
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-const FUTURE_MS: i64 = 5 * 60 * 1000;
 
 /// Which stream a request feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,22 +37,6 @@ impl Stream {
             Stream::Voice => "voice",
         }
     }
-}
-
-/// Parses an RFC 3339 time into epoch milliseconds.
-pub fn parse_time(s: &str) -> Result<i64, chrono::ParseError> {
-    chrono::DateTime::parse_from_rfc3339(s.trim()).map(|d| d.timestamp_millis())
-}
-
-/// Timestamps more than 24 h before the session start or 5 min in the future are refused.
-pub fn check_window(ts: i64, started_at: i64, now: i64) -> Result<(), &'static str> {
-    if ts < started_at - DAY_MS {
-        return Err("more than 24 h before the session start");
-    }
-    if ts > now + FUTURE_MS {
-        return Err("more than 5 minutes in the future");
-    }
-    Ok(())
 }
 
 /// Request body of `/api/data/*`.
@@ -649,13 +630,5 @@ mod tests {
                 .unwrap_err()
                 .starts_with("Field input_value is not accepted")
         );
-    }
-
-    #[test]
-    fn time_window() {
-        assert!(check_window(START - DAY_MS, START, START).is_ok());
-        assert!(check_window(START - DAY_MS - 1, START, START).is_err());
-        assert!(check_window(START + FUTURE_MS, START, START).is_ok());
-        assert!(check_window(START + FUTURE_MS + 1, START, START).is_err());
     }
 }

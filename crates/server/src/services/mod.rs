@@ -11,6 +11,7 @@ pub mod flow;
 pub mod governance;
 pub mod inbound;
 pub mod ingest;
+pub mod journal;
 pub mod mcp;
 pub mod notifications;
 pub mod oauth;

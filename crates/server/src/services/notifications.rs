@@ -9,13 +9,31 @@ use serde_json::Value;
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::domain::ids::{new_id, prefix};
-use crate::domain::{NotificationKind, TelegramStatus};
+use crate::domain::{NotificationKind, QueueKind, TelegramStatus};
 use crate::error::AppResult;
-use crate::services::telegram;
 use crate::store::{
-    NewNotification, NewTelegramMessage, NotificationRow, OutboundEvent, Page, Recipient, TelegramCopy,
+    NewNotification, NewTelegramMessage, NotificationRow, OutboundEvent, Page, Recipient, SendPlan,
+    TelegramCopy,
 };
 
+// Telegram pacing: every copy sent through the bot (offers, replies, notices) shares it.
+
+/// Telegram's broadcast limit for one bot; we stay just under it.
+pub const MESSAGES_PER_SECOND: i64 = 30;
+/// Gap between two paced sends (34 ms: at most 30 in any second).
+pub const SEND_INTERVAL_MS: i64 = (1000 + MESSAGES_PER_SECOND - 1) / MESSAGES_PER_SECOND;
+/// The pacer every node shares for this bot.
+pub const PACER: &str = "telegram";
+/// Attempts at one send before it is marked failed (network trouble; 429s do not count).
+pub const SEND_ATTEMPTS: i64 = 8;
+
+/// Notifications' copies (reminders, timeouts): paced like offers.
+pub const NOTICE_PLAN: SendPlan = SendPlan {
+    kind: QueueKind::TelegramMessage,
+    max_attempts: SEND_ATTEMPTS,
+    queue_prefix: prefix::ANALYSIS_JOB,
+    pacing: Some((PACER, SEND_INTERVAL_MS)),
+};
 /// What to tell.
 #[derive(Debug, Clone)]
 pub struct Notice {
@@ -53,7 +71,7 @@ pub async fn prepare(
                 sensitive: false,
                 status: TelegramStatus::Queued,
             },
-            plan: telegram::NOTICE_PLAN,
+            plan: NOTICE_PLAN,
             organization_id: organization_id.to_owned(),
         }),
         _ => None,

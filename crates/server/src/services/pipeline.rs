@@ -8,12 +8,12 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
+use crate::domain::stream::parse_time;
 use crate::domain::{
     Decision, PipelineStatus, QueueKind, QueueStatus, SessionStatus, StudyStatus, Tenant, WebhookEvent,
     format_ms,
 };
 use crate::error::{AppError, AppResult};
-use crate::services::ingest::parse_time;
 use crate::services::queue::{self, Done, Work};
 use crate::services::sessions::{self, Access};
 use crate::services::{analysis_input, webhooks};

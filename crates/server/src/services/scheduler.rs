@@ -5,7 +5,6 @@
 //! that is always safe.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::Duration;
 
 use croner::Cron;
@@ -13,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
+use crate::domain::schedule::{latest_tick, parse_cron};
 use crate::domain::{CronJob, QueueKind, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::services::cron;
@@ -21,17 +21,6 @@ use crate::store::{EnqueueGuard, QueueItem};
 
 /// How often a node looks for due ticks.
 const POLL: Duration = Duration::from_secs(1);
-
-/// Parses a cron expression (5 fields, or 6 with seconds first).
-pub fn parse_cron(expr: &str) -> Result<Cron, String> {
-    Cron::from_str(expr).map_err(|e| format!("invalid cron expression {expr:?}: {e}"))
-}
-
-/// The latest time `cron` fires at or before `now_ms` (epoch ms, UTC).
-pub fn latest_tick(cron: &Cron, now_ms: i64) -> Option<i64> {
-    let now = chrono::DateTime::from_timestamp_millis(now_ms)?;
-    cron.find_previous_occurrence(&now, true).ok().map(|t| t.timestamp_millis())
-}
 
 /// The configured schedules, parsed.
 fn schedules(state: &App) -> Vec<(CronJob, Cron)> {
@@ -98,7 +87,7 @@ pub async fn run_item(state: &App, item: &QueueItem) -> AppResult<String> {
 
 /// Starts this node's scheduler; it stops when `shutdown` fires.
 pub fn spawn(state: App, shutdown: CancellationToken) -> JoinHandle<()> {
-    let node = format!("{}-{}", hostname(), std::process::id());
+    let node = crate::cluster::node_name();
     tokio::spawn(async move {
         let schedules = schedules(&state);
         if schedules.is_empty() {
@@ -117,25 +106,4 @@ pub fn spawn(state: App, shutdown: CancellationToken) -> JoinHandle<()> {
             }
         }
     })
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| "node".into())
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn latest_tick_is_at_or_before_now() {
-        let every_5 = parse_cron("*/5 * * * *").unwrap();
-        // 2026-03-16T10:14:32.120Z → 10:10:00.
-        assert_eq!(latest_tick(&every_5, 1_773_656_072_120), Some(1_773_655_800_000));
-        // Exactly on a tick: that tick.
-        assert_eq!(latest_tick(&every_5, 1_773_655_800_000), Some(1_773_655_800_000));
-        assert!(parse_cron("every tuesday").is_err());
-        assert!(parse_cron("*/10 * * * * *").is_ok(), "seconds field accepted");
-    }
 }

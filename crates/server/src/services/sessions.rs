@@ -8,10 +8,10 @@ use crate::app::App;
 use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::{new_hex_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
+use crate::domain::stream::{check_window, parse_time};
 use crate::domain::study::{ConsentRecord, ConsentStreams};
 use crate::domain::{PipelineStatus, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent, format_ms};
 use crate::error::{AppError, AppResult};
-use crate::services::ingest::{check_window, parse_time};
 use crate::services::{flow, studies, webhooks};
 use crate::store::{
     CreateSessionOutcome, EventFilter, EventRow, FollowUps, Guarded, NewSession, NoteRow, Page, Session,
@@ -144,7 +144,7 @@ pub async fn view(state: &App, p: &Principal, session_id: &str) -> AppResult<Ses
     Ok(SessionView::Briefing(Box::new(Briefing {
         start_url: variant_url.unwrap_or_else(|| def.prototype_url.clone()),
         token_expires_at: session.created_at + TEST_TOKEN_TTL_MS,
-        batch_max: crate::services::ingest::MAX_BATCH,
+        batch_max: crate::domain::stream::MAX_BATCH,
         events_per_minute: state.config.rate_limits.ingest,
         session,
         study,
@@ -618,19 +618,4 @@ pub fn duration_seconds(s: &Session, now: i64) -> i64 {
     let end = s.completed_at.unwrap_or(now);
     let paused_now = s.paused_at.map_or(0, |p| (now - p).max(0));
     ((end - s.started_at - s.paused_ms - paused_now).max(0)) / 1000
-}
-
-/// Worker side (account erasure): abandons a running session of a tester who is being erased,
-/// so the study does not wait on it. `false` when it was no longer running.
-pub async fn abandon_for_erasure(state: &App, session_id: &str) -> AppResult<bool> {
-    let t = SessionTransition {
-        from: &SessionStatus::RUNNING,
-        change: SessionChange::Abandon { to: SessionStatus::Abandoned },
-        event: None,
-        then: crate::store::FollowUps::none(),
-    };
-    Ok(matches!(
-        state.store.change_session(&Tenant::All, session_id, t, state.now()).await?,
-        Guarded::Done(_)
-    ))
 }

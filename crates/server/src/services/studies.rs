@@ -10,12 +10,13 @@ use crate::auth::principal::Principal;
 use crate::domain::codes;
 use crate::domain::ids::{new_id, prefix};
 pub use crate::domain::study::*;
-use crate::domain::{PipelineStatus, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent};
+use crate::domain::{PipelineStatus, QueueKind, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent};
 use crate::error::{AppError, AppResult};
+use crate::services::queue::{self, Work};
 use crate::services::{billing, flow, governance, webhooks};
 use crate::store::{
-    AcceptOutcome, FollowUps, Guarded, MatchProfile, Page, ReportRow, Study, StudyScope, StudyTask,
-    StudyWrite, TesterProfile,
+    AcceptOutcome, EnqueueGuard, FollowUps, Guarded, MatchProfile, Page, ReportRow, Study, StudyScope,
+    StudyTask, StudyWrite, TesterProfile,
 };
 
 fn invalid(msg: impl Into<String>) -> AppError {
@@ -79,7 +80,8 @@ impl StudyDefinition {
         if !(1..=5000).contains(&chars(&self.description)) {
             return Err(invalid("description: must be 1-5000 characters"));
         }
-        validate_http_url(&self.prototype_url).map_err(|m| invalid(format!("prototypeUrl: {m}")))?;
+        crate::domain::address::validate_http_url(&self.prototype_url)
+            .map_err(|m| invalid(format!("prototypeUrl: {m}")))?;
         if self.tasks.is_empty() || self.tasks.len() > 50 {
             return Err(invalid("tasks: must have 1-50 tasks"));
         }
@@ -214,7 +216,8 @@ fn validate_ab(ab: &AbTest) -> AppResult<()> {
             return Err(invalid(format!("abTest.variants[{i}].label: {} is used twice", v.label)));
         }
         if let Some(url) = &v.url {
-            validate_http_url(url).map_err(|m| invalid(format!("abTest.variants[{i}].url: {m}")))?;
+            crate::domain::address::validate_http_url(url)
+                .map_err(|m| invalid(format!("abTest.variants[{i}].url: {m}")))?;
         }
     }
     let keys: BTreeSet<&str> = ab.split_ratio.keys().map(String::as_str).collect();
@@ -227,19 +230,6 @@ fn validate_ab(ab: &AbTest) -> AppResult<()> {
     let sum: f64 = ab.split_ratio.values().sum();
     if (sum - 1.0).abs() > 0.001 {
         return Err(invalid(format!("abTest.splitRatio: ratios must sum to 1 (got {sum})")));
-    }
-    Ok(())
-}
-
-/// `http(s)://host…`, at most 2,048 characters.
-pub fn validate_http_url(s: &str) -> Result<(), &'static str> {
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .ok_or("must be an http or https URL")?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || s.len() > 2048 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must be an http or https URL");
     }
     Ok(())
 }
@@ -532,7 +522,7 @@ pub async fn launch(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
         .await?;
     let study = guarded(moved, "launch")?;
     // Matched testers hear of it at once (spec: offers go out at launch).
-    crate::services::telegram::offer_at_launch(state, &study).await;
+    offer_at_launch(state, &study).await;
     Ok(study)
 }
 
@@ -569,7 +559,7 @@ pub async fn launch_paid(state: &App, study_id: &str) -> AppResult<String> {
         .set_study_status(Some(&org), &study.id, &[StudyStatus::Draft], StudyStatus::Open, then, state.now())
         .await?;
     if let Guarded::Done(study) = moved {
-        crate::services::telegram::offer_at_launch(state, &study).await;
+        offer_at_launch(state, &study).await;
     }
     Ok(study.id)
 }
@@ -655,6 +645,27 @@ fn profile_owner(p: &Principal) -> AppResult<()> {
     }
 }
 
+/// At launch: queues the fan-out (when Telegram is configured). A failure is logged; the
+/// launch stands and `send-job` can be called again.
+async fn offer_at_launch(state: &App, study: &Study) {
+    if state.telegram.is_none() {
+        return;
+    }
+    let work = Work {
+        kind: QueueKind::OfferBroadcast,
+        subject_id: &study.id,
+        organization_id: &study.organization_id,
+        tester_id: None,
+        payload: None,
+    };
+    let guard = EnqueueGuard::StudyIn { within: &TAKING_SESSIONS };
+    match queue::enqueue(state, work, guard).await {
+        Ok(Guarded::Done(_)) => {}
+        Ok(_) => tracing::debug!(study = %study.id, "study no longer open; no offers queued"),
+        Err(e) => tracing::warn!(study = %study.id, error = %e, "could not queue the launch offers"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -700,9 +711,9 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert!(validate_http_url("https://example.com/app?x=1").is_ok());
-        assert!(validate_http_url("ftp://example.com").is_err());
-        assert!(validate_http_url("https://").is_err());
-        assert!(validate_http_url("https://exa mple.com").is_err());
+        assert!(crate::domain::address::validate_http_url("https://example.com/app?x=1").is_ok());
+        assert!(crate::domain::address::validate_http_url("ftp://example.com").is_err());
+        assert!(crate::domain::address::validate_http_url("https://").is_err());
+        assert!(crate::domain::address::validate_http_url("https://exa mple.com").is_err());
     }
 }

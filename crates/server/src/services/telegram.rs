@@ -15,33 +15,16 @@ use crate::domain::study::CompensationType;
 use crate::domain::{Plan, QueueKind, Role, SeatStatus, TelegramStatus, Tenant};
 use crate::error::{AppError, AppResult};
 use crate::integrations::telegram::{Button, OutgoingMessage, Telegram, TelegramError};
-use crate::services::queue::{self, Done, Outcome, Work};
+use crate::services::notifications::{PACER, SEND_ATTEMPTS, SEND_INTERVAL_MS};
+use crate::services::queue::{Done, Outcome};
 use crate::services::{governance, sessions, studies};
-use crate::store::{
-    EnqueueGuard, Guarded, NewOffer, NewTelegramMessage, QueueItem, SendPlan, Study, StudyScope, TelegramCopy,
-};
+use crate::store::{NewOffer, NewTelegramMessage, QueueItem, SendPlan, Study, StudyScope, TelegramCopy};
 
 /// A one-time link code lives this long (spec: 15 minutes).
 pub const LINK_CODE_TTL_MS: i64 = 15 * 60 * 1000;
-/// Telegram's broadcast limit for one bot; we stay just under it.
-pub const MESSAGES_PER_SECOND: i64 = 30;
-/// Gap between two paced sends (34 ms: at most 30 in any second).
-pub const SEND_INTERVAL_MS: i64 = (1000 + MESSAGES_PER_SECOND - 1) / MESSAGES_PER_SECOND;
-/// The pacer every node shares for this bot.
-pub const PACER: &str = "telegram";
-/// Attempts at one send before it is marked failed (network trouble; 429s do not count).
-pub const SEND_ATTEMPTS: i64 = 8;
-
 /// Offers: paced.
 const OFFER_PLAN: SendPlan = SendPlan {
     kind: QueueKind::TelegramOffer,
-    max_attempts: SEND_ATTEMPTS,
-    queue_prefix: prefix::ANALYSIS_JOB,
-    pacing: Some((PACER, SEND_INTERVAL_MS)),
-};
-/// Notifications' copies (reminders, timeouts): paced like offers.
-pub const NOTICE_PLAN: SendPlan = SendPlan {
-    kind: QueueKind::TelegramMessage,
     max_attempts: SEND_ATTEMPTS,
     queue_prefix: prefix::ANALYSIS_JOB,
     pacing: Some((PACER, SEND_INTERVAL_MS)),
@@ -507,27 +490,6 @@ async fn fan_out(state: &App, study: &Study) -> AppResult<u64> {
         state.queue_ready.notify_one();
     }
     Ok(n)
-}
-
-/// At launch: queues the fan-out (when Telegram is configured). A failure is logged; the
-/// launch stands and `send-job` can be called again.
-pub async fn offer_at_launch(state: &App, study: &Study) {
-    if state.telegram.is_none() {
-        return;
-    }
-    let work = Work {
-        kind: QueueKind::OfferBroadcast,
-        subject_id: &study.id,
-        organization_id: &study.organization_id,
-        tester_id: None,
-        payload: None,
-    };
-    let guard = EnqueueGuard::StudyIn { within: &studies::TAKING_SESSIONS };
-    match queue::enqueue(state, work, guard).await {
-        Ok(Guarded::Done(_)) => {}
-        Ok(_) => tracing::debug!(study = %study.id, "study no longer open; no offers queued"),
-        Err(e) => tracing::warn!(study = %study.id, error = %e, "could not queue the launch offers"),
-    }
 }
 
 /// Queue handler of the launch fan-out.

@@ -113,7 +113,7 @@ pub fn spawn(state: App, n: usize, shutdown: CancellationToken) -> Vec<JoinHandl
     (0..n)
         .map(|i| {
             let (state, shutdown) = (state.clone(), shutdown.clone());
-            let name = format!("{}-{}-{i}", hostname(), std::process::id());
+            let name = format!("{}-{i}", crate::cluster::node_name());
             tokio::spawn(async move {
                 while !shutdown.is_cancelled() {
                     match run_once(&state, &name).await {
@@ -130,8 +130,4 @@ pub fn spawn(state: App, n: usize, shutdown: CancellationToken) -> Vec<JoinHandl
             })
         })
         .collect()
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| "worker".into())
 }

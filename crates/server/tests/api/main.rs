@@ -3,6 +3,7 @@
 mod helpers;
 
 mod accounts;
+mod architecture;
 mod backup;
 mod billing;
 mod binary;

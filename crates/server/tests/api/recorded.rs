@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use openscouter_server::clock::Clock;
 use openscouter_server::domain::format_ms;
-use openscouter_server::services::ingest::parse_time;
+use openscouter_server::domain::stream::parse_time;
 use serde_json::{Value, json};
 
 use crate::both;

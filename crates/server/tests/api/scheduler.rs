@@ -271,7 +271,12 @@ async fn two_nodes_run_each_tick_exactly_once(b: Backend) {
         .config
         .schedules
         .iter()
-        .map(|(job, e)| (job.as_str().to_owned(), scheduler::parse_cron(e.as_deref().unwrap()).unwrap()))
+        .map(|(job, e)| {
+            (
+                job.as_str().to_owned(),
+                openscouter_server::domain::schedule::parse_cron(e.as_deref().unwrap()).unwrap(),
+            )
+        })
         .collect();
     let mut expected: std::collections::BTreeMap<String, std::collections::BTreeSet<i64>> =
         Default::default();
@@ -279,7 +284,10 @@ async fn two_nodes_run_each_tick_exactly_once(b: Backend) {
     for round in 0..30 {
         let now = app.clock_ms();
         for (job, cron) in &schedules {
-            expected.entry(job.clone()).or_default().insert(scheduler::latest_tick(cron, now).unwrap());
+            expected
+                .entry(job.clone())
+                .or_default()
+                .insert(openscouter_server::domain::schedule::latest_tick(cron, now).unwrap());
         }
         let (a, b) =
             tokio::join!(scheduler::run_due(&app.state, "node-a"), scheduler::run_due(&other, "node-b"));

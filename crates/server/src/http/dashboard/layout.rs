@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{DOCTYPE, Markup, html};
 
-use crate::auth::principal::Principal;
 use crate::domain::Role;
 
 /// The stylesheet, embedded in the binary.
@@ -23,12 +22,6 @@ pub static CSS_HREF: LazyLock<String> = LazyLock::new(|| {
 pub struct Viewer {
     pub role: Role,
     pub csrf: String,
-}
-
-impl Viewer {
-    pub fn new(state: &crate::http::state::AppState, p: &Principal) -> Self {
-        Self { role: p.role, csrf: super::web::csrf_token(state, p) }
-    }
 }
 
 fn nav_items(role: Role) -> &'static [(&'static str, &'static str)] {
@@ -90,12 +83,12 @@ fn shell(title: &str, viewer: Option<&Viewer>, current: &str, body: Markup) -> M
 
 /// A page for a signed-in viewer. `current` is the path the navigation marks as current.
 pub fn page(title: &str, viewer: &Viewer, current: &str, body: Markup) -> Response {
-    super::web::html(StatusCode::OK, shell(title, Some(viewer), current, body))
+    html_response(StatusCode::OK, shell(title, Some(viewer), current, body))
 }
 
 /// A page without a signed-in viewer (sign-in form, errors).
 pub fn public(status: StatusCode, title: &str, body: Markup) -> Response {
-    super::web::html(status, shell(title, None, "", body))
+    html_response(status, shell(title, None, "", body))
 }
 
 /// The error page (status and message from the one error mapping).
@@ -142,4 +135,11 @@ pub fn pager(base: &str, page: u32, limit: u32, total: u64) -> Markup {
             }
         }
     }
+}
+
+/// An HTML response.
+pub fn html_response(status: StatusCode, markup: Markup) -> Response {
+    use axum::response::IntoResponse;
+    (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string())
+        .into_response()
 }

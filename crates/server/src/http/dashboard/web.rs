@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -35,6 +35,13 @@ pub fn session_cookie(state: &AppState, token: &str, max_age_secs: i64) -> Strin
 /// `Set-Cookie` that removes the session cookie.
 pub fn clear_cookie(state: &AppState) -> String {
     session_cookie(state, "", 0)
+}
+
+/// A viewer is made here, where the CSRF key lives (the templates in `layout` only read it).
+impl super::layout::Viewer {
+    pub fn new(state: &AppState, p: &Principal) -> Self {
+        Self { role: p.role, csrf: csrf_token(state, p) }
+    }
 }
 
 /// The CSRF token of a sign-in: HMAC-SHA256 of its session id under the JWT secret. It is
@@ -266,10 +273,4 @@ pub fn see_other(to: &str, set_cookie: Option<String>) -> Response {
         r.headers_mut().insert(header::SET_COOKIE, c);
     }
     r
-}
-
-/// An HTML response.
-pub fn html(status: StatusCode, markup: maud::Markup) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], Body::from(markup.into_string()))
-        .into_response()
 }

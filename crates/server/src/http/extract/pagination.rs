@@ -32,41 +32,31 @@ impl Pagination {
         PageMeta { page: self.0.page, limit: self.0.limit, total }
     }
 
-    /// Parses the raw query string's `page` and `limit`.
+    /// Parses the raw query string's `page` and `limit` (through `PageQuery`, the struct the
+    /// document publishes).
     pub fn from_query(query: Option<&str>) -> Result<Self, AppError> {
-        let mut page = 1u32;
-        let mut limit = 20u32;
-        for (k, v) in form_pairs(query.unwrap_or("")) {
-            match k.as_str() {
-                "page" => {
-                    page = v
-                        .parse::<i32>()
-                        .ok()
-                        .filter(|p| *p >= 1)
-                        .and_then(|p| u32::try_from(p).ok())
-                        .ok_or_else(|| {
-                            AppError::BadRequest(format!(
-                                "page: must be an integer from 1 to {}, got {v:?}",
-                                i32::MAX
-                            ))
-                        })?;
-                }
-                "limit" => {
-                    limit = v.parse().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| {
-                        AppError::BadRequest(format!("limit: must be an integer from 1 to 100, got {v:?}"))
-                    })?;
-                }
-                _ => {}
+        let q: PageQuery = crate::http::extract::query::parse_query(query)?;
+        let page = match q.page {
+            None => 1,
+            Some(v) => {
+                v.parse::<i32>().ok().filter(|p| *p >= 1).and_then(|p| u32::try_from(p).ok()).ok_or_else(
+                    || {
+                        AppError::BadRequest(format!(
+                            "page: must be an integer from 1 to {}, got {v:?}",
+                            i32::MAX
+                        ))
+                    },
+                )?
             }
-        }
+        };
+        let limit = match q.limit {
+            None => 20,
+            Some(v) => v.parse().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| {
+                AppError::BadRequest(format!("limit: must be an integer from 1 to 100, got {v:?}"))
+            })?,
+        };
         Ok(Self(Page { page, limit }))
     }
-}
-
-/// Decodes `application/x-www-form-urlencoded` pairs (the query string); undecodable input
-/// yields no pairs, so the defaults apply.
-pub fn form_pairs(query: &str) -> Vec<(String, String)> {
-    serde_urlencoded::from_str(query).unwrap_or_default()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Pagination {
@@ -105,6 +95,9 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(form_pairs("a=b%20c&d=e+f"), vec![("a".into(), "b c".into()), ("d".into(), "e f".into())]);
+        assert_eq!(
+            Pagination::from_query(Some("page=%32&limit=1%30")).unwrap().0,
+            Page { page: 2, limit: 10 }
+        );
     }
 }

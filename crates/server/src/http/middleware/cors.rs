@@ -17,7 +17,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Environment;
 use crate::error::AppError;
-use crate::http::state::AppState;
+use crate::http::paths::{INGEST_PREFIX, MCP_PATHS, OAUTH_CLIENT_PATHS, WELL_KNOWN_PREFIX};
 pub use crate::origin::OriginPattern;
 use crate::origin::split_origin;
 
@@ -56,22 +56,12 @@ impl OriginPolicy {
     }
 }
 
-/// Paths open to every origin (the recorder's ingestion calls).
-pub const INGEST_PREFIX: &str = "/api/data/";
-/// The public discovery documents (OAuth and protected-resource metadata).
-const WELL_KNOWN_PREFIX: &str = "/.well-known/";
-
-/// The OAuth endpoints a browser-based public client calls itself: registration (anonymous),
-/// the token exchange (proved by the PKCE verifier or the refresh token, never a cookie) and
-/// revocation. The authorization page is a navigation, not a CORS request, and stays closed.
-const OAUTH_CLIENT_PATHS: [&str; 3] = ["/api/oauth/register", "/api/oauth/token", "/api/oauth/revoke"];
-
 /// Ingestion, the MCP endpoint (every path it answers on), the discovery documents and the
 /// OAuth endpoints a browser MCP client needs to connect on its own.
 fn open_to_any_origin(path: &str) -> bool {
     path.starts_with(INGEST_PREFIX)
         || path.starts_with(WELL_KNOWN_PREFIX)
-        || crate::http::routes::mcp::PATHS.contains(&path)
+        || MCP_PATHS.contains(&path)
         || OAUTH_CLIENT_PATHS.contains(&path)
 }
 
@@ -115,13 +105,17 @@ pub fn layer(policy: std::sync::Arc<OriginPolicy>) -> CorsLayer {
 }
 
 /// Answers a preflight from a disallowed origin with 403 before the CORS layer sees it.
-pub async fn reject_foreign_preflight(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn reject_foreign_preflight(
+    State(policy): State<std::sync::Arc<OriginPolicy>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
         let allowed = req
             .headers()
             .get(header::ORIGIN)
             .and_then(|o| o.to_str().ok())
-            .is_some_and(|o| state.origins.allows_request(o, req.uri().path()));
+            .is_some_and(|o| policy.allows_request(o, req.uri().path()));
         if !allowed {
             return AppError::Forbidden("Origin not allowed".into()).into_response();
         }

@@ -13,7 +13,7 @@ use crate::http::envelope::Envelope;
 /// HTML pages (`dashboard::web::pages` renders their errors).
 fn exempt(path: &str) -> bool {
     path == "/metrics"
-        || crate::http::routes::mcp::PATHS.contains(&path)
+        || crate::http::paths::MCP_PATHS.contains(&path)
         || path.starts_with("/api/oauth/")
         || path == "/app"
         || path.starts_with("/app/")

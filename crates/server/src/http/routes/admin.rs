@@ -11,7 +11,8 @@ use super::OrganizationOut;
 use crate::domain::{Plan, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
-use crate::http::extract::pagination::{PageQuery, form_pairs};
+use crate::http::extract::pagination::PageQuery;
+use crate::http::extract::query::ApiQuery;
 use crate::http::extract::{Admin, ApiJson, Pagination, RequestId, ValidatedJson};
 use crate::http::state::AppState;
 use crate::services::{accounts, governance};
@@ -94,12 +95,42 @@ pub struct TesterOut {
 #[serde(rename_all = "camelCase")]
 pub struct TestersQuery {
     /// `active`, `suspended`, `pending`.
+    #[param(pattern = "^(active|suspended|pending)$")]
     pub status: Option<String>,
     /// ISO 3166-1 alpha-2.
     pub country: Option<String>,
+    /// An ND category (`adhd`, `autism`, …).
     pub nd_category: Option<String>,
     /// Minimum completed sessions.
-    pub min_sessions: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 0)]
+    pub min_sessions: Option<String>,
+}
+
+impl TestersQuery {
+    /// The service's query; an unknown status or a negative count is a 400.
+    fn query(self) -> AppResult<governance::TesterQuery> {
+        if let Some(v) = &self.status
+            && !governance::TESTER_STATUSES.contains(&v.as_str())
+        {
+            return Err(AppError::BadRequest(format!(
+                "status: must be active, suspended or pending, got {v:?}"
+            )));
+        }
+        let min_sessions = self
+            .min_sessions
+            .map(|v| {
+                v.parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
+                    AppError::BadRequest(format!("minSessions: must be a whole number ≥ 0, got {v:?}"))
+                })
+            })
+            .transpose()?;
+        Ok(governance::TesterQuery {
+            status: self.status,
+            country: self.country,
+            nd_category: self.nd_category,
+            min_sessions,
+        })
+    }
 }
 
 /// Registered testers, newest first.
@@ -109,27 +140,9 @@ async fn list_testers(
     State(state): State<AppState>,
     _admin: Admin,
     page: Pagination,
-    uri: axum::http::Uri,
+    ApiQuery(q): ApiQuery<TestersQuery>,
 ) -> AppResult<Envelope<Vec<TesterOut>>> {
-    let mut q = governance::TesterQuery::default();
-    for (k, v) in form_pairs(uri.query().unwrap_or("")) {
-        match k.as_str() {
-            "status" if governance::TESTER_STATUSES.contains(&v.as_str()) => q.status = Some(v),
-            "status" => {
-                return Err(AppError::BadRequest(format!(
-                    "status: must be active, suspended or pending, got {v:?}"
-                )));
-            }
-            "country" => q.country = Some(v),
-            "ndCategory" => q.nd_category = Some(v),
-            "minSessions" => {
-                q.min_sessions = Some(v.parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
-                    AppError::BadRequest(format!("minSessions: must be a whole number ≥ 0, got {v:?}"))
-                })?)
-            }
-            _ => {}
-        }
-    }
+    let q = q.query()?;
     let (rows, total) = governance::list_testers(&state, &q, page.0).await?;
     let out = rows
         .into_iter()

@@ -14,7 +14,8 @@ use utoipa_axum::routes;
 use crate::domain::{PaymentStatus, PayoutLineStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
-use crate::http::extract::pagination::{PageQuery, form_pairs};
+use crate::http::extract::pagination::PageQuery;
+use crate::http::extract::query::ApiQuery;
 use crate::http::extract::{Admin, ApiJson, Authed, OptionalJson, Pagination, UserJwt};
 use crate::http::middleware::client_ip::client_ip;
 use crate::http::state::AppState;
@@ -287,10 +288,9 @@ async fn list_payouts(
     State(state): State<AppState>,
     caller: Authed,
     page: Pagination,
-    uri: axum::http::Uri,
+    ApiQuery(q): ApiQuery<PayoutsQuery>,
 ) -> AppResult<Envelope<Vec<PayoutLineOut>>> {
-    let job = form_pairs(uri.query().unwrap_or("")).into_iter().find(|(k, _)| k == "jobId").map(|(_, v)| v);
-    let list = billing::list_payouts(&state, &caller, job.as_deref(), page.0).await?;
+    let list = billing::list_payouts(&state, &caller, q.job_id.as_deref(), page.0).await?;
     let reveal = list.reveal_testers;
     Ok(Envelope::page(list.lines.into_iter().map(|l| line_out(l, reveal)).collect(), page.meta(list.total)))
 }

@@ -15,6 +15,7 @@ use super::well_known::public_base;
 use crate::auth::principal::{AuthMethod, AuthOutcome, Principal};
 use crate::error::AppError;
 use crate::http::error::status_of;
+use crate::http::paths::MCP_PATHS;
 use crate::http::state::AppState;
 use crate::services::mcp::{self, McpCall, McpError, Outcome, Reply};
 use crate::services::oauth::resource_metadata_url;
@@ -24,16 +25,11 @@ const VERSION_HEADER: &str = "mcp-protocol-version";
 const METHOD_HEADER: &str = "mcp-method";
 const NAME_HEADER: &str = "mcp-name";
 
-/// Every path the endpoint answers on: `/api/mcp`, the same with a trailing slash (clients
-/// that append one), and `/api/mcp/mcp` (api.md §11). Only the first is in the OpenAPI document;
-/// its description names the aliases.
-pub const PATHS: [&str; 3] = ["/api/mcp", "/api/mcp/", "/api/mcp/mcp"];
-
 pub fn router() -> OpenApiRouter<AppState> {
     let documented = OpenApiRouter::new()
         .routes(routes!(mcp_post, mcp_delete))
-        .route(PATHS[0], axum::routing::get(mcp_get));
-    PATHS[1..].iter().fold(documented, |r, path| {
+        .route(MCP_PATHS[0], axum::routing::get(mcp_get));
+    MCP_PATHS[1..].iter().fold(documented, |r, path| {
         r.route(path, axum::routing::post(mcp_post).get(mcp_get).delete(mcp_delete))
     })
 }

@@ -10,16 +10,18 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::domain::stream::parse_time;
 use crate::domain::study::ConsentRecord;
 use crate::domain::{PipelineStatus, Role, SessionStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
-use crate::http::extract::pagination::{PageQuery, form_pairs};
+use crate::http::extract::pagination::PageQuery;
+use crate::http::extract::query::{ApiQuery, parse_query};
 use crate::http::extract::{ApiJson, Authed, OptionalJson, Pagination, ReaderOrTestToken, SessionActor};
 use crate::http::state::AppState;
 use crate::services::analysis_input::{nd_categories, tester_label};
 use crate::services::export;
-use crate::services::ingest::{EventItem, parse_time};
+use crate::services::ingest::EventItem;
 use crate::services::pipeline::latest_analysis;
 use crate::services::sessions::{
     self, ConsentIn, Feedback, FeedbackIn, NoteIn, SessionFilter, SessionIn, duration_seconds,
@@ -121,8 +123,24 @@ async fn create_session(
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionsQuery {
+    /// Only this study's sessions.
     pub job_id: Option<String>,
+    /// Only sessions in this status.
+    #[param(value_type = Option<SessionStatus>)]
     pub status: Option<String>,
+}
+
+impl SessionsQuery {
+    /// The service's filter; an unknown status is a 400 naming the accepted ones.
+    fn filter(self) -> AppResult<SessionFilter> {
+        let status = match self.status {
+            Some(v) => Some(SessionStatus::parse(&v).ok_or_else(|| {
+                AppError::BadRequest(format!("status: must be one of {}, got {v:?}", SessionStatus::list()))
+            })?),
+            None => None,
+        };
+        Ok(SessionFilter { study_id: self.job_id, status })
+    }
 }
 
 /// Sessions the caller may see, newest first.
@@ -132,23 +150,9 @@ async fn list_sessions(
     State(state): State<AppState>,
     caller: Authed,
     page: Pagination,
-    uri: Uri,
+    ApiQuery(q): ApiQuery<SessionsQuery>,
 ) -> AppResult<Envelope<Vec<SessionOut>>> {
-    let mut filter = SessionFilter::default();
-    for (k, v) in form_pairs(uri.query().unwrap_or("")) {
-        match k.as_str() {
-            "jobId" => filter.study_id = Some(v),
-            "status" => {
-                filter.status = Some(SessionStatus::parse(&v).ok_or_else(|| {
-                    AppError::BadRequest(format!(
-                        "status: must be one of {}, got {v:?}",
-                        SessionStatus::list()
-                    ))
-                })?)
-            }
-            _ => {}
-        }
-    }
+    let filter = q.filter()?;
     let (rows, total) = sessions::list(&state, &caller, &filter, page.0).await?;
     let now = state.now();
     Ok(Envelope::page(
@@ -461,9 +465,33 @@ pub struct EventsQuery {
     #[param(rename = "type")]
     pub event_type: Option<String>,
     /// RFC 3339; events at or after.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// RFC 3339; events at or before.
+    #[param(format = DateTime)]
     pub to: Option<String>,
+}
+
+impl EventsQuery {
+    /// The store's filter; an unknown type or a time that is not RFC 3339 is a 400.
+    fn filter(self) -> AppResult<EventFilter> {
+        if let Some(t) = &self.event_type
+            && !crate::services::ingest::EVENT_TYPES.contains(&t.as_str())
+        {
+            return Err(AppError::BadRequest(format!("type: unknown event type {t:?}")));
+        }
+        let time = |v: Option<String>, name: &str| -> AppResult<Option<i64>> {
+            v.map(|v| {
+                parse_time(&v).map_err(|_| AppError::BadRequest(format!("{name}: must be an RFC 3339 time")))
+            })
+            .transpose()
+        };
+        Ok(EventFilter {
+            from: time(self.from, "from")?,
+            to: time(self.to, "to")?,
+            event_type: self.event_type,
+        })
+    }
 }
 
 /// Raw stored events in time order.
@@ -475,32 +503,9 @@ async fn session_events(
     caller: Authed,
     Path(id): Path<String>,
     page: Pagination,
-    uri: Uri,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> AppResult<Envelope<Vec<EventItem>>> {
-    let mut filter = EventFilter::default();
-    for (k, v) in form_pairs(uri.query().unwrap_or("")) {
-        match k.as_str() {
-            "type" => {
-                if !crate::services::ingest::EVENT_TYPES.contains(&v.as_str()) {
-                    return Err(AppError::BadRequest(format!("type: unknown event type {v:?}")));
-                }
-                filter.event_type = Some(v);
-            }
-            "from" => {
-                filter.from = Some(
-                    parse_time(&v)
-                        .map_err(|_| AppError::BadRequest("from: must be an RFC 3339 time".into()))?,
-                )
-            }
-            "to" => {
-                filter.to = Some(
-                    parse_time(&v)
-                        .map_err(|_| AppError::BadRequest("to: must be an RFC 3339 time".into()))?,
-                )
-            }
-            _ => {}
-        }
-    }
+    let filter = q.filter()?;
     let (rows, total) = sessions::events(&state, &caller, &id, &filter, page.0).await?;
     Ok(Envelope::page(rows.into_iter().map(EventItem::from_row).collect(), page.meta(total)))
 }
@@ -510,6 +515,7 @@ async fn session_events(
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `ndjson` (default) or `csv`.
+    #[param(pattern = "^(ndjson|csv)$")]
     pub format: Option<String>,
 }
 
@@ -534,13 +540,11 @@ pub async fn export_response(
     id: &str,
     query: Option<&str>,
 ) -> AppResult<Response> {
-    let format =
-        match form_pairs(query.unwrap_or("")).into_iter().find(|(k, _)| k == "format").map(|(_, v)| v) {
-            None => export::Format::Ndjson,
-            Some(f) if f == "ndjson" => export::Format::Ndjson,
-            Some(f) if f == "csv" => export::Format::Csv,
-            Some(f) => return Err(AppError::BadRequest(format!("format: must be ndjson or csv, got {f:?}"))),
-        };
+    let format = match parse_query::<ExportQuery>(query)?.format.as_deref() {
+        None | Some("ndjson") => export::Format::Ndjson,
+        Some("csv") => export::Format::Csv,
+        Some(f) => return Err(AppError::BadRequest(format!("format: must be ndjson or csv, got {f:?}"))),
+    };
     let stream = export::open(state, caller, id, format).await?;
     let (ct, ext) = match format {
         export::Format::Ndjson => ("application/x-ndjson", "ndjson"),

@@ -11,7 +11,8 @@ use super::sessions::{SessionOut, session_out};
 use crate::domain::{StudyStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
-use crate::http::extract::pagination::{PageQuery, form_pairs};
+use crate::http::extract::pagination::PageQuery;
+use crate::http::extract::query::ApiQuery;
 use crate::http::extract::{ApiJson, Authed, Pagination, UserJwt};
 use crate::http::state::AppState;
 use crate::services::sessions;
@@ -129,7 +130,21 @@ async fn create_study(
 #[into_params(parameter_in = Query)]
 pub struct JobsQuery {
     /// `draft`, `open`, `in_progress`, `completed` or `closed`.
+    #[param(value_type = Option<StudyStatus>)]
     pub status: Option<String>,
+}
+
+impl JobsQuery {
+    /// The status asked for; an unknown one is a 400 naming the accepted ones.
+    fn status(self) -> AppResult<Option<StudyStatus>> {
+        self.status
+            .map(|v| {
+                StudyStatus::parse(&v).ok_or_else(|| {
+                    AppError::BadRequest(format!("status: must be one of {}, got {v:?}", StudyStatus::list()))
+                })
+            })
+            .transpose()
+    }
 }
 
 /// Studies the caller may see, newest first: a business its organization's, a tester the open
@@ -140,15 +155,9 @@ async fn list_studies(
     State(state): State<AppState>,
     caller: Authed,
     page: Pagination,
-    uri: axum::http::Uri,
+    ApiQuery(q): ApiQuery<JobsQuery>,
 ) -> AppResult<Envelope<Vec<StudyOut>>> {
-    let status = match form_pairs(uri.query().unwrap_or("")).into_iter().find(|(k, _)| k == "status") {
-        Some((_, v)) => Some(StudyStatus::parse(&v).ok_or_else(|| {
-            AppError::BadRequest(format!("status: must be one of {}, got {v:?}", StudyStatus::list()))
-        })?),
-        None => None,
-    };
-    let (rows, total) = studies::list(&state, &caller, status, page.0).await?;
+    let (rows, total) = studies::list(&state, &caller, q.status()?, page.0).await?;
     Ok(Envelope::page(rows.into_iter().map(study_out).collect(), page.meta(total)))
 }
 
