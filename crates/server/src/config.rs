@@ -160,6 +160,12 @@ pub struct Config {
     pub erasure_journal: PathBuf,
     /// Scheduled backups (embedded store only); `None`: off.
     pub backup_schedule: Option<BackupSchedule>,
+    /// `smtp://host:port` or `smtps://user:pass@host:465`; `None`: mail goes to `<data dir>/outbox/`.
+    pub smtp_url: Option<SecretString>,
+    /// The `From` of outgoing mail.
+    pub mail_from: String,
+    /// An unverified business cannot launch or pay, an unverified tester cannot accept.
+    pub require_verified_email: bool,
 }
 
 /// Every setting the server reads, with its default (`None`: no default).
@@ -315,6 +321,18 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ),
     ("OPENSCOUTER_BACKUP_DIR", Some("./backups"), "folder of the scheduled backups"),
     ("OPENSCOUTER_BACKUP_KEEP", Some("7"), "how many scheduled backups are kept (the newest)"),
+    // ---- mail and accounts (issue #25) ----
+    (
+        "OPENSCOUTER_SMTP_URL",
+        None,
+        "smtp://host:2525 or smtps://user:pass@host:465 (?tls=required for STARTTLS); unset: mail is written to DATA_DIR/outbox/*.eml",
+    ),
+    ("OPENSCOUTER_MAIL_FROM", Some("OpenScouter <no-reply@openscouter.local>"), "From of outgoing mail"),
+    (
+        "OPENSCOUTER_REQUIRE_VERIFIED_EMAIL",
+        Some("false"),
+        "an unverified business cannot launch or pay, an unverified tester cannot accept",
+    ),
     ("OPENSCOUTER_STRIPE_API_BASE", Some("https://api.stripe.com"), "Stripe API base URL"),
     (
         "OPENSCOUTER_STRIPE_SECRET_KEY",
@@ -688,6 +706,36 @@ impl Config {
                     ));
                 }
                 None => None,
+            },
+            smtp_url: match secret("OPENSCOUTER_SMTP_URL") {
+                Some(url) => {
+                    let raw = secrecy::ExposeSecret::expose_secret(&url);
+                    if !(raw.starts_with("smtp://") || raw.starts_with("smtps://")) {
+                        return Err(bad("OPENSCOUTER_SMTP_URL", "expected an smtp:// or smtps:// URL"));
+                    }
+                    Some(url)
+                }
+                None => None,
+            },
+            mail_from: {
+                let from = get("OPENSCOUTER_MAIL_FROM").trim().to_owned();
+                if from.parse::<lettre::message::Mailbox>().is_err() {
+                    return Err(bad(
+                        "OPENSCOUTER_MAIL_FROM",
+                        "expected an address such as Name <no-reply@example.com>",
+                    ));
+                }
+                from
+            },
+            require_verified_email: match get("OPENSCOUTER_REQUIRE_VERIFIED_EMAIL") {
+                "true" | "1" => true,
+                "false" | "0" | "" => false,
+                other => {
+                    return Err(bad(
+                        "OPENSCOUTER_REQUIRE_VERIFIED_EMAIL",
+                        format!("expected true or false, got {other:?}"),
+                    ));
+                }
             },
             password_cost: PasswordCost::default(),
             password_hash_workers: match raw

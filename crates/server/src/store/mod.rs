@@ -18,6 +18,7 @@ pub mod sessions;
 pub(crate) mod sql;
 pub mod sqlite;
 pub mod studies;
+pub mod team;
 pub mod telegram;
 pub mod webhooks;
 
@@ -35,6 +36,7 @@ pub use scheduler::*;
 pub use sessions::*;
 pub use sql::SqlStore;
 pub use studies::*;
+pub use team::*;
 pub use telegram::*;
 pub use webhooks::*;
 
@@ -105,6 +107,7 @@ pub trait Store:
     + OAuthStore
     + BillingStore
     + ErasureJournalStore
+    + TeamStore
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;

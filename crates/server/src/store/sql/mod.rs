@@ -391,6 +391,7 @@ mod pipeline;
 mod scheduler;
 mod sessions;
 mod studies;
+mod team;
 mod webhooks;
 
 fn to_u64(n: i64) -> u64 {
