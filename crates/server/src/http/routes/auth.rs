@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_email))
         .routes(routes!(password_reset_request))
         .routes(routes!(password_reset))
+        .routes(routes!(confirm_email_change))
 }
 
 /// Sign-up body.
@@ -257,4 +258,16 @@ async fn password_reset(
     ValidatedJson(b): ValidatedJson<ResetIn>,
 ) -> AppResult<Envelope<UserOut>> {
     Ok(ok(crate::services::recovery::reset_password(&state, &b.token, b.password).await?.into()))
+}
+
+/// Use an email-change link (mailed to the new address by `PATCH /api/me {email}`): the
+/// account moves to the new address, verified, and the old address is told.
+#[utoipa::path(post, path = "/api/auth/email-change", tag = "auth", request_body = TokenIn,
+    responses((status = 200, body = Envelope<UserOut>),
+        (status = 422, description = "Invalid, used or expired link, or the address is taken meanwhile")))]
+async fn confirm_email_change(
+    State(state): State<AppState>,
+    ValidatedJson(b): ValidatedJson<TokenIn>,
+) -> AppResult<Envelope<UserOut>> {
+    Ok(ok(crate::services::recovery::confirm_email_change(&state, &b.token).await?.into()))
 }
