@@ -173,7 +173,7 @@ async fn signout(State(state): State<AppState>, user: UserJwt) -> AppResult<Enve
 /// A one-time link, as mailed.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct TokenIn {
+pub struct LinkTokenIn {
     #[garde(length(min = 1, max = 256))]
     #[schema(min_length = 1, max_length = 256)]
     pub token: String,
@@ -224,11 +224,11 @@ async fn verify_email_request(
 }
 
 /// Verify an email address with the mailed token.
-#[utoipa::path(post, path = "/api/auth/verify-email", tag = "auth", request_body = TokenIn,
+#[utoipa::path(post, path = "/api/auth/verify-email", tag = "auth", request_body = LinkTokenIn,
     responses((status = 200, body = Envelope<UserOut>), (status = 422, description = "Invalid, used or expired link")))]
 async fn verify_email(
     State(state): State<AppState>,
-    ValidatedJson(b): ValidatedJson<TokenIn>,
+    ValidatedJson(b): ValidatedJson<LinkTokenIn>,
 ) -> AppResult<Envelope<UserOut>> {
     Ok(ok(crate::services::recovery::verify_email(&state, &b.token).await?.into()))
 }
@@ -262,12 +262,12 @@ async fn password_reset(
 
 /// Use an email-change link (mailed to the new address by `PATCH /api/me {email}`): the
 /// account moves to the new address, verified, and the old address is told.
-#[utoipa::path(post, path = "/api/auth/email-change", tag = "auth", request_body = TokenIn,
+#[utoipa::path(post, path = "/api/auth/email-change", tag = "auth", request_body = LinkTokenIn,
     responses((status = 200, body = Envelope<UserOut>),
         (status = 422, description = "Invalid, used or expired link, or the address is taken meanwhile")))]
 async fn confirm_email_change(
     State(state): State<AppState>,
-    ValidatedJson(b): ValidatedJson<TokenIn>,
+    ValidatedJson(b): ValidatedJson<LinkTokenIn>,
 ) -> AppResult<Envelope<UserOut>> {
     Ok(ok(crate::services::recovery::confirm_email_change(&state, &b.token).await?.into()))
 }
