@@ -40,6 +40,12 @@ pub async fn require_verified(state: &App, p: &Principal, action: &str) -> AppRe
 /// Mails a verification link to the caller's address; false when it is already verified.
 pub async fn request_verification(state: &App, p: &Principal) -> AppResult<bool> {
     let user = user_of(state, p).await?;
+    send_verification(state, user).await
+}
+
+/// Mails a verification link to `user` (a new account, from the dashboard's sign-up); false
+/// when the address is already verified.
+pub async fn send_verification(state: &App, user: User) -> AppResult<bool> {
     if user.email_verified_at.is_some() {
         return Ok(false);
     }

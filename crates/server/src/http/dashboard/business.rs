@@ -58,7 +58,7 @@ fn study_row(s: &Study) -> Markup {
     html! {
         tr {
             th scope="row" { a href={"/app/studies/" (s.id)} { (s.definition.title) } }
-            td { (s.status.as_str()) }
+            td { (layout::study_words(s.status)) }
             td {
                 progress max=(target) value=(s.seats_taken.min(target)) aria-label={"Seats taken for " (s.definition.title)} {}
                 " " (s.seats_taken) " of " (s.tester_count) " seats"

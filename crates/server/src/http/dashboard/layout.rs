@@ -33,13 +33,23 @@ impl Viewer {
 
 fn nav_items(role: Role) -> &'static [(&'static str, &'static str)] {
     match role {
-        Role::Business => &[("/app/studies", "Studies")],
-        Role::Tester => &[("/app/tester", "Offers and sessions")],
+        Role::Business => &[
+            ("/app/studies", "Studies"),
+            ("/app/notifications", "Notifications"),
+            ("/app/settings", "Settings"),
+        ],
+        Role::Tester => &[
+            ("/app/tester", "Offers and sessions"),
+            ("/app/notifications", "Notifications"),
+            ("/app/settings", "Settings"),
+        ],
         Role::Admin => &[
             ("/app/studies", "Studies"),
             ("/app/admin/testers", "Testers"),
             ("/app/admin/quiz", "Quiz"),
             ("/app/admin/audit", "Audit log"),
+            ("/app/notifications", "Notifications"),
+            ("/app/settings", "Settings"),
         ],
     }
 }
@@ -141,5 +151,17 @@ pub fn pager(base: &str, page: u32, limit: u32, total: u64) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// A study's status in words (`in_progress` → "In progress").
+pub fn study_words(s: crate::domain::StudyStatus) -> &'static str {
+    use crate::domain::StudyStatus;
+    match s {
+        StudyStatus::Draft => "Draft",
+        StudyStatus::Open => "Open",
+        StudyStatus::InProgress => "In progress",
+        StudyStatus::Completed => "Completed",
+        StudyStatus::Closed => "Closed",
     }
 }

@@ -6,10 +6,13 @@
 //! Handlers follow the API's rule: extract, call one service, render. Errors are the one
 //! `AppError`; `web::pages` renders them as pages.
 
+mod account;
 mod admin;
 mod business;
+mod inbox;
 mod layout;
 mod session;
+mod settings;
 pub mod svg;
 mod tester;
 pub mod web;
@@ -47,6 +50,30 @@ pub fn router() -> Router<AppState> {
         .route("/app/admin/testers", get(admin::testers))
         .route("/app/admin/quiz", get(admin::quiz))
         .route("/app/admin/audit", get(admin::audit))
+        // Accounts and organisations (api.md §12).
+        .route("/app/signup", get(account::signup_page).post(account::signup))
+        .route("/app/forgot-password", get(account::forgot_page).post(account::forgot))
+        .route("/app/reset-password", get(account::reset_page).post(account::reset))
+        .route("/app/verify-email", get(account::verify_page).post(account::verify))
+        .route("/app/confirm-email", get(account::change_page).post(account::change))
+        .route("/app/invitations/accept", get(account::invitation_page).post(account::accept_invitation))
+        .route("/app/settings", get(settings::page))
+        .route("/app/settings/verify-email", post(settings::verify_email))
+        .route("/app/settings/email", post(settings::change_email))
+        .route("/app/settings/password", post(settings::change_password))
+        .route("/app/settings/invitations", post(settings::invite))
+        .route("/app/settings/invitations/{id}/withdraw", post(settings::withdraw))
+        .route("/app/settings/members/{id}/remove", post(settings::remove_member))
+        .route("/app/settings/tokens", post(settings::create_token))
+        .route("/app/settings/tokens/{id}/revoke", post(settings::revoke_token))
+        .route("/app/settings/webhooks", post(settings::create_webhook))
+        .route("/app/settings/webhooks/{id}/delete", post(settings::delete_webhook))
+        .route("/app/settings/connections/{id}/revoke", post(settings::revoke_connection))
+        .route("/app/notifications", get(inbox::page))
+        .route("/app/notifications/read-all", post(inbox::mark_all_read))
+        .route("/app/notifications/{id}/read", post(inbox::mark_read))
+        .route("/app/offers/{id}/accept", post(tester::accept))
+        .route("/app/offers/{id}/decline", post(tester::decline))
 }
 
 /// `/app`: each role's first page.
@@ -94,7 +121,8 @@ fn signin_form(next: &str, csrf: &str, email: &str, error: Option<&str>) -> maud
             }
             div { button type="submit" { "Sign in" } }
         }
-        p.muted { "Use the account you created with the API or the browser extension." }
+        p { a href="/app/forgot-password" { "Forgot your password?" } }
+        p { "New to OpenScouter? " a href="/app/signup" { "Create an account" } }
     }
 }
 
