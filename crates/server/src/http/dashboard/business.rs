@@ -31,8 +31,11 @@ pub async fn studies(
         "/app/studies",
         html! {
             h1 { "Studies" }
+            @if viewer.role == crate::domain::Role::Business {
+                p { a.button href="/app/studies/new" { "New study" } }
+            }
             @if rows.is_empty() {
-                p { "No studies yet. Create one with " code { "POST /api/jobs" } " or from an AI assistant over MCP." }
+                p { "No studies yet. Create one here, with " code { "POST /api/jobs" } ", or from an AI assistant over MCP." }
             } @else {
                 div.table-wrap {
                     table {
@@ -162,6 +165,7 @@ fn study_body(
     html! {
         p { a href="/app/studies" { "← All studies" } }
         h1 { (study.definition.title) }
+        (super::study_form::actions(study, &viewer.csrf, viewer.billing))
         dl.facts {
             dt { "Status" } dd { (study.status.as_str()) }
             dt { "Product" } dd { code { (study.definition.prototype_url) } }

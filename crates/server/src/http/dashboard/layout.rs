@@ -23,11 +23,13 @@ pub static CSS_HREF: LazyLock<String> = LazyLock::new(|| {
 pub struct Viewer {
     pub role: Role,
     pub csrf: String,
+    /// Stripe billing is configured (a draft is paid for before it launches).
+    pub billing: bool,
 }
 
 impl Viewer {
     pub fn new(state: &crate::http::state::AppState, p: &Principal) -> Self {
-        Self { role: p.role, csrf: super::web::csrf_token(state, p) }
+        Self { role: p.role, csrf: super::web::csrf_token(state, p), billing: state.billing.is_some() }
     }
 }
 

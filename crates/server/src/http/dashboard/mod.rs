@@ -13,6 +13,7 @@ mod inbox;
 mod layout;
 mod session;
 mod settings;
+mod study_form;
 pub mod svg;
 mod tester;
 pub mod web;
@@ -41,7 +42,11 @@ pub fn router() -> Router<AppState> {
         .route("/app/signout", post(signout))
         .route("/app/assets/app.css", get(stylesheet))
         .route("/app/studies", get(business::studies))
+        .route("/app/studies/new", get(study_form::new_page).post(study_form::create))
         .route("/app/studies/{id}", get(business::study))
+        .route("/app/studies/{id}/edit", get(study_form::edit_page).post(study_form::edit))
+        .route("/app/studies/{id}/launch", post(study_form::launch))
+        .route("/app/studies/{id}/close", post(study_form::close))
         .route("/app/studies/{id}/report", post(business::request_report))
         .route("/app/sessions/{id}", get(session::page))
         .route("/app/sessions/{id}/confirm", post(session::confirm))
