@@ -61,7 +61,9 @@ pub async fn enqueue(state: &App, job: &MailJob, organization_id: &str) -> AppRe
 pub async fn run(state: &App, item: &QueueItem) -> AppResult<Done> {
     let job: MailJob = serde_json::from_str(item.payload.as_deref().unwrap_or_default())
         .map_err(|e| AppError::internal(format!("bad mail payload: {e}")))?;
-    if let Some(mail) = compose(state, job).await? {
+    // A retry is the same mail: the throttle that drops repeated requests does not apply.
+    let retry = item.attempts > 1;
+    if let Some(mail) = compose(state, job, retry).await? {
         state.mailer.send(&mail).await.map_err(AppError::Unavailable)?;
         // Never the body: it holds the link.
         tracing::info!(to = %mail.to, subject = %mail.subject, via = state.mailer.kind(), "mail sent");
@@ -125,7 +127,7 @@ fn with_link(to: &str, subject: &str, greeting: &str, lines: &[&str], action: &s
     Mail { to: to.to_owned(), subject: subject.to_owned(), text, html: html.into_string() }
 }
 
-async fn compose(state: &App, job: MailJob) -> AppResult<Option<Mail>> {
+async fn compose(state: &App, job: MailJob, retry: bool) -> AppResult<Option<Mail>> {
     let now = state.now();
     Ok(match job {
         MailJob::VerifyEmail { user_id } => {
@@ -155,7 +157,7 @@ async fn compose(state: &App, job: MailJob) -> AppResult<Option<Mail>> {
             }
             let last =
                 state.store.last_account_token_at(&user.id, AccountTokenPurpose::PasswordReset).await?;
-            if last.is_some_and(|at| now - at < RESET_EVERY_MS) {
+            if !retry && last.is_some_and(|at| now - at < RESET_EVERY_MS) {
                 return Ok(None);
             }
             let token =

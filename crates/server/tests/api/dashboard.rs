@@ -15,7 +15,7 @@ both!(signin_and_pages_by_role, confirmation_page_is_the_human_gate, tenancy_and
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Signs in through the form; returns the `Cookie` header value.
-async fn signin(app: &TestApp, a: &Account) -> String {
+pub async fn signin(app: &TestApp, a: &Account) -> String {
     let body = format!("email={}&password={}&next=%2Fapp", urlenc(&a.email), urlenc(PASSWORD));
     let res = signin_post(app, &body).await;
     assert_eq!(res.status.as_u16(), 303, "{}", res.text);
@@ -35,13 +35,13 @@ async fn signin(app: &TestApp, a: &Account) -> String {
 
 /// Posts the sign-in form as a browser does: the page first (its pre-sign-in cookie and the
 /// form's CSRF token), then the form with both.
-async fn signin_post(app: &TestApp, body: &str) -> Res {
+pub async fn signin_post(app: &TestApp, body: &str) -> Res {
     let (cookie, token) = signin_csrf(app).await;
     form(app, "/app/signin", &cookie, &format!("{body}&csrf={token}")).await
 }
 
 /// The sign-in page's pre-sign-in cookie (`name=value`) and the CSRF token bound to it.
-async fn signin_csrf(app: &TestApp) -> (String, String) {
+pub async fn signin_csrf(app: &TestApp) -> (String, String) {
     let res = page(app, "/app/signin", "").await;
     let set = res.header("set-cookie").expect("the sign-in page sets its pre-sign-in cookie").to_owned();
     assert!(
@@ -51,16 +51,16 @@ async fn signin_csrf(app: &TestApp) -> (String, String) {
     (set.split(';').next().unwrap().to_owned(), csrf(&res))
 }
 
-fn urlenc(s: &str) -> String {
+pub fn urlenc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-async fn page(app: &TestApp, path: &str, cookie: &str) -> Res {
+pub async fn page(app: &TestApp, path: &str, cookie: &str) -> Res {
     let h: Vec<(&str, &str)> = if cookie.is_empty() { vec![] } else { vec![("cookie", cookie)] };
     app.call(Method::GET, path, None, &h).await
 }
 
-async fn form(app: &TestApp, path: &str, cookie: &str, body: &str) -> Res {
+pub async fn form(app: &TestApp, path: &str, cookie: &str, body: &str) -> Res {
     let mut h = vec![("content-type", "application/x-www-form-urlencoded")];
     if !cookie.is_empty() {
         h.push(("cookie", cookie));
@@ -69,14 +69,14 @@ async fn form(app: &TestApp, path: &str, cookie: &str, body: &str) -> Res {
 }
 
 /// The CSRF token a page's forms carry.
-fn csrf(res: &Res) -> String {
+pub fn csrf(res: &Res) -> String {
     let at = res.text.find("name=\"csrf\" value=\"").expect("a form with a CSRF token");
     let rest = &res.text[at + 19..];
     rest[..rest.find('"').unwrap()].to_owned()
 }
 
 /// Every dashboard page: HTML, the strict CSP, no script, a language, a main landmark.
-fn assert_page(res: &Res, status: u16) {
+pub fn assert_page(res: &Res, status: u16) {
     assert_eq!(res.status.as_u16(), status, "{}", res.text);
     assert!(
         res.header("content-type").unwrap().starts_with("text/html"),

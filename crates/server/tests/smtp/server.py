@@ -1,5 +1,6 @@
 """A real SMTP server for tests/api/smtp.rs: aiosmtpd on 127.0.0.1, each received message
-written as <n>.eml into the folder given as the first argument. Prints `ready <port>` once it
+written as <n>.eml into the folder given as the first argument (on the port given as the
+second, else a free one). Prints `ready <port>` once it
 listens, then serves until its stdin closes (so it never outlives the test)."""
 
 import socket
@@ -35,7 +36,7 @@ def free_port() -> int:
 def main() -> None:
     folder = Path(sys.argv[1])
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else free_port()
     controller = Controller(Save(folder), hostname="127.0.0.1", port=port)
     controller.start()
     print(f"ready {port}", flush=True)
