@@ -66,7 +66,7 @@ pub async fn quiz(State(state): State<AppState>, caller: Admin) -> AppResult<Res
                     (o.text) @if o.id == question.correct_option_id { " — " strong { "correct answer" } }
                 } } }
             } } }
-            p.muted { "Publish a new version with " code { "PUT /api/admin/quiz" } "." }
+            p.muted { "Publish a new version with " code { "POST /api/admin/quiz" } " (an admin token or sign-in); the new version applies to the next attempts." }
         },
     ))
 }
