@@ -18,10 +18,10 @@ use crate::helpers::{Account, PASSWORD, TestApp};
 use crate::recorder_cases::target_dir;
 use crate::webdriver::{Browser, require_browser};
 
-const ENTER: &str = "\u{E007}";
+pub const ENTER: &str = "\u{E007}";
 
 /// The axe-core source, if installed.
-fn axe_source() -> Option<String> {
+pub fn axe_source() -> Option<String> {
     let path = std::env::var("OPENSCOUTER_AXE_JS").ok().filter(|p| !p.is_empty()).or_else(|| {
         let p = target_dir().join("axe/node_modules/axe-core/axe.min.js");
         p.exists().then(|| p.display().to_string())
@@ -30,7 +30,7 @@ fn axe_source() -> Option<String> {
 }
 
 /// Runs axe-core (WCAG 2.0/2.1 A and AA rules) on the current page; returns its violations.
-async fn axe(b: &Browser, source: &str) -> Vec<Value> {
+pub async fn axe(b: &Browser, source: &str) -> Vec<Value> {
     b.execute(&format!("{source}\n;return typeof window.axe;"), json!([])).await;
     let res = b
         .execute_async(
@@ -47,7 +47,7 @@ async fn axe(b: &Browser, source: &str) -> Vec<Value> {
 }
 
 /// What every dashboard page must pass in the browser.
-async fn check_page(b: &Browser, axe_js: Option<&str>, name: &str) {
+pub async fn check_page(b: &Browser, axe_js: Option<&str>, name: &str) {
     let shots = target_dir().join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     // The whole page: the window grows to the document's height for the picture.
@@ -91,12 +91,12 @@ async fn check_page(b: &Browser, axe_js: Option<&str>, name: &str) {
     );
 }
 
-async fn text(b: &Browser) -> String {
+pub async fn text(b: &Browser) -> String {
     b.execute("return document.body.innerText;", json!([])).await.as_str().unwrap_or_default().to_owned()
 }
 
 /// Signs in through the form with the keyboard (type, then Enter), landing on `next`.
-async fn sign_in(b: &Browser, base: &str, who: &Account, next: &str) {
+pub async fn sign_in(b: &Browser, base: &str, who: &Account, next: &str) {
     b.goto(&format!(
         "{base}/app/signin?next={}",
         url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
@@ -111,7 +111,7 @@ async fn sign_in(b: &Browser, base: &str, who: &Account, next: &str) {
     assert!(url.starts_with(&format!("{base}{next}")), "signed in to {url}, wanted {next}");
 }
 
-async fn sign_out(b: &Browser) {
+pub async fn sign_out(b: &Browser) {
     b.click_css("header.site form button").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(b.url().await.contains("/app/signin"));

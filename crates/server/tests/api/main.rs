@@ -3,6 +3,7 @@
 mod helpers;
 
 mod accounts;
+mod accounts_browser;
 mod backup;
 mod billing;
 mod binary;
