@@ -110,6 +110,7 @@ impl Mailer for OutboxMailer {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

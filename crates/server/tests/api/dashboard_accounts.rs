@@ -248,6 +248,28 @@ async fn business_and_tester_act_in_the_dashboard(b: Backend) {
     assert_page(&res, 422);
     assert!(res.text.contains("href=\"/app/notifications\""), "a refused accept keeps the navigation");
 
+    // A session in which nothing was found can be confirmed with one button.
+    let (sid, tt) = app.session(&tester, &job).await;
+    app.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(&format!("Token {tt}"))).await.ok();
+    app.drain_jobs().await;
+    let res = page(&app, &format!("/app/sessions/{sid}"), &tcookie).await;
+    assert_page(&res, 200);
+    assert!(
+        res.text.contains("Nothing was found") && res.text.contains("Confirm the session"),
+        "{}",
+        res.text
+    );
+    let res = form(
+        &app,
+        &format!("/app/sessions/{sid}/confirm"),
+        &tcookie,
+        &format!("csrf={ttoken}&nothing=1&addedNotes="),
+    )
+    .await;
+    assert_eq!(res.status.as_u16(), 303, "{}", res.text);
+    let s = app.get(&format!("/api/sessions/{sid}"), Some(&tester.bearer())).await;
+    assert_eq!(s.ok()["status"], "confirmed", "{}", s.text);
+
     // Notifications page with its unread count.
     let res = page(&app, "/app/notifications", &cookie).await;
     assert_page(&res, 200);

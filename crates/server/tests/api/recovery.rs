@@ -45,12 +45,13 @@ pub fn mail_text(raw: &str) -> String {
             let mut dec = Vec::new();
             let mut i = 0;
             while i < bytes.len() {
-                if bytes[i] == b'=' && i + 2 < bytes.len() {
-                    if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                        dec.push(v);
-                        i += 3;
-                        continue;
-                    }
+                if bytes[i] == b'='
+                    && i + 2 < bytes.len()
+                    && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+                {
+                    dec.push(v);
+                    i += 3;
+                    continue;
                 }
                 dec.push(bytes[i]);
                 i += 1;

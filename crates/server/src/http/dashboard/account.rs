@@ -242,14 +242,12 @@ pub async fn signup(
 
 /// The API's field names (`password: must be…`) in the form's words.
 fn words_of(msg: &str) -> String {
-    let msg = msg
-        .replacen("email:", "Email:", 1)
+    msg.replacen("email:", "Email:", 1)
         .replacen("password:", "Password:", 1)
         .replacen("organizationName:", "Organization name:", 1)
         .replacen("invitationToken:", "Invitation:", 1)
         .replacen("token:", "Link:", 1)
-        .replacen("currentPassword:", "Current password:", 1);
-    msg
+        .replacen("currentPassword:", "Current password:", 1)
 }
 
 // ---------------------------------------------------------------- forgotten password

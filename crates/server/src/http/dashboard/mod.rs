@@ -53,6 +53,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/sessions/{id}/export", get(session::export))
         .route("/app/tester", get(tester::home))
         .route("/app/admin/testers", get(admin::testers))
+        .route("/app/admin/testers/{id}/suspend", post(admin::suspend))
+        .route("/app/admin/testers/{id}/reinstate", post(admin::reinstate))
         .route("/app/admin/quiz", get(admin::quiz))
         .route("/app/admin/audit", get(admin::audit))
         // Accounts and organisations (api.md §12).

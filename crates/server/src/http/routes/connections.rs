@@ -45,7 +45,8 @@ fn out(c: Connection) -> ConnectionOut {
 
 /// Applications you authorised, most recently used first.
 #[utoipa::path(get, path = "/api/oauth/connections", tag = "oauth", security(("jwt" = [])),
-    responses((status = 200, body = Envelope<Vec<ConnectionOut>>)))]
+    responses((status = 200, body = Envelope<Vec<ConnectionOut>>), (status = 401, description = "No valid credentials"),
+        (status = 403, description = "Not a signed-in user (an API or OAuth token)")))]
 async fn list(State(state): State<AppState>, caller: UserJwt) -> AppResult<Envelope<Vec<ConnectionOut>>> {
     Ok(ok(team::connections(&state, &caller).await?.into_iter().map(out).collect()))
 }
@@ -54,6 +55,8 @@ async fn list(State(state): State<AppState>, caller: UserJwt) -> AppResult<Envel
 #[utoipa::path(delete, path = "/api/oauth/connections/{clientId}", tag = "oauth", security(("jwt" = [])),
     params(("clientId" = String, Path, description = "The client id (`oac_…`)")),
     responses((status = 200, body = Envelope<serde_json::Value>, description = "`data` is null"),
+        (status = 401, description = "No valid credentials"),
+        (status = 403, description = "Not a signed-in user (an API or OAuth token)"),
         (status = 404, description = "No live connection to this client")))]
 async fn revoke(
     State(state): State<AppState>,
