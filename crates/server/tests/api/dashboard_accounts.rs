@@ -12,7 +12,11 @@ use crate::dashboard::{assert_page, csrf, form, page, signin, urlenc};
 use crate::helpers::{Backend, PASSWORD, Res, TestApp};
 use crate::recovery::token_mailed_to;
 
-both!(visitor_signs_up_and_resets_a_password, business_and_tester_act_in_the_dashboard);
+both!(
+    visitor_signs_up_and_resets_a_password,
+    business_and_tester_act_in_the_dashboard,
+    admin_filters_and_suspends_testers
+);
 
 async fn app(b: Backend) -> Option<TestApp> {
     TestApp::with(
@@ -298,4 +302,52 @@ async fn business_and_tester_act_in_the_dashboard(b: Backend) {
     .await;
     assert_page(&res, 422);
     assert!(res.text.contains("Current password: this is not your password"));
+}
+
+async fn admin_filters_and_suspends_testers(b: Backend) {
+    let Some(app) = app(b).await else { return };
+    let admin = app.admin().await;
+    let tester = app.tester().await;
+    let other = app.signup("tester").await;
+    let cookie = signin(&app, &admin).await;
+    let res = page(&app, "/app/admin/testers?status=active&country=gb&ndCategory=dyslexia", &cookie).await;
+    assert_page(&res, 200);
+    assert!(
+        res.text.contains(&tester.email) && !res.text.contains(&other.email),
+        "filtered by country and category"
+    );
+    assert!(res.text.contains("<option value=\"dyslexia\" selected>"), "the filter shows what is applied");
+    let quiz = page(&app, "/app/admin/quiz", &cookie).await;
+    assert!(quiz.text.contains("POST /api/admin/quiz") && !quiz.text.contains("PUT /api/admin/quiz"));
+    let token = csrf(&res);
+    let back = urlenc("/app/admin/testers?status=active");
+    let res = form(
+        &app,
+        &format!("/app/admin/testers/{}/suspend", tester.user_id),
+        &cookie,
+        &format!("csrf={token}&back={back}"),
+    )
+    .await;
+    assert_eq!(res.status.as_u16(), 303, "{}", res.text);
+    assert_eq!(res.header("location"), Some("/app/admin/testers?status=active"));
+    let res = page(&app, "/app/admin/testers?status=suspended", &cookie).await;
+    assert!(res.text.contains(&tester.email) && res.text.contains("Reinstate"));
+    let res = form(
+        &app,
+        &format!("/app/admin/testers/{}/suspend", tester.user_id),
+        &cookie,
+        "csrf=forged&back=%2Fapp",
+    )
+    .await;
+    assert_page(&res, 403);
+    let res = form(
+        &app,
+        &format!("/app/admin/testers/{}/reinstate", tester.user_id),
+        &cookie,
+        &format!("csrf={token}&back=https%3A%2F%2Fevil.example"),
+    )
+    .await;
+    assert_eq!(res.header("location"), Some("/app"), "never redirected off the dashboard");
+    let audit = app.get("/api/admin/audit-log", Some(&admin.bearer())).await;
+    assert!(audit.text.contains(&tester.user_id));
 }
