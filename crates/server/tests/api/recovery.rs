@@ -23,6 +23,7 @@ both!(
     last_owner_cannot_leave_and_invitations_expire,
     notifications_have_a_read_state_per_reader,
     connected_applications_are_listed_and_revoked,
+    unverified_accounts_can_be_held_back,
 );
 
 /// The decoded text of every part of a raw mail (7bit, quoted-printable or base64).
@@ -546,4 +547,23 @@ async fn connected_applications_are_listed_and_revoked(b: Backend) {
     app.send(Method::DELETE, &format!("/api/oauth/connections/{client}"), None, &ada.bearer())
         .await
         .assert_error(404);
+}
+
+async fn unverified_accounts_can_be_held_back(b: Backend) {
+    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_REQUIRE_VERIFIED_EMAIL", "true")]).await else { return };
+    let biz = app.signup("business").await;
+    let job = app.post("/api/jobs", study_body(), Some(&biz.bearer())).await.ok()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app.post(&format!("/api/jobs/{job}/launch"), json!({}), Some(&biz.bearer())).await;
+    assert_eq!(res.assert_error(403), "Verify your email address before you launch a study");
+    app.post("/api/auth/verify-email/request", json!({}), Some(&biz.bearer())).await.ok();
+    app.drain_jobs().await;
+    let token = token_mailed_to(&app, &biz.email, "/app/verify-email");
+    app.post("/api/auth/verify-email", json!({"token": token}), None).await.ok();
+    app.post(&format!("/api/jobs/{job}/launch"), json!({}), Some(&biz.bearer())).await.ok();
+    let tester = app.tester().await;
+    let res = app.post(&format!("/api/jobs/{job}/accept"), json!({}), Some(&tester.bearer())).await;
+    assert_eq!(res.assert_error(403), "Verify your email address before you accept a study");
 }
