@@ -359,7 +359,8 @@ fn an_older_backup_is_migrated_on_restore() {
     use sqlx::Connection;
     let (b, out) = (temp("restored"), temp("files"));
     let file = out.join("snapshot.db");
-    let latest = SQLITE.last().unwrap().version;
+    // The schema version before the newest (versions may skip numbers between branches).
+    let previous = SQLITE[SQLITE.len() - 2].version;
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let url = format!("sqlite://{}?mode=rwc", file.display());
         let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -377,11 +378,7 @@ fn an_older_backup_is_migrated_on_restore() {
     });
     let restore = run(&b, &["restore", file.to_str().unwrap()]);
     assert!(restore.status.success(), "{}", text(&restore));
-    assert!(
-        text(&restore).contains(&format!("schema {} + 1 migration(s)", latest - 1)),
-        "{}",
-        text(&restore)
-    );
+    assert!(text(&restore).contains(&format!("schema {previous} + 1 migration(s)")), "{}", text(&restore));
     let server = start_with(&b, &[]);
     let (status, body) = http(server.port, "GET", "/readyz", None, None).unwrap();
     assert_eq!(status, 200, "{body}");
