@@ -177,7 +177,8 @@ pub async fn check_dashboard(
     check_page(b, axe_js, "studies").await;
     b.click_css(&format!("a[href='/app/studies/{job}']")).await;
     if text(b).await.contains("No study report yet") {
-        b.click_css("main form button[type=submit]").await;
+        // The report's own button (the study page also has Close and, for drafts, Launch).
+        b.click_css(&format!("form[action='/app/studies/{job}/report'] button[type=submit]")).await;
         // The click does not wait for the form's POST: drain until its job has run.
         let asked = Instant::now();
         loop {
