@@ -53,6 +53,8 @@ pub struct AppCore {
     pub passwords: crate::auth::password::PasswordPool,
     /// Refresh tokens rotated within the reuse grace, by presented hash (per node).
     pub rotations: Arc<crate::auth::rotations::RecentRotations>,
+    /// Outgoing mail: SMTP, or `.eml` files in the outbox.
+    pub mailer: Arc<dyn crate::integrations::mail::Mailer>,
 }
 
 impl AppCore {

@@ -150,6 +150,12 @@ pub struct Config {
     pub erasure_journal: PathBuf,
     /// Scheduled backups (embedded store only); `None`: off.
     pub backup_schedule: Option<BackupSchedule>,
+    /// `smtp://host:port` or `smtps://user:pass@host:465`; `None`: mail goes to `<data dir>/outbox/`.
+    pub smtp_url: Option<SecretString>,
+    /// The `From` of outgoing mail.
+    pub mail_from: String,
+    /// An unverified business cannot launch or pay, an unverified tester cannot accept.
+    pub require_verified_email: bool,
 }
 
 /// Every setting the server reads, with its default (`None`: no default).
@@ -305,6 +311,18 @@ pub const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     ),
     ("OPENSCOUTER_BACKUP_DIR", Some("./backups"), "folder of the scheduled backups"),
     ("OPENSCOUTER_BACKUP_KEEP", Some("7"), "how many scheduled backups are kept (the newest)"),
+    // ---- mail and accounts (issue #25) ----
+    (
+        "OPENSCOUTER_SMTP_URL",
+        None,
+        "smtp://host:2525 or smtps://user:pass@host:465 (?tls=required for STARTTLS); unset: mail is written to DATA_DIR/outbox/*.eml",
+    ),
+    ("OPENSCOUTER_MAIL_FROM", Some("OpenScouter <no-reply@openscouter.local>"), "From of outgoing mail"),
+    (
+        "OPENSCOUTER_REQUIRE_VERIFIED_EMAIL",
+        Some("false"),
+        "an unverified business cannot launch or pay, an unverified tester cannot accept",
+    ),
     ("OPENSCOUTER_STRIPE_API_BASE", Some("https://api.stripe.com"), "Stripe API base URL"),
     (
         "OPENSCOUTER_STRIPE_SECRET_KEY",
@@ -436,6 +454,9 @@ impl Config {
             },
             identity_cache_secs: v.seconds("OPENSCOUTER_IDENTITY_CACHE_SECS")?,
             public_url: public_url(&v, env_kind)?,
+            smtp_url: smtp_url(&v)?,
+            mail_from: mail_from(&v)?,
+            require_verified_email: v.flag("OPENSCOUTER_REQUIRE_VERIFIED_EMAIL")?,
             password_cost: PasswordCost::default(),
             password_hash_workers: match v.raw("OPENSCOUTER_PASSWORD_HASH_WORKERS").filter(|s| !s.is_empty())
             {
@@ -721,6 +742,25 @@ fn job_timing(v: &Values) -> Result<(i64, u64), ConfigError> {
         .map_err(|_| bad("OPENSCOUTER_JOB_LEASE_SECS", "too large"))?
         .saturating_mul(1000);
     Ok((lease_ms, beat.saturating_mul(1000)))
+}
+
+/// Outgoing mail's server, `smtp://` or `smtps://` (it may carry a password: never echoed).
+fn smtp_url(v: &Values) -> Result<Option<SecretString>, ConfigError> {
+    let Some(url) = v.secret("OPENSCOUTER_SMTP_URL") else { return Ok(None) };
+    let raw = secrecy::ExposeSecret::expose_secret(&url);
+    if !(raw.starts_with("smtp://") || raw.starts_with("smtps://")) {
+        return Err(bad("OPENSCOUTER_SMTP_URL", "expected an smtp:// or smtps:// URL"));
+    }
+    Ok(Some(url))
+}
+
+/// The sender of outgoing mail, a valid mailbox.
+fn mail_from(v: &Values) -> Result<String, ConfigError> {
+    let from = v.get("OPENSCOUTER_MAIL_FROM").trim().to_owned();
+    if from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(bad("OPENSCOUTER_MAIL_FROM", "expected an address such as Name <no-reply@example.com>"));
+    }
+    Ok(from)
 }
 
 /// The public origin; required in production: the OAuth issuer, the MCP resource and dashboard

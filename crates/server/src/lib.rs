@@ -87,6 +87,8 @@ pub enum StartError {
     Llm(String),
     #[error("invalid Telegram configuration: {0}")]
     Telegram(String),
+    #[error("invalid mail configuration: {0}")]
+    Mail(String),
     #[error("invalid Stripe configuration: {0}")]
     Stripe(String),
     #[error("invalid Redis configuration: {0}")]
@@ -150,6 +152,14 @@ pub fn state_with_store(
         Some(conn) => Arc::new(RedisLimiter::new(conn.clone(), config.limiter_fallback, clock.clone())),
         None => Arc::new(InProcessLimiter::new(clock.clone())),
     };
+    let mailer: Arc<dyn integrations::mail::Mailer> = match &config.smtp_url {
+        Some(url) => {
+            Arc::new(integrations::mail::SmtpMailer::new(url, &config.mail_from).map_err(StartError::Mail)?)
+        }
+        None => {
+            Arc::new(integrations::mail::OutboxMailer::new(config.data_dir.join("outbox"), &config.mail_from))
+        }
+    };
     let passwords =
         auth::password::PasswordPool::new(config.password_hash_workers, config.password_hash_queue);
     Ok(AppState::new(EdgeState {
@@ -165,6 +175,7 @@ pub fn state_with_store(
             queue_ready: Arc::new(tokio::sync::Notify::new()),
             passwords,
             rotations: Arc::default(),
+            mailer,
             narrator,
             telegram,
             billing,

@@ -35,6 +35,12 @@ pub mod prefix {
     pub const PAYOUT: &str = "pay";
     /// One session's line of a payout.
     pub const PAYOUT_LINE: &str = "pli";
+    /// An invitation to an organization.
+    pub const INVITATION: &str = "inv";
+    /// A one-time account link (verification, reset, email change).
+    pub const ACCOUNT_TOKEN: &str = "act";
+    /// One outgoing mail (the subject of its queue item).
+    pub const MAIL: &str = "mail";
 }
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.

@@ -131,6 +131,27 @@ wire_enum! {
         StudyPayout = "study_payout",
         /// A new bank payout for a tester whose Stripe payout failed (billing).
         PayoutRetry = "payout_retry",
+        /// One outgoing mail (api.md §12): SMTP, or a file in the outbox.
+        SendMail = "send_mail",
+    }
+}
+
+wire_enum! {
+    /// A business account's place in its organization (api.md §12).
+    OrgRole {
+        /// Acts on the studies, and manages members, billing and API tokens.
+        Owner = "owner",
+        /// Acts on all of the organization's studies.
+        Member = "member",
+    }
+}
+
+wire_enum! {
+    /// What a one-time account link is for.
+    AccountTokenPurpose {
+        VerifyEmail = "verify_email",
+        PasswordReset = "password_reset",
+        EmailChange = "email_change",
     }
 }
 

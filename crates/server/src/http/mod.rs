@@ -133,6 +133,8 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::notifications::router())
         .merge(routes::cron::router())
         .merge(routes::oauth::router())
+        .merge(routes::connections::router())
+        .merge(routes::org::router())
         .merge(routes::mcp::router())
         .merge(routes::billing::router())
         .routes(routes!(routes::ops::openapi_json))

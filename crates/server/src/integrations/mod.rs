@@ -2,6 +2,7 @@
 //! tests point them at a local server.
 
 pub mod llm;
+pub mod mail;
 pub mod stripe;
 pub mod telegram;
 pub mod webhooks;

@@ -78,7 +78,8 @@ async fn start_session(state: &App, user: &User) -> AppResult<IssuedTokens> {
     Ok(IssuedTokens { access_token, refresh_token, expires_at })
 }
 
-fn check_password_rules(password: &str) -> AppResult<()> {
+/// The password rules of sign-up, reset and change (spec §2: at least 10 characters).
+pub fn check_password_rules(password: &str) -> AppResult<()> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
         return Err(AppError::Unprocessable(format!(
@@ -127,6 +128,39 @@ pub async fn signup(state: &App, s: Signup) -> AppResult<(User, IssuedTokens)> {
         return Err(AppError::Unprocessable("role: must be business or tester".into()));
     }
     let user = create_user(state, s).await?;
+    let tokens = start_session(state, &user).await?;
+    Ok((user, tokens))
+}
+
+/// Sign-up with an invitation (api.md §12): a business account created straight into the
+/// inviting organization, with the invitation's role, instead of a new organization. The
+/// address must be the one invited (the link proved it, so it counts as verified).
+pub async fn signup_invited(
+    state: &App,
+    s: Signup,
+    invitation_token: &str,
+) -> AppResult<(User, IssuedTokens)> {
+    if s.role != Role::Business {
+        return Err(AppError::Unprocessable("role: an invitation makes a business account".into()));
+    }
+    let email = Email::parse(&s.email).map_err(|m| AppError::Unprocessable(format!("email: {m}")))?;
+    check_password_rules(&s.password)?;
+    let now = state.now();
+    let password_hash = state.passwords.hash(state.config.password_cost, s.password).await?;
+    let user = NewUser {
+        id: new_id(prefix::USER, now),
+        email: email.as_str().to_owned(),
+        full_name: s.full_name,
+        role: Role::Business,
+        password_hash,
+        created_at: now,
+    };
+    let hash = sha256_hex(invitation_token.trim());
+    let Some(user) = state.store.create_invited_user(user, &hash, now).await? else {
+        return Err(AppError::Unprocessable(
+            "invitationToken: this invitation is invalid, used, expired or addressed to another email".into(),
+        ));
+    };
     let tokens = start_session(state, &user).await?;
     Ok((user, tokens))
 }

@@ -187,6 +187,7 @@ pub async fn checkout(
     launch_on_payment: bool,
 ) -> AppResult<StudyPayment> {
     let (billing, cfg) = stripe_of(state)?;
+    crate::services::recovery::require_verified(state, caller, "pay for a study").await?;
     let org = match (caller.role, caller.tenant()?) {
         (Role::Business, Tenant::Organization(org)) => org,
         _ => return Err(AppError::Forbidden("Only business accounts pay for studies".into())),

@@ -110,5 +110,5 @@ pub async fn notify(
 /// The caller's notifications, newest first: their own, their organization's (business
 /// members) and staff's (admins).
 pub async fn list(state: &App, p: &Principal, page: Page) -> AppResult<(Vec<NotificationRow>, u64)> {
-    Ok(state.store.list_notifications(&p.tenant()?, &p.user_id, page).await?)
+    Ok(state.store.list_notifications(&p.tenant()?, &p.user_id, false, page).await?)
 }

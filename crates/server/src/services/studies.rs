@@ -507,6 +507,7 @@ pub async fn patch(state: &App, p: &Principal, id: &str, patch: StudyPatch) -> A
 /// Launches a draft: it opens to matching testers (`study.launched`).
 pub async fn launch(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
     let org = business_org(p)?;
+    crate::services::recovery::require_verified(state, p, "launch a study").await?;
     payment_gate(state, &org, id).await?;
     let event = webhooks::event(WebhookEvent::StudyLaunched, serde_json::json!({"jobId": id}));
     let moved = state
@@ -591,6 +592,7 @@ fn tester_only(p: &Principal) -> AppResult<()> {
 pub async fn accept(state: &App, p: &Principal, id: &str) -> AppResult<i64> {
     tester_only(p)?;
     governance::require_eligible(state, &p.user_id).await?;
+    crate::services::recovery::require_verified(state, p, "accept a study").await?;
     get_visible(state, p, id).await?;
     match state.store.accept_study(&p.user_id, id, &TAKING_SESSIONS, state.now()).await? {
         AcceptOutcome::Accepted { label_no } => Ok(label_no),

@@ -24,6 +24,10 @@ pub struct User {
     pub status: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the current address was proven (a link mailed to it was used).
+    pub email_verified_at: Option<i64>,
+    /// Owner or member, for a business account in an organization.
+    pub org_role: Option<crate::domain::OrgRole>,
 }
 
 /// A user together with the stored password hash (sign-in only).

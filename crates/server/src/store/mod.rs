@@ -19,6 +19,7 @@ pub mod sessions;
 pub(crate) mod sql;
 pub mod sqlite;
 pub mod studies;
+pub mod team;
 pub mod telegram;
 pub mod webhooks;
 
@@ -37,6 +38,7 @@ pub use scheduler::*;
 pub use sessions::*;
 pub use sql::SqlStore;
 pub use studies::*;
+pub use team::*;
 pub use telegram::*;
 pub use webhooks::*;
 
@@ -108,6 +110,7 @@ pub trait Store:
     + BillingStore
     + ErasureJournalStore
     + ResearchStore
+    + TeamStore
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;

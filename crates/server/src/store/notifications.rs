@@ -40,6 +40,8 @@ pub struct NotificationRow {
     /// JSON object.
     pub data: String,
     pub created_at: i64,
+    /// When this reader marked it read.
+    pub read_at: Option<i64>,
 }
 
 /// Notifications.
@@ -54,11 +56,12 @@ pub trait NotificationStore: Send + Sync + 'static {
         event: Option<(String, OutboundEvent)>,
     ) -> StoreResult<bool>;
     /// What `user_id` may read, newest first: their own, plus their organization's
-    /// (`Tenant::Organization`) or staff's (`Tenant::All`).
+    /// (`Tenant::Organization`) or staff's (`Tenant::All`); only unread ones with `unread_only`.
     async fn list_notifications(
         &self,
         tenant: &Tenant,
         user_id: &str,
+        unread_only: bool,
         page: Page,
     ) -> StoreResult<(Vec<NotificationRow>, u64)>;
 }

@@ -40,6 +40,7 @@ pub async fn dispatch(state: &App, item: &QueueItem) -> AppResult<Outcome> {
             billing::run_study_payout(state, &item.subject_id).await.map(Done::referring_to)
         }
         QueueKind::PayoutRetry => billing::run_payout_retry(state, item).await.map(Done::referring_to),
+        QueueKind::SendMail => crate::services::mail::run(state, item).await,
         QueueKind::LaunchStudy => studies::launch_paid(state, &item.subject_id).await.map(Done::referring_to),
     };
     done.map(Outcome::Done)

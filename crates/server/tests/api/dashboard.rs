@@ -35,13 +35,13 @@ pub(crate) async fn signin(app: &TestApp, a: &Account) -> String {
 
 /// Posts the sign-in form as a browser does: the page first (its pre-sign-in cookie and the
 /// form's CSRF token), then the form with both.
-async fn signin_post(app: &TestApp, body: &str) -> Res {
+pub async fn signin_post(app: &TestApp, body: &str) -> Res {
     let (cookie, token) = signin_csrf(app).await;
     form(app, "/app/signin", &cookie, &format!("{body}&csrf={token}")).await
 }
 
 /// The sign-in page's pre-sign-in cookie (`name=value`) and the CSRF token bound to it.
-async fn signin_csrf(app: &TestApp) -> (String, String) {
+pub async fn signin_csrf(app: &TestApp) -> (String, String) {
     let res = page(app, "/app/signin", "").await;
     let set = res.header("set-cookie").expect("the sign-in page sets its pre-sign-in cookie").to_owned();
     assert!(
@@ -51,7 +51,7 @@ async fn signin_csrf(app: &TestApp) -> (String, String) {
     (set.split(';').next().unwrap().to_owned(), csrf(&res))
 }
 
-fn urlenc(s: &str) -> String {
+pub fn urlenc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 

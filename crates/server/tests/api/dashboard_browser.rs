@@ -18,7 +18,7 @@ use crate::helpers::{Account, PASSWORD, TestApp};
 use crate::recorder_cases::target_dir;
 use crate::webdriver::{Browser, require_browser};
 
-const ENTER: &str = "\u{E007}";
+pub const ENTER: &str = "\u{E007}";
 
 /// The axe-core source, if installed.
 pub(crate) fn axe_source() -> Option<String> {
@@ -91,7 +91,7 @@ pub(crate) async fn check_page(b: &Browser, axe_js: Option<&str>, name: &str) {
     );
 }
 
-async fn text(b: &Browser) -> String {
+pub async fn text(b: &Browser) -> String {
     b.execute("return document.body.innerText;", json!([])).await.as_str().unwrap_or_default().to_owned()
 }
 
@@ -111,7 +111,7 @@ pub(crate) async fn sign_in(b: &Browser, base: &str, who: &Account, next: &str) 
     assert!(url.starts_with(&format!("{base}{next}")), "signed in to {url}, wanted {next}");
 }
 
-async fn sign_out(b: &Browser) {
+pub async fn sign_out(b: &Browser) {
     b.click_css("header.site form button").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(b.url().await.contains("/app/signin"));
@@ -177,7 +177,8 @@ pub async fn check_dashboard(
     check_page(b, axe_js, "studies").await;
     b.click_css(&format!("a[href='/app/studies/{job}']")).await;
     if text(b).await.contains("No study report yet") {
-        b.click_css("main form button[type=submit]").await;
+        // The report's own button (the study page also has Close and, for drafts, Launch).
+        b.click_css(&format!("form[action='/app/studies/{job}/report'] button[type=submit]")).await;
         // The click does not wait for the form's POST: drain until its job has run.
         let asked = Instant::now();
         loop {

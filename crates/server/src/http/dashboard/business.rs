@@ -34,8 +34,11 @@ pub async fn studies(
         "/app/studies",
         html! {
             h1 { "Studies" }
+            @if viewer.role == crate::domain::Role::Business {
+                p { a.button href="/app/studies/new" { "New study" } }
+            }
             @if rows.is_empty() {
-                p { "No studies yet. Create one with " code { "POST /api/jobs" } " or from an AI assistant over MCP." }
+                p { "No studies yet. Create one here, with " code { "POST /api/jobs" } ", or from an AI assistant over MCP." }
             } @else {
                 div.table-wrap {
                     table {
@@ -61,7 +64,7 @@ fn study_row(s: &Study) -> Markup {
     html! {
         tr {
             th scope="row" { a href={"/app/studies/" (s.id)} { (s.definition.title) } }
-            td { (s.status.as_str()) }
+            td { (layout::study_words(s.status)) }
             td {
                 progress max=(target) value=(s.seats_taken.min(target)) aria-label={"Seats taken for " (s.definition.title)} {}
                 " " (s.seats_taken) " of " (s.tester_count) " seats"
@@ -251,8 +254,9 @@ impl StudyPage<'_> {
         html! {
             p { a href="/app/studies" { "← All studies" } }
             h1 { (study.definition.title) }
+            (super::study_form::actions(study, &self.viewer.csrf, self.viewer.billing))
             dl.facts {
-                dt { "Status" } dd { (study.status.as_str()) }
+                dt { "Status" } dd { (super::layout::study_words(study.status)) }
                 dt { "Product" } dd { code { (study.definition.prototype_url) } }
                 dt { "Sessions" } dd { (study.sessions_confirmed) " confirmed of " (study.sessions_total) "; " (study.seats_taken) " of " (study.tester_count) " seats taken" }
                 dt { "Created" } dd { (when(study.created_at)) }

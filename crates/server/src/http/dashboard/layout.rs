@@ -22,17 +22,29 @@ pub static CSS_HREF: LazyLock<String> = LazyLock::new(|| {
 pub struct Viewer {
     pub role: Role,
     pub csrf: String,
+    /// Stripe billing is configured (a draft is paid for before it launches).
+    pub billing: bool,
 }
 
 fn nav_items(role: Role) -> &'static [(&'static str, &'static str)] {
     match role {
-        Role::Business => &[("/app/studies", "Studies")],
-        Role::Tester => &[("/app/tester", "Offers and sessions")],
+        Role::Business => &[
+            ("/app/studies", "Studies"),
+            ("/app/notifications", "Notifications"),
+            ("/app/settings", "Settings"),
+        ],
+        Role::Tester => &[
+            ("/app/tester", "Offers and sessions"),
+            ("/app/notifications", "Notifications"),
+            ("/app/settings", "Settings"),
+        ],
         Role::Admin => &[
             ("/app/studies", "Studies"),
             ("/app/admin/testers", "Testers"),
             ("/app/admin/quiz", "Quiz"),
             ("/app/admin/audit", "Audit log"),
+            ("/app/notifications", "Notifications"),
+            ("/app/settings", "Settings"),
         ],
     }
 }
@@ -142,4 +154,16 @@ pub fn html_response(status: StatusCode, markup: Markup) -> Response {
     use axum::response::IntoResponse;
     (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string())
         .into_response()
+}
+
+/// A study's status in words (`in_progress` → "In progress").
+pub fn study_words(s: crate::domain::StudyStatus) -> &'static str {
+    use crate::domain::StudyStatus;
+    match s {
+        StudyStatus::Draft => "Draft",
+        StudyStatus::Open => "Open",
+        StudyStatus::InProgress => "In progress",
+        StudyStatus::Completed => "Completed",
+        StudyStatus::Closed => "Closed",
+    }
 }

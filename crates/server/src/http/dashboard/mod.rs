@@ -6,11 +6,15 @@
 //! Handlers follow the API's rule: extract, call one service, render. Errors are the one
 //! `AppError`; `web::pages` renders them as pages.
 
+mod account;
 mod admin;
 mod business;
 mod charts;
+mod inbox;
 mod layout;
 mod session;
+mod settings;
+mod study_form;
 pub mod svg;
 mod tester;
 pub mod web;
@@ -39,7 +43,11 @@ pub fn router() -> Router<AppState> {
         .route("/app/signout", post(signout))
         .route("/app/assets/app.css", get(stylesheet))
         .route("/app/studies", get(business::studies))
+        .route("/app/studies/new", get(study_form::new_page).post(study_form::create))
         .route("/app/studies/{id}", get(business::study))
+        .route("/app/studies/{id}/edit", get(study_form::edit_page).post(study_form::edit))
+        .route("/app/studies/{id}/launch", post(study_form::launch))
+        .route("/app/studies/{id}/close", post(study_form::close))
         .route("/app/studies/{id}/report", post(business::request_report))
         .route("/app/studies/{id}/report.csv", get(business::report_csv))
         .route("/app/studies/{id}/shares", post(business::create_share))
@@ -51,8 +59,34 @@ pub fn router() -> Router<AppState> {
         .route("/app/sessions/{id}/export", get(session::export))
         .route("/app/tester", get(tester::home))
         .route("/app/admin/testers", get(admin::testers))
+        .route("/app/admin/testers/{id}/suspend", post(admin::suspend))
+        .route("/app/admin/testers/{id}/reinstate", post(admin::reinstate))
         .route("/app/admin/quiz", get(admin::quiz))
         .route("/app/admin/audit", get(admin::audit))
+        // Accounts and organisations (api.md §12).
+        .route("/app/signup", get(account::signup_page).post(account::signup))
+        .route("/app/forgot-password", get(account::forgot_page).post(account::forgot))
+        .route("/app/reset-password", get(account::reset_page).post(account::reset))
+        .route("/app/verify-email", get(account::verify_page).post(account::verify))
+        .route("/app/confirm-email", get(account::change_page).post(account::change))
+        .route("/app/invitations/accept", get(account::invitation_page).post(account::accept_invitation))
+        .route("/app/settings", get(settings::page))
+        .route("/app/settings/verify-email", post(settings::verify_email))
+        .route("/app/settings/email", post(settings::change_email))
+        .route("/app/settings/password", post(settings::change_password))
+        .route("/app/settings/invitations", post(settings::invite))
+        .route("/app/settings/invitations/{id}/withdraw", post(settings::withdraw))
+        .route("/app/settings/members/{id}/remove", post(settings::remove_member))
+        .route("/app/settings/tokens", post(settings::create_token))
+        .route("/app/settings/tokens/{id}/revoke", post(settings::revoke_token))
+        .route("/app/settings/webhooks", post(settings::create_webhook))
+        .route("/app/settings/webhooks/{id}/delete", post(settings::delete_webhook))
+        .route("/app/settings/connections/{id}/revoke", post(settings::revoke_connection))
+        .route("/app/notifications", get(inbox::page))
+        .route("/app/notifications/read-all", post(inbox::mark_all_read))
+        .route("/app/notifications/{id}/read", post(inbox::mark_read))
+        .route("/app/offers/{id}/accept", post(tester::accept))
+        .route("/app/offers/{id}/decline", post(tester::decline))
 }
 
 /// `/app`: each role's first page.
@@ -100,7 +134,8 @@ fn signin_form(next: &str, csrf: &str, email: &str, error: Option<&str>) -> maud
             }
             div { button type="submit" { "Sign in" } }
         }
-        p.muted { "Use the account you created with the API or the browser extension." }
+        p { a href="/app/forgot-password" { "Forgot your password?" } }
+        p { "New to OpenScouter? " a href="/app/signup" { "Create an account" } }
     }
 }
 

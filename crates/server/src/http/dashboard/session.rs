@@ -230,6 +230,15 @@ fn confirmation(
         @if s.status == SessionStatus::Confirmed { div.notice role="status" { p { "Every finding is decided. Thank you." } } }
         @if findings.is_empty() {
             p { "Nothing was found in this session." }
+            @if open {
+                form method="post" action={"/app/sessions/" (s.id) "/confirm"} {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    input type="hidden" name="nothing" value="1";
+                    label for="added-notes" { "Anything you want to tell us (optional)" }
+                    textarea #added-notes name="addedNotes" maxlength="5000" {}
+                    p { button type="submit" { "Confirm the session" } }
+                }
+            }
         } @else if open {
             form method="post" action={"/app/sessions/" (s.id) "/confirm"} {
                 input type="hidden" name="csrf" value=(viewer.csrf);
@@ -314,7 +323,9 @@ pub async fn confirm(
             })
         })
         .collect();
-    if decisions.is_empty() {
+    // A session without findings is confirmed with its one button ("nothing" is set).
+    let nothing_found = pairs.iter().any(|(k, v)| k == "nothing" && v == "1");
+    if decisions.is_empty() && !nothing_found {
         return Err(AppError::Unprocessable("Choose confirm or reject for at least one finding".into()));
     }
     let added_notes = pairs

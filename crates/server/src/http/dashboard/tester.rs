@@ -1,13 +1,16 @@
-//! The tester's page: open offers that match their profile, and their own sessions with a link
-//! to each session's confirmation page.
+//! The tester's page: open offers that match their profile, with accept and decline, and their
+//! own sessions (those awaiting their confirmation first) with a link to each session's
+//! confirmation page.
 
 use std::collections::HashMap;
 
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 
 use super::layout::{self, Viewer, when};
+use super::web::{CsrfForm, Form, check_csrf, see_other};
 use crate::domain::{Role, SessionStatus, StudyStatus};
 use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
@@ -16,15 +19,96 @@ use crate::services::sessions::{self, SessionFilter};
 use crate::services::studies;
 use crate::store::Page;
 
+/// What the page says after an action.
+#[derive(Debug, serde::Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
 /// `/app/tester`.
-pub async fn home(State(state): State<AppState>, caller: UserJwt) -> AppResult<Response> {
+pub async fn home(
+    State(state): State<AppState>,
+    caller: UserJwt,
+    Query(q): Query<DoneQuery>,
+) -> AppResult<Response> {
+    let notice = match q.done.as_deref() {
+        Some("accepted") => {
+            Some("Offer accepted. Start the session in the browser extension when you are ready.")
+        }
+        Some("declined") => Some("Offer declined. It will not be offered to you again."),
+        _ => None,
+    };
+    render(&state, &caller, StatusCode::OK, notice, None).await
+}
+
+/// Accepts an offer (the API's rules: eligibility, seats, verified address when required).
+pub async fn accept(
+    State(state): State<AppState>,
+    caller: UserJwt,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> AppResult<Response> {
+    check_csrf(&state, &caller, &f.csrf)?;
+    match studies::accept(&state, &caller, &id).await {
+        Ok(_) => Ok(see_other("/app/tester?done=accepted", None)),
+        Err(e @ (AppError::Unprocessable(_) | AppError::Forbidden(_) | AppError::NotFound(_))) => {
+            let status = match &e {
+                AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+                AppError::NotFound(_) => StatusCode::NOT_FOUND,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            render(&state, &caller, status, None, Some(&e.to_string())).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Declines an offer.
+pub async fn decline(
+    State(state): State<AppState>,
+    caller: UserJwt,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> AppResult<Response> {
+    check_csrf(&state, &caller, &f.csrf)?;
+    match studies::decline(&state, &caller, &id).await {
+        Ok(()) => Ok(see_other("/app/tester?done=declined", None)),
+        Err(e @ (AppError::Unprocessable(_) | AppError::NotFound(_))) => {
+            render(&state, &caller, StatusCode::UNPROCESSABLE_ENTITY, None, Some(&e.to_string())).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A session's status in words.
+pub fn session_words(s: SessionStatus) -> &'static str {
+    match s {
+        SessionStatus::Active => "In progress",
+        SessionStatus::Paused => "Paused",
+        SessionStatus::Completed => "Completed, being analysed",
+        SessionStatus::Analyzed => "Waiting for your confirmation",
+        SessionStatus::Confirmed => "Confirmed",
+        SessionStatus::Abandoned => "Abandoned",
+    }
+}
+
+async fn render(
+    state: &AppState,
+    caller: &UserJwt,
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> AppResult<Response> {
+    let state = state.clone();
     if caller.role != Role::Tester {
         return Err(AppError::Forbidden("This page is for testers".into()));
     }
     let first = Page { page: 1, limit: 100 };
-    let (visible, _) = studies::list(&state, &caller, None, first).await?;
+    let (visible, _) = studies::list(&state, caller, None, first).await?;
     let filter = SessionFilter { study_id: None, status: None };
-    let (mine, total) = sessions::list(&state, &caller, &filter, first).await?;
+    let (mut mine, total) = sessions::list(&state, caller, &filter, first).await?;
+    // What waits for the tester comes first.
+    mine.sort_by_key(|s| s.status != SessionStatus::Analyzed);
     let titles: HashMap<&str, &str> =
         visible.iter().map(|s| (s.id.as_str(), s.definition.title.as_str())).collect();
     let answered: std::collections::HashSet<&str> = mine.iter().map(|s| s.study_id.as_str()).collect();
@@ -35,13 +119,15 @@ pub async fn home(State(state): State<AppState>, caller: UserJwt) -> AppResult<R
                 && !answered.contains(s.id.as_str())
         })
         .collect();
-    let viewer = Viewer::new(&state, &caller);
-    Ok(layout::page(
+    let viewer = Viewer::new(&state, caller);
+    let mut res = layout::page(
         "Offers and sessions",
         &viewer,
         "/app/tester",
         html! {
             h1 { "Offers and sessions" }
+            @if let Some(n) = notice { div.notice role="status" { p { (n) } } }
+            @if let Some(e) = error { div.error role="alert" { p { (e) } } }
             h2 { "Open offers" }
             @if offers.is_empty() {
                 p { "No open offer matches your profile right now. New offers also arrive on Telegram when you link it." }
@@ -51,23 +137,33 @@ pub async fn home(State(state): State<AppState>, caller: UserJwt) -> AppResult<R
                         li {
                             strong { (s.definition.title) }
                             " — " (s.definition.compensation.amount) " " (s.definition.compensation.currency)
-                            ", " ((s.tester_count - s.seats_taken).max(0)) " seats left. "
+                            ", " (seats((s.tester_count - s.seats_taken).max(0))) " left. "
                             span.muted { (s.definition.description) }
+                            div.actions {
+                                form method="post" action={"/app/offers/" (s.id) "/accept"} {
+                                    input type="hidden" name="csrf" value=(viewer.csrf);
+                                    button type="submit" aria-label={"Accept " (s.definition.title)} { "Accept" }
+                                }
+                                form method="post" action={"/app/offers/" (s.id) "/decline"} {
+                                    input type="hidden" name="csrf" value=(viewer.csrf);
+                                    button.secondary type="submit" aria-label={"Decline " (s.definition.title)} { "Decline" }
+                                }
+                            }
                         }
                     }
                 }
-                p.muted { "Accept an offer in the browser extension; it starts the session and records it." }
+                p.muted { "After accepting, start the session in the browser extension; it records the session." }
             }
             h2 { "Your sessions" }
             @if mine.is_empty() {
                 p { "You have no session yet." }
             } @else {
                 div.table-wrap { table {
-                    caption { (total) " sessions" }
+                    caption { (if total == 1 { "1 session".to_owned() } else { format!("{total} sessions") }) }
                     thead { tr { th scope="col" { "Study" } th scope="col" { "Status" } th scope="col" { "Started" } th scope="col" { "Next step" } } }
                     tbody { @for s in &mine { tr {
                         th scope="row" { (titles.get(s.study_id.as_str()).copied().unwrap_or("Study")) }
-                        td { (s.status.as_str()) }
+                        td { (session_words(s.status)) }
                         td { (when(s.started_at)) }
                         td {
                             @if s.status == SessionStatus::Analyzed {
@@ -80,5 +176,12 @@ pub async fn home(State(state): State<AppState>, caller: UserJwt) -> AppResult<R
                 } }
             }
         },
-    ))
+    );
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// `1 seat`, `3 seats`.
+fn seats(n: i64) -> String {
+    if n == 1 { "1 seat".into() } else { format!("{n} seats") }
 }

@@ -40,7 +40,7 @@ pub fn clear_cookie(state: &AppState) -> String {
 /// A viewer is made here, where the CSRF key lives (the templates in `layout` only read it).
 impl super::layout::Viewer {
     pub fn new(state: &AppState, p: &Principal) -> Self {
-        Self { role: p.role, csrf: csrf_token(state, p) }
+        Self { role: p.role, csrf: csrf_token(state, p), billing: state.billing.is_some() }
     }
 }
 

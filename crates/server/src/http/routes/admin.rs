@@ -90,7 +90,7 @@ pub struct TesterOut {
 }
 
 /// Filters of the tester list.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct TestersQuery {

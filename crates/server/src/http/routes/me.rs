@@ -1,4 +1,5 @@
-//! `/api/me`: who the caller is (any credential) and profile changes (signed-in users).
+//! `/api/me`: who the caller is (any credential), profile and email changes and the password
+//! change (signed-in users).
 
 use axum::extract::State;
 use garde::Validate;
@@ -17,7 +18,7 @@ use crate::http::state::AppState;
 use crate::services::accounts;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_me, patch_me, delete_me))
+    OpenApiRouter::new().routes(routes!(get_me, patch_me, delete_me)).routes(routes!(change_password))
 }
 
 /// The caller: the user, their organization, and how they authenticated.
@@ -30,14 +31,35 @@ pub struct MeOut {
     pub auth_method: String,
     /// Scopes of the API token (absent for JWTs, which carry the role's full rights).
     pub scopes: Option<Vec<Scope>>,
+    /// Notifications the user has not marked read.
+    pub unread_notifications: u64,
 }
 
-/// Profile changes.
+/// Profile changes (at least one field).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MePatch {
-    #[garde(length(chars, min = 1, max = 100))]
-    pub full_name: String,
+    #[garde(inner(length(chars, min = 1, max = 100)))]
+    #[schema(min_length = 1, max_length = 100)]
+    pub full_name: Option<String>,
+    /// A new address: a link is mailed to it, and the change applies when the link is used
+    /// (the old address is then told). The account keeps its address until then.
+    #[garde(inner(length(min = 3, max = 254)))]
+    #[schema(min_length = 3, max_length = 254)]
+    pub email: Option<String>,
+}
+
+/// A password change.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordIn {
+    #[garde(length(min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
+    pub current_password: String,
+    /// At least 10 characters.
+    #[garde(length(chars, min = 10, max = 256))]
+    #[schema(min_length = 10, max_length = 256)]
+    pub password: String,
 }
 
 /// Who am I? Also answers for API tokens, telling an integration whom it acts for.
@@ -53,10 +75,17 @@ async fn get_me(State(state): State<AppState>, caller: Authed) -> AppResult<Enve
         AuthMethod::Telegram { .. } => ("telegram", None),
         AuthMethod::OAuth { .. } => ("oauth", None),
     };
-    Ok(ok(MeOut { user: user.into(), organization, auth_method: auth_method.into(), scopes }))
+    let unread_notifications = crate::services::team::unread_count(&state, &caller).await?;
+    Ok(ok(MeOut {
+        user: user.into(),
+        organization,
+        auth_method: auth_method.into(),
+        scopes,
+        unread_notifications,
+    }))
 }
 
-/// Update the profile (`fullName`).
+/// Update the profile: `fullName` at once; `email` through a link mailed to the new address.
 #[utoipa::path(patch, path = "/api/me", tag = "me", security(("jwt" = [])), request_body = MePatch,
     responses((status = 200, body = Envelope<UserOut>), (status = 422, description = "Validation failed")))]
 async fn patch_me(
@@ -64,8 +93,31 @@ async fn patch_me(
     caller: UserJwt,
     ValidatedJson(b): ValidatedJson<MePatch>,
 ) -> AppResult<Envelope<UserOut>> {
-    let user = accounts::rename(&state, &caller, &b.full_name).await?;
+    if b.full_name.is_none() && b.email.is_none() {
+        return Err(crate::error::AppError::Unprocessable("body: give fullName or email".into()));
+    }
+    if let Some(email) = &b.email {
+        crate::services::recovery::request_email_change(&state, &caller, email).await?;
+    }
+    let user = match &b.full_name {
+        Some(name) => accounts::rename(&state, &caller, name).await?,
+        None => accounts::me(&state, &caller).await?.0,
+    };
     Ok(ok(user.into()))
+}
+
+/// Change the password (the current one is checked). Every other sign-in of the account ends;
+/// this one stays.
+#[utoipa::path(post, path = "/api/me/password", tag = "me", security(("jwt" = [])), request_body = PasswordIn,
+    responses((status = 200, body = Envelope<serde_json::Value>, description = "`data` is null"),
+        (status = 422, description = "Wrong current password, or a new password too short")))]
+async fn change_password(
+    State(state): State<AppState>,
+    caller: UserJwt,
+    ValidatedJson(b): ValidatedJson<PasswordIn>,
+) -> AppResult<Envelope<()>> {
+    crate::services::recovery::change_password(&state, &caller, b.current_password, b.password).await?;
+    Ok(Envelope { success: true, data: None, error: None, metadata: None })
 }
 
 /// The erasure request.

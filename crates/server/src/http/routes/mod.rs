@@ -4,6 +4,7 @@ pub mod admin;
 pub mod analysis;
 pub mod auth;
 pub mod billing;
+pub mod connections;
 pub mod cron;
 pub mod docs;
 pub mod ingest;
@@ -12,6 +13,7 @@ pub mod me;
 pub mod notifications;
 pub mod oauth;
 pub mod ops;
+pub mod org;
 pub mod quiz;
 pub mod reports;
 pub mod research;
@@ -44,6 +46,10 @@ pub struct UserOut {
     #[schema(example = "2026-03-16T10:14:32.120Z")]
     pub created_at: String,
     pub updated_at: String,
+    /// True once a link mailed to the current address was used.
+    pub email_verified: bool,
+    /// `owner` or `member` for a business account in an organization.
+    pub org_role: Option<crate::domain::OrgRole>,
 }
 
 impl From<User> for UserOut {
@@ -57,6 +63,8 @@ impl From<User> for UserOut {
             status: u.status,
             created_at: format_ms(u.created_at),
             updated_at: format_ms(u.updated_at),
+            email_verified: u.email_verified_at.is_some(),
+            org_role: u.org_role,
         }
     }
 }

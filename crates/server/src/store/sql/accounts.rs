@@ -5,9 +5,10 @@ use async_trait::async_trait;
 use super::*;
 use crate::domain::{Plan, Role, Scope};
 
-type UserRow = (String, String, String, String, Option<String>, String, i64, i64);
-const USER_COLS: &str =
-    "u.id, u.email, u.full_name, u.role, u.organization_id, u.status, u.created_at, u.updated_at";
+pub(super) type UserRow =
+    (String, String, String, String, Option<String>, String, i64, i64, Option<i64>, Option<String>);
+pub(super) const USER_COLS: &str = "u.id, u.email, u.full_name, u.role, u.organization_id, u.status, \
+     u.created_at, u.updated_at, u.email_verified_at, u.org_role";
 
 type OrgRow = (String, String, String, i64, i64);
 
@@ -17,7 +18,7 @@ type AuditRow = (String, Option<String>, String, String, String, String, i64, Op
 
 type PrincipalRow = (String, String, Option<String>, Option<String>);
 
-fn user_from(r: UserRow) -> StoreResult<User> {
+pub(super) fn user_from(r: UserRow) -> StoreResult<User> {
     Ok(User {
         id: r.0,
         email: r.1,
@@ -27,6 +28,8 @@ fn user_from(r: UserRow) -> StoreResult<User> {
         status: r.5,
         created_at: r.6,
         updated_at: r.7,
+        email_verified_at: r.8,
+        org_role: r.9.as_deref().and_then(crate::domain::OrgRole::parse),
     })
 }
 
@@ -94,8 +97,8 @@ impl AccountStore for SqlStore {
                     .await?;
             }
             sqlx::query(
-                "INSERT INTO users (id, email, full_name, role, organization_id, password_hash, status, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7)",
+                "INSERT INTO users (id, email, full_name, role, organization_id, password_hash, status, created_at, updated_at, org_role) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7, $8)",
             )
             .bind(&user.id)
             .bind(&user.email)
@@ -104,6 +107,7 @@ impl AccountStore for SqlStore {
             .bind(org.as_ref().map(|o| o.id.as_str()))
             .bind(&user.password_hash)
             .bind(user.created_at)
+            .bind(org.as_ref().map(|_| crate::domain::OrgRole::Owner.as_str()))
             .execute(&mut *tx)
             .await
             .map_err(conflict_as("email: already registered"))?;
@@ -131,12 +135,13 @@ impl AccountStore for SqlStore {
     async fn find_credentials(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
         let sql = format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.email = $1");
         read!(self, p => {
-            let row: Option<(String, String, String, String, Option<String>, String, i64, i64, String)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email).fetch_optional(p).await?;
+            type CredRow =
+                (String, String, String, String, Option<String>, String, i64, i64, Option<i64>, Option<String>, String);
+            let row: Option<CredRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email).fetch_optional(p).await?;
             row.map(|r| {
                 Ok(UserCredentials {
-                    password_hash: r.8,
-                    user: user_from((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7))?,
+                    password_hash: r.10,
+                    user: user_from((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9))?,
                 })
             })
             .transpose()

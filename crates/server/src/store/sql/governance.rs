@@ -491,6 +491,9 @@ impl GovernanceStore for SqlStore {
                 "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM auth_sessions WHERE user_id = $1)",
                 "DELETE FROM auth_sessions WHERE user_id = $1",
                 "DELETE FROM api_tokens WHERE user_id = $1",
+                "DELETE FROM account_tokens WHERE user_id = $1",
+                "DELETE FROM notification_reads WHERE user_id = $1",
+                "DELETE FROM invitations WHERE accepted_by IS NULL AND email = (SELECT email FROM users WHERE id = $1)",
                 "DELETE FROM quiz_attempts WHERE tester_id = $1",
                 "DELETE FROM tester_consents WHERE tester_id = $1",
                 "DELETE FROM tester_profiles WHERE user_id = $1",
@@ -533,6 +536,8 @@ impl GovernanceStore for SqlStore {
                 "UPDATE analysis_jobs SET subject_id = $2 WHERE subject_id = $1",
                 "UPDATE analysis_jobs SET result_ref = $2 WHERE result_ref = $1",
                 "UPDATE audit_log SET actor_id = $2 WHERE actor_id = $1",
+                "UPDATE invitations SET invited_by = $2 WHERE invited_by = $1",
+                "UPDATE invitations SET accepted_by = $2, email = '' WHERE accepted_by = $1",
                 "UPDATE audit_log SET target_id = $2 WHERE target_id = $1",
                 "UPDATE audit_log SET details = REPLACE(details, $1, $2)",
             ];

@@ -392,6 +392,7 @@ mod research;
 mod scheduler;
 mod sessions;
 mod studies;
+mod team;
 mod webhooks;
 
 fn to_u64(n: i64) -> u64 {
