@@ -25,7 +25,7 @@ fn org_of(p: &Principal) -> AppResult<String> {
 }
 
 /// The caller's organization, if they are one of its owners.
-async fn owned_org(state: &App, p: &Principal) -> AppResult<String> {
+pub async fn owned_org(state: &App, p: &Principal) -> AppResult<String> {
     let org = org_of(p)?;
     let user = state.store.get_user(&p.user_id).await?;
     if user.and_then(|u| u.org_role) != Some(OrgRole::Owner) {

@@ -21,6 +21,11 @@ pub async fn create(
     if scopes.contains(&Scope::Admin) && owner.role != Role::Admin {
         return Err(AppError::Forbidden("Only admins may create tokens with the admin scope".into()));
     }
+    // api.md §12: owners manage the organisation's API tokens; a member acts through the
+    // dashboard and connected apps, and may still list and revoke tokens of their own.
+    if owner.role == Role::Business {
+        crate::services::team::owned_org(state, owner).await?;
+    }
     let now = state.now();
     let plaintext = new_opaque_token("ost_");
     let token = NewApiToken {

@@ -380,6 +380,9 @@ async fn invitations_members_and_tenancy(b: Backend) {
     app.send(Method::DELETE, &format!("/api/org/members/{}", owner.user_id), None, &member)
         .await
         .assert_error(403);
+    // Owners manage the API tokens (api.md §12); the owner may.
+    app.post("/api/tokens", json!({"name": "ci", "scopes": ["read"]}), Some(&member)).await.assert_error(403);
+    app.post("/api/tokens", json!({"name": "ci", "scopes": ["read"]}), Some(&owner.bearer())).await.ok();
     let tester = app.signup("tester").await;
     app.get("/api/org/members", Some(&tester.bearer())).await.assert_error(403);
     app.post("/api/org/invitations", json!({"email": "bad"}), Some(&owner.bearer())).await.assert_error(422);

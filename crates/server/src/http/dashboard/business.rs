@@ -223,7 +223,8 @@ pub async fn study(
         shares: &shares,
         viewer: &viewer,
     };
-    Ok(layout::page(&title, &viewer, "/app/studies", page.render()))
+    let res = layout::page(&title, &viewer, "/app/studies", page.render());
+    Ok(if super::progress::running(&study) { super::progress::allow_script(res) } else { res })
 }
 
 /// Everything the study page shows.
@@ -256,10 +257,16 @@ impl StudyPage<'_> {
             h1 { (study.definition.title) }
             (super::study_form::actions(study, &self.viewer.csrf, self.viewer.billing))
             dl.facts {
-                dt { "Status" } dd { (super::layout::study_words(study.status)) }
+                dt { "Status" } dd #study-status { (super::layout::study_words(study.status)) }
                 dt { "Product" } dd { code { (study.definition.prototype_url) } }
-                dt { "Sessions" } dd { (study.sessions_confirmed) " confirmed of " (study.sessions_total) "; " (study.seats_taken) " of " (study.tester_count) " seats taken" }
+                dt { "Sessions" } dd #study-sessions { (super::progress::sessions_line(study)) }
                 dt { "Created" } dd { (when(study.created_at)) }
+            }
+            @if super::progress::running(study) {
+                p #study-live role="status" aria-live="polite" data-progress={"/app/studies/" (study.id) "/progress"} {
+                    "While the study runs, this page updates its counts by itself."
+                }
+                script src=(*super::progress::JS_HREF) defer {}
             }
             @if self.queued {
                 div.notice role="status" { p { "The study report is being written. Reload this page in a few seconds." } }
@@ -614,7 +621,7 @@ fn sessions_table(rows: &[Session], total: u64, viewer: &Viewer, reported: bool)
                             tr {
                                 th scope="row" { a href={"/app/sessions/" (s.id)} { (label) } }
                                 td { (crate::services::analysis_input::nd_categories(s).join(", ")) }
-                                td { (s.status.as_str()) }
+                                td { (super::layout::session_words(s.status)) }
                                 td.num { @if let Some(a) = pipeline::stored_analysis(s) { (format!("{:.2}", a.insights.overall_frustration_score)) } @else { "—" } }
                                 td { (when(s.started_at)) }
                                 td {

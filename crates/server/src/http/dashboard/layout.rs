@@ -167,3 +167,16 @@ pub fn study_words(s: crate::domain::StudyStatus) -> &'static str {
         StudyStatus::Closed => "Closed",
     }
 }
+
+/// A session's status in words, as the tester and the business read it.
+pub fn session_words(s: crate::domain::SessionStatus) -> &'static str {
+    use crate::domain::SessionStatus;
+    match s {
+        SessionStatus::Active => "Running",
+        SessionStatus::Paused => "Paused",
+        SessionStatus::Completed => "Completed, being analysed",
+        SessionStatus::Analyzed => "Awaiting the tester's decision",
+        SessionStatus::Confirmed => "Confirmed",
+        SessionStatus::Abandoned => "Abandoned",
+    }
+}

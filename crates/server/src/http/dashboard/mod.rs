@@ -12,6 +12,7 @@ mod business;
 mod charts;
 mod inbox;
 mod layout;
+pub mod progress;
 mod session;
 mod settings;
 mod study_form;
@@ -45,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/studies", get(business::studies))
         .route("/app/studies/new", get(study_form::new_page).post(study_form::create))
         .route("/app/studies/{id}", get(business::study))
+        .route("/app/studies/{id}/progress", get(progress::progress))
+        .route("/app/assets/progress.js", get(progress::script))
         .route("/app/studies/{id}/edit", get(study_form::edit_page).post(study_form::edit))
         .route("/app/studies/{id}/launch", post(study_form::launch))
         .route("/app/studies/{id}/close", post(study_form::close))

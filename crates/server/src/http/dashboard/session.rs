@@ -87,7 +87,7 @@ fn report_view(
         p { a href={"/app/studies/" (s.study_id)} { "← " (study_title) } }
         h1 { (tester_label(s)) " · " (study_title) }
         dl.facts {
-            dt { "Status" } dd { (s.status.as_str()) }
+            dt { "Status" } dd { (super::layout::session_words(s.status)) }
             dt { "Started" } dd { (when(s.started_at)) }
             @if let Some(c) = s.completed_at { dt { "Completed" } dd { (when(c)) " (" (svg::clock(c - s.started_at - s.paused_ms)) " active)" } }
             @if let Some(v) = &s.variant { dt { "Variant" } dd { (v) } }
