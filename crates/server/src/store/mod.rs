@@ -69,7 +69,11 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(e.to_string()),
-            sqlx::Error::Database(ref db) => match db.code().as_deref().map(outage_of_code) {
+            sqlx::Error::Database(ref db) => match db
+                .code()
+                .as_deref()
+                .map(|c| outage_of_code(c, db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()))
+            {
                 Some(Some(Outage::Full)) => Self::Full(e.to_string()),
                 Some(Some(Outage::Down)) => Self::Unavailable(e.to_string()),
                 _ => Self::Other(e.to_string()),
@@ -87,10 +91,12 @@ enum Outage {
     Down,
 }
 
-/// Classifies a database error code: SQLite's (extended) result codes as decimal numbers,
-/// PostgreSQL's SQLSTATEs. `None`: the query's own failure (constraint, syntax, …).
-fn outage_of_code(code: &str) -> Option<Outage> {
-    if let Ok(n) = code.parse::<i32>() {
+/// Classifies a database error code: SQLite's (extended) result codes as decimal numbers
+/// (`sqlite`), else PostgreSQL's SQLSTATEs. `None`: the query's own failure (constraint,
+/// syntax, …).
+fn outage_of_code(code: &str, sqlite: bool) -> Option<Outage> {
+    if sqlite {
+        let Ok(n) = code.parse::<i32>() else { return None };
         // SQLite: the primary code is the low byte of the extended one.
         return match n & 0xff {
             13 => Some(Outage::Full),    // SQLITE_FULL: the volume is full
@@ -175,15 +181,15 @@ mod outage_tests {
 
     #[test]
     fn database_codes_that_are_outages_not_bugs() {
-        assert_eq!(outage_of_code("13"), Some(Outage::Full)); // SQLITE_FULL
-        assert_eq!(outage_of_code("778"), Some(Outage::Down)); // SQLITE_IOERR_WRITE
-        assert_eq!(outage_of_code("5"), Some(Outage::Down)); // SQLITE_BUSY
-        assert_eq!(outage_of_code("2067"), None); // SQLITE_CONSTRAINT_UNIQUE
-        assert_eq!(outage_of_code("53100"), Some(Outage::Full));
-        assert_eq!(outage_of_code("57P01"), Some(Outage::Down)); // admin_shutdown
-        assert_eq!(outage_of_code("57P03"), Some(Outage::Down)); // cannot_connect_now
-        assert_eq!(outage_of_code("08006"), Some(Outage::Down));
-        assert_eq!(outage_of_code("23505"), None); // unique_violation
-        assert_eq!(outage_of_code("42P01"), None); // undefined_table: a bug, stays a 500
+        assert_eq!(outage_of_code("13", true), Some(Outage::Full)); // SQLITE_FULL
+        assert_eq!(outage_of_code("778", true), Some(Outage::Down)); // SQLITE_IOERR_WRITE
+        assert_eq!(outage_of_code("5", true), Some(Outage::Down)); // SQLITE_BUSY
+        assert_eq!(outage_of_code("2067", true), None); // SQLITE_CONSTRAINT_UNIQUE
+        assert_eq!(outage_of_code("53100", false), Some(Outage::Full));
+        assert_eq!(outage_of_code("57P01", false), Some(Outage::Down)); // admin_shutdown
+        assert_eq!(outage_of_code("57P03", false), Some(Outage::Down)); // cannot_connect_now
+        assert_eq!(outage_of_code("08006", false), Some(Outage::Down));
+        assert_eq!(outage_of_code("23505", false), None); // unique_violation
+        assert_eq!(outage_of_code("42P01", false), None); // undefined_table: a bug, stays a 500
     }
 }
