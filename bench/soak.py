@@ -142,7 +142,9 @@ class World:
                 self.on_job = 1
             job = self.job
         sid, token = tester_session(self.api, job, n)
-        s = [sid, "Token " + token, int(time.time() * 1000) - 3_600_000, 0, threading.Lock()]
+        # [id, auth, next timestamp, events sent, lock (one request at a time, as an extension
+        # sends), closed (completed: no more ingestion)]
+        s = [sid, "Token " + token, int(time.time() * 1000) - 3_600_000, 0, threading.Lock(), False]
         with self.lock:
             self.sessions.append(s)
 
@@ -176,12 +178,14 @@ def one_op(world, client):
     if r < 0.55:
         s = world.pick()
         with s[4]:
+            if s[5]:
+                return
             items = [{"eventType": ("click", "scroll", "input", "focus")[i % 4], "targetSelector": f"#el{i % 23}",
                       "timestamp": s[2] + i * 40, "url": "https://shop.example.com/p"} for i in range(100)]
             s[2] += 100 * 40
             s[3] += 100
-        client.call("POST", "/api/data/events", {"sessionId": s[0], "batch": items}, {"authorization": s[1]},
-                    label="ingest")
+            client.call("POST", "/api/data/events", {"sessionId": s[0], "batch": items}, {"authorization": s[1]},
+                        label="ingest")
     elif r < 0.75:
         which = random.random()
         if which < 0.34:
@@ -221,6 +225,7 @@ def lifecycle(world, stop):
         if s is None:
             continue
         with s[4]:
+            s[5] = True
             st, _ = client.call("POST", f"/api/sessions/{s[0]}/complete", {}, {"authorization": s[1]},
                                 label="complete")
         if st == 200:
