@@ -32,6 +32,12 @@ run abuse.sh env ABUSE_BIN="$BIN" ABUSE_SECONDS=1 ABUSE_REQUESTS=200 bench/abuse
 run flow.sh env BENCH_POSTGRES_URL="${OPENSCOUTER_TEST_POSTGRES_URL:-}" bench/flow.sh 3 1
 run dashboard.sh env PROFILE=debug bench/dashboard.sh
 run recordings.sh bench/recordings.sh -
+soak_out=$(mktemp -d)
+run soak.sh env SOAK_CAPACITY_S=2 SOAK_SAMPLE_S=2 SOAK_CYCLE_S=1 bench/soak.sh 4 sqlite "$soak_out"
+if [ -n "${OPENSCOUTER_TEST_POSTGRES_URL:-}" ]; then
+  run "soak.sh postgres" env SOAK_CAPACITY_S=2 SOAK_SAMPLE_S=2 SOAK_CYCLE_S=1 bench/soak.sh 4 postgres "$soak_out"
+fi
+rm -rf "$soak_out"
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAIL: bench scripts that stopped: ${failed[*]}" >&2

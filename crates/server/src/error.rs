@@ -34,6 +34,10 @@ pub enum AppError {
     /// An optional integration or the store is unavailable (503).
     #[error("{0}")]
     Unavailable(String),
+    /// The store is down, restarting or out of space: a retry after the given whole seconds
+    /// may work (503 + `Retry-After`). The message never names the cause (it is logged).
+    #[error("{message}")]
+    StoreOutage { message: &'static str, retry_after_secs: u64 },
     /// The server is saturated (the password hashing queue is full); retrying after the
     /// given whole seconds will work (503 + `Retry-After`).
     #[error("Server busy, retry in {0} s")]
@@ -74,7 +78,11 @@ impl From<crate::store::StoreError> for AppError {
             StoreError::Conflict(what) => Self::Unprocessable(what),
             StoreError::Unavailable(cause) => {
                 tracing::error!(error = %cause, "store unavailable");
-                Self::Unavailable("Service temporarily unavailable".into())
+                Self::StoreOutage { message: "Service temporarily unavailable", retry_after_secs: 1 }
+            }
+            StoreError::Full(cause) => {
+                tracing::error!(error = %cause, "store full: writes fail until space is freed");
+                Self::StoreOutage { message: "Storage is full; retry later", retry_after_secs: 30 }
             }
             StoreError::Other(cause) => Self::Internal(cause),
         }

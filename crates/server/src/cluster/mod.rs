@@ -85,7 +85,11 @@ pub fn start(redis: Option<&Arc<redis::RedisConn>>, store: &Arc<dyn Store>) -> O
     tokio::spawn(async move {
         let mut last_warned: Option<std::time::Instant> = None;
         while let Some(inv) = rx.recv().await {
-            if let Err(e) = publisher.publish(&inv).await
+            let sent = publisher.publish(&inv).await;
+            if sent.is_err() {
+                metrics::counter!("redis_fallbacks_total", "use" => "invalidation_publish").increment(1);
+            }
+            if let Err(e) = sent
                 && last_warned.is_none_or(|at| at.elapsed().as_secs() >= 60)
             {
                 // Other nodes fall back on the cache TTL for this one.

@@ -152,10 +152,17 @@ impl InvalidationBus for RedisBus {
 
     async fn subscribe(&self, store: Arc<dyn Store>) {
         let mut logged = false;
+        // Set once a subscription was lost or could not be made, so its return is logged.
+        let mut down = false;
         loop {
             match self.conn.client().get_async_pubsub().await {
                 Ok(mut pubsub) => match pubsub.subscribe(CHANNEL).await {
                     Ok(()) => {
+                        if down {
+                            tracing::info!(
+                                "Redis invalidation subscription restored; identity cache dropped"
+                            );
+                        }
                         logged = false;
                         // Whatever was published while this node was not listening is lost.
                         store.apply_invalidation(&Invalidation::All);
@@ -167,15 +174,20 @@ impl InvalidationBus for RedisBus {
                                 store.apply_invalidation(&inv);
                             }
                         }
+                        metrics::counter!("redis_fallbacks_total", "use" => "invalidation_subscription")
+                            .increment(1);
                         tracing::warn!("lost the Redis invalidation subscription; reconnecting");
+                        down = true;
                     }
                     Err(e) if !logged => {
+                        down = true;
                         tracing::warn!(error = ?e.kind(), "cannot SUBSCRIBE to Redis; retrying every second");
                         logged = true;
                     }
                     Err(_) => {}
                 },
                 Err(e) if !logged => {
+                    down = true;
                     tracing::warn!(error = ?e.kind(), "cannot connect to Redis for invalidations; retrying every second");
                     logged = true;
                 }

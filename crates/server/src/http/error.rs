@@ -17,7 +17,9 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-        AppError::Unavailable(_) | AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::Unavailable(_) | AppError::Busy(_) | AppError::StoreOutage { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -34,7 +36,9 @@ impl IntoResponse for AppError {
             other => other.to_string(),
         };
         let mut response = (status, Envelope::error(message)).into_response();
-        if let Self::RateLimited(secs) | Self::Busy(secs) = self {
+        if let Self::RateLimited(secs) | Self::Busy(secs) | Self::StoreOutage { retry_after_secs: secs, .. } =
+            self
+        {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response

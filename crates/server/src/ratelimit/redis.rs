@@ -5,7 +5,7 @@
 //! never an error.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use async_trait::async_trait;
 
@@ -61,6 +61,8 @@ pub struct RedisLimiter {
     on_failure: LimiterFallback,
     /// Epoch ms of the last "Redis unavailable" log line (one a minute at most).
     last_logged: AtomicI64,
+    /// Whether the last decision fell back (so the first one through Redis again is logged).
+    degraded: AtomicBool,
     clock: crate::clock::SharedClock,
     /// Decide on `clock` instead of the Redis server's `TIME` (tests replaying a sequence).
     on_injected_clock: bool,
@@ -74,6 +76,7 @@ impl RedisLimiter {
             fallback: InProcessLimiter::new(clock.clone()),
             on_failure,
             last_logged: AtomicI64::new(i64::MIN),
+            degraded: AtomicBool::new(false),
             clock,
             on_injected_clock: false,
         }
@@ -124,8 +127,16 @@ impl RedisLimiter {
 impl RateLimiter for RedisLimiter {
     async fn check(&self, key: &str, quota: Quota, cost: u32) -> Decision {
         match self.in_redis(key, quota, cost).await {
-            Ok(d) => d,
+            Ok(d) => {
+                if self.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!("shared rate limiter available again");
+                    self.last_logged.store(i64::MIN, Ordering::Relaxed);
+                }
+                d
+            }
             Err(why) => {
+                self.degraded.store(true, Ordering::Relaxed);
+                metrics::counter!("redis_fallbacks_total", "use" => "rate_limit").increment(1);
                 self.log_unavailable(&why);
                 let limit = cells::limit_of(quota);
                 match self.on_failure {

@@ -765,7 +765,9 @@ async fn call_tool(
     let run = run_tool(state, p, &call.base, name, args).await;
     match run {
         Ok((summary, structured)) => Ok(Ok(tool_result(summary, structured))),
-        Err(e @ (AppError::Internal(_) | AppError::Unavailable(_))) => Err(McpError::App(e)),
+        Err(e @ (AppError::Internal(_) | AppError::Unavailable(_) | AppError::StoreOutage { .. })) => {
+            Err(McpError::App(e))
+        }
         Err(e) => Ok(Ok(tool_error(&e.to_string()))),
     }
 }

@@ -67,7 +67,9 @@ impl OAuthError {
             Self::InvalidTarget(_) => "invalid_target",
             Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
             Self::InvalidClientMetadata(_) => "invalid_client_metadata",
-            Self::SlowDown(_) | Self::Server(AppError::Unavailable(_)) => "temporarily_unavailable",
+            Self::SlowDown(_) | Self::Server(AppError::Unavailable(_) | AppError::StoreOutage { .. }) => {
+                "temporarily_unavailable"
+            }
             Self::Server(_) => "server_error",
         }
     }
@@ -84,7 +86,9 @@ impl OAuthError {
             | Self::InvalidRedirectUri(m)
             | Self::InvalidClientMetadata(m) => m.clone(),
             Self::SlowDown(_) => "Too many registrations; try again later".into(),
-            Self::Server(AppError::Unavailable(_)) => "Service temporarily unavailable".into(),
+            Self::Server(AppError::Unavailable(_) | AppError::StoreOutage { .. }) => {
+                "Service temporarily unavailable".into()
+            }
             Self::Server(_) => "Internal server error".into(),
         }
     }
@@ -389,7 +393,7 @@ pub enum Trouble {
 
 fn trouble(e: impl Into<AppError>) -> Refusal {
     match e.into() {
-        AppError::Unavailable(_) => Refusal::Server(Trouble::Unavailable),
+        AppError::Unavailable(_) | AppError::StoreOutage { .. } => Refusal::Server(Trouble::Unavailable),
         other => {
             tracing::error!(error = %other, "OAuth authorization page failed");
             Refusal::Server(Trouble::Internal)

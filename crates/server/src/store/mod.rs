@@ -52,9 +52,14 @@ pub enum StoreError {
     /// A uniqueness clash; the message names the field (`email: already registered`).
     #[error("{0}")]
     Conflict(String),
-    /// The database cannot be reached (pool timeout, I/O).
+    /// The database cannot be reached or is restarting (pool timeout, I/O, a connection the
+    /// server closed, `57P01`, …).
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The database's volume is full (SQLite `SQLITE_FULL`, PostgreSQL `disk_full`): reads
+    /// still work, writes fail until space returns.
+    #[error("store full: {0}")]
+    Full(String),
     #[error("store error: {0}")]
     Other(String),
 }
@@ -63,11 +68,57 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::RowNotFound => Self::NotFound,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Self::Unavailable(e.to_string())
-            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(e.to_string()),
+            sqlx::Error::Database(ref db) => match db
+                .code()
+                .as_deref()
+                .map(|c| outage_of_code(c, db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()))
+            {
+                Some(Some(Outage::Full)) => Self::Full(e.to_string()),
+                Some(Some(Outage::Down)) => Self::Unavailable(e.to_string()),
+                _ => Self::Other(e.to_string()),
+            },
             other => Self::Other(other.to_string()),
         }
+    }
+}
+
+/// What a database error code says about the database itself, when it is not the query's
+/// fault: out of space, or down/restarting/overloaded (retrying later will work).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outage {
+    Full,
+    Down,
+}
+
+/// Classifies a database error code: SQLite's (extended) result codes as decimal numbers
+/// (`sqlite`), else PostgreSQL's SQLSTATEs. `None`: the query's own failure (constraint,
+/// syntax, …).
+fn outage_of_code(code: &str, sqlite: bool) -> Option<Outage> {
+    if sqlite {
+        let Ok(n) = code.parse::<i32>() else { return None };
+        // SQLite: the primary code is the low byte of the extended one.
+        return match n & 0xff {
+            13 => Some(Outage::Full),    // SQLITE_FULL: the volume is full
+            10 => Some(Outage::Down),    // SQLITE_IOERR: disk I/O error
+            5 | 6 => Some(Outage::Down), // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout
+            _ => None,
+        };
+    }
+    match code {
+        // disk_full
+        "53100" => Some(Outage::Full),
+        // insufficient_resources (out of memory, too many connections), admin/crash shutdown,
+        // cannot connect now (starting up or shutting down), connection exceptions,
+        // read-only transaction on a standby after a failover
+        c if c.starts_with("53") || c.starts_with("57P") || c.starts_with("08") || c == "25006" => {
+            Some(Outage::Down)
+        }
+        _ => None,
     }
 }
 
@@ -128,4 +179,23 @@ pub trait Store:
     /// PostgreSQL: `LISTEN`s and applies other nodes' invalidations, reconnecting by itself;
     /// returns only when it cannot (re)connect. SQLite: never returns (nothing to hear).
     async fn listen_invalidations(&self) -> StoreResult<()>;
+}
+
+#[cfg(test)]
+mod outage_tests {
+    use super::{Outage, outage_of_code};
+
+    #[test]
+    fn database_codes_that_are_outages_not_bugs() {
+        assert_eq!(outage_of_code("13", true), Some(Outage::Full)); // SQLITE_FULL
+        assert_eq!(outage_of_code("778", true), Some(Outage::Down)); // SQLITE_IOERR_WRITE
+        assert_eq!(outage_of_code("5", true), Some(Outage::Down)); // SQLITE_BUSY
+        assert_eq!(outage_of_code("2067", true), None); // SQLITE_CONSTRAINT_UNIQUE
+        assert_eq!(outage_of_code("53100", false), Some(Outage::Full));
+        assert_eq!(outage_of_code("57P01", false), Some(Outage::Down)); // admin_shutdown
+        assert_eq!(outage_of_code("57P03", false), Some(Outage::Down)); // cannot_connect_now
+        assert_eq!(outage_of_code("08006", false), Some(Outage::Down));
+        assert_eq!(outage_of_code("23505", false), None); // unique_violation
+        assert_eq!(outage_of_code("42P01", false), None); // undefined_table: a bug, stays a 500
+    }
 }

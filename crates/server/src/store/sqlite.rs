@@ -3,7 +3,10 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Connection as _;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::StoreError;
 use super::sql::{Db, SqlStore};
@@ -37,6 +40,7 @@ pub async fn connect(url: &str, readers: u32, page_size: u32) -> Result<SqlStore
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))
+        .after_release(|conn, _| Box::pin(async move { outside_any_transaction(conn).await }))
         .connect_with(options.clone())
         .await?;
     // An in-memory database exists once per connection, so it cannot have separate readers.
@@ -50,4 +54,27 @@ pub async fn connect(url: &str, readers: u32, page_size: u32) -> Result<SqlStore
             .await?
     };
     Ok(SqlStore::new(Db::Sqlite { reader, writer }))
+}
+
+/// Whether the writer connection may go back to the pool: only when no transaction is open,
+/// neither in sqlx's bookkeeping nor in SQLite itself (a `BEGIN` that fails means one is).
+///
+/// After `SQLITE_FULL` (a full volume) SQLite may roll a transaction back by itself; sqlx's
+/// `ROLLBACK` on drop then fails and its depth counter stays at 1, or a transaction stays open
+/// that nobody will commit. Either way the next request's `BEGIN` became a `SAVEPOINT` inside a
+/// transaction that was never committed: its 200 promised rows that were lost when the
+/// process stopped (found by `bench/faults.sh full`). A connection in either state is closed
+/// (SQLite rolls back what it held) and the pool opens a fresh one.
+async fn outside_any_transaction(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Executor as _;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing the SQLite writer connection: a transaction was left open");
+        return Ok(false);
+    }
+    if conn.execute("BEGIN").await.is_err() {
+        tracing::warn!("closing the SQLite writer connection: SQLite still holds a transaction");
+        return Ok(false);
+    }
+    conn.execute("ROLLBACK").await?;
+    Ok(true)
 }

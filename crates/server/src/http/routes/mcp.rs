@@ -134,7 +134,9 @@ fn failure(e: McpError, id: Value, principal: &Principal, base: &str) -> Respons
                     tracing::error!(error = %cause, "MCP request failed");
                     (-32603, "Internal error".to_owned())
                 }
-                AppError::Unavailable(_) => (-32603, "Service temporarily unavailable".to_owned()),
+                AppError::Unavailable(_) | AppError::StoreOutage { .. } => {
+                    (-32603, "Service temporarily unavailable".to_owned())
+                }
                 AppError::BadRequest(m) => (-32600, m.clone()),
                 other => (-32001, other.to_string()),
             };
