@@ -13,6 +13,7 @@ pub mod notifications;
 pub mod oauth;
 pub mod pipeline;
 pub mod postgres;
+pub mod recordings;
 pub mod scheduler;
 pub mod sessions;
 pub(crate) mod sql;
@@ -31,6 +32,7 @@ pub use governance::*;
 pub use notifications::*;
 pub use oauth::*;
 pub use pipeline::*;
+pub use recordings::*;
 pub use scheduler::*;
 pub use sessions::*;
 pub use sql::SqlStore;
@@ -105,6 +107,7 @@ pub trait Store:
     + OAuthStore
     + BillingStore
     + ErasureJournalStore
+    + RecordingStore
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -13,6 +13,7 @@ pub mod notifications;
 pub mod oauth;
 pub mod ops;
 pub mod quiz;
+pub mod recording;
 pub mod reports;
 pub mod sdk;
 pub mod sessions;

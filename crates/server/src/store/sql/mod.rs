@@ -388,6 +388,7 @@ mod telegram;
 mod flow;
 mod notifications;
 mod pipeline;
+mod recordings;
 mod scheduler;
 mod sessions;
 mod studies;
