@@ -31,6 +31,7 @@ mod queue;
 mod ratelimit;
 mod recorded;
 mod recorder_cases;
+mod recording;
 mod reports;
 mod request_schema;
 mod scheduler;

@@ -66,7 +66,9 @@ async fn screen(
         Some(e) if e == "identity" || e.is_empty() => false,
         Some(e) if e == "gzip" || e == "x-gzip" => true,
         Some(e) => {
-            return Err(AppError::BadRequest(format!("Content-Encoding {e} is not supported (gzip or none)")));
+            return Err(AppError::BadRequest(format!(
+                "Content-Encoding {e} is not supported (gzip or none)"
+            )));
         }
     };
     let body = body.map_err(|e| {
