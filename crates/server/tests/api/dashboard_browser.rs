@@ -21,7 +21,7 @@ use crate::webdriver::{Browser, require_browser};
 const ENTER: &str = "\u{E007}";
 
 /// The axe-core source, if installed.
-fn axe_source() -> Option<String> {
+pub fn axe_source() -> Option<String> {
     let path = std::env::var("OPENSCOUTER_AXE_JS").ok().filter(|p| !p.is_empty()).or_else(|| {
         let p = target_dir().join("axe/node_modules/axe-core/axe.min.js");
         p.exists().then(|| p.display().to_string())
@@ -30,7 +30,7 @@ fn axe_source() -> Option<String> {
 }
 
 /// Runs axe-core (WCAG 2.0/2.1 A and AA rules) on the current page; returns its violations.
-async fn axe(b: &Browser, source: &str) -> Vec<Value> {
+pub async fn axe(b: &Browser, source: &str) -> Vec<Value> {
     b.execute(&format!("{source}\n;return typeof window.axe;"), json!([])).await;
     let res = b
         .execute_async(
@@ -96,7 +96,7 @@ async fn text(b: &Browser) -> String {
 }
 
 /// Signs in through the form with the keyboard (type, then Enter), landing on `next`.
-async fn sign_in(b: &Browser, base: &str, who: &Account, next: &str) {
+pub async fn sign_in(b: &Browser, base: &str, who: &Account, next: &str) {
     b.goto(&format!(
         "{base}/app/signin?next={}",
         url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()

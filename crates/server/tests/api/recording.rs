@@ -371,3 +371,119 @@ async fn erasure_and_retention_delete_the_recording(b: Backend) {
         app.state.store.recording_head(&openscouter_server::domain::Tenant::All, &e.sid).await.unwrap();
     assert!(head.is_none());
 }
+
+async fn analysed_recording(app: &TestApp) -> Rec {
+    let r = recording_session(app, "Pay for the socks", true).await;
+    let events = fixture(app, "dead-submit", 0);
+    let study = app.get(&format!("/api/jobs/{}", r.job), Some(&r.biz.bearer())).await;
+    let task = study.ok()["tasks"][0]["taskId"].as_str().unwrap().to_owned();
+    let chunk = json!({"sessionId": r.sid, "chunkId": "all", "taskId": task, "events": events});
+    post_chunk(app, &r.tt, &chunk, true).await.ok();
+    let attempt = json!({"tasks": [{"taskId": task, "outcome": "abandon", "seq": 1,
+        "startedAt": app.at(0), "endedAt": app.at(12_000)}]});
+    app.post(&format!("/api/sessions/{}/feedback", r.sid), attempt, Some(&r.tt)).await.ok();
+    let done = json!({"completedAt": app.at(13_000)});
+    app.post(&format!("/api/sessions/{}/complete", r.sid), done, Some(&r.tt)).await.ok();
+    let findings = app.analyzed(&r.sid, &r.biz.bearer()).await;
+    assert!(!findings.is_empty());
+    r
+}
+
+both!(the_replay_page_has_markers_under_its_own_csp);
+
+async fn the_replay_page_has_markers_under_its_own_csp(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let r = analysed_recording(&app).await;
+    let page = app.get(&format!("/app/sessions/{}/replay", r.sid), Some(&r.biz.bearer())).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'")
+            && !csp.contains("unsafe-eval")
+            && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+    assert!(page.text.contains(r#"<script src="/app/assets/rrweb-replay.js">"#));
+    assert!(!page.text.contains("<script>"), "no inline script");
+    assert!(page.text.contains("class=\"marker\""), "markers: {}", page.text);
+    assert!(page.text.contains("Finding") && page.text.contains("Critical moment"), "{}", page.text);
+    // the session page links to it; the player and the data are served from the binary
+    let s = app.get(&format!("/app/sessions/{}", r.sid), Some(&r.biz.bearer())).await;
+    assert!(s.text.contains(&format!("/app/sessions/{}/replay", r.sid)));
+    let js = app.get("/app/assets/rrweb-replay.js", None).await;
+    assert!(js.status == 200 && js.text.contains("rrwebReplay"));
+    let data = app.get(&format!("/app/sessions/{}/recording.json", r.sid), Some(&r.biz.bearer())).await;
+    assert_eq!(data.body.as_array().unwrap().len(), 41);
+    // another business: not found
+    let other = app.signup("business").await;
+    assert_eq!(app.get(&format!("/app/sessions/{}/replay", r.sid), Some(&other.bearer())).await.status, 404);
+}
+
+/// The replay page in Chromium: rrweb's player rebuilds the recording in a frame sandboxed
+/// without scripts, the markers seek it from the keyboard, axe-core finds nothing serious, and
+/// a screenshot goes to `target/screenshots/replay.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_page_in_chromium() {
+    use crate::dashboard_browser::{axe, axe_source, sign_in};
+    let Some(browser) = crate::webdriver::Browser::launch_or_skip().await else { return };
+    let Some(app) = TestApp::with_system_clock(Backend::Sqlite, &[]).await else { return };
+    let served = app.serve_http().await;
+    let r = analysed_recording(&app).await;
+    let b = &browser;
+    sign_in(b, &served.base, &r.biz, "/app/studies").await;
+    b.goto(&format!("{}/app/sessions/{}/replay", served.base, r.sid)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut status = String::new();
+    while std::time::Instant::now() < deadline {
+        status = b
+            .execute("return document.getElementById('replay-status').textContent;", json!([]))
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        if status.contains("events loaded") || status.contains("could not") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(status.contains("41 events loaded"), "{status}");
+    let sandbox = b
+        .execute(
+            "const f = document.querySelector('#replay iframe'); return f && f.getAttribute('sandbox');",
+            json!([]),
+        )
+        .await;
+    assert_eq!(sandbox, json!("allow-same-origin"), "the replayed page runs no script");
+    let rebuilt = b
+        .execute(
+            "const f = document.querySelector('#replay iframe'); return f.contentDocument.body.innerText;",
+            json!([]),
+        )
+        .await;
+    assert!(rebuilt.as_str().unwrap_or("").contains("Checkout"), "{rebuilt}");
+    // a marker, from the keyboard: focus it, Enter; the position moves to it
+    let marker = b.find("button.marker").await;
+    let at = b.execute("return document.querySelector('button.marker').dataset.at;", json!([])).await;
+    b.send_keys(&marker, "\u{E007}").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pos = b.execute("return document.getElementById('replay-seek').value;", json!([])).await;
+    assert_eq!(
+        pos.as_str().map(|p| p.parse::<i64>().unwrap()),
+        at.as_str().map(|a| a.parse::<i64>().unwrap())
+    );
+    let shots = crate::recorder_cases::target_dir().join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    b.screenshot(&shots.join("replay.png")).await;
+    match axe_source() {
+        Some(src) => {
+            let v = axe(b, &src).await;
+            let serious: Vec<&Value> =
+                v.iter().filter(|x| matches!(x["impact"].as_str(), Some("serious" | "critical"))).collect();
+            assert!(serious.is_empty(), "axe-core on the replay page: {serious:#?}");
+        }
+        None if crate::webdriver::require_browser() => panic!("OPENSCOUTER_AXE_JS is required"),
+        None => eprintln!("note: axe-core not installed, accessibility scan skipped"),
+    }
+    browser.quit().await;
+}

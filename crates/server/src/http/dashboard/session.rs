@@ -56,11 +56,12 @@ pub async fn page(
         let body = confirmation(&session, &title, &rows, &viewer, saved)?;
         return Ok(layout::page(&format!("Check the findings · {title}"), &viewer, "/app/tester", body));
     }
-    let body = report_view(&session, &title, &rows)?;
+    let recorded = crate::services::recording::summary_of(&state, &session).await?.is_some();
+    let body = report_view(&session, &title, &rows, recorded)?;
     Ok(layout::page(&format!("{} · {title}", tester_label(&session)), &viewer, "/app/studies", body))
 }
 
-fn report_view(s: &Session, study_title: &str, rows: &[FindingRow]) -> AppResult<Markup> {
+fn report_view(s: &Session, study_title: &str, rows: &[FindingRow], recorded: bool) -> AppResult<Markup> {
     let stored = pipeline::stored_analysis(s);
     let findings = parse_findings(rows)?;
     let origin = s.started_at;
@@ -78,6 +79,7 @@ fn report_view(s: &Session, study_title: &str, rows: &[FindingRow]) -> AppResult
                 a href={"/app/sessions/" (s.id) "/export?format=ndjson"} download { "NDJSON" } " · "
                 a href={"/app/sessions/" (s.id) "/export?format=csv"} download { "CSV" }
             }
+            @if recorded { dt { "Screen recording" } dd { a href={"/app/sessions/" (s.id) "/replay"} { "Replay with the findings" } } }
         }
         @match &stored {
             None => { h2 { "Frustration" } p { "Not analysed yet." } }
