@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 export BIN="$target/debug/openscouter"
-cargo build -q -p openscouter-server --bin openscouter --example ingest_ceiling
+cargo build -q -p openscouter-server --bin openscouter --example ingest_ceiling --example recording_ceiling
 
 failed=()
 run() { # name, command...
@@ -32,6 +32,7 @@ run abuse.sh env ABUSE_BIN="$BIN" ABUSE_SECONDS=1 ABUSE_REQUESTS=200 bench/abuse
 run flow.sh env BENCH_POSTGRES_URL="${OPENSCOUTER_TEST_POSTGRES_URL:-}" bench/flow.sh 3 1
 run dashboard.sh env PROFILE=debug bench/dashboard.sh
 run recordings.sh bench/recordings.sh -
+run screen.sh bench/screen.sh 1 0.25
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAIL: bench scripts that stopped: ${failed[*]}" >&2
