@@ -487,3 +487,122 @@ async fn replay_page_in_chromium() {
     }
     browser.quit().await;
 }
+
+/// The rrweb package's UMD build: `OPENSCOUTER_RRWEB_JS`, else `<target>/rrweb/…` as `.ci/run`
+/// installs it.
+fn rrweb_source() -> Option<String> {
+    let path = std::env::var("OPENSCOUTER_RRWEB_JS").ok().filter(|p| !p.is_empty()).or_else(|| {
+        let p = crate::recorder_cases::target_dir().join("rrweb/node_modules/rrweb/dist/rrweb.umd.min.cjs");
+        p.exists().then(|| p.display().to_string())
+    })?;
+    std::fs::read_to_string(path).ok()
+}
+
+/// The real rrweb recorder in Chromium beside `/sdk/recorder.js`, on the same runs of the
+/// dead-control and the form page: rrweb is injected into every document (DevTools'
+/// `addScriptToEvaluateOnNewDocument`, the page untouched; it starts recording just after
+/// `load`, as a recorder started from inside the load event kept chromedriver's navigation
+/// from ever completing) and records while the scripted
+/// tester struggles; recorder.js's items go to one session, rrweb's chunks to another; both
+/// are analysed and must find the same barriers (criterion and selector).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rrweb_in_chromium_finds_what_the_recorder_finds() {
+    use crate::browser::{PageServer, PageVars, delivered, drive};
+    use crate::recorder_cases::{Outcome, PAGES};
+    let Some(rrweb_js) = rrweb_source() else {
+        assert!(
+            !crate::webdriver::require_browser(),
+            "OPENSCOUTER_RRWEB_JS (the rrweb npm package) is required"
+        );
+        eprintln!(
+            "skipped: the rrweb npm package is not installed (.ci/run installs it, OPENSCOUTER_RRWEB_JS)"
+        );
+        return;
+    };
+    let Some(browser) = crate::webdriver::Browser::launch_or_skip().await else { return };
+    let b = &browser;
+    let inject = format!(
+        "{rrweb_js}\n;window.__rr = [];window.addEventListener('load', function () {{ setTimeout(function () {{\
+         window.rrweb.record({{ emit: function (e) {{ window.__rr.push(e); }} }}); }}, 50); }});"
+    );
+    b.cmd(
+        reqwest::Method::POST,
+        "/goog/cdp/execute",
+        Some(json!({"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": {"source": inject}})),
+    )
+    .await;
+    let app = TestApp::with_system_clock(Backend::Sqlite, &[]).await.unwrap();
+    let api = app.serve_http().await;
+    let biz = app.signup("business").await;
+    let pages: Vec<_> =
+        PAGES.iter().filter(|p| p.name == "dead-submit" || p.name == "date-colour-error").collect();
+    let mut body = study_body();
+    body["prototypeUrl"] = json!("http://127.0.0.1/");
+    body["settings"]["recordScreen"] = json!(true);
+    body["targeting"]["testerCount"] = json!(6);
+    body["tasks"] = pages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({"title": p.task, "description": p.task, "successCriteria": "Done", "order": i + 1}))
+        .collect();
+    let job = app.launched_study(&biz, body).await;
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    let tasks = study.ok()["tasks"].as_array().unwrap().clone();
+    for page in pages {
+        let task =
+            tasks.iter().find(|t| t["title"] == page.task).unwrap()["taskId"].as_str().unwrap().to_owned();
+        let mut sessions = Vec::new();
+        for _ in 0..2 {
+            let tester = app.tester().await;
+            let (sid, token) = app.session(&tester, &job).await;
+            let tt = format!("Token {token}");
+            let consent = json!({"version": "v1", "streams": {"events": true, "screenshots": true}});
+            app.post(&format!("/api/sessions/{sid}/consent"), consent, Some(&tt)).await.ok();
+            sessions.push((sid, tt));
+        }
+        let ((js_sid, js_tt), (rr_sid, rr_tt)) = (sessions[0].clone(), sessions[1].clone());
+        let server = PageServer::start(PageVars {
+            api: api.base.clone(),
+            endpoint: api.base.clone(),
+            session: js_sid.clone(),
+            token: js_tt.trim_start_matches("Token ").to_owned(),
+            task: task.clone(),
+        })
+        .await;
+        let started_at = openscouter_server::domain::format_ms(chrono::Utc::now().timestamp_millis());
+        drive(b, page, &server.base).await;
+        let ended_at = openscouter_server::domain::format_ms(chrono::Utc::now().timestamp_millis());
+        delivered(b).await;
+        let events = b.execute("return window.__rr;", json!([])).await;
+        let events = events.as_array().cloned().unwrap_or_default();
+        assert!(events.iter().any(|e| e["type"] == 2), "rrweb took a full snapshot: {} events", events.len());
+        b.goto("about:blank").await;
+        let half = events.len() / 2;
+        for (i, part) in [&events[..half], &events[half..]].into_iter().enumerate() {
+            let chunk =
+                json!({"sessionId": rr_sid, "chunkId": format!("c{i}"), "taskId": task, "events": part});
+            let res = post_chunk(&app, &rr_tt, &chunk, i == 0).await;
+            assert_eq!(res.ok()["accepted"].as_u64(), Some(part.len() as u64), "{}", res.text);
+        }
+        let mut outcomes = Vec::new();
+        for (sid, tt) in [(&js_sid, &js_tt), (&rr_sid, &rr_tt)] {
+            let attempt = json!({"taskId": task, "outcome": page.outcome, "seq": page.seq,
+                "startedAt": started_at, "endedAt": ended_at});
+            app.post(&format!("/api/sessions/{sid}/feedback"), json!({"tasks": [attempt]}), Some(tt))
+                .await
+                .ok();
+            app.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(tt)).await.ok();
+            app.analyzed(sid, &biz.bearer()).await;
+            let out = Outcome::read(&app, page.name, sid, &biz.bearer()).await;
+            eprintln!("{}: {}", if sid == &js_sid { "recorder.js" } else { "rrweb" }, out.describe());
+            let mut found: Vec<(String, Option<String>)> =
+                out.findings.iter().map(|(c, sel, _, _)| (c.clone(), sel.clone())).collect();
+            found.sort();
+            outcomes.push(found);
+        }
+        assert!(!outcomes[0].is_empty(), "{}: recorder.js found nothing", page.name);
+        assert_eq!(outcomes[1], outcomes[0], "{}: rrweb's findings vs recorder.js's", page.name);
+        drop(server);
+    }
+    browser.quit().await;
+}
