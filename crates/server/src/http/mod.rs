@@ -114,8 +114,10 @@ impl Modify for Security {
 }
 
 /// The routers (API under auth + rate limits, ops outside) and the OpenAPI document.
-fn parts()
--> (Router<AppState>, (Router<AppState>, Router<AppState>), Router<AppState>, utoipa::openapi::OpenApi) {
+/// The ingestion routers: `/api/data/*` (2 MiB) and the screen recordings (their own limit).
+type IngestGroups = (Router<AppState>, Router<AppState>);
+
+fn parts() -> (Router<AppState>, IngestGroups, Router<AppState>, utoipa::openapi::OpenApi) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::me::router())
@@ -236,7 +238,7 @@ fn limited(routes: Router<AppState>, limit: usize) -> Router<AppState> {
 
 fn assemble(
     api: Router<AppState>,
-    (ingest, screen): (Router<AppState>, Router<AppState>),
+    (ingest, screen): IngestGroups,
     ops: Router<AppState>,
     state: AppState,
 ) -> Router {

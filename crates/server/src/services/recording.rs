@@ -237,12 +237,12 @@ pub fn process(json: &[u8], mut tape: Tape, window: Option<(i64, i64)>) -> AppRe
                 return Err(m.0);
             }
         };
-        if let Some((started_at, now)) = window {
-            if let Err(why) = check_window(ts, started_at, now) {
-                let m = format!("events[{index}].timestamp: {why}");
-                refused = Some(AppError::Unprocessable(m.clone()));
-                return Err(m);
-            }
+        if let Some((started_at, now)) = window
+            && let Err(why) = check_window(ts, started_at, now)
+        {
+            let m = format!("events[{index}].timestamp: {why}");
+            refused = Some(AppError::Unprocessable(m.clone()));
+            return Err(m);
         }
         first.get_or_insert(ts);
         last = last.max(ts);
@@ -381,10 +381,10 @@ pub async fn ingest(state: &App, caller: &Principal, body: Bytes, gzipped: bool)
         derived: 0,
         recording,
     };
-    if let Some(id) = &chunk_id {
-        if state.store.has_chunk(&session.id, id).await? {
-            return Ok(duplicate(summary(state, &tenant, &session.id).await?.unwrap_or_else(empty)));
-        }
+    if let Some(id) = &chunk_id
+        && state.store.has_chunk(&session.id, id).await?
+    {
+        return Ok(duplicate(summary(state, &tenant, &session.id).await?.unwrap_or_else(empty)));
     }
     for _ in 0..APPEND_TRIES {
         let head = state.store.recording_head(&tenant, &session.id).await?;

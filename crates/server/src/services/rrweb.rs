@@ -187,20 +187,21 @@ fn is_masked_field(tag: &str, input_type: Option<&str>) -> bool {
 fn mask_node(v: &mut Value, in_textarea: bool) {
     let Some(o) = v.as_object_mut() else { return };
     let ty = o.get("type").and_then(Value::as_i64);
-    if ty == Some(node::TEXT) && in_textarea {
-        if let Some(Value::String(t)) = o.get_mut("textContent") {
-            *t = stars(t);
-        }
+    if ty == Some(node::TEXT)
+        && in_textarea
+        && let Some(Value::String(t)) = o.get_mut("textContent")
+    {
+        *t = stars(t);
     }
     let tag = o.get("tagName").and_then(Value::as_str).map(str::to_ascii_lowercase).unwrap_or_default();
-    if ty == Some(node::ELEMENT) {
-        if let Some(Value::Object(attrs)) = o.get_mut("attributes") {
-            let input_type = attrs.get("type").and_then(Value::as_str).map(str::to_owned);
-            if is_masked_field(&tag, input_type.as_deref()) {
-                if let Some(Value::String(val)) = attrs.get_mut("value") {
-                    *val = stars(val);
-                }
-            }
+    if ty == Some(node::ELEMENT)
+        && let Some(Value::Object(attrs)) = o.get_mut("attributes")
+    {
+        let input_type = attrs.get("type").and_then(Value::as_str).map(str::to_owned);
+        if is_masked_field(&tag, input_type.as_deref())
+            && let Some(Value::String(val)) = attrs.get_mut("value")
+        {
+            *val = stars(val);
         }
     }
     if let Some(Value::Array(children)) = o.get_mut("childNodes") {
@@ -304,14 +305,13 @@ impl Tape {
 
     fn step(&self, id: u32, el: &Node) -> String {
         let mut s = el.tag.clone();
-        if let Some(name) = el.attr("name") {
-            if !name.is_empty()
-                && ["input", "select", "textarea", "button"].contains(&el.tag.as_str())
-                && name.len() < 64
-            {
-                let clean: String = name.chars().filter(|c| *c != '"' && *c != '\\').collect();
-                s.push_str(&format!("[name=\"{clean}\"]"));
-            }
+        if let Some(name) = el.attr("name")
+            && !name.is_empty()
+            && ["input", "select", "textarea", "button"].contains(&el.tag.as_str())
+            && name.len() < 64
+        {
+            let clean: String = name.chars().filter(|c| *c != '"' && *c != '\\').collect();
+            s.push_str(&format!("[name=\"{clean}\"]"));
         }
         if let Some(class) = el.attr("class") {
             for c in class
@@ -684,15 +684,15 @@ impl Tape {
                 self.selection = len;
                 // A selection that lands right after a click (a double or triple click whose
                 // selectionchange came late) belongs to it, as recorder.js reads it at the click.
-                if len > 0 {
-                    if let Some(o) = self.open.iter_mut().rev().find(|o| {
+                if len > 0
+                    && let Some(o) = self.open.iter_mut().rev().find(|o| {
                         o.item.event_type == "click"
                             && ts - o.item.ts <= 300
                             && o.item.selection_length.is_none()
-                    }) {
-                        o.item.selection_length = Some(len);
-                        out.derived.push(o.item.clone());
-                    }
+                    })
+                {
+                    o.item.selection_length = Some(len);
+                    out.derived.push(o.item.clone());
                 }
             }
             _ => {}
@@ -769,10 +769,10 @@ impl Tape {
                 let id = Self::node_id(a.get("id"));
                 let known = id.and_then(|i| self.nodes.get(&i));
                 let field = known.is_none_or(|n| is_masked_field(&n.tag, n.attr("type")));
-                if field {
-                    if let Some(Value::String(v)) = a.get_mut("attributes").and_then(|m| m.get_mut("value")) {
-                        *v = stars(v);
-                    }
+                if field
+                    && let Some(Value::String(v)) = a.get_mut("attributes").and_then(|m| m.get_mut("value"))
+                {
+                    *v = stars(v);
                 }
             }
         }
@@ -780,10 +780,10 @@ impl Tape {
             for t in texts.iter_mut() {
                 let id = Self::node_id(t.get("id"));
                 let parent = id.and_then(|i| self.nodes.get(&i)).and_then(|n| n.parent);
-                if self.in_textarea(parent) {
-                    if let Some(Value::String(v)) = t.get_mut("value") {
-                        *v = stars(v);
-                    }
+                if self.in_textarea(parent)
+                    && let Some(Value::String(v)) = t.get_mut("value")
+                {
+                    *v = stars(v);
                 }
             }
         }
@@ -1068,4 +1068,88 @@ fn kept_attrs(attrs: &Map<String, Value>, tag: &str) -> Vec<(String, String)> {
         out.push((k.clone(), s));
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn el(id: i64, tag: &str, attrs: Value, kids: Value) -> Value {
+        json!({"type": 2, "id": id, "tagName": tag, "attributes": attrs, "childNodes": kids})
+    }
+
+    fn page() -> Value {
+        json!({"type": 2, "timestamp": 1000, "data": {"node": {"type": 0, "id": 1, "childNodes": [
+            el(2, "html", json!({}), json!([el(3, "body", json!({}), json!([
+                el(4, "form", json!({"id": "checkout"}), json!([
+                    el(5, "input", json!({"name": "card", "value": "4242"}), json!([])),
+                    el(6, "button", json!({"class": "btn is-active btn-pay"}), json!([{"type": 3, "id": 7, "textContent": " Pay  now "}])),
+                    el(8, "button", json!({}), json!([{"type": 3, "id": 9, "textContent": "Back"}])),
+                ])),
+                el(10, "p", json!({}), json!([{"type": 3, "id": 11, "textContent": "one two three"}])),
+            ]))]))
+        ]}}})
+    }
+
+    fn run(tape: &mut Tape, events: Vec<Value>) -> Vec<Derived> {
+        let mut out = Chunk::default();
+        for (i, mut e) in events.into_iter().enumerate() {
+            tape.event(&mut e, i, &mut out).unwrap();
+        }
+        tape.end_chunk(&mut out);
+        out.derived
+    }
+
+    #[test]
+    fn snapshot_values_are_masked_and_selectors_follow_the_recorder() {
+        let mut tape = Tape::new();
+        let mut snap = page();
+        let mut out = Chunk::default();
+        tape.event(&mut snap, 0, &mut out).unwrap();
+        assert!(!snap.to_string().contains("4242"));
+        assert_eq!(tape.selector_of(6), "#checkout > button.btn.btn-pay:nth-of-type(1)");
+        assert_eq!(tape.selector_of(5), "#checkout > input[name=\"card\"]");
+        assert_eq!(tape.text_of(6).as_deref(), Some("Pay now"));
+        assert_eq!(tape.role_of(6).as_deref(), Some("button"));
+        assert_eq!(tape.role_of(5).as_deref(), Some("text"));
+        assert_eq!(tape.actionable(7), Some(6));
+        assert_eq!(tape.word_count(), Some(6));
+    }
+
+    #[test]
+    fn clicks_count_mutations_across_chunks_and_typing_merges() {
+        let mut tape = Tape::new();
+        let click = |ts: i64| json!({"type": 3, "timestamp": ts, "data": {"source": 2, "type": 2, "id": 7, "x": 3.4, "y": 5}});
+        let key =
+            |ts: i64, t: &str| json!({"type": 3, "timestamp": ts, "data": {"source": 5, "id": 5, "text": t}});
+        let d = run(&mut tape, vec![page(), key(1100, "4"), key(1200, "42"), key(1300, "4"), click(1500)]);
+        let inputs: Vec<&Derived> = d.iter().filter(|e| e.event_type == "input").collect();
+        // one way, then the other: two bursts, as recorder.js makes them
+        assert_eq!(inputs.len(), 2, "{d:?}");
+        assert_eq!((inputs[0].input_length, inputs[0].deletions), (Some(2), Some(0)));
+        assert_eq!((inputs[1].input_length, inputs[1].deletions), (Some(1), Some(1)));
+        let c = d.iter().find(|e| e.event_type == "click").unwrap();
+        assert_eq!((c.mutations, c.x), (Some(0), Some(3.0)));
+        // the page answers 600 ms later, in the next chunk: the same click, updated
+        let m = json!({"type": 3, "timestamp": 2100, "data": {"source": 0, "texts": [], "removes": [], "attributes": [{"id": 6, "attributes": {"class": "btn busy"}}], "adds": []}});
+        let d2 = run(&mut tape, vec![m]);
+        let c2 = d2.iter().find(|e| e.event_type == "click").unwrap();
+        assert_eq!((c2.client_id.as_str(), c2.mutations), (c.client_id.as_str(), Some(1)));
+        // past its window, a mutation changes nothing
+        let late = json!({"type": 3, "timestamp": 2600, "data": {"source": 0, "texts": [], "removes": [], "attributes": [{"id": 6, "attributes": {"class": "x"}}], "adds": []}});
+        assert!(run(&mut tape, vec![late]).iter().all(|e| e.event_type != "click"));
+    }
+
+    #[test]
+    fn malformed_events_name_their_index() {
+        let mut tape = Tape::new();
+        let mut out = Chunk::default();
+        let mut bad = json!({"type": 9, "timestamp": 1});
+        assert!(tape.event(&mut bad, 3, &mut out).unwrap_err().0.starts_with("events[3]"));
+        let mut bad = json!({"type": 3, "timestamp": 1, "data": 5});
+        assert!(tape.event(&mut bad, 0, &mut out).is_err());
+    }
 }
