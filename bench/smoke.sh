@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 export BIN="$target/debug/openscouter"
-cargo build -q -p openscouter-server --bin openscouter --example ingest_ceiling
+cargo build -q -p openscouter-server --bin openscouter --example ingest_ceiling --example recording_ceiling
 
 failed=()
 run() { # name, command...
@@ -38,6 +38,7 @@ if [ -n "${OPENSCOUTER_TEST_POSTGRES_URL:-}" ]; then
   run "soak.sh postgres" env SOAK_CAPACITY_S=2 SOAK_SAMPLE_S=2 SOAK_CYCLE_S=1 bench/soak.sh 4 postgres "$soak_out"
 fi
 rm -rf "$soak_out"
+run screen.sh bench/screen.sh 1 0.25
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAIL: bench scripts that stopped: ${failed[*]}" >&2

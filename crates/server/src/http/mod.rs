@@ -115,7 +115,10 @@ impl Modify for Security {
 }
 
 /// The routers (API under auth + rate limits, ops outside) and the OpenAPI document.
-fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+/// The ingestion routers: `/api/data/*` (2 MiB) and the screen recordings (their own limit).
+type IngestGroups = (Router<AppState>, Router<AppState>);
+
+fn parts() -> (Router<AppState>, IngestGroups, Router<AppState>, utoipa::openapi::OpenApi) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::me::router())
@@ -123,6 +126,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .merge(routes::admin::router())
         .merge(routes::studies::router())
         .merge(routes::sessions::router())
+        .merge(routes::recording::router())
         .merge(routes::analysis::router())
         .merge(routes::reports::router())
         .merge(routes::research::router())
@@ -142,6 +146,10 @@ fn parts() -> (Router<AppState>, Router<AppState>, Router<AppState>, utoipa::ope
         .split_for_parts();
     let (ingest, ingest_doc) = routes::ingest::router().split_for_parts();
     doc.merge(ingest_doc);
+    // Screen recordings: their own, larger body limit (api.md §5.1).
+    let (screen, screen_doc) = routes::recording::screen_router().split_for_parts();
+    doc.merge(screen_doc);
+    let ingest = (ingest, screen);
     let (ops, ops_doc) = OpenApiRouter::new()
         .routes(routes!(routes::ops::healthz))
         .routes(routes!(routes::ops::readyz))
@@ -221,7 +229,7 @@ pub fn router(state: AppState) -> Router {
 /// Wraps `api` (auth, rate limits, body limit) and `ops` routes in the shared middleware
 /// stack. Public so tests can mount extra routes (e.g. one that panics) under the real stack.
 pub fn with_middleware(api: Router<AppState>, ops: Router<AppState>, state: AppState) -> Router {
-    assemble(api, Router::new(), ops, state)
+    assemble(api, (Router::new(), Router::new()), ops, state)
 }
 
 /// A route group with its body limit: a declared length over it is refused before reading,
@@ -234,7 +242,7 @@ fn limited(routes: Router<AppState>, limit: usize) -> Router<AppState> {
 
 fn assemble(
     api: Router<AppState>,
-    ingest: Router<AppState>,
+    (ingest, screen): IngestGroups,
     ops: Router<AppState>,
     state: AppState,
 ) -> Router {
@@ -242,6 +250,7 @@ fn assemble(
     // Ingestion has its own, larger body limit.
     let api = limited(api, config.max_body_bytes)
         .merge(limited(ingest, config.ingest_max_body_bytes))
+        .merge(limited(screen, crate::services::recording::WIRE_LIMIT))
         .layer(from_fn_with_state(state.clone(), middleware::rate_limit::auth_and_rate_limit));
     // The dashboard: the same auth and limits (its cookie becomes the Authorization header in
     // `dashboard::web::pages`, below, which also renders its errors as pages).

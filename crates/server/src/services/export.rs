@@ -53,6 +53,10 @@ async fn session_header(state: &App, s: &Session) -> AppResult<Value> {
     if let Some(a) = study.definition.analysis {
         line["analysis"] = a;
     }
+    // The screen recording's health (api.md §5.1): a recording that cannot be replayed says so.
+    if let Some(r) = crate::services::recording::summary_of(state, s).await? {
+        line["recording"] = serde_json::to_value(r).unwrap_or(Value::Null);
+    }
     Ok(line)
 }
 

@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod pipeline;
 pub mod postgres;
 pub mod research;
+pub mod recordings;
 pub mod scheduler;
 pub mod sessions;
 pub(crate) mod sql;
@@ -34,6 +35,7 @@ pub use notifications::*;
 pub use oauth::*;
 pub use pipeline::*;
 pub use research::*;
+pub use recordings::*;
 pub use scheduler::*;
 pub use sessions::*;
 pub use sql::SqlStore;
@@ -162,6 +164,7 @@ pub trait Store:
     + ErasureJournalStore
     + ResearchStore
     + TeamStore
+    + RecordingStore
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -97,7 +97,7 @@ fn now() -> String {
 }
 
 /// Waits until the recorder on the page has delivered everything it captured.
-async fn delivered(b: &Browser) -> Value {
+pub async fn delivered(b: &Browser) -> Value {
     let started = Instant::now();
     loop {
         let status = b
@@ -129,7 +129,7 @@ async fn type_into(b: &Browser, css: &str, text: &str) {
 }
 
 /// The scripted tester of each page. `base` is the page server's base URL.
-async fn drive(b: &Browser, page: &Page, base: &str) {
+pub async fn drive(b: &Browser, page: &Page, base: &str) {
     let url = |p: &str| format!("{base}/{}/{p}", page.dir);
     let page = page.name;
     match page {

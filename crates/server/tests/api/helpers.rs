@@ -146,7 +146,7 @@ pub fn test_config(db: &TestDb, overrides: &[(&str, &str)]) -> Config {
 
 /// With `OPENSCOUTER_STATUS_LOG=FILE`, every response status the suite sees is appended to
 /// FILE as `METHOD PATH STATUS`; `tests/openapi_statuses.rs` checks them against the document.
-fn record_status(method: &Method, path: &str, status: StatusCode) {
+pub fn record_status(method: &Method, path: &str, status: StatusCode) {
     if let Ok(file) = std::env::var("OPENSCOUTER_STATUS_LOG") {
         use std::io::Write;
         let path = path.split('?').next().unwrap_or(path);

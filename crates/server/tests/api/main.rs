@@ -36,6 +36,7 @@ mod recorded;
 mod recorder_cases;
 mod report_browser;
 mod recovery;
+mod recording;
 mod reports;
 mod request_schema;
 mod scheduler;

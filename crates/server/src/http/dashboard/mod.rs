@@ -13,6 +13,7 @@ mod charts;
 mod inbox;
 mod layout;
 pub mod progress;
+mod replay;
 mod session;
 mod settings;
 mod study_form;
@@ -60,6 +61,11 @@ pub fn router() -> Router<AppState> {
         .route("/app/sessions/{id}", get(session::page))
         .route("/app/sessions/{id}/confirm", post(session::confirm))
         .route("/app/sessions/{id}/export", get(session::export))
+        .route("/app/sessions/{id}/replay", get(replay::page))
+        .route("/app/sessions/{id}/recording.json", get(replay::data))
+        .route("/app/assets/rrweb-replay.js", get(replay::player_js))
+        .route("/app/assets/rrweb-replay.css", get(replay::player_css))
+        .route("/app/assets/replay.js", get(replay::page_js))
         .route("/app/tester", get(tester::home))
         .route("/app/admin/testers", get(admin::testers))
         .route("/app/admin/testers/{id}/suspend", post(admin::suspend))

@@ -58,7 +58,8 @@ pub async fn page(
         return Ok(layout::page(&format!("Check the findings · {title}"), &viewer, "/app/tester", body));
     }
     let words = research::testers_words(&state, &caller, &session).await?;
-    let body = report_view(&session, &title, &rows, hidden, &words)?;
+    let recorded = crate::services::recording::summary_of(&state, &session).await?.is_some();
+    let body = report_view(&session, &title, &rows, hidden, &words, recorded)?;
     Ok(layout::page(&format!("{} · {title}", tester_label(&session)), &viewer, "/app/studies", body))
 }
 
@@ -68,6 +69,7 @@ fn report_view(
     rows: &[FindingRow],
     hidden: HiddenFindings,
     tw: &TestersWords,
+    recorded: bool,
 ) -> AppResult<Markup> {
     let stored = pipeline::stored_analysis(s);
     let findings = parse_findings(rows)?;
@@ -97,6 +99,7 @@ fn report_view(
                 a href={"/app/sessions/" (s.id) "/export?format=ndjson"} download { "NDJSON" } " · "
                 a href={"/app/sessions/" (s.id) "/export?format=csv"} download { "CSV" }
             }
+            @if recorded { dt { "Screen recording" } dd { a href={"/app/sessions/" (s.id) "/replay"} { "Replay with the findings" } } }
         }
         @match &stored {
             None => { h2 { "Frustration" } p { "Not analysed yet." } }

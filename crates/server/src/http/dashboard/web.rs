@@ -212,7 +212,8 @@ pub async fn pages(State(state): State<AppState>, mut req: Request, next: Next) 
         res = error_page(&state, res, &method, &target, had_cookie).await;
     }
     let h = res.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    // A page may bring its own (the replay page allows this origin's scripts); else this one.
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(CSP));
     h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&format!("app;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0))
     {

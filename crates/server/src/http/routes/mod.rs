@@ -15,6 +15,7 @@ pub mod oauth;
 pub mod ops;
 pub mod org;
 pub mod quiz;
+pub mod recording;
 pub mod reports;
 pub mod research;
 pub mod sdk;

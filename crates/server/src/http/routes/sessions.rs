@@ -67,6 +67,10 @@ pub struct SessionOut {
     /// analysed, else Agent 1's latest real-time snapshot; null before either.
     #[schema(value_type = Option<Object>)]
     pub analysis: Option<serde_json::Value>,
+    /// The screen recording's totals and health (api.md §5.1) on `GET /api/sessions/:id`;
+    /// absent when the session has none (and in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<crate::services::recording::RecordingOut>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -89,6 +93,7 @@ pub fn session_out(s: Session, viewer: Role, viewer_id: &str, now: i64) -> Sessi
         started_at: format_ms(s.started_at),
         completed_at: s.completed_at.map(format_ms),
         analysis,
+        recording: None,
         created_at: format_ms(s.created_at),
         updated_at: format_ms(s.updated_at),
     }
@@ -298,7 +303,10 @@ async fn get_session(
 ) -> AppResult<Envelope<SessionReadOut>> {
     Ok(ok(match sessions::view(&state, &caller, &id).await? {
         sessions::SessionView::Full(s) => {
-            SessionReadOut::Session(Box::new(session_out(*s, caller.role, &caller.user_id, state.now())))
+            let recording = crate::services::recording::summary_of(&state, &s).await?;
+            let mut out = session_out(*s, caller.role, &caller.user_id, state.now());
+            out.recording = recording;
+            SessionReadOut::Session(Box::new(out))
         }
         sessions::SessionView::Briefing(b) => SessionReadOut::Briefing(Box::new(briefing_out(*b))),
     }))

@@ -506,6 +506,8 @@ impl GovernanceStore for SqlStore {
                 "DELETE FROM telegram_offers WHERE tester_id = $1",
                 "DELETE FROM notifications WHERE user_id = $1 OR dedup_key LIKE '%' || $1 || '%' OR data LIKE '%' || $1 || '%'",
                 "DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE tester_id = $1)",
+                "DELETE FROM recording_chunks WHERE session_id IN (SELECT id FROM sessions WHERE tester_id = $1)",
+                "DELETE FROM recordings WHERE session_id IN (SELECT id FROM sessions WHERE tester_id = $1)",
                 "DELETE FROM facial WHERE session_id IN (SELECT id FROM sessions WHERE tester_id = $1)",
                 "DELETE FROM voice WHERE session_id IN (SELECT id FROM sessions WHERE tester_id = $1)",
                 "DELETE FROM session_notes WHERE session_id IN (SELECT id FROM sessions WHERE tester_id = $1)",

@@ -389,6 +389,7 @@ mod flow;
 mod notifications;
 mod pipeline;
 mod research;
+mod recordings;
 mod scheduler;
 mod sessions;
 mod studies;

@@ -208,6 +208,8 @@ impl SchedulerStore for SqlStore {
                 "DELETE FROM events WHERE session_id = $1",
                 "DELETE FROM facial WHERE session_id = $1",
                 "DELETE FROM voice WHERE session_id = $1",
+                "DELETE FROM recording_chunks WHERE session_id = $1",
+                "DELETE FROM recordings WHERE session_id = $1",
             ] {
                 deleted += sqlx::query(sql).bind(session_id).execute(&mut *tx).await?.rows_affected();
             }

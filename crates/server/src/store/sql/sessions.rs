@@ -474,6 +474,7 @@ impl SessionStore for SqlStore {
             Tenant::All => ("", None),
         };
         let select = format!("SELECT status, {consent_col} FROM sessions WHERE id = $1{cond}");
+        let events_batch = matches!(batch, StreamBatch::Events(_));
         write!(self, p => {
             let mut tx = p.begin().await?;
             // Checked inside the transaction: a concurrent `complete` or consent withdrawal
@@ -547,6 +548,26 @@ impl SessionStore for SqlStore {
                     }
                 ),
             };
+            let recorded = events_batch
+                && stored > 0
+                && sqlx::query_as::<_, (i32,)>("SELECT 1 FROM recordings WHERE session_id = $1")
+                    .bind(session_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+            if recorded {
+                // An action the screen recording already gave (a derived `rr:` event of the same
+                // type within TWIN_MS) is now the recorder's own: the derived copy goes.
+                sqlx::query(
+                    "DELETE FROM events WHERE session_id = $1 AND client_id LIKE 'rr:%' \
+                     AND EXISTS (SELECT 1 FROM events o WHERE o.session_id = $1 AND o.event_type = events.event_type \
+                     AND (o.client_id IS NULL OR o.client_id NOT LIKE 'rr:%') AND o.ts >= events.ts - $2 AND o.ts <= events.ts + $2)",
+                )
+                .bind(session_id)
+                .bind(crate::store::TWIN_MS)
+                .execute(&mut *tx)
+                .await?;
+            }
             tx.commit().await?;
             Ok(Guarded::Done(IngestCounts { stored, duplicates: total - stored }))
         })
