@@ -87,7 +87,7 @@ fn shell(title: &str, viewer: Option<&Viewer>, current: &str, body: Markup) -> M
                     }
                 }
                 main #main tabindex="-1" { (body) }
-                footer.site { p { "OpenScouter — usability testing with neurodivergent testers. This dashboard runs without script." } }
+                footer.site { p { "OpenScouter — usability testing with neurodivergent testers. Every page works without script." } }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The dashboard at `/app`: server-rendered pages (maud, compiled into the binary) for
-//! businesses, testers and admins, over the same services as the JSON API. No script, every
-//! asset embedded, a strict CSP; signed in with a cookie that carries the ordinary access token,
+//! businesses, testers and admins, over the same services as the JSON API. No script but two
+//! first-party ones where they earn their place (a running study's progress, the replay player),
+//! every asset embedded, a strict CSP; signed in with a cookie that carries the ordinary access token,
 //! so the API's own authentication, rate limits and revocation apply unchanged.
 //!
 //! Handlers follow the API's rule: extract, call one service, render. Errors are the one

@@ -93,8 +93,8 @@ pub async fn page(
         }
     }
     markers.sort_by_key(|m| m.at);
-    let start = crate::services::ingest::parse_time(summary.started_at.as_deref().unwrap_or("")).unwrap_or(0);
-    let end = crate::services::ingest::parse_time(summary.ended_at.as_deref().unwrap_or("")).unwrap_or(start);
+    let start = crate::domain::stream::parse_time(summary.started_at.as_deref().unwrap_or("")).unwrap_or(0);
+    let end = crate::domain::stream::parse_time(summary.ended_at.as_deref().unwrap_or("")).unwrap_or(start);
     let title = study.definition.title.clone();
     let viewer = Viewer::new(&state, &caller);
     let secs = |ms: i64| format!("{}:{:02}", ms.max(0) / 60_000, (ms.max(0) / 1000) % 60);

@@ -22,7 +22,8 @@ use crate::http::state::AppState;
 /// The cookie holding the ordinary access token (24 h, spec §1.4) for the dashboard's pages.
 pub const COOKIE: &str = "os_session";
 
-/// The dashboard's CSP: nothing but this origin's stylesheet and images; no script at all.
+/// The dashboard's CSP: nothing but this origin's stylesheet and images; no script. The two
+/// pages with a first-party script set their own (`progress::CSP`, `replay::CSP`).
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// `Set-Cookie` for a signed-in dashboard: HttpOnly, SameSite=Strict, scoped to `/app`, and
