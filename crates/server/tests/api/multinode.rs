@@ -232,6 +232,9 @@ async fn two_nodes_never_run_one_queue_item_twice() {
     assert_eq!(nodes.len(), 2, "both nodes took work: {nodes:?}");
 }
 
+/// One run of a queue item: (kind, subject, item, worker).
+type Run = (QueueKind, String, String, String);
+
 /// api.md §11 on two worker nodes (two workers each, the real handlers) sharing one
 /// PostgreSQL database: three testers complete and confirm through node A's API while both
 /// nodes run the queue. Each step ran exactly once: one Agent 2 and one Agent 3 per session,
@@ -257,7 +260,7 @@ async fn two_worker_nodes_run_each_step_of_the_flow_once() {
     assert_eq!(app.drain_jobs().await, 0, "nothing pending before the testers finish");
 
     // (kind, subject, item, worker) of every run.
-    let runs: Arc<Mutex<Vec<(QueueKind, String, String, String)>>> = Arc::default();
+    let runs: Arc<Mutex<Vec<Run>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
     for (node, state) in [("a", app.state.app.clone()), ("b", node_b.app.clone())] {
