@@ -1,7 +1,7 @@
 //! The study runs by itself (api.md §11): from the testers' sessions to the study report with
 //! nobody calling an agent; a failing step is marked, told and left behind.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
 
@@ -482,4 +482,89 @@ async fn an_abandoned_tester_tries_again_and_reaches_the_report(b: Backend) {
     // The business lists all five sessions, the tester's three tries among them.
     let listed = app.get(&format!("/api/jobs/{job}/sessions"), Some(&biz.bearer())).await;
     assert_eq!(listed.body["metadata"]["total"], 5, "{}", listed.text);
+}
+
+/// Migration 0015 rebuilds SQLite's `sessions` inside the migrator's transaction, foreign keys
+/// on, their check deferred to the commit (decision 200). Re-run on a database full of
+/// sessions and rows that reference them (events, findings, task attempts, notes): a copy that
+/// loses a referenced session fails at the commit and changes nothing; the real one keeps
+/// every row, every reference valid, and the partial unique index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_rebuild_of_0015_keeps_every_session_and_its_references() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use std::str::FromStr;
+    let app = TestApp::new(Backend::Sqlite).await.unwrap();
+    let biz = app.signup("business").await;
+    let mut body = study_body();
+    body["targeting"]["testerCount"] = json!(5);
+    let job = app.launched_study(&biz, body).await;
+    let testers = three_completed(&app, &biz, &job).await;
+    app.drain_jobs().await;
+    let abandoned_by = app.tester().await;
+    let (gone, gone_token) = app.session(&abandoned_by, &job).await;
+    app.post(&format!("/api/sessions/{gone}/abandon"), json!({}), Some(&format!("Token {gone_token}")))
+        .await
+        .ok();
+    let options = SqliteConnectOptions::from_str(&app.db.url).unwrap().foreign_keys(true);
+    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+    let counts = || {
+        let pool = pool.clone();
+        async move {
+            let mut out = Vec::new();
+            for table in ["sessions", "events", "findings", "study_testers"] {
+                let (n,): (i64,) =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                out.push(n);
+            }
+            out
+        }
+    };
+    let before = counts().await;
+    assert_eq!(before[0], 4);
+    assert!(before[1] > 0 && before[2] > 0, "{before:?}");
+    let sql = openscouter_server::store::migrate::SQLITE.iter().find(|m| m.version == 15).unwrap().sql;
+
+    // A rebuild that loses a referenced session: the deferred check fails the commit.
+    let victim = &testers[0].1;
+    let broken = sql.replacen(
+        "INSERT INTO sessions (",
+        &format!("DELETE FROM sessions_0015 WHERE id = '{victim}';\nINSERT INTO sessions ("),
+        1,
+    );
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(broken)).execute(&mut *tx).await.unwrap();
+    let err = tx.commit().await.expect_err("a lost reference must fail the commit");
+    assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+    assert_eq!(counts().await, before, "nothing changed");
+
+    // The real one.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(counts().await, before);
+    let violations: Vec<(String,)> =
+        sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check").fetch_all(&pool).await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    let (index,): (String,) =
+        sqlx::query_as("SELECT sql FROM sqlite_master WHERE name = 'sessions_one_open_per_tester'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(index.contains("WHERE status <> 'abandoned'"), "{index}");
+    pool.close().await;
+    // The app reads on as before, and the abandoned tester may start again.
+    let s = app.get(&format!("/api/sessions/{victim}"), Some(&biz.bearer())).await;
+    assert_eq!(s.ok()["status"], "analyzed", "{}", s.text);
+    assert!(
+        !app.get(&format!("/api/sessions/{victim}/findings"), Some(&biz.bearer()))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    app.session(&abandoned_by, &job).await;
 }
