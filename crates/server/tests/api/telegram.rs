@@ -492,6 +492,20 @@ async fn the_flow_tells_a_linked_tester_in_telegram(b: Backend) {
     let biz = app.signup("business").await;
     let tester = app.tester().await;
     link(&app, &tester, 777, 1).await;
+    // A try abandoned: the offer's Accept button starts a new session (api.md §11).
+    let first_job = app.launched_study(&biz, study_body()).await;
+    app.drain_jobs().await;
+    update(&app, button(2, 777, &format!("accept:{first_job}"))).await;
+    let mine = app.get(&format!("/api/sessions?jobId={first_job}"), Some(&tester.bearer())).await;
+    let tried = mine.ok()[0]["sessionId"].as_str().unwrap().to_owned();
+    let res = app.post(&format!("/api/sessions/{tried}/abandon"), json!({}), Some(&tester.bearer())).await;
+    assert_eq!(res.ok()["status"], "abandoned");
+    update(&app, button(3, 777, &format!("accept:{first_job}"))).await;
+    app.drain_jobs().await;
+    let mine = app.get(&format!("/api/sessions?jobId={first_job}"), Some(&tester.bearer())).await;
+    assert_eq!(mine.body["metadata"]["total"], 2, "{}", mine.text);
+    let last = bot.to_chat(777).last().cloned().unwrap();
+    assert!(!last["text"].as_str().unwrap().contains("already started"), "{last}");
     let job = app.launched_study(&biz, study_body()).await; // reminderAfterHours: 24
     let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
     let task = study.ok()["tasks"][0]["taskId"].as_str().unwrap().to_owned();
