@@ -1,6 +1,7 @@
 /*! OpenScouter recorder v1 (docs/recorder.md). <script src=".../sdk/recorder.js" data-session
  * data-token data-task data-endpoint> auto-starts; or OpenScouter.start({session, token, task,
- * endpoint}), .pause() .resume() .setTask(id) .flush() .stop() .status(). Typed text is never
+ * endpoint}), .pause() .resume() .setTask(id) .add(stream, items) .briefing() .flush() .stop()
+ * .status(). Reads its briefing first and sends only the streams it allows. Typed text is never
  * read, only its length. */
 (function () {
   'use strict';
@@ -12,6 +13,9 @@
   var pfx = rnd(), seq = 0, lastUrl = '', hoverEl = null, hoverAt = 0, scrollAt = 0, trail = 0;
   var fields = new WeakMap(), typing = new Set(), held = new Set(), winFocus = null, away = null, script = D.currentScript;
   var muts = 0, mo = null, watching = 0;
+  // The session's briefing (GET /api/sessions/:id): nothing goes out before it, and only the
+  // streams it allows. Facial, voice and screen items come from the host through add().
+  var brief = null, extra = { facial: [], voice: [], screen: [] }, xin = {};
 
   // A per-page-load prefix of clientIds: page loads of one session never collide.
   function rnd() { return Date.now().toString(36) + Math.random().toString(36).slice(2, 8); }
@@ -58,12 +62,12 @@
   }
 
   // --- queue and delivery --------------------------------------------------------------
-  function push(type, sel, extra, at) {
-    if (state !== 'recording') return;
+  function push(type, sel, more, at) {
+    if (state !== 'recording' || (brief && !brief.streams.events)) return;
     var it = { clientId: pfx + '-' + ++seq, eventType: type, targetSelector: sel || '',
       timestamp: new Date(at || Date.now()).toISOString(), url: pageUrl() };
     if (cfg.task) it.taskId = cfg.task;
-    for (var k in extra) if (extra[k] != null) it[k] = extra[k];
+    for (var k in more) if (more[k] != null) it[k] = more[k];
     if (queue.push(it) > MAXQ) n.dropped += queue.splice(0, queue.length - MAXQ).length;
     if (queue.length >= BATCH) send(); else later(EVERY);
   }
@@ -82,14 +86,59 @@
     if (watching <= 0 && mo) { mo.disconnect(); mo = null; }
   }
   function later(ms) { if (!timer && !inflight) timer = setTimeout(guard(function () { timer = 0; send(); }), ms); }
+  // Items of add() not yet delivered.
+  function extras() {
+    var k = 0;
+    for (var s in extra) k += extra[s].length + (xin[s] ? xin[s].length : 0);
+    return k;
+  }
   // flush() resolves when all is delivered, or after a failed attempt.
   function settle(failed) {
-    if (failed || (!queue.length && !inflight) || state === 'stopped') waiters.splice(0).forEach(function (w) { w(status()); });
+    if (failed || (!queue.length && !inflight && !extras()) || state === 'stopped') waiters.splice(0).forEach(function (w) { w(status()); });
   }
-  function post(batch, keepalive) {
-    return fetch(cfg.endpoint + '/api/data/events', { method: 'POST', keepalive: keepalive, credentials: 'omit',
-      headers: { 'Content-Type': 'application/json', Authorization: 'Token ' + cfg.token },
-      body: JSON.stringify({ sessionId: cfg.session, batch: batch }) });
+  function req(path, body, keepalive) {
+    return fetch(cfg.endpoint + path, { method: body ? 'POST' : 'GET', keepalive: keepalive, credentials: 'omit',
+      headers: body ? { 'Content-Type': 'application/json', Authorization: 'Token ' + cfg.token } : { Authorization: 'Token ' + cfg.token },
+      body: body && JSON.stringify(body) });
+  }
+  function post(batch, keepalive) { return req('/api/data/events', { sessionId: cfg.session, batch: batch }, keepalive); }
+  // (status, Retry-After, JSON body or null) of a request; 0 when it never arrived.
+  function answer(p, fn) {
+    p.then(function (r) {
+      var ra = +r.headers.get('Retry-After') || 0;
+      return r.json().then(function (j) { fn(r.status, ra, j); }, function () { fn(r.status, ra, null); });
+    }, function () { fn(0, 0, null); });
+  }
+  function getBrief(g) {
+    answer(req('/api/sessions/' + encodeURIComponent(cfg.session)), guard(function (code, ra, j) {
+      if (g !== gen || state === 'stopped') return;
+      if (code === 200 && j && j.data && j.data.streams) {
+        brief = j.data;
+        for (var s in extra) if (!brief.streams[s]) extra[s] = [];
+        if (!brief.streams.events) queue = [];
+        send();
+      } else if (code === 401 || code === 403 || code === 404) halt(code);
+      else { settle(true); setTimeout(guard(function () { getBrief(g); }), Math.max(2000, ra * 1000)); }
+    }));
+  }
+  // add()'s streams: one request in flight per stream; network, 429 and 5xx retried.
+  function sendExtra() {
+    Object.keys(extra).forEach(function (s) {
+      if (xin[s] || !extra[s].length) return;
+      var b = xin[s] = extra[s].splice(0, s === 'screen' ? 200 : BATCH), body = { sessionId: cfg.session };
+      body[s === 'screen' ? 'events' : 'batch'] = b;
+      answer(req('/api/data/' + s, body), guard(function (code, ra, j) {
+        if (xin[s] !== b) return;
+        xin[s] = null; n.lastStatus = code;
+        if (!code || code === 429 || code >= 500) {
+          extra[s] = b.concat(extra[s]);
+          timer = timer || setTimeout(guard(function () { timer = 0; send(); }), Math.max(1000, ra * 1000));
+          return settle(true);
+        }
+        if (code < 300) n.sent += j && j.data && j.data.accepted != null ? j.data.accepted : b.length; else n.dropped += b.length;
+        send();
+      }));
+    });
   }
   // Keepalive bodies are capped at 64 KiB in flight.
   function fits(items) {
@@ -98,7 +147,9 @@
     return b;
   }
   function send(keepalive) {
-    if (inflight || !cfg || !queue.length || state === 'stopped') return settle();
+    if (!cfg || !brief || state === 'stopped') return settle();
+    sendExtra();
+    if (inflight || !queue.length) return settle();
     clearTimeout(timer); timer = 0;
     var batch = keepalive ? fits(queue) : queue.slice(0, BATCH), g = gen;
     queue = queue.slice(batch.length);
@@ -123,13 +174,11 @@
       }
       if (queue.length) send(); else settle();
     });
-    post(batch, !!keepalive).then(function (r) {
-      var ra = +r.headers.get('Retry-After') || 0;
-      return r.json().then(function (j) { done(r.status, ra, j); }, function () { done(r.status, ra, null); });
-    }, function () { done(0, 0, null); });
+    answer(post(batch, !!keepalive), done);
   }
   function halt(code) {
-    state = 'stopped'; n.lastStatus = code; n.dropped += queue.length; queue = [];
+    state = 'stopped'; n.lastStatus = code; n.dropped += queue.length + extras(); queue = [];
+    extra = { facial: [], voice: [], screen: [] }; xin = {};
     clearTimeout(timer); timer = 0; store(null); settle();
   }
 
@@ -152,7 +201,7 @@
     if (!cfg || state === 'stopped') return;
     leaving = true;
     persist();
-    var b = fits((inflight || []).concat(queue));
+    var b = brief ? fits((inflight || []).concat(queue)) : [];
     if (b.length) post(b, true).catch(function () {});
   }
 
@@ -296,8 +345,17 @@
 
   // --- public API ----------------------------------------------------------------------
   function status() {
-    return { state: state, session: cfg && cfg.session, task: cfg && cfg.task, queued: queue.length + held.size + (inflight ? inflight.length : 0),
-      sent: n.sent, duplicates: n.duplicates, rejected: n.rejected, dropped: n.dropped, lastStatus: n.lastStatus };
+    return { state: state, session: cfg && cfg.session, task: cfg && cfg.task, queued: queue.length + held.size + (inflight ? inflight.length : 0) + extras(),
+      sent: n.sent, duplicates: n.duplicates, rejected: n.rejected, dropped: n.dropped, lastStatus: n.lastStatus,
+      streams: brief && brief.streams };
+  }
+  // Facial, voice or screen (rrweb) items to deliver: false, and nothing kept, when the
+  // briefing turns the stream off (items added before it arrives wait for its answer).
+  function add(s, items) {
+    if (!cfg || state !== 'recording' || !/^(facial|voice|screen)$/.test(s) || (brief && !brief.streams[s])) return false;
+    extra[s] = extra[s].concat(items);
+    later(EVERY);
+    return true;
   }
   function start(o) {
     o = o || {};
@@ -307,6 +365,7 @@
     if (cfg && cfg.session !== session && state !== 'stopped') {
       // Another session: this one's unsent items wait in sessionStorage.
       persist(); queue = []; inflight = null; gen++; clearTimeout(timer); timer = 0;
+      extra = { facial: [], voice: [], screen: [] }; xin = {};
     }
     var old = fresh ? saved(session) : {};
     var base = o.endpoint || (script && script.src ? new URL(script.src, location.href).origin : location.origin);
@@ -314,6 +373,8 @@
       task: o.task || o.taskId || old.task || (fresh ? null : cfg.task) };
     if (fresh) {
       state = old.paused ? 'paused' : 'recording';
+      brief = null;
+      getBrief(gen);
       queue = (old.q || []).concat(queue); // the previous page's, same clientIds
       store(null);
       listen();
@@ -344,6 +405,8 @@
       pause: guard(function () { if (state === 'recording') { flushFields(); state = 'paused'; send(); } }),
       resume: guard(function () { if (state === 'paused') { state = 'recording'; navigated(false); } }),
       setTask: guard(function (id) { if (cfg) { flushFields(); cfg.task = id ? String(id).slice(0, 64) : null; } }),
+      add: guard(add),
+      briefing: guard(function () { return brief && JSON.parse(JSON.stringify(brief)); }),
       flush: guard(flush),
       stop: guard(stop),
       status: guard(status)

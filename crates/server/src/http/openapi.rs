@@ -172,6 +172,7 @@ const LINKS: &[PathLink] = {
         ("/api/sessions", "post", "200", "Complete", "/api/sessions/{id}/complete", "post", SESSION),
         ("/api/sessions", "post", "200", "Events", "/api/sessions/{id}/events", "get", SESSION),
         ("/api/sessions/{id}/pause", "post", "200", "Resume", "/api/sessions/{id}/resume", "post", SAME),
+        ("/api/sessions/{id}/pause", "post", "200", "Abandon", "/api/sessions/{id}/abandon", "post", SAME),
         ("/api/sessions/{id}/complete", "post", "200", "Analyze", "/api/sessions/{id}/analyze", "post", SAME),
         (
             "/api/sessions/{id}/complete",

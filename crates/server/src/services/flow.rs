@@ -4,16 +4,17 @@
 //! |---------------------------------------------------|--------------------------------------------------------------|
 //! | a session completes (any way, the duration limit) | Agent 2 queued, pipeline `queued`                            |
 //! | Agent 2 finishes (session `analyzed`)             | the tester is told (in-app, Telegram when linked)            |
-//! | the tester has decided every finding              | Agent 3; the payout (billing, study completed); Agent 4 when due |
+//! | the tester has decided every finding              | the study completed when settled; Agent 3; the payout (billing, study completed); Agent 4 when due |
 //! | the study is closed                               | Agent 4 when at least one session is confirmed               |
 //! | a report is written                               | the business is told in-app (webhooks as before)             |
-//! | a step fails after its retries                    | pipeline `failed`; business + admins told, `pipeline.failed`; Agent 4 when due without it |
+//! | a step fails after its retries                    | pipeline `failed`; business + admins told, `pipeline.failed`; the study completed when settled, Agent 4 and the payout when due without it |
 //!
 //! Each function below is one row: the services that own the step call it and hand what it
 //! returns to the store method that commits the step, so a follow-up exists if and only if its
 //! step committed, and exists once (the step's state guard, the queue's one-pending-item rule,
-//! notification keys). "Agent 4 when due": the study is completed or closed, or every seat's
-//! session is settled (confirmed, or failed), with at least one confirmed.
+//! notification keys). "Settled": every seat's session is confirmed, or failed after its
+//! retries, with at least one confirmed; "Agent 4 when due": the study is completed or closed,
+//! or settled. An abandoned session holds no seat and never enters the flow.
 
 use serde_json::json;
 
@@ -26,7 +27,8 @@ use crate::services::notifications::{self, Notice};
 use crate::services::queue::Work;
 use crate::services::{billing, queue, webhooks};
 use crate::store::{
-    EnqueueGuard, FollowUps, NewQueueItem, QueueItem, Recipient, Session, Study, StudyScope, Tenant,
+    EnqueueGuard, FollowUps, NewQueueItem, QueueItem, Recipient, Session, Study, StudyScope, StudySettles,
+    Tenant,
 };
 
 /// Sessions Agent 2 may (re)analyse: a confirmed session keeps its findings.
@@ -136,15 +138,36 @@ pub async fn confirmation_reminder(
     notifications::notify(state, Recipient::User(tester_id.to_owned()), notice, organization_id, None).await
 }
 
-/// Row 3: every finding decided → Agent 3, the study's payout once it is completed (billing
-/// only), Agent 4 when due (row 4: the confirmation may complete the study).
+/// The study `completed` once `testerCount` of its sessions are settled: confirmed, or failed
+/// after their retries (decision 202: a failed session never holds the others' payouts; it
+/// stays re-runnable and the study report names it not analysed).
+fn study_settles(study: &Study) -> StudySettles {
+    StudySettles {
+        study_id: study.id.clone(),
+        from: StudyStatus::InProgress,
+        to: StudyStatus::Completed,
+        confirmed: SessionStatus::Confirmed,
+        failed: PipelineStatus::Failed,
+        target: study.tester_count,
+    }
+}
+
+/// The study's payout once it is completed (billing only; the ledger pays each confirmed
+/// session once, so a later run pays only what is new).
+fn payout_when_completed(state: &App, study: &Study) -> Option<(NewQueueItem, EnqueueGuard<'static>)> {
+    billing::configured(state).then(|| {
+        let payout = item(state, QueueKind::StudyPayout, &study.id, &study.organization_id, None);
+        (payout, EnqueueGuard::StudyIn { within: &PAID_OUT })
+    })
+}
+
+/// Row 3: every finding decided → Agent 3; the study completed when settled; its payout once
+/// it is completed (billing only); Agent 4 when due (row 4: the confirmation may complete the
+/// study).
 pub fn session_confirmed(state: &App, s: &Session, study: &Study) -> FollowUps {
     let mut enqueue = vec![session_report_of(state, s), study_report_when_due(state, study)];
-    if billing::configured(state) {
-        let payout = item(state, QueueKind::StudyPayout, &study.id, &study.organization_id, None);
-        enqueue.push((payout, EnqueueGuard::StudyIn { within: &PAID_OUT }));
-    }
-    FollowUps { enqueue, ..FollowUps::none() }
+    enqueue.extend(payout_when_completed(state, study));
+    FollowUps { study_settles: Some(study_settles(study)), enqueue, ..FollowUps::none() }
 }
 
 /// Row 4: the study closed → Agent 4 when at least one session is confirmed.
@@ -245,7 +268,11 @@ pub async fn step_failed(state: &App, failed: &QueueItem) -> AppResult<(Option<P
         ..FollowUps::none()
     };
     if failed.kind == QueueKind::AnalyzeSession {
+        // The failed session settles its seat: the study may be completed without it, its
+        // synthesis and the others' payouts go on (decision 202).
+        then.study_settles = Some(study_settles(&study));
         then.enqueue.push(study_report_when_due(state, &study));
+        then.enqueue.extend(payout_when_completed(state, &study));
     }
     let pipeline = session.is_some().then_some(PipelineStatus::Failed);
     Ok((pipeline, then))

@@ -10,8 +10,7 @@ use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::domain::stream::parse_time;
 use crate::domain::{
-    Decision, PipelineStatus, QueueKind, QueueStatus, SessionStatus, StudyStatus, Tenant, WebhookEvent,
-    format_ms,
+    Decision, PipelineStatus, QueueKind, QueueStatus, SessionStatus, Tenant, WebhookEvent, format_ms,
 };
 use crate::error::{AppError, AppResult};
 use crate::services::queue::{self, Done, Work};
@@ -287,7 +286,7 @@ pub struct ConfirmIn {
 }
 
 /// The tester decides on each finding; all decided → `confirmed`, and the study `completed`
-/// once `testerCount` of its sessions are. Returns whether the session is now confirmed.
+/// once `testerCount` of its sessions are settled (`services::flow`). Returns whether the session is now confirmed.
 pub async fn confirm(state: &App, caller: &Principal, session_id: &str, body: ConfirmIn) -> AppResult<bool> {
     if body.decisions.len() > 500 {
         return Err(AppError::Unprocessable("decisions: at most 500".into()));
@@ -318,7 +317,6 @@ pub async fn confirm(state: &App, caller: &Principal, session_id: &str, body: Co
         from: SessionStatus::Analyzed,
         to: SessionStatus::Confirmed,
         pipeline: PipelineStatus::Confirmed,
-        study: Some((StudyStatus::InProgress, StudyStatus::Completed, study.tester_count)),
         event: Some(webhooks::event(
             WebhookEvent::SessionConfirmed,
             json!({"sessionId": session_id, "jobId": session.study_id}),

@@ -366,6 +366,14 @@ pub async fn resume(state: &App, p: &Principal, id: &str) -> AppResult<Session> 
     transition(state, p, id, &[SessionStatus::Paused], change, "resume").await
 }
 
+/// The tester gives up an active or paused session (decision 201): it is `abandoned` at once,
+/// its seat freed, never analysed, reported or paid; the tester may start a new session for
+/// the study while a seat is free.
+pub async fn abandon(state: &App, p: &Principal, id: &str) -> AppResult<Session> {
+    let change = SessionChange::Abandon { to: SessionStatus::Abandoned };
+    transition(state, p, id, &SessionStatus::RUNNING, change, "abandon").await
+}
+
 /// Completes an active or paused session at `completed_at` (RFC 3339; default now), which
 /// must lie between the start and a few minutes from now.
 pub async fn complete(

@@ -12,7 +12,7 @@ use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::{new_hex_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::study::CompensationType;
-use crate::domain::{Plan, QueueKind, Role, SeatStatus, TelegramStatus, Tenant};
+use crate::domain::{Plan, QueueKind, Role, SeatStatus, SessionStatus, TelegramStatus, Tenant};
 use crate::error::{AppError, AppResult};
 use crate::integrations::telegram::{Button, OutgoingMessage, Telegram, TelegramError};
 use crate::services::notifications::{PACER, SEND_ATTEMPTS, SEND_INTERVAL_MS};
@@ -232,9 +232,12 @@ fn user_facing(e: AppError) -> AppResult<String> {
 /// test link and token.
 async fn accept_and_start(state: &App, p: &Principal, job_id: &str) -> AppResult<String> {
     let page = crate::store::Page { page: 1, limit: 1 };
-    let (_, started) =
-        state.store.list_sessions(&Tenant::Tester(p.user_id.clone()), Some(job_id), None, page).await?;
-    if started > 0 {
+    let mine = Tenant::Tester(p.user_id.clone());
+    let (_, started) = state.store.list_sessions(&mine, Some(job_id), None, page).await?;
+    // An abandoned try does not count: its tester may start again (api.md §11).
+    let (_, abandoned) =
+        state.store.list_sessions(&mine, Some(job_id), Some(SessionStatus::Abandoned), page).await?;
+    if started > abandoned {
         return Err(AppError::invalid(
             "You have already started this study; use the test link and token sent with your acceptance",
         ));

@@ -54,10 +54,10 @@ macro_rules! migrations {
 }
 
 /// SQLite migrations, in order.
-pub const SQLITE: &[Migration] = migrations!("sqlite"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (7, "billing"), (8, "telegram_scheduler"), (9, "queue_result"), (10, "oauth"), (11, "governance"), (12, "backup"), (13, "flow"), (14, "engine"), (16, "accounts_recovery"), (17, "report"), (18, "recordings"));
+pub const SQLITE: &[Migration] = migrations!("sqlite"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (7, "billing"), (8, "telegram_scheduler"), (9, "queue_result"), (10, "oauth"), (11, "governance"), (12, "backup"), (13, "flow"), (14, "engine"), (15, "session_retry"), (16, "accounts_recovery"), (17, "report"), (18, "recordings"));
 
 /// PostgreSQL migrations: the same versions and names.
-pub const POSTGRES: &[Migration] = migrations!("postgres"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (7, "billing"), (8, "telegram_scheduler"), (9, "queue_result"), (10, "oauth"), (11, "governance"), (12, "backup"), (13, "flow"), (14, "engine"), (16, "accounts_recovery"), (17, "report"), (18, "recordings"));
+pub const POSTGRES: &[Migration] = migrations!("postgres"; (1, "accounts"), (2, "studies_sessions"), (3, "pipeline"), (4, "reports"), (5, "realtime"), (6, "webhooks"), (7, "billing"), (8, "telegram_scheduler"), (9, "queue_result"), (10, "oauth"), (11, "governance"), (12, "backup"), (13, "flow"), (14, "engine"), (15, "session_retry"), (16, "accounts_recovery"), (17, "report"), (18, "recordings"));
 
 /// The bookkeeping table (same text in both dialects).
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -88,9 +88,24 @@ pub enum EnqueueGuard<'a> {
 /// organization `.0`.
 #[derive(Debug, Clone, Default)]
 pub struct FollowUps {
+    /// Written first, so the guards of `enqueue` see the study's new state.
+    pub study_settles: Option<StudySettles>,
     pub enqueue: Vec<(NewQueueItem, EnqueueGuard<'static>)>,
     pub notify: Vec<(NewNotification, Option<TelegramCopy>)>,
     pub events: Vec<(String, OutboundEvent)>,
+}
+
+/// A study moving `from → to` once `target` of its sessions are settled: `confirmed`, or out
+/// of `confirmed` with the pipeline `failed` (decision 202), at least one of them confirmed.
+/// Checked inside the step's transaction, the study row locked.
+#[derive(Debug, Clone)]
+pub struct StudySettles {
+    pub study_id: String,
+    pub from: StudyStatus,
+    pub to: StudyStatus,
+    pub confirmed: SessionStatus,
+    pub failed: PipelineStatus,
+    pub target: i64,
 }
 
 impl FollowUps {
@@ -101,6 +116,7 @@ impl FollowUps {
 
     /// Both lists of follow-ups.
     pub fn and(mut self, other: FollowUps) -> Self {
+        self.study_settles = self.study_settles.or(other.study_settles);
         self.enqueue.extend(other.enqueue);
         self.notify.extend(other.notify);
         self.events.extend(other.events);
@@ -127,11 +143,8 @@ pub struct Confirmation {
     pub from: SessionStatus,
     pub to: SessionStatus,
     pub pipeline: PipelineStatus,
-    /// The study moves `.0 → .1` once `.2` of its sessions are in the session's target state
-    /// (the service passes the study's `testerCount`); checked in the same transaction.
-    pub study: Option<(StudyStatus, StudyStatus, i64)>,
     pub event: Option<OutboundEvent>,
-    /// Written once the session is confirmed, after the study's move.
+    /// Written once the session is confirmed (the study's move to `completed` among them).
     pub then: FollowUps,
 }
 

@@ -31,6 +31,7 @@ both!(
     a_crash_between_the_transfer_and_the_ledger_never_pays_twice,
     failed_bank_payouts_are_retried_through_the_queue,
     ledger_sums_on_a_100_session_study,
+    a_failed_session_does_not_hold_the_study_or_the_others_payouts,
 );
 
 const SECRET_KEY: &str = "sk_test_fake";
@@ -216,14 +217,19 @@ fn id_of(v: &Value, name: &str) -> String {
     v[name].as_str().or_else(|| v["id"].as_str()).unwrap_or_else(|| panic!("no {name} in {v}")).to_owned()
 }
 
-async fn billing_app(b: Backend, fake: &FakeStripe, extra: &[(&str, &str)]) -> Option<TestApp> {
-    let mut env: Vec<(&str, &str)> = vec![
+/// The settings of an app talking to `fake` (a second node needs the same).
+pub(crate) fn stripe_env(fake: &FakeStripe) -> Vec<(&'static str, &str)> {
+    vec![
         ("OPENSCOUTER_STRIPE_API_BASE", fake.base.as_str()),
         ("OPENSCOUTER_STRIPE_SECRET_KEY", SECRET_KEY),
         ("OPENSCOUTER_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ("OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED", "100000"),
         ("OPENSCOUTER_RATE_LIMIT_FREE", "100000"),
-    ];
+    ]
+}
+
+pub(crate) async fn billing_app(b: Backend, fake: &FakeStripe, extra: &[(&str, &str)]) -> Option<TestApp> {
+    let mut env: Vec<(&str, &str)> = stripe_env(fake);
     env.extend_from_slice(extra);
     TestApp::with(b, &env).await
 }
@@ -260,7 +266,7 @@ async fn complete_checkout(app: &TestApp, job: &str, checkout: &Value) {
 
 /// A draft study of `testers` seats, paid through checkout, which launches it (api.md §11:
 /// `launchOnPayment` defaults to true); the business is told.
-async fn paid_study(app: &TestApp, biz: &Account, testers: i64) -> String {
+pub(crate) async fn paid_study(app: &TestApp, biz: &Account, testers: i64) -> String {
     let mut body = study_body();
     body["targeting"]["testerCount"] = json!(testers);
     let job = id_of(app.post("/api/jobs", body, Some(&biz.bearer())).await.ok(), "jobId");
@@ -276,7 +282,7 @@ async fn paid_study(app: &TestApp, biz: &Account, testers: i64) -> String {
 }
 
 /// A tester with a matching profile and a payout-enabled Connect account.
-async fn paid_tester(app: &TestApp, enabled: bool) -> (Account, String) {
+pub(crate) async fn paid_tester(app: &TestApp, enabled: bool) -> (Account, String) {
     let t = app.tester().await;
     let res = app.post("/api/billing/connect", json!({}), Some(&t.bearer())).await;
     let acct = res.ok()["stripeAccountId"].as_str().unwrap().to_owned();
@@ -325,12 +331,12 @@ async fn completed_study(app: &TestApp, biz: &Account, enabled: &[bool]) -> (Str
     (job, sessions)
 }
 
-async fn ledger(app: &TestApp, job: &str) -> Vec<openscouter_server::store::PayoutLine> {
+pub(crate) async fn ledger(app: &TestApp, job: &str) -> Vec<openscouter_server::store::PayoutLine> {
     app.state.store.payout_lines(job).await.unwrap()
 }
 
 /// Exactly one paid line per session, and one Stripe transfer per session, of the right amount.
-fn assert_paid_once(
+pub(crate) fn assert_paid_once(
     fake: &FakeStripe,
     lines: &[openscouter_server::store::PayoutLine],
     sessions: &[String],
@@ -868,4 +874,79 @@ async fn ledger_sums_on_a_100_session_study(b: Backend) {
         payment.amount_total - paid,
         setup.as_secs_f64()
     );
+}
+
+/// Decision 202: one session's Agent 2 fails after its retries, last of the three seats to
+/// settle. The study is completed at that failure, the two confirmed testers are paid without
+/// anyone closing it, the report names the failed session; re-run by hand and confirmed, the
+/// failed session is reported and paid too, each once.
+async fn a_failed_session_does_not_hold_the_study_or_the_others_payouts(b: Backend) {
+    use openscouter_server::domain::QueueKind;
+    use openscouter_server::error::AppError;
+    use openscouter_server::worker::{Handler, dispatch};
+    let fake = FakeStripe::start().await;
+    let Some(app) = billing_app(b, &fake, &[]).await else { return };
+    let biz = app.signup("business").await;
+    let job = paid_study(&app, &biz, 3).await;
+    let mut testers = vec![];
+    for _ in 0..3 {
+        let (t, _) = paid_tester(&app, true).await;
+        let (sid, token) = app.session(&t, &job).await;
+        testers.push((t, sid, format!("Token {token}")));
+    }
+    // Two sessions complete (Agent 2 queued by the completion), are analysed and confirmed.
+    for (t, sid, tt) in &testers[..2] {
+        app.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(tt)).await.ok();
+        app.drain_jobs().await;
+        assert_eq!(app.confirm_all(sid, &t.bearer()).await.ok()["status"], "confirmed");
+    }
+    app.drain_jobs().await;
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(study.ok()["status"], "in_progress", "the third seat is not settled yet");
+    assert!(ledger(&app, &job).await.is_empty(), "nobody is paid before the study completes");
+
+    // The third completes; its Agent 2 fails on every attempt.
+    let doomed = testers[2].1.clone();
+    app.post(&format!("/api/sessions/{doomed}/complete"), json!({}), Some(&testers[2].2)).await.ok();
+    let failing = doomed.clone();
+    let handler: Box<Handler> = Box::new(move |state, item| {
+        let fail = item.kind == QueueKind::AnalyzeSession && item.subject_id == failing;
+        Box::pin(async move {
+            if fail {
+                Err(AppError::Internal("the engine fell over".into()))
+            } else {
+                dispatch(state, item).await
+            }
+        })
+    });
+    crate::flow::run_all(&app, &*handler).await;
+    let s = app.get(&format!("/api/sessions/{doomed}"), Some(&biz.bearer())).await;
+    assert_eq!(s.ok()["pipelineStatus"], "failed", "{}", s.text);
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(study.ok()["status"], "completed", "{}", study.text);
+    assert_eq!(study.ok()["progress"]["pipeline"]["failed"], 1, "{}", study.text);
+    // The others are paid; the report names the failed session.
+    let paid: Vec<String> = testers[..2].iter().map(|(_, s, _)| s.clone()).collect();
+    let lines = ledger(&app, &job).await;
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_paid_once(&fake, &lines, &paid, 2040);
+    let report = app.get(&format!("/api/reports/job/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(report.ok()["sessionsNotAnalysed"], json!([doomed]), "{}", report.text);
+    assert_eq!(report.ok()["sessions"], 2);
+
+    // Re-run by hand: analysed, confirmed, reported and paid, each once.
+    let res = app.post(&format!("/api/sessions/{doomed}/analyze"), json!({}), Some(&biz.bearer())).await;
+    assert_eq!(res.ok()["status"], "queued", "{}", res.text);
+    app.drain_jobs().await;
+    let t = &testers[2].0;
+    assert_eq!(app.confirm_all(&doomed, &t.bearer()).await.ok()["status"], "confirmed");
+    app.drain_jobs().await;
+    let all: Vec<String> = testers.iter().map(|(_, s, _)| s.clone()).collect();
+    let lines = ledger(&app, &job).await;
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_paid_once(&fake, &lines, &all, 2040);
+    let report = app.get(&format!("/api/reports/job/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(report.ok()["sessionsNotAnalysed"], json!([]), "{}", report.text);
+    assert_eq!(report.ok()["sessions"], 3, "{}", report.text);
+    assert_eq!(app.drain_jobs().await, 0);
 }

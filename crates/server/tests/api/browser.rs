@@ -487,6 +487,8 @@ const DOWN: u8 = 2;
 struct FaultProxy {
     base: String,
     mode: Arc<std::sync::atomic::AtomicU8>,
+    /// `(method, path, Authorization)` of every request that came through, in order.
+    seen: Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
     handle: tokio::task::JoinHandle<()>,
 }
 
@@ -494,6 +496,7 @@ struct FaultProxy {
 struct ProxyState {
     upstream: String,
     mode: Arc<std::sync::atomic::AtomicU8>,
+    seen: Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
     http: reqwest::Client,
 }
 
@@ -501,9 +504,11 @@ impl FaultProxy {
     async fn start(upstream: &str) -> Self {
         openscouter_server::integrations::install_crypto();
         let mode = Arc::new(std::sync::atomic::AtomicU8::new(PASS));
+        let seen = Arc::default();
         let state = ProxyState {
             upstream: upstream.to_owned(),
             mode: mode.clone(),
+            seen: Arc::clone(&seen),
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
         };
         let app = axum::Router::new().fallback(forward).with_state(state);
@@ -512,11 +517,16 @@ impl FaultProxy {
         let handle = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { base, mode, handle }
+        Self { base, mode, seen, handle }
     }
 
     fn set(&self, mode: u8) {
         self.mode.store(mode, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// `(method, path, Authorization)` of the requests so far (preflights included).
+    fn seen(&self) -> Vec<(String, String, String)> {
+        self.seen.lock().unwrap().clone()
     }
 }
 
@@ -530,6 +540,8 @@ async fn forward(State(p): State<ProxyState>, req: axum::extract::Request) -> Re
     use std::sync::atomic::Ordering;
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, 4 << 20).await.unwrap();
+    let auth = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    p.seen.lock().unwrap().push((parts.method.to_string(), parts.uri.path().to_owned(), auth.to_owned()));
     let origin = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("*").to_owned();
     let unavailable = || {
         (
@@ -782,4 +794,119 @@ async fn recorder_fixes_in_chromium() {
         assert_eq!(a["targetSelector"], "window", "{a}");
         assert!(a["wordCount"].as_i64().is_some_and(|w| w > 5), "{a}");
     }
+}
+
+/// api.md §11 and issue #24: the recorder reads its briefing with its test token before it
+/// sends anything, and honours the briefing's `streams`. Three sessions of one study, each on
+/// its own page behind a recording proxy: with `recordVoice`/`recordFacial` off, `add()`
+/// refuses voice and facial items and none is sent, while events flow; with events consented
+/// off, nothing is sent at all; on a study that records voice, a voice item is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorder_reads_its_briefing_and_honours_streams_in_chromium() {
+    let Some(browser) = Browser::launch_or_skip().await else { return };
+    let app = TestApp::with_system_clock(Backend::Sqlite, &[]).await.unwrap();
+    let api = app.serve_http().await;
+    let biz = app.signup("business").await;
+    let mut body = crate::helpers::study_body();
+    body["settings"] = json!({"recordFacial": false, "recordVoice": false});
+    body["targeting"]["testerCount"] = json!(5);
+    let quiet = app.launched_study(&biz, body).await;
+    let (voiced, _) = study(&app, &biz, &["Talk it through"]).await; // records voice and facial
+    let proxy = FaultProxy::start(&api.base).await;
+    let voice_item =
+        json!([{"timestamp": now(), "durationMs": 1200, "transcript": "where is pay", "confidence": 0.9}]);
+    let facial_item =
+        json!([{"timestamp": now(), "emotion": "neutral", "confidence": 0.8, "faceDetected": true}]);
+
+    // A page of `job` for a fresh tester, whose session consents to `streams`: the page loaded,
+    // the briefing read. Returns the session, its token and the page server (kept alive).
+    let (app_ref, browser_ref, proxy_ref, api_ref) = (&app, &browser, &proxy, &api);
+    let open = move |job: String, streams: Value| {
+        let (app, browser, proxy, api) = (app_ref, browser_ref, proxy_ref, api_ref);
+        async move {
+            let t = app.tester().await;
+            app.post(&format!("/api/jobs/{job}/accept"), json!({}), Some(&t.bearer())).await.ok();
+            let body = json!({"jobId": job, "testerId": t.user_id, "consent": {"version": "v1", "streams": streams}});
+            let created = app.post("/api/sessions", body, Some(&t.bearer())).await;
+            let sid = created.ok()["sessionId"].as_str().unwrap().to_owned();
+            let token = created.ok()["testToken"].as_str().unwrap().to_owned();
+            let server = PageServer::start(PageVars {
+                api: api.base.clone(),
+                endpoint: proxy.base.clone(),
+                session: sid.clone(),
+                token: token.clone(),
+                task: String::new(),
+            })
+            .await;
+            browser.goto(&format!("{}/recorder-api/index.html", server.base)).await;
+            let started = Instant::now();
+            while run(browser, "return OpenScouter.briefing()").await.is_null() {
+                assert!(started.elapsed() < Duration::from_secs(10), "no briefing: {:?}", proxy.seen());
+                pause(50).await;
+            }
+            (sid, token, server)
+        }
+    };
+    let sent_to = |path: &str| proxy.seen().iter().filter(|(m, p, _)| m == "POST" && p == path).count();
+
+    // 1. Voice and facial off in the study's settings, every stream consented.
+    let all = json!({"events": true, "facial": true, "voice": true});
+    let (sid, token, _page) = open(quiet.clone(), all.clone()).await;
+    let gets: Vec<(String, String, String)> = proxy
+        .seen()
+        .into_iter()
+        .filter(|(m, p, _)| m == "GET" && *p == format!("/api/sessions/{sid}"))
+        .collect();
+    assert_eq!(gets.len(), 1, "one briefing read: {:?}", proxy.seen());
+    assert_eq!(gets[0].2, format!("Token {token}"), "read with the session's test token");
+    let brief = run(&browser, "return OpenScouter.briefing()").await;
+    assert_eq!(brief["sessionId"], sid.as_str());
+    assert_eq!(brief["job"]["title"], "Checkout usability");
+    assert_eq!(brief["job"]["tasks"].as_array().unwrap().len(), 2, "{brief}");
+    assert_eq!(brief["streams"], json!({"events": true, "facial": false, "voice": false, "screen": false}));
+    let added = browser
+        .execute(
+            "return [OpenScouter.add('voice', arguments[0]), OpenScouter.add('facial', arguments[1]), \
+             OpenScouter.add('screen', [{type: 4, data: {}, timestamp: Date.now()}]), OpenScouter.add('toString', [])]",
+            json!([voice_item, facial_item]),
+        )
+        .await;
+    assert_eq!(added, json!([false, false, false, false]), "the briefing turns them off");
+    browser.click_css("#one").await;
+    let status = delivered(&browser).await;
+    assert_eq!(status["streams"]["voice"], false, "{status}");
+    assert!(status["sent"].as_u64().unwrap() >= 2, "events still flow: {status}");
+    assert_eq!(sent_to("/api/data/voice") + sent_to("/api/data/facial"), 0, "{:?}", proxy.seen());
+    assert!(sent_to("/api/data/events") >= 1);
+    let first_briefing = proxy.seen().iter().position(|(m, _, _)| m == "GET").unwrap();
+    let first_send =
+        proxy.seen().iter().position(|(m, p, _)| m == "POST" && p == "/api/data/events").unwrap();
+    assert!(first_briefing < first_send, "the briefing comes first: {:?}", proxy.seen());
+
+    // 2. Events consented off: the recorder sends nothing at all.
+    let before = proxy.seen().iter().filter(|(m, _, _)| m == "POST").count();
+    let (_sid, _, _page2) =
+        open(quiet.clone(), json!({"events": false, "facial": true, "voice": true})).await;
+    browser.click_css("#one").await;
+    browser.click_css("#two").await;
+    let status = delivered(&browser).await;
+    assert_eq!(
+        (status["streams"]["events"].as_bool(), status["sent"].as_u64()),
+        (Some(false), Some(0)),
+        "{status}"
+    );
+    let after = proxy.seen().iter().filter(|(m, _, _)| m == "POST").count();
+    assert_eq!(after, before, "nothing sent: {:?}", proxy.seen());
+
+    // 3. A study that records voice: the same call is delivered and stored.
+    let (sid3, _, _page3) = open(voiced, all).await;
+    let added = browser.execute("return OpenScouter.add('voice', arguments[0])", json!([voice_item])).await;
+    assert_eq!(added, true);
+    let status = delivered(&browser).await;
+    assert_eq!(status["streams"]["voice"], true, "{status}");
+    assert_eq!(sent_to("/api/data/voice"), 1, "{:?}", proxy.seen());
+    let export = app.get(&format!("/api/sessions/{sid3}/export?format=ndjson"), Some(&biz.bearer())).await;
+    assert!(export.text.contains("where is pay"), "{}", export.text);
+    assert_eq!(run(&browser, "return window.__errors").await, json!([]), "no error reached the page");
+    browser.quit().await;
 }

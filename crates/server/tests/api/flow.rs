@@ -1,7 +1,7 @@
 //! The study runs by itself (api.md §11): from the testers' sessions to the study report with
 //! nobody calling an agent; a failing step is marked, told and left behind.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
 
@@ -19,6 +19,7 @@ both!(
     study_settings_are_enforced_per_item,
     a_test_token_reads_its_briefing,
     undecided_findings_are_reminded_after_the_studys_hours_and_at_72_h,
+    an_abandoned_tester_tries_again_and_reaches_the_report,
 );
 
 const CRON: &str = "cron-secret-for-tests";
@@ -117,7 +118,7 @@ async fn a_study_goes_from_launch_to_its_report_by_itself(b: Backend) {
 
 /// Runs the queue with `handler`; retries come back after their backoff, so the clock moves
 /// past it until nothing is due.
-async fn run_all(app: &TestApp, handler: &Handler) {
+pub async fn run_all(app: &TestApp, handler: &Handler) {
     for _ in 0..10 {
         while run_next(&app.state, "test-worker", handler).await.unwrap() {}
         app.clock.advance_ms(600_000);
@@ -157,6 +158,9 @@ async fn a_failed_analysis_leaves_the_study_report_to_the_others(b: Backend) {
         assert_eq!(app.confirm_all(sid, &t.bearer()).await.ok()["status"], "confirmed");
     }
     run_all(&app, &*handler).await;
+    // The failed session settles its seat: the study is completed without it (decision 202).
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(study.ok()["status"], "completed", "{}", study.text);
     // The synthesis went on without the failed session, and names it.
     let report = app.get(&format!("/api/reports/job/{job}"), Some(&biz.bearer())).await;
     assert_eq!(report.ok()["sessionsNotAnalysed"], json!([doomed]), "{}", report.text);
@@ -201,8 +205,8 @@ async fn the_duration_limit_completes_with_data_and_frees_an_empty_sessions_seat
         s.text
     );
     assert_eq!(s.ok()["completedAt"], json!(last));
-    // Without: abandoned, and its seat free at once (for another tester: one session per tester
-    // and study stays the schema's rule).
+    // Without: abandoned, and its seat free at once (here for another tester; the same tester
+    // may try again: `an_abandoned_tester_tries_again_and_reaches_the_report`).
     let s = app.get(&format!("/api/sessions/{empty}"), Some(&biz_auth)).await;
     assert_eq!(s.ok()["status"], "abandoned");
     let study = app.get(&format!("/api/jobs/{job}"), Some(&biz_auth)).await;
@@ -376,4 +380,202 @@ async fn undecided_findings_are_reminded_after_the_studys_hours_and_at_72_h(b: B
     assert_eq!(app.confirm_all(&sid, &auth).await.ok()["status"], "confirmed");
     app.clock.advance_ms(100 * 60 * MINUTE);
     assert_eq!(reminders(&app).await, 0);
+}
+
+/// api.md §11: an abandoned session frees its seat and its tester may try again. One tester
+/// abandons by hand, then by the duration limit, then a third try completes and flows to the
+/// report with two others; a second running session is refused meanwhile; the abandoned ones
+/// are never analysed, reported or paid, and counted as abandoned.
+async fn an_abandoned_tester_tries_again_and_reaches_the_report(b: Backend) {
+    let Some(app) = TestApp::with(b, &[("OPENSCOUTER_CRON_SECRET", CRON)]).await else { return };
+    let biz = app.signup("business").await;
+    let job = app.launched_study(&biz, study_body()).await; // 3 seats
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    let task = study.ok()["tasks"][0]["taskId"].as_str().unwrap().to_owned();
+    let t = app.tester().await;
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        let o = app.tester().await;
+        let (sid, token) = app.session(&o, &job).await;
+        others.push((o, sid, format!("Token {token}")));
+    }
+
+    // 1. Abandoned by hand (the test token may do it), with data: nothing flows on.
+    let (first, token) = app.session(&t, &job).await;
+    let tt = format!("Token {token}");
+    app.events(
+        &first,
+        &tt,
+        vec![json!({"eventType": "click", "targetSelector": "#a", "timestamp": app.at(0)})],
+    )
+    .await;
+    // A second running session of the same tester is refused (the seat is theirs already).
+    let again = json!({"jobId": job, "testerId": t.user_id});
+    let msg = app.post("/api/sessions", again.clone(), Some(&t.bearer())).await.assert_error(422);
+    assert!(msg.contains("already has a session"), "{msg}");
+    let s = app.post(&format!("/api/sessions/{first}/abandon"), json!({}), Some(&tt)).await;
+    assert_eq!(
+        (s.ok()["status"].as_str(), s.ok()["pipelineStatus"].as_str()),
+        (Some("abandoned"), Some("collecting"))
+    );
+    let msg =
+        app.post(&format!("/api/sessions/{first}/abandon"), json!({}), Some(&tt)).await.assert_error(422);
+    assert!(msg.contains("abandoned"), "{msg}");
+    app.post(&format!("/api/sessions/{first}/complete"), json!({}), Some(&tt)).await.assert_error(422);
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(study.ok()["seatsTaken"], 2, "{}", study.text);
+    assert_eq!(app.drain_jobs().await, 0, "an abandoned session is never analysed");
+
+    // 2. A new try, abandoned by the duration limit (it holds no item; the others do, and are
+    // completed by it).
+    let (second, _) = app.session(&t, &job).await;
+    assert_ne!(second, first);
+    app.post("/api/sessions", again.clone(), Some(&t.bearer())).await.assert_error(422);
+    for (_, sid, tt) in &others {
+        app.events(
+            sid,
+            tt,
+            vec![json!({"eventType": "click", "targetSelector": "#b", "timestamp": app.at(0)})],
+        )
+        .await;
+    }
+    app.clock.advance_ms(80 * MINUTE);
+    let res = app.post("/api/cron/session-timeouts", json!({}), Some(&format!("Bearer {CRON}"))).await;
+    assert_eq!(res.ok()["processed"], 3, "{}", res.text);
+    let s = app.get(&format!("/api/sessions/{second}"), Some(&biz.bearer())).await;
+    assert_eq!(s.ok()["status"], "abandoned", "{}", s.text);
+
+    // 3. A third try completes and flows to the study report with nobody calling an agent.
+    let (third, token) = app.session(&t, &job).await;
+    // Still one running session at a time, and another tester finds the study full.
+    app.post("/api/sessions", again, Some(&t.bearer())).await.assert_error(422);
+    let late = app.tester().await;
+    let msg = app
+        .post("/api/sessions", json!({"jobId": job, "testerId": late.user_id}), Some(&late.bearer()))
+        .await
+        .assert_error(422);
+    assert!(msg.contains("no free seat"), "{msg}");
+    app.broken_checkout(&third, &format!("Token {token}"), &task).await;
+    app.drain_jobs().await;
+    assert_eq!(app.confirm_all(&third, &t.bearer()).await.ok()["status"], "confirmed");
+    for (o, sid, _) in &others {
+        assert_eq!(app.confirm_all(sid, &o.bearer()).await.ok()["status"], "confirmed");
+    }
+    app.drain_jobs().await;
+    let report = app.get(&format!("/api/reports/job/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(report.ok()["sessionsNotAnalysed"], json!([]), "{}", report.text);
+    assert_eq!(report.ok()["sessions"], 3, "{}", report.text);
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    assert_eq!(study.ok()["status"], "completed", "{}", study.text);
+    let progress = &study.ok()["progress"];
+    assert_eq!(progress["abandoned"], 2, "{progress}");
+    assert_eq!(progress["pipeline"]["reported"], 3, "{progress}");
+    assert_eq!(progress["pipeline"]["collecting"], 0, "abandoned sessions are not in the flow: {progress}");
+    for abandoned in [&first, &second] {
+        let s = app.get(&format!("/api/sessions/{abandoned}"), Some(&biz.bearer())).await;
+        assert_eq!(s.ok()["status"], "abandoned");
+        app.get(&format!("/api/sessions/{abandoned}/report"), Some(&biz.bearer())).await.assert_error(404);
+        let res =
+            app.post(&format!("/api/sessions/{abandoned}/analyze"), json!({}), Some(&biz.bearer())).await;
+        res.assert_error(422);
+    }
+    // The business lists all five sessions, the tester's three tries among them.
+    let listed = app.get(&format!("/api/jobs/{job}/sessions"), Some(&biz.bearer())).await;
+    assert_eq!(listed.body["metadata"]["total"], 5, "{}", listed.text);
+}
+
+/// Migration 0015 rebuilds SQLite's `sessions` inside the migrator's transaction, foreign keys
+/// on, their check deferred to the commit (decision 200). Re-run on a database full of
+/// sessions and rows that reference them (events, findings, task attempts, notes): a copy that
+/// loses a referenced session fails at the commit and changes nothing; the real one keeps
+/// every row, every reference valid, and the partial unique index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_rebuild_of_0015_keeps_every_session_and_its_references() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use std::str::FromStr;
+    let app = TestApp::new(Backend::Sqlite).await.unwrap();
+    let biz = app.signup("business").await;
+    let mut body = study_body();
+    body["targeting"]["testerCount"] = json!(5);
+    let job = app.launched_study(&biz, body).await;
+    let testers = three_completed(&app, &biz, &job).await;
+    app.drain_jobs().await;
+    let abandoned_by = app.tester().await;
+    let (gone, gone_token) = app.session(&abandoned_by, &job).await;
+    app.post(&format!("/api/sessions/{gone}/abandon"), json!({}), Some(&format!("Token {gone_token}")))
+        .await
+        .ok();
+    let options = SqliteConnectOptions::from_str(&app.db.url).unwrap().foreign_keys(true);
+    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+    let counts = || {
+        let pool = pool.clone();
+        async move {
+            let mut out = Vec::new();
+            for table in ["sessions", "events", "findings", "study_testers"] {
+                let (n,): (i64,) =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                out.push(n);
+            }
+            out
+        }
+    };
+    let before = counts().await;
+    assert_eq!(before[0], 4);
+    assert!(before[1] > 0 && before[2] > 0, "{before:?}");
+    let sql = openscouter_server::store::migrate::SQLITE.iter().find(|m| m.version == 15).unwrap().sql;
+
+    // A rebuild that loses a referenced session: the deferred check fails the commit.
+    let victim = &testers[0].1;
+    let broken = sql.replacen(
+        "INSERT INTO sessions (",
+        &format!("DELETE FROM sessions_0015 WHERE id = '{victim}';\nINSERT INTO sessions ("),
+        1,
+    );
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(broken)).execute(&mut *tx).await.unwrap();
+    let err = tx.commit().await.expect_err("a lost reference must fail the commit");
+    assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+    assert_eq!(counts().await, before, "nothing changed");
+
+    // The real one. This database is at the newest schema, and later migrations added columns
+    // to `sessions` that 0015's copy of the table does not know: they are added again after it,
+    // as the migrator would have run them after 0015.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await.unwrap();
+    for later in openscouter_server::store::migrate::SQLITE.iter().filter(|m| m.version > 15) {
+        for stmt in later.sql.split(';') {
+            let stmt: String =
+                stmt.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+            if stmt.trim().starts_with("ALTER TABLE sessions ADD COLUMN") {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)).execute(&mut *tx).await.unwrap();
+            }
+        }
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(counts().await, before);
+    let violations: Vec<(String,)> =
+        sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check").fetch_all(&pool).await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    let (index,): (String,) =
+        sqlx::query_as("SELECT sql FROM sqlite_master WHERE name = 'sessions_one_open_per_tester'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(index.contains("WHERE status <> 'abandoned'"), "{index}");
+    pool.close().await;
+    // The app reads on as before, and the abandoned tester may start again.
+    let s = app.get(&format!("/api/sessions/{victim}"), Some(&biz.bearer())).await;
+    assert_eq!(s.ok()["status"], "analyzed", "{}", s.text);
+    assert!(
+        !app.get(&format!("/api/sessions/{victim}/findings"), Some(&biz.bearer()))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    app.session(&abandoned_by, &job).await;
 }

@@ -3,6 +3,7 @@
 //! within a second, and never run one queue item twice. The scheduler's two-node test is
 //! `scheduler::two_nodes_on_one_postgres_run_each_tick_exactly_once`; the multi-process test
 //! (two `--role api` nodes and a `--role worker`) is `binary::two_api_nodes_and_a_worker`.
+//! The flow of api.md §11 on two worker nodes: `two_worker_nodes_run_each_step_of_the_flow_once`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -229,4 +230,125 @@ async fn two_nodes_never_run_one_queue_item_twice() {
     }
     let nodes: std::collections::BTreeSet<&str> = runs.values().map(|b| &b[0][..6]).collect();
     assert_eq!(nodes.len(), 2, "both nodes took work: {nodes:?}");
+}
+
+/// One run of a queue item: (kind, subject, item, worker).
+type Run = (QueueKind, String, String, String);
+
+/// api.md §11 on two worker nodes (two workers each, the real handlers) sharing one
+/// PostgreSQL database: three testers complete and confirm through node A's API while both
+/// nodes run the queue. Each step ran exactly once: one Agent 2 and one Agent 3 per session,
+/// one payout run paying each session once, one Agent 4, one study report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_worker_nodes_run_each_step_of_the_flow_once() {
+    use openscouter_server::worker::dispatch;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let fake = crate::billing::FakeStripe::start().await;
+    let Some(app) = crate::billing::billing_app(Backend::Postgres, &fake, &[]).await else { return };
+    let node_b = second_node(&app, &crate::billing::stripe_env(&fake)).await;
+    let biz = app.signup("business").await;
+    let job = crate::billing::paid_study(&app, &biz, 3).await;
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    let task = study.ok()["tasks"][0]["taskId"].as_str().unwrap().to_owned();
+    let mut testers = Vec::new();
+    for _ in 0..3 {
+        let (t, _) = crate::billing::paid_tester(&app, true).await;
+        let (sid, token) = app.session(&t, &job).await;
+        testers.push((t, sid, format!("Token {token}")));
+    }
+    assert_eq!(app.drain_jobs().await, 0, "nothing pending before the testers finish");
+
+    // (kind, subject, item, worker) of every run.
+    let runs: Arc<Mutex<Vec<Run>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for (node, state) in [("a", app.state.app.clone()), ("b", node_b.app.clone())] {
+        for w in 0..2 {
+            let (state, runs, stop) = (state.clone(), runs.clone(), stop.clone());
+            let name = format!("node-{node}-worker-{w}");
+            workers.push(tokio::spawn(async move {
+                let me = name.clone();
+                let handler: Box<Handler> = Box::new(move |state, item| {
+                    let (runs, me) = (runs.clone(), me.clone());
+                    Box::pin(async move {
+                        let run = (item.kind, item.subject_id.clone(), item.id.clone(), me);
+                        runs.lock().unwrap().push(run);
+                        dispatch(state, item).await
+                    })
+                });
+                while !stop.load(Ordering::SeqCst) {
+                    if !run_next(&state, &name, &*handler).await.unwrap() {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }));
+        }
+    }
+    let wait_for = |what: &'static str| {
+        let started = Instant::now();
+        move || assert!(started.elapsed() < Duration::from_secs(60), "{what} did not happen within 60 s")
+    };
+
+    for (_, sid, tt) in &testers {
+        app.broken_checkout(sid, tt, &task).await;
+    }
+    let check = wait_for("every analysis");
+    for (_, sid, _) in &testers {
+        while app.get(&format!("/api/sessions/{sid}"), Some(&biz.bearer())).await.ok()["status"] != "analyzed"
+        {
+            check();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // The three confirm at once.
+    let app_ref = &app;
+    let confirmations = testers.iter().map(|(t, sid, _)| {
+        let auth = t.bearer();
+        async move { app_ref.confirm_all(sid, &auth).await }
+    });
+    for res in futures_util::future::join_all(confirmations).await {
+        assert_eq!(res.ok()["status"], "confirmed", "{}", res.text);
+    }
+    let check = wait_for("the study report and the payouts");
+    loop {
+        let report = app.get(&format!("/api/reports/job/{job}"), Some(&biz.bearer())).await;
+        let lines = crate::billing::ledger(&app, &job).await;
+        let paid =
+            lines.iter().filter(|l| l.status == openscouter_server::domain::PayoutLineStatus::Paid).count();
+        if report.status == 200 && paid == 3 {
+            break;
+        }
+        check();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let anything that would run twice show up, then stop the workers.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.await.unwrap();
+    }
+
+    let runs = runs.lock().unwrap().clone();
+    let of = |kind: QueueKind, subject: &str| runs.iter().filter(|r| r.0 == kind && r.1 == subject).count();
+    for (_, sid, _) in &testers {
+        assert_eq!(of(QueueKind::AnalyzeSession, sid), 1, "Agent 2 of {sid}: {runs:?}");
+        assert_eq!(of(QueueKind::SessionReport, sid), 1, "Agent 3 of {sid}: {runs:?}");
+    }
+    assert_eq!(of(QueueKind::StudyReport, &job), 1, "one Agent 4: {runs:?}");
+    assert_eq!(of(QueueKind::StudyPayout, &job), 1, "one payout run: {runs:?}");
+    let mut items: Vec<&str> = runs.iter().map(|r| r.2.as_str()).collect();
+    items.sort_unstable();
+    let n = items.len();
+    items.dedup();
+    assert_eq!(items.len(), n, "no queue item ran twice: {runs:?}");
+    let sessions: Vec<String> = testers.iter().map(|(_, s, _)| s.clone()).collect();
+    let lines = crate::billing::ledger(&app, &job).await;
+    crate::billing::assert_paid_once(&fake, &lines, &sessions, 2040);
+    // The business was told of each report once: three session reports and the study's.
+    let notices = app.get("/api/notifications?limit=100", Some(&biz.bearer())).await;
+    let ready = notices.ok().as_array().unwrap().iter().filter(|n| n["kind"] == "report.ready").count();
+    assert_eq!(ready, 4, "{}", notices.text);
+    let nodes: std::collections::BTreeSet<&str> = runs.iter().map(|r| &r.3[..6]).collect();
+    eprintln!("flow items run per node: {nodes:?}, {} runs", runs.len());
 }

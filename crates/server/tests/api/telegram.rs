@@ -19,6 +19,7 @@ both!(
     webhook_secret_is_checked_and_updates_are_idempotent,
     send_job_paces_two_hundred_offers_through_a_429,
     telegram_off_means_503_for_telegram_only,
+    the_flow_tells_a_linked_tester_in_telegram,
 );
 
 pub const SECRET: &str = "tg-webhook-secret";
@@ -478,4 +479,70 @@ impl TestApp {
         use openscouter_server::clock::Clock;
         self.clock.now_ms()
     }
+}
+
+/// api.md §11, row 2: when Agent 2 finishes, a tester whose chat is linked is told in Telegram
+/// too, with the link to the page where they confirm; the reminders (after the study's
+/// `reminderAfterHours`, and at 72 h) go there as well, each once.
+async fn the_flow_tells_a_linked_tester_in_telegram(b: Backend) {
+    const CRON: &str = "cron-secret-for-tests";
+    let extra =
+        [("OPENSCOUTER_CRON_SECRET", CRON), ("OPENSCOUTER_PUBLIC_URL", "https://openscouter.example")];
+    let Some((app, bot)) = app_with_bot(b, &extra).await else { return };
+    let biz = app.signup("business").await;
+    let tester = app.tester().await;
+    link(&app, &tester, 777, 1).await;
+    // A try abandoned: the offer's Accept button starts a new session (api.md §11).
+    let first_job = app.launched_study(&biz, study_body()).await;
+    app.drain_jobs().await;
+    update(&app, button(2, 777, &format!("accept:{first_job}"))).await;
+    let mine = app.get(&format!("/api/sessions?jobId={first_job}"), Some(&tester.bearer())).await;
+    let tried = mine.ok()[0]["sessionId"].as_str().unwrap().to_owned();
+    let res = app.post(&format!("/api/sessions/{tried}/abandon"), json!({}), Some(&tester.bearer())).await;
+    assert_eq!(res.ok()["status"], "abandoned");
+    update(&app, button(3, 777, &format!("accept:{first_job}"))).await;
+    app.drain_jobs().await;
+    let mine = app.get(&format!("/api/sessions?jobId={first_job}"), Some(&tester.bearer())).await;
+    assert_eq!(mine.body["metadata"]["total"], 2, "{}", mine.text);
+    let last = bot.to_chat(777).last().cloned().unwrap();
+    assert!(!last["text"].as_str().unwrap().contains("already started"), "{last}");
+    let job = app.launched_study(&biz, study_body()).await; // reminderAfterHours: 24
+    let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
+    let task = study.ok()["tasks"][0]["taskId"].as_str().unwrap().to_owned();
+    let (sid, token) = app.session(&tester, &job).await;
+    app.broken_checkout(&sid, &format!("Token {token}"), &task).await;
+    app.drain_jobs().await; // Agent 2, then the Telegram copy of the notice
+    let link = format!("https://openscouter.example/app/sessions/{sid}");
+    let about = |bot: &FakeBot| -> Vec<String> {
+        bot.to_chat(777)
+            .iter()
+            .filter_map(|m| m["text"].as_str())
+            .filter(|t| t.contains(&link))
+            .map(str::to_owned)
+            .collect()
+    };
+    let told = about(&bot);
+    assert_eq!(told.len(), 1, "{:?}", bot.to_chat(777));
+    assert!(told[0].contains("Checkout usability") && told[0].contains("confirm"), "{}", told[0]);
+    // Running the queue again sends nothing new.
+    app.drain_jobs().await;
+    assert_eq!(about(&bot).len(), 1);
+
+    app.clock.advance_ms(25 * 3_600_000);
+    assert_eq!(reminders(&app, CRON).await, Some(1));
+    app.drain_jobs().await;
+    let told = about(&bot);
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(told[1].contains("Reminder"), "{}", told[1]);
+    assert_eq!(reminders(&app, CRON).await, Some(0));
+    app.clock.advance_ms(48 * 3_600_000);
+    assert_eq!(reminders(&app, CRON).await, Some(1), "and at 72 h");
+    app.drain_jobs().await;
+    assert_eq!(about(&bot).len(), 3);
+}
+
+/// Runs the reminders job now; how many it sent.
+async fn reminders(app: &TestApp, cron: &str) -> Option<u64> {
+    let auth = format!("Bearer {cron}");
+    app.post("/api/cron/reminders", json!({}), Some(&auth)).await.ok()["processed"].as_u64()
 }

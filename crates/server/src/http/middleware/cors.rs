@@ -1,7 +1,8 @@
 //! CORS: allowed origins from configuration (exact or `https://*.domain`), `http://localhost:*`
 //! in development; a preflight from any other origin gets 403 and no allow-origin header.
 //! Open to every origin (see `OriginPolicy::allows_request`): ingestion (`/api/data/*`), as the
-//! recorder runs inside the product under test on the product's own origin; the MCP endpoint,
+//! recorder runs inside the product under test on the product's own origin, and a session's
+//! briefing (`/api/sessions/:id`, which the recorder reads first; decision 203); the MCP endpoint,
 //! which browser-based MCP clients (inspectors, web assistants) call directly; and the public
 //! discovery documents under `/.well-known/`; and the OAuth registration, token and revocation
 //! endpoints a browser MCP client calls to connect. All of them authenticate by header tokens or
@@ -56,10 +57,17 @@ impl OriginPolicy {
     }
 }
 
-/// Ingestion, the MCP endpoint (every path it answers on), the discovery documents and the
-/// OAuth endpoints a browser MCP client needs to connect on its own.
+/// A session's briefing, `/api/sessions/<id>` (one segment, nothing below it): the recorder
+/// reads it with its test token before sending (api.md §11).
+fn session_briefing(path: &str) -> bool {
+    path.strip_prefix("/api/sessions/").is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// Ingestion, a session's briefing, the MCP endpoint (every path it answers on), the discovery
+/// documents and the OAuth endpoints a browser MCP client needs to connect on its own.
 fn open_to_any_origin(path: &str) -> bool {
     path.starts_with(INGEST_PREFIX)
+        || session_briefing(path)
         || path.starts_with(WELL_KNOWN_PREFIX)
         || MCP_PATHS.contains(&path)
         || OAUTH_CLIENT_PATHS.contains(&path)
@@ -148,6 +156,12 @@ mod tests {
         let p = policy(Environment::Production);
         assert!(p.allows_request("https://shop.example", "/api/data/events"));
         assert!(!p.allows_request("https://shop.example", "/api/sessions"));
+        assert!(p.allows_request("https://shop.example", "/api/sessions/sess_01abc"));
+        for closed in
+            ["/api/sessions/", "/api/sessions/sess_01abc/findings", "/api/sessions/sess_01abc/confirm"]
+        {
+            assert!(!p.allows_request("https://shop.example", closed), "{closed}");
+        }
         assert!(!p.allows_request("https://shop.example", "/api/dataset"));
         for open in [
             "/api/mcp",

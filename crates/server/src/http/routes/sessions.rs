@@ -1,4 +1,4 @@
-//! `/api/sessions`: tests — create (with the test token), read, list, pause/resume/complete,
+//! `/api/sessions`: tests — create (with the test token), read, list, pause/resume/abandon/complete,
 //! consent, notes, feedback, events read-back and export.
 
 use axum::body::Body;
@@ -34,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_session))
         .routes(routes!(pause_session))
         .routes(routes!(resume_session))
+        .routes(routes!(abandon_session))
         .routes(routes!(complete_session))
         .routes(routes!(consent))
         .routes(routes!(add_note, list_notes))
@@ -338,6 +339,19 @@ async fn resume_session(
     Path(id): Path<String>,
 ) -> AppResult<Envelope<SessionOut>> {
     Ok(controlled(&state, &caller, sessions::resume(&state, &caller, &id).await?))
+}
+
+/// Give up an active or paused session: `abandoned` at once, its seat freed; the tester may
+/// start a new session for the study while a seat is free.
+#[utoipa::path(post, path = "/api/sessions/{id}/abandon", tag = "sessions", security(("jwt" = []), ("testToken" = [])),
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = Envelope<SessionOut>), (status = 422, description = "Not active or paused")))]
+async fn abandon_session(
+    State(state): State<AppState>,
+    caller: SessionActor,
+    Path(id): Path<String>,
+) -> AppResult<Envelope<SessionOut>> {
+    Ok(controlled(&state, &caller, sessions::abandon(&state, &caller, &id).await?))
 }
 
 /// Completion time.

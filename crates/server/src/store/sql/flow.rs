@@ -128,10 +128,46 @@ macro_rules! insert_item {
     }};
 }
 
+/// Moves a study `from → to` when it is settled (`StudySettles`), its row locked first.
+macro_rules! settle_study {
+    ($tx:ident, $settles:expr, $now:expr) => {{
+        let st: &StudySettles = $settles;
+        let status: Option<(StudyStatus,)> =
+            sqlx::query_as("UPDATE studies SET updated_at = updated_at WHERE id = $1 RETURNING status")
+                .bind(&st.study_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        if status.is_some_and(|(s,)| s == st.from) {
+            let (done, lost): (i64, i64) = sqlx::query_as(
+                "SELECT COUNT(CASE WHEN status = $2 THEN 1 END), \
+                 COUNT(CASE WHEN status <> $2 AND pipeline_status = $3 THEN 1 END) \
+                 FROM sessions WHERE study_id = $1",
+            )
+            .bind(&st.study_id)
+            .bind(st.confirmed)
+            .bind(st.failed)
+            .fetch_one(&mut *$tx)
+            .await?;
+            if done > 0 && done + lost >= st.target {
+                sqlx::query("UPDATE studies SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+                    .bind(st.to)
+                    .bind($now)
+                    .bind(&st.study_id)
+                    .bind(st.from)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+    }};
+}
+
 /// Writes a step's `FollowUps` inside the step's transaction.
 macro_rules! apply_follow_ups {
     ($tx:ident, $then:expr, $now:expr) => {{
         let then: &FollowUps = $then;
+        if let Some(settles) = &then.study_settles {
+            settle_study!($tx, settles, $now);
+        }
         for (item, guard) in &then.enqueue {
             if guard_refusal!($tx, *guard, &item.subject_id, $now).is_none() {
                 let _ = insert_item!($tx, item);

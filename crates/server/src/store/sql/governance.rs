@@ -278,7 +278,8 @@ impl GovernanceStore for SqlStore {
             if drop_open_offers {
                 sqlx::query(
                     "DELETE FROM study_testers WHERE tester_id = $1 AND status = 'accepted' \
-                     AND NOT EXISTS (SELECT 1 FROM sessions x WHERE x.study_id = study_testers.study_id AND x.tester_id = $1)",
+                     AND NOT EXISTS (SELECT 1 FROM sessions x WHERE x.study_id = study_testers.study_id AND x.tester_id = $1 \
+                     AND x.status <> 'abandoned')",
                 )
                 .bind(tester_id)
                 .execute(&mut *tx)

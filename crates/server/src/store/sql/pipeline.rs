@@ -410,21 +410,7 @@ impl PipelineStore for SqlStore {
                     .bind(session_id)
                     .execute(&mut *tx)
                     .await?;
-                let (org, study_id) = session_owner!(tx, session_id);
-                if let Some((from, to, target)) = c.study {
-                    sqlx::query(
-                        "UPDATE studies SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 \
-                         AND (SELECT COUNT(*) FROM sessions WHERE study_id = $3 AND status = $5) >= $6",
-                    )
-                    .bind(to)
-                    .bind(now)
-                    .bind(&study_id)
-                    .bind(from)
-                    .bind(c.to)
-                    .bind(target)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                let (org, _) = session_owner!(tx, session_id);
                 maybe_emit!(tx, &org, &c.event, now);
                 apply_follow_ups!(tx, &c.then, now);
             }

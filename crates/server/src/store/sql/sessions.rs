@@ -215,11 +215,16 @@ impl SessionStore for SqlStore {
                     return Ok(CreateSessionOutcome::Full);
                 }
             }
-            let (existing,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE study_id = $1 AND tester_id = $2")
-                .bind(&s.study_id)
-                .bind(&s.tester_id)
-                .fetch_one(&mut *tx)
-                .await?;
+            // One running or finished session per tester and study; an abandoned one leaves room
+            // for a new try (the partial unique index `sessions_one_open_per_tester` backs this).
+            let (existing,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM sessions WHERE study_id = $1 AND tester_id = $2 AND status <> $3",
+            )
+            .bind(&s.study_id)
+            .bind(&s.tester_id)
+            .bind(SessionStatus::Abandoned)
+            .fetch_one(&mut *tx)
+            .await?;
             if existing > 0 {
                 return Ok(CreateSessionOutcome::AlreadyExists);
             }
@@ -230,7 +235,7 @@ impl SessionStore for SqlStore {
                     .await?;
             let counts: Vec<(String, i64)> = counts.into_iter().filter_map(|(v, n)| v.map(|v| (v, n))).collect();
             let variant = choose_variant(&counts);
-            sqlx::query(
+            let inserted = sqlx::query(
                 "INSERT INTO sessions (id, study_id, tester_id, variant, status, pipeline_status, test_token_hash, \
                  test_token_expires_at, started_at, created_at, updated_at, consent, consent_events, consent_facial, \
                  consent_voice) \
@@ -250,7 +255,15 @@ impl SessionStore for SqlStore {
             .bind(streams.facial)
             .bind(streams.voice)
             .execute(&mut *tx)
-            .await?;
+            .await;
+            match inserted {
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() && db.message().contains("tester") => {
+                    return Ok(CreateSessionOutcome::AlreadyExists);
+                }
+                other => {
+                    other?;
+                }
+            }
             sqlx::query("UPDATE studies SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
                 .bind(start.study_moves.1)
                 .bind(s.now)

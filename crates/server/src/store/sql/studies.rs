@@ -389,11 +389,15 @@ impl StudyStore for SqlStore {
             if study.is_none() {
                 return Ok(Guarded::NotFound);
             }
-            let (sessions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE study_id = $1 AND tester_id = $2")
-                .bind(id)
-                .bind(tester_id)
-                .fetch_one(&mut *tx)
-                .await?;
+            // An abandoned try does not bind the tester to the study.
+            let (sessions,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM sessions WHERE study_id = $1 AND tester_id = $2 AND status <> $3",
+            )
+            .bind(id)
+            .bind(tester_id)
+            .bind(SessionStatus::Abandoned)
+            .fetch_one(&mut *tx)
+            .await?;
             if sessions > 0 {
                 return Ok(Guarded::WrongState("started".into()));
             }
