@@ -421,7 +421,7 @@ async fn the_replay_page_has_markers_under_its_own_csp(b: Backend) {
 }
 
 /// The replay page in Chromium: rrweb's player rebuilds the recording in a frame sandboxed
-/// without scripts, the markers seek it from the keyboard, axe-core finds nothing serious, and
+/// without scripts, the markers seek it from the keyboard, axe-core finds nothing, and
 /// a screenshot goes to `target/screenshots/replay.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_page_in_chromium() {
@@ -478,9 +478,7 @@ async fn replay_page_in_chromium() {
     match axe_source() {
         Some(src) => {
             let v = axe(b, &src).await;
-            let serious: Vec<&Value> =
-                v.iter().filter(|x| matches!(x["impact"].as_str(), Some("serious" | "critical"))).collect();
-            assert!(serious.is_empty(), "axe-core on the replay page: {serious:#?}");
+            assert!(v.is_empty(), "axe-core on the replay page: {v:#?}");
         }
         None if crate::webdriver::require_browser() => panic!("OPENSCOUTER_AXE_JS is required"),
         None => eprintln!("note: axe-core not installed, accessibility scan skipped"),
