@@ -85,7 +85,7 @@ impl GovernanceStore for SqlStore {
                     .fetch_one(&mut *tx)
                     .await?;
             if n >= limit.max {
-                return Ok(Guarded::WrongState("limit".into()));
+                return Ok(Guarded::WrongState(Refusal::Limit));
             }
             sqlx::query(
                 "INSERT INTO quiz_attempts (id, quiz_id, tester_id, score, passed, created_at) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -185,7 +185,7 @@ impl PipelineStore for SqlStore {
             let mut tx = p.begin().await?;
             let status = session_status_in_tx!(tx, &Tenant::All, session_id);
             if !saved.from.contains(&status) {
-                return Ok(Guarded::WrongState(status.to_string()));
+                return Ok(Guarded::WrongState(Refusal::Session(status)));
             }
             // A re-run replaces the previous result: never two copies of a finding.
             sqlx::query("DELETE FROM findings WHERE session_id = $1").bind(session_id).execute(&mut *tx).await?;
@@ -376,7 +376,7 @@ impl PipelineStore for SqlStore {
             let mut tx = p.begin().await?;
             let status = session_status_in_tx!(tx, tenant, session_id);
             if status != c.from {
-                return Ok(Guarded::WrongState(status.to_string()));
+                return Ok(Guarded::WrongState(Refusal::Session(status)));
             }
             for d in decisions {
                 let done = sqlx::query(

@@ -202,7 +202,7 @@ macro_rules! guard_study {
             None => return Ok(Guarded::NotFound),
             Some((_, org)) if $org.is_some_and(|o: &str| o != org) => return Ok(Guarded::NotFound),
             Some((status, _)) if !$allowed.contains(&status) => {
-                return Ok(Guarded::WrongState(status.to_string()));
+                return Ok(Guarded::WrongState(Refusal::Study(status)));
             }
             Some(_) => {}
         }
@@ -395,7 +395,7 @@ impl StudyStore for SqlStore {
                 .fetch_one(&mut *tx)
                 .await?;
             if sessions > 0 {
-                return Ok(Guarded::WrongState("started".into()));
+                return Ok(Guarded::WrongState(Refusal::Started));
             }
             sqlx::query(
                 "INSERT INTO study_testers (study_id, tester_id, status, label_no, created_at, updated_at) \
