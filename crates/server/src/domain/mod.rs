@@ -10,9 +10,9 @@ pub mod stream;
 pub mod study;
 
 pub use status::{
-    CronJob, Decision, NotificationKind, OAuthScope, OAuthTokenKind, PaymentStatus, PayoutLineStatus,
-    PipelineStatus, QueueKind, QueueStatus, ReportKind, SeatStatus, SessionStatus, StudyStatus,
-    TelegramStatus, WebhookEvent,
+    CronJob, Decision, DeliveryStatus, NotificationKind, OAuthScope, OAuthTokenKind, PaymentStatus,
+    PayoutLineStatus, PipelineStatus, QueueKind, QueueStatus, ReportKind, SeatStatus, SessionStatus,
+    StudyStatus, TelegramStatus, UserStatus, WebhookEvent,
 };
 
 use serde::{Deserialize, Serialize};
