@@ -290,31 +290,8 @@ fn failure_group(groups: &BTreeMap<Key, Vec<&Signal>>, failure: &Signal, window:
 /// the barrier cost, but it never dominates: the finding keeps the title, family and merge
 /// key of the barrier itself, so that sessions that failed and sessions that did not merge.
 pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Finding> {
-    let behav: Vec<&Signal> = signals.iter().filter(|s| s.kind.is_behavioural()).collect();
     let window = p.th.join_window_ms as i64;
-    let mut groups: BTreeMap<Key, Vec<&Signal>> = BTreeMap::new();
-    let mut failures: Vec<&Signal> = Vec::new();
-    for s in signals {
-        if s.kind == SignalKind::TaskFailure {
-            failures.push(s);
-            continue;
-        }
-        let key = if s.kind.is_affective() {
-            match nearest(&behav, s.timestamp.0, window) {
-                Some(j) => key_of(behav[j]),
-                None => (s.task_id.clone(), s.url_path.clone(), None),
-            }
-        } else {
-            key_of(s)
-        };
-        groups.entry(key).or_default().push(s);
-    }
-    let failure_window = p.th.task_failure_window_ms as i64;
-    for f in failures {
-        if let Some(key) = failure_group(&groups, f, failure_window) {
-            groups.entry(key).or_default().push(f);
-        }
-    }
+    let groups = group_signals(p, signals);
     let failed_tasks: BTreeSet<&str> = p
         .attempts
         .iter()
@@ -337,51 +314,13 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
         for s in &members {
             *sums.entry(s.kind).or_default() += s.weighted();
         }
-        let rank = |(k, v): (&SignalKind, &f64)| (*v, k.default_weight(), std::cmp::Reverse(*k));
-        let by_rank = |a: &(&SignalKind, &f64), b: &(&SignalKind, &f64)| {
-            let (x, y) = (rank(*a), rank(*b));
-            x.0.total_cmp(&y.0).then(x.1.total_cmp(&y.1)).then(x.2.cmp(&y.2))
-        };
         let Some((&dominant, _)) =
             sums.iter().filter(|(k, _)| **k != SignalKind::TaskFailure).max_by(by_rank)
         else {
             continue;
         };
         let reading = members.iter().any(|s| s.kind == SignalKind::NegativeSpeech && s.mentions_reading);
-        // Titles come from the table; emotion, general speech and attention are not in it,
-        // so the strongest table signal of the group names the finding when there is one.
-        let title_kind = match dominant {
-            SignalKind::NegativeEmotion | SignalKind::AttentionDrop | SignalKind::NegativeSpeech
-                if !(dominant == SignalKind::NegativeSpeech && reading) =>
-            {
-                sums.iter()
-                    .filter(|(k, _)| {
-                        !matches!(
-                            k,
-                            SignalKind::NegativeEmotion
-                                | SignalKind::NegativeSpeech
-                                | SignalKind::AttentionDrop
-                                | SignalKind::TaskFailure
-                        )
-                    })
-                    .max_by(by_rank)
-                    .map(|(k, _)| *k)
-                    .unwrap_or(if reading { SignalKind::NegativeSpeech } else { dominant })
-            }
-            k => k,
-        };
-        // analysis.md §3: a navigation finding suggests 2.4.5 Multiple Ways "when a
-        // navigation_loop" is in it. The loop summarises the quick backs and revisits it
-        // counts, so by weight it (almost) never outranks them: three quick backs weigh 0.9,
-        // the loop at most 0.6. Its presence, not its weight, says the tester was lost rather
-        // than misled by one link; `dominant_signal` keeps the heaviest signal.
-        let title_kind = if title_kind.family() == Family::Navigation
-            && members.iter().any(|s| s.kind == SignalKind::NavigationLoop)
-        {
-            SignalKind::NavigationLoop
-        } else {
-            title_kind
-        };
+        let title_kind = title_kind_of(dominant, reading, &sums, &members);
         let sel = selector.as_deref().unwrap_or("(unknown control)");
         let path_s = path.as_deref().unwrap_or("(unknown page)");
         let (title, wcag) = title_and_wcag(title_kind, reading, sel, path_s);
@@ -402,23 +341,7 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
         } else {
             Severity::Minor
         };
-        let mut evidence: Vec<Evidence> = members
-            .iter()
-            .map(|s| Evidence {
-                kind: s.kind.as_str().to_string(),
-                timestamp: s.timestamp,
-                detail: s.detail.clone(),
-            })
-            .collect();
-        let from = members.iter().map(|s| s.timestamp.0).min().unwrap_or(0).saturating_sub(window);
-        let to = members.iter().map(|s| s.end_timestamp.0).max().unwrap_or(0).saturating_add(window);
-        evidence.extend(transcripts(p, from, to));
-        evidence.sort_by(|a, b| {
-            a.timestamp
-                .cmp(&b.timestamp)
-                .then_with(|| a.kind.cmp(&b.kind))
-                .then_with(|| a.detail.cmp(&b.detail))
-        });
+        let evidence = evidence_of(p, &members, window);
         let counts: Vec<String> = sums
             .keys()
             .map(|k| format!("{} × {}", members.iter().filter(|s| s.kind == *k).count(), k.as_str()))
@@ -478,6 +401,107 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
             .then_with(|| a.1.finding_id.cmp(&b.1.finding_id))
     });
     out.into_iter().map(|(_, f)| f).collect()
+}
+
+/// The session's signals in candidate groups: behavioural signals by their key, affective ones
+/// joined to the nearest behavioural signal (within the join window), task failures to a
+/// group of their task (see [`failure_group`]).
+fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> BTreeMap<Key, Vec<&'s Signal>> {
+    let behav: Vec<&Signal> = signals.iter().filter(|s| s.kind.is_behavioural()).collect();
+    let window = p.th.join_window_ms as i64;
+    let mut groups: BTreeMap<Key, Vec<&Signal>> = BTreeMap::new();
+    let mut failures: Vec<&Signal> = Vec::new();
+    for s in signals {
+        if s.kind == SignalKind::TaskFailure {
+            failures.push(s);
+            continue;
+        }
+        let key = if s.kind.is_affective() {
+            match nearest(&behav, s.timestamp.0, window) {
+                Some(j) => key_of(behav[j]),
+                None => (s.task_id.clone(), s.url_path.clone(), None),
+            }
+        } else {
+            key_of(s)
+        };
+        groups.entry(key).or_default().push(s);
+    }
+    let failure_window = p.th.task_failure_window_ms as i64;
+    for f in failures {
+        if let Some(key) = failure_group(&groups, f, failure_window) {
+            groups.entry(key).or_default().push(f);
+        }
+    }
+    groups
+}
+
+/// Orders signal kinds by their summed weight, then default weight, then kind (reversed).
+fn by_rank(a: &(&SignalKind, &f64), b: &(&SignalKind, &f64)) -> std::cmp::Ordering {
+    let rank = |(k, v): (&SignalKind, &f64)| (*v, k.default_weight(), std::cmp::Reverse(*k));
+    let (x, y) = (rank(*a), rank(*b));
+    x.0.total_cmp(&y.0).then(x.1.total_cmp(&y.1)).then(x.2.cmp(&y.2))
+}
+
+/// The kind that names a finding. Titles come from the table; emotion, general speech and
+/// attention are not in it, so the strongest table signal of the group names the finding when
+/// there is one.
+fn title_kind_of(
+    dominant: SignalKind,
+    reading: bool,
+    sums: &BTreeMap<SignalKind, f64>,
+    members: &[&Signal],
+) -> SignalKind {
+    let title_kind = match dominant {
+        SignalKind::NegativeEmotion | SignalKind::AttentionDrop | SignalKind::NegativeSpeech
+            if !(dominant == SignalKind::NegativeSpeech && reading) =>
+        {
+            sums.iter()
+                .filter(|(k, _)| {
+                    !matches!(
+                        k,
+                        SignalKind::NegativeEmotion
+                            | SignalKind::NegativeSpeech
+                            | SignalKind::AttentionDrop
+                            | SignalKind::TaskFailure
+                    )
+                })
+                .max_by(by_rank)
+                .map(|(k, _)| *k)
+                .unwrap_or(if reading { SignalKind::NegativeSpeech } else { dominant })
+        }
+        k => k,
+    };
+    // analysis.md §3: a navigation finding suggests 2.4.5 Multiple Ways "when a
+    // navigation_loop" is in it. The loop summarises the quick backs and revisits it
+    // counts, so by weight it (almost) never outranks them: three quick backs weigh 0.9,
+    // the loop at most 0.6. Its presence, not its weight, says the tester was lost rather
+    // than misled by one link; `dominant_signal` keeps the heaviest signal.
+    if title_kind.family() == Family::Navigation
+        && members.iter().any(|s| s.kind == SignalKind::NavigationLoop)
+    {
+        SignalKind::NavigationLoop
+    } else {
+        title_kind
+    }
+}
+
+/// A finding's evidence: its signals, and the transcript excerpts around them, in time order.
+fn evidence_of(p: &Prepared<'_>, members: &[&Signal], window: i64) -> Vec<Evidence> {
+    let mut evidence: Vec<Evidence> = members
+        .iter()
+        .map(|s| Evidence {
+            kind: s.kind.as_str().to_string(),
+            timestamp: s.timestamp,
+            detail: s.detail.clone(),
+        })
+        .collect();
+    let from = members.iter().map(|s| s.timestamp.0).min().unwrap_or(0).saturating_sub(window);
+    let to = members.iter().map(|s| s.end_timestamp.0).max().unwrap_or(0).saturating_add(window);
+    evidence.extend(transcripts(p, from, to));
+    evidence.sort_by(|a, b| {
+        a.timestamp.cmp(&b.timestamp).then_with(|| a.kind.cmp(&b.kind)).then_with(|| a.detail.cmp(&b.detail))
+    });
+    evidence
 }
 
 /// At most this many transcript excerpts per finding.

@@ -41,6 +41,11 @@ impl Principal {
         }
     }
 
+    /// `Ok` for a tester; for anyone else 403 with `refusal` (a tester's own actions).
+    pub fn require_tester(&self, refusal: &str) -> AppResult<()> {
+        if self.role == Role::Tester { Ok(()) } else { Err(AppError::Forbidden(refusal.into())) }
+    }
+
     /// The tenant whose data this caller may see; the one place a role becomes a scope. A
     /// business account without an organization sees nothing (403), never everything.
     pub fn tenant(&self) -> AppResult<Tenant> {

@@ -10,9 +10,9 @@ pub mod stream;
 pub mod study;
 
 pub use status::{
-    AccountTokenPurpose, CronJob, Decision, NotificationKind, OAuthScope, OAuthTokenKind, OrgRole,
-    PaymentStatus, PayoutLineStatus, PipelineStatus, QueueKind, QueueStatus, ReportKind, SeatStatus,
-    SessionStatus, StudyStatus, TelegramStatus, WebhookEvent,
+    AccountTokenPurpose, CronJob, Decision, DeliveryStatus, NotificationKind, OAuthScope, OAuthTokenKind,
+    OrgRole, PaymentStatus, PayoutLineStatus, PipelineStatus, QueueKind, QueueStatus, ReportKind, SeatStatus,
+    SessionStatus, StudyStatus, TelegramStatus, UserStatus, WebhookEvent,
 };
 
 use serde::{Deserialize, Serialize};

@@ -209,6 +209,25 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// An account's state (`users.status`, and a tester's profile `tester_profiles.status`).
+    UserStatus {
+        Active = "active",
+        Suspended = "suspended",
+        /// A tester awaiting approval.
+        Pending = "pending",
+    }
+}
+
+wire_enum! {
+    /// Where one outbound webhook delivery is (`webhook_deliveries.status`).
+    DeliveryStatus {
+        Pending = "pending",
+        Delivered = "delivered",
+        Failed = "failed",
+    }
+}
+
+wire_enum! {
     /// A tester's answer to a study (the `study_testers` row).
     SeatStatus {
         Accepted = "accepted",

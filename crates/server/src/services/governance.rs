@@ -192,7 +192,7 @@ pub async fn publish_quiz(
 
 /// The quiz as a tester sees it: no answers, questions and options in a fresh random order.
 pub async fn tester_quiz(state: &App, p: &Principal) -> AppResult<Quiz> {
-    tester_only(p)?;
+    p.require_tester(ONLY_TESTERS)?;
     let mut quiz = active_quiz(state).await?;
     shuffle(&mut quiz.questions);
     for q in &mut quiz.questions {
@@ -231,7 +231,7 @@ pub struct Attempt {
 /// Scores an attempt against the version it names (older versions stay valid); a pass makes
 /// the tester capacity-verified. At most three attempts in 24 hours.
 pub async fn attempt(state: &App, p: &Principal, body: AttemptIn) -> AppResult<Attempt> {
-    tester_only(p)?;
+    p.require_tester(ONLY_TESTERS)?;
     let quiz = quiz_of(state.store.quiz(&body.quiz_id).await?.ok_or_else(|| AppError::not_found("Quiz"))?)?;
     if let Some(unknown) = body.answers.keys().find(|k| !quiz.questions.iter().any(|q| &q.question_id == *k))
     {
@@ -269,9 +269,8 @@ fn retry_after_secs(ms: i64) -> u64 {
     u64::try_from(ms / 1000).unwrap_or(0)
 }
 
-fn tester_only(p: &Principal) -> AppResult<()> {
-    if p.role == Role::Tester { Ok(()) } else { Err(AppError::Forbidden("Only testers do this".into())) }
-}
+/// The 403 for a non-tester calling a tester's own action.
+const ONLY_TESTERS: &str = "Only testers do this";
 
 // ---- special-category consent ------------------------------------------------------------
 
@@ -287,7 +286,7 @@ pub struct SpecialConsentIn {
 
 /// Gives consent; the version is kept in the history.
 pub async fn give_consent(state: &App, p: &Principal, body: SpecialConsentIn) -> AppResult<TesterProfile> {
-    tester_only(p)?;
+    p.require_tester(ONLY_TESTERS)?;
     let version = body.version.trim();
     if version.is_empty() || version.chars().count() > 32 {
         return Err(AppError::Unprocessable("version: must be 1-32 characters".into()));
@@ -303,7 +302,7 @@ pub async fn give_consent(state: &App, p: &Principal, body: SpecialConsentIn) ->
 /// Withdraws consent: ND categories and assistive tech leave the profile, the tester's facial and
 /// voice items are deleted, and no new offers reach them (eligibility needs consent).
 pub async fn withdraw_consent(state: &App, p: &Principal) -> AppResult<TesterProfile> {
-    tester_only(p)?;
+    p.require_tester(ONLY_TESTERS)?;
     let row = state.store.get_profile(&p.user_id).await?.ok_or_else(|| AppError::not_found("Consent"))?;
     let mut cleared: Profile = row.profile;
     cleared.nd_categories.clear();
@@ -323,7 +322,7 @@ pub async fn withdraw_consent(state: &App, p: &Principal) -> AppResult<TesterPro
 
 /// The consent history: `(version, given|withdrawn, at)`, oldest first.
 pub async fn consent_history(state: &App, p: &Principal) -> AppResult<Vec<(String, String, i64)>> {
-    tester_only(p)?;
+    p.require_tester(ONLY_TESTERS)?;
     Ok(state.store.consent_history(&p.user_id).await?)
 }
 

@@ -13,7 +13,7 @@ use crate::domain::{SessionStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::Quota;
 use crate::services::sessions::{self, Access};
-use crate::store::{EventExtra, EventRow, FacialRow, Guarded, NO_CONSENT, StreamBatch, VoiceRow};
+use crate::store::{EventExtra, EventRow, FacialRow, Guarded, Refusal, StreamBatch, VoiceRow};
 
 /// Allowed event types.
 pub const EVENT_TYPES: [&str; 7] = ["click", "scroll", "input", "focus", "blur", "navigation", "error"];
@@ -526,7 +526,7 @@ pub async fn ingest(state: &App, caller: &Principal, stream: Stream, body: Inges
             match state.store.ingest(&caller.tenant()?, &session.id, SessionStatus::Active, b).await? {
                 Guarded::Done(c) => (c.stored, c.duplicates),
                 Guarded::NotFound => return Err(AppError::not_found("Session")),
-                Guarded::WrongState(s) if s == NO_CONSENT => {
+                Guarded::WrongState(Refusal::NoConsent) => {
                     // Consent was withdrawn between the check above and the insert: nothing stored.
                     let reason = format!("No consent for the {} stream", stream.name());
                     rejections = (0..body.batch.len())

@@ -532,169 +532,219 @@ fn limit_schema() -> Value {
     json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 20})
 }
 
+/// The described tools, in `tools/list` order.
 fn tools() -> Vec<ToolDef> {
-    let study_id = json!({"type": "string", "description": "The study (job_…)"});
-    let test_id = json!({"type": "string", "description": "The test (sess_…)"});
     vec![
-        ToolDef {
-            name: "list_studies",
-            title: "List studies",
-            description: "The workspace's studies, newest first, optionally by status.",
-            read_only: true,
-            input: object(
-                json!({
-                    "status": {"type": "string", "enum": StudyStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()},
-                    "limit": limit_schema(),
-                }),
-                &[],
-            ),
-            output: object(
-                json!({"studies": {"type": "array", "items": study_summary_schema()}, "total": {"type": "integer"}}),
-                &["studies", "total"],
-            ),
-        },
-        ToolDef {
-            name: "get_study",
-            title: "Get a study",
-            description: "One study with its tasks, test count, and its aggregated cross-tester report and findings once produced.",
-            read_only: true,
-            input: object(json!({"study_id": study_id}), &["study_id"]),
-            output: object(
-                json!({
-                    "study": {
-                        "allOf": [study_summary_schema()],
-                        "type": "object",
-                        "properties": {
-                            "description": {"type": "string"},
-                            "tasks": {"type": "array", "items": object(json!({
-                                "task_id": {"type": "string"}, "title": {"type": "string"},
-                                "description": {"type": "string"}, "success_criteria": {"type": "string"},
-                                "order": {"type": "integer"}}), &["task_id", "title", "description", "success_criteria", "order"])},
-                            "pay_per_session": object(json!({"amount": {"type": "number"}, "currency": {"type": "string"}, "type": {"type": "string"}}), &["amount", "currency", "type"]),
-                            "closed_at": nullable("string"),
-                        },
-                        "required": ["description", "tasks", "pay_per_session", "closed_at"],
-                    },
-                    "report": {
-                        "oneOf": [
-                            {"type": "null"},
-                            object(json!({"report_id": {"type": "string"}, "score": nullable("number"), "band": nullable("string"), "created_at": {"type": "string"}}), &["report_id", "score", "band", "created_at"]),
-                        ]
-                    },
-                    "findings": {"type": "array", "items": insight_schema()},
-                }),
-                &["study", "report", "findings"],
-            ),
-        },
-        ToolDef {
-            name: "list_tests",
-            title: "List tests",
-            description: "Tests (one per tester), newest first, each with its pipeline status; optionally of one study. Testers appear only as labels.",
-            read_only: true,
-            input: object(json!({"study_id": study_id, "limit": limit_schema()}), &[]),
-            output: object(
-                json!({"tests": {"type": "array", "items": test_summary_schema()}, "total": {"type": "integer"}}),
-                &["tests", "total"],
-            ),
-        },
-        ToolDef {
-            name: "get_test",
-            title: "Get a test",
-            description: "One test: its status, pipeline stage and latest analysis summary.",
-            read_only: true,
-            input: object(json!({"test_id": test_id}), &["test_id"]),
-            output: object(
-                json!({
-                    "test": test_summary_schema(),
-                    "analysis": {"oneOf": [{"type": "null"}, object(json!({
-                        "status": {"type": "string"},
-                        "overall_frustration_score": nullable("number"),
-                        "summary": nullable("string"),
-                    }), &["status", "overall_frustration_score", "summary"])]},
-                }),
-                &["test", "analysis"],
-            ),
-        },
-        ToolDef {
-            name: "get_analytics",
-            title: "Get a test's analytics",
-            description: "Composite scores of an analysed test: overall, emotion, interaction, voice (0–1).",
-            read_only: true,
-            input: object(json!({"test_id": test_id}), &["test_id"]),
-            output: object(
-                json!({
-                    "test_id": {"type": "string"},
-                    "overall": {"type": "number"},
-                    "emotion": nullable("number"),
-                    "interaction": {"type": "number"},
-                    "voice": nullable("number"),
-                }),
-                &["test_id", "overall", "emotion", "interaction", "voice"],
-            ),
-        },
-        ToolDef {
-            name: "get_insights",
-            title: "Get insights",
-            description: "Insights (barriers) of one test, or the combined findings of a study's report. Give exactly one of test_id and study_id. Each has a severity and a recommendation.",
-            read_only: true,
-            input: object(json!({"test_id": test_id, "study_id": study_id}), &[]),
-            output: object(
-                json!({
-                    "test_id": nullable("string"),
-                    "study_id": nullable("string"),
-                    "insights": {"type": "array", "items": insight_schema()},
-                    "total": {"type": "integer"},
-                }),
-                &["test_id", "study_id", "insights", "total"],
-            ),
-        },
-        ToolDef {
-            name: "create_draft_study",
-            title: "Create a draft study",
-            description: "Creates a study as a draft and returns its dashboard_url, where a person reviews, pays for and launches it. Never launches, pays, spends or recruits. Defaults: one exploratory task, 5 testers, GBP 24.00 per session, testers in GB, any ND category.",
-            read_only: false,
-            input: object(
-                json!({
-                    "title": {"type": "string", "minLength": 3, "maxLength": 100},
-                    "target_url": {"type": "string", "pattern": "^https?://", "description": "The site or prototype to test"},
-                    "description": {"type": "string", "maxLength": 5000},
-                    "max_testers": {"type": "integer", "minimum": 3, "maximum": 100, "default": 5},
-                    "pay_per_session": {"type": "number", "exclusiveMinimum": 0, "description": "Per tester, in `currency` (default GBP 24.00)"},
-                    "currency": {"type": "string", "description": "ISO 4217, default GBP"},
-                    "tasks": {"type": "array", "maxItems": 50, "items": {"anyOf": [
-                        {"type": "string"},
-                        object(json!({"title": {"type": "string"}, "description": {"type": "string"}, "success_criteria": {"type": "string"}}), &["title"]),
-                    ]}},
-                    "required_nd_categories": {"type": "array", "items": {"type": "string", "enum": ND_CATEGORIES}},
-                }),
-                &["title", "target_url"],
-            ),
-            output: object(
-                json!({
-                    "study_id": {"type": "string"},
-                    "status": {"type": "string", "const": "draft"},
-                    "title": {"type": "string"},
-                    "target_url": {"type": "string"},
-                    "max_testers": {"type": "integer"},
-                    "pay_per_session": object(json!({"amount": {"type": "number"}, "currency": {"type": "string"}, "type": {"type": "string"}}), &["amount", "currency", "type"]),
-                    "nd_categories": {"type": "array", "items": {"type": "string"}},
-                    "task_count": {"type": "integer"},
-                    "dashboard_url": {"type": "string"},
-                }),
-                &[
-                    "study_id",
-                    "status",
-                    "title",
-                    "target_url",
-                    "max_testers",
-                    "pay_per_session",
-                    "nd_categories",
-                    "task_count",
-                    "dashboard_url",
-                ],
-            ),
-        },
+        list_studies_tool(),
+        get_study_tool(),
+        list_tests_tool(),
+        get_test_tool(),
+        get_analytics_tool(),
+        get_insights_tool(),
+        create_draft_study_tool(),
     ]
+}
+
+/// `The study (job_…)` id property.
+fn study_id_schema() -> Value {
+    json!({"type": "string", "description": "The study (job_…)"})
+}
+
+/// `The test (sess_…)` id property.
+fn test_id_schema() -> Value {
+    json!({"type": "string", "description": "The test (sess_…)"})
+}
+
+/// The `list_studies` tool.
+fn list_studies_tool() -> ToolDef {
+    ToolDef {
+        name: "list_studies",
+        title: "List studies",
+        description: "The workspace's studies, newest first, optionally by status.",
+        read_only: true,
+        input: object(
+            json!({
+                "status": {"type": "string", "enum": StudyStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()},
+                "limit": limit_schema(),
+            }),
+            &[],
+        ),
+        output: object(
+            json!({"studies": {"type": "array", "items": study_summary_schema()}, "total": {"type": "integer"}}),
+            &["studies", "total"],
+        ),
+    }
+}
+
+/// The `get_study` tool.
+fn get_study_tool() -> ToolDef {
+    let study_id = study_id_schema();
+    ToolDef {
+        name: "get_study",
+        title: "Get a study",
+        description: "One study with its tasks, test count, and its aggregated cross-tester report and findings once produced.",
+        read_only: true,
+        input: object(json!({"study_id": study_id}), &["study_id"]),
+        output: object(
+            json!({
+                "study": {
+                    "allOf": [study_summary_schema()],
+                    "type": "object",
+                    "properties": {
+                        "description": {"type": "string"},
+                        "tasks": {"type": "array", "items": object(json!({
+                            "task_id": {"type": "string"}, "title": {"type": "string"},
+                            "description": {"type": "string"}, "success_criteria": {"type": "string"},
+                            "order": {"type": "integer"}}), &["task_id", "title", "description", "success_criteria", "order"])},
+                        "pay_per_session": object(json!({"amount": {"type": "number"}, "currency": {"type": "string"}, "type": {"type": "string"}}), &["amount", "currency", "type"]),
+                        "closed_at": nullable("string"),
+                    },
+                    "required": ["description", "tasks", "pay_per_session", "closed_at"],
+                },
+                "report": {
+                    "oneOf": [
+                        {"type": "null"},
+                        object(json!({"report_id": {"type": "string"}, "score": nullable("number"), "band": nullable("string"), "created_at": {"type": "string"}}), &["report_id", "score", "band", "created_at"]),
+                    ]
+                },
+                "findings": {"type": "array", "items": insight_schema()},
+            }),
+            &["study", "report", "findings"],
+        ),
+    }
+}
+
+/// The `list_tests` tool.
+fn list_tests_tool() -> ToolDef {
+    let study_id = study_id_schema();
+    ToolDef {
+        name: "list_tests",
+        title: "List tests",
+        description: "Tests (one per tester), newest first, each with its pipeline status; optionally of one study. Testers appear only as labels.",
+        read_only: true,
+        input: object(json!({"study_id": study_id, "limit": limit_schema()}), &[]),
+        output: object(
+            json!({"tests": {"type": "array", "items": test_summary_schema()}, "total": {"type": "integer"}}),
+            &["tests", "total"],
+        ),
+    }
+}
+
+/// The `get_test` tool.
+fn get_test_tool() -> ToolDef {
+    let test_id = test_id_schema();
+    ToolDef {
+        name: "get_test",
+        title: "Get a test",
+        description: "One test: its status, pipeline stage and latest analysis summary.",
+        read_only: true,
+        input: object(json!({"test_id": test_id}), &["test_id"]),
+        output: object(
+            json!({
+                "test": test_summary_schema(),
+                "analysis": {"oneOf": [{"type": "null"}, object(json!({
+                    "status": {"type": "string"},
+                    "overall_frustration_score": nullable("number"),
+                    "summary": nullable("string"),
+                }), &["status", "overall_frustration_score", "summary"])]},
+            }),
+            &["test", "analysis"],
+        ),
+    }
+}
+
+/// The `get_analytics` tool.
+fn get_analytics_tool() -> ToolDef {
+    let test_id = test_id_schema();
+    ToolDef {
+        name: "get_analytics",
+        title: "Get a test's analytics",
+        description: "Composite scores of an analysed test: overall, emotion, interaction, voice (0–1).",
+        read_only: true,
+        input: object(json!({"test_id": test_id}), &["test_id"]),
+        output: object(
+            json!({
+                "test_id": {"type": "string"},
+                "overall": {"type": "number"},
+                "emotion": nullable("number"),
+                "interaction": {"type": "number"},
+                "voice": nullable("number"),
+            }),
+            &["test_id", "overall", "emotion", "interaction", "voice"],
+        ),
+    }
+}
+
+/// The `get_insights` tool.
+fn get_insights_tool() -> ToolDef {
+    let study_id = study_id_schema();
+    let test_id = test_id_schema();
+    ToolDef {
+        name: "get_insights",
+        title: "Get insights",
+        description: "Insights (barriers) of one test, or the combined findings of a study's report. Give exactly one of test_id and study_id. Each has a severity and a recommendation.",
+        read_only: true,
+        input: object(json!({"test_id": test_id, "study_id": study_id}), &[]),
+        output: object(
+            json!({
+                "test_id": nullable("string"),
+                "study_id": nullable("string"),
+                "insights": {"type": "array", "items": insight_schema()},
+                "total": {"type": "integer"},
+            }),
+            &["test_id", "study_id", "insights", "total"],
+        ),
+    }
+}
+
+/// The `create_draft_study` tool.
+fn create_draft_study_tool() -> ToolDef {
+    ToolDef {
+        name: "create_draft_study",
+        title: "Create a draft study",
+        description: "Creates a study as a draft and returns its dashboard_url, where a person reviews, pays for and launches it. Never launches, pays, spends or recruits. Defaults: one exploratory task, 5 testers, GBP 24.00 per session, testers in GB, any ND category.",
+        read_only: false,
+        input: object(
+            json!({
+                "title": {"type": "string", "minLength": 3, "maxLength": 100},
+                "target_url": {"type": "string", "pattern": "^https?://", "description": "The site or prototype to test"},
+                "description": {"type": "string", "maxLength": 5000},
+                "max_testers": {"type": "integer", "minimum": 3, "maximum": 100, "default": 5},
+                "pay_per_session": {"type": "number", "exclusiveMinimum": 0, "description": "Per tester, in `currency` (default GBP 24.00)"},
+                "currency": {"type": "string", "description": "ISO 4217, default GBP"},
+                "tasks": {"type": "array", "maxItems": 50, "items": {"anyOf": [
+                    {"type": "string"},
+                    object(json!({"title": {"type": "string"}, "description": {"type": "string"}, "success_criteria": {"type": "string"}}), &["title"]),
+                ]}},
+                "required_nd_categories": {"type": "array", "items": {"type": "string", "enum": ND_CATEGORIES}},
+            }),
+            &["title", "target_url"],
+        ),
+        output: object(
+            json!({
+                "study_id": {"type": "string"},
+                "status": {"type": "string", "const": "draft"},
+                "title": {"type": "string"},
+                "target_url": {"type": "string"},
+                "max_testers": {"type": "integer"},
+                "pay_per_session": object(json!({"amount": {"type": "number"}, "currency": {"type": "string"}, "type": {"type": "string"}}), &["amount", "currency", "type"]),
+                "nd_categories": {"type": "array", "items": {"type": "string"}},
+                "task_count": {"type": "integer"},
+                "dashboard_url": {"type": "string"},
+            }),
+            &[
+                "study_id",
+                "status",
+                "title",
+                "target_url",
+                "max_testers",
+                "pay_per_session",
+                "nd_categories",
+                "task_count",
+                "dashboard_url",
+            ],
+        ),
+    }
 }
 
 /// `tools/list`'s `tools`.
@@ -912,194 +962,215 @@ async fn run_tool(
     a: Value,
 ) -> Result<(String, Value), AppError> {
     match name {
-        "list_studies" => {
-            let a: ListStudiesArgs = args(a)?;
-            let status = match a.status.as_deref() {
-                Some(s) => Some(StudyStatus::parse(s).ok_or_else(|| {
-                    AppError::BadRequest(format!("status: must be one of {}", StudyStatus::list()))
-                })?),
-                None => None,
-            };
-            let (rows, total) = studies::list(state, p, status, page(a.limit)?).await?;
-            let list: Vec<Value> = rows.iter().map(|s| study_summary(base, s)).collect();
-            let mut summary =
-                format!("{total} stud{} in the workspace", if total == 1 { "y" } else { "ies" });
-            for s in &rows {
-                summary.push_str(&format!(
-                    "\n- {} ({}, {}): {}",
-                    s.definition.title,
-                    s.status,
-                    s.id,
-                    dashboard_url(base, &s.id)
-                ));
-            }
-            Ok((summary, json!({"studies": list, "total": total})))
-        }
-        "get_study" => {
-            let a: StudyArgs = args(a)?;
-            let (study, report) = studies::get(state, p, &a.study_id).await?;
-            let findings: Vec<Value> = if report.is_some() {
-                reports::study_findings(state, p, &study.id).await?.iter().map(|f| insight(f, None)).collect()
-            } else {
-                Vec::new()
-            };
-            let mut out = study_summary(base, &study);
-            let def = &study.definition;
-            out["description"] = json!(def.description);
-            out["tasks"] = study
-                .tasks
-                .iter()
-                .map(|t| {
-                    json!({"task_id": t.id, "title": t.title, "description": t.description,
-                           "success_criteria": t.success_criteria, "order": t.order})
-                })
-                .collect();
-            out["pay_per_session"] = pay(&def.compensation);
-            out["closed_at"] = json!(study.closed_at.map(format_ms));
-            let report = report.map(|r| {
-                json!({"report_id": r.report_id, "score": r.score.as_f64(), "band": r.band.as_str(),
-                       "created_at": format_ms(r.created_at)})
-            });
-            let headline = match &report {
-                Some(r) => format!("score {} ({})", r["score"], r["band"].as_str().unwrap_or("-")),
-                None => "no study report yet".into(),
-            };
-            let summary = format!(
-                "{} ({}), {}: {} of {} testers joined, {} test(s); {}; {}.\nDashboard: {}",
-                def.title,
-                study.id,
-                study.status,
-                study.seats_taken,
-                def.targeting.tester_count,
-                study.sessions_total,
-                headline,
-                count_by_severity(&findings),
-                dashboard_url(base, &study.id)
-            );
-            Ok((summary, json!({"study": out, "report": report, "findings": findings})))
-        }
-        "list_tests" => {
-            let a: ListTestsArgs = args(a)?;
-            let page = page(a.limit)?;
-            let (rows, total) = match &a.study_id {
-                Some(study) => sessions::list_of_study(state, p, study, page).await?,
-                None => sessions::list(state, p, &SessionFilter::default(), page).await?,
-            };
-            let now = state.now();
-            let list: Vec<Value> = rows.iter().map(|s| test_summary(s, now)).collect();
-            let mut summary = format!("{total} test(s)");
-            for s in &rows {
-                summary.push_str(&format!(
-                    "\n- {} ({}): {}, pipeline {}",
-                    tester_label(s),
-                    s.id,
-                    s.status,
-                    s.pipeline_status
-                ));
-            }
-            Ok((summary, json!({"tests": list, "total": total})))
-        }
-        "get_test" => {
-            let a: TestArgs = args(a)?;
-            let s = sessions::get(state, p, &a.test_id).await?;
-            let analysis = pipeline::latest_analysis(&s).map(|v| {
-                json!({
-                    "status": v["status"].as_str().unwrap_or("complete"),
-                    "overall_frustration_score": v.pointer("/insights/overallFrustrationScore").and_then(Value::as_f64),
-                    "summary": v.pointer("/insights/summary").and_then(Value::as_str),
-                })
-            });
-            let summary = format!(
-                "{} ({}) in study {}: {}, pipeline {}{}",
-                tester_label(&s),
-                s.id,
-                s.study_id,
-                s.status,
-                s.pipeline_status,
-                analysis
-                    .as_ref()
-                    .and_then(|a| a["summary"].as_str())
-                    .map(|t| format!(". {t}"))
-                    .unwrap_or_default()
-            );
-            Ok((summary, json!({"test": test_summary(&s, state.now()), "analysis": analysis})))
-        }
-        "get_analytics" => {
-            let a: TestArgs = args(a)?;
-            let v = pipeline::analytics(state, p, &a.test_id).await?;
-            let out = json!({
-                "test_id": a.test_id,
-                "overall": v["overall"].as_f64().unwrap_or(0.0),
-                "emotion": v["emotion"].as_f64(),
-                "interaction": v["interaction"].as_f64().unwrap_or(0.0),
-                "voice": v["voice"].as_f64(),
-            });
-            let show = |k: &str| out[k].as_f64().map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}"));
-            let summary = format!(
-                "Test {}: overall {}, emotion {}, interaction {}, voice {}",
-                a.test_id,
-                show("overall"),
-                show("emotion"),
-                show("interaction"),
-                show("voice")
-            );
-            Ok((summary, out))
-        }
-        "get_insights" => {
-            let a: InsightsArgs = args(a)?;
-            let (insights, subject) = match (&a.test_id, &a.study_id) {
-                (Some(test), None) => {
-                    let rows = pipeline::findings(state, p, test).await?;
-                    (rows.iter().map(session_insight).collect::<Vec<_>>(), format!("test {test}"))
-                }
-                (None, Some(study)) => {
-                    // Visibility first, so another workspace's study is "not found", not empty.
-                    studies::get_visible(state, p, study).await?;
-                    let f = reports::study_findings(state, p, study).await?;
-                    (f.iter().map(|f| insight(f, None)).collect(), format!("study {study}"))
-                }
-                _ => return Err(AppError::BadRequest("Give exactly one of test_id and study_id".into())),
-            };
-            let mut summary = format!("{} for {subject}", count_by_severity(&insights));
-            for i in &insights {
-                summary.push_str(&format!(
-                    "\n- [{}] {}: {}",
-                    i["severity"].as_str().unwrap_or_default(),
-                    i["title"].as_str().unwrap_or_default(),
-                    i["recommendation"].as_str().unwrap_or_default()
-                ));
-            }
-            let total = insights.len();
-            Ok((
-                summary,
-                json!({"test_id": a.test_id, "study_id": a.study_id, "insights": insights, "total": total}),
-            ))
-        }
-        "create_draft_study" => {
-            let a: DraftArgs = args(a)?;
-            let definition = draft_definition(a);
-            let study = studies::create(state, p, definition).await?;
-            let def = &study.definition;
-            let url = dashboard_url(base, &study.id);
-            let out = json!({
-                "study_id": study.id,
-                "status": study.status,
-                "title": def.title,
-                "target_url": def.prototype_url,
-                "max_testers": def.targeting.tester_count,
-                "pay_per_session": pay(&def.compensation),
-                "nd_categories": def.nd_categories,
-                "task_count": study.tasks.len(),
-                "dashboard_url": url,
-            });
-            let summary = format!(
-                "Draft study \"{}\" created ({}). Nothing was launched or paid: review, pay for and launch it at {url}",
-                def.title, study.id
-            );
-            Ok((summary, out))
-        }
+        "list_studies" => tool_list_studies(state, p, base, args(a)?).await,
+        "get_study" => tool_get_study(state, p, base, args(a)?).await,
+        "list_tests" => tool_list_tests(state, p, args(a)?).await,
+        "get_test" => tool_get_test(state, p, args(a)?).await,
+        "get_analytics" => tool_get_analytics(state, p, args(a)?).await,
+        "get_insights" => tool_get_insights(state, p, args(a)?).await,
+        "create_draft_study" => tool_create_draft_study(state, p, base, args(a)?).await,
         _ => Err(AppError::NotFound(format!("Unknown tool: {name}"))),
     }
+}
+
+/// The `list_studies` tool.
+async fn tool_list_studies(
+    state: &App,
+    p: &Principal,
+    base: &str,
+    a: ListStudiesArgs,
+) -> Result<(String, Value), AppError> {
+    let status = match a.status.as_deref() {
+        Some(s) => Some(StudyStatus::parse(s).ok_or_else(|| {
+            AppError::BadRequest(format!("status: must be one of {}", StudyStatus::list()))
+        })?),
+        None => None,
+    };
+    let (rows, total) = studies::list(state, p, status, page(a.limit)?).await?;
+    let list: Vec<Value> = rows.iter().map(|s| study_summary(base, s)).collect();
+    let mut summary = format!("{total} stud{} in the workspace", if total == 1 { "y" } else { "ies" });
+    for s in &rows {
+        summary.push_str(&format!(
+            "\n- {} ({}, {}): {}",
+            s.definition.title,
+            s.status,
+            s.id,
+            dashboard_url(base, &s.id)
+        ));
+    }
+    Ok((summary, json!({"studies": list, "total": total})))
+}
+
+/// The `get_study` tool.
+async fn tool_get_study(
+    state: &App,
+    p: &Principal,
+    base: &str,
+    a: StudyArgs,
+) -> Result<(String, Value), AppError> {
+    let (study, report) = studies::get(state, p, &a.study_id).await?;
+    let findings: Vec<Value> = if report.is_some() {
+        reports::study_findings(state, p, &study.id).await?.iter().map(|f| insight(f, None)).collect()
+    } else {
+        Vec::new()
+    };
+    let mut out = study_summary(base, &study);
+    let def = &study.definition;
+    out["description"] = json!(def.description);
+    out["tasks"] = study
+        .tasks
+        .iter()
+        .map(|t| {
+            json!({"task_id": t.id, "title": t.title, "description": t.description,
+                   "success_criteria": t.success_criteria, "order": t.order})
+        })
+        .collect();
+    out["pay_per_session"] = pay(&def.compensation);
+    out["closed_at"] = json!(study.closed_at.map(format_ms));
+    let report = report.map(|r| {
+        json!({"report_id": r.report_id, "score": r.score.as_f64(), "band": r.band.as_str(),
+               "created_at": format_ms(r.created_at)})
+    });
+    let headline = match &report {
+        Some(r) => format!("score {} ({})", r["score"], r["band"].as_str().unwrap_or("-")),
+        None => "no study report yet".into(),
+    };
+    let summary = format!(
+        "{} ({}), {}: {} of {} testers joined, {} test(s); {}; {}.\nDashboard: {}",
+        def.title,
+        study.id,
+        study.status,
+        study.seats_taken,
+        def.targeting.tester_count,
+        study.sessions_total,
+        headline,
+        count_by_severity(&findings),
+        dashboard_url(base, &study.id)
+    );
+    Ok((summary, json!({"study": out, "report": report, "findings": findings})))
+}
+
+/// The `list_tests` tool.
+async fn tool_list_tests(state: &App, p: &Principal, a: ListTestsArgs) -> Result<(String, Value), AppError> {
+    let page = page(a.limit)?;
+    let (rows, total) = match &a.study_id {
+        Some(study) => sessions::list_of_study(state, p, study, page).await?,
+        None => sessions::list(state, p, &SessionFilter::default(), page).await?,
+    };
+    let now = state.now();
+    let list: Vec<Value> = rows.iter().map(|s| test_summary(s, now)).collect();
+    let mut summary = format!("{total} test(s)");
+    for s in &rows {
+        summary.push_str(&format!(
+            "\n- {} ({}): {}, pipeline {}",
+            tester_label(s),
+            s.id,
+            s.status,
+            s.pipeline_status
+        ));
+    }
+    Ok((summary, json!({"tests": list, "total": total})))
+}
+
+/// The `get_test` tool.
+async fn tool_get_test(state: &App, p: &Principal, a: TestArgs) -> Result<(String, Value), AppError> {
+    let s = sessions::get(state, p, &a.test_id).await?;
+    let analysis = pipeline::latest_analysis(&s).map(|v| {
+        json!({
+            "status": v["status"].as_str().unwrap_or("complete"),
+            "overall_frustration_score": v.pointer("/insights/overallFrustrationScore").and_then(Value::as_f64),
+            "summary": v.pointer("/insights/summary").and_then(Value::as_str),
+        })
+    });
+    let summary = format!(
+        "{} ({}) in study {}: {}, pipeline {}{}",
+        tester_label(&s),
+        s.id,
+        s.study_id,
+        s.status,
+        s.pipeline_status,
+        analysis.as_ref().and_then(|a| a["summary"].as_str()).map(|t| format!(". {t}")).unwrap_or_default()
+    );
+    Ok((summary, json!({"test": test_summary(&s, state.now()), "analysis": analysis})))
+}
+
+/// The `get_analytics` tool.
+async fn tool_get_analytics(state: &App, p: &Principal, a: TestArgs) -> Result<(String, Value), AppError> {
+    let v = pipeline::analytics(state, p, &a.test_id).await?;
+    let out = json!({
+        "test_id": a.test_id,
+        "overall": v["overall"].as_f64().unwrap_or(0.0),
+        "emotion": v["emotion"].as_f64(),
+        "interaction": v["interaction"].as_f64().unwrap_or(0.0),
+        "voice": v["voice"].as_f64(),
+    });
+    let show = |k: &str| out[k].as_f64().map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}"));
+    let summary = format!(
+        "Test {}: overall {}, emotion {}, interaction {}, voice {}",
+        a.test_id,
+        show("overall"),
+        show("emotion"),
+        show("interaction"),
+        show("voice")
+    );
+    Ok((summary, out))
+}
+
+/// The `get_insights` tool.
+async fn tool_get_insights(state: &App, p: &Principal, a: InsightsArgs) -> Result<(String, Value), AppError> {
+    let (insights, subject) = match (&a.test_id, &a.study_id) {
+        (Some(test), None) => {
+            let rows = pipeline::findings(state, p, test).await?;
+            (rows.iter().map(session_insight).collect::<Vec<_>>(), format!("test {test}"))
+        }
+        (None, Some(study)) => {
+            // Visibility first, so another workspace's study is "not found", not empty.
+            studies::get_visible(state, p, study).await?;
+            let f = reports::study_findings(state, p, study).await?;
+            (f.iter().map(|f| insight(f, None)).collect(), format!("study {study}"))
+        }
+        _ => return Err(AppError::BadRequest("Give exactly one of test_id and study_id".into())),
+    };
+    let mut summary = format!("{} for {subject}", count_by_severity(&insights));
+    for i in &insights {
+        summary.push_str(&format!(
+            "\n- [{}] {}: {}",
+            i["severity"].as_str().unwrap_or_default(),
+            i["title"].as_str().unwrap_or_default(),
+            i["recommendation"].as_str().unwrap_or_default()
+        ));
+    }
+    let total = insights.len();
+    Ok((summary, json!({"test_id": a.test_id, "study_id": a.study_id, "insights": insights, "total": total})))
+}
+
+/// The `create_draft_study` tool.
+async fn tool_create_draft_study(
+    state: &App,
+    p: &Principal,
+    base: &str,
+    a: DraftArgs,
+) -> Result<(String, Value), AppError> {
+    let definition = draft_definition(a);
+    let study = studies::create(state, p, definition).await?;
+    let def = &study.definition;
+    let url = dashboard_url(base, &study.id);
+    let out = json!({
+        "study_id": study.id,
+        "status": study.status,
+        "title": def.title,
+        "target_url": def.prototype_url,
+        "max_testers": def.targeting.tester_count,
+        "pay_per_session": pay(&def.compensation),
+        "nd_categories": def.nd_categories,
+        "task_count": study.tasks.len(),
+        "dashboard_url": url,
+    });
+    let summary = format!(
+        "Draft study \"{}\" created ({}). Nothing was launched or paid: review, pay for and launch it at {url}",
+        def.title, study.id
+    );
+    Ok((summary, out))
 }
 
 fn pay(c: &Compensation) -> Value {

@@ -693,16 +693,26 @@ pub async fn decide(
 
 // --- the token endpoint
 
-/// The token request's form fields.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The token endpoint's form (RFC 6749 §4.1.3 / §6); which fields matter depends on
+/// `grant_type`. Documented field by field so clients and fuzzers can build it.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = TokenFormDoc)]
 pub struct TokenIn {
+    /// `authorization_code` or `refresh_token`.
+    #[schema(value_type = String, required = true)]
     pub grant_type: Option<String>,
+    /// `authorization_code`: the code from the redirect.
     pub code: Option<String>,
+    /// `authorization_code`: the redirect URI of the authorization request.
     pub redirect_uri: Option<String>,
     pub client_id: Option<String>,
+    /// `authorization_code`: the PKCE verifier.
     pub code_verifier: Option<String>,
+    /// `refresh_token`: the refresh token.
     pub refresh_token: Option<String>,
+    /// `refresh_token`: an optional narrower scope.
     pub scope: Option<String>,
+    /// The resource (RFC 8707) the token is for; optional.
     pub resource: Option<String>,
 }
 

@@ -17,8 +17,8 @@ use crate::services::queue::{self, Done, Work};
 use crate::services::sessions::{self, Access};
 use crate::services::{analysis_input, webhooks};
 use crate::store::{
-    AnalysisSaved, Confirmation, EnqueueGuard, FindingDecision, FindingRow, Guarded, QueueItem, Session,
-    StudyScope,
+    AnalysisSaved, Confirmation, EnqueueGuard, FindingDecision, FindingRow, Guarded, QueueItem, Refusal,
+    Session, StudyScope,
 };
 
 use crate::services::flow::{self, ANALYSABLE};
@@ -31,7 +31,7 @@ pub async fn request_analysis(state: &App, caller: &Principal, session_id: &str)
     match queue::enqueue_item(state, work, guard).await? {
         Guarded::Done(item) => Ok(item),
         Guarded::NotFound => Err(AppError::not_found("Session")),
-        Guarded::WrongState(s) if s == SessionStatus::Confirmed.as_str() => {
+        Guarded::WrongState(Refusal::Session(SessionStatus::Confirmed)) => {
             Err(AppError::Unprocessable("Session is confirmed; its findings are final".into()))
         }
         Guarded::WrongState(_) => {

@@ -281,6 +281,17 @@ pub async fn run_session_report(state: &App, item: &QueueItem) -> AppResult<Done
     synthesize_and_save(state, item, &study, ReportKind::Session, vec![session], Vec::new(), Vec::new()).await
 }
 
+/// The study's confirmed sessions taken into the synthesis (not excluded), and the excluded ones.
+pub async fn cohort(state: &App, study: &Study) -> AppResult<(Vec<Session>, Vec<Session>)> {
+    let (mut kept, mut excluded) = (Vec::new(), Vec::new());
+    for id in state.store.sessions_in(&study.id, SessionStatus::Confirmed).await? {
+        if let Some(s) = state.store.get_session(&Tenant::All, &id).await? {
+            if s.excluded_reason.is_some() { excluded.push(s) } else { kept.push(s) }
+        }
+    }
+    Ok((kept, excluded))
+}
+
 /// Worker side of Agent 4: the confirmed sessions, naming those whose analysis failed.
 pub async fn run_study_report(state: &App, item: &QueueItem) -> AppResult<Done> {
     let study_id = item.subject_id.as_str();
@@ -289,7 +300,7 @@ pub async fn run_study_report(state: &App, item: &QueueItem) -> AppResult<Done> 
         .get_study(&StudyScope::All, study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
-    let (sessions, excluded) = crate::services::research::cohort(state, &study).await?;
+    let (sessions, excluded) = cohort(state, &study).await?;
     let failed = state
         .store
         .sessions_with_pipeline(study_id, PipelineStatus::Failed, SessionStatus::Confirmed)

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::auth::secrets::{ct_eq, new_opaque_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
-use crate::domain::{Role, SessionStatus, Tenant};
+use crate::domain::{Role, Tenant};
 use crate::error::{AppError, AppResult};
 use crate::services::sessions::{self, Access};
 use crate::services::{analysis_input, reports, studies};
@@ -122,17 +122,6 @@ pub enum Segment {
     Suppressed,
 }
 
-/// The study's confirmed sessions taken into the synthesis (not excluded), and the excluded ones.
-pub async fn cohort(state: &App, study: &Study) -> AppResult<(Vec<Session>, Vec<Session>)> {
-    let (mut kept, mut excluded) = (Vec::new(), Vec::new());
-    for id in state.store.sessions_in(&study.id, SessionStatus::Confirmed).await? {
-        if let Some(s) = state.store.get_session(&Tenant::All, &id).await? {
-            if s.excluded_reason.is_some() { excluded.push(s) } else { kept.push(s) }
-        }
-    }
-    Ok((kept, excluded))
-}
-
 /// The options a filter form offers: the nameable ND categories and the variants seen.
 pub async fn filter_options(state: &App, study: &Study) -> AppResult<(Vec<String>, Vec<String>)> {
     let nd: Vec<String> = sessions::nameable_categories(state, &study.id).await?.into_iter().collect();
@@ -166,7 +155,7 @@ pub async fn segment(
     if filter.variant.as_deref().is_some_and(|v| v.chars().count() > 40) {
         return Err(AppError::Unprocessable("variant: at most 40 characters".into()));
     }
-    let (kept, _) = cohort(state, &study).await?;
+    let (kept, _) = reports::cohort(state, &study).await?;
     let mut confirmed = Vec::new();
     for s in kept {
         if filter.variant.is_some() && s.variant != filter.variant {

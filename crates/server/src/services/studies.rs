@@ -579,18 +579,13 @@ pub async fn close(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
     guarded(moved, "close")
 }
 
-fn tester_only(p: &Principal) -> AppResult<()> {
-    if p.role == Role::Tester {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("Only testers may answer offers".into()))
-    }
-}
+/// The 403 for a non-tester answering an offer.
+const ONLY_TESTERS: &str = "Only testers may answer offers";
 
 /// Accepts an offer: needs a tester profile that matches the study and a free seat. Returns
 /// the tester's label number in the study.
 pub async fn accept(state: &App, p: &Principal, id: &str) -> AppResult<i64> {
-    tester_only(p)?;
+    p.require_tester(ONLY_TESTERS)?;
     governance::require_eligible(state, &p.user_id).await?;
     crate::services::recovery::require_verified(state, p, "accept a study").await?;
     get_visible(state, p, id).await?;
@@ -607,7 +602,7 @@ pub async fn accept(state: &App, p: &Principal, id: &str) -> AppResult<i64> {
 
 /// Declines an offer (also gives back an accepted seat, until a session starts).
 pub async fn decline(state: &App, p: &Principal, id: &str) -> AppResult<()> {
-    tester_only(p)?;
+    p.require_tester(ONLY_TESTERS)?;
     get_visible(state, p, id).await?;
     match state.store.decline_study(&p.user_id, id, state.now()).await? {
         Guarded::Done(()) => Ok(()),

@@ -117,7 +117,7 @@ pub trait GovernanceStore: Send + Sync + 'static {
         audit: AuditEntry,
         now: i64,
     ) -> StoreResult<QuizRow>;
-    /// Records an attempt unless `limit` is reached (`WrongState("limit")`); a pass sets the
+    /// Records an attempt unless `limit` is reached (`WrongState(Refusal::Limit)`); a pass sets the
     /// tester's `capacity_verified` (creating an empty profile if there is none).
     async fn record_quiz_attempt(&self, a: NewQuizAttempt, limit: AttemptLimit) -> StoreResult<Guarded<()>>;
     /// Gives special-category consent (`version`), with a history row.

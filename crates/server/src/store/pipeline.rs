@@ -68,7 +68,7 @@ pub struct FindingDecision {
 pub enum EnqueueGuard<'a> {
     /// The subject session is in one of `within`; its pipeline becomes `pipeline` if given.
     Session { within: &'a [SessionStatus], pipeline: Option<PipelineStatus> },
-    /// The subject study has at least one session in `with` (`WrongState("none <with>")`).
+    /// The subject study has at least one session in `with` (`WrongState(Refusal::NoSessionIn(with))`).
     StudyHasSession { with: SessionStatus },
     /// The subject study is in one of `within`.
     StudyIn { within: &'a [StudyStatus] },

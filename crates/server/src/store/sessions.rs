@@ -181,9 +181,6 @@ pub struct SessionStreams {
     pub attempts: Vec<TaskAttemptRow>,
 }
 
-/// `Guarded::WrongState` of an ingest whose stream is not consented.
-pub const NO_CONSENT: &str = "no consent";
-
 /// A batch of one stream.
 #[derive(Debug, Clone)]
 pub enum StreamBatch {
@@ -276,7 +273,7 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> StoreResult<Guarded<()>>;
     /// Stores a batch in one transaction if the session is in `accepting` and its stream is
     /// consented, both read in that transaction (so a concurrent completion or consent
-    /// withdrawal cannot slip between); `WrongState("no consent")` when the stream is not.
+    /// withdrawal cannot slip between); `WrongState(Refusal::NoConsent)` when the stream is not.
     async fn ingest(
         &self,
         tenant: &Tenant,

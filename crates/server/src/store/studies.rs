@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::{Page, StoreResult};
-use crate::domain::StudyStatus;
 use crate::domain::study::{Profile, StudyDefinition};
+use crate::domain::{PaymentStatus, SessionStatus, StudyStatus};
 
 /// Who is asking, for tenant filtering in SQL.
 #[derive(Debug, Clone)]
@@ -76,8 +76,42 @@ pub struct StudyWrite {
 pub enum Guarded<T> {
     Done(T),
     NotFound,
-    /// The resource exists but is in this state.
-    WrongState(String),
+    /// The resource exists but the change does not apply to it now.
+    WrongState(Refusal),
+}
+
+/// Why a guarded change was refused although its resource exists: typed, so a service matches
+/// the refusal itself and never a status's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The session is in this status.
+    Session(SessionStatus),
+    /// The study is in this status.
+    Study(StudyStatus),
+    /// The study's payment is in this status.
+    Payment(PaymentStatus),
+    /// The study has no session in this status.
+    NoSessionIn(SessionStatus),
+    /// The stream written to is not consented.
+    NoConsent,
+    /// An attempt limit is reached.
+    Limit,
+    /// The tester already started a session.
+    Started,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Session(s) => f.write_str(s.as_str()),
+            Refusal::Study(s) => f.write_str(s.as_str()),
+            Refusal::Payment(s) => f.write_str(s.as_str()),
+            Refusal::NoSessionIn(s) => write!(f, "none {s}"),
+            Refusal::NoConsent => f.write_str("no consent"),
+            Refusal::Limit => f.write_str("limit"),
+            Refusal::Started => f.write_str("started"),
+        }
+    }
 }
 
 /// Result of accepting an offer.

@@ -5,8 +5,8 @@
 use openscouter_server::domain::study::{ConsentRecord, ConsentStreams};
 use openscouter_server::domain::{Plan, Role, Scope, SessionStatus, Tenant};
 use openscouter_server::store::{
-    AuditEntry, EventFilter, EventRow, Guarded, NO_CONSENT, NewApiToken, NewOrganization, NewRefreshToken,
-    NewUser, NoteRow, Page, RefreshOutcome, StoreError, StreamBatch,
+    AuditEntry, EventFilter, EventRow, Guarded, NewApiToken, NewOrganization, NewRefreshToken, NewUser,
+    NoteRow, Page, RefreshOutcome, Refusal, StoreError, StreamBatch,
 };
 
 use crate::both;
@@ -205,7 +205,7 @@ async fn ingest_rechecks_consent_and_tenant_in_its_transaction(b: Backend) {
     let g = s.set_consent(&tester, &live.sid, &[SessionStatus::Active], &withdrawn, now).await.unwrap();
     assert!(matches!(g, Guarded::Done(())));
     let out = s.ingest(&tester, &live.sid, SessionStatus::Active, batch()).await.unwrap();
-    assert!(matches!(out, Guarded::WrongState(ref w) if w == NO_CONSENT), "{out:?}");
+    assert!(matches!(out, Guarded::WrongState(Refusal::NoConsent)), "{out:?}");
     // Another tester, or a business tenant, cannot write into the session at all.
     let other = Tenant::Tester("user_someone_else".into());
     assert!(matches!(
@@ -224,7 +224,7 @@ async fn ingest_rechecks_consent_and_tenant_in_its_transaction(b: Backend) {
     assert_eq!((rows.len(), total), (0, 0), "nothing was stored");
     // A session that is no longer running refuses consent changes in the same transaction.
     let g = s.set_consent(&tester, &live.sid, &[SessionStatus::Paused], &withdrawn, now).await.unwrap();
-    assert!(matches!(g, Guarded::WrongState(ref w) if w == "active"), "{g:?}");
+    assert!(matches!(g, Guarded::WrongState(Refusal::Session(SessionStatus::Active))), "{g:?}");
 }
 
 /// Notes, events, attempts and findings of a session are filtered by tenant in the store.

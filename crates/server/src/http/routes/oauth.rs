@@ -89,25 +89,6 @@ pub struct RegistrationDoc {
     pub scope: Option<String>,
 }
 
-/// The token endpoint's form (RFC 6749 §4.1.3 / §6); which fields matter depends on
-/// `grant_type`. Documented field by field so clients and fuzzers can build it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenFormDoc {
-    /// `authorization_code` or `refresh_token`.
-    pub grant_type: String,
-    /// `authorization_code`: the code from the redirect.
-    pub code: Option<String>,
-    /// `authorization_code`: the redirect URI of the authorization request.
-    pub redirect_uri: Option<String>,
-    pub client_id: Option<String>,
-    /// `authorization_code`: the PKCE verifier.
-    pub code_verifier: Option<String>,
-    /// `refresh_token`: the refresh token.
-    pub refresh_token: Option<String>,
-    /// `refresh_token`: an optional narrower scope.
-    pub scope: Option<String>,
-}
-
 /// The revocation form (RFC 7009).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevokeFormDoc {
@@ -207,7 +188,7 @@ async fn register(State(state): State<AppState>, parts: axum::http::request::Par
 /// `client_id`, `code_verifier`) or `grant_type=refresh_token` (with `refresh_token`,
 /// `client_id`, optional narrower `scope`).
 #[utoipa::path(post, path = "/api/oauth/token", tag = "oauth",
-    request_body(content = TokenFormDoc, content_type = "application/x-www-form-urlencoded", description = "RFC 6749 §4.1.3 / §6 form"),
+    request_body(content = oauth::TokenIn, content_type = "application/x-www-form-urlencoded", description = "RFC 6749 §4.1.3 / §6 form"),
     responses((status = 200, body = TokenOut), (status = 400, description = "RFC 6749 error (invalid_grant, invalid_request, …)", body = OAuthErrorOut),
         (status = 401, description = "invalid_client", body = OAuthErrorOut)))]
 async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

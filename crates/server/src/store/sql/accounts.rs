@@ -98,7 +98,7 @@ impl AccountStore for SqlStore {
             }
             sqlx::query(
                 "INSERT INTO users (id, email, full_name, role, organization_id, password_hash, status, created_at, updated_at, org_role) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7, $8)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $9, $7, $7, $8)",
             )
             .bind(&user.id)
             .bind(&user.email)
@@ -108,6 +108,7 @@ impl AccountStore for SqlStore {
             .bind(&user.password_hash)
             .bind(user.created_at)
             .bind(org.as_ref().map(|_| crate::domain::OrgRole::Owner.as_str()))
+            .bind(crate::domain::UserStatus::Active)
             .execute(&mut *tx)
             .await
             .map_err(conflict_as("email: already registered"))?;
@@ -276,9 +277,12 @@ impl AccountStore for SqlStore {
             if expires_at <= now {
                 return Ok(RefreshOutcome::Invalid);
             }
-            let sql = format!("{PRINCIPAL_SELECT} WHERE u.id = $1 AND u.status = 'active'");
-            let principal: Option<PrincipalRow> =
-                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&user_id).fetch_optional(&mut *tx).await?;
+            let sql = format!("{PRINCIPAL_SELECT} WHERE u.id = $1 AND u.status = $2");
+            let principal: Option<PrincipalRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(&user_id)
+                .bind(crate::domain::UserStatus::Active)
+                .fetch_optional(&mut *tx)
+                .await?;
             let Some(principal) = principal else { return Ok(RefreshOutcome::Invalid) };
             sqlx::query("UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2")
                 .bind(now)
@@ -336,11 +340,15 @@ impl AccountStore for SqlStore {
         }
         let sql = format!(
             "{PRINCIPAL_SELECT} JOIN auth_sessions s ON s.user_id = u.id \
-             WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND u.status = 'active'"
+             WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND u.status = $3"
         );
         let principal = read!(self, p => {
-            let row: Option<PrincipalRow> =
-                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(session_id).bind(user_id).fetch_optional(p).await?;
+            let row: Option<PrincipalRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(session_id)
+                .bind(user_id)
+                .bind(crate::domain::UserStatus::Active)
+                .fetch_optional(p)
+                .await?;
             row.map(principal_from).transpose()?
         });
         if let Some(p) = &principal {
@@ -424,11 +432,11 @@ impl AccountStore for SqlStore {
             "FROM api_tokens t JOIN users u ON u.id = t.user_id ",
             "LEFT JOIN organizations o ON o.id = u.organization_id ",
             "WHERE t.token_hash = $1 AND t.revoked_at IS NULL ",
-            "AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.status = 'active'"
+            "AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.status = $3"
         );
         read!(self, p => {
             let row: Option<(String, String, Option<String>, Option<String>, String, String, Option<i64>)> =
-                sqlx::query_as(sql).bind(token_hash).bind(now).fetch_optional(p).await?;
+                sqlx::query_as(sql).bind(token_hash).bind(now).bind(crate::domain::UserStatus::Active).fetch_optional(p).await?;
             row.map(|r| {
                 Ok(ApiTokenAuth {
                     token_id: r.4,

@@ -234,7 +234,11 @@ impl BillingStore for SqlStore {
             }
         });
         let current = self.payment(&pay.study_id).await?.ok_or(StoreError::NotFound)?;
-        Ok(if changed { Guarded::Done(current) } else { Guarded::WrongState(current.status.to_string()) })
+        Ok(if changed {
+            Guarded::Done(current)
+        } else {
+            Guarded::WrongState(Refusal::Payment(current.status))
+        })
     }
 
     async fn set_payment_status(
@@ -260,7 +264,7 @@ impl BillingStore for SqlStore {
         Ok(match self.payment(study_id).await? {
             None => Guarded::NotFound,
             Some(pay) if changed => Guarded::Done(pay),
-            Some(pay) => Guarded::WrongState(pay.status.to_string()),
+            Some(pay) => Guarded::WrongState(Refusal::Payment(pay.status)),
         })
     }
 

@@ -17,7 +17,7 @@ macro_rules! guard_refusal {
                         .await?;
                 match status {
                     None => Some(Guarded::NotFound),
-                    Some((s,)) if !within.contains(&s) => Some(Guarded::WrongState(s.to_string())),
+                    Some((s,)) if !within.contains(&s) => Some(Guarded::WrongState(Refusal::Session(s))),
                     Some(_) => {
                         if let Some(pipeline) = pipeline {
                             sqlx::query(
@@ -40,7 +40,7 @@ macro_rules! guard_refusal {
                         .bind(with)
                         .fetch_one(&mut *$tx)
                         .await?;
-                (n == 0).then(|| Guarded::WrongState(format!("none {with}")))
+                (n == 0).then(|| Guarded::WrongState(Refusal::NoSessionIn(with)))
             }
             EnqueueGuard::StudyIn { within } => {
                 let status: Option<(StudyStatus,)> =
@@ -50,7 +50,7 @@ macro_rules! guard_refusal {
                         .await?;
                 match status {
                     None => Some(Guarded::NotFound),
-                    Some((s,)) if !within.contains(&s) => Some(Guarded::WrongState(s.to_string())),
+                    Some((s,)) if !within.contains(&s) => Some(Guarded::WrongState(Refusal::Study(s))),
                     Some(_) => None,
                 }
             }
@@ -77,11 +77,11 @@ macro_rules! guard_refusal {
                         .fetch_one(&mut *$tx)
                         .await?;
                         if done == 0 {
-                            Some(Guarded::WrongState(format!("none {confirmed}")))
+                            Some(Guarded::WrongState(Refusal::NoSessionIn(confirmed)))
                         } else if or_in.contains(&status) || done + lost >= target {
                             None
                         } else {
-                            Some(Guarded::WrongState(status.to_string()))
+                            Some(Guarded::WrongState(Refusal::Study(status)))
                         }
                     }
                 }

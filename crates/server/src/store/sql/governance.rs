@@ -85,7 +85,7 @@ impl GovernanceStore for SqlStore {
                     .fetch_one(&mut *tx)
                     .await?;
             if n >= limit.max {
-                return Ok(Guarded::WrongState("limit".into()));
+                return Ok(Guarded::WrongState(Refusal::Limit));
             }
             sqlx::query(
                 "INSERT INTO quiz_attempts (id, quiz_id, tester_id, score, passed, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -215,9 +215,10 @@ impl GovernanceStore for SqlStore {
     ) -> StoreResult<Vec<TesterSummary>> {
         type Row = (String, String, String, String, Option<String>, bool, Option<String>, i64, i64);
         read!(self, p => {
-            let mut qb = QueryBuilder::new(
-                "SELECT u.id, u.email, u.full_name, COALESCE(tp.status, 'pending'), tp.profile, \
-                 COALESCE(tp.capacity_verified, FALSE), tp.consent_version, \
+            let mut qb = QueryBuilder::new("SELECT u.id, u.email, u.full_name, COALESCE(tp.status, ");
+            qb.push_bind(crate::domain::UserStatus::Pending);
+            qb.push(
+                "), tp.profile, COALESCE(tp.capacity_verified, FALSE), tp.consent_version, \
                  (SELECT COUNT(*) FROM sessions x WHERE x.tester_id = u.id AND x.status IN (",
             );
             let mut sep = qb.separated(", ");
@@ -226,7 +227,8 @@ impl GovernanceStore for SqlStore {
             }
             qb.push(")), u.created_at FROM users u LEFT JOIN tester_profiles tp ON tp.user_id = u.id WHERE u.role = 'tester'");
             if let Some(status) = &filter.status {
-                qb.push(" AND COALESCE(tp.status, 'pending') = ").push_bind(status.clone());
+                qb.push(" AND COALESCE(tp.status, ").push_bind(crate::domain::UserStatus::Pending);
+                qb.push(") = ").push_bind(status.clone());
             }
             qb.push(" ORDER BY u.created_at DESC, u.id DESC");
             let rows: Vec<Row> = qb.build_query_as().fetch_all(p).await?;
@@ -277,11 +279,13 @@ impl GovernanceStore for SqlStore {
             .await?;
             if drop_open_offers {
                 sqlx::query(
-                    "DELETE FROM study_testers WHERE tester_id = $1 AND status = 'accepted' \
+                    "DELETE FROM study_testers WHERE tester_id = $1 AND status = $2 \
                      AND NOT EXISTS (SELECT 1 FROM sessions x WHERE x.study_id = study_testers.study_id AND x.tester_id = $1 \
-                     AND x.status <> 'abandoned')",
+                     AND x.status <> $3)",
                 )
                 .bind(tester_id)
+                .bind(crate::domain::SeatStatus::Accepted)
+                .bind(crate::domain::SessionStatus::Abandoned)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -298,9 +302,10 @@ impl GovernanceStore for SqlStore {
     async fn lock_user(&self, user_id: &str, now: i64) -> StoreResult<()> {
         write!(self, p => {
             let mut tx = p.begin().await?;
-            sqlx::query("UPDATE users SET status = 'suspended', updated_at = $1 WHERE id = $2")
+            sqlx::query("UPDATE users SET status = $3, updated_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(user_id)
+                .bind(crate::domain::UserStatus::Suspended)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
@@ -477,7 +482,7 @@ impl GovernanceStore for SqlStore {
             }
             sqlx::query(
                 "INSERT INTO users (id, email, full_name, role, organization_id, password_hash, status, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, NULL, $5, 'suspended', $6, $6)",
+                 VALUES ($1, $2, $3, $4, NULL, $5, $7, $6, $6)",
             )
             .bind(&tomb.id)
             .bind(&tomb.email)
@@ -485,6 +490,7 @@ impl GovernanceStore for SqlStore {
             .bind(tomb.role.as_str())
             .bind(&tomb.password_hash)
             .bind(now)
+            .bind(crate::domain::UserStatus::Suspended)
             .execute(&mut *tx)
             .await?;
             // What belongs to the person alone goes.

@@ -88,7 +88,7 @@ macro_rules! emit_event {
                 let delivery_id = crate::domain::ids::new_id(plan.delivery_prefix, $now);
                 sqlx::query(
                     "INSERT INTO webhook_deliveries (id, endpoint_id, organization_id, event_type, payload, status, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+                     VALUES ($1, $2, $3, $4, $5, $7, $6)",
                 )
                 .bind(&delivery_id)
                 .bind(&endpoint_id)
@@ -96,6 +96,7 @@ macro_rules! emit_event {
                 .bind(ev.event.as_str())
                 .bind(&payload)
                 .bind($now)
+                .bind(crate::domain::DeliveryStatus::Pending)
                 .execute(&mut *$tx)
                 .await?;
                 sqlx::query(
@@ -157,8 +158,9 @@ macro_rules! take_seat {
                 .fetch_optional(&mut *$tx)
                 .await?;
         let (taken,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM study_testers WHERE study_id = $1 AND status = 'accepted'")
+            sqlx::query_as("SELECT COUNT(*) FROM study_testers WHERE study_id = $1 AND status = $2")
                 .bind($study)
+                .bind(crate::domain::SeatStatus::Accepted)
                 .fetch_one(&mut *$tx)
                 .await?;
         if taken >= $capacity {
@@ -177,13 +179,14 @@ macro_rules! take_seat {
             };
             sqlx::query(
                 "INSERT INTO study_testers (study_id, tester_id, status, label_no, created_at, updated_at) \
-                 VALUES ($1, $2, 'accepted', $3, $4, $4) \
-                 ON CONFLICT (study_id, tester_id) DO UPDATE SET status = 'accepted', label_no = $3, updated_at = $4",
+                 VALUES ($1, $2, $5, $3, $4, $4) \
+                 ON CONFLICT (study_id, tester_id) DO UPDATE SET status = $5, label_no = $3, updated_at = $4",
             )
             .bind($study)
             .bind($tester)
             .bind(label_no)
             .bind($now)
+            .bind(crate::domain::SeatStatus::Accepted)
             .execute(&mut *$tx)
             .await?;
             Some(label_no)
@@ -259,7 +262,9 @@ text_enum_sql!(
     crate::domain::QueueKind,
     crate::domain::QueueStatus,
     crate::domain::ReportKind,
-    crate::domain::Decision
+    crate::domain::Decision,
+    crate::domain::UserStatus,
+    crate::domain::DeliveryStatus
 );
 
 /// ` AND …`: the session whose id is in column `col` belongs to `tenant` (bind placeholder

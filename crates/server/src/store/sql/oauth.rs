@@ -409,12 +409,13 @@ impl OAuthStore for SqlStore {
              FROM oauth_tokens t JOIN oauth_grants g ON g.id = t.grant_id \
              JOIN users u ON u.id = g.user_id LEFT JOIN organizations o ON o.id = g.organization_id \
              WHERE t.token_hash = $1 AND t.kind = $2 AND t.expires_at > $3 AND g.revoked_at IS NULL \
-             AND u.status = 'active' AND u.organization_id = g.organization_id";
+             AND u.status = $4 AND u.organization_id = g.organization_id";
         read!(self, p => {
             let row: Option<Row> = sqlx::query_as(sql)
                 .bind(token_hash)
                 .bind(OAuthTokenKind::Access.as_str())
                 .bind(now)
+                .bind(crate::domain::UserStatus::Active)
                 .fetch_optional(p)
                 .await?;
             row.map(|r| {

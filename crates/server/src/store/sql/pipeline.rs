@@ -64,9 +64,9 @@ impl PipelineStore for SqlStore {
         // it. PostgreSQL skips rows other workers hold; SQLite has a single writer.
         let lock = if matches!(self.db, Db::Postgres(_)) { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
-            "UPDATE analysis_jobs SET status = 'running', attempts = attempts + 1, lease_until = $1, worker = $2, updated_at = $3 \
+            "UPDATE analysis_jobs SET status = $5, attempts = attempts + 1, lease_until = $1, worker = $2, updated_at = $3 \
              WHERE id = (SELECT id FROM analysis_jobs \
-               WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_until < $3) \
+               WHERE (status = $4 AND run_at <= $3) OR (status = $5 AND lease_until < $3) \
                ORDER BY run_at, id LIMIT 1{lock}) \
              RETURNING {JOB_COLS}"
         );
@@ -75,6 +75,8 @@ impl PipelineStore for SqlStore {
                 .bind(now + lease_ms)
                 .bind(worker)
                 .bind(now)
+                .bind(crate::domain::QueueStatus::Queued)
+                .bind(crate::domain::QueueStatus::Running)
                 .fetch_optional(p)
                 .await?;
             Ok(row.map(job_from))
@@ -105,13 +107,14 @@ impl PipelineStore for SqlStore {
     ) -> StoreResult<()> {
         write!(self, p => {
             sqlx::query(
-                "UPDATE analysis_jobs SET status = 'complete', result_ref = $1, result = $4, error = NULL, lease_until = NULL, \
+                "UPDATE analysis_jobs SET status = $5, result_ref = $1, result = $4, error = NULL, lease_until = NULL, \
                  updated_at = $2 WHERE id = $3",
             )
             .bind(result_ref)
             .bind(now)
             .bind(id)
             .bind(result)
+            .bind(crate::domain::QueueStatus::Complete)
             .execute(p)
             .await?;
             Ok(())
@@ -185,7 +188,7 @@ impl PipelineStore for SqlStore {
             let mut tx = p.begin().await?;
             let status = session_status_in_tx!(tx, &Tenant::All, session_id);
             if !saved.from.contains(&status) {
-                return Ok(Guarded::WrongState(status.to_string()));
+                return Ok(Guarded::WrongState(Refusal::Session(status)));
             }
             // A re-run replaces the previous result: never two copies of a finding.
             sqlx::query("DELETE FROM findings WHERE session_id = $1").bind(session_id).execute(&mut *tx).await?;
@@ -376,7 +379,7 @@ impl PipelineStore for SqlStore {
             let mut tx = p.begin().await?;
             let status = session_status_in_tx!(tx, tenant, session_id);
             if status != c.from {
-                return Ok(Guarded::WrongState(status.to_string()));
+                return Ok(Guarded::WrongState(Refusal::Session(status)));
             }
             for d in decisions {
                 let done = sqlx::query(

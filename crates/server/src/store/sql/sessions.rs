@@ -345,7 +345,7 @@ impl SessionStore for SqlStore {
             let mut tx = p.begin().await?;
             let status = session_status_in_tx!(tx, tenant, id);
             if !t.from.contains(&status) {
-                return Ok(Guarded::WrongState(status.to_string()));
+                return Ok(Guarded::WrongState(Refusal::Session(status)));
             }
             if let SessionChange::Abandon { .. } = t.change {
                 // An abandoned session never holds a seat: it is given back as a decline gives it
@@ -451,7 +451,7 @@ impl SessionStore for SqlStore {
             let mut tx = p.begin().await?;
             let status = session_status_in_tx!(tx, tenant, id);
             if !from.contains(&status) {
-                return Ok(Guarded::WrongState(status.to_string()));
+                return Ok(Guarded::WrongState(Refusal::Session(status)));
             }
             sqlx::query(
                 "UPDATE sessions SET consent = $1, consent_events = $2, consent_facial = $3, consent_voice = $4, updated_at = $5 WHERE id = $6",
@@ -498,8 +498,8 @@ impl SessionStore for SqlStore {
             }
             match q.fetch_optional(&mut *tx).await? {
                 None => return Ok(Guarded::NotFound),
-                Some((s, _)) if s != accepting => return Ok(Guarded::WrongState(s.to_string())),
-                Some((_, false)) => return Ok(Guarded::WrongState(NO_CONSENT.into())),
+                Some((s, _)) if s != accepting => return Ok(Guarded::WrongState(Refusal::Session(s))),
+                Some((_, false)) => return Ok(Guarded::WrongState(Refusal::NoConsent)),
                 Some(_) => {}
             }
             let (stored, total) = match batch {

@@ -5,12 +5,20 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::*;
 
-const STUDY_COLS: &str = "SELECT s.id, s.organization_id, s.created_by, s.status, s.definition, s.tester_count, \
-     s.created_at, s.updated_at, s.launched_at, s.closed_at, \
-     (SELECT COUNT(*) FROM study_testers st WHERE st.study_id = s.id AND st.status = 'accepted'), \
-     (SELECT COUNT(*) FROM sessions x WHERE x.study_id = s.id), \
-     (SELECT COUNT(*) FROM sessions x WHERE x.study_id = s.id AND x.status = 'confirmed') \
-     FROM studies s WHERE 1 = 1";
+/// The study columns with its seat and session counts; the statuses counted are spelled by
+/// their enums (no status literal in the SQL).
+static STUDY_COLS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT s.id, s.organization_id, s.created_by, s.status, s.definition, s.tester_count, \
+         s.created_at, s.updated_at, s.launched_at, s.closed_at, \
+         (SELECT COUNT(*) FROM study_testers st WHERE st.study_id = s.id AND st.status = '{accepted}'), \
+         (SELECT COUNT(*) FROM sessions x WHERE x.study_id = s.id), \
+         (SELECT COUNT(*) FROM sessions x WHERE x.study_id = s.id AND x.status = '{confirmed}') \
+         FROM studies s WHERE 1 = 1",
+        accepted = crate::domain::SeatStatus::Accepted.as_str(),
+        confirmed = crate::domain::SessionStatus::Confirmed.as_str(),
+    )
+});
 
 type StudyRow =
     (String, String, String, StudyStatus, String, i64, i64, i64, Option<i64>, Option<i64>, i64, i64, i64);
@@ -202,7 +210,7 @@ macro_rules! guard_study {
             None => return Ok(Guarded::NotFound),
             Some((_, org)) if $org.is_some_and(|o: &str| o != org) => return Ok(Guarded::NotFound),
             Some((status, _)) if !$allowed.contains(&status) => {
-                return Ok(Guarded::WrongState(status.to_string()));
+                return Ok(Guarded::WrongState(Refusal::Study(status)));
             }
             Some(_) => {}
         }
@@ -246,7 +254,7 @@ impl StudyStore for SqlStore {
 
     async fn get_study(&self, scope: &StudyScope, id: &str) -> StoreResult<Option<Study>> {
         let row: Option<StudyRow> = read!(self, p => {
-            let mut qb = QueryBuilder::new(STUDY_COLS);
+            let mut qb = QueryBuilder::new(STUDY_COLS.as_str());
             qb.push(" AND s.id = ").push_bind(id.to_owned());
             push_study_scope(&mut qb, scope);
             qb.build_query_as().fetch_optional(p).await?
@@ -273,7 +281,7 @@ impl StudyStore for SqlStore {
             };
             fetch_page!(
                 p,
-                STUDY_COLS,
+                STUDY_COLS.as_str(),
                 "SELECT COUNT(*) FROM studies s WHERE 1 = 1",
                 filters,
                 "s.created_at DESC, s.id DESC",
@@ -399,16 +407,17 @@ impl StudyStore for SqlStore {
             .fetch_one(&mut *tx)
             .await?;
             if sessions > 0 {
-                return Ok(Guarded::WrongState("started".into()));
+                return Ok(Guarded::WrongState(Refusal::Started));
             }
             sqlx::query(
                 "INSERT INTO study_testers (study_id, tester_id, status, label_no, created_at, updated_at) \
-                 VALUES ($1, $2, 'declined', NULL, $3, $3) \
-                 ON CONFLICT (study_id, tester_id) DO UPDATE SET status = 'declined', updated_at = $3",
+                 VALUES ($1, $2, $4, NULL, $3, $3) \
+                 ON CONFLICT (study_id, tester_id) DO UPDATE SET status = $4, updated_at = $3",
             )
             .bind(id)
             .bind(tester_id)
             .bind(now)
+            .bind(crate::domain::SeatStatus::Declined)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;

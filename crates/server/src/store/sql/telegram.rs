@@ -377,20 +377,9 @@ impl TelegramStore for SqlStore {
         error: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
-        write!(self, p => {
-            sqlx::query(
-                "UPDATE telegram_offers SET status = $1, message_id = COALESCE($2, message_id), error = $3, \
-                 sent_at = COALESCE($4, sent_at) WHERE id = $5",
-            )
-            .bind(status)
-            .bind(message_id)
-            .bind(error)
-            .bind(message_id.map(|_| now))
-            .bind(id)
-            .execute(p)
-            .await?;
-            Ok(())
-        })
+        let sql = "UPDATE telegram_offers SET status = $1, message_id = COALESCE($2, message_id), error = $3, \
+                   sent_at = COALESCE($4, sent_at) WHERE id = $5";
+        self.finish_send(sql, id, status, message_id, error, now).await
     }
 
     async fn offer_counts(&self, study_id: &str) -> StoreResult<Vec<(TelegramStatus, u64)>> {
@@ -433,20 +422,9 @@ impl TelegramStore for SqlStore {
         error: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
-        write!(self, p => {
-            sqlx::query(
-                "UPDATE telegram_messages SET status = $1, message_id = $2, error = $3, sent_at = $4, \
-                 text = CASE WHEN sensitive THEN '' ELSE text END WHERE id = $5",
-            )
-            .bind(status)
-            .bind(message_id)
-            .bind(error)
-            .bind(message_id.map(|_| now))
-            .bind(id)
-            .execute(p)
-            .await?;
-            Ok(())
-        })
+        let sql = "UPDATE telegram_messages SET status = $1, message_id = $2, error = $3, sent_at = $4, \
+                   text = CASE WHEN sensitive THEN '' ELSE text END WHERE id = $5";
+        self.finish_send(sql, id, status, message_id, error, now).await
     }
 
     async fn pacer(&self, name: &str) -> StoreResult<Pacer> {
@@ -484,6 +462,32 @@ impl TelegramStore for SqlStore {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            Ok(())
+        })
+    }
+}
+
+impl SqlStore {
+    /// Records how sending a Telegram offer or message ended: `sql` is the table's `UPDATE`
+    /// binding status, message id, error, sent time (when a message id came back) and id.
+    async fn finish_send(
+        &self,
+        sql: &'static str,
+        id: &str,
+        status: TelegramStatus,
+        message_id: Option<i64>,
+        error: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        write!(self, p => {
+            sqlx::query(sql)
+                .bind(status)
+                .bind(message_id)
+                .bind(error)
+                .bind(message_id.map(|_| now))
+                .bind(id)
+                .execute(p)
+                .await?;
             Ok(())
         })
     }

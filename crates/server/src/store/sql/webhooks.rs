@@ -168,23 +168,25 @@ impl WebhookStore for SqlStore {
         final_failure: bool,
         now: i64,
     ) -> StoreResult<()> {
+        use crate::domain::DeliveryStatus;
         let status = if delivered {
-            "delivered"
+            DeliveryStatus::Delivered
         } else if final_failure {
-            "failed"
+            DeliveryStatus::Failed
         } else {
-            "pending"
+            DeliveryStatus::Pending
         };
         write!(self, p => {
             sqlx::query(
                 "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, last_status = $2, last_error = $3, \
-                 delivered_at = CASE WHEN $1 = 'delivered' THEN $4 ELSE delivered_at END WHERE id = $5",
+                 delivered_at = CASE WHEN $1 = $6 THEN $4 ELSE delivered_at END WHERE id = $5",
             )
             .bind(status)
             .bind(status_code)
             .bind(error)
             .bind(now)
             .bind(delivery_id)
+            .bind(DeliveryStatus::Delivered)
             .execute(p)
             .await?;
             Ok(())
