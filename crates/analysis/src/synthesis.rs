@@ -707,7 +707,7 @@ fn task_report(
     }
 }
 
-/// Score (analysis.md §4, with the tail of decision 401): the penalty `P = Σ
+/// Score (analysis.md §4, with the tail of decision 170): the penalty `P = Σ
 /// penalty(severity) × (0.5 + 0.5 × prevalence) + 20 × (1 − mean task success)` gives
 /// `100 − P` down to 25 (unchanged, so every band keeps its meaning), and below that the
 /// hyperbola `25 × 25 / (P − 50)`, which meets the line with the same slope at `P = 75`, keeps

@@ -3,7 +3,7 @@
 --
 -- The inline UNIQUE (study_id, tester_id) can only go with a table rebuild. The migrator runs
 -- each migration in one transaction with foreign keys on, and `PRAGMA foreign_keys` cannot
--- change inside a transaction (decision 200), so the rows referencing `sessions` are kept
+-- change inside a transaction (decision 206), so the rows referencing `sessions` are kept
 -- valid by deferring the check to the commit: the old table is copied aside, dropped (its
 -- implicit DELETE counts a deferred violation per referencing row), re-created under the same
 -- name (the referencing tables' `REFERENCES sessions(id)` now point at it) and refilled (each

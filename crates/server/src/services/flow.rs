@@ -139,7 +139,7 @@ pub async fn confirmation_reminder(
 }
 
 /// The study `completed` once `testerCount` of its sessions are settled: confirmed, or failed
-/// after their retries (decision 202: a failed session never holds the others' payouts; it
+/// after their retries (decision 208: a failed session never holds the others' payouts; it
 /// stays re-runnable and the study report names it not analysed).
 fn study_settles(study: &Study) -> StudySettles {
     StudySettles {
@@ -269,7 +269,7 @@ pub async fn step_failed(state: &App, failed: &QueueItem) -> AppResult<(Option<P
     };
     if failed.kind == QueueKind::AnalyzeSession {
         // The failed session settles its seat: the study may be completed without it, its
-        // synthesis and the others' payouts go on (decision 202).
+        // synthesis and the others' payouts go on (decision 208).
         then.study_settles = Some(study_settles(&study));
         then.enqueue.push(study_report_when_due(state, &study));
         then.enqueue.extend(payout_when_completed(state, &study));

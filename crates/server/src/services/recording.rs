@@ -16,9 +16,9 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::domain::ids::{new_ids, prefix};
+use crate::domain::stream::check_window;
 use crate::domain::{SessionStatus, Tenant, format_ms};
 use crate::error::{AppError, AppResult};
-use crate::domain::stream::check_window;
 use crate::services::rrweb::{Chunk, Derived, Gap, Tape};
 use crate::services::sessions::{self, Access};
 use crate::store::{

@@ -366,7 +366,7 @@ pub async fn resume(state: &App, p: &Principal, id: &str) -> AppResult<Session> 
     transition(state, p, id, &[SessionStatus::Paused], change, "resume").await
 }
 
-/// The tester gives up an active or paused session (decision 201): it is `abandoned` at once,
+/// The tester gives up an active or paused session (decision 207): it is `abandoned` at once,
 /// its seat freed, never analysed, reported or paid; the tester may start a new session for
 /// the study while a seat is free.
 pub async fn abandon(state: &App, p: &Principal, id: &str) -> AppResult<Session> {

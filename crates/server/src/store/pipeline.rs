@@ -96,7 +96,7 @@ pub struct FollowUps {
 }
 
 /// A study moving `from → to` once `target` of its sessions are settled: `confirmed`, or out
-/// of `confirmed` with the pipeline `failed` (decision 202), at least one of them confirmed.
+/// of `confirmed` with the pipeline `failed` (decision 208), at least one of them confirmed.
 /// Checked inside the step's transaction, the study row locked.
 #[derive(Debug, Clone)]
 pub struct StudySettles {

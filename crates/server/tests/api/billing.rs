@@ -876,7 +876,7 @@ async fn ledger_sums_on_a_100_session_study(b: Backend) {
     );
 }
 
-/// Decision 202: one session's Agent 2 fails after its retries, last of the three seats to
+/// Decision 208: one session's Agent 2 fails after its retries, last of the three seats to
 /// settle. The study is completed at that failure, the two confirmed testers are paid without
 /// anyone closing it, the report names the failed session; re-run by hand and confirmed, the
 /// failed session is reported and paid too, each once.

@@ -230,7 +230,10 @@ async fn signin_and_pages_by_role(b: crate::helpers::Backend) {
     assert!(p["sessions"].as_str().unwrap().ends_with("of 3 seats taken"), "{p}");
     assert!(res.text.contains(p["sessions"].as_str().unwrap()));
     let js = page(&app, "/app/assets/progress.js?v=1", &cookie).await;
-    assert!(js.header("content-type").unwrap().starts_with("text/javascript") && js.text.contains("data-progress"));
+    assert!(
+        js.header("content-type").unwrap().starts_with("text/javascript")
+            && js.text.contains("data-progress")
+    );
     // Another organisation's study: the same 404 as its page.
     let stranger = app.signup("business").await;
     let theirs = page(&app, &format!("/app/studies/{job}/progress"), &signin(&app, &stranger).await).await;
@@ -456,7 +459,7 @@ async fn page_times_on(backend: crate::helpers::Backend) {
     let cookie = signin(&app, &biz).await;
     let share = app.post(&format!("/api/jobs/{job}/shares"), json!({}), Some(&biz.bearer())).await;
     let shared = share.ok()["path"].as_str().unwrap().to_owned();
-    // A segment re-synthesises its sessions live (decision 404): fewer rounds.
+    // A segment re-synthesises its sessions live (decision 173): fewer rounds.
     for (name, path, rounds) in [
         ("studies list", "/app/studies".to_owned(), 50),
         ("study page (100 sessions)", format!("/app/studies/{job}"), 50),

@@ -158,7 +158,7 @@ async fn a_failed_analysis_leaves_the_study_report_to_the_others(b: Backend) {
         assert_eq!(app.confirm_all(sid, &t.bearer()).await.ok()["status"], "confirmed");
     }
     run_all(&app, &*handler).await;
-    // The failed session settles its seat: the study is completed without it (decision 202).
+    // The failed session settles its seat: the study is completed without it (decision 208).
     let study = app.get(&format!("/api/jobs/{job}"), Some(&biz.bearer())).await;
     assert_eq!(study.ok()["status"], "completed", "{}", study.text);
     // The synthesis went on without the failed session, and names it.
@@ -485,7 +485,7 @@ async fn an_abandoned_tester_tries_again_and_reaches_the_report(b: Backend) {
 }
 
 /// Migration 0015 rebuilds SQLite's `sessions` inside the migrator's transaction, foreign keys
-/// on, their check deferred to the commit (decision 200). Re-run on a database full of
+/// on, their check deferred to the commit (decision 206). Re-run on a database full of
 /// sessions and rows that reference them (events, findings, task attempts, notes): a copy that
 /// loses a referenced session fails at the commit and changes nothing; the real one keeps
 /// every row, every reference valid, and the partial unique index.

@@ -3,8 +3,8 @@
 mod helpers;
 
 mod accounts;
-mod architecture;
 mod accounts_browser;
+mod architecture;
 mod backup;
 mod billing;
 mod binary;
@@ -34,9 +34,9 @@ mod queue;
 mod ratelimit;
 mod recorded;
 mod recorder_cases;
-mod report_browser;
-mod recovery;
 mod recording;
+mod recovery;
+mod report_browser;
 mod reports;
 mod request_schema;
 mod scheduler;

@@ -2,7 +2,7 @@
 //! in development; a preflight from any other origin gets 403 and no allow-origin header.
 //! Open to every origin (see `OriginPolicy::allows_request`): ingestion (`/api/data/*`), as the
 //! recorder runs inside the product under test on the product's own origin, and a session's
-//! briefing (`/api/sessions/:id`, which the recorder reads first; decision 203); the MCP endpoint,
+//! briefing (`/api/sessions/:id`, which the recorder reads first; decision 209); the MCP endpoint,
 //! which browser-based MCP clients (inspectors, web assistants) call directly; and the public
 //! discovery documents under `/.well-known/`; and the OAuth registration, token and revocation
 //! endpoints a browser MCP client calls to connect. All of them authenticate by header tokens or
