@@ -22,8 +22,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::rrweb::{Chunk, Derived, Gap, Tape};
 use crate::services::sessions::{self, Access};
 use crate::store::{
-    AppendOutcome, ChunkAppend, EventExtra, EventRow, Guarded, NO_SCREEN_CONSENT, RecordingSummary, Session,
-    StudyScope,
+    AppendOutcome, ChunkAppend, EventExtra, EventRow, Guarded, RecordingSummary, Refusal, Session, StudyScope,
 };
 
 /// Bytes on the wire (compressed or not).
@@ -445,7 +444,7 @@ pub async fn ingest(state: &App, caller: &Principal, body: Bytes, gzipped: bool)
             }
             Guarded::Done(AppendOutcome::Raced) => continue,
             Guarded::NotFound => return Err(AppError::not_found("Session")),
-            Guarded::WrongState(s) if s == NO_SCREEN_CONSENT => {
+            Guarded::WrongState(Refusal::NoConsent) => {
                 return Err(AppError::Unprocessable("No consent for the screen stream (screenshots)".into()));
             }
             Guarded::WrongState(s) => {

@@ -71,9 +71,6 @@ pub enum AppendOutcome {
     Raced,
 }
 
-/// `Guarded::WrongState` of an append whose session has no screen consent.
-pub const NO_SCREEN_CONSENT: &str = "no screen consent";
-
 #[async_trait]
 pub trait RecordingStore: Send + Sync + 'static {
     /// The recording's summary and derivation state (`None`: nothing recorded yet).

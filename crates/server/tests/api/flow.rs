@@ -570,7 +570,7 @@ async fn the_sqlite_rebuild_of_0015_keeps_every_session_and_its_references() {
     let s = app.get(&format!("/api/sessions/{victim}"), Some(&biz.bearer())).await;
     assert_eq!(s.ok()["status"], "analyzed", "{}", s.text);
     assert!(
-        !app.get(&format!("/api/sessions/{victim}/findings"), Some(&biz.bearer()))
+        !app.get(&format!("/api/sessions/{victim}/findings"), Some(&testers[0].0.bearer()))
             .await
             .ok()
             .as_array()

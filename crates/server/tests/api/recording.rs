@@ -204,7 +204,8 @@ async fn a_real_rrweb_recording_is_stored_masked_and_analysed(b: Backend) {
     app.post(&format!("/api/sessions/{}/feedback", r.sid), attempt, Some(&r.tt)).await.ok();
     app.clock.set_ms(app.clock.now_ms() + 13_000);
     app.post(&format!("/api/sessions/{}/complete", r.sid), json!({}), Some(&r.tt)).await.ok();
-    let findings = app.analyzed(&r.sid, &r.biz.bearer()).await;
+    // The session's own tester reads its findings before deciding (the business only after).
+    let findings = app.analyzed(&r.sid, &r.tester.bearer()).await;
     assert!(
         findings
             .iter()
@@ -384,7 +385,8 @@ async fn analysed_recording(app: &TestApp) -> Rec {
     app.post(&format!("/api/sessions/{}/feedback", r.sid), attempt, Some(&r.tt)).await.ok();
     let done = json!({"completedAt": app.at(13_000)});
     app.post(&format!("/api/sessions/{}/complete", r.sid), done, Some(&r.tt)).await.ok();
-    let findings = app.analyzed(&r.sid, &r.biz.bearer()).await;
+    // The session's own tester reads its findings before deciding (the business only after).
+    let findings = app.analyzed(&r.sid, &r.tester.bearer()).await;
     assert!(!findings.is_empty());
     r
 }

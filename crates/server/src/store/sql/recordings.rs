@@ -89,13 +89,13 @@ impl RecordingStore for SqlStore {
             }
             let consent_events = match q.fetch_optional(&mut *tx).await? {
                 None => return Ok(Guarded::NotFound),
-                Some((s, _, _)) if s != accepting => return Ok(Guarded::WrongState(s.to_string())),
+                Some((s, _, _)) if s != accepting => return Ok(Guarded::WrongState(Refusal::Session(s))),
                 Some((_, consent, events)) => {
                     let screen = consent
                         .and_then(|c| serde_json::from_str::<ConsentRecord>(&c).ok())
                         .is_some_and(|c| c.streams.screenshots);
                     if !screen {
-                        return Ok(Guarded::WrongState(NO_SCREEN_CONSENT.into()));
+                        return Ok(Guarded::WrongState(Refusal::NoConsent));
                     }
                     events
                 }
