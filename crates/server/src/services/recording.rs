@@ -340,7 +340,7 @@ async fn decode(body: Bytes, gzip: bool) -> AppResult<Arc<Vec<u8>>> {
         .map_err(|e| AppError::Internal(format!("inflate task: {e}")))?
 }
 
-/// The request body (hyper's `Bytes`: services do not name axum).
+/// The request body (hyper's `Bytes`: services never name the HTTP framework).
 pub use hyper::body::Bytes;
 
 /// `POST /api/data/screen`.
