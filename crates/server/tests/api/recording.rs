@@ -465,8 +465,16 @@ async fn replay_page_in_chromium() {
         .await;
     assert!(rebuilt.as_str().unwrap_or("").contains("Checkout"), "{rebuilt}");
     // a marker, from the keyboard: focus it, Enter; the position moves to it
-    let marker = b.find("button.marker").await;
-    let at = b.execute("return document.querySelector('button.marker').dataset.at;", json!([])).await;
+    // (a marker inside the recording: a critical moment after its last event seeks to its end)
+    let at = b
+        .execute(
+            "const end = +document.getElementById('replay-seek').max; \
+             const m = [...document.querySelectorAll('button.marker')].find(m => +m.dataset.at <= end); \
+             m.id = 'chosen-marker'; return m.dataset.at;",
+            json!([]),
+        )
+        .await;
+    let marker = b.find("#chosen-marker").await;
     b.send_keys(&marker, "\u{E007}").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let pos = b.execute("return document.getElementById('replay-seek').value;", json!([])).await;
@@ -552,6 +560,8 @@ async fn rrweb_in_chromium_finds_what_the_recorder_finds() {
         let task =
             tasks.iter().find(|t| t["title"] == page.task).unwrap()["taskId"].as_str().unwrap().to_owned();
         let mut sessions = Vec::new();
+        // The sessions' own testers read the findings: the business sees none before they decide.
+        let mut readers = Vec::new();
         for _ in 0..2 {
             let tester = app.tester().await;
             let (sid, token) = app.session(&tester, &job).await;
@@ -559,6 +569,7 @@ async fn rrweb_in_chromium_finds_what_the_recorder_finds() {
             let consent = json!({"version": "v1", "streams": {"events": true, "screenshots": true}});
             app.post(&format!("/api/sessions/{sid}/consent"), consent, Some(&tt)).await.ok();
             sessions.push((sid, tt));
+            readers.push(tester.bearer());
         }
         let ((js_sid, js_tt), (rr_sid, rr_tt)) = (sessions[0].clone(), sessions[1].clone());
         let server = PageServer::start(PageVars {
@@ -585,15 +596,15 @@ async fn rrweb_in_chromium_finds_what_the_recorder_finds() {
             assert_eq!(res.ok()["accepted"].as_u64(), Some(part.len() as u64), "{}", res.text);
         }
         let mut outcomes = Vec::new();
-        for (sid, tt) in [(&js_sid, &js_tt), (&rr_sid, &rr_tt)] {
+        for (k, (sid, tt)) in [(&js_sid, &js_tt), (&rr_sid, &rr_tt)].into_iter().enumerate() {
             let attempt = json!({"taskId": task, "outcome": page.outcome, "seq": page.seq,
                 "startedAt": started_at, "endedAt": ended_at});
             app.post(&format!("/api/sessions/{sid}/feedback"), json!({"tasks": [attempt]}), Some(tt))
                 .await
                 .ok();
             app.post(&format!("/api/sessions/{sid}/complete"), json!({}), Some(tt)).await.ok();
-            app.analyzed(sid, &biz.bearer()).await;
-            let out = Outcome::read(&app, page.name, sid, &biz.bearer()).await;
+            app.analyzed(sid, &readers[k]).await;
+            let out = Outcome::read(&app, page.name, sid, &readers[k]).await;
             eprintln!("{}: {}", if sid == &js_sid { "recorder.js" } else { "rrweb" }, out.describe());
             let mut found: Vec<(String, Option<String>)> =
                 out.findings.iter().map(|(c, sel, _, _)| (c.clone(), sel.clone())).collect();

@@ -139,7 +139,8 @@ def seed():
     api("POST", f"/api/sessions/{sid}/complete", {"completedAt": iso(start + 5000)}, tt)
     job_run = api("POST", f"/api/sessions/{sid}/analyze", {}, biz["auth"])["analysisJobId"]
     wait_for("analysis", lambda: api("GET", f"/api/analysis-jobs/{job_run}", None, biz["auth"])["status"] == "complete")
-    findings = api("GET", f"/api/sessions/{sid}/findings", None, biz["auth"])
+    # The session's tester reads the findings; the business sees them once confirmed.
+    findings = api("GET", f"/api/sessions/{sid}/findings", None, tester["auth"])
     check(findings, "the analysis found nothing")
     decisions = [{"findingId": f["findingId"], "decision": "confirm"} for f in findings]
     api("POST", f"/api/sessions/{sid}/confirm", {"decisions": decisions}, tester["auth"])
