@@ -203,110 +203,132 @@ async fn render(state: &AppState, caller: &UserJwt, status: StatusCode, flash: F
             }
         }
 
-        @if user.role != Role::Tester {
-            h2 #tokens { "API tokens" }
-            (section_error(&flash, "tokens"))
-            p.muted { "For servers and scripts: send " code { "Authorization: Token <token>" } "." }
-            @if api_tokens.is_empty() { p { "No API token yet." } } @else {
-                div.table-wrap { table {
-                    caption { (plural(api_tokens.len(), "token", "tokens")) }
-                    thead { tr { th scope="col" { "Name" } th scope="col" { "Starts with" } th scope="col" { "Scopes" } th scope="col" { "Last used" } th scope="col" { "Action" } } }
-                    tbody { @for t in &api_tokens { tr {
-                        th scope="row" { (t.name) }
-                        td { code { (t.token_prefix) "…" } }
-                        td { (t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }
-                        td { (t.last_used_at.map_or_else(|| "Never".to_owned(), when)) }
-                        td {
-                            @if t.revoked_at.is_some() { "Revoked" } @else {
-                                form method="post" action={"/app/settings/tokens/" (t.id) "/revoke"} {
-                                    input type="hidden" name="csrf" value=(csrf);
-                                    button.secondary type="submit" aria-label={"Revoke " (t.name)} { "Revoke" }
-                                }
-                            }
-                        }
-                    } } }
-                } }
-            }
-            form.stack method="post" action="/app/settings/tokens" {
-                input type="hidden" name="csrf" value=(csrf);
-                div {
-                    label for="token-name" { "Token name" }
-                    input #token-name type="text" name="name" value=(flash.token_name) required maxlength="100";
-                }
-                fieldset {
-                    legend { "Scopes" }
-                    label.choice { input type="checkbox" name="scope" value="read" checked; "Read" }
-                    label.choice { input type="checkbox" name="scope" value="write"; "Write" }
-                    label.choice { input type="checkbox" name="scope" value="ingest"; "Ingest" }
-                }
-                div { button type="submit" { "Create a token" } }
-            }
-        }
+        @if user.role != Role::Tester { (tokens_section(&flash, &csrf, &api_tokens)) }
 
-        @if in_org {
-            h2 #webhooks { "Webhook endpoints" }
-            (section_error(&flash, "webhooks"))
-            @if endpoints.is_empty() { p { "No webhook endpoint yet." } }
-            @for (e, ds) in endpoints.iter().zip(&deliveries) {
-                section.endpoint aria-labelledby={"wh-" (e.id)} {
-                    h3 id={"wh-" (e.id)} { (e.url) }
-                    p { "Events: " (e.events.join(", ")) }
-                    @if ds.is_empty() { p.muted { "No delivery yet." } } @else {
-                        div.table-wrap { table {
-                            caption { "Recent deliveries" }
-                            thead { tr { th scope="col" { "Event" } th scope="col" { "Status" } th scope="col" { "Attempts" } th scope="col" { "Created" } } }
-                            tbody { @for d in ds { tr {
-                                th scope="row" { (d.event_type) }
-                                td { (delivery_words(&d.status)) @if let Some(code) = d.last_status { " (HTTP " (code) ")" } }
-                                td.num { (d.attempts) }
-                                td { (when(d.created_at)) }
-                            } } }
-                        } }
-                    }
-                    form method="post" action={"/app/settings/webhooks/" (e.id) "/delete"} {
-                        input type="hidden" name="csrf" value=(csrf);
-                        button.secondary type="submit" aria-label={"Delete the endpoint " (e.url)} { "Delete" }
-                    }
-                }
-            }
-            form.stack method="post" action="/app/settings/webhooks" {
-                input type="hidden" name="csrf" value=(csrf);
-                div {
-                    label for="webhook-url" { "Endpoint URL" }
-                    input #webhook-url type="text" inputmode="url" name="url" value=(flash.webhook_url) required;
-                }
-                fieldset {
-                    legend { "Events" }
-                    @for ev in WebhookEvent::ALL {
-                        label.choice { input type="checkbox" name="event" value=(ev.as_str()) checked; (ev.as_str()) }
-                    }
-                }
-                div { button type="submit" { "Add the endpoint" } }
-            }
-        }
+        @if in_org { (webhooks_section(&flash, &csrf, &endpoints, &deliveries)) }
 
-        h2 #connections { "Connected AI applications" }
-        @if connections.is_empty() { p { "No application is connected to your account." } } @else {
-            div.table-wrap { table {
-                caption { (plural(connections.len(), "connected application", "connected applications")) }
-                thead { tr { th scope="col" { "Application" } th scope="col" { "May" } th scope="col" { "Last used" } th scope="col" { "Action" } } }
-                tbody { @for c in &connections { tr {
-                    th scope="row" { (c.client_name) }
-                    td { (scope_words(&c.scopes)) }
-                    td { (when(c.last_used_at)) }
-                    td {
-                        form method="post" action={"/app/settings/connections/" (c.client_id) "/revoke"} {
-                            input type="hidden" name="csrf" value=(csrf);
-                            button.secondary type="submit" aria-label={"Disconnect " (c.client_name)} { "Disconnect" }
-                        }
-                    }
-                } } }
-            } }
-        }
+        (connections_section(&csrf, &connections))
     };
     let mut res = layout::page("Settings", &viewer, "/app/settings", body);
     *res.status_mut() = status;
     Ok(res)
+}
+
+/// The AI applications the caller authorised, each with a button that disconnects it.
+fn connections_section(csrf: &str, connections: &[crate::store::Connection]) -> Markup {
+    html! {
+    h2 #connections { "Connected AI applications" }
+    @if connections.is_empty() { p { "No application is connected to your account." } } @else {
+        div.table-wrap { table {
+            caption { (plural(connections.len(), "connected application", "connected applications")) }
+            thead { tr { th scope="col" { "Application" } th scope="col" { "May" } th scope="col" { "Last used" } th scope="col" { "Action" } } }
+            tbody { @for c in connections { tr {
+                th scope="row" { (c.client_name) }
+                td { (scope_words(&c.scopes)) }
+                td { (when(c.last_used_at)) }
+                td {
+                    form method="post" action={"/app/settings/connections/" (c.client_id) "/revoke"} {
+                        input type="hidden" name="csrf" value=(csrf);
+                        button.secondary type="submit" aria-label={"Disconnect " (c.client_name)} { "Disconnect" }
+                    }
+                }
+            } } }
+        } }
+    }
+    }
+}
+
+/// The caller's API tokens and the form that creates one (its secret shown once, in the flash).
+fn tokens_section(flash: &Flash, csrf: &str, api_tokens: &[crate::store::ApiToken]) -> Markup {
+    html! {
+    h2 #tokens { "API tokens" }
+    (section_error(flash, "tokens"))
+    p.muted { "For servers and scripts: send " code { "Authorization: Token <token>" } "." }
+    @if api_tokens.is_empty() { p { "No API token yet." } } @else {
+        div.table-wrap { table {
+            caption { (plural(api_tokens.len(), "token", "tokens")) }
+            thead { tr { th scope="col" { "Name" } th scope="col" { "Starts with" } th scope="col" { "Scopes" } th scope="col" { "Last used" } th scope="col" { "Action" } } }
+            tbody { @for t in api_tokens { tr {
+                th scope="row" { (t.name) }
+                td { code { (t.token_prefix) "…" } }
+                td { (t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }
+                td { (t.last_used_at.map_or_else(|| "Never".to_owned(), when)) }
+                td {
+                    @if t.revoked_at.is_some() { "Revoked" } @else {
+                        form method="post" action={"/app/settings/tokens/" (t.id) "/revoke"} {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button.secondary type="submit" aria-label={"Revoke " (t.name)} { "Revoke" }
+                        }
+                    }
+                }
+            } } }
+        } }
+    }
+    form.stack method="post" action="/app/settings/tokens" {
+        input type="hidden" name="csrf" value=(csrf);
+        div {
+            label for="token-name" { "Token name" }
+            input #token-name type="text" name="name" value=(flash.token_name) required maxlength="100";
+        }
+        fieldset {
+            legend { "Scopes" }
+            label.choice { input type="checkbox" name="scope" value="read" checked; "Read" }
+            label.choice { input type="checkbox" name="scope" value="write"; "Write" }
+            label.choice { input type="checkbox" name="scope" value="ingest"; "Ingest" }
+        }
+        div { button type="submit" { "Create a token" } }
+    }
+    }
+}
+
+/// The webhook endpoints, each with its last deliveries, and the form that adds one.
+fn webhooks_section(
+    flash: &Flash,
+    csrf: &str,
+    endpoints: &[crate::store::WebhookEndpoint],
+    deliveries: &[Vec<crate::store::WebhookDelivery>],
+) -> Markup {
+    html! {
+    h2 #webhooks { "Webhook endpoints" }
+    (section_error(flash, "webhooks"))
+    @if endpoints.is_empty() { p { "No webhook endpoint yet." } }
+    @for (e, ds) in endpoints.iter().zip(deliveries) {
+        section.endpoint aria-labelledby={"wh-" (e.id)} {
+            h3 id={"wh-" (e.id)} { (e.url) }
+            p { "Events: " (e.events.join(", ")) }
+            @if ds.is_empty() { p.muted { "No delivery yet." } } @else {
+                div.table-wrap { table {
+                    caption { "Recent deliveries" }
+                    thead { tr { th scope="col" { "Event" } th scope="col" { "Status" } th scope="col" { "Attempts" } th scope="col" { "Created" } } }
+                    tbody { @for d in ds { tr {
+                        th scope="row" { (d.event_type) }
+                        td { (delivery_words(&d.status)) @if let Some(code) = d.last_status { " (HTTP " (code) ")" } }
+                        td.num { (d.attempts) }
+                        td { (when(d.created_at)) }
+                    } } }
+                } }
+            }
+            form method="post" action={"/app/settings/webhooks/" (e.id) "/delete"} {
+                input type="hidden" name="csrf" value=(csrf);
+                button.secondary type="submit" aria-label={"Delete the endpoint " (e.url)} { "Delete" }
+            }
+        }
+    }
+    form.stack method="post" action="/app/settings/webhooks" {
+        input type="hidden" name="csrf" value=(csrf);
+        div {
+            label for="webhook-url" { "Endpoint URL" }
+            input #webhook-url type="text" inputmode="url" name="url" value=(flash.webhook_url) required;
+        }
+        fieldset {
+            legend { "Events" }
+            @for ev in WebhookEvent::ALL {
+                label.choice { input type="checkbox" name="event" value=(ev.as_str()) checked; (ev.as_str()) }
+            }
+        }
+        div { button type="submit" { "Add the endpoint" } }
+    }
+    }
 }
 
 /// `1 member`, `2 members`.
