@@ -344,13 +344,19 @@ def scenario_redis(pg):
             st, h, _ = request(node.url, "GET", "/api/me", auth=auth)
             return st, int(h.get("x-ratelimit-remaining", -1))
 
+        def drain_then_other(first, other, n):
+            """`n` requests to `first`, then one to `other`: returns (statuses, remaining after
+            the last on `first`, remaining on `other`). One bucket: `other` answers about one
+            below `first`'s last. A bucket each: `other` still has the `n` that `first` spent.
+            Refill (one token per 60 ms at 1000/min) moves either by a few, never by `n`."""
+            seen = [remaining(first) for _ in range(n)] + [remaining(other)]
+            return [st for st, _ in seen], seen[-2][1], seen[-1][1]
+
         def shared_limit():
-            """Four requests alternating nodes: one bucket if each answer's remaining is one
-            below the previous one."""
-            seen = [remaining(n) for n in (a, b, a, b)]
-            ok = all(st == 200 for st, _ in seen)
-            rem = [r for _, r in seen]
-            return ok and all(rem[i + 1] == rem[i] - 1 for i in range(3)), rem
+            """One bucket across both nodes: after 12 requests on A, B's answer is within 5
+            tokens of A's last (a bucket each would leave B about 12 above)."""
+            sts, last_a, on_b = drain_then_other(a, b, 12)
+            return all(st == 200 for st in sts) and on_b <= last_a + 5, [last_a, on_b]
 
         def revocation_delay(limit_s):
             """Signs a fresh session in, makes node B cache it, signs out on node A, and
@@ -376,18 +382,16 @@ def scenario_redis(pg):
         t_down = time.time()
         print("  Redis killed (SIGKILL)", flush=True)
         statuses, slow = {}, 0
-        rems = {"a": [], "b": []}
-        for i in range(40):
-            node = (a, b)[i % 2]
+        for i in range(20):
             t = time.time()
-            st, r = remaining(node)
+            st, _ = remaining((a, b)[i % 2])
             if time.time() - t > 1.0:
                 slow += 1
             statuses[st] = statuses.get(st, 0) + 1
-            rems["ab"[i % 2]].append(r)
         check(set(statuses) == {200}, f"Redis down: every request served ({statuses}), {slow} took over 1 s")
-        check(all(x[i + 1] == x[i] - 1 for x in rems.values() for i in range(len(x) - 1)),
-              f"Redis down: limits fall back to each node's own bucket (A {rems['a'][:3]}…, B {rems['b'][:3]}…)")
+        sts, last_a, on_b = drain_then_other(a, b, 30)
+        check(all(st == 200 for st in sts) and on_b >= last_a + 20,
+              f"Redis down: limits fall back to each node's own bucket (after 30 on A: A {last_a}, B {on_b})")
         fa = metric(a.url, "redis_fallbacks_total", 'use="rate_limit"')
         check(fa > 0, f"Redis down: metric redis_fallbacks_total{{use=\"rate_limit\"}} = {fa:.0f} on node A")
         check("shared rate limiter unavailable" in a.log() and "shared rate limiter unavailable" in b.log(),

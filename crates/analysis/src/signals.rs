@@ -676,13 +676,11 @@ fn dead_clicks(
             }
             let to = t.saturating_add(window);
             // Events after it in canonical order: a checkbox's `input` carries the click's own
-            // millisecond and sorts after it. The clicked control taking focus in that same
-            // millisecond is the click itself (a browser focuses what it presses), not an answer:
+            // millisecond and sorts after it. Focus moving in that same millisecond (the last
+            // field's blur, the pressed control's focus) is the press itself, not an answer:
             // whether it sorts before or after the click must not decide the finding.
             let own_focus = |x: &&&EventItem| {
-                x.event_type == EventType::Focus
-                    && x.timestamp.0 == e.timestamp.0
-                    && x.target_selector == e.target_selector
+                matches!(x.event_type, EventType::Focus | EventType::Blur) && x.timestamp.0 == e.timestamp.0
             };
             let answer =
                 p.events[i + 1..].iter().take_while(|x| x.timestamp.0 <= to).filter(|x| !own_focus(x)).any(

@@ -169,6 +169,22 @@ fn a_single_click_near_misses() {
         dead(vec![clicked("#pay", 1_000, "button", Some(0.0)), nav("https://shop.test/done", 3_600)]),
         1
     );
+    // Focus moving in the click's own millisecond (the last field's blur, the pressed
+    // control's focus) is the press, not an answer, in whichever order the items arrive.
+    let press = |ms: i64| vec![ev(EventType::Blur, "#dob", ms), ev(EventType::Focus, "#pay", ms)];
+    for order in [true, false] {
+        let mut events = press(1_000);
+        if order {
+            events.insert(0, clicked("#pay", 1_000, "button", Some(0.0)));
+        } else {
+            events.push(clicked("#pay", 1_000, "button", Some(0.0)));
+        }
+        assert_eq!(dead(events), 1, "click {} the focus move", if order { "before" } else { "after" });
+    }
+    // A millisecond later it is an answer (a field the page focused).
+    let mut late = vec![clicked("#pay", 1_000, "button", Some(0.0))];
+    late.extend(press(1_001));
+    assert_eq!(dead(late), 0);
 }
 
 // --- §1.1 baselines ----------------------------------------------------------------------

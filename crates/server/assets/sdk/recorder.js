@@ -75,14 +75,24 @@
   // early when the page leaves or the recorder pauses.
   function hold(ms, fn) { var h = { fn: fn }; h.t = setTimeout(guard(function () { release(h); }), ms); held.add(h); }
   function release(h) { if (held.delete(h)) { clearTimeout(h.t); h.fn(); } }
-  // DOM mutations are counted only while a click waits for them.
+  // DOM mutations are counted only while a click waits for them, and only those that change
+  // something: setting an attribute or a text to the value it had is no answer (rrweb drops
+  // them too, so both recorders count the same; decision 210).
+  function changed(l) {
+    var k = 0;
+    for (var i = 0; i < l.length; i++) {
+      var r = l[i];
+      if (r.type === 'childList' || (r.type === 'attributes' ? r.target.getAttribute(r.attributeName) : r.target.data) !== r.oldValue) k++;
+    }
+    return k;
+  }
   function watch(d) {
     watching += d;
     if (watching > 0 && !mo && W.MutationObserver) {
-      mo = new MutationObserver(function (l) { muts += l.length; });
-      mo.observe(D, { childList: true, subtree: true, attributes: true, characterData: true });
+      mo = new MutationObserver(function (l) { muts += changed(l); });
+      mo.observe(D, { childList: true, subtree: true, attributes: true, characterData: true, attributeOldValue: true, characterDataOldValue: true });
     }
-    if (mo) muts += mo.takeRecords().length;
+    if (mo) muts += changed(mo.takeRecords());
     if (watching <= 0 && mo) { mo.disconnect(); mo = null; }
   }
   function later(ms) { if (!timer && !inflight) timer = setTimeout(guard(function () { timer = 0; send(); }), ms); }
