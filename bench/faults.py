@@ -353,10 +353,11 @@ def scenario_redis(pg):
             return [st for st, _ in seen], seen[-2][1], seen[-1][1]
 
         def shared_limit():
-            """One bucket across both nodes: after 12 requests on A, B's answer is within 5
-            tokens of A's last (a bucket each would leave B about 12 above)."""
+            """One bucket across both nodes: after 12 requests on A, B answers one below A's
+            last, give or take a few tokens of refill (a bucket each would leave B about 12
+            above, or anywhere, if B's own bucket was drained otherwise)."""
             sts, last_a, on_b = drain_then_other(a, b, 12)
-            return all(st == 200 for st in sts) and on_b <= last_a + 5, [last_a, on_b]
+            return all(st == 200 for st in sts) and last_a - 2 <= on_b <= last_a + 5, [last_a, on_b]
 
         def revocation_delay(limit_s):
             """Signs a fresh session in, makes node B cache it, signs out on node A, and
