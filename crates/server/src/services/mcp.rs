@@ -9,8 +9,12 @@
 //! The seven tools of published-docs §3.11 call the same services as the REST routes; this
 //! module only adapts arguments and results (snake_case, testers as labels only).
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
 
 use crate::app::App;
 use crate::auth::principal::{AuthMethod, Principal};
@@ -19,7 +23,7 @@ use crate::domain::ids::{new_id, prefix};
 use crate::domain::study::{
     Compensation, CompensationType, PrototypeType, Settings, StudyDefinition, Targeting, TaskIn,
 };
-use crate::domain::{OAuthScope, Scope, StudyStatus, format_ms};
+use crate::domain::{OAuthScope, PipelineStatus, Scope, SessionStatus, StudyStatus, format_ms};
 use crate::error::AppError;
 use crate::services::analysis_input::{nd_categories, tester_label};
 use crate::services::sessions::{SessionFilter, duration_seconds};
@@ -421,7 +425,8 @@ async fn modern_request(
 
 // --- tools
 
-/// A tool's declaration for `tools/list`.
+/// A tool's declaration for `tools/list`: its schemas are generated from the Rust types that
+/// parse its arguments and serialise its result ([`json_schema`]), so they cannot drift.
 struct ToolDef {
     name: &'static str,
     title: &'static str,
@@ -431,320 +436,116 @@ struct ToolDef {
     output: Value,
 }
 
-fn nullable(t: &str) -> Value {
-    json!({"type": [t, "null"]})
+impl ToolDef {
+    fn of<I: ToSchema, O: ToSchema>(
+        name: &'static str,
+        title: &'static str,
+        description: &'static str,
+        read_only: bool,
+    ) -> Self {
+        ToolDef { name, title, description, read_only, input: json_schema::<I>(), output: json_schema::<O>() }
+    }
 }
 
-fn object(properties: Value, required: &[&str]) -> Value {
-    json!({"type": "object", "properties": properties, "required": required})
+/// A self-contained JSON Schema (2020-12, as OpenAPI 3.1 writes it) for `T`: utoipa's schema
+/// with every `#/components/schemas/…` reference replaced by the schema it names, since a
+/// tool's `inputSchema`/`outputSchema` has no components to point into (decision 211).
+fn json_schema<T: ToSchema>() -> Value {
+    let mut parts = Vec::new();
+    T::schemas(&mut parts);
+    let defs: BTreeMap<String, Value> = parts
+        .into_iter()
+        .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null)))
+        .collect();
+    let mut root = serde_json::to_value(T::schema()).unwrap_or(Value::Null);
+    inline_refs(&mut root, &defs, 0);
+    root
 }
 
-fn study_summary_schema() -> Value {
-    object(
-        json!({
-            "study_id": {"type": "string", "description": "job_…"},
-            "title": {"type": "string"},
-            "status": {"type": "string", "enum": StudyStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()},
-            "target_url": {"type": "string"},
-            "max_testers": {"type": "integer", "description": "Testers wanted"},
-            "testers_joined": {"type": "integer"},
-            "test_count": {"type": "integer"},
-            "tests_confirmed": {"type": "integer"},
-            "nd_categories": {"type": "array", "items": {"type": "string"}},
-            "created_at": {"type": "string"},
-            "launched_at": nullable("string"),
-            "dashboard_url": {"type": "string"},
-        }),
-        &[
-            "study_id",
-            "title",
-            "status",
-            "target_url",
-            "max_testers",
-            "testers_joined",
-            "test_count",
-            "tests_confirmed",
-            "nd_categories",
-            "created_at",
-            "launched_at",
-            "dashboard_url",
-        ],
-    )
+fn inline_refs(v: &mut Value, defs: &BTreeMap<String, Value>, depth: usize) {
+    match v {
+        Value::Object(m) => {
+            let named = m
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .and_then(|n| defs.get(n));
+            if let Some(def) = named.filter(|_| depth < 16) {
+                let mut def = def.clone();
+                inline_refs(&mut def, defs, depth + 1);
+                *v = def;
+                return;
+            }
+            for x in m.values_mut() {
+                inline_refs(x, defs, depth);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| inline_refs(x, defs, depth)),
+        _ => {}
+    }
 }
 
-fn test_summary_schema() -> Value {
-    object(
-        json!({
-            "test_id": {"type": "string", "description": "sess_…"},
-            "study_id": {"type": "string"},
-            "tester_label": {"type": "string", "description": "Anonymous, stable within the study"},
-            "nd_categories": {"type": "array", "items": {"type": "string"}},
-            "status": {"type": "string"},
-            "pipeline_status": {"type": "string"},
-            "variant": nullable("string"),
-            "started_at": {"type": "string"},
-            "completed_at": nullable("string"),
-            "duration_seconds": {"type": "integer"},
-        }),
-        &[
-            "test_id",
-            "study_id",
-            "tester_label",
-            "nd_categories",
-            "status",
-            "pipeline_status",
-            "variant",
-            "started_at",
-            "completed_at",
-            "duration_seconds",
-        ],
-    )
+/// `string`, one of the engine's severities.
+fn severity_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["critical", "major", "moderate", "minor"]))
+        .build()
 }
 
-fn insight_schema() -> Value {
-    object(
-        json!({
-            "insight_id": {"type": "string"},
-            "title": {"type": "string"},
-            "severity": {"type": "string", "enum": ["critical", "major", "moderate", "minor"]},
-            "recommendation": {"type": "string"},
-            "description": {"type": "string"},
-            "wcag": nullable("string"),
-            "testers_affected": {"type": "integer"},
-            "nd_categories": {"type": "array", "items": {"type": "string"}},
-            "decision": {"type": ["string", "null"], "description": "The tester's confirm/reject (tests only)"},
-        }),
-        &[
-            "insight_id",
-            "title",
-            "severity",
-            "recommendation",
-            "description",
-            "wcag",
-            "testers_affected",
-            "nd_categories",
-            "decision",
-        ],
-    )
-}
-
-fn limit_schema() -> Value {
-    json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 20})
+/// An array of ND categories, each one of `ND_CATEGORIES`.
+fn nd_categories_schema() -> Array {
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(ND_CATEGORIES)))
+        .build()
 }
 
 /// The described tools, in `tools/list` order.
 fn tools() -> Vec<ToolDef> {
     vec![
-        list_studies_tool(),
-        get_study_tool(),
-        list_tests_tool(),
-        get_test_tool(),
-        get_analytics_tool(),
-        get_insights_tool(),
-        create_draft_study_tool(),
+        ToolDef::of::<ListStudiesArgs, StudyList>(
+            "list_studies",
+            "List studies",
+            "The workspace's studies, newest first, optionally by status.",
+            true,
+        ),
+        ToolDef::of::<StudyArgs, StudyOut>(
+            "get_study",
+            "Get a study",
+            "One study with its tasks, test count, and its aggregated cross-tester report and findings once produced.",
+            true,
+        ),
+        ToolDef::of::<ListTestsArgs, TestList>(
+            "list_tests",
+            "List tests",
+            "Tests (one per tester), newest first, each with its pipeline status; optionally of one study. Testers appear only as labels.",
+            true,
+        ),
+        ToolDef::of::<TestArgs, TestOut>(
+            "get_test",
+            "Get a test",
+            "One test: its status, pipeline stage and latest analysis summary.",
+            true,
+        ),
+        ToolDef::of::<TestArgs, AnalyticsOut>(
+            "get_analytics",
+            "Get a test's analytics",
+            "Composite scores of an analysed test: overall, emotion, interaction, voice (0–1).",
+            true,
+        ),
+        ToolDef::of::<InsightsArgs, InsightsOut>(
+            "get_insights",
+            "Get insights",
+            "Insights (barriers) of one test, or the combined findings of a study's report. Give exactly one of test_id and study_id. Each has a severity and a recommendation.",
+            true,
+        ),
+        ToolDef::of::<DraftArgs, DraftOut>(
+            "create_draft_study",
+            "Create a draft study",
+            "Creates a study as a draft and returns its dashboard_url, where a person reviews, pays for and launches it. Never launches, pays, spends or recruits. Defaults: one exploratory task, 5 testers, GBP 24.00 per session, testers in GB, any ND category.",
+            false,
+        ),
     ]
-}
-
-/// `The study (job_…)` id property.
-fn study_id_schema() -> Value {
-    json!({"type": "string", "description": "The study (job_…)"})
-}
-
-/// `The test (sess_…)` id property.
-fn test_id_schema() -> Value {
-    json!({"type": "string", "description": "The test (sess_…)"})
-}
-
-/// The `list_studies` tool.
-fn list_studies_tool() -> ToolDef {
-    ToolDef {
-        name: "list_studies",
-        title: "List studies",
-        description: "The workspace's studies, newest first, optionally by status.",
-        read_only: true,
-        input: object(
-            json!({
-                "status": {"type": "string", "enum": StudyStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()},
-                "limit": limit_schema(),
-            }),
-            &[],
-        ),
-        output: object(
-            json!({"studies": {"type": "array", "items": study_summary_schema()}, "total": {"type": "integer"}}),
-            &["studies", "total"],
-        ),
-    }
-}
-
-/// The `get_study` tool.
-fn get_study_tool() -> ToolDef {
-    let study_id = study_id_schema();
-    ToolDef {
-        name: "get_study",
-        title: "Get a study",
-        description: "One study with its tasks, test count, and its aggregated cross-tester report and findings once produced.",
-        read_only: true,
-        input: object(json!({"study_id": study_id}), &["study_id"]),
-        output: object(
-            json!({
-                "study": {
-                    "allOf": [study_summary_schema()],
-                    "type": "object",
-                    "properties": {
-                        "description": {"type": "string"},
-                        "tasks": {"type": "array", "items": object(json!({
-                            "task_id": {"type": "string"}, "title": {"type": "string"},
-                            "description": {"type": "string"}, "success_criteria": {"type": "string"},
-                            "order": {"type": "integer"}}), &["task_id", "title", "description", "success_criteria", "order"])},
-                        "pay_per_session": object(json!({"amount": {"type": "number"}, "currency": {"type": "string"}, "type": {"type": "string"}}), &["amount", "currency", "type"]),
-                        "closed_at": nullable("string"),
-                    },
-                    "required": ["description", "tasks", "pay_per_session", "closed_at"],
-                },
-                "report": {
-                    "oneOf": [
-                        {"type": "null"},
-                        object(json!({"report_id": {"type": "string"}, "score": nullable("number"), "band": nullable("string"), "created_at": {"type": "string"}}), &["report_id", "score", "band", "created_at"]),
-                    ]
-                },
-                "findings": {"type": "array", "items": insight_schema()},
-            }),
-            &["study", "report", "findings"],
-        ),
-    }
-}
-
-/// The `list_tests` tool.
-fn list_tests_tool() -> ToolDef {
-    let study_id = study_id_schema();
-    ToolDef {
-        name: "list_tests",
-        title: "List tests",
-        description: "Tests (one per tester), newest first, each with its pipeline status; optionally of one study. Testers appear only as labels.",
-        read_only: true,
-        input: object(json!({"study_id": study_id, "limit": limit_schema()}), &[]),
-        output: object(
-            json!({"tests": {"type": "array", "items": test_summary_schema()}, "total": {"type": "integer"}}),
-            &["tests", "total"],
-        ),
-    }
-}
-
-/// The `get_test` tool.
-fn get_test_tool() -> ToolDef {
-    let test_id = test_id_schema();
-    ToolDef {
-        name: "get_test",
-        title: "Get a test",
-        description: "One test: its status, pipeline stage and latest analysis summary.",
-        read_only: true,
-        input: object(json!({"test_id": test_id}), &["test_id"]),
-        output: object(
-            json!({
-                "test": test_summary_schema(),
-                "analysis": {"oneOf": [{"type": "null"}, object(json!({
-                    "status": {"type": "string"},
-                    "overall_frustration_score": nullable("number"),
-                    "summary": nullable("string"),
-                }), &["status", "overall_frustration_score", "summary"])]},
-            }),
-            &["test", "analysis"],
-        ),
-    }
-}
-
-/// The `get_analytics` tool.
-fn get_analytics_tool() -> ToolDef {
-    let test_id = test_id_schema();
-    ToolDef {
-        name: "get_analytics",
-        title: "Get a test's analytics",
-        description: "Composite scores of an analysed test: overall, emotion, interaction, voice (0–1).",
-        read_only: true,
-        input: object(json!({"test_id": test_id}), &["test_id"]),
-        output: object(
-            json!({
-                "test_id": {"type": "string"},
-                "overall": {"type": "number"},
-                "emotion": nullable("number"),
-                "interaction": {"type": "number"},
-                "voice": nullable("number"),
-            }),
-            &["test_id", "overall", "emotion", "interaction", "voice"],
-        ),
-    }
-}
-
-/// The `get_insights` tool.
-fn get_insights_tool() -> ToolDef {
-    let study_id = study_id_schema();
-    let test_id = test_id_schema();
-    ToolDef {
-        name: "get_insights",
-        title: "Get insights",
-        description: "Insights (barriers) of one test, or the combined findings of a study's report. Give exactly one of test_id and study_id. Each has a severity and a recommendation.",
-        read_only: true,
-        input: object(json!({"test_id": test_id, "study_id": study_id}), &[]),
-        output: object(
-            json!({
-                "test_id": nullable("string"),
-                "study_id": nullable("string"),
-                "insights": {"type": "array", "items": insight_schema()},
-                "total": {"type": "integer"},
-            }),
-            &["test_id", "study_id", "insights", "total"],
-        ),
-    }
-}
-
-/// The `create_draft_study` tool.
-fn create_draft_study_tool() -> ToolDef {
-    ToolDef {
-        name: "create_draft_study",
-        title: "Create a draft study",
-        description: "Creates a study as a draft and returns its dashboard_url, where a person reviews, pays for and launches it. Never launches, pays, spends or recruits. Defaults: one exploratory task, 5 testers, GBP 24.00 per session, testers in GB, any ND category.",
-        read_only: false,
-        input: object(
-            json!({
-                "title": {"type": "string", "minLength": 3, "maxLength": 100},
-                "target_url": {"type": "string", "pattern": "^https?://", "description": "The site or prototype to test"},
-                "description": {"type": "string", "maxLength": 5000},
-                "max_testers": {"type": "integer", "minimum": 3, "maximum": 100, "default": 5},
-                "pay_per_session": {"type": "number", "exclusiveMinimum": 0, "description": "Per tester, in `currency` (default GBP 24.00)"},
-                "currency": {"type": "string", "description": "ISO 4217, default GBP"},
-                "tasks": {"type": "array", "maxItems": 50, "items": {"anyOf": [
-                    {"type": "string"},
-                    object(json!({"title": {"type": "string"}, "description": {"type": "string"}, "success_criteria": {"type": "string"}}), &["title"]),
-                ]}},
-                "required_nd_categories": {"type": "array", "items": {"type": "string", "enum": ND_CATEGORIES}},
-            }),
-            &["title", "target_url"],
-        ),
-        output: object(
-            json!({
-                "study_id": {"type": "string"},
-                "status": {"type": "string", "const": "draft"},
-                "title": {"type": "string"},
-                "target_url": {"type": "string"},
-                "max_testers": {"type": "integer"},
-                "pay_per_session": object(json!({"amount": {"type": "number"}, "currency": {"type": "string"}, "type": {"type": "string"}}), &["amount", "currency", "type"]),
-                "nd_categories": {"type": "array", "items": {"type": "string"}},
-                "task_count": {"type": "integer"},
-                "dashboard_url": {"type": "string"},
-            }),
-            &[
-                "study_id",
-                "status",
-                "title",
-                "target_url",
-                "max_testers",
-                "pay_per_session",
-                "nd_categories",
-                "task_count",
-                "dashboard_url",
-            ],
-        ),
-    }
 }
 
 /// `tools/list`'s `tools`.
@@ -826,51 +627,246 @@ fn args<T: for<'de> Deserialize<'de>>(v: Value) -> Result<T, AppError> {
     serde_json::from_value(v).map_err(|e| AppError::BadRequest(format!("Invalid arguments: {e}")))
 }
 
-#[derive(Deserialize)]
+/// A tool's result: the summary text and the structured content, serialised from its type.
+fn done<T: Serialize>(summary: String, out: &T) -> Result<(String, Value), AppError> {
+    let v = serde_json::to_value(out).map_err(|e| AppError::Internal(format!("tool result: {e}")))?;
+    Ok((summary, v))
+}
+
+/// `list_studies` arguments.
+#[derive(Deserialize, ToSchema)]
 struct ListStudiesArgs {
+    /// Only the studies in this status.
+    #[schema(value_type = Option<StudyStatus>)]
     status: Option<String>,
+    /// How many (1-100, default 20).
+    #[schema(minimum = 1, maximum = 100, default = 20)]
     limit: Option<u32>,
 }
 
-#[derive(Deserialize)]
+/// One study's id.
+#[derive(Deserialize, ToSchema)]
 struct StudyArgs {
+    /// The study (job_…)
     study_id: String,
 }
 
-#[derive(Deserialize)]
+/// `list_tests` arguments.
+#[derive(Deserialize, ToSchema)]
 struct ListTestsArgs {
+    /// The study (job_…)
     study_id: Option<String>,
+    /// How many (1-100, default 20).
+    #[schema(minimum = 1, maximum = 100, default = 20)]
     limit: Option<u32>,
 }
 
-#[derive(Deserialize)]
+/// One test's id.
+#[derive(Deserialize, ToSchema)]
 struct TestArgs {
+    /// The test (sess_…)
     test_id: String,
 }
 
-#[derive(Deserialize)]
+/// `get_insights` arguments: exactly one of the two.
+#[derive(Deserialize, ToSchema)]
 struct InsightsArgs {
+    /// The test (sess_…)
     test_id: Option<String>,
+    /// The study (job_…)
     study_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// A task: a title alone, or a title with its description and success criteria.
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum TaskArg {
     Title(String),
     Full { title: String, description: Option<String>, success_criteria: Option<String> },
 }
 
-#[derive(Deserialize)]
+/// `create_draft_study` arguments; what is not given takes the defaults of the description.
+#[derive(Deserialize, ToSchema)]
 struct DraftArgs {
+    #[schema(min_length = 3, max_length = 100)]
+    title: String,
+    /// The site or prototype to test
+    #[schema(pattern = "^https?://")]
+    target_url: String,
+    #[schema(max_length = 5000)]
+    description: Option<String>,
+    #[schema(minimum = 3, maximum = 100, default = 5)]
+    max_testers: Option<i64>,
+    /// Per tester, in `currency` (default GBP 24.00)
+    #[schema(exclusive_minimum = 0)]
+    pay_per_session: Option<f64>,
+    /// ISO 4217, default GBP
+    currency: Option<String>,
+    #[schema(max_items = 50)]
+    tasks: Option<Vec<TaskArg>>,
+    #[schema(schema_with = nd_categories_schema)]
+    required_nd_categories: Option<Vec<String>>,
+}
+
+/// A study as the tools list it.
+#[derive(Serialize, ToSchema)]
+struct StudySummary {
+    /// job_…
+    study_id: String,
+    title: String,
+    status: StudyStatus,
+    target_url: String,
+    /// Testers wanted
+    max_testers: i64,
+    testers_joined: i64,
+    test_count: i64,
+    tests_confirmed: i64,
+    nd_categories: Vec<String>,
+    created_at: String,
+    launched_at: Option<String>,
+    dashboard_url: String,
+}
+
+/// `list_studies` result.
+#[derive(Serialize, ToSchema)]
+struct StudyList {
+    studies: Vec<StudySummary>,
+    total: u64,
+}
+
+/// A study's task.
+#[derive(Serialize, ToSchema)]
+struct TaskOut {
+    task_id: String,
+    title: String,
+    description: String,
+    success_criteria: String,
+    order: i64,
+}
+
+/// Pay per session.
+#[derive(Serialize, ToSchema)]
+struct PayOut {
+    amount: f64,
+    currency: String,
+    #[serde(rename = "type")]
+    kind: CompensationType,
+}
+
+/// A study with its tasks and pay.
+#[derive(Serialize, ToSchema)]
+struct StudyDetail {
+    #[serde(flatten)]
+    summary: StudySummary,
+    description: String,
+    tasks: Vec<TaskOut>,
+    pay_per_session: PayOut,
+    closed_at: Option<String>,
+}
+
+/// The head of a study's latest report.
+#[derive(Serialize, ToSchema)]
+struct ReportHead {
+    report_id: String,
+    score: Option<f64>,
+    band: Option<String>,
+    created_at: String,
+}
+
+/// `get_study` result.
+#[derive(Serialize, ToSchema)]
+struct StudyOut {
+    study: StudyDetail,
+    report: Option<ReportHead>,
+    findings: Vec<Insight>,
+}
+
+/// A barrier found: an engine finding, for a model to read.
+#[derive(Serialize, ToSchema)]
+struct Insight {
+    insight_id: String,
+    title: String,
+    #[schema(schema_with = severity_schema)]
+    severity: String,
+    recommendation: String,
+    description: String,
+    wcag: Option<String>,
+    testers_affected: i64,
+    nd_categories: Vec<String>,
+    /// The tester's confirm/reject (tests only)
+    decision: Option<String>,
+}
+
+/// A test as the tools list it: testers appear only as labels.
+#[derive(Serialize, ToSchema)]
+struct TestSummary {
+    /// sess_…
+    test_id: String,
+    study_id: String,
+    /// Anonymous, stable within the study
+    tester_label: String,
+    nd_categories: Vec<String>,
+    status: SessionStatus,
+    pipeline_status: PipelineStatus,
+    variant: Option<String>,
+    started_at: String,
+    completed_at: Option<String>,
+    duration_seconds: i64,
+}
+
+/// `list_tests` result.
+#[derive(Serialize, ToSchema)]
+struct TestList {
+    tests: Vec<TestSummary>,
+    total: u64,
+}
+
+/// The head of a test's latest analysis.
+#[derive(Serialize, ToSchema)]
+struct AnalysisHead {
+    status: String,
+    overall_frustration_score: Option<f64>,
+    summary: Option<String>,
+}
+
+/// `get_test` result.
+#[derive(Serialize, ToSchema)]
+struct TestOut {
+    test: TestSummary,
+    analysis: Option<AnalysisHead>,
+}
+
+/// `get_analytics` result: composite scores, 0–1.
+#[derive(Serialize, ToSchema)]
+struct AnalyticsOut {
+    test_id: String,
+    overall: f64,
+    emotion: Option<f64>,
+    interaction: f64,
+    voice: Option<f64>,
+}
+
+/// `get_insights` result.
+#[derive(Serialize, ToSchema)]
+struct InsightsOut {
+    test_id: Option<String>,
+    study_id: Option<String>,
+    insights: Vec<Insight>,
+    total: usize,
+}
+
+/// `create_draft_study` result.
+#[derive(Serialize, ToSchema)]
+struct DraftOut {
+    study_id: String,
+    status: StudyStatus,
     title: String,
     target_url: String,
-    description: Option<String>,
-    max_testers: Option<i64>,
-    pay_per_session: Option<f64>,
-    currency: Option<String>,
-    tasks: Option<Vec<TaskArg>>,
-    required_nd_categories: Option<Vec<String>>,
+    max_testers: i64,
+    pay_per_session: PayOut,
+    nd_categories: Vec<String>,
+    task_count: usize,
+    dashboard_url: String,
 }
 
 fn page(limit: Option<u32>) -> Result<Page, AppError> {
@@ -885,67 +881,70 @@ fn dashboard_url(base: &str, study_id: &str) -> String {
     format!("{base}/app/studies/{study_id}")
 }
 
-fn study_summary(base: &str, s: &Study) -> Value {
-    json!({
-        "study_id": s.id,
-        "title": s.definition.title,
-        "status": s.status,
-        "target_url": s.definition.prototype_url,
-        "max_testers": s.definition.targeting.tester_count,
-        "testers_joined": s.seats_taken,
-        "test_count": s.sessions_total,
-        "tests_confirmed": s.sessions_confirmed,
-        "nd_categories": s.definition.nd_categories,
-        "created_at": format_ms(s.created_at),
-        "launched_at": s.launched_at.map(format_ms),
-        "dashboard_url": dashboard_url(base, &s.id),
-    })
+fn study_summary(base: &str, s: &Study) -> StudySummary {
+    StudySummary {
+        study_id: s.id.clone(),
+        title: s.definition.title.clone(),
+        status: s.status,
+        target_url: s.definition.prototype_url.clone(),
+        max_testers: s.definition.targeting.tester_count,
+        testers_joined: s.seats_taken,
+        test_count: s.sessions_total,
+        tests_confirmed: s.sessions_confirmed,
+        nd_categories: s.definition.nd_categories.clone(),
+        created_at: format_ms(s.created_at),
+        launched_at: s.launched_at.map(format_ms),
+        dashboard_url: dashboard_url(base, &s.id),
+    }
 }
 
-fn test_summary(s: &Session, now: i64) -> Value {
+fn test_summary(s: &Session, now: i64) -> TestSummary {
     // Labels only: never the tester's id, name or email.
-    json!({
-        "test_id": s.id,
-        "study_id": s.study_id,
-        "tester_label": tester_label(s),
-        "nd_categories": nd_categories(s),
-        "status": s.status,
-        "pipeline_status": s.pipeline_status,
-        "variant": s.variant,
-        "started_at": format_ms(s.started_at),
-        "completed_at": s.completed_at.map(format_ms),
-        "duration_seconds": duration_seconds(s, now),
-    })
+    TestSummary {
+        test_id: s.id.clone(),
+        study_id: s.study_id.clone(),
+        tester_label: tester_label(s),
+        nd_categories: nd_categories(s),
+        status: s.status,
+        pipeline_status: s.pipeline_status,
+        variant: s.variant.clone(),
+        started_at: format_ms(s.started_at),
+        completed_at: s.completed_at.map(format_ms),
+        duration_seconds: duration_seconds(s, now),
+    }
 }
 
 /// An engine finding (camelCase JSON) as an MCP insight.
-fn insight(f: &Value, decision: Option<&str>) -> Value {
+fn insight(f: &Value, decision: Option<&str>) -> Insight {
     let text = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-    json!({
-        "insight_id": text("findingId"),
-        "title": text("title"),
-        "severity": text("severity"),
-        "recommendation": text("recommendation"),
-        "description": text("plainDescription"),
-        "wcag": f.pointer("/wcag/criterion").and_then(Value::as_str),
-        "testers_affected": f.get("testersAffected").and_then(Value::as_i64).unwrap_or(0),
-        "nd_categories": f.get("ndCategories").cloned().unwrap_or_else(|| json!([])),
-        "decision": decision,
-    })
+    Insight {
+        insight_id: text("findingId"),
+        title: text("title"),
+        severity: text("severity"),
+        recommendation: text("recommendation"),
+        description: text("plainDescription"),
+        wcag: f.pointer("/wcag/criterion").and_then(Value::as_str).map(str::to_owned),
+        testers_affected: f.get("testersAffected").and_then(Value::as_i64).unwrap_or(0),
+        nd_categories: f
+            .get("ndCategories")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default(),
+        decision: decision.map(str::to_owned),
+    }
 }
 
-fn session_insight(row: &FindingRow) -> Value {
+fn session_insight(row: &FindingRow) -> Insight {
     let data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
     insight(&data, row.decision.map(|d| d.as_str()))
 }
 
-fn count_by_severity(insights: &[Value]) -> String {
+fn count_by_severity(insights: &[Insight]) -> String {
     if insights.is_empty() {
         return "no insights".into();
     }
     let mut parts = Vec::new();
     for sev in ["critical", "major", "moderate", "minor"] {
-        let n = insights.iter().filter(|i| i["severity"] == sev).count();
+        let n = insights.iter().filter(|i| i.severity == sev).count();
         if n > 0 {
             parts.push(format!("{n} {sev}"));
         }
@@ -987,7 +986,6 @@ async fn tool_list_studies(
         None => None,
     };
     let (rows, total) = studies::list(state, p, status, page(a.limit)?).await?;
-    let list: Vec<Value> = rows.iter().map(|s| study_summary(base, s)).collect();
     let mut summary = format!("{total} stud{} in the workspace", if total == 1 { "y" } else { "ies" });
     for s in &rows {
         summary.push_str(&format!(
@@ -998,7 +996,8 @@ async fn tool_list_studies(
             dashboard_url(base, &s.id)
         ));
     }
-    Ok((summary, json!({"studies": list, "total": total})))
+    let studies = rows.iter().map(|s| study_summary(base, s)).collect();
+    done(summary, &StudyList { studies, total })
 }
 
 /// The `get_study` tool.
@@ -1009,30 +1008,41 @@ async fn tool_get_study(
     a: StudyArgs,
 ) -> Result<(String, Value), AppError> {
     let (study, report) = studies::get(state, p, &a.study_id).await?;
-    let findings: Vec<Value> = if report.is_some() {
+    let findings: Vec<Insight> = if report.is_some() {
         reports::study_findings(state, p, &study.id).await?.iter().map(|f| insight(f, None)).collect()
     } else {
         Vec::new()
     };
-    let mut out = study_summary(base, &study);
     let def = &study.definition;
-    out["description"] = json!(def.description);
-    out["tasks"] = study
-        .tasks
-        .iter()
-        .map(|t| {
-            json!({"task_id": t.id, "title": t.title, "description": t.description,
-                   "success_criteria": t.success_criteria, "order": t.order})
-        })
-        .collect();
-    out["pay_per_session"] = pay(&def.compensation);
-    out["closed_at"] = json!(study.closed_at.map(format_ms));
-    let report = report.map(|r| {
-        json!({"report_id": r.report_id, "score": r.score.as_f64(), "band": r.band.as_str(),
-               "created_at": format_ms(r.created_at)})
+    let detail = StudyDetail {
+        summary: study_summary(base, &study),
+        description: def.description.clone(),
+        tasks: study
+            .tasks
+            .iter()
+            .map(|t| TaskOut {
+                task_id: t.id.clone(),
+                title: t.title.clone(),
+                description: t.description.clone(),
+                success_criteria: t.success_criteria.clone(),
+                order: t.order,
+            })
+            .collect(),
+        pay_per_session: pay(&def.compensation),
+        closed_at: study.closed_at.map(format_ms),
+    };
+    let report = report.map(|r| ReportHead {
+        report_id: r.report_id,
+        score: r.score.as_f64(),
+        band: r.band.as_str().map(str::to_owned),
+        created_at: format_ms(r.created_at),
     });
     let headline = match &report {
-        Some(r) => format!("score {} ({})", r["score"], r["band"].as_str().unwrap_or("-")),
+        Some(r) => format!(
+            "score {} ({})",
+            r.score.map_or_else(|| "null".to_owned(), |s| s.to_string()),
+            r.band.as_deref().unwrap_or("-")
+        ),
         None => "no study report yet".into(),
     };
     let summary = format!(
@@ -1047,7 +1057,7 @@ async fn tool_get_study(
         count_by_severity(&findings),
         dashboard_url(base, &study.id)
     );
-    Ok((summary, json!({"study": out, "report": report, "findings": findings})))
+    done(summary, &StudyOut { study: detail, report, findings })
 }
 
 /// The `list_tests` tool.
@@ -1058,7 +1068,6 @@ async fn tool_list_tests(state: &App, p: &Principal, a: ListTestsArgs) -> Result
         None => sessions::list(state, p, &SessionFilter::default(), page).await?,
     };
     let now = state.now();
-    let list: Vec<Value> = rows.iter().map(|s| test_summary(s, now)).collect();
     let mut summary = format!("{total} test(s)");
     for s in &rows {
         summary.push_str(&format!(
@@ -1069,18 +1078,17 @@ async fn tool_list_tests(state: &App, p: &Principal, a: ListTestsArgs) -> Result
             s.pipeline_status
         ));
     }
-    Ok((summary, json!({"tests": list, "total": total})))
+    let tests = rows.iter().map(|s| test_summary(s, now)).collect();
+    done(summary, &TestList { tests, total })
 }
 
 /// The `get_test` tool.
 async fn tool_get_test(state: &App, p: &Principal, a: TestArgs) -> Result<(String, Value), AppError> {
     let s = sessions::get(state, p, &a.test_id).await?;
-    let analysis = pipeline::latest_analysis(&s).map(|v| {
-        json!({
-            "status": v["status"].as_str().unwrap_or("complete"),
-            "overall_frustration_score": v.pointer("/insights/overallFrustrationScore").and_then(Value::as_f64),
-            "summary": v.pointer("/insights/summary").and_then(Value::as_str),
-        })
+    let analysis = pipeline::latest_analysis(&s).map(|v| AnalysisHead {
+        status: v["status"].as_str().unwrap_or("complete").to_owned(),
+        overall_frustration_score: v.pointer("/insights/overallFrustrationScore").and_then(Value::as_f64),
+        summary: v.pointer("/insights/summary").and_then(Value::as_str).map(str::to_owned),
     });
     let summary = format!(
         "{} ({}) in study {}: {}, pipeline {}{}",
@@ -1089,31 +1097,31 @@ async fn tool_get_test(state: &App, p: &Principal, a: TestArgs) -> Result<(Strin
         s.study_id,
         s.status,
         s.pipeline_status,
-        analysis.as_ref().and_then(|a| a["summary"].as_str()).map(|t| format!(". {t}")).unwrap_or_default()
+        analysis.as_ref().and_then(|a| a.summary.as_deref()).map(|t| format!(". {t}")).unwrap_or_default()
     );
-    Ok((summary, json!({"test": test_summary(&s, state.now()), "analysis": analysis})))
+    done(summary, &TestOut { test: test_summary(&s, state.now()), analysis })
 }
 
 /// The `get_analytics` tool.
 async fn tool_get_analytics(state: &App, p: &Principal, a: TestArgs) -> Result<(String, Value), AppError> {
     let v = pipeline::analytics(state, p, &a.test_id).await?;
-    let out = json!({
-        "test_id": a.test_id,
-        "overall": v["overall"].as_f64().unwrap_or(0.0),
-        "emotion": v["emotion"].as_f64(),
-        "interaction": v["interaction"].as_f64().unwrap_or(0.0),
-        "voice": v["voice"].as_f64(),
-    });
-    let show = |k: &str| out[k].as_f64().map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}"));
+    let out = AnalyticsOut {
+        overall: v["overall"].as_f64().unwrap_or(0.0),
+        emotion: v["emotion"].as_f64(),
+        interaction: v["interaction"].as_f64().unwrap_or(0.0),
+        voice: v["voice"].as_f64(),
+        test_id: a.test_id,
+    };
+    let show = |x: Option<f64>| x.map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}"));
     let summary = format!(
         "Test {}: overall {}, emotion {}, interaction {}, voice {}",
-        a.test_id,
-        show("overall"),
-        show("emotion"),
-        show("interaction"),
-        show("voice")
+        out.test_id,
+        show(Some(out.overall)),
+        show(out.emotion),
+        show(Some(out.interaction)),
+        show(out.voice)
     );
-    Ok((summary, out))
+    done(summary, &out)
 }
 
 /// The `get_insights` tool.
@@ -1133,15 +1141,10 @@ async fn tool_get_insights(state: &App, p: &Principal, a: InsightsArgs) -> Resul
     };
     let mut summary = format!("{} for {subject}", count_by_severity(&insights));
     for i in &insights {
-        summary.push_str(&format!(
-            "\n- [{}] {}: {}",
-            i["severity"].as_str().unwrap_or_default(),
-            i["title"].as_str().unwrap_or_default(),
-            i["recommendation"].as_str().unwrap_or_default()
-        ));
+        summary.push_str(&format!("\n- [{}] {}: {}", i.severity, i.title, i.recommendation));
     }
     let total = insights.len();
-    Ok((summary, json!({"test_id": a.test_id, "study_id": a.study_id, "insights": insights, "total": total})))
+    done(summary, &InsightsOut { test_id: a.test_id, study_id: a.study_id, insights, total })
 }
 
 /// The `create_draft_study` tool.
@@ -1155,30 +1158,26 @@ async fn tool_create_draft_study(
     let study = studies::create(state, p, definition).await?;
     let def = &study.definition;
     let url = dashboard_url(base, &study.id);
-    let out = json!({
-        "study_id": study.id,
-        "status": study.status,
-        "title": def.title,
-        "target_url": def.prototype_url,
-        "max_testers": def.targeting.tester_count,
-        "pay_per_session": pay(&def.compensation),
-        "nd_categories": def.nd_categories,
-        "task_count": study.tasks.len(),
-        "dashboard_url": url,
-    });
     let summary = format!(
         "Draft study \"{}\" created ({}). Nothing was launched or paid: review, pay for and launch it at {url}",
         def.title, study.id
     );
-    Ok((summary, out))
+    let out = DraftOut {
+        study_id: study.id.clone(),
+        status: study.status,
+        title: def.title.clone(),
+        target_url: def.prototype_url.clone(),
+        max_testers: def.targeting.tester_count,
+        pay_per_session: pay(&def.compensation),
+        nd_categories: def.nd_categories.clone(),
+        task_count: study.tasks.len(),
+        dashboard_url: url,
+    };
+    done(summary, &out)
 }
 
-fn pay(c: &Compensation) -> Value {
-    let kind = match c.kind {
-        CompensationType::Flat => "flat",
-        CompensationType::Hourly => "hourly",
-    };
-    json!({"amount": c.amount, "currency": c.currency, "type": kind})
+fn pay(c: &Compensation) -> PayOut {
+    PayOut { amount: c.amount, currency: c.currency.clone(), kind: c.kind }
 }
 
 /// The study definition a draft gets from the tool's simple arguments; what is not given takes
@@ -1269,7 +1268,34 @@ mod tests {
         for t in &list {
             assert_eq!(t["inputSchema"]["type"], "object", "{t}");
             assert_eq!(t["outputSchema"]["type"], "object", "{t}");
+            // Self-contained: nothing points into an OpenAPI document's components.
+            assert!(!t.to_string().contains("$ref"), "{t}");
         }
+    }
+
+    #[test]
+    fn schemas_come_from_the_types() {
+        let list = tool_list();
+        let tool = |n: &str| list.iter().find(|t| t["name"] == n).unwrap().clone();
+        let studies = tool("list_studies");
+        let status = &studies["inputSchema"]["properties"]["status"];
+        assert!(status.to_string().contains("\"in_progress\""), "{status}");
+        let limit = &studies["inputSchema"]["properties"]["limit"];
+        assert_eq!((limit["minimum"].as_f64(), limit["maximum"].as_f64()), (Some(1.0), Some(100.0)), "{limit}");
+        let summary = studies["outputSchema"]["properties"]["studies"]["items"].clone();
+        assert!(summary["properties"]["dashboard_url"].is_object(), "{summary}");
+        let draft = tool("create_draft_study");
+        let input = &draft["inputSchema"];
+        let required: Vec<&str> = input["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert_eq!(required, ["title", "target_url"]);
+        assert_eq!(input["properties"]["title"]["minLength"], 3);
+        assert!(input["properties"]["required_nd_categories"].to_string().contains("\"adhd\""), "{input}");
+        let insights = tool("get_insights");
+        let sev = &insights["outputSchema"]["properties"]["insights"]["items"]["properties"]["severity"];
+        assert!(sev.to_string().contains("\"critical\""), "{sev}");
+        // A study's detail carries the summary's fields (flattened) and its own.
+        let study = tool("get_study")["outputSchema"]["properties"]["study"].to_string();
+        assert!(study.contains("\"study_id\"") && study.contains("\"pay_per_session\""), "{study}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ import uuid
 import warnings
 
 import httpx2
+import jsonschema
 from mcp.client import Client
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -235,10 +236,22 @@ def recorder(log):
     return hook
 
 
+# Each tool's outputSchema as tools/list gave it: every result is validated against it here,
+# whether or not the SDK version validates on its own (the schemas are generated from the
+# server's Rust types, decision 212).
+OUTPUT_SCHEMAS = {}
+
+
 def structured(result, name):
     check(not result.is_error, f"{name} failed: {result.content}")
     check(result.structured_content is not None, f"{name}: no structuredContent")
     check(result.content and result.content[0].type == "text", f"{name}: no text summary")
+    schema = OUTPUT_SCHEMAS.get(name)
+    check(schema is not None, f"{name}: no outputSchema listed")
+    try:
+        jsonschema.validate(result.structured_content, schema)
+    except jsonschema.ValidationError as e:
+        check(False, f"{name}: structuredContent does not match its outputSchema: {e.message}")
     return result.structured_content
 
 
@@ -247,6 +260,10 @@ async def call_every_tool(client, seeded, label):
     names = {t.name for t in listed.tools}
     check(names == TOOLS, f"tools: {names}")
     check(all(t.output_schema and t.input_schema for t in listed.tools), "every tool declares its schemas")
+    for t in listed.tools:
+        jsonschema.Draft202012Validator.check_schema(t.input_schema)
+        jsonschema.Draft202012Validator.check_schema(t.output_schema)
+        OUTPUT_SCHEMAS[t.name] = t.output_schema
     step(f"{label}: tools/list -> {sorted(names)}")
     job, sid = seeded["job"], seeded["session"]
     out = structured(await client.call_tool("list_studies", {}), "list_studies")
