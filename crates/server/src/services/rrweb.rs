@@ -47,6 +47,8 @@ const SETTLE_MS: i64 = 1000;
 const MAX_GAPS: usize = 20;
 /// Text kept per mirrored text node (for `targetText`, ≤ 200 characters).
 const TEXT_KEPT: usize = 200;
+/// How far up the mirror a text's typed-field ancestor is looked for.
+const MAX_DEPTH: usize = 512;
 
 /// Why an rrweb event was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,8 +184,15 @@ fn is_masked_field(tag: &str, input_type: Option<&str>) -> bool {
     }
 }
 
+/// Whether an element's `contenteditable` makes its content the tester's typing (any value
+/// but `false`: `""`, `true`, `plaintext-only`).
+fn is_editable(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !v.eq_ignore_ascii_case("false"))
+}
+
 /// Masks a serialized node and its subtree in place: `value` of input/textarea/select (the
-/// author's labels of submit/button/reset inputs excepted) and the text inside a textarea.
+/// author's labels of submit/button/reset inputs excepted) and the text inside a textarea or
+/// a `contenteditable` element (what a tester types there is as private as an input's value).
 fn mask_node(v: &mut Value, in_textarea: bool) {
     let Some(o) = v.as_object_mut() else { return };
     let ty = o.get("type").and_then(Value::as_i64);
@@ -194,6 +203,8 @@ fn mask_node(v: &mut Value, in_textarea: bool) {
         *t = stars(t);
     }
     let tag = o.get("tagName").and_then(Value::as_str).map(str::to_ascii_lowercase).unwrap_or_default();
+    let editable = ty == Some(node::ELEMENT)
+        && is_editable(o.get("attributes").and_then(|a| a.get("contenteditable")).and_then(Value::as_str));
     if ty == Some(node::ELEMENT)
         && let Some(Value::Object(attrs)) = o.get_mut("attributes")
     {
@@ -205,7 +216,7 @@ fn mask_node(v: &mut Value, in_textarea: bool) {
         }
     }
     if let Some(Value::Array(children)) = o.get_mut("childNodes") {
-        let inner = in_textarea || tag == "textarea";
+        let inner = in_textarea || tag == "textarea" || editable;
         for c in children {
             mask_node(c, inner);
         }
@@ -494,8 +505,18 @@ impl Tape {
         None
     }
 
+    /// Whether text under `parent` is typed text: inside a textarea or a `contenteditable`
+    /// element (the parent or any ancestor).
     fn in_textarea(&self, parent: Option<u32>) -> bool {
-        parent.and_then(|p| self.nodes.get(&p)).is_some_and(|n| n.tag == "textarea")
+        let mut at = parent;
+        for _ in 0..MAX_DEPTH {
+            let Some(n) = at.and_then(|p| self.nodes.get(&p)) else { return false };
+            if n.tag == "textarea" || is_editable(n.attr("contenteditable")) {
+                return true;
+            }
+            at = n.parent;
+        }
+        false
     }
 
     /// Adds a serialized node (and its subtree) under `parent`, before `next` when given.

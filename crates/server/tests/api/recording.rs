@@ -228,6 +228,9 @@ async fn typed_values_are_never_stored_or_served(b: Backend) {
             el(7, "textarea", json!({"value": secret}), json!([{"type": 3, "id": 8, "textContent": secret}])),
             el(9, "select", json!({"value": secret}), json!([])),
             el(10, "input", json!({"type": "submit", "value": "Send"}), json!([])),
+            // a rich-text editor: what is typed there is as private as an input's value
+            el(13, "div", json!({"contenteditable": "true"}), json!([
+                el(14, "p", json!({}), json!([{"type": 3, "id": 15, "textContent": secret}]))])),
         ]))]))
     ]});
     let events = json!([
@@ -238,10 +241,14 @@ async fn typed_values_are_never_stored_or_served(b: Backend) {
             "attributes": [{"id": 4, "attributes": {"value": secret}}], "removes": [],
             "adds": [{"parentId": 3, "nextId": null, "node": el(11, "input", json!({"value": secret}), json!([]))},
                      {"parentId": 7, "nextId": null, "node": {"type": 3, "id": 12, "textContent": secret}}]}},
-        {"type": 3, "timestamp": t0 + 300, "data": {"source": 5, "id": 11, "text": secret, "isChecked": false}}
+        {"type": 3, "timestamp": t0 + 300, "data": {"source": 5, "id": 11, "text": secret, "isChecked": false}},
+        // typing in the editor: its text changes, a new paragraph comes in
+        {"type": 3, "timestamp": t0 + 400, "data": {"source": 0, "texts": [{"id": 15, "value": secret}],
+            "attributes": [], "removes": [],
+            "adds": [{"parentId": 13, "nextId": null, "node": el(16, "p", json!({}), json!([{"type": 3, "id": 17, "textContent": secret}]))}]}}
     ]);
     let res = post_chunk(&app, &r.tt, &json!({"sessionId": r.sid, "events": events}), true).await;
-    assert_eq!(res.ok()["accepted"], 5);
+    assert_eq!(res.ok()["accepted"], 6);
     let served = app.get(&format!("/api/sessions/{}/recording", r.sid), Some(&r.biz.bearer())).await;
     let stored = stored_text(&app, &r.sid).await;
     let export = app.get(&format!("/api/sessions/{}/export", r.sid), Some(&r.biz.bearer())).await;
@@ -254,7 +261,7 @@ async fn typed_values_are_never_stored_or_served(b: Backend) {
         }
     }
     let stars = "*".repeat(secret.len());
-    assert_eq!(served.text.matches(&stars).count(), 12, "{}", served.text);
+    assert_eq!(served.text.matches(&stars).count(), 15, "{}", served.text);
     // the submit button's own label is not a typed value
     assert!(served.text.contains(r#""value":"Send""#));
     // the query never reaches a derived event's url
