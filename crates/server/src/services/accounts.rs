@@ -10,7 +10,7 @@ pub use crate::auth::rotations::IssuedTokens;
 use crate::auth::rotations::Rotation;
 use crate::auth::secrets::{new_opaque_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
-use crate::domain::{Email, Plan, Role};
+use crate::domain::{Email, Plan, Role, UserStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::{
     AuditEntry, NewOrganization, NewRefreshToken, NewUser, Organization, Page, PrincipalRecord,
@@ -189,7 +189,7 @@ pub async fn authenticate(state: &App, email: &str, password: String) -> AppResu
     if !state.passwords.verify(password, creds.password_hash).await? {
         return Err(invalid());
     }
-    if creds.user.status != "active" {
+    if creds.user.status != UserStatus::Active {
         return Err(AppError::Forbidden("This account is not active".into()));
     }
     Ok(creds.user)

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::auth::secrets::{new_opaque_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
-use crate::domain::{AccountTokenPurpose, Email, QueueKind};
+use crate::domain::{AccountTokenPurpose, Email, QueueKind, UserStatus};
 use crate::error::{AppError, AppResult};
 use crate::integrations::mail::Mail;
 use crate::services::queue::{self, Done, Work};
@@ -132,7 +132,7 @@ async fn compose(state: &App, job: MailJob, retry: bool) -> AppResult<Option<Mai
     Ok(match job {
         MailJob::VerifyEmail { user_id } => {
             let Some(user) = state.store.get_user(&user_id).await? else { return Ok(None) };
-            if user.email_verified_at.is_some() || user.status != "active" {
+            if user.email_verified_at.is_some() || user.status != UserStatus::Active {
                 return Ok(None);
             }
             let token =
@@ -152,7 +152,7 @@ async fn compose(state: &App, job: MailJob, retry: bool) -> AppResult<Option<Mai
             let Some(creds) = state.store.find_credentials(email.as_str()).await? else { return Ok(None) };
             let user = creds.user;
             // An erased person's tombstone has no password; a suspended account stays shut.
-            if creds.password_hash.starts_with('!') || user.status != "active" {
+            if creds.password_hash.starts_with('!') || user.status != UserStatus::Active {
                 return Ok(None);
             }
             let last =

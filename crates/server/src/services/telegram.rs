@@ -12,7 +12,7 @@ use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::{new_hex_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::study::CompensationType;
-use crate::domain::{Plan, QueueKind, Role, SeatStatus, SessionStatus, TelegramStatus, Tenant};
+use crate::domain::{Plan, QueueKind, Role, SeatStatus, SessionStatus, TelegramStatus, Tenant, UserStatus};
 use crate::error::{AppError, AppResult};
 use crate::integrations::telegram::{Button, OutgoingMessage, Telegram, TelegramError};
 use crate::services::notifications::{PACER, SEND_ATTEMPTS, SEND_INTERVAL_MS};
@@ -178,7 +178,7 @@ async fn on_message(state: &App, m: &Message) -> AppResult<()> {
 async fn tester_of_chat(state: &App, chat: i64) -> AppResult<Option<Principal>> {
     let Some(user_id) = state.store.user_of_chat(chat).await? else { return Ok(None) };
     let Some(user) = state.store.get_user(&user_id).await? else { return Ok(None) };
-    if user.role != Role::Tester || user.status != "active" {
+    if user.role != Role::Tester || user.status != UserStatus::Active {
         return Ok(None);
     }
     Ok(Some(Principal {

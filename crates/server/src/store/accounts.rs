@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{Page, StoreResult};
-use crate::domain::{Plan, Role, Scope};
+use crate::domain::{Plan, Role, Scope, UserStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
@@ -21,7 +21,7 @@ pub struct User {
     pub full_name: String,
     pub role: Role,
     pub organization_id: Option<String>,
-    pub status: String,
+    pub status: UserStatus,
     pub created_at: i64,
     pub updated_at: i64,
     /// When the current address was proven (a link mailed to it was used).

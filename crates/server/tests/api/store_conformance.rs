@@ -42,7 +42,7 @@ async fn users_and_organizations(b: Backend) {
     let org = NewOrganization { id: "org_1".into(), name: "Acme".into(), created_at: 10 };
     let u = s.create_user(user("user_1", "a@x.io", Role::Business), Some(org)).await.unwrap();
     assert_eq!(u.organization_id.as_deref(), Some("org_1"));
-    assert_eq!(u.status, "active");
+    assert_eq!(u.status, openscouter_server::domain::UserStatus::Active);
     // duplicate email: conflict, and the second organization is rolled back
     let org2 = NewOrganization { id: "org_2".into(), name: "Dup".into(), created_at: 11 };
     let e = s.create_user(user("user_2", "a@x.io", Role::Business), Some(org2)).await.unwrap_err();

@@ -43,7 +43,7 @@ pub struct UserOut {
     pub full_name: String,
     pub role: Role,
     pub organization_id: Option<String>,
-    pub status: String,
+    pub status: crate::domain::UserStatus,
     #[schema(example = "2026-03-16T10:14:32.120Z")]
     pub created_at: String,
     pub updated_at: String,

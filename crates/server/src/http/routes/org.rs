@@ -33,7 +33,7 @@ pub struct MemberOut {
     pub email: String,
     pub full_name: String,
     pub org_role: OrgRole,
-    pub status: String,
+    pub status: crate::domain::UserStatus,
     pub joined_at: String,
 }
 

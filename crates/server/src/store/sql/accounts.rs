@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 
 use super::*;
-use crate::domain::{Plan, Role, Scope};
+use crate::domain::{Plan, Role, Scope, UserStatus};
 
 pub(super) type UserRow =
-    (String, String, String, String, Option<String>, String, i64, i64, Option<i64>, Option<String>);
+    (String, String, String, String, Option<String>, UserStatus, i64, i64, Option<i64>, Option<String>);
 pub(super) const USER_COLS: &str = "u.id, u.email, u.full_name, u.role, u.organization_id, u.status, \
      u.created_at, u.updated_at, u.email_verified_at, u.org_role";
 
@@ -137,7 +137,7 @@ impl AccountStore for SqlStore {
         let sql = format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.email = $1");
         read!(self, p => {
             type CredRow =
-                (String, String, String, String, Option<String>, String, i64, i64, Option<i64>, Option<String>, String);
+                (String, String, String, String, Option<String>, UserStatus, i64, i64, Option<i64>, Option<String>, String);
             let row: Option<CredRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email).fetch_optional(p).await?;
             row.map(|r| {
                 Ok(UserCredentials {
