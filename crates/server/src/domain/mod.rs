@@ -11,7 +11,7 @@ pub mod study;
 
 pub use status::{
     AccountTokenPurpose, CronJob, Decision, DeliveryStatus, NotificationKind, OAuthScope, OAuthTokenKind,
-    OrgRole, PaymentStatus, PayoutLineStatus, PipelineStatus, QueueKind, QueueStatus, ReportKind, SeatStatus,
+    OrgRole, PaymentStatus, PayoutLineStatus, PayoutProgress, PipelineStatus, QueueKind, QueueStatus, ReportKind, SeatStatus,
     SessionStatus, StudyStatus, TelegramStatus, UserStatus, WebhookEvent,
 };
 

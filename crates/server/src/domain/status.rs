@@ -331,6 +331,18 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// A study's payout as a whole, from its lines.
+    PayoutProgress {
+        /// Every line paid.
+        Paid = "paid",
+        /// Some lines paid.
+        Partial = "partial",
+        /// No line paid yet.
+        Pending = "pending",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use crate::auth::principal::Principal;
 use crate::auth::secrets::new_hex_token;
 use crate::domain::ids::{new_id, prefix};
 use crate::domain::study::Profile;
-use crate::domain::{QueueKind, Role, SessionStatus, Tenant};
+use crate::domain::{QueueKind, Role, SessionStatus, Tenant, UserStatus};
 use crate::error::{AppError, AppResult};
 use crate::services::queue::{self, Done, Work};
 use crate::store::{
@@ -26,8 +26,11 @@ const MAX_ATTEMPTS: i64 = 3;
 const ATTEMPT_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 /// Quiz ids are `quiz_v<version>` (as the docs show).
 const QUIZ_PREFIX: &str = "quiz_v";
-/// Tester statuses an admin may set.
-pub const TESTER_STATUSES: [&str; 3] = ["active", "suspended", "pending"];
+/// A tester status an admin may set, parsed (a 422 names the accepted spellings).
+pub fn tester_status(s: &str) -> AppResult<UserStatus> {
+    UserStatus::parse(s)
+        .ok_or_else(|| AppError::Unprocessable(format!("status: must be one of {}", UserStatus::list())))
+}
 /// Sessions that count as a completed test for the admin list.
 const COMPLETED: [SessionStatus; 3] =
     [SessionStatus::Completed, SessionStatus::Analyzed, SessionStatus::Confirmed];
@@ -39,7 +42,7 @@ const COMPLETED: [SessionStatus; 3] =
 /// the profile's match with a study's targeting is the store's matching query on top of it.
 pub fn ineligibility(row: Option<&TesterProfile>) -> Option<&'static str> {
     let Some(row) = row else { return Some("Complete your tester profile before accepting a study") };
-    if row.status != "active" {
+    if row.status != UserStatus::Active {
         return Some("Your tester account is not active");
     }
     if !row.capacity_verified {
@@ -331,7 +334,7 @@ pub async fn consent_history(state: &App, p: &Principal) -> AppResult<Vec<(Strin
 /// Filters of the admin's tester list.
 #[derive(Debug, Clone, Default)]
 pub struct TesterQuery {
-    pub status: Option<String>,
+    pub status: Option<UserStatus>,
     pub country: Option<String>,
     pub nd_category: Option<String>,
     pub min_sessions: Option<i64>,
@@ -339,7 +342,7 @@ pub struct TesterQuery {
 
 /// Testers, newest first, filtered and paged.
 pub async fn list_testers(state: &App, q: &TesterQuery, page: Page) -> AppResult<(Vec<TesterSummary>, u64)> {
-    let filter = TesterFilter { status: q.status.clone(), min_sessions: q.min_sessions };
+    let filter = TesterFilter { status: q.status, min_sessions: q.min_sessions };
     let rows: Vec<TesterSummary> = state
         .store
         .list_testers(&filter, &COMPLETED)
@@ -360,15 +363,9 @@ pub async fn set_tester_status(
     state: &App,
     admin: &Principal,
     tester_id: &str,
-    status: &str,
+    status: UserStatus,
     request_id: Option<String>,
-) -> AppResult<String> {
-    if !TESTER_STATUSES.contains(&status) {
-        return Err(AppError::Unprocessable(format!(
-            "status: must be one of {}",
-            TESTER_STATUSES.join(", ")
-        )));
-    }
+) -> AppResult<UserStatus> {
     let now = state.now();
     let entry = audit(
         admin,
@@ -379,7 +376,7 @@ pub async fn set_tester_status(
         request_id,
         now,
     );
-    match state.store.set_tester_status(tester_id, status, status == "suspended", entry).await? {
+    match state.store.set_tester_status(tester_id, status, status == UserStatus::Suspended, entry).await? {
         Guarded::Done(before) => Ok(before),
         _ => Err(AppError::not_found("Tester")),
     }
@@ -548,7 +545,7 @@ async fn redact_words(state: &App, sessions: &[(String, String)], texts: &[Strin
 pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
     let words = state.store.tester_words(&item.subject_id).await?;
     for (id, _, status) in &words.sessions {
-        if SessionStatus::RUNNING.iter().any(|s| s.as_str() == status) {
+        if SessionStatus::RUNNING.contains(status) {
             abandon_for_erasure(state, id).await?;
         }
     }

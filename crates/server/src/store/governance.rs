@@ -41,7 +41,7 @@ pub struct AttemptLimit {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TesterWords {
     /// `(session id, study id, status)` of every session of theirs.
-    pub sessions: Vec<(String, String, String)>,
+    pub sessions: Vec<(String, String, crate::domain::SessionStatus)>,
     pub texts: Vec<String>,
 }
 
@@ -80,8 +80,8 @@ pub struct TesterSummary {
     pub user_id: String,
     pub email: String,
     pub full_name: String,
-    /// `active`, `suspended` or `pending` (no profile yet).
-    pub status: String,
+    /// `pending` while there is no profile yet.
+    pub status: crate::domain::UserStatus,
     pub profile: Option<Profile>,
     pub capacity_verified: bool,
     pub consent_version: Option<String>,
@@ -94,7 +94,7 @@ pub struct TesterSummary {
 /// service, which owns the profile's shape).
 #[derive(Debug, Clone, Default)]
 pub struct TesterFilter {
-    pub status: Option<String>,
+    pub status: Option<crate::domain::UserStatus>,
     pub min_sessions: Option<i64>,
 }
 
@@ -152,10 +152,10 @@ pub trait GovernanceStore: Send + Sync + 'static {
     async fn set_tester_status(
         &self,
         tester_id: &str,
-        status: &str,
+        status: crate::domain::UserStatus,
         drop_open_offers: bool,
         audit: AuditEntry,
-    ) -> StoreResult<Guarded<String>>;
+    ) -> StoreResult<Guarded<crate::domain::UserStatus>>;
     /// The tester's sessions and their own words (see [`TesterWords`]).
     async fn tester_words(&self, tester_id: &str) -> StoreResult<TesterWords>;
     /// Every stored text that may quote the testers of `sessions` (`(session id, study id)`):

@@ -132,8 +132,8 @@ pub struct TesterProfile {
     pub capacity_verified: bool,
     /// The special-category consent in force (its version), if any.
     pub consent_version: Option<String>,
-    /// `active`, `suspended` or `pending` (set by admins).
-    pub status: String,
+    /// Set by admins.
+    pub status: crate::domain::UserStatus,
     pub updated_at: i64,
 }
 

@@ -45,7 +45,7 @@ pub struct WebhookDelivery {
     pub endpoint_id: String,
     pub event_type: String,
     pub payload: String,
-    pub status: String,
+    pub status: crate::domain::DeliveryStatus,
     pub attempts: i64,
     pub last_status: Option<i64>,
     pub last_error: Option<String>,

@@ -7,6 +7,7 @@ use axum::response::Response;
 use maud::html;
 
 use super::web::{Form, check_csrf, see_other, urlencode};
+use crate::domain::UserStatus;
 use crate::domain::codes::ND_CATEGORIES;
 use crate::http::extract::query::parse_query;
 
@@ -28,12 +29,12 @@ pub async fn testers(
     // of refusing it, so a hand-edited address still shows the list.
     let q: crate::http::routes::admin::TestersQuery = parse_query(uri.query()).unwrap_or_default();
     let given = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    query.status = given(q.status).filter(|v| governance::TESTER_STATUSES.contains(&v.as_str()));
+    query.status = given(q.status).and_then(|v| UserStatus::parse(&v));
     query.country = given(q.country).map(|v| v.to_uppercase());
     query.nd_category = given(q.nd_category).filter(|v| ND_CATEGORIES.contains(&v.as_str()));
     let (rows, total) = governance::list_testers(&state, &query, page).await?;
     let viewer = Viewer::new(&state, &caller);
-    let status = query.status.clone().unwrap_or_default();
+    let status = query.status.map(UserStatus::as_str).unwrap_or_default();
     let country = query.country.clone().unwrap_or_default();
     let nd = query.nd_category.clone().unwrap_or_default();
     let back = format!(
@@ -80,17 +81,17 @@ pub async fn testers(
                 } }
                 tbody { @for t in &rows { tr {
                     th scope="row" { (t.full_name) } td { (t.email) }
-                    td { (match t.status.as_str() { "active" => "Active", "suspended" => "Suspended", "pending" => "Pending", other => other }) }
+                    td { (match t.status { UserStatus::Active => "Active", UserStatus::Suspended => "Suspended", UserStatus::Pending => "Pending" }) }
                     td { (t.profile.as_ref().map(|p| p.nd_categories.join(", ").replace('_', " ")).unwrap_or_default()) }
                     td { (t.consent_version.clone().unwrap_or_else(|| "None".into())) }
                     td { (if t.capacity_verified { "Yes" } else { "No" }) }
                     td.num { (t.completed_sessions) } td { (when(t.joined_at)) }
                     td {
-                        form method="post" action={"/app/admin/testers/" (t.user_id) (if t.status == "suspended" { "/reinstate" } else { "/suspend" })} {
+                        form method="post" action={"/app/admin/testers/" (t.user_id) (if t.status == UserStatus::Suspended { "/reinstate" } else { "/suspend" })} {
                             input type="hidden" name="csrf" value=(viewer.csrf);
                             input type="hidden" name="back" value=(back);
-                            button.secondary type="submit" aria-label={(if t.status == "suspended" { "Reinstate " } else { "Suspend " }) (t.full_name)} {
-                                (if t.status == "suspended" { "Reinstate" } else { "Suspend" })
+                            button.secondary type="submit" aria-label={(if t.status == UserStatus::Suspended { "Reinstate " } else { "Suspend " }) (t.full_name)} {
+                                (if t.status == UserStatus::Suspended { "Reinstate" } else { "Suspend" })
                             }
                         }
                     }
@@ -114,7 +115,7 @@ async fn set_status(
     caller: &Admin,
     id: &str,
     f: &StatusForm,
-    status: &str,
+    status: UserStatus,
 ) -> AppResult<Response> {
     check_csrf(state, caller, &f.csrf)?;
     governance::set_tester_status(state, caller, id, status, None).await?;
@@ -128,7 +129,7 @@ pub async fn suspend(
     Path(id): Path<String>,
     Form(f): Form<StatusForm>,
 ) -> AppResult<Response> {
-    set_status(&state, &caller, &id, &f, "suspended").await
+    set_status(&state, &caller, &id, &f, UserStatus::Suspended).await
 }
 
 /// Reinstates a suspended tester.
@@ -138,7 +139,7 @@ pub async fn reinstate(
     Path(id): Path<String>,
     Form(f): Form<StatusForm>,
 ) -> AppResult<Response> {
-    set_status(&state, &caller, &id, &f, "active").await
+    set_status(&state, &caller, &id, &f, UserStatus::Active).await
 }
 
 /// `/app/admin/quiz`.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::layout::{self, Viewer, when};
 use super::web::{CsrfForm, Form, check_csrf, see_other};
-use crate::domain::{OrgRole, Role, Scope, WebhookEvent};
+use crate::domain::{DeliveryStatus, OrgRole, Role, Scope, WebhookEvent};
 use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
 use crate::http::state::AppState;
@@ -302,7 +302,7 @@ fn webhooks_section(
                     thead { tr { th scope="col" { "Event" } th scope="col" { "Status" } th scope="col" { "Attempts" } th scope="col" { "Created" } } }
                     tbody { @for d in ds { tr {
                         th scope="row" { (d.event_type) }
-                        td { (delivery_words(&d.status)) @if let Some(code) = d.last_status { " (HTTP " (code) ")" } }
+                        td { (delivery_words(d.status)) @if let Some(code) = d.last_status { " (HTTP " (code) ")" } }
                         td.num { (d.attempts) }
                         td { (when(d.created_at)) }
                     } } }
@@ -336,12 +336,11 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn delivery_words(status: &str) -> String {
+fn delivery_words(status: DeliveryStatus) -> &'static str {
     match status {
-        "delivered" => "Delivered".into(),
-        "pending" => "Waiting".into(),
-        "failed" => "Failed".into(),
-        other => other.replace('_', " "),
+        DeliveryStatus::Delivered => "Delivered",
+        DeliveryStatus::Pending => "Waiting",
+        DeliveryStatus::Failed => "Failed",
     }
 }
 

@@ -78,8 +78,7 @@ pub struct TesterOut {
     pub email: String,
     pub display_name: String,
     pub country: Option<String>,
-    /// `active`, `suspended`, `pending`.
-    pub status: String,
+    pub status: crate::domain::UserStatus,
     pub nd_categories: Vec<String>,
     pub capacity_verified: bool,
     pub consent_version: Option<String>,
@@ -109,13 +108,14 @@ pub struct TestersQuery {
 impl TestersQuery {
     /// The service's query; an unknown status or a negative count is a 400.
     fn query(self) -> AppResult<governance::TesterQuery> {
-        if let Some(v) = &self.status
-            && !governance::TESTER_STATUSES.contains(&v.as_str())
-        {
-            return Err(AppError::BadRequest(format!(
-                "status: must be active, suspended or pending, got {v:?}"
-            )));
-        }
+        let status = self
+            .status
+            .map(|v| {
+                crate::domain::UserStatus::parse(&v).ok_or_else(|| {
+                    AppError::BadRequest(format!("status: must be active, suspended or pending, got {v:?}"))
+                })
+            })
+            .transpose()?;
         let min_sessions = self
             .min_sessions
             .map(|v| {
@@ -125,7 +125,7 @@ impl TestersQuery {
             })
             .transpose()?;
         Ok(governance::TesterQuery {
-            status: self.status,
+            status,
             country: self.country,
             nd_category: self.nd_category,
             min_sessions,
@@ -175,8 +175,8 @@ pub struct TesterPatch {
 #[serde(rename_all = "camelCase")]
 pub struct TesterStatusOut {
     pub tester_id: String,
-    pub status: String,
-    pub previous_status: String,
+    pub status: crate::domain::UserStatus,
+    pub previous_status: crate::domain::UserStatus,
 }
 
 /// Set a tester's status: a suspended tester loses open offers (running sessions are kept) and
@@ -191,8 +191,9 @@ async fn patch_tester(
     RequestId(request_id): RequestId,
     ApiJson(b): ApiJson<TesterPatch>,
 ) -> AppResult<Envelope<TesterStatusOut>> {
-    let before = governance::set_tester_status(&state, &admin, &id, &b.status, request_id).await?;
-    Ok(ok(TesterStatusOut { tester_id: id, status: b.status, previous_status: before }))
+    let status = governance::tester_status(&b.status)?;
+    let before = governance::set_tester_status(&state, &admin, &id, status, request_id).await?;
+    Ok(ok(TesterStatusOut { tester_id: id, status, previous_status: before }))
 }
 
 /// Plan change.

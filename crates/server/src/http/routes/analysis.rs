@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::{Decision, QueueKind, QueueStatus, format_ms};
+use crate::domain::{Decision, QueueKind, QueueStatus, SessionStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{ApiJson, Authed, UserJwt};
@@ -237,7 +237,7 @@ async fn analytics(
 pub struct ConfirmOut {
     pub session_id: String,
     /// `confirmed` once every finding is decided, else `analyzed`.
-    pub status: String,
+    pub status: crate::domain::SessionStatus,
 }
 
 /// The tester confirms or rejects findings; when every finding is decided the session is
@@ -252,5 +252,5 @@ async fn confirm(
     ApiJson(b): ApiJson<ConfirmIn>,
 ) -> AppResult<Envelope<ConfirmOut>> {
     let confirmed = pipeline::confirm(&state, &caller, &id, b).await?;
-    Ok(ok(ConfirmOut { session_id: id, status: if confirmed { "confirmed" } else { "analyzed" }.into() }))
+    Ok(ok(ConfirmOut { session_id: id, status: if confirmed { SessionStatus::Confirmed } else { SessionStatus::Analyzed } }))
 }

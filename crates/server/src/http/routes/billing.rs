@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::{PaymentStatus, PayoutLineStatus, format_ms};
+use crate::domain::{PaymentStatus, PayoutLineStatus, PayoutProgress, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::pagination::PageQuery;
@@ -230,7 +230,7 @@ pub struct PayoutOut {
     pub job_id: String,
     pub currency: String,
     /// `paid` (every line), `partial` (some) or `pending` (none yet).
-    pub status: String,
+    pub status: PayoutProgress,
     /// Transferred so far, minor units.
     pub amount_paid: i64,
     /// Platform fees kept on the paid lines, minor units.
@@ -241,15 +241,15 @@ pub struct PayoutOut {
 fn payout_out(s: PayoutSummary) -> PayoutOut {
     let paid: Vec<&PayoutLine> = s.lines.iter().filter(|l| l.status == PayoutLineStatus::Paid).collect();
     let status = match paid.len() {
-        n if n == s.lines.len() && n > 0 => "paid",
-        0 => "pending",
-        _ => "partial",
+        n if n == s.lines.len() && n > 0 => PayoutProgress::Paid,
+        0 => PayoutProgress::Pending,
+        _ => PayoutProgress::Partial,
     };
     PayoutOut {
         payout_id: s.payout.id,
         job_id: s.payout.study_id,
         currency: s.payout.currency,
-        status: status.into(),
+        status,
         amount_paid: paid.iter().map(|l| l.amount).sum(),
         fees_retained: paid.iter().map(|l| l.fee_amount).sum(),
         line_items: s.lines.into_iter().map(|l| line_out(l, true)).collect(),

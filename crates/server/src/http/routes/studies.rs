@@ -222,8 +222,7 @@ async fn close_study(
 #[serde(rename_all = "camelCase")]
 pub struct OfferOut {
     pub job_id: String,
-    /// `accepted` or `declined`.
-    pub status: String,
+    pub status: crate::domain::SeatStatus,
     /// The tester's anonymous label in this study.
     pub tester_label: Option<String>,
 }
@@ -240,7 +239,7 @@ async fn accept_offer(
     let label_no = studies::accept(&state, &caller, &id).await?;
     Ok(ok(OfferOut {
         job_id: id,
-        status: "accepted".into(),
+        status: crate::domain::SeatStatus::Accepted,
         tester_label: Some(format!("Tester {label_no}")),
     }))
 }
@@ -255,7 +254,7 @@ async fn decline_offer(
     Path(id): Path<String>,
 ) -> AppResult<Envelope<OfferOut>> {
     studies::decline(&state, &caller, &id).await?;
-    Ok(ok(OfferOut { job_id: id, status: "declined".into(), tester_label: None }))
+    Ok(ok(OfferOut { job_id: id, status: crate::domain::SeatStatus::Declined, tester_label: None }))
 }
 
 /// The study's sessions, testers shown only by label and ND categories.

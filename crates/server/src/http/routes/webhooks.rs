@@ -62,8 +62,7 @@ pub struct DeliveryOut {
     /// Also the `webhook-id` header.
     pub delivery_id: String,
     pub event_type: String,
-    /// `pending`, `delivered`, `failed`.
-    pub status: String,
+    pub status: crate::domain::DeliveryStatus,
     pub attempts: i64,
     pub last_status_code: Option<i64>,
     pub last_error: Option<String>,

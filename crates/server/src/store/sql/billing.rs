@@ -182,56 +182,47 @@ impl BillingStore for SqlStore {
         pay: &StudyPayment,
         replace_in: &[PaymentStatus],
     ) -> StoreResult<Guarded<StudyPayment>> {
-        let update = format!(
-            "UPDATE study_payments SET status = $1, currency = $2, unit_amount = $3, fee_per_session = $4, quantity = $5, \
-             amount_total = $6, checkout_session_id = $7, checkout_url = $8, idempotency_key = $9, updated_at = $10, \
-             paid_at = NULL, launch_on_payment = $12 WHERE study_id = $11 AND status IN ({})",
-            placeholders(13, replace_in.len())
+        // One statement, one bind list: a new payment is inserted; an existing one is replaced
+        // only while its status is one of `replace_in` (none: never).
+        let on_conflict = if replace_in.is_empty() {
+            "DO NOTHING".to_owned()
+        } else {
+            format!(
+                "DO UPDATE SET status = excluded.status, currency = excluded.currency, \
+                 unit_amount = excluded.unit_amount, fee_per_session = excluded.fee_per_session, \
+                 quantity = excluded.quantity, amount_total = excluded.amount_total, \
+                 checkout_session_id = excluded.checkout_session_id, checkout_url = excluded.checkout_url, \
+                 idempotency_key = excluded.idempotency_key, updated_at = excluded.updated_at, paid_at = NULL, \
+                 launch_on_payment = excluded.launch_on_payment WHERE study_payments.status IN ({})",
+                placeholders(15, replace_in.len())
+            )
+        };
+        let sql = format!(
+            "INSERT INTO study_payments (study_id, organization_id, status, currency, unit_amount, fee_per_session, \
+             quantity, amount_total, checkout_session_id, checkout_url, idempotency_key, created_at, updated_at, \
+             launch_on_payment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (study_id) {on_conflict}"
         );
         let changed = write!(self, p => {
-            let inserted = sqlx::query(
-                "INSERT INTO study_payments (study_id, organization_id, status, currency, unit_amount, fee_per_session, \
-                 quantity, amount_total, checkout_session_id, checkout_url, idempotency_key, created_at, updated_at, \
-                 launch_on_payment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
-                 ON CONFLICT (study_id) DO NOTHING",
-            )
-            .bind(&pay.study_id)
-            .bind(&pay.organization_id)
-            .bind(pay.status)
-            .bind(&pay.currency)
-            .bind(pay.unit_amount)
-            .bind(pay.fee_per_session)
-            .bind(pay.quantity)
-            .bind(pay.amount_total)
-            .bind(&pay.checkout_session_id)
-            .bind(&pay.checkout_url)
-            .bind(&pay.idempotency_key)
-            .bind(pay.created_at)
-            .bind(pay.launch_on_payment)
-            .execute(p)
-            .await?
-            .rows_affected();
-            if inserted == 1 || replace_in.is_empty() {
-                inserted == 1
-            } else {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(update))
-                    .bind(pay.status)
-                    .bind(&pay.currency)
-                    .bind(pay.unit_amount)
-                    .bind(pay.fee_per_session)
-                    .bind(pay.quantity)
-                    .bind(pay.amount_total)
-                    .bind(&pay.checkout_session_id)
-                    .bind(&pay.checkout_url)
-                    .bind(&pay.idempotency_key)
-                    .bind(pay.updated_at)
-                    .bind(&pay.study_id)
-                    .bind(pay.launch_on_payment);
-                for s in replace_in {
-                    q = q.bind(*s);
-                }
-                q.execute(p).await?.rows_affected() == 1
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&pay.study_id)
+                .bind(&pay.organization_id)
+                .bind(pay.status)
+                .bind(&pay.currency)
+                .bind(pay.unit_amount)
+                .bind(pay.fee_per_session)
+                .bind(pay.quantity)
+                .bind(pay.amount_total)
+                .bind(&pay.checkout_session_id)
+                .bind(&pay.checkout_url)
+                .bind(&pay.idempotency_key)
+                .bind(pay.created_at)
+                .bind(pay.updated_at)
+                .bind(pay.launch_on_payment);
+            for st in replace_in {
+                q = q.bind(*st);
             }
+            q.execute(p).await?.rows_affected() == 1
         });
         let current = self.payment(&pay.study_id).await?.ok_or(StoreError::NotFound)?;
         Ok(if changed {

@@ -213,7 +213,7 @@ impl GovernanceStore for SqlStore {
         filter: &TesterFilter,
         completed: CompletedStates<'_>,
     ) -> StoreResult<Vec<TesterSummary>> {
-        type Row = (String, String, String, String, Option<String>, bool, Option<String>, i64, i64);
+        type Row = (String, String, String, crate::domain::UserStatus, Option<String>, bool, Option<String>, i64, i64);
         read!(self, p => {
             let mut qb = QueryBuilder::new("SELECT u.id, u.email, u.full_name, COALESCE(tp.status, ");
             qb.push_bind(crate::domain::UserStatus::Pending);
@@ -228,7 +228,7 @@ impl GovernanceStore for SqlStore {
             qb.push(")), u.created_at FROM users u LEFT JOIN tester_profiles tp ON tp.user_id = u.id WHERE u.role = 'tester'");
             if let Some(status) = &filter.status {
                 qb.push(" AND COALESCE(tp.status, ").push_bind(crate::domain::UserStatus::Pending);
-                qb.push(") = ").push_bind(status.clone());
+                qb.push(") = ").push_bind(*status);
             }
             qb.push(" ORDER BY u.created_at DESC, u.id DESC");
             let rows: Vec<Row> = qb.build_query_as().fetch_all(p).await?;
@@ -253,13 +253,13 @@ impl GovernanceStore for SqlStore {
     async fn set_tester_status(
         &self,
         tester_id: &str,
-        status: &str,
+        status: crate::domain::UserStatus,
         drop_open_offers: bool,
         audit: AuditEntry,
-    ) -> StoreResult<Guarded<String>> {
+    ) -> StoreResult<Guarded<crate::domain::UserStatus>> {
         let before = write!(self, p => {
             let mut tx = p.begin().await?;
-            let current: Option<(Option<String>,)> = sqlx::query_as(
+            let current: Option<(Option<crate::domain::UserStatus>,)> = sqlx::query_as(
                 "SELECT tp.status FROM users u LEFT JOIN tester_profiles tp ON tp.user_id = u.id \
                  WHERE u.id = $1 AND u.role = 'tester'",
             )
@@ -267,7 +267,7 @@ impl GovernanceStore for SqlStore {
             .fetch_optional(&mut *tx)
             .await?;
             let Some((current,)) = current else { return Ok(Guarded::NotFound) };
-            let before = current.unwrap_or_else(|| "pending".to_owned());
+            let before = current.unwrap_or(crate::domain::UserStatus::Pending);
             sqlx::query(
                 "INSERT INTO tester_profiles (user_id, profile, status, updated_at) VALUES ($1, '{}', $2, $3) \
                  ON CONFLICT (user_id) DO UPDATE SET status = $2, updated_at = $3",
@@ -289,7 +289,7 @@ impl GovernanceStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            let audit = with_before(&audit, &before);
+            let audit = with_before(&audit, before.as_str());
             insert_audit!(tx, audit);
             tx.commit().await?;
             Ok::<_, StoreError>(before)
@@ -334,7 +334,7 @@ impl GovernanceStore for SqlStore {
 
     async fn tester_words(&self, tester_id: &str) -> StoreResult<TesterWords> {
         read!(self, p => {
-            let sessions: Vec<(String, String, String)> =
+            let sessions: Vec<(String, String, crate::domain::SessionStatus)> =
                 sqlx::query_as("SELECT id, study_id, status FROM sessions WHERE tester_id = $1 ORDER BY id")
                     .bind(tester_id)
                     .fetch_all(p)
@@ -398,13 +398,13 @@ impl GovernanceStore for SqlStore {
                 }
             }
             let sql =
-                format!("SELECT id, data FROM reports WHERE kind = 'session' AND subject_id IN ({list})");
+                format!("SELECT id, data FROM reports WHERE subject_id IN ({list}) AND kind = ${}", ids.len() + 1);
             let rows: Vec<(String, String)> = read!(self, p => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
                 for id in &ids {
                     q = q.bind(*id);
                 }
-                q.fetch_all(p).await?
+                q.bind(crate::domain::ReportKind::Session).fetch_all(p).await?
             });
             out.extend(rows.into_iter().map(|(id, text)| QuotedText {
                 place: QuotePlace::ReportData,
@@ -416,13 +416,13 @@ impl GovernanceStore for SqlStore {
         for chunk in studies.chunks(200) {
             let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
             let reports =
-                format!("SELECT id, data FROM reports WHERE kind = 'study' AND study_id IN ({list})");
+                format!("SELECT id, data FROM reports WHERE study_id IN ({list}) AND kind = ${}", chunk.len() + 1);
             let rows: Vec<(String, String)> = read!(self, p => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(reports.clone()));
                 for id in chunk {
                     q = q.bind(*id);
                 }
-                q.fetch_all(p).await?
+                q.bind(crate::domain::ReportKind::Study).fetch_all(p).await?
             });
             out.extend(rows.into_iter().map(|(id, text)| QuotedText {
                 place: QuotePlace::ReportData,

@@ -441,7 +441,7 @@ impl StudyStore for SqlStore {
 
     async fn get_profile(&self, user_id: &str) -> StoreResult<Option<TesterProfile>> {
         read!(self, p => {
-            let row: Option<(String, String, bool, i64, Option<String>, String)> = sqlx::query_as(
+            let row: Option<(String, String, bool, i64, Option<String>, crate::domain::UserStatus)> = sqlx::query_as(
                 "SELECT user_id, profile, capacity_verified, updated_at, consent_version, status FROM tester_profiles \
                  WHERE user_id = $1",
             )

@@ -443,7 +443,7 @@ impl TeamStore for SqlStore {
             };
             sqlx::query(
                 "INSERT INTO users (id, email, full_name, role, organization_id, password_hash, status, created_at, \
-                 updated_at, org_role, email_verified_at) VALUES ($1, $2, $3, 'business', $4, $5, 'active', $6, $6, $7, $6)",
+                 updated_at, org_role, email_verified_at) VALUES ($1, $2, $3, 'business', $4, $5, $8, $6, $6, $7, $6)",
             )
             .bind(&user.id)
             .bind(&user.email)
@@ -452,6 +452,7 @@ impl TeamStore for SqlStore {
             .bind(&user.password_hash)
             .bind(user.created_at)
             .bind(&org_role)
+            .bind(crate::domain::UserStatus::Active)
             .execute(&mut *tx)
             .await
             .map_err(conflict_as("email: already registered"))?;
@@ -484,9 +485,10 @@ impl TeamStore for SqlStore {
             if role.as_deref() == Some("owner") {
                 let (owners,): (i64,) = sqlx::query_as(
                     "SELECT COUNT(*) FROM users WHERE organization_id = $1 AND role = 'business' \
-                     AND org_role = 'owner' AND status = 'active'",
+                     AND org_role = 'owner' AND status = $2",
                 )
                 .bind(org_id)
+                .bind(crate::domain::UserStatus::Active)
                 .fetch_one(&mut *tx)
                 .await?;
                 if owners <= 1 {

@@ -241,7 +241,7 @@ impl TelegramStore for SqlStore {
         role: &str,
         user_status: &str,
     ) -> StoreResult<Vec<OfferCandidate>> {
-        type Row = (String, i64, String, bool, i64, Option<String>, String);
+        type Row = (String, i64, String, bool, i64, Option<String>, crate::domain::UserStatus);
         let rows: Vec<Row> = read!(self, p => {
             sqlx::query_as(
                 "SELECT l.user_id, l.chat_id, tp.profile, tp.capacity_verified, tp.updated_at, tp.consent_version, \
