@@ -11,8 +11,8 @@ pub mod study;
 
 pub use status::{
     AccountTokenPurpose, CronJob, Decision, DeliveryStatus, NotificationKind, OAuthScope, OAuthTokenKind,
-    OrgRole, PaymentStatus, PayoutLineStatus, PayoutProgress, PipelineStatus, QueueKind, QueueStatus, ReportKind, SeatStatus,
-    SessionStatus, StudyStatus, TelegramStatus, UserStatus, WebhookEvent,
+    OrgRole, PaymentStatus, PayoutLineStatus, PayoutProgress, PipelineStatus, QueueKind, QueueStatus,
+    ReportKind, SeatStatus, SessionStatus, StudyStatus, TelegramStatus, UserStatus, WebhookEvent,
 };
 
 use serde::{Deserialize, Serialize};

@@ -1281,12 +1281,17 @@ mod tests {
         let status = &studies["inputSchema"]["properties"]["status"];
         assert!(status.to_string().contains("\"in_progress\""), "{status}");
         let limit = &studies["inputSchema"]["properties"]["limit"];
-        assert_eq!((limit["minimum"].as_f64(), limit["maximum"].as_f64()), (Some(1.0), Some(100.0)), "{limit}");
+        assert_eq!(
+            (limit["minimum"].as_f64(), limit["maximum"].as_f64()),
+            (Some(1.0), Some(100.0)),
+            "{limit}"
+        );
         let summary = studies["outputSchema"]["properties"]["studies"]["items"].clone();
         assert!(summary["properties"]["dashboard_url"].is_object(), "{summary}");
         let draft = tool("create_draft_study");
         let input = &draft["inputSchema"];
-        let required: Vec<&str> = input["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let required: Vec<&str> =
+            input["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
         assert_eq!(required, ["title", "target_url"]);
         assert_eq!(input["properties"]["title"]["minLength"], 3);
         assert!(input["properties"]["required_nd_categories"].to_string().contains("\"adhd\""), "{input}");

@@ -39,7 +39,7 @@ pub async fn testers(
     let nd = query.nd_category.clone().unwrap_or_default();
     let back = format!(
         "/app/admin/testers?status={}&country={}&ndCategory={}",
-        urlencode(&status),
+        urlencode(status),
         urlencode(&country),
         urlencode(&nd)
     );

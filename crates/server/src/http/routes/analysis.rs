@@ -252,5 +252,8 @@ async fn confirm(
     ApiJson(b): ApiJson<ConfirmIn>,
 ) -> AppResult<Envelope<ConfirmOut>> {
     let confirmed = pipeline::confirm(&state, &caller, &id, b).await?;
-    Ok(ok(ConfirmOut { session_id: id, status: if confirmed { SessionStatus::Confirmed } else { SessionStatus::Analyzed } }))
+    Ok(ok(ConfirmOut {
+        session_id: id,
+        status: if confirmed { SessionStatus::Confirmed } else { SessionStatus::Analyzed },
+    }))
 }

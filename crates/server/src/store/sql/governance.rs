@@ -213,7 +213,17 @@ impl GovernanceStore for SqlStore {
         filter: &TesterFilter,
         completed: CompletedStates<'_>,
     ) -> StoreResult<Vec<TesterSummary>> {
-        type Row = (String, String, String, crate::domain::UserStatus, Option<String>, bool, Option<String>, i64, i64);
+        type Row = (
+            String,
+            String,
+            String,
+            crate::domain::UserStatus,
+            Option<String>,
+            bool,
+            Option<String>,
+            i64,
+            i64,
+        );
         read!(self, p => {
             let mut qb = QueryBuilder::new("SELECT u.id, u.email, u.full_name, COALESCE(tp.status, ");
             qb.push_bind(crate::domain::UserStatus::Pending);
@@ -397,8 +407,10 @@ impl GovernanceStore for SqlStore {
                     }
                 }
             }
-            let sql =
-                format!("SELECT id, data FROM reports WHERE subject_id IN ({list}) AND kind = ${}", ids.len() + 1);
+            let sql = format!(
+                "SELECT id, data FROM reports WHERE subject_id IN ({list}) AND kind = ${}",
+                ids.len() + 1
+            );
             let rows: Vec<(String, String)> = read!(self, p => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
                 for id in &ids {
@@ -415,8 +427,10 @@ impl GovernanceStore for SqlStore {
         }
         for chunk in studies.chunks(200) {
             let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-            let reports =
-                format!("SELECT id, data FROM reports WHERE study_id IN ({list}) AND kind = ${}", chunk.len() + 1);
+            let reports = format!(
+                "SELECT id, data FROM reports WHERE study_id IN ({list}) AND kind = ${}",
+                chunk.len() + 1
+            );
             let rows: Vec<(String, String)> = read!(self, p => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(reports.clone()));
                 for id in chunk {

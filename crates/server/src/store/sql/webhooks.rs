@@ -4,8 +4,18 @@ use async_trait::async_trait;
 
 use super::*;
 
-type DeliveryRow =
-    (String, String, String, String, crate::domain::DeliveryStatus, i64, Option<i64>, Option<String>, i64, Option<i64>);
+type DeliveryRow = (
+    String,
+    String,
+    String,
+    String,
+    crate::domain::DeliveryStatus,
+    i64,
+    Option<i64>,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
 const DELIVERY_COLS: &str = "d.id, d.endpoint_id, d.event_type, d.payload, d.status, d.attempts, d.last_status, \
      d.last_error, d.created_at, d.delivered_at";
 
