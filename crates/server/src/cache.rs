@@ -42,6 +42,15 @@ impl<V: Clone> TtlCache<V> {
         shard.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
     }
 
+    /// What `f` reads from a live entry, without cloning the value.
+    pub fn get_with<R>(&self, key: &str, f: impl FnOnce(&V) -> Option<R>) -> Option<R> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let shard = self.shard(key);
+        shard.get(key).filter(|(_, at)| at.elapsed() < self.ttl).and_then(|(v, _)| f(v))
+    }
+
     pub fn put(&self, key: &str, value: V) {
         if self.ttl.is_zero() {
             return;
