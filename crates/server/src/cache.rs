@@ -2,7 +2,7 @@
 //! (verified access tokens, sign-in sessions, users, organizations).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -10,23 +10,29 @@ const SHARDS: usize = 16;
 /// A shard holding more entries than this is emptied before the next insert (crude, bounded).
 const MAX_PER_SHARD: usize = 8192;
 
+/// Seeded per map (foldhash, not SipHash: the keys are ids and verified tokens the server
+/// issued, and every shard is bounded); shard index and map share it.
+type Hasher = foldhash::quality::RandomState;
+/// One shard: key → value and when it was stored.
+type Shard<V> = HashMap<String, (V, Instant), Hasher>;
+
 /// A sharded map with expiry.
 pub struct TtlCache<V> {
     ttl: Duration,
-    hasher: RandomState,
-    shards: Vec<Mutex<HashMap<String, (V, Instant)>>>,
+    hasher: Hasher,
+    shards: Vec<Mutex<Shard<V>>>,
 }
 
 impl<V: Clone> TtlCache<V> {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: Hasher::default(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::with_hasher(Hasher::default()))).collect(),
         }
     }
 
-    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, HashMap<String, (V, Instant)>> {
+    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Shard<V>> {
         let i = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
         match self.shards[i].lock() {
             Ok(g) => g,
@@ -40,6 +46,15 @@ impl<V: Clone> TtlCache<V> {
         }
         let shard = self.shard(key);
         shard.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
+    }
+
+    /// What `f` reads from a live entry, without cloning the value.
+    pub fn get_with<R>(&self, key: &str, f: impl FnOnce(&V) -> Option<R>) -> Option<R> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let shard = self.shard(key);
+        shard.get(key).filter(|(_, at)| at.elapsed() < self.ttl).and_then(|(v, _)| f(v))
     }
 
     pub fn put(&self, key: &str, value: V) {

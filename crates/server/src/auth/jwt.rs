@@ -31,8 +31,8 @@ pub struct JwtKeys {
     validation: Validation,
     /// Tokens whose signature already verified, by their exact text (a forged or altered token
     /// never matches); expiry is still checked on every use. Saves the HMAC and JSON work on
-    /// the hot path of every authenticated request.
-    verified: std::sync::Arc<crate::cache::TtlCache<Claims>>,
+    /// the hot path of every authenticated request. Shared (`Arc`), so a hit copies no claim.
+    verified: std::sync::Arc<crate::cache::TtlCache<std::sync::Arc<Claims>>>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -65,14 +65,15 @@ impl JwtKeys {
     }
 
     /// Verifies signature, algorithm and expiry (claims `exp`/`iat` are in seconds).
-    pub fn verify(&self, token: &str, now_ms: i64) -> Result<Claims, AppError> {
+    pub fn verify(&self, token: &str, now_ms: i64) -> Result<std::sync::Arc<Claims>, AppError> {
         let invalid = || AppError::Unauthorized("Invalid or expired access token".into());
         let claims = match self.verified.get(token) {
             Some(c) => c,
             None => {
-                let c =
-                    decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| invalid())?.claims;
-                self.verified.put(token, c.clone());
+                let c = std::sync::Arc::new(
+                    decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| invalid())?.claims,
+                );
+                self.verified.put(token, std::sync::Arc::clone(&c));
                 c
             }
         };
@@ -105,7 +106,7 @@ mod tests {
     fn round_trip_and_expiry() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef").unwrap();
         let t = keys.sign(&claims(100)).unwrap();
-        assert_eq!(keys.verify(&t, 99_000).unwrap(), claims(100));
+        assert_eq!(*keys.verify(&t, 99_000).unwrap(), claims(100));
         assert!(keys.verify(&t, 100_000).is_err());
     }
 

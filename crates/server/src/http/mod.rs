@@ -237,7 +237,7 @@ pub fn with_middleware(api: Router<AppState>, ops: Router<AppState>, state: AppS
 fn limited(routes: Router<AppState>, limit: usize) -> Router<AppState> {
     routes
         .layer(DefaultBodyLimit::max(limit))
-        .layer(from_fn_with_state(middleware::body_limit::BodyLimit(limit), middleware::body_limit::enforce))
+        .layer(middleware::body_limit::EnforceLayer(middleware::body_limit::BodyLimit(limit)))
 }
 
 fn assemble(

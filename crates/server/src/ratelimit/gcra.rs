@@ -7,8 +7,10 @@
 //! because we need the remaining/reset figures for headers, per-key quotas that change with a
 //! plan, item-counted costs, and the injected clock.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::fmt::Write as _;
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -21,19 +23,28 @@ const SHARDS: usize = 16;
 /// Beyond this many keys in a shard, full buckets are pruned on the next insert.
 const PRUNE_AT: usize = 4096;
 
+/// Seeded per limiter (foldhash, not SipHash: the keys are issued ids and client addresses).
+type Hasher = foldhash::quality::RandomState;
+
+thread_local! {
+    /// The bucket key (`<key>|<limit>`) is written here, so a request on a known bucket
+    /// allocates nothing; only a new bucket's key is copied into the map.
+    static BUCKET_KEY: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
 /// Process-local limiter; one per node (counters are not shared between nodes).
 pub struct InProcessLimiter {
     clock: SharedClock,
-    hasher: RandomState,
-    shards: Vec<Mutex<HashMap<String, Tat>>>,
+    hasher: Hasher,
+    shards: Vec<Mutex<HashMap<String, Tat, Hasher>>>,
 }
 
 impl InProcessLimiter {
     pub fn new(clock: SharedClock) -> Self {
         Self {
             clock,
-            hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: Hasher::default(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::with_hasher(Hasher::default()))).collect(),
         }
     }
 
@@ -48,15 +59,33 @@ impl InProcessLimiter {
         };
         // A bucket is per key *and* quota: after a plan change the caller starts on the new
         // tier's full bucket instead of inheriting a debt computed at the old rate.
-        let key = format!("{key}|{limit}");
-        let before = cells::ahead(map.get(&key).copied(), now, limit);
-        let after = cells::after(before, limit, cost);
-        if let Some(after) = after {
-            if map.len() >= PRUNE_AT && !map.contains_key(&key) {
-                map.retain(|_, tat| tat.ms >= now);
+        let (before, after) = BUCKET_KEY.with_borrow_mut(|bucket| {
+            bucket.clear();
+            bucket.push_str(key);
+            // Writing to a `String` cannot fail.
+            let _ = write!(bucket, "|{limit}");
+            match map.get_mut(bucket.as_str()) {
+                Some(tat) => {
+                    let before = cells::ahead(Some(*tat), now, limit);
+                    let after = cells::after(before, limit, cost);
+                    if let Some(after) = after {
+                        *tat = cells::tat_at(now, after, limit);
+                    }
+                    (before, after)
+                }
+                None => {
+                    let before = cells::ahead(None, now, limit);
+                    let after = cells::after(before, limit, cost);
+                    if let Some(after) = after {
+                        if map.len() >= PRUNE_AT {
+                            map.retain(|_, tat| tat.ms >= now);
+                        }
+                        map.insert(bucket.clone(), cells::tat_at(now, after, limit));
+                    }
+                    (before, after)
+                }
             }
-            map.insert(key, cells::tat_at(now, after, limit));
-        }
+        });
         drop(map);
         cells::decision(limit, cost, before, after.is_some())
     }

@@ -41,7 +41,9 @@ pub async fn resolve(state: &App, authorization: Option<&[u8]>) -> Result<AuthOu
         };
         // Fresh role, organization and plan; a revoked sign-in or suspended user ends here.
         return Ok(match state.store.principal_for_session(&claims.sid, &claims.sub).await? {
-            Some(r) => AuthOutcome::Authenticated(principal(r, AuthMethod::Jwt { session_id: claims.sid })),
+            Some(r) => {
+                AuthOutcome::Authenticated(principal(r, AuthMethod::Jwt { session_id: claims.sid.clone() }))
+            }
             None => AuthOutcome::Rejected("Session has been revoked".into()),
         });
     }

@@ -4,18 +4,20 @@
 //! `OPENSCOUTER_IDENTITY_CACHE_SECS`) stays the safety net for a lost message.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{Organization, PrincipalRecord, User};
 use crate::cache::TtlCache;
+use crate::domain::Tenant;
 
 /// The channel invalidations travel on (Redis pub/sub channel, PostgreSQL notification channel).
 pub const INVALIDATION_CHANNEL: &str = "openscouter_identity";
 
 /// What a node must forget. Sent between nodes as a short text (`s:<id>`, `u:<id>`, `o:<id>`,
-/// `*`), so the ids are the only payload (no secret ever travels on the bus).
+/// `n`, `*`), so the ids are the only payload (no secret ever travels on the bus).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalidation {
     /// A sign-in session was revoked (sign-out, refresh-token reuse).
@@ -24,6 +26,8 @@ pub enum Invalidation {
     User(String),
     /// An organization's plan changed: every member's principal carries it.
     Organization(String),
+    /// A notification was written or marked read: every cached unread count is stale.
+    Notifications,
     /// Everything (a node that may have missed messages, e.g. after reconnecting to the bus).
     All,
 }
@@ -35,14 +39,17 @@ impl Invalidation {
             Self::Session(id) => format!("s:{id}"),
             Self::User(id) => format!("u:{id}"),
             Self::Organization(id) => format!("o:{id}"),
+            Self::Notifications => "n".to_owned(),
             Self::All => "*".to_owned(),
         }
     }
 
     /// Parses the wire form (`None`: not ours, ignored).
     pub fn decode(text: &str) -> Option<Self> {
-        if text == "*" {
-            return Some(Self::All);
+        match text {
+            "*" => return Some(Self::All),
+            "n" => return Some(Self::Notifications),
+            _ => {}
         }
         let (kind, id) = text.split_once(':')?;
         if id.is_empty() {
@@ -57,12 +64,25 @@ impl Invalidation {
     }
 }
 
+/// A cached unread notification count, and what it was read for.
+#[derive(Debug, Clone)]
+struct UnreadCount {
+    version: u64,
+    tenant: Tenant,
+    count: u64,
+}
+
 /// The identity caches of one store.
 pub struct IdentityCache {
     /// Sign-in session id → principal (checked against the user id on read).
     pub principals: TtlCache<PrincipalRecord>,
     pub users: TtlCache<User>,
     pub organizations: TtlCache<Organization>,
+    /// User id → unread notification count (`GET /api/me` reads it on every request). An entry
+    /// is good only while no notification changed since its count was read: every write to
+    /// `notifications` or `notification_reads` bumps `notifications_version` after it commits.
+    unread: TtlCache<UnreadCount>,
+    notifications_version: AtomicU64,
     /// Where this node's invalidations go for the other nodes (unset: single node).
     outbox: OnceLock<UnboundedSender<Invalidation>>,
 }
@@ -73,6 +93,8 @@ impl IdentityCache {
             principals: TtlCache::new(ttl),
             users: TtlCache::new(ttl),
             organizations: TtlCache::new(ttl),
+            unread: TtlCache::new(ttl),
+            notifications_version: AtomicU64::new(0),
             outbox: OnceLock::new(),
         }
     }
@@ -92,11 +114,37 @@ impl IdentityCache {
                 self.organizations.remove(id);
                 self.principals.clear();
             }
+            Invalidation::Notifications => self.notifications_changed(),
             Invalidation::All => {
                 self.principals.clear();
                 self.users.clear();
                 self.organizations.clear();
+                self.notifications_changed();
             }
+        }
+    }
+
+    fn notifications_changed(&self) {
+        self.notifications_version.fetch_add(1, Ordering::SeqCst);
+        self.unread.clear();
+    }
+
+    /// The version to read an unread count at: taken *before* the count's query, so a write
+    /// that commits meanwhile (and bumps it after) makes the count stale, never cached as fresh.
+    pub fn notifications_version(&self) -> u64 {
+        self.notifications_version.load(Ordering::SeqCst)
+    }
+
+    /// The cached unread count of `user_id` seeing `tenant`, when still current.
+    pub fn unread(&self, tenant: &Tenant, user_id: &str) -> Option<u64> {
+        let now = self.notifications_version();
+        self.unread.get_with(user_id, |e| (e.version == now && e.tenant == *tenant).then_some(e.count))
+    }
+
+    /// Remembers a count read at `version` (see `notifications_version`).
+    pub fn put_unread(&self, tenant: &Tenant, user_id: &str, version: u64, count: u64) {
+        if version == self.notifications_version() {
+            self.unread.put(user_id, UnreadCount { version, tenant: tenant.clone(), count });
         }
     }
 
@@ -131,11 +179,34 @@ mod tests {
             Invalidation::Session("as_1".into()),
             Invalidation::User("usr_1".into()),
             Invalidation::Organization("org_1".into()),
+            Invalidation::Notifications,
             Invalidation::All,
         ] {
             assert_eq!(Invalidation::decode(&inv.encode()), Some(inv));
         }
         assert_eq!(Invalidation::decode("x:1"), None);
         assert_eq!(Invalidation::decode("s:"), None);
+    }
+
+    #[test]
+    fn an_unread_count_read_before_a_notification_change_is_never_served() {
+        let c = IdentityCache::new(Duration::from_secs(60));
+        let tenant = Tenant::Organization("org_1".into());
+        let v = c.notifications_version();
+        c.put_unread(&tenant, "usr_1", v, 3);
+        assert_eq!(c.unread(&tenant, "usr_1"), Some(3));
+        // Another tenant (the user moved organization): not this entry.
+        assert_eq!(c.unread(&Tenant::Tester("usr_1".into()), "usr_1"), None);
+        c.apply(&Invalidation::Notifications);
+        assert_eq!(c.unread(&tenant, "usr_1"), None);
+        // A count whose query started before a change committed is not kept.
+        let before = c.notifications_version();
+        c.invalidate(Invalidation::Notifications);
+        c.put_unread(&tenant, "usr_1", before, 3);
+        assert_eq!(c.unread(&tenant, "usr_1"), None);
+        // Off: nothing is kept.
+        let off = IdentityCache::new(Duration::ZERO);
+        off.put_unread(&tenant, "usr_1", off.notifications_version(), 1);
+        assert_eq!(off.unread(&tenant, "usr_1"), None);
     }
 }

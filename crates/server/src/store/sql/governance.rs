@@ -570,6 +570,8 @@ impl GovernanceStore for SqlStore {
             sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
             tx.commit().await?;
             self.cache.invalidate(Invalidation::User(user_id.to_owned()));
+            // Notifications naming them went too (other readers' counts change).
+            self.cache.invalidate(Invalidation::Notifications);
             Ok(Guarded::Done(()))
         })
     }

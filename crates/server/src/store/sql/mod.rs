@@ -40,6 +40,14 @@ impl SqlStore {
         self.cache = std::sync::Arc::new(super::cache::IdentityCache::new(ttl));
         self
     }
+
+    /// After a write that applied `then` (committed or not: a needless bump costs only a cache
+    /// miss), the cached unread counts are stale when it notified anyone.
+    fn after_follow_ups(&self, then: &super::FollowUps) {
+        if !then.notify.is_empty() {
+            self.cache.invalidate(Invalidation::Notifications);
+        }
+    }
 }
 
 /// Runs `$body` with `$p` bound to a pool that may only read.

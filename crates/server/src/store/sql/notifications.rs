@@ -33,7 +33,7 @@ impl NotificationStore for SqlStore {
         event: Option<(String, OutboundEvent)>,
     ) -> StoreResult<bool> {
         let now = n.created_at;
-        write!(self, p => {
+        let inserted = write!(self, p => {
             let mut tx = p.begin().await?;
             if !insert_notification!(tx, &n) {
                 return Ok(false);
@@ -46,7 +46,11 @@ impl NotificationStore for SqlStore {
             }
             tx.commit().await?;
             Ok(true)
-        })
+        });
+        if matches!(inserted, Ok(true)) {
+            self.cache.invalidate(Invalidation::Notifications);
+        }
+        inserted
     }
 
     async fn list_notifications(

@@ -130,7 +130,7 @@ impl PipelineStore for SqlStore {
         then: FollowUps,
         now: i64,
     ) -> StoreResult<()> {
-        write!(self, p => {
+        let out = write!(self, p => {
             let mut tx = p.begin().await?;
             let row: Option<(String,)> = sqlx::query_as(
                 "UPDATE analysis_jobs SET status = $1, error = $2, run_at = COALESCE($3, run_at), lease_until = NULL, updated_at = $4 \
@@ -156,7 +156,9 @@ impl PipelineStore for SqlStore {
             }
             tx.commit().await?;
             Ok(())
-        })
+        });
+        self.after_follow_ups(&then);
+        out
     }
 
     async fn get_queue_item(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<QueueItem>> {
@@ -184,7 +186,7 @@ impl PipelineStore for SqlStore {
         saved: AnalysisSaved<'_>,
         now: i64,
     ) -> StoreResult<Guarded<()>> {
-        write!(self, p => {
+        let out = write!(self, p => {
             let mut tx = p.begin().await?;
             let status = session_status_in_tx!(tx, &Tenant::All, session_id);
             if !saved.from.contains(&status) {
@@ -219,7 +221,9 @@ impl PipelineStore for SqlStore {
             apply_follow_ups!(tx, &saved.then, now);
             tx.commit().await?;
             Ok(Guarded::Done(()))
-        })
+        });
+        self.after_follow_ups(&saved.then);
+        out
     }
 
     async fn list_findings(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Vec<FindingRow>> {
@@ -244,7 +248,7 @@ impl PipelineStore for SqlStore {
     }
 
     async fn save_report(&self, r: NewReport) -> StoreResult<bool> {
-        write!(self, p => {
+        let out = write!(self, p => {
             let mut tx = p.begin().await?;
             let done = sqlx::query(
                 "INSERT INTO reports (id, kind, subject_id, study_id, organization_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -275,7 +279,9 @@ impl PipelineStore for SqlStore {
             apply_follow_ups!(tx, &r.then, r.now);
             tx.commit().await?;
             Ok(true)
-        })
+        });
+        self.after_follow_ups(&r.then);
+        out
     }
 
     async fn get_report(&self, scope: &Tenant, id: &str) -> StoreResult<Option<ReportRow>> {
@@ -375,7 +381,7 @@ impl PipelineStore for SqlStore {
         c: Confirmation,
         now: i64,
     ) -> StoreResult<Guarded<bool>> {
-        write!(self, p => {
+        let out = write!(self, p => {
             let mut tx = p.begin().await?;
             let status = session_status_in_tx!(tx, tenant, session_id);
             if status != c.from {
@@ -419,6 +425,8 @@ impl PipelineStore for SqlStore {
             }
             tx.commit().await?;
             Ok(Guarded::Done(confirmed))
-        })
+        });
+        self.after_follow_ups(&c.then);
+        out
     }
 }

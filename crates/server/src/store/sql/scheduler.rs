@@ -112,7 +112,7 @@ impl SchedulerStore for SqlStore {
         telegram: Option<TelegramCopy>,
         now: i64,
     ) -> StoreResult<bool> {
-        write!(self, p => {
+        let inserted = write!(self, p => {
             let mut tx = p.begin().await?;
             let done = sqlx::query(
                 "UPDATE study_testers SET reminded_at = $1 WHERE study_id = $2 AND tester_id = $3 AND reminded_at IS NULL",
@@ -131,7 +131,11 @@ impl SchedulerStore for SqlStore {
             }
             tx.commit().await?;
             Ok(true)
-        })
+        });
+        if matches!(inserted, Ok(true)) {
+            self.cache.invalidate(Invalidation::Notifications);
+        }
+        inserted
     }
 
     async fn stalled_studies(
@@ -166,7 +170,7 @@ impl SchedulerStore for SqlStore {
         event: OutboundEvent,
         now: i64,
     ) -> StoreResult<bool> {
-        write!(self, p => {
+        let inserted = write!(self, p => {
             let mut tx = p.begin().await?;
             let done = sqlx::query(
                 "INSERT INTO study_followups (study_id, flagged_at) VALUES ($1, $2) ON CONFLICT (study_id) DO NOTHING",
@@ -184,7 +188,11 @@ impl SchedulerStore for SqlStore {
             emit_event!(tx, &study.organization_id, &event, now);
             tx.commit().await?;
             Ok(true)
-        })
+        });
+        if matches!(inserted, Ok(true)) {
+            self.cache.invalidate(Invalidation::Notifications);
+        }
+        inserted
     }
 
     async fn sessions_to_purge(&self, started_before: i64, limit: i64) -> StoreResult<Vec<String>> {

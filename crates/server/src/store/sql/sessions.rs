@@ -402,6 +402,7 @@ impl SessionStore for SqlStore {
             tx.commit().await?;
             Ok::<_, StoreError>(Guarded::Done(()))
         })?;
+        self.after_follow_ups(&t.then);
         match done {
             Guarded::Done(()) => {
                 Ok(self.get_session(tenant, id).await?.map_or(Guarded::NotFound, Guarded::Done))

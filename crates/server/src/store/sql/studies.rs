@@ -352,6 +352,7 @@ impl StudyStore for SqlStore {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
+        self.after_follow_ups(&then);
         self.reload_study(id).await
     }
 

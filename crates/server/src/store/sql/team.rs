@@ -543,8 +543,10 @@ impl TeamStore for SqlStore {
             .bind(now)
             .execute(p)
             .await?;
-            Ok(true)
-        })
+            Ok::<_, StoreError>(())
+        })?;
+        self.cache.invalidate(Invalidation::Notifications);
+        Ok(true)
     }
 
     async fn mark_all_notifications_read(
@@ -553,7 +555,7 @@ impl TeamStore for SqlStore {
         user_id: &str,
         now: i64,
     ) -> StoreResult<u64> {
-        write!(self, p => {
+        let marked = write!(self, p => {
             let mut qb = QueryBuilder::new("INSERT INTO notification_reads (notification_id, user_id, read_at) SELECT n.id, ");
             qb.push_bind(user_id.to_owned()).push(", ").push_bind(now);
             qb.push(" FROM notifications n WHERE NOT EXISTS (SELECT 1 FROM notification_reads r WHERE r.notification_id = n.id AND r.user_id = ");
@@ -561,12 +563,22 @@ impl TeamStore for SqlStore {
             visible_to!(qb, tenant, user_id);
             qb.push(" ON CONFLICT (notification_id, user_id) DO NOTHING");
             let done = qb.build().execute(p).await?;
-            Ok(done.rows_affected())
-        })
+            Ok::<_, StoreError>(done.rows_affected())
+        })?;
+        if marked > 0 {
+            self.cache.invalidate(Invalidation::Notifications);
+        }
+        Ok(marked)
     }
 
     async fn unread_notifications(&self, tenant: &Tenant, user_id: &str) -> StoreResult<u64> {
-        read!(self, p => {
+        // `GET /api/me` asks on every request: served from the cache until a notification
+        // changes (here or, through the bus, on another node).
+        if let Some(n) = self.cache.unread(tenant, user_id) {
+            return Ok(n);
+        }
+        let version = self.cache.notifications_version();
+        let n = read!(self, p => {
             let mut qb = QueryBuilder::new(
                 "SELECT COUNT(*) FROM notifications n WHERE NOT EXISTS \
                  (SELECT 1 FROM notification_reads r WHERE r.notification_id = n.id AND r.user_id = ",
@@ -574,8 +586,10 @@ impl TeamStore for SqlStore {
             qb.push_bind(user_id.to_owned()).push(")");
             visible_to!(qb, tenant, user_id);
             let (n,): (i64,) = qb.build_query_as().fetch_one(p).await?;
-            Ok(to_u64(n))
-        })
+            to_u64(n)
+        });
+        self.cache.put_unread(tenant, user_id, version, n);
+        Ok(n)
     }
 
     async fn list_connections(&self, user_id: &str) -> StoreResult<Vec<Connection>> {
