@@ -15,7 +15,12 @@ use super::{Decision, InProcessLimiter, Quota, RateLimiter};
 use crate::cluster::redis::{COMMAND_TIMEOUT, RedisConn};
 
 /// KEYS[1] bucket; ARGV[1] limit (1..=MAX_PER_MINUTE), ARGV[2] cost, ARGV[3] now in epoch ms
-/// or empty for the Redis server's clock. Returns {allowed, units ahead before the request}.
+/// or empty for the Redis server's clock, ARGV[4] the least expiry in ms (empty: none).
+/// Returns {allowed, units ahead before the request}.
+///
+/// A key expires when its bucket is full again (`q + 1` ms), on Redis's own clock. With an
+/// injected `now` that clock is not the decision's, so the caller asks for a longer expiry:
+/// a key outliving its TAT reads as a full bucket, the same decision.
 ///
 /// The arithmetic of `cells.rs`, step for step: times in `1/limit` ms, the TAT stored as
 /// "ms:frac", every number an integer below 2^53 and so exact in Lua's doubles. Lua's `/`
@@ -49,9 +54,15 @@ if after > burst then return {0, before} end
 local q = math.floor(after / limit)
 local r = after - q * limit
 if r < 0 then q = q - 1; r = r + limit elseif r >= limit then q = q + 1; r = r - limit end
-redis.call('SET', KEYS[1], string.format('%d:%d', now + q, r), 'PX', q + 1)
+local px = q + 1
+local least = tonumber(ARGV[4])
+if least and px < least then px = least end
+redis.call('SET', KEYS[1], string.format('%d:%d', now + q, r), 'PX', px)
 return {1, before}
 ";
+
+/// The least key expiry with an injected clock: longer than any bucket (a minute) lasts.
+const INJECTED_CLOCK_EXPIRY_MS: i64 = 120_000;
 
 /// Rate limits shared through Redis.
 pub struct RedisLimiter {
@@ -92,11 +103,17 @@ impl RedisLimiter {
 
     async fn in_redis(&self, key: &str, quota: Quota, cost: u32) -> Result<Decision, String> {
         let limit = cells::limit_of(quota);
-        let now = if self.on_injected_clock { self.clock.now_ms().to_string() } else { String::new() };
+        // An injected clock is not Redis's: a key must not expire on Redis's clock while the
+        // injected one still needs it (a test's clock stands still while real time passes).
+        let (now, least_px) = if self.on_injected_clock {
+            (self.clock.now_ms().to_string(), INJECTED_CLOCK_EXPIRY_MS.to_string())
+        } else {
+            (String::new(), String::new())
+        };
         let mut conn = self.conn.get().await?;
         // A new key prefix with the "ms:frac" format: buckets of the µs format are not read.
         let mut call = self.script.key(format!("openscouter:rl2:{key}|{limit}"));
-        call.arg(limit).arg(cost).arg(now);
+        call.arg(limit).arg(cost).arg(now).arg(least_px);
         let answer = tokio::time::timeout(COMMAND_TIMEOUT, call.invoke_async::<(i64, i64)>(&mut conn)).await;
         let (allowed, before) = match answer {
             Ok(Ok(a)) => a,
