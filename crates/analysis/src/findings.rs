@@ -225,15 +225,8 @@ fn capitalised(s: &str) -> String {
 
 /// The words on the element `selector` as the tester saw them (its first non-empty
 /// `targetText`, at most 60 characters on one line), for the plain description.
-fn visible_label<'a>(p: &Prepared<'a>, selector: Option<&str>) -> Option<String> {
-    let sel = selector?;
-    let text = p
-        .events
-        .iter()
-        .filter(|e| e.target_selector == sel)
-        .filter_map(|e| e.target_text.as_deref())
-        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
-        .find(|t| !t.is_empty())?;
+fn visible_label(labels: &BTreeMap<&str, &str>, selector: Option<&str>) -> Option<String> {
+    let text = labels.get(selector?)?.split_whitespace().collect::<Vec<_>>().join(" ");
     let text: String = text.chars().filter(|c| !matches!(c, '“' | '”' | '"')).collect();
     Some(if text.chars().count() > 60 {
         format!("{}…", text.chars().take(59).collect::<String>())
@@ -241,6 +234,18 @@ fn visible_label<'a>(p: &Prepared<'a>, selector: Option<&str>) -> Option<String>
         text
     })
     .filter(|t| !t.is_empty())
+}
+
+/// Each target's first visible text (not only white space), in event order: one pass over
+/// the session, so naming every finding's control costs a lookup, not a scan of the events.
+fn visible_labels<'a>(p: &Prepared<'a>) -> BTreeMap<&'a str, &'a str> {
+    let mut out = BTreeMap::new();
+    for e in p.events.iter().copied() {
+        if let Some(t) = e.target_text.as_deref().filter(|t| t.split_whitespace().next().is_some()) {
+            out.entry(e.target_selector.as_str()).or_insert(t);
+        }
+    }
+    out
 }
 
 /// Index of the behavioural signal nearest in time to `t` within `window`, if any.
@@ -302,6 +307,7 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
     let mut nd: Vec<String> = meta.nd_categories.clone();
     nd.sort();
     nd.dedup();
+    let labels = visible_labels(p);
     let mut out: Vec<(f64, Finding)> = Vec::new();
     for ((task, path, selector), members) in groups {
         let families: BTreeSet<Family> =
@@ -377,7 +383,7 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
             plain_description: plain(
                 title_kind,
                 reading,
-                visible_label(p, selector.as_deref()).as_deref(),
+                visible_label(&labels, selector.as_deref()).as_deref(),
                 path_s,
             ),
             testers_affected: 1,
