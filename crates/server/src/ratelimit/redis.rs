@@ -15,7 +15,8 @@ use super::{Decision, InProcessLimiter, Quota, RateLimiter};
 use crate::cluster::redis::{COMMAND_TIMEOUT, RedisConn};
 
 /// KEYS[1] bucket; ARGV[1] limit (1..=MAX_PER_MINUTE), ARGV[2] cost, ARGV[3] now in epoch ms
-/// or empty for the Redis server's clock, ARGV[4] the least expiry in ms (empty: none).
+/// or empty for the Redis server's clock, ARGV[4] (with an injected `now` only) the least expiry
+/// in ms.
 /// Returns {allowed, units ahead before the request}.
 ///
 /// A key expires when its bucket is full again (`q + 1` ms), on Redis's own clock. With an
@@ -105,15 +106,14 @@ impl RedisLimiter {
         let limit = cells::limit_of(quota);
         // An injected clock is not Redis's: a key must not expire on Redis's clock while the
         // injected one still needs it (a test's clock stands still while real time passes).
-        let (now, least_px) = if self.on_injected_clock {
-            (self.clock.now_ms().to_string(), INJECTED_CLOCK_EXPIRY_MS.to_string())
-        } else {
-            (String::new(), String::new())
-        };
+        let now = if self.on_injected_clock { self.clock.now_ms().to_string() } else { String::new() };
         let mut conn = self.conn.get().await?;
         // A new key prefix with the "ms:frac" format: buckets of the µs format are not read.
         let mut call = self.script.key(format!("openscouter:rl2:{key}|{limit}"));
-        call.arg(limit).arg(cost).arg(now).arg(least_px);
+        call.arg(limit).arg(cost).arg(now);
+        if self.on_injected_clock {
+            call.arg(INJECTED_CLOCK_EXPIRY_MS);
+        }
         let answer = tokio::time::timeout(COMMAND_TIMEOUT, call.invoke_async::<(i64, i64)>(&mut conn)).await;
         let (allowed, before) = match answer {
             Ok(Ok(a)) => a,

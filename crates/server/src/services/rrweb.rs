@@ -193,11 +193,11 @@ fn is_editable(value: Option<&str>) -> bool {
 /// Masks a serialized node and its subtree in place: `value` of input/textarea/select (the
 /// author's labels of submit/button/reset inputs excepted) and the text inside a textarea or
 /// a `contenteditable` element (what a tester types there is as private as an input's value).
-fn mask_node(v: &mut Value, in_textarea: bool) {
+fn mask_node(v: &mut Value, in_typed_text: bool) {
     let Some(o) = v.as_object_mut() else { return };
     let ty = o.get("type").and_then(Value::as_i64);
     if ty == Some(node::TEXT)
-        && in_textarea
+        && in_typed_text
         && let Some(Value::String(t)) = o.get_mut("textContent")
     {
         *t = stars(t);
@@ -216,7 +216,7 @@ fn mask_node(v: &mut Value, in_textarea: bool) {
         }
     }
     if let Some(Value::Array(children)) = o.get_mut("childNodes") {
-        let inner = in_textarea || tag == "textarea" || editable;
+        let inner = in_typed_text || tag == "textarea" || editable;
         for c in children {
             mask_node(c, inner);
         }
@@ -507,7 +507,7 @@ impl Tape {
 
     /// Whether text under `parent` is typed text: inside a textarea or a `contenteditable`
     /// element (the parent or any ancestor).
-    fn in_textarea(&self, parent: Option<u32>) -> bool {
+    fn in_typed_text(&self, parent: Option<u32>) -> bool {
         let mut at = parent;
         for _ in 0..MAX_DEPTH {
             let Some(n) = at.and_then(|p| self.nodes.get(&p)) else { return false };
@@ -801,7 +801,7 @@ impl Tape {
             for t in texts.iter_mut() {
                 let id = Self::node_id(t.get("id"));
                 let parent = id.and_then(|i| self.nodes.get(&i)).and_then(|n| n.parent);
-                if self.in_textarea(parent)
+                if self.in_typed_text(parent)
                     && let Some(Value::String(v)) = t.get_mut("value")
                 {
                     *v = stars(v);
@@ -811,7 +811,7 @@ impl Tape {
         if let Some(Value::Array(adds)) = data.get_mut("adds") {
             for a in adds.iter_mut() {
                 let parent = Self::node_id(a.get("parentId"));
-                let inside = self.in_textarea(parent);
+                let inside = self.in_typed_text(parent);
                 if let Some(n) = a.get_mut("node") {
                     mask_node(n, inside);
                 }

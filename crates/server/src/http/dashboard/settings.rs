@@ -11,7 +11,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{self, Viewer, when};
-use super::web::{CsrfForm, Form, check_csrf, see_other};
+use super::web::{CsrfForm, Form, check_csrf, see_other, shown_refusal};
 use crate::domain::{DeliveryStatus, OrgRole, Role, Scope, WebhookEvent};
 use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
@@ -366,22 +366,11 @@ async fn submit(
 ) -> AppResult<Response> {
     match result {
         Ok(code) => Ok(see_other(&format!("/app/settings?saved={code}#{section}"), None)),
-        Err(
-            e @ (AppError::Unprocessable(_)
-            | AppError::Forbidden(_)
-            | AppError::NotFound(_)
-            | AppError::BadRequest(_)),
-        ) => {
-            let status = match &e {
-                AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-                AppError::NotFound(_) => StatusCode::NOT_FOUND,
-                AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            flash.error = Some((section, e.to_string()));
+        Err(e) => {
+            let (status, message) = shown_refusal(e)?;
+            flash.error = Some((section, message));
             render(state, caller, status, flash).await
         }
-        Err(e) => Err(e),
     }
 }
 

@@ -10,7 +10,7 @@ use axum::response::Response;
 use maud::html;
 
 use super::layout::{self, Viewer, when};
-use super::web::{CsrfForm, Form, check_csrf, see_other};
+use super::web::{CsrfForm, Form, check_csrf, see_other, shown_refusal};
 use crate::domain::{Role, SessionStatus, StudyStatus};
 use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
@@ -51,15 +51,10 @@ pub async fn accept(
     check_csrf(&state, &caller, &f.csrf)?;
     match studies::accept(&state, &caller, &id).await {
         Ok(_) => Ok(see_other("/app/tester?done=accepted", None)),
-        Err(e @ (AppError::Unprocessable(_) | AppError::Forbidden(_) | AppError::NotFound(_))) => {
-            let status = match &e {
-                AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-                AppError::NotFound(_) => StatusCode::NOT_FOUND,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            render(&state, &caller, status, None, Some(&e.to_string())).await
+        Err(e) => {
+            let (status, message) = shown_refusal(e)?;
+            render(&state, &caller, status, None, Some(&message)).await
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -73,10 +68,10 @@ pub async fn decline(
     check_csrf(&state, &caller, &f.csrf)?;
     match studies::decline(&state, &caller, &id).await {
         Ok(()) => Ok(see_other("/app/tester?done=declined", None)),
-        Err(e @ (AppError::Unprocessable(_) | AppError::NotFound(_))) => {
-            render(&state, &caller, StatusCode::UNPROCESSABLE_ENTITY, None, Some(&e.to_string())).await
+        Err(e) => {
+            let (status, message) = shown_refusal(e)?;
+            render(&state, &caller, status, None, Some(&message)).await
         }
-        Err(e) => Err(e),
     }
 }
 

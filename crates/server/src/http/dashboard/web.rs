@@ -109,6 +109,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
     }
 }
 
+/// A refusal a form page shows beside the form (400, 403, 404, 422: something the person can
+/// act on), with the status `http::error::status_of` gives it; any other error goes on to the
+/// error page.
+pub fn shown_refusal(e: AppError) -> Result<(StatusCode, String), AppError> {
+    match e {
+        AppError::BadRequest(_)
+        | AppError::Forbidden(_)
+        | AppError::NotFound(_)
+        | AppError::Unprocessable(_) => Ok((crate::http::error::status_of(&e), e.to_string())),
+        other => Err(other),
+    }
+}
+
 /// A path inside the dashboard that is safe to redirect to after sign-in. It is resolved as a
 /// browser would resolve it (WHATWG URL parsing: dot segments, `%2e%2e`, backslashes, `//host`)
 /// against a placeholder origin, and kept only when the result is still on that origin and
