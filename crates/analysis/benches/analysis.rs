@@ -115,6 +115,33 @@ fn session(seed: u64, events: usize, faces: usize, voices: usize) -> SessionInpu
 
 fn bench_session(c: &mut Criterion) {
     let s = session(7, 20_000, 900, 100);
+    if std::env::var("ENGINE_DUMP").is_ok() {
+        let a = analyze_session(&s);
+        let sig: usize = a.findings.iter().map(|f| f.evidence.len()).sum();
+        eprintln!(
+            "signals {} findings {} evidence {} timeline {}",
+            a.signals.len(),
+            a.findings.len(),
+            sig,
+            serde_json::to_string(&a.timeline).unwrap().len()
+        );
+        let mut all = serde_json::to_string(&a).unwrap();
+        for i in 0..30u64 {
+            let s = session(100 + i, 2_000 + 37 * i as usize, 90, 10 + i as usize);
+            let a = analyze_session(&s);
+            all.push_str(&serde_json::to_string(&a).unwrap());
+            let c = ConfirmedSession::all_confirmed(s, a);
+            let m = StudyMeta {
+                job_id: "j".into(),
+                title: "t".into(),
+                tasks: Vec::new(),
+                nd_categories: vec!["adhd".into()],
+                variants: vec!["A".into(), "B".into()],
+            };
+            all.push_str(&serde_json::to_string(&synthesize_study(&[c], &m)).unwrap());
+        }
+        std::fs::write(std::env::var("ENGINE_DUMP").unwrap(), all).unwrap();
+    }
     c.bench_function("analyze_session 20k events + 900 facial + 100 voice", |b| {
         b.iter(|| analyze_session(black_box(&s)))
     });

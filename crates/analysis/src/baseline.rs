@@ -6,10 +6,10 @@
 //! tester is carried across sessions.
 
 use crate::input::{EventItem, EventType};
+use crate::signals::NO_SEL;
 use crate::thresholds::Thresholds;
 use crate::util::round_to;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Gaps needed for a personal gap threshold.
 pub const MIN_GAPS: usize = 20;
@@ -119,20 +119,22 @@ impl Baseline {
 }
 
 /// Clicks within `max_gap` of another click on the same selector.
-fn fast_repeats(events: &[&EventItem], max_gap: f64) -> Vec<bool> {
+/// `ev_sel` holds each event's selector id (below `selectors`, or `NO_SEL`).
+fn fast_repeats(events: &[&EventItem], ev_sel: &[u32], selectors: usize, max_gap: f64) -> Vec<bool> {
     let mut out = vec![false; events.len()];
-    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut last: Vec<Option<usize>> = vec![None; selectors];
     for (i, e) in events.iter().enumerate() {
-        if e.event_type != EventType::Click || e.target_selector.is_empty() {
+        if e.event_type != EventType::Click || ev_sel[i] == NO_SEL {
             continue;
         }
-        if let Some(&j) = last.get(e.target_selector.as_str())
+        let slot = &mut last[ev_sel[i] as usize];
+        if let Some(j) = *slot
             && ((e.timestamp.0 - events[j].timestamp.0) as f64) <= max_gap
         {
             out[i] = true;
             out[j] = true;
         }
-        last.insert(e.target_selector.as_str(), i);
+        *slot = Some(i);
     }
     out
 }
@@ -141,9 +143,15 @@ fn median(v: &mut [f64]) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
-    v.sort_by(f64::total_cmp);
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    // Selection, not a sort: the upper middle, then the largest value below it.
+    let (below, &mut upper, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    Some(if n % 2 == 1 {
+        upper
+    } else {
+        let lower = below.iter().copied().max_by(f64::total_cmp).unwrap_or(upper);
+        (lower + upper) / 2.0
+    })
 }
 
 /// A selector of the page itself rather than an element.
@@ -153,7 +161,7 @@ pub(crate) fn is_page_level(sel: &str) -> bool {
 
 /// The baseline of one session from its events in canonical order. A study threshold other
 /// than the default is fixed and switches the baseline off for its rule (analysis.md §1.1).
-pub(crate) fn compute(events: &[&EventItem], th: &Thresholds) -> Baseline {
+pub(crate) fn compute(events: &[&EventItem], ev_sel: &[u32], selectors: usize, th: &Thresholds) -> Baseline {
     let d = Thresholds::default();
     let mut b = Baseline {
         gap_threshold_ms: th.hesitation_gap_ms,
@@ -167,7 +175,7 @@ pub(crate) fn compute(events: &[&EventItem], th: &Thresholds) -> Baseline {
     // page lost its focus since.
     let mut prev: Option<(i64, Option<Option<f64>>)> = None;
     let mut away = false;
-    let fast = fast_repeats(events, th.rage_click_max_gap_ms);
+    let fast = fast_repeats(events, ev_sel, selectors, th.rage_click_max_gap_ms);
     for (i, e) in events.iter().enumerate() {
         if fast[i] {
             // A fast repeated click is the symptom of a dead control, not the tester's pace:

@@ -1,7 +1,7 @@
 //! Session findings of analysis.md §3 (Agent 2): grouping, titles, WCAG, evidence, severity.
 
 use crate::input::Outcome;
-use crate::signals::{Family, Prepared, Signal, SignalKind};
+use crate::signals::{Family, Prepared, Signal, SignalKind, voice_ms};
 use crate::time::Timestamp;
 use crate::util::{excerpt, round_to, stable_id};
 use serde::{Deserialize, Serialize};
@@ -93,10 +93,11 @@ pub struct Finding {
     pub prevalence: Option<f64>,
 }
 
-type Key = (Option<String>, Option<String>, Option<String>);
+/// A candidate group: task, page, control (borrowed from its signals).
+type Key<'s> = (Option<&'s str>, Option<&'s str>, Option<&'s str>);
 
-fn key_of(s: &Signal) -> Key {
-    (s.task_id.clone(), s.url_path.clone(), s.selector.clone())
+fn key_of(s: &Signal) -> Key<'_> {
+    (s.task_id.as_deref(), s.url_path.as_deref(), s.selector.as_deref())
 }
 
 /// Title pattern and WCAG 2.1 suggestion by dominant signal (table of analysis.md §3;
@@ -268,12 +269,16 @@ fn nearest(behav: &[&Signal], t: i64, window: i64) -> Option<usize> {
 /// signals in the window before it (analysis.md §3); ties go to the group with the latest
 /// such signal, then to the first key. `None` when no group of the task has one: alone, a
 /// failure says nothing about where the barrier is.
-fn failure_group(groups: &BTreeMap<Key, Vec<&Signal>>, failure: &Signal, window: i64) -> Option<Key> {
+fn failure_group<'s>(
+    groups: &BTreeMap<Key<'s>, Vec<&'s Signal>>,
+    failure: &Signal,
+    window: i64,
+) -> Option<Key<'s>> {
     let t = failure.timestamp.0;
     let from = t.saturating_sub(window);
     groups
         .iter()
-        .filter(|(k, _)| k.0.is_some() && k.0 == failure.task_id)
+        .filter(|(k, _)| k.0.is_some() && k.0 == failure.task_id.as_deref())
         .filter_map(|(k, members)| {
             let recent: Vec<i64> = members
                 .iter()
@@ -286,7 +291,7 @@ fn failure_group(groups: &BTreeMap<Key, Vec<&Signal>>, failure: &Signal, window:
             Some((recent.len(), latest, k))
         })
         .max_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then_with(|| b.2.cmp(a.2)))
-        .map(|(_, _, k)| k.clone())
+        .map(|(_, _, k)| *k)
 }
 
 /// Groups the session's signals and turns candidate groups into findings.
@@ -327,8 +332,8 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
         };
         let reading = members.iter().any(|s| s.kind == SignalKind::NegativeSpeech && s.mentions_reading);
         let title_kind = title_kind_of(dominant, reading, &sums, &members);
-        let sel = selector.as_deref().unwrap_or("(unknown control)");
-        let path_s = path.as_deref().unwrap_or("(unknown page)");
+        let sel = selector.unwrap_or("(unknown control)");
+        let path_s = path.unwrap_or("(unknown page)");
         let (title, wcag) = title_and_wcag(title_kind, reading, sel, path_s);
         // The peak of the barrier's own signals; a failure's intensity is its outcome.
         let peak = members
@@ -338,7 +343,7 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
             .fold(0.0, f64::max);
         let has_rage = members.iter().any(|s| s.kind == SignalKind::RageClick);
         let has_error = members.iter().any(|s| s.family == Family::Errors);
-        let task_failed = task.as_deref().is_some_and(|t| failed_tasks.contains(t));
+        let task_failed = task.is_some_and(|t| failed_tasks.contains(t));
         // Session severity (analysis.md §3).
         let severity = if task_failed || (has_rage && has_error) {
             Severity::Major
@@ -355,9 +360,9 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
         let technical = format!(
             "{} on task {}, page {}, target {}: {}; peak intensity {:.2}.{}",
             dominant.as_str(),
-            task.as_deref().unwrap_or("(none)"),
+            task.unwrap_or("(none)"),
             path_s,
-            selector.as_deref().unwrap_or("(none)"),
+            selector.unwrap_or("(none)"),
             counts.join(", "),
             peak,
             wcag.as_ref()
@@ -367,12 +372,7 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
         let finding = Finding {
             finding_id: stable_id(
                 "fnd_",
-                &[
-                    &meta.session_id,
-                    task.as_deref().unwrap_or(""),
-                    path.as_deref().unwrap_or(""),
-                    selector.as_deref().unwrap_or(""),
-                ],
+                &[&meta.session_id, task.unwrap_or(""), path.unwrap_or(""), selector.unwrap_or("")],
             ),
             title,
             severity,
@@ -383,16 +383,16 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
             plain_description: plain(
                 title_kind,
                 reading,
-                visible_label(&labels, selector.as_deref()).as_deref(),
+                visible_label(&labels, selector).as_deref(),
                 path_s,
             ),
             testers_affected: 1,
             nd_categories: nd.clone(),
-            task_id: task.clone(),
+            task_id: task.map(str::to_owned),
             dominant_signal: dominant,
             family: dominant.family(),
-            url_path: path.clone(),
-            selector: selector.clone(),
+            url_path: path.map(str::to_owned),
+            selector: selector.map(str::to_owned),
             peak_intensity: round_to(peak, 4),
             strong_signal: strong,
             session_ids: vec![meta.session_id.clone()],
@@ -412,7 +412,7 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
 /// The session's signals in candidate groups: behavioural signals by their key, affective ones
 /// joined to the nearest behavioural signal (within the join window), task failures to a
 /// group of their task (see [`failure_group`]).
-fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> BTreeMap<Key, Vec<&'s Signal>> {
+fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> BTreeMap<Key<'s>, Vec<&'s Signal>> {
     let behav: Vec<&Signal> = signals.iter().filter(|s| s.kind.is_behavioural()).collect();
     let window = p.th.join_window_ms as i64;
     let mut groups: BTreeMap<Key, Vec<&Signal>> = BTreeMap::new();
@@ -425,7 +425,7 @@ fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> BTreeMap<Key, V
         let key = if s.kind.is_affective() {
             match nearest(&behav, s.timestamp.0, window) {
                 Some(j) => key_of(behav[j]),
-                None => (s.task_id.clone(), s.url_path.clone(), None),
+                None => (s.task_id.as_deref(), s.url_path.as_deref(), None),
             }
         } else {
             key_of(s)
@@ -516,10 +516,10 @@ const MAX_EXCERPTS: usize = 20;
 /// Voice and note excerpts overlapping `[from, to]`, verbatim (cut at 500 characters).
 fn transcripts(p: &Prepared<'_>, from: i64, to: i64) -> Vec<Evidence> {
     let mut out = Vec::new();
-    // Segments start at most a day before their end (durations are clamped to a day).
-    let lo = p.voice.partition_point(|v| v.timestamp.0 < from.saturating_sub(86_400_000));
+    // Segments start at most the longest segment before their end.
+    let lo = p.voice.partition_point(|v| v.timestamp.0 < from.saturating_sub(p.max_voice_ms));
     for v in p.voice[lo..].iter().take_while(|v| v.timestamp.0 <= to) {
-        let dur = if v.duration_ms.is_finite() { v.duration_ms.clamp(0.0, 86_400_000.0) as i64 } else { 0 };
+        let dur = voice_ms(v.duration_ms);
         if v.timestamp.0.saturating_add(dur) >= from && !v.transcript.trim().is_empty() {
             out.push(Evidence {
                 kind: "transcript".into(),

@@ -13,7 +13,7 @@ use crate::time::Timestamp;
 use crate::util::{cmp_opt_f64, excerpt, unit, url_path};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The signal types of analysis.md §1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -76,6 +76,24 @@ pub enum Family {
     /// task outcomes (failure or abandonment); not a barrier family of analysis.md §3, so
     /// it never names or merges a finding
     Task,
+}
+
+impl Family {
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Clicks => "clicks",
+            Family::Errors => "errors",
+            Family::Hesitation => "hesitation",
+            Family::Navigation => "navigation",
+            Family::Scrolling => "scrolling",
+            Family::Input => "input",
+            Family::Attention => "attention",
+            Family::Emotion => "emotion",
+            Family::Speech => "speech",
+            Family::Task => "task",
+        }
+    }
 }
 
 impl SignalKind {
@@ -283,6 +301,11 @@ pub(crate) struct Prepared<'a> {
     pub ev_times: Vec<i64>,
     pub ev_path: Vec<Option<&'a str>>,
     pub ev_task: Vec<Option<&'a str>>,
+    /// Each event's target selector as an index into `selectors`, [`NO_SEL`] when empty.
+    pub ev_sel: Vec<u32>,
+    /// The distinct non-empty selectors, sorted: index order is string order, so a `Vec`
+    /// indexed by selector iterates as a `BTreeMap` keyed by it would.
+    pub selectors: Vec<&'a str>,
     /// Timeline origin: the session start, or the first item if earlier.
     pub origin: i64,
     /// Timeline end: completion, the last item, or the snapshot time.
@@ -291,6 +314,9 @@ pub(crate) struct Prepared<'a> {
     pub until: Option<i64>,
     /// The tester's own pace (analysis.md §1.1).
     pub baseline: Baseline,
+    /// The longest voice segment (ms, clamped to a day): a segment overlapping a time starts
+    /// at most this long before it.
+    pub max_voice_ms: i64,
 }
 
 impl<'a> Prepared<'a> {
@@ -298,8 +324,22 @@ impl<'a> Prepared<'a> {
     pub fn new(input: &'a SessionInput, until: Option<i64>) -> Self {
         let keep = |t: Timestamp| until.is_none_or(|u| t.0 <= u);
         let th = input.session.analysis.as_ref().map(Thresholds::sanitized).unwrap_or_default();
-        let mut events: Vec<&EventItem> = input.events.iter().filter(|e| keep(e.timestamp)).collect();
-        events.sort_by(|a, b| cmp_event(a, b));
+        let kept: Vec<&EventItem> = input.events.iter().filter(|e| keep(e.timestamp)).collect();
+        let (sel_of, selectors) = intern(kept.iter().map(|e| e.target_selector.as_str()));
+        // Canonical order: the comparison of `cmp_event`, with the selector compared by its
+        // rank (the same order, without reading the strings); stable, like `sort_by`.
+        let sel_key = |i: usize| if sel_of[i] == NO_SEL { 0 } else { u64::from(sel_of[i]) + 1 };
+        let mut order: Vec<usize> = (0..kept.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (kept[a], kept[b]);
+            x.timestamp
+                .cmp(&y.timestamp)
+                .then_with(|| x.event_type.cmp(&y.event_type))
+                .then_with(|| sel_key(a).cmp(&sel_key(b)))
+                .then_with(|| cmp_event(x, y))
+        });
+        let events: Vec<&EventItem> = order.iter().map(|&i| kept[i]).collect();
+        let ev_sel: Vec<u32> = order.iter().map(|&i| sel_of[i]).collect();
         let mut facial: Vec<&FacialItem> = input.facial.iter().filter(|f| keep(f.timestamp)).collect();
         facial.sort_by(|a, b| cmp_facial(a, b));
         let mut voice: Vec<&VoiceItem> = input.voice.iter().filter(|v| keep(v.timestamp)).collect();
@@ -345,13 +385,17 @@ impl<'a> Prepared<'a> {
             ev_times: Vec::new(),
             ev_path: Vec::new(),
             ev_task: Vec::new(),
+            ev_sel,
+            selectors,
             origin,
             end,
             until,
             baseline: Baseline::default(),
+            max_voice_ms: 0,
         };
+        p.max_voice_ms = p.voice.iter().map(|v| voice_ms(v.duration_ms)).max().unwrap_or(0);
         p.index_events();
-        p.baseline = baseline::compute(&p.events, &p.th);
+        p.baseline = baseline::compute(&p.events, &p.ev_sel, p.selectors.len(), &p.th);
         p
     }
 
@@ -400,6 +444,52 @@ impl<'a> Prepared<'a> {
 }
 
 /// Task of the attempt with the latest start at or before `t` that has not ended yet.
+/// A voice segment's duration in whole ms, clamped to a day (0 when not finite).
+pub(crate) fn voice_ms(duration_ms: f64) -> i64 {
+    if duration_ms.is_finite() { duration_ms.clamp(0.0, 86_400_000.0) as i64 } else { 0 }
+}
+
+/// No selector (an empty `targetSelector`).
+pub(crate) const NO_SEL: u32 = u32::MAX;
+
+/// Interns strings in one pass: each item's index into the sorted distinct non-empty values
+/// ([`NO_SEL`] for an empty one).
+fn intern<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> (Vec<u32>, Vec<&'a str>) {
+    let mut ids: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut raw = Vec::with_capacity(items.len());
+    let mut prev: Option<(&str, u32)> = None;
+    for s in items {
+        let id = match prev {
+            _ if s.is_empty() => NO_SEL,
+            // Consecutive events on one control are common: skip the hash.
+            Some((ps, pid)) if ps.len() == s.len() && ps == s => pid,
+            _ => {
+                let next = u32::try_from(distinct.len()).unwrap_or(NO_SEL - 1);
+                let id = *ids.entry(s).or_insert_with(|| {
+                    distinct.push(s);
+                    next
+                });
+                prev = Some((s, id));
+                id
+            }
+        };
+        raw.push(id);
+    }
+    let mut order: Vec<u32> = (0..u32::try_from(distinct.len()).unwrap_or(0)).collect();
+    order.sort_unstable_by_key(|&i| distinct[i as usize]);
+    let mut rank = vec![0u32; distinct.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = u32::try_from(r).unwrap_or(0);
+    }
+    for id in &mut raw {
+        if *id != NO_SEL {
+            *id = rank[*id as usize];
+        }
+    }
+    (raw, order.iter().map(|&i| distinct[i as usize]).collect())
+}
+
 fn attempt_task<'a>(attempts: &[&'a TaskAttempt], t: i64) -> Option<&'a str> {
     let i = attempts.partition_point(|a| a.started_at.0 <= t);
     let a = attempts.get(i.checked_sub(1)?)?;
@@ -532,22 +622,22 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
     // Prefix count of "something happened" events (navigation, input, focus change, scroll).
     let mut progress = Vec::with_capacity(n + 1);
     progress.push(0u32);
-    let mut by_selector: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut by_selector: Vec<Vec<usize>> = vec![Vec::new(); p.selectors.len()];
     for (i, e) in p.events.iter().enumerate() {
         let is_progress = matches!(
             e.event_type,
             EventType::Navigation | EventType::Input | EventType::Focus | EventType::Blur | EventType::Scroll
         );
         progress.push(progress[i] + u32::from(is_progress));
-        if e.event_type == EventType::Click && !e.target_selector.is_empty() {
-            by_selector.entry(e.target_selector.as_str()).or_default().push(i);
+        if e.event_type == EventType::Click && p.ev_sel[i] != NO_SEL {
+            by_selector[p.ev_sel[i] as usize].push(i);
         }
     }
     let mut in_rage = vec![false; n];
     // Clicks already in an unresponsive run (for the single dead click of §1.2).
     let mut covered = vec![false; n];
     let min_clicks = th.rage_click_min_clicks as usize;
-    for (sel, idx) in &by_selector {
+    for (sel, idx) in p.selectors.iter().copied().zip(&by_selector) {
         // Rage chains: consecutive clicks each ≤ max gap after the previous.
         let mut s = 0;
         while s < idx.len() {
@@ -650,15 +740,10 @@ fn page_answered(p: &Prepared<'_>, chain: &[usize]) -> bool {
 /// abandoned). Clicks of a rage chain or an unresponsive run are already signals, and a
 /// click right after a dead one on the same control belongs to it. Without `mutations`
 /// (older recorders) nothing changes.
-fn dead_clicks(
-    b: &mut Builder<'_, '_>,
-    by_selector: &BTreeMap<&str, Vec<usize>>,
-    in_rage: &[bool],
-    covered: &[bool],
-) {
+fn dead_clicks(b: &mut Builder<'_, '_>, by_selector: &[Vec<usize>], in_rage: &[bool], covered: &[bool]) {
     let p = b.p;
     let window = DEAD_CLICK_WINDOW_MS;
-    for (sel, idx) in by_selector {
+    for (sel, idx) in p.selectors.iter().copied().zip(by_selector) {
         let mut last_dead: Option<i64> = None;
         for &i in idx {
             let e = p.events[i];
@@ -1095,14 +1180,15 @@ struct FieldState {
 fn inputs(b: &mut Builder<'_, '_>) {
     let p = b.p;
     let th = &p.th;
-    let mut fields: BTreeMap<&str, FieldState> = BTreeMap::new();
+    let mut fields: Vec<Option<FieldState>> = Vec::new();
+    fields.resize_with(p.selectors.len(), || None);
     for (i, e) in p.events.iter().enumerate() {
-        if e.target_selector.is_empty()
+        if p.ev_sel[i] == NO_SEL
             || !matches!(e.event_type, EventType::Input | EventType::Focus | EventType::Blur)
         {
             continue;
         }
-        let f = fields.entry(e.target_selector.as_str()).or_default();
+        let f = fields[p.ev_sel[i] as usize].get_or_insert_with(FieldState::default);
         match e.event_type {
             EventType::Input => {
                 f.typed = true;
@@ -1141,7 +1227,8 @@ fn inputs(b: &mut Builder<'_, '_>) {
     }
     let drops_needed = th.input_struggle_drops as usize;
     let cycles_needed = th.input_struggle_focus_cycles as usize;
-    for (field, mut f) in fields.into_iter().filter(|(_, f)| f.typed) {
+    let fields = p.selectors.iter().copied().zip(fields).filter_map(|(sel, f)| Some((sel, f?)));
+    for (field, mut f) in fields.filter(|(_, f)| f.typed) {
         let times: Vec<i64> = f.drops.iter().map(|d| d.0).collect();
         for (s, e) in episodes(&times, drops_needed, th.input_struggle_window_ms) {
             let n = e - s + 1;

@@ -260,11 +260,11 @@ pub struct StudyReport {
     pub testers: usize,
 }
 
-fn tester_key(s: &ConfirmedSession) -> String {
+fn tester_key(s: &ConfirmedSession) -> &str {
     if s.input.session.tester_label.is_empty() {
-        s.input.session.session_id.clone()
+        &s.input.session.session_id
     } else {
-        s.input.session.tester_label.clone()
+        &s.input.session.tester_label
     }
 }
 
@@ -291,19 +291,20 @@ fn penalty(s: Severity) -> f64 {
     }
 }
 
-type MergeKey = (Option<String>, Option<String>, Option<String>, Family);
+/// Session findings merge by task, page, control and family (borrowed from the findings).
+type MergeKey<'f> = (Option<&'f str>, Option<&'f str>, Option<&'f str>, Family);
 
 /// Page visits per task attempt: the page at the start plus each navigation within it.
-fn visits(from: i64, to: i64, sorted: &[(i64, bool, &str)]) -> Vec<String> {
+fn visits<'s>(from: i64, to: i64, sorted: &[(i64, bool, &'s str)]) -> Vec<&'s str> {
     let i = sorted.partition_point(|e| e.0 < from);
     let mut out = Vec::new();
     if let Some(start) = i.checked_sub(1).map(|k| sorted[k].2) {
-        out.push(start.to_string());
+        out.push(start);
     }
     for e in sorted[i..].iter().take_while(|e| e.0 <= to) {
         // A navigation is a visit; without a known start page the first page seen is one.
         if e.1 || out.is_empty() {
-            out.push(e.2.to_string());
+            out.push(e.2);
         }
     }
     out
@@ -334,11 +335,11 @@ impl<'a> Cohort<'a> {
                 .session
                 .session_id
                 .cmp(&b.input.session.session_id)
-                .then_with(|| tester_key(a).cmp(&tester_key(b)))
+                .then_with(|| tester_key(a).cmp(tester_key(b)))
         });
-        let testers: BTreeSet<String> = sessions.iter().map(|s| tester_key(s)).collect();
+        let testers: BTreeSet<&str> = sessions.iter().map(|s| tester_key(s)).collect();
         let labels_by_key =
-            testers.iter().enumerate().map(|(i, k)| (k.clone(), format!("Tester {}", i + 1))).collect();
+            testers.iter().enumerate().map(|(i, k)| ((*k).to_owned(), format!("Tester {}", i + 1))).collect();
         Self { sessions, n_testers: testers.len(), labels_by_key }
     }
 
@@ -348,7 +349,7 @@ impl<'a> Cohort<'a> {
         if own == s.input.session.tester_label {
             own
         } else {
-            self.labels_by_key.get(&tester_key(s)).cloned().unwrap_or(own)
+            self.labels_by_key.get(tester_key(s)).cloned().unwrap_or(own)
         }
     }
 
@@ -461,11 +462,11 @@ fn merged_findings(
         .iter()
         .filter_map(|(t, v)| median(v.iter().map(|(_, a)| duration_s(a)).collect()).map(|m| (*t, m)))
         .collect();
-    let mut merged: BTreeMap<MergeKey, Vec<(usize, &Finding)>> = BTreeMap::new();
+    let mut merged: BTreeMap<MergeKey<'_>, Vec<(usize, &Finding)>> = BTreeMap::new();
     for (si, s) in sessions.iter().enumerate() {
         for f in s.analysis.findings.iter().filter(|f| s.confirmed_finding_ids.contains(&f.finding_id)) {
             merged
-                .entry((f.task_id.clone(), f.url_path.clone(), f.selector.clone(), f.family))
+                .entry((f.task_id.as_deref(), f.url_path.as_deref(), f.selector.as_deref(), f.family))
                 .or_default()
                 .push((si, f));
         }
@@ -489,17 +490,16 @@ fn merge_group(
     study: &StudyMeta,
     task_median: &BTreeMap<&str, f64>,
     nameable: &BTreeSet<String>,
-    (task, path, selector, family): MergeKey,
+    (task, path, selector, family): MergeKey<'_>,
     members: &[(usize, &Finding)],
 ) -> Option<Finding> {
     let sessions = &cohort.sessions;
-    let affected: BTreeSet<String> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
+    let affected: BTreeSet<&str> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
     // Prevalence = testers affected / testers with a confirmed session (analysis.md §4).
     let prevalence = affected.len() as f64 / cohort.n_testers.max(1) as f64;
     let member_sessions: BTreeSet<usize> = members.iter().map(|(si, _)| *si).collect();
-    let task_attempts_of = |si: usize| {
-        sessions[si].input.task_attempts.iter().filter(|a| task.as_deref().is_none_or(|t| a.task_id == t))
-    };
+    let task_attempts_of =
+        |si: usize| sessions[si].input.task_attempts.iter().filter(|a| task.is_none_or(|t| a.task_id == t));
     let failed = member_sessions
         .iter()
         .any(|&si| task_attempts_of(si).any(|a| matches!(a.outcome, Outcome::Fail | Outcome::Abandon)));
@@ -508,7 +508,7 @@ fn merge_group(
         .filter(|&&si| task_attempts_of(si).any(|a| a.outcome == Outcome::Abandon))
         .flat_map(|&si| sessions[si].input.session.nd_categories.iter().map(String::as_str))
         .collect();
-    let slow = task.as_deref().and_then(|t| task_median.get(t)).is_some_and(|&m| {
+    let slow = task.and_then(|t| task_median.get(t)).is_some_and(|&m| {
         member_sessions.iter().any(|&si| {
             let total: f64 = task_attempts_of(si).map(duration_s).sum();
             m > 0.0 && total >= 2.0 * m
@@ -550,18 +550,17 @@ fn merge_group(
         members.iter().flat_map(|(_, f)| f.session_ids.iter().cloned()).collect();
     session_ids.sort();
     session_ids.dedup();
-    let family_name =
-        serde_json::to_value(family).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let family_name = family.as_str();
     Some(Finding {
         finding_id: stable_id(
             "fnd_",
             &[
                 "study",
                 &study.job_id,
-                task.as_deref().unwrap_or(""),
-                path.as_deref().unwrap_or(""),
-                selector.as_deref().unwrap_or(""),
-                &family_name,
+                task.unwrap_or(""),
+                path.unwrap_or(""),
+                selector.unwrap_or(""),
+                family_name,
             ],
         ),
         title: rep.title.clone(),
@@ -579,11 +578,11 @@ fn merge_group(
         plain_description: rep.plain_description.clone(),
         testers_affected: u32::try_from(affected.len()).unwrap_or(u32::MAX),
         nd_categories: nd,
-        task_id: task,
+        task_id: task.map(str::to_owned),
         dominant_signal: rep.dominant_signal,
         family,
-        url_path: path,
-        selector,
+        url_path: path.map(str::to_owned),
+        selector: selector.map(str::to_owned),
         peak_intensity: members.iter().map(|(_, f)| f.peak_intensity).fold(0.0, f64::max),
         strong_signal: strong,
         session_ids,
@@ -642,18 +641,32 @@ fn task_reports(
 }
 
 /// Pages seen by a session, for lostness: (time, is a navigation, path), sorted.
+///
+/// A non-navigation entry on the same page as the entry before it is dropped: [`visits`]
+/// reads the page of the last entry before a time and, after it, navigations (or the first
+/// entry when there is no page before), and each of those is the same with or without it.
 fn page_trail(input: &SessionInput) -> Vec<(i64, bool, &str)> {
-    let mut v: Vec<(i64, bool, &str)> = input
-        .events
-        .iter()
-        .filter_map(|e| {
-            e.url
-                .as_deref()
-                .filter(|u| !u.is_empty())
-                .map(|u| (e.timestamp.0, e.event_type == EventType::Navigation, url_path(u)))
-        })
-        .collect();
-    v.sort_unstable();
+    let mut v: Vec<(i64, bool, &str)> = Vec::with_capacity(input.events.len());
+    // Consecutive events usually share a URL: its path is computed once per run.
+    let mut last: Option<(&str, &str)> = None;
+    for e in &input.events {
+        let Some(u) = e.url.as_deref().filter(|u| !u.is_empty()) else { continue };
+        let path = match last {
+            Some((lu, lp)) if lu == u => lp,
+            _ => url_path(u),
+        };
+        last = Some((u, path));
+        v.push((e.timestamp.0, e.event_type == EventType::Navigation, path));
+    }
+    if !v.is_sorted() {
+        v.sort_unstable();
+    }
+    let mut kept: Option<&str> = None;
+    v.retain(|&(_, nav, path)| {
+        let keep = nav || kept != Some(path);
+        kept = Some(path);
+        keep
+    });
     v
 }
 
@@ -670,7 +683,7 @@ fn task_report(
         list.iter().filter(|(_, a)| a.outcome.is_success()).map(|(_, a)| duration_s(a)).collect();
     let seqs: Vec<f64> =
         list.iter().filter_map(|(_, a)| a.seq).filter(|x| x.is_finite() && (1.0..=7.0).contains(x)).collect();
-    let paths: Vec<(bool, Vec<String>)> = list
+    let paths: Vec<(bool, Vec<&str>)> = list
         .iter()
         .map(|(si, a)| (a.outcome.is_success(), visits(a.started_at.0, a.ended_at.0, &navs[*si])))
         .collect();
@@ -679,7 +692,7 @@ fn task_report(
         Some(r) => paths
             .iter()
             .filter_map(|(_, p)| {
-                let unique: BTreeSet<&String> = p.iter().collect();
+                let unique: BTreeSet<&str> = p.iter().copied().collect();
                 stats::lostness(unique.len(), p.len(), r)
             })
             .collect(),

@@ -483,3 +483,22 @@ fn task_failure_makes_a_recent_weak_signal_a_finding_and_not_an_old_one() {
     assert_eq!(count(&a, SignalKind::TaskFailure), 1);
     assert!(a.findings.is_empty(), "{:#?}", a.findings);
 }
+
+#[test]
+fn family_names_are_their_json_names() {
+    use openscouter_analysis::Family;
+    for f in [
+        Family::Clicks,
+        Family::Errors,
+        Family::Hesitation,
+        Family::Navigation,
+        Family::Scrolling,
+        Family::Input,
+        Family::Attention,
+        Family::Emotion,
+        Family::Speech,
+        Family::Task,
+    ] {
+        assert_eq!(serde_json::to_value(f).unwrap(), serde_json::json!(f.as_str()));
+    }
+}
