@@ -1,6 +1,9 @@
 //! Ingestion of the extension's streams (spec §5): per-item validation, consent per stream,
 //! idempotency by `clientId`, item-counted rate limits, one transaction per request.
 
+use std::fmt;
+
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -48,7 +51,238 @@ pub struct IngestIn {
     pub session_id: String,
     /// At most 1,000 items; each validated alone.
     #[schema(value_type = Vec<Object>, max_items = 1000)]
-    pub batch: Vec<Value>,
+    pub batch: Vec<Item>,
+}
+
+/// One batch item as sent, read straight from the body without building a JSON map: the
+/// fields of [`KEYS`] (a repeated key keeps its last value, as in a JSON object); any other
+/// field is skipped. An item that is not an object is kept as such, to be refused alone.
+#[derive(Debug, Default)]
+pub struct Item {
+    object: bool,
+    fields: Vec<(u8, Value)>,
+}
+
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ItemVisitor)
+    }
+}
+
+struct ItemVisitor;
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Item;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a batch item")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
+        let mut fields: Vec<(u8, Value)> = Vec::with_capacity(16);
+        while let Some(KeyOf(key)) = map.next_key()? {
+            let Some(k) = key else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let v: Value = map.next_value()?;
+            match fields.iter_mut().find(|(x, _)| *x == k) {
+                Some(slot) => slot.1 = v,
+                None => fields.push((k, v)),
+            }
+        }
+        Ok(Item { object: true, fields })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Item, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Item::default())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Item, E> {
+        Ok(Item::default())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Item, E> {
+        Ok(Item::default())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Item, E> {
+        Ok(Item::default())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Item, E> {
+        Ok(Item::default())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Item, E> {
+        Ok(Item::default())
+    }
+
+    fn visit_unit<E>(self) -> Result<Item, E> {
+        Ok(Item::default())
+    }
+}
+
+/// An item's key: its index in [`KEYS`], `None` for a field ingestion does not read.
+struct KeyOf(Option<u8>);
+
+impl<'de> Deserialize<'de> for KeyOf {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = KeyOf;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E>(self, k: &str) -> Result<KeyOf, E> {
+                Ok(KeyOf(key_index(k)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Every item field ingestion reads or refuses, under each accepted name: an item keeps only
+/// these (unknown fields are skipped while the body is read, never stored). [`key_index`]
+/// is its inverse; a test checks the two agree.
+#[cfg(test)]
+const KEYS: [&str; 64] = [
+    "eventType",
+    "event_type",
+    "targetSelector",
+    "target_selector",
+    "timestamp",
+    "x",
+    "y",
+    "scrollY",
+    "scroll_y",
+    "inputLength",
+    "input_length",
+    "viewport",
+    "viewportWidth",
+    "viewport_width",
+    "viewportHeight",
+    "viewport_height",
+    "url",
+    "targetText",
+    "target_text",
+    "taskId",
+    "task_id",
+    "hoverMs",
+    "hover_ms",
+    "time_on_element_ms",
+    "errorMessage",
+    "error_message",
+    "clientId",
+    "client_id",
+    "deletions",
+    "selectionLength",
+    "selection_length",
+    "mutations",
+    "opensNewContext",
+    "opens_new_context",
+    "role",
+    "wordCount",
+    "word_count",
+    "emotion",
+    "confidence",
+    "faceDetected",
+    "face_detected",
+    "actionUnits",
+    "action_units",
+    "captureIntervalMs",
+    "capture_interval_ms",
+    "durationMs",
+    "duration_ms",
+    "transcript",
+    "value",
+    "inputValue",
+    "inputText",
+    "rawInput",
+    "input_value",
+    "input_text",
+    "raw_input",
+    "image",
+    "imageData",
+    "image_data",
+    "frame",
+    "photo",
+    "audio",
+    "audioData",
+    "audio_data",
+    "recording",
+];
+
+/// The index of `k` in [`KEYS`] (a `match`: the compiler switches on the length first).
+fn key_index(k: &str) -> Option<u8> {
+    Some(match k {
+        "eventType" => 0,
+        "event_type" => 1,
+        "targetSelector" => 2,
+        "target_selector" => 3,
+        "timestamp" => 4,
+        "x" => 5,
+        "y" => 6,
+        "scrollY" => 7,
+        "scroll_y" => 8,
+        "inputLength" => 9,
+        "input_length" => 10,
+        "viewport" => 11,
+        "viewportWidth" => 12,
+        "viewport_width" => 13,
+        "viewportHeight" => 14,
+        "viewport_height" => 15,
+        "url" => 16,
+        "targetText" => 17,
+        "target_text" => 18,
+        "taskId" => 19,
+        "task_id" => 20,
+        "hoverMs" => 21,
+        "hover_ms" => 22,
+        "time_on_element_ms" => 23,
+        "errorMessage" => 24,
+        "error_message" => 25,
+        "clientId" => 26,
+        "client_id" => 27,
+        "deletions" => 28,
+        "selectionLength" => 29,
+        "selection_length" => 30,
+        "mutations" => 31,
+        "opensNewContext" => 32,
+        "opens_new_context" => 33,
+        "role" => 34,
+        "wordCount" => 35,
+        "word_count" => 36,
+        "emotion" => 37,
+        "confidence" => 38,
+        "faceDetected" => 39,
+        "face_detected" => 40,
+        "actionUnits" => 41,
+        "action_units" => 42,
+        "captureIntervalMs" => 43,
+        "capture_interval_ms" => 44,
+        "durationMs" => 45,
+        "duration_ms" => 46,
+        "transcript" => 47,
+        "value" => 48,
+        "inputValue" => 49,
+        "inputText" => 50,
+        "rawInput" => 51,
+        "input_value" => 52,
+        "input_text" => 53,
+        "raw_input" => 54,
+        "image" => 55,
+        "imageData" => 56,
+        "image_data" => 57,
+        "frame" => 58,
+        "photo" => 59,
+        "audio" => 60,
+        "audioData" => 61,
+        "audio_data" => 62,
+        "recording" => 63,
+        _ => return None,
+    })
 }
 
 /// One refused item.
@@ -239,13 +473,32 @@ fn aliases(k: &str) -> &'static [&'static str] {
     }
 }
 
-/// Typed access to one item's fields, with reasons that name the field (by its camelCase name).
-struct Fields<'a>(&'a Map<String, Value>);
+/// What an item's fields are read from: a batch item, or a nested object (the viewport).
+trait Lookup {
+    /// The value under exactly this name (`null` included).
+    fn raw(&self, k: &str) -> Option<&Value>;
+}
 
-impl Fields<'_> {
+impl Lookup for Map<String, Value> {
+    fn raw(&self, k: &str) -> Option<&Value> {
+        self.get(k)
+    }
+}
+
+impl Lookup for Item {
+    fn raw(&self, k: &str) -> Option<&Value> {
+        let i = key_index(k)?;
+        self.fields.iter().find(|(x, _)| *x == i).map(|(_, v)| v)
+    }
+}
+
+/// Typed access to one item's fields, with reasons that name the field (by its camelCase name).
+struct Fields<'a, L: Lookup + ?Sized>(&'a L);
+
+impl<L: Lookup + ?Sized> Fields<'_, L> {
     /// The field under its camelCase name or an alias; `null` counts as absent.
     fn get(&self, k: &str) -> Option<&Value> {
-        let found = self.0.get(k).or_else(|| aliases(k).iter().find_map(|a| self.0.get(*a)));
+        let found = self.0.raw(k).or_else(|| aliases(k).iter().find_map(|a| self.0.raw(a)));
         found.filter(|v| !v.is_null())
     }
     fn req_str(&self, k: &str, max: usize) -> Result<String, String> {
@@ -313,23 +566,26 @@ impl Fields<'_> {
         }
     }
     fn refuse(&self, keys: &[&str], what: &str) -> Result<(), String> {
-        match keys.iter().find(|k| self.0.contains_key(**k)) {
+        match keys.iter().find(|k| self.0.raw(k).is_some()) {
             Some(k) => Err(format!("Field {k} is not accepted: {what}")),
             None => Ok(()),
         }
     }
 }
 
-fn as_object(v: &Value) -> Result<Fields<'_>, String> {
-    v.as_object().map(Fields).ok_or_else(|| "Item must be a JSON object".to_owned())
+fn as_object(v: &Item) -> Result<Fields<'_, Item>, String> {
+    if v.object { Ok(Fields(v)) } else { Err("Item must be a JSON object".to_owned()) }
 }
 
-fn event_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<EventRow, String> {
+/// Fields that would carry what the streams never store, per stream.
+const RAW_INPUT: [&str; 7] =
+    ["value", "inputValue", "inputText", "rawInput", "input_value", "input_text", "raw_input"];
+const IMAGE: [&str; 5] = ["image", "imageData", "image_data", "frame", "photo"];
+const AUDIO: [&str; 4] = ["audio", "audioData", "audio_data", "recording"];
+
+fn event_row(v: &Item, id: String, started_at: i64, now: i64) -> Result<EventRow, String> {
     let f = as_object(v)?;
-    f.refuse(
-        &["value", "inputValue", "inputText", "rawInput", "input_value", "input_text", "raw_input"],
-        "raw input text is never stored (send inputLength)",
-    )?;
+    f.refuse(&RAW_INPUT, "raw input text is never stored (send inputLength)")?;
     let ts = f.timestamp(started_at, now)?;
     let event_type = f.req_str("eventType", 32)?;
     if !EVENT_TYPES.contains(&event_type.as_str()) {
@@ -385,9 +641,9 @@ fn event_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<EventRo
     })
 }
 
-fn facial_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<FacialRow, String> {
+fn facial_row(v: &Item, id: String, started_at: i64, now: i64) -> Result<FacialRow, String> {
     let f = as_object(v)?;
-    f.refuse(&["image", "imageData", "image_data", "frame", "photo"], "image data is never stored")?;
+    f.refuse(&IMAGE, "image data is never stored")?;
     let ts = f.timestamp(started_at, now)?;
     let emotion = f.req_str("emotion", 16)?;
     if !EMOTIONS.contains(&emotion.as_str()) {
@@ -426,9 +682,9 @@ fn facial_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<Facial
     })
 }
 
-fn voice_row(v: &Value, id: String, started_at: i64, now: i64) -> Result<VoiceRow, String> {
+fn voice_row(v: &Item, id: String, started_at: i64, now: i64) -> Result<VoiceRow, String> {
     let f = as_object(v)?;
-    f.refuse(&["audio", "audioData", "audio_data", "recording"], "audio is never stored")?;
+    f.refuse(&AUDIO, "audio is never stored")?;
     Ok(VoiceRow {
         ts: f.timestamp(started_at, now)?,
         duration_ms: f.opt_int("durationMs", 0, 3_600_000)?.ok_or("Missing required field: durationMs")?,
@@ -556,11 +812,81 @@ mod tests {
 
     const START: i64 = 1_800_000_000_000;
 
+    fn item(v: &Value) -> Item {
+        serde_json::from_value(v.clone()).unwrap()
+    }
+
+    #[test]
+    fn every_field_name_read_is_kept_while_parsing() {
+        let camel = [
+            "eventType",
+            "targetSelector",
+            "timestamp",
+            "x",
+            "y",
+            "scrollY",
+            "inputLength",
+            "viewport",
+            "viewportWidth",
+            "viewportHeight",
+            "url",
+            "targetText",
+            "taskId",
+            "hoverMs",
+            "errorMessage",
+            "clientId",
+            "deletions",
+            "selectionLength",
+            "mutations",
+            "opensNewContext",
+            "role",
+            "wordCount",
+            "emotion",
+            "confidence",
+            "faceDetected",
+            "actionUnits",
+            "captureIntervalMs",
+            "durationMs",
+            "transcript",
+        ];
+        let names = camel.iter().flat_map(|k| std::iter::once(k).chain(aliases(k)));
+        for k in names.chain(RAW_INPUT.iter()).chain(IMAGE.iter()).chain(AUDIO.iter()) {
+            assert_eq!(key_index(k).map(|i| KEYS[usize::from(i)]), Some(*k), "{k}");
+        }
+        assert_eq!(key_index("scroll_depth"), None);
+    }
+
+    #[test]
+    fn items_read_like_json_objects() {
+        let now = START + 10_000;
+        // A camelCase null hides its alias (null is absent); a repeated key keeps its last value.
+        let shadowed =
+            json!({"eventType": null, "event_type": "click", "targetSelector": "#a", "timestamp": START});
+        assert_eq!(
+            event_row(&item(&shadowed), "evt_1".into(), START, now).unwrap_err(),
+            "Missing required field: eventType"
+        );
+        let body = format!(
+            r##"{{"eventType": "hover", "eventType": "click", "targetSelector": "#a", "timestamp": {START}, "extra": {{"deep": [1, {{"x": 2}}]}}}}"##
+        );
+        let it: Item = serde_json::from_str(&body).unwrap();
+        assert_eq!(event_row(&it, "evt_1".into(), START, now).unwrap().event_type, "click");
+        // A refused field counts even when null.
+        let raw = json!({"eventType": "input", "targetSelector": "#a", "timestamp": START, "value": null});
+        assert!(event_row(&item(&raw), "evt_1".into(), START, now).unwrap_err().starts_with("Field value"));
+        for v in [json!([1, 2]), json!(null), json!(true), json!(1.5), json!("x")] {
+            assert_eq!(
+                event_row(&item(&v), "evt_1".into(), START, now).unwrap_err(),
+                "Item must be a JSON object"
+            );
+        }
+    }
+
     #[test]
     fn event_items_are_checked_field_by_field() {
         let ok = json!({"eventType": "click", "targetSelector": "#pay", "timestamp": "2027-01-15T08:00:01.000Z", "x": 1.5, "viewport": {"width": 800, "height": 600}});
         let now = START + 10_000;
-        let row = event_row(&ok, "evt_1".into(), START, now);
+        let row = event_row(&item(&ok), "evt_1".into(), START, now);
         assert!(row.is_ok(), "{row:?}");
         let cases = [
             (json!({"eventType": "click", "targetSelector": "#a"}), "Missing required field: timestamp"),
@@ -590,8 +916,8 @@ mod tests {
             ),
             (json!("click"), "Item must be a JSON object"),
         ];
-        for (item, want) in cases {
-            let err = event_row(&item, "evt_1".into(), START, now).unwrap_err();
+        for (it, want) in cases {
+            let err = event_row(&item(&it), "evt_1".into(), START, now).unwrap_err();
             assert!(err.starts_with(want), "{err} vs {want}");
         }
     }
@@ -604,7 +930,7 @@ mod tests {
             "target_selector": "#nav-menu > li:nth-child(3) > a", "target_text": "Settings", "scroll_depth": 0.34,
             "time_on_element_ms": 2800, "is_rage_click": false, "viewport_width": 1440, "viewport_height": 900,
             "url": "https://example.com/dashboard", "task_id": "task_7"});
-        let row = event_row(&event, "evt_1".into(), START, now).unwrap();
+        let row = event_row(&item(&event), "evt_1".into(), START, now).unwrap();
         assert_eq!(
             (row.ts, row.event_type.as_str(), row.target_selector.as_str()),
             (START + 1_000, "click", "#nav-menu > li:nth-child(3) > a")
@@ -617,16 +943,16 @@ mod tests {
         let facial = json!({"session_id": "sess_abc123", "snapshot_id": "snap_xyz789", "timestamp": START + 4_200, "emotion": "confused",
             "confidence": 0.81, "action_units": {"AU04": 0.72, "AU07": 0.45, "AU23": 0.38}, "capture_interval_ms": 2000,
             "face_detected": true});
-        let row = facial_row(&facial, "fac_1".into(), START, now).unwrap();
+        let row = facial_row(&item(&facial), "fac_1".into(), START, now).unwrap();
         assert_eq!(
             (row.face_detected, row.capture_interval_ms, row.action_units.is_some()),
             (true, Some(2000), true)
         );
         let voice = json!({"timestamp": START + 5_000, "duration_ms": 1200, "transcript": "where is it", "confidence": 0.9});
-        assert_eq!(voice_row(&voice, "voc_1".into(), START, now).unwrap().duration_ms, 1200);
+        assert_eq!(voice_row(&item(&voice), "voc_1".into(), START, now).unwrap().duration_ms, 1200);
         let raw = json!({"event_type": "input", "target_selector": "#a", "timestamp": START, "input_value": "secret"});
         assert!(
-            event_row(&raw, "evt_2".into(), START, now)
+            event_row(&item(&raw), "evt_2".into(), START, now)
                 .unwrap_err()
                 .starts_with("Field input_value is not accepted")
         );

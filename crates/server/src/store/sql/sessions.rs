@@ -1,6 +1,7 @@
 //! `SessionStore` over SQLite and PostgreSQL.
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use sqlx::{QueryBuilder, Row};
 
 use super::*;
@@ -85,20 +86,25 @@ macro_rules! event_from_row {
     }};
 }
 
-/// Inserts a stream's rows (chunked under the bind-parameter limits), skipping rows whose
-/// `(session_id, client_id)` is already stored; evaluates to `(new rows, rows offered)`.
-macro_rules! insert_stream {
-    ($tx:ident, $insert:expr, $rows:expr, |$b:ident, $r:ident| $binds:expr) => {{
-        let mut stored = 0u64;
-        for chunk in $rows.chunks(1000) {
+/// A stream's insert statements (1,000 rows each, under the bind-parameter limits), skipping
+/// rows whose `(session_id, client_id)` is already stored when run. Built before the writer is
+/// taken, so a request's binding overlaps the previous request's transaction; the rows are
+/// moved in (no copy of their strings). Evaluates to `(statements, rows offered)`.
+macro_rules! stream_inserts {
+    ($insert:expr, $rows:expr, |$b:ident, $r:ident| $binds:expr) => {{
+        let rows = $rows;
+        let total = rows.len() as u64;
+        let mut statements = Vec::with_capacity(rows.len().div_ceil(1000));
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
             let mut qb = QueryBuilder::new($insert);
-            qb.push_values(chunk, |mut $b, $r| {
+            qb.push_values(rows.by_ref().take(1000), |mut $b, $r| {
                 $binds;
             });
             qb.push(" ON CONFLICT (session_id, client_id) DO NOTHING");
-            stored += qb.build().execute(&mut *$tx).await?.rows_affected();
+            statements.push(qb);
         }
-        (stored, $rows.len() as u64)
+        (statements, total)
     }};
 }
 
@@ -490,6 +496,63 @@ impl SessionStore for SqlStore {
         let select = format!("SELECT status, {consent_col} FROM sessions WHERE id = $1{cond}");
         let events_batch = matches!(batch, StreamBatch::Events(_));
         write!(self, p => {
+            let (mut statements, total) = match batch {
+                StreamBatch::Events(rows) => {
+                    stream_inserts!(format!("INSERT INTO events (session_id, {EVENT_COLS}) "), rows, |b, e| {
+                        b.push_bind(session_id)
+                            .push_bind(e.id)
+                            .push_bind(e.client_id)
+                            .push_bind(e.ts)
+                            .push_bind(e.event_type)
+                            .push_bind(e.target_selector)
+                            .push_bind(e.x)
+                            .push_bind(e.y)
+                            .push_bind(e.scroll_y)
+                            .push_bind(e.input_length)
+                            .push_bind(e.viewport_width)
+                            .push_bind(e.viewport_height)
+                            .push_bind(e.url)
+                            .push_bind(e.target_text)
+                            .push_bind(e.task_id)
+                            .push_bind(e.hover_ms)
+                            .push_bind(e.error_message)
+                            .push_bind(e.extra.deletions)
+                            .push_bind(e.extra.selection_length)
+                            .push_bind(e.extra.mutations)
+                            .push_bind(e.extra.opens_new_context)
+                            .push_bind(e.extra.role)
+                            .push_bind(e.extra.word_count)
+                    })
+                }
+                StreamBatch::Facial(rows) => stream_inserts!(
+                    "INSERT INTO facial (session_id, id, client_id, ts, emotion, confidence, face_detected, action_units, capture_interval_ms) ",
+                    rows,
+                    |b, f| {
+                        b.push_bind(session_id)
+                            .push_bind(f.id)
+                            .push_bind(f.client_id)
+                            .push_bind(f.ts)
+                            .push_bind(f.emotion)
+                            .push_bind(f.confidence)
+                            .push_bind(f.face_detected)
+                            .push_bind(f.action_units)
+                            .push_bind(f.capture_interval_ms)
+                    }
+                ),
+                StreamBatch::Voice(rows) => stream_inserts!(
+                    "INSERT INTO voice (session_id, id, client_id, ts, duration_ms, transcript, confidence) ",
+                    rows,
+                    |b, v| {
+                        b.push_bind(session_id)
+                            .push_bind(v.id)
+                            .push_bind(v.client_id)
+                            .push_bind(v.ts)
+                            .push_bind(v.duration_ms)
+                            .push_bind(v.transcript)
+                            .push_bind(v.confidence)
+                    }
+                ),
+            };
             let mut tx = p.begin().await?;
             // Checked inside the transaction: a concurrent `complete` or consent withdrawal
             // cannot slip between the check and the insert.
@@ -503,65 +566,10 @@ impl SessionStore for SqlStore {
                 Some((_, false)) => return Ok(Guarded::WrongState(Refusal::NoConsent)),
                 Some(_) => {}
             }
-            let (stored, total) = match batch {
-                StreamBatch::Events(rows) => {
-                    insert_stream!(tx, format!("INSERT INTO events (session_id, {EVENT_COLS}) "), rows, |b, e| {
-                        b.push_bind(session_id.to_owned())
-                            .push_bind(e.id.clone())
-                            .push_bind(e.client_id.clone())
-                            .push_bind(e.ts)
-                            .push_bind(e.event_type.clone())
-                            .push_bind(e.target_selector.clone())
-                            .push_bind(e.x)
-                            .push_bind(e.y)
-                            .push_bind(e.scroll_y)
-                            .push_bind(e.input_length)
-                            .push_bind(e.viewport_width)
-                            .push_bind(e.viewport_height)
-                            .push_bind(e.url.clone())
-                            .push_bind(e.target_text.clone())
-                            .push_bind(e.task_id.clone())
-                            .push_bind(e.hover_ms)
-                            .push_bind(e.error_message.clone())
-                            .push_bind(e.extra.deletions)
-                            .push_bind(e.extra.selection_length)
-                            .push_bind(e.extra.mutations)
-                            .push_bind(e.extra.opens_new_context)
-                            .push_bind(e.extra.role.clone())
-                            .push_bind(e.extra.word_count)
-                    })
-                }
-                StreamBatch::Facial(rows) => insert_stream!(
-                    tx,
-                    "INSERT INTO facial (session_id, id, client_id, ts, emotion, confidence, face_detected, action_units, capture_interval_ms) ",
-                    rows,
-                    |b, f| {
-                        b.push_bind(session_id.to_owned())
-                            .push_bind(f.id.clone())
-                            .push_bind(f.client_id.clone())
-                            .push_bind(f.ts)
-                            .push_bind(f.emotion.clone())
-                            .push_bind(f.confidence)
-                            .push_bind(f.face_detected)
-                            .push_bind(f.action_units.clone())
-                            .push_bind(f.capture_interval_ms)
-                    }
-                ),
-                StreamBatch::Voice(rows) => insert_stream!(
-                    tx,
-                    "INSERT INTO voice (session_id, id, client_id, ts, duration_ms, transcript, confidence) ",
-                    rows,
-                    |b, v| {
-                        b.push_bind(session_id.to_owned())
-                            .push_bind(v.id.clone())
-                            .push_bind(v.client_id.clone())
-                            .push_bind(v.ts)
-                            .push_bind(v.duration_ms)
-                            .push_bind(v.transcript.clone())
-                            .push_bind(v.confidence)
-                    }
-                ),
-            };
+            let mut stored = 0u64;
+            for qb in &mut statements {
+                stored += qb.build().execute(&mut *tx).await?.rows_affected();
+            }
             let recorded = events_batch
                 && stored > 0
                 && sqlx::query_as::<_, (i32,)>("SELECT 1 FROM recordings WHERE session_id = $1")
@@ -668,9 +676,14 @@ impl SessionStore for SqlStore {
         let voice_sql = format!("SELECT {VOICE_COLS} FROM voice WHERE session_id = $1 ORDER BY ts, seq");
         let mut out = SessionStreams::default();
         read!(self, p => {
-            for row in &sqlx::query(sqlx::AssertSqlSafe(events_sql)).bind(session_id).fetch_all(p).await? {
-                out.events.push(event_from_row!(row, 0));
+            // Decoded as the rows arrive: the connection's thread steps the statement while
+            // this task decodes, instead of collecting every row first (20,000 rows for a long
+            // session; measured with bench/pipeline.sh).
+            let mut rows = sqlx::query(sqlx::AssertSqlSafe(events_sql)).bind(session_id).fetch(p);
+            while let Some(row) = rows.try_next().await? {
+                out.events.push(event_from_row!(&row, 0));
             }
+            drop(rows);
             for row in &sqlx::query(sqlx::AssertSqlSafe(facial_sql)).bind(session_id).fetch_all(p).await? {
                 out.facial.push(facial_from_row!(row, 0));
             }
