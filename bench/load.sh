@@ -4,6 +4,7 @@
 # run on one server, so the ratio is meaningful on a noisy machine.
 #
 # Needs wrk (Debian: apt-get install wrk). Usage: bench/load.sh [duration_s] [connections] [threads]
+# PERF=/tmp/load records a perf profile of the server during each route's run (/tmp/load.me, …).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -20,6 +21,8 @@ TOKEN=$(curl -sf -X POST "$URL/api/auth/signup" -H 'content-type: application/js
 
 run() { # name, wrk args...
   local name=$1; shift
+  # PERF=/path/prefix records a profile of the server during each run (<prefix>.<name>).
+  [ -n "${PERF:-}" ] && (perf record -F 499 --call-graph dwarf,16384 -p "$PID" -o "$PERF.$name" -- sleep $((DURATION - 1)) >/dev/null 2>&1 &)
   wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$@" > "$WORK/$name.txt"
   local rps p99 non2xx
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$name.txt")

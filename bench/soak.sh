@@ -24,8 +24,10 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+ARENAS=""
 case "$STORE" in
-  sqlite) URL_DB="sqlite://$WORK/db.sqlite" ;;
+  # As docs/deploy.md tells SQLite operators to run it (decision 195); SOAK_ARENAS= to measure without.
+  sqlite) URL_DB="sqlite://$WORK/db.sqlite"; ARENAS=${SOAK_ARENAS-MALLOC_ARENA_MAX=2} ;;
   postgres)
     [ -n "$PG" ] || { echo "soak on postgres needs BENCH_POSTGRES_URL or OPENSCOUTER_TEST_POSTGRES_URL" >&2; exit 1; }
     DB="soak_$$"
@@ -33,7 +35,7 @@ case "$STORE" in
     URL_DB="${PG%/*}/$DB" ;;
   *) echo "store: sqlite or postgres" >&2; exit 1 ;;
 esac
-env DATABASE_URL="$URL_DB" OPENSCOUTER_DATA_DIR="$WORK" RUST_LOG=warn \
+env $ARENAS DATABASE_URL="$URL_DB" OPENSCOUTER_DATA_DIR="$WORK" RUST_LOG=warn \
   OPENSCOUTER_RATE_LIMIT_UNAUTHENTICATED=100000000 OPENSCOUTER_RATE_LIMIT_FREE=100000000 \
   OPENSCOUTER_RATE_LIMIT_INGEST=1000000000 OPENSCOUTER_WEBHOOK_ALLOW_PRIVATE=true \
   "$BIN" serve --listen 127.0.0.1:0 > "$WORK/out" 2> "$WORK/err" &
@@ -43,7 +45,7 @@ URL=$(grep -o 'http://[0-9.:]*' "$WORK/out")
 [ -n "$URL" ] || { echo "server did not start:" >&2; cat "$WORK/err" >&2; exit 1; }
 mkdir -p "$OUT_DIR"
 CSV="$OUT_DIR/soak-$STORE.csv"
-echo "soak: $DURATION s on $STORE, $(basename "$BIN") ($BIN), $(nproc) cores; CSV $CSV"
+echo "soak: $DURATION s on $STORE, $(basename "$BIN") ($BIN), $(nproc) cores${ARENAS:+, $ARENAS}; CSV $CSV"
 python3 bench/soak.py "$URL" "$PID" "$DURATION" "$CSV"
 python3 bench/plot_svg.py "$OUT_DIR/soak-$STORE.svg" "Soak on $STORE: ${DURATION} s at half capacity" "$CSV"
 echo "plot: $OUT_DIR/soak-$STORE.svg"
