@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use openscouter_server::domain::ids::StudyId;
 use openscouter_server::domain::study::{ConsentRecord, ConsentStreams};
 use openscouter_server::domain::{PipelineStatus, Role, SessionStatus, StudyStatus, Tenant};
 use openscouter_server::store::{
@@ -57,12 +58,13 @@ async fn main() {
         targets: vec![],
         tasks: vec![],
     };
-    store.create_study("job_1", "org_b", "user_b", w, now).await.unwrap();
+    let study = StudyId::from("job_1");
+    store.create_study(&study, "org_b", "user_b", w, now).await.unwrap();
     store
-        .set_study_status(None, "job_1", &[StudyStatus::Draft], StudyStatus::Open, Default::default(), now)
+        .set_study_status(None, &study, &[StudyStatus::Draft], StudyStatus::Open, Default::default(), now)
         .await
         .unwrap();
-    store.accept_study("user_t", "job_1", &[StudyStatus::Open], now).await.unwrap();
+    store.accept_study("user_t", &study, &[StudyStatus::Open], now).await.unwrap();
     let s = NewSession {
         id: "sess_1".into(),
         study_id: "job_1".into(),

@@ -43,6 +43,149 @@ pub mod prefix {
     pub const MAIL: &str = "mail";
 }
 
+/// Declares a newtype over an id string: a `SessionId` cannot be passed where a `StudyId` is
+/// wanted. The wire and the database keep the bare string (`serde` transparent; the `sqlx`
+/// encoding is `text_id_sql!` in `store/sql`); nothing is validated on the way in, so an
+/// unknown id still answers 404 where it did. A typed id in a `ToSchema` struct needs
+/// `#[schema(value_type = String)]` (it has no schema component of its own, so forgetting it
+/// does not compile rather than changing the document).
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident $(, prefix = $prefix:expr)?) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            $(
+            /// A fresh id with this resource's prefix; its time part comes from the injected clock.
+            pub fn new(now_ms: i64) -> Self {
+                Self(new_id($prefix, now_ms))
+            }
+            )?
+
+            /// The id as the wire and the database spell it.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The bare string.
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+
+        impl From<&String> for $name {
+            fn from(s: &String) -> Self {
+                Self(s.clone())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        /// A plain string in the OpenAPI document, as before the newtype.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                <String as utoipa::PartialSchema>::schema()
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// An organization (`org_…`).
+    OrgId, prefix = prefix::ORG
+);
+typed_id!(
+    /// A user: business member, tester or admin (`user_…`).
+    UserId, prefix = prefix::USER
+);
+typed_id!(
+    /// A study (`job_…`: the wire calls a study a job).
+    StudyId, prefix = prefix::JOB
+);
+typed_id!(
+    /// A tester's session of a study (`sess_…`).
+    SessionId, prefix = prefix::SESSION
+);
+
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.
 pub fn new_id(prefix: &str, now_ms: i64) -> String {
     let ms = u64::try_from(now_ms).unwrap_or(0);

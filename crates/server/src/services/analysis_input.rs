@@ -38,7 +38,7 @@ pub fn thresholds(study: &Study) -> AppResult<Option<Thresholds>> {
 pub fn session_meta(s: &Session, study: &Study) -> AppResult<SessionMeta> {
     Ok(SessionMeta {
         session_id: s.id.clone(),
-        job_id: s.study_id.clone(),
+        job_id: s.study_id.to_string(),
         variant: s.variant.clone(),
         status: s.status.to_string(),
         started_at: Timestamp(s.started_at),

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::config::StripeConfig;
-use crate::domain::ids::{new_id, new_ids, prefix};
+use crate::domain::ids::{StudyId, new_id, new_ids, prefix};
 use crate::domain::money::{FeeRate, to_minor};
 use crate::domain::study::{CompensationType, StudyDefinition};
 use crate::domain::{PaymentStatus, PayoutLineStatus, QueueKind, Role, SessionStatus, StudyStatus, Tenant};
@@ -181,7 +181,7 @@ fn short_hash(parts: &[&str]) -> String {
 pub async fn checkout(
     state: &App,
     caller: &Principal,
-    study_id: &str,
+    study_id: &StudyId,
     success_url: Option<&str>,
     cancel_url: Option<&str>,
     launch_on_payment: bool,
@@ -451,13 +451,14 @@ async fn checkout_completed(state: &App, event: &StripeEventRow, object: &Value)
         tracing::warn!(event = %event.id, "checkout session names no study");
         return Ok(());
     };
+    let study = StudyId::from(study_id);
     // `unpaid`: a delayed method; `checkout.session.async_payment_succeeded` follows.
     if !matches!(object["payment_status"].as_str(), Some("paid" | "no_payment_required")) {
         tracing::info!(event = %event.id, study = study_id, "checkout completed, payment still pending");
         return Ok(());
     }
-    let Some(payment) = state.store.get_payment(&Tenant::All, study_id).await? else {
-        if state.store.get_study(&StudyScope::All, study_id).await?.is_some() {
+    let Some(payment) = state.store.get_payment(&Tenant::All, &study).await? else {
+        if state.store.get_study(&StudyScope::All, &study).await?.is_some() {
             // Our record of the checkout is not there (yet): let the queue retry.
             return Err(AppError::Internal(format!("no checkout recorded for {study_id}")));
         }
@@ -476,7 +477,7 @@ async fn checkout_completed(state: &App, event: &StripeEventRow, object: &Value)
     let now = state.now();
     match state
         .store
-        .set_payment_status(study_id, &[PaymentStatus::Pending], PaymentStatus::Paid, Some(now), now)
+        .set_payment_status(&study, &[PaymentStatus::Pending], PaymentStatus::Paid, Some(now), now)
         .await?
     {
         Guarded::Done(_) => tracing::info!(study = study_id, "study payment confirmed"),
@@ -617,7 +618,7 @@ pub struct PayoutSummary {
 }
 
 /// Queues the study's payout (or finds the one queued).
-async fn enqueue_payout(state: &App, study_id: &str) -> AppResult<()> {
+async fn enqueue_payout(state: &App, study_id: &StudyId) -> AppResult<()> {
     let Some(study) = state.store.get_study(&StudyScope::All, study_id).await? else {
         return Ok(());
     };
@@ -654,7 +655,7 @@ pub async fn sweep_payouts(state: &App) -> AppResult<usize> {
 }
 
 /// `POST /api/billing/payout` (admins): pays the study's confirmed sessions now.
-pub async fn payout_now(state: &App, caller: &Principal, study_id: &str) -> AppResult<PayoutSummary> {
+pub async fn payout_now(state: &App, caller: &Principal, study_id: &StudyId) -> AppResult<PayoutSummary> {
     stripe_of(state)?;
     if caller.role != Role::Admin {
         return Err(AppError::Forbidden("Admin role required".into()));
@@ -664,7 +665,7 @@ pub async fn payout_now(state: &App, caller: &Principal, study_id: &str) -> AppR
 
 /// Worker side of a study's payout. Lines that failed in a way worth retrying make the item
 /// fail, so the queue retries with backoff; waiting lines (no account yet) do not.
-pub async fn run_study_payout(state: &App, study_id: &str) -> AppResult<String> {
+pub async fn run_study_payout(state: &App, study_id: &StudyId) -> AppResult<String> {
     let (summary, retry) = pay_study(state, study_id).await?;
     if retry > 0 {
         return Err(AppError::Internal(format!(
@@ -683,7 +684,7 @@ enum LineRun {
 
 /// Reserves a line for every confirmed session (at most the seats paid for), then pays each
 /// line this run can claim. Returns the payout and how many lines failed retryably.
-async fn pay_study(state: &App, study_id: &str) -> AppResult<(PayoutSummary, usize)> {
+async fn pay_study(state: &App, study_id: &StudyId) -> AppResult<(PayoutSummary, usize)> {
     let (billing, _) = stripe_of(state)?;
     let study = state
         .store
@@ -823,7 +824,7 @@ pub struct PayoutList {
 pub async fn list_payouts(
     state: &App,
     caller: &Principal,
-    study_id: Option<&str>,
+    study_id: Option<&StudyId>,
     page: Page,
 ) -> AppResult<PayoutList> {
     stripe_of(state)?;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use crate::app::App;
+use crate::domain::ids::StudyId;
 use crate::domain::stream::parse_time;
 use crate::domain::study::StudyDefinition;
 use crate::domain::{
@@ -52,7 +53,7 @@ pub async fn run(state: &App, job: CronJob) -> AppResult<u64> {
 /// Study definitions, loaded once per run.
 struct Definitions<'a> {
     state: &'a App,
-    cache: HashMap<String, Option<StudyDefinition>>,
+    cache: HashMap<StudyId, Option<StudyDefinition>>,
 }
 
 impl<'a> Definitions<'a> {
@@ -60,7 +61,7 @@ impl<'a> Definitions<'a> {
         Self { state, cache: HashMap::new() }
     }
 
-    async fn get(&mut self, study_id: &str) -> AppResult<Option<&StudyDefinition>> {
+    async fn get(&mut self, study_id: &StudyId) -> AppResult<Option<&StudyDefinition>> {
         if !self.cache.contains_key(study_id) {
             let d = self.state.store.get_study(&StudyScope::All, study_id).await?.map(|s| s.definition);
             self.cache.insert(study_id.to_owned(), d);

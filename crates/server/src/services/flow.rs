@@ -19,6 +19,7 @@
 use serde_json::json;
 
 use crate::app::App;
+use crate::domain::ids::StudyId;
 use crate::domain::{
     NotificationKind, PipelineStatus, QueueKind, ReportKind, SessionStatus, StudyStatus, WebhookEvent,
 };
@@ -220,7 +221,7 @@ pub async fn step_failed(state: &App, failed: &QueueItem) -> AppResult<(Option<P
             let study_id = s.study_id.clone();
             (Some(s), study_id)
         }
-        QueueKind::StudyReport => (None, failed.subject_id.clone()),
+        QueueKind::StudyReport => (None, StudyId::from(failed.subject_id.as_str())),
         _ => return Ok((None, FollowUps::none())),
     };
     let Some(study) = state.store.get_study(&StudyScope::All, &study_id).await? else {

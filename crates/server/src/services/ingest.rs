@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::ids::{new_ids, prefix};
+use crate::domain::ids::{StudyId, new_ids, prefix};
 use crate::domain::stream::{MAX_BATCH, check_window, parse_time};
 use crate::domain::{SessionStatus, format_ms};
 use crate::error::{AppError, AppResult};
@@ -697,7 +697,7 @@ fn voice_row(v: &Item, id: String, started_at: i64, now: i64) -> Result<VoiceRow
 
 /// The study's settings decide which streams it records (api.md §11): a stream it does not
 /// record is refused per item, the reason naming the setting. `None` when it is recorded.
-async fn not_recorded(state: &App, study_id: &str, stream: Stream) -> AppResult<Option<String>> {
+async fn not_recorded(state: &App, study_id: &StudyId, stream: Stream) -> AppResult<Option<String>> {
     let setting = match stream {
         Stream::Events => return Ok(None),
         Stream::Facial => "recordFacial",

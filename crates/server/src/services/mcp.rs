@@ -19,7 +19,7 @@ use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
 use crate::app::App;
 use crate::auth::principal::{AuthMethod, Principal};
 use crate::domain::codes::ND_CATEGORIES;
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{StudyId, new_id, prefix};
 use crate::domain::study::{
     Compensation, CompensationType, PrototypeType, Settings, StudyDefinition, Targeting, TaskIn,
 };
@@ -883,7 +883,7 @@ fn dashboard_url(base: &str, study_id: &str) -> String {
 
 fn study_summary(base: &str, s: &Study) -> StudySummary {
     StudySummary {
-        study_id: s.id.clone(),
+        study_id: s.id.to_string(),
         title: s.definition.title.clone(),
         status: s.status,
         target_url: s.definition.prototype_url.clone(),
@@ -902,7 +902,7 @@ fn test_summary(s: &Session, now: i64) -> TestSummary {
     // Labels only: never the tester's id, name or email.
     TestSummary {
         test_id: s.id.clone(),
-        study_id: s.study_id.clone(),
+        study_id: s.study_id.to_string(),
         tester_label: tester_label(s),
         nd_categories: nd_categories(s),
         status: s.status,
@@ -1007,7 +1007,7 @@ async fn tool_get_study(
     base: &str,
     a: StudyArgs,
 ) -> Result<(String, Value), AppError> {
-    let (study, report) = studies::get(state, p, &a.study_id).await?;
+    let (study, report) = studies::get(state, p, &StudyId::from(a.study_id.as_str())).await?;
     let findings: Vec<Insight> = if report.is_some() {
         reports::study_findings(state, p, &study.id).await?.iter().map(|f| insight(f, None)).collect()
     } else {
@@ -1064,7 +1064,7 @@ async fn tool_get_study(
 async fn tool_list_tests(state: &App, p: &Principal, a: ListTestsArgs) -> Result<(String, Value), AppError> {
     let page = page(a.limit)?;
     let (rows, total) = match &a.study_id {
-        Some(study) => sessions::list_of_study(state, p, study, page).await?,
+        Some(study) => sessions::list_of_study(state, p, &StudyId::from(study.as_str()), page).await?,
         None => sessions::list(state, p, &SessionFilter::default(), page).await?,
     };
     let now = state.now();
@@ -1133,8 +1133,9 @@ async fn tool_get_insights(state: &App, p: &Principal, a: InsightsArgs) -> Resul
         }
         (None, Some(study)) => {
             // Visibility first, so another workspace's study is "not found", not empty.
-            studies::get_visible(state, p, study).await?;
-            let f = reports::study_findings(state, p, study).await?;
+            let study = StudyId::from(study.as_str());
+            studies::get_visible(state, p, &study).await?;
+            let f = reports::study_findings(state, p, &study).await?;
             (f.iter().map(|f| insight(f, None)).collect(), format!("study {study}"))
         }
         _ => return Err(AppError::BadRequest("Give exactly one of test_id and study_id".into())),
@@ -1163,7 +1164,7 @@ async fn tool_create_draft_study(
         def.title, study.id
     );
     let out = DraftOut {
-        study_id: study.id.clone(),
+        study_id: study.id.to_string(),
         status: study.status,
         title: def.title.clone(),
         target_url: def.prototype_url.clone(),

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::ids::prefix;
+use crate::domain::ids::{StudyId, prefix};
 use crate::domain::{
     Decision, PipelineStatus, QueueKind, ReportKind, SessionStatus, Tenant, WebhookEvent, format_ms,
 };
@@ -54,7 +54,11 @@ pub async fn request_session_report(
 }
 
 /// Queues Agent 4 for a study with at least one confirmed session.
-pub async fn request_study_report(state: &App, caller: &Principal, study_id: &str) -> AppResult<QueueItem> {
+pub async fn request_study_report(
+    state: &App,
+    caller: &Principal,
+    study_id: &StudyId,
+) -> AppResult<QueueItem> {
     report_tenant(caller)?;
     let study = studies::get_visible(state, caller, study_id).await?;
     let work = Work {
@@ -86,7 +90,7 @@ pub async fn for_session(state: &App, caller: &Principal, session_id: &str) -> A
 pub async fn latest_for_study(
     state: &App,
     caller: &Principal,
-    study_id: &str,
+    study_id: &StudyId,
 ) -> AppResult<Option<ReportRow>> {
     let tenant = report_tenant(caller)?;
     studies::get_visible(state, caller, study_id).await?;
@@ -94,7 +98,7 @@ pub async fn latest_for_study(
 }
 
 /// The newest study report (404 before the first one).
-pub async fn for_study(state: &App, caller: &Principal, study_id: &str) -> AppResult<ReportRow> {
+pub async fn for_study(state: &App, caller: &Principal, study_id: &StudyId) -> AppResult<ReportRow> {
     latest_for_study(state, caller, study_id).await?.ok_or_else(|| AppError::not_found("Report"))
 }
 
@@ -102,7 +106,7 @@ pub async fn for_study(state: &App, caller: &Principal, study_id: &str) -> AppRe
 pub async fn study_findings(
     state: &App,
     caller: &Principal,
-    study_id: &str,
+    study_id: &StudyId,
 ) -> AppResult<Vec<serde_json::Value>> {
     let Some(r) = latest_for_study(state, caller, study_id).await? else { return Ok(Vec::new()) };
     let mut data: serde_json::Value = serde_json::from_str(&r.data).map_err(AppError::internal)?;
@@ -116,7 +120,7 @@ pub async fn study_findings(
 pub fn study_meta(study: &Study) -> StudyMeta {
     let def = &study.definition;
     StudyMeta {
-        job_id: study.id.clone(),
+        job_id: study.id.to_string(),
         title: def.title.clone(),
         tasks: study
             .tasks
@@ -294,7 +298,7 @@ pub async fn cohort(state: &App, study: &Study) -> AppResult<(Vec<Session>, Vec<
 
 /// Worker side of Agent 4: the confirmed sessions, naming those whose analysis failed.
 pub async fn run_study_report(state: &App, item: &QueueItem) -> AppResult<Done> {
-    let study_id = item.subject_id.as_str();
+    let study_id = &StudyId::from(item.subject_id.as_str());
     let study = state
         .store
         .get_study(&StudyScope::All, study_id)

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::auth::secrets::{ct_eq, new_opaque_token, sha256_hex};
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{StudyId, new_id, prefix};
 use crate::domain::{Role, Tenant};
 use crate::error::{AppError, AppResult};
 use crate::services::sessions::{self, Access};
@@ -141,7 +141,7 @@ pub async fn filter_options(state: &App, study: &Study) -> AppResult<(Vec<String
 pub async fn segment(
     state: &App,
     caller: &Principal,
-    study_id: &str,
+    study_id: &StudyId,
     filter: &ReportFilter,
 ) -> AppResult<Segment> {
     business_only(caller)?;
@@ -271,7 +271,7 @@ pub fn report_csv(r: &StudyReport, table: CsvTable) -> String {
 pub async fn latest_report(
     state: &App,
     caller: &Principal,
-    study_id: &str,
+    study_id: &StudyId,
 ) -> AppResult<Option<(ReportRow, StudyReport)>> {
     let Some(row) = reports::latest_for_study(state, caller, study_id).await? else { return Ok(None) };
     let report = serde_json::from_str(&row.data).map_err(AppError::internal)?;
@@ -308,7 +308,7 @@ impl ShareOut {
         };
         Self {
             share_id: s.id.clone(),
-            job_id: s.study_id.clone(),
+            job_id: s.study_id.to_string(),
             created_at: crate::domain::format_ms(s.created_at),
             expires_at: crate::domain::format_ms(s.expires_at),
             revoked_at: s.revoked_at.map(crate::domain::format_ms),
@@ -320,7 +320,12 @@ impl ShareOut {
 }
 
 /// Creates a read-only link to the study's report, valid `days` (1..=90) days.
-pub async fn create_share(state: &App, caller: &Principal, study_id: &str, days: i64) -> AppResult<ShareOut> {
+pub async fn create_share(
+    state: &App,
+    caller: &Principal,
+    study_id: &StudyId,
+    days: i64,
+) -> AppResult<ShareOut> {
     business_only(caller)?;
     if !(1..=MAX_SHARE_DAYS).contains(&days) {
         return Err(AppError::Unprocessable(format!("expiresInDays: 1 to {MAX_SHARE_DAYS}")));
@@ -342,7 +347,7 @@ pub async fn create_share(state: &App, caller: &Principal, study_id: &str, days:
 }
 
 /// The study's share links, newest first.
-pub async fn list_shares(state: &App, caller: &Principal, study_id: &str) -> AppResult<Vec<ShareOut>> {
+pub async fn list_shares(state: &App, caller: &Principal, study_id: &StudyId) -> AppResult<Vec<ShareOut>> {
     let tenant = business_only(caller)?;
     studies::get_visible(state, caller, study_id).await?;
     let now = state.now();
@@ -350,7 +355,12 @@ pub async fn list_shares(state: &App, caller: &Principal, study_id: &str) -> App
 }
 
 /// Revokes a link at once (404 when the study has no such link).
-pub async fn revoke_share(state: &App, caller: &Principal, study_id: &str, share_id: &str) -> AppResult<()> {
+pub async fn revoke_share(
+    state: &App,
+    caller: &Principal,
+    study_id: &StudyId,
+    share_id: &str,
+) -> AppResult<()> {
     let tenant = business_only(caller)?;
     studies::get_visible(state, caller, study_id).await?;
     if state.store.revoke_share(&tenant, study_id, share_id, state.now()).await? {

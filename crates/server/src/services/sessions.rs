@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::{new_hex_token, sha256_hex};
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{StudyId, new_id, prefix};
 use crate::domain::stream::{check_window, parse_time};
 use crate::domain::study::{ConsentRecord, ConsentStreams};
 use crate::domain::{PipelineStatus, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent, format_ms};
@@ -159,7 +159,7 @@ pub const MIN_TESTERS_PER_CATEGORY: usize = 2;
 /// `MIN_TESTERS_PER_CATEGORY` of its testers share.
 pub async fn nameable_categories(
     state: &App,
-    study_id: &str,
+    study_id: &StudyId,
 ) -> AppResult<std::collections::BTreeSet<String>> {
     let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for categories in state.store.study_tester_categories(study_id).await? {
@@ -176,7 +176,7 @@ pub async fn redact_rare_categories(state: &App, p: &Principal, sessions: &mut [
     if p.role != Role::Business {
         return Ok(());
     }
-    let mut nameable: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+    let mut nameable: std::collections::BTreeMap<StudyId, std::collections::BTreeSet<String>> =
         Default::default();
     for s in sessions.iter_mut() {
         if !nameable.contains_key(&s.study_id) {
@@ -214,6 +214,7 @@ pub struct Created {
 /// admin may start a session for any tester.
 pub async fn create(state: &App, p: &Principal, body: SessionIn) -> AppResult<Created> {
     let SessionIn { job_id: study_id, tester_id, variant, consent } = body;
+    let study_id = StudyId::from(study_id);
     match p.role {
         Role::Tester if p.user_id == tester_id => {}
         Role::Tester => return Err(AppError::Forbidden("Testers can only start their own sessions".into())),
@@ -288,7 +289,7 @@ pub async fn create(state: &App, p: &Principal, body: SessionIn) -> AppResult<Cr
 /// Filters of a session list.
 #[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
-    pub study_id: Option<String>,
+    pub study_id: Option<StudyId>,
     pub status: Option<SessionStatus>,
 }
 
@@ -301,7 +302,7 @@ pub async fn list(
 ) -> AppResult<(Vec<Session>, u64)> {
     let tenant = p.tenant()?;
     let (mut rows, total) =
-        state.store.list_sessions(&tenant, filter.study_id.as_deref(), filter.status, page).await?;
+        state.store.list_sessions(&tenant, filter.study_id.as_ref(), filter.status, page).await?;
     redact_rare_categories(state, p, &mut rows).await?;
     Ok((rows, total))
 }
@@ -310,7 +311,7 @@ pub async fn list(
 pub async fn list_of_study(
     state: &App,
     p: &Principal,
-    study_id: &str,
+    study_id: &StudyId,
     page: Page,
 ) -> AppResult<(Vec<Session>, u64)> {
     if p.role == Role::Tester {

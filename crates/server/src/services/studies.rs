@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::domain::codes;
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{StudyId, new_id, prefix};
 pub use crate::domain::study::*;
 use crate::domain::{PipelineStatus, QueueKind, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent};
 use crate::error::{AppError, AppResult};
@@ -344,7 +344,7 @@ pub async fn scope_for(state: &App, p: &Principal) -> AppResult<StudyScope> {
 
 /// The seam for billing: launching needs a confirmed payment once billing is configured
 /// (`services::billing::launch_gate`); without billing every draft may launch.
-pub async fn payment_gate(state: &App, org: &str, study_id: &str) -> AppResult<()> {
+pub async fn payment_gate(state: &App, org: &str, study_id: &StudyId) -> AppResult<()> {
     if !billing::configured(state) {
         return Ok(());
     }
@@ -384,7 +384,7 @@ fn guarded(g: Guarded<Study>, action: &str) -> AppResult<Study> {
 }
 
 /// A study the caller may see (404 otherwise).
-pub async fn get_visible(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
+pub async fn get_visible(state: &App, p: &Principal, id: &StudyId) -> AppResult<Study> {
     let scope = scope_for(state, p).await?;
     state.store.get_study(&scope, id).await?.ok_or_else(|| AppError::not_found("Study"))
 }
@@ -395,7 +395,7 @@ pub async fn create(state: &App, p: &Principal, definition: StudyDefinition) -> 
     definition.validate()?;
     let now = state.now();
     let write = definition.to_write(now);
-    Ok(state.store.create_study(&new_id(prefix::JOB, now), &org, &p.user_id, write, now).await?)
+    Ok(state.store.create_study(&StudyId::new(now), &org, &p.user_id, write, now).await?)
 }
 
 /// Studies the caller may see, newest first.
@@ -419,7 +419,7 @@ pub struct ReportSummary {
 
 /// A study with its latest report summary (business and admins only; testers never see
 /// reports).
-pub async fn get(state: &App, p: &Principal, id: &str) -> AppResult<(Study, Option<ReportSummary>)> {
+pub async fn get(state: &App, p: &Principal, id: &StudyId) -> AppResult<(Study, Option<ReportSummary>)> {
     let (study, report) = get_with_report(state, p, id).await?;
     let summary = report.and_then(|r| {
         let data: serde_json::Value = serde_json::from_str(&r.data).ok()?;
@@ -447,7 +447,7 @@ pub struct Progress {
 pub async fn view(
     state: &App,
     p: &Principal,
-    id: &str,
+    id: &StudyId,
 ) -> AppResult<(Study, Option<ReportSummary>, Option<Progress>)> {
     let (study, report) = get(state, p, id).await?;
     if p.role == Role::Tester {
@@ -466,7 +466,11 @@ pub async fn view(
 }
 
 /// A study with its latest full report (None for testers, who never see reports).
-pub async fn get_with_report(state: &App, p: &Principal, id: &str) -> AppResult<(Study, Option<ReportRow>)> {
+pub async fn get_with_report(
+    state: &App,
+    p: &Principal,
+    id: &StudyId,
+) -> AppResult<(Study, Option<ReportRow>)> {
     let study = get_visible(state, p, id).await?;
     let report = match p.tenant()? {
         Tenant::Tester(_) => None,
@@ -476,7 +480,7 @@ pub async fn get_with_report(state: &App, p: &Principal, id: &str) -> AppResult<
 }
 
 /// Changes a draft (422 once launched); `tasks`, when given, replaces the list.
-pub async fn patch(state: &App, p: &Principal, id: &str, patch: StudyPatch) -> AppResult<Study> {
+pub async fn patch(state: &App, p: &Principal, id: &StudyId, patch: StudyPatch) -> AppResult<Study> {
     let org = managing_org(p)?;
     let scope = org.clone().map_or(StudyScope::All, StudyScope::Organization);
     let current = state.store.get_study(&scope, id).await?.ok_or_else(|| AppError::not_found("Study"))?;
@@ -505,7 +509,7 @@ pub async fn patch(state: &App, p: &Principal, id: &str, patch: StudyPatch) -> A
 }
 
 /// Launches a draft: it opens to matching testers (`study.launched`).
-pub async fn launch(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
+pub async fn launch(state: &App, p: &Principal, id: &StudyId) -> AppResult<Study> {
     let org = business_org(p)?;
     crate::services::recovery::require_verified(state, p, "launch a study").await?;
     payment_gate(state, &org, id).await?;
@@ -530,9 +534,9 @@ pub async fn launch(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
 /// Worker side of a launch on payment (api.md §11): the paid draft opens as
 /// `POST /api/jobs/:id/launch` would open it (same gate, `study.launched`, offers), and the
 /// business is told in-app. A study no longer a draft is left as it is.
-pub async fn launch_paid(state: &App, study_id: &str) -> AppResult<String> {
+pub async fn launch_paid(state: &App, study_id: &StudyId) -> AppResult<StudyId> {
     let Some(study) = state.store.get_study(&StudyScope::All, study_id).await? else {
-        return Ok(study_id.to_owned());
+        return Ok(study_id.clone());
     };
     if study.status != StudyStatus::Draft {
         return Ok(study.id);
@@ -566,7 +570,7 @@ pub async fn launch_paid(state: &App, study_id: &str) -> AppResult<String> {
 }
 
 /// Closes a study: no new sessions.
-pub async fn close(state: &App, p: &Principal, id: &str) -> AppResult<Study> {
+pub async fn close(state: &App, p: &Principal, id: &StudyId) -> AppResult<Study> {
     let org = managing_org(p)?;
     let study = get_visible(state, p, id).await?;
     let from = [StudyStatus::Open, StudyStatus::InProgress, StudyStatus::Completed];
@@ -584,7 +588,7 @@ const ONLY_TESTERS: &str = "Only testers may answer offers";
 
 /// Accepts an offer: needs a tester profile that matches the study and a free seat. Returns
 /// the tester's label number in the study.
-pub async fn accept(state: &App, p: &Principal, id: &str) -> AppResult<i64> {
+pub async fn accept(state: &App, p: &Principal, id: &StudyId) -> AppResult<i64> {
     p.require_tester(ONLY_TESTERS)?;
     governance::require_eligible(state, &p.user_id).await?;
     crate::services::recovery::require_verified(state, p, "accept a study").await?;
@@ -601,7 +605,7 @@ pub async fn accept(state: &App, p: &Principal, id: &str) -> AppResult<i64> {
 }
 
 /// Declines an offer (also gives back an accepted seat, until a session starts).
-pub async fn decline(state: &App, p: &Principal, id: &str) -> AppResult<()> {
+pub async fn decline(state: &App, p: &Principal, id: &StudyId) -> AppResult<()> {
     p.require_tester(ONLY_TESTERS)?;
     get_visible(state, p, id).await?;
     match state.store.decline_study(&p.user_id, id, state.now()).await? {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::{new_hex_token, sha256_hex};
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{StudyId, new_id, prefix};
 use crate::domain::study::CompensationType;
 use crate::domain::{Plan, QueueKind, Role, SeatStatus, SessionStatus, TelegramStatus, Tenant, UserStatus};
 use crate::error::{AppError, AppResult};
@@ -199,6 +199,7 @@ async fn on_button(state: &App, cb: &CallbackQuery) -> AppResult<()> {
     let chat = cb.from.id;
     let data = cb.data.as_deref().unwrap_or("");
     let (action, job_id) = data.split_once(':').unwrap_or((data, ""));
+    let job_id = &StudyId::from(job_id);
     let Some(p) = tester_of_chat(state, chat).await? else {
         return reply_in_chat(state, chat, None, NOT_LINKED.to_owned(), false, "").await;
     };
@@ -230,7 +231,7 @@ fn user_facing(e: AppError) -> AppResult<String> {
 /// Accepts the study exactly as `POST /api/jobs/:id/accept` does (a seat already taken is
 /// fine), starts the session as `POST /api/sessions` does, and returns the message with the
 /// test link and token.
-async fn accept_and_start(state: &App, p: &Principal, job_id: &str) -> AppResult<String> {
+async fn accept_and_start(state: &App, p: &Principal, job_id: &StudyId) -> AppResult<String> {
     let page = crate::store::Page { page: 1, limit: 1 };
     let mine = Tenant::Tester(p.user_id.clone());
     let (_, started) = state.store.list_sessions(&mine, Some(job_id), None, page).await?;
@@ -247,7 +248,7 @@ async fn accept_and_start(state: &App, p: &Principal, job_id: &str) -> AppResult
         studies::accept(state, p, job_id).await?;
     }
     let body = sessions::SessionIn {
-        job_id: job_id.to_owned(),
+        job_id: job_id.to_string(),
         tester_id: p.user_id.clone(),
         variant: None,
         consent: None,
@@ -370,7 +371,7 @@ pub async fn notify_job(
     state: &App,
     p: &Principal,
     tester_id: &str,
-    job_id: &str,
+    job_id: &StudyId,
     message: Option<&str>,
 ) -> AppResult<Notified> {
     let bot = bot(state)?;
@@ -438,7 +439,7 @@ pub struct Broadcast {
 
 /// Offers the study to every eligible linked tester not offered it yet (business for its own
 /// study, or admin). The sends are queued and paced; the counts say where they stand.
-pub async fn send_job(state: &App, p: &Principal, job_id: &str) -> AppResult<Broadcast> {
+pub async fn send_job(state: &App, p: &Principal, job_id: &StudyId) -> AppResult<Broadcast> {
     bot(state)?;
     let scope = match p.tenant()? {
         Tenant::All => StudyScope::All,
@@ -450,7 +451,7 @@ pub async fn send_job(state: &App, p: &Principal, job_id: &str) -> AppResult<Bro
         return Err(AppError::invalid(format!("The study is {}; offers need an open study", study.status)));
     }
     let queued = fan_out(state, &study).await?;
-    let mut out = Broadcast { job_id: study.id.clone(), queued, ..Broadcast::default() };
+    let mut out = Broadcast { job_id: study.id.to_string(), queued, ..Broadcast::default() };
     for (status, n) in state.store.offer_counts(&study.id).await? {
         match status {
             TelegramStatus::Queued => out.pending = n,
@@ -500,7 +501,9 @@ pub async fn run_broadcast(state: &App, item: &QueueItem) -> AppResult<String> {
     if state.telegram.is_none() {
         return Ok("telegram not configured".into());
     }
-    let Some(study) = state.store.get_study(&StudyScope::All, &item.subject_id).await? else {
+    let Some(study) =
+        state.store.get_study(&StudyScope::All, &StudyId::from(item.subject_id.as_str())).await?
+    else {
         return Ok("study gone".into());
     };
     if !studies::TAKING_SESSIONS.contains(&study.status) {

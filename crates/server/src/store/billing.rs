@@ -4,13 +4,15 @@
 
 use async_trait::async_trait;
 
+use crate::domain::ids::StudyId;
+
 use super::{Guarded, Page, StoreResult};
 use crate::domain::{PaymentStatus, PayoutLineStatus, Tenant};
 
 /// A study's payment: the Checkout Session opened for it and whether Stripe confirmed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StudyPayment {
-    pub study_id: String,
+    pub study_id: StudyId,
     pub organization_id: String,
     pub status: PaymentStatus,
     /// ISO 4217, upper case.
@@ -70,7 +72,7 @@ pub struct StripeEventRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayoutRow {
     pub id: String,
-    pub study_id: String,
+    pub study_id: StudyId,
     pub organization_id: String,
     pub currency: String,
     pub created_at: i64,
@@ -93,7 +95,7 @@ pub struct NewPayoutLine {
 pub struct PayoutLine {
     pub id: String,
     pub payout_id: String,
-    pub study_id: String,
+    pub study_id: StudyId,
     pub organization_id: String,
     pub session_id: String,
     pub tester_id: String,
@@ -147,7 +149,7 @@ pub struct BankPayout {
 #[async_trait]
 pub trait BillingStore: Send + Sync + 'static {
     /// The study's payment (tenant-scoped; a tester sees none).
-    async fn get_payment(&self, tenant: &Tenant, study_id: &str) -> StoreResult<Option<StudyPayment>>;
+    async fn get_payment(&self, tenant: &Tenant, study_id: &StudyId) -> StoreResult<Option<StudyPayment>>;
     /// Writes the payment row of a new Checkout Session: inserts it, or replaces the existing
     /// row if its status is in `replace_in`; `WrongState` otherwise.
     async fn put_payment(
@@ -158,7 +160,7 @@ pub trait BillingStore: Send + Sync + 'static {
     /// Moves the payment from one of `from` to `to`, stamping `paid_at` when given.
     async fn set_payment_status(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         from: &[PaymentStatus],
         to: PaymentStatus,
         paid_at: Option<i64>,
@@ -219,14 +221,14 @@ pub trait BillingStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<bool>;
     /// Every line of the study, oldest first.
-    async fn payout_lines(&self, study_id: &str) -> StoreResult<Vec<PayoutLine>>;
-    async fn get_payout(&self, study_id: &str) -> StoreResult<Option<PayoutRow>>;
+    async fn payout_lines(&self, study_id: &StudyId) -> StoreResult<Vec<PayoutLine>>;
+    async fn get_payout(&self, study_id: &StudyId) -> StoreResult<Option<PayoutRow>>;
     /// Lines the tenant may see (tester: their own; organization: its studies'), newest first,
     /// optionally of one study.
     async fn list_payout_lines(
         &self,
         tenant: &Tenant,
-        study_id: Option<&str>,
+        study_id: Option<&StudyId>,
         page: Page,
     ) -> StoreResult<(Vec<PayoutLine>, u64)>;
     /// Studies with a line of `tester_id` in one of `statuses`.
@@ -234,11 +236,11 @@ pub trait BillingStore: Send + Sync + 'static {
         &self,
         tester_id: &str,
         statuses: &[PayoutLineStatus],
-    ) -> StoreResult<Vec<String>>;
+    ) -> StoreResult<Vec<StudyId>>;
     /// `(session id, tester id)` of the study's sessions in `status`, oldest first.
     async fn payable_sessions(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         status: crate::domain::SessionStatus,
     ) -> StoreResult<Vec<(String, String)>>;
     /// Studies in `study_status` whose payment is `payment_status` and that have a session in
@@ -249,7 +251,7 @@ pub trait BillingStore: Send + Sync + 'static {
         payment_status: PaymentStatus,
         session_status: crate::domain::SessionStatus,
         settled: &[PayoutLineStatus],
-    ) -> StoreResult<Vec<String>>;
+    ) -> StoreResult<Vec<StudyId>>;
 
     /// Records a bank payout unless a newer event about it was recorded.
     async fn record_bank_payout(&self, payout: &BankPayout) -> StoreResult<()>;

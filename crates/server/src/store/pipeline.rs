@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use crate::domain::ids::StudyId;
+
 use super::{Guarded, NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::{
     Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus, Tenant,
@@ -100,7 +102,7 @@ pub struct FollowUps {
 /// Checked inside the step's transaction, the study row locked.
 #[derive(Debug, Clone)]
 pub struct StudySettles {
-    pub study_id: String,
+    pub study_id: StudyId,
     pub from: StudyStatus,
     pub to: StudyStatus,
     pub confirmed: SessionStatus,
@@ -154,7 +156,7 @@ pub struct NewReport {
     pub id: String,
     pub kind: ReportKind,
     pub subject_id: String,
-    pub study_id: String,
+    pub study_id: StudyId,
     pub organization_id: String,
     pub data: String,
     pub now: i64,
@@ -170,7 +172,7 @@ pub struct ReportRow {
     pub id: String,
     pub kind: ReportKind,
     pub subject_id: String,
-    pub study_id: String,
+    pub study_id: StudyId,
     pub data: String,
     pub created_at: i64,
 }
@@ -212,7 +214,7 @@ pub trait PipelineStore: Send + Sync + 'static {
     async fn save_session_analysis(
         &self,
         session_id: &str,
-        study_id: &str,
+        study_id: &StudyId,
         findings: &[(String, String)],
         analysis_json: &str,
         saved: AnalysisSaved<'_>,
@@ -240,12 +242,12 @@ pub trait PipelineStore: Send + Sync + 'static {
     /// Attaches a real-time snapshot (Agent 1) to the session.
     async fn save_realtime(&self, session_id: &str, snapshot_json: &str, now: i64) -> StoreResult<()>;
     /// Ids of the study's sessions in `status`, oldest first.
-    async fn sessions_in(&self, study_id: &str, status: SessionStatus) -> StoreResult<Vec<String>>;
+    async fn sessions_in(&self, study_id: &StudyId, status: SessionStatus) -> StoreResult<Vec<String>>;
     /// Ids of the study's sessions whose pipeline is `pipeline` and whose status is not
     /// `except`, oldest first.
     async fn sessions_with_pipeline(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         pipeline: PipelineStatus,
         except: SessionStatus,
     ) -> StoreResult<Vec<String>>;
@@ -257,8 +259,10 @@ pub trait PipelineStore: Send + Sync + 'static {
         pipeline: PipelineStatus,
         before: i64,
         limit: i64,
-    ) -> StoreResult<Vec<(String, String, String, String, i64)>>;
+    ) -> StoreResult<Vec<(String, StudyId, String, String, i64)>>;
     /// How many of the study's sessions are in each `(status, pipeline)` pair.
-    async fn pipeline_counts(&self, study_id: &str)
-    -> StoreResult<Vec<(SessionStatus, PipelineStatus, i64)>>;
+    async fn pipeline_counts(
+        &self,
+        study_id: &StudyId,
+    ) -> StoreResult<Vec<(SessionStatus, PipelineStatus, i64)>>;
 }

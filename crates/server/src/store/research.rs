@@ -3,13 +3,15 @@
 
 use async_trait::async_trait;
 
+use crate::domain::ids::StudyId;
+
 use super::{StoreResult, Tenant};
 
 /// A read-only link to a study's report. Only the SHA-256 of its token is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShareRow {
     pub id: String,
-    pub study_id: String,
+    pub study_id: StudyId,
     pub organization_id: String,
     pub token_hash: String,
     pub created_at: i64,
@@ -30,12 +32,12 @@ pub trait ResearchStore {
     /// Stores a new share link.
     async fn create_share(&self, share: &ShareRow) -> StoreResult<()>;
     /// The study's share links in the tenant, newest first (revoked and expired ones too).
-    async fn list_shares(&self, tenant: &Tenant, study_id: &str) -> StoreResult<Vec<ShareRow>>;
+    async fn list_shares(&self, tenant: &Tenant, study_id: &StudyId) -> StoreResult<Vec<ShareRow>>;
     /// Revokes a link of the study; false when there is no such link in the tenant.
     async fn revoke_share(
         &self,
         tenant: &Tenant,
-        study_id: &str,
+        study_id: &StudyId,
         share_id: &str,
         now: i64,
     ) -> StoreResult<bool>;

@@ -4,6 +4,8 @@
 
 use async_trait::async_trait;
 
+use crate::domain::ids::StudyId;
+
 use super::{NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::study::ConsentRecord;
 use crate::domain::{CronJob, SeatStatus, SessionStatus, StudyStatus};
@@ -12,7 +14,7 @@ use crate::domain::{CronJob, SeatStatus, SessionStatus, StudyStatus};
 #[derive(Debug, Clone)]
 pub struct RunningSession {
     pub id: String,
-    pub study_id: String,
+    pub study_id: StudyId,
     pub tester_id: String,
     pub status: SessionStatus,
     pub started_at: i64,
@@ -24,7 +26,7 @@ pub struct RunningSession {
 /// A tester who accepted a study and has not started it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingStart {
-    pub study_id: String,
+    pub study_id: StudyId,
     pub organization_id: String,
     pub tester_id: String,
     pub accepted_at: i64,
@@ -33,7 +35,7 @@ pub struct PendingStart {
 /// A study open too long, not flagged yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StalledStudy {
-    pub study_id: String,
+    pub study_id: StudyId,
     pub organization_id: String,
     pub launched_at: i64,
 }
@@ -67,7 +69,7 @@ pub trait SchedulerStore: Send + Sync + 'static {
     /// transaction; false when it was reminded before.
     async fn mark_reminded(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         tester_id: &str,
         notification: NewNotification,
         telegram: Option<TelegramCopy>,

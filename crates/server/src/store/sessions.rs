@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use crate::domain::ids::StudyId;
+
 use super::{Guarded, OutboundEvent, Page, StoreResult};
 use crate::domain::study::{ConsentRecord, Profile};
 use crate::domain::{PipelineStatus, SessionStatus, Tenant};
@@ -10,7 +12,7 @@ use crate::domain::{PipelineStatus, SessionStatus, Tenant};
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id: String,
-    pub study_id: String,
+    pub study_id: StudyId,
     pub organization_id: String,
     pub tester_id: String,
     pub label_no: Option<i64>,
@@ -47,7 +49,7 @@ pub struct Session {
 #[derive(Debug, Clone)]
 pub struct NewSession {
     pub id: String,
-    pub study_id: String,
+    pub study_id: StudyId,
     pub tester_id: String,
     pub token_hash: String,
     pub token_expires_at: i64,
@@ -240,7 +242,7 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn list_sessions(
         &self,
         tenant: &Tenant,
-        study_id: Option<&str>,
+        study_id: Option<&StudyId>,
         status: Option<SessionStatus>,
         page: Page,
     ) -> StoreResult<(Vec<Session>, u64)>;
@@ -331,5 +333,5 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> StoreResult<Guarded<()>>;
     async fn list_attempts(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Vec<TaskAttemptRow>>;
     /// The ND categories of each tester with a session in the study (one entry per tester).
-    async fn study_tester_categories(&self, study_id: &str) -> StoreResult<Vec<Vec<String>>>;
+    async fn study_tester_categories(&self, study_id: &StudyId) -> StoreResult<Vec<Vec<String>>>;
 }

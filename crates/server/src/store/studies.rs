@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::{Page, StoreResult};
+use crate::domain::ids::StudyId;
 use crate::domain::study::{Profile, StudyDefinition};
 use crate::domain::{PaymentStatus, SessionStatus, StudyStatus};
 
@@ -41,7 +42,7 @@ pub struct StudyTask {
 /// A study row with its tasks and counts.
 #[derive(Debug, Clone)]
 pub struct Study {
-    pub id: String,
+    pub id: StudyId,
     pub organization_id: String,
     pub created_by: String,
     pub status: StudyStatus,
@@ -142,13 +143,13 @@ pub struct TesterProfile {
 pub trait StudyStore: Send + Sync + 'static {
     async fn create_study(
         &self,
-        id: &str,
+        id: &StudyId,
         org_id: &str,
         created_by: &str,
         w: StudyWrite,
         now: i64,
     ) -> StoreResult<Study>;
-    async fn get_study(&self, scope: &StudyScope, id: &str) -> StoreResult<Option<Study>>;
+    async fn get_study(&self, scope: &StudyScope, id: &StudyId) -> StoreResult<Option<Study>>;
     async fn list_studies(
         &self,
         scope: &StudyScope,
@@ -160,7 +161,7 @@ pub trait StudyStore: Send + Sync + 'static {
     async fn update_draft(
         &self,
         org_id: Option<&str>,
-        id: &str,
+        id: &StudyId,
         from: &[StudyStatus],
         w: StudyWrite,
         now: i64,
@@ -170,7 +171,7 @@ pub trait StudyStore: Send + Sync + 'static {
     async fn set_study_status(
         &self,
         org_id: Option<&str>,
-        id: &str,
+        id: &StudyId,
         from: &[StudyStatus],
         to: StudyStatus,
         then: crate::store::FollowUps,
@@ -180,17 +181,17 @@ pub trait StudyStore: Send + Sync + 'static {
     async fn accept_study(
         &self,
         tester_id: &str,
-        id: &str,
+        id: &StudyId,
         open_in: &[StudyStatus],
         now: i64,
     ) -> StoreResult<AcceptOutcome>;
     /// Declines an offer (frees the seat of an accepted one without a session).
-    async fn decline_study(&self, tester_id: &str, id: &str, now: i64) -> StoreResult<Guarded<()>>;
+    async fn decline_study(&self, tester_id: &str, id: &StudyId, now: i64) -> StoreResult<Guarded<()>>;
     /// The tester's answer to a study: `accepted` or `declined`, with the label number.
     async fn offer_status(
         &self,
         tester_id: &str,
-        study_id: &str,
+        study_id: &StudyId,
     ) -> StoreResult<Option<(String, Option<i64>)>>;
 
     async fn get_profile(&self, user_id: &str) -> StoreResult<Option<TesterProfile>>;

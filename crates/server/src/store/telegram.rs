@@ -3,6 +3,8 @@
 
 use async_trait::async_trait;
 
+use crate::domain::ids::StudyId;
+
 use super::{StoreResult, StudyScope};
 use crate::domain::{QueueKind, TelegramStatus};
 use crate::store::TesterProfile;
@@ -40,7 +42,7 @@ pub struct NewOffer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offer {
     pub id: String,
-    pub study_id: String,
+    pub study_id: StudyId,
     pub tester_id: String,
     pub status: TelegramStatus,
     pub chat_id: Option<i64>,
@@ -119,17 +121,17 @@ pub trait TelegramStore: Send + Sync + 'static {
     /// answered the study nor been offered it.
     async fn offer_candidates(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         role: &str,
         user_status: &str,
     ) -> StoreResult<Vec<OfferCandidate>>;
     /// True when the study is visible in `scope` (the tester-matching rule, without loading it).
-    async fn study_visible(&self, scope: &StudyScope, study_id: &str) -> StoreResult<bool>;
+    async fn study_visible(&self, scope: &StudyScope, study_id: &StudyId) -> StoreResult<bool>;
     /// Records the offers (a pair already offered is skipped) and queues one send each,
     /// paced as `plan` says, in one transaction. Returns how many were new.
     async fn create_offers(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         organization_id: &str,
         offers: &[NewOffer],
         plan: &SendPlan,
@@ -138,7 +140,7 @@ pub trait TelegramStore: Send + Sync + 'static {
     /// Records an offer sent directly (job-notify), creating or completing the pair's row.
     async fn record_sent_offer(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         offer: &NewOffer,
         message_id: i64,
         now: i64,
@@ -154,7 +156,7 @@ pub trait TelegramStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<()>;
     /// How many of the study's offers are in each state.
-    async fn offer_counts(&self, study_id: &str) -> StoreResult<Vec<(TelegramStatus, u64)>>;
+    async fn offer_counts(&self, study_id: &StudyId) -> StoreResult<Vec<(TelegramStatus, u64)>>;
 
     /// Stores a message and queues its send, in one transaction.
     async fn queue_message(&self, copy: TelegramCopy, now: i64) -> StoreResult<()>;

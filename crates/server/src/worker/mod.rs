@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::domain::QueueKind;
+use crate::domain::ids::StudyId;
 use crate::error::AppResult;
 use crate::services::queue::{Done, Outcome, backoff_ms};
 use crate::services::{billing, flow, governance, pipeline, reports, scheduler, studies, telegram, webhooks};
@@ -36,12 +37,14 @@ pub async fn dispatch(state: &App, item: &QueueItem) -> AppResult<Outcome> {
         QueueKind::TelegramMessage => return telegram::deliver_message(state, item).await,
         QueueKind::ScheduledJob => scheduler::run_item(state, item).await.map(Done::referring_to),
         QueueKind::StripeEvent => billing::run_stripe_event(state, item).await.map(Done::referring_to),
-        QueueKind::StudyPayout => {
-            billing::run_study_payout(state, &item.subject_id).await.map(Done::referring_to)
-        }
+        QueueKind::StudyPayout => billing::run_study_payout(state, &StudyId::from(item.subject_id.as_str()))
+            .await
+            .map(Done::referring_to),
         QueueKind::PayoutRetry => billing::run_payout_retry(state, item).await.map(Done::referring_to),
         QueueKind::SendMail => crate::services::mail::run(state, item).await,
-        QueueKind::LaunchStudy => studies::launch_paid(state, &item.subject_id).await.map(Done::referring_to),
+        QueueKind::LaunchStudy => studies::launch_paid(state, &StudyId::from(item.subject_id.as_str()))
+            .await
+            .map(Done::referring_to),
     };
     done.map(Outcome::Done)
 }

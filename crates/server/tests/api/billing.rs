@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use openscouter_server::clock::Clock;
 use openscouter_server::domain::PayoutLineStatus;
+use openscouter_server::domain::ids::StudyId;
 use openscouter_server::integrations::stripe::signature_header;
 use serde_json::{Value, json};
 
@@ -332,7 +333,7 @@ async fn completed_study(app: &TestApp, biz: &Account, enabled: &[bool]) -> (Str
 }
 
 pub(crate) async fn ledger(app: &TestApp, job: &str) -> Vec<openscouter_server::store::PayoutLine> {
-    app.state.store.payout_lines(job).await.unwrap()
+    app.state.store.payout_lines(&StudyId::from(job)).await.unwrap()
 }
 
 /// Exactly one paid line per session, and one Stripe transfer per session, of the right amount.
@@ -697,7 +698,9 @@ async fn completion_pays_each_session_exactly_once_under_a_double_trigger(b: Bac
     for r in [&a, &b2] {
         assert_eq!(r.ok()["lineItems"].as_array().unwrap().len(), 3, "{}", r.text);
     }
-    openscouter_server::services::billing::run_study_payout(&app.state, &job).await.unwrap();
+    openscouter_server::services::billing::run_study_payout(&app.state, &StudyId::from(job.as_str()))
+        .await
+        .unwrap();
     assert_eq!(fake.transfers().len(), 2, "no session paid twice");
 
     // The third tester finishes onboarding: their waiting line is paid.
@@ -858,8 +861,13 @@ async fn ledger_sums_on_a_100_session_study(b: Backend) {
     let lines = ledger(&app, &job).await;
     assert_eq!(lines.len(), 100);
     assert_paid_once(&fake, &lines, &sessions, 2040);
-    let payment =
-        app.state.store.get_payment(&openscouter_server::domain::Tenant::All, &job).await.unwrap().unwrap();
+    let payment = app
+        .state
+        .store
+        .get_payment(&openscouter_server::domain::Tenant::All, &StudyId::from(job.as_str()))
+        .await
+        .unwrap()
+        .unwrap();
     let paid: i64 = lines.iter().map(|l| l.amount).sum();
     let fees: i64 = lines.iter().map(|l| l.fee_amount).sum();
     let gross: i64 = lines.iter().map(|l| l.gross_amount).sum();

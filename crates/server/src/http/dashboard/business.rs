@@ -12,6 +12,7 @@ use openscouter_analysis::{Finding, Severity, StudyReport};
 use super::layout::{self, Viewer, pct, when, words};
 use super::web::{CsrfForm, Form, check_csrf, see_other};
 use super::{charts, svg};
+use crate::domain::ids::StudyId;
 use crate::error::{AppError, AppResult};
 use crate::http::extract::{BusinessOrAdmin, Pagination};
 use crate::http::state::AppState;
@@ -194,7 +195,7 @@ pub fn by_severity<T>(items: &mut [T], finding: impl Fn(&T) -> &Finding) {
 pub async fn study(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     uri: Uri,
 ) -> AppResult<Response> {
     let study = studies::get_visible(&state, &caller, &id).await?;
@@ -668,7 +669,7 @@ fn exclusion_cell(s: &Session, label: &str, viewer: &Viewer, reported: bool) -> 
 pub async fn request_report(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     Form(f): Form<CsrfForm>,
 ) -> AppResult<Response> {
     check_csrf(&state, &caller, &f.csrf)?;
@@ -706,7 +707,7 @@ pub async fn exclusion(
 pub async fn report_csv(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     uri: Uri,
 ) -> AppResult<Response> {
     crate::http::routes::research::csv_response(&state, &caller, &id, &uri).await
@@ -722,7 +723,7 @@ pub struct ShareForm {
 pub async fn create_share(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     Form(f): Form<ShareForm>,
 ) -> AppResult<Response> {
     check_csrf(&state, &caller, &f.csrf)?;
@@ -751,7 +752,7 @@ pub async fn create_share(
 pub async fn revoke_share(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
-    Path((id, share_id)): Path<(String, String)>,
+    Path((id, share_id)): Path<(StudyId, String)>,
     Form(f): Form<CsrfForm>,
 ) -> AppResult<Response> {
     check_csrf(&state, &caller, &f.csrf)?;

@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::domain::ids::StudyId;
 use crate::error::AppResult;
 use crate::http::extract::BusinessOrAdmin;
 use crate::http::state::AppState;
@@ -59,7 +60,7 @@ struct Progress {
 pub async fn progress(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
 ) -> AppResult<Response> {
     let study = studies::get_visible(&state, &caller, &id).await?;
     let body = Progress {

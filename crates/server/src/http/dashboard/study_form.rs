@@ -16,6 +16,7 @@ use super::layout::{self, Viewer};
 use super::web::{CsrfForm, Form, check_csrf, see_other};
 use crate::domain::StudyStatus;
 use crate::domain::codes::ND_CATEGORIES;
+use crate::domain::ids::StudyId;
 use crate::domain::study::StudyDefinition;
 use crate::error::{AppError, AppResult};
 use crate::http::extract::BusinessOrAdmin;
@@ -447,7 +448,7 @@ pub async fn create(
 pub async fn edit_page(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
 ) -> AppResult<Response> {
     let study = studies::get_visible(&state, &caller, &id).await?;
     if study.status != StudyStatus::Draft {
@@ -469,7 +470,7 @@ pub async fn edit_page(
 pub async fn edit(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or_default();
@@ -514,7 +515,7 @@ pub async fn edit(
 pub async fn launch(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     Form(f): Form<CsrfForm>,
 ) -> AppResult<Response> {
     check_csrf(&state, &caller, &f.csrf)?;
@@ -546,7 +547,7 @@ pub async fn launch(
 pub async fn close(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     Form(f): Form<CsrfForm>,
 ) -> AppResult<Response> {
     check_csrf(&state, &caller, &f.csrf)?;

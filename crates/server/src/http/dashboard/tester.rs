@@ -11,6 +11,7 @@ use maud::html;
 
 use super::layout::{self, Viewer, when};
 use super::web::{CsrfForm, Form, check_csrf, see_other, shown_refusal};
+use crate::domain::ids::StudyId;
 use crate::domain::{Role, SessionStatus, StudyStatus};
 use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
@@ -45,7 +46,7 @@ pub async fn home(
 pub async fn accept(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     Form(f): Form<CsrfForm>,
 ) -> AppResult<Response> {
     check_csrf(&state, &caller, &f.csrf)?;
@@ -62,7 +63,7 @@ pub async fn accept(
 pub async fn decline(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     Form(f): Form<CsrfForm>,
 ) -> AppResult<Response> {
     check_csrf(&state, &caller, &f.csrf)?;

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::domain::ids::StudyId;
 use crate::domain::{PaymentStatus, PayoutLineStatus, PayoutProgress, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
@@ -80,7 +81,7 @@ pub struct CheckoutOut {
 
 fn checkout_out(p: StudyPayment) -> CheckoutOut {
     CheckoutOut {
-        job_id: p.study_id,
+        job_id: p.study_id.into(),
         checkout_session_id: p.checkout_session_id,
         url: p.checkout_url,
         status: p.status,
@@ -109,7 +110,7 @@ async fn checkout(
     let p = billing::checkout(
         &state,
         &caller,
-        &b.job_id,
+        &StudyId::from(b.job_id.as_str()),
         b.success_url.as_deref(),
         b.cancel_url.as_deref(),
         launch,
@@ -205,7 +206,7 @@ fn line_out(l: PayoutLine, reveal_tester: bool) -> PayoutLineOut {
     PayoutLineOut {
         line_item_id: l.id,
         payout_id: l.payout_id,
-        job_id: l.study_id,
+        job_id: l.study_id.into(),
         session_id: l.session_id,
         tester_id: reveal_tester.then_some(l.tester_id),
         tester_label: l.label_no.map(|n| format!("Tester {n}")),
@@ -247,7 +248,7 @@ fn payout_out(s: PayoutSummary) -> PayoutOut {
     };
     PayoutOut {
         payout_id: s.payout.id,
-        job_id: s.payout.study_id,
+        job_id: s.payout.study_id.into(),
         currency: s.payout.currency,
         status,
         amount_paid: paid.iter().map(|l| l.amount).sum(),
@@ -268,7 +269,7 @@ async fn payout(
     caller: Admin,
     ApiJson(b): ApiJson<PayoutIn>,
 ) -> AppResult<Envelope<PayoutOut>> {
-    Ok(ok(payout_out(billing::payout_now(&state, &caller, &b.job_id).await?)))
+    Ok(ok(payout_out(billing::payout_now(&state, &caller, &StudyId::from(b.job_id.as_str())).await?)))
 }
 
 /// Filter of the payout list.
@@ -290,7 +291,7 @@ async fn list_payouts(
     page: Pagination,
     ApiQuery(q): ApiQuery<PayoutsQuery>,
 ) -> AppResult<Envelope<Vec<PayoutLineOut>>> {
-    let list = billing::list_payouts(&state, &caller, q.job_id.as_deref(), page.0).await?;
+    let list = billing::list_payouts(&state, &caller, q.job_id.map(StudyId::from).as_ref(), page.0).await?;
     let reveal = list.reveal_testers;
     Ok(Envelope::page(list.lines.into_iter().map(|l| line_out(l, reveal)).collect(), page.meta(list.total)))
 }

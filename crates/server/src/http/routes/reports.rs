@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::QueueStatus;
+use crate::domain::ids::StudyId;
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{ApiJson, Authed};
@@ -112,13 +113,13 @@ async fn session_report(
 async fn create_study_report(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
 ) -> AppResult<Envelope<ReportQueuedOut>> {
     let job = reports::request_study_report(&state, &caller, &id).await?;
     Ok(ok(ReportQueuedOut {
         analysis_job_id: job.id,
         session_id: None,
-        job_id: Some(id),
+        job_id: Some(id.into()),
         status: job.status,
         estimated_completion_seconds: 10,
     }))
@@ -131,7 +132,7 @@ async fn create_study_report(
 async fn study_report(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
 ) -> AppResult<Envelope<ReportOut>> {
     Ok(ok(report_body(reports::for_study(&state, &caller, &id).await?)?))
 }
@@ -144,7 +145,7 @@ async fn study_report(
 async fn study_findings(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
 ) -> AppResult<Envelope<Vec<StudyFindingOut>>> {
     let findings =
         reports::study_findings(&state, &caller, &id).await?.into_iter().map(StudyFindingOut).collect();

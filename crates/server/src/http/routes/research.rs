@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::format_ms;
+use crate::domain::ids::StudyId;
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{ApiJson, Authed};
@@ -113,7 +114,7 @@ pub struct SegmentOut {
 async fn report_segment(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     uri: Uri,
 ) -> AppResult<Envelope<SegmentOut>> {
     let filter: ReportFilter = parse_query(&uri)?;
@@ -137,7 +138,7 @@ struct CsvQuery {
 pub async fn csv_response(
     state: &AppState,
     caller: &crate::auth::principal::Principal,
-    id: &str,
+    id: &StudyId,
     uri: &Uri,
 ) -> AppResult<Response> {
     let q: CsvQuery = parse_query(uri)?;
@@ -166,7 +167,7 @@ pub async fn csv_response(
 async fn report_csv(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     uri: Uri,
 ) -> AppResult<Response> {
     csv_response(&state, &caller, &id, &uri).await
@@ -190,7 +191,7 @@ pub struct ShareIn {
 async fn create_share(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     ApiJson(b): ApiJson<ShareIn>,
 ) -> AppResult<Envelope<ShareOut>> {
     Ok(ok(research::create_share(&state, &caller, &id, b.expires_in_days.unwrap_or(14)).await?))
@@ -203,7 +204,7 @@ async fn create_share(
 async fn list_shares(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
 ) -> AppResult<Envelope<Vec<ShareOut>>> {
     Ok(ok(research::list_shares(&state, &caller, &id).await?))
 }
@@ -215,7 +216,7 @@ async fn list_shares(
 async fn revoke_share(
     State(state): State<AppState>,
     caller: Authed,
-    Path((id, share_id)): Path<(String, String)>,
+    Path((id, share_id)): Path<(StudyId, String)>,
 ) -> AppResult<Envelope<()>> {
     research::revoke_share(&state, &caller, &id, &share_id).await?;
     Ok(Envelope { success: true, data: None, error: None, metadata: None })

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::domain::ids::StudyId;
 use crate::domain::stream::parse_time;
 use crate::domain::study::ConsentRecord;
 use crate::domain::{PipelineStatus, Role, SessionStatus, format_ms};
@@ -87,7 +88,7 @@ pub fn session_out(s: Session, viewer: Role, viewer_id: &str, now: i64) -> Sessi
         nd_categories: nd_categories(&s),
         consent: s.consent.clone(),
         session_id: s.id,
-        job_id: s.study_id,
+        job_id: s.study_id.into(),
         variant: s.variant,
         status: s.status,
         pipeline_status: s.pipeline_status,
@@ -145,7 +146,7 @@ impl SessionsQuery {
             })?),
             None => None,
         };
-        Ok(SessionFilter { study_id: self.job_id, status })
+        Ok(SessionFilter { study_id: self.job_id.map(StudyId::from), status })
     }
 }
 
@@ -243,7 +244,7 @@ fn briefing_out(b: sessions::Briefing) -> BriefingOut {
     let settings = &def.settings;
     BriefingOut {
         job: BriefingJobOut {
-            job_id: b.study.id.clone(),
+            job_id: b.study.id.to_string(),
             title: def.title.clone(),
             description: def.description.clone(),
             prototype_type: def.prototype_type,

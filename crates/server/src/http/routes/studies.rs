@@ -8,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::sessions::{SessionOut, session_out};
+use crate::domain::ids::StudyId;
 use crate::domain::{StudyStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
@@ -95,7 +96,7 @@ fn study_out(s: Study) -> StudyOut {
                 order: t.order,
             })
             .collect(),
-        job_id: s.id,
+        job_id: s.id.into(),
         organization_id: s.organization_id,
         status: s.status,
         sessions_total: s.sessions_total,
@@ -168,7 +169,7 @@ async fn list_studies(
 async fn get_study(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
 ) -> AppResult<Envelope<StudyOut>> {
     let (study, report, progress) = studies::view(&state, &caller, &id).await?;
     let mut out = study_out(study);
@@ -187,7 +188,7 @@ async fn get_study(
 async fn patch_study(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     ApiJson(patch): ApiJson<StudyPatch>,
 ) -> AppResult<Envelope<StudyOut>> {
     Ok(ok(study_out(studies::patch(&state, &caller, &id, patch).await?)))
@@ -200,7 +201,7 @@ async fn patch_study(
 async fn launch_study(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
 ) -> AppResult<Envelope<StudyOut>> {
     Ok(ok(study_out(studies::launch(&state, &caller, &id).await?)))
 }
@@ -212,7 +213,7 @@ async fn launch_study(
 async fn close_study(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
 ) -> AppResult<Envelope<StudyOut>> {
     Ok(ok(study_out(studies::close(&state, &caller, &id).await?)))
 }
@@ -234,11 +235,11 @@ pub struct OfferOut {
 async fn accept_offer(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
 ) -> AppResult<Envelope<OfferOut>> {
     let label_no = studies::accept(&state, &caller, &id).await?;
     Ok(ok(OfferOut {
-        job_id: id,
+        job_id: id.into(),
         status: crate::domain::SeatStatus::Accepted,
         tester_label: Some(format!("Tester {label_no}")),
     }))
@@ -251,10 +252,10 @@ async fn accept_offer(
 async fn decline_offer(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
 ) -> AppResult<Envelope<OfferOut>> {
     studies::decline(&state, &caller, &id).await?;
-    Ok(ok(OfferOut { job_id: id, status: crate::domain::SeatStatus::Declined, tester_label: None }))
+    Ok(ok(OfferOut { job_id: id.into(), status: crate::domain::SeatStatus::Declined, tester_label: None }))
 }
 
 /// The study's sessions, testers shown only by label and ND categories.
@@ -264,7 +265,7 @@ async fn decline_offer(
 async fn study_sessions(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<StudyId>,
     page: Pagination,
 ) -> AppResult<Envelope<Vec<SessionOut>>> {
     let (rows, total) = sessions::list_of_study(&state, &caller, &id, page.0).await?;

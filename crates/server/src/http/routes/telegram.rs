@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::format_ms;
+use crate::domain::ids::StudyId;
 use crate::error::AppResult;
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{ApiJson, Authed, TelegramWebhookAuth, UserJwt};
@@ -110,7 +111,14 @@ async fn job_notify(
     caller: Authed,
     ApiJson(b): ApiJson<JobNotifyIn>,
 ) -> AppResult<Envelope<JobNotifyOut>> {
-    let n = telegram::notify_job(&state, &caller, &b.tester_id, &b.job_id, b.message.as_deref()).await?;
+    let n = telegram::notify_job(
+        &state,
+        &caller,
+        &b.tester_id,
+        &StudyId::from(b.job_id.as_str()),
+        b.message.as_deref(),
+    )
+    .await?;
     Ok(ok(JobNotifyOut {
         tester_id: n.tester_id,
         telegram_chat_id: n.chat_id,
@@ -158,7 +166,7 @@ async fn send_job(
     ApiJson(b): ApiJson<SendJobIn>,
 ) -> AppResult<Envelope<SendJobOut>> {
     let _ = b.filter_by_segment;
-    let r = telegram::send_job(&state, &caller, &b.job_id).await?;
+    let r = telegram::send_job(&state, &caller, &StudyId::from(b.job_id.as_str())).await?;
     Ok(ok(SendJobOut {
         job_id: r.job_id,
         queued: r.queued,

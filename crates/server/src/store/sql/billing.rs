@@ -37,7 +37,7 @@ type PaymentRow = (
 
 fn payment_from(r: PaymentRow) -> StudyPayment {
     StudyPayment {
-        study_id: r.0,
+        study_id: r.0.into(),
         organization_id: r.1,
         status: r.2,
         currency: r.3,
@@ -142,7 +142,7 @@ fn bank_from(r: BankRow) -> BankPayout {
 }
 
 impl SqlStore {
-    async fn payment(&self, study_id: &str) -> StoreResult<Option<StudyPayment>> {
+    async fn payment(&self, study_id: &StudyId) -> StoreResult<Option<StudyPayment>> {
         let sql = format!("SELECT {PAYMENT_COLS} FROM study_payments WHERE study_id = $1");
         read!(self, p => {
             let row: Option<PaymentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(study_id).fetch_optional(p).await?;
@@ -161,7 +161,7 @@ impl SqlStore {
 
 #[async_trait]
 impl BillingStore for SqlStore {
-    async fn get_payment(&self, tenant: &Tenant, study_id: &str) -> StoreResult<Option<StudyPayment>> {
+    async fn get_payment(&self, tenant: &Tenant, study_id: &StudyId) -> StoreResult<Option<StudyPayment>> {
         let (filter, org) = match tenant {
             Tenant::All => ("", None),
             Tenant::Organization(o) => (" AND organization_id = $2", Some(o.as_str())),
@@ -234,7 +234,7 @@ impl BillingStore for SqlStore {
 
     async fn set_payment_status(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         from: &[PaymentStatus],
         to: PaymentStatus,
         paid_at: Option<i64>,
@@ -392,7 +392,7 @@ impl BillingStore for SqlStore {
         self.get_payout(&pay.study_id).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn get_payout(&self, study_id: &str) -> StoreResult<Option<PayoutRow>> {
+    async fn get_payout(&self, study_id: &StudyId) -> StoreResult<Option<PayoutRow>> {
         read!(self, p => {
             let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
                 "SELECT id, study_id, organization_id, currency, created_at FROM payouts WHERE study_id = $1",
@@ -400,7 +400,7 @@ impl BillingStore for SqlStore {
             .bind(study_id)
             .fetch_optional(p)
             .await?;
-            Ok(row.map(|r| PayoutRow { id: r.0, study_id: r.1, organization_id: r.2, currency: r.3, created_at: r.4 }))
+            Ok(row.map(|r| PayoutRow { id: r.0, study_id: r.1.into(), organization_id: r.2, currency: r.3, created_at: r.4 }))
         })
     }
 
@@ -499,7 +499,7 @@ impl BillingStore for SqlStore {
         })
     }
 
-    async fn payout_lines(&self, study_id: &str) -> StoreResult<Vec<PayoutLine>> {
+    async fn payout_lines(&self, study_id: &StudyId) -> StoreResult<Vec<PayoutLine>> {
         let sql = format!(
             "SELECT {LINE_COLS}, st.label_no FROM payout_line_items l \
              LEFT JOIN study_testers st ON st.study_id = l.study_id AND st.tester_id = l.tester_id \
@@ -518,7 +518,7 @@ impl BillingStore for SqlStore {
     async fn list_payout_lines(
         &self,
         tenant: &Tenant,
-        study_id: Option<&str>,
+        study_id: Option<&StudyId>,
         page: Page,
     ) -> StoreResult<(Vec<PayoutLine>, u64)> {
         let select = format!(
@@ -527,7 +527,7 @@ impl BillingStore for SqlStore {
         );
         let count = "SELECT COUNT(*) FROM payout_line_items l WHERE 1 = 1";
         let tenant = tenant.clone();
-        let study = study_id.map(str::to_owned);
+        let study = study_id.cloned();
         read!(self, p => {
             let filters = |qb: &mut QueryBuilder<_>| {
                 match &tenant {
@@ -552,13 +552,13 @@ impl BillingStore for SqlStore {
         &self,
         tester_id: &str,
         statuses: &[PayoutLineStatus],
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<StudyId>> {
         let sql = format!(
             "SELECT DISTINCT study_id FROM payout_line_items WHERE tester_id = $1 AND status IN ({}) ORDER BY study_id",
             placeholders(2, statuses.len())
         );
         read!(self, p => {
-            let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql)).bind(tester_id);
+            let mut q = sqlx::query_as::<_, (StudyId,)>(sqlx::AssertSqlSafe(sql)).bind(tester_id);
             for s in statuses {
                 q = q.bind(*s);
             }
@@ -568,7 +568,7 @@ impl BillingStore for SqlStore {
 
     async fn payable_sessions(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         status: SessionStatus,
     ) -> StoreResult<Vec<(String, String)>> {
         read!(self, p => {
@@ -588,7 +588,7 @@ impl BillingStore for SqlStore {
         payment_status: PaymentStatus,
         session_status: SessionStatus,
         settled: &[PayoutLineStatus],
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<StudyId>> {
         let sql = format!(
             "SELECT s.id FROM studies s JOIN study_payments pay ON pay.study_id = s.id \
              WHERE s.status = $1 AND pay.status = $2 AND EXISTS (SELECT 1 FROM sessions x WHERE x.study_id = s.id \
@@ -597,7 +597,7 @@ impl BillingStore for SqlStore {
             placeholders(4, settled.len())
         );
         read!(self, p => {
-            let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql))
+            let mut q = sqlx::query_as::<_, (StudyId,)>(sqlx::AssertSqlSafe(sql))
                 .bind(study_status)
                 .bind(payment_status)
                 .bind(session_status);

@@ -7,6 +7,7 @@ use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use super::migrate::{self, Migration};
 use super::*;
+pub(super) use crate::domain::ids::StudyId;
 pub(super) use crate::domain::study::{ConsentRecord, Profile};
 pub(super) use crate::domain::{
     Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus,
@@ -273,6 +274,52 @@ text_enum_sql!(
     crate::domain::Decision,
     crate::domain::UserStatus,
     crate::domain::DeliveryStatus
+);
+
+/// `sqlx` encoding of the typed ids (`domain::ids`): stored as the bare string.
+macro_rules! text_id_sql {
+    ($($t:ty),+) => {$(
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $t
+        where
+            String: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $t
+        where
+            String: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                // The owned string: `&str` borrows for `'q`, which `&self` does not outlive.
+                <String as sqlx::Encode<'q, DB>>::encode(self.as_str().to_owned(), buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $t
+        where
+            String: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: <DB as sqlx::Database>::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(<$t>::from(<String as sqlx::Decode<'r, DB>>::decode(value)?))
+            }
+        }
+    )+};
+}
+
+text_id_sql!(
+    crate::domain::ids::OrgId,
+    crate::domain::ids::UserId,
+    crate::domain::ids::StudyId,
+    crate::domain::ids::SessionId
 );
 
 /// ` AND …`: the session whose id is in column `col` belongs to `tenant` (bind placeholder

@@ -31,7 +31,7 @@ impl SqlStore {
                 id: r.0,
                 kind: r.1,
                 subject_id: r.2,
-                study_id: r.3,
+                study_id: r.3.into(),
                 data: r.4,
                 created_at: r.5,
             }))
@@ -180,7 +180,7 @@ impl PipelineStore for SqlStore {
     async fn save_session_analysis(
         &self,
         session_id: &str,
-        study_id: &str,
+        study_id: &StudyId,
         findings: &[(String, String)],
         analysis_json: &str,
         saved: AnalysisSaved<'_>,
@@ -304,7 +304,7 @@ impl PipelineStore for SqlStore {
         })
     }
 
-    async fn sessions_in(&self, study_id: &str, status: SessionStatus) -> StoreResult<Vec<String>> {
+    async fn sessions_in(&self, study_id: &StudyId, status: SessionStatus) -> StoreResult<Vec<String>> {
         read!(self, p => {
             let rows: Vec<(String,)> = sqlx::query_as(
                 "SELECT id FROM sessions WHERE study_id = $1 AND status = $2 ORDER BY created_at, id",
@@ -319,7 +319,7 @@ impl PipelineStore for SqlStore {
 
     async fn sessions_with_pipeline(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         pipeline: PipelineStatus,
         except: SessionStatus,
     ) -> StoreResult<Vec<String>> {
@@ -342,7 +342,7 @@ impl PipelineStore for SqlStore {
         pipeline: PipelineStatus,
         before: i64,
         limit: i64,
-    ) -> StoreResult<Vec<(String, String, String, String, i64)>> {
+    ) -> StoreResult<Vec<(String, StudyId, String, String, i64)>> {
         read!(self, p => {
             Ok(sqlx::query_as(
                 "SELECT x.id, x.study_id, s.organization_id, x.tester_id, x.updated_at FROM sessions x \
@@ -360,7 +360,7 @@ impl PipelineStore for SqlStore {
 
     async fn pipeline_counts(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
     ) -> StoreResult<Vec<(SessionStatus, PipelineStatus, i64)>> {
         read!(self, p => {
             Ok(sqlx::query_as(

@@ -12,7 +12,7 @@ type ShareTuple = (String, String, String, String, i64, i64, Option<i64>);
 fn share(r: ShareTuple) -> ShareRow {
     ShareRow {
         id: r.0,
-        study_id: r.1,
+        study_id: r.1.into(),
         organization_id: r.2,
         token_hash: r.3,
         created_at: r.4,
@@ -72,7 +72,7 @@ impl ResearchStore for SqlStore {
         })
     }
 
-    async fn list_shares(&self, tenant: &Tenant, study_id: &str) -> StoreResult<Vec<ShareRow>> {
+    async fn list_shares(&self, tenant: &Tenant, study_id: &StudyId) -> StoreResult<Vec<ShareRow>> {
         let Some((filter, org)) = org_filter(tenant, "organization_id", 2) else { return Ok(Vec::new()) };
         let sql = format!(
             "SELECT {SHARE_COLS} FROM report_shares WHERE study_id = $1{filter} ORDER BY created_at DESC, id DESC LIMIT 100"
@@ -89,7 +89,7 @@ impl ResearchStore for SqlStore {
     async fn revoke_share(
         &self,
         tenant: &Tenant,
-        study_id: &str,
+        study_id: &StudyId,
         share_id: &str,
         now: i64,
     ) -> StoreResult<bool> {

@@ -64,7 +64,7 @@ impl SchedulerStore for SqlStore {
             .into_iter()
             .map(|r| RunningSession {
                 id: r.0,
-                study_id: r.1,
+                study_id: r.1.into(),
                 tester_id: r.2,
                 status: r.3,
                 started_at: r.4,
@@ -100,13 +100,18 @@ impl SchedulerStore for SqlStore {
         });
         Ok(rows
             .into_iter()
-            .map(|r| PendingStart { study_id: r.0, organization_id: r.1, tester_id: r.2, accepted_at: r.3 })
+            .map(|r| PendingStart {
+                study_id: r.0.into(),
+                organization_id: r.1,
+                tester_id: r.2,
+                accepted_at: r.3,
+            })
             .collect())
     }
 
     async fn mark_reminded(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         tester_id: &str,
         notification: NewNotification,
         telegram: Option<TelegramCopy>,
@@ -159,7 +164,7 @@ impl SchedulerStore for SqlStore {
         });
         Ok(rows
             .into_iter()
-            .map(|r| StalledStudy { study_id: r.0, organization_id: r.1, launched_at: r.2 })
+            .map(|r| StalledStudy { study_id: r.0.into(), organization_id: r.1, launched_at: r.2 })
             .collect())
     }
 

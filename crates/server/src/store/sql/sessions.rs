@@ -297,7 +297,7 @@ impl SessionStore for SqlStore {
     async fn list_sessions(
         &self,
         tenant: &Tenant,
-        study_id: Option<&str>,
+        study_id: Option<&StudyId>,
         status: Option<SessionStatus>,
         page: Page,
     ) -> StoreResult<(Vec<Session>, u64)> {
@@ -799,7 +799,7 @@ impl SessionStore for SqlStore {
         })
     }
 
-    async fn study_tester_categories(&self, study_id: &str) -> StoreResult<Vec<Vec<String>>> {
+    async fn study_tester_categories(&self, study_id: &StudyId) -> StoreResult<Vec<Vec<String>>> {
         read!(self, p => {
             let rows: Vec<(Option<String>,)> = sqlx::query_as(
                 "SELECT tp.profile FROM sessions x LEFT JOIN tester_profiles tp ON tp.user_id = x.tester_id \

@@ -21,7 +21,7 @@ static STUDY_COLS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 
 type StudyRow =
-    (String, String, String, StudyStatus, String, i64, i64, i64, Option<i64>, Option<i64>, i64, i64, i64);
+    (StudyId, String, String, StudyStatus, String, i64, i64, i64, Option<i64>, Option<i64>, i64, i64, i64);
 type TaskRow = (String, String, i64, String, String, String);
 
 /// A study row with its definition parsed (a definition this server wrote that no longer
@@ -143,7 +143,7 @@ impl SqlStore {
         if studies.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = studies.iter().map(|s| s.id.clone()).collect();
+        let ids: Vec<StudyId> = studies.iter().map(|s| s.id.clone()).collect();
         let rows: Vec<TaskRow> = read!(self, p => {
             let mut qb = QueryBuilder::new(
                 "SELECT study_id, id, ord, title, description, success_criteria FROM study_tasks WHERE study_id IN (",
@@ -164,7 +164,7 @@ impl SqlStore {
     }
 
     /// The study after a guarded change.
-    async fn reload_study(&self, id: &str) -> StoreResult<Guarded<Study>> {
+    async fn reload_study(&self, id: &StudyId) -> StoreResult<Guarded<Study>> {
         Ok(self.get_study(&StudyScope::All, id).await?.map_or(Guarded::NotFound, Guarded::Done))
     }
 }
@@ -221,7 +221,7 @@ macro_rules! guard_study {
 impl StudyStore for SqlStore {
     async fn create_study(
         &self,
-        id: &str,
+        id: &StudyId,
         org_id: &str,
         created_by: &str,
         w: StudyWrite,
@@ -252,7 +252,7 @@ impl StudyStore for SqlStore {
         self.get_study(&StudyScope::All, id).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn get_study(&self, scope: &StudyScope, id: &str) -> StoreResult<Option<Study>> {
+    async fn get_study(&self, scope: &StudyScope, id: &StudyId) -> StoreResult<Option<Study>> {
         let row: Option<StudyRow> = read!(self, p => {
             let mut qb = QueryBuilder::new(STUDY_COLS.as_str());
             qb.push(" AND s.id = ").push_bind(id.to_owned());
@@ -297,7 +297,7 @@ impl StudyStore for SqlStore {
     async fn update_draft(
         &self,
         org_id: Option<&str>,
-        id: &str,
+        id: &StudyId,
         from: &[StudyStatus],
         w: StudyWrite,
         now: i64,
@@ -327,7 +327,7 @@ impl StudyStore for SqlStore {
     async fn set_study_status(
         &self,
         org_id: Option<&str>,
-        id: &str,
+        id: &StudyId,
         from: &[StudyStatus],
         to: StudyStatus,
         then: FollowUps,
@@ -359,7 +359,7 @@ impl StudyStore for SqlStore {
     async fn accept_study(
         &self,
         tester_id: &str,
-        id: &str,
+        id: &StudyId,
         open_in: &[StudyStatus],
         now: i64,
     ) -> StoreResult<AcceptOutcome> {
@@ -391,7 +391,7 @@ impl StudyStore for SqlStore {
         })
     }
 
-    async fn decline_study(&self, tester_id: &str, id: &str, now: i64) -> StoreResult<Guarded<()>> {
+    async fn decline_study(&self, tester_id: &str, id: &StudyId, now: i64) -> StoreResult<Guarded<()>> {
         write!(self, p => {
             let mut tx = p.begin().await?;
             let study: Option<(StudyStatus,)> = sqlx::query_as("SELECT status FROM studies WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
@@ -429,7 +429,7 @@ impl StudyStore for SqlStore {
     async fn offer_status(
         &self,
         tester_id: &str,
-        study_id: &str,
+        study_id: &StudyId,
     ) -> StoreResult<Option<(String, Option<i64>)>> {
         read!(self, p => {
             Ok(sqlx::query_as("SELECT status, label_no FROM study_testers WHERE study_id = $1 AND tester_id = $2")

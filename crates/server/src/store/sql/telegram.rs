@@ -120,7 +120,7 @@ type OfferRow = (String, String, String, TelegramStatus, Option<i64>, Option<i64
 fn offer_from(r: OfferRow) -> Offer {
     Offer {
         id: r.0,
-        study_id: r.1,
+        study_id: r.1.into(),
         tester_id: r.2,
         status: r.3,
         chat_id: r.4,
@@ -237,7 +237,7 @@ impl TelegramStore for SqlStore {
 
     async fn offer_candidates(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         role: &str,
         user_status: &str,
     ) -> StoreResult<Vec<OfferCandidate>> {
@@ -275,7 +275,7 @@ impl TelegramStore for SqlStore {
             .collect()
     }
 
-    async fn study_visible(&self, scope: &StudyScope, study_id: &str) -> StoreResult<bool> {
+    async fn study_visible(&self, scope: &StudyScope, study_id: &StudyId) -> StoreResult<bool> {
         read!(self, p => {
             let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM studies s WHERE 1 = 1 AND s.id = ");
             qb.push_bind(study_id.to_owned());
@@ -287,7 +287,7 @@ impl TelegramStore for SqlStore {
 
     async fn create_offers(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         organization_id: &str,
         offers: &[NewOffer],
         plan: &SendPlan,
@@ -332,7 +332,7 @@ impl TelegramStore for SqlStore {
 
     async fn record_sent_offer(
         &self,
-        study_id: &str,
+        study_id: &StudyId,
         o: &NewOffer,
         message_id: i64,
         now: i64,
@@ -382,7 +382,7 @@ impl TelegramStore for SqlStore {
         self.finish_send(sql, id, status, message_id, error, now).await
     }
 
-    async fn offer_counts(&self, study_id: &str) -> StoreResult<Vec<(TelegramStatus, u64)>> {
+    async fn offer_counts(&self, study_id: &StudyId) -> StoreResult<Vec<(TelegramStatus, u64)>> {
         read!(self, p => {
             let rows: Vec<(TelegramStatus, i64)> =
                 sqlx::query_as("SELECT status, COUNT(*) FROM telegram_offers WHERE study_id = $1 GROUP BY status")
