@@ -120,7 +120,12 @@ async fn main() {
     for b in 0..batches {
         let base = if repeat { 0 } else { (b * batch) as i64 };
         let done = store
-            .ingest(&Tenant::All, "sess_1", SessionStatus::Active, StreamBatch::Events(rows(batch, base)))
+            .ingest(
+                &Tenant::All,
+                &"sess_1".into(),
+                SessionStatus::Active,
+                StreamBatch::Events(rows(batch, base)),
+            )
             .await
             .unwrap();
         assert!(matches!(done, Guarded::Done(_)), "the batch was refused");

@@ -11,7 +11,7 @@ pub enum AuthMethod {
     /// A server-to-server API token with scopes.
     ApiToken { token_id: String, scopes: Vec<Scope> },
     /// A session test token: one session's ingestion and controls only.
-    TestToken { session_id: String },
+    TestToken { session_id: crate::domain::ids::SessionId },
     /// A tester acting through their linked Telegram chat (the bot's offer buttons); never
     /// an HTTP credential.
     Telegram { chat_id: i64 },

@@ -37,7 +37,7 @@ pub fn thresholds(study: &Study) -> AppResult<Option<Thresholds>> {
 /// Line 1 of the engine's input: the session in its study's context.
 pub fn session_meta(s: &Session, study: &Study) -> AppResult<SessionMeta> {
     Ok(SessionMeta {
-        session_id: s.id.clone(),
+        session_id: s.id.to_string(),
         job_id: s.study_id.to_string(),
         variant: s.variant.clone(),
         status: s.status.to_string(),

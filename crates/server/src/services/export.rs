@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
+use crate::domain::ids::SessionId;
 use crate::domain::{Tenant, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::services::analysis_input::{nd_categories, tester_label};
@@ -65,7 +66,7 @@ async fn session_header(state: &App, s: &Session) -> AppResult<Value> {
 pub async fn open(
     state: &App,
     caller: &Principal,
-    session_id: &str,
+    session_id: &SessionId,
     format: Format,
 ) -> AppResult<impl Stream<Item = Chunk> + use<>> {
     let mut session = sessions::authorize(state, caller, session_id, Access::Read).await?;
@@ -105,7 +106,13 @@ fn tagged(kind: &str, item: impl serde::Serialize) -> Value {
     v
 }
 
-async fn refill(state: &App, t: &Tenant, session_id: &str, which: usize, c: &mut Cursor) -> AppResult<()> {
+async fn refill(
+    state: &App,
+    t: &Tenant,
+    session_id: &SessionId,
+    which: usize,
+    c: &mut Cursor,
+) -> AppResult<()> {
     if c.done || !c.buf.is_empty() {
         return Ok(());
     }

@@ -19,7 +19,7 @@
 use serde_json::json;
 
 use crate::app::App;
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{SessionId, StudyId};
 use crate::domain::{
     NotificationKind, PipelineStatus, QueueKind, ReportKind, SessionStatus, StudyStatus, WebhookEvent,
 };
@@ -215,7 +215,9 @@ pub async fn report_written(
 pub async fn step_failed(state: &App, failed: &QueueItem) -> AppResult<(Option<PipelineStatus>, FollowUps)> {
     let (session, study_id) = match failed.kind {
         QueueKind::AnalyzeSession | QueueKind::SessionReport => {
-            let Some(s) = state.store.get_session(&Tenant::All, &failed.subject_id).await? else {
+            let Some(s) =
+                state.store.get_session(&Tenant::All, &SessionId::from(failed.subject_id.as_str())).await?
+            else {
                 return Ok((None, FollowUps::none()));
             };
             let study_id = s.study_id.clone();

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::auth::secrets::new_hex_token;
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{SessionId, new_id, prefix};
 use crate::domain::study::Profile;
 use crate::domain::{QueueKind, Role, SessionStatus, Tenant, UserStatus};
 use crate::error::{AppError, AppResult};
@@ -546,7 +546,7 @@ pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
     let words = state.store.tester_words(&item.subject_id).await?;
     for (id, _, status) in &words.sessions {
         if SessionStatus::RUNNING.contains(status) {
-            abandon_for_erasure(state, id).await?;
+            abandon_for_erasure(state, &SessionId::from(id.as_str())).await?;
         }
     }
     let sessions: Vec<(String, String)> =
@@ -574,7 +574,7 @@ pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
 
 /// Abandons a running session of a tester who is being erased,
 /// so the study does not wait on it. `false` when it was no longer running.
-async fn abandon_for_erasure(state: &App, session_id: &str) -> AppResult<bool> {
+async fn abandon_for_erasure(state: &App, session_id: &SessionId) -> AppResult<bool> {
     let t = SessionTransition {
         from: &SessionStatus::RUNNING,
         change: SessionChange::Abandon { to: SessionStatus::Abandoned },

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::ids::{StudyId, new_ids, prefix};
+use crate::domain::ids::{SessionId, StudyId, new_ids, prefix};
 use crate::domain::stream::{MAX_BATCH, check_window, parse_time};
 use crate::domain::{SessionStatus, format_ms};
 use crate::error::{AppError, AppResult};
@@ -722,7 +722,9 @@ pub async fn ingest(state: &App, caller: &Principal, stream: Stream, body: Inges
     if body.batch.len() > MAX_BATCH {
         return Err(AppError::PayloadTooLarge(format!("batch: at most {MAX_BATCH} items")));
     }
-    let session = sessions::authorize(state, caller, &body.session_id, Access::Ingest).await?;
+    let session =
+        sessions::authorize(state, caller, &SessionId::from(body.session_id.as_str()), Access::Ingest)
+            .await?;
     if session.status != SessionStatus::Active {
         return Err(AppError::Unprocessable(format!(
             "Session is {}; data can only be sent to an active session",
@@ -800,7 +802,7 @@ pub async fn ingest(state: &App, caller: &Principal, stream: Stream, body: Inges
         _ => (0, 0),
     };
     let rejected = rejections.len() as u64;
-    Ok(IngestOut { session_id: session.id, accepted, rejected, duplicates, rejections })
+    Ok(IngestOut { session_id: session.id.into(), accepted, rejected, duplicates, rejections })
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
 use crate::app::App;
 use crate::auth::principal::{AuthMethod, Principal};
 use crate::domain::codes::ND_CATEGORIES;
-use crate::domain::ids::{StudyId, new_id, prefix};
+use crate::domain::ids::{SessionId, StudyId, new_id, prefix};
 use crate::domain::study::{
     Compensation, CompensationType, PrototypeType, Settings, StudyDefinition, Targeting, TaskIn,
 };
@@ -901,7 +901,7 @@ fn study_summary(base: &str, s: &Study) -> StudySummary {
 fn test_summary(s: &Session, now: i64) -> TestSummary {
     // Labels only: never the tester's id, name or email.
     TestSummary {
-        test_id: s.id.clone(),
+        test_id: s.id.to_string(),
         study_id: s.study_id.to_string(),
         tester_label: tester_label(s),
         nd_categories: nd_categories(s),
@@ -1084,7 +1084,7 @@ async fn tool_list_tests(state: &App, p: &Principal, a: ListTestsArgs) -> Result
 
 /// The `get_test` tool.
 async fn tool_get_test(state: &App, p: &Principal, a: TestArgs) -> Result<(String, Value), AppError> {
-    let s = sessions::get(state, p, &a.test_id).await?;
+    let s = sessions::get(state, p, &SessionId::from(a.test_id.as_str())).await?;
     let analysis = pipeline::latest_analysis(&s).map(|v| AnalysisHead {
         status: v["status"].as_str().unwrap_or("complete").to_owned(),
         overall_frustration_score: v.pointer("/insights/overallFrustrationScore").and_then(Value::as_f64),
@@ -1104,7 +1104,7 @@ async fn tool_get_test(state: &App, p: &Principal, a: TestArgs) -> Result<(Strin
 
 /// The `get_analytics` tool.
 async fn tool_get_analytics(state: &App, p: &Principal, a: TestArgs) -> Result<(String, Value), AppError> {
-    let v = pipeline::analytics(state, p, &a.test_id).await?;
+    let v = pipeline::analytics(state, p, &SessionId::from(a.test_id.as_str())).await?;
     let out = AnalyticsOut {
         overall: v["overall"].as_f64().unwrap_or(0.0),
         emotion: v["emotion"].as_f64(),
@@ -1128,7 +1128,7 @@ async fn tool_get_analytics(state: &App, p: &Principal, a: TestArgs) -> Result<(
 async fn tool_get_insights(state: &App, p: &Principal, a: InsightsArgs) -> Result<(String, Value), AppError> {
     let (insights, subject) = match (&a.test_id, &a.study_id) {
         (Some(test), None) => {
-            let rows = pipeline::findings(state, p, test).await?;
+            let rows = pipeline::findings(state, p, &SessionId::from(test.as_str())).await?;
             (rows.iter().map(session_insight).collect::<Vec<_>>(), format!("test {test}"))
         }
         (None, Some(study)) => {

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
+use crate::domain::ids::SessionId;
 use crate::domain::stream::parse_time;
 use crate::domain::{
     Decision, PipelineStatus, QueueKind, QueueStatus, SessionStatus, Tenant, WebhookEvent, format_ms,
@@ -25,7 +26,11 @@ use crate::services::flow::{self, ANALYSABLE};
 
 /// Queues Agent 2 for a completed session (or returns the item already queued for it: the
 /// flow queues one when the session completes).
-pub async fn request_analysis(state: &App, caller: &Principal, session_id: &str) -> AppResult<QueueItem> {
+pub async fn request_analysis(
+    state: &App,
+    caller: &Principal,
+    session_id: &SessionId,
+) -> AppResult<QueueItem> {
     let session = sessions::authorize(state, caller, session_id, Access::Read).await?;
     let (work, guard) = flow::analysis_of(state, &session);
     match queue::enqueue_item(state, work, guard).await? {
@@ -41,7 +46,7 @@ pub async fn request_analysis(state: &App, caller: &Principal, session_id: &str)
 }
 
 /// The session with its study, as a worker loads them.
-pub(crate) async fn load(state: &App, session_id: &str) -> AppResult<(Session, crate::store::Study)> {
+pub(crate) async fn load(state: &App, session_id: &SessionId) -> AppResult<(Session, crate::store::Study)> {
     let session = state
         .store
         .get_session(&Tenant::All, session_id)
@@ -84,18 +89,18 @@ pub fn latest_analysis(s: &Session) -> Option<serde_json::Value> {
 /// Worker side of Agent 2: load the streams, run the engine, store findings and analytics.
 /// Idempotent: a re-run replaces the previous result.
 pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Done> {
-    let session_id = item.subject_id.as_str();
+    let session_id = &SessionId::from(item.subject_id.as_str());
     let (session, study) = load(state, session_id).await?;
     if session.status == SessionStatus::Confirmed {
         // Confirmed while queued: the tester's decisions stand.
-        return Ok(Done::referring_to(session_id));
+        return Ok(Done::referring_to(session_id.as_str()));
     }
     if session.status == SessionStatus::Analyzed
         && let Some(done) = stored_analysis(&session).filter(|a| a.analysis_job_id == item.id)
     {
         // This item's run was stored before its worker stopped: nothing to do twice.
         let view = analysis_view(&item.id, session.completed_at, &done.insights);
-        return Ok(Done { result_ref: session_id.to_owned(), result: Some(view) });
+        return Ok(Done { result_ref: session_id.to_string(), result: Some(view) });
     }
     let input = analysis_input::load(state, &session, &study).await?;
     let task_spans = task_spans(&input);
@@ -134,7 +139,7 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
         .await?
     {
         Guarded::Done(()) | Guarded::WrongState(_) => {
-            Ok(Done { result_ref: session_id.to_owned(), result: Some(view) })
+            Ok(Done { result_ref: session_id.to_string(), result: Some(view) })
         }
         Guarded::NotFound => Err(AppError::not_found("Session")),
     }
@@ -209,7 +214,7 @@ pub struct HiddenFindings {
 /// The tester who ran the session reads every finding. Anyone else (the study's business, an
 /// admin, their API tokens and MCP tools) reads only the findings the tester confirmed, as the
 /// tester is told ("what you reject never reaches the business"); the others are counted.
-pub async fn findings(state: &App, caller: &Principal, session_id: &str) -> AppResult<Vec<FindingRow>> {
+pub async fn findings(state: &App, caller: &Principal, session_id: &SessionId) -> AppResult<Vec<FindingRow>> {
     Ok(findings_with_hidden(state, caller, session_id).await?.0)
 }
 
@@ -217,7 +222,7 @@ pub async fn findings(state: &App, caller: &Principal, session_id: &str) -> AppR
 pub async fn findings_with_hidden(
     state: &App,
     caller: &Principal,
-    session_id: &str,
+    session_id: &SessionId,
 ) -> AppResult<(Vec<FindingRow>, HiddenFindings)> {
     let s = sessions::authorize(state, caller, session_id, Access::Read).await?;
     let mut rows = state.store.list_findings(&caller.tenant()?, session_id).await?;
@@ -252,7 +257,11 @@ pub async fn findings_with_hidden(
 }
 
 /// A session's analytics (`{overall, emotion, interaction, voice}`); 422 before analysis.
-pub async fn analytics(state: &App, caller: &Principal, session_id: &str) -> AppResult<serde_json::Value> {
+pub async fn analytics(
+    state: &App,
+    caller: &Principal,
+    session_id: &SessionId,
+) -> AppResult<serde_json::Value> {
     let s = sessions::authorize(state, caller, session_id, Access::Read).await?;
     let analysis: serde_json::Value = s
         .analysis
@@ -287,7 +296,12 @@ pub struct ConfirmIn {
 
 /// The tester decides on each finding; all decided → `confirmed`, and the study `completed`
 /// once `testerCount` of its sessions are settled (`services::flow`). Returns whether the session is now confirmed.
-pub async fn confirm(state: &App, caller: &Principal, session_id: &str, body: ConfirmIn) -> AppResult<bool> {
+pub async fn confirm(
+    state: &App,
+    caller: &Principal,
+    session_id: &SessionId,
+    body: ConfirmIn,
+) -> AppResult<bool> {
     if body.decisions.len() > 500 {
         return Err(AppError::Unprocessable("decisions: at most 500".into()));
     }
@@ -351,7 +365,7 @@ const STREAMS: [&str; 3] = ["events", "facial", "voice"];
 pub async fn request_snapshot(
     state: &App,
     caller: &Principal,
-    session_id: &str,
+    session_id: &SessionId,
     include: Option<Vec<String>>,
     snapshot_at: Option<&str>,
 ) -> AppResult<QueueItem> {
@@ -401,7 +415,7 @@ pub async fn run_snapshot(state: &App, item: &QueueItem) -> AppResult<Done> {
     let include = |stream: &str| {
         payload["includeSignals"].as_array().is_none_or(|l| l.iter().any(|s| s.as_str() == Some(stream)))
     };
-    let (session, study) = load(state, &item.subject_id).await?;
+    let (session, study) = load(state, &SessionId::from(item.subject_id.as_str())).await?;
     let mut input = analysis_input::load(state, &session, &study).await?;
     if !include("events") {
         input.events.clear();
@@ -416,6 +430,6 @@ pub async fn run_snapshot(state: &App, item: &QueueItem) -> AppResult<Done> {
         .await
         .map_err(AppError::internal)?;
     let view = analysis_view(&item.id, at, &insights);
-    state.store.save_realtime(&item.subject_id, &view.to_string(), state.now()).await?;
+    state.store.save_realtime(&session.id, &view.to_string(), state.now()).await?;
     Ok(Done { result_ref: item.subject_id.clone(), result: Some(view) })
 }

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::ids::{new_ids, prefix};
+use crate::domain::ids::{SessionId, new_ids, prefix};
 use crate::domain::stream::check_window;
 use crate::domain::{SessionStatus, Tenant, format_ms};
 use crate::error::{AppError, AppResult};
@@ -351,7 +351,9 @@ pub async fn ingest(state: &App, caller: &Principal, body: Bytes, gzipped: bool)
         serde_json::from_slice(&json).map_err(|e| AppError::BadRequest(format!("Malformed JSON: {e}")))?;
     let chunk_id = check_id("chunkId", head.chunk_id)?;
     let task_id = check_id("taskId", head.task_id)?;
-    let session = sessions::authorize(state, caller, &head.session_id, Access::Ingest).await?;
+    let session =
+        sessions::authorize(state, caller, &SessionId::from(head.session_id.as_str()), Access::Ingest)
+            .await?;
     if session.status != SessionStatus::Active {
         return Err(AppError::Unprocessable(format!(
             "Session is {}; data can only be sent to an active session",
@@ -373,7 +375,7 @@ pub async fn ingest(state: &App, caller: &Principal, body: Bytes, gzipped: bool)
     }
     let tenant = caller.tenant()?;
     let duplicate = |recording| ScreenOut {
-        session_id: session.id.clone(),
+        session_id: session.id.to_string(),
         chunk_id: chunk_id.clone(),
         accepted: 0,
         duplicate: true,
@@ -431,7 +433,7 @@ pub async fn ingest(state: &App, caller: &Principal, body: Bytes, gzipped: bool)
         match state.store.append_chunk(&tenant, &session.id, SessionStatus::Active, append).await? {
             Guarded::Done(AppendOutcome::Stored { derived }) => {
                 return Ok(ScreenOut {
-                    session_id: session.id.clone(),
+                    session_id: session.id.to_string(),
                     chunk_id,
                     accepted: u64::try_from(p.events).unwrap_or(0),
                     duplicate: false,
@@ -462,7 +464,11 @@ fn empty() -> RecordingOut {
 }
 
 /// The recording's summary, if the session has one (tenant-checked by the store).
-pub async fn summary(state: &App, tenant: &Tenant, session_id: &str) -> AppResult<Option<RecordingOut>> {
+pub async fn summary(
+    state: &App,
+    tenant: &Tenant,
+    session_id: &SessionId,
+) -> AppResult<Option<RecordingOut>> {
     Ok(state.store.recording_head(tenant, session_id).await?.map(|h| summary_out(&h.summary)))
 }
 
@@ -479,7 +485,7 @@ pub type Piece = Result<Vec<u8>, std::io::Error>;
 pub async fn open(
     state: &App,
     caller: &Principal,
-    session_id: &str,
+    session_id: &SessionId,
 ) -> AppResult<impl futures_util::Stream<Item = Piece> + use<>> {
     let session = sessions::authorize(state, caller, session_id, Access::Read).await?;
     let tenant = caller.tenant()?;

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::ids::{StudyId, prefix};
+use crate::domain::ids::{SessionId, StudyId, prefix};
 use crate::domain::{
     Decision, PipelineStatus, QueueKind, ReportKind, SessionStatus, Tenant, WebhookEvent, format_ms,
 };
@@ -45,7 +45,7 @@ async fn enqueue(
 pub async fn request_session_report(
     state: &App,
     caller: &Principal,
-    session_id: &str,
+    session_id: &SessionId,
 ) -> AppResult<QueueItem> {
     report_tenant(caller)?;
     let s = sessions::authorize(state, caller, session_id, Access::Read).await?;
@@ -80,7 +80,7 @@ pub async fn get(state: &App, caller: &Principal, id: &str) -> AppResult<ReportR
 }
 
 /// The newest report of a session.
-pub async fn for_session(state: &App, caller: &Principal, session_id: &str) -> AppResult<ReportRow> {
+pub async fn for_session(state: &App, caller: &Principal, session_id: &SessionId) -> AppResult<ReportRow> {
     let tenant = report_tenant(caller)?;
     sessions::authorize(state, caller, session_id, Access::Read).await?;
     state.store.latest_report(&tenant, session_id).await?.ok_or_else(|| AppError::not_found("Report"))
@@ -175,12 +175,12 @@ async fn synthesize_and_save(
     study: &Study,
     kind: ReportKind,
     sessions: Vec<Session>,
-    not_analysed: Vec<String>,
+    not_analysed: Vec<SessionId>,
     excluded: Vec<Session>,
 ) -> AppResult<Done> {
     let subject = item.subject_id.as_str();
     let meta = study_meta(study);
-    let session_ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
+    let session_ids: Vec<SessionId> = sessions.iter().map(|s| s.id.clone()).collect();
     let mut inputs = Vec::with_capacity(sessions.len());
     for s in sessions {
         inputs.push(confirmed_session(state, s, study).await?);
@@ -281,7 +281,8 @@ fn report_id(item: &QueueItem) -> String {
 
 /// Worker side of Agent 3.
 pub async fn run_session_report(state: &App, item: &QueueItem) -> AppResult<Done> {
-    let (session, study) = crate::services::pipeline::load(state, &item.subject_id).await?;
+    let (session, study) =
+        crate::services::pipeline::load(state, &SessionId::from(item.subject_id.as_str())).await?;
     synthesize_and_save(state, item, &study, ReportKind::Session, vec![session], Vec::new(), Vec::new()).await
 }
 

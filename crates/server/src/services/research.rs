@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::auth::secrets::{ct_eq, new_opaque_token, sha256_hex};
-use crate::domain::ids::{StudyId, new_id, prefix};
+use crate::domain::ids::{SessionId, StudyId, new_id, prefix};
 use crate::domain::{Role, Tenant};
 use crate::error::{AppError, AppResult};
 use crate::services::sessions::{self, Access};
@@ -39,7 +39,7 @@ fn business_only(p: &Principal) -> AppResult<Tenant> {
 pub async fn set_exclusion(
     state: &App,
     caller: &Principal,
-    session_id: &str,
+    session_id: &SessionId,
     reason: Option<&str>,
 ) -> AppResult<Session> {
     let tenant = business_only(caller)?;

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::{new_hex_token, sha256_hex};
-use crate::domain::ids::{StudyId, new_id, prefix};
+use crate::domain::ids::{SessionId, StudyId, new_id, prefix};
 use crate::domain::stream::{check_window, parse_time};
 use crate::domain::study::{ConsentRecord, ConsentStreams};
 use crate::domain::{PipelineStatus, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent, format_ms};
@@ -36,7 +36,7 @@ pub enum Access {
 
 /// The tenant a caller reads and writes a session's data in: test tokens are confined to
 /// their one session (and may not read it back).
-pub fn session_tenant(p: &Principal, session_id: &str, access: Access) -> AppResult<Tenant> {
+pub fn session_tenant(p: &Principal, session_id: &SessionId, access: Access) -> AppResult<Tenant> {
     if let AuthMethod::TestToken { session_id: bound } = &p.method {
         if bound != session_id {
             return Err(AppError::Forbidden("This test token belongs to another session".into()));
@@ -50,7 +50,12 @@ pub fn session_tenant(p: &Principal, session_id: &str, access: Access) -> AppRes
 
 /// The session if `p` may do `access` on it; 404 when it is not visible, 403 when visible but
 /// not allowed.
-pub async fn authorize(state: &App, p: &Principal, session_id: &str, access: Access) -> AppResult<Session> {
+pub async fn authorize(
+    state: &App,
+    p: &Principal,
+    session_id: &SessionId,
+    access: Access,
+) -> AppResult<Session> {
     Ok(authorize_in(state, p, session_id, access).await?.1)
 }
 
@@ -58,7 +63,7 @@ pub async fn authorize(state: &App, p: &Principal, session_id: &str, access: Acc
 async fn authorize_in(
     state: &App,
     p: &Principal,
-    session_id: &str,
+    session_id: &SessionId,
     access: Access,
 ) -> AppResult<(Tenant, Session)> {
     let tenant = session_tenant(p, session_id, access)?;
@@ -76,7 +81,7 @@ async fn authorize_in(
 }
 
 /// A session the caller may read.
-pub async fn get(state: &App, p: &Principal, session_id: &str) -> AppResult<Session> {
+pub async fn get(state: &App, p: &Principal, session_id: &SessionId) -> AppResult<Session> {
     let mut s = authorize(state, p, session_id, Access::Read).await?;
     redact_rare_categories(state, p, std::slice::from_mut(&mut s)).await?;
     Ok(s)
@@ -117,7 +122,7 @@ impl Briefing {
 }
 
 /// `GET /api/sessions/:id`: the session for its readers, the briefing for its own test token.
-pub async fn view(state: &App, p: &Principal, session_id: &str) -> AppResult<SessionView> {
+pub async fn view(state: &App, p: &Principal, session_id: &SessionId) -> AppResult<SessionView> {
     let AuthMethod::TestToken { session_id: bound } = &p.method else {
         return get(state, p, session_id).await.map(|s| SessionView::Full(Box::new(s)));
     };
@@ -245,7 +250,7 @@ pub async fn create(state: &App, p: &Principal, body: SessionIn) -> AppResult<Cr
     }
     let test_token = new_hex_token(24);
     let new = NewSession {
-        id: new_id(prefix::SESSION, now),
+        id: SessionId::new(now),
         study_id,
         tester_id,
         token_hash: sha256_hex(&test_token),
@@ -326,7 +331,7 @@ pub async fn list_of_study(
 async fn transition(
     state: &App,
     p: &Principal,
-    id: &str,
+    id: &SessionId,
     from: &[SessionStatus],
     change: SessionChange,
     verb: &str,
@@ -356,13 +361,13 @@ async fn transition(
 }
 
 /// Pauses an active session.
-pub async fn pause(state: &App, p: &Principal, id: &str) -> AppResult<Session> {
+pub async fn pause(state: &App, p: &Principal, id: &SessionId) -> AppResult<Session> {
     let change = SessionChange::Pause { to: SessionStatus::Paused };
     transition(state, p, id, &[SessionStatus::Active], change, "pause").await
 }
 
 /// Resumes a paused session.
-pub async fn resume(state: &App, p: &Principal, id: &str) -> AppResult<Session> {
+pub async fn resume(state: &App, p: &Principal, id: &SessionId) -> AppResult<Session> {
     let change = SessionChange::Resume { to: SessionStatus::Active };
     transition(state, p, id, &[SessionStatus::Paused], change, "resume").await
 }
@@ -370,7 +375,7 @@ pub async fn resume(state: &App, p: &Principal, id: &str) -> AppResult<Session> 
 /// The tester gives up an active or paused session (decision 207): it is `abandoned` at once,
 /// its seat freed, never analysed, reported or paid; the tester may start a new session for
 /// the study while a seat is free.
-pub async fn abandon(state: &App, p: &Principal, id: &str) -> AppResult<Session> {
+pub async fn abandon(state: &App, p: &Principal, id: &SessionId) -> AppResult<Session> {
     let change = SessionChange::Abandon { to: SessionStatus::Abandoned };
     transition(state, p, id, &SessionStatus::RUNNING, change, "abandon").await
 }
@@ -380,7 +385,7 @@ pub async fn abandon(state: &App, p: &Principal, id: &str) -> AppResult<Session>
 pub async fn complete(
     state: &App,
     p: &Principal,
-    id: &str,
+    id: &SessionId,
     completed_at: Option<&str>,
 ) -> AppResult<Session> {
     let now = state.now();
@@ -405,7 +410,7 @@ pub async fn complete(
 
 /// `requireThinkAloud: true` (api.md §11): a session completes with at least one voice segment
 /// or note.
-async fn require_think_aloud(state: &App, p: &Principal, id: &str) -> AppResult<()> {
+async fn require_think_aloud(state: &App, p: &Principal, id: &SessionId) -> AppResult<()> {
     let s = authorize(state, p, id, Access::Control).await?;
     let study = state
         .store
@@ -425,7 +430,7 @@ async fn require_think_aloud(state: &App, p: &Principal, id: &str) -> AppResult<
 /// The duration limit: completes a running session at `completed_at` (its last item's time)
 /// as a completion by the tester would (webhook, Agent 2 queued). `false` when it was no
 /// longer running.
-pub async fn complete_at_limit(state: &App, id: &str, completed_at: i64) -> AppResult<bool> {
+pub async fn complete_at_limit(state: &App, id: &SessionId, completed_at: i64) -> AppResult<bool> {
     let Some(session) = state.store.get_session(&Tenant::All, id).await? else { return Ok(false) };
     let event = webhooks::event(
         WebhookEvent::SessionCompleted,
@@ -467,7 +472,7 @@ fn consent_record(body: ConsentIn, now: i64, field: &str) -> AppResult<ConsentRe
 
 /// Records consent per stream while the session runs; ingestion of a stream without consent
 /// is rejected per item (checked again inside the ingest transaction).
-pub async fn set_consent(state: &App, p: &Principal, id: &str, body: ConsentIn) -> AppResult<Session> {
+pub async fn set_consent(state: &App, p: &Principal, id: &SessionId, body: ConsentIn) -> AppResult<Session> {
     let now = state.now();
     let record = consent_record(body, now, "")?;
     let (tenant, _) = authorize_in(state, p, id, Access::Control).await?;
@@ -492,7 +497,7 @@ pub struct NoteIn {
 }
 
 /// Adds a timestamped note (the think-aloud alternative).
-pub async fn add_note(state: &App, p: &Principal, id: &str, body: NoteIn) -> AppResult<NoteRow> {
+pub async fn add_note(state: &App, p: &Principal, id: &SessionId, body: NoteIn) -> AppResult<NoteRow> {
     let text = body.text.trim();
     if !(1..=5000).contains(&text.chars().count()) {
         return Err(AppError::Unprocessable("text: must be 1-5000 characters".into()));
@@ -514,7 +519,12 @@ pub async fn add_note(state: &App, p: &Principal, id: &str, body: NoteIn) -> App
 }
 
 /// The session's notes in time order.
-pub async fn list_notes(state: &App, p: &Principal, id: &str, page: Page) -> AppResult<(Vec<NoteRow>, u64)> {
+pub async fn list_notes(
+    state: &App,
+    p: &Principal,
+    id: &SessionId,
+    page: Page,
+) -> AppResult<(Vec<NoteRow>, u64)> {
     authorize(state, p, id, Access::Read).await?;
     Ok(state.store.list_notes(&p.tenant()?, id, page).await?)
 }
@@ -558,7 +568,7 @@ pub struct Feedback {
 const OUTCOMES: [&str; 4] = ["success", "indirect", "fail", "abandon"];
 
 /// Records task outcomes (one per task; sending a task again replaces it) and the survey.
-pub async fn put_feedback(state: &App, p: &Principal, id: &str, b: FeedbackIn) -> AppResult<Feedback> {
+pub async fn put_feedback(state: &App, p: &Principal, id: &SessionId, b: FeedbackIn) -> AppResult<Feedback> {
     let s = authorize(state, p, id, Access::Control).await?;
     let study = state
         .store
@@ -614,7 +624,7 @@ pub async fn put_feedback(state: &App, p: &Principal, id: &str, b: FeedbackIn) -
 pub async fn events(
     state: &App,
     p: &Principal,
-    id: &str,
+    id: &SessionId,
     filter: &EventFilter,
     page: Page,
 ) -> AppResult<(Vec<EventRow>, u64)> {

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{SessionId, StudyId};
 
 use super::{Guarded, Page, StoreResult};
 use crate::domain::{PaymentStatus, PayoutLineStatus, Tenant};
@@ -82,7 +82,7 @@ pub struct PayoutRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPayoutLine {
     pub id: String,
-    pub session_id: String,
+    pub session_id: SessionId,
     pub tester_id: String,
     pub gross_amount: i64,
     pub fee_amount: i64,
@@ -97,7 +97,7 @@ pub struct PayoutLine {
     pub payout_id: String,
     pub study_id: StudyId,
     pub organization_id: String,
-    pub session_id: String,
+    pub session_id: SessionId,
     pub tester_id: String,
     pub currency: String,
     pub gross_amount: i64,
@@ -242,7 +242,7 @@ pub trait BillingStore: Send + Sync + 'static {
         &self,
         study_id: &StudyId,
         status: crate::domain::SessionStatus,
-    ) -> StoreResult<Vec<(String, String)>>;
+    ) -> StoreResult<Vec<(SessionId, String)>>;
     /// Studies in `study_status` whose payment is `payment_status` and that have a session in
     /// `session_status` without a line in `settled` (work a lost trigger left undone).
     async fn studies_owing_payouts(

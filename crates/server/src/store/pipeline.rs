@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{SessionId, StudyId};
 
 use super::{Guarded, NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::{
@@ -48,7 +48,7 @@ pub struct QueueItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindingRow {
     pub id: String,
-    pub session_id: String,
+    pub session_id: SessionId,
     /// JSON of the engine's finding.
     pub data: String,
     pub decision: Option<Decision>,
@@ -213,20 +213,20 @@ pub trait PipelineStore: Send + Sync + 'static {
     /// as `saved` says, in one transaction; `WrongState` outside `saved.from`.
     async fn save_session_analysis(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
         study_id: &StudyId,
         findings: &[(String, String)],
         analysis_json: &str,
         saved: AnalysisSaved<'_>,
         now: i64,
     ) -> StoreResult<Guarded<()>>;
-    async fn list_findings(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Vec<FindingRow>>;
+    async fn list_findings(&self, tenant: &Tenant, session_id: &SessionId) -> StoreResult<Vec<FindingRow>>;
     /// Records decisions; when every finding is decided, applies `c` (session, study, event).
     /// Returns whether the session is now confirmed. An unknown finding rolls back all.
     async fn confirm_findings(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         decisions: &[FindingDecision],
         added_notes: Option<&str>,
         c: Confirmation,
@@ -240,9 +240,9 @@ pub trait PipelineStore: Send + Sync + 'static {
     /// The newest report about a session or study.
     async fn latest_report(&self, tenant: &Tenant, subject_id: &str) -> StoreResult<Option<ReportRow>>;
     /// Attaches a real-time snapshot (Agent 1) to the session.
-    async fn save_realtime(&self, session_id: &str, snapshot_json: &str, now: i64) -> StoreResult<()>;
+    async fn save_realtime(&self, session_id: &SessionId, snapshot_json: &str, now: i64) -> StoreResult<()>;
     /// Ids of the study's sessions in `status`, oldest first.
-    async fn sessions_in(&self, study_id: &StudyId, status: SessionStatus) -> StoreResult<Vec<String>>;
+    async fn sessions_in(&self, study_id: &StudyId, status: SessionStatus) -> StoreResult<Vec<SessionId>>;
     /// Ids of the study's sessions whose pipeline is `pipeline` and whose status is not
     /// `except`, oldest first.
     async fn sessions_with_pipeline(
@@ -250,7 +250,7 @@ pub trait PipelineStore: Send + Sync + 'static {
         study_id: &StudyId,
         pipeline: PipelineStatus,
         except: SessionStatus,
-    ) -> StoreResult<Vec<String>>;
+    ) -> StoreResult<Vec<SessionId>>;
     /// Sessions in `status` with pipeline `pipeline` last changed before `before`, oldest first,
     /// at most `limit`: `(session, study, organization, tester, changed at)`.
     async fn sessions_waiting(
@@ -259,7 +259,7 @@ pub trait PipelineStore: Send + Sync + 'static {
         pipeline: PipelineStatus,
         before: i64,
         limit: i64,
-    ) -> StoreResult<Vec<(String, StudyId, String, String, i64)>>;
+    ) -> StoreResult<Vec<(SessionId, StudyId, String, String, i64)>>;
     /// How many of the study's sessions are in each `(status, pipeline)` pair.
     async fn pipeline_counts(
         &self,

@@ -3,6 +3,8 @@
 
 use async_trait::async_trait;
 
+use crate::domain::ids::SessionId;
+
 use super::{EventRow, Guarded, StoreResult};
 use crate::domain::{SessionStatus, Tenant};
 
@@ -74,15 +76,19 @@ pub enum AppendOutcome {
 #[async_trait]
 pub trait RecordingStore: Send + Sync + 'static {
     /// The recording's summary and derivation state (`None`: nothing recorded yet).
-    async fn recording_head(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Option<RecordingHead>>;
+    async fn recording_head(
+        &self,
+        tenant: &Tenant,
+        session_id: &SessionId,
+    ) -> StoreResult<Option<RecordingHead>>;
     /// Whether a chunk with this id is stored for the session.
-    async fn has_chunk(&self, session_id: &str, chunk_id: &str) -> StoreResult<bool>;
+    async fn has_chunk(&self, session_id: &SessionId, chunk_id: &str) -> StoreResult<bool>;
     /// Appends a chunk in one transaction if the session is `accepting` and has consented to
     /// the screen stream (both read in it), and the recording still has `after_chunks` chunks.
     async fn append_chunk(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         accepting: SessionStatus,
         a: ChunkAppend,
     ) -> StoreResult<Guarded<AppendOutcome>>;
@@ -90,7 +96,7 @@ pub trait RecordingStore: Send + Sync + 'static {
     async fn recording_chunks(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         after_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<(i64, Vec<u8>)>>;

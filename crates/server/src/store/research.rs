@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{SessionId, StudyId};
 
 use super::{StoreResult, Tenant};
 
@@ -26,7 +26,7 @@ pub trait ResearchStore {
     async fn set_session_exclusion(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         exclusion: Option<(&str, i64)>,
     ) -> StoreResult<bool>;
     /// Stores a new share link.

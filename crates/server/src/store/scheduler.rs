@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{SessionId, StudyId};
 
 use super::{NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::study::ConsentRecord;
@@ -13,7 +13,7 @@ use crate::domain::{CronJob, SeatStatus, SessionStatus, StudyStatus};
 /// A running session, as the timeout job reads it.
 #[derive(Debug, Clone)]
 pub struct RunningSession {
-    pub id: String,
+    pub id: SessionId,
     pub study_id: StudyId,
     pub tester_id: String,
     pub status: SessionStatus,
@@ -92,8 +92,8 @@ pub trait SchedulerStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<bool>;
     /// Sessions started before `started_before` whose raw streams are still kept.
-    async fn sessions_to_purge(&self, started_before: i64, limit: i64) -> StoreResult<Vec<String>>;
+    async fn sessions_to_purge(&self, started_before: i64, limit: i64) -> StoreResult<Vec<SessionId>>;
     /// Deletes the session's events, facial and voice rows and marks it purged; returns the
     /// rows deleted.
-    async fn purge_streams(&self, session_id: &str, now: i64) -> StoreResult<u64>;
+    async fn purge_streams(&self, session_id: &SessionId, now: i64) -> StoreResult<u64>;
 }

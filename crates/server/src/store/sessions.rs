@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{SessionId, StudyId};
 
 use super::{Guarded, OutboundEvent, Page, StoreResult};
 use crate::domain::study::{ConsentRecord, Profile};
@@ -11,7 +11,7 @@ use crate::domain::{PipelineStatus, SessionStatus, Tenant};
 /// A session row with the tester's anonymous label number.
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub id: String,
+    pub id: SessionId,
     pub study_id: StudyId,
     pub organization_id: String,
     pub tester_id: String,
@@ -48,7 +48,7 @@ pub struct Session {
 /// A session to create.
 #[derive(Debug, Clone)]
 pub struct NewSession {
-    pub id: String,
+    pub id: SessionId,
     pub study_id: StudyId,
     pub tester_id: String,
     pub token_hash: String,
@@ -61,7 +61,7 @@ pub struct NewSession {
 /// Why a session could not be created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateSessionOutcome {
-    Created(String),
+    Created(SessionId),
     StudyNotFound,
     StudyNotOpen(String),
     NotAccepted,
@@ -238,7 +238,7 @@ pub trait SessionStore: Send + Sync + 'static {
         start: SessionStart<'_>,
         choose_variant: &VariantChooser,
     ) -> StoreResult<CreateSessionOutcome>;
-    async fn get_session(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<Session>>;
+    async fn get_session(&self, tenant: &Tenant, id: &SessionId) -> StoreResult<Option<Session>>;
     async fn list_sessions(
         &self,
         tenant: &Tenant,
@@ -251,24 +251,24 @@ pub trait SessionStore: Send + Sync + 'static {
         &self,
         token_hash: &str,
         now: i64,
-    ) -> StoreResult<Option<(String, String)>>;
+    ) -> StoreResult<Option<(SessionId, String)>>;
     /// Applies a state change if the session is in one of `t.from`.
     async fn change_session(
         &self,
         tenant: &Tenant,
-        id: &str,
+        id: &SessionId,
         t: SessionTransition<'_>,
         now: i64,
     ) -> StoreResult<Guarded<Session>>;
     /// The time of the session's last stored item (event, facial, voice or note), if any.
-    async fn last_item_at(&self, session_id: &str) -> StoreResult<Option<i64>>;
+    async fn last_item_at(&self, session_id: &SessionId) -> StoreResult<Option<i64>>;
     /// How many voice segments and notes (think-aloud) the session holds.
-    async fn think_aloud_items(&self, session_id: &str) -> StoreResult<i64>;
+    async fn think_aloud_items(&self, session_id: &SessionId) -> StoreResult<i64>;
     /// Records consent if the session is in one of `from` (checked in the same transaction).
     async fn set_consent(
         &self,
         tenant: &Tenant,
-        id: &str,
+        id: &SessionId,
         from: &[SessionStatus],
         consent: &ConsentRecord,
         now: i64,
@@ -279,14 +279,14 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn ingest(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         accepting: SessionStatus,
         batch: StreamBatch,
     ) -> StoreResult<Guarded<IngestCounts>>;
     async fn list_events(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         filter: &EventFilter,
         page: Page,
     ) -> StoreResult<(Vec<EventRow>, u64)>;
@@ -294,44 +294,53 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn events_after(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, EventRow)>>;
     async fn facial_after(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, FacialRow)>>;
     async fn voice_after(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, VoiceRow)>>;
     /// Every stream of the session at once, typed, in timestamp order (the engine's input).
-    async fn session_streams(&self, tenant: &Tenant, session_id: &str) -> StoreResult<SessionStreams>;
-    async fn add_note(&self, tenant: &Tenant, session_id: &str, note: NoteRow) -> StoreResult<Guarded<()>>;
+    async fn session_streams(&self, tenant: &Tenant, session_id: &SessionId) -> StoreResult<SessionStreams>;
+    async fn add_note(
+        &self,
+        tenant: &Tenant,
+        session_id: &SessionId,
+        note: NoteRow,
+    ) -> StoreResult<Guarded<()>>;
     async fn list_notes(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         page: Page,
     ) -> StoreResult<(Vec<NoteRow>, u64)>;
     /// Upserts task attempts (by task) and the survey, in one transaction.
     async fn put_feedback(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         attempts: &[TaskAttemptRow],
         sus: Option<&str>,
         nps: Option<i64>,
         now: i64,
     ) -> StoreResult<Guarded<()>>;
-    async fn list_attempts(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Vec<TaskAttemptRow>>;
+    async fn list_attempts(
+        &self,
+        tenant: &Tenant,
+        session_id: &SessionId,
+    ) -> StoreResult<Vec<TaskAttemptRow>>;
     /// The ND categories of each tester with a session in the study (one entry per tester).
     async fn study_tester_categories(&self, study_id: &StudyId) -> StoreResult<Vec<Vec<String>>>;
 }

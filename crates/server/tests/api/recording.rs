@@ -108,7 +108,7 @@ async fn stored_text(app: &TestApp, sid: &str) -> String {
     let chunks = app
         .state
         .store
-        .recording_chunks(&openscouter_server::domain::Tenant::All, sid, 0, 1000)
+        .recording_chunks(&openscouter_server::domain::Tenant::All, &sid.into(), 0, 1000)
         .await
         .unwrap();
     let mut out = String::new();
@@ -365,7 +365,7 @@ async fn erasure_and_retention_delete_the_recording(b: Backend) {
     post_chunk(&app, &r.tt, &json!({"sessionId": r.sid, "events": events}), true).await.ok();
     // retention: the raw streams of an old session go, the recording with them
     let now = app.clock.now_ms();
-    app.state.store.purge_streams(&r.sid, now).await.unwrap();
+    app.state.store.purge_streams(&r.sid.as_str().into(), now).await.unwrap();
     app.get(&format!("/api/sessions/{}/recording", r.sid), Some(&r.biz.bearer())).await.assert_error(404);
     assert!(stored_text(&app, &r.sid).await.is_empty());
     // erasure: the person's recordings go
@@ -375,8 +375,12 @@ async fn erasure_and_retention_delete_the_recording(b: Backend) {
     app.send(Method::DELETE, "/api/me", None, &e.tester.bearer()).await.ok();
     app.drain_jobs().await;
     assert!(stored_text(&app, &e.sid).await.is_empty());
-    let head =
-        app.state.store.recording_head(&openscouter_server::domain::Tenant::All, &e.sid).await.unwrap();
+    let head = app
+        .state
+        .store
+        .recording_head(&openscouter_server::domain::Tenant::All, &e.sid.as_str().into())
+        .await
+        .unwrap();
     assert!(head.is_none());
 }
 

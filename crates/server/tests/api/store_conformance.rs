@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use openscouter_server::domain::ids::SessionId;
 use openscouter_server::domain::study::{ConsentRecord, ConsentStreams};
 use openscouter_server::domain::{Plan, Role, Scope, SessionStatus, Tenant};
 use openscouter_server::store::{
@@ -196,34 +197,32 @@ fn click(id: &str, ts: i64) -> EventRow {
 async fn ingest_rechecks_consent_and_tenant_in_its_transaction(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
     let live = app.live_session().await;
+    let sid = SessionId::from(live.sid.as_str());
     let s = app.state.store.clone();
     let tester = Tenant::Tester(live.tester.user_id.clone());
     let now = app.state.now();
     let batch = || StreamBatch::Events(vec![click("evt_race", now)]);
     let withdrawn =
         ConsentRecord { version: "v2".into(), streams: ConsentStreams::default(), given_at: String::new() };
-    let g = s.set_consent(&tester, &live.sid, &[SessionStatus::Active], &withdrawn, now).await.unwrap();
+    let g = s.set_consent(&tester, &sid, &[SessionStatus::Active], &withdrawn, now).await.unwrap();
     assert!(matches!(g, Guarded::Done(())));
-    let out = s.ingest(&tester, &live.sid, SessionStatus::Active, batch()).await.unwrap();
+    let out = s.ingest(&tester, &sid, SessionStatus::Active, batch()).await.unwrap();
     assert!(matches!(out, Guarded::WrongState(Refusal::NoConsent)), "{out:?}");
     // Another tester, or a business tenant, cannot write into the session at all.
     let other = Tenant::Tester("user_someone_else".into());
     assert!(matches!(
-        s.ingest(&other, &live.sid, SessionStatus::Active, batch()).await.unwrap(),
+        s.ingest(&other, &sid, SessionStatus::Active, batch()).await.unwrap(),
         Guarded::NotFound
     ));
     let org = Tenant::Organization(live.biz.organization_id.clone().unwrap());
-    assert!(matches!(
-        s.ingest(&org, &live.sid, SessionStatus::Active, batch()).await.unwrap(),
-        Guarded::NotFound
-    ));
+    assert!(matches!(s.ingest(&org, &sid, SessionStatus::Active, batch()).await.unwrap(), Guarded::NotFound));
     let (rows, total) = s
-        .list_events(&Tenant::All, &live.sid, &EventFilter::default(), Page { page: 1, limit: 10 })
+        .list_events(&Tenant::All, &sid, &EventFilter::default(), Page { page: 1, limit: 10 })
         .await
         .unwrap();
     assert_eq!((rows.len(), total), (0, 0), "nothing was stored");
     // A session that is no longer running refuses consent changes in the same transaction.
-    let g = s.set_consent(&tester, &live.sid, &[SessionStatus::Paused], &withdrawn, now).await.unwrap();
+    let g = s.set_consent(&tester, &sid, &[SessionStatus::Paused], &withdrawn, now).await.unwrap();
     assert!(matches!(g, Guarded::WrongState(Refusal::Session(SessionStatus::Active))), "{g:?}");
 }
 
@@ -231,21 +230,22 @@ async fn ingest_rechecks_consent_and_tenant_in_its_transaction(b: Backend) {
 async fn session_children_are_tenant_scoped(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
     let live = app.live_session().await;
+    let sid = SessionId::from(live.sid.as_str());
     let s = app.state.store.clone();
     let owner = Tenant::Tester(live.tester.user_id.clone());
     let org = Tenant::Organization(live.biz.organization_id.clone().unwrap());
     let stranger = Tenant::Organization("org_stranger".into());
     let note =
         NoteRow { id: "note_1".into(), ts: app.state.now(), text: "hmm".into(), created_at: app.state.now() };
-    assert!(matches!(s.add_note(&stranger, &live.sid, note.clone()).await.unwrap(), Guarded::NotFound));
-    assert!(matches!(s.add_note(&owner, &live.sid, note).await.unwrap(), Guarded::Done(())));
+    assert!(matches!(s.add_note(&stranger, &sid, note.clone()).await.unwrap(), Guarded::NotFound));
+    assert!(matches!(s.add_note(&owner, &sid, note).await.unwrap(), Guarded::Done(())));
     let page = Page { page: 1, limit: 10 };
-    assert_eq!(s.list_notes(&org, &live.sid, page).await.unwrap().1, 1);
-    assert_eq!(s.list_notes(&owner, &live.sid, page).await.unwrap().1, 1);
-    assert_eq!(s.list_notes(&stranger, &live.sid, page).await.unwrap(), (vec![], 0));
-    assert!(s.list_findings(&stranger, &live.sid).await.unwrap().is_empty());
-    assert!(s.list_attempts(&stranger, &live.sid).await.unwrap().is_empty());
-    assert!(matches!(s.session_streams(&stranger, &live.sid).await, Err(StoreError::NotFound)));
-    assert_eq!(s.session_streams(&org, &live.sid).await.unwrap().notes.len(), 1);
-    assert!(s.get_session(&stranger, &live.sid).await.unwrap().is_none());
+    assert_eq!(s.list_notes(&org, &sid, page).await.unwrap().1, 1);
+    assert_eq!(s.list_notes(&owner, &sid, page).await.unwrap().1, 1);
+    assert_eq!(s.list_notes(&stranger, &sid, page).await.unwrap(), (vec![], 0));
+    assert!(s.list_findings(&stranger, &sid).await.unwrap().is_empty());
+    assert!(s.list_attempts(&stranger, &sid).await.unwrap().is_empty());
+    assert!(matches!(s.session_streams(&stranger, &sid).await, Err(StoreError::NotFound)));
+    assert_eq!(s.session_streams(&org, &sid).await.unwrap().notes.len(), 1);
+    assert!(s.get_session(&stranger, &sid).await.unwrap().is_none());
 }

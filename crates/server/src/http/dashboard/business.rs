@@ -12,7 +12,7 @@ use openscouter_analysis::{Finding, Severity, StudyReport};
 use super::layout::{self, Viewer, pct, when, words};
 use super::web::{CsrfForm, Form, check_csrf, see_other};
 use super::{charts, svg};
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{SessionId, StudyId};
 use crate::error::{AppError, AppResult};
 use crate::http::extract::{BusinessOrAdmin, Pagination};
 use crate::http::state::AppState;
@@ -100,7 +100,7 @@ pub enum Context<'a> {
 fn session_of<'a>(f: &Finding, sessions: &'a [Session], label: &str) -> Option<&'a Session> {
     sessions
         .iter()
-        .filter(|s| f.session_ids.contains(&s.id))
+        .filter(|s| f.session_ids.iter().any(|i| s.id == *i))
         .find(|s| crate::services::analysis_input::tester_label(s) == label)
 }
 
@@ -131,7 +131,7 @@ pub fn finding_article(
                 @if let Some(sel) = &f.selector { dt { "Element" } dd { code { (sel) } } }
                 dt { "Signal" } dd { (words(&f.dominant_signal)) }
                 @if let Context::Study { sessions } = ctx {
-                    @let linked: Vec<&Session> = sessions.iter().filter(|s| f.session_ids.contains(&s.id)).collect();
+                    @let linked: Vec<&Session> = sessions.iter().filter(|s| f.session_ids.iter().any(|i| s.id == *i)).collect();
                     @if !linked.is_empty() {
                         dt { "Sessions" }
                         dd { @for (i, s) in linked.iter().enumerate() {
@@ -483,7 +483,7 @@ pub fn report_sections(
     let timelines: Vec<openscouter_analysis::Timeline> = sessions
         .iter()
         .filter(|s| match ids {
-            Some(ids) => ids.contains(&s.id),
+            Some(ids) => ids.iter().any(|i| s.id == *i),
             None => s.status == crate::domain::SessionStatus::Confirmed && s.excluded_reason.is_none(),
         })
         .filter_map(|s| pipeline::stored_analysis(s)?.timeline)
@@ -690,7 +690,7 @@ pub struct ExclusionForm {
 pub async fn exclusion(
     State(state): State<AppState>,
     caller: BusinessOrAdmin,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     Form(f): Form<ExclusionForm>,
 ) -> AppResult<Response> {
     check_csrf(&state, &caller, &f.csrf)?;

@@ -13,6 +13,7 @@ use maud::html;
 use openscouter_analysis::Finding;
 
 use super::layout::{self, Viewer, words};
+use crate::domain::ids::SessionId;
 use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
 use crate::http::state::AppState;
@@ -52,7 +53,7 @@ pub async fn page_js() -> Response {
 pub async fn data(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> AppResult<Response> {
     let stream = recording::open(&state, &caller, &id).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response())
@@ -69,7 +70,7 @@ struct Marker {
 pub async fn page(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> AppResult<Response> {
     let session = sessions::get(&state, &caller, &id).await?;
     let study = studies::get_visible(&state, &caller, &session.study_id).await?;

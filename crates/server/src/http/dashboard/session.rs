@@ -12,6 +12,7 @@ use super::business::{Context, by_severity, finding_article};
 use super::layout::{self, Viewer, when, words};
 use super::svg::{self, Moment, Span, TimelineChart};
 use super::web::{Form, check_csrf, see_other};
+use crate::domain::ids::SessionId;
 use crate::domain::{Decision, Role, SessionStatus};
 use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
@@ -44,7 +45,7 @@ fn decision_text(r: &FindingRow) -> &'static str {
 pub async fn page(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     uri: Uri,
 ) -> AppResult<Response> {
     let session = sessions::get(&state, &caller, &id).await?;
@@ -304,7 +305,7 @@ fn tester_evidence(e: &openscouter_analysis::Evidence, origin: i64) -> Markup {
 pub async fn confirm(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let csrf = pairs.iter().find(|(k, _)| k == "csrf").map_or("", |(_, v)| v.as_str());
@@ -344,7 +345,7 @@ pub async fn confirm(
 pub async fn export(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     uri: Uri,
 ) -> AppResult<Response> {
     crate::http::routes::sessions::export_response(&state, &caller, &id, uri.query()).await

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::domain::ids::SessionId;
 use crate::domain::{Decision, QueueKind, QueueStatus, SessionStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
@@ -50,7 +51,7 @@ async fn realtime(
     let job = pipeline::request_snapshot(
         &state,
         &caller,
-        &b.session_id,
+        &SessionId::from(b.session_id.as_str()),
         b.include_signals,
         b.snapshot_at.as_deref(),
     )
@@ -119,12 +120,12 @@ fn job_out(j: QueueItem) -> AnalysisJobOut {
 async fn analyze(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> AppResult<Envelope<QueuedOut>> {
     let job = pipeline::request_analysis(&state, &caller, &id).await?;
     Ok(ok(QueuedOut {
         analysis_job_id: job.id,
-        session_id: id,
+        session_id: id.into(),
         status: job.status,
         estimated_completion_seconds: 5,
     }))
@@ -163,7 +164,7 @@ pub struct FindingOut {
 async fn findings(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> AppResult<Envelope<Vec<FindingOut>>> {
     let out = pipeline::findings(&state, &caller, &id)
         .await?
@@ -224,7 +225,7 @@ pub struct BaselineOut {
 async fn analytics(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> AppResult<Envelope<AnalyticsOut>> {
     let analytics = pipeline::analytics(&state, &caller, &id).await?;
     let out = serde_json::from_value(analytics).map_err(AppError::internal)?;
@@ -248,12 +249,12 @@ pub struct ConfirmOut {
 async fn confirm(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     ApiJson(b): ApiJson<ConfirmIn>,
 ) -> AppResult<Envelope<ConfirmOut>> {
     let confirmed = pipeline::confirm(&state, &caller, &id, b).await?;
     Ok(ok(ConfirmOut {
-        session_id: id,
+        session_id: id.into(),
         status: if confirmed { SessionStatus::Confirmed } else { SessionStatus::Analyzed },
     }))
 }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::domain::ids::SessionId;
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{Authed, SessionActor};
@@ -89,7 +90,11 @@ async fn screen(
     params(("id" = String, Path, description = "Session id")),
     responses((status = 200, description = "JSON array of rrweb events", content_type = "application/json"),
         (status = 404, description = "Absent, not visible, or no recording")))]
-async fn read(State(state): State<AppState>, caller: Authed, Path(id): Path<String>) -> AppResult<Response> {
+async fn read(
+    State(state): State<AppState>,
+    caller: Authed,
+    Path(id): Path<SessionId>,
+) -> AppResult<Response> {
     let stream = recording::open(&state, &caller, &id).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "private, no-store")],

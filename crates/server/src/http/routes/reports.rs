@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::QueueStatus;
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{SessionId, StudyId};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{ApiJson, Authed};
@@ -70,7 +70,8 @@ async fn create_session_report(
     caller: Authed,
     ApiJson(b): ApiJson<ReportIn>,
 ) -> AppResult<Envelope<ReportQueuedOut>> {
-    let job = reports::request_session_report(&state, &caller, &b.session_id).await?;
+    let job =
+        reports::request_session_report(&state, &caller, &SessionId::from(b.session_id.as_str())).await?;
     Ok(ok(ReportQueuedOut {
         analysis_job_id: job.id,
         session_id: Some(b.session_id),
@@ -99,7 +100,7 @@ async fn get_report(
 async fn session_report(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> AppResult<Envelope<ReportOut>> {
     Ok(ok(report_body(reports::for_session(&state, &caller, &id).await?)?))
 }

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::format_ms;
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{SessionId, StudyId};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{ApiJson, Authed};
@@ -51,7 +51,7 @@ pub struct ExclusionOut {
 
 fn exclusion_out(s: crate::store::Session) -> ExclusionOut {
     ExclusionOut {
-        session_id: s.id,
+        session_id: s.id.into(),
         excluded: s.excluded_reason.is_some(),
         reason: s.excluded_reason,
         excluded_at: s.excluded_at.map(format_ms),
@@ -66,7 +66,7 @@ fn exclusion_out(s: crate::store::Session) -> ExclusionOut {
 async fn exclude_session(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     ApiJson(b): ApiJson<ExclusionIn>,
 ) -> AppResult<Envelope<ExclusionOut>> {
     let s = research::set_exclusion(&state, &caller, &id, Some(&b.reason)).await?;
@@ -80,7 +80,7 @@ async fn exclude_session(
 async fn include_session(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> AppResult<Envelope<ExclusionOut>> {
     let s = research::set_exclusion(&state, &caller, &id, None).await?;
     Ok(ok(exclusion_out(s)))

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{SessionId, StudyId};
 use crate::domain::stream::parse_time;
 use crate::domain::study::ConsentRecord;
 use crate::domain::{PipelineStatus, Role, SessionStatus, format_ms};
@@ -87,7 +87,7 @@ pub fn session_out(s: Session, viewer: Role, viewer_id: &str, now: i64) -> Sessi
         tester_label: tester_label(&s),
         nd_categories: nd_categories(&s),
         consent: s.consent.clone(),
-        session_id: s.id,
+        session_id: s.id.into(),
         job_id: s.study_id.into(),
         variant: s.variant,
         status: s.status,
@@ -274,7 +274,7 @@ fn briefing_out(b: sessions::Briefing) -> BriefingOut {
             voice: streams.voice,
             screen: streams.screenshots,
         },
-        session_id: b.session.id,
+        session_id: b.session.id.into(),
         status: b.session.status,
         variant: b.session.variant,
         start_url: b.start_url,
@@ -301,7 +301,7 @@ pub enum SessionReadOut {
 async fn get_session(
     State(state): State<AppState>,
     caller: ReaderOrTestToken,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> AppResult<Envelope<SessionReadOut>> {
     Ok(ok(match sessions::view(&state, &caller, &id).await? {
         sessions::SessionView::Full(s) => {
@@ -325,7 +325,7 @@ fn controlled(state: &AppState, caller: &SessionActor, s: Session) -> Envelope<S
 async fn pause_session(
     State(state): State<AppState>,
     caller: SessionActor,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> AppResult<Envelope<SessionOut>> {
     Ok(controlled(&state, &caller, sessions::pause(&state, &caller, &id).await?))
 }
@@ -337,7 +337,7 @@ async fn pause_session(
 async fn resume_session(
     State(state): State<AppState>,
     caller: SessionActor,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> AppResult<Envelope<SessionOut>> {
     Ok(controlled(&state, &caller, sessions::resume(&state, &caller, &id).await?))
 }
@@ -350,7 +350,7 @@ async fn resume_session(
 async fn abandon_session(
     State(state): State<AppState>,
     caller: SessionActor,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> AppResult<Envelope<SessionOut>> {
     Ok(controlled(&state, &caller, sessions::abandon(&state, &caller, &id).await?))
 }
@@ -370,7 +370,7 @@ pub struct CompleteIn {
 async fn complete_session(
     State(state): State<AppState>,
     caller: SessionActor,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     OptionalJson(body): OptionalJson<CompleteIn>,
 ) -> AppResult<Envelope<SessionOut>> {
     let s = sessions::complete(&state, &caller, &id, body.completed_at.as_deref()).await?;
@@ -384,7 +384,7 @@ async fn complete_session(
 async fn consent(
     State(state): State<AppState>,
     caller: SessionActor,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     ApiJson(b): ApiJson<ConsentIn>,
 ) -> AppResult<Envelope<SessionOut>> {
     let s = sessions::set_consent(&state, &caller, &id, b).await?;
@@ -412,7 +412,7 @@ fn note_out(n: NoteRow) -> NoteOut {
 async fn add_note(
     State(state): State<AppState>,
     caller: SessionActor,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     ApiJson(b): ApiJson<NoteIn>,
 ) -> AppResult<Envelope<NoteOut>> {
     Ok(ok(note_out(sessions::add_note(&state, &caller, &id, b).await?)))
@@ -425,7 +425,7 @@ async fn add_note(
 async fn list_notes(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     page: Pagination,
 ) -> AppResult<Envelope<Vec<NoteOut>>> {
     let (rows, total) = sessions::list_notes(&state, &caller, &id, page.0).await?;
@@ -459,7 +459,7 @@ pub struct TaskAttemptOut {
 async fn feedback(
     State(state): State<AppState>,
     caller: SessionActor,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     ApiJson(b): ApiJson<FeedbackIn>,
 ) -> AppResult<Envelope<FeedbackOut>> {
     let Feedback { attempts, sus, nps } = sessions::put_feedback(&state, &caller, &id, b).await?;
@@ -524,7 +524,7 @@ impl EventsQuery {
 async fn session_events(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     page: Pagination,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> AppResult<Envelope<Vec<EventItem>>> {
@@ -550,7 +550,7 @@ pub struct ExportQuery {
 async fn export_session(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     uri: Uri,
 ) -> AppResult<Response> {
     export_response(&state, &caller, &id, uri.query()).await
@@ -560,7 +560,7 @@ async fn export_session(
 pub async fn export_response(
     state: &AppState,
     caller: &crate::auth::principal::Principal,
-    id: &str,
+    id: &SessionId,
     query: Option<&str>,
 ) -> AppResult<Response> {
     let format = match parse_query::<ExportQuery>(query)?.format.as_deref() {

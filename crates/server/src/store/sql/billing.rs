@@ -570,7 +570,7 @@ impl BillingStore for SqlStore {
         &self,
         study_id: &StudyId,
         status: SessionStatus,
-    ) -> StoreResult<Vec<(String, String)>> {
+    ) -> StoreResult<Vec<(SessionId, String)>> {
         read!(self, p => {
             Ok(sqlx::query_as(
                 "SELECT id, tester_id FROM sessions WHERE study_id = $1 AND status = $2 ORDER BY created_at, id",

@@ -7,7 +7,7 @@ use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use super::migrate::{self, Migration};
 use super::*;
-pub(super) use crate::domain::ids::StudyId;
+pub(super) use crate::domain::ids::{SessionId, StudyId};
 pub(super) use crate::domain::study::{ConsentRecord, Profile};
 pub(super) use crate::domain::{
     Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus,

@@ -179,7 +179,7 @@ impl PipelineStore for SqlStore {
 
     async fn save_session_analysis(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
         study_id: &StudyId,
         findings: &[(String, String)],
         analysis_json: &str,
@@ -226,7 +226,7 @@ impl PipelineStore for SqlStore {
         out
     }
 
-    async fn list_findings(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Vec<FindingRow>> {
+    async fn list_findings(&self, tenant: &Tenant, session_id: &SessionId) -> StoreResult<Vec<FindingRow>> {
         let (cond, who) = session_tenant_clause("session_id", 2, tenant);
         let sql = format!(
             "SELECT id, session_id, data, decision, comment, decided_at FROM findings WHERE session_id = $1{cond} ORDER BY id"
@@ -242,7 +242,7 @@ impl PipelineStore for SqlStore {
             let rows = q.fetch_all(p).await?;
             Ok(rows
                 .into_iter()
-                .map(|r| FindingRow { id: r.0, session_id: r.1, data: r.2, decision: r.3, comment: r.4, decided_at: r.5 })
+                .map(|r| FindingRow { id: r.0, session_id: r.1.into(), data: r.2, decision: r.3, comment: r.4, decided_at: r.5 })
                 .collect())
         })
     }
@@ -292,7 +292,7 @@ impl PipelineStore for SqlStore {
         self.find_report(scope, "subject_id = $1", subject_id).await
     }
 
-    async fn save_realtime(&self, session_id: &str, snapshot_json: &str, now: i64) -> StoreResult<()> {
+    async fn save_realtime(&self, session_id: &SessionId, snapshot_json: &str, now: i64) -> StoreResult<()> {
         write!(self, p => {
             sqlx::query("UPDATE sessions SET realtime = $1, updated_at = $2 WHERE id = $3")
                 .bind(snapshot_json)
@@ -304,9 +304,9 @@ impl PipelineStore for SqlStore {
         })
     }
 
-    async fn sessions_in(&self, study_id: &StudyId, status: SessionStatus) -> StoreResult<Vec<String>> {
+    async fn sessions_in(&self, study_id: &StudyId, status: SessionStatus) -> StoreResult<Vec<SessionId>> {
         read!(self, p => {
-            let rows: Vec<(String,)> = sqlx::query_as(
+            let rows: Vec<(SessionId,)> = sqlx::query_as(
                 "SELECT id FROM sessions WHERE study_id = $1 AND status = $2 ORDER BY created_at, id",
             )
             .bind(study_id)
@@ -322,9 +322,9 @@ impl PipelineStore for SqlStore {
         study_id: &StudyId,
         pipeline: PipelineStatus,
         except: SessionStatus,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<SessionId>> {
         read!(self, p => {
-            let rows: Vec<(String,)> = sqlx::query_as(
+            let rows: Vec<(SessionId,)> = sqlx::query_as(
                 "SELECT id FROM sessions WHERE study_id = $1 AND pipeline_status = $2 AND status <> $3 ORDER BY created_at, id",
             )
             .bind(study_id)
@@ -342,7 +342,7 @@ impl PipelineStore for SqlStore {
         pipeline: PipelineStatus,
         before: i64,
         limit: i64,
-    ) -> StoreResult<Vec<(String, StudyId, String, String, i64)>> {
+    ) -> StoreResult<Vec<(SessionId, StudyId, String, String, i64)>> {
         read!(self, p => {
             Ok(sqlx::query_as(
                 "SELECT x.id, x.study_id, s.organization_id, x.tester_id, x.updated_at FROM sessions x \
@@ -375,7 +375,7 @@ impl PipelineStore for SqlStore {
     async fn confirm_findings(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         decisions: &[FindingDecision],
         added_notes: Option<&str>,
         c: Confirmation,

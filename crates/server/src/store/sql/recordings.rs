@@ -39,7 +39,11 @@ const DERIVED_UPSERT: &str = "INSERT INTO events (session_id, id, client_id, ts,
 
 #[async_trait]
 impl RecordingStore for SqlStore {
-    async fn recording_head(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Option<RecordingHead>> {
+    async fn recording_head(
+        &self,
+        tenant: &Tenant,
+        session_id: &SessionId,
+    ) -> StoreResult<Option<RecordingHead>> {
         let (cond, who) = session_tenant_clause("r.session_id", 2, tenant);
         let sql = format!("SELECT {SUMMARY_COLS}, state FROM recordings r WHERE r.session_id = $1{cond}");
         read!(self, p => {
@@ -51,7 +55,7 @@ impl RecordingStore for SqlStore {
         })
     }
 
-    async fn has_chunk(&self, session_id: &str, chunk_id: &str) -> StoreResult<bool> {
+    async fn has_chunk(&self, session_id: &SessionId, chunk_id: &str) -> StoreResult<bool> {
         read!(self, p => {
             let row: Option<(i64,)> =
                 sqlx::query_as("SELECT seq FROM recording_chunks WHERE session_id = $1 AND chunk_id = $2")
@@ -66,7 +70,7 @@ impl RecordingStore for SqlStore {
     async fn append_chunk(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         accepting: SessionStatus,
         a: ChunkAppend,
     ) -> StoreResult<Guarded<AppendOutcome>> {
@@ -196,7 +200,7 @@ impl RecordingStore for SqlStore {
     async fn recording_chunks(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         after_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<(i64, Vec<u8>)>> {

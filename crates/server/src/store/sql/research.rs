@@ -35,7 +35,7 @@ impl ResearchStore for SqlStore {
     async fn set_session_exclusion(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         exclusion: Option<(&str, i64)>,
     ) -> StoreResult<bool> {
         let Some((filter, org)) = org_filter(tenant, "s.organization_id", 4) else { return Ok(false) };

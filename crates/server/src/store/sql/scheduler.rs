@@ -63,7 +63,7 @@ impl SchedulerStore for SqlStore {
         Ok(rows
             .into_iter()
             .map(|r| RunningSession {
-                id: r.0,
+                id: r.0.into(),
                 study_id: r.1.into(),
                 tester_id: r.2,
                 status: r.3,
@@ -200,9 +200,9 @@ impl SchedulerStore for SqlStore {
         inserted
     }
 
-    async fn sessions_to_purge(&self, started_before: i64, limit: i64) -> StoreResult<Vec<String>> {
+    async fn sessions_to_purge(&self, started_before: i64, limit: i64) -> StoreResult<Vec<SessionId>> {
         read!(self, p => {
-            let rows: Vec<(String,)> = sqlx::query_as(
+            let rows: Vec<(SessionId,)> = sqlx::query_as(
                 "SELECT id FROM sessions WHERE started_at < $1 AND streams_purged_at IS NULL ORDER BY started_at, id LIMIT $2",
             )
             .bind(started_before)
@@ -213,7 +213,7 @@ impl SchedulerStore for SqlStore {
         })
     }
 
-    async fn purge_streams(&self, session_id: &str, now: i64) -> StoreResult<u64> {
+    async fn purge_streams(&self, session_id: &SessionId, now: i64) -> StoreResult<u64> {
         write!(self, p => {
             let mut tx = p.begin().await?;
             let mut deleted = 0;

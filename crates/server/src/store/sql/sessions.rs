@@ -169,7 +169,7 @@ macro_rules! voice_from_row {
 
 impl SqlStore {
     /// True when the session exists and belongs to `tenant`.
-    async fn session_visible(&self, tenant: &Tenant, id: &str) -> StoreResult<bool> {
+    async fn session_visible(&self, tenant: &Tenant, id: &SessionId) -> StoreResult<bool> {
         let (cond, who) = session_tenant_clause("x.id", 2, tenant);
         let sql = format!("SELECT 1 FROM sessions x WHERE x.id = $1{cond}");
         read!(self, p => {
@@ -282,7 +282,7 @@ impl SessionStore for SqlStore {
         })
     }
 
-    async fn get_session(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<Session>> {
+    async fn get_session(&self, tenant: &Tenant, id: &SessionId) -> StoreResult<Option<Session>> {
         read!(self, p => {
             let mut qb = QueryBuilder::new(SESSION_SELECT);
             qb.push(" AND x.id = ").push_bind(id.to_owned());
@@ -328,7 +328,7 @@ impl SessionStore for SqlStore {
         &self,
         token_hash: &str,
         now: i64,
-    ) -> StoreResult<Option<(String, String)>> {
+    ) -> StoreResult<Option<(SessionId, String)>> {
         read!(self, p => {
             Ok(sqlx::query_as(
                 "SELECT id, tester_id FROM sessions WHERE test_token_hash = $1 AND test_token_expires_at > $2",
@@ -343,7 +343,7 @@ impl SessionStore for SqlStore {
     async fn change_session(
         &self,
         tenant: &Tenant,
-        id: &str,
+        id: &SessionId,
         t: SessionTransition<'_>,
         now: i64,
     ) -> StoreResult<Guarded<Session>> {
@@ -418,7 +418,7 @@ impl SessionStore for SqlStore {
         }
     }
 
-    async fn last_item_at(&self, session_id: &str) -> StoreResult<Option<i64>> {
+    async fn last_item_at(&self, session_id: &SessionId) -> StoreResult<Option<i64>> {
         read!(self, p => {
             let (at,): (Option<i64>,) = sqlx::query_as(
                 "SELECT MAX(ts) FROM (SELECT MAX(ts) AS ts FROM events WHERE session_id = $1 \
@@ -433,7 +433,7 @@ impl SessionStore for SqlStore {
         })
     }
 
-    async fn think_aloud_items(&self, session_id: &str) -> StoreResult<i64> {
+    async fn think_aloud_items(&self, session_id: &SessionId) -> StoreResult<i64> {
         read!(self, p => {
             let (n,): (i64,) = sqlx::query_as(
                 "SELECT (SELECT COUNT(*) FROM voice WHERE session_id = $1) + (SELECT COUNT(*) FROM session_notes WHERE session_id = $1)",
@@ -448,7 +448,7 @@ impl SessionStore for SqlStore {
     async fn set_consent(
         &self,
         tenant: &Tenant,
-        id: &str,
+        id: &SessionId,
         from: &[SessionStatus],
         consent: &ConsentRecord,
         now: i64,
@@ -479,7 +479,7 @@ impl SessionStore for SqlStore {
     async fn ingest(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         accepting: SessionStatus,
         batch: StreamBatch,
     ) -> StoreResult<Guarded<IngestCounts>> {
@@ -598,7 +598,7 @@ impl SessionStore for SqlStore {
     async fn list_events(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         filter: &EventFilter,
         page: Page,
     ) -> StoreResult<(Vec<EventRow>, u64)> {
@@ -634,7 +634,7 @@ impl SessionStore for SqlStore {
     async fn events_after(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, EventRow)>> {
@@ -646,7 +646,7 @@ impl SessionStore for SqlStore {
     async fn facial_after(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, FacialRow)>> {
@@ -658,7 +658,7 @@ impl SessionStore for SqlStore {
     async fn voice_after(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<(i64, VoiceRow)>> {
@@ -667,7 +667,7 @@ impl SessionStore for SqlStore {
         ))
     }
 
-    async fn session_streams(&self, tenant: &Tenant, session_id: &str) -> StoreResult<SessionStreams> {
+    async fn session_streams(&self, tenant: &Tenant, session_id: &SessionId) -> StoreResult<SessionStreams> {
         if !self.session_visible(tenant, session_id).await? {
             return Err(StoreError::NotFound);
         }
@@ -696,7 +696,12 @@ impl SessionStore for SqlStore {
         Ok(out)
     }
 
-    async fn add_note(&self, tenant: &Tenant, session_id: &str, note: NoteRow) -> StoreResult<Guarded<()>> {
+    async fn add_note(
+        &self,
+        tenant: &Tenant,
+        session_id: &SessionId,
+        note: NoteRow,
+    ) -> StoreResult<Guarded<()>> {
         write!(self, p => {
             let mut tx = p.begin().await?;
             let _status = session_status_in_tx!(tx, tenant, session_id);
@@ -716,7 +721,7 @@ impl SessionStore for SqlStore {
     async fn list_notes(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         page: Page,
     ) -> StoreResult<(Vec<NoteRow>, u64)> {
         if !self.session_visible(tenant, session_id).await? {
@@ -742,7 +747,7 @@ impl SessionStore for SqlStore {
     async fn put_feedback(
         &self,
         tenant: &Tenant,
-        session_id: &str,
+        session_id: &SessionId,
         attempts: &[TaskAttemptRow],
         sus: Option<&str>,
         nps: Option<i64>,
@@ -780,7 +785,11 @@ impl SessionStore for SqlStore {
         })
     }
 
-    async fn list_attempts(&self, tenant: &Tenant, session_id: &str) -> StoreResult<Vec<TaskAttemptRow>> {
+    async fn list_attempts(
+        &self,
+        tenant: &Tenant,
+        session_id: &SessionId,
+    ) -> StoreResult<Vec<TaskAttemptRow>> {
         let (cond, who) = session_tenant_clause("session_id", 2, tenant);
         let sql = format!(
             "SELECT task_id, outcome, seq_score, started_at, ended_at FROM task_attempts WHERE session_id = $1{cond} \
