@@ -59,7 +59,7 @@ async fn main() {
         tasks: vec![],
     };
     let study = StudyId::from("job_1");
-    store.create_study(&study, "org_b", "user_b", w, now).await.unwrap();
+    store.create_study(&study, &"org_b".into(), "user_b", w, now).await.unwrap();
     store
         .set_study_status(None, &study, &[StudyStatus::Draft], StudyStatus::Open, Default::default(), now)
         .await

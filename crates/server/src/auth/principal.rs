@@ -25,7 +25,7 @@ pub enum AuthMethod {
 pub struct Principal {
     pub user_id: String,
     pub role: Role,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<crate::domain::ids::OrgId>,
     pub plan: Plan,
     pub method: AuthMethod,
 }

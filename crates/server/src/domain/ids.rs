@@ -52,7 +52,7 @@ pub mod prefix {
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident $(, prefix = $prefix:expr)?) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 

@@ -16,6 +16,8 @@ pub use status::{
 };
 
 use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::OrgId;
 use utoipa::ToSchema;
 
 /// A user's role (spec §1.5).
@@ -122,7 +124,7 @@ pub enum Tenant {
     /// An admin (or the system itself, e.g. a worker): everything.
     All,
     /// A business member: the organization's studies, their sessions, reports and webhooks.
-    Organization(String),
+    Organization(OrgId),
     /// A tester: their own sessions and what hangs off them.
     Tester(String),
 }

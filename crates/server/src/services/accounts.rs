@@ -9,7 +9,7 @@ use crate::auth::principal::Principal;
 pub use crate::auth::rotations::IssuedTokens;
 use crate::auth::rotations::Rotation;
 use crate::auth::secrets::{new_opaque_token, sha256_hex};
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{OrgId, new_id, prefix};
 use crate::domain::{Email, Plan, Role, UserStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::{
@@ -48,7 +48,7 @@ fn access_token(state: &App, p: &PrincipalRecord, session_id: &str, now: i64) ->
     let claims = Claims {
         sub: p.user_id.clone(),
         role: p.role,
-        org: p.organization_id.clone(),
+        org: p.organization_id.clone().map(String::from),
         tier: p.plan,
         exp: exp / 1000,
         iat: now / 1000,
@@ -275,7 +275,7 @@ pub async fn rename(state: &App, p: &Principal, full_name: &str) -> AppResult<Us
 pub async fn set_plan(
     state: &App,
     admin: &Principal,
-    org_id: &str,
+    org_id: &OrgId,
     plan: Plan,
     request_id: Option<String>,
 ) -> AppResult<Organization> {

@@ -72,7 +72,7 @@ pub async fn prepare(
                 status: TelegramStatus::Queued,
             },
             plan: NOTICE_PLAN,
-            organization_id: organization_id.to_owned(),
+            organization_id: organization_id.into(),
         }),
         _ => None,
     };

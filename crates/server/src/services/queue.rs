@@ -45,7 +45,7 @@ pub fn prepare(state: &App, work: Work<'_>) -> NewQueueItem {
         id: new_id(prefix::ANALYSIS_JOB, now),
         kind: work.kind,
         subject_id: work.subject_id.to_owned(),
-        organization_id: work.organization_id.to_owned(),
+        organization_id: work.organization_id.into(),
         tester_id: work.tester_id.map(str::to_owned),
         payload: work.payload,
         max_attempts: MAX_ATTEMPTS,

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::domain::codes;
-use crate::domain::ids::{StudyId, new_id, prefix};
+use crate::domain::ids::{OrgId, StudyId, new_id, prefix};
 pub use crate::domain::study::*;
 use crate::domain::{PipelineStatus, QueueKind, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent};
 use crate::error::{AppError, AppResult};
@@ -344,7 +344,7 @@ pub async fn scope_for(state: &App, p: &Principal) -> AppResult<StudyScope> {
 
 /// The seam for billing: launching needs a confirmed payment once billing is configured
 /// (`services::billing::launch_gate`); without billing every draft may launch.
-pub async fn payment_gate(state: &App, org: &str, study_id: &StudyId) -> AppResult<()> {
+pub async fn payment_gate(state: &App, org: &OrgId, study_id: &StudyId) -> AppResult<()> {
     if !billing::configured(state) {
         return Ok(());
     }
@@ -357,7 +357,7 @@ pub async fn payment_gate(state: &App, org: &str, study_id: &StudyId) -> AppResu
 }
 
 /// The organization of a business member; 403 for everyone else.
-fn business_org(p: &Principal) -> AppResult<String> {
+fn business_org(p: &Principal) -> AppResult<OrgId> {
     match (p.role, p.tenant()?) {
         (Role::Business, Tenant::Organization(org)) => Ok(org),
         _ => Err(AppError::Forbidden("Only business accounts may do this".into())),
@@ -365,7 +365,7 @@ fn business_org(p: &Principal) -> AppResult<String> {
 }
 
 /// The organization filter of a business member (`None` for admins); 403 for testers.
-fn managing_org(p: &Principal) -> AppResult<Option<String>> {
+fn managing_org(p: &Principal) -> AppResult<Option<OrgId>> {
     match p.tenant()? {
         Tenant::All => Ok(None),
         Tenant::Organization(org) => Ok(Some(org)),
@@ -505,7 +505,7 @@ pub async fn patch(state: &App, p: &Principal, id: &StudyId, patch: StudyPatch) 
     next.validate()?;
     let now = state.now();
     let write = next.to_write(now);
-    guarded(state.store.update_draft(org.as_deref(), id, &[StudyStatus::Draft], write, now).await?, "change")
+    guarded(state.store.update_draft(org.as_ref(), id, &[StudyStatus::Draft], write, now).await?, "change")
 }
 
 /// Launches a draft: it opens to matching testers (`study.launched`).
@@ -575,10 +575,8 @@ pub async fn close(state: &App, p: &Principal, id: &StudyId) -> AppResult<Study>
     let study = get_visible(state, p, id).await?;
     let from = [StudyStatus::Open, StudyStatus::InProgress, StudyStatus::Completed];
     let then = flow::study_closed(state, &study);
-    let moved = state
-        .store
-        .set_study_status(org.as_deref(), id, &from, StudyStatus::Closed, then, state.now())
-        .await?;
+    let moved =
+        state.store.set_study_status(org.as_ref(), id, &from, StudyStatus::Closed, then, state.now()).await?;
     state.queue_ready.notify_one();
     guarded(moved, "close")
 }

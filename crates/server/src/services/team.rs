@@ -5,7 +5,7 @@
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::auth::secrets::sha256_hex;
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{OrgId, new_id, prefix};
 use crate::domain::{Email, OrgRole, Role, Tenant};
 use crate::error::{AppError, AppResult};
 use crate::services::mail::{self, MailJob};
@@ -17,7 +17,7 @@ use crate::store::{
 pub const INVITATION_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// The caller's organization (a business account in one).
-fn org_of(p: &Principal) -> AppResult<String> {
+fn org_of(p: &Principal) -> AppResult<OrgId> {
     match (&p.role, &p.organization_id) {
         (Role::Business, Some(org)) => Ok(org.clone()),
         _ => Err(AppError::Forbidden("This needs a business account in an organization".into())),
@@ -25,7 +25,7 @@ fn org_of(p: &Principal) -> AppResult<String> {
 }
 
 /// The caller's organization, if they are one of its owners.
-pub async fn owned_org(state: &App, p: &Principal) -> AppResult<String> {
+pub async fn owned_org(state: &App, p: &Principal) -> AppResult<OrgId> {
     let org = org_of(p)?;
     let user = state.store.get_user(&p.user_id).await?;
     if user.and_then(|u| u.org_role) != Some(OrgRole::Owner) {

@@ -296,7 +296,7 @@ async fn reply_in_chat(
             status: TelegramStatus::Queued,
         },
         plan: REPLY_PLAN,
-        organization_id: organization_id.to_owned(),
+        organization_id: organization_id.into(),
     };
     state.store.queue_message(copy, now).await?;
     state.queue_ready.notify_one();

@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{OrgId, new_id, prefix};
 use crate::domain::{QueueKind, Role, WebhookEvent};
 use crate::error::{AppError, AppResult};
 use crate::integrations::webhooks as client;
@@ -27,7 +27,7 @@ pub fn event(event: WebhookEvent, data: serde_json::Value) -> OutboundEvent {
 }
 
 /// The caller's organization (business members only).
-pub fn organization_of(p: &Principal) -> AppResult<String> {
+pub fn organization_of(p: &Principal) -> AppResult<OrgId> {
     match (p.role, &p.organization_id) {
         (Role::Business, Some(org)) => Ok(org.clone()),
         _ => Err(AppError::Forbidden("Webhook endpoints belong to a business organization".into())),

@@ -3,11 +3,12 @@
 use async_trait::async_trait;
 
 use super::{Page, StoreResult};
+use crate::domain::ids::OrgId;
 use crate::domain::{Plan, Role, Scope, UserStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     pub plan: Plan,
     pub created_at: i64,
@@ -20,7 +21,7 @@ pub struct User {
     pub email: String,
     pub full_name: String,
     pub role: Role,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrgId>,
     pub status: UserStatus,
     pub created_at: i64,
     pub updated_at: i64,
@@ -68,7 +69,7 @@ pub struct NewRefreshToken {
 pub struct PrincipalRecord {
     pub user_id: String,
     pub role: Role,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrgId>,
     pub plan: Plan,
 }
 
@@ -140,11 +141,11 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>>;
     async fn find_credentials(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
     async fn update_user_name(&self, user_id: &str, full_name: &str, now: i64) -> StoreResult<User>;
-    async fn get_organization(&self, org_id: &str) -> StoreResult<Option<Organization>>;
+    async fn get_organization(&self, org_id: &OrgId) -> StoreResult<Option<Organization>>;
     /// Admin action: changes the plan and writes the audit entry in the same transaction.
     async fn set_organization_plan(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         plan: Plan,
         audit: AuditEntry,
     ) -> StoreResult<Organization>;

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{SessionId, StudyId};
+use crate::domain::ids::{OrgId, SessionId, StudyId};
 
 use super::{Guarded, Page, StoreResult};
 use crate::domain::{PaymentStatus, PayoutLineStatus, Tenant};
@@ -13,7 +13,7 @@ use crate::domain::{PaymentStatus, PayoutLineStatus, Tenant};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StudyPayment {
     pub study_id: StudyId,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub status: PaymentStatus,
     /// ISO 4217, upper case.
     pub currency: String,
@@ -73,7 +73,7 @@ pub struct StripeEventRow {
 pub struct PayoutRow {
     pub id: String,
     pub study_id: StudyId,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub currency: String,
     pub created_at: i64,
 }
@@ -96,7 +96,7 @@ pub struct PayoutLine {
     pub id: String,
     pub payout_id: String,
     pub study_id: StudyId,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub session_id: SessionId,
     pub tester_id: String,
     pub currency: String,

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use super::{OutboundEvent, Page, StoreResult, TelegramCopy};
+use crate::domain::ids::OrgId;
 use crate::domain::{NotificationKind, Tenant};
 
 /// Who a notification is for.
@@ -11,7 +12,7 @@ use crate::domain::{NotificationKind, Tenant};
 pub enum Recipient {
     User(String),
     /// Every member of the organization.
-    Organization(String),
+    Organization(OrgId),
     /// Every admin.
     Staff,
 }

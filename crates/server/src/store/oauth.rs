@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::{PrincipalRecord, StoreResult};
 use crate::domain::OAuthScope;
+use crate::domain::ids::OrgId;
 
 /// A registered (public) client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub struct NewConsent {
     pub secret_hash: String,
     pub csrf_hash: String,
     pub user_id: String,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub client_id: String,
     /// JSON of the validated authorization request.
     pub request: String,
@@ -41,7 +42,7 @@ pub struct ConsentRow {
     pub id: String,
     pub csrf_hash: String,
     pub user_id: String,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub client_id: String,
     pub request: String,
     pub expires_at: i64,
@@ -53,7 +54,7 @@ pub struct OAuthCode {
     pub code_hash: String,
     pub client_id: String,
     pub user_id: String,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub redirect_uri: String,
     pub scopes: Vec<OAuthScope>,
     pub code_challenge: String,
@@ -79,7 +80,7 @@ pub struct NewGrant {
     pub id: String,
     pub client_id: String,
     pub user_id: String,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub scopes: Vec<OAuthScope>,
     pub resource: Option<String>,
     pub created_at: i64,

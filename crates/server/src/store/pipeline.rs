@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{SessionId, StudyId};
+use crate::domain::ids::{OrgId, SessionId, StudyId};
 
 use super::{Guarded, NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::{
@@ -15,7 +15,7 @@ pub struct NewQueueItem {
     pub id: String,
     pub kind: QueueKind,
     pub subject_id: String,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub tester_id: Option<String>,
     /// Parameters of the run (JSON), if any.
     pub payload: Option<String>,
@@ -29,7 +29,7 @@ pub struct QueueItem {
     pub id: String,
     pub kind: QueueKind,
     pub subject_id: String,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub tester_id: Option<String>,
     pub status: QueueStatus,
     pub attempts: i64,
@@ -94,7 +94,7 @@ pub struct FollowUps {
     pub study_settles: Option<StudySettles>,
     pub enqueue: Vec<(NewQueueItem, EnqueueGuard<'static>)>,
     pub notify: Vec<(NewNotification, Option<TelegramCopy>)>,
-    pub events: Vec<(String, OutboundEvent)>,
+    pub events: Vec<(OrgId, OutboundEvent)>,
 }
 
 /// A study moving `from → to` once `target` of its sessions are settled: `confirmed`, or out
@@ -157,7 +157,7 @@ pub struct NewReport {
     pub kind: ReportKind,
     pub subject_id: String,
     pub study_id: StudyId,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub data: String,
     pub now: i64,
     /// A session report moves the session's pipeline here.

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{SessionId, StudyId};
+use crate::domain::ids::{OrgId, SessionId, StudyId};
 
 use super::{StoreResult, Tenant};
 
@@ -12,7 +12,7 @@ use super::{StoreResult, Tenant};
 pub struct ShareRow {
     pub id: String,
     pub study_id: StudyId,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub token_hash: String,
     pub created_at: i64,
     pub expires_at: i64,

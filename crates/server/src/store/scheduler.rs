@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{SessionId, StudyId};
+use crate::domain::ids::{OrgId, SessionId, StudyId};
 
 use super::{NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::study::ConsentRecord;
@@ -27,7 +27,7 @@ pub struct RunningSession {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingStart {
     pub study_id: StudyId,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub tester_id: String,
     pub accepted_at: i64,
 }
@@ -36,7 +36,7 @@ pub struct PendingStart {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StalledStudy {
     pub study_id: StudyId,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub launched_at: i64,
 }
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{SessionId, StudyId};
+use crate::domain::ids::{OrgId, SessionId, StudyId};
 
 use super::{Guarded, OutboundEvent, Page, StoreResult};
 use crate::domain::study::{ConsentRecord, Profile};
@@ -13,7 +13,7 @@ use crate::domain::{PipelineStatus, SessionStatus, Tenant};
 pub struct Session {
     pub id: SessionId,
     pub study_id: StudyId,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub tester_id: String,
     pub label_no: Option<i64>,
     pub variant: Option<String>,

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{Page, StoreResult};
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{OrgId, StudyId};
 use crate::domain::study::{Profile, StudyDefinition};
 use crate::domain::{PaymentStatus, SessionStatus, StudyStatus};
 
@@ -11,7 +11,7 @@ use crate::domain::{PaymentStatus, SessionStatus, StudyStatus};
 #[derive(Debug, Clone)]
 pub enum StudyScope {
     /// A business member: only this organization's studies.
-    Organization(String),
+    Organization(OrgId),
     /// A tester: studies they answered, plus studies in `offered_in` matching their profile.
     Tester { tester_id: String, profile: MatchProfile, offered_in: Vec<StudyStatus> },
     /// An admin: everything.
@@ -43,7 +43,7 @@ pub struct StudyTask {
 #[derive(Debug, Clone)]
 pub struct Study {
     pub id: StudyId,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub created_by: String,
     pub status: StudyStatus,
     /// The study definition (tasks are in `tasks`).
@@ -144,7 +144,7 @@ pub trait StudyStore: Send + Sync + 'static {
     async fn create_study(
         &self,
         id: &StudyId,
-        org_id: &str,
+        org_id: &OrgId,
         created_by: &str,
         w: StudyWrite,
         now: i64,
@@ -160,7 +160,7 @@ pub trait StudyStore: Send + Sync + 'static {
     /// unless `org_id` is None).
     async fn update_draft(
         &self,
-        org_id: Option<&str>,
+        org_id: Option<&OrgId>,
         id: &StudyId,
         from: &[StudyStatus],
         w: StudyWrite,
@@ -170,7 +170,7 @@ pub trait StudyStore: Send + Sync + 'static {
     /// writing `then` (events, the flow's next steps) in the same transaction.
     async fn set_study_status(
         &self,
-        org_id: Option<&str>,
+        org_id: Option<&OrgId>,
         id: &StudyId,
         from: &[StudyStatus],
         to: StudyStatus,

@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 
 use super::{NewUser, StoreResult, User};
+use crate::domain::ids::OrgId;
 use crate::domain::{AccountTokenPurpose, OrgRole, Tenant};
 
 /// A one-time link to store (its hash only).
@@ -27,7 +28,7 @@ pub struct NewAccountToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invitation {
     pub id: String,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub organization_name: String,
     pub email: String,
     pub org_role: OrgRole,
@@ -42,7 +43,7 @@ pub struct Invitation {
 #[derive(Debug, Clone)]
 pub struct NewInvitation {
     pub id: String,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub email: String,
     pub org_role: OrgRole,
     pub invited_by: String,
@@ -121,10 +122,10 @@ pub trait TeamStore: Send + Sync + 'static {
 
     // --- members and invitations (tenant: the organization)
     /// Active and suspended members, owners first, then by joining.
-    async fn list_members(&self, org_id: &str) -> StoreResult<Vec<User>>;
+    async fn list_members(&self, org_id: &OrgId) -> StoreResult<Vec<User>>;
     async fn create_invitation(&self, inv: NewInvitation) -> StoreResult<Invitation>;
     /// Invitations neither accepted, revoked nor expired, newest first.
-    async fn list_invitations(&self, org_id: &str, now: i64) -> StoreResult<Vec<Invitation>>;
+    async fn list_invitations(&self, org_id: &OrgId, now: i64) -> StoreResult<Vec<Invitation>>;
     /// Any invitation by id (the mail job; no tenant).
     async fn get_invitation(&self, invitation_id: &str) -> StoreResult<Option<Invitation>>;
     /// Records the hash of the link just mailed (a newer mail replaces the older link).
@@ -132,7 +133,7 @@ pub trait TeamStore: Send + Sync + 'static {
     /// A live invitation by its link.
     async fn invitation_by_token(&self, token_hash: &str, now: i64) -> StoreResult<Option<Invitation>>;
     /// Revokes a pending invitation of `org_id`; false when there is none.
-    async fn revoke_invitation(&self, org_id: &str, invitation_id: &str, now: i64) -> StoreResult<bool>;
+    async fn revoke_invitation(&self, org_id: &OrgId, invitation_id: &str, now: i64) -> StoreResult<bool>;
     /// A signed-in business account joins with a live invitation addressed to `email`.
     async fn join_organization(
         &self,
@@ -151,7 +152,7 @@ pub trait TeamStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<Option<User>>;
     /// Takes `user_id` out of `org_id` unless they are its last owner.
-    async fn remove_member(&self, org_id: &str, user_id: &str, now: i64) -> StoreResult<RemoveOutcome>;
+    async fn remove_member(&self, org_id: &OrgId, user_id: &str, now: i64) -> StoreResult<RemoveOutcome>;
 
     // --- notification read state (per reader)
     /// Marks one notification the reader may see as read; false when they may not see it.

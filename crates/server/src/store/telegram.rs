@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{OrgId, StudyId};
 
 use super::{StoreResult, StudyScope};
 use crate::domain::{QueueKind, TelegramStatus};
@@ -80,7 +80,7 @@ pub struct TelegramCopy {
     pub message: NewTelegramMessage,
     pub plan: SendPlan,
     /// Tenancy of the queue row.
-    pub organization_id: String,
+    pub organization_id: OrgId,
 }
 
 /// Where a pacer is: the next free slot and the end of a pause Telegram imposed (epoch ms).
@@ -132,7 +132,7 @@ pub trait TelegramStore: Send + Sync + 'static {
     async fn create_offers(
         &self,
         study_id: &StudyId,
-        organization_id: &str,
+        organization_id: &OrgId,
         offers: &[NewOffer],
         plan: &SendPlan,
         now: i64,

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::{Page, StoreResult};
+use crate::domain::ids::OrgId;
 use crate::domain::{QueueKind, WebhookEvent};
 
 /// An outbound webhook event, recorded in the same transaction as the change that causes it
@@ -31,7 +32,7 @@ pub struct DeliveryPlan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
     pub id: String,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub url: String,
     pub events: Vec<String>,
     pub description: Option<String>,
@@ -66,13 +67,13 @@ pub struct DeliveryTarget {
 #[async_trait]
 pub trait WebhookStore: Send + Sync + 'static {
     async fn create_endpoint(&self, e: WebhookEndpoint, secret: &str) -> StoreResult<WebhookEndpoint>;
-    async fn list_endpoints(&self, org_id: &str, page: Page) -> StoreResult<(Vec<WebhookEndpoint>, u64)>;
+    async fn list_endpoints(&self, org_id: &OrgId, page: Page) -> StoreResult<(Vec<WebhookEndpoint>, u64)>;
     /// Soft-deletes; `false` when absent or another organization's.
-    async fn delete_endpoint(&self, org_id: &str, id: &str, now: i64) -> StoreResult<bool>;
+    async fn delete_endpoint(&self, org_id: &OrgId, id: &str, now: i64) -> StoreResult<bool>;
     /// The endpoint's deliveries, newest first; `None` when the endpoint is not the org's.
     async fn list_deliveries(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         endpoint_id: &str,
         page: Page,
     ) -> StoreResult<Option<(Vec<WebhookDelivery>, u64)>>;

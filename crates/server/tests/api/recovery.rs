@@ -489,7 +489,7 @@ async fn notifications_have_a_read_state_per_reader(b: Backend) {
     for i in 0..2 {
         let notice =
             Notice { kind, title: format!("Notice {i}"), body: "b".into(), data: json!({}), once: None };
-        notify(&app.state, Recipient::Organization(org.clone()), notice, &org, None).await.unwrap();
+        notify(&app.state, Recipient::Organization(org.clone().into()), notice, &org, None).await.unwrap();
     }
     let tester = app.signup("tester").await;
     let notice = Notice { kind, title: "Yours".into(), body: "b".into(), data: json!({}), once: None };

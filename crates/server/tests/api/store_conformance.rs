@@ -48,7 +48,7 @@ async fn users_and_organizations(b: Backend) {
     let org2 = NewOrganization { id: "org_2".into(), name: "Dup".into(), created_at: 11 };
     let e = s.create_user(user("user_2", "a@x.io", Role::Business), Some(org2)).await.unwrap_err();
     assert!(matches!(e, StoreError::Conflict(_)));
-    assert!(s.get_organization("org_2").await.unwrap().is_none());
+    assert!(s.get_organization(&"org_2".into()).await.unwrap().is_none());
     assert!(s.get_user("user_2").await.unwrap().is_none());
 
     assert_eq!(s.find_credentials("a@x.io").await.unwrap().unwrap().password_hash, "h");
@@ -66,10 +66,13 @@ async fn users_and_organizations(b: Backend) {
         created_at: 30,
         request_id: None,
     };
-    assert_eq!(s.set_organization_plan("org_1", Plan::Pro, audit("aud_1")).await.unwrap().plan, Plan::Pro);
+    assert_eq!(
+        s.set_organization_plan(&"org_1".into(), Plan::Pro, audit("aud_1")).await.unwrap().plan,
+        Plan::Pro
+    );
     // unknown organization: nothing changes, no audit entry
     assert!(matches!(
-        s.set_organization_plan("org_x", Plan::Pro, audit("aud_2")).await,
+        s.set_organization_plan(&"org_x".into(), Plan::Pro, audit("aud_2")).await,
         Err(StoreError::NotFound)
     ));
     let (entries, total) = s.list_audit(Page { page: 1, limit: 10 }).await.unwrap();
@@ -214,7 +217,7 @@ async fn ingest_rechecks_consent_and_tenant_in_its_transaction(b: Backend) {
         s.ingest(&other, &sid, SessionStatus::Active, batch()).await.unwrap(),
         Guarded::NotFound
     ));
-    let org = Tenant::Organization(live.biz.organization_id.clone().unwrap());
+    let org = Tenant::Organization(live.biz.organization_id.clone().unwrap().into());
     assert!(matches!(s.ingest(&org, &sid, SessionStatus::Active, batch()).await.unwrap(), Guarded::NotFound));
     let (rows, total) = s
         .list_events(&Tenant::All, &sid, &EventFilter::default(), Page { page: 1, limit: 10 })
@@ -233,7 +236,7 @@ async fn session_children_are_tenant_scoped(b: Backend) {
     let sid = SessionId::from(live.sid.as_str());
     let s = app.state.store.clone();
     let owner = Tenant::Tester(live.tester.user_id.clone());
-    let org = Tenant::Organization(live.biz.organization_id.clone().unwrap());
+    let org = Tenant::Organization(live.biz.organization_id.clone().unwrap().into());
     let stranger = Tenant::Organization("org_stranger".into());
     let note =
         NoteRow { id: "note_1".into(), ts: app.state.now(), text: "hmm".into(), created_at: app.state.now() };

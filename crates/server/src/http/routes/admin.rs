@@ -8,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::OrganizationOut;
+use crate::domain::ids::OrgId;
 use crate::domain::{Plan, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
@@ -227,7 +228,7 @@ pub struct AuditOut {
 async fn patch_organization(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    Path(id): Path<OrgId>,
     RequestId(request_id): RequestId,
     ValidatedJson(b): ValidatedJson<OrganizationPatch>,
 ) -> AppResult<Envelope<OrganizationOut>> {

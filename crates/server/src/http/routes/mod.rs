@@ -60,7 +60,7 @@ impl From<User> for UserOut {
             email: u.email,
             full_name: u.full_name,
             role: u.role,
-            organization_id: u.organization_id,
+            organization_id: u.organization_id.map(String::from),
             status: u.status,
             created_at: format_ms(u.created_at),
             updated_at: format_ms(u.updated_at),
@@ -84,7 +84,7 @@ pub struct OrganizationOut {
 impl From<Organization> for OrganizationOut {
     fn from(o: Organization) -> Self {
         Self {
-            organization_id: o.id,
+            organization_id: o.id.into(),
             name: o.name,
             plan: o.plan,
             created_at: format_ms(o.created_at),

@@ -65,7 +65,7 @@ pub struct InvitationOut {
 fn invitation_out(i: Invitation) -> InvitationOut {
     InvitationOut {
         invitation_id: i.id,
-        organization_id: i.organization_id,
+        organization_id: i.organization_id.into(),
         email: i.email,
         org_role: i.org_role,
         invited_by: i.invited_by,

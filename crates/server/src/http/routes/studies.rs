@@ -97,7 +97,7 @@ fn study_out(s: Study) -> StudyOut {
             })
             .collect(),
         job_id: s.id.into(),
-        organization_id: s.organization_id,
+        organization_id: s.organization_id.into(),
         status: s.status,
         sessions_total: s.sessions_total,
         sessions_confirmed: s.sessions_confirmed,

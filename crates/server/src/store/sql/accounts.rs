@@ -24,7 +24,7 @@ pub(super) fn user_from(r: UserRow) -> StoreResult<User> {
         email: r.1,
         full_name: r.2,
         role: Role::parse(&r.3).ok_or_else(|| StoreError::Other(format!("bad role {}", r.3)))?,
-        organization_id: r.4,
+        organization_id: r.4.map(OrgId::from),
         status: r.5,
         created_at: r.6,
         updated_at: r.7,
@@ -35,7 +35,7 @@ pub(super) fn user_from(r: UserRow) -> StoreResult<User> {
 
 fn org_from(r: OrgRow) -> StoreResult<Organization> {
     Ok(Organization {
-        id: r.0,
+        id: r.0.into(),
         name: r.1,
         plan: Plan::parse(&r.2).ok_or_else(|| StoreError::Other(format!("bad plan {}", r.2)))?,
         created_at: r.3,
@@ -75,7 +75,7 @@ fn principal_from(r: PrincipalRow) -> StoreResult<PrincipalRecord> {
     Ok(PrincipalRecord {
         user_id: r.0,
         role: Role::parse(&r.1).ok_or_else(|| StoreError::Other(format!("bad role {}", r.1)))?,
-        organization_id: r.2,
+        organization_id: r.2.map(OrgId::from),
         plan: r.3.as_deref().and_then(Plan::parse).unwrap_or(Plan::Free),
     })
 }
@@ -166,7 +166,7 @@ impl AccountStore for SqlStore {
         self.get_user(user_id).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn get_organization(&self, org_id: &str) -> StoreResult<Option<Organization>> {
+    async fn get_organization(&self, org_id: &OrgId) -> StoreResult<Option<Organization>> {
         if let Some(o) = self.cache.organizations.get(org_id) {
             return Ok(Some(o));
         }
@@ -187,7 +187,7 @@ impl AccountStore for SqlStore {
 
     async fn set_organization_plan(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         plan: Plan,
         audit: AuditEntry,
     ) -> StoreResult<Organization> {
@@ -206,7 +206,7 @@ impl AccountStore for SqlStore {
             insert_audit!(tx, audit);
             tx.commit().await?;
             // The plan is part of every member's principal: drop them all (a rare admin action).
-            self.cache.invalidate(Invalidation::Organization(org_id.to_owned()));
+            self.cache.invalidate(Invalidation::Organization(org_id.to_string()));
             org_from(row)
         })
     }

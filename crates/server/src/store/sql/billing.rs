@@ -38,7 +38,7 @@ type PaymentRow = (
 fn payment_from(r: PaymentRow) -> StudyPayment {
     StudyPayment {
         study_id: r.0.into(),
-        organization_id: r.1,
+        organization_id: r.1.into(),
         status: r.2,
         currency: r.3,
         unit_amount: r.4,
@@ -400,7 +400,7 @@ impl BillingStore for SqlStore {
             .bind(study_id)
             .fetch_optional(p)
             .await?;
-            Ok(row.map(|r| PayoutRow { id: r.0, study_id: r.1.into(), organization_id: r.2, currency: r.3, created_at: r.4 }))
+            Ok(row.map(|r| PayoutRow { id: r.0, study_id: r.1.into(), organization_id: r.2.into(), currency: r.3, created_at: r.4 }))
         })
     }
 

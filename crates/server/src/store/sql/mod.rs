@@ -7,7 +7,7 @@ use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use super::migrate::{self, Migration};
 use super::*;
-pub(super) use crate::domain::ids::{SessionId, StudyId};
+pub(super) use crate::domain::ids::{OrgId, SessionId, StudyId};
 pub(super) use crate::domain::study::{ConsentRecord, Profile};
 pub(super) use crate::domain::{
     Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus,
@@ -333,7 +333,7 @@ fn session_tenant_clause(col: &str, n: usize, tenant: &Tenant) -> (String, Optio
                 " AND EXISTS (SELECT 1 FROM sessions tx JOIN studies ts ON ts.id = tx.study_id \
                  WHERE tx.id = {col} AND ts.organization_id = ${n})"
             ),
-            Some(o.clone()),
+            Some(o.to_string()),
         ),
         Tenant::Tester(t) => (
             format!(" AND EXISTS (SELECT 1 FROM sessions tx WHERE tx.id = {col} AND tx.tester_id = ${n})"),
@@ -420,7 +420,7 @@ fn job_from(r: JobRow) -> QueueItem {
         id: r.0,
         kind: r.1,
         subject_id: r.2,
-        organization_id: r.3,
+        organization_id: r.3.into(),
         tester_id: r.4,
         status: r.5,
         attempts: r.6,

@@ -13,7 +13,7 @@ fn share(r: ShareTuple) -> ShareRow {
     ShareRow {
         id: r.0,
         study_id: r.1.into(),
-        organization_id: r.2,
+        organization_id: r.2.into(),
         token_hash: r.3,
         created_at: r.4,
         expires_at: r.5,

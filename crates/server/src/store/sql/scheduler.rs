@@ -102,7 +102,7 @@ impl SchedulerStore for SqlStore {
             .into_iter()
             .map(|r| PendingStart {
                 study_id: r.0.into(),
-                organization_id: r.1,
+                organization_id: r.1.into(),
                 tester_id: r.2,
                 accepted_at: r.3,
             })
@@ -164,7 +164,7 @@ impl SchedulerStore for SqlStore {
         });
         Ok(rows
             .into_iter()
-            .map(|r| StalledStudy { study_id: r.0.into(), organization_id: r.1, launched_at: r.2 })
+            .map(|r| StalledStudy { study_id: r.0.into(), organization_id: r.1.into(), launched_at: r.2 })
             .collect())
     }
 

@@ -31,7 +31,7 @@ fn study_from(r: StudyRow) -> StoreResult<Study> {
         .map_err(|e| StoreError::Other(format!("study {} has an unreadable definition: {e}", r.0)))?;
     Ok(Study {
         id: r.0,
-        organization_id: r.1,
+        organization_id: r.1.into(),
         created_by: r.2,
         status: r.3,
         definition,
@@ -208,7 +208,7 @@ macro_rules! guard_study {
                 .await?;
         match current {
             None => return Ok(Guarded::NotFound),
-            Some((_, org)) if $org.is_some_and(|o: &str| o != org) => return Ok(Guarded::NotFound),
+            Some((_, org)) if $org.is_some_and(|o: &OrgId| *o != org) => return Ok(Guarded::NotFound),
             Some((status, _)) if !$allowed.contains(&status) => {
                 return Ok(Guarded::WrongState(Refusal::Study(status)));
             }
@@ -222,7 +222,7 @@ impl StudyStore for SqlStore {
     async fn create_study(
         &self,
         id: &StudyId,
-        org_id: &str,
+        org_id: &OrgId,
         created_by: &str,
         w: StudyWrite,
         now: i64,
@@ -296,7 +296,7 @@ impl StudyStore for SqlStore {
 
     async fn update_draft(
         &self,
-        org_id: Option<&str>,
+        org_id: Option<&OrgId>,
         id: &StudyId,
         from: &[StudyStatus],
         w: StudyWrite,
@@ -326,7 +326,7 @@ impl StudyStore for SqlStore {
 
     async fn set_study_status(
         &self,
-        org_id: Option<&str>,
+        org_id: Option<&OrgId>,
         id: &StudyId,
         from: &[StudyStatus],
         to: StudyStatus,

@@ -16,7 +16,7 @@ const INVITATION_FROM: &str = "FROM invitations i JOIN organizations o ON o.id =
 fn invitation_from(r: InvitationRow) -> StoreResult<Invitation> {
     Ok(Invitation {
         id: r.0,
-        organization_id: r.1,
+        organization_id: r.1.into(),
         organization_name: r.2,
         email: r.3,
         org_role: OrgRole::parse(&r.4).ok_or_else(|| StoreError::Other(format!("bad org role {}", r.4)))?,
@@ -255,7 +255,7 @@ impl TeamStore for SqlStore {
         Ok(())
     }
 
-    async fn list_members(&self, org_id: &str) -> StoreResult<Vec<User>> {
+    async fn list_members(&self, org_id: &OrgId) -> StoreResult<Vec<User>> {
         let sql = format!(
             "SELECT {USER_COLS} FROM users u WHERE u.organization_id = $1 AND u.role = 'business' \
              ORDER BY CASE WHEN u.org_role = 'owner' THEN 0 ELSE 1 END, u.created_at, u.id"
@@ -286,7 +286,7 @@ impl TeamStore for SqlStore {
         self.get_invitation(&inv.id).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn list_invitations(&self, org_id: &str, now: i64) -> StoreResult<Vec<Invitation>> {
+    async fn list_invitations(&self, org_id: &OrgId, now: i64) -> StoreResult<Vec<Invitation>> {
         let sql = format!(
             "SELECT {INVITATION_COLS} {INVITATION_FROM} WHERE i.organization_id = $1 AND i.accepted_at IS NULL \
              AND i.revoked_at IS NULL AND i.expires_at > $2 ORDER BY i.created_at DESC, i.id DESC LIMIT 200"
@@ -331,7 +331,7 @@ impl TeamStore for SqlStore {
         })
     }
 
-    async fn revoke_invitation(&self, org_id: &str, invitation_id: &str, now: i64) -> StoreResult<bool> {
+    async fn revoke_invitation(&self, org_id: &OrgId, invitation_id: &str, now: i64) -> StoreResult<bool> {
         write!(self, p => {
             let done = sqlx::query(
                 "UPDATE invitations SET revoked_at = $1 WHERE id = $2 AND organization_id = $3 \
@@ -465,7 +465,7 @@ impl TeamStore for SqlStore {
         Ok(Some(self.user_by_id_fresh(&user.id).await?))
     }
 
-    async fn remove_member(&self, org_id: &str, user_id: &str, now: i64) -> StoreResult<RemoveOutcome> {
+    async fn remove_member(&self, org_id: &OrgId, user_id: &str, now: i64) -> StoreResult<RemoveOutcome> {
         let outcome = write!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1")

@@ -288,7 +288,7 @@ impl TelegramStore for SqlStore {
     async fn create_offers(
         &self,
         study_id: &StudyId,
-        organization_id: &str,
+        organization_id: &OrgId,
         offers: &[NewOffer],
         plan: &SendPlan,
         now: i64,

@@ -55,7 +55,7 @@ impl WebhookStore for SqlStore {
         })
     }
 
-    async fn list_endpoints(&self, org_id: &str, page: Page) -> StoreResult<(Vec<WebhookEndpoint>, u64)> {
+    async fn list_endpoints(&self, org_id: &OrgId, page: Page) -> StoreResult<(Vec<WebhookEndpoint>, u64)> {
         type EndpointRow = (String, String, String, String, Option<String>, i64);
         read!(self, p => {
             let filters = |qb: &mut QueryBuilder<_>| {
@@ -75,7 +75,7 @@ impl WebhookStore for SqlStore {
                 .into_iter()
                 .map(|r| WebhookEndpoint {
                     id: r.0,
-                    organization_id: r.1,
+                    organization_id: r.1.into(),
                     url: r.2,
                     events: r.3.split_whitespace().map(str::to_owned).collect(),
                     description: r.4,
@@ -86,7 +86,7 @@ impl WebhookStore for SqlStore {
         })
     }
 
-    async fn delete_endpoint(&self, org_id: &str, id: &str, now: i64) -> StoreResult<bool> {
+    async fn delete_endpoint(&self, org_id: &OrgId, id: &str, now: i64) -> StoreResult<bool> {
         write!(self, p => {
             let done = sqlx::query(
                 "UPDATE webhook_endpoints SET deleted_at = $1 WHERE id = $2 AND organization_id = $3 AND deleted_at IS NULL",
@@ -102,7 +102,7 @@ impl WebhookStore for SqlStore {
 
     async fn list_deliveries(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         endpoint_id: &str,
         page: Page,
     ) -> StoreResult<Option<(Vec<WebhookDelivery>, u64)>> {
