@@ -59,12 +59,12 @@ async fn main() {
         tasks: vec![],
     };
     let study = StudyId::from("job_1");
-    store.create_study(&study, &"org_b".into(), "user_b", w, now).await.unwrap();
+    store.create_study(&study, &"org_b".into(), &"user_b".into(), w, now).await.unwrap();
     store
         .set_study_status(None, &study, &[StudyStatus::Draft], StudyStatus::Open, Default::default(), now)
         .await
         .unwrap();
-    store.accept_study("user_t", &study, &[StudyStatus::Open], now).await.unwrap();
+    store.accept_study(&"user_t".into(), &study, &[StudyStatus::Open], now).await.unwrap();
     let s = NewSession {
         id: "sess_1".into(),
         study_id: "job_1".into(),

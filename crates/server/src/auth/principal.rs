@@ -23,7 +23,7 @@ pub enum AuthMethod {
 /// An authenticated caller, with role, organization and plan read fresh from the store.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub user_id: String,
+    pub user_id: crate::domain::ids::UserId,
     pub role: Role,
     pub organization_id: Option<crate::domain::ids::OrgId>,
     pub plan: Plan,

@@ -17,7 +17,7 @@ pub use status::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::OrgId;
+use crate::domain::ids::{OrgId, UserId};
 use utoipa::ToSchema;
 
 /// A user's role (spec §1.5).
@@ -126,7 +126,7 @@ pub enum Tenant {
     /// A business member: the organization's studies, their sessions, reports and webhooks.
     Organization(OrgId),
     /// A tester: their own sessions and what hangs off them.
-    Tester(String),
+    Tester(UserId),
 }
 
 /// A normalised (trimmed, lower-cased) email address; parse at the edge, trust inside.

@@ -9,7 +9,7 @@ use crate::auth::principal::Principal;
 pub use crate::auth::rotations::IssuedTokens;
 use crate::auth::rotations::Rotation;
 use crate::auth::secrets::{new_opaque_token, sha256_hex};
-use crate::domain::ids::{OrgId, new_id, prefix};
+use crate::domain::ids::{OrgId, UserId, new_id, prefix};
 use crate::domain::{Email, Plan, Role, UserStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::{
@@ -46,7 +46,7 @@ fn new_refresh(now: i64) -> (String, NewRefreshToken) {
 fn access_token(state: &App, p: &PrincipalRecord, session_id: &str, now: i64) -> AppResult<(String, i64)> {
     let exp = now + ACCESS_TTL_MS;
     let claims = Claims {
-        sub: p.user_id.clone(),
+        sub: p.user_id.to_string(),
         role: p.role,
         org: p.organization_id.clone().map(String::from),
         tier: p.plan,
@@ -99,7 +99,7 @@ pub async fn create_user(state: &App, s: Signup) -> AppResult<User> {
     let now = state.now();
     let org = match (s.role, s.organization_name) {
         (Role::Business, name) => Some(NewOrganization {
-            id: new_id(prefix::ORG, now),
+            id: OrgId::new(now),
             name: name.unwrap_or_else(|| format!("{}'s organization", s.full_name)),
             created_at: now,
         }),
@@ -112,7 +112,7 @@ pub async fn create_user(state: &App, s: Signup) -> AppResult<User> {
     };
     let password_hash = state.passwords.hash(state.config.password_cost, s.password).await?;
     let user = NewUser {
-        id: new_id(prefix::USER, now),
+        id: UserId::new(now),
         email: email.as_str().to_owned(),
         full_name: s.full_name,
         role: s.role,
@@ -148,7 +148,7 @@ pub async fn signup_invited(
     let now = state.now();
     let password_hash = state.passwords.hash(state.config.password_cost, s.password).await?;
     let user = NewUser {
-        id: new_id(prefix::USER, now),
+        id: UserId::new(now),
         email: email.as_str().to_owned(),
         full_name: s.full_name,
         role: Role::Business,
@@ -211,7 +211,13 @@ pub async fn refresh(state: &App, presented: &str) -> AppResult<IssuedTokens> {
     let mut recent = slot.lock().await;
     if let Some(r) = recent.as_ref() {
         let fresh = state.now() - r.at <= grace_ms && !r.superseded.load(Ordering::Acquire);
-        if fresh && state.store.principal_for_session(&r.session_id, &r.user_id).await?.is_some() {
+        if fresh
+            && state
+                .store
+                .principal_for_session(&r.session_id, &UserId::from(r.user_id.as_str()))
+                .await?
+                .is_some()
+        {
             return Ok(r.tokens.clone());
         }
     }
@@ -233,7 +239,7 @@ async fn rotate(state: &App, presented_hash: &str) -> AppResult<Rotation> {
             Ok(Rotation {
                 tokens: IssuedTokens { access_token, refresh_token, expires_at },
                 session_id,
-                user_id: principal.user_id,
+                user_id: principal.user_id.into(),
                 successor_hash,
                 at: now,
                 superseded: Arc::new(AtomicBool::new(false)),
@@ -248,7 +254,7 @@ async fn rotate(state: &App, presented_hash: &str) -> AppResult<Rotation> {
 }
 
 /// Ends a sign-in session: its refresh tokens and access tokens stop working.
-pub async fn signout(state: &App, user_id: &str, session_id: &str) -> AppResult<()> {
+pub async fn signout(state: &App, user_id: &UserId, session_id: &str) -> AppResult<()> {
     Ok(state.store.revoke_auth_session(session_id, user_id, "signout", state.now()).await?)
 }
 

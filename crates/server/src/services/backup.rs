@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::config::{BackupSchedule, Config, Environment};
 use crate::domain::format_ms;
+use crate::domain::ids::UserId;
 use crate::domain::schedule;
 use crate::error::{AppError, AppResult};
 use crate::services::governance;
@@ -257,13 +258,14 @@ pub async fn reapply_erasures(state: &App, extra: &[PathBuf]) -> AppResult<usize
     }
     let mut erased = 0;
     for (id, at) in &all {
-        state.store.journal_erasure(id, *at).await?;
+        let user_id = UserId::from(id.as_str());
+        state.store.journal_erasure(&user_id, *at).await?;
         if !in_file.iter().any(|(known, _)| known == id) {
             append_journal(&configured, id, *at).await.map_err(AppError::internal)?;
         }
-        let Some(user) = state.store.get_user(id).await? else { continue };
+        let Some(user) = state.store.get_user(&user_id).await? else { continue };
         let item =
-            governance::queue_erasure(state, id, user.organization_id.as_deref().unwrap_or("")).await?;
+            governance::queue_erasure(state, &user_id, user.organization_id.as_deref().unwrap_or("")).await?;
         let done = governance::run_erasure(state, &item).await?;
         state.store.complete_item(&item.id, &done.result_ref, None, state.now()).await?;
         tracing::info!(user = %id, requested_at = %format_ms(*at), "journaled erasure re-applied");

@@ -6,6 +6,7 @@ use crate::app::App;
 use crate::auth::principal::{AuthMethod, AuthOutcome, Principal};
 use crate::auth::scheme::credentials;
 use crate::auth::secrets::sha256_hex;
+use crate::domain::ids::UserId;
 use crate::error::AppError;
 use crate::store::PrincipalRecord;
 
@@ -40,12 +41,15 @@ pub async fn resolve(state: &App, authorization: Option<&[u8]>) -> Result<AuthOu
             return Ok(AuthOutcome::Rejected("Invalid or expired access token".into()));
         };
         // Fresh role, organization and plan; a revoked sign-in or suspended user ends here.
-        return Ok(match state.store.principal_for_session(&claims.sid, &claims.sub).await? {
-            Some(r) => {
-                AuthOutcome::Authenticated(principal(r, AuthMethod::Jwt { session_id: claims.sid.clone() }))
-            }
-            None => AuthOutcome::Rejected("Session has been revoked".into()),
-        });
+        return Ok(
+            match state.store.principal_for_session(&claims.sid, &UserId::from(claims.sub.as_str())).await? {
+                Some(r) => AuthOutcome::Authenticated(principal(
+                    r,
+                    AuthMethod::Jwt { session_id: claims.sid.clone() },
+                )),
+                None => AuthOutcome::Rejected("Session has been revoked".into()),
+            },
+        );
     }
     if let Some(token) = credentials(value, "Token") {
         if token.starts_with("ost_") {

@@ -136,7 +136,7 @@ pub async fn confirmation_reminder(
         data: json!({"sessionId": session_id, "url": url}),
         once: Some(format!("findings.reminder{}:{session_id}", if late { ".72h" } else { "" })),
     };
-    notifications::notify(state, Recipient::User(tester_id.to_owned()), notice, organization_id, None).await
+    notifications::notify(state, Recipient::User(tester_id.into()), notice, organization_id, None).await
 }
 
 /// The study `completed` once `testerCount` of its sessions are settled: confirmed, or failed

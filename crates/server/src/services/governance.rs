@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::auth::secrets::new_hex_token;
-use crate::domain::ids::{SessionId, new_id, prefix};
+use crate::domain::ids::{SessionId, UserId, new_id, prefix};
 use crate::domain::study::Profile;
 use crate::domain::{QueueKind, Role, SessionStatus, Tenant, UserStatus};
 use crate::error::{AppError, AppResult};
@@ -58,7 +58,7 @@ pub fn ineligibility(row: Option<&TesterProfile>) -> Option<&'static str> {
 }
 
 /// 422 naming the first unmet rule, for a tester about to take a seat or start a session.
-pub async fn require_eligible(state: &App, tester_id: &str) -> AppResult<()> {
+pub async fn require_eligible(state: &App, tester_id: &UserId) -> AppResult<()> {
     match ineligibility(state.store.get_profile(tester_id).await?.as_ref()) {
         None => Ok(()),
         Some(why) => Err(AppError::Unprocessable(why.into())),
@@ -362,7 +362,7 @@ pub async fn list_testers(state: &App, q: &TesterQuery, page: Page) -> AppResult
 pub async fn set_tester_status(
     state: &App,
     admin: &Principal,
-    tester_id: &str,
+    tester_id: &UserId,
     status: UserStatus,
     request_id: Option<String>,
 ) -> AppResult<UserStatus> {
@@ -394,7 +394,7 @@ pub fn audit(
 ) -> AuditEntry {
     AuditEntry {
         id: new_id(prefix::AUDIT, now),
-        actor_id: Some(actor.user_id.clone()),
+        actor_id: Some(actor.user_id.to_string()),
         action: action.into(),
         target_type: target_type.into(),
         target_id: target_id.into(),
@@ -416,7 +416,7 @@ pub async fn request_erasure(state: &App, p: &Principal) -> AppResult<QueueItem>
 }
 
 /// Locks the person out and queues their erasure (the request, and a restore re-applying it).
-pub async fn queue_erasure(state: &App, user_id: &str, organization_id: &str) -> AppResult<QueueItem> {
+pub async fn queue_erasure(state: &App, user_id: &UserId, organization_id: &str) -> AppResult<QueueItem> {
     let now = state.now();
     let work = Work {
         kind: QueueKind::Erasure,
@@ -543,7 +543,8 @@ async fn redact_words(state: &App, sessions: &[(String, String)], texts: &[Strin
 /// before and redacted both before and after the deletion, so a report written meanwhile from
 /// words read earlier is caught too. Idempotent: a second run finds no one.
 pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
-    let words = state.store.tester_words(&item.subject_id).await?;
+    let subject = UserId::from(item.subject_id.as_str());
+    let words = state.store.tester_words(&subject).await?;
     for (id, _, status) in &words.sessions {
         if SessionStatus::RUNNING.contains(status) {
             abandon_for_erasure(state, &SessionId::from(id.as_str())).await?;
@@ -553,10 +554,11 @@ pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
         words.sessions.iter().map(|(id, st, _)| (id.clone(), st.clone())).collect();
     redact_words(state, &sessions, &words.texts).await?;
     let now = state.now();
-    let user = state.store.get_user(&item.subject_id).await?;
+    let subject = UserId::from(item.subject_id.as_str());
+    let user = state.store.get_user(&subject).await?;
     let role = user.map_or(Role::Tester, |u| u.role);
     let tomb = NewUser {
-        id: new_id(prefix::USER, now),
+        id: UserId::new(now),
         email: format!("erased-{}@erased.invalid", new_hex_token(8)),
         full_name: "Erased".into(),
         role,
@@ -564,7 +566,7 @@ pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
         created_at: now,
     };
     let tomb_id = tomb.id.clone();
-    let erased = state.store.erase_user(&item.subject_id, tomb, now).await?;
+    let erased = state.store.erase_user(&subject, tomb, now).await?;
     redact_words(state, &sessions, &words.texts).await?;
     match erased {
         Guarded::Done(()) => Ok(Done::referring_to(tomb_id)),

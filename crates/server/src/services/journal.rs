@@ -8,11 +8,12 @@ use tokio::io::AsyncWriteExt;
 
 use crate::app::App;
 use crate::domain::format_ms;
+use crate::domain::ids::UserId;
 use crate::error::{AppError, AppResult};
 
 /// Journals an erasure request: a line appended (and flushed) to the journal file, and a row in
 /// the database. An erasure that cannot be journaled is refused, so none goes unrecorded.
-pub async fn journal_erasure(state: &App, user_id: &str) -> AppResult<()> {
+pub async fn journal_erasure(state: &App, user_id: &UserId) -> AppResult<()> {
     let now = state.now();
     append_journal(&state.config.erasure_journal, user_id, now).await.map_err(AppError::internal)?;
     state.store.journal_erasure(user_id, now).await?;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::auth::secrets::{new_opaque_token, sha256_hex};
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{UserId, new_id, prefix};
 use crate::domain::{AccountTokenPurpose, Email, QueueKind, UserStatus};
 use crate::error::{AppError, AppResult};
 use crate::integrations::mail::Mail;
@@ -131,7 +131,9 @@ async fn compose(state: &App, job: MailJob, retry: bool) -> AppResult<Option<Mai
     let now = state.now();
     Ok(match job {
         MailJob::VerifyEmail { user_id } => {
-            let Some(user) = state.store.get_user(&user_id).await? else { return Ok(None) };
+            let Some(user) = state.store.get_user(&UserId::from(user_id.as_str())).await? else {
+                return Ok(None);
+            };
             if user.email_verified_at.is_some() || user.status != UserStatus::Active {
                 return Ok(None);
             }
@@ -176,7 +178,9 @@ async fn compose(state: &App, job: MailJob, retry: bool) -> AppResult<Option<Mai
             ))
         }
         MailJob::EmailChange { user_id, new_email } => {
-            let Some(user) = state.store.get_user(&user_id).await? else { return Ok(None) };
+            let Some(user) = state.store.get_user(&UserId::from(user_id.as_str())).await? else {
+                return Ok(None);
+            };
             let token =
                 mint(state, &user, AccountTokenPurpose::EmailChange, &new_email, ADDRESS_TTL_MS, "ose_")
                     .await?;
@@ -216,7 +220,7 @@ async fn compose(state: &App, job: MailJob, retry: bool) -> AppResult<Option<Mai
             }
             let inviter = state
                 .store
-                .get_user(&inv.invited_by)
+                .get_user(&UserId::from(inv.invited_by.as_str()))
                 .await?
                 .map_or_else(|| "A colleague".to_owned(), |u| u.full_name);
             let token = new_opaque_token("osi_");

@@ -6,7 +6,7 @@
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::domain::QueueKind;
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{UserId, new_id, prefix};
 use crate::error::{AppError, AppResult};
 use crate::store::{EnqueueGuard, Guarded, NewQueueItem, QueueItem};
 
@@ -46,7 +46,7 @@ pub fn prepare(state: &App, work: Work<'_>) -> NewQueueItem {
         kind: work.kind,
         subject_id: work.subject_id.to_owned(),
         organization_id: work.organization_id.into(),
-        tester_id: work.tester_id.map(str::to_owned),
+        tester_id: work.tester_id.map(UserId::from),
         payload: work.payload,
         max_attempts: MAX_ATTEMPTS,
         now,

@@ -49,7 +49,7 @@ pub async fn send_verification(state: &App, user: User) -> AppResult<bool> {
     if user.email_verified_at.is_some() {
         return Ok(false);
     }
-    mail::enqueue(state, &MailJob::VerifyEmail { user_id: user.id }, "").await?;
+    mail::enqueue(state, &MailJob::VerifyEmail { user_id: user.id.into() }, "").await?;
     Ok(true)
 }
 
@@ -99,7 +99,7 @@ pub async fn request_email_change(state: &App, p: &Principal, new_email: &str) -
     if user.email == email.as_str() {
         return Err(AppError::Unprocessable("email: is already the account's address".into()));
     }
-    let job = MailJob::EmailChange { user_id: user.id, new_email: email.as_str().to_owned() };
+    let job = MailJob::EmailChange { user_id: user.id.into(), new_email: email.as_str().to_owned() };
     mail::enqueue(state, &job, "").await
 }
 

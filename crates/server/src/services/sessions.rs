@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::{new_hex_token, sha256_hex};
-use crate::domain::ids::{SessionId, StudyId, new_id, prefix};
+use crate::domain::ids::{SessionId, StudyId, UserId, new_id, prefix};
 use crate::domain::stream::{check_window, parse_time};
 use crate::domain::study::{ConsentRecord, ConsentStreams};
 use crate::domain::{PipelineStatus, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent, format_ms};
@@ -220,6 +220,7 @@ pub struct Created {
 pub async fn create(state: &App, p: &Principal, body: SessionIn) -> AppResult<Created> {
     let SessionIn { job_id: study_id, tester_id, variant, consent } = body;
     let study_id = StudyId::from(study_id);
+    let tester_id = UserId::from(tester_id);
     match p.role {
         Role::Tester if p.user_id == tester_id => {}
         Role::Tester => return Err(AppError::Forbidden("Testers can only start their own sessions".into())),

@@ -5,7 +5,7 @@
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::auth::secrets::sha256_hex;
-use crate::domain::ids::{OrgId, new_id, prefix};
+use crate::domain::ids::{OrgId, UserId, new_id, prefix};
 use crate::domain::{Email, OrgRole, Role, Tenant};
 use crate::error::{AppError, AppResult};
 use crate::services::mail::{self, MailJob};
@@ -60,7 +60,7 @@ pub async fn invite(state: &App, p: &Principal, email: &str, role: OrgRole) -> A
             organization_id: org.clone(),
             email: email.as_str().to_owned(),
             org_role: role,
-            invited_by: p.user_id.clone(),
+            invited_by: p.user_id.to_string(),
             created_at: now,
             expires_at: now + INVITATION_TTL_MS,
         })
@@ -112,8 +112,8 @@ pub async fn accept(state: &App, p: &Principal, token: &str) -> AppResult<User> 
 
 /// Takes a member out of the caller's organization: owners remove anyone, anyone may leave;
 /// the last owner cannot go.
-pub async fn remove_member(state: &App, p: &Principal, user_id: &str) -> AppResult<()> {
-    let org = if user_id == p.user_id { org_of(p)? } else { owned_org(state, p).await? };
+pub async fn remove_member(state: &App, p: &Principal, user_id: &UserId) -> AppResult<()> {
+    let org = if *user_id == p.user_id { org_of(p)? } else { owned_org(state, p).await? };
     match state.store.remove_member(&org, user_id, state.now()).await? {
         RemoveOutcome::Removed => Ok(()),
         RemoveOutcome::NotFound => Err(AppError::not_found("Member")),

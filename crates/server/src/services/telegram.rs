@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::{new_hex_token, sha256_hex};
-use crate::domain::ids::{StudyId, new_id, prefix};
+use crate::domain::ids::{StudyId, UserId, new_id, prefix};
 use crate::domain::study::CompensationType;
 use crate::domain::{Plan, QueueKind, Role, SeatStatus, SessionStatus, TelegramStatus, Tenant, UserStatus};
 use crate::error::{AppError, AppResult};
@@ -249,7 +249,7 @@ async fn accept_and_start(state: &App, p: &Principal, job_id: &StudyId) -> AppRe
     }
     let body = sessions::SessionIn {
         job_id: job_id.to_string(),
-        tester_id: p.user_id.clone(),
+        tester_id: p.user_id.to_string(),
         variant: None,
         consent: None,
     };
@@ -289,7 +289,7 @@ async fn reply_in_chat(
     let copy = TelegramCopy {
         message: NewTelegramMessage {
             id: new_id(prefix::TELEGRAM_MESSAGE, now),
-            user_id: user_id.map(str::to_owned),
+            user_id: user_id.map(UserId::from),
             chat_id: chat,
             text,
             sensitive,
@@ -370,7 +370,7 @@ pub struct Notified {
 pub async fn notify_job(
     state: &App,
     p: &Principal,
-    tester_id: &str,
+    tester_id: &UserId,
     job_id: &StudyId,
     message: Option<&str>,
 ) -> AppResult<Notified> {
@@ -399,13 +399,13 @@ pub async fn notify_job(
         Ok(sent) => {
             let offer = NewOffer {
                 id: new_id(prefix::OFFER, now),
-                tester_id: tester_id.to_owned(),
+                tester_id: tester_id.clone(),
                 chat_id: sent.chat_id,
                 status: TelegramStatus::Sent,
             };
             state.store.record_sent_offer(job_id, &offer, sent.message_id, now).await?;
             Ok(Notified {
-                tester_id: tester_id.to_owned(),
+                tester_id: tester_id.to_string(),
                 chat_id: sent.chat_id,
                 message_id: sent.message_id,
                 sent_at: now,

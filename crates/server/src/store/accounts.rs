@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{Page, StoreResult};
-use crate::domain::ids::OrgId;
+use crate::domain::ids::{OrgId, UserId};
 use crate::domain::{Plan, Role, Scope, UserStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub struct Organization {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub full_name: String,
     pub role: Role,
@@ -40,7 +40,7 @@ pub struct UserCredentials {
 
 #[derive(Debug, Clone)]
 pub struct NewUser {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub full_name: String,
     pub role: Role,
@@ -50,7 +50,7 @@ pub struct NewUser {
 
 #[derive(Debug, Clone)]
 pub struct NewOrganization {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     pub created_at: i64,
 }
@@ -67,7 +67,7 @@ pub struct NewRefreshToken {
 /// The identity facts the auth middleware needs, read fresh per request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrincipalRecord {
-    pub user_id: String,
+    pub user_id: UserId,
     pub role: Role,
     pub organization_id: Option<OrgId>,
     pub plan: Plan,
@@ -87,7 +87,7 @@ pub enum RefreshOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub name: String,
     pub token_prefix: String,
     pub scopes: Vec<Scope>,
@@ -100,7 +100,7 @@ pub struct ApiToken {
 #[derive(Debug, Clone)]
 pub struct NewApiToken {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub name: String,
     pub token_hash: String,
     pub token_prefix: String,
@@ -138,9 +138,9 @@ pub trait AccountStore: Send + Sync + 'static {
     // --- users and organizations
     /// Creates a user, and its organization when given, in one transaction.
     async fn create_user(&self, user: NewUser, org: Option<NewOrganization>) -> StoreResult<User>;
-    async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>>;
+    async fn get_user(&self, user_id: &UserId) -> StoreResult<Option<User>>;
     async fn find_credentials(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
-    async fn update_user_name(&self, user_id: &str, full_name: &str, now: i64) -> StoreResult<User>;
+    async fn update_user_name(&self, user_id: &UserId, full_name: &str, now: i64) -> StoreResult<User>;
     async fn get_organization(&self, org_id: &OrgId) -> StoreResult<Option<Organization>>;
     /// Admin action: changes the plan and writes the audit entry in the same transaction.
     async fn set_organization_plan(
@@ -154,7 +154,7 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn create_auth_session(
         &self,
         session_id: &str,
-        user_id: &str,
+        user_id: &UserId,
         refresh: NewRefreshToken,
     ) -> StoreResult<()>;
     /// Rotation with reuse detection, atomically.
@@ -168,7 +168,7 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn revoke_auth_session(
         &self,
         session_id: &str,
-        user_id: &str,
+        user_id: &UserId,
         reason: &str,
         now: i64,
     ) -> StoreResult<()>;
@@ -176,16 +176,16 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn principal_for_session(
         &self,
         session_id: &str,
-        user_id: &str,
+        user_id: &UserId,
     ) -> StoreResult<Option<PrincipalRecord>>;
 
     // --- API tokens (tenant: the owning user)
     async fn create_api_token(&self, token: NewApiToken) -> StoreResult<ApiToken>;
-    async fn list_api_tokens(&self, user_id: &str, page: Page) -> StoreResult<(Vec<ApiToken>, u64)>;
+    async fn list_api_tokens(&self, user_id: &UserId, page: Page) -> StoreResult<(Vec<ApiToken>, u64)>;
     /// Revokes the token if it belongs to `user_id`; `None` when absent or another user's.
     async fn revoke_api_token(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         token_id: &str,
         now: i64,
     ) -> StoreResult<Option<ApiToken>>;

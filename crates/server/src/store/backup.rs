@@ -11,6 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
 use super::{StoreError, StoreResult};
+use crate::domain::ids::UserId;
 
 /// The table a backup file carries its notes in (format, time, the generated JWT secret); a
 /// restore takes it out again.
@@ -20,7 +21,7 @@ const NOTES: &str = "openscouter_backup";
 #[async_trait]
 pub trait ErasureJournalStore {
     /// Records that `user_id` asked to be erased; the first request's time is kept.
-    async fn journal_erasure(&self, user_id: &str, requested_at: i64) -> StoreResult<()>;
+    async fn journal_erasure(&self, user_id: &UserId, requested_at: i64) -> StoreResult<()>;
     /// Every journaled erasure `(user_id, requested_at)`, oldest first.
     async fn journaled_erasures(&self) -> StoreResult<Vec<(String, i64)>>;
 }

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{OrgId, SessionId, StudyId};
+use crate::domain::ids::{OrgId, SessionId, StudyId, UserId};
 
 use super::{Guarded, Page, StoreResult};
 use crate::domain::{PaymentStatus, PayoutLineStatus, Tenant};
@@ -38,7 +38,7 @@ pub struct StudyPayment {
 /// A tester's Connect account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectAccountRow {
-    pub user_id: String,
+    pub user_id: UserId,
     pub account_id: String,
     pub payouts_enabled: bool,
     pub charges_enabled: bool,
@@ -83,7 +83,7 @@ pub struct PayoutRow {
 pub struct NewPayoutLine {
     pub id: String,
     pub session_id: SessionId,
-    pub tester_id: String,
+    pub tester_id: UserId,
     pub gross_amount: i64,
     pub fee_amount: i64,
     pub amount: i64,
@@ -98,7 +98,7 @@ pub struct PayoutLine {
     pub study_id: StudyId,
     pub organization_id: OrgId,
     pub session_id: SessionId,
-    pub tester_id: String,
+    pub tester_id: UserId,
     pub currency: String,
     pub gross_amount: i64,
     pub fee_amount: i64,
@@ -133,7 +133,7 @@ pub struct LineOutcome<'a> {
 pub struct BankPayout {
     pub id: String,
     pub account_id: Option<String>,
-    pub tester_id: Option<String>,
+    pub tester_id: Option<UserId>,
     pub amount: i64,
     pub currency: String,
     pub stripe_status: String,
@@ -167,7 +167,7 @@ pub trait BillingStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<Guarded<StudyPayment>>;
 
-    async fn get_connect_account(&self, user_id: &str) -> StoreResult<Option<ConnectAccountRow>>;
+    async fn get_connect_account(&self, user_id: &UserId) -> StoreResult<Option<ConnectAccountRow>>;
     /// Records the tester's account unless one exists; returns the stored one (first wins).
     async fn insert_connect_account(&self, account: &ConnectAccountRow) -> StoreResult<ConnectAccountRow>;
     /// Applies `flags` to the account `account_id` unless a newer event was applied already.
@@ -234,7 +234,7 @@ pub trait BillingStore: Send + Sync + 'static {
     /// Studies with a line of `tester_id` in one of `statuses`.
     async fn studies_with_tester_lines(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         statuses: &[PayoutLineStatus],
     ) -> StoreResult<Vec<StudyId>>;
     /// `(session id, tester id)` of the study's sessions in `status`, oldest first.
@@ -242,7 +242,7 @@ pub trait BillingStore: Send + Sync + 'static {
         &self,
         study_id: &StudyId,
         status: crate::domain::SessionStatus,
-    ) -> StoreResult<Vec<(SessionId, String)>>;
+    ) -> StoreResult<Vec<(SessionId, UserId)>>;
     /// Studies in `study_status` whose payment is `payment_status` and that have a session in
     /// `session_status` without a line in `settled` (work a lost trigger left undone).
     async fn studies_owing_payouts(

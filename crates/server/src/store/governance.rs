@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use super::{AuditEntry, Guarded, NewUser, StoreResult};
+use crate::domain::ids::UserId;
 use crate::domain::study::Profile;
 
 /// A quiz version as stored.
@@ -22,7 +23,7 @@ pub struct QuizRow {
 pub struct NewQuizAttempt {
     pub id: String,
     pub quiz_id: String,
-    pub tester_id: String,
+    pub tester_id: UserId,
     pub score: i64,
     pub passed: bool,
     pub now: i64,
@@ -77,7 +78,7 @@ pub struct QuotedText {
 /// A tester as the admin list shows them.
 #[derive(Debug, Clone)]
 pub struct TesterSummary {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub full_name: String,
     /// `pending` while there is no profile yet.
@@ -123,7 +124,7 @@ pub trait GovernanceStore: Send + Sync + 'static {
     /// Gives special-category consent (`version`), with a history row.
     async fn give_special_consent(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         history_id: &str,
         version: &str,
         now: i64,
@@ -133,13 +134,13 @@ pub trait GovernanceStore: Send + Sync + 'static {
     /// deleted — in one transaction. `NotFound` when no consent is in force.
     async fn withdraw_special_consent(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         history_id: &str,
         cleared: &Profile,
         now: i64,
     ) -> StoreResult<Guarded<()>>;
     /// The consent history, oldest first: `(version, action, at)`.
-    async fn consent_history(&self, tester_id: &str) -> StoreResult<Vec<(String, String, i64)>>;
+    async fn consent_history(&self, tester_id: &UserId) -> StoreResult<Vec<(String, String, i64)>>;
     /// Every tester matching `filter`, newest first (the admin list; the service pages it after
     /// applying the profile filters).
     async fn list_testers(
@@ -151,13 +152,13 @@ pub trait GovernanceStore: Send + Sync + 'static {
     /// `drop_open_offers`, accepted seats without a session are given back.
     async fn set_tester_status(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         status: crate::domain::UserStatus,
         drop_open_offers: bool,
         audit: AuditEntry,
     ) -> StoreResult<Guarded<crate::domain::UserStatus>>;
     /// The tester's sessions and their own words (see [`TesterWords`]).
-    async fn tester_words(&self, tester_id: &str) -> StoreResult<TesterWords>;
+    async fn tester_words(&self, tester_id: &UserId) -> StoreResult<TesterWords>;
     /// Every stored text that may quote the testers of `sessions` (`(session id, study id)`):
     /// their findings, analyses and snapshots, the reports of those sessions and studies, and
     /// the queue items about them.
@@ -165,9 +166,9 @@ pub trait GovernanceStore: Send + Sync + 'static {
     /// Writes texts back (the service redacted them); a `FindingComment` of `None` clears it.
     async fn rewrite_texts(&self, texts: &[(QuotePlace, String, Option<String>)]) -> StoreResult<()>;
     /// Stops a user at once before erasure: no sign-in, no token, no session works any more.
-    async fn lock_user(&self, user_id: &str, now: i64) -> StoreResult<()>;
+    async fn lock_user(&self, user_id: &UserId, now: i64) -> StoreResult<()>;
     /// Erases a person: their rows are deleted, or re-pointed at `tombstone` (an anonymous user
     /// with no personal data) where the row must outlive them (sessions under findings and
     /// reports, seats, audit entries). One transaction.
-    async fn erase_user(&self, user_id: &str, tombstone: NewUser, now: i64) -> StoreResult<Guarded<()>>;
+    async fn erase_user(&self, user_id: &UserId, tombstone: NewUser, now: i64) -> StoreResult<Guarded<()>>;
 }

@@ -4,13 +4,13 @@
 use async_trait::async_trait;
 
 use super::{OutboundEvent, Page, StoreResult, TelegramCopy};
-use crate::domain::ids::OrgId;
+use crate::domain::ids::{OrgId, UserId};
 use crate::domain::{NotificationKind, Tenant};
 
 /// Who a notification is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {
-    User(String),
+    User(UserId),
     /// Every member of the organization.
     Organization(OrgId),
     /// Every admin.
@@ -61,7 +61,7 @@ pub trait NotificationStore: Send + Sync + 'static {
     async fn list_notifications(
         &self,
         tenant: &Tenant,
-        user_id: &str,
+        user_id: &UserId,
         unread_only: bool,
         page: Page,
     ) -> StoreResult<(Vec<NotificationRow>, u64)>;

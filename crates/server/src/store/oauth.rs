@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::{PrincipalRecord, StoreResult};
 use crate::domain::OAuthScope;
-use crate::domain::ids::OrgId;
+use crate::domain::ids::{OrgId, UserId};
 
 /// A registered (public) client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub struct NewConsent {
     pub id: String,
     pub secret_hash: String,
     pub csrf_hash: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub organization_id: OrgId,
     pub client_id: String,
     /// JSON of the validated authorization request.
@@ -41,7 +41,7 @@ pub struct NewConsent {
 pub struct ConsentRow {
     pub id: String,
     pub csrf_hash: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub organization_id: OrgId,
     pub client_id: String,
     pub request: String,
@@ -53,7 +53,7 @@ pub struct ConsentRow {
 pub struct OAuthCode {
     pub code_hash: String,
     pub client_id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub organization_id: OrgId,
     pub redirect_uri: String,
     pub scopes: Vec<OAuthScope>,
@@ -79,7 +79,7 @@ pub struct NewOAuthToken {
 pub struct NewGrant {
     pub id: String,
     pub client_id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub organization_id: OrgId,
     pub scopes: Vec<OAuthScope>,
     pub resource: Option<String>,
@@ -130,7 +130,7 @@ pub struct OAuthTokenAuth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct McpSession {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub protocol_version: String,
     pub client_name: Option<String>,
     pub created_at: i64,
@@ -201,5 +201,5 @@ pub trait OAuthStore: Send + Sync + 'static {
     async fn create_mcp_session(&self, session: McpSession) -> StoreResult<()>;
     async fn get_mcp_session(&self, session_id: &str) -> StoreResult<Option<McpSession>>;
     /// Ends a live session of `user_id`; `false` when there is none.
-    async fn end_mcp_session(&self, session_id: &str, user_id: &str, now: i64) -> StoreResult<bool>;
+    async fn end_mcp_session(&self, session_id: &str, user_id: &UserId, now: i64) -> StoreResult<bool>;
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{OrgId, SessionId, StudyId};
+use crate::domain::ids::{OrgId, SessionId, StudyId, UserId};
 
 use super::{Guarded, NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::{
@@ -16,7 +16,7 @@ pub struct NewQueueItem {
     pub kind: QueueKind,
     pub subject_id: String,
     pub organization_id: OrgId,
-    pub tester_id: Option<String>,
+    pub tester_id: Option<UserId>,
     /// Parameters of the run (JSON), if any.
     pub payload: Option<String>,
     pub max_attempts: i64,
@@ -30,7 +30,7 @@ pub struct QueueItem {
     pub kind: QueueKind,
     pub subject_id: String,
     pub organization_id: OrgId,
-    pub tester_id: Option<String>,
+    pub tester_id: Option<UserId>,
     pub status: QueueStatus,
     pub attempts: i64,
     pub max_attempts: i64,

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{OrgId, SessionId, StudyId};
+use crate::domain::ids::{OrgId, SessionId, StudyId, UserId};
 
 use super::{NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::study::ConsentRecord;
@@ -15,7 +15,7 @@ use crate::domain::{CronJob, SeatStatus, SessionStatus, StudyStatus};
 pub struct RunningSession {
     pub id: SessionId,
     pub study_id: StudyId,
-    pub tester_id: String,
+    pub tester_id: UserId,
     pub status: SessionStatus,
     pub started_at: i64,
     pub paused_at: Option<i64>,
@@ -28,7 +28,7 @@ pub struct RunningSession {
 pub struct PendingStart {
     pub study_id: StudyId,
     pub organization_id: OrgId,
-    pub tester_id: String,
+    pub tester_id: UserId,
     pub accepted_at: i64,
 }
 
@@ -70,7 +70,7 @@ pub trait SchedulerStore: Send + Sync + 'static {
     async fn mark_reminded(
         &self,
         study_id: &StudyId,
-        tester_id: &str,
+        tester_id: &UserId,
         notification: NewNotification,
         telegram: Option<TelegramCopy>,
         now: i64,

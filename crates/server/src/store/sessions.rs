@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{OrgId, SessionId, StudyId};
+use crate::domain::ids::{OrgId, SessionId, StudyId, UserId};
 
 use super::{Guarded, OutboundEvent, Page, StoreResult};
 use crate::domain::study::{ConsentRecord, Profile};
@@ -14,7 +14,7 @@ pub struct Session {
     pub id: SessionId,
     pub study_id: StudyId,
     pub organization_id: OrgId,
-    pub tester_id: String,
+    pub tester_id: UserId,
     pub label_no: Option<i64>,
     pub variant: Option<String>,
     pub status: SessionStatus,
@@ -50,7 +50,7 @@ pub struct Session {
 pub struct NewSession {
     pub id: SessionId,
     pub study_id: StudyId,
-    pub tester_id: String,
+    pub tester_id: UserId,
     pub token_hash: String,
     pub token_expires_at: i64,
     pub now: i64,
@@ -251,7 +251,7 @@ pub trait SessionStore: Send + Sync + 'static {
         &self,
         token_hash: &str,
         now: i64,
-    ) -> StoreResult<Option<(SessionId, String)>>;
+    ) -> StoreResult<Option<(SessionId, UserId)>>;
     /// Applies a state change if the session is in one of `t.from`.
     async fn change_session(
         &self,

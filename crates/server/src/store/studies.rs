@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{Page, StoreResult};
-use crate::domain::ids::{OrgId, StudyId};
+use crate::domain::ids::{OrgId, StudyId, UserId};
 use crate::domain::study::{Profile, StudyDefinition};
 use crate::domain::{PaymentStatus, SessionStatus, StudyStatus};
 
@@ -13,7 +13,7 @@ pub enum StudyScope {
     /// A business member: only this organization's studies.
     Organization(OrgId),
     /// A tester: studies they answered, plus studies in `offered_in` matching their profile.
-    Tester { tester_id: String, profile: MatchProfile, offered_in: Vec<StudyStatus> },
+    Tester { tester_id: UserId, profile: MatchProfile, offered_in: Vec<StudyStatus> },
     /// An admin: everything.
     All,
 }
@@ -44,7 +44,7 @@ pub struct StudyTask {
 pub struct Study {
     pub id: StudyId,
     pub organization_id: OrgId,
-    pub created_by: String,
+    pub created_by: UserId,
     pub status: StudyStatus,
     /// The study definition (tasks are in `tasks`).
     pub definition: StudyDefinition,
@@ -128,7 +128,7 @@ pub enum AcceptOutcome {
 /// A tester's stored profile.
 #[derive(Debug, Clone)]
 pub struct TesterProfile {
-    pub user_id: String,
+    pub user_id: UserId,
     pub profile: Profile,
     pub capacity_verified: bool,
     /// The special-category consent in force (its version), if any.
@@ -145,7 +145,7 @@ pub trait StudyStore: Send + Sync + 'static {
         &self,
         id: &StudyId,
         org_id: &OrgId,
-        created_by: &str,
+        created_by: &UserId,
         w: StudyWrite,
         now: i64,
     ) -> StoreResult<Study>;
@@ -180,20 +180,20 @@ pub trait StudyStore: Send + Sync + 'static {
     /// Takes a seat for the tester if the study is in one of `open_in` and not full.
     async fn accept_study(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         id: &StudyId,
         open_in: &[StudyStatus],
         now: i64,
     ) -> StoreResult<AcceptOutcome>;
     /// Declines an offer (frees the seat of an accepted one without a session).
-    async fn decline_study(&self, tester_id: &str, id: &StudyId, now: i64) -> StoreResult<Guarded<()>>;
+    async fn decline_study(&self, tester_id: &UserId, id: &StudyId, now: i64) -> StoreResult<Guarded<()>>;
     /// The tester's answer to a study: `accepted` or `declined`, with the label number.
     async fn offer_status(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         study_id: &StudyId,
     ) -> StoreResult<Option<(String, Option<i64>)>>;
 
-    async fn get_profile(&self, user_id: &str) -> StoreResult<Option<TesterProfile>>;
-    async fn put_profile(&self, user_id: &str, profile: &Profile, now: i64) -> StoreResult<TesterProfile>;
+    async fn get_profile(&self, user_id: &UserId) -> StoreResult<Option<TesterProfile>>;
+    async fn put_profile(&self, user_id: &UserId, profile: &Profile, now: i64) -> StoreResult<TesterProfile>;
 }

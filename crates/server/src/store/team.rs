@@ -8,14 +8,14 @@
 use async_trait::async_trait;
 
 use super::{NewUser, StoreResult, User};
-use crate::domain::ids::OrgId;
+use crate::domain::ids::{OrgId, UserId};
 use crate::domain::{AccountTokenPurpose, OrgRole, Tenant};
 
 /// A one-time link to store (its hash only).
 #[derive(Debug, Clone)]
 pub struct NewAccountToken {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub purpose: AccountTokenPurpose,
     pub token_hash: String,
     /// The address the link proves (verification: the current one; change: the new one).
@@ -93,7 +93,7 @@ pub trait TeamStore: Send + Sync + 'static {
     /// When the user's newest link of `purpose` was made.
     async fn last_account_token_at(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: AccountTokenPurpose,
     ) -> StoreResult<Option<i64>>;
     /// Spends a live reset link: sets the password hash, marks the address verified and
@@ -110,11 +110,11 @@ pub trait TeamStore: Send + Sync + 'static {
     /// the old address with the user. `Conflict` when another account took the address.
     async fn change_email(&self, token_hash: &str, now: i64) -> StoreResult<Option<(String, User)>>;
     /// The stored password hash.
-    async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>>;
+    async fn password_hash(&self, user_id: &UserId) -> StoreResult<Option<String>>;
     /// Sets the password hash and revokes every sign-in of the user except `keep_session`.
     async fn set_password(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         password_hash: &str,
         keep_session: Option<&str>,
         now: i64,
@@ -138,7 +138,7 @@ pub trait TeamStore: Send + Sync + 'static {
     async fn join_organization(
         &self,
         token_hash: &str,
-        user_id: &str,
+        user_id: &UserId,
         email: &str,
         now: i64,
     ) -> StoreResult<JoinOutcome>;
@@ -152,29 +152,33 @@ pub trait TeamStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<Option<User>>;
     /// Takes `user_id` out of `org_id` unless they are its last owner.
-    async fn remove_member(&self, org_id: &OrgId, user_id: &str, now: i64) -> StoreResult<RemoveOutcome>;
+    async fn remove_member(&self, org_id: &OrgId, user_id: &UserId, now: i64) -> StoreResult<RemoveOutcome>;
 
     // --- notification read state (per reader)
     /// Marks one notification the reader may see as read; false when they may not see it.
     async fn mark_notification_read(
         &self,
         tenant: &Tenant,
-        user_id: &str,
+        user_id: &UserId,
         notification_id: &str,
         now: i64,
     ) -> StoreResult<bool>;
     /// Marks everything the reader may see as read; returns how many were unread.
-    async fn mark_all_notifications_read(&self, tenant: &Tenant, user_id: &str, now: i64)
-    -> StoreResult<u64>;
-    async fn unread_notifications(&self, tenant: &Tenant, user_id: &str) -> StoreResult<u64>;
+    async fn mark_all_notifications_read(
+        &self,
+        tenant: &Tenant,
+        user_id: &UserId,
+        now: i64,
+    ) -> StoreResult<u64>;
+    async fn unread_notifications(&self, tenant: &Tenant, user_id: &UserId) -> StoreResult<u64>;
 
     // --- connected applications
     /// Clients with a live grant of the user, most recently used first.
-    async fn list_connections(&self, user_id: &str) -> StoreResult<Vec<Connection>>;
+    async fn list_connections(&self, user_id: &UserId) -> StoreResult<Vec<Connection>>;
     /// Revokes every grant (so every token) of the user to `client_id`; false when none was live.
     async fn revoke_connection(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         client_id: &str,
         reason: &str,
         now: i64,

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{OrgId, StudyId};
+use crate::domain::ids::{OrgId, StudyId, UserId};
 
 use super::{StoreResult, StudyScope};
 use crate::domain::{QueueKind, TelegramStatus};
@@ -33,7 +33,7 @@ pub struct OfferCandidate {
 #[derive(Debug, Clone)]
 pub struct NewOffer {
     pub id: String,
-    pub tester_id: String,
+    pub tester_id: UserId,
     pub chat_id: i64,
     pub status: TelegramStatus,
 }
@@ -43,7 +43,7 @@ pub struct NewOffer {
 pub struct Offer {
     pub id: String,
     pub study_id: StudyId,
-    pub tester_id: String,
+    pub tester_id: UserId,
     pub status: TelegramStatus,
     pub chat_id: Option<i64>,
     pub message_id: Option<i64>,
@@ -55,7 +55,7 @@ pub struct Offer {
 #[derive(Debug, Clone)]
 pub struct NewTelegramMessage {
     pub id: String,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub chat_id: i64,
     pub text: String,
     /// Holds a secret (a test token): the text is blanked once sent or given up.
@@ -67,7 +67,7 @@ pub struct NewTelegramMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelegramMessageRow {
     pub id: String,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub chat_id: i64,
     pub text: String,
     pub sensitive: bool,
@@ -95,7 +95,7 @@ pub struct Pacer {
 pub trait TelegramStore: Send + Sync + 'static {
     async fn create_link_code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         code_hash: &str,
         expires_at: i64,
         now: i64,
@@ -107,9 +107,9 @@ pub trait TelegramStore: Send + Sync + 'static {
     /// Unlinks the chat; returns the user it belonged to.
     async fn unlink_chat(&self, chat_id: i64) -> StoreResult<Option<String>>;
     /// The user's linked chat.
-    async fn chat_of(&self, user_id: &str) -> StoreResult<Option<i64>>;
+    async fn chat_of(&self, user_id: &UserId) -> StoreResult<Option<i64>>;
     /// The user a chat is linked to.
-    async fn user_of_chat(&self, chat_id: i64) -> StoreResult<Option<String>>;
+    async fn user_of_chat(&self, chat_id: i64) -> StoreResult<Option<UserId>>;
     /// Records a handled update; `false` when it was recorded before.
     async fn record_update(&self, update_id: i64, now: i64) -> StoreResult<bool>;
     /// Forgets an update whose handling failed, so Telegram's retry is handled.

@@ -47,7 +47,7 @@ async fn erasures_are_journaled_and_reapplied(b: Backend) {
     assert_eq!(n, 1, "only the person still present is erased");
     let signin = json!({"email": present.email, "password": PASSWORD});
     app.post("/api/auth/signin", signin, None).await.assert_error(401);
-    assert!(app.state.store.get_user(&present.user_id).await.unwrap().is_none());
+    assert!(app.state.store.get_user(&present.user_id.as_str().into()).await.unwrap().is_none());
     let merged = app.state.store.journaled_erasures().await.unwrap();
     assert_eq!(merged.len(), 2, "{merged:?}");
     assert!(std::fs::read_to_string(&journal).unwrap().contains(&present.user_id), "the file has the union");

@@ -591,7 +591,13 @@ async fn bad_stale_and_replayed_events_change_nothing(b: Backend) {
     assert_eq!(res.status, 200, "{}", res.text);
     app.drain_jobs().await;
     let enabled = || async {
-        app.state.store.get_connect_account(&tester.user_id).await.unwrap().unwrap().payouts_enabled
+        app.state
+            .store
+            .get_connect_account(&tester.user_id.as_str().into())
+            .await
+            .unwrap()
+            .unwrap()
+            .payouts_enabled
     };
     assert!(enabled().await);
 

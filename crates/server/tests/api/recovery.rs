@@ -493,7 +493,7 @@ async fn notifications_have_a_read_state_per_reader(b: Backend) {
     }
     let tester = app.signup("tester").await;
     let notice = Notice { kind, title: "Yours".into(), body: "b".into(), data: json!({}), once: None };
-    notify(&app.state, Recipient::User(tester.user_id.clone()), notice, "", None).await.unwrap();
+    notify(&app.state, Recipient::User(tester.user_id.clone().into()), notice, "", None).await.unwrap();
     let unread = |who: String| {
         let app = &app;
         async move { app.get("/api/me", Some(&who)).await.ok()["unreadNotifications"].as_u64().unwrap() }

@@ -49,12 +49,12 @@ async fn users_and_organizations(b: Backend) {
     let e = s.create_user(user("user_2", "a@x.io", Role::Business), Some(org2)).await.unwrap_err();
     assert!(matches!(e, StoreError::Conflict(_)));
     assert!(s.get_organization(&"org_2".into()).await.unwrap().is_none());
-    assert!(s.get_user("user_2").await.unwrap().is_none());
+    assert!(s.get_user(&"user_2".into()).await.unwrap().is_none());
 
     assert_eq!(s.find_credentials("a@x.io").await.unwrap().unwrap().password_hash, "h");
     assert!(s.find_credentials("b@x.io").await.unwrap().is_none());
-    assert_eq!(s.update_user_name("user_1", "Renamed", 20).await.unwrap().full_name, "Renamed");
-    assert!(matches!(s.update_user_name("user_nope", "x", 20).await, Err(StoreError::NotFound)));
+    assert_eq!(s.update_user_name(&"user_1".into(), "Renamed", 20).await.unwrap().full_name, "Renamed");
+    assert!(matches!(s.update_user_name(&"user_nope".into(), "x", 20).await, Err(StoreError::NotFound)));
 
     let audit = |id: &str| AuditEntry {
         id: id.into(),
@@ -84,9 +84,9 @@ async fn refresh_rotation_is_atomic(b: Backend) {
     let Some(app) = TestApp::new(b).await else { return };
     let s = app.state.store.clone();
     s.create_user(user("user_1", "a@x.io", Role::Tester), None).await.unwrap();
-    s.create_auth_session("asn_1", "user_1", refresh("rft_1", "h1", 100)).await.unwrap();
-    assert!(s.principal_for_session("asn_1", "user_1").await.unwrap().is_some());
-    assert!(s.principal_for_session("asn_1", "user_other").await.unwrap().is_none());
+    s.create_auth_session("asn_1", &"user_1".into(), refresh("rft_1", "h1", 100)).await.unwrap();
+    assert!(s.principal_for_session("asn_1", &"user_1".into()).await.unwrap().is_some());
+    assert!(s.principal_for_session("asn_1", &"user_other".into()).await.unwrap().is_none());
 
     // concurrent exchanges of one token: exactly one rotates, the other is reuse
     let (a, b2) = tokio::join!(
@@ -98,7 +98,7 @@ async fn refresh_rotation_is_atomic(b: Backend) {
     let reused = outcomes.iter().filter(|o| matches!(o, RefreshOutcome::ReuseDetected)).count();
     assert_eq!((rotated, reused), (1, 1), "{outcomes:?}");
     // reuse revoked the family, including the token the winner received
-    assert!(s.principal_for_session("asn_1", "user_1").await.unwrap().is_none());
+    assert!(s.principal_for_session("asn_1", &"user_1".into()).await.unwrap().is_none());
     assert_eq!(
         s.rotate_refresh_token("h2", refresh("rft_4", "h4", 120), 120).await.unwrap(),
         RefreshOutcome::Invalid
@@ -108,7 +108,7 @@ async fn refresh_rotation_is_atomic(b: Backend) {
         RefreshOutcome::Invalid
     );
     // expiry
-    s.create_auth_session("asn_2", "user_1", refresh("rft_6", "h6", 200)).await.unwrap();
+    s.create_auth_session("asn_2", &"user_1".into(), refresh("rft_6", "h6", 200)).await.unwrap();
     assert_eq!(
         s.rotate_refresh_token("h6", refresh("rft_7", "h7", 1200), 1200).await.unwrap(),
         RefreshOutcome::Invalid
@@ -144,24 +144,27 @@ async fn api_tokens_are_tenant_scoped(b: Backend) {
         .await
         .unwrap();
     }
-    let (page, total) = s.list_api_tokens("user_1", Page { page: 1, limit: 2 }).await.unwrap();
+    let (page, total) = s.list_api_tokens(&"user_1".into(), Page { page: 1, limit: 2 }).await.unwrap();
     assert_eq!(total, 3);
     assert_eq!(page.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["tok_2", "tok_1"]);
-    let (page2, _) = s.list_api_tokens("user_1", Page { page: 2, limit: 2 }).await.unwrap();
+    let (page2, _) = s.list_api_tokens(&"user_1".into(), Page { page: 2, limit: 2 }).await.unwrap();
     assert_eq!(page2[0].id, "tok_0");
-    assert_eq!(s.list_api_tokens("user_2", Page { page: 1, limit: 20 }).await.unwrap().1, 0);
+    assert_eq!(s.list_api_tokens(&"user_2".into(), Page { page: 1, limit: 20 }).await.unwrap().1, 0);
 
     let auth = s.api_token_for_auth("hash0", 200).await.unwrap().unwrap();
     assert_eq!(auth.principal.user_id, "user_1");
     assert_eq!(auth.scopes, vec![Scope::Read, Scope::Ingest]);
     assert!(s.api_token_for_auth("hash2", 600).await.unwrap().is_none(), "expired");
     // another tenant cannot revoke
-    assert!(s.revoke_api_token("user_2", "tok_0", 300).await.unwrap().is_none());
+    assert!(s.revoke_api_token(&"user_2".into(), "tok_0", 300).await.unwrap().is_none());
     assert!(s.api_token_for_auth("hash0", 300).await.unwrap().is_some());
-    let revoked = s.revoke_api_token("user_1", "tok_0", 300).await.unwrap().unwrap();
+    let revoked = s.revoke_api_token(&"user_1".into(), "tok_0", 300).await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(300));
     // revoking again keeps the first time
-    assert_eq!(s.revoke_api_token("user_1", "tok_0", 400).await.unwrap().unwrap().revoked_at, Some(300));
+    assert_eq!(
+        s.revoke_api_token(&"user_1".into(), "tok_0", 400).await.unwrap().unwrap().revoked_at,
+        Some(300)
+    );
     assert!(s.api_token_for_auth("hash0", 301).await.unwrap().is_none());
     s.touch_api_token("tok_1", 777).await.unwrap();
     assert_eq!(s.api_token_for_auth("hash1", 800).await.unwrap().unwrap().last_used_at, Some(777));
@@ -202,7 +205,7 @@ async fn ingest_rechecks_consent_and_tenant_in_its_transaction(b: Backend) {
     let live = app.live_session().await;
     let sid = SessionId::from(live.sid.as_str());
     let s = app.state.store.clone();
-    let tester = Tenant::Tester(live.tester.user_id.clone());
+    let tester = Tenant::Tester(live.tester.user_id.clone().into());
     let now = app.state.now();
     let batch = || StreamBatch::Events(vec![click("evt_race", now)]);
     let withdrawn =
@@ -235,7 +238,7 @@ async fn session_children_are_tenant_scoped(b: Backend) {
     let live = app.live_session().await;
     let sid = SessionId::from(live.sid.as_str());
     let s = app.state.store.clone();
-    let owner = Tenant::Tester(live.tester.user_id.clone());
+    let owner = Tenant::Tester(live.tester.user_id.clone().into());
     let org = Tenant::Organization(live.biz.organization_id.clone().unwrap().into());
     let stranger = Tenant::Organization("org_stranger".into());
     let note =

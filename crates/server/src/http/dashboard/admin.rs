@@ -9,6 +9,7 @@ use maud::html;
 use super::web::{Form, check_csrf, see_other, urlencode};
 use crate::domain::UserStatus;
 use crate::domain::codes::ND_CATEGORIES;
+use crate::domain::ids::UserId;
 use crate::http::extract::query::parse_query;
 
 use super::layout::{self, Viewer, when};
@@ -118,7 +119,7 @@ async fn set_status(
     status: UserStatus,
 ) -> AppResult<Response> {
     check_csrf(state, caller, &f.csrf)?;
-    governance::set_tester_status(state, caller, id, status, None).await?;
+    governance::set_tester_status(state, caller, &UserId::from(id), status, None).await?;
     Ok(see_other(&super::web::safe_next(Some(&f.back)), None))
 }
 

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::layout::{self, Viewer, when};
 use super::web::{CsrfForm, Form, check_csrf, see_other, shown_refusal};
+use crate::domain::ids::UserId;
 use crate::domain::{DeliveryStatus, OrgRole, Role, Scope, WebhookEvent};
 use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
@@ -479,7 +480,7 @@ pub async fn withdraw(
 pub async fn remove_member(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
     Form(f): Form<CsrfForm>,
 ) -> AppResult<Response> {
     check_csrf(&state, &caller, &f.csrf)?;

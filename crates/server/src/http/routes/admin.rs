@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::OrganizationOut;
-use crate::domain::ids::OrgId;
+use crate::domain::ids::{OrgId, UserId};
 use crate::domain::{Plan, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
@@ -150,7 +150,7 @@ async fn list_testers(
         .map(|t| TesterOut {
             country: t.profile.as_ref().and_then(|p| p.country.clone()),
             nd_categories: t.profile.map(|p| p.nd_categories).unwrap_or_default(),
-            tester_id: t.user_id,
+            tester_id: t.user_id.into(),
             email: t.email,
             display_name: t.full_name,
             status: t.status,
@@ -188,13 +188,13 @@ pub struct TesterStatusOut {
 async fn patch_tester(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
     RequestId(request_id): RequestId,
     ApiJson(b): ApiJson<TesterPatch>,
 ) -> AppResult<Envelope<TesterStatusOut>> {
     let status = governance::tester_status(&b.status)?;
     let before = governance::set_tester_status(&state, &admin, &id, status, request_id).await?;
-    Ok(ok(TesterStatusOut { tester_id: id, status, previous_status: before }))
+    Ok(ok(TesterStatusOut { tester_id: id.into(), status, previous_status: before }))
 }
 
 /// Plan change.

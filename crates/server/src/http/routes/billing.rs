@@ -208,7 +208,7 @@ fn line_out(l: PayoutLine, reveal_tester: bool) -> PayoutLineOut {
         payout_id: l.payout_id,
         job_id: l.study_id.into(),
         session_id: l.session_id.into(),
-        tester_id: reveal_tester.then_some(l.tester_id),
+        tester_id: reveal_tester.then_some(l.tester_id.into()),
         tester_label: l.label_no.map(|n| format!("Tester {n}")),
         currency: l.currency,
         gross_amount: l.gross_amount,

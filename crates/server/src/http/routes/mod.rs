@@ -56,7 +56,7 @@ pub struct UserOut {
 impl From<User> for UserOut {
     fn from(u: User) -> Self {
         Self {
-            user_id: u.id,
+            user_id: u.id.into(),
             email: u.email,
             full_name: u.full_name,
             role: u.role,

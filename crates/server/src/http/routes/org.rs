@@ -8,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::UserOut;
+use crate::domain::ids::UserId;
 use crate::domain::{OrgRole, format_ms};
 use crate::error::AppResult;
 use crate::http::envelope::{Envelope, ok};
@@ -39,7 +40,7 @@ pub struct MemberOut {
 
 fn member_out(u: User) -> MemberOut {
     MemberOut {
-        user_id: u.id,
+        user_id: u.id.into(),
         email: u.email,
         full_name: u.full_name,
         org_role: u.org_role.unwrap_or(OrgRole::Member),
@@ -116,7 +117,7 @@ async fn members(State(state): State<AppState>, caller: UserJwt) -> AppResult<En
 async fn remove_member(
     State(state): State<AppState>,
     caller: UserJwt,
-    Path(user_id): Path<String>,
+    Path(user_id): Path<UserId>,
 ) -> AppResult<Envelope<()>> {
     team::remove_member(&state, &caller, &user_id).await?;
     Ok(Envelope { success: true, data: None, error: None, metadata: None })

@@ -83,7 +83,7 @@ pub fn session_out(s: Session, viewer: Role, viewer_id: &str, now: i64) -> Sessi
     let analysis = latest_analysis(&s);
     SessionOut {
         duration_seconds: duration_seconds(&s, now),
-        tester_id: show_identity.then(|| s.tester_id.clone()),
+        tester_id: show_identity.then(|| s.tester_id.to_string()),
         tester_label: tester_label(&s),
         nd_categories: nd_categories(&s),
         consent: s.consent.clone(),

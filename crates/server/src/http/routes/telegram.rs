@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::format_ms;
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{StudyId, UserId};
 use crate::error::AppResult;
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{ApiJson, Authed, TelegramWebhookAuth, UserJwt};
@@ -114,7 +114,7 @@ async fn job_notify(
     let n = telegram::notify_job(
         &state,
         &caller,
-        &b.tester_id,
+        &UserId::from(b.tester_id.as_str()),
         &StudyId::from(b.job_id.as_str()),
         b.message.as_deref(),
     )

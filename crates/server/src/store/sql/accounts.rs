@@ -20,7 +20,7 @@ type PrincipalRow = (String, String, Option<String>, Option<String>);
 
 pub(super) fn user_from(r: UserRow) -> StoreResult<User> {
     Ok(User {
-        id: r.0,
+        id: r.0.into(),
         email: r.1,
         full_name: r.2,
         role: Role::parse(&r.3).ok_or_else(|| StoreError::Other(format!("bad role {}", r.3)))?,
@@ -46,7 +46,7 @@ fn org_from(r: OrgRow) -> StoreResult<Organization> {
 fn token_from(r: TokenRow) -> ApiToken {
     ApiToken {
         id: r.0,
-        user_id: r.1,
+        user_id: r.1.into(),
         name: r.2,
         token_prefix: r.3,
         scopes: Scope::split(&r.4),
@@ -73,7 +73,7 @@ fn audit_from(r: AuditRow) -> AuditEntry {
 /// Users without an organization (testers, admins) are on the free tier (spec §1.6).
 fn principal_from(r: PrincipalRow) -> StoreResult<PrincipalRecord> {
     Ok(PrincipalRecord {
-        user_id: r.0,
+        user_id: r.0.into(),
         role: Role::parse(&r.1).ok_or_else(|| StoreError::Other(format!("bad role {}", r.1)))?,
         organization_id: r.2.map(OrgId::from),
         plan: r.3.as_deref().and_then(Plan::parse).unwrap_or(Plan::Free),
@@ -118,7 +118,7 @@ impl AccountStore for SqlStore {
         self.get_user(&user.id).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>> {
+    async fn get_user(&self, user_id: &UserId) -> StoreResult<Option<User>> {
         if let Some(u) = self.cache.users.get(user_id) {
             return Ok(Some(u));
         }
@@ -149,7 +149,7 @@ impl AccountStore for SqlStore {
         })
     }
 
-    async fn update_user_name(&self, user_id: &str, full_name: &str, now: i64) -> StoreResult<User> {
+    async fn update_user_name(&self, user_id: &UserId, full_name: &str, now: i64) -> StoreResult<User> {
         write!(self, p => {
             let done = sqlx::query("UPDATE users SET full_name = $1, updated_at = $2 WHERE id = $3")
                 .bind(full_name)
@@ -162,7 +162,7 @@ impl AccountStore for SqlStore {
             }
             Ok::<_, StoreError>(())
         })?;
-        self.cache.invalidate(Invalidation::User(user_id.to_owned()));
+        self.cache.invalidate(Invalidation::User(user_id.to_string()));
         self.get_user(user_id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -214,7 +214,7 @@ impl AccountStore for SqlStore {
     async fn create_auth_session(
         &self,
         session_id: &str,
-        user_id: &str,
+        user_id: &UserId,
         refresh: NewRefreshToken,
     ) -> StoreResult<()> {
         write!(self, p => {
@@ -307,7 +307,7 @@ impl AccountStore for SqlStore {
     async fn revoke_auth_session(
         &self,
         session_id: &str,
-        user_id: &str,
+        user_id: &UserId,
         reason: &str,
         now: i64,
     ) -> StoreResult<()> {
@@ -331,11 +331,11 @@ impl AccountStore for SqlStore {
     async fn principal_for_session(
         &self,
         session_id: &str,
-        user_id: &str,
+        user_id: &UserId,
     ) -> StoreResult<Option<PrincipalRecord>> {
         // The cache first: this runs on every authenticated request (the query text is only
         // built on a miss).
-        if let Some(p) = self.cache.principals.get(session_id).filter(|p| p.user_id == user_id) {
+        if let Some(p) = self.cache.principals.get(session_id).filter(|p| p.user_id == *user_id) {
             return Ok(Some(p));
         }
         let sql = format!(
@@ -387,7 +387,7 @@ impl AccountStore for SqlStore {
         })
     }
 
-    async fn list_api_tokens(&self, user_id: &str, page: Page) -> StoreResult<(Vec<ApiToken>, u64)> {
+    async fn list_api_tokens(&self, user_id: &UserId, page: Page) -> StoreResult<(Vec<ApiToken>, u64)> {
         read!(self, p => {
             let filters = |qb: &mut sqlx::QueryBuilder<_>| {
                 qb.push(" AND user_id = ").push_bind(user_id.to_owned());
@@ -408,7 +408,7 @@ impl AccountStore for SqlStore {
 
     async fn revoke_api_token(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         token_id: &str,
         now: i64,
     ) -> StoreResult<Option<ApiToken>> {

@@ -6,7 +6,7 @@ use super::*;
 
 #[async_trait]
 impl ErasureJournalStore for SqlStore {
-    async fn journal_erasure(&self, user_id: &str, requested_at: i64) -> StoreResult<()> {
+    async fn journal_erasure(&self, user_id: &UserId, requested_at: i64) -> StoreResult<()> {
         write!(self, p => {
             sqlx::query(
                 "INSERT INTO erasure_journal (user_id, requested_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",

@@ -62,7 +62,7 @@ type AccountRow = (String, String, bool, bool, bool, i64, i64);
 
 fn account_from(r: AccountRow) -> ConnectAccountRow {
     ConnectAccountRow {
-        user_id: r.0,
+        user_id: r.0.into(),
         account_id: r.1,
         payouts_enabled: r.2,
         charges_enabled: r.3,
@@ -129,7 +129,7 @@ fn bank_from(r: BankRow) -> BankPayout {
     BankPayout {
         id: r.0,
         account_id: r.1,
-        tester_id: r.2,
+        tester_id: r.2.map(UserId::from),
         amount: r.3,
         currency: r.4,
         stripe_status: r.5,
@@ -259,7 +259,7 @@ impl BillingStore for SqlStore {
         })
     }
 
-    async fn get_connect_account(&self, user_id: &str) -> StoreResult<Option<ConnectAccountRow>> {
+    async fn get_connect_account(&self, user_id: &UserId) -> StoreResult<Option<ConnectAccountRow>> {
         self.account_where("user_id", user_id).await
     }
 
@@ -550,7 +550,7 @@ impl BillingStore for SqlStore {
 
     async fn studies_with_tester_lines(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         statuses: &[PayoutLineStatus],
     ) -> StoreResult<Vec<StudyId>> {
         let sql = format!(
@@ -570,7 +570,7 @@ impl BillingStore for SqlStore {
         &self,
         study_id: &StudyId,
         status: SessionStatus,
-    ) -> StoreResult<Vec<(SessionId, String)>> {
+    ) -> StoreResult<Vec<(SessionId, UserId)>> {
         read!(self, p => {
             Ok(sqlx::query_as(
                 "SELECT id, tester_id FROM sessions WHERE study_id = $1 AND status = $2 ORDER BY created_at, id",

@@ -115,7 +115,7 @@ impl GovernanceStore for SqlStore {
 
     async fn give_special_consent(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         history_id: &str,
         version: &str,
         now: i64,
@@ -147,7 +147,7 @@ impl GovernanceStore for SqlStore {
 
     async fn withdraw_special_consent(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         history_id: &str,
         cleared: &Profile,
         now: i64,
@@ -197,7 +197,7 @@ impl GovernanceStore for SqlStore {
         })
     }
 
-    async fn consent_history(&self, tester_id: &str) -> StoreResult<Vec<(String, String, i64)>> {
+    async fn consent_history(&self, tester_id: &UserId) -> StoreResult<Vec<(String, String, i64)>> {
         read!(self, p => {
             Ok(sqlx::query_as(
                 "SELECT version, action, created_at FROM tester_consents WHERE tester_id = $1 ORDER BY created_at, id",
@@ -247,7 +247,7 @@ impl GovernanceStore for SqlStore {
                 .filter(|r| filter.min_sessions.is_none_or(|m| r.7 >= m))
                 .map(|r| TesterSummary {
                     profile: r.4.as_deref().and_then(|t| serde_json::from_str(t).ok()),
-                    user_id: r.0,
+                    user_id: r.0.into(),
                     email: r.1,
                     full_name: r.2,
                     status: r.3,
@@ -262,7 +262,7 @@ impl GovernanceStore for SqlStore {
 
     async fn set_tester_status(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         status: crate::domain::UserStatus,
         drop_open_offers: bool,
         audit: AuditEntry,
@@ -305,11 +305,11 @@ impl GovernanceStore for SqlStore {
             Ok::<_, StoreError>(before)
         })?;
         // A suspended tester's cached user and principals go on every node at once.
-        self.cache.invalidate(Invalidation::User(tester_id.to_owned()));
+        self.cache.invalidate(Invalidation::User(tester_id.to_string()));
         Ok(Guarded::Done(before))
     }
 
-    async fn lock_user(&self, user_id: &str, now: i64) -> StoreResult<()> {
+    async fn lock_user(&self, user_id: &UserId, now: i64) -> StoreResult<()> {
         write!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query("UPDATE users SET status = $3, updated_at = $1 WHERE id = $2")
@@ -338,11 +338,11 @@ impl GovernanceStore for SqlStore {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        self.cache.invalidate(Invalidation::User(user_id.to_owned()));
+        self.cache.invalidate(Invalidation::User(user_id.to_string()));
         Ok(())
     }
 
-    async fn tester_words(&self, tester_id: &str) -> StoreResult<TesterWords> {
+    async fn tester_words(&self, tester_id: &UserId) -> StoreResult<TesterWords> {
         read!(self, p => {
             let sessions: Vec<(String, String, crate::domain::SessionStatus)> =
                 sqlx::query_as("SELECT id, study_id, status FROM sessions WHERE tester_id = $1 ORDER BY id")
@@ -486,7 +486,7 @@ impl GovernanceStore for SqlStore {
         })
     }
 
-    async fn erase_user(&self, user_id: &str, tomb: NewUser, now: i64) -> StoreResult<Guarded<()>> {
+    async fn erase_user(&self, user_id: &UserId, tomb: NewUser, now: i64) -> StoreResult<Guarded<()>> {
         write!(self, p => {
             let mut tx = p.begin().await?;
             let exists: Option<(String,)> =
@@ -569,7 +569,7 @@ impl GovernanceStore for SqlStore {
             }
             sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
             tx.commit().await?;
-            self.cache.invalidate(Invalidation::User(user_id.to_owned()));
+            self.cache.invalidate(Invalidation::User(user_id.to_string()));
             // Notifications naming them went too (other readers' counts change).
             self.cache.invalidate(Invalidation::Notifications);
             Ok(Guarded::Done(()))

@@ -7,7 +7,7 @@ use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use super::migrate::{self, Migration};
 use super::*;
-pub(super) use crate::domain::ids::{OrgId, SessionId, StudyId};
+pub(super) use crate::domain::ids::{OrgId, SessionId, StudyId, UserId};
 pub(super) use crate::domain::study::{ConsentRecord, Profile};
 pub(super) use crate::domain::{
     Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus,
@@ -337,7 +337,7 @@ fn session_tenant_clause(col: &str, n: usize, tenant: &Tenant) -> (String, Optio
         ),
         Tenant::Tester(t) => (
             format!(" AND EXISTS (SELECT 1 FROM sessions tx WHERE tx.id = {col} AND tx.tester_id = ${n})"),
-            Some(t.clone()),
+            Some(t.to_string()),
         ),
     }
 }
@@ -421,7 +421,7 @@ fn job_from(r: JobRow) -> QueueItem {
         kind: r.1,
         subject_id: r.2,
         organization_id: r.3.into(),
-        tester_id: r.4,
+        tester_id: r.4.map(UserId::from),
         status: r.5,
         attempts: r.6,
         max_attempts: r.7,

@@ -56,7 +56,7 @@ impl NotificationStore for SqlStore {
     async fn list_notifications(
         &self,
         tenant: &Tenant,
-        user_id: &str,
+        user_id: &UserId,
         unread_only: bool,
         page: Page,
     ) -> StoreResult<(Vec<NotificationRow>, u64)> {

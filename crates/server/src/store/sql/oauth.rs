@@ -31,7 +31,7 @@ fn code_from(r: CodeRow) -> OAuthCode {
     OAuthCode {
         code_hash: r.0,
         client_id: r.1,
-        user_id: r.2,
+        user_id: r.2.into(),
         organization_id: r.3.into(),
         redirect_uri: r.4,
         scopes: scopes(&r.5),
@@ -48,7 +48,7 @@ type SessionRow = (String, String, String, Option<String>, i64, Option<i64>);
 fn session_from(r: SessionRow) -> McpSession {
     McpSession {
         id: r.0,
-        user_id: r.1,
+        user_id: r.1.into(),
         protocol_version: r.2,
         client_name: r.3,
         created_at: r.4,
@@ -197,7 +197,7 @@ impl OAuthStore for SqlStore {
             Ok(row.map(|r| ConsentRow {
                 id: r.0,
                 csrf_hash: r.1,
-                user_id: r.2,
+                user_id: r.2.into(),
                 organization_id: r.3.into(),
                 client_id: r.4,
                 request: r.5,
@@ -421,7 +421,7 @@ impl OAuthStore for SqlStore {
             row.map(|r| {
                 Ok(OAuthTokenAuth {
                     principal: PrincipalRecord {
-                        user_id: r.0,
+                        user_id: r.0.into(),
                         role: Role::parse(&r.1).ok_or_else(|| StoreError::Other(format!("bad role {}", r.1)))?,
                         organization_id: Some(r.2.into()),
                         plan: r.3.as_deref().and_then(Plan::parse).unwrap_or(Plan::Free),
@@ -464,7 +464,7 @@ impl OAuthStore for SqlStore {
         })
     }
 
-    async fn end_mcp_session(&self, session_id: &str, user_id: &str, now: i64) -> StoreResult<bool> {
+    async fn end_mcp_session(&self, session_id: &str, user_id: &UserId, now: i64) -> StoreResult<bool> {
         write!(self, p => {
             let done = sqlx::query(
                 "UPDATE mcp_sessions SET ended_at = $1 WHERE id = $2 AND user_id = $3 AND ended_at IS NULL",

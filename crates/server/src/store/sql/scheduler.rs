@@ -65,7 +65,7 @@ impl SchedulerStore for SqlStore {
             .map(|r| RunningSession {
                 id: r.0.into(),
                 study_id: r.1.into(),
-                tester_id: r.2,
+                tester_id: r.2.into(),
                 status: r.3,
                 started_at: r.4,
                 paused_at: r.5,
@@ -103,7 +103,7 @@ impl SchedulerStore for SqlStore {
             .map(|r| PendingStart {
                 study_id: r.0.into(),
                 organization_id: r.1.into(),
-                tester_id: r.2,
+                tester_id: r.2.into(),
                 accepted_at: r.3,
             })
             .collect())
@@ -112,7 +112,7 @@ impl SchedulerStore for SqlStore {
     async fn mark_reminded(
         &self,
         study_id: &StudyId,
-        tester_id: &str,
+        tester_id: &UserId,
         notification: NewNotification,
         telegram: Option<TelegramCopy>,
         now: i64,

@@ -328,7 +328,7 @@ impl SessionStore for SqlStore {
         &self,
         token_hash: &str,
         now: i64,
-    ) -> StoreResult<Option<(SessionId, String)>> {
+    ) -> StoreResult<Option<(SessionId, UserId)>> {
         read!(self, p => {
             Ok(sqlx::query_as(
                 "SELECT id, tester_id FROM sessions WHERE test_token_hash = $1 AND test_token_expires_at > $2",

@@ -32,7 +32,7 @@ fn study_from(r: StudyRow) -> StoreResult<Study> {
     Ok(Study {
         id: r.0,
         organization_id: r.1.into(),
-        created_by: r.2,
+        created_by: r.2.into(),
         status: r.3,
         definition,
         tester_count: r.5,
@@ -223,7 +223,7 @@ impl StudyStore for SqlStore {
         &self,
         id: &StudyId,
         org_id: &OrgId,
-        created_by: &str,
+        created_by: &UserId,
         w: StudyWrite,
         now: i64,
     ) -> StoreResult<Study> {
@@ -358,7 +358,7 @@ impl StudyStore for SqlStore {
 
     async fn accept_study(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         id: &StudyId,
         open_in: &[StudyStatus],
         now: i64,
@@ -391,7 +391,7 @@ impl StudyStore for SqlStore {
         })
     }
 
-    async fn decline_study(&self, tester_id: &str, id: &StudyId, now: i64) -> StoreResult<Guarded<()>> {
+    async fn decline_study(&self, tester_id: &UserId, id: &StudyId, now: i64) -> StoreResult<Guarded<()>> {
         write!(self, p => {
             let mut tx = p.begin().await?;
             let study: Option<(StudyStatus,)> = sqlx::query_as("SELECT status FROM studies WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
@@ -428,7 +428,7 @@ impl StudyStore for SqlStore {
 
     async fn offer_status(
         &self,
-        tester_id: &str,
+        tester_id: &UserId,
         study_id: &StudyId,
     ) -> StoreResult<Option<(String, Option<i64>)>> {
         read!(self, p => {
@@ -440,7 +440,7 @@ impl StudyStore for SqlStore {
         })
     }
 
-    async fn get_profile(&self, user_id: &str) -> StoreResult<Option<TesterProfile>> {
+    async fn get_profile(&self, user_id: &UserId) -> StoreResult<Option<TesterProfile>> {
         read!(self, p => {
             let row: Option<(String, String, bool, i64, Option<String>, crate::domain::UserStatus)> = sqlx::query_as(
                 "SELECT user_id, profile, capacity_verified, updated_at, consent_version, status FROM tester_profiles \
@@ -453,7 +453,7 @@ impl StudyStore for SqlStore {
                 let profile = serde_json::from_str(&r.1)
                     .map_err(|e| StoreError::Other(format!("profile of {} is unreadable: {e}", r.0)))?;
                 Ok(TesterProfile {
-                    user_id: r.0,
+                    user_id: r.0.into(),
                     profile,
                     capacity_verified: r.2,
                     updated_at: r.3,
@@ -465,7 +465,7 @@ impl StudyStore for SqlStore {
         })
     }
 
-    async fn put_profile(&self, user_id: &str, profile: &Profile, now: i64) -> StoreResult<TesterProfile> {
+    async fn put_profile(&self, user_id: &UserId, profile: &Profile, now: i64) -> StoreResult<TesterProfile> {
         let profile = serde_json::to_string(profile).map_err(|e| StoreError::Other(e.to_string()))?;
         write!(self, p => {
             sqlx::query(

@@ -61,8 +61,8 @@ macro_rules! revoke_signins {
 }
 
 impl SqlStore {
-    async fn user_by_id_fresh(&self, user_id: &str) -> StoreResult<User> {
-        self.cache.invalidate(Invalidation::User(user_id.to_owned()));
+    async fn user_by_id_fresh(&self, user_id: &UserId) -> StoreResult<User> {
+        self.cache.invalidate(Invalidation::User(user_id.to_string()));
         self.get_user(user_id).await?.ok_or(StoreError::NotFound)
     }
 }
@@ -100,7 +100,7 @@ impl TeamStore for SqlStore {
 
     async fn last_account_token_at(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: AccountTokenPurpose,
     ) -> StoreResult<Option<i64>> {
         read!(self, p => {
@@ -149,7 +149,7 @@ impl TeamStore for SqlStore {
             tx.commit().await?;
             user_id
         });
-        Ok(Some(self.user_by_id_fresh(&user_id).await?))
+        Ok(Some(self.user_by_id_fresh(&UserId::from(user_id.as_str())).await?))
     }
 
     async fn verify_email(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>> {
@@ -175,7 +175,7 @@ impl TeamStore for SqlStore {
             tx.commit().await?;
             user_id
         });
-        Ok(Some(self.user_by_id_fresh(&user_id).await?))
+        Ok(Some(self.user_by_id_fresh(&UserId::from(user_id.as_str())).await?))
     }
 
     async fn change_email(&self, token_hash: &str, now: i64) -> StoreResult<Option<(String, User)>> {
@@ -210,10 +210,10 @@ impl TeamStore for SqlStore {
             tx.commit().await?;
             (user_id, old)
         });
-        Ok(Some((old, self.user_by_id_fresh(&user_id).await?)))
+        Ok(Some((old, self.user_by_id_fresh(&UserId::from(user_id.as_str())).await?)))
     }
 
-    async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
+    async fn password_hash(&self, user_id: &UserId) -> StoreResult<Option<String>> {
         read!(self, p => {
             let row: Option<(String,)> = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
                 .bind(user_id)
@@ -225,7 +225,7 @@ impl TeamStore for SqlStore {
 
     async fn set_password(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         password_hash: &str,
         keep_session: Option<&str>,
         now: i64,
@@ -251,7 +251,7 @@ impl TeamStore for SqlStore {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        self.cache.invalidate(Invalidation::User(user_id.to_owned()));
+        self.cache.invalidate(Invalidation::User(user_id.to_string()));
         Ok(())
     }
 
@@ -349,7 +349,7 @@ impl TeamStore for SqlStore {
     async fn join_organization(
         &self,
         token_hash: &str,
-        user_id: &str,
+        user_id: &UserId,
         email: &str,
         now: i64,
     ) -> StoreResult<JoinOutcome> {
@@ -465,7 +465,7 @@ impl TeamStore for SqlStore {
         Ok(Some(self.user_by_id_fresh(&user.id).await?))
     }
 
-    async fn remove_member(&self, org_id: &OrgId, user_id: &str, now: i64) -> StoreResult<RemoveOutcome> {
+    async fn remove_member(&self, org_id: &OrgId, user_id: &UserId, now: i64) -> StoreResult<RemoveOutcome> {
         let outcome = write!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1")
@@ -515,14 +515,14 @@ impl TeamStore for SqlStore {
             tx.commit().await?;
             Ok::<_, StoreError>(RemoveOutcome::Removed)
         })?;
-        self.cache.invalidate(Invalidation::User(user_id.to_owned()));
+        self.cache.invalidate(Invalidation::User(user_id.to_string()));
         Ok(outcome)
     }
 
     async fn mark_notification_read(
         &self,
         tenant: &Tenant,
-        user_id: &str,
+        user_id: &UserId,
         notification_id: &str,
         now: i64,
     ) -> StoreResult<bool> {
@@ -552,7 +552,7 @@ impl TeamStore for SqlStore {
     async fn mark_all_notifications_read(
         &self,
         tenant: &Tenant,
-        user_id: &str,
+        user_id: &UserId,
         now: i64,
     ) -> StoreResult<u64> {
         let marked = write!(self, p => {
@@ -571,7 +571,7 @@ impl TeamStore for SqlStore {
         Ok(marked)
     }
 
-    async fn unread_notifications(&self, tenant: &Tenant, user_id: &str) -> StoreResult<u64> {
+    async fn unread_notifications(&self, tenant: &Tenant, user_id: &UserId) -> StoreResult<u64> {
         // `GET /api/me` asks on every request: served from the cache until a notification
         // changes (here or, through the bus, on another node).
         if let Some(n) = self.cache.unread(tenant, user_id) {
@@ -592,7 +592,7 @@ impl TeamStore for SqlStore {
         Ok(n)
     }
 
-    async fn list_connections(&self, user_id: &str) -> StoreResult<Vec<Connection>> {
+    async fn list_connections(&self, user_id: &UserId) -> StoreResult<Vec<Connection>> {
         read!(self, p => {
             let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
                 "SELECT g.client_id, c.name, g.scopes, g.created_at, \
@@ -625,7 +625,7 @@ impl TeamStore for SqlStore {
 
     async fn revoke_connection(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         client_id: &str,
         reason: &str,
         now: i64,

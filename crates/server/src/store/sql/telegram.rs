@@ -121,7 +121,7 @@ fn offer_from(r: OfferRow) -> Offer {
     Offer {
         id: r.0,
         study_id: r.1.into(),
-        tester_id: r.2,
+        tester_id: r.2.into(),
         status: r.3,
         chat_id: r.4,
         message_id: r.5,
@@ -134,7 +134,7 @@ fn offer_from(r: OfferRow) -> Offer {
 impl TelegramStore for SqlStore {
     async fn create_link_code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         code_hash: &str,
         expires_at: i64,
         now: i64,
@@ -189,7 +189,7 @@ impl TelegramStore for SqlStore {
         })
     }
 
-    async fn chat_of(&self, user_id: &str) -> StoreResult<Option<i64>> {
+    async fn chat_of(&self, user_id: &UserId) -> StoreResult<Option<i64>> {
         read!(self, p => {
             let row: Option<(i64,)> = sqlx::query_as("SELECT chat_id FROM telegram_links WHERE user_id = $1")
                 .bind(user_id)
@@ -199,9 +199,9 @@ impl TelegramStore for SqlStore {
         })
     }
 
-    async fn user_of_chat(&self, chat_id: i64) -> StoreResult<Option<String>> {
+    async fn user_of_chat(&self, chat_id: i64) -> StoreResult<Option<UserId>> {
         read!(self, p => {
-            let row: Option<(String,)> = sqlx::query_as("SELECT user_id FROM telegram_links WHERE chat_id = $1")
+            let row: Option<(UserId,)> = sqlx::query_as("SELECT user_id FROM telegram_links WHERE chat_id = $1")
                 .bind(chat_id)
                 .fetch_optional(p)
                 .await?;
@@ -263,7 +263,7 @@ impl TelegramStore for SqlStore {
                 let profile = serde_json::from_str(&profile)
                     .map_err(|e| StoreError::Other(format!("profile of {user_id} is unreadable: {e}")))?;
                 let tester = TesterProfile {
-                    user_id,
+                    user_id: user_id.into(),
                     profile,
                     capacity_verified,
                     consent_version,
@@ -410,7 +410,7 @@ impl TelegramStore for SqlStore {
             .bind(id)
             .fetch_optional(p)
             .await?;
-            Ok(row.map(|r| TelegramMessageRow { id: r.0, user_id: r.1, chat_id: r.2, text: r.3, sensitive: r.4, status: r.5 }))
+            Ok(row.map(|r| TelegramMessageRow { id: r.0, user_id: r.1.map(UserId::from), chat_id: r.2, text: r.3, sensitive: r.4, status: r.5 }))
         })
     }
 
