@@ -185,6 +185,11 @@ typed_id!(
     /// A tester's session of a study (`sess_…`).
     SessionId, prefix = prefix::SESSION
 );
+typed_id!(
+    /// A finding of a session's analysis: named by the engine (deterministic, unprefixed), so
+    /// there is no `new`.
+    FindingId
+);
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.
 pub fn new_id(prefix: &str, now_ms: i64) -> String {

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::ids::SessionId;
+use crate::domain::ids::{FindingId, SessionId};
 use crate::domain::stream::parse_time;
 use crate::domain::{
     Decision, PipelineStatus, QueueKind, QueueStatus, SessionStatus, Tenant, WebhookEvent, format_ms,
@@ -111,7 +111,12 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
     let findings = analysis
         .findings
         .iter()
-        .map(|f| Ok((f.finding_id.clone(), serde_json::to_string(f).map_err(AppError::internal)?)))
+        .map(|f| {
+            Ok((
+                FindingId::from(f.finding_id.as_str()),
+                serde_json::to_string(f).map_err(AppError::internal)?,
+            ))
+        })
         .collect::<AppResult<Vec<_>>>()?;
     let view = analysis_view(&item.id, session.completed_at, &analysis.insights);
     let summary = serde_json::to_string(&StoredAnalysis {
@@ -313,7 +318,7 @@ pub async fn confirm(
         if d.comment.as_deref().is_some_and(|c| c.chars().count() > 2000) {
             return Err(AppError::Unprocessable(format!("decisions[{i}].comment: at most 2000 characters")));
         }
-        decisions.push(FindingDecision { finding_id: d.finding_id, decision, comment: d.comment });
+        decisions.push(FindingDecision { finding_id: d.finding_id.into(), decision, comment: d.comment });
     }
     if body.added_notes.as_deref().is_some_and(|n| n.chars().count() > 5000) {
         return Err(AppError::Unprocessable("addedNotes: at most 5000 characters".into()));

@@ -155,7 +155,7 @@ pub async fn confirmed_from_input(
         .await?
         .into_iter()
         .filter(|f| f.decision == Some(Decision::Confirm))
-        .map(|f| f.id)
+        .map(|f| f.id.into())
         .collect();
     tokio::task::spawn_blocking(move || {
         // Deterministic: the same findings (and ids) as the stored analysis.

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{OrgId, SessionId, StudyId, UserId};
+use crate::domain::ids::{FindingId, OrgId, SessionId, StudyId, UserId};
 
 use super::{Guarded, NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::{
@@ -47,7 +47,7 @@ pub struct QueueItem {
 /// A stored finding with the tester's decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindingRow {
-    pub id: String,
+    pub id: FindingId,
     pub session_id: SessionId,
     /// JSON of the engine's finding.
     pub data: String,
@@ -59,7 +59,7 @@ pub struct FindingRow {
 /// One decision of the tester.
 #[derive(Debug, Clone)]
 pub struct FindingDecision {
-    pub finding_id: String,
+    pub finding_id: FindingId,
     pub decision: Decision,
     pub comment: Option<String>,
 }
@@ -215,7 +215,7 @@ pub trait PipelineStore: Send + Sync + 'static {
         &self,
         session_id: &SessionId,
         study_id: &StudyId,
-        findings: &[(String, String)],
+        findings: &[(FindingId, String)],
         analysis_json: &str,
         saved: AnalysisSaved<'_>,
         now: i64,

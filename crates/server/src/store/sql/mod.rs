@@ -7,7 +7,7 @@ use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use super::migrate::{self, Migration};
 use super::*;
-pub(super) use crate::domain::ids::{OrgId, SessionId, StudyId, UserId};
+pub(super) use crate::domain::ids::{FindingId, OrgId, SessionId, StudyId, UserId};
 pub(super) use crate::domain::study::{ConsentRecord, Profile};
 pub(super) use crate::domain::{
     Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus,
@@ -319,7 +319,8 @@ text_id_sql!(
     crate::domain::ids::OrgId,
     crate::domain::ids::UserId,
     crate::domain::ids::StudyId,
-    crate::domain::ids::SessionId
+    crate::domain::ids::SessionId,
+    crate::domain::ids::FindingId
 );
 
 /// ` AND …`: the session whose id is in column `col` belongs to `tenant` (bind placeholder

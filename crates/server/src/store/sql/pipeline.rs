@@ -181,7 +181,7 @@ impl PipelineStore for SqlStore {
         &self,
         session_id: &SessionId,
         study_id: &StudyId,
-        findings: &[(String, String)],
+        findings: &[(FindingId, String)],
         analysis_json: &str,
         saved: AnalysisSaved<'_>,
         now: i64,
@@ -242,7 +242,7 @@ impl PipelineStore for SqlStore {
             let rows = q.fetch_all(p).await?;
             Ok(rows
                 .into_iter()
-                .map(|r| FindingRow { id: r.0, session_id: r.1.into(), data: r.2, decision: r.3, comment: r.4, decided_at: r.5 })
+                .map(|r| FindingRow { id: r.0.into(), session_id: r.1.into(), data: r.2, decision: r.3, comment: r.4, decided_at: r.5 })
                 .collect())
         })
     }
