@@ -190,6 +190,10 @@ typed_id!(
     /// there is no `new`.
     FindingId
 );
+typed_id!(
+    /// An item of the durable work queue (`ajob_…`: the wire calls it an analysis job).
+    QueueItemId, prefix = prefix::ANALYSIS_JOB
+);
 
 /// A new id `<prefix>_<ULID>`; the ULID's time part comes from the injected clock.
 pub fn new_id(prefix: &str, now_ms: i64) -> String {

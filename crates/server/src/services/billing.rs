@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::config::StripeConfig;
-use crate::domain::ids::{OrgId, StudyId, new_id, new_ids, prefix};
+use crate::domain::ids::{OrgId, QueueItemId, StudyId, new_id, new_ids, prefix};
 use crate::domain::money::{FeeRate, to_minor};
 use crate::domain::study::{CompensationType, StudyDefinition};
 use crate::domain::{PaymentStatus, PayoutLineStatus, QueueKind, Role, SessionStatus, StudyStatus, Tenant};
@@ -389,7 +389,7 @@ pub async fn receive_stripe_event(
         processed_at: None,
     };
     let handling = NewQueueItem {
-        id: new_id(prefix::ANALYSIS_JOB, now),
+        id: QueueItemId::new(now),
         kind: QueueKind::StripeEvent,
         subject_id: head.id.clone(),
         organization_id: OrgId::default(),

@@ -120,7 +120,7 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
         .collect::<AppResult<Vec<_>>>()?;
     let view = analysis_view(&item.id, session.completed_at, &analysis.insights);
     let summary = serde_json::to_string(&StoredAnalysis {
-        analysis_job_id: item.id.clone(),
+        analysis_job_id: item.id.to_string(),
         insights: analysis.insights,
         analytics: analysis.analytics,
         tone_profile: analysis.tone_profile,

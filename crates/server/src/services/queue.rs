@@ -6,7 +6,7 @@
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::domain::QueueKind;
-use crate::domain::ids::{UserId, new_id, prefix};
+use crate::domain::ids::{QueueItemId, UserId};
 use crate::error::{AppError, AppResult};
 use crate::store::{EnqueueGuard, Guarded, NewQueueItem, QueueItem};
 
@@ -42,7 +42,7 @@ pub async fn enqueue(state: &App, work: Work<'_>, guard: EnqueueGuard<'_>) -> Ap
 pub fn prepare(state: &App, work: Work<'_>) -> NewQueueItem {
     let now = state.now();
     NewQueueItem {
-        id: new_id(prefix::ANALYSIS_JOB, now),
+        id: QueueItemId::new(now),
         kind: work.kind,
         subject_id: work.subject_id.to_owned(),
         organization_id: work.organization_id.into(),
@@ -67,7 +67,7 @@ pub async fn enqueue_item(
 }
 
 /// A queue item the caller may follow (`GET /api/analysis-jobs/:id`).
-pub async fn get(state: &App, p: &Principal, id: &str) -> AppResult<QueueItem> {
+pub async fn get(state: &App, p: &Principal, id: &QueueItemId) -> AppResult<QueueItem> {
     state.store.get_queue_item(&p.tenant()?, id).await?.ok_or_else(|| AppError::not_found("Analysis job"))
 }
 

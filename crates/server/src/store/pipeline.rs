@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{FindingId, OrgId, SessionId, StudyId, UserId};
+use crate::domain::ids::{FindingId, OrgId, QueueItemId, SessionId, StudyId, UserId};
 
 use super::{Guarded, NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::{
@@ -12,7 +12,7 @@ use crate::domain::{
 /// Work to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewQueueItem {
-    pub id: String,
+    pub id: QueueItemId,
     pub kind: QueueKind,
     pub subject_id: String,
     pub organization_id: OrgId,
@@ -26,7 +26,7 @@ pub struct NewQueueItem {
 /// A queue row (the wire calls it an analysis job: `ajob_…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueItem {
-    pub id: String,
+    pub id: QueueItemId,
     pub kind: QueueKind,
     pub subject_id: String,
     pub organization_id: OrgId,
@@ -188,10 +188,10 @@ pub trait PipelineStore: Send + Sync + 'static {
     async fn claim_next(&self, worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<QueueItem>>;
     /// Extends the lease of an item `worker` is running to `until`; `false` when the item is no
     /// longer this worker's (taken over, or finished).
-    async fn renew_lease(&self, id: &str, worker: &str, until: i64) -> StoreResult<bool>;
+    async fn renew_lease(&self, id: &QueueItemId, worker: &str, until: i64) -> StoreResult<bool>;
     async fn complete_item(
         &self,
-        id: &str,
+        id: &QueueItemId,
         result_ref: &str,
         result: Option<&str>,
         now: i64,
@@ -201,14 +201,14 @@ pub trait PipelineStore: Send + Sync + 'static {
     /// writes `then`, in the same transaction.
     async fn fail_item(
         &self,
-        id: &str,
+        id: &QueueItemId,
         error: &str,
         retry_at: Option<i64>,
         on_final: Option<PipelineStatus>,
         then: FollowUps,
         now: i64,
     ) -> StoreResult<()>;
-    async fn get_queue_item(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<QueueItem>>;
+    async fn get_queue_item(&self, tenant: &Tenant, id: &QueueItemId) -> StoreResult<Option<QueueItem>>;
     /// Stores an analysis: replaces the session's findings and analysis and moves the session
     /// as `saved` says, in one transaction; `WrongState` outside `saved.from`.
     async fn save_session_analysis(

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{OrgId, SessionId, StudyId, UserId};
+use crate::domain::ids::{OrgId, QueueItemId, SessionId, StudyId, UserId};
 
 use super::{NewNotification, OutboundEvent, StoreResult, TelegramCopy};
 use crate::domain::study::ConsentRecord;
@@ -48,7 +48,7 @@ pub trait SchedulerStore: Send + Sync + 'static {
     async fn claim_tick(&self, job: CronJob, tick_at: i64, node: &str, now: i64) -> StoreResult<bool>;
     /// Gives a claimed queue item back to the queue, due at `run_at`, without counting the
     /// attempt its claim took (waiting for a rate limit is not a failure).
-    async fn defer_item(&self, id: &str, run_at: i64, now: i64) -> StoreResult<()>;
+    async fn defer_item(&self, id: &QueueItemId, run_at: i64, now: i64) -> StoreResult<()>;
 
     /// Sessions in `within` started before `started_before`, oldest first.
     async fn running_sessions(

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::domain::QueueKind;
-use crate::domain::ids::StudyId;
+use crate::domain::ids::{QueueItemId, StudyId};
 use crate::error::AppResult;
 use crate::services::queue::{Done, Outcome, backoff_ms};
 use crate::services::{billing, flow, governance, pipeline, reports, scheduler, studies, telegram, webhooks};
@@ -52,7 +52,7 @@ pub async fn dispatch(state: &App, item: &QueueItem) -> AppResult<Outcome> {
 /// Renews the lease of `id` every heartbeat while its handler runs, so a run longer than the
 /// lease is never taken from a live worker, while a dead worker's item is free one lease after
 /// its last heartbeat. Stops when the item is no longer this worker's.
-fn heartbeat(state: App, id: String, worker: String) -> JoinHandle<()> {
+fn heartbeat(state: App, id: QueueItemId, worker: String) -> JoinHandle<()> {
     tokio::spawn(async move {
         let every = Duration::from_millis(state.config.job_heartbeat_ms);
         loop {

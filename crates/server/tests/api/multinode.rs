@@ -209,7 +209,7 @@ async fn two_nodes_never_run_one_queue_item_twice() {
                 let handler_runs = runs.clone();
                 let me = name.clone();
                 let handler: Box<Handler> = Box::new(move |_, item| {
-                    let (runs, me, id) = (handler_runs.clone(), me.clone(), item.id.clone());
+                    let (runs, me, id) = (handler_runs.clone(), me.clone(), item.id.to_string());
                     Box::pin(async move {
                         runs.lock().unwrap().entry(id.clone()).or_default().push(me);
                         tokio::time::sleep(Duration::from_millis(3)).await;
@@ -272,7 +272,7 @@ async fn two_worker_nodes_run_each_step_of_the_flow_once() {
                 let handler: Box<Handler> = Box::new(move |state, item| {
                     let (runs, me) = (runs.clone(), me.clone());
                     Box::pin(async move {
-                        let run = (item.kind, item.subject_id.clone(), item.id.clone(), me);
+                        let run = (item.kind, item.subject_id.clone(), item.id.to_string(), me);
                         runs.lock().unwrap().push(run);
                         dispatch(state, item).await
                     })

@@ -230,7 +230,8 @@ async fn jobs_survive_restarts_and_dead_workers(b: Backend) {
     // Re-running the handler (as after a crash between saving and completing) changes nothing.
     let before =
         restarted.get(&format!("/api/sessions/{}/findings", live.sid), Some(&live.biz.bearer())).await.text;
-    let item = restarted.state.store.get_queue_item(&Tenant::All, &job).await.unwrap().unwrap();
+    let item =
+        restarted.state.store.get_queue_item(&Tenant::All, &job.as_str().into()).await.unwrap().unwrap();
     openscouter_server::services::pipeline::run_session_analysis(&restarted.state, &item).await.unwrap();
     let after =
         restarted.get(&format!("/api/sessions/{}/findings", live.sid), Some(&live.biz.bearer())).await.text;

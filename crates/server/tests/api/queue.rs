@@ -27,7 +27,7 @@ async fn queued_analysis(app: &TestApp) -> String {
 }
 
 async fn status(app: &TestApp, job: &str) -> (String, i64) {
-    let item = app.state.store.get_queue_item(&Tenant::All, job).await.unwrap().unwrap();
+    let item = app.state.store.get_queue_item(&Tenant::All, &job.into()).await.unwrap().unwrap();
     (item.status.to_string(), item.attempts)
 }
 

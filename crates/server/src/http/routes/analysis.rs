@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::ids::SessionId;
+use crate::domain::ids::{QueueItemId, SessionId};
 use crate::domain::{Decision, QueueKind, QueueStatus, SessionStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
@@ -57,7 +57,7 @@ async fn realtime(
     )
     .await?;
     Ok(ok(QueuedOut {
-        analysis_job_id: job.id,
+        analysis_job_id: job.id.into(),
         session_id: b.session_id,
         status: job.status,
         estimated_completion_seconds: 2,
@@ -97,7 +97,7 @@ pub struct AnalysisJobOut {
 
 fn job_out(j: QueueItem) -> AnalysisJobOut {
     AnalysisJobOut {
-        analysis_job_id: j.id,
+        analysis_job_id: j.id.into(),
         kind: j.kind,
         status: j.status,
         attempts: j.attempts,
@@ -124,7 +124,7 @@ async fn analyze(
 ) -> AppResult<Envelope<QueuedOut>> {
     let job = pipeline::request_analysis(&state, &caller, &id).await?;
     Ok(ok(QueuedOut {
-        analysis_job_id: job.id,
+        analysis_job_id: job.id.into(),
         session_id: id.into(),
         status: job.status,
         estimated_completion_seconds: 5,
@@ -138,7 +138,7 @@ async fn analyze(
 async fn analysis_job(
     State(state): State<AppState>,
     caller: Authed,
-    Path(id): Path<String>,
+    Path(id): Path<QueueItemId>,
 ) -> AppResult<Envelope<AnalysisJobOut>> {
     Ok(ok(job_out(queue::get(&state, &caller, &id).await?)))
 }

@@ -136,5 +136,5 @@ pub struct ErasureOut {
     responses((status = 200, body = Envelope<ErasureOut>)))]
 async fn delete_me(State(state): State<AppState>, caller: UserJwt) -> AppResult<Envelope<ErasureOut>> {
     let item = crate::services::governance::request_erasure(&state, &caller).await?;
-    Ok(ok(ErasureOut { analysis_job_id: item.id, status: item.status }))
+    Ok(ok(ErasureOut { analysis_job_id: item.id.into(), status: item.status }))
 }

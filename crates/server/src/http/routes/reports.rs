@@ -73,7 +73,7 @@ async fn create_session_report(
     let job =
         reports::request_session_report(&state, &caller, &SessionId::from(b.session_id.as_str())).await?;
     Ok(ok(ReportQueuedOut {
-        analysis_job_id: job.id,
+        analysis_job_id: job.id.into(),
         session_id: Some(b.session_id),
         job_id: None,
         status: job.status,
@@ -118,7 +118,7 @@ async fn create_study_report(
 ) -> AppResult<Envelope<ReportQueuedOut>> {
     let job = reports::request_study_report(&state, &caller, &id).await?;
     Ok(ok(ReportQueuedOut {
-        analysis_job_id: job.id,
+        analysis_job_id: job.id.into(),
         session_id: None,
         job_id: Some(id.into()),
         status: job.status,

@@ -7,7 +7,7 @@ use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use super::migrate::{self, Migration};
 use super::*;
-pub(super) use crate::domain::ids::{FindingId, OrgId, SessionId, StudyId, UserId};
+pub(super) use crate::domain::ids::{FindingId, OrgId, QueueItemId, SessionId, StudyId, UserId};
 pub(super) use crate::domain::study::{ConsentRecord, Profile};
 pub(super) use crate::domain::{
     Decision, PipelineStatus, QueueKind, QueueStatus, ReportKind, SessionStatus, StudyStatus,
@@ -320,7 +320,8 @@ text_id_sql!(
     crate::domain::ids::UserId,
     crate::domain::ids::StudyId,
     crate::domain::ids::SessionId,
-    crate::domain::ids::FindingId
+    crate::domain::ids::FindingId,
+    crate::domain::ids::QueueItemId
 );
 
 /// ` AND …`: the session whose id is in column `col` belongs to `tenant` (bind placeholder
@@ -418,7 +419,7 @@ type JobRow = (
 /// A queue row as the store returns it.
 fn job_from(r: JobRow) -> QueueItem {
     QueueItem {
-        id: r.0,
+        id: r.0.into(),
         kind: r.1,
         subject_id: r.2,
         organization_id: r.3.into(),

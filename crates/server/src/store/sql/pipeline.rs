@@ -83,7 +83,7 @@ impl PipelineStore for SqlStore {
         })
     }
 
-    async fn renew_lease(&self, id: &str, worker: &str, until: i64) -> StoreResult<bool> {
+    async fn renew_lease(&self, id: &QueueItemId, worker: &str, until: i64) -> StoreResult<bool> {
         write!(self, p => {
             let done = sqlx::query(
                 "UPDATE analysis_jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND status = $4",
@@ -100,7 +100,7 @@ impl PipelineStore for SqlStore {
 
     async fn complete_item(
         &self,
-        id: &str,
+        id: &QueueItemId,
         result_ref: &str,
         result: Option<&str>,
         now: i64,
@@ -123,7 +123,7 @@ impl PipelineStore for SqlStore {
 
     async fn fail_item(
         &self,
-        id: &str,
+        id: &QueueItemId,
         error: &str,
         retry_at: Option<i64>,
         on_final: Option<PipelineStatus>,
@@ -161,7 +161,7 @@ impl PipelineStore for SqlStore {
         out
     }
 
-    async fn get_queue_item(&self, tenant: &Tenant, id: &str) -> StoreResult<Option<QueueItem>> {
+    async fn get_queue_item(&self, tenant: &Tenant, id: &QueueItemId) -> StoreResult<Option<QueueItem>> {
         let (filter, who) = match tenant {
             Tenant::All => ("", None),
             Tenant::Organization(o) => (" AND organization_id = $2", Some(o.as_str())),

@@ -27,7 +27,7 @@ impl SchedulerStore for SqlStore {
         })
     }
 
-    async fn defer_item(&self, id: &str, run_at: i64, now: i64) -> StoreResult<()> {
+    async fn defer_item(&self, id: &QueueItemId, run_at: i64, now: i64) -> StoreResult<()> {
         write!(self, p => {
             sqlx::query(
                 "UPDATE analysis_jobs SET status = $1, run_at = $2, lease_until = NULL, updated_at = $3, \
