@@ -4,6 +4,41 @@
 
 use crate::domain::codes::currency_exponent;
 
+/// An amount in integer minor units together with its ISO 4217 currency: what a transfer, a
+/// bank payout or a charge moves. The pair travels as one value so an amount is never read in
+/// another currency's unit. The currency is kept as it was given (ours upper case, Stripe's
+/// lower case) and compared without regard to case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money {
+    /// Minor units (pence, cents, yen).
+    pub minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+impl Money {
+    pub fn new(minor: i64, currency: impl Into<String>) -> Self {
+        Self { minor, currency: currency.into() }
+    }
+
+    /// True when this is `minor` units of `currency` (any case).
+    pub fn is(&self, minor: i64, currency: &str) -> bool {
+        self.minor == minor && self.currency.eq_ignore_ascii_case(currency)
+    }
+
+    /// The currency as Stripe's API spells it (lower case).
+    pub fn stripe_currency(&self) -> String {
+        self.currency.to_ascii_lowercase()
+    }
+}
+
+impl std::fmt::Display for Money {
+    /// `2550 GBP`: minor units and the code, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.minor, self.currency)
+    }
+}
+
 /// A fee rate in basis points (1/100 of a percent): 20 % is `FeeRate(2000)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeeRate(pub u32);
@@ -70,6 +105,15 @@ mod tests {
         assert_eq!(to_minor(999_999_999.99, "GBP"), Some(99_999_999_999));
         assert_eq!(to_minor(-1.0, "GBP"), None);
         assert_eq!(to_minor(1.0, "XYZ"), None);
+    }
+
+    #[test]
+    fn money_compares_its_currency_without_case() {
+        let m = Money::new(2550, "GBP");
+        assert!(m.is(2550, "gbp") && m.is(2550, "GBP"));
+        assert!(!m.is(2550, "EUR") && !m.is(2551, "GBP"));
+        assert_eq!(m.stripe_currency(), "gbp");
+        assert_eq!(m.to_string(), "2550 GBP");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::auth::secrets::ct_eq;
+use crate::domain::money::Money;
 
 /// The API version every request pins, so Stripe's object shapes do not change under us.
 pub const API_VERSION: &str = "2024-06-20";
@@ -97,8 +98,7 @@ pub struct ConnectAccount {
 /// One transfer from the platform balance to a tester's connected account.
 #[derive(Debug, Clone)]
 pub struct TransferRequest<'a> {
-    pub amount: i64,
-    pub currency: &'a str,
+    pub amount: Money,
     /// `acct_…`.
     pub destination: &'a str,
     /// The study: its charge funded the transfer.
@@ -124,8 +124,7 @@ pub struct Transfer {
 pub struct PayoutRequest<'a> {
     /// `acct_…`: the request is made on the connected account (`Stripe-Account`).
     pub account: &'a str,
-    pub amount: i64,
-    pub currency: &'a str,
+    pub amount: Money,
     /// The failed payout this one replaces (`po_…`).
     pub retry_of: &'a str,
 }
@@ -336,8 +335,8 @@ impl Billing for StripeClient {
         idempotency_key: &str,
     ) -> Result<Transfer, StripeError> {
         let form = [
-            ("amount", req.amount.to_string()),
-            ("currency", req.currency.to_ascii_lowercase()),
+            ("amount", req.amount.minor.to_string()),
+            ("currency", req.amount.stripe_currency()),
             ("destination", req.destination.into()),
             ("transfer_group", req.transfer_group.into()),
             ("metadata[jobId]", req.transfer_group.into()),
@@ -370,8 +369,8 @@ impl Billing for StripeClient {
         idempotency_key: &str,
     ) -> Result<Payout, StripeError> {
         let form = [
-            ("amount", req.amount.to_string()),
-            ("currency", req.currency.to_ascii_lowercase()),
+            ("amount", req.amount.minor.to_string()),
+            ("currency", req.amount.stripe_currency()),
             ("metadata[retryOf]", req.retry_of.into()),
         ];
         decode(self.post("/v1/payouts", &form, Some(idempotency_key), Some(req.account)).await?)

@@ -24,7 +24,7 @@ use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::config::StripeConfig;
 use crate::domain::ids::{OrgId, QueueItemId, StudyId, new_id, new_ids, prefix};
-use crate::domain::money::{FeeRate, to_minor};
+use crate::domain::money::{FeeRate, Money, to_minor};
 use crate::domain::study::{CompensationType, StudyDefinition};
 use crate::domain::{PaymentStatus, PayoutLineStatus, QueueKind, Role, SessionStatus, StudyStatus, Tenant};
 use crate::error::{AppError, AppResult};
@@ -466,9 +466,7 @@ async fn checkout_completed(state: &App, event: &StripeEventRow, object: &Value)
         return Ok(());
     };
     let currency = object["currency"].as_str().unwrap_or("");
-    if object["amount_total"].as_i64() != Some(payment.amount_total)
-        || !currency.eq_ignore_ascii_case(&payment.currency)
-    {
+    if !object["amount_total"].as_i64().is_some_and(|paid| payment.total().is(paid, currency)) {
         // Money arrived that does not match the study's terms: never launch on it silently.
         tracing::error!(event = %event.id, study = study_id, amount = ?object["amount_total"].as_i64(), currency,
             expected = payment.amount_total, "checkout amount differs from the study's payment; not confirmed");
@@ -540,8 +538,7 @@ async fn bank_payout(state: &App, event: &StripeEventRow, body: &Value, object: 
         id: payout_id.to_owned(),
         account_id: account_id.clone(),
         tester_id: tester_id.clone(),
-        amount: object["amount"].as_i64().unwrap_or(0),
-        currency: object["currency"].as_str().unwrap_or("").to_owned(),
+        amount: Money::new(object["amount"].as_i64().unwrap_or(0), object["currency"].as_str().unwrap_or("")),
         stripe_status: object["status"].as_str().unwrap_or(if failed { "failed" } else { "paid" }).to_owned(),
         failure_code: object["failure_code"].as_str().map(str::to_owned),
         failure_message: object["failure_message"].as_str().map(str::to_owned),
@@ -551,7 +548,7 @@ async fn bank_payout(state: &App, event: &StripeEventRow, body: &Value, object: 
     };
     state.store.record_bank_payout(&record).await?;
     if !failed {
-        tracing::info!(payout = payout_id, tester = ?tester_id, amount = record.amount, "bank payout paid");
+        tracing::info!(payout = payout_id, tester = ?tester_id, amount = record.amount.minor, "bank payout paid");
         return Ok(());
     }
     let Some(tester) = tester_id else {
@@ -597,8 +594,7 @@ pub async fn run_payout_retry(state: &App, item: &QueueItem) -> AppResult<String
     let (Some(account), "failed") = (failed.account_id.as_deref(), failed.stripe_status.as_str()) else {
         return Ok(failed.id);
     };
-    let request =
-        PayoutRequest { account, amount: failed.amount, currency: &failed.currency, retry_of: &failed.id };
+    let request = PayoutRequest { account, amount: failed.amount.clone(), retry_of: &failed.id };
     let payout = billing
         .create_payout(&request, &format!("payout-retry-{}", failed.id))
         .await
@@ -792,8 +788,7 @@ async fn pay_line(state: &App, billing: &dyn Billing, line_id: &str) -> AppResul
         }
     }
     let request = TransferRequest {
-        amount: line.amount,
-        currency: &line.currency,
+        amount: line.net(),
         destination: &account.account_id,
         transfer_group: &line.study_id,
         session_id: &line.session_id,

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use crate::domain::ids::{OrgId, SessionId, StudyId, UserId};
 
 use super::{Guarded, Page, StoreResult};
+use crate::domain::money::Money;
 use crate::domain::{PaymentStatus, PayoutLineStatus, Tenant};
 
 /// A study's payment: the Checkout Session opened for it and whether Stripe confirmed it.
@@ -33,6 +34,13 @@ pub struct StudyPayment {
     pub paid_at: Option<i64>,
     /// Launch the study when Stripe confirms the payment (api.md §11).
     pub launch_on_payment: bool,
+}
+
+impl StudyPayment {
+    /// What the Checkout Session charges: `amount_total` of `currency`.
+    pub fn total(&self) -> Money {
+        Money::new(self.amount_total, self.currency.as_str())
+    }
 }
 
 /// A tester's Connect account.
@@ -117,6 +125,13 @@ pub struct PayoutLine {
     pub label_no: Option<i64>,
 }
 
+impl PayoutLine {
+    /// What the tester receives: the line's net `amount` of the payout's `currency`.
+    pub fn net(&self) -> Money {
+        Money::new(self.amount, self.currency.as_str())
+    }
+}
+
 /// How a claimed line ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineOutcome<'a> {
@@ -134,8 +149,7 @@ pub struct BankPayout {
     pub id: String,
     pub account_id: Option<String>,
     pub tester_id: Option<UserId>,
-    pub amount: i64,
-    pub currency: String,
+    pub amount: Money,
     pub stripe_status: String,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,

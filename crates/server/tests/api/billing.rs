@@ -512,7 +512,10 @@ async fn docs_verbatim_events_are_accepted(b: Backend) {
         assert!(store.get_stripe_event(id).await.unwrap().unwrap().processed_at.is_some(), "{id}");
     }
     let paid = store.get_bank_payout("po_001").await.unwrap().unwrap();
-    assert_eq!((paid.stripe_status.as_str(), paid.amount, paid.currency.as_str()), ("paid", 1500, "usd"));
+    assert_eq!(
+        (paid.stripe_status.as_str(), paid.amount.minor, paid.amount.currency.as_str()),
+        ("paid", 1500, "usd")
+    );
     let failed = store.get_bank_payout("po_002").await.unwrap().unwrap();
     assert_eq!(failed.failure_code.as_deref(), Some("insufficient_funds"));
     // Not a connected account's payout (no `account`): logged, nothing to retry.

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use super::*;
+use crate::domain::money::Money;
 use crate::domain::{PaymentStatus, PayoutLineStatus};
 
 text_enum_sql!(crate::domain::PaymentStatus, crate::domain::PayoutLineStatus);
@@ -130,8 +131,7 @@ fn bank_from(r: BankRow) -> BankPayout {
         id: r.0,
         account_id: r.1,
         tester_id: r.2.map(UserId::from),
-        amount: r.3,
-        currency: r.4,
+        amount: Money::new(r.3, r.4),
         stripe_status: r.5,
         failure_code: r.6,
         failure_message: r.7,
@@ -623,8 +623,8 @@ impl BillingStore for SqlStore {
             .bind(&b.id)
             .bind(&b.account_id)
             .bind(&b.tester_id)
-            .bind(b.amount)
-            .bind(&b.currency)
+            .bind(b.amount.minor)
+            .bind(&b.amount.currency)
             .bind(&b.stripe_status)
             .bind(&b.failure_code)
             .bind(&b.failure_message)
