@@ -19,7 +19,8 @@ both!(
     api_tokens_are_tenant_scoped,
     migrations_are_idempotent,
     ingest_rechecks_consent_and_tenant_in_its_transaction,
-    session_children_are_tenant_scoped
+    session_children_are_tenant_scoped,
+    session_streams_read_every_event_back_exactly
 );
 
 fn user(id: &str, email: &str, role: Role) -> NewUser {
@@ -254,4 +255,77 @@ async fn session_children_are_tenant_scoped(b: Backend) {
     assert!(matches!(s.session_streams(&stranger, &sid).await, Err(StoreError::NotFound)));
     assert_eq!(s.session_streams(&org, &sid).await.unwrap().notes.len(), 1);
     assert!(s.get_session(&stranger, &sid).await.unwrap().is_none());
+}
+
+/// What the engine reads back is what was stored, field for field and bit for bit, in
+/// `(ts, seq)` order, across the chunks `session_streams` reads events in (2,000 each):
+/// coordinates without a short decimal form, text that JSON must escape, booleans, nulls.
+/// (At extreme exponents, 1e250, SQLite's own decimal output of a REAL can be an ulp or two
+/// off; the engine reads pixels, and the JSON parse on the way in is no closer there.)
+async fn session_streams_read_every_event_back_exactly(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let live = app.live_session().await;
+    let s = app.state.store.clone();
+    let tester = Tenant::Tester(live.tester.user_id.clone().into());
+    let now = app.state.now();
+    let texts = ["plain", "quote \" and \\ back", "line\nbreak\ttab", "ünïcödé ✓ 🚀", "NULL", "", "\u{1}"];
+    let events: Vec<EventRow> = (0..4_500i64)
+        .map(|i| {
+            let mut e = click(&format!("evt_{i:05}"), now - 10_000 + (i * 7919) % 4_001);
+            let f = i as f64;
+            e.client_id = (i % 3 == 0).then(|| format!("c{i}"));
+            e.event_type = ["click", "input", "scroll", "navigation"][(i % 4) as usize].into();
+            e.target_selector = format!("#el{} > {}", i % 40, texts[(i % 7) as usize]);
+            e.x = (i % 5 != 0).then_some(f / 3.0);
+            e.y = (i % 6 != 0).then_some(0.1 * f + 1e-9);
+            // Any bits from 0 up to 1e9 (the pseudo-random `r`), thirds, sevenths, tiny and zero.
+            let r = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+            e.scroll_y = match i % 5 {
+                0 => None,
+                1 => Some(r as f64 / (1u64 << 53) as f64 * 1e9),
+                2 => Some(-f / 7.0),
+                3 => Some(f * 1e-7 / 3.0),
+                _ => Some(0.0),
+            };
+            e.input_length = (i % 2 == 0).then_some(i);
+            e.viewport_width = Some(1280);
+            e.viewport_height = (i % 9 != 0).then_some(720);
+            e.url = Some(format!("https://x.io/p{}?q={}", i % 11, texts[(i % 5) as usize]));
+            e.target_text = (i % 4 != 1).then(|| texts[(i % 7) as usize].to_string());
+            e.task_id = (i % 8 == 0).then(|| "task_1".into());
+            e.hover_ms = (i % 10 == 0).then_some(i * 3);
+            e.error_message = (i % 13 == 0).then(|| "Card \"declined\"".into());
+            e.extra.deletions = (i % 5 == 1).then_some(2);
+            e.extra.selection_length = (i % 5 == 2).then_some(0);
+            e.extra.mutations = (i % 5 == 3).then_some(i64::MAX);
+            e.extra.opens_new_context = [None, Some(true), Some(false)][(i % 3) as usize];
+            e.extra.role = (i % 6 == 5).then(|| "button".into());
+            e.extra.word_count = (i % 7 == 6).then_some(-1);
+            e
+        })
+        .collect();
+    let out = s
+        .ingest(
+            &tester,
+            &SessionId::from(live.sid.as_str()),
+            SessionStatus::Active,
+            StreamBatch::Events(events.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out, Guarded::Done(_)), "{out:?}");
+    let mut expected = events;
+    expected.sort_by_key(|e| e.ts); // stable: equal times keep their (seq) order of arrival
+    let got = s.session_streams(&tenant_of(&live), &SessionId::from(live.sid.as_str())).await.unwrap().events;
+    assert_eq!(got.len(), expected.len());
+    for (g, e) in got.iter().zip(&expected) {
+        assert_eq!(g, e);
+        for (a, b) in [(g.x, e.x), (g.y, e.y), (g.scroll_y, e.scroll_y)] {
+            assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{}", e.id);
+        }
+    }
+}
+
+fn tenant_of(live: &crate::helpers::Live) -> Tenant {
+    Tenant::Organization(live.biz.organization_id.clone().unwrap().into())
 }

@@ -1,7 +1,6 @@
 //! `SessionStore` over SQLite and PostgreSQL.
 
 use async_trait::async_trait;
-use futures_util::TryStreamExt;
 use sqlx::{QueryBuilder, Row};
 
 use super::*;
@@ -84,6 +83,152 @@ macro_rules! event_from_row {
             },
         }
     }};
+}
+
+/// Events read for the engine travel in chunks of this many, one row per chunk.
+const EVENT_CHUNK: usize = 2000;
+
+/// The query behind `session_streams`' events: the next `EVENT_CHUNK` events after
+/// `($2, $3)` = `(ts, seq)` in that order, as one JSON array of `[seq, EVENT_COLS…]` arrays
+/// that the database builds. Row by row, a 20,000-event session was 20,000 hand-offs between
+/// SQLite's connection thread and the task (a futex wake and an allocation freed across
+/// threads each), most of an analysis's time (perf, bench/pipeline.sh); in chunks it is ten
+/// index range scans. The coordinates (REAL) go as text that Rust parses exactly: SQLite's
+/// `quote()` (its JSON would keep only 15 digits) and PostgreSQL's shortest round-trip
+/// output (serde_json's own float parsing is not exact).
+fn events_json_sql(sqlite: bool) -> String {
+    let (agg, array) =
+        if sqlite { ("json_group_array", "json_array") } else { ("json_agg", "json_build_array") };
+    let real = |col: &str| if sqlite { format!("quote({col})") } else { format!("CAST({col} AS TEXT)") };
+    let (x, y, scroll_y) = (real("x"), real("y"), real("scroll_y"));
+    format!(
+        "SELECT COALESCE(CAST({agg}({array}(seq, id, client_id, ts, event_type, target_selector, {x}, {y}, {scroll_y}, \
+         input_length, viewport_width, viewport_height, url, target_text, task_id, hover_ms, error_message, \
+         deletions, selection_length, mutations, opens_new_context, role, word_count) ORDER BY ts, seq) AS TEXT), '[]') \
+         FROM (SELECT * FROM events WHERE session_id = $1 AND (ts, seq) > ($2, $3) ORDER BY ts, seq \
+         LIMIT {EVENT_CHUNK}) e"
+    )
+}
+
+/// One event as `events_json_sql` spells it (an array: `seq`, then `EVENT_COLS` in order).
+#[derive(serde::Deserialize)]
+struct EventJson {
+    seq: i64,
+    id: String,
+    client_id: Option<String>,
+    ts: i64,
+    event_type: String,
+    target_selector: String,
+    x: Real,
+    y: Real,
+    scroll_y: Real,
+    input_length: Option<i64>,
+    viewport_width: Option<i64>,
+    viewport_height: Option<i64>,
+    url: Option<String>,
+    target_text: Option<String>,
+    task_id: Option<String>,
+    hover_ms: Option<i64>,
+    error_message: Option<String>,
+    deletions: Option<i64>,
+    selection_length: Option<i64>,
+    mutations: Option<i64>,
+    opens_new_context: Option<Flag>,
+    role: Option<String>,
+    word_count: Option<i64>,
+}
+
+impl From<EventJson> for EventRow {
+    fn from(e: EventJson) -> Self {
+        EventRow {
+            id: e.id,
+            client_id: e.client_id,
+            ts: e.ts,
+            event_type: e.event_type,
+            target_selector: e.target_selector,
+            x: e.x.0,
+            y: e.y.0,
+            scroll_y: e.scroll_y.0,
+            input_length: e.input_length,
+            viewport_width: e.viewport_width,
+            viewport_height: e.viewport_height,
+            url: e.url,
+            target_text: e.target_text,
+            task_id: e.task_id,
+            hover_ms: e.hover_ms,
+            error_message: e.error_message,
+            extra: EventExtra {
+                deletions: e.deletions,
+                selection_length: e.selection_length,
+                mutations: e.mutations,
+                opens_new_context: e.opens_new_context.map(|f| f.0),
+                role: e.role,
+                word_count: e.word_count,
+            },
+        }
+    }
+}
+
+/// A nullable REAL as `events_json_sql` writes it: its text (SQLite's `quote()`: `123.5`,
+/// `1.2333333333333332e+02`, `NULL`; PostgreSQL's: `123.5`) or null; a plain number is taken too.
+struct Real(Option<f64>);
+
+impl<'de> serde::Deserialize<'de> for Real {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Real;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number, its text or null")
+            }
+            fn visit_unit<E>(self) -> Result<Real, E> {
+                Ok(Real(None))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Real, E> {
+                Ok(Real(Some(n)))
+            }
+            #[allow(clippy::cast_precision_loss)]
+            fn visit_i64<E>(self, n: i64) -> Result<Real, E> {
+                Ok(Real(Some(n as f64)))
+            }
+            #[allow(clippy::cast_precision_loss)]
+            fn visit_u64<E>(self, n: u64) -> Result<Real, E> {
+                Ok(Real(Some(n as f64)))
+            }
+            fn visit_str<E: serde::de::Error>(self, t: &str) -> Result<Real, E> {
+                if t == "NULL" {
+                    return Ok(Real(None));
+                }
+                t.parse().map(|n| Real(Some(n))).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A nullable BOOLEAN: `true`/`false` (PostgreSQL) or SQLite's `1`/`0`.
+struct Flag(bool);
+
+impl<'de> serde::Deserialize<'de> for Flag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Flag;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a boolean, or 0 or 1")
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Flag, E> {
+                Ok(Flag(b))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Flag, E> {
+                Ok(Flag(n != 0))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Flag, E> {
+                Ok(Flag(n != 0))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A stream's insert statements (1,000 rows each, under the bind-parameter limits), skipping
@@ -671,19 +816,32 @@ impl SessionStore for SqlStore {
         if !self.session_visible(tenant, session_id).await? {
             return Err(StoreError::NotFound);
         }
-        let events_sql = format!("SELECT {EVENT_COLS} FROM events WHERE session_id = $1 ORDER BY ts, seq");
+        let events_sql = events_json_sql(matches!(self.db, Db::Sqlite { .. }));
         let facial_sql = format!("SELECT {FACIAL_COLS} FROM facial WHERE session_id = $1 ORDER BY ts, seq");
         let voice_sql = format!("SELECT {VOICE_COLS} FROM voice WHERE session_id = $1 ORDER BY ts, seq");
         let mut out = SessionStreams::default();
         read!(self, p => {
-            // Decoded as the rows arrive: the connection's thread steps the statement while
-            // this task decodes, instead of collecting every row first (20,000 rows for a long
-            // session; measured with bench/pipeline.sh).
-            let mut rows = sqlx::query(sqlx::AssertSqlSafe(events_sql)).bind(session_id).fetch(p);
-            while let Some(row) = rows.try_next().await? {
-                out.events.push(event_from_row!(&row, 0));
+            // Chunks of events as JSON the database builds (see `events_json_sql`), each
+            // query starting after the last event of the one before.
+            let mut after = (i64::MIN, i64::MIN);
+            loop {
+                let chunk: String = sqlx::query_scalar(sqlx::AssertSqlSafe(events_sql.clone()))
+                    .bind(session_id)
+                    .bind(after.0)
+                    .bind(after.1)
+                    .fetch_one(p)
+                    .await?;
+                let rows: Vec<EventJson> = serde_json::from_str(&chunk)
+                    .map_err(|e| StoreError::Other(format!("stored events of {session_id}: {e}")))?;
+                let full = rows.len() == EVENT_CHUNK;
+                if let Some(last) = rows.last() {
+                    after = (last.ts, last.seq);
+                }
+                out.events.extend(rows.into_iter().map(EventRow::from));
+                if !full {
+                    break;
+                }
             }
-            drop(rows);
             for row in &sqlx::query(sqlx::AssertSqlSafe(facial_sql)).bind(session_id).fetch_all(p).await? {
                 out.facial.push(facial_from_row!(row, 0));
             }
