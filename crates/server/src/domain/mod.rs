@@ -12,7 +12,8 @@ pub mod study;
 pub use status::{
     AccountTokenPurpose, CronJob, Decision, DeliveryStatus, NotificationKind, OAuthScope, OAuthTokenKind,
     OrgRole, PaymentStatus, PayoutLineStatus, PayoutProgress, PipelineStatus, QueueKind, QueueStatus,
-    ReportKind, SeatStatus, SessionStatus, StudyStatus, TelegramStatus, UserStatus, WebhookEvent,
+    ReportKind, SeatStatus, SegmentStatus, SessionStatus, ShareStatus, StudyStatus, TelegramStatus,
+    UserStatus, WebhookEvent,
 };
 
 use serde::{Deserialize, Serialize};

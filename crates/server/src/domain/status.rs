@@ -367,3 +367,27 @@ mod tests {
         assert_eq!(OAuthScope::parse_list(""), Ok(vec![]));
     }
 }
+
+wire_enum! {
+    /// Where a report share link is (`GET /api/reports/job/:id/shares`).
+    ShareStatus {
+        /// Opens the report until it expires.
+        Active = "active",
+        /// Past its expiry: no longer opens.
+        Expired = "expired",
+        /// Revoked by the business: no longer opens.
+        Revoked = "revoked",
+    }
+}
+
+wire_enum! {
+    /// What a report segment holds (`GET /api/reports/job/:id/segment`).
+    SegmentStatus {
+        /// A report synthesised from the segment's confirmed sessions.
+        Report = "report",
+        /// No confirmed session in it.
+        Empty = "empty",
+        /// An ND category with fewer than 2 testers: nothing is shown, as in the strata.
+        Suppressed = "suppressed",
+    }
+}

@@ -288,8 +288,7 @@ pub struct ShareOut {
     pub expires_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
-    /// `active`, `expired` or `revoked`.
-    pub status: &'static str,
+    pub status: crate::domain::ShareStatus,
     /// The link's secret, shown once: the page is `/app/share/<token>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -299,12 +298,13 @@ pub struct ShareOut {
 
 impl ShareOut {
     fn of(s: &ShareRow, now: i64, token: Option<String>) -> Self {
+        use crate::domain::ShareStatus;
         let status = if s.revoked_at.is_some() {
-            "revoked"
+            ShareStatus::Revoked
         } else if s.expires_at <= now {
-            "expired"
+            ShareStatus::Expired
         } else {
-            "active"
+            ShareStatus::Active
         };
         Self {
             share_id: s.id.clone(),

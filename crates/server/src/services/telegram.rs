@@ -470,7 +470,7 @@ async fn fan_out(state: &App, study: &Study) -> AppResult<u64> {
     let now = state.now();
     let year = studies::year_of(now);
     let mut offers = Vec::new();
-    for c in state.store.offer_candidates(&study.id, Role::Tester.as_str(), "active").await? {
+    for c in state.store.offer_candidates(&study.id, Role::Tester, crate::domain::UserStatus::Active).await? {
         // The one eligibility rule, on the row the query already read (no second read per tester).
         if governance::ineligibility(Some(&c.tester)).is_some() {
             continue;

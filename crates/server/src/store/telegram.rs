@@ -122,8 +122,8 @@ pub trait TelegramStore: Send + Sync + 'static {
     async fn offer_candidates(
         &self,
         study_id: &StudyId,
-        role: &str,
-        user_status: &str,
+        role: crate::domain::Role,
+        user_status: crate::domain::UserStatus,
     ) -> StoreResult<Vec<OfferCandidate>>;
     /// True when the study is visible in `scope` (the tester-matching rule, without loading it).
     async fn study_visible(&self, scope: &StudyScope, study_id: &StudyId) -> StoreResult<bool>;

@@ -454,7 +454,7 @@ impl StudyPage<'_> {
                         tbody { @for s in self.shares {
                             tr {
                                 td { (s.created_at) } td { (s.expires_at) } td { (s.status) }
-                                td { @if s.status == "active" {
+                                td { @if s.status == crate::domain::ShareStatus::Active {
                                     form method="post" action={"/app/studies/" (id) "/shares/" (s.share_id) "/revoke"} {
                                         input type="hidden" name="csrf" value=(self.viewer.csrf);
                                         button.secondary type="submit" aria-label={"Revoke the link created " (s.created_at)} { "Revoke" }

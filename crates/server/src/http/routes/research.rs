@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::format_ms;
 use crate::domain::ids::{SessionId, StudyId};
+use crate::domain::{SegmentStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::{ApiJson, Authed};
@@ -96,9 +96,7 @@ pub fn parse_query<T: serde::de::DeserializeOwned>(uri: &Uri) -> AppResult<T> {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SegmentOut {
-    /// `report`, `empty` (no confirmed session in it) or `suppressed` (an ND category with
-    /// fewer than 2 testers: nothing is shown, as in the strata).
-    pub status: &'static str,
+    pub status: SegmentStatus,
     #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<serde_json::Value>,
@@ -120,11 +118,11 @@ async fn report_segment(
     let filter: ReportFilter = parse_query(&uri)?;
     let out = match research::segment(&state, &caller, &id, &filter).await? {
         Segment::Report(r, _) => SegmentOut {
-            status: "report",
+            status: SegmentStatus::Report,
             report: Some(serde_json::to_value(&*r).map_err(AppError::internal)?),
         },
-        Segment::Empty => SegmentOut { status: "empty", report: None },
-        Segment::Suppressed => SegmentOut { status: "suppressed", report: None },
+        Segment::Empty => SegmentOut { status: SegmentStatus::Empty, report: None },
+        Segment::Suppressed => SegmentOut { status: SegmentStatus::Suppressed, report: None },
     };
     Ok(ok(out))
 }

@@ -235,7 +235,8 @@ impl GovernanceStore for SqlStore {
             for s in completed {
                 sep.push_bind(s.as_str().to_owned());
             }
-            qb.push(")), u.created_at FROM users u LEFT JOIN tester_profiles tp ON tp.user_id = u.id WHERE u.role = 'tester'");
+            qb.push(")), u.created_at FROM users u LEFT JOIN tester_profiles tp ON tp.user_id = u.id WHERE u.role = ");
+            qb.push_bind(crate::domain::Role::Tester);
             if let Some(status) = &filter.status {
                 qb.push(" AND COALESCE(tp.status, ").push_bind(crate::domain::UserStatus::Pending);
                 qb.push(") = ").push_bind(*status);
@@ -271,9 +272,10 @@ impl GovernanceStore for SqlStore {
             let mut tx = p.begin().await?;
             let current: Option<(Option<crate::domain::UserStatus>,)> = sqlx::query_as(
                 "SELECT tp.status FROM users u LEFT JOIN tester_profiles tp ON tp.user_id = u.id \
-                 WHERE u.id = $1 AND u.role = 'tester'",
+                 WHERE u.id = $1 AND u.role = $2",
             )
             .bind(tester_id)
+            .bind(crate::domain::Role::Tester)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((current,)) = current else { return Ok(Guarded::NotFound) };

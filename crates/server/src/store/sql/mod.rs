@@ -273,7 +273,9 @@ text_enum_sql!(
     crate::domain::ReportKind,
     crate::domain::Decision,
     crate::domain::UserStatus,
-    crate::domain::DeliveryStatus
+    crate::domain::DeliveryStatus,
+    crate::domain::Role,
+    crate::domain::OrgRole
 );
 
 /// `sqlx` encoding of the typed ids (`domain::ids`): stored as the bare string.

@@ -6,7 +6,7 @@ use sqlx::QueryBuilder;
 use super::accounts::{USER_COLS, UserRow, user_from};
 use super::notifications::visible_to;
 use super::*;
-use crate::domain::{AccountTokenPurpose, OrgRole};
+use crate::domain::{AccountTokenPurpose, OrgRole, Role};
 
 type InvitationRow = (String, String, String, String, String, String, i64, i64, Option<i64>, Option<i64>);
 const INVITATION_COLS: &str = "i.id, i.organization_id, o.name, i.email, i.org_role, i.invited_by, \
@@ -257,11 +257,16 @@ impl TeamStore for SqlStore {
 
     async fn list_members(&self, org_id: &OrgId) -> StoreResult<Vec<User>> {
         let sql = format!(
-            "SELECT {USER_COLS} FROM users u WHERE u.organization_id = $1 AND u.role = 'business' \
-             ORDER BY CASE WHEN u.org_role = 'owner' THEN 0 ELSE 1 END, u.created_at, u.id"
+            "SELECT {USER_COLS} FROM users u WHERE u.organization_id = $1 AND u.role = $2 \
+             ORDER BY CASE WHEN u.org_role = $3 THEN 0 ELSE 1 END, u.created_at, u.id"
         );
         read!(self, p => {
-            let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(org_id).fetch_all(p).await?;
+            let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(org_id)
+                .bind(Role::Business)
+                .bind(OrgRole::Owner)
+                .fetch_all(p)
+                .await?;
             rows.into_iter().map(user_from).collect()
         })
     }
@@ -275,7 +280,7 @@ impl TeamStore for SqlStore {
             .bind(&inv.id)
             .bind(&inv.organization_id)
             .bind(&inv.email)
-            .bind(inv.org_role.as_str())
+            .bind(inv.org_role)
             .bind(&inv.invited_by)
             .bind(inv.created_at)
             .bind(inv.expires_at)
@@ -355,7 +360,7 @@ impl TeamStore for SqlStore {
     ) -> StoreResult<JoinOutcome> {
         write!(self, p => {
             let mut tx = p.begin().await?;
-            let inv: Option<(String, String, String)> = sqlx::query_as(
+            let inv: Option<(String, String, OrgRole)> = sqlx::query_as(
                 "UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE token_hash = $3 AND email = $4 \
                  AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
                  RETURNING id, organization_id, org_role",
@@ -369,9 +374,10 @@ impl TeamStore for SqlStore {
             let Some((_, org_id, org_role)) = inv else {
                 return Ok(JoinOutcome::Invalid);
             };
-            let current: Option<(Option<String>, Option<String>)> =
-                sqlx::query_as("SELECT organization_id, org_role FROM users WHERE id = $1 AND role = 'business'")
+            let current: Option<(Option<String>, Option<OrgRole>)> =
+                sqlx::query_as("SELECT organization_id, org_role FROM users WHERE id = $1 AND role = $2")
                     .bind(user_id)
+                    .bind(Role::Business)
                     .fetch_optional(&mut *tx)
                     .await?;
             let Some((current_org, current_role)) = current else {
@@ -384,22 +390,24 @@ impl TeamStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
                 let (owners, others): (i64, i64) = sqlx::query_as(
-                    "SELECT COALESCE(SUM(CASE WHEN org_role = 'owner' THEN 1 ELSE 0 END), 0), \
+                    "SELECT COALESCE(SUM(CASE WHEN org_role = $3 THEN 1 ELSE 0 END), 0), \
                      COALESCE(SUM(CASE WHEN id <> $2 THEN 1 ELSE 0 END), 0) \
-                     FROM users WHERE organization_id = $1 AND role = 'business'",
+                     FROM users WHERE organization_id = $1 AND role = $4",
                 )
                 .bind(old)
                 .bind(user_id)
+                .bind(OrgRole::Owner)
+                .bind(Role::Business)
                 .fetch_one(&mut *tx)
                 .await?;
-                if current_role.as_deref() == Some("owner") && owners <= 1 && others > 0 {
+                if current_role == Some(OrgRole::Owner) && owners <= 1 && others > 0 {
                     tx.rollback().await?;
                     return Ok(JoinOutcome::LastOwner);
                 }
             }
             // Already a member of the inviting organization: the invitation may promote, never demote.
-            let role = if current_org.as_deref() == Some(org_id.as_str()) && current_role.as_deref() == Some("owner") {
-                "owner".to_owned()
+            let role = if current_org.as_deref() == Some(org_id.as_str()) && current_role == Some(OrgRole::Owner) {
+                OrgRole::Owner
             } else {
                 org_role
             };
@@ -408,7 +416,7 @@ impl TeamStore for SqlStore {
                  email_verified_at = COALESCE(email_verified_at, $3) WHERE id = $4",
             )
             .bind(&org_id)
-            .bind(&role)
+            .bind(role)
             .bind(now)
             .bind(user_id)
             .execute(&mut *tx)
@@ -427,7 +435,7 @@ impl TeamStore for SqlStore {
     ) -> StoreResult<Option<User>> {
         let created = write!(self, p => {
             let mut tx = p.begin().await?;
-            let inv: Option<(String, String)> = sqlx::query_as(
+            let inv: Option<(String, OrgRole)> = sqlx::query_as(
                 "UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE token_hash = $3 AND email = $4 \
                  AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
                  RETURNING organization_id, org_role",
@@ -443,7 +451,7 @@ impl TeamStore for SqlStore {
             };
             sqlx::query(
                 "INSERT INTO users (id, email, full_name, role, organization_id, password_hash, status, created_at, \
-                 updated_at, org_role, email_verified_at) VALUES ($1, $2, $3, 'business', $4, $5, $8, $6, $6, $7, $6)",
+                 updated_at, org_role, email_verified_at) VALUES ($1, $2, $3, $9, $4, $5, $8, $6, $6, $7, $6)",
             )
             .bind(&user.id)
             .bind(&user.email)
@@ -451,8 +459,9 @@ impl TeamStore for SqlStore {
             .bind(&org_id)
             .bind(&user.password_hash)
             .bind(user.created_at)
-            .bind(&org_role)
+            .bind(org_role)
             .bind(crate::domain::UserStatus::Active)
+            .bind(Role::Business)
             .execute(&mut *tx)
             .await
             .map_err(conflict_as("email: already registered"))?;
@@ -472,23 +481,26 @@ impl TeamStore for SqlStore {
                 .bind(org_id)
                 .execute(&mut *tx)
                 .await?;
-            let member: Option<(Option<String>,)> = sqlx::query_as(
-                "SELECT org_role FROM users WHERE id = $1 AND organization_id = $2 AND role = 'business'",
+            let member: Option<(Option<OrgRole>,)> = sqlx::query_as(
+                "SELECT org_role FROM users WHERE id = $1 AND organization_id = $2 AND role = $3",
             )
             .bind(user_id)
             .bind(org_id)
+            .bind(Role::Business)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((role,)) = member else {
                 return Ok(RemoveOutcome::NotFound);
             };
-            if role.as_deref() == Some("owner") {
+            if role == Some(OrgRole::Owner) {
                 let (owners,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM users WHERE organization_id = $1 AND role = 'business' \
-                     AND org_role = 'owner' AND status = $2",
+                    "SELECT COUNT(*) FROM users WHERE organization_id = $1 AND role = $3 \
+                     AND org_role = $4 AND status = $2",
                 )
                 .bind(org_id)
                 .bind(crate::domain::UserStatus::Active)
+                .bind(Role::Business)
+                .bind(OrgRole::Owner)
                 .fetch_one(&mut *tx)
                 .await?;
                 if owners <= 1 {

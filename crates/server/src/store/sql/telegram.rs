@@ -238,8 +238,8 @@ impl TelegramStore for SqlStore {
     async fn offer_candidates(
         &self,
         study_id: &StudyId,
-        role: &str,
-        user_status: &str,
+        role: crate::domain::Role,
+        user_status: crate::domain::UserStatus,
     ) -> StoreResult<Vec<OfferCandidate>> {
         type Row = (String, i64, String, bool, i64, Option<String>, crate::domain::UserStatus);
         let rows: Vec<Row> = read!(self, p => {
