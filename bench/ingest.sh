@@ -71,9 +71,15 @@ end
 LUA
 
 [ -n "${PERF:-}" ] && (perf record -F 1000 -g -p $PID -o "$PERF" -- sleep $((DURATION - 2)) >/dev/null 2>&1 &)
+# CPU seconds (user + system) of the server and of the load generator, which share the cores.
+cpu_of() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
+CPU0=$(cpu_of "$PID")
 START=$(date +%s.%N)
-wrk -t"$CLIENTS" -c"$CLIENTS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "$URL/api/data/events" > "$WORK/wrk.txt"
+/usr/bin/time -f '%U %S' -o "$WORK/wrk.cpu" \
+  wrk -t"$CLIENTS" -c"$CLIENTS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "$URL/api/data/events" > "$WORK/wrk.txt"
 END=$(date +%s.%N)
+CPU1=$(cpu_of "$PID")
+awk -v s0="$CPU0" -v s1="$CPU1" -v a="$START" -v b="$END" '{printf "CPU: server %.1f s, load generator (wrk) %.1f s, over %.1f s on %d cores\n", s1 - s0, $1 + $2, b - a, '"$(nproc)"'}' "$WORK/wrk.cpu"
 RSS=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 
 python3 - "$URL" "$WORK" "$START" "$END" "$BATCH" "$CLIENTS" "$RSS" <<'PY'
