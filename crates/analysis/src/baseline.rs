@@ -6,9 +6,8 @@
 //! tester is carried across sessions.
 
 use crate::input::{EventItem, EventType};
-use crate::signals::NO_SEL;
 use crate::thresholds::Thresholds;
-use crate::util::round_to;
+use crate::util::{NO_SEL, round_to};
 use serde::{Deserialize, Serialize};
 
 /// Gaps needed for a personal gap threshold.

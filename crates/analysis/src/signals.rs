@@ -10,10 +10,10 @@ use crate::input::{
 use crate::sentiment;
 use crate::thresholds::Thresholds;
 use crate::time::Timestamp;
-use crate::util::{cmp_opt_f64, excerpt, unit, url_path};
+use crate::util::{NO_SEL, cmp_opt_f64, excerpt, intern, unit, url_path};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The signal types of analysis.md §1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -447,47 +447,6 @@ impl<'a> Prepared<'a> {
 /// A voice segment's duration in whole ms, clamped to a day (0 when not finite).
 pub(crate) fn voice_ms(duration_ms: f64) -> i64 {
     if duration_ms.is_finite() { duration_ms.clamp(0.0, 86_400_000.0) as i64 } else { 0 }
-}
-
-/// No selector (an empty `targetSelector`).
-pub(crate) const NO_SEL: u32 = u32::MAX;
-
-/// Interns strings in one pass: each item's index into the sorted distinct non-empty values
-/// ([`NO_SEL`] for an empty one).
-fn intern<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> (Vec<u32>, Vec<&'a str>) {
-    let mut ids: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
-    let mut distinct: Vec<&str> = Vec::new();
-    let mut raw = Vec::with_capacity(items.len());
-    let mut prev: Option<(&str, u32)> = None;
-    for s in items {
-        let id = match prev {
-            _ if s.is_empty() => NO_SEL,
-            // Consecutive events on one control are common: skip the hash.
-            Some((ps, pid)) if ps.len() == s.len() && ps == s => pid,
-            _ => {
-                let next = u32::try_from(distinct.len()).unwrap_or(NO_SEL - 1);
-                let id = *ids.entry(s).or_insert_with(|| {
-                    distinct.push(s);
-                    next
-                });
-                prev = Some((s, id));
-                id
-            }
-        };
-        raw.push(id);
-    }
-    let mut order: Vec<u32> = (0..u32::try_from(distinct.len()).unwrap_or(0)).collect();
-    order.sort_unstable_by_key(|&i| distinct[i as usize]);
-    let mut rank = vec![0u32; distinct.len()];
-    for (r, &i) in order.iter().enumerate() {
-        rank[i as usize] = u32::try_from(r).unwrap_or(0);
-    }
-    for id in &mut raw {
-        if *id != NO_SEL {
-            *id = rank[*id as usize];
-        }
-    }
-    (raw, order.iter().map(|&i| distinct[i as usize]).collect())
 }
 
 fn attempt_task<'a>(attempts: &[&'a TaskAttempt], t: i64) -> Option<&'a str> {

@@ -1,6 +1,8 @@
-//! Small helpers shared by the modules: rounding, clamping, hashing, URL paths, text excerpts.
+//! Small helpers shared by the modules: rounding, clamping, hashing, URL paths, text excerpts,
+//! string interning.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 /// `x` clamped to 0..1; non-finite values count as 0.
 pub(crate) fn unit(x: f64) -> f64 {
@@ -81,6 +83,47 @@ pub(crate) fn excerpt(text: &str, max: usize) -> String {
 pub(crate) fn clock(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// No selector (an empty `targetSelector`).
+pub(crate) const NO_SEL: u32 = u32::MAX;
+
+/// Interns strings in one pass: each item's index into the sorted distinct non-empty values
+/// ([`NO_SEL`] for an empty one).
+pub(crate) fn intern<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> (Vec<u32>, Vec<&'a str>) {
+    let mut ids: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut raw = Vec::with_capacity(items.len());
+    let mut prev: Option<(&str, u32)> = None;
+    for s in items {
+        let id = match prev {
+            _ if s.is_empty() => NO_SEL,
+            // Consecutive events on one control are common: skip the hash.
+            Some((ps, pid)) if ps.len() == s.len() && ps == s => pid,
+            _ => {
+                let next = u32::try_from(distinct.len()).unwrap_or(NO_SEL - 1);
+                let id = *ids.entry(s).or_insert_with(|| {
+                    distinct.push(s);
+                    next
+                });
+                prev = Some((s, id));
+                id
+            }
+        };
+        raw.push(id);
+    }
+    let mut order: Vec<u32> = (0..u32::try_from(distinct.len()).unwrap_or(0)).collect();
+    order.sort_unstable_by_key(|&i| distinct[i as usize]);
+    let mut rank = vec![0u32; distinct.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = u32::try_from(r).unwrap_or(0);
+    }
+    for id in &mut raw {
+        if *id != NO_SEL {
+            *id = rank[*id as usize];
+        }
+    }
+    (raw, order.iter().map(|&i| distinct[i as usize]).collect())
 }
 
 #[cfg(test)]
