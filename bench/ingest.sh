@@ -75,11 +75,12 @@ LUA
 cpu_of() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
 CPU0=$(cpu_of "$PID")
 START=$(date +%s.%N)
-/usr/bin/time -f '%U %S' -o "$WORK/wrk.cpu" \
-  wrk -t"$CLIENTS" -c"$CLIENTS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "$URL/api/data/events" > "$WORK/wrk.txt"
+TIMER=(); [ -x /usr/bin/time ] && TIMER=(/usr/bin/time -f '%U %S' -o "$WORK/wrk.cpu") || echo "? ?" > "$WORK/wrk.cpu"
+"${TIMER[@]}" wrk -t"$CLIENTS" -c"$CLIENTS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "$URL/api/data/events" > "$WORK/wrk.txt"
 END=$(date +%s.%N)
 CPU1=$(cpu_of "$PID")
-awk -v s0="$CPU0" -v s1="$CPU1" -v a="$START" -v b="$END" '{printf "CPU: server %.1f s, load generator (wrk) %.1f s, over %.1f s on %d cores\n", s1 - s0, $1 + $2, b - a, '"$(nproc)"'}' "$WORK/wrk.cpu"
+awk -v s0="$CPU0" -v s1="$CPU1" -v a="$START" -v b="$END" -v n="$(nproc)" \
+  '{w = ($1 == "?") ? "?" : sprintf("%.1f s", $1 + $2); printf "CPU: server %.1f s, load generator (wrk) %s, over %.1f s on %d cores\n", s1 - s0, w, b - a, n}' "$WORK/wrk.cpu"
 RSS=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 
 python3 - "$URL" "$WORK" "$START" "$END" "$BATCH" "$CLIENTS" "$RSS" <<'PY'
