@@ -61,10 +61,13 @@ class Stats:
         self.ok = self.err = 0
         self.errors = {}
         self.analyses = 0
+        self.by_op = {}
 
-    def record(self, seconds, good, what):
+    def record(self, seconds, good, what, op=None):
         with self.lock:
             self.lat.append(seconds)
+            if op:
+                self.by_op.setdefault(op, []).append(seconds)
             if good:
                 self.ok += 1
             else:
@@ -73,12 +76,18 @@ class Stats:
 
     def take(self):
         with self.lock:
-            lat, ok, err = self.lat, self.ok, self.err
-            self.lat, self.ok, self.err = [], 0, 0
-            return lat, ok, err
+            lat, ok, err, by_op = self.lat, self.ok, self.err, self.by_op
+            self.lat, self.ok, self.err, self.by_op = [], 0, 0, {}
+            return lat, ok, err, by_op
 
 
 STATS = Stats()
+
+
+def p99_of(xs):
+    """The 99th percentile of seconds `xs`, in ms."""
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * 0.99))] * 1000 if xs else 0.0
 TOTAL_ERRORS = {}
 
 
@@ -104,7 +113,7 @@ class Client:
                     self.c.close()
                     self.c = None
                 good = 200 <= r.status < 300
-                STATS.record(time.perf_counter() - start, good, f"{label or path} {r.status}")
+                STATS.record(time.perf_counter() - start, good, f"{label or path} {r.status}", label)
                 return r.status, raw
             except (OSError, http.client.HTTPException) as e:
                 if self.c:
@@ -272,7 +281,7 @@ def main():
 
     STATS.take()
     run_phase(world, CAPACITY_S, None)
-    lat, ok, err = STATS.take()
+    lat, ok, err, _ = STATS.take()
     capacity = (ok + err) / CAPACITY_S
     for k, v in STATS.errors.items():
         TOTAL_ERRORS[k] = TOTAL_ERRORS.get(k, 0) + v
@@ -283,6 +292,7 @@ def main():
           f"soak at {LOAD:.0%}: {target:.0f} req/s for {DURATION:.0f} s", flush=True)
 
     rows = []
+    op_p99 = []  # per sample: {operation: p99 ms}, to tell which operation moved
     out = open(OUT, "w")
     out.write("t_s,rss_mib,fds,requests_per_s,p50_ms,p99_ms,errors,analyses,webhooks\n")
 
@@ -293,7 +303,8 @@ def main():
             step = min(SAMPLE_S, seconds - t)
             time.sleep(max(0.0, start + t + step - time.time()))
             t += step
-            lat, ok, err = STATS.take()
+            lat, ok, err, by_op = STATS.take()
+            op_p99.append({op: p99_of(xs) for op, xs in by_op.items()})
             rss, fds = proc_sample()
             lat.sort()
             p = lambda q: lat[min(len(lat) - 1, int(len(lat) * q))] * 1000 if lat else 0.0
@@ -325,6 +336,14 @@ def main():
           f"{sum(TOTAL_ERRORS.values()) - errors} in the capacity phase")
     print(f"RSS: second minute {rss2:.1f} MiB, last {rssl:.1f} MiB ({(rssl / rss2 - 1) * 100 if rss2 else 0:+.1f} %)")
     print(f"p99: second minute {p992:.2f} ms, last {p99l:.2f} ms ({(p99l / p992 - 1) * 100 if p992 else 0:+.1f} %)")
+    ops = sorted({op for window in op_p99 for op in window})
+    n2, nl = (per_min, len(rows) - per_min) if len(rows) >= 3 * per_min else (1, len(rows) - 1)
+    by_op = []
+    for op in ops:
+        a = mean([w[op] for w in op_p99[n2:n2 + per_min] if op in w])
+        b = mean([w[op] for w in op_p99[nl:] if op in w])
+        by_op.append(f"{op} {a:.1f} → {b:.1f}")
+    print("p99 by operation, second minute → last (ms): " + ", ".join(by_op))
     print(f"open fds: first sample {fd_first}, last {fd_last}, max {max(r[2] for r in rows)}")
     print(f"analyses requested {STATS.analyses}, webhook deliveries received {Receiver.count}")
     goals = [errors == 0, rss2 == 0 or abs(rssl / rss2 - 1) <= 0.10,
