@@ -104,7 +104,8 @@ PY
 # clients): 200,000 rows into a fresh database, and as many rows as the HTTP run stored
 # (both then fill the database alike).
 ROWS=$(cat "$WORK/http.rows")
-ceiling() { "$CEILING" "$1" "$BATCH" "$2" | tee /dev/stderr | sed -E 's/.*= ([0-9.]+) rows\/s.*/\1/'; }
+# (Not `tee /dev/stderr`: that reopens the caller's log file and truncates it.)
+ceiling() { local out; out=$("$CEILING" "$1" "$BATCH" "$2"); echo "$out" >&2; sed -E 's/.*= ([0-9.]+) rows\/s.*/\1/' <<< "$out"; }
 FRESH=$(ceiling "$WORK/ceiling1.sqlite" $(( ${CEILING_ROWS:-200000} / BATCH )))
 SAME=$(ceiling "$WORK/ceiling2.sqlite" $(( (ROWS + BATCH - 1) / BATCH )))
 python3 -c "h=float(open('$WORK/http.rate').read()); print(f'HTTP / ceiling: {h/$FRESH:.2f} vs the fresh-database ceiling, {h/$SAME:.2f} vs the same-rows ceiling (issue #29 goal: >= 0.70 and >= 150,000 events/s)')"
