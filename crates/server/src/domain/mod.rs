@@ -12,8 +12,8 @@ pub mod study;
 pub use status::{
     AccountTokenPurpose, CronJob, Decision, DeliveryStatus, NotificationKind, OAuthScope, OAuthTokenKind,
     OrgRole, PaymentStatus, PayoutLineStatus, PayoutProgress, PipelineStatus, QueueKind, QueueStatus,
-    ReportKind, SeatStatus, SegmentStatus, SessionStatus, ShareStatus, StudyStatus, TelegramStatus,
-    UserStatus, WebhookEvent,
+    ReportKind, Revocation, SeatStatus, SegmentStatus, SessionStatus, ShareStatus, StudyStatus, TargetKind,
+    TelegramStatus, UserStatus, WebhookEvent,
 };
 
 use serde::{Deserialize, Serialize};

@@ -391,3 +391,42 @@ wire_enum! {
         Suppressed = "suppressed",
     }
 }
+
+wire_enum! {
+    /// What a study targets in `study_targets.kind` (the values sit beside it).
+    TargetKind {
+        /// A country code the tester must live in (required on both sides).
+        Country = "country",
+        /// An ND category; the study is open to every category when it lists none.
+        Nd = "nd",
+        /// A language the tester speaks.
+        Language = "language",
+        /// A device the tester uses.
+        Device = "device",
+    }
+}
+
+wire_enum! {
+    /// Why a sign-in (`auth_sessions`) or an OAuth grant was revoked: `revoked_reason`, kept
+    /// for the audit trail.
+    Revocation {
+        /// The user signed out.
+        Signout = "signout",
+        /// A refresh token was presented twice: the whole family is revoked.
+        RefreshTokenReuse = "refresh_token_reuse",
+        /// The password was reset through the mailed link.
+        PasswordReset = "password_reset",
+        /// The password was changed while signed in (every other sign-in ends).
+        PasswordChanged = "password_changed",
+        /// The person was erased.
+        Erasure = "erasure",
+        /// The member left (or was removed from) the organization.
+        LeftOrganization = "left_organization",
+        /// An OAuth authorization code was presented twice.
+        CodeReuse = "code_reuse",
+        /// The OAuth client revoked its token (RFC 7009).
+        RevokedByClient = "revoked_by_client",
+        /// The user disconnected the application.
+        RevokedByUser = "revoked_by_user",
+    }
+}

@@ -255,7 +255,10 @@ async fn rotate(state: &App, presented_hash: &str) -> AppResult<Rotation> {
 
 /// Ends a sign-in session: its refresh tokens and access tokens stop working.
 pub async fn signout(state: &App, user_id: &UserId, session_id: &str) -> AppResult<()> {
-    Ok(state.store.revoke_auth_session(session_id, user_id, "signout", state.now()).await?)
+    Ok(state
+        .store
+        .revoke_auth_session(session_id, user_id, crate::domain::Revocation::Signout, state.now())
+        .await?)
 }
 
 /// The caller's account and organization (any credential: tells an integration who it acts for).

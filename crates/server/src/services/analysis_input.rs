@@ -9,7 +9,6 @@ use serde::Deserialize;
 use serde::de::IntoDeserializer;
 
 use crate::app::App;
-use crate::domain::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::store::{EventRow, FacialRow, NoteRow, Session, SessionStreams, Study, TaskAttemptRow, VoiceRow};
 
@@ -56,7 +55,7 @@ pub fn session_meta(s: &Session, study: &Study) -> AppResult<SessionMeta> {
 
 /// Loads every stream of `s` and assembles the engine's input.
 pub async fn load(state: &App, s: &Session, study: &Study) -> AppResult<SessionInput> {
-    let streams = state.store.session_streams(&Tenant::All, &s.id).await?;
+    let streams = state.store.session_streams(&s.owner(), &s.id).await?;
     assemble(session_meta(s, study)?, streams, s)
 }
 

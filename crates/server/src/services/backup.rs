@@ -264,8 +264,7 @@ pub async fn reapply_erasures(state: &App, extra: &[PathBuf]) -> AppResult<usize
             append_journal(&configured, id, *at).await.map_err(AppError::internal)?;
         }
         let Some(user) = state.store.get_user(&user_id).await? else { continue };
-        let item =
-            governance::queue_erasure(state, &user_id, user.organization_id.as_deref().unwrap_or("")).await?;
+        let item = governance::queue_erasure(state, &user_id, user.organization_id.as_ref()).await?;
         let done = governance::run_erasure(state, &item).await?;
         state.store.complete_item(&item.id, &done.result_ref, None, state.now()).await?;
         tracing::info!(user = %id, requested_at = %format_ms(*at), "journaled erasure re-applied");

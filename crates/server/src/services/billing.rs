@@ -407,7 +407,7 @@ pub async fn receive_stripe_event(
         let work = Work {
             kind: QueueKind::StripeEvent,
             subject_id: &head.id,
-            organization_id: "",
+            organization_id: None,
             tester_id: None,
             payload: None,
         };
@@ -419,7 +419,7 @@ pub async fn receive_stripe_event(
 
 /// Worker side: handles one stored event, then marks it processed. Idempotent: every effect is
 /// a guarded write, and a processed event is skipped.
-pub async fn run_stripe_event(state: &App, item: &QueueItem) -> AppResult<String> {
+pub async fn run_stripe_event(state: &App, authority: &Tenant, item: &QueueItem) -> AppResult<String> {
     let Some(event) = state.store.get_stripe_event(&item.subject_id).await? else {
         return Ok(item.subject_id.clone());
     };
@@ -430,9 +430,9 @@ pub async fn run_stripe_event(state: &App, item: &QueueItem) -> AppResult<String
     let object = &body["data"]["object"];
     match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-            checkout_completed(state, &event, object).await?;
+            checkout_completed(state, authority, &event, object).await?;
         }
-        "account.updated" => account_updated(state, &event, object).await?,
+        "account.updated" => account_updated(state, authority, &event, object).await?,
         "payout.paid" | "payout.failed" => bank_payout(state, &event, &body, object).await?,
         other => tracing::debug!(event = %event.id, kind = other, "Stripe event not handled"),
     }
@@ -442,7 +442,12 @@ pub async fn run_stripe_event(state: &App, item: &QueueItem) -> AppResult<String
 
 /// `checkout.session.completed`: the study named by `metadata.jobId` (or
 /// `client_reference_id`) is paid, if Stripe says so and the amount is the one asked for.
-async fn checkout_completed(state: &App, event: &StripeEventRow, object: &Value) -> AppResult<()> {
+async fn checkout_completed(
+    state: &App,
+    authority: &Tenant,
+    event: &StripeEventRow,
+    object: &Value,
+) -> AppResult<()> {
     let study_id = object
         .pointer("/metadata/jobId")
         .and_then(Value::as_str)
@@ -457,8 +462,8 @@ async fn checkout_completed(state: &App, event: &StripeEventRow, object: &Value)
         tracing::info!(event = %event.id, study = study_id, "checkout completed, payment still pending");
         return Ok(());
     }
-    let Some(payment) = state.store.get_payment(&Tenant::All, &study).await? else {
-        if state.store.get_study(&StudyScope::All, &study).await?.is_some() {
+    let Some(payment) = state.store.get_payment(authority, &study).await? else {
+        if state.store.get_study(&authority.into(), &study).await?.is_some() {
             // Our record of the checkout is not there (yet): let the queue retry.
             return Err(AppError::Internal(format!("no checkout recorded for {study_id}")));
         }
@@ -475,7 +480,7 @@ async fn checkout_completed(state: &App, event: &StripeEventRow, object: &Value)
     let now = state.now();
     match state
         .store
-        .set_payment_status(&study, &[PaymentStatus::Pending], PaymentStatus::Paid, Some(now), now)
+        .set_payment_status(authority, &study, &[PaymentStatus::Pending], PaymentStatus::Paid, Some(now), now)
         .await?
     {
         Guarded::Done(_) => tracing::info!(study = study_id, "study payment confirmed"),
@@ -487,7 +492,7 @@ async fn checkout_completed(state: &App, event: &StripeEventRow, object: &Value)
         let work = Work {
             kind: QueueKind::LaunchStudy,
             subject_id: study_id,
-            organization_id: &payment.organization_id,
+            organization_id: Some(&payment.organization_id),
             tester_id: None,
             payload: None,
         };
@@ -498,7 +503,12 @@ async fn checkout_completed(state: &App, event: &StripeEventRow, object: &Value)
 
 /// `account.updated`: records the account's flags (an older event never overwrites a newer
 /// one); when payouts become enabled, the tester's waiting lines are paid.
-async fn account_updated(state: &App, event: &StripeEventRow, object: &Value) -> AppResult<()> {
+async fn account_updated(
+    state: &App,
+    authority: &Tenant,
+    event: &StripeEventRow,
+    object: &Value,
+) -> AppResult<()> {
     let Some(account_id) = object["id"].as_str() else {
         return Ok(());
     };
@@ -515,7 +525,7 @@ async fn account_updated(state: &App, event: &StripeEventRow, object: &Value) ->
     };
     if !before.payouts_enabled && after.payouts_enabled {
         for study_id in state.store.studies_with_tester_lines(&after.user_id, &WAITING).await? {
-            enqueue_payout(state, &study_id).await?;
+            enqueue_payout(state, authority, &study_id).await?;
         }
     }
     Ok(())
@@ -568,11 +578,11 @@ async fn bank_payout(state: &App, event: &StripeEventRow, body: &Value, object: 
         once: Some(format!("payout.failed:{payout_id}")),
     };
     let to = crate::store::Recipient::User(tester.clone());
-    crate::services::notifications::notify(state, to, notice, "", None).await?;
+    crate::services::notifications::notify(state, to, notice, None, None).await?;
     let work = Work {
         kind: QueueKind::PayoutRetry,
         subject_id: payout_id,
-        organization_id: "",
+        organization_id: None,
         tester_id: Some(&tester),
         payload: None,
     };
@@ -614,14 +624,14 @@ pub struct PayoutSummary {
 }
 
 /// Queues the study's payout (or finds the one queued).
-async fn enqueue_payout(state: &App, study_id: &StudyId) -> AppResult<()> {
-    let Some(study) = state.store.get_study(&StudyScope::All, study_id).await? else {
+async fn enqueue_payout(state: &App, authority: &Tenant, study_id: &StudyId) -> AppResult<()> {
+    let Some(study) = state.store.get_study(&authority.into(), study_id).await? else {
         return Ok(());
     };
     let work = Work {
         kind: QueueKind::StudyPayout,
         subject_id: &study.id,
-        organization_id: &study.organization_id,
+        organization_id: Some(&study.organization_id),
         tester_id: None,
         payload: None,
     };
@@ -631,7 +641,7 @@ async fn enqueue_payout(state: &App, study_id: &StudyId) -> AppResult<()> {
 
 /// Queues the payout of every completed, paid study that still owes a confirmed session its
 /// transfer. The scheduler of issue #12 (`/api/cron/payout-retry`) calls this. Returns how many.
-pub async fn sweep_payouts(state: &App) -> AppResult<usize> {
+pub async fn sweep_payouts(state: &App, authority: &Tenant) -> AppResult<usize> {
     if !configured(state) {
         return Ok(0);
     }
@@ -645,7 +655,7 @@ pub async fn sweep_payouts(state: &App) -> AppResult<usize> {
         )
         .await?;
     for study_id in &owing {
-        enqueue_payout(state, study_id).await?;
+        enqueue_payout(state, authority, study_id).await?;
     }
     Ok(owing.len())
 }
@@ -656,13 +666,13 @@ pub async fn payout_now(state: &App, caller: &Principal, study_id: &StudyId) -> 
     if caller.role != Role::Admin {
         return Err(AppError::Forbidden("Admin role required".into()));
     }
-    pay_study(state, study_id).await.map(|(summary, _)| summary)
+    pay_study(state, &caller.tenant()?, study_id).await.map(|(summary, _)| summary)
 }
 
 /// Worker side of a study's payout. Lines that failed in a way worth retrying make the item
 /// fail, so the queue retries with backoff; waiting lines (no account yet) do not.
-pub async fn run_study_payout(state: &App, study_id: &StudyId) -> AppResult<String> {
-    let (summary, retry) = pay_study(state, study_id).await?;
+pub async fn run_study_payout(state: &App, authority: &Tenant, study_id: &StudyId) -> AppResult<String> {
+    let (summary, retry) = pay_study(state, authority, study_id).await?;
     if retry > 0 {
         return Err(AppError::Internal(format!(
             "{retry} transfer(s) of {} failed; retrying",
@@ -680,11 +690,11 @@ enum LineRun {
 
 /// Reserves a line for every confirmed session (at most the seats paid for), then pays each
 /// line this run can claim. Returns the payout and how many lines failed retryably.
-async fn pay_study(state: &App, study_id: &StudyId) -> AppResult<(PayoutSummary, usize)> {
+async fn pay_study(state: &App, authority: &Tenant, study_id: &StudyId) -> AppResult<(PayoutSummary, usize)> {
     let (billing, _) = stripe_of(state)?;
     let study = state
         .store
-        .get_study(&StudyScope::All, study_id)
+        .get_study(&authority.into(), study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
     if !PAYABLE.contains(&study.status) {
@@ -693,7 +703,7 @@ async fn pay_study(state: &App, study_id: &StudyId) -> AppResult<(PayoutSummary,
             study.status
         )));
     }
-    let payment = match state.store.get_payment(&Tenant::All, study_id).await? {
+    let payment = match state.store.get_payment(&study.owner(), study_id).await? {
         Some(p) if p.status == PaymentStatus::Paid => p,
         _ => return Err(AppError::invalid(NOT_CONFIRMED)),
     };
@@ -709,7 +719,7 @@ async fn pay_study(state: &App, study_id: &StudyId) -> AppResult<(PayoutSummary,
         })
         .await?;
     let seats = usize::try_from(payment.quantity).unwrap_or(0);
-    let payable = state.store.payable_sessions(study_id, SessionStatus::Confirmed).await?;
+    let payable = state.store.payable_sessions(&study.owner(), study_id, SessionStatus::Confirmed).await?;
     // Consecutive ids, so the ledger lists lines in the sessions' order.
     let ids = new_ids(prefix::PAYOUT_LINE, now, payable.len().min(seats));
     let lines: Vec<NewPayoutLine> = payable
@@ -727,7 +737,7 @@ async fn pay_study(state: &App, study_id: &StudyId) -> AppResult<(PayoutSummary,
         .collect();
     state.store.reserve_payout_lines(&payout, &lines, PayoutLineStatus::Reserved, now).await?;
     let mut retry = 0;
-    for line in state.store.payout_lines(study_id).await? {
+    for line in state.store.payout_lines(&study.owner(), study_id).await? {
         if line.status == PayoutLineStatus::Paid {
             continue;
         }
@@ -735,7 +745,7 @@ async fn pay_study(state: &App, study_id: &StudyId) -> AppResult<(PayoutSummary,
             retry += 1;
         }
     }
-    let lines = state.store.payout_lines(study_id).await?;
+    let lines = state.store.payout_lines(&study.owner(), study_id).await?;
     Ok((PayoutSummary { payout, lines }, retry))
 }
 

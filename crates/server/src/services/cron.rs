@@ -37,14 +37,15 @@ const UPDATE_IDS_KEPT_MS: i64 = 7 * DAY_MS;
 /// Studies whose slow progress is followed up.
 const UNDERWAY: [StudyStatus; 2] = [StudyStatus::Open, StudyStatus::InProgress];
 
-/// Runs one job now; returns how many items it processed.
-pub async fn run(state: &App, job: CronJob) -> AppResult<u64> {
+/// Runs one job now with `authority` (the system's, from the worker or the operator's cron
+/// route: the jobs sweep every organization); returns how many items it processed.
+pub async fn run(state: &App, authority: &Tenant, job: CronJob) -> AppResult<u64> {
     let n = match job {
-        CronJob::SessionTimeouts => session_timeouts(state).await?,
-        CronJob::Reminders => reminders(state).await?,
-        CronJob::StudyFollowups => study_followups(state).await?,
+        CronJob::SessionTimeouts => session_timeouts(state, authority).await?,
+        CronJob::Reminders => reminders(state, authority).await?,
+        CronJob::StudyFollowups => study_followups(state, authority).await?,
         CronJob::Retention => retention(state).await?,
-        CronJob::PayoutRetry => payout_retry(state).await?,
+        CronJob::PayoutRetry => payout_retry(state, authority).await?,
     };
     tracing::info!(job = %job, processed = n, "scheduled job ran");
     Ok(n)
@@ -53,17 +54,18 @@ pub async fn run(state: &App, job: CronJob) -> AppResult<u64> {
 /// Study definitions, loaded once per run.
 struct Definitions<'a> {
     state: &'a App,
+    scope: StudyScope,
     cache: HashMap<StudyId, Option<StudyDefinition>>,
 }
 
 impl<'a> Definitions<'a> {
-    fn new(state: &'a App) -> Self {
-        Self { state, cache: HashMap::new() }
+    fn new(state: &'a App, authority: &Tenant) -> Self {
+        Self { state, scope: authority.into(), cache: HashMap::new() }
     }
 
     async fn get(&mut self, study_id: &StudyId) -> AppResult<Option<&StudyDefinition>> {
         if !self.cache.contains_key(study_id) {
-            let d = self.state.store.get_study(&StudyScope::All, study_id).await?.map(|s| s.definition);
+            let d = self.state.store.get_study(&self.scope, study_id).await?.map(|s| s.definition);
             self.cache.insert(study_id.to_owned(), d);
         }
         Ok(self.cache.get(study_id).and_then(Option::as_ref))
@@ -90,13 +92,13 @@ pub fn timed_out(s: &RunningSession, max_duration_ms: i64, grace_ms: i64, now: i
 /// Running sessions past their study's `maxDurationMinutes` + grace (api.md §11, duration
 /// limit): one holding any item is completed at its last item's time and flows on (Agent 2);
 /// one holding none is `abandoned` (its seat freed) and its tester told.
-async fn session_timeouts(state: &App) -> AppResult<u64> {
+async fn session_timeouts(state: &App, authority: &Tenant) -> AppResult<u64> {
     let now = state.now();
     let grace = state.config.session_grace_minutes * MINUTE_MS;
     // No study allows less than 5 minutes, so younger sessions cannot be due.
     let candidates =
         state.store.running_sessions(&SessionStatus::RUNNING, now - 5 * MINUTE_MS - grace).await?;
-    let mut definitions = Definitions::new(state);
+    let mut definitions = Definitions::new(state, authority);
     let mut ended = 0;
     for s in candidates {
         let Some(d) = definitions.get(&s.study_id).await? else { continue };
@@ -104,8 +106,8 @@ async fn session_timeouts(state: &App) -> AppResult<u64> {
         if !timed_out(&s, d.settings.max_duration_minutes * MINUTE_MS, grace, now) {
             continue;
         }
-        if let Some(last) = state.store.last_item_at(&s.id).await? {
-            if sessions::complete_at_limit(state, &s.id, last.max(s.started_at)).await? {
+        if let Some(last) = state.store.last_item_at(authority, &s.id).await? {
+            if sessions::complete_at_limit(state, authority, &s.id, last.max(s.started_at)).await? {
                 ended += 1;
             }
             continue;
@@ -116,7 +118,7 @@ async fn session_timeouts(state: &App) -> AppResult<u64> {
             event: None,
             then: FollowUps::none(),
         };
-        let Guarded::Done(session) = state.store.change_session(&Tenant::All, &s.id, t, now).await? else {
+        let Guarded::Done(session) = state.store.change_session(authority, &s.id, t, now).await? else {
             continue;
         };
         ended += 1;
@@ -133,7 +135,7 @@ async fn session_timeouts(state: &App) -> AppResult<u64> {
             state,
             Recipient::User(s.tester_id.clone()),
             notice,
-            &session.organization_id,
+            Some(&session.organization_id),
             None,
         )
         .await?;
@@ -143,12 +145,12 @@ async fn session_timeouts(state: &App) -> AppResult<u64> {
 
 /// Testers whose findings await their confirmation (api.md §11): reminded once
 /// `reminderAfterHours` after the analysis and once at 72 h.
-async fn confirmation_reminders(state: &App, now: i64) -> AppResult<u64> {
+async fn confirmation_reminders(state: &App, authority: &Tenant, now: i64) -> AppResult<u64> {
     let waiting = state
         .store
         .sessions_waiting(SessionStatus::Analyzed, PipelineStatus::AwaitingConfirmation, now - HOUR_MS, 500)
         .await?;
-    let mut definitions = Definitions::new(state);
+    let mut definitions = Definitions::new(state, authority);
     let mut sent = 0;
     for (session_id, study_id, org, tester_id, analysed_at) in waiting {
         let Some(d) = definitions.get(&study_id).await? else { continue };
@@ -171,14 +173,14 @@ async fn confirmation_reminders(state: &App, now: i64) -> AppResult<u64> {
 /// One reminder to each tester who accepted a study `reminderAfterHours` ago and has not
 /// started it (no session, or one created on Telegram but never consented to); then the
 /// reminders of findings awaiting confirmation.
-async fn reminders(state: &App) -> AppResult<u64> {
+async fn reminders(state: &App, authority: &Tenant) -> AppResult<u64> {
     let now = state.now();
     // The shortest allowed `reminderAfterHours` is 1.
     let pending = state
         .store
         .pending_starts(&studies::TAKING_SESSIONS, SeatStatus::Accepted, SessionStatus::Active, now - HOUR_MS)
         .await?;
-    let mut definitions = Definitions::new(state);
+    let mut definitions = Definitions::new(state, authority);
     let mut sent = 0;
     for p in pending {
         let Some(d) = definitions.get(&p.study_id).await? else { continue };
@@ -196,9 +198,13 @@ async fn reminders(state: &App) -> AppResult<u64> {
             data: json!({"jobId": p.study_id}),
             once: Some(format!("offer.reminder:{}:{}", p.study_id, p.tester_id)),
         };
-        let (n, copy) =
-            notifications::prepare(state, Recipient::User(p.tester_id.clone()), notice, &p.organization_id)
-                .await?;
+        let (n, copy) = notifications::prepare(
+            state,
+            Recipient::User(p.tester_id.clone()),
+            notice,
+            Some(&p.organization_id),
+        )
+        .await?;
         let queued = copy.is_some();
         if state.store.mark_reminded(&p.study_id, &p.tester_id, n, copy, now).await? {
             sent += 1;
@@ -207,17 +213,17 @@ async fn reminders(state: &App) -> AppResult<u64> {
             }
         }
     }
-    Ok(sent + confirmation_reminders(state, now).await?)
+    Ok(sent + confirmation_reminders(state, authority, now).await?)
 }
 
 /// Studies open 72 h without completing: the business is notified (outbound `study.stalled`
 /// and its in-app list) and the study is flagged for staff, once.
-async fn study_followups(state: &App) -> AppResult<u64> {
+async fn study_followups(state: &App, authority: &Tenant) -> AppResult<u64> {
     let now = state.now();
     let stalled = state.store.stalled_studies(&UNDERWAY, now - FOLLOW_UP_AFTER_MS, FOLLOW_UP_BATCH).await?;
     let mut flagged = 0;
     for s in stalled {
-        let Some(study) = state.store.get_study(&StudyScope::All, &s.study_id).await? else { continue };
+        let Some(study) = state.store.get_study(&authority.into(), &s.study_id).await? else { continue };
         let title = study.definition.title.trim().to_owned();
         let data = json!({
             "jobId": study.id,
@@ -248,10 +254,10 @@ async fn study_followups(state: &App) -> AppResult<u64> {
             state,
             Recipient::Organization(s.organization_id.clone()),
             to_business,
-            "",
+            None,
         )
         .await?;
-        let (staff_note, _) = notifications::prepare(state, Recipient::Staff, to_staff, "").await?;
+        let (staff_note, _) = notifications::prepare(state, Recipient::Staff, to_staff, None).await?;
         let event = webhooks::event(WebhookEvent::StudyStalled, data);
         if state.store.flag_stalled(&s, vec![business_note, staff_note], event, now).await? {
             flagged += 1;
@@ -278,11 +284,11 @@ async fn retention(state: &App) -> AppResult<u64> {
 /// Pays what a lost trigger missed: completed studies' confirmed sessions without a paid
 /// transfer (skipped testers whose account is now payout-enabled included). Failed bank payouts
 /// are retried by the queue as `payout.failed` arrives.
-async fn payout_retry(state: &App) -> AppResult<u64> {
+async fn payout_retry(state: &App, authority: &Tenant) -> AppResult<u64> {
     if state.billing.is_none() {
         return Ok(0);
     }
-    Ok(u64::try_from(crate::services::billing::sweep_payouts(state).await?).unwrap_or(0))
+    Ok(u64::try_from(crate::services::billing::sweep_payouts(state, authority).await?).unwrap_or(0))
 }
 
 #[cfg(test)]

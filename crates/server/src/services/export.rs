@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::analysis_input::{nd_categories, tester_label};
 use crate::services::ingest::{EventItem, FacialItem, VoiceItem};
 use crate::services::sessions::{self, Access};
-use crate::store::{Page, Session, StudyScope};
+use crate::store::{Page, Session};
 
 /// Rows fetched per store call and stream.
 const PAGE: i64 = 500;
@@ -34,7 +34,7 @@ pub type Chunk = Result<String, std::io::Error>;
 async fn session_header(state: &App, s: &Session) -> AppResult<Value> {
     let study = state
         .store
-        .get_study(&StudyScope::All, &s.study_id)
+        .get_study(&s.study_scope(), &s.study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
     let tasks: Vec<Value> =

@@ -19,7 +19,7 @@
 use serde_json::json;
 
 use crate::app::App;
-use crate::domain::ids::{SessionId, StudyId};
+use crate::domain::ids::{OrgId, SessionId, StudyId, UserId};
 use crate::domain::{
     NotificationKind, PipelineStatus, QueueKind, ReportKind, SessionStatus, StudyStatus, WebhookEvent,
 };
@@ -28,8 +28,7 @@ use crate::services::notifications::{self, Notice};
 use crate::services::queue::Work;
 use crate::services::{billing, queue, webhooks};
 use crate::store::{
-    EnqueueGuard, FollowUps, NewQueueItem, QueueItem, Recipient, Session, Study, StudyScope, StudySettles,
-    Tenant,
+    EnqueueGuard, FollowUps, NewQueueItem, QueueItem, Recipient, Session, Study, StudySettles, Tenant,
 };
 
 /// Sessions Agent 2 may (re)analyse: a confirmed session keeps its findings.
@@ -50,11 +49,16 @@ fn item(
     state: &App,
     kind: QueueKind,
     subject: &str,
-    organization: &str,
-    tester: Option<&str>,
+    organization: &OrgId,
+    tester: Option<&UserId>,
 ) -> NewQueueItem {
-    let work =
-        Work { kind, subject_id: subject, organization_id: organization, tester_id: tester, payload: None };
+    let work = Work {
+        kind,
+        subject_id: subject,
+        organization_id: Some(organization),
+        tester_id: tester,
+        payload: None,
+    };
     queue::prepare(state, work)
 }
 
@@ -111,7 +115,7 @@ pub async fn session_analyzed(
         once: Some(format!("findings.ready:{}", s.id)),
     };
     let told =
-        notifications::prepare(state, Recipient::User(s.tester_id.clone()), notice, &s.organization_id)
+        notifications::prepare(state, Recipient::User(s.tester_id.clone()), notice, Some(&s.organization_id))
             .await?;
     Ok(FollowUps { notify: vec![told], ..FollowUps::none() })
 }
@@ -136,7 +140,8 @@ pub async fn confirmation_reminder(
         data: json!({"sessionId": session_id, "url": url}),
         once: Some(format!("findings.reminder{}:{session_id}", if late { ".72h" } else { "" })),
     };
-    notifications::notify(state, Recipient::User(tester_id.into()), notice, organization_id, None).await
+    let org = OrgId::from(organization_id);
+    notifications::notify(state, Recipient::User(tester_id.into()), notice, Some(&org), None).await
 }
 
 /// The study `completed` once `testerCount` of its sessions are settled: confirmed, or failed
@@ -204,7 +209,7 @@ pub async fn report_written(
         once: Some(format!("report.ready:{report_id}")),
     };
     let told =
-        notifications::prepare(state, Recipient::Organization(study.organization_id.clone()), notice, "")
+        notifications::prepare(state, Recipient::Organization(study.organization_id.clone()), notice, None)
             .await?;
     Ok(FollowUps { notify: vec![told], ..FollowUps::none() })
 }
@@ -212,11 +217,15 @@ pub async fn report_written(
 /// Row 6: an agent's item failed after its retries → the session's pipeline `failed`, the
 /// business and the admins told (in-app; `pipeline.failed` webhook), and, for Agent 2, the
 /// study's synthesis queued when it is due without that session. Other kinds: nothing.
-pub async fn step_failed(state: &App, failed: &QueueItem) -> AppResult<(Option<PipelineStatus>, FollowUps)> {
+pub async fn step_failed(
+    state: &App,
+    authority: &Tenant,
+    failed: &QueueItem,
+) -> AppResult<(Option<PipelineStatus>, FollowUps)> {
     let (session, study_id) = match failed.kind {
         QueueKind::AnalyzeSession | QueueKind::SessionReport => {
             let Some(s) =
-                state.store.get_session(&Tenant::All, &SessionId::from(failed.subject_id.as_str())).await?
+                state.store.get_session(authority, &SessionId::from(failed.subject_id.as_str())).await?
             else {
                 return Ok((None, FollowUps::none()));
             };
@@ -226,7 +235,7 @@ pub async fn step_failed(state: &App, failed: &QueueItem) -> AppResult<(Option<P
         QueueKind::StudyReport => (None, StudyId::from(failed.subject_id.as_str())),
         _ => return Ok((None, FollowUps::none())),
     };
-    let Some(study) = state.store.get_study(&StudyScope::All, &study_id).await? else {
+    let Some(study) = state.store.get_study(&authority.into(), &study_id).await? else {
         return Ok((None, FollowUps::none()));
     };
     let title = study.definition.title.trim();
@@ -263,8 +272,8 @@ pub async fn step_failed(state: &App, failed: &QueueItem) -> AppResult<(Option<P
     };
     let org = study.organization_id.clone();
     let business =
-        notifications::prepare(state, Recipient::Organization(org.clone()), to_business, "").await?;
-    let staff = notifications::prepare(state, Recipient::Staff, to_staff, "").await?;
+        notifications::prepare(state, Recipient::Organization(org.clone()), to_business, None).await?;
+    let staff = notifications::prepare(state, Recipient::Staff, to_staff, None).await?;
     let mut then = FollowUps {
         notify: vec![business, staff],
         events: vec![(org, webhooks::event(WebhookEvent::PipelineFailed, data))],

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::auth::secrets::new_hex_token;
-use crate::domain::ids::{SessionId, UserId, new_id, prefix};
+use crate::domain::ids::{OrgId, SessionId, UserId, new_id, prefix};
 use crate::domain::study::Profile;
 use crate::domain::{QueueKind, Role, SessionStatus, Tenant, UserStatus};
 use crate::error::{AppError, AppResult};
@@ -412,16 +412,20 @@ pub fn audit(
 /// erases the person again.
 pub async fn request_erasure(state: &App, p: &Principal) -> AppResult<QueueItem> {
     crate::services::journal::journal_erasure(state, &p.user_id).await?;
-    queue_erasure(state, &p.user_id, p.organization_id.as_deref().unwrap_or("")).await
+    queue_erasure(state, &p.user_id, p.organization_id.as_ref()).await
 }
 
 /// Locks the person out and queues their erasure (the request, and a restore re-applying it).
-pub async fn queue_erasure(state: &App, user_id: &UserId, organization_id: &str) -> AppResult<QueueItem> {
+pub async fn queue_erasure(
+    state: &App,
+    user_id: &UserId,
+    organization: Option<&OrgId>,
+) -> AppResult<QueueItem> {
     let now = state.now();
     let work = Work {
         kind: QueueKind::Erasure,
         subject_id: user_id,
-        organization_id,
+        organization_id: organization,
         tester_id: None,
         payload: None,
     };
@@ -547,7 +551,7 @@ pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
     let words = state.store.tester_words(&subject).await?;
     for (id, _, status) in &words.sessions {
         if SessionStatus::RUNNING.contains(status) {
-            abandon_for_erasure(state, &SessionId::from(id.as_str())).await?;
+            abandon_for_erasure(state, &subject, &SessionId::from(id.as_str())).await?;
         }
     }
     let sessions: Vec<(String, String)> =
@@ -575,8 +579,9 @@ pub async fn run_erasure(state: &App, item: &QueueItem) -> AppResult<Done> {
 }
 
 /// Abandons a running session of a tester who is being erased,
-/// so the study does not wait on it. `false` when it was no longer running.
-async fn abandon_for_erasure(state: &App, session_id: &SessionId) -> AppResult<bool> {
+/// so the study does not wait on it (scoped to the tester's own sessions). `false` when it was
+/// no longer running.
+async fn abandon_for_erasure(state: &App, tester: &UserId, session_id: &SessionId) -> AppResult<bool> {
     let t = SessionTransition {
         from: &SessionStatus::RUNNING,
         change: SessionChange::Abandon { to: SessionStatus::Abandoned },
@@ -584,7 +589,7 @@ async fn abandon_for_erasure(state: &App, session_id: &SessionId) -> AppResult<b
         then: FollowUps::none(),
     };
     Ok(matches!(
-        state.store.change_session(&Tenant::All, session_id, t, state.now()).await?,
+        state.store.change_session(&Tenant::Tester(tester.clone()), session_id, t, state.now()).await?,
         Guarded::Done(_)
     ))
 }

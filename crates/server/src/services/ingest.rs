@@ -10,13 +10,13 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::ids::{SessionId, StudyId, new_ids, prefix};
+use crate::domain::ids::{SessionId, new_ids, prefix};
 use crate::domain::stream::{MAX_BATCH, check_window, parse_time};
 use crate::domain::{SessionStatus, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::Quota;
 use crate::services::sessions::{self, Access};
-use crate::store::{EventExtra, EventRow, FacialRow, Guarded, Refusal, StreamBatch, VoiceRow};
+use crate::store::{EventExtra, EventRow, FacialRow, Guarded, Refusal, Session, StreamBatch, VoiceRow};
 
 /// Allowed event types.
 pub const EVENT_TYPES: [&str; 7] = ["click", "scroll", "input", "focus", "blur", "navigation", "error"];
@@ -697,7 +697,7 @@ fn voice_row(v: &Item, id: String, started_at: i64, now: i64) -> Result<VoiceRow
 
 /// The study's settings decide which streams it records (api.md §11): a stream it does not
 /// record is refused per item, the reason naming the setting. `None` when it is recorded.
-async fn not_recorded(state: &App, study_id: &StudyId, stream: Stream) -> AppResult<Option<String>> {
+async fn not_recorded(state: &App, session: &Session, stream: Stream) -> AppResult<Option<String>> {
     let setting = match stream {
         Stream::Events => return Ok(None),
         Stream::Facial => "recordFacial",
@@ -705,7 +705,7 @@ async fn not_recorded(state: &App, study_id: &StudyId, stream: Stream) -> AppRes
     };
     let study = state
         .store
-        .get_study(&crate::store::StudyScope::All, study_id)
+        .get_study(&session.study_scope(), &session.study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
     let settings = &study.definition.settings;
@@ -744,7 +744,7 @@ pub async fn ingest(state: &App, caller: &Principal, stream: Stream, body: Inges
         Stream::Facial => session.consent_facial,
         Stream::Voice => session.consent_voice,
     };
-    let refused = match not_recorded(state, &session.study_id, stream).await? {
+    let refused = match not_recorded(state, &session, stream).await? {
         Some(reason) => Some(reason),
         None => (!consented).then(|| format!("No consent for the {} stream", stream.name())),
     };

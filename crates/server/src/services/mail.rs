@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::auth::secrets::{new_opaque_token, sha256_hex};
-use crate::domain::ids::{UserId, new_id, prefix};
+use crate::domain::Tenant;
+use crate::domain::ids::{OrgId, UserId, new_id, prefix};
 use crate::domain::{AccountTokenPurpose, Email, QueueKind, UserStatus};
 use crate::error::{AppError, AppResult};
 use crate::integrations::mail::Mail;
@@ -39,15 +40,15 @@ pub enum MailJob {
     Invitation { invitation_id: String },
 }
 
-/// Queues `job`; `organization_id` is the tenancy of the queue item (empty: staff only).
-pub async fn enqueue(state: &App, job: &MailJob, organization_id: &str) -> AppResult<()> {
+/// Queues `job`; `organization` is the tenancy of the queue item (none: staff only).
+pub async fn enqueue(state: &App, job: &MailJob, organization: Option<&OrgId>) -> AppResult<()> {
     let now = state.now();
     let subject = new_id(prefix::MAIL, now);
     let payload = serde_json::to_string(job).map_err(AppError::internal)?;
     let work = Work {
         kind: QueueKind::SendMail,
         subject_id: &subject,
-        organization_id,
+        organization_id: organization,
         tester_id: None,
         payload: Some(payload),
     };
@@ -58,12 +59,12 @@ pub async fn enqueue(state: &App, job: &MailJob, organization_id: &str) -> AppRe
 /// The worker's handler of `send_mail`: writes the mail and hands it to the mailer. A mail
 /// with nobody to go to (unknown address, already verified, invitation withdrawn) is done
 /// without sending.
-pub async fn run(state: &App, item: &QueueItem) -> AppResult<Done> {
+pub async fn run(state: &App, authority: &Tenant, item: &QueueItem) -> AppResult<Done> {
     let job: MailJob = serde_json::from_str(item.payload.as_deref().unwrap_or_default())
         .map_err(|e| AppError::internal(format!("bad mail payload: {e}")))?;
     // A retry is the same mail: the throttle that drops repeated requests does not apply.
     let retry = item.attempts > 1;
-    if let Some(mail) = compose(state, job, retry).await? {
+    if let Some(mail) = compose(state, authority, job, retry).await? {
         state.mailer.send(&mail).await.map_err(AppError::Unavailable)?;
         // Never the body: it holds the link.
         tracing::info!(to = %mail.to, subject = %mail.subject, via = state.mailer.kind(), "mail sent");
@@ -127,7 +128,7 @@ fn with_link(to: &str, subject: &str, greeting: &str, lines: &[&str], action: &s
     Mail { to: to.to_owned(), subject: subject.to_owned(), text, html: html.into_string() }
 }
 
-async fn compose(state: &App, job: MailJob, retry: bool) -> AppResult<Option<Mail>> {
+async fn compose(state: &App, authority: &Tenant, job: MailJob, retry: bool) -> AppResult<Option<Mail>> {
     let now = state.now();
     Ok(match job {
         MailJob::VerifyEmail { user_id } => {
@@ -214,7 +215,9 @@ async fn compose(state: &App, job: MailJob, retry: bool) -> AppResult<Option<Mai
             })
         }
         MailJob::Invitation { invitation_id } => {
-            let Some(inv) = state.store.get_invitation(&invitation_id).await? else { return Ok(None) };
+            let Some(inv) = state.store.get_invitation(authority, &invitation_id).await? else {
+                return Ok(None);
+            };
             if inv.accepted_at.is_some() || inv.revoked_at.is_some() || inv.expires_at <= now {
                 return Ok(None);
             }

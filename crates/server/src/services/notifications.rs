@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::auth::principal::Principal;
-use crate::domain::ids::{new_id, prefix};
+use crate::domain::ids::{OrgId, new_id, prefix};
 use crate::domain::{NotificationKind, QueueKind, TelegramStatus};
 use crate::error::AppResult;
 use crate::store::{
@@ -48,13 +48,13 @@ pub struct Notice {
 }
 
 /// The rows a notice becomes: the in-app notification and, for a user with a linked chat
-/// (and a configured bot), its Telegram copy. `organization_id` is the tenancy of the queued
-/// send (the study's organization, or empty).
+/// (and a configured bot), its Telegram copy. `organization` is the tenancy of the queued
+/// send (the study's organization, or none).
 pub async fn prepare(
     state: &App,
     to: Recipient,
     notice: Notice,
-    organization_id: &str,
+    organization: Option<&OrgId>,
 ) -> AppResult<(NewNotification, Option<TelegramCopy>)> {
     let now = state.now();
     let chat = match (&to, &state.telegram) {
@@ -72,7 +72,7 @@ pub async fn prepare(
                 status: TelegramStatus::Queued,
             },
             plan: NOTICE_PLAN,
-            organization_id: organization_id.into(),
+            organization_id: organization.cloned().unwrap_or_default(),
         }),
         _ => None,
     };
@@ -95,10 +95,10 @@ pub async fn notify(
     state: &App,
     to: Recipient,
     notice: Notice,
-    organization_id: &str,
+    organization: Option<&OrgId>,
     event: Option<(String, OutboundEvent)>,
 ) -> AppResult<bool> {
-    let (n, copy) = prepare(state, to, notice, organization_id).await?;
+    let (n, copy) = prepare(state, to, notice, organization).await?;
     let queued = copy.is_some();
     let created = state.store.create_notification(n, copy, event).await?;
     if created && queued {

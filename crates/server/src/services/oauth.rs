@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::app::App;
 use crate::auth::secrets::{ct_eq, new_opaque_token, sha256_hex};
 use crate::domain::ids::{new_id, prefix};
-use crate::domain::{OAuthScope, Role};
+use crate::domain::{OAuthScope, Revocation, Role};
 use crate::error::AppError;
 use crate::services::accounts;
 use crate::store::{
@@ -788,7 +788,7 @@ async fn exchange_code(state: &App, base: &str, client_id: &str, t: &TokenIn) ->
     };
     if row.used_at.is_some() {
         // RFC 6749 §4.1.2: a code used twice revokes what it issued.
-        state.store.revoke_oauth_code_grant(&hash, "code_reuse", now).await?;
+        state.store.revoke_oauth_code_grant(&hash, Revocation::CodeReuse, now).await?;
         tracing::warn!(client = %client_id, "authorization code reuse; its grant is revoked");
         return Err(OAuthError::InvalidGrant("Authorization code already used".into()));
     }
@@ -825,7 +825,7 @@ async fn exchange_code(state: &App, base: &str, client_id: &str, t: &TokenIn) ->
     let (access, refresh, pair) = new_pair(now, row.scopes.clone(), row.scopes.clone());
     if !state.store.redeem_oauth_code(&hash, grant, pair, now).await? {
         // Another redemption won the race: this is a reuse.
-        state.store.revoke_oauth_code_grant(&hash, "code_reuse", now).await?;
+        state.store.revoke_oauth_code_grant(&hash, Revocation::CodeReuse, now).await?;
         return Err(OAuthError::InvalidGrant("Authorization code already used".into()));
     }
     Ok(IssuedTokens {
@@ -887,7 +887,10 @@ pub async fn revoke(state: &App, token: Option<&str>, client_id: Option<&str>) -
     if state.store.get_oauth_client(client_id).await?.is_none() {
         return Err(OAuthError::InvalidClient("Unknown client".into()));
     }
-    state.store.revoke_oauth_token(&sha256_hex(token), client_id, "revoked_by_client", state.now()).await?;
+    state
+        .store
+        .revoke_oauth_token(&sha256_hex(token), client_id, Revocation::RevokedByClient, state.now())
+        .await?;
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use crate::services::sessions::{self, Access};
 use crate::services::{analysis_input, webhooks};
 use crate::store::{
     AnalysisSaved, Confirmation, EnqueueGuard, FindingDecision, FindingRow, Guarded, QueueItem, Refusal,
-    Session, StudyScope,
+    Session,
 };
 
 use crate::services::flow::{self, ANALYSABLE};
@@ -45,16 +45,20 @@ pub async fn request_analysis(
     }
 }
 
-/// The session with its study, as a worker loads them.
-pub(crate) async fn load(state: &App, session_id: &SessionId) -> AppResult<(Session, crate::store::Study)> {
+/// The session with its study, as a worker loads them with the item's `authority`.
+pub(crate) async fn load(
+    state: &App,
+    authority: &Tenant,
+    session_id: &SessionId,
+) -> AppResult<(Session, crate::store::Study)> {
     let session = state
         .store
-        .get_session(&Tenant::All, session_id)
+        .get_session(authority, session_id)
         .await?
         .ok_or_else(|| AppError::not_found("Session"))?;
     let study = state
         .store
-        .get_study(&StudyScope::All, &session.study_id)
+        .get_study(&session.study_scope(), &session.study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
     Ok((session, study))
@@ -88,9 +92,9 @@ pub fn latest_analysis(s: &Session) -> Option<serde_json::Value> {
 
 /// Worker side of Agent 2: load the streams, run the engine, store findings and analytics.
 /// Idempotent: a re-run replaces the previous result.
-pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Done> {
+pub async fn run_session_analysis(state: &App, authority: &Tenant, item: &QueueItem) -> AppResult<Done> {
     let session_id = &SessionId::from(item.subject_id.as_str());
-    let (session, study) = load(state, session_id).await?;
+    let (session, study) = load(state, authority, session_id).await?;
     if session.status == SessionStatus::Confirmed {
         // Confirmed while queued: the tester's decisions stand.
         return Ok(Done::referring_to(session_id.as_str()));
@@ -140,7 +144,15 @@ pub async fn run_session_analysis(state: &App, item: &QueueItem) -> AppResult<Do
     };
     match state
         .store
-        .save_session_analysis(session_id, &study.id, &findings, &summary, saved, state.now())
+        .save_session_analysis(
+            &session.owner(),
+            session_id,
+            &study.id,
+            &findings,
+            &summary,
+            saved,
+            state.now(),
+        )
         .await?
     {
         Guarded::Done(()) | Guarded::WrongState(_) => {
@@ -248,7 +260,7 @@ pub async fn findings_with_hidden(
     if caller.role == crate::domain::Role::Business {
         // A finding names the tester's ND categories; a business reads only those enough
         // testers of the study share.
-        let allowed = sessions::nameable_categories(state, &s.study_id).await?;
+        let allowed = sessions::nameable_categories(state, &s.owner(), &s.study_id).await?;
         for r in &mut rows {
             if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&r.data)
                 && let Some(list) = v.get_mut("ndCategories").and_then(|c| c.as_array_mut())
@@ -329,7 +341,7 @@ pub async fn confirm(
     }
     let study = state
         .store
-        .get_study(&StudyScope::All, &session.study_id)
+        .get_study(&session.study_scope(), &session.study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
     let c = Confirmation {
@@ -398,7 +410,7 @@ pub async fn request_snapshot(
     let work = Work {
         kind: QueueKind::SnapshotSession,
         subject_id: &session.id,
-        organization_id: &session.organization_id,
+        organization_id: Some(&session.organization_id),
         tester_id: Some(&session.tester_id),
         payload: Some(json!({"includeSignals": include, "snapshotAt": at.unwrap_or(now)}).to_string()),
     };
@@ -413,14 +425,14 @@ pub async fn request_snapshot(
 }
 
 /// Worker side of Agent 1.
-pub async fn run_snapshot(state: &App, item: &QueueItem) -> AppResult<Done> {
+pub async fn run_snapshot(state: &App, authority: &Tenant, item: &QueueItem) -> AppResult<Done> {
     let payload: serde_json::Value =
         item.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
     let at = payload["snapshotAt"].as_i64();
     let include = |stream: &str| {
         payload["includeSignals"].as_array().is_none_or(|l| l.iter().any(|s| s.as_str() == Some(stream)))
     };
-    let (session, study) = load(state, &SessionId::from(item.subject_id.as_str())).await?;
+    let (session, study) = load(state, authority, &SessionId::from(item.subject_id.as_str())).await?;
     let mut input = analysis_input::load(state, &session, &study).await?;
     if !include("events") {
         input.events.clear();
@@ -435,6 +447,6 @@ pub async fn run_snapshot(state: &App, item: &QueueItem) -> AppResult<Done> {
         .await
         .map_err(AppError::internal)?;
     let view = analysis_view(&item.id, at, &insights);
-    state.store.save_realtime(&session.id, &view.to_string(), state.now()).await?;
+    state.store.save_realtime(&session.owner(), &session.id, &view.to_string(), state.now()).await?;
     Ok(Done { result_ref: item.subject_id.clone(), result: Some(view) })
 }

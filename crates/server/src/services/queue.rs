@@ -6,7 +6,7 @@
 use crate::app::App;
 use crate::auth::principal::Principal;
 use crate::domain::QueueKind;
-use crate::domain::ids::{QueueItemId, UserId};
+use crate::domain::ids::{OrgId, QueueItemId, UserId};
 use crate::error::{AppError, AppResult};
 use crate::store::{EnqueueGuard, Guarded, NewQueueItem, QueueItem};
 
@@ -25,9 +25,11 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 pub struct Work<'a> {
     pub kind: QueueKind,
     pub subject_id: &'a str,
-    pub organization_id: &'a str,
+    /// The organization it is queued for (its handler runs with that organization's
+    /// authority, `worker::authority`); `None` for the system's own work.
+    pub organization_id: Option<&'a OrgId>,
     /// The tester who may follow it (Agent 1 and 2 items about their session).
-    pub tester_id: Option<&'a str>,
+    pub tester_id: Option<&'a UserId>,
     /// Parameters of the run (JSON), if any.
     pub payload: Option<String>,
 }
@@ -45,8 +47,8 @@ pub fn prepare(state: &App, work: Work<'_>) -> NewQueueItem {
         id: QueueItemId::new(now),
         kind: work.kind,
         subject_id: work.subject_id.to_owned(),
-        organization_id: work.organization_id.into(),
-        tester_id: work.tester_id.map(UserId::from),
+        organization_id: work.organization_id.cloned().unwrap_or_default(),
+        tester_id: work.tester_id.cloned(),
         payload: work.payload,
         max_attempts: MAX_ATTEMPTS,
         now,

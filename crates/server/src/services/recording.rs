@@ -22,7 +22,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::rrweb::{Chunk, Derived, Gap, Tape};
 use crate::services::sessions::{self, Access};
 use crate::store::{
-    AppendOutcome, ChunkAppend, EventExtra, EventRow, Guarded, RecordingSummary, Refusal, Session, StudyScope,
+    AppendOutcome, ChunkAppend, EventExtra, EventRow, Guarded, RecordingSummary, Refusal, Session,
 };
 
 /// Bytes on the wire (compressed or not).
@@ -362,7 +362,7 @@ pub async fn ingest(state: &App, caller: &Principal, body: Bytes, gzipped: bool)
     }
     let study = state
         .store
-        .get_study(&StudyScope::All, &session.study_id)
+        .get_study(&session.study_scope(), &session.study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
     if !study.definition.settings.record_screen {
@@ -383,7 +383,7 @@ pub async fn ingest(state: &App, caller: &Principal, body: Bytes, gzipped: bool)
         recording,
     };
     if let Some(id) = &chunk_id
-        && state.store.has_chunk(&session.id, id).await?
+        && state.store.has_chunk(&session.owner(), &session.id, id).await?
     {
         return Ok(duplicate(summary(state, &tenant, &session.id).await?.unwrap_or_else(empty)));
     }
@@ -474,7 +474,7 @@ pub async fn summary(
 
 /// The summary for a session the caller has already been allowed to read.
 pub async fn summary_of(state: &App, s: &Session) -> AppResult<Option<RecordingOut>> {
-    summary(state, &Tenant::All, &s.id).await
+    summary(state, &s.owner(), &s.id).await
 }
 
 /// A chunk of the response body.

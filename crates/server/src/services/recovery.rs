@@ -49,7 +49,7 @@ pub async fn send_verification(state: &App, user: User) -> AppResult<bool> {
     if user.email_verified_at.is_some() {
         return Ok(false);
     }
-    mail::enqueue(state, &MailJob::VerifyEmail { user_id: user.id.into() }, "").await?;
+    mail::enqueue(state, &MailJob::VerifyEmail { user_id: user.id.into() }, None).await?;
     Ok(true)
 }
 
@@ -62,7 +62,7 @@ pub async fn verify_email(state: &App, token: &str) -> AppResult<User> {
 /// address: whether it belongs to an account is only looked up by the mail job.
 pub async fn request_password_reset(state: &App, email: &str) -> AppResult<()> {
     let email = email.trim().to_lowercase();
-    mail::enqueue(state, &MailJob::PasswordReset { email }, "").await
+    mail::enqueue(state, &MailJob::PasswordReset { email }, None).await
 }
 
 /// Uses a reset link: the new password applies and every sign-in of the account ends.
@@ -100,7 +100,7 @@ pub async fn request_email_change(state: &App, p: &Principal, new_email: &str) -
         return Err(AppError::Unprocessable("email: is already the account's address".into()));
     }
     let job = MailJob::EmailChange { user_id: user.id.into(), new_email: email.as_str().to_owned() };
-    mail::enqueue(state, &job, "").await
+    mail::enqueue(state, &job, None).await
 }
 
 /// Uses an email-change link: the account moves to the new address (verified by the link)
@@ -109,7 +109,7 @@ pub async fn confirm_email_change(state: &App, token: &str) -> AppResult<User> {
     match state.store.change_email(&sha256_hex(token.trim()), state.now()).await {
         Ok(Some((old, user))) => {
             let job = MailJob::EmailChanged { to: old, new_email: user.email.clone() };
-            mail::enqueue(state, &job, "").await?;
+            mail::enqueue(state, &job, None).await?;
             Ok(user)
         }
         Ok(None) => Err(bad_link()),

@@ -16,9 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::queue::{self, Done, Work};
 use crate::services::sessions::{self, Access};
 use crate::services::{analysis_input, flow, studies, webhooks};
-use crate::store::{
-    EnqueueGuard, Guarded, NewQueueItem, NewReport, QueueItem, ReportRow, Session, Study, StudyScope,
-};
+use crate::store::{EnqueueGuard, Guarded, NewQueueItem, NewReport, QueueItem, ReportRow, Session, Study};
 
 /// The tenant reports are read in: business and admins; testers see findings, not reports.
 fn report_tenant(p: &Principal) -> AppResult<Tenant> {
@@ -64,7 +62,7 @@ pub async fn request_study_report(
     let work = Work {
         kind: QueueKind::StudyReport,
         subject_id: &study.id,
-        organization_id: &study.organization_id,
+        organization_id: Some(&study.organization_id),
         tester_id: None,
         payload: None,
     };
@@ -151,7 +149,7 @@ pub async fn confirmed_from_input(
 ) -> AppResult<ConfirmedSession> {
     let confirmed_ids: BTreeSet<String> = state
         .store
-        .list_findings(&Tenant::All, &session.id)
+        .list_findings(&session.owner(), &session.id)
         .await?
         .into_iter()
         .filter(|f| f.decision == Some(Decision::Confirm))
@@ -280,17 +278,17 @@ fn report_id(item: &QueueItem) -> String {
 }
 
 /// Worker side of Agent 3.
-pub async fn run_session_report(state: &App, item: &QueueItem) -> AppResult<Done> {
+pub async fn run_session_report(state: &App, authority: &Tenant, item: &QueueItem) -> AppResult<Done> {
     let (session, study) =
-        crate::services::pipeline::load(state, &SessionId::from(item.subject_id.as_str())).await?;
+        crate::services::pipeline::load(state, authority, &SessionId::from(item.subject_id.as_str())).await?;
     synthesize_and_save(state, item, &study, ReportKind::Session, vec![session], Vec::new(), Vec::new()).await
 }
 
 /// The study's confirmed sessions taken into the synthesis (not excluded), and the excluded ones.
 pub async fn cohort(state: &App, study: &Study) -> AppResult<(Vec<Session>, Vec<Session>)> {
     let (mut kept, mut excluded) = (Vec::new(), Vec::new());
-    for id in state.store.sessions_in(&study.id, SessionStatus::Confirmed).await? {
-        if let Some(s) = state.store.get_session(&Tenant::All, &id).await? {
+    for id in state.store.sessions_in(&study.owner(), &study.id, SessionStatus::Confirmed).await? {
+        if let Some(s) = state.store.get_session(&study.owner(), &id).await? {
             if s.excluded_reason.is_some() { excluded.push(s) } else { kept.push(s) }
         }
     }
@@ -298,17 +296,17 @@ pub async fn cohort(state: &App, study: &Study) -> AppResult<(Vec<Session>, Vec<
 }
 
 /// Worker side of Agent 4: the confirmed sessions, naming those whose analysis failed.
-pub async fn run_study_report(state: &App, item: &QueueItem) -> AppResult<Done> {
+pub async fn run_study_report(state: &App, authority: &Tenant, item: &QueueItem) -> AppResult<Done> {
     let study_id = &StudyId::from(item.subject_id.as_str());
     let study = state
         .store
-        .get_study(&StudyScope::All, study_id)
+        .get_study(&authority.into(), study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
     let (sessions, excluded) = cohort(state, &study).await?;
     let failed = state
         .store
-        .sessions_with_pipeline(study_id, PipelineStatus::Failed, SessionStatus::Confirmed)
+        .sessions_with_pipeline(&study.owner(), study_id, PipelineStatus::Failed, SessionStatus::Confirmed)
         .await?;
     synthesize_and_save(state, item, &study, ReportKind::Study, sessions, failed, excluded).await
 }

@@ -124,7 +124,8 @@ pub enum Segment {
 
 /// The options a filter form offers: the nameable ND categories and the variants seen.
 pub async fn filter_options(state: &App, study: &Study) -> AppResult<(Vec<String>, Vec<String>)> {
-    let nd: Vec<String> = sessions::nameable_categories(state, &study.id).await?.into_iter().collect();
+    let nd: Vec<String> =
+        sessions::nameable_categories(state, &study.owner(), &study.id).await?.into_iter().collect();
     let mut variants: Vec<String> = study
         .definition
         .ab_test
@@ -148,7 +149,7 @@ pub async fn segment(
     let study = studies::get_visible(state, caller, study_id).await?;
     let outcome = filter.outcome()?;
     if let Some(nd) = &filter.nd
-        && !sessions::nameable_categories(state, &study.id).await?.contains(nd)
+        && !sessions::nameable_categories(state, &study.owner(), &study.id).await?.contains(nd)
     {
         return Ok(Segment::Suppressed);
     }
@@ -388,8 +389,13 @@ pub async fn open_share(state: &App, token: &str) -> AppResult<(Study, Option<St
     {
         return Err(gone());
     }
-    let study = state.store.get_study(&StudyScope::All, &share.study_id).await?.ok_or_else(gone)?;
-    let report = match state.store.latest_report(&Tenant::All, &study.id).await? {
+    // The link opens its organization's study and nothing else.
+    let study = state
+        .store
+        .get_study(&StudyScope::owned_by(&share.organization_id), &share.study_id)
+        .await?
+        .ok_or_else(gone)?;
+    let report = match state.store.latest_report(&study.owner(), &study.id).await? {
         Some(r) => Some(serde_json::from_str(&r.data).map_err(AppError::internal)?),
         None => None,
     };

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::domain::schedule::{latest_tick, parse_cron};
-use crate::domain::{CronJob, QueueKind, format_ms};
+use crate::domain::{CronJob, QueueKind, Tenant, format_ms};
 use crate::error::{AppError, AppResult};
 use crate::services::cron;
 use crate::services::queue::{self, Work};
@@ -65,7 +65,7 @@ async fn run_due_with(
         let work = Work {
             kind: QueueKind::ScheduledJob,
             subject_id: job.as_str(),
-            organization_id: "",
+            organization_id: None,
             tester_id: None,
             payload: Some(payload),
         };
@@ -78,10 +78,10 @@ async fn run_due_with(
 }
 
 /// Queue handler of a scheduled job.
-pub async fn run_item(state: &App, item: &QueueItem) -> AppResult<String> {
+pub async fn run_item(state: &App, authority: &Tenant, item: &QueueItem) -> AppResult<String> {
     let job = CronJob::parse(&item.subject_id)
         .ok_or_else(|| AppError::Internal(format!("unknown scheduled job {}", item.subject_id)))?;
-    let processed = cron::run(state, job).await?;
+    let processed = cron::run(state, authority, job).await?;
     Ok(format!("{job}: {processed} processed"))
 }
 

@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::{flow, studies, webhooks};
 use crate::store::{
     CreateSessionOutcome, EventFilter, EventRow, FollowUps, Guarded, NewSession, NoteRow, Page, Session,
-    SessionChange, SessionStart, SessionTransition, StudyScope, TaskAttemptRow,
+    SessionChange, SessionStart, SessionTransition, TaskAttemptRow,
 };
 
 /// Test-token lifetime (spec §1.4: 24 h).
@@ -136,7 +136,7 @@ pub async fn view(state: &App, p: &Principal, session_id: &SessionId) -> AppResu
         .ok_or_else(|| AppError::not_found("Session"))?;
     let study = state
         .store
-        .get_study(&StudyScope::All, &session.study_id)
+        .get_study(&session.study_scope(), &session.study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
     let def = &study.definition;
@@ -164,10 +164,11 @@ pub const MIN_TESTERS_PER_CATEGORY: usize = 2;
 /// `MIN_TESTERS_PER_CATEGORY` of its testers share.
 pub async fn nameable_categories(
     state: &App,
+    owner: &Tenant,
     study_id: &StudyId,
 ) -> AppResult<std::collections::BTreeSet<String>> {
     let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for categories in state.store.study_tester_categories(study_id).await? {
+    for categories in state.store.study_tester_categories(owner, study_id).await? {
         for c in categories.into_iter().collect::<std::collections::BTreeSet<_>>() {
             *counts.entry(c).or_default() += 1;
         }
@@ -185,7 +186,7 @@ pub async fn redact_rare_categories(state: &App, p: &Principal, sessions: &mut [
         Default::default();
     for s in sessions.iter_mut() {
         if !nameable.contains_key(&s.study_id) {
-            let set = nameable_categories(state, &s.study_id).await?;
+            let set = nameable_categories(state, &s.owner(), &s.study_id).await?;
             nameable.insert(s.study_id.clone(), set);
         }
         if let (Some(profile), Some(allowed)) = (s.tester_profile.as_mut(), nameable.get(&s.study_id)) {
@@ -229,17 +230,21 @@ pub async fn create(state: &App, p: &Principal, body: SessionIn) -> AppResult<Cr
     }
     let now = state.now();
     let consent = consent.map(|c| consent_record(c, now, "consent.")).transpose()?;
-    let study = state
-        .store
-        .get_study(&StudyScope::All, &study_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Study"))?;
-    if p.role == Role::Tester {
-        crate::services::governance::require_eligible(state, &tester_id).await?;
-        if studies::get_visible(state, p, &study_id).await.is_err() {
-            return Err(AppError::Unprocessable("The tester does not match this study's targeting".into()));
+    let study = if p.role == Role::Tester {
+        let visible = studies::get_visible(state, p, &study_id).await;
+        if visible.is_err() && !state.store.study_exists(&study_id).await? {
+            return Err(AppError::not_found("Study"));
         }
-    }
+        crate::services::governance::require_eligible(state, &tester_id).await?;
+        visible
+            .map_err(|_| AppError::Unprocessable("The tester does not match this study's targeting".into()))?
+    } else {
+        state
+            .store
+            .get_study(&(&p.tenant()?).into(), &study_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("Study"))?
+    };
     let ab = study.definition.ab_test.filter(|a| a.enabled);
     if let Some(v) = &variant {
         let known = ab.as_ref().is_some_and(|a| a.split_ratio.contains_key(v));
@@ -273,7 +278,7 @@ pub async fn create(state: &App, p: &Principal, body: SessionIn) -> AppResult<Cr
         CreateSessionOutcome::Created(id) => {
             let session = state
                 .store
-                .get_session(&Tenant::All, &id)
+                .get_session(&p.tenant()?, &id)
                 .await?
                 .ok_or_else(|| AppError::not_found("Session"))?;
             Ok(Created { session, test_token })
@@ -415,10 +420,12 @@ async fn require_think_aloud(state: &App, p: &Principal, id: &SessionId) -> AppR
     let s = authorize(state, p, id, Access::Control).await?;
     let study = state
         .store
-        .get_study(&StudyScope::All, &s.study_id)
+        .get_study(&s.study_scope(), &s.study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
-    if study.definition.settings.require_think_aloud && state.store.think_aloud_items(id).await? == 0 {
+    if study.definition.settings.require_think_aloud
+        && state.store.think_aloud_items(&s.owner(), id).await? == 0
+    {
         return Err(AppError::Unprocessable(
             "This study requires think-aloud (requireThinkAloud): add a voice segment (POST /api/data/voice) or a \
              note (POST /api/sessions/:id/notes) before completing"
@@ -431,8 +438,13 @@ async fn require_think_aloud(state: &App, p: &Principal, id: &SessionId) -> AppR
 /// The duration limit: completes a running session at `completed_at` (its last item's time)
 /// as a completion by the tester would (webhook, Agent 2 queued). `false` when it was no
 /// longer running.
-pub async fn complete_at_limit(state: &App, id: &SessionId, completed_at: i64) -> AppResult<bool> {
-    let Some(session) = state.store.get_session(&Tenant::All, id).await? else { return Ok(false) };
+pub async fn complete_at_limit(
+    state: &App,
+    authority: &Tenant,
+    id: &SessionId,
+    completed_at: i64,
+) -> AppResult<bool> {
+    let Some(session) = state.store.get_session(authority, id).await? else { return Ok(false) };
     let event = webhooks::event(
         WebhookEvent::SessionCompleted,
         serde_json::json!({"sessionId": id, "jobId": session.study_id, "reason": "duration_limit"}),
@@ -443,8 +455,7 @@ pub async fn complete_at_limit(state: &App, id: &SessionId, completed_at: i64) -
         event: Some(event),
         then: flow::session_completed(state, &session),
     };
-    let done =
-        matches!(state.store.change_session(&Tenant::All, id, t, state.now()).await?, Guarded::Done(_));
+    let done = matches!(state.store.change_session(authority, id, t, state.now()).await?, Guarded::Done(_));
     if done {
         state.queue_ready.notify_one();
     }
@@ -573,7 +584,7 @@ pub async fn put_feedback(state: &App, p: &Principal, id: &SessionId, b: Feedbac
     let s = authorize(state, p, id, Access::Control).await?;
     let study = state
         .store
-        .get_study(&StudyScope::All, &s.study_id)
+        .get_study(&s.study_scope(), &s.study_id)
         .await?
         .ok_or_else(|| AppError::not_found("Study"))?;
     let mut attempts = Vec::with_capacity(b.tasks.len());

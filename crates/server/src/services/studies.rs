@@ -10,7 +10,9 @@ use crate::auth::principal::Principal;
 use crate::domain::codes;
 use crate::domain::ids::{OrgId, StudyId, new_id, prefix};
 pub use crate::domain::study::*;
-use crate::domain::{PipelineStatus, QueueKind, Role, SessionStatus, StudyStatus, Tenant, WebhookEvent};
+use crate::domain::{
+    PipelineStatus, QueueKind, Role, SessionStatus, StudyStatus, TargetKind, Tenant, WebhookEvent,
+};
 use crate::error::{AppError, AppResult};
 use crate::services::queue::{self, Work};
 use crate::services::{billing, flow, governance, webhooks};
@@ -172,11 +174,11 @@ impl StudyDefinition {
 
     /// The rows the store writes: definition JSON, matching columns, tasks with fresh ids.
     pub fn to_write(&self, now: i64) -> StudyWrite {
-        let mut targets: Vec<(String, String)> = Vec::new();
-        targets.extend(self.targeting.countries.iter().map(|v| ("country".into(), v.clone())));
-        targets.extend(self.targeting.languages.iter().map(|v| ("language".into(), v.clone())));
-        targets.extend(self.targeting.devices.iter().map(|v| ("device".into(), v.clone())));
-        targets.extend(self.nd_categories.iter().map(|v| ("nd".into(), v.clone())));
+        let mut targets: Vec<(TargetKind, String)> = Vec::new();
+        targets.extend(self.targeting.countries.iter().map(|v| (TargetKind::Country, v.clone())));
+        targets.extend(self.targeting.languages.iter().map(|v| (TargetKind::Language, v.clone())));
+        targets.extend(self.targeting.devices.iter().map(|v| (TargetKind::Device, v.clone())));
+        targets.extend(self.nd_categories.iter().map(|v| (TargetKind::Nd, v.clone())));
         let mut tasks: Vec<StudyTask> = self
             .tasks
             .iter()
@@ -324,8 +326,6 @@ pub const TAKING_SESSIONS: [StudyStatus; 2] = [StudyStatus::Open, StudyStatus::I
 /// profile matches).
 pub async fn scope_for(state: &App, p: &Principal) -> AppResult<StudyScope> {
     Ok(match p.tenant()? {
-        Tenant::All => StudyScope::All,
-        Tenant::Organization(org) => StudyScope::Organization(org),
         Tenant::Tester(tester_id) => {
             let year = year_of(state.now());
             let row = state.store.get_profile(&tester_id).await?;
@@ -339,6 +339,7 @@ pub async fn scope_for(state: &App, p: &Principal) -> AppResult<StudyScope> {
             let profile = row.map(|r| r.profile.match_profile(year)).unwrap_or_default();
             StudyScope::Tester { tester_id, profile, offered_in }
         }
+        other => StudyScope::from(&other),
     })
 }
 
@@ -455,7 +456,7 @@ pub async fn view(
     }
     let mut progress =
         Progress { pipeline: PipelineStatus::ALL.iter().map(|s| (*s, 0)).collect(), abandoned: 0 };
-    for (status, pipeline, n) in state.store.pipeline_counts(&study.id).await? {
+    for (status, pipeline, n) in state.store.pipeline_counts(&study.owner(), &study.id).await? {
         if status == SessionStatus::Abandoned {
             progress.abandoned += n;
         } else if let Some(slot) = progress.pipeline.iter_mut().find(|(p, _)| *p == pipeline) {
@@ -482,7 +483,7 @@ pub async fn get_with_report(
 /// Changes a draft (422 once launched); `tasks`, when given, replaces the list.
 pub async fn patch(state: &App, p: &Principal, id: &StudyId, patch: StudyPatch) -> AppResult<Study> {
     let org = managing_org(p)?;
-    let scope = org.clone().map_or(StudyScope::All, StudyScope::Organization);
+    let scope = StudyScope::from(&p.tenant()?);
     let current = state.store.get_study(&scope, id).await?.ok_or_else(|| AppError::not_found("Study"))?;
     if current.status != StudyStatus::Draft {
         return Err(AppError::Unprocessable(format!(
@@ -534,8 +535,8 @@ pub async fn launch(state: &App, p: &Principal, id: &StudyId) -> AppResult<Study
 /// Worker side of a launch on payment (api.md §11): the paid draft opens as
 /// `POST /api/jobs/:id/launch` would open it (same gate, `study.launched`, offers), and the
 /// business is told in-app. A study no longer a draft is left as it is.
-pub async fn launch_paid(state: &App, study_id: &StudyId) -> AppResult<StudyId> {
-    let Some(study) = state.store.get_study(&StudyScope::All, study_id).await? else {
+pub async fn launch_paid(state: &App, authority: &Tenant, study_id: &StudyId) -> AppResult<StudyId> {
+    let Some(study) = state.store.get_study(&authority.into(), study_id).await? else {
         return Ok(study_id.clone());
     };
     if study.status != StudyStatus::Draft {
@@ -555,7 +556,7 @@ pub async fn launch_paid(state: &App, study_id: &StudyId) -> AppResult<StudyId> 
         state,
         crate::store::Recipient::Organization(org.clone()),
         notice,
-        "",
+        None,
     )
     .await?;
     let then = FollowUps { events: vec![(org.clone(), event)], notify: vec![told], ..FollowUps::none() };
@@ -653,7 +654,7 @@ async fn offer_at_launch(state: &App, study: &Study) {
     let work = Work {
         kind: QueueKind::OfferBroadcast,
         subject_id: &study.id,
-        organization_id: &study.organization_id,
+        organization_id: Some(&study.organization_id),
         tester_id: None,
         payload: None,
     };

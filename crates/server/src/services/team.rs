@@ -65,7 +65,7 @@ pub async fn invite(state: &App, p: &Principal, email: &str, role: OrgRole) -> A
             expires_at: now + INVITATION_TTL_MS,
         })
         .await?;
-    mail::enqueue(state, &MailJob::Invitation { invitation_id: inv.id.clone() }, &org).await?;
+    mail::enqueue(state, &MailJob::Invitation { invitation_id: inv.id.clone() }, Some(&org)).await?;
     Ok(inv)
 }
 
@@ -165,7 +165,11 @@ pub async fn connections(state: &App, p: &Principal) -> AppResult<Vec<Connection
 
 /// Revokes every token the caller gave `client_id`.
 pub async fn revoke_connection(state: &App, p: &Principal, client_id: &str) -> AppResult<()> {
-    if state.store.revoke_connection(&p.user_id, client_id, "revoked_by_user", state.now()).await? {
+    if state
+        .store
+        .revoke_connection(&p.user_id, client_id, crate::domain::Revocation::RevokedByUser, state.now())
+        .await?
+    {
         Ok(())
     } else {
         Err(AppError::not_found("Connection"))

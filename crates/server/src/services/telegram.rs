@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::auth::principal::{AuthMethod, Principal};
 use crate::auth::secrets::{new_hex_token, sha256_hex};
-use crate::domain::ids::{StudyId, UserId, new_id, prefix};
+use crate::domain::ids::{OrgId, StudyId, UserId, new_id, prefix};
 use crate::domain::study::CompensationType;
 use crate::domain::{Plan, QueueKind, Role, SeatStatus, SessionStatus, TelegramStatus, Tenant, UserStatus};
 use crate::error::{AppError, AppResult};
@@ -170,7 +170,7 @@ async fn on_message(state: &App, m: &Message) -> AppResult<()> {
             None => NOT_LINKED.to_owned(),
         },
     };
-    reply_in_chat(state, chat, None, reply, false, "").await
+    reply_in_chat(state, chat, None, reply, false, None).await
 }
 
 /// The tester linked to `chat`, as a principal for the studies and sessions services, if the
@@ -201,13 +201,13 @@ async fn on_button(state: &App, cb: &CallbackQuery) -> AppResult<()> {
     let (action, job_id) = data.split_once(':').unwrap_or((data, ""));
     let job_id = &StudyId::from(job_id);
     let Some(p) = tester_of_chat(state, chat).await? else {
-        return reply_in_chat(state, chat, None, NOT_LINKED.to_owned(), false, "").await;
+        return reply_in_chat(state, chat, None, NOT_LINKED.to_owned(), false, None).await;
     };
-    let org =
-        state.store.get_study(&StudyScope::All, job_id).await?.map(|s| s.organization_id).unwrap_or_default();
+    // The organization the reply is filed under: the study's, as far as this tester may see it.
+    let org = studies::get_visible(state, &p, job_id).await.ok().map(|s| s.organization_id);
     let reply = match action {
         "accept" => match accept_and_start(state, &p, job_id).await {
-            Ok(text) => return reply_in_chat(state, chat, Some(&p.user_id), text, true, &org).await,
+            Ok(text) => return reply_in_chat(state, chat, Some(&p.user_id), text, true, org.as_ref()).await,
             Err(e) => user_facing(e)?,
         },
         "decline" => match studies::decline(state, &p, job_id).await {
@@ -216,7 +216,7 @@ async fn on_button(state: &App, cb: &CallbackQuery) -> AppResult<()> {
         },
         _ => "This button is no longer valid.".to_owned(),
     };
-    reply_in_chat(state, chat, Some(&p.user_id), reply, false, &org).await
+    reply_in_chat(state, chat, Some(&p.user_id), reply, false, org.as_ref()).await
 }
 
 /// An error the tester should read in the chat (wrong state, not found, not allowed); store
@@ -254,8 +254,11 @@ async fn accept_and_start(state: &App, p: &Principal, job_id: &StudyId) -> AppRe
         consent: None,
     };
     let created = sessions::create(state, p, body).await?;
-    let study =
-        state.store.get_study(&StudyScope::All, job_id).await?.ok_or_else(|| AppError::not_found("Study"))?;
+    let study = state
+        .store
+        .get_study(&created.session.study_scope(), job_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Study"))?;
     Ok(format!(
         "You're in: \"{}\".\n\nTest link: {}\n\nTest token (this test only, valid 24 hours): {}\n\nOpen the link in \
          Chrome with the OpenScouter extension and paste the token when it asks. You can pause at any time.",
@@ -280,23 +283,23 @@ pub fn test_link(prototype_url: &str, session_id: &str) -> String {
 async fn reply_in_chat(
     state: &App,
     chat: i64,
-    user_id: Option<&str>,
+    user_id: Option<&UserId>,
     text: String,
     sensitive: bool,
-    organization_id: &str,
+    organization: Option<&OrgId>,
 ) -> AppResult<()> {
     let now = state.now();
     let copy = TelegramCopy {
         message: NewTelegramMessage {
             id: new_id(prefix::TELEGRAM_MESSAGE, now),
-            user_id: user_id.map(UserId::from),
+            user_id: user_id.cloned(),
             chat_id: chat,
             text,
             sensitive,
             status: TelegramStatus::Queued,
         },
         plan: REPLY_PLAN,
-        organization_id: organization_id.into(),
+        organization_id: organization.cloned().unwrap_or_default(),
     };
     state.store.queue_message(copy, now).await?;
     state.queue_ready.notify_one();
@@ -383,8 +386,11 @@ pub async fn notify_job(
     {
         return Err(AppError::invalid("message: must be 1-1000 characters"));
     }
-    let study =
-        state.store.get_study(&StudyScope::All, job_id).await?.ok_or_else(|| AppError::not_found("Study"))?;
+    let study = state
+        .store
+        .get_study(&(&p.tenant()?).into(), job_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Study"))?;
     if !studies::TAKING_SESSIONS.contains(&study.status) {
         return Err(AppError::invalid(format!("The study is {}; offers need an open study", study.status)));
     }
@@ -452,7 +458,7 @@ pub async fn send_job(state: &App, p: &Principal, job_id: &StudyId) -> AppResult
     }
     let queued = fan_out(state, &study).await?;
     let mut out = Broadcast { job_id: study.id.to_string(), queued, ..Broadcast::default() };
-    for (status, n) in state.store.offer_counts(&study.id).await? {
+    for (status, n) in state.store.offer_counts(&study.owner(), &study.id).await? {
         match status {
             TelegramStatus::Queued => out.pending = n,
             TelegramStatus::Sent => out.sent = n,
@@ -497,12 +503,12 @@ async fn fan_out(state: &App, study: &Study) -> AppResult<u64> {
 }
 
 /// Queue handler of the launch fan-out.
-pub async fn run_broadcast(state: &App, item: &QueueItem) -> AppResult<String> {
+pub async fn run_broadcast(state: &App, authority: &Tenant, item: &QueueItem) -> AppResult<String> {
     if state.telegram.is_none() {
         return Ok("telegram not configured".into());
     }
     let Some(study) =
-        state.store.get_study(&StudyScope::All, &StudyId::from(item.subject_id.as_str())).await?
+        state.store.get_study(&authority.into(), &StudyId::from(item.subject_id.as_str())).await?
     else {
         return Ok("study gone".into());
     };
@@ -569,7 +575,7 @@ impl From<AppError> for Retry {
 
 /// Queue handler of one offer: skipped when the tester unlinked or answered, or the study
 /// stopped taking sessions; sent to the tester's current chat otherwise.
-pub async fn deliver_offer(state: &App, item: &QueueItem) -> AppResult<Outcome> {
+pub async fn deliver_offer(state: &App, authority: &Tenant, item: &QueueItem) -> AppResult<Outcome> {
     let Some(offer) = state.store.get_offer(&item.subject_id).await? else {
         return Ok(Outcome::Done(Done::referring_to(item.subject_id.clone())));
     };
@@ -580,7 +586,7 @@ pub async fn deliver_offer(state: &App, item: &QueueItem) -> AppResult<Outcome> 
     let Some(chat_id) = state.store.chat_of(&offer.tester_id).await? else {
         return skip("tester unlinked").await;
     };
-    let study = match state.store.get_study(&StudyScope::All, &offer.study_id).await? {
+    let study = match state.store.get_study(&authority.into(), &offer.study_id).await? {
         Some(s) if studies::TAKING_SESSIONS.contains(&s.status) => s,
         _ => return skip("study not taking sessions").await,
     };

@@ -169,7 +169,7 @@ pub trait AccountStore: Send + Sync + 'static {
         &self,
         session_id: &str,
         user_id: &UserId,
-        reason: &str,
+        reason: crate::domain::Revocation,
         now: i64,
     ) -> StoreResult<()>;
     /// The principal behind a live sign-in session of an active user.

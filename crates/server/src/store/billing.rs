@@ -174,6 +174,7 @@ pub trait BillingStore: Send + Sync + 'static {
     /// Moves the payment from one of `from` to `to`, stamping `paid_at` when given.
     async fn set_payment_status(
         &self,
+        tenant: &Tenant,
         study_id: &StudyId,
         from: &[PaymentStatus],
         to: PaymentStatus,
@@ -235,8 +236,7 @@ pub trait BillingStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<bool>;
     /// Every line of the study, oldest first.
-    async fn payout_lines(&self, study_id: &StudyId) -> StoreResult<Vec<PayoutLine>>;
-    async fn get_payout(&self, study_id: &StudyId) -> StoreResult<Option<PayoutRow>>;
+    async fn payout_lines(&self, tenant: &Tenant, study_id: &StudyId) -> StoreResult<Vec<PayoutLine>>;
     /// Lines the tenant may see (tester: their own; organization: its studies'), newest first,
     /// optionally of one study.
     async fn list_payout_lines(
@@ -254,6 +254,7 @@ pub trait BillingStore: Send + Sync + 'static {
     /// `(session id, tester id)` of the study's sessions in `status`, oldest first.
     async fn payable_sessions(
         &self,
+        tenant: &Tenant,
         study_id: &StudyId,
         status: crate::domain::SessionStatus,
     ) -> StoreResult<Vec<(SessionId, UserId)>>;

@@ -176,7 +176,12 @@ pub trait OAuthStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<bool>;
     /// Revokes the grant a spent code issued (reuse of a code).
-    async fn revoke_oauth_code_grant(&self, code_hash: &str, reason: &str, now: i64) -> StoreResult<()>;
+    async fn revoke_oauth_code_grant(
+        &self,
+        code_hash: &str,
+        reason: crate::domain::Revocation,
+        now: i64,
+    ) -> StoreResult<()>;
     async fn get_oauth_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRow>>;
     /// Rotation with reuse detection, atomically (as for sign-in refresh tokens).
     async fn rotate_oauth_refresh(
@@ -191,7 +196,7 @@ pub trait OAuthStore: Send + Sync + 'static {
         &self,
         token_hash: &str,
         client_id: &str,
-        reason: &str,
+        reason: crate::domain::Revocation,
         now: i64,
     ) -> StoreResult<bool>;
     /// A live access token of an active user whose organization is still the grant's.

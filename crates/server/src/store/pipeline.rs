@@ -213,6 +213,7 @@ pub trait PipelineStore: Send + Sync + 'static {
     /// as `saved` says, in one transaction; `WrongState` outside `saved.from`.
     async fn save_session_analysis(
         &self,
+        tenant: &Tenant,
         session_id: &SessionId,
         study_id: &StudyId,
         findings: &[(FindingId, String)],
@@ -240,13 +241,25 @@ pub trait PipelineStore: Send + Sync + 'static {
     /// The newest report about a session or study.
     async fn latest_report(&self, tenant: &Tenant, subject_id: &str) -> StoreResult<Option<ReportRow>>;
     /// Attaches a real-time snapshot (Agent 1) to the session.
-    async fn save_realtime(&self, session_id: &SessionId, snapshot_json: &str, now: i64) -> StoreResult<()>;
+    async fn save_realtime(
+        &self,
+        tenant: &Tenant,
+        session_id: &SessionId,
+        snapshot_json: &str,
+        now: i64,
+    ) -> StoreResult<()>;
     /// Ids of the study's sessions in `status`, oldest first.
-    async fn sessions_in(&self, study_id: &StudyId, status: SessionStatus) -> StoreResult<Vec<SessionId>>;
+    async fn sessions_in(
+        &self,
+        tenant: &Tenant,
+        study_id: &StudyId,
+        status: SessionStatus,
+    ) -> StoreResult<Vec<SessionId>>;
     /// Ids of the study's sessions whose pipeline is `pipeline` and whose status is not
     /// `except`, oldest first.
     async fn sessions_with_pipeline(
         &self,
+        tenant: &Tenant,
         study_id: &StudyId,
         pipeline: PipelineStatus,
         except: SessionStatus,
@@ -263,6 +276,7 @@ pub trait PipelineStore: Send + Sync + 'static {
     /// How many of the study's sessions are in each `(status, pipeline)` pair.
     async fn pipeline_counts(
         &self,
+        tenant: &Tenant,
         study_id: &StudyId,
     ) -> StoreResult<Vec<(SessionStatus, PipelineStatus, i64)>>;
 }

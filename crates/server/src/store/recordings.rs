@@ -82,7 +82,7 @@ pub trait RecordingStore: Send + Sync + 'static {
         session_id: &SessionId,
     ) -> StoreResult<Option<RecordingHead>>;
     /// Whether a chunk with this id is stored for the session.
-    async fn has_chunk(&self, session_id: &SessionId, chunk_id: &str) -> StoreResult<bool>;
+    async fn has_chunk(&self, tenant: &Tenant, session_id: &SessionId, chunk_id: &str) -> StoreResult<bool>;
     /// Appends a chunk in one transaction if the session is `accepting` and has consented to
     /// the screen stream (both read in it), and the recording still has `after_chunks` chunks.
     async fn append_chunk(

@@ -45,6 +45,19 @@ pub struct Session {
     pub excluded_at: Option<i64>,
 }
 
+impl Session {
+    /// The owning organization's tenant, for reading what hangs off a session already
+    /// authorised (or loaded by the worker for its queue item), still filtered in the query.
+    pub fn owner(&self) -> Tenant {
+        Tenant::Organization(self.organization_id.clone())
+    }
+
+    /// The scope that finds this session's study (its organization's studies).
+    pub fn study_scope(&self) -> super::StudyScope {
+        super::StudyScope::owned_by(&self.organization_id)
+    }
+}
+
 /// A session to create.
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -261,9 +274,9 @@ pub trait SessionStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<Guarded<Session>>;
     /// The time of the session's last stored item (event, facial, voice or note), if any.
-    async fn last_item_at(&self, session_id: &SessionId) -> StoreResult<Option<i64>>;
+    async fn last_item_at(&self, tenant: &Tenant, session_id: &SessionId) -> StoreResult<Option<i64>>;
     /// How many voice segments and notes (think-aloud) the session holds.
-    async fn think_aloud_items(&self, session_id: &SessionId) -> StoreResult<i64>;
+    async fn think_aloud_items(&self, tenant: &Tenant, session_id: &SessionId) -> StoreResult<i64>;
     /// Records consent if the session is in one of `from` (checked in the same transaction).
     async fn set_consent(
         &self,
@@ -342,5 +355,9 @@ pub trait SessionStore: Send + Sync + 'static {
         session_id: &SessionId,
     ) -> StoreResult<Vec<TaskAttemptRow>>;
     /// The ND categories of each tester with a session in the study (one entry per tester).
-    async fn study_tester_categories(&self, study_id: &StudyId) -> StoreResult<Vec<Vec<String>>>;
+    async fn study_tester_categories(
+        &self,
+        tenant: &Tenant,
+        study_id: &StudyId,
+    ) -> StoreResult<Vec<Vec<String>>>;
 }

@@ -59,6 +59,39 @@ pub struct Study {
     pub closed_at: Option<i64>,
 }
 
+impl Study {
+    /// The owning organization's tenant: how code already holding this study (authorised, or
+    /// run by the worker for this study's queue item) reads what hangs off it, still filtered
+    /// by organization in the query.
+    pub fn owner(&self) -> crate::domain::Tenant {
+        crate::domain::Tenant::Organization(self.organization_id.clone())
+    }
+}
+
+impl StudyScope {
+    /// The studies of one organization: the parent study of something already authorised.
+    pub fn owned_by(org: &OrgId) -> Self {
+        StudyScope::Organization(org.clone())
+    }
+}
+
+impl From<&crate::domain::Tenant> for StudyScope {
+    /// The studies a tenant reaches without a profile match: all (the system, an admin), the
+    /// organization's, or a tester's answered ones (`services::studies::scope_for` adds the
+    /// open studies their profile matches).
+    fn from(t: &crate::domain::Tenant) -> Self {
+        match t {
+            crate::domain::Tenant::All => StudyScope::All,
+            crate::domain::Tenant::Organization(o) => StudyScope::Organization(o.clone()),
+            crate::domain::Tenant::Tester(t) => StudyScope::Tester {
+                tester_id: t.clone(),
+                profile: MatchProfile::default(),
+                offered_in: Vec::new(),
+            },
+        }
+    }
+}
+
 /// A study to write: the definition plus the columns matching uses.
 #[derive(Debug, Clone)]
 pub struct StudyWrite {
@@ -67,7 +100,7 @@ pub struct StudyWrite {
     pub min_age: Option<i64>,
     pub max_age: Option<i64>,
     /// `(kind, value)`: kind is `country`, `language`, `device` or `nd`.
-    pub targets: Vec<(String, String)>,
+    pub targets: Vec<(crate::domain::TargetKind, String)>,
     /// Tasks with fresh ids.
     pub tasks: Vec<StudyTask>,
 }
@@ -187,6 +220,9 @@ pub trait StudyStore: Send + Sync + 'static {
     ) -> StoreResult<AcceptOutcome>;
     /// Declines an offer (frees the seat of an accepted one without a session).
     async fn decline_study(&self, tester_id: &UserId, id: &StudyId, now: i64) -> StoreResult<Guarded<()>>;
+    /// Whether a study with this id exists, whoever owns it: all it tells is existence, so a
+    /// caller can answer 404 for an unknown id and 422 for a study out of their reach.
+    async fn study_exists(&self, id: &StudyId) -> StoreResult<bool>;
     /// The tester's answer to a study: `accepted` or `declined`, with the label number.
     async fn offer_status(
         &self,

@@ -127,7 +127,7 @@ pub trait TeamStore: Send + Sync + 'static {
     /// Invitations neither accepted, revoked nor expired, newest first.
     async fn list_invitations(&self, org_id: &OrgId, now: i64) -> StoreResult<Vec<Invitation>>;
     /// Any invitation by id (the mail job; no tenant).
-    async fn get_invitation(&self, invitation_id: &str) -> StoreResult<Option<Invitation>>;
+    async fn get_invitation(&self, tenant: &Tenant, invitation_id: &str) -> StoreResult<Option<Invitation>>;
     /// Records the hash of the link just mailed (a newer mail replaces the older link).
     async fn set_invitation_token(&self, invitation_id: &str, token_hash: &str) -> StoreResult<()>;
     /// A live invitation by its link.
@@ -180,7 +180,7 @@ pub trait TeamStore: Send + Sync + 'static {
         &self,
         user_id: &UserId,
         client_id: &str,
-        reason: &str,
+        reason: crate::domain::Revocation,
         now: i64,
     ) -> StoreResult<bool>;
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crate::domain::ids::{OrgId, StudyId, UserId};
 
 use super::{StoreResult, StudyScope};
-use crate::domain::{QueueKind, TelegramStatus};
+use crate::domain::{QueueKind, TelegramStatus, Tenant};
 use crate::store::TesterProfile;
 
 /// How sends are queued: the queue kind and its retry budget, and the pacer that spaces them.
@@ -156,7 +156,11 @@ pub trait TelegramStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<()>;
     /// How many of the study's offers are in each state.
-    async fn offer_counts(&self, study_id: &StudyId) -> StoreResult<Vec<(TelegramStatus, u64)>>;
+    async fn offer_counts(
+        &self,
+        tenant: &Tenant,
+        study_id: &StudyId,
+    ) -> StoreResult<Vec<(TelegramStatus, u64)>>;
 
     /// Stores a message and queues its send, in one transaction.
     async fn queue_message(&self, copy: TelegramCopy, now: i64) -> StoreResult<()>;

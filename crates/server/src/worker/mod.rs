@@ -10,8 +10,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::domain::QueueKind;
 use crate::domain::ids::{QueueItemId, StudyId};
+use crate::domain::{QueueKind, Tenant};
 use crate::error::AppResult;
 use crate::services::queue::{Done, Outcome, backoff_ms};
 use crate::services::{billing, flow, governance, pipeline, reports, scheduler, studies, telegram, webhooks};
@@ -23,28 +23,43 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// A queue handler: runs one item.
 pub type Handler = dyn for<'a> Fn(&'a App, &'a QueueItem) -> BoxFuture<'a, AppResult<Outcome>> + Send + Sync;
 
+/// The authority an item runs with: the organization it was queued for, so everything its
+/// handler reads is filtered to that organization in the query; the system's (every
+/// organization) for items queued for none (scheduled jobs, Stripe events, erasure, mail).
+/// With an admin's principal and the operator's cron route, the only place `Tenant::All` is
+/// made for services.
+pub fn authority(item: &QueueItem) -> Tenant {
+    if item.organization_id.as_str().is_empty() {
+        Tenant::All
+    } else {
+        Tenant::Organization(item.organization_id.clone())
+    }
+}
+
 /// Runs one item with the service that owns its kind (tests wrap it in their own `Handler`).
 pub async fn dispatch(state: &App, item: &QueueItem) -> AppResult<Outcome> {
+    let by = &authority(item);
+    let subject_study = || StudyId::from(item.subject_id.as_str());
     let done = match item.kind {
-        QueueKind::AnalyzeSession => pipeline::run_session_analysis(state, item).await,
-        QueueKind::SnapshotSession => pipeline::run_snapshot(state, item).await,
-        QueueKind::SessionReport => reports::run_session_report(state, item).await,
-        QueueKind::StudyReport => reports::run_study_report(state, item).await,
+        QueueKind::AnalyzeSession => pipeline::run_session_analysis(state, by, item).await,
+        QueueKind::SnapshotSession => pipeline::run_snapshot(state, by, item).await,
+        QueueKind::SessionReport => reports::run_session_report(state, by, item).await,
+        QueueKind::StudyReport => reports::run_study_report(state, by, item).await,
         QueueKind::WebhookDelivery => webhooks::deliver(state, item).await,
         QueueKind::Erasure => governance::run_erasure(state, item).await,
-        QueueKind::OfferBroadcast => telegram::run_broadcast(state, item).await.map(Done::referring_to),
-        QueueKind::TelegramOffer => return telegram::deliver_offer(state, item).await,
+        QueueKind::OfferBroadcast => telegram::run_broadcast(state, by, item).await.map(Done::referring_to),
+        QueueKind::TelegramOffer => return telegram::deliver_offer(state, by, item).await,
         QueueKind::TelegramMessage => return telegram::deliver_message(state, item).await,
-        QueueKind::ScheduledJob => scheduler::run_item(state, item).await.map(Done::referring_to),
-        QueueKind::StripeEvent => billing::run_stripe_event(state, item).await.map(Done::referring_to),
-        QueueKind::StudyPayout => billing::run_study_payout(state, &StudyId::from(item.subject_id.as_str()))
-            .await
-            .map(Done::referring_to),
+        QueueKind::ScheduledJob => scheduler::run_item(state, by, item).await.map(Done::referring_to),
+        QueueKind::StripeEvent => billing::run_stripe_event(state, by, item).await.map(Done::referring_to),
+        QueueKind::StudyPayout => {
+            billing::run_study_payout(state, by, &subject_study()).await.map(Done::referring_to)
+        }
         QueueKind::PayoutRetry => billing::run_payout_retry(state, item).await.map(Done::referring_to),
-        QueueKind::SendMail => crate::services::mail::run(state, item).await,
-        QueueKind::LaunchStudy => studies::launch_paid(state, &StudyId::from(item.subject_id.as_str()))
-            .await
-            .map(Done::referring_to),
+        QueueKind::SendMail => crate::services::mail::run(state, by, item).await,
+        QueueKind::LaunchStudy => {
+            studies::launch_paid(state, by, &subject_study()).await.map(Done::referring_to)
+        }
     };
     done.map(Outcome::Done)
 }
@@ -98,7 +113,7 @@ pub async fn run_next(state: &App, worker: &str, handler: &Handler) -> AppResult
             // A final failure is a step of the flow too (api.md §11, last row).
             let (pipeline, then) = match retry {
                 Some(_) => (None, FollowUps::none()),
-                None => flow::step_failed(state, &item).await.unwrap_or_else(|e| {
+                None => flow::step_failed(state, &authority(&item), &item).await.unwrap_or_else(|e| {
                     tracing::error!(item = %item.id, error = %e, "could not prepare the failure's notices");
                     (None, FollowUps::none())
                 }),

@@ -333,7 +333,7 @@ async fn completed_study(app: &TestApp, biz: &Account, enabled: &[bool]) -> (Str
 }
 
 pub(crate) async fn ledger(app: &TestApp, job: &str) -> Vec<openscouter_server::store::PayoutLine> {
-    app.state.store.payout_lines(&StudyId::from(job)).await.unwrap()
+    app.state.store.payout_lines(&openscouter_server::domain::Tenant::All, &StudyId::from(job)).await.unwrap()
 }
 
 /// Exactly one paid line per session, and one Stripe transfer per session, of the right amount.
@@ -707,9 +707,13 @@ async fn completion_pays_each_session_exactly_once_under_a_double_trigger(b: Bac
     for r in [&a, &b2] {
         assert_eq!(r.ok()["lineItems"].as_array().unwrap().len(), 3, "{}", r.text);
     }
-    openscouter_server::services::billing::run_study_payout(&app.state, &StudyId::from(job.as_str()))
-        .await
-        .unwrap();
+    openscouter_server::services::billing::run_study_payout(
+        &app.state,
+        &openscouter_server::domain::Tenant::All,
+        &StudyId::from(job.as_str()),
+    )
+    .await
+    .unwrap();
     assert_eq!(fake.transfers().len(), 2, "no session paid twice");
 
     // The third tester finishes onboarding: their waiting line is paid.
@@ -738,7 +742,15 @@ async fn completion_pays_each_session_exactly_once_under_a_double_trigger(b: Bac
     let non_admin = app.post("/api/billing/payout", json!({"jobId": job}), Some(&biz.bearer())).await;
     non_admin.assert_error(403);
     // The sweeper finds nothing left to pay.
-    assert_eq!(openscouter_server::services::billing::sweep_payouts(&app.state).await.unwrap(), 0);
+    assert_eq!(
+        openscouter_server::services::billing::sweep_payouts(
+            &app.state,
+            &openscouter_server::domain::Tenant::All
+        )
+        .await
+        .unwrap(),
+        0
+    );
 }
 
 async fn a_crash_between_the_transfer_and_the_ledger_never_pays_twice(b: Backend) {

@@ -185,13 +185,14 @@ async fn two_nodes_never_run_one_queue_item_twice() {
     let Some(app) = TestApp::new(Backend::Postgres).await else { return };
     let node_b = second_node(&app, &[]).await;
     let org = app.signup("business").await.organization_id.unwrap();
+    let org = openscouter_server::domain::ids::OrgId::from(org.as_str());
     let mut ids = Vec::new();
     for i in 0..60 {
         let subject = format!("subject-{i}");
         let work = Work {
             kind: QueueKind::AnalyzeSession,
             subject_id: &subject,
-            organization_id: &org,
+            organization_id: Some(&org),
             tester_id: None,
             payload: None,
         };

@@ -232,7 +232,8 @@ async fn jobs_survive_restarts_and_dead_workers(b: Backend) {
         restarted.get(&format!("/api/sessions/{}/findings", live.sid), Some(&live.biz.bearer())).await.text;
     let item =
         restarted.state.store.get_queue_item(&Tenant::All, &job.as_str().into()).await.unwrap().unwrap();
-    openscouter_server::services::pipeline::run_session_analysis(&restarted.state, &item).await.unwrap();
+    let by = openscouter_server::worker::authority(&item);
+    openscouter_server::services::pipeline::run_session_analysis(&restarted.state, &by, &item).await.unwrap();
     let after =
         restarted.get(&format!("/api/sessions/{}/findings", live.sid), Some(&live.biz.bearer())).await.text;
     assert_eq!(before, after);

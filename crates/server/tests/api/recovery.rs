@@ -489,11 +489,19 @@ async fn notifications_have_a_read_state_per_reader(b: Backend) {
     for i in 0..2 {
         let notice =
             Notice { kind, title: format!("Notice {i}"), body: "b".into(), data: json!({}), once: None };
-        notify(&app.state, Recipient::Organization(org.clone().into()), notice, &org, None).await.unwrap();
+        notify(
+            &app.state,
+            Recipient::Organization(org.clone().into()),
+            notice,
+            Some(&org.clone().into()),
+            None,
+        )
+        .await
+        .unwrap();
     }
     let tester = app.signup("tester").await;
     let notice = Notice { kind, title: "Yours".into(), body: "b".into(), data: json!({}), once: None };
-    notify(&app.state, Recipient::User(tester.user_id.clone().into()), notice, "", None).await.unwrap();
+    notify(&app.state, Recipient::User(tester.user_id.clone().into()), notice, None, None).await.unwrap();
     let unread = |who: String| {
         let app = &app;
         async move { app.get("/api/me", Some(&who)).await.ok()["unreadNotifications"].as_u64().unwrap() }

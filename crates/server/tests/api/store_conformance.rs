@@ -255,6 +255,30 @@ async fn session_children_are_tenant_scoped(b: Backend) {
     assert!(matches!(s.session_streams(&stranger, &sid).await, Err(StoreError::NotFound)));
     assert_eq!(s.session_streams(&org, &sid).await.unwrap().notes.len(), 1);
     assert!(s.get_session(&stranger, &sid).await.unwrap().is_none());
+    // What a worker or a page reads by session or by study id alone is scoped too.
+    assert_eq!(s.think_aloud_items(&org, &sid).await.unwrap(), 1);
+    assert_eq!(s.think_aloud_items(&stranger, &sid).await.unwrap(), 0);
+    assert!(s.last_item_at(&owner, &sid).await.unwrap().is_some());
+    assert!(s.last_item_at(&stranger, &sid).await.unwrap().is_none());
+    let study = s.get_session(&org, &sid).await.unwrap().unwrap().study_id;
+    let active = SessionStatus::Active;
+    assert_eq!(s.sessions_in(&org, &study, active).await.unwrap(), vec![sid.clone()]);
+    assert!(s.sessions_in(&stranger, &study, active).await.unwrap().is_empty());
+    assert_eq!(s.payable_sessions(&org, &study, active).await.unwrap().len(), 1);
+    assert!(s.payable_sessions(&stranger, &study, active).await.unwrap().is_empty());
+    assert_eq!(s.pipeline_counts(&org, &study).await.unwrap().len(), 1);
+    assert!(s.pipeline_counts(&stranger, &study).await.unwrap().is_empty());
+    assert_eq!(s.study_tester_categories(&org, &study).await.unwrap().len(), 1);
+    assert!(s.study_tester_categories(&stranger, &study).await.unwrap().is_empty());
+    assert!(s.payout_lines(&stranger, &study).await.unwrap().is_empty());
+    assert!(s.offer_counts(&stranger, &study).await.unwrap().is_empty());
+    s.save_realtime(&stranger, &sid, "{\"x\":1}", app.state.now()).await.unwrap();
+    assert!(
+        s.get_session(&org, &sid).await.unwrap().unwrap().realtime.is_none(),
+        "another tenant wrote nothing"
+    );
+    s.save_realtime(&org, &sid, "{\"x\":1}", app.state.now()).await.unwrap();
+    assert!(s.get_session(&org, &sid).await.unwrap().unwrap().realtime.is_some());
 }
 
 /// What the engine reads back is what was stored, field for field and bit for bit, in

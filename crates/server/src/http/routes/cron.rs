@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::CronJob;
+use crate::domain::{CronJob, Tenant};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope::{Envelope, ok};
 use crate::http::extract::CronAuth;
@@ -44,6 +44,7 @@ async fn run_job(
     Path(job): Path<String>,
 ) -> AppResult<Envelope<CronOut>> {
     let job = CronJob::parse(&job).ok_or_else(|| AppError::NotFound("Not found".into()))?;
-    let processed = cron::run(&state, job).await?;
+    // The operator's route (the cron secret): the jobs sweep every organization.
+    let processed = cron::run(&state, &Tenant::All, job).await?;
     Ok(ok(CronOut { job, processed }))
 }

@@ -265,8 +265,9 @@ impl AccountStore for SqlStore {
                 return Ok(RefreshOutcome::Invalid);
             }
             if rotated_at.is_some() {
-                sqlx::query("UPDATE auth_sessions SET revoked_at = $1, revoked_reason = 'refresh_token_reuse' WHERE id = $2")
+                sqlx::query("UPDATE auth_sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3")
                     .bind(now)
+                    .bind(crate::domain::Revocation::RefreshTokenReuse)
                     .bind(&session_id)
                     .execute(&mut *tx)
                     .await?;
@@ -308,7 +309,7 @@ impl AccountStore for SqlStore {
         &self,
         session_id: &str,
         user_id: &UserId,
-        reason: &str,
+        reason: crate::domain::Revocation,
         now: i64,
     ) -> StoreResult<()> {
         write!(self, p => {

@@ -142,6 +142,19 @@ fn bank_from(r: BankRow) -> BankPayout {
 }
 
 impl SqlStore {
+    /// The study's payout (one per study).
+    async fn get_payout(&self, study_id: &StudyId) -> StoreResult<Option<PayoutRow>> {
+        read!(self, p => {
+            let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
+                "SELECT id, study_id, organization_id, currency, created_at FROM payouts WHERE study_id = $1",
+            )
+            .bind(study_id)
+            .fetch_optional(p)
+            .await?;
+            Ok(row.map(|r| PayoutRow { id: r.0, study_id: r.1.into(), organization_id: r.2.into(), currency: r.3, created_at: r.4 }))
+        })
+    }
+
     async fn payment(&self, study_id: &StudyId) -> StoreResult<Option<StudyPayment>> {
         let sql = format!("SELECT {PAYMENT_COLS} FROM study_payments WHERE study_id = $1");
         read!(self, p => {
@@ -234,15 +247,17 @@ impl BillingStore for SqlStore {
 
     async fn set_payment_status(
         &self,
+        tenant: &Tenant,
         study_id: &StudyId,
         from: &[PaymentStatus],
         to: PaymentStatus,
         paid_at: Option<i64>,
         now: i64,
     ) -> StoreResult<Guarded<StudyPayment>> {
+        let (cond, who) = study_tenant_clause("study_payments.study_id", 5 + from.len(), tenant);
         let sql = format!(
             "UPDATE study_payments SET status = $1, paid_at = COALESCE($2, paid_at), updated_at = $3 \
-             WHERE study_id = $4 AND status IN ({})",
+             WHERE study_id = $4 AND status IN ({}){cond}",
             placeholders(5, from.len())
         );
         let changed = write!(self, p => {
@@ -250,8 +265,14 @@ impl BillingStore for SqlStore {
             for s in from {
                 q = q.bind(*s);
             }
+            if let Some(w) = &who {
+                q = q.bind(w);
+            }
             q.execute(p).await?.rows_affected() == 1
         });
+        if who.is_some() && self.get_payment(tenant, study_id).await?.is_none() {
+            return Ok(Guarded::NotFound);
+        }
         Ok(match self.payment(study_id).await? {
             None => Guarded::NotFound,
             Some(pay) if changed => Guarded::Done(pay),
@@ -392,18 +413,6 @@ impl BillingStore for SqlStore {
         self.get_payout(&pay.study_id).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn get_payout(&self, study_id: &StudyId) -> StoreResult<Option<PayoutRow>> {
-        read!(self, p => {
-            let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
-                "SELECT id, study_id, organization_id, currency, created_at FROM payouts WHERE study_id = $1",
-            )
-            .bind(study_id)
-            .fetch_optional(p)
-            .await?;
-            Ok(row.map(|r| PayoutRow { id: r.0, study_id: r.1.into(), organization_id: r.2.into(), currency: r.3, created_at: r.4 }))
-        })
-    }
-
     async fn reserve_payout_lines(
         &self,
         payout: &PayoutRow,
@@ -499,14 +508,19 @@ impl BillingStore for SqlStore {
         })
     }
 
-    async fn payout_lines(&self, study_id: &StudyId) -> StoreResult<Vec<PayoutLine>> {
+    async fn payout_lines(&self, tenant: &Tenant, study_id: &StudyId) -> StoreResult<Vec<PayoutLine>> {
+        let (cond, who) = study_tenant_clause("l.study_id", 2, tenant);
         let sql = format!(
             "SELECT {LINE_COLS}, st.label_no FROM payout_line_items l \
              LEFT JOIN study_testers st ON st.study_id = l.study_id AND st.tester_id = l.tester_id \
-             WHERE l.study_id = $1 ORDER BY l.created_at, l.id"
+             WHERE l.study_id = $1{cond} ORDER BY l.created_at, l.id"
         );
         read!(self, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(study_id).fetch_all(p).await?;
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(study_id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            let rows = q.fetch_all(p).await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
                 out.push(line_from_row!(r));
@@ -568,17 +582,20 @@ impl BillingStore for SqlStore {
 
     async fn payable_sessions(
         &self,
+        tenant: &Tenant,
         study_id: &StudyId,
         status: SessionStatus,
     ) -> StoreResult<Vec<(SessionId, UserId)>> {
+        let (cond, who) = session_tenant_clause("sessions.id", 3, tenant);
+        let sql = format!(
+            "SELECT id, tester_id FROM sessions WHERE study_id = $1 AND status = $2{cond} ORDER BY created_at, id"
+        );
         read!(self, p => {
-            Ok(sqlx::query_as(
-                "SELECT id, tester_id FROM sessions WHERE study_id = $1 AND status = $2 ORDER BY created_at, id",
-            )
-            .bind(study_id)
-            .bind(status)
-            .fetch_all(p)
-            .await?)
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(study_id).bind(status);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            Ok(q.fetch_all(p).await?)
         })
     }
 

@@ -321,9 +321,10 @@ impl GovernanceStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "UPDATE auth_sessions SET revoked_at = $1, revoked_reason = 'erasure' WHERE user_id = $2 AND revoked_at IS NULL",
+                "UPDATE auth_sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL",
             )
             .bind(now)
+            .bind(crate::domain::Revocation::Erasure)
             .bind(user_id)
             .execute(&mut *tx)
             .await?;

@@ -275,7 +275,9 @@ text_enum_sql!(
     crate::domain::UserStatus,
     crate::domain::DeliveryStatus,
     crate::domain::Role,
-    crate::domain::OrgRole
+    crate::domain::OrgRole,
+    crate::domain::Revocation,
+    crate::domain::TargetKind
 );
 
 /// `sqlx` encoding of the typed ids (`domain::ids`): stored as the bare string.
@@ -341,6 +343,26 @@ fn session_tenant_clause(col: &str, n: usize, tenant: &Tenant) -> (String, Optio
         ),
         Tenant::Tester(t) => (
             format!(" AND EXISTS (SELECT 1 FROM sessions tx WHERE tx.id = {col} AND tx.tester_id = ${n})"),
+            Some(t.to_string()),
+        ),
+    }
+}
+
+/// ` AND …`: the study whose id is in column `col` is `tenant`'s: its organization's, or one
+/// the tester answered (bind placeholder `$n`, value returned).
+fn study_tenant_clause(col: &str, n: usize, tenant: &Tenant) -> (String, Option<String>) {
+    match tenant {
+        Tenant::All => (String::new(), None),
+        Tenant::Organization(o) => (
+            format!(
+                " AND EXISTS (SELECT 1 FROM studies ts WHERE ts.id = {col} AND ts.organization_id = ${n})"
+            ),
+            Some(o.to_string()),
+        ),
+        Tenant::Tester(t) => (
+            format!(
+                " AND EXISTS (SELECT 1 FROM study_testers tst WHERE tst.study_id = {col} AND tst.tester_id = ${n})"
+            ),
             Some(t.to_string()),
         ),
     }

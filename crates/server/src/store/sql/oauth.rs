@@ -290,7 +290,12 @@ impl OAuthStore for SqlStore {
         })
     }
 
-    async fn revoke_oauth_code_grant(&self, code_hash: &str, reason: &str, now: i64) -> StoreResult<()> {
+    async fn revoke_oauth_code_grant(
+        &self,
+        code_hash: &str,
+        reason: crate::domain::Revocation,
+        now: i64,
+    ) -> StoreResult<()> {
         write!(self, p => {
             let mut tx = p.begin().await?;
             let row: Option<(Option<String>,)> =
@@ -356,7 +361,7 @@ impl OAuthStore for SqlStore {
                 return Ok(RotateOutcome::Invalid);
             }
             if rotated_at.is_some() {
-                revoke_grant!(tx, &grant_id, "refresh_token_reuse", now);
+                revoke_grant!(tx, &grant_id, crate::domain::Revocation::RefreshTokenReuse, now);
                 tx.commit().await?;
                 return Ok(RotateOutcome::ReuseDetected);
             }
@@ -379,7 +384,7 @@ impl OAuthStore for SqlStore {
         &self,
         token_hash: &str,
         client_id: &str,
-        reason: &str,
+        reason: crate::domain::Revocation,
         now: i64,
     ) -> StoreResult<bool> {
         write!(self, p => {

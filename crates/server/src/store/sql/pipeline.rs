@@ -179,6 +179,7 @@ impl PipelineStore for SqlStore {
 
     async fn save_session_analysis(
         &self,
+        tenant: &Tenant,
         session_id: &SessionId,
         study_id: &StudyId,
         findings: &[(FindingId, String)],
@@ -188,7 +189,7 @@ impl PipelineStore for SqlStore {
     ) -> StoreResult<Guarded<()>> {
         let out = write!(self, p => {
             let mut tx = p.begin().await?;
-            let status = session_status_in_tx!(tx, &Tenant::All, session_id);
+            let status = session_status_in_tx!(tx, tenant, session_id);
             if !saved.from.contains(&status) {
                 return Ok(Guarded::WrongState(Refusal::Session(status)));
             }
@@ -292,47 +293,63 @@ impl PipelineStore for SqlStore {
         self.find_report(scope, "subject_id = $1", subject_id).await
     }
 
-    async fn save_realtime(&self, session_id: &SessionId, snapshot_json: &str, now: i64) -> StoreResult<()> {
+    async fn save_realtime(
+        &self,
+        tenant: &Tenant,
+        session_id: &SessionId,
+        snapshot_json: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (cond, who) = session_tenant_clause("sessions.id", 4, tenant);
+        let sql = format!("UPDATE sessions SET realtime = $1, updated_at = $2 WHERE id = $3{cond}");
         write!(self, p => {
-            sqlx::query("UPDATE sessions SET realtime = $1, updated_at = $2 WHERE id = $3")
-                .bind(snapshot_json)
-                .bind(now)
-                .bind(session_id)
-                .execute(p)
-                .await?;
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(snapshot_json).bind(now).bind(session_id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            q.execute(p).await?;
             Ok(())
         })
     }
 
-    async fn sessions_in(&self, study_id: &StudyId, status: SessionStatus) -> StoreResult<Vec<SessionId>> {
+    async fn sessions_in(
+        &self,
+        tenant: &Tenant,
+        study_id: &StudyId,
+        status: SessionStatus,
+    ) -> StoreResult<Vec<SessionId>> {
+        let (cond, who) = session_tenant_clause("sessions.id", 3, tenant);
+        let sql = format!(
+            "SELECT id FROM sessions WHERE study_id = $1 AND status = $2{cond} ORDER BY created_at, id"
+        );
         read!(self, p => {
-            let rows: Vec<(SessionId,)> = sqlx::query_as(
-                "SELECT id FROM sessions WHERE study_id = $1 AND status = $2 ORDER BY created_at, id",
-            )
-            .bind(study_id)
-            .bind(status)
-            .fetch_all(p)
-            .await?;
-            Ok(rows.into_iter().map(|(id,)| id).collect())
+            let mut q = sqlx::query_as::<_, (SessionId,)>(sqlx::AssertSqlSafe(sql)).bind(study_id).bind(status);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            Ok(q.fetch_all(p).await?.into_iter().map(|(id,)| id).collect())
         })
     }
 
     async fn sessions_with_pipeline(
         &self,
+        tenant: &Tenant,
         study_id: &StudyId,
         pipeline: PipelineStatus,
         except: SessionStatus,
     ) -> StoreResult<Vec<SessionId>> {
+        let (cond, who) = session_tenant_clause("sessions.id", 4, tenant);
+        let sql = format!(
+            "SELECT id FROM sessions WHERE study_id = $1 AND pipeline_status = $2 AND status <> $3{cond} \
+             ORDER BY created_at, id"
+        );
         read!(self, p => {
-            let rows: Vec<(SessionId,)> = sqlx::query_as(
-                "SELECT id FROM sessions WHERE study_id = $1 AND pipeline_status = $2 AND status <> $3 ORDER BY created_at, id",
-            )
-            .bind(study_id)
-            .bind(pipeline)
-            .bind(except)
-            .fetch_all(p)
-            .await?;
-            Ok(rows.into_iter().map(|(id,)| id).collect())
+            let mut q =
+                sqlx::query_as::<_, (SessionId,)>(sqlx::AssertSqlSafe(sql)).bind(study_id).bind(pipeline).bind(except);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            Ok(q.fetch_all(p).await?.into_iter().map(|(id,)| id).collect())
         })
     }
 
@@ -360,15 +377,20 @@ impl PipelineStore for SqlStore {
 
     async fn pipeline_counts(
         &self,
+        tenant: &Tenant,
         study_id: &StudyId,
     ) -> StoreResult<Vec<(SessionStatus, PipelineStatus, i64)>> {
+        let (cond, who) = study_tenant_clause("sessions.study_id", 2, tenant);
+        let sql = format!(
+            "SELECT status, pipeline_status, COUNT(*) FROM sessions WHERE study_id = $1{cond} \
+             GROUP BY status, pipeline_status"
+        );
         read!(self, p => {
-            Ok(sqlx::query_as(
-                "SELECT status, pipeline_status, COUNT(*) FROM sessions WHERE study_id = $1 GROUP BY status, pipeline_status",
-            )
-            .bind(study_id)
-            .fetch_all(p)
-            .await?)
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(study_id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            Ok(q.fetch_all(p).await?)
         })
     }
 

@@ -55,15 +55,16 @@ impl RecordingStore for SqlStore {
         })
     }
 
-    async fn has_chunk(&self, session_id: &SessionId, chunk_id: &str) -> StoreResult<bool> {
+    async fn has_chunk(&self, tenant: &Tenant, session_id: &SessionId, chunk_id: &str) -> StoreResult<bool> {
+        let (cond, who) = session_tenant_clause("c.session_id", 3, tenant);
+        let sql =
+            format!("SELECT seq FROM recording_chunks c WHERE c.session_id = $1 AND c.chunk_id = $2{cond}");
         read!(self, p => {
-            let row: Option<(i64,)> =
-                sqlx::query_as("SELECT seq FROM recording_chunks WHERE session_id = $1 AND chunk_id = $2")
-                    .bind(session_id)
-                    .bind(chunk_id)
-                    .fetch_optional(p)
-                    .await?;
-            Ok(row.is_some())
+            let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(session_id).bind(chunk_id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            Ok(q.fetch_optional(p).await?.is_some())
         })
     }
 

@@ -563,7 +563,10 @@ impl SessionStore for SqlStore {
         }
     }
 
-    async fn last_item_at(&self, session_id: &SessionId) -> StoreResult<Option<i64>> {
+    async fn last_item_at(&self, tenant: &Tenant, session_id: &SessionId) -> StoreResult<Option<i64>> {
+        if !self.session_visible(tenant, session_id).await? {
+            return Ok(None);
+        }
         read!(self, p => {
             let (at,): (Option<i64>,) = sqlx::query_as(
                 "SELECT MAX(ts) FROM (SELECT MAX(ts) AS ts FROM events WHERE session_id = $1 \
@@ -578,7 +581,10 @@ impl SessionStore for SqlStore {
         })
     }
 
-    async fn think_aloud_items(&self, session_id: &SessionId) -> StoreResult<i64> {
+    async fn think_aloud_items(&self, tenant: &Tenant, session_id: &SessionId) -> StoreResult<i64> {
+        if !self.session_visible(tenant, session_id).await? {
+            return Ok(0);
+        }
         read!(self, p => {
             let (n,): (i64,) = sqlx::query_as(
                 "SELECT (SELECT COUNT(*) FROM voice WHERE session_id = $1) + (SELECT COUNT(*) FROM session_notes WHERE session_id = $1)",
@@ -966,15 +972,22 @@ impl SessionStore for SqlStore {
         })
     }
 
-    async fn study_tester_categories(&self, study_id: &StudyId) -> StoreResult<Vec<Vec<String>>> {
+    async fn study_tester_categories(
+        &self,
+        tenant: &Tenant,
+        study_id: &StudyId,
+    ) -> StoreResult<Vec<Vec<String>>> {
+        let (cond, who) = study_tenant_clause("x.study_id", 2, tenant);
+        let sql = format!(
+            "SELECT tp.profile FROM sessions x LEFT JOIN tester_profiles tp ON tp.user_id = x.tester_id \
+             WHERE x.study_id = $1{cond}"
+        );
         read!(self, p => {
-            let rows: Vec<(Option<String>,)> = sqlx::query_as(
-                "SELECT tp.profile FROM sessions x LEFT JOIN tester_profiles tp ON tp.user_id = x.tester_id \
-                 WHERE x.study_id = $1",
-            )
-            .bind(study_id)
-            .fetch_all(p)
-            .await?;
+            let mut q = sqlx::query_as::<_, (Option<String>,)>(sqlx::AssertSqlSafe(sql)).bind(study_id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            let rows = q.fetch_all(p).await?;
             Ok(rows
                 .into_iter()
                 .map(|(p,)| {

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::*;
+use crate::domain::TargetKind;
 
 /// The study columns with its seat and session counts; the statuses counted are spelled by
 /// their enums (no status literal in the SQL).
@@ -57,6 +58,7 @@ pub(super) fn push_study_scope<DB: Database>(qb: &mut QueryBuilder<DB>, scope: &
 where
     String: for<'t> Encode<'t, DB> + Type<DB>,
     i64: for<'t> Encode<'t, DB> + Type<DB>,
+    TargetKind: for<'t> Encode<'t, DB> + Type<DB>,
 {
     match scope {
         StudyScope::All => {}
@@ -82,19 +84,23 @@ where
             // country: required on both sides
             match &profile.country {
                 Some(c) => {
-                    qb.push(" AND EXISTS (SELECT 1 FROM study_targets t WHERE t.study_id = s.id AND t.kind = 'country' AND t.value = ")
-                        .push_bind(c.clone())
-                        .push(")");
+                    qb.push(
+                        " AND EXISTS (SELECT 1 FROM study_targets t WHERE t.study_id = s.id AND t.kind = ",
+                    )
+                    .push_bind(TargetKind::Country)
+                    .push(" AND t.value = ")
+                    .push_bind(c.clone())
+                    .push(")");
                 }
                 None => {
                     qb.push(" AND 1 = 0");
                 }
             }
             // nd categories: at least one in common, unless the study is open to every category
-            push_any_of(qb, "nd", &profile.nd_categories, false);
+            push_any_of(qb, TargetKind::Nd, &profile.nd_categories, false);
             // languages and devices: only when the study restricts them
-            push_any_of(qb, "language", &profile.languages, false);
-            push_any_of(qb, "device", &profile.devices, false);
+            push_any_of(qb, TargetKind::Language, &profile.languages, false);
+            push_any_of(qb, TargetKind::Device, &profile.devices, false);
             match profile.age {
                 Some(age) => {
                     qb.push(" AND (s.min_age IS NULL OR s.min_age <= ")
@@ -113,23 +119,24 @@ where
 }
 
 /// `kind` matches when the study lists one of `values` (or, unless `required`, lists none).
-fn push_any_of<DB: Database>(qb: &mut QueryBuilder<DB>, kind: &'static str, values: &[String], required: bool)
+fn push_any_of<DB: Database>(qb: &mut QueryBuilder<DB>, kind: TargetKind, values: &[String], required: bool)
 where
     String: for<'t> Encode<'t, DB> + Type<DB>,
+    TargetKind: for<'t> Encode<'t, DB> + Type<DB>,
 {
     qb.push(" AND (");
     if !required {
-        qb.push("NOT EXISTS (SELECT 1 FROM study_targets t WHERE t.study_id = s.id AND t.kind = '")
-            .push(kind)
-            .push("') OR ");
+        qb.push("NOT EXISTS (SELECT 1 FROM study_targets t WHERE t.study_id = s.id AND t.kind = ")
+            .push_bind(kind)
+            .push(") OR ");
     }
     if values.is_empty() {
         qb.push("1 = 0)");
         return;
     }
-    qb.push("EXISTS (SELECT 1 FROM study_targets t WHERE t.study_id = s.id AND t.kind = '")
-        .push(kind)
-        .push("' AND t.value IN (");
+    qb.push("EXISTS (SELECT 1 FROM study_targets t WHERE t.study_id = s.id AND t.kind = ")
+        .push_bind(kind)
+        .push(" AND t.value IN (");
     let mut sep = qb.separated(", ");
     for v in values {
         sep.push_bind(v.clone());
@@ -423,6 +430,14 @@ impl StudyStore for SqlStore {
             .await?;
             tx.commit().await?;
             Ok(Guarded::Done(()))
+        })
+    }
+
+    async fn study_exists(&self, id: &StudyId) -> StoreResult<bool> {
+        read!(self, p => {
+            let found: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM studies WHERE id = $1").bind(id).fetch_optional(p).await?;
+            Ok(found.is_some())
         })
     }
 

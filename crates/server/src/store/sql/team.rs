@@ -138,7 +138,7 @@ impl TeamStore for SqlStore {
             .bind(&user_id)
             .execute(&mut *tx)
             .await?;
-            revoke_signins!(tx, &user_id, "", "password_reset", now);
+            revoke_signins!(tx, &user_id, "", crate::domain::Revocation::PasswordReset, now);
             // Other reset links of the user die with this one.
             sqlx::query("UPDATE account_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
                 .bind(now)
@@ -241,7 +241,7 @@ impl TeamStore for SqlStore {
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
-            revoke_signins!(tx, user_id, keep_session.unwrap_or(""), "password_changed", now);
+            revoke_signins!(tx, user_id, keep_session.unwrap_or(""), crate::domain::Revocation::PasswordChanged, now);
             sqlx::query("UPDATE account_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
                 .bind(now)
                 .bind(user_id)
@@ -288,7 +288,9 @@ impl TeamStore for SqlStore {
             .await?;
             Ok::<_, StoreError>(())
         })?;
-        self.get_invitation(&inv.id).await?.ok_or(StoreError::NotFound)
+        self.get_invitation(&Tenant::Organization(inv.organization_id.clone()), &inv.id)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     async fn list_invitations(&self, org_id: &OrgId, now: i64) -> StoreResult<Vec<Invitation>> {
@@ -303,13 +305,21 @@ impl TeamStore for SqlStore {
         })
     }
 
-    async fn get_invitation(&self, invitation_id: &str) -> StoreResult<Option<Invitation>> {
-        let sql = format!("SELECT {INVITATION_COLS} {INVITATION_FROM} WHERE i.id = $1");
+    async fn get_invitation(&self, tenant: &Tenant, invitation_id: &str) -> StoreResult<Option<Invitation>> {
+        let org = match tenant {
+            Tenant::All => None,
+            Tenant::Organization(o) => Some(o),
+            Tenant::Tester(_) => return Ok(None),
+        };
+        let cond = if org.is_some() { " AND i.organization_id = $2" } else { "" };
+        let sql = format!("SELECT {INVITATION_COLS} {INVITATION_FROM} WHERE i.id = $1{cond}");
         // The writer: the mail job reads an invitation made a moment ago.
         write!(self, p => {
-            let row: Option<InvitationRow> =
-                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(invitation_id).fetch_optional(p).await?;
-            row.map(invitation_from).transpose()
+            let mut q = sqlx::query_as::<_, InvitationRow>(sqlx::AssertSqlSafe(sql)).bind(invitation_id);
+            if let Some(o) = org {
+                q = q.bind(o);
+            }
+            q.fetch_optional(p).await?.map(invitation_from).transpose()
         })
     }
 
@@ -516,10 +526,11 @@ impl TeamStore for SqlStore {
             // The organization's connected applications stop acting for them (their grants
             // are bound to it); their own sign-ins stay, now without an organization.
             sqlx::query(
-                "UPDATE oauth_grants SET revoked_at = $1, revoked_reason = 'left_organization' \
-                 WHERE user_id = $2 AND organization_id = $3 AND revoked_at IS NULL",
+                "UPDATE oauth_grants SET revoked_at = $1, revoked_reason = $2 \
+                 WHERE user_id = $3 AND organization_id = $4 AND revoked_at IS NULL",
             )
             .bind(now)
+            .bind(crate::domain::Revocation::LeftOrganization)
             .bind(user_id)
             .bind(org_id)
             .execute(&mut *tx)
@@ -639,7 +650,7 @@ impl TeamStore for SqlStore {
         &self,
         user_id: &UserId,
         client_id: &str,
-        reason: &str,
+        reason: crate::domain::Revocation,
         now: i64,
     ) -> StoreResult<bool> {
         write!(self, p => {

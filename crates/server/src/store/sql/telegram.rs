@@ -382,13 +382,21 @@ impl TelegramStore for SqlStore {
         self.finish_send(sql, id, status, message_id, error, now).await
     }
 
-    async fn offer_counts(&self, study_id: &StudyId) -> StoreResult<Vec<(TelegramStatus, u64)>> {
+    async fn offer_counts(
+        &self,
+        tenant: &Tenant,
+        study_id: &StudyId,
+    ) -> StoreResult<Vec<(TelegramStatus, u64)>> {
+        let (cond, who) = study_tenant_clause("o.study_id", 2, tenant);
+        let sql = format!(
+            "SELECT o.status, COUNT(*) FROM telegram_offers o WHERE o.study_id = $1{cond} GROUP BY o.status"
+        );
         read!(self, p => {
-            let rows: Vec<(TelegramStatus, i64)> =
-                sqlx::query_as("SELECT status, COUNT(*) FROM telegram_offers WHERE study_id = $1 GROUP BY status")
-                    .bind(study_id)
-                    .fetch_all(p)
-                    .await?;
+            let mut q = sqlx::query_as::<_, (TelegramStatus, i64)>(sqlx::AssertSqlSafe(sql)).bind(study_id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            let rows = q.fetch_all(p).await?;
             Ok(rows.into_iter().map(|(s, n)| (s, to_u64(n))).collect())
         })
     }
