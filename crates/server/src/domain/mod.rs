@@ -10,10 +10,10 @@ pub mod stream;
 pub mod study;
 
 pub use status::{
-    AccountTokenPurpose, CronJob, Decision, DeliveryStatus, NotificationKind, OAuthScope, OAuthTokenKind,
-    OrgRole, PaymentStatus, PayoutLineStatus, PayoutProgress, PipelineStatus, QueueKind, QueueStatus,
-    ReportKind, Revocation, SeatStatus, SegmentStatus, SessionStatus, ShareStatus, StudyStatus, TargetKind,
-    TelegramStatus, UserStatus, WebhookEvent,
+    AccountTokenPurpose, ConsentAction, CronJob, Decision, DeliveryStatus, NotificationKind, OAuthScope,
+    OAuthTokenKind, OrgRole, PaymentStatus, PayoutLineStatus, PayoutProgress, PipelineStatus, QueueKind,
+    QueueStatus, ReportKind, Revocation, SeatStatus, SegmentStatus, SessionStatus, ShareStatus, StudyStatus,
+    TargetKind, TelegramStatus, UserStatus, WebhookEvent,
 };
 
 use serde::{Deserialize, Serialize};

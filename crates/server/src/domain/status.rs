@@ -430,3 +430,13 @@ wire_enum! {
         RevokedByUser = "revoked_by_user",
     }
 }
+
+wire_enum! {
+    /// A step in a tester's special-category consent history (`tester_consents.action`).
+    ConsentAction {
+        /// Consent given (to the version named beside it).
+        Given = "given",
+        /// Consent withdrawn.
+        Withdrawn = "withdrawn",
+    }
+}

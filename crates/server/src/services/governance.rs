@@ -324,7 +324,10 @@ pub async fn withdraw_consent(state: &App, p: &Principal) -> AppResult<TesterPro
 }
 
 /// The consent history: `(version, given|withdrawn, at)`, oldest first.
-pub async fn consent_history(state: &App, p: &Principal) -> AppResult<Vec<(String, String, i64)>> {
+pub async fn consent_history(
+    state: &App,
+    p: &Principal,
+) -> AppResult<Vec<(String, crate::domain::ConsentAction, i64)>> {
     p.require_tester(ONLY_TESTERS)?;
     Ok(state.store.consent_history(&p.user_id).await?)
 }

@@ -227,7 +227,7 @@ async fn compose(state: &App, authority: &Tenant, job: MailJob, retry: bool) -> 
                 .await?
                 .map_or_else(|| "A colleague".to_owned(), |u| u.full_name);
             let token = new_opaque_token("osi_");
-            state.store.set_invitation_token(&inv.id, &sha256_hex(&token)).await?;
+            state.store.set_invitation_token(authority, &inv.id, &sha256_hex(&token)).await?;
             let days = (inv.expires_at - now).div_euclid(24 * 60 * 60 * 1000).max(1);
             let role = match inv.org_role {
                 crate::domain::OrgRole::Owner => "an owner",

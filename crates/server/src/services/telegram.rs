@@ -447,11 +447,16 @@ pub struct Broadcast {
 /// study, or admin). The sends are queued and paced; the counts say where they stand.
 pub async fn send_job(state: &App, p: &Principal, job_id: &StudyId) -> AppResult<Broadcast> {
     bot(state)?;
-    let scope = match p.tenant()? {
-        Tenant::All => StudyScope::All,
-        Tenant::Organization(org) if p.role == Role::Business => StudyScope::Organization(org),
-        _ => return Err(AppError::Forbidden("Only business accounts and admins may do this".into())),
+    let tenant = p.tenant()?;
+    let allowed = match tenant {
+        Tenant::All => true,
+        Tenant::Organization(_) => p.role == Role::Business,
+        Tenant::Tester(_) => false,
     };
+    if !allowed {
+        return Err(AppError::Forbidden("Only business accounts and admins may do this".into()));
+    }
+    let scope = StudyScope::from(&tenant);
     let study = state.store.get_study(&scope, job_id).await?.ok_or_else(|| AppError::not_found("Study"))?;
     if !studies::TAKING_SESSIONS.contains(&study.status) {
         return Err(AppError::invalid(format!("The study is {}; offers need an open study", study.status)));

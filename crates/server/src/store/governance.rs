@@ -140,7 +140,10 @@ pub trait GovernanceStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<Guarded<()>>;
     /// The consent history, oldest first: `(version, action, at)`.
-    async fn consent_history(&self, tester_id: &UserId) -> StoreResult<Vec<(String, String, i64)>>;
+    async fn consent_history(
+        &self,
+        tester_id: &UserId,
+    ) -> StoreResult<Vec<(String, crate::domain::ConsentAction, i64)>>;
     /// Every tester matching `filter`, newest first (the admin list; the service pages it after
     /// applying the profile filters).
     async fn list_testers(

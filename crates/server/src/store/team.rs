@@ -129,7 +129,12 @@ pub trait TeamStore: Send + Sync + 'static {
     /// Any invitation by id (the mail job; no tenant).
     async fn get_invitation(&self, tenant: &Tenant, invitation_id: &str) -> StoreResult<Option<Invitation>>;
     /// Records the hash of the link just mailed (a newer mail replaces the older link).
-    async fn set_invitation_token(&self, invitation_id: &str, token_hash: &str) -> StoreResult<()>;
+    async fn set_invitation_token(
+        &self,
+        tenant: &Tenant,
+        invitation_id: &str,
+        token_hash: &str,
+    ) -> StoreResult<()>;
     /// A live invitation by its link.
     async fn invitation_by_token(&self, token_hash: &str, now: i64) -> StoreResult<Option<Invitation>>;
     /// Revokes a pending invitation of `org_id`; false when there is none.

@@ -20,6 +20,7 @@ mod flow;
 mod fuzz_found;
 mod governance;
 mod hardening;
+mod house_rules;
 mod ingest;
 mod limits;
 mod mcp;

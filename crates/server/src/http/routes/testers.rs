@@ -25,8 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentEventOut {
     pub version: String,
-    /// `given` or `withdrawn`.
-    pub action: String,
+    pub action: crate::domain::ConsentAction,
     pub at: String,
 }
 

@@ -89,10 +89,11 @@ impl AccountStore for SqlStore {
         write!(self, p => {
             let mut tx = p.begin().await?;
             if let Some(org) = &org {
-                sqlx::query("INSERT INTO organizations (id, name, plan, created_at, updated_at) VALUES ($1, $2, 'free', $3, $3)")
+                sqlx::query("INSERT INTO organizations (id, name, plan, created_at, updated_at) VALUES ($1, $2, $4, $3, $3)")
                     .bind(&org.id)
                     .bind(&org.name)
                     .bind(org.created_at)
+                    .bind(crate::domain::Plan::Free)
                     .execute(&mut *tx)
                     .await?;
             }

@@ -175,11 +175,7 @@ impl SqlStore {
 #[async_trait]
 impl BillingStore for SqlStore {
     async fn get_payment(&self, tenant: &Tenant, study_id: &StudyId) -> StoreResult<Option<StudyPayment>> {
-        let (filter, org) = match tenant {
-            Tenant::All => ("", None),
-            Tenant::Organization(o) => (" AND organization_id = $2", Some(o.as_str())),
-            Tenant::Tester(_) => return Ok(None),
-        };
+        let Some((filter, org)) = org_clause("organization_id", 2, tenant) else { return Ok(None) };
         let sql = format!("SELECT {PAYMENT_COLS} FROM study_payments WHERE study_id = $1{filter}");
         read!(self, p => {
             let mut q = sqlx::query_as::<_, PaymentRow>(sqlx::AssertSqlSafe(sql)).bind(study_id);

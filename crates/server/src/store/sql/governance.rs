@@ -123,11 +123,12 @@ impl GovernanceStore for SqlStore {
         write!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query(
-                "INSERT INTO tester_consents (id, tester_id, version, action, created_at) VALUES ($1, $2, $3, 'given', $4)",
+                "INSERT INTO tester_consents (id, tester_id, version, action, created_at) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(history_id)
             .bind(tester_id)
             .bind(version)
+            .bind(crate::domain::ConsentAction::Given)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -162,11 +163,12 @@ impl GovernanceStore for SqlStore {
                     .await?;
             let Some((Some(version),)) = current else { return Ok(Guarded::NotFound) };
             sqlx::query(
-                "INSERT INTO tester_consents (id, tester_id, version, action, created_at) VALUES ($1, $2, $3, 'withdrawn', $4)",
+                "INSERT INTO tester_consents (id, tester_id, version, action, created_at) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(history_id)
             .bind(tester_id)
             .bind(&version)
+            .bind(crate::domain::ConsentAction::Withdrawn)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -197,7 +199,10 @@ impl GovernanceStore for SqlStore {
         })
     }
 
-    async fn consent_history(&self, tester_id: &UserId) -> StoreResult<Vec<(String, String, i64)>> {
+    async fn consent_history(
+        &self,
+        tester_id: &UserId,
+    ) -> StoreResult<Vec<(String, crate::domain::ConsentAction, i64)>> {
         read!(self, p => {
             Ok(sqlx::query_as(
                 "SELECT version, action, created_at FROM tester_consents WHERE tester_id = $1 ORDER BY created_at, id",

@@ -277,7 +277,9 @@ text_enum_sql!(
     crate::domain::Role,
     crate::domain::OrgRole,
     crate::domain::Revocation,
-    crate::domain::TargetKind
+    crate::domain::TargetKind,
+    crate::domain::ConsentAction,
+    crate::domain::Plan
 );
 
 /// `sqlx` encoding of the typed ids (`domain::ids`): stored as the bare string.
@@ -345,6 +347,16 @@ fn session_tenant_clause(col: &str, n: usize, tenant: &Tenant) -> (String, Optio
             format!(" AND EXISTS (SELECT 1 FROM sessions tx WHERE tx.id = {col} AND tx.tester_id = ${n})"),
             Some(t.to_string()),
         ),
+    }
+}
+
+/// ` AND {col} = $n` for an organization's tenant (its id returned to bind), nothing for the
+/// system's; `None` for a tester, who reaches no row an organization owns outright.
+fn org_clause<'t>(col: &str, n: usize, tenant: &'t Tenant) -> Option<(String, Option<&'t OrgId>)> {
+    match tenant {
+        Tenant::All => Some((String::new(), None)),
+        Tenant::Organization(o) => Some((format!(" AND {col} = ${n}"), Some(o))),
+        Tenant::Tester(_) => None,
     }
 }
 

@@ -12,12 +12,8 @@ impl SqlStore {
         condition: &str,
         value: &str,
     ) -> StoreResult<Option<ReportRow>> {
-        let (filter, org) = match scope {
-            Tenant::All => ("", None),
-            Tenant::Organization(o) => (" AND organization_id = $2", Some(o.as_str())),
-            // Reports are the business's; testers see their findings, not reports.
-            Tenant::Tester(_) => return Ok(None),
-        };
+        // Reports are the business's; testers see their findings, not reports.
+        let Some((filter, org)) = org_clause("organization_id", 2, scope) else { return Ok(None) };
         let sql = format!(
             "SELECT id, kind, subject_id, study_id, data, created_at FROM reports WHERE {condition}{filter} \
              ORDER BY created_at DESC, id DESC LIMIT 1"

@@ -306,12 +306,7 @@ impl TeamStore for SqlStore {
     }
 
     async fn get_invitation(&self, tenant: &Tenant, invitation_id: &str) -> StoreResult<Option<Invitation>> {
-        let org = match tenant {
-            Tenant::All => None,
-            Tenant::Organization(o) => Some(o),
-            Tenant::Tester(_) => return Ok(None),
-        };
-        let cond = if org.is_some() { " AND i.organization_id = $2" } else { "" };
+        let Some((cond, org)) = org_clause("i.organization_id", 2, tenant) else { return Ok(None) };
         let sql = format!("SELECT {INVITATION_COLS} {INVITATION_FROM} WHERE i.id = $1{cond}");
         // The writer: the mail job reads an invitation made a moment ago.
         write!(self, p => {
@@ -323,13 +318,20 @@ impl TeamStore for SqlStore {
         })
     }
 
-    async fn set_invitation_token(&self, invitation_id: &str, token_hash: &str) -> StoreResult<()> {
+    async fn set_invitation_token(
+        &self,
+        tenant: &Tenant,
+        invitation_id: &str,
+        token_hash: &str,
+    ) -> StoreResult<()> {
+        let Some((cond, org)) = org_clause("organization_id", 3, tenant) else { return Ok(()) };
+        let sql = format!("UPDATE invitations SET token_hash = $1 WHERE id = $2{cond}");
         write!(self, p => {
-            sqlx::query("UPDATE invitations SET token_hash = $1 WHERE id = $2")
-                .bind(token_hash)
-                .bind(invitation_id)
-                .execute(p)
-                .await?;
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash).bind(invitation_id);
+            if let Some(o) = org {
+                q = q.bind(o);
+            }
+            q.execute(p).await?;
             Ok(())
         })
     }
