@@ -397,7 +397,7 @@ pub fn audit(
 ) -> AuditEntry {
     AuditEntry {
         id: new_id(prefix::AUDIT, now),
-        actor_id: Some(actor.user_id.to_string()),
+        actor_id: Some(actor.user_id.clone()),
         action: action.into(),
         target_type: target_type.into(),
         target_id: target_id.into(),

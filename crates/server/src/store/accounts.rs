@@ -121,7 +121,8 @@ pub struct ApiTokenAuth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     pub id: String,
-    pub actor_id: Option<String>,
+    /// Who made the change; `None` for the system.
+    pub actor_id: Option<UserId>,
     pub action: String,
     pub target_type: String,
     pub target_id: String,

@@ -249,7 +249,7 @@ async fn audit_log(
         .map(|a| AuditOut {
             details: serde_json::from_str(&a.details).unwrap_or(serde_json::Value::Null),
             audit_entry_id: a.id,
-            actor_id: a.actor_id,
+            actor_id: a.actor_id.map(String::from),
             action: a.action,
             target_type: a.target_type,
             target_id: a.target_id,

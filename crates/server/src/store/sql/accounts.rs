@@ -61,7 +61,7 @@ fn audit_from(r: AuditRow) -> AuditEntry {
     AuditEntry {
         request_id: r.7,
         id: r.0,
-        actor_id: r.1,
+        actor_id: r.1.map(UserId::from),
         action: r.2,
         target_type: r.3,
         target_id: r.4,
