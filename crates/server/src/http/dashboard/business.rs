@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use openscouter_analysis::{Finding, Severity, StudyReport};
 
 use super::layout::{self, Viewer, pct, when, words};
-use super::web::{CsrfForm, Form, check_csrf, see_other};
+use super::web::{Form, Pressed, check_csrf, see_other};
 use super::{charts, svg};
 use crate::domain::ids::{SessionId, StudyId};
 use crate::error::{AppError, AppResult};
@@ -668,11 +668,9 @@ fn exclusion_cell(s: &Session, label: &str, viewer: &Viewer, reported: bool) -> 
 /// Queues Agent 4 for the study, then back to its page.
 pub async fn request_report(
     State(state): State<AppState>,
-    caller: BusinessOrAdmin,
     Path(id): Path<StudyId>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<BusinessOrAdmin>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     reports::request_study_report(&state, &caller, &id).await?;
     Ok(see_other(&format!("/app/studies/{id}?queued=1"), None))
 }
@@ -751,11 +749,9 @@ pub async fn create_share(
 /// Revokes a share link, then back to the study.
 pub async fn revoke_share(
     State(state): State<AppState>,
-    caller: BusinessOrAdmin,
     Path((id, share_id)): Path<(StudyId, String)>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<BusinessOrAdmin>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     research::revoke_share(&state, &caller, &id, &share_id).await?;
     Ok(see_other(&format!("/app/studies/{id}#share-h"), None))
 }

@@ -5,7 +5,7 @@ use axum::response::Response;
 use maud::html;
 
 use super::layout::{self, Viewer, when};
-use super::web::{CsrfForm, Form, check_csrf, see_other};
+use super::web::{Pressed, see_other};
 use crate::error::AppResult;
 use crate::http::extract::{Pagination, UserJwt};
 use crate::http::state::AppState;
@@ -64,21 +64,17 @@ pub async fn page(
 
 pub async fn mark_read(
     State(state): State<AppState>,
-    caller: UserJwt,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<UserJwt>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     team::mark_read(&state, &caller, &id).await?;
     Ok(see_other("/app/notifications", None))
 }
 
 pub async fn mark_all_read(
     State(state): State<AppState>,
-    caller: UserJwt,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<UserJwt>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     team::mark_all_read(&state, &caller).await?;
     Ok(see_other("/app/notifications", None))
 }

@@ -35,7 +35,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::extract::UserJwt;
 use crate::http::state::AppState;
 use crate::services::accounts;
-use web::{CsrfForm, Form, see_other};
+use web::{Form, Pressed, see_other};
 
 /// The dashboard's routes (the caller wraps them in `web::pages`, auth and rate limits).
 pub fn router() -> Router<AppState> {
@@ -218,12 +218,7 @@ async fn signin(
 }
 
 /// Ends the sign-in (its refresh and access tokens) and forgets the cookie.
-async fn signout(
-    State(state): State<AppState>,
-    caller: UserJwt,
-    Form(f): Form<CsrfForm>,
-) -> AppResult<Response> {
-    web::check_csrf(&state, &caller, &f.csrf)?;
+async fn signout(State(state): State<AppState>, Pressed(caller): Pressed<UserJwt>) -> AppResult<Response> {
     if let crate::auth::principal::AuthMethod::Jwt { session_id } = &caller.method {
         accounts::signout(&state, &caller.user_id, session_id).await?;
     }

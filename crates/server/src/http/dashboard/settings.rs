@@ -11,7 +11,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{self, Viewer, when};
-use super::web::{CsrfForm, Form, check_csrf, see_other, shown_refusal};
+use super::web::{Form, Pressed, check_csrf, see_other, shown_refusal};
 use crate::domain::ids::UserId;
 use crate::domain::{DeliveryStatus, OrgRole, Role, Scope, WebhookEvent};
 use crate::error::{AppError, AppResult};
@@ -377,10 +377,8 @@ async fn submit(
 
 pub async fn verify_email(
     State(state): State<AppState>,
-    caller: UserJwt,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<UserJwt>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     let r = recovery::request_verification(&state, &caller).await.map(|_| "verify");
     submit(&state, &caller, "account", Flash::default(), r).await
 }
@@ -468,22 +466,18 @@ pub async fn invite(
 
 pub async fn withdraw(
     State(state): State<AppState>,
-    caller: UserJwt,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<UserJwt>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     let r = team::revoke_invitation(&state, &caller, &id).await.map(|()| "withdrawn");
     submit(&state, &caller, "members", Flash::default(), r).await
 }
 
 pub async fn remove_member(
     State(state): State<AppState>,
-    caller: UserJwt,
     Path(id): Path<UserId>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<UserJwt>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     let r = team::remove_member(&state, &caller, &id).await.map(|()| "removed");
     submit(&state, &caller, "members", Flash::default(), r).await
 }
@@ -527,11 +521,9 @@ pub async fn create_token(
 
 pub async fn revoke_token(
     State(state): State<AppState>,
-    caller: UserJwt,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<UserJwt>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     let r = tokens::revoke(&state, &caller, &id).await.map(|_| "revoked");
     submit(&state, &caller, "tokens", Flash::default(), r).await
 }
@@ -560,22 +552,18 @@ pub async fn create_webhook(
 
 pub async fn delete_webhook(
     State(state): State<AppState>,
-    caller: UserJwt,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<UserJwt>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     let r = webhooks::delete(&state, &caller, &id).await.map(|()| "webhook-deleted");
     submit(&state, &caller, "webhooks", Flash::default(), r).await
 }
 
 pub async fn revoke_connection(
     State(state): State<AppState>,
-    caller: UserJwt,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<UserJwt>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     let r = team::revoke_connection(&state, &caller, &id).await.map(|()| "disconnected");
     submit(&state, &caller, "connections", Flash::default(), r).await
 }

@@ -13,7 +13,7 @@ use maud::{Markup, html};
 use serde_json::{Value, json};
 
 use super::layout::{self, Viewer};
-use super::web::{CsrfForm, Form, check_csrf, see_other};
+use super::web::{Form, Pressed, check_csrf, see_other};
 use crate::domain::StudyStatus;
 use crate::domain::codes::ND_CATEGORIES;
 use crate::domain::ids::StudyId;
@@ -514,11 +514,9 @@ pub async fn edit(
 /// launches when Stripe confirms the payment; without billing it launches at once.
 pub async fn launch(
     State(state): State<AppState>,
-    caller: BusinessOrAdmin,
     Path(id): Path<StudyId>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<BusinessOrAdmin>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     if state.billing.is_none() {
         studies::launch(&state, &caller, &id).await?;
         return Ok(see_other(&format!("/app/studies/{id}"), None));
@@ -546,11 +544,9 @@ pub async fn launch(
 /// `POST /app/studies/{id}/close`.
 pub async fn close(
     State(state): State<AppState>,
-    caller: BusinessOrAdmin,
     Path(id): Path<StudyId>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<BusinessOrAdmin>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     studies::close(&state, &caller, &id).await?;
     Ok(see_other(&format!("/app/studies/{id}"), None))
 }

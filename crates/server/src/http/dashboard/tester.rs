@@ -10,7 +10,7 @@ use axum::response::Response;
 use maud::html;
 
 use super::layout::{self, Viewer, when};
-use super::web::{CsrfForm, Form, check_csrf, see_other, shown_refusal};
+use super::web::{Pressed, see_other, shown_refusal};
 use crate::domain::ids::StudyId;
 use crate::domain::{Role, SessionStatus, StudyStatus};
 use crate::error::{AppError, AppResult};
@@ -45,11 +45,9 @@ pub async fn home(
 /// Accepts an offer (the API's rules: eligibility, seats, verified address when required).
 pub async fn accept(
     State(state): State<AppState>,
-    caller: UserJwt,
     Path(id): Path<StudyId>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<UserJwt>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     match studies::accept(&state, &caller, &id).await {
         Ok(_) => Ok(see_other("/app/tester?done=accepted", None)),
         Err(e) => {
@@ -62,11 +60,9 @@ pub async fn accept(
 /// Declines an offer.
 pub async fn decline(
     State(state): State<AppState>,
-    caller: UserJwt,
     Path(id): Path<StudyId>,
-    Form(f): Form<CsrfForm>,
+    Pressed(caller): Pressed<UserJwt>,
 ) -> AppResult<Response> {
-    check_csrf(&state, &caller, &f.csrf)?;
     match studies::decline(&state, &caller, &id).await {
         Ok(()) => Ok(see_other("/app/tester?done=declined", None)),
         Err(e) => {

@@ -78,6 +78,28 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
+/// A one-button form (its only field the CSRF token) from caller `C`, checked: the handler
+/// gets the caller, and a missing or stale token is `check_csrf`'s 403. The caller is
+/// extracted first, so an anonymous request is still a 401 before its body is read.
+pub struct Pressed<C>(pub C);
+
+impl<C> FromRequest<AppState> for Pressed<C>
+where
+    C: axum::extract::FromRequestParts<AppState, Rejection = AppError>
+        + std::ops::Deref<Target = Principal>
+        + Send,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        let (mut parts, body) = req.into_parts();
+        let caller = C::from_request_parts(&mut parts, state).await?;
+        let Form(f) = Form::<CsrfForm>::from_request(Request::from_parts(parts, body), state).await?;
+        check_csrf(state, &caller, &f.csrf)?;
+        Ok(Self(caller))
+    }
+}
+
 /// An `application/x-www-form-urlencoded` body (the body limit already applies).
 pub struct Form<T>(pub T);
 
