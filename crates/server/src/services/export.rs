@@ -32,11 +32,7 @@ pub type Chunk = Result<String, std::io::Error>;
 
 /// The first NDJSON line: session facts, tasks and analysis thresholds.
 async fn session_header(state: &App, s: &Session) -> AppResult<Value> {
-    let study = state
-        .store
-        .get_study(&s.study_scope(), &s.study_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Study"))?;
+    let study = sessions::study_of(state, s).await?;
     let tasks: Vec<Value> =
         study.tasks.iter().map(|t| json!({"taskId": t.id, "title": t.title, "order": t.order})).collect();
     let mut line = json!({

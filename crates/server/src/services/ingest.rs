@@ -703,11 +703,7 @@ async fn not_recorded(state: &App, session: &Session, stream: Stream) -> AppResu
         Stream::Facial => "recordFacial",
         Stream::Voice => "recordVoice",
     };
-    let study = state
-        .store
-        .get_study(&session.study_scope(), &session.study_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Study"))?;
+    let study = sessions::study_of(state, session).await?;
     let settings = &study.definition.settings;
     let recorded = match stream {
         Stream::Facial => settings.record_facial,

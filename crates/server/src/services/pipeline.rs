@@ -56,11 +56,7 @@ pub(crate) async fn load(
         .get_session(authority, session_id)
         .await?
         .ok_or_else(|| AppError::not_found("Session"))?;
-    let study = state
-        .store
-        .get_study(&session.study_scope(), &session.study_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Study"))?;
+    let study = sessions::study_of(state, &session).await?;
     Ok((session, study))
 }
 
@@ -339,11 +335,7 @@ pub async fn confirm(
     if caller.user_id != session.tester_id {
         return Err(AppError::Forbidden("Only the tester who ran the session confirms its findings".into()));
     }
-    let study = state
-        .store
-        .get_study(&session.study_scope(), &session.study_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Study"))?;
+    let study = sessions::study_of(state, &session).await?;
     let c = Confirmation {
         from: SessionStatus::Analyzed,
         to: SessionStatus::Confirmed,

@@ -360,11 +360,7 @@ pub async fn ingest(state: &App, caller: &Principal, body: Bytes, gzipped: bool)
             session.status
         )));
     }
-    let study = state
-        .store
-        .get_study(&session.study_scope(), &session.study_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Study"))?;
+    let study = sessions::study_of(state, &session).await?;
     if !study.definition.settings.record_screen {
         return Err(AppError::Unprocessable(
             "recordScreen is false for this study: screen recordings are not recorded".into(),

@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::{flow, studies, webhooks};
 use crate::store::{
     CreateSessionOutcome, EventFilter, EventRow, FollowUps, Guarded, NewSession, NoteRow, Page, Session,
-    SessionChange, SessionStart, SessionTransition, TaskAttemptRow,
+    SessionChange, SessionStart, SessionTransition, Study, TaskAttemptRow,
 };
 
 /// Test-token lifetime (spec §1.4: 24 h).
@@ -134,11 +134,7 @@ pub async fn view(state: &App, p: &Principal, session_id: &SessionId) -> AppResu
         .get_session(&p.tenant()?, session_id)
         .await?
         .ok_or_else(|| AppError::not_found("Session"))?;
-    let study = state
-        .store
-        .get_study(&session.study_scope(), &session.study_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Study"))?;
+    let study = study_of(state, &session).await?;
     let def = &study.definition;
     let variant_url = def
         .ab_test
@@ -418,11 +414,7 @@ pub async fn complete(
 /// or note.
 async fn require_think_aloud(state: &App, p: &Principal, id: &SessionId) -> AppResult<()> {
     let s = authorize(state, p, id, Access::Control).await?;
-    let study = state
-        .store
-        .get_study(&s.study_scope(), &s.study_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Study"))?;
+    let study = study_of(state, &s).await?;
     if study.definition.settings.require_think_aloud
         && state.store.think_aloud_items(&s.owner(), id).await? == 0
     {
@@ -433,6 +425,11 @@ async fn require_think_aloud(state: &App, p: &Principal, id: &SessionId) -> AppR
         ));
     }
     Ok(())
+}
+
+/// The study of a session already in hand: its organization's, so still filtered by tenant.
+pub async fn study_of(state: &App, s: &Session) -> AppResult<Study> {
+    state.store.get_study(&s.study_scope(), &s.study_id).await?.ok_or_else(|| AppError::not_found("Study"))
 }
 
 /// The duration limit: completes a running session at `completed_at` (its last item's time)
@@ -582,11 +579,7 @@ const OUTCOMES: [&str; 4] = ["success", "indirect", "fail", "abandon"];
 /// Records task outcomes (one per task; sending a task again replaces it) and the survey.
 pub async fn put_feedback(state: &App, p: &Principal, id: &SessionId, b: FeedbackIn) -> AppResult<Feedback> {
     let s = authorize(state, p, id, Access::Control).await?;
-    let study = state
-        .store
-        .get_study(&s.study_scope(), &s.study_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Study"))?;
+    let study = study_of(state, &s).await?;
     let mut attempts = Vec::with_capacity(b.tasks.len());
     for (i, t) in b.tasks.iter().enumerate() {
         let bad = |m: &str| AppError::Unprocessable(format!("tasks[{i}].{m}"));

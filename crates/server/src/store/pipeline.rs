@@ -211,6 +211,7 @@ pub trait PipelineStore: Send + Sync + 'static {
     async fn get_queue_item(&self, tenant: &Tenant, id: &QueueItemId) -> StoreResult<Option<QueueItem>>;
     /// Stores an analysis: replaces the session's findings and analysis and moves the session
     /// as `saved` says, in one transaction; `WrongState` outside `saved.from`.
+    #[allow(clippy::too_many_arguments)] // tenant, session, study, what is saved, its guard, the time
     async fn save_session_analysis(
         &self,
         tenant: &Tenant,

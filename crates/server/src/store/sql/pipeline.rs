@@ -173,6 +173,7 @@ impl PipelineStore for SqlStore {
         })
     }
 
+    #[allow(clippy::too_many_arguments)] // tenant, session, study, what is saved, its guard, the time
     async fn save_session_analysis(
         &self,
         tenant: &Tenant,
