@@ -227,13 +227,18 @@ pub async fn create(state: &App, p: &Principal, body: SessionIn) -> AppResult<Cr
     let now = state.now();
     let consent = consent.map(|c| consent_record(c, now, "consent.")).transpose()?;
     let study = if p.role == Role::Tester {
-        let visible = studies::get_visible(state, p, &study_id).await;
-        if visible.is_err() && !state.store.study_exists(&study_id).await? {
+        let visible = match studies::get_visible(state, p, &study_id).await {
+            Ok(study) => Some(study),
+            Err(AppError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        if visible.is_none() && !state.store.study_exists(&study_id).await? {
             return Err(AppError::not_found("Study"));
         }
         crate::services::governance::require_eligible(state, &tester_id).await?;
-        visible
-            .map_err(|_| AppError::Unprocessable("The tester does not match this study's targeting".into()))?
+        visible.ok_or_else(|| {
+            AppError::Unprocessable("The tester does not match this study's targeting".into())
+        })?
     } else {
         state
             .store

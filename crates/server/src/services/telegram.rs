@@ -204,7 +204,11 @@ async fn on_button(state: &App, cb: &CallbackQuery) -> AppResult<()> {
         return reply_in_chat(state, chat, None, NOT_LINKED.to_owned(), false, None).await;
     };
     // The organization the reply is filed under: the study's, as far as this tester may see it.
-    let org = studies::get_visible(state, &p, job_id).await.ok().map(|s| s.organization_id);
+    let org = match studies::get_visible(state, &p, job_id).await {
+        Ok(study) => Some(study.organization_id),
+        Err(AppError::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
     let reply = match action {
         "accept" => match accept_and_start(state, &p, job_id).await {
             Ok(text) => return reply_in_chat(state, chat, Some(&p.user_id), text, true, org.as_ref()).await,
