@@ -272,6 +272,30 @@ async fn session_children_are_tenant_scoped(b: Backend) {
     assert!(s.study_tester_categories(&stranger, &study).await.unwrap().is_empty());
     assert!(s.payout_lines(&stranger, &study).await.unwrap().is_empty());
     assert!(s.offer_counts(&stranger, &study).await.unwrap().is_empty());
+    let collecting = openscouter_server::domain::PipelineStatus::Collecting;
+    let confirmed = SessionStatus::Confirmed;
+    assert_eq!(s.sessions_with_pipeline(&org, &study, collecting, confirmed).await.unwrap().len(), 1);
+    assert!(s.sessions_with_pipeline(&stranger, &study, collecting, confirmed).await.unwrap().is_empty());
+    let org_id = live.biz.organization_id.clone().unwrap();
+    let invitation = openscouter_server::store::NewInvitation {
+        id: "inv_1".into(),
+        organization_id: org_id.clone().into(),
+        email: "new@example.com".into(),
+        org_role: openscouter_server::domain::OrgRole::Member,
+        invited_by: live.biz.user_id.clone(),
+        created_at: app.state.now(),
+        expires_at: app.state.now() + 60_000,
+    };
+    s.create_invitation(invitation).await.unwrap();
+    assert!(s.get_invitation(&stranger, "inv_1").await.unwrap().is_none());
+    s.set_invitation_token(&stranger, "inv_1", "hash_by_stranger").await.unwrap();
+    assert!(
+        s.invitation_by_token("hash_by_stranger", app.state.now()).await.unwrap().is_none(),
+        "another tenant wrote nothing"
+    );
+    assert!(s.get_invitation(&org, "inv_1").await.unwrap().is_some());
+    s.set_invitation_token(&org, "inv_1", "hash_by_owner").await.unwrap();
+    assert!(s.invitation_by_token("hash_by_owner", app.state.now()).await.unwrap().is_some());
     s.save_realtime(&stranger, &sid, "{\"x\":1}", app.state.now()).await.unwrap();
     assert!(
         s.get_session(&org, &sid).await.unwrap().unwrap().realtime.is_none(),
