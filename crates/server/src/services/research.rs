@@ -392,7 +392,7 @@ pub async fn open_share(state: &App, token: &str) -> AppResult<(Study, Option<St
     // The link opens its organization's study and nothing else.
     let study = state
         .store
-        .get_study(&StudyScope::owned_by(&share.organization_id), &share.study_id)
+        .get_study(&StudyScope::Organization(share.organization_id.clone()), &share.study_id)
         .await?
         .ok_or_else(gone)?;
     let report = match state.store.latest_report(&study.owner(), &study.id).await? {

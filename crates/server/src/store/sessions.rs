@@ -54,7 +54,7 @@ impl Session {
 
     /// The scope that finds this session's study (its organization's studies).
     pub fn study_scope(&self) -> super::StudyScope {
-        super::StudyScope::owned_by(&self.organization_id)
+        super::StudyScope::Organization(self.organization_id.clone())
     }
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::{Page, StoreResult};
 use crate::domain::ids::{OrgId, StudyId, UserId};
 use crate::domain::study::{Profile, StudyDefinition};
-use crate::domain::{PaymentStatus, SessionStatus, StudyStatus};
+use crate::domain::{PaymentStatus, SessionStatus, StudyStatus, Tenant};
 
 /// Who is asking, for tenant filtering in SQL.
 #[derive(Debug, Clone)]
@@ -63,27 +63,20 @@ impl Study {
     /// The owning organization's tenant: how code already holding this study (authorised, or
     /// run by the worker for this study's queue item) reads what hangs off it, still filtered
     /// by organization in the query.
-    pub fn owner(&self) -> crate::domain::Tenant {
-        crate::domain::Tenant::Organization(self.organization_id.clone())
+    pub fn owner(&self) -> Tenant {
+        Tenant::Organization(self.organization_id.clone())
     }
 }
 
-impl StudyScope {
-    /// The studies of one organization: the parent study of something already authorised.
-    pub fn owned_by(org: &OrgId) -> Self {
-        StudyScope::Organization(org.clone())
-    }
-}
-
-impl From<&crate::domain::Tenant> for StudyScope {
+impl From<&Tenant> for StudyScope {
     /// The studies a tenant reaches without a profile match: all (the system, an admin), the
     /// organization's, or a tester's answered ones (`services::studies::scope_for` adds the
     /// open studies their profile matches).
-    fn from(t: &crate::domain::Tenant) -> Self {
+    fn from(t: &Tenant) -> Self {
         match t {
-            crate::domain::Tenant::All => StudyScope::All,
-            crate::domain::Tenant::Organization(o) => StudyScope::Organization(o.clone()),
-            crate::domain::Tenant::Tester(t) => StudyScope::Tester {
+            Tenant::All => StudyScope::All,
+            Tenant::Organization(o) => StudyScope::Organization(o.clone()),
+            Tenant::Tester(t) => StudyScope::Tester {
                 tester_id: t.clone(),
                 profile: MatchProfile::default(),
                 offered_in: Vec::new(),

@@ -266,10 +266,7 @@ impl BillingStore for SqlStore {
             }
             q.execute(p).await?.rows_affected() == 1
         });
-        if who.is_some() && self.get_payment(tenant, study_id).await?.is_none() {
-            return Ok(Guarded::NotFound);
-        }
-        Ok(match self.payment(study_id).await? {
+        Ok(match self.get_payment(tenant, study_id).await? {
             None => Guarded::NotFound,
             Some(pay) if changed => Guarded::Done(pay),
             Some(pay) => Guarded::WrongState(Refusal::Payment(pay.status)),

@@ -564,35 +564,37 @@ impl SessionStore for SqlStore {
     }
 
     async fn last_item_at(&self, tenant: &Tenant, session_id: &SessionId) -> StoreResult<Option<i64>> {
-        if !self.session_visible(tenant, session_id).await? {
-            return Ok(None);
-        }
+        // One row when the session is the tenant's, none otherwise.
+        let (cond, who) = session_tenant_clause("x.id", 2, tenant);
+        let sql = format!(
+            "SELECT (SELECT MAX(ts) FROM (SELECT MAX(ts) AS ts FROM events WHERE session_id = $1 \
+             UNION ALL SELECT MAX(ts) FROM facial WHERE session_id = $1 \
+             UNION ALL SELECT MAX(ts) FROM voice WHERE session_id = $1 \
+             UNION ALL SELECT MAX(ts) FROM session_notes WHERE session_id = $1) AS items) \
+             FROM sessions x WHERE x.id = $1{cond}"
+        );
         read!(self, p => {
-            let (at,): (Option<i64>,) = sqlx::query_as(
-                "SELECT MAX(ts) FROM (SELECT MAX(ts) AS ts FROM events WHERE session_id = $1 \
-                 UNION ALL SELECT MAX(ts) FROM facial WHERE session_id = $1 \
-                 UNION ALL SELECT MAX(ts) FROM voice WHERE session_id = $1 \
-                 UNION ALL SELECT MAX(ts) FROM session_notes WHERE session_id = $1) AS items",
-            )
-            .bind(session_id)
-            .fetch_one(p)
-            .await?;
-            Ok(at)
+            let mut q = sqlx::query_as::<_, (Option<i64>,)>(sqlx::AssertSqlSafe(sql)).bind(session_id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            Ok(q.fetch_optional(p).await?.and_then(|(at,)| at))
         })
     }
 
     async fn think_aloud_items(&self, tenant: &Tenant, session_id: &SessionId) -> StoreResult<i64> {
-        if !self.session_visible(tenant, session_id).await? {
-            return Ok(0);
-        }
+        let (cond, who) = session_tenant_clause("x.id", 2, tenant);
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM voice WHERE session_id = $1) \
+             + (SELECT COUNT(*) FROM session_notes WHERE session_id = $1) \
+             FROM sessions x WHERE x.id = $1{cond}"
+        );
         read!(self, p => {
-            let (n,): (i64,) = sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM voice WHERE session_id = $1) + (SELECT COUNT(*) FROM session_notes WHERE session_id = $1)",
-            )
-            .bind(session_id)
-            .fetch_one(p)
-            .await?;
-            Ok(n)
+            let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(session_id);
+            if let Some(w) = who {
+                q = q.bind(w);
+            }
+            Ok(q.fetch_optional(p).await?.map_or(0, |(n,)| n))
         })
     }
 
