@@ -47,7 +47,7 @@ pub use webhooks::*;
 pub use crate::domain::Tenant;
 
 /// Store failures, mapped to HTTP in `error.rs`.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,

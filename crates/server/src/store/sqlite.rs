@@ -53,7 +53,8 @@ pub async fn connect(url: &str, readers: u32, page_size: u32) -> Result<SqlStore
             .connect_with(options.create_if_missing(false).read_only(true))
             .await?
     };
-    Ok(SqlStore::new(Db::Sqlite { reader, writer }))
+    let groups = super::sql::ingest_group::Groups::start(writer.clone());
+    Ok(SqlStore::new(Db::Sqlite { reader, writer, groups }))
 }
 
 /// Whether the writer connection may go back to the pool: only when no transaction is open,

@@ -20,7 +20,8 @@ both!(
     migrations_are_idempotent,
     ingest_rechecks_consent_and_tenant_in_its_transaction,
     session_children_are_tenant_scoped,
-    session_streams_read_every_event_back_exactly
+    session_streams_read_every_event_back_exactly,
+    concurrent_batches_each_get_their_own_answer
 );
 
 fn user(id: &str, email: &str, role: Role) -> NewUser {
@@ -376,4 +377,86 @@ async fn session_streams_read_every_event_back_exactly(b: Backend) {
 
 fn tenant_of(live: &crate::helpers::Live) -> Tenant {
     Tenant::Organization(live.biz.organization_id.clone().unwrap().into())
+}
+
+/// Batches sent at once (on SQLite they share one group commit, decision 234) are each checked
+/// against their own caller and session, and each answer counts only its own rows.
+async fn concurrent_batches_each_get_their_own_answer(b: Backend) {
+    let Some(app) = TestApp::new(b).await else { return };
+    let (a, bee) = (app.live_session().await, app.live_session().await);
+    let (sa, sb) = (SessionId::from(a.sid.as_str()), SessionId::from(bee.sid.as_str()));
+    let s = app.state.store.clone();
+    let tester = |l: &crate::helpers::Live| Tenant::Tester(l.tester.user_id.clone().into());
+    let (ta, tb) = (tester(&a), tester(&bee));
+    let now = app.state.now();
+    let no_facial = ConsentRecord {
+        version: "v2".into(),
+        streams: ConsentStreams { events: true, ..Default::default() },
+        given_at: String::new(),
+    };
+    s.set_consent(&ta, &sa, &[SessionStatus::Active], &no_facial, now).await.unwrap();
+    let clicks = |ids: &[&str]| {
+        StreamBatch::Events(
+            ids.iter()
+                .enumerate()
+                .map(|(i, c)| EventRow {
+                    client_id: Some((*c).into()),
+                    ..click(&format!("evt_{}_{c}_{i}", ids.len()), now + i as i64)
+                })
+                .collect(),
+        )
+    };
+    let facial = StreamBatch::Facial(vec![openscouter_server::store::FacialRow {
+        id: "fac_1".into(),
+        client_id: None,
+        ts: now,
+        emotion: "sad".into(),
+        confidence: 0.9,
+        face_detected: true,
+        action_units: None,
+        capture_interval_ms: None,
+    }]);
+    let org = Tenant::Organization(a.biz.organization_id.clone().unwrap().into());
+    let active = SessionStatus::Active;
+    let (first, again, stranger, other, no_consent, business, system) = tokio::join!(
+        s.ingest(&ta, &sa, active, clicks(&["c1", "c2", "c3"])),
+        s.ingest(&ta, &sa, active, clicks(&["c1", "c2", "c3", "c4"])),
+        s.ingest(&tb, &sa, active, clicks(&["x1"])),
+        s.ingest(&tb, &sb, active, clicks(&["b1", "b2"])),
+        s.ingest(&ta, &sa, active, facial),
+        s.ingest(&org, &sa, active, clicks(&["o1"])),
+        s.ingest(&Tenant::All, &sb, active, clicks(&["s1"])),
+    );
+    let counts = |g: Guarded<openscouter_server::store::IngestCounts>| match g {
+        Guarded::Done(c) => Some((c.stored, c.duplicates)),
+        _ => None,
+    };
+    // The two batches to the same session: whichever ran first stored its rows, the other
+    // stored only what was new; together, four rows and three duplicates.
+    let (f, g) = (counts(first.unwrap()).unwrap(), counts(again.unwrap()).unwrap());
+    assert_eq!((f.0 + g.0, f.1 + g.1), (4, 3), "{f:?} {g:?}");
+    assert!(matches!(stranger.unwrap(), Guarded::NotFound));
+    assert_eq!(counts(other.unwrap()), Some((2, 0)));
+    assert!(matches!(no_consent.unwrap(), Guarded::WrongState(Refusal::NoConsent)));
+    assert!(matches!(business.unwrap(), Guarded::NotFound));
+    assert_eq!(counts(system.unwrap()), Some((1, 0)));
+    let total = |sid: SessionId| {
+        let s = s.clone();
+        async move {
+            s.list_events(&Tenant::All, &sid, &EventFilter::default(), Page { page: 1, limit: 50 })
+                .await
+                .unwrap()
+                .1
+        }
+    };
+    assert_eq!((total(sa.clone()).await, total(sb.clone()).await), (4, 3));
+    // A session that stopped taking data refuses its batch while others in flight are stored.
+    app.post(&format!("/api/sessions/{}/pause", a.sid), serde_json::json!({}), Some(&a.tt)).await.ok();
+    let (late, fine) = tokio::join!(
+        s.ingest(&ta, &sa, active, clicks(&["late"])),
+        s.ingest(&tb, &sb, active, clicks(&["b3"])),
+    );
+    let late = late.unwrap();
+    assert!(matches!(late, Guarded::WrongState(Refusal::Session(SessionStatus::Paused))), "{late:?}");
+    assert_eq!(counts(fine.unwrap()), Some((1, 0)));
 }

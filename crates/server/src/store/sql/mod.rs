@@ -17,7 +17,7 @@ pub(super) use crate::domain::{
 /// read-then-write transactions) and a pool of readers (WAL lets them run alongside).
 #[derive(Debug, Clone)]
 pub(super) enum Db {
-    Sqlite { reader: SqlitePool, writer: SqlitePool },
+    Sqlite { reader: SqlitePool, writer: SqlitePool, groups: ingest_group::Groups },
     Postgres(PgPool),
 }
 
@@ -477,6 +477,7 @@ mod accounts;
 mod backup;
 mod billing;
 mod governance;
+pub(super) mod ingest_group;
 mod oauth;
 // Its helpers (pacing slots, queued sends, notification rows) serve the modules after it.
 #[macro_use]

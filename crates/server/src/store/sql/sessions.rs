@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
+use super::ingest_group::{Job, StreamKind};
 use super::*;
 use crate::domain::SeatStatus;
 
@@ -252,6 +253,76 @@ macro_rules! stream_inserts {
         (statements, total)
     }};
 }
+
+/// The `INSERT … ON CONFLICT DO NOTHING` statements of one batch, and its item count
+/// (expands per backend, like the `write!` bodies).
+macro_rules! ingest_statements {
+    ($session_id:expr, $batch:expr) => {
+        match $batch {
+            StreamBatch::Events(rows) => {
+                stream_inserts!(format!("INSERT INTO events (session_id, {EVENT_COLS}) "), rows, |b, e| {
+                    b.push_bind($session_id)
+                        .push_bind(e.id)
+                        .push_bind(e.client_id)
+                        .push_bind(e.ts)
+                        .push_bind(e.event_type)
+                        .push_bind(e.target_selector)
+                        .push_bind(e.x)
+                        .push_bind(e.y)
+                        .push_bind(e.scroll_y)
+                        .push_bind(e.input_length)
+                        .push_bind(e.viewport_width)
+                        .push_bind(e.viewport_height)
+                        .push_bind(e.url)
+                        .push_bind(e.target_text)
+                        .push_bind(e.task_id)
+                        .push_bind(e.hover_ms)
+                        .push_bind(e.error_message)
+                        .push_bind(e.extra.deletions)
+                        .push_bind(e.extra.selection_length)
+                        .push_bind(e.extra.mutations)
+                        .push_bind(e.extra.opens_new_context)
+                        .push_bind(e.extra.role)
+                        .push_bind(e.extra.word_count)
+                })
+            }
+            StreamBatch::Facial(rows) => stream_inserts!(
+                "INSERT INTO facial (session_id, id, client_id, ts, emotion, confidence, face_detected, action_units, capture_interval_ms) ",
+                rows,
+                |b, f| {
+                    b.push_bind($session_id)
+                        .push_bind(f.id)
+                        .push_bind(f.client_id)
+                        .push_bind(f.ts)
+                        .push_bind(f.emotion)
+                        .push_bind(f.confidence)
+                        .push_bind(f.face_detected)
+                        .push_bind(f.action_units)
+                        .push_bind(f.capture_interval_ms)
+                }
+            ),
+            StreamBatch::Voice(rows) => stream_inserts!(
+                "INSERT INTO voice (session_id, id, client_id, ts, duration_ms, transcript, confidence) ",
+                rows,
+                |b, v| {
+                    b.push_bind($session_id)
+                        .push_bind(v.id)
+                        .push_bind(v.client_id)
+                        .push_bind(v.ts)
+                        .push_bind(v.duration_ms)
+                        .push_bind(v.transcript)
+                        .push_bind(v.confidence)
+                }
+            ),
+        }
+    };
+}
+
+/// Drops the `rr:` events a later recorder event of the same type within `TWIN_MS` now gives
+/// (`$1` the session, `$2` `TWIN_MS`).
+pub(super) const DROP_RECORDED_TWINS: &str = "DELETE FROM events WHERE session_id = $1 AND client_id LIKE 'rr:%' \
+     AND EXISTS (SELECT 1 FROM events o WHERE o.session_id = $1 AND o.event_type = events.event_type \
+     AND (o.client_id IS NULL OR o.client_id NOT LIKE 'rr:%') AND o.ts >= events.ts - $2 AND o.ts <= events.ts + $2)";
 
 /// Keyset page of a stream after `(ts, seq)`, tenant-checked: the shared body of the three
 /// export cursors. `$cols` are the stream's columns after `seq`.
@@ -636,116 +707,75 @@ impl SessionStore for SqlStore {
         accepting: SessionStatus,
         batch: StreamBatch,
     ) -> StoreResult<Guarded<IngestCounts>> {
-        let consent_col = match batch {
-            StreamBatch::Events(_) => "consent_events",
-            StreamBatch::Facial(_) => "consent_facial",
-            StreamBatch::Voice(_) => "consent_voice",
+        let kind = match batch {
+            StreamBatch::Events(_) => StreamKind::Events,
+            StreamBatch::Facial(_) => StreamKind::Facial,
+            StreamBatch::Voice(_) => StreamKind::Voice,
         };
-        let (cond, who) = match tenant {
-            Tenant::Tester(t) => (" AND tester_id = $2", Some(t.as_str())),
+        let tester = match tenant {
+            Tenant::Tester(t) => Some(t.as_str()),
             Tenant::Organization(_) => return Ok(Guarded::NotFound),
-            Tenant::All => ("", None),
+            Tenant::All => None,
         };
+        let p = match &self.db {
+            Db::Sqlite { groups, .. } => {
+                // SQLite: the batch joins the writer's next group commit (decision 234).
+                let (statements, total) = ingest_statements!(session_id, batch);
+                let job = Job {
+                    tester: tester.map(str::to_owned),
+                    session_id: session_id.clone(),
+                    accepting,
+                    kind,
+                    statements,
+                    total,
+                };
+                return groups.submit(job).await;
+            }
+            Db::Postgres(p) => p,
+        };
+        let consent_col = match kind {
+            StreamKind::Events => "consent_events",
+            StreamKind::Facial => "consent_facial",
+            StreamKind::Voice => "consent_voice",
+        };
+        let cond = if tester.is_some() { " AND tester_id = $2" } else { "" };
         let select = format!("SELECT status, {consent_col} FROM sessions WHERE id = $1{cond}");
-        let events_batch = matches!(batch, StreamBatch::Events(_));
-        write!(self, p => {
-            let (mut statements, total) = match batch {
-                StreamBatch::Events(rows) => {
-                    stream_inserts!(format!("INSERT INTO events (session_id, {EVENT_COLS}) "), rows, |b, e| {
-                        b.push_bind(session_id)
-                            .push_bind(e.id)
-                            .push_bind(e.client_id)
-                            .push_bind(e.ts)
-                            .push_bind(e.event_type)
-                            .push_bind(e.target_selector)
-                            .push_bind(e.x)
-                            .push_bind(e.y)
-                            .push_bind(e.scroll_y)
-                            .push_bind(e.input_length)
-                            .push_bind(e.viewport_width)
-                            .push_bind(e.viewport_height)
-                            .push_bind(e.url)
-                            .push_bind(e.target_text)
-                            .push_bind(e.task_id)
-                            .push_bind(e.hover_ms)
-                            .push_bind(e.error_message)
-                            .push_bind(e.extra.deletions)
-                            .push_bind(e.extra.selection_length)
-                            .push_bind(e.extra.mutations)
-                            .push_bind(e.extra.opens_new_context)
-                            .push_bind(e.extra.role)
-                            .push_bind(e.extra.word_count)
-                    })
-                }
-                StreamBatch::Facial(rows) => stream_inserts!(
-                    "INSERT INTO facial (session_id, id, client_id, ts, emotion, confidence, face_detected, action_units, capture_interval_ms) ",
-                    rows,
-                    |b, f| {
-                        b.push_bind(session_id)
-                            .push_bind(f.id)
-                            .push_bind(f.client_id)
-                            .push_bind(f.ts)
-                            .push_bind(f.emotion)
-                            .push_bind(f.confidence)
-                            .push_bind(f.face_detected)
-                            .push_bind(f.action_units)
-                            .push_bind(f.capture_interval_ms)
-                    }
-                ),
-                StreamBatch::Voice(rows) => stream_inserts!(
-                    "INSERT INTO voice (session_id, id, client_id, ts, duration_ms, transcript, confidence) ",
-                    rows,
-                    |b, v| {
-                        b.push_bind(session_id)
-                            .push_bind(v.id)
-                            .push_bind(v.client_id)
-                            .push_bind(v.ts)
-                            .push_bind(v.duration_ms)
-                            .push_bind(v.transcript)
-                            .push_bind(v.confidence)
-                    }
-                ),
-            };
-            let mut tx = p.begin().await?;
-            // Checked inside the transaction: a concurrent `complete` or consent withdrawal
-            // cannot slip between the check and the insert.
-            let mut q = sqlx::query_as::<_, (SessionStatus, bool)>(sqlx::AssertSqlSafe(select.clone())).bind(session_id);
-            if let Some(w) = who {
-                q = q.bind(w);
-            }
-            match q.fetch_optional(&mut *tx).await? {
-                None => return Ok(Guarded::NotFound),
-                Some((s, _)) if s != accepting => return Ok(Guarded::WrongState(Refusal::Session(s))),
-                Some((_, false)) => return Ok(Guarded::WrongState(Refusal::NoConsent)),
-                Some(_) => {}
-            }
-            let mut stored = 0u64;
-            for qb in &mut statements {
-                stored += qb.build().execute(&mut *tx).await?.rows_affected();
-            }
-            let recorded = events_batch
-                && stored > 0
-                && sqlx::query_as::<_, (i32,)>("SELECT 1 FROM recordings WHERE session_id = $1")
-                    .bind(session_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
-            if recorded {
-                // An action the screen recording already gave (a derived `rr:` event of the same
-                // type within TWIN_MS) is now the recorder's own: the derived copy goes.
-                sqlx::query(
-                    "DELETE FROM events WHERE session_id = $1 AND client_id LIKE 'rr:%' \
-                     AND EXISTS (SELECT 1 FROM events o WHERE o.session_id = $1 AND o.event_type = events.event_type \
-                     AND (o.client_id IS NULL OR o.client_id NOT LIKE 'rr:%') AND o.ts >= events.ts - $2 AND o.ts <= events.ts + $2)",
-                )
+        let (mut statements, total) = ingest_statements!(session_id, batch);
+        let mut tx = p.begin().await?;
+        // Checked inside the transaction: a concurrent `complete` or consent withdrawal
+        // cannot slip between the check and the insert.
+        let mut q = sqlx::query_as::<_, (SessionStatus, bool)>(sqlx::AssertSqlSafe(select)).bind(session_id);
+        if let Some(w) = tester {
+            q = q.bind(w);
+        }
+        match q.fetch_optional(&mut *tx).await? {
+            None => return Ok(Guarded::NotFound),
+            Some((s, _)) if s != accepting => return Ok(Guarded::WrongState(Refusal::Session(s))),
+            Some((_, false)) => return Ok(Guarded::WrongState(Refusal::NoConsent)),
+            Some(_) => {}
+        }
+        let mut stored = 0u64;
+        for qb in &mut statements {
+            stored += qb.build().execute(&mut *tx).await?.rows_affected();
+        }
+        let recorded = kind == StreamKind::Events
+            && stored > 0
+            && sqlx::query_as::<_, (i32,)>("SELECT 1 FROM recordings WHERE session_id = $1")
+                .bind(session_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+        if recorded {
+            // An action the screen recording already gave (a derived `rr:` event of the same
+            // type within TWIN_MS) is now the recorder's own: the derived copy goes.
+            sqlx::query(DROP_RECORDED_TWINS)
                 .bind(session_id)
                 .bind(crate::store::TWIN_MS)
                 .execute(&mut *tx)
                 .await?;
-            }
-            tx.commit().await?;
-            Ok(Guarded::Done(IngestCounts { stored, duplicates: total - stored }))
-        })
+        }
+        tx.commit().await?;
+        Ok(Guarded::Done(IngestCounts { stored, duplicates: total - stored }))
     }
 
     async fn list_events(
