@@ -507,7 +507,8 @@ impl<L: Lookup + ?Sized> Fields<'_, L> {
     fn opt_str(&self, k: &str, max: usize) -> Result<Option<String>, String> {
         match self.get(k) {
             None => Ok(None),
-            Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.clone())),
+            // A string of at most `max` bytes has at most `max` characters: no count needed.
+            Some(Value::String(s)) if s.len() <= max || s.chars().count() <= max => Ok(Some(s.clone())),
             Some(Value::String(_)) => Err(format!("Invalid field: {k} (at most {max} characters)")),
             Some(_) => Err(format!("Invalid field: {k} (expected a string)")),
         }
