@@ -78,7 +78,13 @@ async fn run(writer: SqlitePool, mut rx: mpsc::UnboundedReceiver<(Job, Reply)>) 
                 Err(_) => break,
             }
         }
-        let (jobs, replies): (Vec<Job>, Vec<Reply>) = group.into_iter().unzip();
+        // A request that gave up before its group began (timed out, client gone) stores
+        // nothing, as when it waited for the writer itself.
+        let (jobs, replies): (Vec<Job>, Vec<Reply>) =
+            group.into_iter().filter(|(_, reply)| !reply.is_closed()).unzip();
+        if jobs.is_empty() {
+            continue;
+        }
         // A panic fails this group's requests (their replies are dropped), not the queue.
         let outcome = std::panic::AssertUnwindSafe(commit(&writer, jobs)).catch_unwind().await;
         match outcome {
