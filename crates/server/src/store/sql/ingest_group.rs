@@ -22,6 +22,12 @@ use crate::store::{Guarded, IngestCounts, Refusal, StoreError, StoreResult};
 /// At most this many batches share a transaction (bounds the work one commit waits for).
 const MAX_GROUP: usize = 16;
 
+/// Drops the `rr:` events a later recorder event of the same type within `TWIN_MS` now gives
+/// (`$1` the session, `$2` `TWIN_MS`).
+pub(super) const DROP_RECORDED_TWINS: &str = "DELETE FROM events WHERE session_id = $1 AND client_id LIKE 'rr:%' \
+     AND EXISTS (SELECT 1 FROM events o WHERE o.session_id = $1 AND o.event_type = events.event_type \
+     AND (o.client_id IS NULL OR o.client_id NOT LIKE 'rr:%') AND o.ts >= events.ts - $2 AND o.ts <= events.ts + $2)";
+
 /// Which consent a batch needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StreamKind {
@@ -163,7 +169,7 @@ async fn commit(writer: &SqlitePool, mut jobs: Vec<Job>) -> StoreResult<Vec<Guar
         let recorded: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
         for (session_id,) in recorded {
             // An action the screen recording already gave is now the recorder's own.
-            sqlx::query(super::sessions::DROP_RECORDED_TWINS)
+            sqlx::query(DROP_RECORDED_TWINS)
                 .bind(&session_id)
                 .bind(crate::store::TWIN_MS)
                 .execute(&mut *tx)

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
-use super::ingest_group::{Job, StreamKind};
+use super::ingest_group::{DROP_RECORDED_TWINS, Job, StreamKind};
 use super::*;
 use crate::domain::SeatStatus;
 
@@ -317,12 +317,6 @@ macro_rules! ingest_statements {
         }
     };
 }
-
-/// Drops the `rr:` events a later recorder event of the same type within `TWIN_MS` now gives
-/// (`$1` the session, `$2` `TWIN_MS`).
-pub(super) const DROP_RECORDED_TWINS: &str = "DELETE FROM events WHERE session_id = $1 AND client_id LIKE 'rr:%' \
-     AND EXISTS (SELECT 1 FROM events o WHERE o.session_id = $1 AND o.event_type = events.event_type \
-     AND (o.client_id IS NULL OR o.client_id NOT LIKE 'rr:%') AND o.ts >= events.ts - $2 AND o.ts <= events.ts + $2)";
 
 /// Keyset page of a stream after `(ts, seq)`, tenant-checked: the shared body of the three
 /// export cursors. `$cols` are the stream's columns after `seq`.
