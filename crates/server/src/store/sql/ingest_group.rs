@@ -10,14 +10,12 @@
 //! recordings once, and commits once. A batch is acknowledged only after that commit; if the
 //! transaction fails, every batch in it gets the error and none is stored.
 
-use std::collections::HashMap;
-
 use futures_util::FutureExt as _;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{SessionId, SessionStatus};
-use crate::store::{Guarded, IngestCounts, Refusal, StoreError, StoreResult};
+use crate::store::{Guarded, IngestCounts, Refusal, StoreError, StoreResult, StreamBatch};
 
 /// At most this many batches share a transaction (bounds the work one commit waits for).
 const MAX_GROUP: usize = 16;
@@ -28,12 +26,43 @@ pub(super) const DROP_RECORDED_TWINS: &str = "DELETE FROM events WHERE session_i
      AND EXISTS (SELECT 1 FROM events o WHERE o.session_id = $1 AND o.event_type = events.event_type \
      AND (o.client_id IS NULL OR o.client_id NOT LIKE 'rr:%') AND o.ts >= events.ts - $2 AND o.ts <= events.ts + $2)";
 
-/// Which consent a batch needs.
+/// Which stream a batch writes, so which consent it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StreamKind {
     Events,
     Facial,
     Voice,
+}
+
+impl StreamKind {
+    pub(super) fn of(batch: &StreamBatch) -> Self {
+        match batch {
+            StreamBatch::Events(_) => Self::Events,
+            StreamBatch::Facial(_) => Self::Facial,
+            StreamBatch::Voice(_) => Self::Voice,
+        }
+    }
+
+    /// The `sessions` column that holds this stream's consent.
+    pub(super) fn consent_column(self) -> &'static str {
+        match self {
+            Self::Events => "consent_events",
+            Self::Facial => "consent_facial",
+            Self::Voice => "consent_voice",
+        }
+    }
+}
+
+/// Why a batch for a session in `status` (its stream `consented` or not) stores nothing, or
+/// `None` when it may be written. Both ingestion paths decide with this.
+pub(super) fn refusal(status: SessionStatus, consented: bool, accepting: SessionStatus) -> Option<Refusal> {
+    if status != accepting {
+        Some(Refusal::Session(status))
+    } else if !consented {
+        Some(Refusal::NoConsent)
+    } else {
+        None
+    }
 }
 
 /// One request's batch, its statements built, waiting for the writer.
@@ -119,45 +148,48 @@ async fn commit(writer: &SqlitePool, mut jobs: Vec<Job>) -> StoreResult<Vec<Guar
     for (i, job) in jobs.iter().enumerate() {
         q.push(if i == 0 { "(id = " } else { " OR (id = " }).push_bind(job.session_id.as_str());
         if let Some(tester) = &job.tester {
-            q.push(" AND tester_id = ").push_bind(tester.clone());
+            q.push(" AND tester_id = ").push_bind(tester.as_str());
         }
         q.push(")");
     }
     let rows: Vec<(String, String, SessionStatus, bool, bool, bool)> =
         q.build_query_as().fetch_all(&mut *tx).await?;
-    let sessions: HashMap<&str, _> = rows.iter().map(|r| (r.0.as_str(), r)).collect();
     let mut answers = Vec::with_capacity(jobs.len());
-    let mut wrote_events: Vec<&SessionId> = Vec::new();
     for job in &mut jobs {
-        let answer = match sessions.get(job.session_id.as_str()) {
+        // The row under this job's own condition (another job's may have matched it).
+        let row = rows
+            .iter()
+            .find(|r| r.0 == job.session_id.as_str() && job.tester.as_deref().is_none_or(|t| t == r.1));
+        let answer = match row {
             None => Guarded::NotFound,
-            // Another job's condition matched the row: not this caller's session.
-            Some(r) if job.tester.as_deref().is_some_and(|t| t != r.1) => Guarded::NotFound,
-            Some(r) if r.2 != job.accepting => Guarded::WrongState(Refusal::Session(r.2)),
-            Some(r) => {
+            Some(&(_, _, status, events, facial, voice)) => {
                 let consented = match job.kind {
-                    StreamKind::Events => r.3,
-                    StreamKind::Facial => r.4,
-                    StreamKind::Voice => r.5,
+                    StreamKind::Events => events,
+                    StreamKind::Facial => facial,
+                    StreamKind::Voice => voice,
                 };
-                if consented {
-                    let mut stored = 0u64;
-                    for qb in &mut job.statements {
-                        stored += qb.build().execute(&mut *tx).await?.rows_affected();
+                match refusal(status, consented, job.accepting) {
+                    Some(r) => Guarded::WrongState(r),
+                    None => {
+                        let mut stored = 0u64;
+                        for qb in &mut job.statements {
+                            stored += qb.build().execute(&mut *tx).await?.rows_affected();
+                        }
+                        Guarded::Done(IngestCounts { stored, duplicates: job.total - stored })
                     }
-                    Guarded::Done(IngestCounts { stored, duplicates: job.total - stored })
-                } else {
-                    Guarded::WrongState(Refusal::NoConsent)
                 }
             }
         };
         answers.push(answer);
     }
-    for (job, answer) in jobs.iter().zip(&answers) {
-        if job.kind == StreamKind::Events && matches!(answer, Guarded::Done(c) if c.stored > 0) {
-            wrote_events.push(&job.session_id);
-        }
-    }
+    let wrote_events: Vec<&SessionId> = jobs
+        .iter()
+        .zip(&answers)
+        .filter(|(job, answer)| {
+            job.kind == StreamKind::Events && matches!(answer, Guarded::Done(c) if c.stored > 0)
+        })
+        .map(|(job, _)| &job.session_id)
+        .collect();
     if !wrote_events.is_empty() {
         let mut q =
             QueryBuilder::<Sqlite>::new("SELECT DISTINCT session_id FROM recordings WHERE session_id IN (");

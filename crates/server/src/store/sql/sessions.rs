@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
-use super::ingest_group::{DROP_RECORDED_TWINS, Job, StreamKind};
+use super::ingest_group::{DROP_RECORDED_TWINS, Job, StreamKind, refusal};
 use super::*;
 use crate::domain::SeatStatus;
 
@@ -701,11 +701,7 @@ impl SessionStore for SqlStore {
         accepting: SessionStatus,
         batch: StreamBatch,
     ) -> StoreResult<Guarded<IngestCounts>> {
-        let kind = match batch {
-            StreamBatch::Events(_) => StreamKind::Events,
-            StreamBatch::Facial(_) => StreamKind::Facial,
-            StreamBatch::Voice(_) => StreamKind::Voice,
-        };
+        let kind = StreamKind::of(&batch);
         let tester = match tenant {
             Tenant::Tester(t) => Some(t.as_str()),
             Tenant::Organization(_) => return Ok(Guarded::NotFound),
@@ -727,13 +723,8 @@ impl SessionStore for SqlStore {
             }
             Db::Postgres(p) => p,
         };
-        let consent_col = match kind {
-            StreamKind::Events => "consent_events",
-            StreamKind::Facial => "consent_facial",
-            StreamKind::Voice => "consent_voice",
-        };
         let cond = if tester.is_some() { " AND tester_id = $2" } else { "" };
-        let select = format!("SELECT status, {consent_col} FROM sessions WHERE id = $1{cond}");
+        let select = format!("SELECT status, {} FROM sessions WHERE id = $1{cond}", kind.consent_column());
         let (mut statements, total) = ingest_statements!(session_id, batch);
         let mut tx = p.begin().await?;
         // Checked inside the transaction: a concurrent `complete` or consent withdrawal
@@ -742,11 +733,11 @@ impl SessionStore for SqlStore {
         if let Some(w) = tester {
             q = q.bind(w);
         }
-        match q.fetch_optional(&mut *tx).await? {
-            None => return Ok(Guarded::NotFound),
-            Some((s, _)) if s != accepting => return Ok(Guarded::WrongState(Refusal::Session(s))),
-            Some((_, false)) => return Ok(Guarded::WrongState(Refusal::NoConsent)),
-            Some(_) => {}
+        let Some((status, consented)) = q.fetch_optional(&mut *tx).await? else {
+            return Ok(Guarded::NotFound);
+        };
+        if let Some(r) = refusal(status, consented, accepting) {
+            return Ok(Guarded::WrongState(r));
         }
         let mut stored = 0u64;
         for qb in &mut statements {
