@@ -73,14 +73,25 @@ LUA
 [ -n "${PERF:-}" ] && (perf record -F 1000 -g -p $PID -o "$PERF" -- sleep $((DURATION - 2)) >/dev/null 2>&1 &)
 # CPU seconds (user + system) of the server and of the load generator, which share the cores.
 cpu_of() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
+# Per thread: time on a core and time waiting for one (/proc/<tid>/schedstat, nanoseconds).
+threads_of() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(cat "$t/comm") $(cut -d' ' -f1,2 "$t/schedstat")"; done 2>/dev/null; }
 CPU0=$(cpu_of "$PID")
+threads_of "$PID" > "$WORK/threads0"
 START=$(date +%s.%N)
 TIMER=(); [ -x /usr/bin/time ] && TIMER=(/usr/bin/time -f '%U %S' -o "$WORK/wrk.cpu") || echo "? ?" > "$WORK/wrk.cpu"
 "${TIMER[@]}" wrk -t"$CLIENTS" -c"$CLIENTS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "$URL/api/data/events" > "$WORK/wrk.txt"
 END=$(date +%s.%N)
 CPU1=$(cpu_of "$PID")
+threads_of "$PID" > "$WORK/threads1"
 awk -v s0="$CPU0" -v s1="$CPU1" -v a="$START" -v b="$END" -v n="$(nproc)" \
   '{w = ($1 == "?") ? "?" : sprintf("%.1f s", $1 + $2); printf "CPU: server %.1f s, load generator (wrk) %s, over %.1f s on %d cores\n", s1 - s0, w, b - a, n}' "$WORK/wrk.cpu"
+# The threads busy over 5 % of the run: the SQLite writer (the busiest sqlx thread) waiting
+# neither for a core nor for work would be saturated (decision 234).
+awk -v d="$(awk -v a="$START" -v b="$END" 'BEGIN {print (b - a) * 1e9}')" '
+  NR == FNR {run[$1] = $3; wait[$1] = $4; next}
+  ($1 in run) && ($3 - run[$1]) / d > 0.05 {
+    printf "thread %s %s: on a core %.0f %%, waiting for one %.0f %%\n", $1, $2, 100 * ($3 - run[$1]) / d, 100 * ($4 - wait[$1]) / d
+  }' "$WORK/threads0" "$WORK/threads1"
 RSS=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 
 python3 - "$URL" "$WORK" "$START" "$END" "$BATCH" "$CLIENTS" "$RSS" <<'PY'
