@@ -23,12 +23,19 @@ run() { # name, wrk args...
   local name=$1; shift
   # PERF=/path/prefix records a profile of the server during each run (<prefix>.<name>).
   [ -n "${PERF:-}" ] && (perf record -F 499 --call-graph dwarf,16384 -p "$PID" -o "$PERF.$name" -- sleep $((DURATION - 1)) >/dev/null 2>&1 &)
+  # Server CPU (user + system ticks) over the run: per request, a figure that other load on
+  # the machine disturbs far less than throughput does.
+  local t0 t1
+  t0=$(awk '{print $14 + $15}' /proc/$PID/stat)
   wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$@" > "$WORK/$name.txt"
-  local rps p99 non2xx
+  t1=$(awk '{print $14 + $15}' /proc/$PID/stat)
+  local rps p99 non2xx reqs cpu_us
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$name.txt")
   p99=$(awk '$1=="99%" {print $2}' "$WORK/$name.txt")
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$WORK/$name.txt"); non2xx=${non2xx:-0}
-  printf '%-10s %12s req/s   p99 %8s   non-2xx %s\n' "$name" "$rps" "$p99" "$non2xx"
+  reqs=$(awk '/requests in/ {print $1}' "$WORK/$name.txt")
+  cpu_us=$(python3 -c "import os; print(f'{($t1 - $t0) * 1e6 / os.sysconf(\"SC_CLK_TCK\") / $reqs:.1f}')")
+  printf '%-10s %12s req/s   p99 %8s   non-2xx %s   server CPU %s µs/request\n' "$name" "$rps" "$p99" "$non2xx" "$cpu_us"
   echo "$rps" > "$WORK/$name.rps"
 }
 

@@ -165,6 +165,7 @@ pub fn state_with_store(
     Ok(AppState::new(EdgeState {
         origins: Arc::new(OriginPolicy::new(&config.cors_origins, config.env)),
         metrics: telemetry::metrics_handle(),
+        me_bodies: cache::TtlCache::new(std::time::Duration::from_secs(config.identity_cache_secs)),
         app: App::new(AppCore {
             jwt: Arc::new(jwt),
             limiter,

@@ -83,8 +83,8 @@ impl Principal {
 pub enum AuthOutcome {
     /// No `Authorization` header.
     Anonymous,
-    /// Credentials that verified.
-    Authenticated(Principal),
+    /// Credentials that verified (shared: every extractor of the request reads the same one).
+    Authenticated(std::sync::Arc<Principal>),
     /// Credentials present but invalid; the message is safe to send.
     Rejected(String),
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::app::App;
+use crate::cache::TtlCache;
 use crate::http::middleware::cors::OriginPolicy;
 
 /// Shared state: one `Arc`, so the many clones per request (every middleware and `State`
@@ -31,6 +32,9 @@ pub struct EdgeState {
     pub app: App,
     pub origins: Arc<OriginPolicy>,
     pub metrics: Option<PrometheusHandle>,
+    /// `GET /api/me` bodies as sent, per credential kind and user (or API token), with the
+    /// store's identity version they were drawn at; the identity cache's TTL (`routes::me`).
+    pub me_bodies: TtlCache<(u64, axum::body::Bytes)>,
 }
 
 /// Handlers read configuration and the clock through the core; `&state` coerces to `&App`

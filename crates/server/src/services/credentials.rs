@@ -34,7 +34,7 @@ pub async fn resolve(state: &App, authorization: Option<&[u8]>) -> Result<AuthOu
             return Ok(AuthOutcome::Rejected("Invalid, expired or revoked access token".into()));
         };
         let method = AuthMethod::OAuth { grant_id: t.grant_id, client_id: t.client_id, scopes: t.scopes };
-        return Ok(AuthOutcome::Authenticated(principal(t.principal, method)));
+        return Ok(AuthOutcome::Authenticated(std::sync::Arc::new(principal(t.principal, method))));
     }
     if let Some(jwt) = credentials(value, "Bearer") {
         let Ok(claims) = state.jwt.verify(jwt, state.now()) else {
@@ -43,10 +43,10 @@ pub async fn resolve(state: &App, authorization: Option<&[u8]>) -> Result<AuthOu
         // Fresh role, organization and plan; a revoked sign-in or suspended user ends here.
         return Ok(
             match state.store.principal_for_session(&claims.sid, &UserId::from(claims.sub.as_str())).await? {
-                Some(r) => AuthOutcome::Authenticated(principal(
+                Some(r) => AuthOutcome::Authenticated(std::sync::Arc::new(principal(
                     r,
                     AuthMethod::Jwt { session_id: claims.sid.clone() },
-                )),
+                ))),
                 None => AuthOutcome::Rejected("Session has been revoked".into()),
             },
         );
@@ -67,18 +67,18 @@ pub async fn resolve(state: &App, authorization: Option<&[u8]>) -> Result<AuthOu
                 });
             }
             let method = AuthMethod::ApiToken { token_id: t.token_id, scopes: t.scopes };
-            return Ok(AuthOutcome::Authenticated(principal(t.principal, method)));
+            return Ok(AuthOutcome::Authenticated(std::sync::Arc::new(principal(t.principal, method))));
         }
         // A session test token: 48 lowercase hex characters.
         if token.len() == 48 && token.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return Ok(match state.store.session_for_test_token(&sha256_hex(token), state.now()).await? {
-                Some((session_id, tester_id)) => AuthOutcome::Authenticated(Principal {
+                Some((session_id, tester_id)) => AuthOutcome::Authenticated(std::sync::Arc::new(Principal {
                     user_id: tester_id,
                     role: crate::domain::Role::Tester,
                     organization_id: None,
                     plan: crate::domain::Plan::Free,
                     method: AuthMethod::TestToken { session_id },
-                }),
+                })),
                 None => AuthOutcome::Rejected("Invalid or expired test token".into()),
             });
         }

@@ -83,6 +83,9 @@ pub struct IdentityCache {
     /// `notifications` or `notification_reads` bumps `notifications_version` after it commits.
     unread: TtlCache<UnreadCount>,
     notifications_version: AtomicU64,
+    /// Moves on every invalidation (any kind, local or from another node): a value drawn from
+    /// these caches (e.g. a rendered `GET /api/me` body) is current while it has not moved.
+    version: AtomicU64,
     /// Where this node's invalidations go for the other nodes (unset: single node).
     outbox: OnceLock<UnboundedSender<Invalidation>>,
 }
@@ -95,6 +98,7 @@ impl IdentityCache {
             organizations: TtlCache::new(ttl),
             unread: TtlCache::new(ttl),
             notifications_version: AtomicU64::new(0),
+            version: AtomicU64::new(0),
             outbox: OnceLock::new(),
         }
     }
@@ -102,6 +106,7 @@ impl IdentityCache {
     /// Forgets what `inv` names here only (a message from another node, or the local half
     /// of `invalidate`).
     pub fn apply(&self, inv: &Invalidation) {
+        self.version.fetch_add(1, Ordering::SeqCst);
         match inv {
             Invalidation::Session(id) => self.principals.remove(id),
             // Principals are keyed by sign-in session, not user: a user's change drops them all
@@ -127,6 +132,12 @@ impl IdentityCache {
     fn notifications_changed(&self) {
         self.notifications_version.fetch_add(1, Ordering::SeqCst);
         self.unread.clear();
+    }
+
+    /// The version to draw a value from these caches at: taken *before* the reads, so an
+    /// invalidation meanwhile makes the value stale, never cached as fresh.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
     }
 
     /// The version to read an unread count at: taken *before* the count's query, so a write

@@ -177,6 +177,11 @@ pub trait Store:
     fn forward_invalidations(&self, tx: tokio::sync::mpsc::UnboundedSender<Invalidation>) -> bool;
     /// Applies an invalidation another node published (this node's cache only).
     fn apply_invalidation(&self, inv: &Invalidation);
+    /// A number that moves whenever anything the identity reads answer (users, organizations,
+    /// sign-in sessions, unread counts) may have changed, here or on another node. Read it
+    /// before the reads; what was drawn from them is current while it has not moved (and the
+    /// identity cache's TTL, the safety net for a lost message, has not passed).
+    fn identity_version(&self) -> u64;
     /// Publishes through the database (PostgreSQL `NOTIFY`); nothing on SQLite (one node).
     async fn notify_invalidation(&self, inv: &Invalidation) -> StoreResult<()>;
     /// PostgreSQL: `LISTEN`s and applies other nodes' invalidations, reconnecting by itself;

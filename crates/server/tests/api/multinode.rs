@@ -179,6 +179,49 @@ async fn sign_out_reaches_every_node_through_redis() {
     eprintln!("revocation across nodes (Redis pub/sub): {latency:?}");
 }
 
+/// Node B sends `GET /api/me` as it rendered it while nothing changed; a rename on node A
+/// reaches B's answer through the bus well within the cache's TTL (5 s), not after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_on_one_node_reaches_the_other_nodes_me() {
+    let Some(app) = TestApp::new(Backend::Postgres).await else { return };
+    let node_b = second_node(&app, &[]).await;
+    let router_b = openscouter_server::http::router(node_b.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let user = app.signup("business").await;
+    let name_on_b = || {
+        let router = router_b.clone();
+        let auth = user.bearer();
+        async move {
+            use tower::ServiceExt;
+            let req = axum::http::Request::get("/api/me")
+                .header("authorization", auth)
+                .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 9))))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let res = router.oneshot(req).await.unwrap();
+            let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            v["data"]["user"]["fullName"].as_str().unwrap().to_owned()
+        }
+    };
+    let before = name_on_b().await;
+    assert_eq!(name_on_b().await, before, "B answers from what it rendered");
+    let res = app
+        .send(
+            axum::http::Method::PATCH,
+            "/api/me",
+            Some(serde_json::json!({"fullName": "Renamed on A"})),
+            &user.bearer(),
+        )
+        .await;
+    res.ok();
+    let renamed = Instant::now();
+    while name_on_b().await != "Renamed on A" {
+        assert!(renamed.elapsed() < Duration::from_secs(1), "B still sends the old name");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// Two nodes, two workers each, one PostgreSQL queue: every item runs exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_never_run_one_queue_item_twice() {

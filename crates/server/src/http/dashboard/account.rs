@@ -30,7 +30,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
         Ok(Self(match parts.extensions.get::<AuthOutcome>() {
             Some(AuthOutcome::Authenticated(p)) if matches!(p.method, AuthMethod::Jwt { .. }) => {
-                Some(p.clone())
+                Some(Principal::clone(p))
             }
             _ => None,
         }))

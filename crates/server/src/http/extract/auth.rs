@@ -22,7 +22,7 @@ pub trait Policy: Send + Sync + 'static {
 /// An authenticated caller who satisfies policy `P`.
 #[derive(Debug, Clone)]
 pub struct Authed<P: Policy = AnyRole> {
-    pub principal: Principal,
+    pub principal: std::sync::Arc<Principal>,
     _policy: PhantomData<P>,
 }
 
@@ -43,9 +43,9 @@ fn insufficient_scope(scope: Scope) -> AppError {
 }
 
 /// The resolved principal, or 401.
-pub fn principal_of(parts: &Parts) -> Result<Principal, AppError> {
+pub fn principal_of(parts: &Parts) -> Result<std::sync::Arc<Principal>, AppError> {
     match parts.extensions.get::<AuthOutcome>() {
-        Some(AuthOutcome::Authenticated(p)) => Ok(p.clone()),
+        Some(AuthOutcome::Authenticated(p)) => Ok(std::sync::Arc::clone(p)),
         Some(AuthOutcome::Rejected(msg)) => Err(AppError::Unauthorized(msg.clone())),
         Some(AuthOutcome::Anonymous) | None => Err(AppError::Unauthorized("Authentication required".into())),
     }

@@ -73,7 +73,7 @@ struct Unauthenticated(String, String);
 /// The principal, or what the 401 says.
 fn authenticated(caller: Caller) -> Result<Principal, Unauthenticated> {
     match caller.0 {
-        AuthOutcome::Authenticated(p) => Ok(p),
+        AuthOutcome::Authenticated(p) => Ok(std::sync::Arc::unwrap_or_clone(p)),
         AuthOutcome::Anonymous => {
             Err(Unauthenticated("Authentication required".to_owned(), "scope=\"read draft\", ".to_owned()))
         }

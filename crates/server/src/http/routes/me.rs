@@ -2,6 +2,7 @@
 //! change (signed-in users).
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,7 +13,7 @@ use super::{OrganizationOut, UserOut};
 use crate::auth::principal::AuthMethod;
 use crate::domain::Scope;
 use crate::error::AppResult;
-use crate::http::envelope::{Envelope, ok};
+use crate::http::envelope::{Envelope, ok, rendered};
 use crate::http::extract::{Authed, UserJwt, ValidatedJson};
 use crate::http::state::AppState;
 use crate::services::accounts;
@@ -65,24 +66,37 @@ pub struct PasswordIn {
 /// Who am I? Also answers for API tokens, telling an integration whom it acts for.
 #[utoipa::path(get, path = "/api/me", tag = "me", security(("jwt" = []), ("token" = [])),
     responses((status = 200, body = Envelope<MeOut>), (status = 401, description = "No valid credentials")))]
-async fn get_me(State(state): State<AppState>, caller: Authed) -> AppResult<Envelope<MeOut>> {
-    let (user, organization) = accounts::me(&state, &caller).await?;
-    let organization = organization.map(Into::into);
-    let (auth_method, scopes) = match &caller.method {
-        AuthMethod::Jwt { .. } => ("jwt", None),
-        AuthMethod::ApiToken { scopes, .. } => ("token", Some(scopes.clone())),
-        AuthMethod::TestToken { .. } => ("test_token", None),
-        AuthMethod::Telegram { .. } => ("telegram", None),
-        AuthMethod::OAuth { .. } => ("oauth", None),
+async fn get_me(State(state): State<AppState>, caller: Authed) -> AppResult<Response> {
+    let (auth_method, scopes, credential) = match &caller.method {
+        AuthMethod::Jwt { .. } => ("jwt", None, caller.user_id.as_str()),
+        AuthMethod::ApiToken { scopes, token_id } => ("token", Some(scopes), token_id.as_str()),
+        AuthMethod::TestToken { .. } => ("test_token", None, caller.user_id.as_str()),
+        AuthMethod::Telegram { .. } => ("telegram", None, caller.user_id.as_str()),
+        AuthMethod::OAuth { .. } => ("oauth", None, caller.user_id.as_str()),
     };
+    // Integrations poll this: the body is drawn from the identity caches only, so it is sent
+    // again as rendered while none of them changed (the store's identity version, read before
+    // the reads) and it is younger than their TTL. The key names the credential kind and the
+    // user (an API token: the token, whose scopes the body lists).
+    let key = [auth_method, ":", credential].concat();
+    let version = state.store.identity_version();
+    if let Some(body) = state.me_bodies.get_with(&key, |(v, body)| (*v == version).then(|| body.clone())) {
+        return Ok(rendered(body));
+    }
+    let (user, organization) = accounts::me(&state, &caller).await?;
     let unread_notifications = crate::services::team::unread_count(&state, &caller).await?;
-    Ok(ok(MeOut {
+    let envelope = ok(MeOut {
         user: user.into(),
-        organization,
+        organization: organization.map(Into::into),
         auth_method: auth_method.into(),
-        scopes,
+        scopes: scopes.cloned(),
         unread_notifications,
-    }))
+    });
+    let Some(body) = envelope.render() else {
+        return Ok(envelope.into_response());
+    };
+    state.me_bodies.put(&key, (version, body.clone()));
+    Ok(rendered(body))
 }
 
 /// Update the profile: `fullName` at once; `email` through a link mailed to the new address.

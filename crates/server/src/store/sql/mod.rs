@@ -569,6 +569,10 @@ impl Store for SqlStore {
         self.cache.apply(inv);
     }
 
+    fn identity_version(&self) -> u64 {
+        self.cache.version()
+    }
+
     async fn notify_invalidation(&self, inv: &Invalidation) -> StoreResult<()> {
         if let Db::Postgres(p) = &self.db {
             sqlx::query("SELECT pg_notify($1, $2)")
