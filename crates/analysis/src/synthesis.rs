@@ -522,17 +522,15 @@ fn merge_group(
             .then_with(|| b.1.peak_intensity.total_cmp(&a.1.peak_intensity))
             .then_with(|| a.1.finding_id.cmp(&b.1.finding_id))
     })?;
-    let mut evidence: Vec<Evidence> = members
-        .iter()
-        .flat_map(|(si, f)| {
-            let label = cohort.label_of(sessions[*si]);
-            f.evidence.iter().map(move |e| Evidence {
-                kind: e.kind.clone(),
-                timestamp: e.timestamp,
-                detail: format!("{label}: {}", e.detail),
-            })
-        })
-        .collect();
+    let mut evidence: Vec<Evidence> = Vec::with_capacity(members.iter().map(|(_, f)| f.evidence.len()).sum());
+    for (si, f) in members {
+        let label = cohort.label_of(sessions[*si]);
+        evidence.extend(f.evidence.iter().map(|e| Evidence {
+            kind: e.kind.clone(),
+            timestamp: e.timestamp,
+            detail: labelled(&label, &e.detail),
+        }));
+    }
     evidence.sort_by(|a, b| {
         a.timestamp.cmp(&b.timestamp).then_with(|| a.kind.cmp(&b.kind)).then_with(|| a.detail.cmp(&b.detail))
     });
@@ -588,6 +586,16 @@ fn merge_group(
         session_ids,
         prevalence: Some(round_to(prevalence, 4)),
     })
+}
+
+/// `label: detail`, built directly: `format!` costs more than the copy in a report with
+/// tens of thousands of evidence lines.
+fn labelled(label: &str, detail: &str) -> String {
+    let mut s = String::with_capacity(label.len() + 2 + detail.len());
+    s.push_str(label);
+    s.push_str(": ");
+    s.push_str(detail);
+    s
 }
 
 /// Priority matrix of analysis.md §4. "Higher prevalence with only weak signals" is read
@@ -646,21 +654,15 @@ fn task_reports(
 /// reads the page of the last entry before a time and, after it, navigations (or the first
 /// entry when there is no page before), and each of those is the same with or without it.
 fn page_trail(input: &SessionInput) -> Vec<(i64, bool, &str)> {
-    let mut v: Vec<(i64, bool, &str)> = Vec::with_capacity(input.events.len());
-    // Consecutive events usually share a URL: its path is computed once per run.
-    let mut last: Option<(&str, &str)> = None;
-    for e in &input.events {
-        let Some(u) = e.url.as_deref().filter(|u| !u.is_empty()) else { continue };
-        let path = match last {
-            Some((lu, lp)) if lu == u => lp,
-            _ => url_path(u),
-        };
-        last = Some((u, path));
-        v.push((e.timestamp.0, e.event_type == EventType::Navigation, path));
-    }
-    if !v.is_sorted() {
-        v.sort_unstable();
-    }
+    let mut v: Vec<(i64, bool, &str)> = input
+        .events
+        .iter()
+        .filter_map(|e| {
+            let u = e.url.as_deref().filter(|u| !u.is_empty())?;
+            Some((e.timestamp.0, e.event_type == EventType::Navigation, url_path(u)))
+        })
+        .collect();
+    sort_trail(&mut v);
     let mut kept: Option<&str> = None;
     v.retain(|&(_, nav, path)| {
         let keep = nav || kept != Some(path);
@@ -668,6 +670,19 @@ fn page_trail(input: &SessionInput) -> Vec<(i64, bool, &str)> {
         keep
     });
     v
+}
+
+/// Sorts a page trail. Events usually come in time order: then only the entries sharing a
+/// millisecond need sorting, and no page is compared otherwise. The order is total (equal
+/// entries are alike), so this is the order of a full sort.
+fn sort_trail(v: &mut [(i64, bool, &str)]) {
+    if !v.is_sorted_by_key(|e| e.0) {
+        v.sort_unstable();
+        return;
+    }
+    for ties in v.chunk_by_mut(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
+        ties.sort_unstable();
+    }
 }
 
 /// Metrics of one task from its attempts.

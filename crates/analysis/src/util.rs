@@ -54,18 +54,19 @@ pub(crate) fn stable_id(prefix: &str, parts: &[&str]) -> String {
 }
 
 /// The path of a URL: scheme, host, query and fragment removed (`https://x/a?b` → `/a`).
+///
+/// Byte scans rather than `str::find`: every delimiter is ASCII, so a byte match is a char
+/// boundary, and a substring search set up per event cost more than the scan itself.
 pub(crate) fn url_path(url: &str) -> &str {
-    let rest = match url.find("://") {
-        Some(i) => {
-            let after = &url[i + 3..];
-            match after.find('/') {
-                Some(j) => &after[j..],
-                None => "/",
-            }
-        }
+    let b = url.as_bytes();
+    let rest = match b.windows(3).position(|w| w[0] == b':' && w[1] == b'/' && w[2] == b'/') {
+        Some(i) => match b[i + 3..].iter().position(|&c| c == b'/') {
+            Some(j) => &url[i + 3 + j..],
+            None => "/",
+        },
         None => url,
     };
-    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let end = rest.bytes().position(|c| c == b'?' || c == b'#').unwrap_or(rest.len());
     let p = &rest[..end];
     if p.is_empty() { "/" } else { p }
 }
@@ -136,6 +137,11 @@ mod tests {
         assert_eq!(url_path("https://shop.test"), "/");
         assert_eq!(url_path("/pricing?a"), "/pricing");
         assert_eq!(url_path(""), "/");
+        assert_eq!(url_path("https://x.test/é/ü?q=ä#f"), "/é/ü");
+        assert_eq!(url_path("/a#b?c"), "/a");
+        assert_eq!(url_path("?a://b/c"), "/c");
+        assert_eq!(url_path("https:/x"), "https:/x");
+        assert_eq!(url_path("ab://"), "/");
     }
 
     #[test]
