@@ -3,7 +3,7 @@
 use crate::input::Outcome;
 use crate::signals::{Family, Prepared, Signal, SignalKind, voice_ms};
 use crate::time::Timestamp;
-use crate::util::{excerpt, round_to, stable_id};
+use crate::util::{excerpt, id_of, round_to, stable_hash};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -313,7 +313,7 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
     nd.sort();
     nd.dedup();
     let labels = visible_labels(p);
-    let mut out: Vec<(f64, Finding)> = Vec::new();
+    let mut out: Vec<(f64, (u64, u64), Finding)> = Vec::new();
     for ((task, path, selector), members) in groups {
         let families: BTreeSet<Family> =
             members.iter().map(|s| s.family).filter(|f| *f != Family::Task).collect();
@@ -369,11 +369,10 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
                 .map(|w| format!(" Suggested WCAG 2.1 {} {}.", w.criterion, w.name))
                 .unwrap_or_default()
         );
+        let id =
+            stable_hash(&[&meta.session_id, task.unwrap_or(""), path.unwrap_or(""), selector.unwrap_or("")]);
         let finding = Finding {
-            finding_id: stable_id(
-                "fnd_",
-                &[&meta.session_id, task.unwrap_or(""), path.unwrap_or(""), selector.unwrap_or("")],
-            ),
+            finding_id: id_of("fnd_", id),
             title,
             severity,
             wcag,
@@ -398,15 +397,13 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
             session_ids: vec![meta.session_id.clone()],
             prevalence: None,
         };
-        out.push((sums.values().sum(), finding));
+        out.push((sums.values().sum(), id, finding));
     }
+    // The id's hashes order as the id does (see `stable_hash`).
     out.sort_by(|a, b| {
-        a.1.severity
-            .cmp(&b.1.severity)
-            .then_with(|| b.0.total_cmp(&a.0))
-            .then_with(|| a.1.finding_id.cmp(&b.1.finding_id))
+        a.2.severity.cmp(&b.2.severity).then_with(|| b.0.total_cmp(&a.0)).then_with(|| a.1.cmp(&b.1))
     });
-    out.into_iter().map(|(_, f)| f).collect()
+    out.into_iter().map(|(_, _, f)| f).collect()
 }
 
 /// The session's signals in candidate groups: behavioural signals by their key, affective ones

@@ -6,9 +6,10 @@ use crate::findings::{Evidence, Finding, Severity};
 use crate::input::{EventType, Outcome, SessionInput, TaskAttempt, TaskMeta};
 use crate::signals::Family;
 use crate::stats;
-use crate::util::{round_to, stable_id, url_path};
+use crate::util::{id_of, round_to, stable_hash, url_path};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write;
 
 /// A session the tester has confirmed, with its analysis and the findings kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,7 +296,7 @@ fn penalty(s: Severity) -> f64 {
 type MergeKey<'f> = (Option<&'f str>, Option<&'f str>, Option<&'f str>, Family);
 
 /// Page visits per task attempt: the page at the start plus each navigation within it.
-fn visits<'s>(from: i64, to: i64, sorted: &[(i64, bool, &'s str)]) -> Vec<&'s str> {
+fn visits(from: i64, to: i64, sorted: &[TrailEntry]) -> Vec<PageId> {
     let i = sorted.partition_point(|e| e.0 < from);
     let mut out = Vec::new();
     if let Some(start) = i.checked_sub(1).map(|k| sorted[k].2) {
@@ -310,6 +311,44 @@ fn visits<'s>(from: i64, to: i64, sorted: &[(i64, bool, &'s str)]) -> Vec<&'s st
     out
 }
 
+/// A page path of the study, as its index in [`Pages::paths`].
+type PageId = u32;
+
+/// An entry of a page trail: (time, is a navigation, page).
+type TrailEntry = (i64, bool, PageId);
+
+/// The study's page paths, each computed once per distinct URL: a study reads every event
+/// of every session, and equal paths then compare as integers.
+#[derive(Default)]
+struct Pages<'a> {
+    by_url: HashMap<&'a str, PageId, foldhash::fast::RandomState>,
+    by_path: HashMap<&'a str, PageId, foldhash::fast::RandomState>,
+    /// Each id's path.
+    paths: Vec<&'a str>,
+}
+
+impl<'a> Pages<'a> {
+    /// The id of the page of `url`.
+    fn of(&mut self, url: &'a str) -> PageId {
+        if let Some(&id) = self.by_url.get(url) {
+            return id;
+        }
+        let path = url_path(url);
+        let next = PageId::try_from(self.paths.len()).unwrap_or(PageId::MAX);
+        let id = *self.by_path.entry(path).or_insert_with(|| {
+            self.paths.push(path);
+            next
+        });
+        self.by_url.insert(url, id);
+        id
+    }
+
+    /// Trail order: time, then navigations after other events, then the path.
+    fn cmp_entries(&self, a: &TrailEntry, b: &TrailEntry) -> std::cmp::Ordering {
+        a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then_with(|| self.paths[a.2 as usize].cmp(self.paths[b.2 as usize]))
+    }
+}
+
 /// The sessions of a study in canonical order, with who took part: every step of the
 /// synthesis reads the sessions through this, so each sees them in the same order.
 struct Cohort<'a> {
@@ -317,8 +356,9 @@ struct Cohort<'a> {
     sessions: Vec<&'a ConfirmedSession>,
     /// Distinct testers.
     n_testers: usize,
-    /// `Tester N` by tester key, numbered in sorted key order.
-    labels_by_key: BTreeMap<String, String>,
+    /// Each session's tester label (see [`label_of`]), by index in `sessions`: evidence
+    /// lines name it once per line.
+    labels: Vec<String>,
 }
 
 /// Smallest ND group reported or named (analysis.md §4).
@@ -326,6 +366,17 @@ const MIN_STRATUM_TESTERS: usize = 2;
 
 /// A task attempt with the index of its session in [`Cohort::sessions`].
 type IndexedAttempt<'a> = (usize, &'a TaskAttempt);
+
+/// The session's own label when it has the form `Tester N`, else its number in
+/// `labels_by_key` (`Tester N` by tester key, numbered in sorted key order).
+fn label_of(s: &ConfirmedSession, labels_by_key: &BTreeMap<&str, String>) -> String {
+    let own = crate::tester_label(&s.input.session);
+    if own == s.input.session.tester_label {
+        own
+    } else {
+        labels_by_key.get(tester_key(s)).cloned().unwrap_or(own)
+    }
+}
 
 impl<'a> Cohort<'a> {
     fn new(sessions: &'a [ConfirmedSession]) -> Self {
@@ -338,19 +389,10 @@ impl<'a> Cohort<'a> {
                 .then_with(|| tester_key(a).cmp(tester_key(b)))
         });
         let testers: BTreeSet<&str> = sessions.iter().map(|s| tester_key(s)).collect();
-        let labels_by_key =
-            testers.iter().enumerate().map(|(i, k)| ((*k).to_owned(), format!("Tester {}", i + 1))).collect();
-        Self { sessions, n_testers: testers.len(), labels_by_key }
-    }
-
-    /// The session's own label when it has the form `Tester N`, else its number here.
-    fn label_of(&self, s: &ConfirmedSession) -> String {
-        let own = crate::tester_label(&s.input.session);
-        if own == s.input.session.tester_label {
-            own
-        } else {
-            self.labels_by_key.get(tester_key(s)).cloned().unwrap_or(own)
-        }
+        let labels_by_key: BTreeMap<&str, String> =
+            testers.iter().enumerate().map(|(i, k)| (*k, format!("Tester {}", i + 1))).collect();
+        let labels = sessions.iter().map(|s| label_of(s, &labels_by_key)).collect();
+        Self { sessions, n_testers: testers.len(), labels }
     }
 
     /// Distinct testers among the sessions at `idx`.
@@ -462,7 +504,10 @@ fn merged_findings(
         .iter()
         .filter_map(|(t, v)| median(v.iter().map(|(_, a)| duration_s(a)).collect()).map(|m| (*t, m)))
         .collect();
-    let mut merged: BTreeMap<MergeKey<'_>, Vec<(usize, &Finding)>> = BTreeMap::new();
+    // Grouped by hash, then the groups put in key order: a tree keyed by three strings
+    // compared them at every level for each of the study's findings.
+    let mut merged: HashMap<MergeKey<'_>, Vec<(usize, &Finding)>, foldhash::fast::RandomState> =
+        HashMap::default();
     for (si, s) in sessions.iter().enumerate() {
         for f in s.analysis.findings.iter().filter(|f| s.confirmed_finding_ids.contains(&f.finding_id)) {
             merged
@@ -471,20 +516,23 @@ fn merged_findings(
                 .push((si, f));
         }
     }
-    let mut findings: Vec<Finding> = merged
+    let mut merged: Vec<(MergeKey<'_>, Vec<(usize, &Finding)>)> = merged.into_iter().collect();
+    merged.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut findings: Vec<(Finding, (u64, u64))> = merged
         .into_iter()
         .filter_map(|(key, members)| merge_group(cohort, study, &task_median, nameable, key, &members))
         .collect();
-    findings.sort_by(|a, b| {
+    // The id's hashes order as the id does (see `stable_hash`).
+    findings.sort_by(|(a, a_id), (b, b_id)| {
         a.severity
             .cmp(&b.severity)
             .then_with(|| b.prevalence.unwrap_or(0.0).total_cmp(&a.prevalence.unwrap_or(0.0)))
-            .then_with(|| a.finding_id.cmp(&b.finding_id))
+            .then_with(|| a_id.cmp(b_id))
     });
-    findings
+    findings.into_iter().map(|(f, _)| f).collect()
 }
 
-/// One merged finding from the session findings sharing `key`.
+/// One merged finding from the session findings sharing `key`, with the hashes of its id.
 fn merge_group(
     cohort: &Cohort<'_>,
     study: &StudyMeta,
@@ -492,7 +540,7 @@ fn merge_group(
     nameable: &BTreeSet<String>,
     (task, path, selector, family): MergeKey<'_>,
     members: &[(usize, &Finding)],
-) -> Option<Finding> {
+) -> Option<(Finding, (u64, u64))> {
     let sessions = &cohort.sessions;
     let affected: BTreeSet<&str> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
     // Prevalence = testers affected / testers with a confirmed session (analysis.md §4).
@@ -524,11 +572,11 @@ fn merge_group(
     })?;
     let mut evidence: Vec<Evidence> = Vec::with_capacity(members.iter().map(|(_, f)| f.evidence.len()).sum());
     for (si, f) in members {
-        let label = cohort.label_of(sessions[*si]);
+        let label = &cohort.labels[*si];
         evidence.extend(f.evidence.iter().map(|e| Evidence {
             kind: e.kind.clone(),
             timestamp: e.timestamp,
-            detail: labelled(&label, &e.detail),
+            detail: labelled(label, &e.detail),
         }));
     }
     evidence.sort_by(|a, b| {
@@ -544,34 +592,29 @@ fn merge_group(
         .collect::<BTreeSet<String>>()
         .into_iter()
         .collect();
-    let mut session_ids: Vec<String> =
-        members.iter().flat_map(|(_, f)| f.session_ids.iter().cloned()).collect();
+    let mut session_ids: Vec<&String> = members.iter().flat_map(|(_, f)| &f.session_ids).collect();
     session_ids.sort();
     session_ids.dedup();
-    let family_name = family.as_str();
-    Some(Finding {
-        finding_id: stable_id(
-            "fnd_",
-            &[
-                "study",
-                &study.job_id,
-                task.unwrap_or(""),
-                path.unwrap_or(""),
-                selector.unwrap_or(""),
-                family_name,
-            ],
-        ),
+    let id = stable_hash(&[
+        "study",
+        &study.job_id,
+        task.unwrap_or(""),
+        path.unwrap_or(""),
+        selector.unwrap_or(""),
+        family.as_str(),
+    ]);
+    let finding = Finding {
+        finding_id: id_of("fnd_", id),
         title: rep.title.clone(),
         severity,
         wcag: rep.wcag.clone(),
         evidence,
         recommendation: rep.recommendation.clone(),
-        technical_description: format!(
-            "{} Seen in {} of {} testers ({:.0} %).",
-            rep.technical_description,
+        technical_description: seen_in(
+            &rep.technical_description,
             affected.len(),
             cohort.n_testers,
-            prevalence * 100.0
+            prevalence,
         ),
         plain_description: rep.plain_description.clone(),
         testers_affected: u32::try_from(affected.len()).unwrap_or(u32::MAX),
@@ -583,9 +626,20 @@ fn merge_group(
         selector: selector.map(str::to_owned),
         peak_intensity: members.iter().map(|(_, f)| f.peak_intensity).fold(0.0, f64::max),
         strong_signal: strong,
-        session_ids,
+        session_ids: session_ids.into_iter().cloned().collect(),
         prevalence: Some(round_to(prevalence, 4)),
-    })
+    };
+    Some((finding, id))
+}
+
+/// The session finding's description with the study's reach appended, sized once (the
+/// description is long and `format!` would grow the string on the way).
+fn seen_in(description: &str, affected: usize, testers: usize, prevalence: f64) -> String {
+    let mut s = String::with_capacity(description.len() + 48);
+    s.push_str(description);
+    // Writing to a `String` cannot fail.
+    let _ = write!(s, " Seen in {affected} of {testers} testers ({:.0} %).", prevalence * 100.0);
+    s
 }
 
 /// `label: detail`, built directly: `format!` costs more than the copy in a report with
@@ -636,7 +690,8 @@ fn task_reports(
     for t in attempts.keys() {
         task_meta.entry((*t).to_string()).or_insert((i64::MAX, String::new()));
     }
-    let navs: Vec<Vec<(i64, bool, &str)>> = sessions.iter().map(|s| page_trail(&s.input)).collect();
+    let mut pages = Pages::default();
+    let navs: Vec<Vec<TrailEntry>> = sessions.iter().map(|s| page_trail(&s.input, &mut pages)).collect();
     let mut order: Vec<(&String, &(i64, String))> = task_meta.iter().collect();
     order.sort_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| a.0.cmp(b.0)));
     order
@@ -648,41 +703,49 @@ fn task_reports(
         .collect()
 }
 
-/// Pages seen by a session, for lostness: (time, is a navigation, path), sorted.
+/// Pages seen by a session, for lostness: (time, is a navigation, page), sorted.
 ///
 /// A non-navigation entry on the same page as the entry before it is dropped: [`visits`]
 /// reads the page of the last entry before a time and, after it, navigations (or the first
 /// entry when there is no page before), and each of those is the same with or without it.
-fn page_trail(input: &SessionInput) -> Vec<(i64, bool, &str)> {
-    let mut v: Vec<(i64, bool, &str)> = input
+fn page_trail<'a>(input: &'a SessionInput, pages: &mut Pages<'a>) -> Vec<TrailEntry> {
+    let mut v: Vec<TrailEntry> = input
         .events
         .iter()
         .filter_map(|e| {
             let u = e.url.as_deref().filter(|u| !u.is_empty())?;
-            Some((e.timestamp.0, e.event_type == EventType::Navigation, url_path(u)))
+            Some((e.timestamp.0, e.event_type == EventType::Navigation, pages.of(u)))
         })
         .collect();
-    sort_trail(&mut v);
-    let mut kept: Option<&str> = None;
-    v.retain(|&(_, nav, path)| {
-        let keep = nav || kept != Some(path);
-        kept = Some(path);
+    sort_trail(&mut v, pages);
+    let mut kept: Option<PageId> = None;
+    v.retain(|&(_, nav, page)| {
+        let keep = nav || kept != Some(page);
+        kept = Some(page);
         keep
     });
     v
 }
 
 /// Sorts a page trail. Events usually come in time order: then only the entries sharing a
-/// millisecond need sorting, and no page is compared otherwise. The order is total (equal
+/// millisecond need sorting, and no path is compared otherwise. The order is total (equal
 /// entries are alike), so this is the order of a full sort.
-fn sort_trail(v: &mut [(i64, bool, &str)]) {
+fn sort_trail(v: &mut [TrailEntry], pages: &Pages<'_>) {
     if !v.is_sorted_by_key(|e| e.0) {
-        v.sort_unstable();
+        v.sort_unstable_by(|a, b| pages.cmp_entries(a, b));
         return;
     }
     for ties in v.chunk_by_mut(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
-        ties.sort_unstable();
+        ties.sort_unstable_by(|a, b| pages.cmp_entries(a, b));
     }
+}
+
+/// Distinct pages among `visits`.
+fn distinct_pages(visits: &[PageId]) -> usize {
+    let mut v = visits.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v.len()
 }
 
 /// Metrics of one task from its attempts.
@@ -690,7 +753,7 @@ fn task_report(
     task_id: &str,
     title: &str,
     list: &[IndexedAttempt<'_>],
-    navs: &[Vec<(i64, bool, &str)>],
+    navs: &[Vec<TrailEntry>],
 ) -> TaskReport {
     let s = list.iter().filter(|(_, a)| a.outcome.is_success()).count() as u32;
     let n = list.len() as u32;
@@ -698,19 +761,13 @@ fn task_report(
         list.iter().filter(|(_, a)| a.outcome.is_success()).map(|(_, a)| duration_s(a)).collect();
     let seqs: Vec<f64> =
         list.iter().filter_map(|(_, a)| a.seq).filter(|x| x.is_finite() && (1.0..=7.0).contains(x)).collect();
-    let paths: Vec<(bool, Vec<&str>)> = list
+    let paths: Vec<(bool, Vec<PageId>)> = list
         .iter()
         .map(|(si, a)| (a.outcome.is_success(), visits(a.started_at.0, a.ended_at.0, &navs[*si])))
         .collect();
     let shortest = paths.iter().filter(|(ok, p)| *ok && !p.is_empty()).map(|(_, p)| p.len()).min();
     let lost: Vec<f64> = match shortest {
-        Some(r) => paths
-            .iter()
-            .filter_map(|(_, p)| {
-                let unique: BTreeSet<&str> = p.iter().copied().collect();
-                stats::lostness(unique.len(), p.len(), r)
-            })
-            .collect(),
+        Some(r) => paths.iter().filter_map(|(_, p)| stats::lostness(distinct_pages(p), p.len(), r)).collect(),
         None => Vec::new(),
     };
     let ci = stats::beta_credible_interval(s, n - s);

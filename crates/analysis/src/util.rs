@@ -46,11 +46,25 @@ fn fnv1a(parts: &[&str], basis: u64) -> u64 {
     h
 }
 
-/// A stable id `prefix` + 32 hex digits derived from `parts` (never random, never a clock).
-pub(crate) fn stable_id(prefix: &str, parts: &[&str]) -> String {
-    let a = fnv1a(parts, 0xcbf2_9ce4_8422_2325);
-    let b = fnv1a(parts, 0x6c62_272e_07bb_0142);
-    format!("{prefix}{a:016x}{b:016x}")
+/// The two 64-bit hashes behind a stable id ([`id_of`]). Ids of one prefix are fixed-width lower-case
+/// hex of these, so they compare as these pairs do: sorting by the pair is sorting by id
+/// without reading the strings.
+pub(crate) fn stable_hash(parts: &[&str]) -> (u64, u64) {
+    (fnv1a(parts, 0xcbf2_9ce4_8422_2325), fnv1a(parts, 0x6c62_272e_07bb_0142))
+}
+
+/// A stable id: `prefix` + the pair of [`stable_hash`] as 32 lower-case hex digits (the same
+/// as `{:016x}{:016x}`), never random, never a clock.
+pub(crate) fn id_of(prefix: &str, (a, b): (u64, u64)) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(prefix.len() + 32);
+    s.push_str(prefix);
+    for v in [a, b] {
+        for shift in (0..16).rev() {
+            s.push(char::from(HEX[((v >> (4 * shift)) & 0xf) as usize]));
+        }
+    }
+    s
 }
 
 /// The path of a URL: scheme, host, query and fragment removed (`https://x/a?b` → `/a`).
@@ -146,9 +160,13 @@ mod tests {
 
     #[test]
     fn ids_are_stable() {
-        assert_eq!(stable_id("fnd_", &["a", "b"]), stable_id("fnd_", &["a", "b"]));
-        assert_ne!(stable_id("fnd_", &["a", "b"]), stable_id("fnd_", &["ab", ""]));
-        assert_eq!(stable_id("fnd_", &["x"]).len(), 36);
+        let id = |parts: &[&str]| id_of("fnd_", stable_hash(parts));
+        assert_eq!(id(&["a", "b"]), id(&["a", "b"]));
+        assert_ne!(id(&["a", "b"]), id(&["ab", ""]));
+        assert_eq!(id(&["x"]).len(), 36);
+        let (a, b) = stable_hash(&["x", "y"]);
+        assert_eq!(id(&["x", "y"]), format!("fnd_{a:016x}{b:016x}"));
+        assert_eq!(id_of("p", (0xab, u64::MAX)), format!("p{:016x}{:016x}", 0xab, u64::MAX));
     }
 
     #[test]
