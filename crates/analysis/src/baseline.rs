@@ -158,9 +158,22 @@ pub(crate) fn is_page_level(sel: &str) -> bool {
     matches!(sel.trim(), "" | "window" | "document" | "html" | "body" | ":root")
 }
 
+/// [`is_page_level`] of an interned selector (`NO_SEL` is the empty one), from the flags of
+/// the distinct selectors: computed once per selector, not once per event.
+pub(crate) fn is_page_level_id(sel: u32, page_level: &[bool]) -> bool {
+    sel == NO_SEL || page_level[sel as usize]
+}
+
 /// The baseline of one session from its events in canonical order. A study threshold other
 /// than the default is fixed and switches the baseline off for its rule (analysis.md §1.1).
-pub(crate) fn compute(events: &[&EventItem], ev_sel: &[u32], selectors: usize, th: &Thresholds) -> Baseline {
+/// `ev_sel` holds each event's selector id and `page_level` each selector's
+/// [`is_page_level`].
+pub(crate) fn compute(
+    events: &[&EventItem],
+    ev_sel: &[u32],
+    page_level: &[bool],
+    th: &Thresholds,
+) -> Baseline {
     let d = Thresholds::default();
     let mut b = Baseline {
         gap_threshold_ms: th.hesitation_gap_ms,
@@ -174,7 +187,7 @@ pub(crate) fn compute(events: &[&EventItem], ev_sel: &[u32], selectors: usize, t
     // page lost its focus since.
     let mut prev: Option<(i64, Option<Option<f64>>)> = None;
     let mut away = false;
-    let fast = fast_repeats(events, ev_sel, selectors, th.rage_click_max_gap_ms);
+    let fast = fast_repeats(events, ev_sel, page_level.len(), th.rage_click_max_gap_ms);
     for (i, e) in events.iter().enumerate() {
         if fast[i] {
             // A fast repeated click is the symptom of a dead control, not the tester's pace:
@@ -183,7 +196,7 @@ pub(crate) fn compute(events: &[&EventItem], ev_sel: &[u32], selectors: usize, t
             continue;
         }
         match e.event_type {
-            EventType::Blur if is_page_level(&e.target_selector) => away = true,
+            EventType::Blur if is_page_level_id(ev_sel[i], page_level) => away = true,
             EventType::Click | EventType::Input | EventType::Scroll | EventType::Navigation => {
                 b.actions += 1;
                 if e.event_type == EventType::Click

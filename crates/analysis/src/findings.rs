@@ -5,7 +5,8 @@ use crate::signals::{Family, Prepared, Signal, SignalKind, voice_ms};
 use crate::time::Timestamp;
 use crate::util::{excerpt, id_of, round_to, stable_hash};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write;
 
 /// Finding severity, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -270,7 +271,7 @@ fn nearest(behav: &[&Signal], t: i64, window: i64) -> Option<usize> {
 /// such signal, then to the first key. `None` when no group of the task has one: alone, a
 /// failure says nothing about where the barrier is.
 fn failure_group<'s>(
-    groups: &BTreeMap<Key<'s>, Vec<&'s Signal>>,
+    groups: &HashMap<Key<'s>, Vec<&'s Signal>, foldhash::fast::RandomState>,
     failure: &Signal,
     window: i64,
 ) -> Option<Key<'s>> {
@@ -353,22 +354,8 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
             Severity::Minor
         };
         let evidence = evidence_of(p, &members, window);
-        let counts: Vec<String> = sums
-            .keys()
-            .map(|k| format!("{} × {}", members.iter().filter(|s| s.kind == *k).count(), k.as_str()))
-            .collect();
-        let technical = format!(
-            "{} on task {}, page {}, target {}: {}; peak intensity {:.2}.{}",
-            dominant.as_str(),
-            task.unwrap_or("(none)"),
-            path_s,
-            selector.unwrap_or("(none)"),
-            counts.join(", "),
-            peak,
-            wcag.as_ref()
-                .map(|w| format!(" Suggested WCAG 2.1 {} {}.", w.criterion, w.name))
-                .unwrap_or_default()
-        );
+        let technical =
+            technical_description(dominant, (task, path_s, selector), &sums, &members, peak, &wcag);
         let id =
             stable_hash(&[&meta.session_id, task.unwrap_or(""), path.unwrap_or(""), selector.unwrap_or("")]);
         let finding = Finding {
@@ -406,13 +393,47 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
     out.into_iter().map(|(_, _, f)| f).collect()
 }
 
+/// "rage_click on task t, page /p, target #b: 3 × rage_click, 1 × error; peak intensity
+/// 0.80. Suggested WCAG 2.1 4.1.2 Name, Role, Value.", written into one string (it is built
+/// for every finding; `format!` pieces and a joined list cost more than the text).
+fn technical_description(
+    dominant: SignalKind,
+    (task, path, selector): (Option<&str>, &str, Option<&str>),
+    sums: &BTreeMap<SignalKind, f64>,
+    members: &[&Signal],
+    peak: f64,
+    wcag: &Option<Wcag>,
+) -> String {
+    let mut s = String::with_capacity(160);
+    // Writing to a `String` cannot fail.
+    let _ = write!(
+        s,
+        "{} on task {}, page {path}, target {}: ",
+        dominant.as_str(),
+        task.unwrap_or("(none)"),
+        selector.unwrap_or("(none)")
+    );
+    for (i, k) in sums.keys().enumerate() {
+        let n = members.iter().filter(|m| m.kind == *k).count();
+        let _ = write!(s, "{}{n} × {}", if i > 0 { ", " } else { "" }, k.as_str());
+    }
+    let _ = write!(s, "; peak intensity {peak:.2}.");
+    if let Some(w) = wcag {
+        let _ = write!(s, " Suggested WCAG 2.1 {} {}.", w.criterion, w.name);
+    }
+    s
+}
+
 /// The session's signals in candidate groups: behavioural signals by their key, affective ones
 /// joined to the nearest behavioural signal (within the join window), task failures to a
-/// group of their task (see [`failure_group`]).
-fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> BTreeMap<Key<'s>, Vec<&'s Signal>> {
+/// group of their task (see [`failure_group`]). In key order.
+///
+/// Grouped by hash, then the groups sorted: a tree keyed by three strings compared them at
+/// every level for each signal.
+fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> Vec<(Key<'s>, Vec<&'s Signal>)> {
     let behav: Vec<&Signal> = signals.iter().filter(|s| s.kind.is_behavioural()).collect();
     let window = p.th.join_window_ms as i64;
-    let mut groups: BTreeMap<Key, Vec<&Signal>> = BTreeMap::new();
+    let mut groups: HashMap<Key, Vec<&Signal>, foldhash::fast::RandomState> = HashMap::default();
     let mut failures: Vec<&Signal> = Vec::new();
     for s in signals {
         if s.kind == SignalKind::TaskFailure {
@@ -435,6 +456,8 @@ fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> BTreeMap<Key<'s
             groups.entry(key).or_default().push(f);
         }
     }
+    let mut groups: Vec<(Key, Vec<&Signal>)> = groups.into_iter().collect();
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     groups
 }
 
@@ -521,7 +544,7 @@ fn transcripts(p: &Prepared<'_>, from: i64, to: i64) -> Vec<Evidence> {
             out.push(Evidence {
                 kind: "transcript".into(),
                 timestamp: v.timestamp,
-                detail: excerpt(&v.transcript, 500),
+                detail: excerpt(&v.transcript, 500).into_owned(),
             });
             if out.len() >= MAX_EXCERPTS {
                 return out;
@@ -534,7 +557,11 @@ fn transcripts(p: &Prepared<'_>, from: i64, to: i64) -> Vec<Evidence> {
             break;
         }
         if !n.text.trim().is_empty() {
-            out.push(Evidence { kind: "note".into(), timestamp: n.timestamp, detail: excerpt(&n.text, 500) });
+            out.push(Evidence {
+                kind: "note".into(),
+                timestamp: n.timestamp,
+                detail: excerpt(&n.text, 500).into_owned(),
+            });
         }
     }
     out

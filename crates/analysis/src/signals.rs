@@ -3,7 +3,7 @@
 //! Items are sorted once into a canonical order (so input order never matters) and every
 //! detector is a single pass over them, or over per-selector lists built in one pass.
 
-use crate::baseline::{self, Baseline, is_page_level};
+use crate::baseline::{self, Baseline, is_page_level, is_page_level_id};
 use crate::input::{
     EventItem, EventType, FacialItem, NoteItem, Outcome, SessionInput, TaskAttempt, VoiceItem,
 };
@@ -12,8 +12,9 @@ use crate::thresholds::Thresholds;
 use crate::time::Timestamp;
 use crate::util::{NO_SEL, cmp_opt_f64, excerpt, intern, unit, url_path};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The signal types of analysis.md §1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -306,6 +307,8 @@ pub(crate) struct Prepared<'a> {
     /// The distinct non-empty selectors, sorted: index order is string order, so a `Vec`
     /// indexed by selector iterates as a `BTreeMap` keyed by it would.
     pub selectors: Vec<&'a str>,
+    /// Whether each of `selectors` is the page itself ([`is_page_level`]).
+    pub sel_page_level: Vec<bool>,
     /// Timeline origin: the session start, or the first item if earlier.
     pub origin: i64,
     /// Timeline end: completion, the last item, or the snapshot time.
@@ -386,6 +389,7 @@ impl<'a> Prepared<'a> {
             ev_path: Vec::new(),
             ev_task: Vec::new(),
             ev_sel,
+            sel_page_level: selectors.iter().map(|s| is_page_level(s)).collect(),
             selectors,
             origin,
             end,
@@ -395,7 +399,7 @@ impl<'a> Prepared<'a> {
         };
         p.max_voice_ms = p.voice.iter().map(|v| voice_ms(v.duration_ms)).max().unwrap_or(0);
         p.index_events();
-        p.baseline = baseline::compute(&p.events, &p.ev_sel, p.selectors.len(), &p.th);
+        p.baseline = baseline::compute(&p.events, &p.ev_sel, &p.sel_page_level, &p.th);
         p
     }
 
@@ -759,11 +763,7 @@ fn errors(b: &mut Builder<'_, '_>) {
         match e.event_type {
             EventType::Click => last_click = Some(i),
             EventType::Error => {
-                let msg = e
-                    .error_message
-                    .as_deref()
-                    .map(|m| excerpt(m, 200))
-                    .unwrap_or_else(|| "error".to_string());
+                let msg = e.error_message.as_deref().map_or(Cow::Borrowed("error"), |m| excerpt(m, 200));
                 let click = last_click
                     .filter(|&c| ((p.ev_times[i] - p.ev_times[c]) as f64) <= p.th.error_click_window_ms);
                 match click {
@@ -777,7 +777,7 @@ fn errors(b: &mut Builder<'_, '_>) {
                             p.ev_path[c],
                             p.ev_task[c],
                             Some(sel),
-                            format!("Error after clicking {sel}: {msg}"),
+                            ["Error after clicking ", sel, ": ", &msg].concat(),
                         );
                     }
                     None => b.at_event(
@@ -786,7 +786,7 @@ fn errors(b: &mut Builder<'_, '_>) {
                         p.ev_times[i],
                         1.0,
                         Some(e.target_selector.as_str()),
-                        format!("Error: {msg}"),
+                        ["Error: ", &msg].concat(),
                     ),
                 }
             }
@@ -816,7 +816,9 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
     // Last rage-chain click since `prev`.
     let mut rage_between: Option<usize> = None;
     let before = b.out.len();
-    let page_blur = |e: &EventItem| e.event_type == EventType::Blur && is_page_level(&e.target_selector);
+    let page_blur = |a: usize| {
+        p.events[a].event_type == EventType::Blur && is_page_level_id(p.ev_sel[a], &p.sel_page_level)
+    };
     // The tester's own thresholds (analysis.md §1.1); intensity = duration / (2.5 × threshold)
     // scales with them (`full` is 2.5 × the default gap threshold).
     let base = &p.baseline;
@@ -843,7 +845,7 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
         }
         if let Some(a) = prev {
             let gap = (p.ev_times[i] - p.ev_times[a]) as f64;
-            if page_blur(p.events[a]) {
+            if page_blur(a) {
                 if gap >= th.attention_blur_ms {
                     b.at_event(
                         SignalKind::AttentionDrop,
@@ -877,7 +879,7 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
         prev = Some(i);
         rage_between = None;
     }
-    if let Some(a) = prev.filter(|&a| page_blur(p.events[a])) {
+    if let Some(a) = prev.filter(|&a| page_blur(a)) {
         let gap = (p.end - p.ev_times[a]) as f64;
         if gap >= th.attention_blur_ms {
             b.at_event(
@@ -962,12 +964,9 @@ fn navigation(b: &mut Builder<'_, '_>) {
             }
         }
     }
-    let mut arrivals: BTreeMap<(Option<&str>, &str), Vec<usize>> = BTreeMap::new();
-    for &(i, _, to) in &navs {
-        arrivals.entry((p.ev_task[i], to)).or_default().push(i);
-    }
+    let arrivals = arrivals_of(p, &navs);
     let min = th.revisit_min_count as usize;
-    for (&(task, path), idx) in &arrivals {
+    for &((task, path), ref idx) in &arrivals {
         if idx.len() >= min {
             let at = idx[min - 1];
             let last = idx[idx.len() - 1];
@@ -987,15 +986,27 @@ fn navigation(b: &mut Builder<'_, '_>) {
     navigation_loops(b, before, &arrivals);
 }
 
+/// (task, path) of a navigation's arrival, and the navigations arriving there.
+type Arrivals<'a> = Vec<((Option<&'a str>, &'a str), Vec<usize>)>;
+
+/// Each (task, path)'s arrivals in event order, in key order. Grouped by hash, then the few
+/// keys sorted: a tree compared two strings at every level for each navigation.
+fn arrivals_of<'a>(p: &Prepared<'a>, navs: &[(usize, Option<&'a str>, &'a str)]) -> Arrivals<'a> {
+    let mut by_key: HashMap<(Option<&str>, &str), Vec<usize>, foldhash::fast::RandomState> =
+        HashMap::default();
+    for &(i, _, to) in navs {
+        by_key.entry((p.ev_task[i], to)).or_default().push(i);
+    }
+    let mut arrivals: Arrivals<'a> = by_key.into_iter().collect();
+    arrivals.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    arrivals
+}
+
 /// navigation_loop: at least the minimum number of quick backs and revisit loops (those
 /// pushed since `before`) within one task. It is placed where the minimum is reached,
 /// when the tester shows to be lost, and grouped by the task's most revisited path: the
 /// page they keep coming back to is where the way on is missing.
-fn navigation_loops(
-    b: &mut Builder<'_, '_>,
-    before: usize,
-    arrivals: &BTreeMap<(Option<&str>, &str), Vec<usize>>,
-) {
+fn navigation_loops(b: &mut Builder<'_, '_>, before: usize, arrivals: &Arrivals<'_>) {
     let p = b.p;
     let min = p.th.navigation_loop_signals as usize;
     // (start, end) of the navigation signals per task, sorted.
@@ -1303,7 +1314,7 @@ fn speech(b: &mut Builder<'_, '_>) {
                 path,
                 task,
                 None,
-                format!("\u{201c}{}\u{201d}", excerpt(&v.transcript, 160)),
+                ["\u{201c}", &excerpt(&v.transcript, 160), "\u{201d}"].concat(),
             );
             if let Some(last) = b.out.last_mut() {
                 last.mentions_reading = sentiment::mentions_reading(&norm);

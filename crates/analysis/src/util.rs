@@ -1,6 +1,7 @@
 //! Small helpers shared by the modules: rounding, clamping, hashing, URL paths, text excerpts,
 //! string interning.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -85,12 +86,13 @@ pub(crate) fn url_path(url: &str) -> &str {
     if p.is_empty() { "/" } else { p }
 }
 
-/// At most `max` characters of `text`, with an ellipsis when cut.
-pub(crate) fn excerpt(text: &str, max: usize) -> String {
+/// At most `max` characters of `text`, with an ellipsis when cut; borrowed when not cut, so
+/// a caller that copies it into a longer text makes no copy of its own.
+pub(crate) fn excerpt(text: &str, max: usize) -> Cow<'_, str> {
     let t = text.trim();
     match t.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &t[..i]),
-        None => t.to_string(),
+        Some((i, _)) => Cow::Owned(format!("{}…", &t[..i])),
+        None => Cow::Borrowed(t),
     }
 }
 
