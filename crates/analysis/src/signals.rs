@@ -10,7 +10,7 @@ use crate::input::{
 use crate::sentiment;
 use crate::thresholds::Thresholds;
 use crate::time::Timestamp;
-use crate::util::{NO_SEL, cmp_opt_f64, excerpt, intern, unit, url_path};
+use crate::util::{NO_SEL, cmp_opt_f64, excerpt, intern, sort_large_by, unit, url_path};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -477,7 +477,25 @@ impl Builder<'_, '_> {
         selector: Option<&str>,
         detail: String,
     ) {
-        self.out.push(Signal {
+        let s = self.signal(kind, start, end, intensity, path, task, selector, detail);
+        self.out.push(s);
+    }
+
+    /// The signal [`Builder::push`] pushes, for a pass that reads the signals already pushed
+    /// while it makes new ones.
+    #[allow(clippy::too_many_arguments)]
+    fn signal(
+        &self,
+        kind: SignalKind,
+        start: i64,
+        end: i64,
+        intensity: f64,
+        path: Option<&str>,
+        task: Option<&str>,
+        selector: Option<&str>,
+        detail: String,
+    ) -> Signal {
+        Signal {
             kind,
             family: kind.family(),
             timestamp: Timestamp(start),
@@ -493,7 +511,7 @@ impl Builder<'_, '_> {
                 .map(str::to_string),
             detail,
             mentions_reading: false,
-        });
+        }
     }
 
     /// Signal at event `i` with that event's context.
@@ -563,8 +581,9 @@ pub(crate) fn detect(p: &Prepared<'_>) -> Vec<Signal> {
     out
 }
 
+/// Canonical order of signals: time, kind, selector, page, task, end, intensity, detail.
 pub(crate) fn sort_signals(s: &mut [Signal]) {
-    s.sort_by(|a, b| {
+    sort_large_by(s, |a, b| {
         a.timestamp
             .cmp(&b.timestamp)
             .then_with(|| a.kind.cmp(&b.kind))
@@ -810,7 +829,6 @@ fn errors(b: &mut Builder<'_, '_>) {
 fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
     let p = b.p;
     let th = &p.th;
-    let mut hes: Vec<Signal> = Vec::new();
     let full = th.hesitation_full_ms;
     let mut prev: Option<usize> = None;
     // Last rage-chain click since `prev`.
@@ -892,19 +910,32 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
             );
         }
     }
-    // Clusters over all hesitations of this pass.
-    hes.extend(b.out[before..].iter().filter(|s| s.kind == SignalKind::Hesitation).cloned());
-    hes.sort_by(|x, y| x.timestamp.cmp(&y.timestamp).then_with(|| x.selector.cmp(&y.selector)));
-    let times: Vec<i64> = hes.iter().map(|s| s.timestamp.0).collect();
+    let clusters = hesitation_clusters(b, before);
+    b.out.extend(clusters);
+}
+
+/// hesitation_cluster over the hesitations pushed since `before`. They are read in place,
+/// by index, rather than copied with their strings.
+fn hesitation_clusters(b: &Builder<'_, '_>, before: usize) -> Vec<Signal> {
+    let th = &b.p.th;
+    let out = &b.out;
+    let mut hes: Vec<usize> =
+        (before..out.len()).filter(|&i| out[i].kind == SignalKind::Hesitation).collect();
+    hes.sort_by(|&x, &y| {
+        let (x, y) = (&out[x], &out[y]);
+        x.timestamp.cmp(&y.timestamp).then_with(|| x.selector.cmp(&y.selector))
+    });
+    let times: Vec<i64> = hes.iter().map(|&i| out[i].timestamp.0).collect();
     let count = th.hesitation_cluster_count as usize;
+    let mut clusters = Vec::new();
     for (s, e) in episodes(&times, count, th.hesitation_cluster_window_ms) {
         let n = e - s + 1;
-        let first = &hes[s];
+        let first = &out[hes[s]];
         // A cluster mostly on one control (more than half of its hesitations) keeps that
         // control's selector, so it joins the control's finding.
         let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
-        for h in &hes[s..=e] {
-            if let Some(sel) = h.selector.as_deref() {
+        for &h in &hes[s..=e] {
+            if let Some(sel) = out[h].selector.as_deref() {
                 *votes.entry(sel).or_default() += 1;
             }
         }
@@ -914,7 +945,7 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
             .filter(|(_, v)| 2 * v > n)
             .map(|(sel, _)| sel);
         // Engine choice: intensity n / (2 × minimum count), capped at 1.
-        b.push(
+        clusters.push(b.signal(
             SignalKind::HesitationCluster,
             times[s],
             times[e],
@@ -923,8 +954,9 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
             first.task_id.as_deref(),
             selector,
             format!("{n} hesitations within {}", secs((times[e] - times[s]) as f64)),
-        );
+        ));
     }
+    clusters
 }
 
 /// quick_back, revisit_loop and navigation_loop.

@@ -6,7 +6,7 @@ use crate::findings::{Evidence, Finding, Severity};
 use crate::input::{EventType, Outcome, SessionInput, TaskAttempt, TaskMeta};
 use crate::signals::Family;
 use crate::stats;
-use crate::util::{id_of, round_to, stable_hash, url_path};
+use crate::util::{id_of, round_to, sort_large_by, stable_hash, url_path};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
@@ -523,7 +523,7 @@ fn merged_findings(
         .filter_map(|(key, members)| merge_group(cohort, study, &task_median, nameable, key, &members))
         .collect();
     // The id's hashes order as the id does (see `stable_hash`).
-    findings.sort_by(|(a, a_id), (b, b_id)| {
+    sort_large_by(&mut findings, |(a, a_id), (b, b_id)| {
         a.severity
             .cmp(&b.severity)
             .then_with(|| b.prevalence.unwrap_or(0.0).total_cmp(&a.prevalence.unwrap_or(0.0)))

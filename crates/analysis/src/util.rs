@@ -102,6 +102,31 @@ pub(crate) fn clock(ms: i64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
+/// Sorts `v` by `cmp`, keeping equal items in their order (as `sort_by` does), by sorting
+/// indices and then moving each item once along the permutation's cycles: a stable sort of
+/// the items themselves moves large ones through a scratch copy as long as the list.
+pub(crate) fn sort_large_by<T>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> Ordering) {
+    let Ok(n) = u32::try_from(v.len()) else {
+        v.sort_by(cmp);
+        return;
+    };
+    let mut order: Vec<u32> = (0..n).collect();
+    order.sort_by(|&a, &b| cmp(&v[a as usize], &v[b as usize]));
+    // `v[i]` becomes the old `v[order[i]]`; a slot whose order points at itself is done.
+    for start in 0..v.len() {
+        let mut cur = start;
+        loop {
+            let next = order[cur] as usize;
+            order[cur] = cur as u32;
+            if next == start {
+                break;
+            }
+            v.swap(cur, next);
+            cur = next;
+        }
+    }
+}
+
 /// No selector (an empty `targetSelector`).
 pub(crate) const NO_SEL: u32 = u32::MAX;
 
@@ -169,6 +194,25 @@ mod tests {
         let (a, b) = stable_hash(&["x", "y"]);
         assert_eq!(id(&["x", "y"]), format!("fnd_{a:016x}{b:016x}"));
         assert_eq!(id_of("p", (0xab, u64::MAX)), format!("p{:016x}{:016x}", 0xab, u64::MAX));
+    }
+
+    #[test]
+    fn large_sorts_are_stable_sorts() {
+        let mut seed = 7u64;
+        for len in [0usize, 1, 2, 3, 10, 100, 1000] {
+            let v: Vec<(u8, usize)> = (0..len)
+                .map(|i| {
+                    seed =
+                        seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    ((seed >> 60) as u8, i)
+                })
+                .collect();
+            let mut expected = v.clone();
+            expected.sort_by_key(|a| a.0);
+            let mut got = v;
+            sort_large_by(&mut got, |a, b| a.0.cmp(&b.0));
+            assert_eq!(got, expected);
+        }
     }
 
     #[test]
