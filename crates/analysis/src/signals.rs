@@ -300,6 +300,8 @@ pub(crate) struct Prepared<'a> {
     pub notes: Vec<&'a NoteItem>,
     pub attempts: Vec<&'a TaskAttempt>,
     pub ev_times: Vec<i64>,
+    /// Each event's type: passes that want a few types scan this, not the events.
+    pub ev_type: Vec<EventType>,
     pub ev_path: Vec<Option<&'a str>>,
     pub ev_task: Vec<Option<&'a str>>,
     /// Each event's target selector as an index into `selectors`, [`NO_SEL`] when empty.
@@ -330,19 +332,23 @@ impl<'a> Prepared<'a> {
         let kept: Vec<&EventItem> = input.events.iter().filter(|e| keep(e.timestamp)).collect();
         let (sel_of, selectors) = intern(kept.iter().map(|e| e.target_selector.as_str()));
         // Canonical order: the comparison of `cmp_event`, with the selector compared by its
-        // rank (the same order, without reading the strings); stable, like `sort_by`.
+        // rank (the same order, without reading the strings); stable, like `sort_by`. The
+        // leading keys are gathered once, so comparing two events reads one small array
+        // rather than the two events (the rest of `cmp_event` only on a full tie).
         let sel_key = |i: usize| if sel_of[i] == NO_SEL { 0 } else { u64::from(sel_of[i]) + 1 };
-        let mut order: Vec<usize> = (0..kept.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (x, y) = (kept[a], kept[b]);
-            x.timestamp
-                .cmp(&y.timestamp)
-                .then_with(|| x.event_type.cmp(&y.event_type))
-                .then_with(|| sel_key(a).cmp(&sel_key(b)))
-                .then_with(|| cmp_event(x, y))
+        let mut order: Vec<(i64, EventType, u64, usize)> =
+            kept.iter().enumerate().map(|(i, e)| (e.timestamp.0, e.event_type, sel_key(i), i)).collect();
+        order.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then(a.1.cmp(&b.1))
+                .then(a.2.cmp(&b.2))
+                .then_with(|| cmp_event(kept[a.3], kept[b.3]))
         });
-        let events: Vec<&EventItem> = order.iter().map(|&i| kept[i]).collect();
-        let ev_sel: Vec<u32> = order.iter().map(|&i| sel_of[i]).collect();
+        let events: Vec<&EventItem> = order.iter().map(|o| kept[o.3]).collect();
+        let ev_sel: Vec<u32> = order.iter().map(|o| sel_of[o.3]).collect();
+        let ev_times: Vec<i64> = order.iter().map(|o| o.0).collect();
+        let ev_type: Vec<EventType> = order.iter().map(|o| o.1).collect();
+        drop(order);
         let mut facial: Vec<&FacialItem> = input.facial.iter().filter(|f| keep(f.timestamp)).collect();
         facial.sort_by(|a, b| cmp_facial(a, b));
         let mut voice: Vec<&VoiceItem> = input.voice.iter().filter(|v| keep(v.timestamp)).collect();
@@ -385,7 +391,8 @@ impl<'a> Prepared<'a> {
             voice,
             notes,
             attempts,
-            ev_times: Vec::new(),
+            ev_times,
+            ev_type,
             ev_path: Vec::new(),
             ev_task: Vec::new(),
             ev_sel,
@@ -399,19 +406,24 @@ impl<'a> Prepared<'a> {
         };
         p.max_voice_ms = p.voice.iter().map(|v| voice_ms(v.duration_ms)).max().unwrap_or(0);
         p.index_events();
-        p.baseline = baseline::compute(&p.events, &p.ev_sel, &p.sel_page_level, &p.th);
+        let events = baseline::Events {
+            items: &p.events,
+            types: &p.ev_type,
+            times: &p.ev_times,
+            sel: &p.ev_sel,
+            page_level: &p.sel_page_level,
+        };
+        p.baseline = baseline::compute(&events, &p.th);
         p
     }
 
     fn index_events(&mut self) {
         let n = self.events.len();
-        let mut times = Vec::with_capacity(n);
         let mut paths = Vec::with_capacity(n);
         let mut tasks = Vec::with_capacity(n);
         let mut path: Option<&'a str> = None;
         let mut last_task: Option<&'a str> = None;
         for e in &self.events {
-            times.push(e.timestamp.0);
             if let Some(u) = e.url.as_deref().filter(|u| !u.is_empty()) {
                 path = Some(url_path(u));
             }
@@ -425,7 +437,6 @@ impl<'a> Prepared<'a> {
             };
             tasks.push(task);
         }
-        self.ev_times = times;
         self.ev_path = paths;
         self.ev_task = tasks;
     }
@@ -605,13 +616,13 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
     let mut progress = Vec::with_capacity(n + 1);
     progress.push(0u32);
     let mut by_selector: Vec<Vec<usize>> = vec![Vec::new(); p.selectors.len()];
-    for (i, e) in p.events.iter().enumerate() {
+    for (i, &ty) in p.ev_type.iter().enumerate() {
         let is_progress = matches!(
-            e.event_type,
+            ty,
             EventType::Navigation | EventType::Input | EventType::Focus | EventType::Blur | EventType::Scroll
         );
         progress.push(progress[i] + u32::from(is_progress));
-        if e.event_type == EventType::Click && p.ev_sel[i] != NO_SEL {
+        if ty == EventType::Click && p.ev_sel[i] != NO_SEL {
             by_selector[p.ev_sel[i] as usize].push(i);
         }
     }
@@ -778,10 +789,11 @@ fn dead_clicks(b: &mut Builder<'_, '_>, by_selector: &[Vec<usize>], in_rage: &[b
 fn errors(b: &mut Builder<'_, '_>) {
     let p = b.p;
     let mut last_click: Option<usize> = None;
-    for (i, e) in p.events.iter().enumerate() {
-        match e.event_type {
+    for (i, &ty) in p.ev_type.iter().enumerate() {
+        match ty {
             EventType::Click => last_click = Some(i),
             EventType::Error => {
+                let e = p.events[i];
                 let msg = e.error_message.as_deref().map_or(Cow::Borrowed("error"), |m| excerpt(m, 200));
                 let click = last_click
                     .filter(|&c| ((p.ev_times[i] - p.ev_times[c]) as f64) <= p.th.error_click_window_ms);
@@ -834,15 +846,15 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
     // Last rage-chain click since `prev`.
     let mut rage_between: Option<usize> = None;
     let before = b.out.len();
-    let page_blur = |a: usize| {
-        p.events[a].event_type == EventType::Blur && is_page_level_id(p.ev_sel[a], &p.sel_page_level)
-    };
+    let page_blur =
+        |a: usize| p.ev_type[a] == EventType::Blur && is_page_level_id(p.ev_sel[a], &p.sel_page_level);
     // The tester's own thresholds (analysis.md §1.1); intensity = duration / (2.5 × threshold)
     // scales with them (`full` is 2.5 × the default gap threshold).
     let base = &p.baseline;
     let hover_full = full * base.hover_threshold_ms / th.hesitation_hover_ms;
-    for (i, e) in p.events.iter().enumerate() {
-        if e.event_type == EventType::Click
+    for (i, &ty) in p.ev_type.iter().enumerate() {
+        if ty == EventType::Click
+            && let e = p.events[i]
             && let Some(h) = e.hover_ms.filter(|h| h.is_finite() && *h >= base.hover_threshold_ms)
         {
             b.at_event(
@@ -857,7 +869,7 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
         if in_rage[i] {
             rage_between = Some(i);
         }
-        let steady = !matches!(e.event_type, EventType::Error | EventType::Other) && !in_rage[i];
+        let steady = !matches!(ty, EventType::Error | EventType::Other) && !in_rage[i];
         if !steady {
             continue;
         }
@@ -964,17 +976,15 @@ fn navigation(b: &mut Builder<'_, '_>) {
     let p = b.p;
     let th = &p.th;
     let before = b.out.len();
-    let mut current: Option<&str> = None;
-    // (index, from path, to path)
+    // (index, from path, to path). A page path carries forward from event to event, so the
+    // page before an event is the previous event's.
     let mut navs: Vec<(usize, Option<&str>, &str)> = Vec::new();
-    for (i, e) in p.events.iter().enumerate() {
-        if e.event_type == EventType::Navigation
-            && let Some(to) = p.ev_path[i].filter(|_| e.url.as_deref().is_some_and(|u| !u.is_empty()))
+    for (i, &ty) in p.ev_type.iter().enumerate() {
+        if ty == EventType::Navigation
+            && let Some(to) =
+                p.ev_path[i].filter(|_| p.events[i].url.as_deref().is_some_and(|u| !u.is_empty()))
         {
-            navs.push((i, current, to));
-        }
-        if p.ev_path[i].is_some() {
-            current = p.ev_path[i];
+            navs.push((i, i.checked_sub(1).and_then(|k| p.ev_path[k]), to));
         }
     }
     for w in navs.windows(2) {
@@ -1106,11 +1116,11 @@ fn scrolling(b: &mut Builder<'_, '_>) {
             out.push((p.ev_times[c.2], c.2));
         }
     };
-    for (i, e) in p.events.iter().enumerate() {
-        if e.event_type != EventType::Scroll {
+    for (i, &ty) in p.ev_type.iter().enumerate() {
+        if ty != EventType::Scroll {
             continue;
         }
-        let Some(y) = e.scroll_y.filter(|y| y.is_finite()) else {
+        let Some(y) = p.events[i].scroll_y.filter(|y| y.is_finite()) else {
             continue;
         };
         if p.ev_path[i] != page {
@@ -1184,12 +1194,11 @@ fn inputs(b: &mut Builder<'_, '_>) {
     let th = &p.th;
     let mut fields: Vec<Option<FieldState>> = Vec::new();
     fields.resize_with(p.selectors.len(), || None);
-    for (i, e) in p.events.iter().enumerate() {
-        if p.ev_sel[i] == NO_SEL
-            || !matches!(e.event_type, EventType::Input | EventType::Focus | EventType::Blur)
-        {
+    for (i, &ty) in p.ev_type.iter().enumerate() {
+        if p.ev_sel[i] == NO_SEL || !matches!(ty, EventType::Input | EventType::Focus | EventType::Blur) {
             continue;
         }
+        let e = p.events[i];
         let f = fields[p.ev_sel[i] as usize].get_or_insert_with(FieldState::default);
         match e.event_type {
             EventType::Input => {
