@@ -3,7 +3,7 @@
 use crate::input::Outcome;
 use crate::signals::{Family, Prepared, Signal, SignalKind, voice_ms};
 use crate::time::Timestamp;
-use crate::util::{excerpt, id_of, round_to, stable_hash};
+use crate::util::{excerpt, id_of, push_uint, round_to, stable_hash};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
@@ -450,21 +450,25 @@ fn technical_description(
     wcag: &Option<Wcag>,
 ) -> String {
     let mut s = String::with_capacity(160);
-    // Writing to a `String` cannot fail.
-    let _ = write!(
-        s,
-        "{} on task {}, page {path}, target {}: ",
-        dominant.as_str(),
-        task.unwrap_or("(none)"),
-        selector.unwrap_or("(none)")
-    );
-    for (i, k) in sums.keys().enumerate() {
-        let n = members.iter().filter(|m| m.kind == *k).count();
-        let _ = write!(s, "{}{n} × {}", if i > 0 { ", " } else { "" }, k.as_str());
+    for part in [dominant.as_str(), " on task ", task.unwrap_or("(none)"), ", page ", path, ", target "] {
+        s.push_str(part);
     }
+    s.push_str(selector.unwrap_or("(none)"));
+    s.push_str(": ");
+    for (i, k) in sums.keys().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        push_uint(&mut s, members.iter().filter(|m| m.kind == *k).count() as u64);
+        s.push_str(" × ");
+        s.push_str(k.as_str());
+    }
+    // Writing to a `String` cannot fail.
     let _ = write!(s, "; peak intensity {peak:.2}.");
     if let Some(w) = wcag {
-        let _ = write!(s, " Suggested WCAG 2.1 {} {}.", w.criterion, w.name);
+        for part in [" Suggested WCAG 2.1 ", &w.criterion, " ", &w.name, "."] {
+            s.push_str(part);
+        }
     }
     s
 }

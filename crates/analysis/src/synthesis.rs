@@ -6,7 +6,7 @@ use crate::findings::{Evidence, Finding, Severity};
 use crate::input::{EventType, Outcome, SessionInput, TaskAttempt, TaskMeta};
 use crate::signals::Family;
 use crate::stats;
-use crate::util::{id_of, round_to, sort_large_by, stable_hash, url_path};
+use crate::util::{id_of, push_uint, round_to, sort_large_by, stable_hash, url_path};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
@@ -637,8 +637,21 @@ fn merge_group(
 fn seen_in(description: &str, affected: usize, testers: usize, prevalence: f64) -> String {
     let mut s = String::with_capacity(description.len() + 48);
     s.push_str(description);
-    // Writing to a `String` cannot fail.
-    let _ = write!(s, " Seen in {affected} of {testers} testers ({:.0} %).", prevalence * 100.0);
+    s.push_str(" Seen in ");
+    push_uint(&mut s, affected as u64);
+    s.push_str(" of ");
+    push_uint(&mut s, testers as u64);
+    s.push_str(" testers (");
+    let percent = prevalence * 100.0;
+    // `{:.0}` rounds the exact value half to even, as `round_ties_even` does; the digits of
+    // that integer are the same text without the float formatter.
+    if percent.is_finite() && percent.is_sign_positive() && percent < 1e15 {
+        push_uint(&mut s, percent.round_ties_even() as u64);
+    } else {
+        // Writing to a `String` cannot fail.
+        let _ = write!(s, "{percent:.0}");
+    }
+    s.push_str(" %).");
     s
 }
 
@@ -1081,6 +1094,22 @@ mod tests {
         assert_eq!(score_of_penalty(125.0), 8);
         assert_eq!(score_exact(f64::NAN), 0.0);
         assert_eq!(score_of_penalty(-5.0), 100);
+    }
+
+    #[test]
+    fn reach_reads_as_the_formatter_would() {
+        for (a, n) in
+            [(0usize, 1usize), (1, 8), (3, 8), (5, 8), (1, 3), (2, 3), (1, 200), (7, 7), (123, 1000)]
+        {
+            let p = a as f64 / n as f64;
+            assert_eq!(
+                seen_in("D.", a, n, p),
+                format!("D. Seen in {a} of {n} testers ({:.0} %).", p * 100.0)
+            );
+        }
+        for x in [0.5, 1.5, 2.5, 12.5, 0.0, 99.5, 100.0, f64::NAN, -0.0] {
+            assert_eq!(seen_in("", 1, 2, x / 100.0), format!(" Seen in 1 of 2 testers ({:.0} %).", x));
+        }
     }
 
     #[test]

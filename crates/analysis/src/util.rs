@@ -90,10 +90,29 @@ pub(crate) fn url_path(url: &str) -> &str {
 /// a caller that copies it into a longer text makes no copy of its own.
 pub(crate) fn excerpt(text: &str, max: usize) -> Cow<'_, str> {
     let t = text.trim();
+    // A text of at most `max` bytes has at most `max` characters: no need to count them.
+    if t.len() <= max {
+        return Cow::Borrowed(t);
+    }
     match t.char_indices().nth(max) {
         Some((i, _)) => Cow::Owned(format!("{}…", &t[..i])),
         None => Cow::Borrowed(t),
     }
+}
+
+/// Appends the decimal digits of `n` (as `{n}` would, without the formatter).
+pub(crate) fn push_uint(s: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// `m:ss` of a duration in milliseconds from the session start.
@@ -219,7 +238,15 @@ mod tests {
     fn rounding_and_excerpts() {
         assert_eq!(round_to(0.125, 2), 0.13);
         assert_eq!(round_to(f64::NAN, 2), 0.0);
+        for n in [0u64, 7, 10, 99, 1234, u64::MAX] {
+            let mut s = String::from("x");
+            push_uint(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
         assert_eq!(excerpt("abcdef", 3), "abc…");
+        assert_eq!(excerpt(" abc ", 3), "abc");
+        assert_eq!(excerpt("ééé", 3), "ééé");
+        assert_eq!(excerpt("éééé", 3), "ééé…");
         assert_eq!(clock(75_000), "1:15");
     }
 }
