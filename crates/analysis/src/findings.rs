@@ -3,10 +3,9 @@
 use crate::input::Outcome;
 use crate::signals::{Family, Prepared, Signal, SignalKind, voice_ms};
 use crate::time::Timestamp;
-use crate::util::{excerpt, id_of, push_uint, round_to, stable_hash};
+use crate::util::{excerpt, id_of, push_fixed, push_uint, round_to, stable_hash};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write;
 
 /// Finding severity, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -463,8 +462,9 @@ fn technical_description(
         s.push_str(" × ");
         s.push_str(k.as_str());
     }
-    // Writing to a `String` cannot fail.
-    let _ = write!(s, "; peak intensity {peak:.2}.");
+    s.push_str("; peak intensity ");
+    push_fixed(&mut s, peak, 2);
+    s.push('.');
     if let Some(w) = wcag {
         for part in [" Suggested WCAG 2.1 ", &w.criterion, " ", &w.name, "."] {
             s.push_str(part);

@@ -10,7 +10,7 @@ use crate::input::{
 use crate::sentiment;
 use crate::thresholds::Thresholds;
 use crate::time::Timestamp;
-use crate::util::{NO_SEL, cmp_opt_f64, excerpt, intern, sort_large_by, unit, url_path};
+use crate::util::{NO_SEL, cmp_opt_f64, excerpt, intern, push_fixed, sort_large_by, unit, url_path};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -338,12 +338,21 @@ impl<'a> Prepared<'a> {
         let sel_key = |i: usize| if sel_of[i] == NO_SEL { 0 } else { u64::from(sel_of[i]) + 1 };
         let mut order: Vec<(i64, EventType, u64, usize)> =
             kept.iter().enumerate().map(|(i, e)| (e.timestamp.0, e.event_type, sel_key(i), i)).collect();
-        order.sort_by(|a, b| {
+        let canonical = |a: &(i64, EventType, u64, usize), b: &(i64, EventType, u64, usize)| {
             a.0.cmp(&b.0)
                 .then(a.1.cmp(&b.1))
                 .then(a.2.cmp(&b.2))
                 .then_with(|| cmp_event(kept[a.3], kept[b.3]))
-        });
+        };
+        if order.is_sorted_by_key(|o| o.0) {
+            // Recorders send events in time order: then only those sharing a millisecond
+            // need ordering, and sorting each such run is the whole stable sort.
+            for ties in order.chunk_by_mut(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
+                ties.sort_by(canonical);
+            }
+        } else {
+            order.sort_by(canonical);
+        }
         let events: Vec<&EventItem> = order.iter().map(|o| kept[o.3]).collect();
         let ev_sel: Vec<u32> = order.iter().map(|o| sel_of[o.3]).collect();
         let ev_times: Vec<i64> = order.iter().map(|o| o.0).collect();
@@ -571,8 +580,12 @@ fn episodes(times: &[i64], count: usize, window: f64) -> Vec<(usize, usize)> {
     out
 }
 
+/// `12.3 s` (as `{:.1} s` writes the seconds).
 fn secs(ms: f64) -> String {
-    format!("{:.1} s", ms / 1000.0)
+    let mut s = String::with_capacity(12);
+    push_fixed(&mut s, ms / 1000.0, 1);
+    s.push_str(" s");
+    s
 }
 
 /// Detects every signal of analysis.md §1, sorted canonically.

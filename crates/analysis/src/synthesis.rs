@@ -6,10 +6,9 @@ use crate::findings::{Evidence, Finding, Severity};
 use crate::input::{EventType, Outcome, SessionInput, TaskAttempt, TaskMeta};
 use crate::signals::Family;
 use crate::stats;
-use crate::util::{id_of, push_uint, round_to, sort_large_by, stable_hash, url_path};
+use crate::util::{id_of, push_fixed, push_uint, round_to, sort_large_by, stable_hash, url_path};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write;
 
 /// A session the tester has confirmed, with its analysis and the findings kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -642,15 +641,7 @@ fn seen_in(description: &str, affected: usize, testers: usize, prevalence: f64) 
     s.push_str(" of ");
     push_uint(&mut s, testers as u64);
     s.push_str(" testers (");
-    let percent = prevalence * 100.0;
-    // `{:.0}` rounds the exact value half to even, as `round_ties_even` does; the digits of
-    // that integer are the same text without the float formatter.
-    if percent.is_finite() && percent.is_sign_positive() && percent < 1e15 {
-        push_uint(&mut s, percent.round_ties_even() as u64);
-    } else {
-        // Writing to a `String` cannot fail.
-        let _ = write!(s, "{percent:.0}");
-    }
+    push_fixed(&mut s, prevalence * 100.0, 0);
     s.push_str(" %).");
     s
 }

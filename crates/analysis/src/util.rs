@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::fmt::Write;
 
 /// `x` clamped to 0..1; non-finite values count as 0.
 pub(crate) fn unit(x: f64) -> f64 {
@@ -113,6 +114,59 @@ pub(crate) fn push_uint(s: &mut String, mut n: u64) {
         }
     }
     s.extend(digits[i..].iter().map(|&d| char::from(d)));
+}
+
+/// Appends `x` with `decimals` (at most 3) digits after the point, as `{:.N}` writes it: the
+/// exact binary value rounded half to even. Numbers in the details and descriptions of every
+/// signal and finding are written this way; the formatter's exact mode often falls back to
+/// big-number arithmetic for them. Outside `0 ≤ x < 2^53` the formatter writes it.
+pub(crate) fn push_fixed(s: &mut String, x: f64, decimals: u32) {
+    let scale = 10u128.pow(decimals.min(3));
+    match scaled_round(x, scale) {
+        Some(n) if decimals <= 3 => {
+            push_uint(s, (n / scale) as u64);
+            if decimals > 0 {
+                s.push('.');
+                let frac = (n % scale) as u64;
+                let mut pad = scale / 10;
+                while pad > 1 && u128::from(frac) < pad {
+                    s.push('0');
+                    pad /= 10;
+                }
+                push_uint(s, frac);
+            }
+        }
+        _ => {
+            // Writing to a `String` cannot fail.
+            let _ = write!(s, "{:.*}", decimals as usize, x);
+        }
+    }
+}
+
+/// `x × scale` rounded half to even, from the exact value of `x` (`m × 2^e`), for
+/// `0 ≤ x < 2^53` (`None` otherwise, and for −0, which is written with its sign).
+fn scaled_round(x: f64, scale: u128) -> Option<u128> {
+    if !x.is_finite() || x.is_sign_negative() || x >= 9_007_199_254_740_992.0 {
+        return None;
+    }
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    let (m, e) = if biased == 0 { (frac, -1074) } else { (frac | (1u64 << 52), biased - 1075) };
+    // m < 2^53 and scale ≤ 1000: the product is below 2^63.
+    let num = u128::from(m) * scale;
+    if e >= 0 {
+        return Some(num << e);
+    }
+    let shift = e.unsigned_abs();
+    if shift > 64 {
+        // Below half a unit of the last digit.
+        return Some(0);
+    }
+    let q = num >> shift;
+    let r = num & ((1u128 << shift) - 1);
+    let half = 1u128 << (shift - 1);
+    Some(if r > half || (r == half && q % 2 == 1) { q + 1 } else { q })
 }
 
 /// `m:ss` of a duration in milliseconds from the session start.
@@ -231,6 +285,55 @@ mod tests {
             let mut got = v;
             sort_large_by(&mut got, |a, b| a.0.cmp(&b.0));
             assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn fixed_point_reads_as_the_formatter_would() {
+        let mut seed = 11u64;
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.125,
+            0.375,
+            0.625,
+            0.875,
+            0.25,
+            0.75,
+            2.5,
+            0.005,
+            0.015,
+            0.045,
+            1.0,
+            0.999,
+            0.9999,
+            0.99999,
+            5e-324,
+            1e-300,
+            4503599627370495.5,
+            9007199254740991.0,
+            9007199254740992.0,
+            1e300,
+            f64::NAN,
+            f64::INFINITY,
+            -1.25,
+            99.5,
+            12.5,
+        ];
+        for j in 0..4000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            values.push((seed >> 11) as f64 / (1u64 << 53) as f64);
+            values.push(f64::from(j) / 8.0);
+            values.push(f64::from(j) / 1000.0);
+            values.push((seed >> 40) as f64 / 1000.0);
+            values.push(f64::from_bits(seed >> 2));
+        }
+        for x in values {
+            for d in 0..=3u32 {
+                let mut s = String::new();
+                push_fixed(&mut s, x, d);
+                assert_eq!(s, format!("{:.*}", d as usize, x), "{x:e} {d}");
+            }
         }
     }
 
