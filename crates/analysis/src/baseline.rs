@@ -118,7 +118,7 @@ impl Baseline {
 }
 
 /// Clicks within `max_gap` of another click on the same selector.
-fn fast_repeats(ev: &Events<'_, '_>, max_gap: f64) -> Vec<bool> {
+fn fast_repeats(ev: &Events<'_>, max_gap: f64) -> Vec<bool> {
     let mut out = vec![false; ev.types.len()];
     let mut last: Vec<Option<usize>> = vec![None; ev.page_level.len()];
     for (i, &ty) in ev.types.iter().enumerate() {
@@ -165,19 +165,36 @@ pub(crate) fn is_page_level_id(sel: u32, page_level: &[bool]) -> bool {
 
 /// A session's events in canonical order, as the baseline reads them: mostly the compact
 /// per-event columns, the events themselves only for hovers and word counts.
-pub(crate) struct Events<'e, 'a> {
-    pub items: &'e [&'a EventItem],
+pub(crate) struct Events<'e> {
     pub types: &'e [EventType],
     pub times: &'e [i64],
     /// Each event's selector id (below `page_level.len()`, or `NO_SEL`).
     pub sel: &'e [u32],
     /// Each selector's [`is_page_level`].
     pub page_level: &'e [bool],
+    /// A click's `hoverMs`, a navigation's `wordCount` ([`measures`]).
+    pub measure: &'e [f64],
+}
+
+/// Per event, the one number the baseline and the pauses read besides its time: a click's
+/// `hoverMs`, a navigation's `wordCount`, NaN for any other event or an absent value. Every
+/// reader keeps only finite values, so NaN reads as absent. Gathered in one pass, so those
+/// passes read a column instead of the events.
+pub(crate) fn measures(events: &[&EventItem]) -> Vec<f64> {
+    events
+        .iter()
+        .map(|e| match e.event_type {
+            EventType::Click => e.hover_ms,
+            EventType::Navigation => e.word_count,
+            _ => None,
+        })
+        .map(|x| x.unwrap_or(f64::NAN))
+        .collect()
 }
 
 /// The baseline of one session from its events in canonical order. A study threshold other
 /// than the default is fixed and switches the baseline off for its rule (analysis.md §1.1).
-pub(crate) fn compute(ev: &Events<'_, '_>, th: &Thresholds) -> Baseline {
+pub(crate) fn compute(ev: &Events<'_>, th: &Thresholds) -> Baseline {
     let d = Thresholds::default();
     let mut b = Baseline {
         gap_threshold_ms: th.hesitation_gap_ms,
@@ -204,7 +221,9 @@ pub(crate) fn compute(ev: &Events<'_, '_>, th: &Thresholds) -> Baseline {
             EventType::Click | EventType::Input | EventType::Scroll | EventType::Navigation => {
                 b.actions += 1;
                 if ty == EventType::Click
-                    && let Some(h) = ev.items[i].hover_ms.filter(|h| h.is_finite() && *h >= 0.0)
+                    && let h = ev.measure[i]
+                    && h.is_finite()
+                    && h >= 0.0
                 {
                     hovers.push(h);
                 }
@@ -220,7 +239,7 @@ pub(crate) fn compute(ev: &Events<'_, '_>, th: &Thresholds) -> Baseline {
                     }
                 }
                 let nav = (ty == EventType::Navigation)
-                    .then(|| ev.items[i].word_count.filter(|w| w.is_finite() && *w >= 0.0));
+                    .then(|| Some(ev.measure[i]).filter(|w| w.is_finite() && *w >= 0.0));
                 prev = Some((ev.times[i], nav));
                 away = false;
             }

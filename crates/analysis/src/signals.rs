@@ -302,6 +302,9 @@ pub(crate) struct Prepared<'a> {
     pub ev_times: Vec<i64>,
     /// Each event's type: passes that want a few types scan this, not the events.
     pub ev_type: Vec<EventType>,
+    /// Each event's hover (a click) or word count (a navigation), NaN if none
+    /// ([`baseline::measures`]).
+    pub ev_measure: Vec<f64>,
     pub ev_path: Vec<Option<&'a str>>,
     pub ev_task: Vec<Option<&'a str>>,
     /// Each event's target selector as an index into `selectors`, [`NO_SEL`] when empty.
@@ -357,6 +360,7 @@ impl<'a> Prepared<'a> {
         let ev_sel: Vec<u32> = order.iter().map(|o| sel_of[o.3]).collect();
         let ev_times: Vec<i64> = order.iter().map(|o| o.0).collect();
         let ev_type: Vec<EventType> = order.iter().map(|o| o.1).collect();
+        let ev_measure = baseline::measures(&events);
         drop(order);
         let mut facial: Vec<&FacialItem> = input.facial.iter().filter(|f| keep(f.timestamp)).collect();
         facial.sort_by(|a, b| cmp_facial(a, b));
@@ -401,6 +405,7 @@ impl<'a> Prepared<'a> {
             notes,
             attempts,
             ev_times,
+            ev_measure,
             ev_type,
             ev_path: Vec::new(),
             ev_task: Vec::new(),
@@ -416,11 +421,11 @@ impl<'a> Prepared<'a> {
         p.max_voice_ms = p.voice.iter().map(|v| voice_ms(v.duration_ms)).max().unwrap_or(0);
         p.index_events();
         let events = baseline::Events {
-            items: &p.events,
             types: &p.ev_type,
             times: &p.ev_times,
             sel: &p.ev_sel,
             page_level: &p.sel_page_level,
+            measure: &p.ev_measure,
         };
         p.baseline = baseline::compute(&events, &p.th);
         p
@@ -867,9 +872,11 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
     let hover_full = full * base.hover_threshold_ms / th.hesitation_hover_ms;
     for (i, &ty) in p.ev_type.iter().enumerate() {
         if ty == EventType::Click
-            && let e = p.events[i]
-            && let Some(h) = e.hover_ms.filter(|h| h.is_finite() && *h >= base.hover_threshold_ms)
+            && let h = p.ev_measure[i]
+            && h.is_finite()
+            && h >= base.hover_threshold_ms
         {
+            let e = p.events[i];
             b.at_event(
                 SignalKind::Hesitation,
                 i,
@@ -901,10 +908,9 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
                 }
             } else {
                 // A page's first pause may be reading: its words at the tester's own speed.
-                let reading = match p.events[a] {
-                    n if n.event_type == EventType::Navigation => {
-                        n.word_count.map_or(0.0, |w| base.reading_allowance_ms(w))
-                    }
+                let reading = match p.ev_type[a] {
+                    // NaN (no word count) gets no allowance, as an absent one.
+                    EventType::Navigation => base.reading_allowance_ms(p.ev_measure[a]),
                     _ => 0.0,
                 };
                 let threshold = base.gap_threshold_ms + reading;
