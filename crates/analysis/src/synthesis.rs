@@ -531,6 +531,28 @@ fn merged_findings(
     findings.into_iter().map(|(f, _)| f).collect()
 }
 
+/// How a session's attempts at a task (any task for `None`) went.
+struct TaskOutcome {
+    /// An attempt failed or was abandoned.
+    failed: bool,
+    /// An attempt was abandoned.
+    abandoned: bool,
+    /// Time on the task over all its attempts.
+    seconds: f64,
+}
+
+impl TaskOutcome {
+    fn of(attempts: &[TaskAttempt], task: Option<&str>) -> Self {
+        let mut o = Self { failed: false, abandoned: false, seconds: 0.0 };
+        for a in attempts.iter().filter(|a| task.is_none_or(|t| a.task_id == t)) {
+            o.failed |= matches!(a.outcome, Outcome::Fail | Outcome::Abandon);
+            o.abandoned |= a.outcome == Outcome::Abandon;
+            o.seconds += duration_s(a);
+        }
+        o
+    }
+}
+
 /// One merged finding from the session findings sharing `key`, with the hashes of its id.
 fn merge_group(
     cohort: &Cohort<'_>,
@@ -545,22 +567,20 @@ fn merge_group(
     // Prevalence = testers affected / testers with a confirmed session (analysis.md §4).
     let prevalence = affected.len() as f64 / cohort.n_testers.max(1) as f64;
     let member_sessions: BTreeSet<usize> = members.iter().map(|(si, _)| *si).collect();
-    let task_attempts_of =
-        |si: usize| sessions[si].input.task_attempts.iter().filter(|a| task.is_none_or(|t| a.task_id == t));
-    let failed = member_sessions
+    // Each member session's attempts at the task, read once for all three questions.
+    let outcomes: Vec<(usize, TaskOutcome)> = member_sessions
         .iter()
-        .any(|&si| task_attempts_of(si).any(|a| matches!(a.outcome, Outcome::Fail | Outcome::Abandon)));
-    let abandon_categories: BTreeSet<&str> = member_sessions
-        .iter()
-        .filter(|&&si| task_attempts_of(si).any(|a| a.outcome == Outcome::Abandon))
-        .flat_map(|&si| sessions[si].input.session.nd_categories.iter().map(String::as_str))
+        .map(|&si| (si, TaskOutcome::of(&sessions[si].input.task_attempts, task)))
         .collect();
-    let slow = task.and_then(|t| task_median.get(t)).is_some_and(|&m| {
-        member_sessions.iter().any(|&si| {
-            let total: f64 = task_attempts_of(si).map(duration_s).sum();
-            m > 0.0 && total >= 2.0 * m
-        })
-    });
+    let failed = outcomes.iter().any(|(_, o)| o.failed);
+    let abandon_categories: BTreeSet<&str> = outcomes
+        .iter()
+        .filter(|(_, o)| o.abandoned)
+        .flat_map(|&(si, _)| sessions[si].input.session.nd_categories.iter().map(String::as_str))
+        .collect();
+    let slow = task
+        .and_then(|t| task_median.get(t))
+        .is_some_and(|&m| outcomes.iter().any(|(_, o)| m > 0.0 && o.seconds >= 2.0 * m));
     let strong = members.iter().any(|(_, f)| f.strong_signal);
     let severity = priority(prevalence, failed, slow, strong, abandon_categories.len());
     let &(_, rep) = members.iter().min_by(|a, b| {
