@@ -316,9 +316,14 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
         .enumerate()
         .filter_map(|(gi, (key, members))| rank(gi, *key, members, &failed_tasks, session_id))
         .collect();
-    // The id's hashes order as the id does (see `stable_hash`).
+    // The id's hashes order as the id does (see `stable_hash`); equal ids (a collision)
+    // keep their groups in key order.
     ranked.sort_by(|a, b| {
-        a.severity.cmp(&b.severity).then_with(|| b.weight.total_cmp(&a.weight)).then_with(|| a.id.cmp(&b.id))
+        a.severity
+            .cmp(&b.severity)
+            .then_with(|| b.weight.total_cmp(&a.weight))
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| groups[a.group].0.cmp(&groups[b.group].0))
     });
     let mut nd: Vec<String> = p.input.session.nd_categories.clone();
     nd.sort();
@@ -475,10 +480,11 @@ fn technical_description(
 
 /// The session's signals in candidate groups: behavioural signals by their key, affective ones
 /// joined to the nearest behavioural signal (within the join window), task failures to a
-/// group of their task (see [`failure_group`]). In key order.
+/// group of their task (see [`failure_group`]). In no particular order: the findings are
+/// ranked with the key as the last tie-break.
 ///
-/// Grouped by hash, then the groups sorted: a tree keyed by three strings compared them at
-/// every level for each signal.
+/// Grouped by hash: a tree keyed by three strings compared them at every level for each
+/// signal.
 fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> Vec<(Key<'s>, Vec<&'s Signal>)> {
     let behav: Vec<&Signal> = signals.iter().filter(|s| s.kind.is_behavioural()).collect();
     let window = p.th.join_window_ms as i64;
@@ -505,9 +511,7 @@ fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> Vec<(Key<'s>, V
             groups.entry(key).or_default().push(f);
         }
     }
-    let mut groups: Vec<(Key, Vec<&Signal>)> = groups.into_iter().collect();
-    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    groups
+    groups.into_iter().collect()
 }
 
 /// Orders signal kinds by their summed weight, then default weight, then kind (reversed).

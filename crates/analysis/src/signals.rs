@@ -684,10 +684,11 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
         while k + 1 < idx.len() {
             let pair_ok = |a: usize, c: usize| {
                 let gap = (p.ev_times[c] - p.ev_times[a]) as f64;
-                !answered(p.events[a])
-                    && gap > th.unresponsive_min_gap_ms
+                // The columns first: most pairs fail there, without reading the click.
+                gap > th.unresponsive_min_gap_ms
                     && gap <= th.unresponsive_max_gap_ms
                     && progress[c] == progress[a + 1]
+                    && !answered(p.events[a])
             };
             if pair_ok(idx[k], idx[k + 1]) {
                 let s = k;

@@ -503,30 +503,28 @@ fn merged_findings(
         .iter()
         .filter_map(|(t, v)| median(v.iter().map(|(_, a)| duration_s(a)).collect()).map(|m| (*t, m)))
         .collect();
-    // Grouped by hash, then the groups put in key order: a tree keyed by three strings
-    // compared them at every level for each of the study's findings.
+    // Grouped by hash, in no particular order (the findings are sorted with the key as the
+    // last tie-break): a tree keyed by three strings compared them at every level for each
+    // of the study's findings.
     let mut merged: HashMap<MergeKey<'_>, Vec<(usize, &Finding)>, foldhash::fast::RandomState> =
         HashMap::default();
     for (si, s) in sessions.iter().enumerate() {
         for f in s.analysis.findings.iter().filter(|f| s.confirmed_finding_ids.contains(&f.finding_id)) {
-            merged
-                .entry((f.task_id.as_deref(), f.url_path.as_deref(), f.selector.as_deref(), f.family))
-                .or_default()
-                .push((si, f));
+            merged.entry(merge_key(f)).or_default().push((si, f));
         }
     }
-    let mut merged: Vec<(MergeKey<'_>, Vec<(usize, &Finding)>)> = merged.into_iter().collect();
-    merged.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut findings: Vec<(Finding, (u64, u64))> = merged
         .into_iter()
         .filter_map(|(key, members)| merge_group(cohort, study, &task_median, nameable, key, &members))
         .collect();
     // The id's hashes order as the id does (see `stable_hash`).
+    // Equal ids (a collision) keep their groups in key order.
     sort_large_by(&mut findings, |(a, a_id), (b, b_id)| {
         a.severity
             .cmp(&b.severity)
             .then_with(|| b.prevalence.unwrap_or(0.0).total_cmp(&a.prevalence.unwrap_or(0.0)))
             .then_with(|| a_id.cmp(b_id))
+            .then_with(|| merge_key(a).cmp(&merge_key(b)))
     });
     findings.into_iter().map(|(f, _)| f).collect()
 }
@@ -551,6 +549,11 @@ impl TaskOutcome {
         }
         o
     }
+}
+
+/// The key a finding merges by.
+fn merge_key(f: &Finding) -> MergeKey<'_> {
+    (f.task_id.as_deref(), f.url_path.as_deref(), f.selector.as_deref(), f.family)
 }
 
 /// One merged finding from the session findings sharing `key`, with the hashes of its id.
