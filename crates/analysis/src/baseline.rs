@@ -172,20 +172,21 @@ pub(crate) struct Events<'e> {
     pub sel: &'e [u32],
     /// Each selector's [`is_page_level`].
     pub page_level: &'e [bool],
-    /// A click's `hoverMs`, a navigation's `wordCount` ([`measures`]).
+    /// A click's `hoverMs`, a navigation's `wordCount`, a scroll's `scrollY` ([`measures`]).
     pub measure: &'e [f64],
 }
 
-/// Per event, the one number the baseline and the pauses read besides its time: a click's
-/// `hoverMs`, a navigation's `wordCount`, NaN for any other event or an absent value. Every
-/// reader keeps only finite values, so NaN reads as absent. Gathered in one pass, so those
-/// passes read a column instead of the events.
+/// Per event, the one number the baseline and the signal passes read besides its time: a
+/// click's `hoverMs`, a navigation's `wordCount`, a scroll's `scrollY`, NaN for any other
+/// event or an absent value. Every reader keeps only finite values, so NaN reads as absent.
+/// Gathered in one pass, so those passes read a column instead of the events.
 pub(crate) fn measures(events: &[&EventItem]) -> Vec<f64> {
     events
         .iter()
         .map(|e| match e.event_type {
             EventType::Click => e.hover_ms,
             EventType::Navigation => e.word_count,
+            EventType::Scroll => e.scroll_y,
             _ => None,
         })
         .map(|x| x.unwrap_or(f64::NAN))

@@ -302,8 +302,8 @@ pub(crate) struct Prepared<'a> {
     pub ev_times: Vec<i64>,
     /// Each event's type: passes that want a few types scan this, not the events.
     pub ev_type: Vec<EventType>,
-    /// Each event's hover (a click) or word count (a navigation), NaN if none
-    /// ([`baseline::measures`]).
+    /// Each event's hover (a click), word count (a navigation) or position (a scroll), NaN
+    /// if none ([`baseline::measures`]).
     pub ev_measure: Vec<f64>,
     pub ev_path: Vec<Option<&'a str>>,
     pub ev_task: Vec<Option<&'a str>>,
@@ -1140,9 +1140,10 @@ fn scrolling(b: &mut Builder<'_, '_>) {
         if ty != EventType::Scroll {
             continue;
         }
-        let Some(y) = p.events[i].scroll_y.filter(|y| y.is_finite()) else {
+        let y = p.ev_measure[i];
+        if !y.is_finite() {
             continue;
-        };
+        }
         if p.ev_path[i] != page {
             flush(&prev_run, &run, &mut reversals);
             page = p.ev_path[i];
@@ -1218,10 +1219,11 @@ fn inputs(b: &mut Builder<'_, '_>) {
         if p.ev_sel[i] == NO_SEL || !matches!(ty, EventType::Input | EventType::Focus | EventType::Blur) {
             continue;
         }
-        let e = p.events[i];
         let f = fields[p.ev_sel[i] as usize].get_or_insert_with(FieldState::default);
-        match e.event_type {
+        match ty {
             EventType::Input => {
+                // Only an input's own fields are read; a focus change is its type alone.
+                let e = p.events[i];
                 f.typed = true;
                 let len = e.input_length.filter(|l| l.is_finite());
                 match e.deletions.filter(|d| d.is_finite()) {
