@@ -515,7 +515,9 @@ fn merged_findings(
     }
     let mut findings: Vec<(Finding, (u64, u64))> = merged
         .into_iter()
-        .filter_map(|(key, members)| merge_group(cohort, study, &task_median, nameable, key, &members))
+        .filter_map(|(key, members)| {
+            merge_group(cohort, study, (&task_median, attempts), nameable, key, &members)
+        })
         .collect();
     // The id's hashes order as the id does (see `stable_hash`).
     // Equal ids (a collision) keep their groups in key order.
@@ -557,10 +559,13 @@ fn merge_key(f: &Finding) -> MergeKey<'_> {
 }
 
 /// One merged finding from the session findings sharing `key`, with the hashes of its id.
+///
+/// The third argument holds each task's median time and its attempts by session (see
+/// [`Cohort::attempts_by_task`]).
 fn merge_group(
     cohort: &Cohort<'_>,
     study: &StudyMeta,
-    task_median: &BTreeMap<&str, f64>,
+    (task_median, attempts): (&BTreeMap<&str, f64>, &BTreeMap<&str, Vec<IndexedAttempt<'_>>>),
     nameable: &BTreeSet<String>,
     (task, path, selector, family): MergeKey<'_>,
     members: &[(usize, &Finding)],
@@ -571,9 +576,28 @@ fn merge_group(
     let prevalence = affected.len() as f64 / cohort.n_testers.max(1) as f64;
     let member_sessions: BTreeSet<usize> = members.iter().map(|(si, _)| *si).collect();
     // Each member session's attempts at the task, read once for all three questions.
+    // The task's attempts are listed by session: a member's are found by its index, not by
+    // comparing every attempt's task id.
+    let of_task = task.map(|t| attempts.get(t).map_or(&[][..], Vec::as_slice));
     let outcomes: Vec<(usize, TaskOutcome)> = member_sessions
         .iter()
-        .map(|&si| (si, TaskOutcome::of(&sessions[si].input.task_attempts, task)))
+        .map(|&si| {
+            let own = &sessions[si].input.task_attempts;
+            let o = match of_task {
+                Some(list) => {
+                    let lo = list.partition_point(|(s, _)| *s < si);
+                    let hi = lo + list[lo..].partition_point(|(s, _)| *s == si);
+                    match &list[lo..hi] {
+                        // At most one attempt: no order to keep in the time sum.
+                        [] => TaskOutcome::of(&[], None),
+                        [(_, a)] => TaskOutcome::of(std::slice::from_ref(*a), None),
+                        _ => TaskOutcome::of(own, task),
+                    }
+                }
+                None => TaskOutcome::of(own, None),
+            };
+            (si, o)
+        })
         .collect();
     let failed = outcomes.iter().any(|(_, o)| o.failed);
     let abandon_categories: BTreeSet<&str> = outcomes
