@@ -571,10 +571,15 @@ fn merge_group(
     members: &[(usize, &Finding)],
 ) -> Option<(Finding, (u64, u64))> {
     let sessions = &cohort.sessions;
-    let affected: BTreeSet<&str> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
+    // Only counted: a sorted list, not a tree.
+    let mut affected: Vec<&str> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
+    affected.sort_unstable();
+    affected.dedup();
     // Prevalence = testers affected / testers with a confirmed session (analysis.md §4).
     let prevalence = affected.len() as f64 / cohort.n_testers.max(1) as f64;
-    let member_sessions: BTreeSet<usize> = members.iter().map(|(si, _)| *si).collect();
+    let mut member_sessions: Vec<usize> = members.iter().map(|(si, _)| *si).collect();
+    member_sessions.sort_unstable();
+    member_sessions.dedup();
     // Each member session's attempts at the task, read once for all three questions.
     // The task's attempts are listed by session: a member's are found by its index, not by
     // comparing every attempt's task id.
