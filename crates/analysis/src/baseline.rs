@@ -118,17 +118,16 @@ impl Baseline {
 }
 
 /// Clicks within `max_gap` of another click on the same selector.
-/// `ev_sel` holds each event's selector id (below `selectors`, or `NO_SEL`).
-fn fast_repeats(events: &[&EventItem], ev_sel: &[u32], selectors: usize, max_gap: f64) -> Vec<bool> {
-    let mut out = vec![false; events.len()];
-    let mut last: Vec<Option<usize>> = vec![None; selectors];
-    for (i, e) in events.iter().enumerate() {
-        if e.event_type != EventType::Click || ev_sel[i] == NO_SEL {
+fn fast_repeats(ev: &Events<'_>, max_gap: f64) -> Vec<bool> {
+    let mut out = vec![false; ev.types.len()];
+    let mut last: Vec<Option<usize>> = vec![None; ev.page_level.len()];
+    for (i, &ty) in ev.types.iter().enumerate() {
+        if ty != EventType::Click || ev.sel[i] == NO_SEL {
             continue;
         }
-        let slot = &mut last[ev_sel[i] as usize];
+        let slot = &mut last[ev.sel[i] as usize];
         if let Some(j) = *slot
-            && ((e.timestamp.0 - events[j].timestamp.0) as f64) <= max_gap
+            && ((ev.times[i] - ev.times[j]) as f64) <= max_gap
         {
             out[i] = true;
             out[j] = true;
@@ -158,9 +157,45 @@ pub(crate) fn is_page_level(sel: &str) -> bool {
     matches!(sel.trim(), "" | "window" | "document" | "html" | "body" | ":root")
 }
 
+/// [`is_page_level`] of an interned selector (`NO_SEL` is the empty one), from the flags of
+/// the distinct selectors: computed once per selector, not once per event.
+pub(crate) fn is_page_level_id(sel: u32, page_level: &[bool]) -> bool {
+    sel == NO_SEL || page_level[sel as usize]
+}
+
+/// A session's events in canonical order, as the baseline reads them: mostly the compact
+/// per-event columns, the events themselves only for hovers and word counts.
+pub(crate) struct Events<'e> {
+    pub types: &'e [EventType],
+    pub times: &'e [i64],
+    /// Each event's selector id (below `page_level.len()`, or `NO_SEL`).
+    pub sel: &'e [u32],
+    /// Each selector's [`is_page_level`].
+    pub page_level: &'e [bool],
+    /// A click's `hoverMs`, a navigation's `wordCount`, a scroll's `scrollY` ([`measures`]).
+    pub measure: &'e [f64],
+}
+
+/// Per event, the one number the baseline and the signal passes read besides its time: a
+/// click's `hoverMs`, a navigation's `wordCount`, a scroll's `scrollY`, NaN for any other
+/// event or an absent value. Every reader keeps only finite values, so NaN reads as absent.
+/// Gathered in one pass, so those passes read a column instead of the events.
+pub(crate) fn measures(events: &[&EventItem]) -> Vec<f64> {
+    events
+        .iter()
+        .map(|e| match e.event_type {
+            EventType::Click => e.hover_ms,
+            EventType::Navigation => e.word_count,
+            EventType::Scroll => e.scroll_y,
+            _ => None,
+        })
+        .map(|x| x.unwrap_or(f64::NAN))
+        .collect()
+}
+
 /// The baseline of one session from its events in canonical order. A study threshold other
 /// than the default is fixed and switches the baseline off for its rule (analysis.md §1.1).
-pub(crate) fn compute(events: &[&EventItem], ev_sel: &[u32], selectors: usize, th: &Thresholds) -> Baseline {
+pub(crate) fn compute(ev: &Events<'_>, th: &Thresholds) -> Baseline {
     let d = Thresholds::default();
     let mut b = Baseline {
         gap_threshold_ms: th.hesitation_gap_ms,
@@ -174,27 +209,29 @@ pub(crate) fn compute(events: &[&EventItem], ev_sel: &[u32], selectors: usize, t
     // page lost its focus since.
     let mut prev: Option<(i64, Option<Option<f64>>)> = None;
     let mut away = false;
-    let fast = fast_repeats(events, ev_sel, selectors, th.rage_click_max_gap_ms);
-    for (i, e) in events.iter().enumerate() {
+    let fast = fast_repeats(ev, th.rage_click_max_gap_ms);
+    for (i, &ty) in ev.types.iter().enumerate() {
         if fast[i] {
             // A fast repeated click is the symptom of a dead control, not the tester's pace:
             // like a rage chain in the pauses, it neither counts nor ends a gap (so adding
             // one never moves the thresholds).
             continue;
         }
-        match e.event_type {
-            EventType::Blur if is_page_level(&e.target_selector) => away = true,
+        match ty {
+            EventType::Blur if is_page_level_id(ev.sel[i], ev.page_level) => away = true,
             EventType::Click | EventType::Input | EventType::Scroll | EventType::Navigation => {
                 b.actions += 1;
-                if e.event_type == EventType::Click
-                    && let Some(h) = e.hover_ms.filter(|h| h.is_finite() && *h >= 0.0)
+                if ty == EventType::Click
+                    && let h = ev.measure[i]
+                    && h.is_finite()
+                    && h >= 0.0
                 {
                     hovers.push(h);
                 }
                 if let Some((t, nav)) = prev
                     && !away
                 {
-                    let gap = (e.timestamp.0 - t) as f64;
+                    let gap = (ev.times[i] - t) as f64;
                     match nav {
                         None if gap < MIN_GAP_MS => {}
                         None => gaps.push(gap),
@@ -202,9 +239,9 @@ pub(crate) fn compute(events: &[&EventItem], ev_sel: &[u32], selectors: usize, t
                         Some(_) => {}
                     }
                 }
-                let nav = (e.event_type == EventType::Navigation)
-                    .then(|| e.word_count.filter(|w| w.is_finite() && *w >= 0.0));
-                prev = Some((e.timestamp.0, nav));
+                let nav = (ty == EventType::Navigation)
+                    .then(|| Some(ev.measure[i]).filter(|w| w.is_finite() && *w >= 0.0));
+                prev = Some((ev.times[i], nav));
                 away = false;
             }
             _ => {}

@@ -3,9 +3,9 @@
 use crate::input::Outcome;
 use crate::signals::{Family, Prepared, Signal, SignalKind, voice_ms};
 use crate::time::Timestamp;
-use crate::util::{excerpt, round_to, stable_id};
+use crate::util::{excerpt, id_of, push_fixed, push_uint, round_to, stable_hash};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Finding severity, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -270,7 +270,7 @@ fn nearest(behav: &[&Signal], t: i64, window: i64) -> Option<usize> {
 /// such signal, then to the first key. `None` when no group of the task has one: alone, a
 /// failure says nothing about where the barrier is.
 fn failure_group<'s>(
-    groups: &BTreeMap<Key<'s>, Vec<&'s Signal>>,
+    groups: &HashMap<Key<'s>, Vec<&'s Signal>, foldhash::fast::RandomState>,
     failure: &Signal,
     window: i64,
 ) -> Option<Key<'s>> {
@@ -299,8 +299,10 @@ fn failure_group<'s>(
 /// A task failure joins a group of its task (see [`failure_group`]) as evidence of what
 /// the barrier cost, but it never dominates: the finding keeps the title, family and merge
 /// key of the barrier itself, so that sessions that failed and sessions that did not merge.
+///
+/// The groups are ranked first and each finding is written once, in its final place: a
+/// sort of the findings themselves moved every one of them, through a scratch copy.
 pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Finding> {
-    let window = p.th.join_window_ms as i64;
     let groups = group_signals(p, signals);
     let failed_tasks: BTreeSet<&str> = p
         .attempts
@@ -308,114 +310,185 @@ pub(crate) fn session_findings(p: &Prepared<'_>, signals: &[Signal]) -> Vec<Find
         .filter(|a| matches!(a.outcome, Outcome::Fail | Outcome::Abandon))
         .map(|a| a.task_id.as_str())
         .collect();
-    let meta = &p.input.session;
-    let mut nd: Vec<String> = meta.nd_categories.clone();
+    let session_id = p.input.session.session_id.as_str();
+    let mut ranked: Vec<Ranked> = groups
+        .iter()
+        .enumerate()
+        .filter_map(|(gi, (key, members))| rank(gi, *key, members, &failed_tasks, session_id))
+        .collect();
+    // The id's hashes order as the id does (see `stable_hash`); equal ids (a collision)
+    // keep their groups in key order.
+    ranked.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then_with(|| b.weight.total_cmp(&a.weight))
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| groups[a.group].0.cmp(&groups[b.group].0))
+    });
+    let mut nd: Vec<String> = p.input.session.nd_categories.clone();
     nd.sort();
     nd.dedup();
     let labels = visible_labels(p);
-    let mut out: Vec<(f64, Finding)> = Vec::new();
-    for ((task, path, selector), members) in groups {
-        let families: BTreeSet<Family> =
-            members.iter().map(|s| s.family).filter(|f| *f != Family::Task).collect();
-        let strong = members.iter().any(|s| s.weight >= 0.5);
-        if !strong && families.len() < 2 {
-            continue;
-        }
-        let mut sums: BTreeMap<SignalKind, f64> = BTreeMap::new();
-        for s in &members {
-            *sums.entry(s.kind).or_default() += s.weighted();
-        }
-        let Some((&dominant, _)) =
-            sums.iter().filter(|(k, _)| **k != SignalKind::TaskFailure).max_by(by_rank)
-        else {
-            continue;
-        };
-        let reading = members.iter().any(|s| s.kind == SignalKind::NegativeSpeech && s.mentions_reading);
-        let title_kind = title_kind_of(dominant, reading, &sums, &members);
-        let sel = selector.unwrap_or("(unknown control)");
-        let path_s = path.unwrap_or("(unknown page)");
-        let (title, wcag) = title_and_wcag(title_kind, reading, sel, path_s);
-        // The peak of the barrier's own signals; a failure's intensity is its outcome.
-        let peak = members
-            .iter()
-            .filter(|s| s.kind != SignalKind::TaskFailure)
-            .map(|s| s.intensity)
-            .fold(0.0, f64::max);
-        let has_rage = members.iter().any(|s| s.kind == SignalKind::RageClick);
-        let has_error = members.iter().any(|s| s.family == Family::Errors);
-        let task_failed = task.is_some_and(|t| failed_tasks.contains(t));
-        // Session severity (analysis.md §3).
-        let severity = if task_failed || (has_rage && has_error) {
-            Severity::Major
-        } else if peak >= 0.5 {
-            Severity::Moderate
-        } else {
-            Severity::Minor
-        };
-        let evidence = evidence_of(p, &members, window);
-        let counts: Vec<String> = sums
-            .keys()
-            .map(|k| format!("{} × {}", members.iter().filter(|s| s.kind == *k).count(), k.as_str()))
-            .collect();
-        let technical = format!(
-            "{} on task {}, page {}, target {}: {}; peak intensity {:.2}.{}",
-            dominant.as_str(),
-            task.unwrap_or("(none)"),
-            path_s,
-            selector.unwrap_or("(none)"),
-            counts.join(", "),
-            peak,
-            wcag.as_ref()
-                .map(|w| format!(" Suggested WCAG 2.1 {} {}.", w.criterion, w.name))
-                .unwrap_or_default()
-        );
-        let finding = Finding {
-            finding_id: stable_id(
-                "fnd_",
-                &[&meta.session_id, task.unwrap_or(""), path.unwrap_or(""), selector.unwrap_or("")],
-            ),
-            title,
-            severity,
-            wcag,
-            evidence,
-            recommendation: recommendation(title_kind, reading).to_string(),
-            technical_description: technical,
-            plain_description: plain(
-                title_kind,
-                reading,
-                visible_label(&labels, selector).as_deref(),
-                path_s,
-            ),
-            testers_affected: 1,
-            nd_categories: nd.clone(),
-            task_id: task.map(str::to_owned),
-            dominant_signal: dominant,
-            family: dominant.family(),
-            url_path: path.map(str::to_owned),
-            selector: selector.map(str::to_owned),
-            peak_intensity: round_to(peak, 4),
-            strong_signal: strong,
-            session_ids: vec![meta.session_id.clone()],
-            prevalence: None,
-        };
-        out.push((sums.values().sum(), finding));
+    let mut out = Vec::with_capacity(ranked.len());
+    for r in ranked {
+        let (key, members) = &groups[r.group];
+        out.push(finding_of(p, *key, members, r, &nd, &labels));
     }
-    out.sort_by(|a, b| {
-        a.1.severity
-            .cmp(&b.1.severity)
-            .then_with(|| b.0.total_cmp(&a.0))
-            .then_with(|| a.1.finding_id.cmp(&b.1.finding_id))
-    });
-    out.into_iter().map(|(_, f)| f).collect()
+    out
+}
+
+/// A candidate group that makes a finding, with what ranks it, before any text is written.
+struct Ranked {
+    /// Index of the group.
+    group: usize,
+    severity: Severity,
+    /// Σ weight × intensity of the group's signals.
+    weight: f64,
+    /// The hashes of the finding's id.
+    id: (u64, u64),
+    dominant: SignalKind,
+    /// Σ weight × intensity by kind.
+    sums: BTreeMap<SignalKind, f64>,
+    /// The peak intensity of the barrier's own signals.
+    peak: f64,
+    /// Whether a signal of weight ≥ 0.5 is in the group.
+    strong: bool,
+}
+
+/// The rank of a group, or `None` when it is no finding: only weak signals of one family,
+/// or nothing but a task failure.
+fn rank(
+    group: usize,
+    (task, path, selector): Key<'_>,
+    members: &[&Signal],
+    failed_tasks: &BTreeSet<&str>,
+    session_id: &str,
+) -> Option<Ranked> {
+    let families: BTreeSet<Family> =
+        members.iter().map(|s| s.family).filter(|f| *f != Family::Task).collect();
+    let strong = members.iter().any(|s| s.weight >= 0.5);
+    if !strong && families.len() < 2 {
+        return None;
+    }
+    let mut sums: BTreeMap<SignalKind, f64> = BTreeMap::new();
+    for s in members {
+        *sums.entry(s.kind).or_default() += s.weighted();
+    }
+    let (&dominant, _) = sums.iter().filter(|(k, _)| **k != SignalKind::TaskFailure).max_by(by_rank)?;
+    // The peak of the barrier's own signals; a failure's intensity is its outcome.
+    let peak =
+        members.iter().filter(|s| s.kind != SignalKind::TaskFailure).map(|s| s.intensity).fold(0.0, f64::max);
+    let has_rage = members.iter().any(|s| s.kind == SignalKind::RageClick);
+    let has_error = members.iter().any(|s| s.family == Family::Errors);
+    let task_failed = task.is_some_and(|t| failed_tasks.contains(t));
+    // Session severity (analysis.md §3).
+    let severity = if task_failed || (has_rage && has_error) {
+        Severity::Major
+    } else if peak >= 0.5 {
+        Severity::Moderate
+    } else {
+        Severity::Minor
+    };
+    Some(Ranked {
+        group,
+        severity,
+        weight: sums.values().sum(),
+        id: stable_hash(&[session_id, task.unwrap_or(""), path.unwrap_or(""), selector.unwrap_or("")]),
+        dominant,
+        sums,
+        peak,
+        strong,
+    })
+}
+
+/// The finding of a ranked group: its title, WCAG suggestion, evidence and descriptions.
+fn finding_of(
+    p: &Prepared<'_>,
+    (task, path, selector): Key<'_>,
+    members: &[&Signal],
+    r: Ranked,
+    nd: &[String],
+    labels: &BTreeMap<&str, &str>,
+) -> Finding {
+    let meta = &p.input.session;
+    let reading = members.iter().any(|s| s.kind == SignalKind::NegativeSpeech && s.mentions_reading);
+    let title_kind = title_kind_of(r.dominant, reading, &r.sums, members);
+    let sel = selector.unwrap_or("(unknown control)");
+    let path_s = path.unwrap_or("(unknown page)");
+    let (title, wcag) = title_and_wcag(title_kind, reading, sel, path_s);
+    let evidence = evidence_of(p, members, p.th.join_window_ms as i64);
+    let technical =
+        technical_description(r.dominant, (task, path_s, selector), &r.sums, members, r.peak, &wcag);
+    Finding {
+        finding_id: id_of("fnd_", r.id),
+        title,
+        severity: r.severity,
+        wcag,
+        evidence,
+        recommendation: recommendation(title_kind, reading).to_string(),
+        technical_description: technical,
+        plain_description: plain(title_kind, reading, visible_label(labels, selector).as_deref(), path_s),
+        testers_affected: 1,
+        nd_categories: nd.to_vec(),
+        task_id: task.map(str::to_owned),
+        dominant_signal: r.dominant,
+        family: r.dominant.family(),
+        url_path: path.map(str::to_owned),
+        selector: selector.map(str::to_owned),
+        peak_intensity: round_to(r.peak, 4),
+        strong_signal: r.strong,
+        session_ids: vec![meta.session_id.clone()],
+        prevalence: None,
+    }
+}
+
+/// "rage_click on task t, page /p, target #b: 3 × rage_click, 1 × error; peak intensity
+/// 0.80. Suggested WCAG 2.1 4.1.2 Name, Role, Value.", written into one string (it is built
+/// for every finding; `format!` pieces and a joined list cost more than the text).
+fn technical_description(
+    dominant: SignalKind,
+    (task, path, selector): (Option<&str>, &str, Option<&str>),
+    sums: &BTreeMap<SignalKind, f64>,
+    members: &[&Signal],
+    peak: f64,
+    wcag: &Option<Wcag>,
+) -> String {
+    let mut s = String::with_capacity(160);
+    for part in [dominant.as_str(), " on task ", task.unwrap_or("(none)"), ", page ", path, ", target "] {
+        s.push_str(part);
+    }
+    s.push_str(selector.unwrap_or("(none)"));
+    s.push_str(": ");
+    for (i, k) in sums.keys().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        push_uint(&mut s, members.iter().filter(|m| m.kind == *k).count() as u64);
+        s.push_str(" × ");
+        s.push_str(k.as_str());
+    }
+    s.push_str("; peak intensity ");
+    push_fixed(&mut s, peak, 2);
+    s.push('.');
+    if let Some(w) = wcag {
+        for part in [" Suggested WCAG 2.1 ", &w.criterion, " ", &w.name, "."] {
+            s.push_str(part);
+        }
+    }
+    s
 }
 
 /// The session's signals in candidate groups: behavioural signals by their key, affective ones
 /// joined to the nearest behavioural signal (within the join window), task failures to a
-/// group of their task (see [`failure_group`]).
-fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> BTreeMap<Key<'s>, Vec<&'s Signal>> {
+/// group of their task (see [`failure_group`]). In no particular order: the findings are
+/// ranked with the key as the last tie-break.
+///
+/// Grouped by hash: a tree keyed by three strings compared them at every level for each
+/// signal.
+fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> Vec<(Key<'s>, Vec<&'s Signal>)> {
     let behav: Vec<&Signal> = signals.iter().filter(|s| s.kind.is_behavioural()).collect();
     let window = p.th.join_window_ms as i64;
-    let mut groups: BTreeMap<Key, Vec<&Signal>> = BTreeMap::new();
+    let mut groups: HashMap<Key, Vec<&Signal>, foldhash::fast::RandomState> = HashMap::default();
     let mut failures: Vec<&Signal> = Vec::new();
     for s in signals {
         if s.kind == SignalKind::TaskFailure {
@@ -438,7 +511,7 @@ fn group_signals<'s>(p: &Prepared<'_>, signals: &'s [Signal]) -> BTreeMap<Key<'s
             groups.entry(key).or_default().push(f);
         }
     }
-    groups
+    groups.into_iter().collect()
 }
 
 /// Orders signal kinds by their summed weight, then default weight, then kind (reversed).
@@ -524,7 +597,7 @@ fn transcripts(p: &Prepared<'_>, from: i64, to: i64) -> Vec<Evidence> {
             out.push(Evidence {
                 kind: "transcript".into(),
                 timestamp: v.timestamp,
-                detail: excerpt(&v.transcript, 500),
+                detail: excerpt(&v.transcript, 500).into_owned(),
             });
             if out.len() >= MAX_EXCERPTS {
                 return out;
@@ -537,7 +610,11 @@ fn transcripts(p: &Prepared<'_>, from: i64, to: i64) -> Vec<Evidence> {
             break;
         }
         if !n.text.trim().is_empty() {
-            out.push(Evidence { kind: "note".into(), timestamp: n.timestamp, detail: excerpt(&n.text, 500) });
+            out.push(Evidence {
+                kind: "note".into(),
+                timestamp: n.timestamp,
+                detail: excerpt(&n.text, 500).into_owned(),
+            });
         }
     }
     out

@@ -3,17 +3,18 @@
 //! Items are sorted once into a canonical order (so input order never matters) and every
 //! detector is a single pass over them, or over per-selector lists built in one pass.
 
-use crate::baseline::{self, Baseline, is_page_level};
+use crate::baseline::{self, Baseline, is_page_level, is_page_level_id};
 use crate::input::{
     EventItem, EventType, FacialItem, NoteItem, Outcome, SessionInput, TaskAttempt, VoiceItem,
 };
 use crate::sentiment;
 use crate::thresholds::Thresholds;
 use crate::time::Timestamp;
-use crate::util::{NO_SEL, cmp_opt_f64, excerpt, intern, unit, url_path};
+use crate::util::{NO_SEL, cmp_opt_f64, excerpt, intern, push_fixed, sort_large_by, unit, url_path};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The signal types of analysis.md §1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -299,6 +300,11 @@ pub(crate) struct Prepared<'a> {
     pub notes: Vec<&'a NoteItem>,
     pub attempts: Vec<&'a TaskAttempt>,
     pub ev_times: Vec<i64>,
+    /// Each event's type: passes that want a few types scan this, not the events.
+    pub ev_type: Vec<EventType>,
+    /// Each event's hover (a click), word count (a navigation) or position (a scroll), NaN
+    /// if none ([`baseline::measures`]).
+    pub ev_measure: Vec<f64>,
     pub ev_path: Vec<Option<&'a str>>,
     pub ev_task: Vec<Option<&'a str>>,
     /// Each event's target selector as an index into `selectors`, [`NO_SEL`] when empty.
@@ -306,6 +312,8 @@ pub(crate) struct Prepared<'a> {
     /// The distinct non-empty selectors, sorted: index order is string order, so a `Vec`
     /// indexed by selector iterates as a `BTreeMap` keyed by it would.
     pub selectors: Vec<&'a str>,
+    /// Whether each of `selectors` is the page itself ([`is_page_level`]).
+    pub sel_page_level: Vec<bool>,
     /// Timeline origin: the session start, or the first item if earlier.
     pub origin: i64,
     /// Timeline end: completion, the last item, or the snapshot time.
@@ -327,19 +335,33 @@ impl<'a> Prepared<'a> {
         let kept: Vec<&EventItem> = input.events.iter().filter(|e| keep(e.timestamp)).collect();
         let (sel_of, selectors) = intern(kept.iter().map(|e| e.target_selector.as_str()));
         // Canonical order: the comparison of `cmp_event`, with the selector compared by its
-        // rank (the same order, without reading the strings); stable, like `sort_by`.
+        // rank (the same order, without reading the strings); stable, like `sort_by`. The
+        // leading keys are gathered once, so comparing two events reads one small array
+        // rather than the two events (the rest of `cmp_event` only on a full tie).
         let sel_key = |i: usize| if sel_of[i] == NO_SEL { 0 } else { u64::from(sel_of[i]) + 1 };
-        let mut order: Vec<usize> = (0..kept.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (x, y) = (kept[a], kept[b]);
-            x.timestamp
-                .cmp(&y.timestamp)
-                .then_with(|| x.event_type.cmp(&y.event_type))
-                .then_with(|| sel_key(a).cmp(&sel_key(b)))
-                .then_with(|| cmp_event(x, y))
-        });
-        let events: Vec<&EventItem> = order.iter().map(|&i| kept[i]).collect();
-        let ev_sel: Vec<u32> = order.iter().map(|&i| sel_of[i]).collect();
+        let mut order: Vec<(i64, EventType, u64, usize)> =
+            kept.iter().enumerate().map(|(i, e)| (e.timestamp.0, e.event_type, sel_key(i), i)).collect();
+        let canonical = |a: &(i64, EventType, u64, usize), b: &(i64, EventType, u64, usize)| {
+            a.0.cmp(&b.0)
+                .then(a.1.cmp(&b.1))
+                .then(a.2.cmp(&b.2))
+                .then_with(|| cmp_event(kept[a.3], kept[b.3]))
+        };
+        if order.is_sorted_by_key(|o| o.0) {
+            // Recorders send events in time order: then only those sharing a millisecond
+            // need ordering, and sorting each such run is the whole stable sort.
+            for ties in order.chunk_by_mut(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
+                ties.sort_by(canonical);
+            }
+        } else {
+            order.sort_by(canonical);
+        }
+        let events: Vec<&EventItem> = order.iter().map(|o| kept[o.3]).collect();
+        let ev_sel: Vec<u32> = order.iter().map(|o| sel_of[o.3]).collect();
+        let ev_times: Vec<i64> = order.iter().map(|o| o.0).collect();
+        let ev_type: Vec<EventType> = order.iter().map(|o| o.1).collect();
+        let ev_measure = baseline::measures(&events);
+        drop(order);
         let mut facial: Vec<&FacialItem> = input.facial.iter().filter(|f| keep(f.timestamp)).collect();
         facial.sort_by(|a, b| cmp_facial(a, b));
         let mut voice: Vec<&VoiceItem> = input.voice.iter().filter(|v| keep(v.timestamp)).collect();
@@ -382,10 +404,13 @@ impl<'a> Prepared<'a> {
             voice,
             notes,
             attempts,
-            ev_times: Vec::new(),
+            ev_times,
+            ev_measure,
+            ev_type,
             ev_path: Vec::new(),
             ev_task: Vec::new(),
             ev_sel,
+            sel_page_level: selectors.iter().map(|s| is_page_level(s)).collect(),
             selectors,
             origin,
             end,
@@ -395,19 +420,24 @@ impl<'a> Prepared<'a> {
         };
         p.max_voice_ms = p.voice.iter().map(|v| voice_ms(v.duration_ms)).max().unwrap_or(0);
         p.index_events();
-        p.baseline = baseline::compute(&p.events, &p.ev_sel, p.selectors.len(), &p.th);
+        let events = baseline::Events {
+            types: &p.ev_type,
+            times: &p.ev_times,
+            sel: &p.ev_sel,
+            page_level: &p.sel_page_level,
+            measure: &p.ev_measure,
+        };
+        p.baseline = baseline::compute(&events, &p.th);
         p
     }
 
     fn index_events(&mut self) {
         let n = self.events.len();
-        let mut times = Vec::with_capacity(n);
         let mut paths = Vec::with_capacity(n);
         let mut tasks = Vec::with_capacity(n);
         let mut path: Option<&'a str> = None;
         let mut last_task: Option<&'a str> = None;
         for e in &self.events {
-            times.push(e.timestamp.0);
             if let Some(u) = e.url.as_deref().filter(|u| !u.is_empty()) {
                 path = Some(url_path(u));
             }
@@ -421,7 +451,6 @@ impl<'a> Prepared<'a> {
             };
             tasks.push(task);
         }
-        self.ev_times = times;
         self.ev_path = paths;
         self.ev_task = tasks;
     }
@@ -473,7 +502,25 @@ impl Builder<'_, '_> {
         selector: Option<&str>,
         detail: String,
     ) {
-        self.out.push(Signal {
+        let s = self.signal(kind, start, end, intensity, path, task, selector, detail);
+        self.out.push(s);
+    }
+
+    /// The signal [`Builder::push`] pushes, for a pass that reads the signals already pushed
+    /// while it makes new ones.
+    #[allow(clippy::too_many_arguments)]
+    fn signal(
+        &self,
+        kind: SignalKind,
+        start: i64,
+        end: i64,
+        intensity: f64,
+        path: Option<&str>,
+        task: Option<&str>,
+        selector: Option<&str>,
+        detail: String,
+    ) -> Signal {
+        Signal {
             kind,
             family: kind.family(),
             timestamp: Timestamp(start),
@@ -489,7 +536,7 @@ impl Builder<'_, '_> {
                 .map(str::to_string),
             detail,
             mentions_reading: false,
-        });
+        }
     }
 
     /// Signal at event `i` with that event's context.
@@ -538,8 +585,12 @@ fn episodes(times: &[i64], count: usize, window: f64) -> Vec<(usize, usize)> {
     out
 }
 
+/// `12.3 s` (as `{:.1} s` writes the seconds).
 fn secs(ms: f64) -> String {
-    format!("{:.1} s", ms / 1000.0)
+    let mut s = String::with_capacity(12);
+    push_fixed(&mut s, ms / 1000.0, 1);
+    s.push_str(" s");
+    s
 }
 
 /// Detects every signal of analysis.md §1, sorted canonically.
@@ -559,8 +610,9 @@ pub(crate) fn detect(p: &Prepared<'_>) -> Vec<Signal> {
     out
 }
 
+/// Canonical order of signals: time, kind, selector, page, task, end, intensity, detail.
 pub(crate) fn sort_signals(s: &mut [Signal]) {
-    s.sort_by(|a, b| {
+    sort_large_by(s, |a, b| {
         a.timestamp
             .cmp(&b.timestamp)
             .then_with(|| a.kind.cmp(&b.kind))
@@ -582,13 +634,13 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
     let mut progress = Vec::with_capacity(n + 1);
     progress.push(0u32);
     let mut by_selector: Vec<Vec<usize>> = vec![Vec::new(); p.selectors.len()];
-    for (i, e) in p.events.iter().enumerate() {
+    for (i, &ty) in p.ev_type.iter().enumerate() {
         let is_progress = matches!(
-            e.event_type,
+            ty,
             EventType::Navigation | EventType::Input | EventType::Focus | EventType::Blur | EventType::Scroll
         );
         progress.push(progress[i] + u32::from(is_progress));
-        if e.event_type == EventType::Click && p.ev_sel[i] != NO_SEL {
+        if ty == EventType::Click && p.ev_sel[i] != NO_SEL {
             by_selector[p.ev_sel[i] as usize].push(i);
         }
     }
@@ -632,10 +684,11 @@ fn clicks(b: &mut Builder<'_, '_>) -> Vec<bool> {
         while k + 1 < idx.len() {
             let pair_ok = |a: usize, c: usize| {
                 let gap = (p.ev_times[c] - p.ev_times[a]) as f64;
-                !answered(p.events[a])
-                    && gap > th.unresponsive_min_gap_ms
+                // The columns first: most pairs fail there, without reading the click.
+                gap > th.unresponsive_min_gap_ms
                     && gap <= th.unresponsive_max_gap_ms
                     && progress[c] == progress[a + 1]
+                    && !answered(p.events[a])
             };
             if pair_ok(idx[k], idx[k + 1]) {
                 let s = k;
@@ -755,15 +808,12 @@ fn dead_clicks(b: &mut Builder<'_, '_>, by_selector: &[Vec<usize>], in_rage: &[b
 fn errors(b: &mut Builder<'_, '_>) {
     let p = b.p;
     let mut last_click: Option<usize> = None;
-    for (i, e) in p.events.iter().enumerate() {
-        match e.event_type {
+    for (i, &ty) in p.ev_type.iter().enumerate() {
+        match ty {
             EventType::Click => last_click = Some(i),
             EventType::Error => {
-                let msg = e
-                    .error_message
-                    .as_deref()
-                    .map(|m| excerpt(m, 200))
-                    .unwrap_or_else(|| "error".to_string());
+                let e = p.events[i];
+                let msg = e.error_message.as_deref().map_or(Cow::Borrowed("error"), |m| excerpt(m, 200));
                 let click = last_click
                     .filter(|&c| ((p.ev_times[i] - p.ev_times[c]) as f64) <= p.th.error_click_window_ms);
                 match click {
@@ -777,7 +827,7 @@ fn errors(b: &mut Builder<'_, '_>) {
                             p.ev_path[c],
                             p.ev_task[c],
                             Some(sel),
-                            format!("Error after clicking {sel}: {msg}"),
+                            ["Error after clicking ", sel, ": ", &msg].concat(),
                         );
                     }
                     None => b.at_event(
@@ -786,7 +836,7 @@ fn errors(b: &mut Builder<'_, '_>) {
                         p.ev_times[i],
                         1.0,
                         Some(e.target_selector.as_str()),
-                        format!("Error: {msg}"),
+                        ["Error: ", &msg].concat(),
                     ),
                 }
             }
@@ -810,21 +860,24 @@ fn errors(b: &mut Builder<'_, '_>) {
 fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
     let p = b.p;
     let th = &p.th;
-    let mut hes: Vec<Signal> = Vec::new();
     let full = th.hesitation_full_ms;
     let mut prev: Option<usize> = None;
     // Last rage-chain click since `prev`.
     let mut rage_between: Option<usize> = None;
     let before = b.out.len();
-    let page_blur = |e: &EventItem| e.event_type == EventType::Blur && is_page_level(&e.target_selector);
+    let page_blur =
+        |a: usize| p.ev_type[a] == EventType::Blur && is_page_level_id(p.ev_sel[a], &p.sel_page_level);
     // The tester's own thresholds (analysis.md §1.1); intensity = duration / (2.5 × threshold)
     // scales with them (`full` is 2.5 × the default gap threshold).
     let base = &p.baseline;
     let hover_full = full * base.hover_threshold_ms / th.hesitation_hover_ms;
-    for (i, e) in p.events.iter().enumerate() {
-        if e.event_type == EventType::Click
-            && let Some(h) = e.hover_ms.filter(|h| h.is_finite() && *h >= base.hover_threshold_ms)
+    for (i, &ty) in p.ev_type.iter().enumerate() {
+        if ty == EventType::Click
+            && let h = p.ev_measure[i]
+            && h.is_finite()
+            && h >= base.hover_threshold_ms
         {
+            let e = p.events[i];
             b.at_event(
                 SignalKind::Hesitation,
                 i,
@@ -837,13 +890,13 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
         if in_rage[i] {
             rage_between = Some(i);
         }
-        let steady = !matches!(e.event_type, EventType::Error | EventType::Other) && !in_rage[i];
+        let steady = !matches!(ty, EventType::Error | EventType::Other) && !in_rage[i];
         if !steady {
             continue;
         }
         if let Some(a) = prev {
             let gap = (p.ev_times[i] - p.ev_times[a]) as f64;
-            if page_blur(p.events[a]) {
+            if page_blur(a) {
                 if gap >= th.attention_blur_ms {
                     b.at_event(
                         SignalKind::AttentionDrop,
@@ -856,10 +909,9 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
                 }
             } else {
                 // A page's first pause may be reading: its words at the tester's own speed.
-                let reading = match p.events[a] {
-                    n if n.event_type == EventType::Navigation => {
-                        n.word_count.map_or(0.0, |w| base.reading_allowance_ms(w))
-                    }
+                let reading = match p.ev_type[a] {
+                    // NaN (no word count) gets no allowance, as an absent one.
+                    EventType::Navigation => base.reading_allowance_ms(p.ev_measure[a]),
                     _ => 0.0,
                 };
                 let threshold = base.gap_threshold_ms + reading;
@@ -877,7 +929,7 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
         prev = Some(i);
         rage_between = None;
     }
-    if let Some(a) = prev.filter(|&a| page_blur(p.events[a])) {
+    if let Some(a) = prev.filter(|&a| page_blur(a)) {
         let gap = (p.end - p.ev_times[a]) as f64;
         if gap >= th.attention_blur_ms {
             b.at_event(
@@ -890,19 +942,32 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
             );
         }
     }
-    // Clusters over all hesitations of this pass.
-    hes.extend(b.out[before..].iter().filter(|s| s.kind == SignalKind::Hesitation).cloned());
-    hes.sort_by(|x, y| x.timestamp.cmp(&y.timestamp).then_with(|| x.selector.cmp(&y.selector)));
-    let times: Vec<i64> = hes.iter().map(|s| s.timestamp.0).collect();
+    let clusters = hesitation_clusters(b, before);
+    b.out.extend(clusters);
+}
+
+/// hesitation_cluster over the hesitations pushed since `before`. They are read in place,
+/// by index, rather than copied with their strings.
+fn hesitation_clusters(b: &Builder<'_, '_>, before: usize) -> Vec<Signal> {
+    let th = &b.p.th;
+    let out = &b.out;
+    let mut hes: Vec<usize> =
+        (before..out.len()).filter(|&i| out[i].kind == SignalKind::Hesitation).collect();
+    hes.sort_by(|&x, &y| {
+        let (x, y) = (&out[x], &out[y]);
+        x.timestamp.cmp(&y.timestamp).then_with(|| x.selector.cmp(&y.selector))
+    });
+    let times: Vec<i64> = hes.iter().map(|&i| out[i].timestamp.0).collect();
     let count = th.hesitation_cluster_count as usize;
+    let mut clusters = Vec::new();
     for (s, e) in episodes(&times, count, th.hesitation_cluster_window_ms) {
         let n = e - s + 1;
-        let first = &hes[s];
+        let first = &out[hes[s]];
         // A cluster mostly on one control (more than half of its hesitations) keeps that
         // control's selector, so it joins the control's finding.
         let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
-        for h in &hes[s..=e] {
-            if let Some(sel) = h.selector.as_deref() {
+        for &h in &hes[s..=e] {
+            if let Some(sel) = out[h].selector.as_deref() {
                 *votes.entry(sel).or_default() += 1;
             }
         }
@@ -912,7 +977,7 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
             .filter(|(_, v)| 2 * v > n)
             .map(|(sel, _)| sel);
         // Engine choice: intensity n / (2 × minimum count), capped at 1.
-        b.push(
+        clusters.push(b.signal(
             SignalKind::HesitationCluster,
             times[s],
             times[e],
@@ -921,8 +986,9 @@ fn pauses(b: &mut Builder<'_, '_>, in_rage: &[bool]) {
             first.task_id.as_deref(),
             selector,
             format!("{n} hesitations within {}", secs((times[e] - times[s]) as f64)),
-        );
+        ));
     }
+    clusters
 }
 
 /// quick_back, revisit_loop and navigation_loop.
@@ -930,17 +996,15 @@ fn navigation(b: &mut Builder<'_, '_>) {
     let p = b.p;
     let th = &p.th;
     let before = b.out.len();
-    let mut current: Option<&str> = None;
-    // (index, from path, to path)
+    // (index, from path, to path). A page path carries forward from event to event, so the
+    // page before an event is the previous event's.
     let mut navs: Vec<(usize, Option<&str>, &str)> = Vec::new();
-    for (i, e) in p.events.iter().enumerate() {
-        if e.event_type == EventType::Navigation
-            && let Some(to) = p.ev_path[i].filter(|_| e.url.as_deref().is_some_and(|u| !u.is_empty()))
+    for (i, &ty) in p.ev_type.iter().enumerate() {
+        if ty == EventType::Navigation
+            && let Some(to) =
+                p.ev_path[i].filter(|_| p.events[i].url.as_deref().is_some_and(|u| !u.is_empty()))
         {
-            navs.push((i, current, to));
-        }
-        if p.ev_path[i].is_some() {
-            current = p.ev_path[i];
+            navs.push((i, i.checked_sub(1).and_then(|k| p.ev_path[k]), to));
         }
     }
     for w in navs.windows(2) {
@@ -962,12 +1026,9 @@ fn navigation(b: &mut Builder<'_, '_>) {
             }
         }
     }
-    let mut arrivals: BTreeMap<(Option<&str>, &str), Vec<usize>> = BTreeMap::new();
-    for &(i, _, to) in &navs {
-        arrivals.entry((p.ev_task[i], to)).or_default().push(i);
-    }
+    let arrivals = arrivals_of(p, &navs);
     let min = th.revisit_min_count as usize;
-    for (&(task, path), idx) in &arrivals {
+    for &((task, path), ref idx) in &arrivals {
         if idx.len() >= min {
             let at = idx[min - 1];
             let last = idx[idx.len() - 1];
@@ -987,15 +1048,27 @@ fn navigation(b: &mut Builder<'_, '_>) {
     navigation_loops(b, before, &arrivals);
 }
 
+/// (task, path) of a navigation's arrival, and the navigations arriving there.
+type Arrivals<'a> = Vec<((Option<&'a str>, &'a str), Vec<usize>)>;
+
+/// Each (task, path)'s arrivals in event order, in key order. Grouped by hash, then the few
+/// keys sorted: a tree compared two strings at every level for each navigation.
+fn arrivals_of<'a>(p: &Prepared<'a>, navs: &[(usize, Option<&'a str>, &'a str)]) -> Arrivals<'a> {
+    let mut by_key: HashMap<(Option<&str>, &str), Vec<usize>, foldhash::fast::RandomState> =
+        HashMap::default();
+    for &(i, _, to) in navs {
+        by_key.entry((p.ev_task[i], to)).or_default().push(i);
+    }
+    let mut arrivals: Arrivals<'a> = by_key.into_iter().collect();
+    arrivals.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    arrivals
+}
+
 /// navigation_loop: at least the minimum number of quick backs and revisit loops (those
 /// pushed since `before`) within one task. It is placed where the minimum is reached,
 /// when the tester shows to be lost, and grouped by the task's most revisited path: the
 /// page they keep coming back to is where the way on is missing.
-fn navigation_loops(
-    b: &mut Builder<'_, '_>,
-    before: usize,
-    arrivals: &BTreeMap<(Option<&str>, &str), Vec<usize>>,
-) {
+fn navigation_loops(b: &mut Builder<'_, '_>, before: usize, arrivals: &Arrivals<'_>) {
     let p = b.p;
     let min = p.th.navigation_loop_signals as usize;
     // (start, end) of the navigation signals per task, sorted.
@@ -1063,13 +1136,14 @@ fn scrolling(b: &mut Builder<'_, '_>) {
             out.push((p.ev_times[c.2], c.2));
         }
     };
-    for (i, e) in p.events.iter().enumerate() {
-        if e.event_type != EventType::Scroll {
+    for (i, &ty) in p.ev_type.iter().enumerate() {
+        if ty != EventType::Scroll {
             continue;
         }
-        let Some(y) = e.scroll_y.filter(|y| y.is_finite()) else {
+        let y = p.ev_measure[i];
+        if !y.is_finite() {
             continue;
-        };
+        }
         if p.ev_path[i] != page {
             flush(&prev_run, &run, &mut reversals);
             page = p.ev_path[i];
@@ -1141,15 +1215,15 @@ fn inputs(b: &mut Builder<'_, '_>) {
     let th = &p.th;
     let mut fields: Vec<Option<FieldState>> = Vec::new();
     fields.resize_with(p.selectors.len(), || None);
-    for (i, e) in p.events.iter().enumerate() {
-        if p.ev_sel[i] == NO_SEL
-            || !matches!(e.event_type, EventType::Input | EventType::Focus | EventType::Blur)
-        {
+    for (i, &ty) in p.ev_type.iter().enumerate() {
+        if p.ev_sel[i] == NO_SEL || !matches!(ty, EventType::Input | EventType::Focus | EventType::Blur) {
             continue;
         }
         let f = fields[p.ev_sel[i] as usize].get_or_insert_with(FieldState::default);
-        match e.event_type {
+        match ty {
             EventType::Input => {
+                // Only an input's own fields are read; a focus change is its type alone.
+                let e = p.events[i];
                 f.typed = true;
                 let len = e.input_length.filter(|l| l.is_finite());
                 match e.deletions.filter(|d| d.is_finite()) {
@@ -1303,7 +1377,7 @@ fn speech(b: &mut Builder<'_, '_>) {
                 path,
                 task,
                 None,
-                format!("\u{201c}{}\u{201d}", excerpt(&v.transcript, 160)),
+                ["\u{201c}", &excerpt(&v.transcript, 160), "\u{201d}"].concat(),
             );
             if let Some(last) = b.out.last_mut() {
                 last.mentions_reading = sentiment::mentions_reading(&norm);

@@ -6,9 +6,9 @@ use crate::findings::{Evidence, Finding, Severity};
 use crate::input::{EventType, Outcome, SessionInput, TaskAttempt, TaskMeta};
 use crate::signals::Family;
 use crate::stats;
-use crate::util::{round_to, stable_id, url_path};
+use crate::util::{id_of, push_fixed, push_uint, round_to, sort_large_by, stable_hash, url_path};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A session the tester has confirmed, with its analysis and the findings kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,7 +295,7 @@ fn penalty(s: Severity) -> f64 {
 type MergeKey<'f> = (Option<&'f str>, Option<&'f str>, Option<&'f str>, Family);
 
 /// Page visits per task attempt: the page at the start plus each navigation within it.
-fn visits<'s>(from: i64, to: i64, sorted: &[(i64, bool, &'s str)]) -> Vec<&'s str> {
+fn visits(from: i64, to: i64, sorted: &[TrailEntry]) -> Vec<PageId> {
     let i = sorted.partition_point(|e| e.0 < from);
     let mut out = Vec::new();
     if let Some(start) = i.checked_sub(1).map(|k| sorted[k].2) {
@@ -310,6 +310,44 @@ fn visits<'s>(from: i64, to: i64, sorted: &[(i64, bool, &'s str)]) -> Vec<&'s st
     out
 }
 
+/// A page path of the study, as its index in [`Pages::paths`].
+type PageId = u32;
+
+/// An entry of a page trail: (time, is a navigation, page).
+type TrailEntry = (i64, bool, PageId);
+
+/// The study's page paths, each computed once per distinct URL: a study reads every event
+/// of every session, and equal paths then compare as integers.
+#[derive(Default)]
+struct Pages<'a> {
+    by_url: HashMap<&'a str, PageId, foldhash::fast::RandomState>,
+    by_path: HashMap<&'a str, PageId, foldhash::fast::RandomState>,
+    /// Each id's path.
+    paths: Vec<&'a str>,
+}
+
+impl<'a> Pages<'a> {
+    /// The id of the page of `url`.
+    fn of(&mut self, url: &'a str) -> PageId {
+        if let Some(&id) = self.by_url.get(url) {
+            return id;
+        }
+        let path = url_path(url);
+        let next = PageId::try_from(self.paths.len()).unwrap_or(PageId::MAX);
+        let id = *self.by_path.entry(path).or_insert_with(|| {
+            self.paths.push(path);
+            next
+        });
+        self.by_url.insert(url, id);
+        id
+    }
+
+    /// Trail order: time, then navigations after other events, then the path.
+    fn cmp_entries(&self, a: &TrailEntry, b: &TrailEntry) -> std::cmp::Ordering {
+        a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then_with(|| self.paths[a.2 as usize].cmp(self.paths[b.2 as usize]))
+    }
+}
+
 /// The sessions of a study in canonical order, with who took part: every step of the
 /// synthesis reads the sessions through this, so each sees them in the same order.
 struct Cohort<'a> {
@@ -317,8 +355,9 @@ struct Cohort<'a> {
     sessions: Vec<&'a ConfirmedSession>,
     /// Distinct testers.
     n_testers: usize,
-    /// `Tester N` by tester key, numbered in sorted key order.
-    labels_by_key: BTreeMap<String, String>,
+    /// Each session's tester label (see [`label_of`]), by index in `sessions`: evidence
+    /// lines name it once per line.
+    labels: Vec<String>,
 }
 
 /// Smallest ND group reported or named (analysis.md §4).
@@ -326,6 +365,17 @@ const MIN_STRATUM_TESTERS: usize = 2;
 
 /// A task attempt with the index of its session in [`Cohort::sessions`].
 type IndexedAttempt<'a> = (usize, &'a TaskAttempt);
+
+/// The session's own label when it has the form `Tester N`, else its number in
+/// `labels_by_key` (`Tester N` by tester key, numbered in sorted key order).
+fn label_of(s: &ConfirmedSession, labels_by_key: &BTreeMap<&str, String>) -> String {
+    let own = crate::tester_label(&s.input.session);
+    if own == s.input.session.tester_label {
+        own
+    } else {
+        labels_by_key.get(tester_key(s)).cloned().unwrap_or(own)
+    }
+}
 
 impl<'a> Cohort<'a> {
     fn new(sessions: &'a [ConfirmedSession]) -> Self {
@@ -338,19 +388,10 @@ impl<'a> Cohort<'a> {
                 .then_with(|| tester_key(a).cmp(tester_key(b)))
         });
         let testers: BTreeSet<&str> = sessions.iter().map(|s| tester_key(s)).collect();
-        let labels_by_key =
-            testers.iter().enumerate().map(|(i, k)| ((*k).to_owned(), format!("Tester {}", i + 1))).collect();
-        Self { sessions, n_testers: testers.len(), labels_by_key }
-    }
-
-    /// The session's own label when it has the form `Tester N`, else its number here.
-    fn label_of(&self, s: &ConfirmedSession) -> String {
-        let own = crate::tester_label(&s.input.session);
-        if own == s.input.session.tester_label {
-            own
-        } else {
-            self.labels_by_key.get(tester_key(s)).cloned().unwrap_or(own)
-        }
+        let labels_by_key: BTreeMap<&str, String> =
+            testers.iter().enumerate().map(|(i, k)| (*k, format!("Tester {}", i + 1))).collect();
+        let labels = sessions.iter().map(|s| label_of(s, &labels_by_key)).collect();
+        Self { sessions, n_testers: testers.len(), labels }
     }
 
     /// Distinct testers among the sessions at `idx`.
@@ -462,58 +503,116 @@ fn merged_findings(
         .iter()
         .filter_map(|(t, v)| median(v.iter().map(|(_, a)| duration_s(a)).collect()).map(|m| (*t, m)))
         .collect();
-    let mut merged: BTreeMap<MergeKey<'_>, Vec<(usize, &Finding)>> = BTreeMap::new();
+    // Grouped by hash, in no particular order (the findings are sorted with the key as the
+    // last tie-break): a tree keyed by three strings compared them at every level for each
+    // of the study's findings.
+    let mut merged: HashMap<MergeKey<'_>, Vec<(usize, &Finding)>, foldhash::fast::RandomState> =
+        HashMap::default();
     for (si, s) in sessions.iter().enumerate() {
         for f in s.analysis.findings.iter().filter(|f| s.confirmed_finding_ids.contains(&f.finding_id)) {
-            merged
-                .entry((f.task_id.as_deref(), f.url_path.as_deref(), f.selector.as_deref(), f.family))
-                .or_default()
-                .push((si, f));
+            merged.entry(merge_key(f)).or_default().push((si, f));
         }
     }
-    let mut findings: Vec<Finding> = merged
+    let mut findings: Vec<(Finding, (u64, u64))> = merged
         .into_iter()
-        .filter_map(|(key, members)| merge_group(cohort, study, &task_median, nameable, key, &members))
+        .filter_map(|(key, members)| {
+            merge_group(cohort, study, (&task_median, attempts), nameable, key, &members)
+        })
         .collect();
-    findings.sort_by(|a, b| {
+    // The id's hashes order as the id does (see `stable_hash`).
+    // Equal ids (a collision) keep their groups in key order.
+    sort_large_by(&mut findings, |(a, a_id), (b, b_id)| {
         a.severity
             .cmp(&b.severity)
             .then_with(|| b.prevalence.unwrap_or(0.0).total_cmp(&a.prevalence.unwrap_or(0.0)))
-            .then_with(|| a.finding_id.cmp(&b.finding_id))
+            .then_with(|| a_id.cmp(b_id))
+            .then_with(|| merge_key(a).cmp(&merge_key(b)))
     });
-    findings
+    findings.into_iter().map(|(f, _)| f).collect()
 }
 
-/// One merged finding from the session findings sharing `key`.
+/// How a session's attempts at a task (any task for `None`) went.
+struct TaskOutcome {
+    /// An attempt failed or was abandoned.
+    failed: bool,
+    /// An attempt was abandoned.
+    abandoned: bool,
+    /// Time on the task over all its attempts.
+    seconds: f64,
+}
+
+impl TaskOutcome {
+    fn of(attempts: &[TaskAttempt], task: Option<&str>) -> Self {
+        let mut o = Self { failed: false, abandoned: false, seconds: 0.0 };
+        for a in attempts.iter().filter(|a| task.is_none_or(|t| a.task_id == t)) {
+            o.failed |= matches!(a.outcome, Outcome::Fail | Outcome::Abandon);
+            o.abandoned |= a.outcome == Outcome::Abandon;
+            o.seconds += duration_s(a);
+        }
+        o
+    }
+}
+
+/// The key a finding merges by.
+fn merge_key(f: &Finding) -> MergeKey<'_> {
+    (f.task_id.as_deref(), f.url_path.as_deref(), f.selector.as_deref(), f.family)
+}
+
+/// One merged finding from the session findings sharing `key`, with the hashes of its id.
+///
+/// The third argument holds each task's median time and its attempts by session (see
+/// [`Cohort::attempts_by_task`]).
 fn merge_group(
     cohort: &Cohort<'_>,
     study: &StudyMeta,
-    task_median: &BTreeMap<&str, f64>,
+    (task_median, attempts): (&BTreeMap<&str, f64>, &BTreeMap<&str, Vec<IndexedAttempt<'_>>>),
     nameable: &BTreeSet<String>,
     (task, path, selector, family): MergeKey<'_>,
     members: &[(usize, &Finding)],
-) -> Option<Finding> {
+) -> Option<(Finding, (u64, u64))> {
     let sessions = &cohort.sessions;
-    let affected: BTreeSet<&str> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
+    // Only counted: a sorted list, not a tree.
+    let mut affected: Vec<&str> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
+    affected.sort_unstable();
+    affected.dedup();
     // Prevalence = testers affected / testers with a confirmed session (analysis.md §4).
     let prevalence = affected.len() as f64 / cohort.n_testers.max(1) as f64;
-    let member_sessions: BTreeSet<usize> = members.iter().map(|(si, _)| *si).collect();
-    let task_attempts_of =
-        |si: usize| sessions[si].input.task_attempts.iter().filter(|a| task.is_none_or(|t| a.task_id == t));
-    let failed = member_sessions
+    let mut member_sessions: Vec<usize> = members.iter().map(|(si, _)| *si).collect();
+    member_sessions.sort_unstable();
+    member_sessions.dedup();
+    // Each member session's attempts at the task, read once for all three questions.
+    // The task's attempts are listed by session: a member's are found by its index, not by
+    // comparing every attempt's task id.
+    let of_task = task.map(|t| attempts.get(t).map_or(&[][..], Vec::as_slice));
+    let outcomes: Vec<(usize, TaskOutcome)> = member_sessions
         .iter()
-        .any(|&si| task_attempts_of(si).any(|a| matches!(a.outcome, Outcome::Fail | Outcome::Abandon)));
-    let abandon_categories: BTreeSet<&str> = member_sessions
-        .iter()
-        .filter(|&&si| task_attempts_of(si).any(|a| a.outcome == Outcome::Abandon))
-        .flat_map(|&si| sessions[si].input.session.nd_categories.iter().map(String::as_str))
-        .collect();
-    let slow = task.and_then(|t| task_median.get(t)).is_some_and(|&m| {
-        member_sessions.iter().any(|&si| {
-            let total: f64 = task_attempts_of(si).map(duration_s).sum();
-            m > 0.0 && total >= 2.0 * m
+        .map(|&si| {
+            let own = &sessions[si].input.task_attempts;
+            let o = match of_task {
+                Some(list) => {
+                    let lo = list.partition_point(|(s, _)| *s < si);
+                    let hi = lo + list[lo..].partition_point(|(s, _)| *s == si);
+                    match &list[lo..hi] {
+                        // At most one attempt: no order to keep in the time sum.
+                        [] => TaskOutcome::of(&[], None),
+                        [(_, a)] => TaskOutcome::of(std::slice::from_ref(*a), None),
+                        _ => TaskOutcome::of(own, task),
+                    }
+                }
+                None => TaskOutcome::of(own, None),
+            };
+            (si, o)
         })
-    });
+        .collect();
+    let failed = outcomes.iter().any(|(_, o)| o.failed);
+    let abandon_categories: BTreeSet<&str> = outcomes
+        .iter()
+        .filter(|(_, o)| o.abandoned)
+        .flat_map(|&(si, _)| sessions[si].input.session.nd_categories.iter().map(String::as_str))
+        .collect();
+    let slow = task
+        .and_then(|t| task_median.get(t))
+        .is_some_and(|&m| outcomes.iter().any(|(_, o)| m > 0.0 && o.seconds >= 2.0 * m));
     let strong = members.iter().any(|(_, f)| f.strong_signal);
     let severity = priority(prevalence, failed, slow, strong, abandon_categories.len());
     let &(_, rep) = members.iter().min_by(|a, b| {
@@ -522,17 +621,15 @@ fn merge_group(
             .then_with(|| b.1.peak_intensity.total_cmp(&a.1.peak_intensity))
             .then_with(|| a.1.finding_id.cmp(&b.1.finding_id))
     })?;
-    let mut evidence: Vec<Evidence> = members
-        .iter()
-        .flat_map(|(si, f)| {
-            let label = cohort.label_of(sessions[*si]);
-            f.evidence.iter().map(move |e| Evidence {
-                kind: e.kind.clone(),
-                timestamp: e.timestamp,
-                detail: format!("{label}: {}", e.detail),
-            })
-        })
-        .collect();
+    let mut evidence: Vec<Evidence> = Vec::with_capacity(members.iter().map(|(_, f)| f.evidence.len()).sum());
+    for (si, f) in members {
+        let label = &cohort.labels[*si];
+        evidence.extend(f.evidence.iter().map(|e| Evidence {
+            kind: e.kind.clone(),
+            timestamp: e.timestamp,
+            detail: labelled(label, &e.detail),
+        }));
+    }
     evidence.sort_by(|a, b| {
         a.timestamp.cmp(&b.timestamp).then_with(|| a.kind.cmp(&b.kind)).then_with(|| a.detail.cmp(&b.detail))
     });
@@ -546,34 +643,29 @@ fn merge_group(
         .collect::<BTreeSet<String>>()
         .into_iter()
         .collect();
-    let mut session_ids: Vec<String> =
-        members.iter().flat_map(|(_, f)| f.session_ids.iter().cloned()).collect();
+    let mut session_ids: Vec<&String> = members.iter().flat_map(|(_, f)| &f.session_ids).collect();
     session_ids.sort();
     session_ids.dedup();
-    let family_name = family.as_str();
-    Some(Finding {
-        finding_id: stable_id(
-            "fnd_",
-            &[
-                "study",
-                &study.job_id,
-                task.unwrap_or(""),
-                path.unwrap_or(""),
-                selector.unwrap_or(""),
-                family_name,
-            ],
-        ),
+    let id = stable_hash(&[
+        "study",
+        &study.job_id,
+        task.unwrap_or(""),
+        path.unwrap_or(""),
+        selector.unwrap_or(""),
+        family.as_str(),
+    ]);
+    let finding = Finding {
+        finding_id: id_of("fnd_", id),
         title: rep.title.clone(),
         severity,
         wcag: rep.wcag.clone(),
         evidence,
         recommendation: rep.recommendation.clone(),
-        technical_description: format!(
-            "{} Seen in {} of {} testers ({:.0} %).",
-            rep.technical_description,
+        technical_description: seen_in(
+            &rep.technical_description,
             affected.len(),
             cohort.n_testers,
-            prevalence * 100.0
+            prevalence,
         ),
         plain_description: rep.plain_description.clone(),
         testers_affected: u32::try_from(affected.len()).unwrap_or(u32::MAX),
@@ -585,9 +677,35 @@ fn merge_group(
         selector: selector.map(str::to_owned),
         peak_intensity: members.iter().map(|(_, f)| f.peak_intensity).fold(0.0, f64::max),
         strong_signal: strong,
-        session_ids,
+        session_ids: session_ids.into_iter().cloned().collect(),
         prevalence: Some(round_to(prevalence, 4)),
-    })
+    };
+    Some((finding, id))
+}
+
+/// The session finding's description with the study's reach appended, sized once (the
+/// description is long and `format!` would grow the string on the way).
+fn seen_in(description: &str, affected: usize, testers: usize, prevalence: f64) -> String {
+    let mut s = String::with_capacity(description.len() + 48);
+    s.push_str(description);
+    s.push_str(" Seen in ");
+    push_uint(&mut s, affected as u64);
+    s.push_str(" of ");
+    push_uint(&mut s, testers as u64);
+    s.push_str(" testers (");
+    push_fixed(&mut s, prevalence * 100.0, 0);
+    s.push_str(" %).");
+    s
+}
+
+/// `label: detail`, built directly: `format!` costs more than the copy in a report with
+/// tens of thousands of evidence lines.
+fn labelled(label: &str, detail: &str) -> String {
+    let mut s = String::with_capacity(label.len() + 2 + detail.len());
+    s.push_str(label);
+    s.push_str(": ");
+    s.push_str(detail);
+    s
 }
 
 /// Priority matrix of analysis.md §4. "Higher prevalence with only weak signals" is read
@@ -628,7 +746,8 @@ fn task_reports(
     for t in attempts.keys() {
         task_meta.entry((*t).to_string()).or_insert((i64::MAX, String::new()));
     }
-    let navs: Vec<Vec<(i64, bool, &str)>> = sessions.iter().map(|s| page_trail(&s.input)).collect();
+    let mut pages = Pages::default();
+    let navs: Vec<Vec<TrailEntry>> = sessions.iter().map(|s| page_trail(&s.input, &mut pages)).collect();
     let mut order: Vec<(&String, &(i64, String))> = task_meta.iter().collect();
     order.sort_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| a.0.cmp(b.0)));
     order
@@ -640,34 +759,49 @@ fn task_reports(
         .collect()
 }
 
-/// Pages seen by a session, for lostness: (time, is a navigation, path), sorted.
+/// Pages seen by a session, for lostness: (time, is a navigation, page), sorted.
 ///
 /// A non-navigation entry on the same page as the entry before it is dropped: [`visits`]
 /// reads the page of the last entry before a time and, after it, navigations (or the first
 /// entry when there is no page before), and each of those is the same with or without it.
-fn page_trail(input: &SessionInput) -> Vec<(i64, bool, &str)> {
-    let mut v: Vec<(i64, bool, &str)> = Vec::with_capacity(input.events.len());
-    // Consecutive events usually share a URL: its path is computed once per run.
-    let mut last: Option<(&str, &str)> = None;
-    for e in &input.events {
-        let Some(u) = e.url.as_deref().filter(|u| !u.is_empty()) else { continue };
-        let path = match last {
-            Some((lu, lp)) if lu == u => lp,
-            _ => url_path(u),
-        };
-        last = Some((u, path));
-        v.push((e.timestamp.0, e.event_type == EventType::Navigation, path));
-    }
-    if !v.is_sorted() {
-        v.sort_unstable();
-    }
-    let mut kept: Option<&str> = None;
-    v.retain(|&(_, nav, path)| {
-        let keep = nav || kept != Some(path);
-        kept = Some(path);
+fn page_trail<'a>(input: &'a SessionInput, pages: &mut Pages<'a>) -> Vec<TrailEntry> {
+    let mut v: Vec<TrailEntry> = input
+        .events
+        .iter()
+        .filter_map(|e| {
+            let u = e.url.as_deref().filter(|u| !u.is_empty())?;
+            Some((e.timestamp.0, e.event_type == EventType::Navigation, pages.of(u)))
+        })
+        .collect();
+    sort_trail(&mut v, pages);
+    let mut kept: Option<PageId> = None;
+    v.retain(|&(_, nav, page)| {
+        let keep = nav || kept != Some(page);
+        kept = Some(page);
         keep
     });
     v
+}
+
+/// Sorts a page trail. Events usually come in time order: then only the entries sharing a
+/// millisecond need sorting, and no path is compared otherwise. The order is total (equal
+/// entries are alike), so this is the order of a full sort.
+fn sort_trail(v: &mut [TrailEntry], pages: &Pages<'_>) {
+    if !v.is_sorted_by_key(|e| e.0) {
+        v.sort_unstable_by(|a, b| pages.cmp_entries(a, b));
+        return;
+    }
+    for ties in v.chunk_by_mut(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
+        ties.sort_unstable_by(|a, b| pages.cmp_entries(a, b));
+    }
+}
+
+/// Distinct pages among `visits`.
+fn distinct_pages(visits: &[PageId]) -> usize {
+    let mut v = visits.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v.len()
 }
 
 /// Metrics of one task from its attempts.
@@ -675,7 +809,7 @@ fn task_report(
     task_id: &str,
     title: &str,
     list: &[IndexedAttempt<'_>],
-    navs: &[Vec<(i64, bool, &str)>],
+    navs: &[Vec<TrailEntry>],
 ) -> TaskReport {
     let s = list.iter().filter(|(_, a)| a.outcome.is_success()).count() as u32;
     let n = list.len() as u32;
@@ -683,19 +817,13 @@ fn task_report(
         list.iter().filter(|(_, a)| a.outcome.is_success()).map(|(_, a)| duration_s(a)).collect();
     let seqs: Vec<f64> =
         list.iter().filter_map(|(_, a)| a.seq).filter(|x| x.is_finite() && (1.0..=7.0).contains(x)).collect();
-    let paths: Vec<(bool, Vec<&str>)> = list
+    let paths: Vec<(bool, Vec<PageId>)> = list
         .iter()
         .map(|(si, a)| (a.outcome.is_success(), visits(a.started_at.0, a.ended_at.0, &navs[*si])))
         .collect();
     let shortest = paths.iter().filter(|(ok, p)| *ok && !p.is_empty()).map(|(_, p)| p.len()).min();
     let lost: Vec<f64> = match shortest {
-        Some(r) => paths
-            .iter()
-            .filter_map(|(_, p)| {
-                let unique: BTreeSet<&str> = p.iter().copied().collect();
-                stats::lostness(unique.len(), p.len(), r)
-            })
-            .collect(),
+        Some(r) => paths.iter().filter_map(|(_, p)| stats::lostness(distinct_pages(p), p.len(), r)).collect(),
         None => Vec::new(),
     };
     let ci = stats::beta_credible_interval(s, n - s);
@@ -1009,6 +1137,22 @@ mod tests {
         assert_eq!(score_of_penalty(125.0), 8);
         assert_eq!(score_exact(f64::NAN), 0.0);
         assert_eq!(score_of_penalty(-5.0), 100);
+    }
+
+    #[test]
+    fn reach_reads_as_the_formatter_would() {
+        for (a, n) in
+            [(0usize, 1usize), (1, 8), (3, 8), (5, 8), (1, 3), (2, 3), (1, 200), (7, 7), (123, 1000)]
+        {
+            let p = a as f64 / n as f64;
+            assert_eq!(
+                seen_in("D.", a, n, p),
+                format!("D. Seen in {a} of {n} testers ({:.0} %).", p * 100.0)
+            );
+        }
+        for x in [0.5, 1.5, 2.5, 12.5, 0.0, 99.5, 100.0, f64::NAN, -0.0] {
+            assert_eq!(seen_in("", 1, 2, x / 100.0), format!(" Seen in 1 of 2 testers ({:.0} %).", x));
+        }
     }
 
     #[test]
