@@ -275,6 +275,12 @@ pub async fn me(state: &App, p: &Principal) -> AppResult<(User, Option<Organizat
     Ok((user, organization))
 }
 
+/// The store's identity version: what [`me`] and the unread count answer is current while it
+/// has not moved (read it before them; decision 235).
+pub fn identity_version(state: &App) -> u64 {
+    state.store.identity_version()
+}
+
 /// Changes the caller's display name (1–100 characters, checked at the edge).
 pub async fn rename(state: &App, p: &Principal, full_name: &str) -> AppResult<User> {
     Ok(state.store.update_user_name(&p.user_id, full_name.trim(), state.now()).await?)

@@ -128,6 +128,17 @@ async fn second_node(app: &TestApp, overrides: &[(&str, &str)]) -> openscouter_s
         .unwrap()
 }
 
+/// `GET /api/me` on another node's router, as a client from 127.0.0.1 sends it.
+async fn me_on(router: axum::Router, auth: String) -> axum::response::Response {
+    use tower::ServiceExt;
+    let req = axum::http::Request::get("/api/me")
+        .header("authorization", auth)
+        .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 9))))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    router.oneshot(req).await.unwrap()
+}
+
 /// Signs out on node A; measures how long node B (whose cache holds the sign-in) keeps
 /// accepting it. Must be under a second (the cache TTL is 5 s).
 async fn sign_out_reaches_the_other_node(overrides: &[(&str, &str)]) -> Duration {
@@ -140,15 +151,7 @@ async fn sign_out_reaches_the_other_node(overrides: &[(&str, &str)]) -> Duration
     let me_on_b = || {
         let router = router_b.clone();
         let auth = user.bearer();
-        async move {
-            use tower::ServiceExt;
-            let req = axum::http::Request::get("/api/me")
-                .header("authorization", auth)
-                .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 9))))
-                .body(axum::body::Body::empty())
-                .unwrap();
-            router.oneshot(req).await.unwrap().status().as_u16()
-        }
+        async move { me_on(router, auth).await.status().as_u16() }
     };
     assert_eq!(me_on_b().await, 200, "B caches the sign-in");
     assert_eq!(me_on_b().await, 200);
@@ -192,13 +195,7 @@ async fn a_rename_on_one_node_reaches_the_other_nodes_me() {
         let router = router_b.clone();
         let auth = user.bearer();
         async move {
-            use tower::ServiceExt;
-            let req = axum::http::Request::get("/api/me")
-                .header("authorization", auth)
-                .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 9))))
-                .body(axum::body::Body::empty())
-                .unwrap();
-            let res = router.oneshot(req).await.unwrap();
+            let res = me_on(router, auth).await;
             let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
             v["data"]["user"]["fullName"].as_str().unwrap().to_owned()

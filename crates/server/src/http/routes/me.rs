@@ -79,7 +79,7 @@ async fn get_me(State(state): State<AppState>, caller: Authed) -> AppResult<Resp
     // the reads) and it is younger than their TTL. The key names the credential kind and the
     // user (an API token: the token, whose scopes the body lists).
     let key = [auth_method, ":", credential].concat();
-    let version = state.store.identity_version();
+    let version = accounts::identity_version(&state);
     if let Some(body) = state.me_bodies.get_with(&key, |(v, body)| (*v == version).then(|| body.clone())) {
         return Ok(rendered(body));
     }
