@@ -79,12 +79,12 @@ pub struct IdentityCache {
     pub users: TtlCache<User>,
     pub organizations: TtlCache<Organization>,
     /// User id → unread notification count (`GET /api/me` reads it on every request). An entry
-    /// is good only while no notification changed since its count was read: every write to
-    /// `notifications` or `notification_reads` bumps `notifications_version` after it commits.
+    /// is good only while `version` has not moved since its count was read: every write to
+    /// `notifications` or `notification_reads` invalidates after it commits.
     unread: TtlCache<UnreadCount>,
-    notifications_version: AtomicU64,
     /// Moves on every invalidation (any kind, local or from another node): a value drawn from
-    /// these caches (e.g. a rendered `GET /api/me` body) is current while it has not moved.
+    /// these caches (an unread count, a rendered `GET /api/me` body) is current while it has
+    /// not moved.
     version: AtomicU64,
     /// Where this node's invalidations go for the other nodes (unset: single node).
     outbox: OnceLock<UnboundedSender<Invalidation>>,
@@ -97,7 +97,6 @@ impl IdentityCache {
             users: TtlCache::new(ttl),
             organizations: TtlCache::new(ttl),
             unread: TtlCache::new(ttl),
-            notifications_version: AtomicU64::new(0),
             version: AtomicU64::new(0),
             outbox: OnceLock::new(),
         }
@@ -119,19 +118,15 @@ impl IdentityCache {
                 self.organizations.remove(id);
                 self.principals.clear();
             }
-            Invalidation::Notifications => self.notifications_changed(),
+            // The version moved: every cached count is stale; dropping them frees the memory.
+            Invalidation::Notifications => self.unread.clear(),
             Invalidation::All => {
                 self.principals.clear();
                 self.users.clear();
                 self.organizations.clear();
-                self.notifications_changed();
+                self.unread.clear();
             }
         }
-    }
-
-    fn notifications_changed(&self) {
-        self.notifications_version.fetch_add(1, Ordering::SeqCst);
-        self.unread.clear();
     }
 
     /// The version to draw a value from these caches at: taken *before* the reads, so an
@@ -140,21 +135,15 @@ impl IdentityCache {
         self.version.load(Ordering::SeqCst)
     }
 
-    /// The version to read an unread count at: taken *before* the count's query, so a write
-    /// that commits meanwhile (and bumps it after) makes the count stale, never cached as fresh.
-    pub fn notifications_version(&self) -> u64 {
-        self.notifications_version.load(Ordering::SeqCst)
-    }
-
     /// The cached unread count of `user_id` seeing `tenant`, when still current.
     pub fn unread(&self, tenant: &Tenant, user_id: &str) -> Option<u64> {
-        let now = self.notifications_version();
+        let now = self.version();
         self.unread.get_with(user_id, |e| (e.version == now && e.tenant == *tenant).then_some(e.count))
     }
 
-    /// Remembers a count read at `version` (see `notifications_version`).
+    /// Remembers a count read at `version` (see [`IdentityCache::version`]).
     pub fn put_unread(&self, tenant: &Tenant, user_id: &str, version: u64, count: u64) {
-        if version == self.notifications_version() {
+        if version == self.version() {
             self.unread.put(user_id, UnreadCount { version, tenant: tenant.clone(), count });
         }
     }
@@ -203,7 +192,7 @@ mod tests {
     fn an_unread_count_read_before_a_notification_change_is_never_served() {
         let c = IdentityCache::new(Duration::from_secs(60));
         let tenant = Tenant::Organization("org_1".into());
-        let v = c.notifications_version();
+        let v = c.version();
         c.put_unread(&tenant, "usr_1", v, 3);
         assert_eq!(c.unread(&tenant, "usr_1"), Some(3));
         // Another tenant (the user moved organization): not this entry.
@@ -211,13 +200,13 @@ mod tests {
         c.apply(&Invalidation::Notifications);
         assert_eq!(c.unread(&tenant, "usr_1"), None);
         // A count whose query started before a change committed is not kept.
-        let before = c.notifications_version();
+        let before = c.version();
         c.invalidate(Invalidation::Notifications);
         c.put_unread(&tenant, "usr_1", before, 3);
         assert_eq!(c.unread(&tenant, "usr_1"), None);
         // Off: nothing is kept.
         let off = IdentityCache::new(Duration::ZERO);
-        off.put_unread(&tenant, "usr_1", off.notifications_version(), 1);
+        off.put_unread(&tenant, "usr_1", off.version(), 1);
         assert_eq!(off.unread(&tenant, "usr_1"), None);
     }
 }

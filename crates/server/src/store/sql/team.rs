@@ -602,7 +602,7 @@ impl TeamStore for SqlStore {
         if let Some(n) = self.cache.unread(tenant, user_id) {
             return Ok(n);
         }
-        let version = self.cache.notifications_version();
+        let version = self.cache.version();
         let n = read!(self, p => {
             let mut qb = QueryBuilder::new(
                 "SELECT COUNT(*) FROM notifications n WHERE NOT EXISTS \
