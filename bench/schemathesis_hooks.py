@@ -455,6 +455,15 @@ if __name__ != "__main__":
             return {"jobId": job, "testerId": tester["userId"], "_auth": tester["auth"]}
         return None
 
+    def _mcp_session(auth):
+        """The `Mcp-Session-Id` of a fresh MCP session opened with `auth`, or None."""
+        body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                           "clientInfo": {"name": "schemathesis", "version": "4"}}}
+        status, _, hdrs = call(URL, "POST", "/api/mcp", body, auth,
+                               headers={"accept": "application/json, text/event-stream"})
+        return hdrs.get("mcp-session-id") if status == 200 else None
+
     @schemathesis.hook
     def before_call(context, case, kwargs):
         op = case.operation
@@ -530,7 +539,17 @@ if __name__ != "__main__":
             headers["Stripe-Signature"] = f"t={ts},v1={mac}"
             headers["Content-Type"] = "application/json"
             kwargs["data"] = payload.encode()
+        if auth and (method, path) == ("DELETE", "/api/mcp") and RNG.random() < 0.7:
+            # A real session to end: a generated Mcp-Session-Id names none, so without this the
+            # operation answers only 400/404 (and, in a phase that sends few cases, looks unreached).
+            sid_header = _mcp_session(auth)
+            if sid_header:
+                headers = {k: v for k, v in headers.items() if k.lower() != "mcp-session-id"}
+                headers["Mcp-Session-Id"] = sid_header
         if auth and not (path == "/api/sessions" and method == "POST"):
+            # One Authorization header: a generated lower-case one must not travel beside ours
+            # (the HTTP client merges them case-insensitively, and either may win).
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             headers["Authorization"] = auth
         case.headers = headers
 
