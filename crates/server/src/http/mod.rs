@@ -251,11 +251,11 @@ fn assemble(
     let api = limited(api, config.max_body_bytes)
         .merge(limited(ingest, config.ingest_max_body_bytes))
         .merge(limited(screen, crate::services::recording::WIRE_LIMIT))
-        .layer(from_fn_with_state(state.clone(), middleware::rate_limit::auth_and_rate_limit));
+        .layer(middleware::rate_limit::AuthLayer(state.clone()));
     // The dashboard: the same auth and limits (its cookie becomes the Authorization header in
     // `dashboard::web::pages`, below, which also renders its errors as pages).
     let dashboard = limited(dashboard::router(), config.max_body_bytes)
-        .layer(from_fn_with_state(state.clone(), middleware::rate_limit::auth_and_rate_limit));
+        .layer(middleware::rate_limit::AuthLayer(state.clone()));
 
     Router::new()
         .merge(api)
