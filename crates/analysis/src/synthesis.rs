@@ -3,7 +3,7 @@
 
 use crate::SessionAnalysis;
 use crate::findings::{Evidence, Finding, Severity};
-use crate::input::{EventType, Outcome, SessionInput, TaskAttempt, TaskMeta};
+use crate::input::{EventItem, EventType, Outcome, SessionInput, TaskAttempt, TaskMeta};
 use crate::signals::Family;
 use crate::stats;
 use crate::util::{id_of, push_fixed, push_uint, round_to, sort_large_by, stable_hash, url_path};
@@ -294,57 +294,155 @@ fn penalty(s: Severity) -> f64 {
 /// Session findings merge by task, page, control and family (borrowed from the findings).
 type MergeKey<'f> = (Option<&'f str>, Option<&'f str>, Option<&'f str>, Family);
 
-/// Page visits per task attempt: the page at the start plus each navigation within it.
-fn visits(from: i64, to: i64, sorted: &[TrailEntry]) -> Vec<PageId> {
-    let i = sorted.partition_point(|e| e.0 < from);
-    let mut out = Vec::new();
-    if let Some(start) = i.checked_sub(1).map(|k| sorted[k].2) {
-        out.push(start);
-    }
-    for e in sorted[i..].iter().take_while(|e| e.0 <= to) {
-        // A navigation is a visit; without a known start page the first page seen is one.
-        if e.1 || out.is_empty() {
-            out.push(e.2);
-        }
-    }
-    out
-}
-
-/// A page path of the study, as its index in [`Pages::paths`].
+/// A page path of the study, as its index among the distinct paths (see [`Pages`]).
 type PageId = u32;
 
-/// An entry of a page trail: (time, is a navigation, page).
-type TrailEntry = (i64, bool, PageId);
-
-/// The study's page paths, each computed once per distinct URL: a study reads every event
-/// of every session, and equal paths then compare as integers.
+/// The study's page paths: equal paths get equal ids. The keys are copies, so a lookup
+/// compares with a short string in cache rather than with some event's URL elsewhere in
+/// the input.
 #[derive(Default)]
-struct Pages<'a> {
-    by_url: HashMap<&'a str, PageId, foldhash::fast::RandomState>,
-    by_path: HashMap<&'a str, PageId, foldhash::fast::RandomState>,
-    /// Each id's path.
-    paths: Vec<&'a str>,
+struct Pages {
+    ids: HashMap<Box<str>, PageId, foldhash::fast::RandomState>,
 }
 
-impl<'a> Pages<'a> {
+impl Pages {
     /// The id of the page of `url`.
-    fn of(&mut self, url: &'a str) -> PageId {
-        if let Some(&id) = self.by_url.get(url) {
+    fn of(&mut self, url: &str) -> PageId {
+        let path = url_path(url);
+        if let Some(&id) = self.ids.get(path) {
             return id;
         }
-        let path = url_path(url);
-        let next = PageId::try_from(self.paths.len()).unwrap_or(PageId::MAX);
-        let id = *self.by_path.entry(path).or_insert_with(|| {
-            self.paths.push(path);
-            next
-        });
-        self.by_url.insert(url, id);
+        let id = PageId::try_from(self.ids.len()).unwrap_or(PageId::MAX);
+        self.ids.insert(path.into(), id);
         id
     }
+}
 
-    /// Trail order: time, then navigations after other events, then the path.
-    fn cmp_entries(&self, a: &TrailEntry, b: &TrailEntry) -> std::cmp::Ordering {
-        a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then_with(|| self.paths[a.2 as usize].cmp(self.paths[b.2 as usize]))
+/// The URL of an event, when it has one.
+fn url_of(e: &EventItem) -> Option<&str> {
+    e.url.as_deref().filter(|u| !u.is_empty())
+}
+
+/// What lostness reads of a session's events.
+///
+/// The page trail of a session is its events with a URL in the order (time, navigations
+/// after other events, path). The visits of an attempt are the page of the last entry
+/// before it and the navigations within it; without an entry before it, the first entry
+/// within it and the navigations after that one. Only the navigations are read for
+/// every event; the one or two other entries an attempt needs are looked up by time, so
+/// the URLs of most events are never read (a study reads every session's events, and
+/// this is most of its memory traffic).
+struct Trail<'a> {
+    events: &'a [EventItem],
+    /// Event indices in time order, when the events are not in time order themselves.
+    order: Option<Vec<usize>>,
+    /// Navigations with a URL as (time, page), in time order (the order of equal times
+    /// does not matter: a window takes all of them or none).
+    navs: Vec<(i64, PageId)>,
+    /// Position in time order of the first event with a URL.
+    first_url: Option<usize>,
+}
+
+impl<'a> Trail<'a> {
+    fn new(events: &'a [EventItem], pages: &mut Pages) -> Self {
+        let mut navs = Vec::new();
+        let mut sorted = true;
+        let mut last = i64::MIN;
+        for e in events {
+            sorted &= e.timestamp.0 >= last;
+            last = e.timestamp.0;
+            if e.event_type == EventType::Navigation
+                && let Some(u) = url_of(e)
+            {
+                navs.push((e.timestamp.0, pages.of(u)));
+            }
+        }
+        let order = (!sorted).then(|| {
+            navs.sort_unstable_by_key(|n| n.0);
+            let mut o: Vec<usize> = (0..events.len()).collect();
+            o.sort_unstable_by_key(|&i| events[i].timestamp.0);
+            o
+        });
+        let mut t = Self { events, order, navs, first_url: None };
+        t.first_url = (0..events.len()).find(|&k| url_of(t.at(k)).is_some());
+        t
+    }
+
+    /// The event at position `k` in time order.
+    fn at(&self, k: usize) -> &'a EventItem {
+        let events: &'a [EventItem] = self.events;
+        match &self.order {
+            Some(o) => &events[o[k]],
+            None => &events[k],
+        }
+    }
+
+    /// The first position in time order at or after `t`.
+    fn position_of(&self, t: i64) -> usize {
+        match &self.order {
+            Some(o) => o.partition_point(|&i| self.events[i].timestamp.0 < t),
+            None => self.events.partition_point(|e| e.timestamp.0 < t),
+        }
+    }
+
+    /// The URL of the trail entry that orders first (`last == false`) or last among the
+    /// events with a URL at the time of position `k`, scanning from `k` away from it.
+    fn pick(&self, k: usize, last: bool) -> (bool, &'a str) {
+        let t = self.at(k).timestamp.0;
+        let key = |e: &'a EventItem| url_of(e).map(|u| (e.event_type == EventType::Navigation, u));
+        let better = |a: (bool, &str), b: (bool, &str)| {
+            let o = a.0.cmp(&b.0).then_with(|| url_path(a.1).cmp(url_path(b.1)));
+            if last { o.is_gt() } else { o.is_lt() }
+        };
+        let mut best = key(self.at(k)).unwrap_or((false, ""));
+        let n = self.events.len();
+        let mut j = k;
+        loop {
+            j = if last {
+                match j.checked_sub(1) {
+                    Some(j) => j,
+                    None => break,
+                }
+            } else {
+                j + 1
+            };
+            if j >= n || self.at(j).timestamp.0 != t {
+                break;
+            }
+            if let Some(c) = key(self.at(j))
+                && better(c, best)
+            {
+                best = c;
+            }
+        }
+        best
+    }
+
+    /// Page visits of an attempt from `from` to `to` (see [`Trail`]), in no particular
+    /// order: lostness reads only how many there are and how many distinct.
+    fn visits(&self, from: i64, to: i64, pages: &mut Pages) -> Vec<PageId> {
+        let lo = self.navs.partition_point(|n| n.0 < from);
+        let hi = lo + self.navs[lo..].partition_point(|n| n.0 <= to);
+        let mut out = Vec::with_capacity(hi - lo + 1);
+        if let Some(first) = self.first_url {
+            let k = self.position_of(from);
+            if first < k {
+                // The last event with a URL before the attempt (there is one: `first`).
+                let mut j = k - 1;
+                while url_of(self.at(j)).is_none() {
+                    j -= 1;
+                }
+                out.push(pages.of(self.pick(j, true).1));
+            } else if self.at(first).timestamp.0 <= to {
+                // No page before: the first entry is a visit, and a navigation is one anyway.
+                let (nav, url) = self.pick(first, false);
+                if !nav {
+                    out.push(pages.of(url));
+                }
+            }
+        }
+        out.extend(self.navs[lo..hi].iter().map(|n| n.1));
+        out
     }
 }
 
@@ -747,53 +845,16 @@ fn task_reports(
         task_meta.entry((*t).to_string()).or_insert((i64::MAX, String::new()));
     }
     let mut pages = Pages::default();
-    let navs: Vec<Vec<TrailEntry>> = sessions.iter().map(|s| page_trail(&s.input, &mut pages)).collect();
+    let trails: Vec<Trail<'_>> = sessions.iter().map(|s| Trail::new(&s.input.events, &mut pages)).collect();
     let mut order: Vec<(&String, &(i64, String))> = task_meta.iter().collect();
     order.sort_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| a.0.cmp(b.0)));
     order
         .into_iter()
         .map(|(task_id, (_, title))| {
             let list = attempts.get(task_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            task_report(task_id, title, list, &navs)
+            task_report(task_id, title, list, &trails, &mut pages)
         })
         .collect()
-}
-
-/// Pages seen by a session, for lostness: (time, is a navigation, page), sorted.
-///
-/// A non-navigation entry on the same page as the entry before it is dropped: [`visits`]
-/// reads the page of the last entry before a time and, after it, navigations (or the first
-/// entry when there is no page before), and each of those is the same with or without it.
-fn page_trail<'a>(input: &'a SessionInput, pages: &mut Pages<'a>) -> Vec<TrailEntry> {
-    let mut v: Vec<TrailEntry> = input
-        .events
-        .iter()
-        .filter_map(|e| {
-            let u = e.url.as_deref().filter(|u| !u.is_empty())?;
-            Some((e.timestamp.0, e.event_type == EventType::Navigation, pages.of(u)))
-        })
-        .collect();
-    sort_trail(&mut v, pages);
-    let mut kept: Option<PageId> = None;
-    v.retain(|&(_, nav, page)| {
-        let keep = nav || kept != Some(page);
-        kept = Some(page);
-        keep
-    });
-    v
-}
-
-/// Sorts a page trail. Events usually come in time order: then only the entries sharing a
-/// millisecond need sorting, and no path is compared otherwise. The order is total (equal
-/// entries are alike), so this is the order of a full sort.
-fn sort_trail(v: &mut [TrailEntry], pages: &Pages<'_>) {
-    if !v.is_sorted_by_key(|e| e.0) {
-        v.sort_unstable_by(|a, b| pages.cmp_entries(a, b));
-        return;
-    }
-    for ties in v.chunk_by_mut(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
-        ties.sort_unstable_by(|a, b| pages.cmp_entries(a, b));
-    }
 }
 
 /// Distinct pages among `visits`.
@@ -809,7 +870,8 @@ fn task_report(
     task_id: &str,
     title: &str,
     list: &[IndexedAttempt<'_>],
-    navs: &[Vec<TrailEntry>],
+    trails: &[Trail<'_>],
+    pages: &mut Pages,
 ) -> TaskReport {
     let s = list.iter().filter(|(_, a)| a.outcome.is_success()).count() as u32;
     let n = list.len() as u32;
@@ -819,7 +881,7 @@ fn task_report(
         list.iter().filter_map(|(_, a)| a.seq).filter(|x| x.is_finite() && (1.0..=7.0).contains(x)).collect();
     let paths: Vec<(bool, Vec<PageId>)> = list
         .iter()
-        .map(|(si, a)| (a.outcome.is_success(), visits(a.started_at.0, a.ended_at.0, &navs[*si])))
+        .map(|(si, a)| (a.outcome.is_success(), trails[*si].visits(a.started_at.0, a.ended_at.0, pages)))
         .collect();
     let shortest = paths.iter().filter(|(ok, p)| *ok && !p.is_empty()).map(|(_, p)| p.len()).min();
     let lost: Vec<f64> = match shortest {
@@ -1152,6 +1214,69 @@ mod tests {
         }
         for x in [0.5, 1.5, 2.5, 12.5, 0.0, 99.5, 100.0, f64::NAN, -0.0] {
             assert_eq!(seen_in("", 1, 2, x / 100.0), format!(" Seen in 1 of 2 testers ({:.0} %).", x));
+        }
+    }
+
+    /// The visits of the full page trail, as they were computed before [`Trail`]: every
+    /// event with a URL sorted by (time, navigation, path), then the entry before the
+    /// attempt and each navigation within it (or the first entry when none is before).
+    fn visits_of_full_trail(events: &[EventItem], from: i64, to: i64) -> Vec<String> {
+        let mut v: Vec<(i64, bool, &str)> = events
+            .iter()
+            .filter_map(|e| {
+                Some((e.timestamp.0, e.event_type == EventType::Navigation, url_path(url_of(e)?)))
+            })
+            .collect();
+        v.sort();
+        let i = v.partition_point(|e| e.0 < from);
+        let mut out: Vec<String> = i.checked_sub(1).map(|k| v[k].2.to_string()).into_iter().collect();
+        for e in v[i..].iter().take_while(|e| e.0 <= to) {
+            if e.1 || out.is_empty() {
+                out.push(e.2.to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn trail_visits_match_the_full_trail() {
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let types = [EventType::Navigation, EventType::Click, EventType::Scroll, EventType::Error];
+        for round in 0..400 {
+            let n = next(30) as usize;
+            let mut events: Vec<EventItem> = (0..n)
+                .map(|_| {
+                    let mut e = EventItem::new(types[next(4) as usize], "#a", next(20) as i64);
+                    e.url = match next(6) {
+                        0 => None,
+                        1 => Some(String::new()),
+                        k => Some(format!("https://x.test/p{}?q={k}", next(3))),
+                    };
+                    e
+                })
+                .collect();
+            if round % 2 == 0 {
+                events.sort_by_key(|e| e.timestamp.0);
+            }
+            let mut pages = Pages::default();
+            let trail = Trail::new(&events, &mut pages);
+            for _ in 0..20 {
+                let (from, to) = (next(24) as i64 - 2, next(24) as i64 - 2);
+                let got = trail.visits(from, to, &mut pages);
+                let mut names: Vec<String> = vec![String::new(); pages.ids.len()];
+                for (p, &id) in &pages.ids {
+                    names[id as usize] = p.to_string();
+                }
+                let mut got: Vec<String> = got.iter().map(|&id| names[id as usize].clone()).collect();
+                let mut want = visits_of_full_trail(&events, from, to);
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "round {round}, {from}..{to}");
+            }
         }
     }
 
