@@ -8,7 +8,7 @@ use crate::signals::Family;
 use crate::stats;
 use crate::util::{id_of, push_fixed, push_uint, round_to, sort_large_by, stable_hash, url_path};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A session the tester has confirmed, with its analysis and the findings kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -615,8 +615,13 @@ fn merged_findings(
     // of the study's findings.
     let mut merged: HashMap<MergeKey<'_>, Vec<(usize, &Finding)>, foldhash::fast::RandomState> =
         HashMap::default();
+    // Each session's confirmed ids are hashed once into a set reused for every session: a
+    // lookup in the tree compares the id with a dozen others, a byte at a time.
+    let mut confirmed: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
     for (si, s) in sessions.iter().enumerate() {
-        for f in s.analysis.findings.iter().filter(|f| s.confirmed_finding_ids.contains(&f.finding_id)) {
+        confirmed.clear();
+        confirmed.extend(s.confirmed_finding_ids.iter().map(String::as_str));
+        for f in s.analysis.findings.iter().filter(|f| confirmed.contains(f.finding_id.as_str())) {
             merged.entry(merge_key(f)).or_default().push((si, f));
         }
     }
@@ -742,14 +747,14 @@ fn merge_group(
     });
     // The affected testers' categories, as the sessions state them (a session finding's
     // own list may come from an older analysis); never one with fewer than 2 testers.
-    let nd: Vec<String> = member_sessions
+    // Sorted and deduplicated as a set would be, and only the kept names are copied.
+    let mut nd: Vec<&String> = member_sessions
         .iter()
         .flat_map(|&si| sessions[si].input.session.nd_categories.iter())
         .filter(|c| nameable.contains(*c))
-        .cloned()
-        .collect::<BTreeSet<String>>()
-        .into_iter()
         .collect();
+    nd.sort_unstable();
+    nd.dedup();
     let mut session_ids: Vec<&String> = members.iter().flat_map(|(_, f)| &f.session_ids).collect();
     session_ids.sort();
     session_ids.dedup();
@@ -776,7 +781,7 @@ fn merge_group(
         ),
         plain_description: rep.plain_description.clone(),
         testers_affected: u32::try_from(affected.len()).unwrap_or(u32::MAX),
-        nd_categories: nd,
+        nd_categories: nd.into_iter().cloned().collect(),
         task_id: task.map(str::to_owned),
         dominant_signal: rep.dominant_signal,
         family,
