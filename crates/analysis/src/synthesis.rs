@@ -612,9 +612,11 @@ fn merged_findings(
         .collect();
     // Grouped by hash, in no particular order (the findings are sorted with the key as the
     // last tie-break): a tree keyed by three strings compared them at every level for each
-    // of the study's findings.
-    let mut merged: HashMap<MergeKey<'_>, Vec<(usize, &Finding)>, foldhash::fast::RandomState> =
-        HashMap::default();
+    // of the study's findings. Each key gets a group number, and the members are then laid
+    // out group after group in one list rather than in a list of their own per group.
+    let mut group_of: HashMap<MergeKey<'_>, usize, foldhash::fast::RandomState> = HashMap::default();
+    let mut keys: Vec<MergeKey<'_>> = Vec::new();
+    let mut tagged: Vec<(usize, usize, &Finding)> = Vec::new();
     // Each session's confirmed ids are hashed once into a set reused for every session: a
     // lookup in the tree compares the id with a dozen others, a byte at a time.
     let mut confirmed: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
@@ -622,15 +624,33 @@ fn merged_findings(
         confirmed.clear();
         confirmed.extend(s.confirmed_finding_ids.iter().map(String::as_str));
         for f in s.analysis.findings.iter().filter(|f| confirmed.contains(f.finding_id.as_str())) {
-            merged.entry(merge_key(f)).or_default().push((si, f));
+            let g = *group_of.entry(merge_key(f)).or_insert_with(|| {
+                keys.push(merge_key(f));
+                keys.len() - 1
+            });
+            tagged.push((g, si, f));
         }
     }
-    let mut findings: Vec<(Finding, (u64, u64))> = merged
-        .into_iter()
-        .filter_map(|(key, members)| {
-            merge_group(cohort, study, (&task_median, attempts), nameable, key, &members)
-        })
-        .collect();
+    // A stable sort: the session order is kept within each group.
+    tagged.sort_by_key(|t| t.0);
+    let members: Vec<(usize, &Finding)> = tagged.iter().map(|&(_, si, f)| (si, f)).collect();
+    let mut scratch = Scratch::default();
+    let mut findings: Vec<(Finding, (u64, u64))> = Vec::with_capacity(keys.len());
+    let mut lo = 0;
+    for run in tagged.chunk_by(|a, b| a.0 == b.0) {
+        let group = &members[lo..lo + run.len()];
+        lo += run.len();
+        let key = keys[run[0].0];
+        findings.extend(merge_group(
+            cohort,
+            study,
+            (&task_median, attempts),
+            nameable,
+            key,
+            group,
+            &mut scratch,
+        ));
+    }
     // The id's hashes order as the id does (see `stable_hash`).
     // Equal ids (a collision) keep their groups in key order.
     sort_large_by(&mut findings, |(a, a_id), (b, b_id)| {
@@ -665,6 +685,17 @@ impl TaskOutcome {
     }
 }
 
+/// Lists [`merge_group`] fills for each group, kept from one group to the next so that
+/// a study of thousands of groups does not allocate them anew each time.
+#[derive(Default)]
+struct Scratch<'a> {
+    affected: Vec<&'a str>,
+    member_sessions: Vec<usize>,
+    outcomes: Vec<(usize, TaskOutcome)>,
+    /// ND categories, then session ids.
+    names: Vec<&'a String>,
+}
+
 /// The key a finding merges by.
 fn merge_key(f: &Finding) -> MergeKey<'_> {
     (f.task_id.as_deref(), f.url_path.as_deref(), f.selector.as_deref(), f.family)
@@ -674,48 +705,52 @@ fn merge_key(f: &Finding) -> MergeKey<'_> {
 ///
 /// The third argument holds each task's median time and its attempts by session (see
 /// [`Cohort::attempts_by_task`]).
-fn merge_group(
-    cohort: &Cohort<'_>,
+fn merge_group<'a>(
+    cohort: &Cohort<'a>,
     study: &StudyMeta,
     (task_median, attempts): (&BTreeMap<&str, f64>, &BTreeMap<&str, Vec<IndexedAttempt<'_>>>),
     nameable: &BTreeSet<String>,
     (task, path, selector, family): MergeKey<'_>,
-    members: &[(usize, &Finding)],
+    members: &[(usize, &'a Finding)],
+    scratch: &mut Scratch<'a>,
 ) -> Option<(Finding, (u64, u64))> {
     let sessions = &cohort.sessions;
     // Only counted: a sorted list, not a tree.
-    let mut affected: Vec<&str> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
+    let affected = &mut scratch.affected;
+    affected.clear();
+    affected.extend(members.iter().map(|(si, _)| tester_key(sessions[*si])));
     affected.sort_unstable();
     affected.dedup();
     // Prevalence = testers affected / testers with a confirmed session (analysis.md §4).
     let prevalence = affected.len() as f64 / cohort.n_testers.max(1) as f64;
-    let mut member_sessions: Vec<usize> = members.iter().map(|(si, _)| *si).collect();
+    let member_sessions = &mut scratch.member_sessions;
+    member_sessions.clear();
+    member_sessions.extend(members.iter().map(|(si, _)| *si));
     member_sessions.sort_unstable();
     member_sessions.dedup();
     // Each member session's attempts at the task, read once for all three questions.
     // The task's attempts are listed by session: a member's are found by its index, not by
     // comparing every attempt's task id.
     let of_task = task.map(|t| attempts.get(t).map_or(&[][..], Vec::as_slice));
-    let outcomes: Vec<(usize, TaskOutcome)> = member_sessions
-        .iter()
-        .map(|&si| {
-            let own = &sessions[si].input.task_attempts;
-            let o = match of_task {
-                Some(list) => {
-                    let lo = list.partition_point(|(s, _)| *s < si);
-                    let hi = lo + list[lo..].partition_point(|(s, _)| *s == si);
-                    match &list[lo..hi] {
-                        // At most one attempt: no order to keep in the time sum.
-                        [] => TaskOutcome::of(&[], None),
-                        [(_, a)] => TaskOutcome::of(std::slice::from_ref(*a), None),
-                        _ => TaskOutcome::of(own, task),
-                    }
+    let outcomes = &mut scratch.outcomes;
+    outcomes.clear();
+    outcomes.extend(member_sessions.iter().map(|&si| {
+        let own = &sessions[si].input.task_attempts;
+        let o = match of_task {
+            Some(list) => {
+                let lo = list.partition_point(|(s, _)| *s < si);
+                let hi = lo + list[lo..].partition_point(|(s, _)| *s == si);
+                match &list[lo..hi] {
+                    // At most one attempt: no order to keep in the time sum.
+                    [] => TaskOutcome::of(&[], None),
+                    [(_, a)] => TaskOutcome::of(std::slice::from_ref(*a), None),
+                    _ => TaskOutcome::of(own, task),
                 }
-                None => TaskOutcome::of(own, None),
-            };
-            (si, o)
-        })
-        .collect();
+            }
+            None => TaskOutcome::of(own, None),
+        };
+        (si, o)
+    }));
     let failed = outcomes.iter().any(|(_, o)| o.failed);
     let abandon_categories: BTreeSet<&str> = outcomes
         .iter()
@@ -748,14 +783,20 @@ fn merge_group(
     // The affected testers' categories, as the sessions state them (a session finding's
     // own list may come from an older analysis); never one with fewer than 2 testers.
     // Sorted and deduplicated as a set would be, and only the kept names are copied.
-    let mut nd: Vec<&String> = member_sessions
-        .iter()
-        .flat_map(|&si| sessions[si].input.session.nd_categories.iter())
-        .filter(|c| nameable.contains(*c))
-        .collect();
+    let nd = &mut scratch.names;
+    nd.clear();
+    nd.extend(
+        member_sessions
+            .iter()
+            .flat_map(|&si| sessions[si].input.session.nd_categories.iter())
+            .filter(|c| nameable.contains(*c)),
+    );
     nd.sort_unstable();
     nd.dedup();
-    let mut session_ids: Vec<&String> = members.iter().flat_map(|(_, f)| &f.session_ids).collect();
+    let nd_categories: Vec<String> = nd.iter().map(|c| (*c).clone()).collect();
+    let session_ids = &mut scratch.names;
+    session_ids.clear();
+    session_ids.extend(members.iter().flat_map(|(_, f)| &f.session_ids));
     session_ids.sort();
     session_ids.dedup();
     let id = stable_hash(&[
@@ -781,7 +822,7 @@ fn merge_group(
         ),
         plain_description: rep.plain_description.clone(),
         testers_affected: u32::try_from(affected.len()).unwrap_or(u32::MAX),
-        nd_categories: nd.into_iter().cloned().collect(),
+        nd_categories,
         task_id: task.map(str::to_owned),
         dominant_signal: rep.dominant_signal,
         family,
@@ -789,7 +830,7 @@ fn merge_group(
         selector: selector.map(str::to_owned),
         peak_intensity: members.iter().map(|(_, f)| f.peak_intensity).fold(0.0, f64::max),
         strong_signal: strong,
-        session_ids: session_ids.into_iter().cloned().collect(),
+        session_ids: session_ids.iter().map(|id| (*id).clone()).collect(),
         prevalence: Some(round_to(prevalence, 4)),
     };
     Some((finding, id))
