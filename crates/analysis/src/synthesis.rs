@@ -339,12 +339,21 @@ struct Trail<'a> {
     /// Navigations with a URL as (time, page), in time order (the order of equal times
     /// does not matter: a window takes all of them or none).
     navs: Vec<(i64, PageId)>,
+    /// Attempt starts with their positions (see [`Trail::position_of`]); the positions
+    /// are right only when `order` is `None`.
+    starts: Vec<(i64, usize)>,
     /// Position in time order of the first event with a URL.
     first_url: Option<usize>,
 }
 
 impl<'a> Trail<'a> {
-    fn new(events: &'a [EventItem], pages: &mut Pages) -> Self {
+    /// The trail of `events`, whose attempts are `attempts` (their starts are placed while
+    /// the events are read anyway, rather than by a binary search over the events later).
+    fn new(events: &'a [EventItem], attempts: &[TaskAttempt], pages: &mut Pages) -> Self {
+        let mut starts: Vec<(i64, usize)> = attempts.iter().map(|a| (a.started_at.0, events.len())).collect();
+        starts.sort_unstable();
+        starts.dedup();
+        let mut next_start = 0;
         // Time and type share a cache line of the event, the URL is on another: the loops
         // below read each kind of line in a loop of its own, whose loads do not wait for
         // one another (a study reads every event of every session, mostly from memory).
@@ -354,6 +363,12 @@ impl<'a> Trail<'a> {
         for (i, e) in events.iter().enumerate() {
             sorted &= e.timestamp.0 >= last;
             last = e.timestamp.0;
+            while let Some(s) = starts.get_mut(next_start)
+                && s.0 <= last
+            {
+                s.1 = i;
+                next_start += 1;
+            }
             if e.event_type == EventType::Navigation {
                 nav_at.push(i);
             }
@@ -372,7 +387,7 @@ impl<'a> Trail<'a> {
             o.sort_unstable_by_key(|&i| events[i].timestamp.0);
             o
         });
-        let mut t = Self { events, order, navs, first_url: None };
+        let mut t = Self { events, order, navs, starts, first_url: None };
         t.first_url = (0..events.len()).find(|&k| url_of(t.at(k)).is_some());
         t
     }
@@ -390,7 +405,10 @@ impl<'a> Trail<'a> {
     fn position_of(&self, t: i64) -> usize {
         match &self.order {
             Some(o) => o.partition_point(|&i| self.events[i].timestamp.0 < t),
-            None => self.events.partition_point(|e| e.timestamp.0 < t),
+            None => match self.starts.binary_search_by_key(&t, |s| s.0) {
+                Ok(j) => self.starts[j].1,
+                Err(_) => self.events.partition_point(|e| e.timestamp.0 < t),
+            },
         }
     }
 
@@ -900,7 +918,8 @@ fn task_reports(
         task_meta.entry((*t).to_string()).or_insert((i64::MAX, String::new()));
     }
     let mut pages = Pages::default();
-    let trails: Vec<Trail<'_>> = sessions.iter().map(|s| Trail::new(&s.input.events, &mut pages)).collect();
+    let trails: Vec<Trail<'_>> =
+        sessions.iter().map(|s| Trail::new(&s.input.events, &s.input.task_attempts, &mut pages)).collect();
     let mut order: Vec<(&String, &(i64, String))> = task_meta.iter().collect();
     order.sort_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| a.0.cmp(b.0)));
     order
@@ -1318,9 +1337,20 @@ mod tests {
                 events.sort_by_key(|e| e.timestamp.0);
             }
             let mut pages = Pages::default();
-            let trail = Trail::new(&events, &mut pages);
-            for _ in 0..20 {
-                let (from, to) = (next(24) as i64 - 2, next(24) as i64 - 2);
+            let attempts: Vec<TaskAttempt> = (0..4)
+                .map(|_| TaskAttempt {
+                    task_id: "t".into(),
+                    outcome: Outcome::Success,
+                    seq: None,
+                    started_at: crate::Timestamp(next(24) as i64 - 2),
+                    ended_at: crate::Timestamp(next(24) as i64 - 2),
+                })
+                .collect();
+            let trail = Trail::new(&events, &attempts, &mut pages);
+            let known = attempts.iter().map(|a| (a.started_at.0, a.ended_at.0));
+            let spans: Vec<(i64, i64)> =
+                known.chain((0..20).map(|_| (next(24) as i64 - 2, next(24) as i64 - 2))).collect();
+            for (from, to) in spans {
                 let got = trail.visits(from, to, &mut pages);
                 let mut names: Vec<String> = vec![String::new(); pages.ids.len()];
                 for (p, &id) in &pages.ids {
