@@ -3,12 +3,12 @@
 
 use crate::SessionAnalysis;
 use crate::findings::{Evidence, Finding, Severity};
-use crate::input::{EventType, Outcome, SessionInput, TaskAttempt, TaskMeta};
+use crate::input::{EventItem, EventType, Outcome, SessionInput, TaskAttempt, TaskMeta};
 use crate::signals::Family;
 use crate::stats;
 use crate::util::{id_of, push_fixed, push_uint, round_to, sort_large_by, stable_hash, url_path};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A session the tester has confirmed, with its analysis and the findings kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -294,57 +294,182 @@ fn penalty(s: Severity) -> f64 {
 /// Session findings merge by task, page, control and family (borrowed from the findings).
 type MergeKey<'f> = (Option<&'f str>, Option<&'f str>, Option<&'f str>, Family);
 
-/// Page visits per task attempt: the page at the start plus each navigation within it.
-fn visits(from: i64, to: i64, sorted: &[TrailEntry]) -> Vec<PageId> {
-    let i = sorted.partition_point(|e| e.0 < from);
-    let mut out = Vec::new();
-    if let Some(start) = i.checked_sub(1).map(|k| sorted[k].2) {
-        out.push(start);
-    }
-    for e in sorted[i..].iter().take_while(|e| e.0 <= to) {
-        // A navigation is a visit; without a known start page the first page seen is one.
-        if e.1 || out.is_empty() {
-            out.push(e.2);
-        }
-    }
-    out
-}
-
-/// A page path of the study, as its index in [`Pages::paths`].
+/// A page path of the study, as its index among the distinct paths (see [`Pages`]).
 type PageId = u32;
 
-/// An entry of a page trail: (time, is a navigation, page).
-type TrailEntry = (i64, bool, PageId);
-
-/// The study's page paths, each computed once per distinct URL: a study reads every event
-/// of every session, and equal paths then compare as integers.
+/// The study's page paths: equal paths get equal ids. The keys are copies, so a lookup
+/// compares with a short string in cache rather than with some event's URL elsewhere in
+/// the input.
 #[derive(Default)]
-struct Pages<'a> {
-    by_url: HashMap<&'a str, PageId, foldhash::fast::RandomState>,
-    by_path: HashMap<&'a str, PageId, foldhash::fast::RandomState>,
-    /// Each id's path.
-    paths: Vec<&'a str>,
+struct Pages {
+    ids: HashMap<Box<str>, PageId, foldhash::fast::RandomState>,
 }
 
-impl<'a> Pages<'a> {
+impl Pages {
     /// The id of the page of `url`.
-    fn of(&mut self, url: &'a str) -> PageId {
-        if let Some(&id) = self.by_url.get(url) {
+    fn of(&mut self, url: &str) -> PageId {
+        let path = url_path(url);
+        if let Some(&id) = self.ids.get(path) {
             return id;
         }
-        let path = url_path(url);
-        let next = PageId::try_from(self.paths.len()).unwrap_or(PageId::MAX);
-        let id = *self.by_path.entry(path).or_insert_with(|| {
-            self.paths.push(path);
-            next
-        });
-        self.by_url.insert(url, id);
+        let id = PageId::try_from(self.ids.len()).unwrap_or(PageId::MAX);
+        self.ids.insert(path.into(), id);
         id
     }
+}
 
-    /// Trail order: time, then navigations after other events, then the path.
-    fn cmp_entries(&self, a: &TrailEntry, b: &TrailEntry) -> std::cmp::Ordering {
-        a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then_with(|| self.paths[a.2 as usize].cmp(self.paths[b.2 as usize]))
+/// The URL of an event, when it has one.
+fn url_of(e: &EventItem) -> Option<&str> {
+    e.url.as_deref().filter(|u| !u.is_empty())
+}
+
+/// What lostness reads of a session's events.
+///
+/// The page trail of a session is its events with a URL in the order (time, navigations
+/// after other events, path). The visits of an attempt are the page of the last entry
+/// before it and the navigations within it; without an entry before it, the first entry
+/// within it and the navigations after that one. Only the navigations are read for
+/// every event; the one or two other entries an attempt needs are looked up by time, so
+/// the URLs of most events are never read (a study reads every session's events, and
+/// this is most of its memory traffic).
+struct Trail<'a> {
+    events: &'a [EventItem],
+    /// Event indices in time order, when the events are not in time order themselves.
+    order: Option<Vec<usize>>,
+    /// Navigations with a URL as (time, page), in time order (the order of equal times
+    /// does not matter: a window takes all of them or none).
+    navs: Vec<(i64, PageId)>,
+    /// Attempt starts with their positions (see [`Trail::position_of`]); the positions
+    /// are right only when `order` is `None`.
+    starts: Vec<(i64, usize)>,
+    /// Position in time order of the first event with a URL.
+    first_url: Option<usize>,
+}
+
+impl<'a> Trail<'a> {
+    /// The trail of `events`, whose attempts are `attempts` (their starts are placed while
+    /// the events are read anyway, rather than by a binary search over the events later).
+    fn new(events: &'a [EventItem], attempts: &[TaskAttempt], pages: &mut Pages) -> Self {
+        let mut starts: Vec<(i64, usize)> = attempts.iter().map(|a| (a.started_at.0, events.len())).collect();
+        starts.sort_unstable();
+        starts.dedup();
+        let mut next_start = 0;
+        // Time and type share a cache line of the event, the URL is on another: the loops
+        // below read each kind of line in a loop of its own, whose loads do not wait for
+        // one another (a study reads every event of every session, mostly from memory).
+        let mut nav_at: Vec<usize> = Vec::new();
+        let mut sorted = true;
+        let mut last = i64::MIN;
+        for (i, e) in events.iter().enumerate() {
+            sorted &= e.timestamp.0 >= last;
+            last = e.timestamp.0;
+            while let Some(s) = starts.get_mut(next_start)
+                && s.0 <= last
+            {
+                s.1 = i;
+                next_start += 1;
+            }
+            if e.event_type == EventType::Navigation {
+                nav_at.push(i);
+            }
+        }
+        let urls: Vec<(i64, &str)> =
+            nav_at.iter().filter_map(|&i| Some((events[i].timestamp.0, url_of(&events[i])?))).collect();
+        // Each URL is a separate allocation, rarely in cache. A loop that only reads a byte
+        // of each has its loads under way together; the path scan and lookup below would
+        // otherwise wait for them one at a time.
+        let touched = urls.iter().fold(0u8, |acc, (_, u)| acc ^ u.as_bytes()[0] ^ u.as_bytes()[u.len() - 1]);
+        std::hint::black_box(touched);
+        let mut navs: Vec<(i64, PageId)> = urls.iter().map(|&(t, u)| (t, pages.of(u))).collect();
+        let order = (!sorted).then(|| {
+            navs.sort_unstable_by_key(|n| n.0);
+            let mut o: Vec<usize> = (0..events.len()).collect();
+            o.sort_unstable_by_key(|&i| events[i].timestamp.0);
+            o
+        });
+        let mut t = Self { events, order, navs, starts, first_url: None };
+        t.first_url = (0..events.len()).find(|&k| url_of(t.at(k)).is_some());
+        t
+    }
+
+    /// The event at position `k` in time order.
+    fn at(&self, k: usize) -> &'a EventItem {
+        let events: &'a [EventItem] = self.events;
+        match &self.order {
+            Some(o) => &events[o[k]],
+            None => &events[k],
+        }
+    }
+
+    /// The first position in time order at or after `t`.
+    fn position_of(&self, t: i64) -> usize {
+        match &self.order {
+            Some(o) => o.partition_point(|&i| self.events[i].timestamp.0 < t),
+            None => match self.starts.binary_search_by_key(&t, |s| s.0) {
+                Ok(j) => self.starts[j].1,
+                Err(_) => self.events.partition_point(|e| e.timestamp.0 < t),
+            },
+        }
+    }
+
+    /// The URL of the trail entry that orders first (`last == false`) or last among the
+    /// events with a URL at the time of position `k`, scanning from `k` away from it.
+    fn pick(&self, k: usize, last: bool) -> (bool, &'a str) {
+        let t = self.at(k).timestamp.0;
+        let key = |e: &'a EventItem| url_of(e).map(|u| (e.event_type == EventType::Navigation, u));
+        let better = |a: (bool, &str), b: (bool, &str)| {
+            let o = a.0.cmp(&b.0).then_with(|| url_path(a.1).cmp(url_path(b.1)));
+            if last { o.is_gt() } else { o.is_lt() }
+        };
+        let mut best = key(self.at(k)).unwrap_or((false, ""));
+        let n = self.events.len();
+        let mut j = k;
+        loop {
+            j = if last {
+                match j.checked_sub(1) {
+                    Some(j) => j,
+                    None => break,
+                }
+            } else {
+                j + 1
+            };
+            if j >= n || self.at(j).timestamp.0 != t {
+                break;
+            }
+            if let Some(c) = key(self.at(j))
+                && better(c, best)
+            {
+                best = c;
+            }
+        }
+        best
+    }
+
+    /// Page visits of an attempt from `from` to `to` (see [`Trail`]), in no particular
+    /// order: lostness reads only how many there are and how many distinct.
+    fn visits(&self, from: i64, to: i64, pages: &mut Pages) -> Vec<PageId> {
+        let lo = self.navs.partition_point(|n| n.0 < from);
+        let hi = lo + self.navs[lo..].partition_point(|n| n.0 <= to);
+        let mut out = Vec::with_capacity(hi - lo + 1);
+        if let Some(first) = self.first_url {
+            let k = self.position_of(from);
+            if first < k {
+                // The last event with a URL before the attempt (there is one: `first`).
+                let mut j = k - 1;
+                while url_of(self.at(j)).is_none() {
+                    j -= 1;
+                }
+                out.push(pages.of(self.pick(j, true).1));
+            } else if self.at(first).timestamp.0 <= to {
+                // No page before: the first entry is a visit, and a navigation is one anyway.
+                let (nav, url) = self.pick(first, false);
+                if !nav {
+                    out.push(pages.of(url));
+                }
+            }
+        }
+        out.extend(self.navs[lo..hi].iter().map(|n| n.1));
+        out
     }
 }
 
@@ -505,20 +630,45 @@ fn merged_findings(
         .collect();
     // Grouped by hash, in no particular order (the findings are sorted with the key as the
     // last tie-break): a tree keyed by three strings compared them at every level for each
-    // of the study's findings.
-    let mut merged: HashMap<MergeKey<'_>, Vec<(usize, &Finding)>, foldhash::fast::RandomState> =
-        HashMap::default();
+    // of the study's findings. Each key gets a group number, and the members are then laid
+    // out group after group in one list rather than in a list of their own per group.
+    let mut group_of: HashMap<MergeKey<'_>, usize, foldhash::fast::RandomState> = HashMap::default();
+    let mut keys: Vec<MergeKey<'_>> = Vec::new();
+    let mut tagged: Vec<(usize, usize, &Finding)> = Vec::new();
+    // Each session's confirmed ids are hashed once into a set reused for every session: a
+    // lookup in the tree compares the id with a dozen others, a byte at a time.
+    let mut confirmed: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
     for (si, s) in sessions.iter().enumerate() {
-        for f in s.analysis.findings.iter().filter(|f| s.confirmed_finding_ids.contains(&f.finding_id)) {
-            merged.entry(merge_key(f)).or_default().push((si, f));
+        confirmed.clear();
+        confirmed.extend(s.confirmed_finding_ids.iter().map(String::as_str));
+        for f in s.analysis.findings.iter().filter(|f| confirmed.contains(f.finding_id.as_str())) {
+            let g = *group_of.entry(merge_key(f)).or_insert_with(|| {
+                keys.push(merge_key(f));
+                keys.len() - 1
+            });
+            tagged.push((g, si, f));
         }
     }
-    let mut findings: Vec<(Finding, (u64, u64))> = merged
-        .into_iter()
-        .filter_map(|(key, members)| {
-            merge_group(cohort, study, (&task_median, attempts), nameable, key, &members)
-        })
-        .collect();
+    // A stable sort: the session order is kept within each group.
+    tagged.sort_by_key(|t| t.0);
+    let members: Vec<(usize, &Finding)> = tagged.iter().map(|&(_, si, f)| (si, f)).collect();
+    let mut scratch = Scratch::default();
+    let mut findings: Vec<(Finding, (u64, u64))> = Vec::with_capacity(keys.len());
+    let mut lo = 0;
+    for run in tagged.chunk_by(|a, b| a.0 == b.0) {
+        let group = &members[lo..lo + run.len()];
+        lo += run.len();
+        let key = keys[run[0].0];
+        findings.extend(merge_group(
+            cohort,
+            study,
+            (&task_median, attempts),
+            nameable,
+            key,
+            group,
+            &mut scratch,
+        ));
+    }
     // The id's hashes order as the id does (see `stable_hash`).
     // Equal ids (a collision) keep their groups in key order.
     sort_large_by(&mut findings, |(a, a_id), (b, b_id)| {
@@ -553,6 +703,17 @@ impl TaskOutcome {
     }
 }
 
+/// Lists [`merge_group`] fills for each group, kept from one group to the next so that
+/// a study of thousands of groups does not allocate them anew each time.
+#[derive(Default)]
+struct Scratch<'a> {
+    affected: Vec<&'a str>,
+    member_sessions: Vec<usize>,
+    outcomes: Vec<(usize, TaskOutcome)>,
+    /// ND categories, then session ids.
+    names: Vec<&'a String>,
+}
+
 /// The key a finding merges by.
 fn merge_key(f: &Finding) -> MergeKey<'_> {
     (f.task_id.as_deref(), f.url_path.as_deref(), f.selector.as_deref(), f.family)
@@ -562,48 +723,52 @@ fn merge_key(f: &Finding) -> MergeKey<'_> {
 ///
 /// The third argument holds each task's median time and its attempts by session (see
 /// [`Cohort::attempts_by_task`]).
-fn merge_group(
-    cohort: &Cohort<'_>,
+fn merge_group<'a>(
+    cohort: &Cohort<'a>,
     study: &StudyMeta,
     (task_median, attempts): (&BTreeMap<&str, f64>, &BTreeMap<&str, Vec<IndexedAttempt<'_>>>),
     nameable: &BTreeSet<String>,
     (task, path, selector, family): MergeKey<'_>,
-    members: &[(usize, &Finding)],
+    members: &[(usize, &'a Finding)],
+    scratch: &mut Scratch<'a>,
 ) -> Option<(Finding, (u64, u64))> {
     let sessions = &cohort.sessions;
     // Only counted: a sorted list, not a tree.
-    let mut affected: Vec<&str> = members.iter().map(|(si, _)| tester_key(sessions[*si])).collect();
+    let affected = &mut scratch.affected;
+    affected.clear();
+    affected.extend(members.iter().map(|(si, _)| tester_key(sessions[*si])));
     affected.sort_unstable();
     affected.dedup();
     // Prevalence = testers affected / testers with a confirmed session (analysis.md §4).
     let prevalence = affected.len() as f64 / cohort.n_testers.max(1) as f64;
-    let mut member_sessions: Vec<usize> = members.iter().map(|(si, _)| *si).collect();
+    let member_sessions = &mut scratch.member_sessions;
+    member_sessions.clear();
+    member_sessions.extend(members.iter().map(|(si, _)| *si));
     member_sessions.sort_unstable();
     member_sessions.dedup();
     // Each member session's attempts at the task, read once for all three questions.
     // The task's attempts are listed by session: a member's are found by its index, not by
     // comparing every attempt's task id.
     let of_task = task.map(|t| attempts.get(t).map_or(&[][..], Vec::as_slice));
-    let outcomes: Vec<(usize, TaskOutcome)> = member_sessions
-        .iter()
-        .map(|&si| {
-            let own = &sessions[si].input.task_attempts;
-            let o = match of_task {
-                Some(list) => {
-                    let lo = list.partition_point(|(s, _)| *s < si);
-                    let hi = lo + list[lo..].partition_point(|(s, _)| *s == si);
-                    match &list[lo..hi] {
-                        // At most one attempt: no order to keep in the time sum.
-                        [] => TaskOutcome::of(&[], None),
-                        [(_, a)] => TaskOutcome::of(std::slice::from_ref(*a), None),
-                        _ => TaskOutcome::of(own, task),
-                    }
+    let outcomes = &mut scratch.outcomes;
+    outcomes.clear();
+    outcomes.extend(member_sessions.iter().map(|&si| {
+        let own = &sessions[si].input.task_attempts;
+        let o = match of_task {
+            Some(list) => {
+                let lo = list.partition_point(|(s, _)| *s < si);
+                let hi = lo + list[lo..].partition_point(|(s, _)| *s == si);
+                match &list[lo..hi] {
+                    // At most one attempt: no order to keep in the time sum.
+                    [] => TaskOutcome::of(&[], None),
+                    [(_, a)] => TaskOutcome::of(std::slice::from_ref(*a), None),
+                    _ => TaskOutcome::of(own, task),
                 }
-                None => TaskOutcome::of(own, None),
-            };
-            (si, o)
-        })
-        .collect();
+            }
+            None => TaskOutcome::of(own, None),
+        };
+        (si, o)
+    }));
     let failed = outcomes.iter().any(|(_, o)| o.failed);
     let abandon_categories: BTreeSet<&str> = outcomes
         .iter()
@@ -635,15 +800,21 @@ fn merge_group(
     });
     // The affected testers' categories, as the sessions state them (a session finding's
     // own list may come from an older analysis); never one with fewer than 2 testers.
-    let nd: Vec<String> = member_sessions
-        .iter()
-        .flat_map(|&si| sessions[si].input.session.nd_categories.iter())
-        .filter(|c| nameable.contains(*c))
-        .cloned()
-        .collect::<BTreeSet<String>>()
-        .into_iter()
-        .collect();
-    let mut session_ids: Vec<&String> = members.iter().flat_map(|(_, f)| &f.session_ids).collect();
+    // Sorted and deduplicated as a set would be, and only the kept names are copied.
+    let nd = &mut scratch.names;
+    nd.clear();
+    nd.extend(
+        member_sessions
+            .iter()
+            .flat_map(|&si| sessions[si].input.session.nd_categories.iter())
+            .filter(|c| nameable.contains(*c)),
+    );
+    nd.sort_unstable();
+    nd.dedup();
+    let nd_categories: Vec<String> = nd.iter().map(|c| (*c).clone()).collect();
+    let session_ids = &mut scratch.names;
+    session_ids.clear();
+    session_ids.extend(members.iter().flat_map(|(_, f)| &f.session_ids));
     session_ids.sort();
     session_ids.dedup();
     let id = stable_hash(&[
@@ -669,7 +840,7 @@ fn merge_group(
         ),
         plain_description: rep.plain_description.clone(),
         testers_affected: u32::try_from(affected.len()).unwrap_or(u32::MAX),
-        nd_categories: nd,
+        nd_categories,
         task_id: task.map(str::to_owned),
         dominant_signal: rep.dominant_signal,
         family,
@@ -677,7 +848,7 @@ fn merge_group(
         selector: selector.map(str::to_owned),
         peak_intensity: members.iter().map(|(_, f)| f.peak_intensity).fold(0.0, f64::max),
         strong_signal: strong,
-        session_ids: session_ids.into_iter().cloned().collect(),
+        session_ids: session_ids.iter().map(|id| (*id).clone()).collect(),
         prevalence: Some(round_to(prevalence, 4)),
     };
     Some((finding, id))
@@ -747,53 +918,17 @@ fn task_reports(
         task_meta.entry((*t).to_string()).or_insert((i64::MAX, String::new()));
     }
     let mut pages = Pages::default();
-    let navs: Vec<Vec<TrailEntry>> = sessions.iter().map(|s| page_trail(&s.input, &mut pages)).collect();
+    let trails: Vec<Trail<'_>> =
+        sessions.iter().map(|s| Trail::new(&s.input.events, &s.input.task_attempts, &mut pages)).collect();
     let mut order: Vec<(&String, &(i64, String))> = task_meta.iter().collect();
     order.sort_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| a.0.cmp(b.0)));
     order
         .into_iter()
         .map(|(task_id, (_, title))| {
             let list = attempts.get(task_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            task_report(task_id, title, list, &navs)
+            task_report(task_id, title, list, &trails, &mut pages)
         })
         .collect()
-}
-
-/// Pages seen by a session, for lostness: (time, is a navigation, page), sorted.
-///
-/// A non-navigation entry on the same page as the entry before it is dropped: [`visits`]
-/// reads the page of the last entry before a time and, after it, navigations (or the first
-/// entry when there is no page before), and each of those is the same with or without it.
-fn page_trail<'a>(input: &'a SessionInput, pages: &mut Pages<'a>) -> Vec<TrailEntry> {
-    let mut v: Vec<TrailEntry> = input
-        .events
-        .iter()
-        .filter_map(|e| {
-            let u = e.url.as_deref().filter(|u| !u.is_empty())?;
-            Some((e.timestamp.0, e.event_type == EventType::Navigation, pages.of(u)))
-        })
-        .collect();
-    sort_trail(&mut v, pages);
-    let mut kept: Option<PageId> = None;
-    v.retain(|&(_, nav, page)| {
-        let keep = nav || kept != Some(page);
-        kept = Some(page);
-        keep
-    });
-    v
-}
-
-/// Sorts a page trail. Events usually come in time order: then only the entries sharing a
-/// millisecond need sorting, and no path is compared otherwise. The order is total (equal
-/// entries are alike), so this is the order of a full sort.
-fn sort_trail(v: &mut [TrailEntry], pages: &Pages<'_>) {
-    if !v.is_sorted_by_key(|e| e.0) {
-        v.sort_unstable_by(|a, b| pages.cmp_entries(a, b));
-        return;
-    }
-    for ties in v.chunk_by_mut(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
-        ties.sort_unstable_by(|a, b| pages.cmp_entries(a, b));
-    }
 }
 
 /// Distinct pages among `visits`.
@@ -809,7 +944,8 @@ fn task_report(
     task_id: &str,
     title: &str,
     list: &[IndexedAttempt<'_>],
-    navs: &[Vec<TrailEntry>],
+    trails: &[Trail<'_>],
+    pages: &mut Pages,
 ) -> TaskReport {
     let s = list.iter().filter(|(_, a)| a.outcome.is_success()).count() as u32;
     let n = list.len() as u32;
@@ -819,7 +955,7 @@ fn task_report(
         list.iter().filter_map(|(_, a)| a.seq).filter(|x| x.is_finite() && (1.0..=7.0).contains(x)).collect();
     let paths: Vec<(bool, Vec<PageId>)> = list
         .iter()
-        .map(|(si, a)| (a.outcome.is_success(), visits(a.started_at.0, a.ended_at.0, &navs[*si])))
+        .map(|(si, a)| (a.outcome.is_success(), trails[*si].visits(a.started_at.0, a.ended_at.0, pages)))
         .collect();
     let shortest = paths.iter().filter(|(ok, p)| *ok && !p.is_empty()).map(|(_, p)| p.len()).min();
     let lost: Vec<f64> = match shortest {
@@ -1152,6 +1288,80 @@ mod tests {
         }
         for x in [0.5, 1.5, 2.5, 12.5, 0.0, 99.5, 100.0, f64::NAN, -0.0] {
             assert_eq!(seen_in("", 1, 2, x / 100.0), format!(" Seen in 1 of 2 testers ({:.0} %).", x));
+        }
+    }
+
+    /// The visits of the full page trail, as they were computed before [`Trail`]: every
+    /// event with a URL sorted by (time, navigation, path), then the entry before the
+    /// attempt and each navigation within it (or the first entry when none is before).
+    fn visits_of_full_trail(events: &[EventItem], from: i64, to: i64) -> Vec<String> {
+        let mut v: Vec<(i64, bool, &str)> = events
+            .iter()
+            .filter_map(|e| {
+                Some((e.timestamp.0, e.event_type == EventType::Navigation, url_path(url_of(e)?)))
+            })
+            .collect();
+        v.sort();
+        let i = v.partition_point(|e| e.0 < from);
+        let mut out: Vec<String> = i.checked_sub(1).map(|k| v[k].2.to_string()).into_iter().collect();
+        for e in v[i..].iter().take_while(|e| e.0 <= to) {
+            if e.1 || out.is_empty() {
+                out.push(e.2.to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn trail_visits_match_the_full_trail() {
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let types = [EventType::Navigation, EventType::Click, EventType::Scroll, EventType::Error];
+        for round in 0..400 {
+            let n = next(30) as usize;
+            let mut events: Vec<EventItem> = (0..n)
+                .map(|_| {
+                    let mut e = EventItem::new(types[next(4) as usize], "#a", next(20) as i64);
+                    e.url = match next(6) {
+                        0 => None,
+                        1 => Some(String::new()),
+                        k => Some(format!("https://x.test/p{}?q={k}", next(3))),
+                    };
+                    e
+                })
+                .collect();
+            if round % 2 == 0 {
+                events.sort_by_key(|e| e.timestamp.0);
+            }
+            let mut pages = Pages::default();
+            let attempts: Vec<TaskAttempt> = (0..4)
+                .map(|_| TaskAttempt {
+                    task_id: "t".into(),
+                    outcome: Outcome::Success,
+                    seq: None,
+                    started_at: crate::Timestamp(next(24) as i64 - 2),
+                    ended_at: crate::Timestamp(next(24) as i64 - 2),
+                })
+                .collect();
+            let trail = Trail::new(&events, &attempts, &mut pages);
+            let known = attempts.iter().map(|a| (a.started_at.0, a.ended_at.0));
+            let spans: Vec<(i64, i64)> =
+                known.chain((0..20).map(|_| (next(24) as i64 - 2, next(24) as i64 - 2))).collect();
+            for (from, to) in spans {
+                let got = trail.visits(from, to, &mut pages);
+                let mut names: Vec<String> = vec![String::new(); pages.ids.len()];
+                for (p, &id) in &pages.ids {
+                    names[id as usize] = p.to_string();
+                }
+                let mut got: Vec<String> = got.iter().map(|&id| names[id as usize].clone()).collect();
+                let mut want = visits_of_full_trail(&events, from, to);
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "round {round}, {from}..{to}");
+            }
         }
     }
 
