@@ -162,6 +162,13 @@ fn bench_study(c: &mut Criterion) {
         nd_categories: vec!["adhd".into()],
         variants: vec!["A".into(), "B".into()],
     };
+    if let Ok(p) = std::env::var("ENGINE_DUMP_STUDY") {
+        let mut all = String::new();
+        for _ in 0..2 {
+            all.push_str(&serde_json::to_string(&synthesize_study(&sessions, &meta)).unwrap());
+        }
+        std::fs::write(p, all).unwrap();
+    }
     c.bench_function("synthesize_study 100 sessions", |b| {
         b.iter(|| synthesize_study(black_box(&sessions), black_box(&meta)))
     });
