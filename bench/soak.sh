@@ -26,8 +26,9 @@ cleanup() {
 trap cleanup EXIT
 ARENAS=""
 case "$STORE" in
-  # As docs/deploy.md tells SQLite operators to run it (decision 195); SOAK_ARENAS= to measure without.
-  sqlite) URL_DB="sqlite://$WORK/db.sqlite"; ARENAS=${SOAK_ARENAS-MALLOC_ARENA_MAX=2} ;;
+  # The binary's allocator is mimalloc (decision 236), which MALLOC_ARENA_MAX does not touch;
+  # SOAK_ARENAS=MALLOC_ARENA_MAX=2 still passes it, for a binary built with glibc's malloc.
+  sqlite) URL_DB="sqlite://$WORK/db.sqlite"; ARENAS=${SOAK_ARENAS-} ;;
   postgres)
     [ -n "$PG" ] || { echo "soak on postgres needs BENCH_POSTGRES_URL or OPENSCOUTER_TEST_POSTGRES_URL" >&2; exit 1; }
     DB="soak_$$"
