@@ -55,10 +55,6 @@ pub struct AppCore {
     pub rotations: Arc<crate::auth::rotations::RecentRotations>,
     /// Outgoing mail: SMTP, or `.eml` files in the outbox.
     pub mailer: Arc<dyn crate::integrations::mail::Mailer>,
-    /// The principals of signed-in (JWT) callers by sign-in session, with the store's identity
-    /// version they were built at (`services::credentials`): good while that version has not
-    /// moved and younger than the identity cache's TTL.
-    pub principals: crate::cache::TtlCache<(u64, Arc<crate::auth::principal::Principal>)>,
 }
 
 impl AppCore {

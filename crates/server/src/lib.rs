@@ -162,7 +162,6 @@ pub fn state_with_store(
     };
     let passwords =
         auth::password::PasswordPool::new(config.password_hash_workers, config.password_hash_queue);
-    let identity_cache_secs = config.identity_cache_secs;
     Ok(AppState::new(EdgeState {
         origins: Arc::new(OriginPolicy::new(&config.cors_origins, config.env)),
         metrics: telemetry::metrics_handle(),
@@ -181,7 +180,6 @@ pub fn state_with_store(
             narrator,
             telegram,
             billing,
-            principals: cache::TtlCache::new(std::time::Duration::from_secs(identity_cache_secs)),
         }),
     }))
 }

@@ -40,25 +40,13 @@ pub async fn resolve(state: &App, authorization: Option<&[u8]>) -> Result<AuthOu
         let Ok(claims) = state.jwt.verify(jwt, state.now()) else {
             return Ok(AuthOutcome::Rejected("Invalid or expired access token".into()));
         };
-        // The principal as built before, while no identity changed since (the version is read
-        // before the store, so a change meanwhile leaves nothing stale behind): a revoked
-        // sign-in, a suspension or a plan change moves it.
-        let version = state.store.identity_version();
-        let cached = state.principals.get_with(&claims.sid, |(at, p)| {
-            (*at == version && p.user_id.as_str() == claims.sub).then(|| std::sync::Arc::clone(p))
-        });
-        if let Some(p) = cached {
-            return Ok(AuthOutcome::Authenticated(p));
-        }
         // Fresh role, organization and plan; a revoked sign-in or suspended user ends here.
         return Ok(
             match state.store.principal_for_session(&claims.sid, &UserId::from(claims.sub.as_str())).await? {
-                Some(r) => {
-                    let p =
-                        std::sync::Arc::new(principal(r, AuthMethod::Jwt { session_id: claims.sid.clone() }));
-                    state.principals.put(&claims.sid, (version, std::sync::Arc::clone(&p)));
-                    AuthOutcome::Authenticated(p)
-                }
+                Some(r) => AuthOutcome::Authenticated(std::sync::Arc::new(principal(
+                    r,
+                    AuthMethod::Jwt { session_id: claims.sid.clone() },
+                ))),
                 None => AuthOutcome::Rejected("Session has been revoked".into()),
             },
         );
